@@ -1,0 +1,478 @@
+"""Business actions: each one loads, applies the core, records, enqueues.
+
+Every action takes the caller's session and does its whole job inside it: it
+changes the order through the core's rules, writes the audit event (who, when,
+from, to, why) and enqueues the jobs that must follow — all in that one
+transaction, which the caller commits once::
+
+    with hub.db.transaction() as session:
+        actions.confirm(session, order_id, actor="user:ann@example.com")
+
+Plugins hear of what happened only after the commit: the audit event enqueues
+an ``order.event`` job, and that job fans the event out (see
+:mod:`hub.builtin`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from .core import events as ev
+from .core import lifecycle
+from .core.exceptions import ConcurrencyError, NotFound, ValidationError
+from .core.order import Address, OrderData, PaymentData
+from .core.status import financial_status, fulfillment_status
+from .jobs import enqueue
+from .models import (
+    Channel,
+    Order,
+    OrderAuditEvent,
+    OrderLine,
+    Payment,
+    Shipment,
+    ShipmentLine,
+    utcnow,
+)
+
+#: Why an order was put on hold by the hub itself (people may give any reason).
+HOLD_PAYMENT = "payment_failed"
+HOLD_CHANGED = "changed_after_confirmation"
+
+
+@dataclass
+class UpsertResult:
+    order: Order
+    created: bool
+    changed: bool
+
+
+@dataclass
+class ShipmentData:
+    """A shipment as a carrier or a person reports it.
+
+    ``lines`` maps an order line (its id, or its SKU) to the quantity shipped;
+    empty means "everything still open".
+    """
+
+    external_id: str
+    carrier: str = ""
+    service: str = ""
+    tracking_number: str = ""
+    tracking_url: str = ""
+    label_ref: str = ""
+    shipped_at: datetime | None = None
+    lines: dict[int | str, int] = field(default_factory=dict)
+
+
+# --- loading ---------------------------------------------------------------------
+
+
+def get_order(session: Session, order_id: int, *, lock: bool = True) -> Order:
+    """Load an order; with ``lock`` its row is locked until the transaction ends."""
+    query = select(Order).where(Order.id == order_id)
+    if lock:
+        query = query.with_for_update(of=Order)
+    order = session.scalars(query).one_or_none()
+    if order is None:
+        raise NotFound(f"order {order_id} does not exist")
+    return order
+
+
+def find_order(session: Session, channel_id: int, external_id: str, *, lock: bool = True) -> Order | None:
+    query = select(Order).where(Order.channel_id == channel_id, Order.external_id == str(external_id))
+    if lock:
+        query = query.with_for_update(of=Order)
+    return session.scalars(query).one_or_none()
+
+
+# --- the audit trail and the outbox ------------------------------------------------
+
+
+def record(session: Session, order: Order, name: str, *, actor: str, from_status: str | None = None,
+           to_status: str | None = None, reason: str = "", data: dict[str, Any] | None = None
+           ) -> OrderAuditEvent:
+    """Write an audit event and, in the same transaction, the job that announces it."""
+    event = OrderAuditEvent(
+        order=order, name=name, actor=actor, from_status=from_status, to_status=to_status,
+        reason=reason or "", data=data or {}, created_at=utcnow(),
+    )
+    session.add(event)
+    session.flush()
+    enqueue(session, "order.event", {"event_id": event.id}, order_id=order.id,
+            dedupe_key=f"order.event:{event.id}")
+    return event
+
+
+# --- capture: orders coming in ------------------------------------------------------
+
+
+def upsert_order(session: Session, channel: Channel, data: OrderData, *, actor: str) -> UpsertResult:
+    """Create or update the order a channel sent, keyed by (channel, external id).
+
+    Newer data wins: an update whose channel ``updated_at`` is not newer than
+    the one stored is ignored, so replays and out-of-order deliveries are
+    harmless. A change of lines after the order was confirmed is not applied
+    silently: the order goes on hold for a person to look at.
+    """
+    data.check()
+    order = find_order(session, channel.id, data.external_id)
+    if order is None:
+        return _create_order(session, channel, data, actor=actor)
+    if data.updated_at and order.external_updated_at and data.updated_at <= order.external_updated_at:
+        return UpsertResult(order, created=False, changed=False)
+    changed = _apply_order_fields(order, data)
+    lines_changed = _lines_differ(order, data)
+    if lines_changed:
+        if order.status in (lifecycle.PENDING, lifecycle.ON_HOLD):
+            _replace_lines(order, data)
+            changed.append("lines")
+        else:
+            _hold(session, order, HOLD_CHANGED, actor=actor)
+    changed += _merge_payments(session, order, data.payments, channel)
+    order.external_updated_at = data.updated_at or order.external_updated_at
+    if changed:
+        _refresh_derived(order)
+        record(session, order, ev.ORDER_UPDATED, actor=actor, data={"fields": changed})
+    if data.cancelled and order.status != lifecycle.CANCELLED:
+        _cancel_from_channel(session, order, data.cancel_reason, actor=actor)
+        changed.append("status")
+    return UpsertResult(order, created=False, changed=bool(changed) or lines_changed)
+
+
+def _create_order(session: Session, channel: Channel, data: OrderData, *, actor: str) -> UpsertResult:
+    order = Order(
+        channel=channel,
+        channel_id=channel.id,
+        external_id=str(data.external_id),
+        status=lifecycle.PENDING,
+        currency=data.currency.upper(),
+        tracking_token=secrets.token_urlsafe(24),
+        hold_reasons=[],
+        external_updated_at=data.updated_at,
+        created_at=utcnow(),
+    )
+    _apply_order_fields(order, data)
+    _replace_lines(order, data)
+    session.add(order)
+    try:
+        # A savepoint: losing a race to a concurrent insert of the same order
+        # must not spoil the caller's transaction.
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise ConcurrencyError(
+            f"order {data.external_id} of channel {channel.slug} was created concurrently"
+        ) from exc
+    _merge_payments(session, order, data.payments, channel)
+    _refresh_derived(order)
+    record(session, order, ev.ORDER_CREATED, actor=actor, to_status=order.status,
+           data={"channel": channel.slug, "external_id": order.external_id})
+    if data.cancelled:
+        _cancel_from_channel(session, order, data.cancel_reason, actor=actor)
+    else:
+        enqueue(session, "order.process", {}, order_id=order.id, dedupe_key=f"order.process:{order.id}:new")
+    return UpsertResult(order, created=True, changed=True)
+
+
+def _apply_order_fields(order: Order, data: OrderData) -> list[str]:
+    ship = data.shipping_address.to_dict() if data.shipping_address else None
+    bill = data.billing_address.to_dict() if data.billing_address else None
+    total = data.total if data.total is not None else data.computed_total
+    values = {
+        "number": data.number or str(data.external_id),
+        "email": (data.customer.email or "").strip().lower(),
+        "customer_name": data.customer.name or "",
+        "customer_phone": data.customer.phone or "",
+        "customer_external_id": str(data.customer.external_id or ""),
+        "shipping_address": ship,
+        "billing_address": bill,
+        "subtotal": data.subtotal,
+        "shipping": data.shipping,
+        "tax": data.tax,
+        "discount": data.discount,
+        "total": total,
+        "placed_at": data.placed_at or order.placed_at or utcnow(),
+        "tags": list(data.tags),
+        "notes": data.notes or "",
+        "is_test": bool(data.is_test),
+        "channel_financial_status": data.channel_financial_status or "",
+    }
+    changed = []
+    for name, value in values.items():
+        if getattr(order, name) != value:
+            setattr(order, name, value)
+            changed.append(name)
+    return changed
+
+
+def _line_key(line) -> tuple:
+    return (line.sku, line.name, line.quantity, line.unit_price, line.tax, line.discount)
+
+
+def _lines_differ(order: Order, data: OrderData) -> bool:
+    return [_line_key(x) for x in order.lines] != [_line_key(x) for x in data.lines]
+
+
+def _replace_lines(order: Order, data: OrderData) -> None:
+    order.lines[:] = [
+        OrderLine(position=i, external_id=str(x.external_id or ""), sku=x.sku, name=x.name,
+                  quantity=x.quantity, unit_price=x.unit_price, tax=x.tax, discount=x.discount)
+        for i, x in enumerate(data.lines)
+    ]
+
+
+def _merge_payments(session: Session, order: Order, payments: list[PaymentData], channel: Channel) -> list[str]:
+    changed = []
+    for p in payments:
+        pay_channel_id = _payment_channel_id(session, channel, p.channel)
+        existing = next((x for x in order.payments if x.reference == p.reference), None)
+        if existing is None:
+            order.payments.append(Payment(
+                reference=p.reference, channel_id=pay_channel_id, status=p.status,
+                currency=order.currency, amount=p.amount, captured_amount=p.captured_amount,
+                refunded_amount=p.refunded_amount, created_at=utcnow(),
+            ))
+            changed.append(f"payment:{p.reference}")
+    return changed
+
+
+def _payment_channel_id(session: Session, channel: Channel, slug: str | None) -> int | None:
+    if slug:
+        found = session.scalars(select(Channel).where(Channel.slug == slug)).one_or_none()
+        if found is None:
+            raise ValidationError(f"payment channel {slug!r} does not exist",
+                                  details={"payments": f"unknown channel {slug}"})
+        return found.id
+    return channel.payment_channel_id
+
+
+def _refresh_derived(order: Order) -> None:
+    order.financial_status = financial_status(
+        order.payments, order.total, fallback=order.channel_financial_status or "pending"
+    )
+    ordered = {line.id or id(line): line.quantity for line in order.lines}
+    shipped: Counter = Counter()
+    for shipment in order.shipments:
+        if shipment.status != "voided":
+            for sl in shipment.lines:
+                shipped[sl.order_line_id] += sl.quantity
+    order.fulfillment_status = fulfillment_status(ordered, shipped)
+
+
+def _cancel_from_channel(session: Session, order: Order, reason: str, *, actor: str) -> None:
+    if order.status in lifecycle.TRANSITIONS["cancel"]:
+        apply_event(session, order, "cancel", actor=actor, reason=reason or "cancelled on the channel")
+    else:
+        # Too late to cancel here (it shipped): keep the fact, let a person decide.
+        record(session, order, "order.cancel_requested", actor=actor, reason=reason or "",
+               data={"status": order.status})
+
+
+# --- the life cycle ------------------------------------------------------------------
+
+
+def transition(session: Session, order_id: int, event: str, *, actor: str, reason: str = "") -> Order:
+    """Apply a life-cycle event by name (``confirm``, ``hold``, ``ship`` …) to an order."""
+    order = get_order(session, order_id)
+    if event == "ship":
+        ship(session, order.id, ShipmentData(external_id=f"manual-{secrets.token_hex(6)}"),
+             actor=actor, reason=reason)
+        return order
+    if event == "ship_partial":
+        raise ValidationError("a partial shipment needs its lines: record a shipment instead")
+    return apply_event(session, order, event, actor=actor, reason=reason)
+
+
+def apply_event(session: Session, order: Order, event: str, *, actor: str, reason: str = "",
+                data: dict[str, Any] | None = None) -> Order:
+    """Move ``order`` by ``event`` through the table; the same status again is a no-op."""
+    target = lifecycle.next_status(order.label, order.status, event)
+    if event == "hold":
+        return _hold(session, order, reason, actor=actor)
+    if target == order.status:
+        return order
+    if event == "confirm":
+        _check_payment_ok(order)
+    before = order.status
+    order.status = target
+    if event == "release":
+        order.hold_reasons = []
+    audit = record(session, order, lifecycle.EVENT_NAMES[event], actor=actor, from_status=before,
+                   to_status=target, reason=reason, data=data)
+    if event == "release":
+        # Back to pending: the checks run again.
+        enqueue(session, "order.process", {}, order_id=order.id,
+                dedupe_key=f"order.process:{order.id}:{audit.id}")
+    return order
+
+
+def _hold(session: Session, order: Order, reason: str, *, actor: str) -> Order:
+    if not reason:
+        raise ValidationError("a hold needs a reason", details={"reason": "is required"})
+    target = lifecycle.next_status(order.label, order.status, "hold")
+    reasons = list(order.hold_reasons or [])
+    if reason in reasons and target == order.status:
+        return order
+    if reason not in reasons:
+        reasons.append(reason)
+    order.hold_reasons = reasons
+    before = order.status
+    order.status = target
+    record(session, order, lifecycle.EVENT_NAMES["hold"], actor=actor, from_status=before,
+           to_status=target, reason=reason)
+    return order
+
+
+def _check_payment_ok(order: Order) -> None:
+    bad = [p for p in order.payments if p.status in ("failed", "voided") or p.disputed]
+    if bad:
+        raise ValidationError(
+            f"order {order.label} cannot be confirmed: payment {bad[0].reference} is "
+            f"{'disputed' if bad[0].disputed else bad[0].status}",
+            details={"payments": [p.reference for p in bad]},
+        )
+
+
+def confirm(session: Session, order_id: int, *, actor: str, reason: str = "") -> Order:
+    return apply_event(session, get_order(session, order_id), "confirm", actor=actor, reason=reason)
+
+
+def hold(session: Session, order_id: int, reason: str, *, actor: str) -> Order:
+    return _hold(session, get_order(session, order_id), reason, actor=actor)
+
+
+def release(session: Session, order_id: int, *, actor: str, reason: str = "") -> Order:
+    return apply_event(session, get_order(session, order_id), "release", actor=actor, reason=reason)
+
+
+def cancel(session: Session, order_id: int, *, actor: str, reason: str = "") -> Order:
+    return apply_event(session, get_order(session, order_id), "cancel", actor=actor, reason=reason)
+
+
+def start_fulfillment(session: Session, order_id: int, *, actor: str) -> Order:
+    return apply_event(session, get_order(session, order_id), "start_fulfillment", actor=actor)
+
+
+def deliver(session: Session, order_id: int, *, actor: str) -> Order:
+    return apply_event(session, get_order(session, order_id), "deliver", actor=actor)
+
+
+def complete(session: Session, order_id: int, *, actor: str) -> Order:
+    return apply_event(session, get_order(session, order_id), "complete", actor=actor)
+
+
+def process_order(session: Session, order_id: int, *, actor: str, problems: list[str] | None = None) -> Order:
+    """Run the checks on a pending order: hold it with every reason, or confirm it.
+
+    :param problems: reasons found by the validation rules; each becomes a
+        hold reason. The payment check is always made.
+    """
+    order = get_order(session, order_id)
+    if order.status != lifecycle.PENDING:
+        return order
+    reasons = list(problems or [])
+    if any(p.status in ("failed", "voided") or p.disputed for p in order.payments):
+        reasons.append(HOLD_PAYMENT)
+    if reasons:
+        for reason in reasons:
+            _hold(session, order, reason, actor=actor)
+        return order
+    return apply_event(session, order, "confirm", actor=actor)
+
+
+# --- shipments ---------------------------------------------------------------------------
+
+
+def ship(session: Session, order_id: int, shipment: ShipmentData, *, actor: str, channel_id: int | None = None,
+         reason: str = "") -> Shipment:
+    """Record a shipment and move the order to ``partially_shipped`` or ``shipped``.
+
+    Idempotent on (order, ``shipment.external_id``): the same shipment reported
+    twice (webhook and poll) is recorded once.
+    """
+    order = get_order(session, order_id)
+    existing = next((s for s in order.shipments if s.external_id == shipment.external_id), None)
+    if existing is not None:
+        return existing
+    if order.status == lifecycle.CONFIRMED:
+        apply_event(session, order, "start_fulfillment", actor=actor)
+    if order.status not in (lifecycle.PROCESSING, lifecycle.PARTIALLY_SHIPPED):
+        raise lifecycle.InvalidTransition(order.label, order.status, "ship",
+                                          lifecycle.allowed_events(order.status))
+    open_qty = _open_quantities(order)
+    wanted = _resolve_lines(order, shipment.lines) if shipment.lines else dict(open_qty)
+    for line_id, qty in wanted.items():
+        if qty <= 0 or qty > open_qty.get(line_id, 0):
+            raise ValidationError(
+                f"cannot ship {qty} of line {line_id}: {open_qty.get(line_id, 0)} still open",
+                details={"lines": {str(line_id): f"{open_qty.get(line_id, 0)} open"}},
+            )
+    if not wanted:
+        raise ValidationError(f"order {order.label} has nothing left to ship")
+    record_ = Shipment(
+        external_id=shipment.external_id, channel_id=channel_id, status="shipped",
+        carrier=shipment.carrier, service=shipment.service,
+        tracking_number=shipment.tracking_number, tracking_url=shipment.tracking_url,
+        label_ref=shipment.label_ref, shipped_at=shipment.shipped_at or utcnow(),
+        created_at=utcnow(),
+        lines=[ShipmentLine(order_line_id=line_id, quantity=qty) for line_id, qty in wanted.items()],
+    )
+    order.shipments.append(record_)
+    session.flush()
+    _refresh_derived(order)
+    event = "ship" if order.fulfillment_status == "fulfilled" else "ship_partial"
+    apply_event(session, order, event, actor=actor, reason=reason,
+                data={"shipment_id": record_.id, "tracking_number": record_.tracking_number,
+                      "carrier": record_.carrier})
+    return record_
+
+
+def _open_quantities(order: Order) -> dict[int, int]:
+    shipped: Counter = Counter()
+    for s in order.shipments:
+        if s.status != "voided":
+            for sl in s.lines:
+                shipped[sl.order_line_id] += sl.quantity
+    return {line.id: line.quantity - shipped[line.id] for line in order.lines if line.quantity - shipped[line.id] > 0}
+
+
+def _resolve_lines(order: Order, lines: dict[int | str, int]) -> dict[int, int]:
+    by_id = {line.id: line for line in order.lines}
+    by_sku: dict[str, list[OrderLine]] = {}
+    for line in order.lines:
+        by_sku.setdefault(line.sku, []).append(line)
+    resolved: Counter = Counter()
+    for key, qty in lines.items():
+        if isinstance(key, int) and key in by_id:
+            resolved[key] += int(qty)
+        elif str(key) in by_sku:
+            resolved[by_sku[str(key)][0].id] += int(qty)
+        else:
+            raise ValidationError(f"order {order.label} has no line {key!r}",
+                                  details={"lines": f"unknown line {key}"})
+    return dict(resolved)
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def order_query():
+    """A query for orders with everything the API shows loaded up front."""
+    return select(Order).options(
+        selectinload(Order.lines),
+        selectinload(Order.payments),
+        selectinload(Order.shipments).selectinload(Shipment.lines),
+        selectinload(Order.events),
+    )
+
+
+def address(data: dict | None) -> Address | None:
+    return Address.from_dict(data)

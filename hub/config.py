@@ -1,0 +1,50 @@
+"""Where the hub keeps its data and how it reaches its database.
+
+Read from the environment (``HUB_*``) with defaults for the embedded case:
+``HUB_DATA_DIR`` (default ``./hub-data``) holds ``hub.db`` and the secret key
+file; ``HUB_DATABASE_URL`` selects another database (PostgreSQL:
+``postgresql+psycopg://user@host/db``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    secret_key: str | None = None
+    webhook_max_bytes: int = 5 * 1024 * 1024
+    job_lease_seconds: int = 300
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(overrides.pop("data_dir", None) or env.get("HUB_DATA_DIR") or "hub-data")
+        data_dir = data_dir.expanduser().resolve()
+        url = overrides.pop("database_url", None) or env.get("HUB_DATABASE_URL") or ""
+        if not url:
+            url = f"sqlite:///{data_dir / 'hub.db'}"
+        return cls(
+            data_dir=data_dir,
+            database_url=url,
+            secret_key=overrides.pop("secret_key", None) or env.get("HUB_SECRET_KEY") or None,
+            webhook_max_bytes=int(
+                overrides.pop("webhook_max_bytes", None)
+                or env.get("HUB_WEBHOOK_MAX_BYTES")
+                or 5 * 1024 * 1024
+            ),
+            job_lease_seconds=int(
+                overrides.pop("job_lease_seconds", None) or env.get("HUB_JOB_LEASE_SECONDS") or 300
+            ),
+            extra=overrides,
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

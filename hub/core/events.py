@@ -1,0 +1,56 @@
+"""Domain events: what happened to an order, named in the past tense.
+
+An action records them; the outside world (plugins, notification channels)
+hears of them only after the transaction that made them commits, through jobs
+written in that same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+#: Events that are not transitions of the life cycle.
+ORDER_CREATED = "order.created"
+ORDER_UPDATED = "order.updated"
+PAYMENT_UPDATED = "order.payment_updated"
+SHIPMENT_RECORDED = "order.shipment_recorded"
+SHIPMENT_VOIDED = "order.shipment_voided"
+REFUNDED = "order.refunded"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """Something that happened to one order.
+
+    :ivar name: past-tense dotted name, e.g. ``order.confirmed``.
+    :ivar order_id: the hub's id of the order.
+    :ivar data: small JSON-able facts (from/to status, reason, shipment id …).
+    :ivar id: the audit event's id once stored; unique, used for dedupe keys.
+    """
+
+    name: str
+    order_id: int
+    data: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+    occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "order_id": self.order_id,
+            "data": self.data,
+            "occurred_at": self.occurred_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> OrderEvent:
+        return cls(
+            name=d["name"],
+            order_id=d["order_id"],
+            data=d.get("data") or {},
+            id=d.get("id"),
+            occurred_at=datetime.fromisoformat(d["occurred_at"]),
+        )

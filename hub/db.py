@@ -1,0 +1,88 @@
+"""The database: one engine, sessions, and the SQLite settings that make it safe.
+
+SQLite (the embedded default) runs in WAL mode with foreign keys on and a busy
+timeout, and every writing transaction starts with ``BEGIN IMMEDIATE``: SQLite
+has one writer, and taking the write lock up front avoids the deadlock two
+readers hit when both try to upgrade. PostgreSQL needs none of that; its
+workers claim jobs with ``FOR UPDATE SKIP LOCKED`` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class Database:
+    """An engine and the sessions made from it.
+
+    Use :meth:`transaction` to change data (one commit at the end, rollback on
+    any error) and :meth:`read` for queries that write nothing.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False):
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+            _make_sqlite_safe(self.engine, immediate=True)
+            self.read_engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+            _make_sqlite_safe(self.read_engine, immediate=False)
+        else:
+            self.engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10)
+            self.read_engine = self.engine
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Yield a session whose work commits once at the end, or not at all."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """Yield a session for reading; it is rolled back, never committed."""
+        with self._read_sessions() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    def ping(self) -> bool:
+        with self.read_engine.connect() as conn:
+            return conn.execute(text("SELECT 1")).scalar() == 1
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
+
+
+def _make_sqlite_safe(engine: Engine, *, immediate: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Let SQLAlchemy, not pysqlite, decide when a transaction begins.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

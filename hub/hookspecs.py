@@ -1,0 +1,85 @@
+"""Every hook a plugin can implement. Plugins write ``from hub import hookimpl``.
+
+Hooks are called with keyword arguments only. A plugin's failure in a fan-out
+hook is logged and isolated: it never aborts the core's transaction and never
+stops the other plugins from hearing the event.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from hub.connectors import Connector
+    from hub.core.events import OrderEvent
+    from hub.jobs import JobHandler, PeriodicJob
+
+hookspec = pluggy.HookspecMarker("hub")
+
+
+# --- Start-up: what a plugin brings -------------------------------------------
+
+
+@hookspec
+def hub_register_connectors() -> list[type[Connector]]:
+    """Return the connector classes this plugin provides.
+
+    A connector declares its ``name``, its ``roles`` (``sales``, ``payment``,
+    ``shipping``, ``erp``, ``notification``) and its marshmallow
+    ``config_schema``; channels are configured instances of it.
+
+    :return: a list of :class:`hub.connectors.Connector` subclasses; names
+        must be unique across all plugins.
+    """
+
+
+@hookspec
+def hub_register_job_handlers() -> dict[str, JobHandler]:
+    """Return the job kinds this plugin can run, each mapped to its handler.
+
+    A handler is called as ``handler(ctx)`` with a :class:`hub.jobs.JobContext`.
+    Raise an error whose ``retryable`` is false to send the job to ``dead`` at
+    once; any other exception retries it with backoff.
+
+    :return: ``{"kind": handler}``; a kind must be unique across all plugins.
+    """
+
+
+@hookspec
+def hub_register_periodic_jobs() -> list[PeriodicJob]:
+    """Return jobs the scheduler enqueues on a fixed interval.
+
+    Each firing is enqueued with a dedupe key for its time slot, so several
+    schedulers running at once never double the work.
+
+    :return: a list of :class:`hub.jobs.PeriodicJob`.
+    """
+
+
+@hookspec
+def hub_register_blueprints(app: Flask) -> None:
+    """Register Flask blueprints (pages, endpoints) on the web app.
+
+    :param app: the application being built by ``create_app``.
+    """
+
+
+# --- Order flow: what a plugin hears ------------------------------------------
+
+
+@hookspec
+def hub_order_event(event: OrderEvent, order: dict[str, Any]) -> None:
+    """React to something that happened to an order, after it was committed.
+
+    Called from a job of its own for each implementing plugin: a failure is
+    retried for this plugin alone and never touches the others or the order.
+    The same event may be delivered more than once after a crash; use
+    ``event.id`` to make the reaction idempotent.
+
+    :param event: what happened (``event.name``, e.g. ``order.shipped``).
+    :param order: the order as the REST API shows it, at delivery time.
+    """

@@ -1,0 +1,363 @@
+"""Durable jobs: one table that is both the transactional outbox and the queue.
+
+- :func:`enqueue` writes a job inside the caller's transaction, so a job exists
+  if and only if the change that asked for it committed.
+- Workers :func:`claim` jobs (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
+  has one writer) and hold a *lease*: a job whose worker died is claimed again
+  once its lease runs out.
+- A failure is retried with exponential backoff and jitter, honouring a
+  service's ``Retry-After``; an error that retrying cannot fix (its
+  ``retryable`` is false) sends the job to ``dead`` at once, and so does
+  running out of attempts. Dead jobs are listed and can be retried by a person.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from .core.exceptions import HubError, NotFound, ValidationError
+from .models import Job, utcnow
+
+if TYPE_CHECKING:
+    from .connectors import Connector
+    from .runtime import Hub
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("queued", "running", "succeeded", "failed", "dead")
+DEFAULT_MAX_ATTEMPTS = 10
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A job the scheduler enqueues every ``every_seconds``."""
+
+    kind: str
+    every_seconds: int
+    payload: dict[str, Any] = field(default_factory=dict)
+    channel_id: int | None = None
+
+
+@dataclass
+class JobContext:
+    """What a job handler gets: the job's facts and the hub to act through."""
+
+    hub: Hub
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    channel_id: int | None = None
+    order_id: int | None = None
+    dedupe_key: str | None = None
+
+    @property
+    def idempotency_key(self) -> str:
+        """A key for outbound calls, identical on every retry of this job."""
+        return f"hub-job-{self.id}"
+
+    @property
+    def db(self):
+        return self.hub.db
+
+    def connector(self) -> Connector:
+        """The connector of this job's channel."""
+        if self.channel_id is None:
+            raise NotFound(f"job {self.id} ({self.kind}) has no channel")
+        return self.hub.connector_for_id(self.channel_id)
+
+
+JobHandler = Callable[[JobContext], None]
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    channel_id: int | None = None,
+    order_id: int | None = None,
+    dedupe_key: str | None = None,
+    run_at: datetime | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> int | None:
+    """Add a job in the caller's transaction; return its id.
+
+    With a ``dedupe_key`` a second enqueue of the same key adds nothing and
+    returns ``None`` (``INSERT … ON CONFLICT DO NOTHING``), without spoiling
+    the caller's transaction.
+    """
+    now = utcnow()
+    values = dict(
+        kind=kind,
+        payload=payload or {},
+        channel_id=channel_id,
+        order_id=order_id,
+        dedupe_key=dedupe_key,
+        status="queued",
+        attempts=0,
+        max_attempts=max_attempts,
+        run_at=run_at or now,
+        created_at=now,
+        updated_at=now,
+    )
+    dialect = session.get_bind().dialect.name
+    if dedupe_key is None or dialect not in ("postgresql", "sqlite"):
+        job = Job(**values)
+        session.add(job)
+        session.flush()
+        return job.id
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(Job)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Job.id)
+    )
+    return session.execute(stmt).scalar()
+
+
+def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
+    """Delay before the next attempt: exponential with jitter, never below ``retry_after``."""
+    exp = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    delay = exp / 2 + random.uniform(0, exp / 2)
+    if retry_after is not None:
+        delay = max(delay, float(retry_after))
+    return delay
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def claim(hub: Hub, worker_id: str, *, limit: int = 1, kinds: tuple[str, ...] | None = None) -> list[JobContext]:
+    """Take up to ``limit`` due jobs for ``worker_id`` and lease them."""
+    now = utcnow()
+    lease = timedelta(seconds=hub.settings.job_lease_seconds)
+    due = or_(
+        and_(Job.status.in_(("queued", "failed")), Job.run_at <= now),
+        and_(Job.status == "running", Job.locked_until < now),
+    )
+    query = select(Job).where(due)
+    if kinds:
+        query = query.where(Job.kind.in_(kinds))
+    query = query.order_by(Job.run_at, Job.id).limit(limit).with_for_update(skip_locked=True)
+    claimed: list[JobContext] = []
+    with hub.db.transaction() as session:
+        for job in session.scalars(query):
+            if job.status == "running" and job.attempts >= job.max_attempts:
+                job.status = "dead"
+                job.last_error = (
+                    f"lease expired after {job.attempts} attempts (worker {job.locked_by} died?)"
+                )
+                job.locked_by = job.locked_until = None
+                job.finished_at = now
+                continue
+            if job.status == "running":
+                log.warning("job %s: lease of %s expired, running it again", job.id, job.locked_by)
+            job.status = "running"
+            job.attempts += 1
+            job.locked_by = worker_id
+            job.locked_until = now + lease
+            claimed.append(
+                JobContext(
+                    hub=hub,
+                    id=job.id,
+                    kind=job.kind,
+                    payload=dict(job.payload or {}),
+                    attempts=job.attempts,
+                    max_attempts=job.max_attempts,
+                    channel_id=job.channel_id,
+                    order_id=job.order_id,
+                    dedupe_key=job.dedupe_key,
+                )
+            )
+    return claimed
+
+
+def run(hub: Hub, ctx: JobContext, worker_id: str) -> str:
+    """Run one claimed job to its next status and return that status."""
+    handler = hub.job_handlers.get(ctx.kind)
+    started = time.perf_counter()
+    if handler is None:
+        return _finish(hub, ctx, worker_id, "dead", f"no handler for job kind {ctx.kind!r}")
+    try:
+        with _Heartbeat(hub, ctx, worker_id):
+            handler(ctx)
+    except Exception as exc:  # every failure is recorded on the job, never lost
+        retryable = getattr(exc, "retryable", True)
+        message = _describe(exc)
+        if not retryable:
+            status, run_at = "dead", None
+        elif ctx.attempts >= ctx.max_attempts:
+            status, run_at = "dead", None
+            message = f"gave up after {ctx.attempts} attempts: {message}"
+        else:
+            delay = backoff_seconds(ctx.attempts, getattr(exc, "retry_after", None))
+            status, run_at = "failed", utcnow() + timedelta(seconds=delay)
+        level = logging.ERROR if status == "dead" else logging.WARNING
+        log.log(level, "job %s %s attempt %s: %s -> %s", ctx.id, ctx.kind, ctx.attempts, message, status)
+        if not isinstance(exc, HubError):
+            # Not raised on purpose: keep the traceback for whoever debugs it.
+            log.info("job %s traceback:\n%s", ctx.id, traceback.format_exc())
+        result = _finish(hub, ctx, worker_id, status, message, run_at=run_at)
+    else:
+        result = _finish(hub, ctx, worker_id, "succeeded", None)
+    hub.metrics.job_finished(ctx.kind, result, time.perf_counter() - started)
+    return result
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or exc.__class__.__name__
+    return f"{exc.__class__.__name__}: {text}"
+
+
+def _finish(hub: Hub, ctx: JobContext, worker_id: str, status: str, error: str | None, *, run_at=None) -> str:
+    now = utcnow()
+    values: dict[str, Any] = dict(
+        status=status, locked_by=None, locked_until=None, last_error=error, updated_at=now
+    )
+    if status in ("succeeded", "dead"):
+        values["finished_at"] = now
+    if run_at is not None:
+        values["run_at"] = run_at
+    with hub.db.transaction() as session:
+        # Only the lease holder may finish a job: if our lease ran out and
+        # another worker took the job over, its outcome is the one that counts.
+        done = session.execute(
+            update(Job)
+            .where(Job.id == ctx.id, Job.locked_by == worker_id, Job.status == "running")
+            .values(**values)
+        ).rowcount
+    if not done:
+        log.warning("job %s: lease lost before it finished; its new holder decides", ctx.id)
+    return status
+
+
+class _Heartbeat:
+    """Extend a running job's lease while its handler works."""
+
+    def __init__(self, hub: Hub, ctx: JobContext, worker_id: str):
+        self.hub, self.ctx, self.worker_id = hub, ctx, worker_id
+        self.interval = max(1.0, hub.settings.job_lease_seconds / 3)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True, name=f"lease-{ctx.id}")
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self):
+        lease = timedelta(seconds=self.hub.settings.job_lease_seconds)
+        while not self._stop.wait(self.interval):
+            try:
+                with self.hub.db.transaction() as session:
+                    session.execute(
+                        update(Job)
+                        .where(Job.id == self.ctx.id, Job.locked_by == self.worker_id)
+                        .values(locked_until=utcnow() + lease)
+                    )
+            except Exception:  # a missed beat only shortens the lease
+                log.exception("job %s: could not extend its lease", self.ctx.id)
+
+
+def retry(session: Session, job_id: int) -> Job:
+    """Queue a failed or dead job to run now, with a fresh set of attempts."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"job {job_id} does not exist")
+    if job.status not in ("failed", "dead"):
+        raise ValidationError(f"job {job_id} is {job.status}: only failed or dead jobs can be retried")
+    job.status = "queued"
+    job.run_at = utcnow()
+    job.attempts = 0
+    job.finished_at = None
+    return job
+
+
+class Worker:
+    """Claims and runs jobs until told to stop.
+
+    ``concurrency`` threads each claim one job at a time, so a stop request
+    never strands a claimed-but-unstarted job: running jobs finish, then the
+    threads exit.
+    """
+
+    def __init__(self, hub: Hub, *, concurrency: int = 1, poll_interval: float = 0.5,
+                 kinds: tuple[str, ...] | None = None, worker_id: str | None = None):
+        self.hub = hub
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.kinds = kinds
+        self.name = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.stop_event = threading.Event()
+
+    def run_forever(self) -> None:
+        threads = [
+            threading.Thread(target=self._loop, args=(f"{self.name}:{i}",), name=f"worker-{i}")
+            for i in range(self.concurrency)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def _loop(self, worker_id: str) -> None:
+        idle = self.poll_interval / 4
+        while not self.stop_event.is_set():
+            try:
+                jobs = claim(self.hub, worker_id, kinds=self.kinds)
+            except Exception:
+                log.exception("worker %s: could not claim jobs; trying again", worker_id)
+                self.stop_event.wait(self.poll_interval)
+                continue
+            if not jobs:
+                self.stop_event.wait(idle)
+                idle = min(self.poll_interval, idle * 2)
+                continue
+            idle = self.poll_interval / 4
+            for ctx in jobs:
+                run(self.hub, ctx, worker_id)
+
+    def run_until_idle(self, *, max_jobs: int | None = None, timeout: float | None = None) -> int:
+        """Run due jobs in this thread until none is due; return how many ran.
+
+        For tests, the demo and one-off commands. Jobs scheduled in the future
+        (a retry's backoff) are not waited for.
+        """
+        ran = 0
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while max_jobs is None or ran < max_jobs:
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            jobs = claim(self.hub, self.name, kinds=self.kinds)
+            if not jobs:
+                break
+            for ctx in jobs:
+                run(self.hub, ctx, self.name)
+                ran += 1
+        return ran

@@ -1,0 +1,134 @@
+"""The running hub: settings, database, plugins and connectors in one object.
+
+Every entry point (CLI, web app, worker, scheduler, tests) builds one
+:class:`Hub` and passes it down; nothing is global.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import pluggy
+from sqlalchemy import select
+
+from .config import Settings
+from .connectors import ChannelInfo, Connector
+from .core.exceptions import ConfigError, NotFound
+from .db import Database
+from .jobs import PeriodicJob
+from .metrics import Metrics
+from .models import Channel
+from .plugins import collect_connectors, collect_job_handlers, get_plugin_manager
+from .secrets import SecretBox
+
+log = logging.getLogger(__name__)
+
+
+class Hub:
+    def __init__(self, settings: Settings, *, pm: pluggy.PluginManager | None = None,
+                 db: Database | None = None):
+        self.settings = settings
+        self.db = db or Database(settings.database_url)
+        self.pm = pm or get_plugin_manager()
+        self.connectors: dict[str, type[Connector]] = collect_connectors(self.pm)
+        self.job_handlers = collect_job_handlers(self.pm)
+        self.secrets = SecretBox.for_data_dir(settings.data_dir, settings.secret_key)
+        self.metrics = Metrics()
+        self._connector_cache: dict[int, tuple[Any, Connector]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls, **overrides) -> Hub:
+        return cls(Settings.from_env(**overrides))
+
+    # --- connectors and channels -----------------------------------------------
+
+    def connector_class(self, name: str) -> type[Connector]:
+        try:
+            return self.connectors[name]
+        except KeyError:
+            raise NotFound(
+                f"no connector named {name!r} (installed: {', '.join(sorted(self.connectors))})"
+            ) from None
+
+    def encrypt_config(self, connector: str, config: dict[str, Any]) -> dict[str, Any]:
+        """Return config ready to store: secret fields encrypted."""
+        secret = self.connector_class(connector).secret_fields()
+        return {
+            k: (self.secrets.encrypt(str(v)) if k in secret and v not in (None, "") else v)
+            for k, v in config.items()
+        }
+
+    def decrypt_config(self, connector: str, stored: dict[str, Any]) -> dict[str, Any]:
+        secret = self.connector_class(connector).secret_fields()
+        return {k: (self.secrets.decrypt(v) if k in secret else v) for k, v in (stored or {}).items()}
+
+    def channel_info(self, channel: Channel) -> ChannelInfo:
+        return ChannelInfo(
+            id=channel.id,
+            slug=channel.slug,
+            name=channel.name,
+            connector=channel.connector,
+            config=self.decrypt_config(channel.connector, channel.config),
+            state=dict(channel.state or {}),
+            enabled=channel.enabled,
+        )
+
+    def connector_for(self, channel: Channel) -> Connector:
+        """The connector instance of a channel, kept while its config is unchanged.
+
+        Keeping it keeps its HTTP session (and keep-alive connections) alive.
+        """
+        cls = self.connector_class(channel.connector)
+        stamp = (channel.updated_at, channel.enabled, repr(channel.config))
+        with self._lock:
+            cached = self._connector_cache.get(channel.id)
+            if cached and cached[0] == stamp:
+                return cached[1]
+            connector = cls(self.channel_info(channel))
+            if cached:
+                cached[1].close()
+            self._connector_cache[channel.id] = (stamp, connector)
+            return connector
+
+    def connector_for_id(self, channel_id: int) -> Connector:
+        with self.db.read() as session:
+            channel = session.get(Channel, channel_id)
+            if channel is None:
+                raise NotFound(f"channel {channel_id} does not exist")
+            return self.connector_for(channel)
+
+    def periodic_jobs(self) -> list[PeriodicJob]:
+        """Plugin-declared periodic jobs plus each enabled channel's scheduled jobs."""
+        jobs: list[PeriodicJob] = []
+        for result in self.pm.hook.hub_register_periodic_jobs():
+            jobs.extend(result or [])
+        with self.db.read() as session:
+            for channel in session.scalars(select(Channel).where(Channel.enabled.is_(True))):
+                cls = self.connectors.get(channel.connector)
+                if cls is None:
+                    log.warning("channel %s uses unknown connector %s", channel.slug, channel.connector)
+                    continue
+                for kind, every in cls.scheduled_jobs.items():
+                    jobs.append(
+                        PeriodicJob(kind=kind, every_seconds=channel.schedule_seconds or every,
+                                    channel_id=channel.id)
+                    )
+        return jobs
+
+    def close(self) -> None:
+        with self._lock:
+            for _, connector in self._connector_cache.values():
+                try:
+                    connector.close()
+                except Exception:
+                    log.exception("closing a connector failed")
+            self._connector_cache.clear()
+        self.db.dispose()
+
+
+def require_enabled(channel: Channel) -> None:
+    if not channel.enabled:
+        raise ConfigError(f"channel {channel.slug} is disabled")

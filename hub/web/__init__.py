@@ -1,0 +1,42 @@
+"""The web app: ``create_app(config=None)``, one blueprint per module.
+
+Configuration comes from defaults, then ``HUB_*`` environment variables, then
+the ``config`` mapping (tests pass one). A ready-made :class:`hub.runtime.Hub`
+can be handed over as ``config["HUB"]``; otherwise one is built from the
+settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app
+
+from ..config import Settings
+from ..runtime import Hub
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(DATA_DIR=None, DATABASE_URL=None, SECRET_KEY=None, METRICS_PUBLIC=False)
+    app.config.from_prefixed_env("HUB")
+    if config:
+        app.config.from_mapping(config)
+    hub = app.config.get("HUB")
+    if hub is None:
+        settings = Settings.from_env(
+            data_dir=app.config.get("DATA_DIR"),
+            database_url=app.config.get("DATABASE_URL"),
+        )
+        hub = Hub(settings)
+    app.extensions["hub"] = hub
+
+    from . import ops
+
+    app.register_blueprint(ops.bp)
+    hub.pm.hook.hub_register_blueprints(app=app)
+    return app
+
+
+def get_hub() -> Hub:
+    return current_app.extensions["hub"]

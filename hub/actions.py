@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -28,15 +27,17 @@ from sqlalchemy.orm import Session, selectinload
 from .core import events as ev
 from .core import lifecycle
 from .core.exceptions import ConcurrencyError, NotFound, ValidationError
-from .core.order import Address, OrderData, PaymentData
+from .core.order import Address, OrderData, PaymentData, PaymentUpdate, RefundData, ShipmentData
 from .core.status import financial_status, fulfillment_status
 from .jobs import enqueue
 from .models import (
     Channel,
+    FulfillmentGroup,
     Order,
     OrderAuditEvent,
     OrderLine,
     Payment,
+    Refund,
     Shipment,
     ShipmentLine,
     utcnow,
@@ -52,24 +53,6 @@ class UpsertResult:
     order: Order
     created: bool
     changed: bool
-
-
-@dataclass
-class ShipmentData:
-    """A shipment as a carrier or a person reports it.
-
-    ``lines`` maps an order line (its id, or its SKU) to the quantity shipped;
-    empty means "everything still open".
-    """
-
-    external_id: str
-    carrier: str = ""
-    service: str = ""
-    tracking_number: str = ""
-    tracking_url: str = ""
-    label_ref: str = ""
-    shipped_at: datetime | None = None
-    lines: dict[int | str, int] = field(default_factory=dict)
 
 
 # --- loading ---------------------------------------------------------------------
@@ -286,8 +269,8 @@ def transition(session: Session, order_id: int, event: str, *, actor: str, reaso
         ship(session, order.id, ShipmentData(external_id=f"manual-{secrets.token_hex(6)}"),
              actor=actor, reason=reason)
         return order
-    if event == "ship_partial":
-        raise ValidationError("a partial shipment needs its lines: record a shipment instead")
+    if event in ("ship_partial", "unship", "unship_partial"):
+        raise ValidationError(f"{event} follows from shipments: record or void a shipment instead")
     return apply_event(session, order, event, actor=actor, reason=reason)
 
 
@@ -476,3 +459,136 @@ def order_query():
 
 def address(data: dict | None) -> Address | None:
     return Address.from_dict(data)
+
+
+# --- payments -------------------------------------------------------------------------------
+
+_PAYMENT_RANK = {"pending": 0, "authorized": 1, "captured": 2, "failed": 3, "voided": 3}
+
+
+def find_payment(session: Session, reference: str, channel_id: int | None = None) -> Payment | None:
+    query = select(Payment).where(Payment.reference == reference)
+    if channel_id is not None:
+        query = query.where(Payment.channel_id == channel_id)
+    return session.scalars(query.order_by(Payment.id)).first()
+
+
+def apply_payment_update(session: Session, update: PaymentUpdate, *, actor: str,
+                         channel_id: int | None = None) -> Order | None:
+    """Apply what the gateway says about a payment; return its order, or None if unknown.
+
+    Facts older than the newest applied one are ignored, amounts never go down
+    and a payment's status never moves back (captured stays captured), so a
+    stale or replayed event changes nothing. Refunds are recorded once each.
+    A new dispute puts the order on hold (reason ``dispute``).
+    """
+    payment = find_payment(session, update.reference, channel_id)
+    if payment is None:
+        return None
+    order = get_order(session, payment.order_id)
+    before = (payment.status, payment.captured_amount, payment.refunded_amount, payment.disputed)
+    fin_before = order.financial_status
+    stale = payment.last_event_at is not None and update.occurred_at < payment.last_event_at
+    if not stale:
+        if update.status and _PAYMENT_RANK.get(update.status, 0) >= _PAYMENT_RANK.get(payment.status, 0):
+            if not (payment.status == "captured" and update.status in ("failed", "voided")):
+                payment.status = update.status
+        if update.amount is not None and payment.captured_amount == 0:
+            payment.amount = update.amount
+        if update.captured_amount is not None:
+            payment.captured_amount = max(payment.captured_amount, update.captured_amount)
+        if update.failure_reason:
+            payment.failure_reason = update.failure_reason
+        payment.last_event_at = update.occurred_at
+    for refund in update.refunds:
+        _record_refund(payment, refund)
+    refunded = sum(r.amount for r in payment.refunds if r.status == "succeeded")
+    if update.refunded_amount is not None and not stale:
+        refunded = max(refunded, update.refunded_amount)
+    payment.refunded_amount = max(payment.refunded_amount, refunded)
+    if update.disputed:
+        payment.disputed = True
+    after = (payment.status, payment.captured_amount, payment.refunded_amount, payment.disputed)
+    if after == before:
+        return order
+    _refresh_derived(order)
+    record(session, order, ev.PAYMENT_UPDATED, actor=actor,
+           data={"reference": payment.reference, "payment_status": payment.status,
+                 "financial_from": fin_before, "financial_to": order.financial_status})
+    if payment.refunded_amount > before[2]:
+        record(session, order, ev.REFUNDED, actor=actor,
+               data={"reference": payment.reference, "amount": payment.refunded_amount - before[2],
+                     "refunded_total": payment.refunded_amount})
+    if payment.disputed and not before[3]:
+        _hold_if_possible(session, order, "dispute", actor=actor)
+    elif payment.status == "failed" and before[0] != "failed":
+        _hold_if_possible(session, order, HOLD_PAYMENT, actor=actor)
+    return order
+
+
+def _record_refund(payment: Payment, refund: RefundData) -> None:
+    existing = next((r for r in payment.refunds if r.external_id == refund.external_id), None)
+    if existing is None:
+        payment.refunds.append(Refund(external_id=refund.external_id, amount=refund.amount,
+                                      status=refund.status, reason=refund.reason, created_at=utcnow()))
+    elif existing.status != refund.status:
+        existing.status = refund.status
+
+
+def _hold_if_possible(session: Session, order: Order, reason: str, *, actor: str) -> None:
+    if order.status in lifecycle.TRANSITIONS["hold"] or order.status == lifecycle.ON_HOLD:
+        _hold(session, order, reason, actor=actor)
+    else:
+        record(session, order, "order.attention", actor=actor, reason=reason,
+               data={"status": order.status})
+
+
+# --- fulfilment groups and shipments ----------------------------------------------------------------
+
+
+def order_key(order: Order, group: int = 0) -> str:
+    """The key a shipping service knows an order (group) by: stable across retries."""
+    return f"hub-{order.id}" if group == 0 else f"hub-{order.id}-{group + 1}"
+
+
+def plan_fulfillment(session: Session, order: Order, groups: list[tuple[str, dict[int, int]]],
+                     shipping_channel_id: int | None) -> list[FulfillmentGroup]:
+    """Store the fulfilment groups of an order: ``[(location_code, {line_id: qty})]``.
+
+    Existing pending groups are replaced; groups already submitted stay as
+    they are (the warehouse has them).
+    """
+    kept = [g for g in order.fulfillment_groups if g.status != "pending"]
+    if kept:
+        return kept
+    order.fulfillment_groups[:] = [
+        FulfillmentGroup(key=order_key(order, i), location_code=loc, shipping_channel_id=shipping_channel_id,
+                         lines=[{"line_id": lid, "quantity": q} for lid, q in lines.items()],
+                         status="pending", created_at=utcnow(), updated_at=utcnow())
+        for i, (loc, lines) in enumerate(groups)
+    ]
+    session.flush()
+    return list(order.fulfillment_groups)
+
+
+def find_group(session: Session, key: str) -> FulfillmentGroup | None:
+    return session.scalars(select(FulfillmentGroup).where(FulfillmentGroup.key == key)).one_or_none()
+
+
+def void_shipment(session: Session, order_id: int, external_id: str, *, actor: str) -> Shipment | None:
+    """Undo a shipment whose label was voided; the order's fulfilment status follows."""
+    order = get_order(session, order_id)
+    shipment = next((s for s in order.shipments if s.external_id == external_id), None)
+    if shipment is None or shipment.status == "voided":
+        return shipment
+    shipment.status = "voided"
+    _refresh_derived(order)
+    data = {"shipment_id": shipment.id, "tracking_number": shipment.tracking_number}
+    event = "unship" if order.fulfillment_status == "unfulfilled" else "unship_partial"
+    moves = lifecycle.TRANSITIONS[event]
+    if order.status in moves and moves[order.status] != order.status:
+        apply_event(session, order, event, actor=actor, data=data)
+    else:
+        # The status stays (still partly shipped, or delivered already): keep the fact.
+        record(session, order, ev.SHIPMENT_VOIDED, actor=actor, data=data)
+    return shipment

@@ -16,14 +16,20 @@ so an operation may raise :class:`hub.core.exceptions.ExternalError` with
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from marshmallow import Schema
 from marshmallow import ValidationError as SchemaError
 
 from .core.exceptions import ConfigError, ValidationError
+from .core.order import OrderData, ShipmentData
+
+if TYPE_CHECKING:
+    from .core.events import OrderEvent
+    from .port import HubPort
 
 ROLES: tuple[str, ...] = ("sales", "payment", "shipping", "erp", "notification")
 
@@ -47,6 +53,76 @@ class WebhookReceipt:
 
     event_id: str
     topic: str
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    """One page of a pull: the orders, and the cursor to store once they are committed."""
+
+    orders: list[OrderData]
+    cursor: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PaymentRef:
+    """A payment as the hub holds it, handed to the payment connector."""
+
+    reference: str
+    currency: str
+    amount: int
+    captured_amount: int
+    refunded_amount: int
+    status: str
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    """The gateway's answer to capture / void: the payment's totals after it."""
+
+    status: str
+    captured_amount: int
+    refunded_amount: int = 0
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    external_id: str
+    amount: int
+    status: str  # succeeded | pending | failed
+
+
+@dataclass(frozen=True)
+class ShippingOrder:
+    """One fulfilment group to send to a warehouse or carrier.
+
+    ``order`` is the order as the REST API shows it; ``lines`` are the lines of
+    this group only (``{"line_id", "sku", "name", "quantity", "unit_price"}``,
+    money as decimal strings). ``status`` is ``awaiting_shipment`` or
+    ``cancelled``.
+    """
+
+    key: str
+    order: dict[str, Any]
+    lines: list[dict[str, Any]]
+    location_code: str = ""
+    status: str = "awaiting_shipment"
+
+
+@dataclass(frozen=True)
+class ShipmentNotice:
+    """A shipment a shipping service reports, for the order group ``key``."""
+
+    key: str
+    shipment: ShipmentData
+    voided: bool = False
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    sku: str
+    location_code: str
+    available: int
 
 
 class Connector:
@@ -105,8 +181,89 @@ class Connector:
         """
         raise ConfigError(f"the {self.name} connector does not accept webhooks")
 
+    def handle_webhook(self, hub: HubPort, topic: str, body: bytes, headers: Mapping[str, str]) -> str:
+        """Process a stored inbound webhook (run from a job, after verification).
+
+        Turn the provider's payload into hub changes through ``hub`` (upsert
+        orders, payment updates, shipments …).
+
+        :return: a short outcome for the inbox ("processed", "ignored: topic x").
+        """
+        raise ConfigError(f"the {self.name} connector does not accept webhooks")
+
     def close(self) -> None:
         """Release what the connector holds (HTTP sessions); called on shutdown."""
+
+    # --- role "sales" -------------------------------------------------------------
+    # A sales connector that can pull sets ``scheduled_jobs = {"channel.pull": secs}``.
+
+    def fetch_orders(self, cursor: Mapping[str, Any] | None) -> Iterator[OrderPage]:
+        """Yield the orders changed since ``cursor`` (None: from the beginning), page by page.
+
+        The hub commits each page and stores ``page.cursor`` with it, so a pull
+        cut short resumes after the last committed page.
+        """
+        raise ConfigError(f"the {self.name} connector cannot pull orders")
+
+    def fetch_order(self, external_id: str) -> OrderData:
+        """Fetch one order by the channel's id (to retry an order a pull could not store)."""
+        raise ConfigError(f"the {self.name} connector cannot fetch an order")
+
+    def push_fulfillment(self, order: dict[str, Any], shipment: dict[str, Any], *,
+                         idempotency_key: str) -> str | None:
+        """Tell the channel an order (part) shipped, with tracking; return the channel's id for it.
+
+        Return None when the channel needs no push (e.g. manual orders).
+        """
+        return None
+
+    def push_stock(self, levels: list[StockLevel]) -> None:
+        """Set the channel's available stock for these SKUs (only changed ones are passed)."""
+
+    # --- role "payment" ---------------------------------------------------------------
+
+    def capture_events(self) -> tuple[str, ...]:
+        """Order events after which the hub captures this connector's authorised payments."""
+        return ()
+
+    def capture(self, payment: PaymentRef, amount: int, *, idempotency_key: str) -> PaymentResult:
+        """Capture ``amount`` (minor units) of an authorised payment, exactly once per key.
+
+        :raises PaymentDeclined: the gateway refused for good (the order goes on hold).
+        """
+        raise ConfigError(f"the {self.name} connector cannot capture payments")
+
+    def void(self, payment: PaymentRef, *, idempotency_key: str) -> PaymentResult:
+        """Cancel an authorisation that was never captured."""
+        raise ConfigError(f"the {self.name} connector cannot void payments")
+
+    def refund(self, payment: PaymentRef, amount: int, *, idempotency_key: str,
+               reason: str = "") -> RefundResult:
+        """Give back ``amount`` of a captured payment, exactly once per key."""
+        raise ConfigError(f"the {self.name} connector cannot refund payments")
+
+    # --- role "shipping" --------------------------------------------------------------
+
+    def submit_orders(self, orders: list[ShippingOrder]) -> dict[str, str]:
+        """Create or update these order groups at the warehouse (an upsert by ``key``).
+
+        :return: ``{key: the service's id for it}`` for each group accepted.
+        """
+        raise ConfigError(f"the {self.name} connector cannot take orders")
+
+    def fetch_shipments(self, since: datetime) -> Iterator[ShipmentNotice]:
+        """Yield the shipments (and voided labels) since ``since``: the safety net for webhooks."""
+        raise ConfigError(f"the {self.name} connector cannot list shipments")
+
+    # --- role "notification" -----------------------------------------------------------
+
+    def wants(self, event_name: str) -> bool:
+        """Whether this channel sends anything for ``event_name`` (e.g. ``order.shipped``)."""
+        return False
+
+    def notify(self, event: OrderEvent, order: dict[str, Any], *, idempotency_key: str) -> None:
+        """Tell the customer or an outside system about an order event, once per key."""
+        raise ConfigError(f"the {self.name} connector sends no notifications")
 
 
 def has_role(connector: type[Connector] | Connector, role: str) -> bool:

@@ -13,6 +13,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from flask import Flask
+    from sqlalchemy.orm import Session
 
     from hub.connectors import Connector
     from hub.core.events import OrderEvent
@@ -65,6 +66,37 @@ def hub_register_blueprints(app: Flask) -> None:
     """Register Flask blueprints (pages, endpoints) on the web app.
 
     :param app: the application being built by ``create_app``.
+    """
+
+
+# --- Order flow: what a plugin decides ----------------------------------------
+
+
+@hookspec
+def hub_validate_order(order: dict[str, Any], session: Session) -> list[str]:
+    """Check a pending order before it is confirmed; return the reasons to hold it.
+
+    Every implementation runs and every reason found is kept: the order goes
+    on hold with all of them listed, never dropped. Releasing the order runs
+    the checks again.
+
+    :param order: the order as the REST API shows it.
+    :param session: the open database session of the check (read what you need).
+    :return: hold reasons, e.g. ``["address_incomplete"]``; empty when all is well.
+    """
+
+
+@hookspec(firstresult=True)
+def hub_allocate_order(order: dict[str, Any], session: Session) -> list[tuple[str, dict[int, int]]] | None:
+    """Decide which locations ship which lines of a confirmed order.
+
+    Stops at first non-None result. The hub's default is registered
+    ``trylast`` so a plugin can replace the strategy.
+
+    :param order: the order as the REST API shows it.
+    :param session: the open database session (stock levels, locations).
+    :return: fulfilment groups ``[(location_code, {line_id: quantity})]``
+        covering every line, or None to leave the decision to the next plugin.
     """
 
 

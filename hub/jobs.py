@@ -134,6 +134,18 @@ def enqueue(
     return session.execute(stmt).scalar()
 
 
+def dead_letter(session: Session, kind: str, payload: dict[str, Any], *, error: str,
+                channel_id: int | None = None, order_id: int | None = None) -> int:
+    """Record work that failed before it could become a job: a dead job a person can retry."""
+    now = utcnow()
+    job = Job(kind=kind, payload=payload, channel_id=channel_id, order_id=order_id, status="dead",
+              attempts=0, max_attempts=DEFAULT_MAX_ATTEMPTS, run_at=now, last_error=error,
+              created_at=now, updated_at=now, finished_at=now)
+    session.add(job)
+    session.flush()
+    return job.id
+
+
 def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
     """Delay before the next attempt: exponential with jitter, never below ``retry_after``."""
     exp = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))

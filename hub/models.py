@@ -159,6 +159,9 @@ class Order(Base):
     events: Mapped[list[OrderAuditEvent]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="OrderAuditEvent.id"
     )
+    fulfillment_groups: Mapped[list[FulfillmentGroup]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="FulfillmentGroup.id"
+    )
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -205,6 +208,51 @@ class Payment(Base):
 
     order: Mapped[Order] = relationship(back_populates="payments")
     channel: Mapped[Channel | None] = relationship()
+    refunds: Mapped[list[Refund]] = relationship(
+        back_populates="payment", cascade="all, delete-orphan", order_by="Refund.id"
+    )
+
+
+class Refund(Base):
+    """Money given back on a payment; the payment's refunded amount is their sum."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (UniqueConstraint("payment_id", "external_id", name="uq_refunds_payment_external"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"), index=True)
+    external_id: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(32), default="succeeded")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    payment: Mapped[Payment] = relationship(back_populates="refunds")
+
+
+class FulfillmentGroup(Base):
+    """The part of an order one location ships: what goes to the shipping channel.
+
+    ``key`` is the order key the shipping service knows it by (ShipStation's
+    ``orderKey``): stable, so sending it again updates instead of duplicating.
+    """
+
+    __tablename__ = "fulfillment_groups"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    location_code: Mapped[str] = mapped_column(String(100), default="")
+    shipping_channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"))
+    # [{"line_id": 1, "quantity": 2}, …]
+    lines: Mapped[list[Any]] = mapped_column(default=list)
+    # pending -> submitted; cancelling -> cancelled (the warehouse is told)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    submitted_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="fulfillment_groups")
 
 
 class Shipment(Base):
@@ -222,6 +270,8 @@ class Shipment(Base):
     tracking_number: Mapped[str] = mapped_column(String(200), default="")
     tracking_url: Mapped[str] = mapped_column(String(500), default="")
     label_ref: Mapped[str] = mapped_column(String(500), default="")
+    # The sales channel's id for this shipment once pushed back (e.g. a Shopify fulfillment).
+    channel_fulfillment_id: Mapped[str | None] = mapped_column(String(200))
     shipped_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

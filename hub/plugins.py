@@ -5,7 +5,9 @@ Bundled plugins are the ``hub.plugins`` entry points of this very package (see
 handlers are registered from :data:`DEFAULT_PLUGINS` through the same hooks, so
 nothing in the core is special-cased.
 
-``HUB_TRACE_PLUGINS=1`` logs every hook call and its result.
+``HUB_PLUGINS=pkg.module,other.module`` registers more plugin modules by import
+name, without packaging them (handy while writing one, and for tests that start
+``hub`` processes). ``HUB_TRACE_PLUGINS=1`` logs every hook call and its result.
 """
 
 from __future__ import annotations
@@ -37,6 +39,13 @@ def get_plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManage
         pm.register(importlib.import_module(name), name=name)
     if load_entry_points:
         pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    for name in filter(None, (n.strip() for n in os.environ.get("HUB_PLUGINS", "").split(","))):
+        if pm.get_plugin(name) is None:
+            try:
+                module = importlib.import_module(name)
+            except ImportError as exc:
+                raise ConfigError(f"HUB_PLUGINS names {name!r}, which cannot be imported: {exc}") from exc
+            pm.register(module, name=name)
     # A misspelt hook name fails here, at start-up, not in production.
     pm.check_pending()
     if os.environ.get("HUB_TRACE_PLUGINS"):

@@ -110,3 +110,14 @@ class RetryLater(HubError):
     def __init__(self, message: str, *, retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class PaymentDeclined(ExternalError):
+    """The gateway refused the payment for good (a card error): the order needs a person."""
+
+    code = "payment_declined"
+
+    def __init__(self, message: str, *, decline_code: str = "", status: int | None = 402,
+                 details: dict | None = None):
+        super().__init__(message, retryable=False, status=status, details=details)
+        self.decline_code = decline_code

@@ -56,6 +56,9 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "start_fulfillment": {CONFIRMED: PROCESSING},
     "ship_partial": {PROCESSING: PARTIALLY_SHIPPED, PARTIALLY_SHIPPED: PARTIALLY_SHIPPED},
     "ship": {PROCESSING: SHIPPED, PARTIALLY_SHIPPED: SHIPPED},
+    # a voided label undoes its shipment: back to what is still shipped
+    "unship": {SHIPPED: PROCESSING, PARTIALLY_SHIPPED: PROCESSING},
+    "unship_partial": {SHIPPED: PARTIALLY_SHIPPED, PARTIALLY_SHIPPED: PARTIALLY_SHIPPED},
     "deliver": {SHIPPED: DELIVERED},
     "complete": {DELIVERED: COMPLETED},
     "cancel": {PENDING: CANCELLED, ON_HOLD: CANCELLED, CONFIRMED: CANCELLED, PROCESSING: CANCELLED},
@@ -73,6 +76,8 @@ EVENT_NAMES: dict[str, str] = {
     "start_fulfillment": "order.fulfillment_started",
     "ship_partial": "order.partially_shipped",
     "ship": "order.shipped",
+    "unship": "order.unshipped",
+    "unship_partial": "order.partially_unshipped",
     "deliver": "order.delivered",
     "complete": "order.completed",
     "cancel": "order.cancelled",

@@ -137,3 +137,51 @@ class OrderData:
         if errors:
             raise ValidationError("order cannot be stored: " + "; ".join(
                 f"{k} {v}" for k, v in errors.items()), details=errors)
+
+
+@dataclass(slots=True)
+class ShipmentData:
+    """A shipment as a carrier or a person reports it.
+
+    ``lines`` maps an order line (the hub's line id, or its SKU) to the
+    quantity shipped; empty means "everything still open".
+    """
+
+    external_id: str
+    carrier: str = ""
+    service: str = ""
+    tracking_number: str = ""
+    tracking_url: str = ""
+    label_ref: str = ""
+    shipped_at: datetime | None = None
+    lines: dict[int | str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class PaymentUpdate:
+    """What a payment gateway says about one payment (a webhook, an API answer).
+
+    ``None`` means "not said": only the facts given are applied. ``occurred_at``
+    orders the facts: one older than the newest applied is ignored, so a stale
+    or replayed event never moves a payment backwards.
+    """
+
+    reference: str
+    occurred_at: datetime
+    status: str | None = None
+    amount: int | None = None
+    captured_amount: int | None = None
+    refunded_amount: int | None = None
+    disputed: bool | None = None
+    failure_reason: str = ""
+    refunds: list[RefundData] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RefundData:
+    """One refund as the gateway knows it; recorded once per ``external_id``."""
+
+    external_id: str
+    amount: int
+    status: str = "succeeded"
+    reason: str = ""

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 23:46:03.651785
+Create Date: 2026-11-21 23:49:19.905144
 """
 import sqlalchemy as sa
 from alembic import op
@@ -112,6 +112,27 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('channel_id', 'event_id', name='uq_webhook_events_channel_event')
     )
+    op.create_table('fulfillment_groups',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=100), nullable=False),
+    sa.Column('location_code', sa.String(length=100), nullable=False),
+    sa.Column('shipping_channel_id', sa.Integer(), nullable=True),
+    sa.Column('lines', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('external_id', sa.String(length=200), nullable=True),
+    sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['shipping_channel_id'], ['channels.id'], ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('key')
+    )
+    with op.batch_alter_table('fulfillment_groups', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_fulfillment_groups_order_id'), ['order_id'], unique=False)
+
     op.create_table('jobs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=100), nullable=False),
@@ -208,6 +229,7 @@ def upgrade() -> None:
     sa.Column('tracking_number', sa.String(length=200), nullable=False),
     sa.Column('tracking_url', sa.String(length=500), nullable=False),
     sa.Column('label_ref', sa.String(length=500), nullable=False),
+    sa.Column('channel_fulfillment_id', sa.String(length=200), nullable=True),
     sa.Column('shipped_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['channel_id'], ['channels.id'], ondelete='SET NULL'),
@@ -217,6 +239,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('shipments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_shipments_order_id'), ['order_id'], unique=False)
+
+    op.create_table('refunds',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('payment_id', sa.Integer(), nullable=False),
+    sa.Column('external_id', sa.String(length=200), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('payment_id', 'external_id', name='uq_refunds_payment_external')
+    )
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_refunds_payment_id'), ['payment_id'], unique=False)
 
     op.create_table('shipment_lines',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -239,6 +276,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_shipment_lines_shipment_id'))
 
     op.drop_table('shipment_lines')
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_refunds_payment_id'))
+
+    op.drop_table('refunds')
     with op.batch_alter_table('shipments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_shipments_order_id'))
 
@@ -263,6 +304,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_jobs_channel_id'))
 
     op.drop_table('jobs')
+    with op.batch_alter_table('fulfillment_groups', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_fulfillment_groups_order_id'))
+
+    op.drop_table('fulfillment_groups')
     op.drop_table('webhook_events')
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_index('ix_orders_updated_at')

@@ -1,0 +1,460 @@
+"""The order-to-cash flow: which jobs follow which event, and what each job does.
+
+Every step is a job, so every step is visible, retried and dead-lettered on
+its own. The core decides *when* (this module); connectors decide *how*, through
+the operations of their role (:mod:`hub.connectors`)::
+
+    order.created            -> order.process   (checks; confirm or hold)
+    order.confirmed          -> payment.capture (gateways that capture on confirm)
+                                order.fulfill   (once nothing is left to capture first)
+    order.fulfillment_started-> shipping.flush  (batched, per shipping channel)
+    order.(partially_)shipped-> payment.capture (gateways that capture on ship)
+                                sales.push_fulfillment (tracking back to the channel)
+    order.cancelled          -> payment.void / payment.refund, shipping.flush (cancel)
+    any event                -> notify (each notification channel that wants it)
+                                order.event.deliver (each plugin's hub_order_event)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import actions
+from .connectors import PaymentRef, ShippingOrder
+from .core.events import OrderEvent
+from .core.exceptions import PaymentDeclined, ValidationError
+from .core.order import PaymentUpdate, RefundData
+from .jobs import JobContext, enqueue
+from .models import (
+    Channel,
+    FulfillmentGroup,
+    Order,
+    OrderAuditEvent,
+    Payment,
+    Shipment,
+    WebhookEvent,
+    utcnow,
+)
+from .port import HubPort
+from .serialize import money, order_detail
+
+log = logging.getLogger(__name__)
+
+#: Shipping submissions wait this long to be sent together (ShipStation: 40 requests a minute).
+SHIPPING_BATCH_SECONDS = 2
+SHIPPING_BATCH_SIZE = 100
+
+
+# --- routing: what follows an event ---------------------------------------------------------
+
+
+def announce_order_event(ctx: JobContext) -> None:
+    """Enqueue every job that follows an audit event, in one transaction."""
+    hub = ctx.hub
+    event_id = ctx.payload["event_id"]
+    listeners = [impl.plugin_name for impl in hub.pm.hook.hub_order_event.get_hookimpls()]
+    with hub.db.transaction() as session:
+        audit = session.get(OrderAuditEvent, event_id)
+        if audit is None:
+            return
+        order = audit.order
+        for plugin in listeners:
+            enqueue(session, "order.event.deliver", {"event_id": event_id, "plugin": plugin},
+                    order_id=order.id, dedupe_key=f"order.event.deliver:{event_id}:{plugin}")
+        for channel in _enabled_channels(session, hub, "notification"):
+            if hub.connector_for(channel).wants(audit.name):
+                enqueue(session, "notify", {"event_id": event_id}, channel_id=channel.id,
+                        order_id=order.id, dedupe_key=f"notify:{channel.id}:{event_id}")
+        _follow_up(session, hub, audit, order)
+
+
+def _follow_up(session: Session, hub, audit: OrderAuditEvent, order: Order) -> None:
+    name = audit.name
+    if name == "order.confirmed":
+        if not _enqueue_captures(session, hub, order, name):
+            enqueue(session, "order.fulfill", {}, order_id=order.id,
+                    dedupe_key=f"order.fulfill:{order.id}:{audit.id}")
+    elif name == "order.fulfillment_started":
+        for group in order.fulfillment_groups:
+            if group.status == "pending" and group.shipping_channel_id:
+                enqueue_shipping_flush(session, group.shipping_channel_id)
+    elif name in ("order.shipped", "order.partially_shipped"):
+        _enqueue_captures(session, hub, order, name)
+        shipment_id = (audit.data or {}).get("shipment_id")
+        if shipment_id:
+            enqueue(session, "sales.push_fulfillment", {"shipment_id": shipment_id},
+                    channel_id=order.channel_id, order_id=order.id,
+                    dedupe_key=f"sales.push_fulfillment:{shipment_id}")
+    elif name == "order.cancelled":
+        for payment in order.payments:
+            if payment.channel_id is None:
+                continue
+            if payment.status == "authorized" and payment.captured_amount == 0:
+                enqueue(session, "payment.void", {"payment_id": payment.id},
+                        channel_id=payment.channel_id, order_id=order.id,
+                        dedupe_key=f"payment.void:{payment.id}")
+            elif payment.captured_amount > payment.refunded_amount:
+                request_refund(session, payment, payment.captured_amount - payment.refunded_amount,
+                               key=f"cancel:{order.id}", reason="order cancelled")
+        for group in order.fulfillment_groups:
+            if group.status == "submitted" and group.shipping_channel_id:
+                group.status = "cancelling"
+                enqueue_shipping_flush(session, group.shipping_channel_id)
+            elif group.status == "pending":
+                group.status = "cancelled"
+
+
+def _enqueue_captures(session: Session, hub, order: Order, event_name: str) -> int:
+    count = 0
+    for payment in order.payments:
+        if payment.channel_id is None or payment.status != "authorized":
+            continue
+        channel = session.get(Channel, payment.channel_id)
+        if channel is None or not channel.enabled:
+            continue
+        if event_name in hub.connector_for(channel).capture_events():
+            enqueue(session, "payment.capture", {"payment_id": payment.id}, channel_id=channel.id,
+                    order_id=order.id, dedupe_key=f"payment.capture:{payment.id}")
+            count += 1
+    return count
+
+
+def _enabled_channels(session: Session, hub, role: str) -> list[Channel]:
+    channels = session.scalars(select(Channel).where(Channel.enabled.is_(True)).order_by(Channel.id))
+    return [c for c in channels if c.connector in hub.connectors and role in hub.connectors[c.connector].roles]
+
+
+def shipping_channel_for(session: Session, hub, order: Order) -> Channel | None:
+    """The sales channel's own shipping channel, else the one enabled shipping channel."""
+    sales = order.channel
+    if sales.shipping_channel_id:
+        channel = session.get(Channel, sales.shipping_channel_id)
+        return channel if channel and channel.enabled else None
+    candidates = _enabled_channels(session, hub, "shipping")
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def enqueue_shipping_flush(session: Session, channel_id: int) -> None:
+    """Send pending groups of this shipping channel together, a moment from now."""
+    slot = int(time.time() // SHIPPING_BATCH_SECONDS) + 1
+    run_at = datetime.fromtimestamp(slot * SHIPPING_BATCH_SECONDS, UTC)
+    enqueue(session, "shipping.flush", {}, channel_id=channel_id, run_at=run_at,
+            dedupe_key=f"shipping.flush:{channel_id}:{slot}")
+
+
+def request_refund(session: Session, payment: Payment, amount: int, *, key: str, reason: str = "") -> int | None:
+    """Enqueue a refund of ``amount`` on ``payment``, once per ``key`` (a return, a cancellation)."""
+    refundable = payment.captured_amount - payment.refunded_amount
+    if amount <= 0 or amount > refundable:
+        raise ValidationError(
+            f"cannot refund {money(amount, payment.currency)} {payment.currency}: "
+            f"{money(refundable, payment.currency)} of payment {payment.reference} is refundable",
+            details={"amount": f"at most {money(refundable, payment.currency)}"},
+        )
+    return enqueue(session, "payment.refund", {"payment_id": payment.id, "amount": amount, "reason": reason},
+                   channel_id=payment.channel_id, order_id=payment.order_id,
+                   dedupe_key=f"payment.refund:{payment.id}:{key}")
+
+
+# --- order steps ----------------------------------------------------------------------------------
+
+
+def process_order(ctx: JobContext) -> None:
+    """Check a pending order: hold it with every reason, or confirm it."""
+    hub = ctx.hub
+    with hub.db.transaction() as session:
+        order = actions.get_order(session, ctx.order_id)
+        if order.status != "pending":
+            return
+        problems: list[str] = []
+        for result in hub.pm.hook.hub_validate_order(order=order_detail(order), session=session):
+            problems.extend(result or [])
+        actions.process_order(session, order.id, actor="system", problems=problems)
+
+
+def fulfill_order(ctx: JobContext) -> None:
+    """Route a confirmed order to its locations and start fulfilment at its shipping channel."""
+    hub = ctx.hub
+    with hub.db.transaction() as session:
+        order = actions.get_order(session, ctx.order_id)
+        if order.status != "confirmed":
+            return
+        channel = shipping_channel_for(session, hub, order)
+        if channel is None:
+            return  # no shipping channel: a person ships it (API, UI, CLI)
+        groups = hub.pm.hook.hub_allocate_order(order=order_detail(order), session=session)
+        if not groups:
+            groups = [("", {line.id: line.quantity for line in order.lines})]
+        actions.plan_fulfillment(session, order, groups, channel.id)
+        actions.apply_event(session, order, "start_fulfillment", actor="system")
+
+
+# --- payments --------------------------------------------------------------------------------------
+
+
+def _payment_ref(payment: Payment) -> PaymentRef:
+    return PaymentRef(reference=payment.reference, currency=payment.currency, amount=payment.amount,
+                      captured_amount=payment.captured_amount, refunded_amount=payment.refunded_amount,
+                      status=payment.status)
+
+
+def capture_payment(ctx: JobContext) -> None:
+    hub = ctx.hub
+    with hub.db.read() as session:
+        payment = session.get(Payment, ctx.payload["payment_id"])
+        if payment is None or payment.status != "authorized":
+            return  # captured, voided or failed since: nothing to do
+        order = payment.order
+        amount = min(payment.amount, max(0, order.total - _captured_elsewhere(order, payment)))
+        ref = _payment_ref(payment)
+        order_id, confirmed = order.id, order.status == "confirmed"
+    connector = ctx.connector()
+    actor = f"channel:{connector.channel.slug}"
+    try:
+        result = connector.capture(ref, amount, idempotency_key=ctx.idempotency_key)
+    except PaymentDeclined as exc:
+        with hub.db.transaction() as session:
+            actions.apply_payment_update(
+                session, PaymentUpdate(reference=ref.reference, occurred_at=utcnow(), status="failed",
+                                       failure_reason=exc.message), actor=actor, channel_id=ctx.channel_id)
+        raise
+    with hub.db.transaction() as session:
+        actions.apply_payment_update(
+            session, PaymentUpdate(reference=ref.reference, occurred_at=result.occurred_at or utcnow(),
+                                   status=result.status, captured_amount=result.captured_amount),
+            actor=actor, channel_id=ctx.channel_id)
+        if confirmed:
+            enqueue(session, "order.fulfill", {}, order_id=order_id, dedupe_key=f"order.fulfill:{order_id}:captured")
+
+
+def _captured_elsewhere(order: Order, payment: Payment) -> int:
+    return sum(p.captured_amount for p in order.payments if p.id != payment.id)
+
+
+def void_payment(ctx: JobContext) -> None:
+    hub = ctx.hub
+    with hub.db.read() as session:
+        payment = session.get(Payment, ctx.payload["payment_id"])
+        if payment is None or payment.status != "authorized" or payment.captured_amount:
+            return
+        ref = _payment_ref(payment)
+    connector = ctx.connector()
+    result = connector.void(ref, idempotency_key=ctx.idempotency_key)
+    with hub.db.transaction() as session:
+        actions.apply_payment_update(
+            session, PaymentUpdate(reference=ref.reference, occurred_at=result.occurred_at or utcnow(),
+                                   status=result.status), actor=f"channel:{connector.channel.slug}",
+            channel_id=ctx.channel_id)
+
+
+def refund_payment(ctx: JobContext) -> None:
+    """Refund once; a refund the gateway refuses is a dead job, never a silent success."""
+    hub = ctx.hub
+    amount = int(ctx.payload["amount"])
+    with hub.db.read() as session:
+        payment = session.get(Payment, ctx.payload["payment_id"])
+        ref = _payment_ref(payment)
+    connector = ctx.connector()
+    # No local "already refunded" check: after a crash the same key makes the
+    # gateway answer with the refund it already made, which is recorded once.
+    result = connector.refund(ref, amount, idempotency_key=ctx.idempotency_key,
+                              reason=ctx.payload.get("reason", ""))
+    if result.status == "failed":
+        raise ValidationError(f"refund {result.external_id} of payment {ref.reference} failed at the gateway")
+    with hub.db.transaction() as session:
+        actions.apply_payment_update(
+            session, PaymentUpdate(reference=ref.reference, occurred_at=utcnow(),
+                                   refunds=[RefundData(external_id=result.external_id, amount=result.amount,
+                                                       status=result.status,
+                                                       reason=ctx.payload.get("reason", ""))]),
+            actor=f"channel:{connector.channel.slug}", channel_id=ctx.channel_id)
+
+
+# --- shipping ----------------------------------------------------------------------------------------
+
+
+def _group_lines(order: Order, group: FulfillmentGroup) -> list[dict[str, Any]]:
+    by_id = {line.id: line for line in order.lines}
+    out = []
+    for g in group.lines:
+        line = by_id.get(g["line_id"])
+        if line is not None:
+            out.append({"line_id": line.id, "sku": line.sku, "name": line.name, "quantity": g["quantity"],
+                        "unit_price": money(line.unit_price, order.currency)})
+    return out
+
+
+def flush_shipping(ctx: JobContext) -> None:
+    """Send up to 100 pending (or cancelling) groups of one shipping channel in one call."""
+    hub = ctx.hub
+    with hub.db.read() as session:
+        groups = session.scalars(
+            select(FulfillmentGroup)
+            .where(FulfillmentGroup.shipping_channel_id == ctx.channel_id,
+                   FulfillmentGroup.status.in_(("pending", "cancelling")))
+            .order_by(FulfillmentGroup.id).limit(SHIPPING_BATCH_SIZE)
+        ).all()
+        batch = []
+        for g in groups:
+            if g.status == "pending" and g.order.status not in ("processing", "partially_shipped"):
+                continue
+            batch.append(ShippingOrder(
+                key=g.key, order=order_detail(g.order), lines=_group_lines(g.order, g),
+                location_code=g.location_code,
+                status="cancelled" if g.status == "cancelling" else "awaiting_shipment"))
+        more = len(groups) == SHIPPING_BATCH_SIZE
+    if not batch:
+        return
+    accepted = ctx.connector().submit_orders(batch)
+    with hub.db.transaction() as session:
+        for item in batch:
+            group = actions.find_group(session, item.key)
+            if item.key in accepted:
+                group.status = "cancelled" if item.status == "cancelled" else "submitted"
+                group.external_id = str(accepted[item.key])
+                group.submitted_at = utcnow()
+                group.error = None
+        if more:
+            enqueue(session, "shipping.flush", {}, channel_id=ctx.channel_id)
+
+
+def poll_shipments(ctx: JobContext) -> None:
+    """The safety net for missed webhooks: fetch recent shipments and record the new ones."""
+    port = HubPort(ctx.hub, ctx.channel_id)
+    state = port.state
+    since = datetime.fromisoformat(state["shipments_since"]) if state.get("shipments_since") else \
+        utcnow() - timedelta(days=7)
+    started = utcnow()
+    for notice in ctx.connector().fetch_shipments(since):
+        port.record_shipment(notice)
+    # Overlap the next window a little: a shipment recorded late is still seen.
+    port.save_state(shipments_since=(started - timedelta(minutes=10)).isoformat())
+
+
+# --- sales channels ---------------------------------------------------------------------------------
+
+
+def pull_orders(ctx: JobContext) -> None:
+    """Pull changed orders page by page; each page and its cursor commit together."""
+    port = HubPort(ctx.hub, ctx.channel_id)
+    connector = ctx.connector()
+    for page in connector.fetch_orders(port.state.get("cursor")):
+        port.upsert_orders(page.orders, cursor=page.cursor)
+    with ctx.hub.db.transaction() as session:
+        channel = session.get(Channel, ctx.channel_id)
+        channel.last_sync_at = utcnow()
+        channel.last_error = None
+
+
+def refetch_rejected_order(ctx: JobContext) -> None:
+    """Retry of a dead-lettered order: fetch it again and store it."""
+    data = ctx.connector().fetch_order(ctx.payload["external_id"])
+    with ctx.hub.db.transaction() as session:
+        channel = session.get(Channel, ctx.channel_id)
+        actions.upsert_order(session, channel, data, actor=f"channel:{channel.slug}")
+
+
+def push_fulfillment(ctx: JobContext) -> None:
+    hub = ctx.hub
+    with hub.db.read() as session:
+        shipment = session.get(Shipment, ctx.payload["shipment_id"])
+        if shipment is None or shipment.channel_fulfillment_id or shipment.status == "voided":
+            return
+        order = session.scalars(actions.order_query().where(Order.id == shipment.order_id)).one()
+        detail = order_detail(order)
+        shipment_dict = next(s for s in detail["shipments"] if s["id"] == shipment.id)
+        for line in shipment_dict["lines"]:
+            source = next(x for x in order.lines if x.id == line["line_id"])
+            line.update(sku=source.sku, external_id=source.external_id)
+    external = ctx.connector().push_fulfillment(detail, shipment_dict, idempotency_key=ctx.idempotency_key)
+    if external:
+        with hub.db.transaction() as session:
+            session.get(Shipment, shipment_dict["id"]).channel_fulfillment_id = str(external)
+
+
+# --- webhooks and notifications -------------------------------------------------------------------------
+
+
+def process_webhook(ctx: JobContext) -> None:
+    """Hand a stored webhook to its connector; a failure stays on the event, visible and replayable."""
+    hub = ctx.hub
+    with hub.db.read() as session:
+        event = session.get(WebhookEvent, ctx.payload["webhook_event_id"])
+        if event is None or event.status == "processed":
+            return
+        topic, body, headers, channel_id = event.topic, event.body.encode(), dict(event.headers), event.channel_id
+    try:
+        outcome = ctx.connector().handle_webhook(HubPort(hub, channel_id), topic, body, headers)
+    except Exception as exc:
+        with hub.db.transaction() as session:
+            event = session.get(WebhookEvent, ctx.payload["webhook_event_id"])
+            event.status, event.error = "failed", f"{exc.__class__.__name__}: {exc}"
+            event.attempts += 1
+        raise
+    with hub.db.transaction() as session:
+        event = session.get(WebhookEvent, ctx.payload["webhook_event_id"])
+        event.status = "ignored" if str(outcome or "").startswith("ignored") else "processed"
+        event.error = None if event.status == "processed" else outcome
+        event.attempts += 1
+        event.processed_at = utcnow()
+
+
+def load_event(session: Session, event_id: int) -> tuple[OrderEvent, dict[str, Any]] | None:
+    """The audit event as plugins see it, with the order as the API shows it now."""
+    audit = session.get(OrderAuditEvent, event_id)
+    if audit is None:
+        return None
+    order = session.scalars(actions.order_query().where(Order.id == audit.order_id)).one()
+    event = OrderEvent(name=audit.name, order_id=audit.order_id, id=audit.id, occurred_at=audit.created_at,
+                       data={**(audit.data or {}), "from": audit.from_status, "to": audit.to_status,
+                             "reason": audit.reason, "actor": audit.actor})
+    return event, order_detail(order)
+
+
+def notify(ctx: JobContext) -> None:
+    with ctx.hub.db.read() as session:
+        loaded = load_event(session, ctx.payload["event_id"])
+    if loaded is None:
+        return
+    event, order = loaded
+    ctx.connector().notify(event, order, idempotency_key=f"notify:{ctx.channel_id}:{event.id}")
+
+
+def deliver_order_event(ctx: JobContext) -> None:
+    """Call one plugin's ``hub_order_event`` with the event and the order as it is now."""
+    plugin = ctx.payload["plugin"]
+    with ctx.hub.db.read() as session:
+        loaded = load_event(session, ctx.payload["event_id"])
+    if loaded is None:
+        return
+    event, order = loaded
+    for impl in ctx.hub.pm.hook.hub_order_event.get_hookimpls():
+        if impl.plugin_name == plugin:
+            kwargs = {"event": event, "order": order}
+            impl.function(**{name: kwargs[name] for name in impl.argnames})
+            return
+    log.info("plugin %s no longer listens to order events; dropping delivery", plugin)
+
+
+HANDLERS = {
+    "order.event": announce_order_event,
+    "order.event.deliver": deliver_order_event,
+    "order.process": process_order,
+    "order.fulfill": fulfill_order,
+    "payment.capture": capture_payment,
+    "payment.void": void_payment,
+    "payment.refund": refund_payment,
+    "shipping.flush": flush_shipping,
+    "shipping.poll": poll_shipments,
+    "channel.pull": pull_orders,
+    "channel.order_rejected": refetch_rejected_order,
+    "sales.push_fulfillment": push_fulfillment,
+    "webhook.process": process_webhook,
+    "notify": notify,
+}

@@ -1,0 +1,116 @@
+"""What a connector may change in the hub, each call its own transaction.
+
+Connectors never touch the database or the actions directly: a pull, a webhook
+or a poll hands its findings to a :class:`HubPort`, which applies them through
+the actions with the channel as the actor.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from . import actions
+from .connectors import ShipmentNotice
+from .core.exceptions import HubError
+from .core.order import OrderData, PaymentUpdate
+from .jobs import dead_letter
+from .models import Channel, utcnow
+from .runtime import Hub
+
+log = logging.getLogger(__name__)
+
+
+class HubPort:
+    def __init__(self, hub: Hub, channel_id: int):
+        self.hub = hub
+        self.channel_id = channel_id
+        with hub.db.read() as session:
+            channel = session.get(Channel, channel_id)
+            self.slug = channel.slug
+        self.actor = f"channel:{self.slug}"
+
+    # --- orders ---------------------------------------------------------------------
+
+    def upsert_orders(self, orders: Iterable[OrderData], *, cursor: Mapping[str, Any] | None = None,
+                      cursor_key: str = "cursor") -> list[int]:
+        """Store a batch of orders in one transaction, and the pull cursor with them.
+
+        Each order has its own savepoint: one that cannot be stored is
+        dead-lettered with its reason (a ``channel.order_rejected`` job a person
+        can retry) and the others go on.
+        """
+        ids: list[int] = []
+        with self.hub.db.transaction() as session:
+            channel = session.get(Channel, self.channel_id)
+            for data in orders:
+                order_id = self._upsert_one(session, channel, data)
+                if order_id is not None:
+                    ids.append(order_id)
+            if cursor is not None:
+                channel.state = {**(channel.state or {}), cursor_key: dict(cursor)}
+        return ids
+
+    def _upsert_one(self, session: Session, channel: Channel, data: OrderData) -> int | None:
+        try:
+            with session.begin_nested():
+                return actions.upsert_order(session, channel, data, actor=self.actor).order.id
+        except HubError as exc:
+            if exc.retryable:
+                raise
+            log.warning("channel %s: order %s rejected: %s", channel.slug, data.external_id, exc)
+            # Retrying this dead job re-fetches the order from the channel.
+            dead_letter(session, "channel.order_rejected", {"external_id": str(data.external_id)},
+                        error=exc.message, channel_id=channel.id)
+            return None
+
+    # --- payments and shipments ---------------------------------------------------------
+
+    def apply_payment_update(self, update: PaymentUpdate) -> int | None:
+        """Apply a gateway fact to the payment with that reference; None if no order has it."""
+        with self.hub.db.transaction() as session:
+            order = actions.apply_payment_update(session, update, actor=self.actor,
+                                                 channel_id=self.channel_id)
+            return order.id if order else None
+
+    def record_shipment(self, notice: ShipmentNotice) -> int | None:
+        """Record (or void) a shipment of the order group ``notice.key``; None if unknown."""
+        with self.hub.db.transaction() as session:
+            group = actions.find_group(session, notice.key)
+            if group is None:
+                return None
+            if notice.voided:
+                actions.void_shipment(session, group.order_id, notice.shipment.external_id,
+                                      actor=self.actor)
+                return group.order_id
+            shipment = notice.shipment
+            if not shipment.lines:
+                shipment.lines = {g["line_id"]: g["quantity"] for g in group.lines}
+            order = actions.get_order(session, group.order_id)
+            if any(s.external_id == shipment.external_id for s in order.shipments):
+                return order.id
+            actions.ship(session, order.id, shipment, actor=self.actor, channel_id=self.channel_id)
+            return order.id
+
+    # --- the channel itself -----------------------------------------------------------------
+
+    @property
+    def state(self) -> dict[str, Any]:
+        with self.hub.db.read() as session:
+            return dict(session.get(Channel, self.channel_id).state or {})
+
+    def save_state(self, **values: Any) -> None:
+        with self.hub.db.transaction() as session:
+            channel = session.get(Channel, self.channel_id)
+            channel.state = {**(channel.state or {}), **values}
+
+    def disable_channel(self, reason: str) -> None:
+        with self.hub.db.transaction() as session:
+            channel = session.get(Channel, self.channel_id)
+            channel.enabled = False
+            channel.last_error = reason
+            channel.updated_at = utcnow()
+        log.warning("channel %s disabled: %s", self.slug, reason)

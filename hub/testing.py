@@ -1,0 +1,202 @@
+"""Pytest fixtures for the hub and for plugin authors.
+
+Use them from a plugin's ``conftest.py``::
+
+    pytest_plugins = ["hub.testing"]
+
+Fixtures:
+
+- ``hub``: a :class:`hub.runtime.Hub` on a fresh, migrated SQLite database in a
+  temporary data dir, with every installed plugin.
+- ``pg_hub``: the same on the real PostgreSQL named by ``HUB_TEST_DATABASE_URL``
+  (emptied before each test); skipped, with the reason shown, when it is unset.
+- ``any_hub``: parametrized over both, for behaviour that must hold on each.
+- ``make_hub``: build a hub with extra plugin objects registered, e.g. a test
+  plugin; they are unregistered when the test ends.
+- ``app`` / ``client``: the Flask app on ``hub`` and its test client.
+- ``run_jobs``: run every due job until none is left; returns how many ran.
+- ``make_order``: create a manual order through the real action.
+- ``cli``: invoke the ``hub`` command against the test hub's data dir.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from . import actions, migrate
+from .channels import ensure_manual_channel
+from .config import Settings
+from .core.order import Address, Customer, Line, OrderData
+from .db import Database
+from .jobs import Worker
+from .models import Base
+from .plugins import get_plugin_manager
+from .runtime import Hub
+
+PG_ENV = "HUB_TEST_DATABASE_URL"
+# A fixed key keeps tests fast (no key file) and is never a real secret.
+TEST_SECRET_KEY = "pX1tWcGz6n2WQ6o2mJfQJ0lVuyqQ6vYbJ3m6m0w3i1Q="
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory) -> Path:
+    """One migrated SQLite file per test session; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "hub.db"
+    db = Database(f"sqlite:///{path}")
+    migrate.upgrade(db)
+    db.dispose()
+    return path
+
+
+def _new_sqlite_url(template: Path, data_dir: Path) -> str:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    target = data_dir / "hub.db"
+    shutil.copyfile(template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        pytest.skip(f"PostgreSQL tests need {PG_ENV} (CI sets it; see .ci/run)")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    db = Database(url)
+    migrate.upgrade(db)
+    db.dispose()
+    return url
+
+
+def truncate_all(db: Database) -> None:
+    names = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def make_hub(tmp_path, _sqlite_template, request) -> Iterator[Callable[..., Hub]]:
+    """Build hubs: ``make_hub(plugins=[obj], database_url=None, **settings)``."""
+    made: list[Hub] = []
+
+    def factory(*, plugins: list[Any] = (), database_url: str | None = None,
+                data_dir: Path | None = None, **settings) -> Hub:
+        data_dir = data_dir or tmp_path / f"data{len(made)}"
+        url = database_url or _new_sqlite_url(_sqlite_template, data_dir)
+        pm = get_plugin_manager()
+        for plugin in plugins:
+            pm.register(plugin)
+        pm.check_pending()
+        hub = Hub(Settings.from_env({}, data_dir=data_dir, database_url=url,
+                                    secret_key=TEST_SECRET_KEY, **settings), pm=pm)
+        with hub.db.transaction() as session:
+            ensure_manual_channel(hub, session)
+        made.append(hub)
+        return hub
+
+    yield factory
+    for hub in made:
+        for plugin in list(hub.pm.get_plugins()):
+            hub.pm.unregister(plugin)
+        hub.close()
+
+
+@pytest.fixture
+def hub(make_hub) -> Hub:
+    return make_hub()
+
+
+@pytest.fixture
+def pg_hub(make_hub, pg_url) -> Hub:
+    db = Database(pg_url)
+    truncate_all(db)
+    db.dispose()
+    return make_hub(database_url=pg_url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_hub(request, make_hub) -> Hub:
+    if request.param == "sqlite":
+        return make_hub()
+    return request.getfixturevalue("pg_hub")
+
+
+@pytest.fixture
+def app(hub):
+    from .web import create_app
+
+    app = create_app({"HUB": hub, "TESTING": True})
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def run_jobs() -> Callable[[Hub], int]:
+    def run(hub: Hub, **kwargs) -> int:
+        return Worker(hub, worker_id="test-worker").run_until_idle(**kwargs)
+
+    return run
+
+
+def order_data(**overrides) -> OrderData:
+    """A valid canonical order (USD, one line of 2 × 19.99, 5.00 shipping)."""
+    values: dict[str, Any] = dict(
+        external_id="1001",
+        number="#1001",
+        currency="USD",
+        customer=Customer(email="ann@example.com", name="Ann Smith"),
+        shipping_address=Address(name="Ann Smith", address1="1 Main St", city="Springfield",
+                                 zip="12345", country_code="US"),
+        lines=[Line(sku="TSHIRT-M", name="T-shirt M", quantity=2, unit_price=1999)],
+        shipping=500,
+    )
+    values.update(overrides)
+    return OrderData(**values)
+
+
+@pytest.fixture
+def make_order() -> Callable[..., int]:
+    """Create a manual-channel order through ``upsert_order``; returns its id."""
+    counter = iter(range(1, 1_000_000))
+
+    def factory(hub: Hub, **overrides) -> int:
+        overrides.setdefault("external_id", f"T{next(counter)}")
+        with hub.db.transaction() as session:
+            channel = ensure_manual_channel(hub, session)
+            return actions.upsert_order(session, channel, order_data(**overrides), actor="test").order.id
+
+    return factory
+
+
+@pytest.fixture
+def cli(hub):
+    """Invoke ``hub …`` in-process against the test hub's database."""
+    from click.testing import CliRunner
+
+    from .cli import main
+
+    runner = CliRunner()
+    env = {
+        "HUB_DATA_DIR": str(hub.settings.data_dir),
+        "HUB_DATABASE_URL": hub.settings.database_url,
+        "HUB_SECRET_KEY": TEST_SECRET_KEY,
+    }
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(main, list(args), env=env, input=input, catch_exceptions=False)
+
+    return invoke

@@ -1,0 +1,233 @@
+"""HTTP for every connector: one place for sessions, timeouts, retries and rate limits.
+
+A connector makes one :class:`HttpClient` per channel and calls
+:meth:`HttpClient.request`. The client
+
+- keeps a ``requests.Session`` (keep-alive) with connect/read timeouts;
+- retries connection errors, timeouts and the statuses in ``retry_statuses``
+  (429 and 5xx by default) with exponential backoff and jitter, waiting at
+  least a ``Retry-After`` given in seconds;
+- asks its :class:`RateLimiter` before every request and tells it every answer,
+  so a connector can follow its service's own rate-limit headers;
+- logs method, URL path and status, never headers or bodies (secrets live there);
+- times every request in the ``hub_external_request_seconds`` metric;
+- raises :class:`hub.core.exceptions.ExternalError` with ``retryable`` set, so
+  the job layer knows whether to retry the job or send it to ``dead``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from .core.exceptions import ExternalError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class RateLimiter:
+    """Decides how long to wait before a request; learns from each response.
+
+    The base class never waits. Subclass it for a service's own scheme
+    (a leaky bucket's call-limit header, a per-minute window).
+    """
+
+    def before_request(self) -> float:
+        """Seconds to wait before sending the next request."""
+        return 0.0
+
+    def after_response(self, response: requests.Response) -> None:
+        """Learn from an answer (its rate-limit headers)."""
+
+
+class MinIntervalLimiter(RateLimiter):
+    """At most ``rate`` requests a second, evenly spaced (thread-safe)."""
+
+    def __init__(self, rate: float):
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def before_request(self) -> float:
+        with self._lock:
+            now = time.monotonic()
+            wait = max(0.0, self._next - now)
+            self._next = max(now, self._next) + self.interval
+            return wait
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    """``Retry-After`` in seconds (the form these services send), if present and sane."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds <= 3600 else None
+
+
+class HttpClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connector: str,
+        headers: Mapping[str, str] | None = None,
+        auth: Any = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        max_retries: int = 4,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 8.0,
+        retry_statuses: Iterable[int] = RETRY_STATUSES,
+        limiter: RateLimiter | None = None,
+        metrics: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+        should_retry: Callable[[requests.Response], bool | None] | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.connector = connector
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.retry_statuses = frozenset(retry_statuses)
+        self.limiter = limiter or RateLimiter()
+        self.metrics = metrics
+        self.sleep = sleep
+        self.should_retry = should_retry
+        self.session = requests.Session()
+        self.session.headers.update({"User-Agent": "hub/0.1 (+https://github.com/hub)"})
+        if headers:
+            self.session.headers.update(headers)
+        if auth is not None:
+            self.session.auth = auth
+        #: Requests actually sent, retries included (benchmarks and tests read it).
+        self.requests_sent = 0
+
+    def url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        delay = delay / 2 + random.uniform(0, delay / 2)
+        return max(delay, retry_after or 0.0)
+
+    def request(self, method: str, path: str, *, expected: Iterable[int] = (200, 201, 202, 204),
+                **kwargs: Any) -> requests.Response:
+        """Send a request, retrying what may succeed later; return the answer or raise.
+
+        :param expected: statuses that count as success (others raise ExternalError).
+        """
+        url = self.url(path)
+        kwargs.setdefault("timeout", self.timeout)
+        expected = frozenset(expected)
+        attempt = 0
+        while True:
+            attempt += 1
+            wait = self.limiter.before_request()
+            if wait > 0:
+                self.sleep(wait)
+            started = time.perf_counter()
+            try:
+                self.requests_sent += 1
+                response = self.session.request(method, url, **kwargs)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                self._observe("error", started)
+                if attempt <= self.max_retries:
+                    delay = self.backoff(attempt)
+                    log.info("%s %s %s: %s; retry %s in %.2fs", self.connector, method,
+                             _path(url), exc.__class__.__name__, attempt, delay)
+                    self.sleep(delay)
+                    continue
+                raise ExternalError(f"{self.connector}: {method} {_path(url)} failed: "
+                                    f"{exc.__class__.__name__}", retryable=True) from exc
+            self._observe(str(response.status_code), started)
+            self.limiter.after_response(response)
+            log.debug("%s %s %s -> %s", self.connector, method, _path(url), response.status_code)
+            if response.status_code in expected:
+                return response
+            retryable = self._retryable(response)
+            if retryable and attempt <= self.max_retries:
+                delay = self.backoff(attempt, retry_after_seconds(response))
+                log.info("%s %s %s -> %s; retry %s in %.2fs", self.connector, method,
+                         _path(url), response.status_code, attempt, delay)
+                self.sleep(delay)
+                continue
+            raise ExternalError(
+                f"{self.connector}: {method} {_path(url)} answered {response.status_code}: "
+                f"{_excerpt(response)}",
+                retryable=retryable, retry_after=retry_after_seconds(response),
+                status=response.status_code, details={"body": _excerpt(response)},
+            )
+
+    def _retryable(self, response: requests.Response) -> bool:
+        if self.should_retry is not None:
+            verdict = self.should_retry(response)
+            if verdict is not None:
+                return verdict
+        return response.status_code in self.retry_statuses
+
+    def _observe(self, status: str, started: float) -> None:
+        if self.metrics is not None:
+            self.metrics.external_seconds.labels(connector=self.connector, status=status).observe(
+                time.perf_counter() - started)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _path(url: str) -> str:
+    # Only the path: query strings can carry tokens.
+    return urlsplit(url).path
+
+
+def _excerpt(response: requests.Response, limit: int = 300) -> str:
+    text = response.text or ""
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+def same_origin(url: str, base_url: str) -> bool:
+    """True when ``url`` has the scheme, host and port of ``base_url`` (no SSRF)."""
+    a, b = urlsplit(url), urlsplit(base_url)
+    default = {"http": 80, "https": 443}
+    try:
+        port_a = a.port or default.get(a.scheme)
+        port_b = b.port or default.get(b.scheme)
+    except ValueError:
+        return False
+    return (a.scheme, (a.hostname or "").lower(), port_a) == (b.scheme, (b.hostname or "").lower(), port_b)
+
+
+def parse_link_header(value: str | None) -> dict[str, str]:
+    """``Link: <url>; rel="next", <url>; rel="previous"`` -> ``{"next": url, "previous": url}``."""
+    links: dict[str, str] = {}
+    for part in (value or "").split(","):
+        if ";" not in part:
+            continue
+        url_part, *params = part.split(";")
+        url = url_part.strip().strip("<>")
+        for param in params:
+            key, _, val = param.strip().partition("=")
+            if key.strip() == "rel":
+                links[val.strip().strip('"')] = url
+    return links

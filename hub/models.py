@@ -358,3 +358,52 @@ class WebhookEvent(Base):
     processed_at: Mapped[datetime | None]
 
     channel: Mapped[Channel] = relationship()
+
+
+class Location(Base):
+    """A place stock is kept and shipped from (a warehouse, a store)."""
+
+    __tablename__ = "locations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    # Higher ships first when several locations can ship an order.
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StockLevel(Base):
+    """Stock of one SKU at one location: on hand, and how much of it orders reserved."""
+
+    __tablename__ = "stock_levels"
+    __table_args__ = (UniqueConstraint("sku", "location_id", name="uq_stock_levels_sku_location"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(100), index=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"), index=True)
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    location: Mapped[Location] = relationship()
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+class StockMovement(Base):
+    """The stock audit trail and change feed: every change of a level, who, why, from where."""
+
+    __tablename__ = "stock_movements"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(100), index=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
+    on_hand_change: Mapped[int] = mapped_column(Integer, default=0)
+    reserved_change: Mapped[int] = mapped_column(Integer, default=0)
+    on_hand_after: Mapped[int] = mapped_column(Integer)
+    reserved_after: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(200), default="")  # api, ui, erp file name, order id …
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

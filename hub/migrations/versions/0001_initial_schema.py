@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 23:49:19.905144
+Create Date: 2026-11-21 23:50:16.951532
 """
 import sqlalchemy as sa
 from alembic import op
@@ -46,6 +46,16 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['shipping_channel_id'], ['channels.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('slug')
+    )
+    op.create_table('locations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=100), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('priority', sa.Integer(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('code')
     )
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -95,6 +105,39 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_orders_email'), ['email'], unique=False)
         batch_op.create_index('ix_orders_status', ['status'], unique=False)
         batch_op.create_index('ix_orders_updated_at', ['updated_at'], unique=False)
+
+    op.create_table('stock_levels',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('sku', sa.String(length=100), nullable=False),
+    sa.Column('location_id', sa.Integer(), nullable=False),
+    sa.Column('on_hand', sa.Integer(), nullable=False),
+    sa.Column('reserved', sa.Integer(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['location_id'], ['locations.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('sku', 'location_id', name='uq_stock_levels_sku_location')
+    )
+    with op.batch_alter_table('stock_levels', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stock_levels_location_id'), ['location_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_stock_levels_sku'), ['sku'], unique=False)
+
+    op.create_table('stock_movements',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('sku', sa.String(length=100), nullable=False),
+    sa.Column('location_id', sa.Integer(), nullable=False),
+    sa.Column('on_hand_change', sa.Integer(), nullable=False),
+    sa.Column('reserved_change', sa.Integer(), nullable=False),
+    sa.Column('on_hand_after', sa.Integer(), nullable=False),
+    sa.Column('reserved_after', sa.Integer(), nullable=False),
+    sa.Column('actor', sa.String(length=200), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('source', sa.String(length=200), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['location_id'], ['locations.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('stock_movements', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stock_movements_sku'), ['sku'], unique=False)
 
     op.create_table('webhook_events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -309,6 +352,15 @@ def downgrade() -> None:
 
     op.drop_table('fulfillment_groups')
     op.drop_table('webhook_events')
+    with op.batch_alter_table('stock_movements', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_stock_movements_sku'))
+
+    op.drop_table('stock_movements')
+    with op.batch_alter_table('stock_levels', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_stock_levels_sku'))
+        batch_op.drop_index(batch_op.f('ix_stock_levels_location_id'))
+
+    op.drop_table('stock_levels')
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_index('ix_orders_updated_at')
         batch_op.drop_index('ix_orders_status')
@@ -316,6 +368,7 @@ def downgrade() -> None:
 
     op.drop_table('orders')
     op.drop_table('users')
+    op.drop_table('locations')
     op.drop_table('channels')
     op.drop_table('api_tokens')
 

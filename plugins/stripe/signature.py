@@ -14,8 +14,8 @@ accepts what Stripe sends and refuses what that library refuses:
 4. then the timestamp must not be older than ``tolerance`` seconds (a falsy
    tolerance turns the check off, as in Stripe's library).
 
-The errors come in Stripe's order: unparsable header, no ``v1``, no match,
-too old. :func:`sign_header` makes headers the way Stripe does (the sandbox
+The errors come in Stripe's order, with its messages: no header at all,
+unparsable header, no ``v1``, no match, too old. :func:`sign_header` makes headers the way Stripe does (the sandbox
 uses it).
 """
 
@@ -60,8 +60,14 @@ def verify(payload: bytes, header: str | None, secret: str, *, tolerance: int | 
     """
     if not secret:
         raise SignatureError("no webhook signing secret is configured for this channel")
+    if not header:
+        # Newer versions of Stripe's library say so before parsing; the outcome is the same.
+        raise SignatureError("No Stripe-Signature header value was provided. Read it from the incoming "
+                             "request's headers and pass it in; if this webhook has already been verified "
+                             "(or came from a trusted source), use one of the `*_without_verification` "
+                             "methods instead.")
     try:
-        timestamp, signatures = parse_header(header or "")
+        timestamp, signatures = parse_header(header)
     except Exception:  # any parsing failure is the same refusal, as in Stripe's library
         raise SignatureError("Unable to extract timestamp and signatures from header") from None
     if not signatures:

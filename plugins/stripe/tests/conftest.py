@@ -20,7 +20,8 @@ from plugins.stripe.sandbox import DEFAULT_SECRET_KEY, DEFAULT_WEBHOOK_SECRET, S
 def serve(app) -> Iterator[str]:
     """Serve a WSGI app on 127.0.0.1 in a thread; yield its base URL. (Tiny on purpose: swappable.)"""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True, name="wsgi-sandbox")
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+                              name="wsgi-sandbox")
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"

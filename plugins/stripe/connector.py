@@ -484,7 +484,11 @@ class StripeConnector(Connector):
         if kind == "payment_intent.payment_failed":
             return PaymentUpdate(reference=ref, occurred_at=at, status="failed",
                                  failure_reason=_decline_message(intent))
-        return PaymentUpdate(reference=ref, occurred_at=at, status="voided")  # payment_intent.canceled
+        # payment_intent.canceled: by the hub's void, or behind its back ("automatic": the
+        # authorisation expired after 7 days), which puts a live order on hold.
+        reason = intent.get("cancellation_reason") or "no reason given"
+        return PaymentUpdate(reference=ref, occurred_at=at, status="voided",
+                             failure_reason=f"PaymentIntent canceled ({reason})")
 
     def _charge_refunded(self, charge: dict[str, Any], at: datetime) -> PaymentUpdate | None:
         ref, cur = charge.get("payment_intent"), charge.get("currency") or "usd"

@@ -17,6 +17,7 @@ from hub.jobs import enqueue
 from hub.models import Job, Order, Payment, Refund, WebhookEvent, utcnow
 from hub.schemas import ManualOrderSchema
 from hub.serialize import order_detail
+from plugins.stripe.connector import StripeError
 
 from .conftest import StripeSetup
 
@@ -428,6 +429,23 @@ def test_a_failed_payment_event_holds_the_order(ship_setup, run_jobs):
     assert order["payments"][0]["failure_reason"] == "Your card has insufficient funds. (insufficient_funds)"
 
 
+def test_an_authorisation_canceled_behind_the_hubs_back_holds_the_order(ship_setup, run_jobs):
+    setup = ship_setup
+    setup.webhooks_to_hub()
+    pi = setup.sandbox.create_intent(4498)["id"]
+    order_id = stripe_order(setup, pi)
+    run_jobs(setup.hub)
+    with setup.sandbox.lock:  # Stripe cancels uncaptured intents after 7 days
+        intent = setup.sandbox.intents[pi]
+        intent.update(status="canceled", cancellation_reason="automatic", amount_capturable=0)
+        setup.sandbox.emit("payment_intent.canceled", intent, created=int(time.time()) + 5)
+    deliver(setup, run_jobs)
+    order = detail(setup.hub, order_id)
+    assert (order["status"], order["hold_reasons"], order["financial_status"]) == (
+        "on_hold", ["payment_failed"], "voided")
+    assert order["payments"][0]["failure_reason"] == "PaymentIntent canceled (automatic)"
+
+
 def test_events_for_unknown_payments_and_other_types_are_ignored_visibly(stripe_setup, run_jobs):
     setup = stripe_setup
     setup.webhooks_to_hub()
@@ -438,3 +456,15 @@ def test_events_for_unknown_payments_and_other_types_are_ignored_visibly(stripe_
         ("payment_intent.amount_capturable_updated", "ignored", "ignored: unknown payment"),
         ("customer.created", "ignored", "ignored: customer.created"),
     ]
+
+
+def test_check_connection_names_the_account_or_says_the_key_is_wrong(stripe_setup, sandbox_url):
+    assert stripe_setup.connector.check_connection() == "Stripe account acct_hubsandbox (Hub Sandbox), test mode"
+    with stripe_setup.hub.db.transaction() as session:
+        update_config(stripe_setup.hub, session, get_channel(session, "stripe"),
+                      {"secret_key": "sk_test_notthekey00000"})
+    with pytest.raises(StripeError) as caught:
+        stripe_setup.hub.connector_for_id(stripe_setup.channel_id).check_connection()
+    assert caught.value.status == 401 and caught.value.retryable is False
+    assert "Invalid API Key provided" in caught.value.message
+    assert "sk_test_notthekey00000" not in caught.value.message

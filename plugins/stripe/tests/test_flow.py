@@ -144,6 +144,19 @@ def test_a_capture_whose_first_attempt_gets_a_500_captures_once(stripe_setup, ru
     assert setup.sandbox.replays == (1 if when == "after" else 0)
 
 
+def test_a_500_stripe_keeps_for_the_key_is_overcome_once_without_a_second_capture(stripe_setup, run_jobs):
+    setup = stripe_setup
+    pi = setup.sandbox.create_intent(4498)["id"]
+    setup.sandbox.inject(CAPTURE, 500, when="stored")
+    order_id = stripe_order(setup, pi)
+    run_jobs(setup.hub)
+    assert detail(setup.hub, order_id)["financial_status"] == "paid"
+    assert setup.sandbox.effects["captures"] == 1
+    (job,) = jobs(setup.hub, "payment.capture")
+    assert [p.idempotency_key for p in setup.sandbox.posts(CAPTURE)] == [
+        f"hub-job-{job.id}", f"hub-job-{job.id}:after-server-error"]
+
+
 def test_the_hub_crashing_between_sending_a_capture_and_recording_it_captures_once(
         any_stripe_setup, run_jobs, monkeypatch):
     setup = any_stripe_setup

@@ -252,10 +252,17 @@ def void_payment(ctx: JobContext) -> None:
     connector = ctx.connector()
     result = connector.void(ref, idempotency_key=ctx.idempotency_key)
     with hub.db.transaction() as session:
-        actions.apply_payment_update(
+        order = actions.apply_payment_update(
             session, PaymentUpdate(reference=ref.reference, occurred_at=result.occurred_at or utcnow(),
-                                   status=result.status), actor=f"channel:{connector.channel.slug}",
-            channel_id=ctx.channel_id)
+                                   status=result.status, captured_amount=result.captured_amount),
+            actor=f"channel:{connector.channel.slug}", channel_id=ctx.channel_id)
+        # Too late to void: the gateway captured it meanwhile (a race with a capture
+        # elsewhere). A cancelled order keeps no money: refund what was taken.
+        payment = session.get(Payment, ctx.payload["payment_id"])
+        if (order is not None and order.status == "cancelled"
+                and payment.captured_amount > payment.refunded_amount):
+            request_refund(session, payment, payment.captured_amount - payment.refunded_amount,
+                           key=f"cancel:{order.id}", reason="order cancelled")
 
 
 def refund_payment(ctx: JobContext) -> None:

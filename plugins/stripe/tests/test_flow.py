@@ -109,6 +109,7 @@ def test_a_manual_order_is_captured_on_confirm_then_ships(any_stripe_setup, run_
     (post,) = setup.sandbox.posts(CAPTURE)
     (job,) = jobs(setup.hub, "payment.capture")
     assert post.idempotency_key == f"hub-job-{job.id}"
+    transition(setup.hub, order_id, "start_fulfillment")
     transition(setup.hub, order_id, "ship")
     run_jobs(setup.hub)
     assert detail(setup.hub, order_id)["status"] == "shipped"
@@ -121,6 +122,7 @@ def test_capture_on_ship_takes_the_money_when_the_order_ships(ship_setup, run_jo
     run_jobs(ship_setup.hub)
     assert detail(ship_setup.hub, order_id)["financial_status"] == "authorized"
     assert ship_setup.sandbox.effects["captures"] == 0
+    transition(ship_setup.hub, order_id, "start_fulfillment")
     transition(ship_setup.hub, order_id, "ship")
     run_jobs(ship_setup.hub)
     order = detail(ship_setup.hub, order_id)

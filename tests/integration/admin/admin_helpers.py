@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 from marshmallow import Schema, fields, validate
@@ -71,5 +72,7 @@ def sign_in(client, email=ADMIN_EMAIL, password=ADMIN_PASSWORD, **extra):
                                        "csrf_token": csrf_of(client), **extra})
 
 
-def flashes(html: str) -> list[str]:
-    return [re.sub(r"\s+", " ", m).strip() for m in re.findall(r'class="flash flash-\w+"[^>]*>(.*?)</p>', html, re.S)]
+def flashes(page: str) -> list[str]:
+    """The messages a page shows at its top, as plain text."""
+    found = re.findall(r'class="flash flash-\w+"[^>]*>(.*?)</p>', page, re.S)
+    return [html.unescape(re.sub(r"\s+", " ", m).strip()) for m in found]

@@ -5,18 +5,27 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from admin_helpers import ADMIN_EMAIL, ADMIN_PASSWORD, VaultConnector, VaultPlugin, csrf_of, sign_in
+from admin_helpers import ADMIN_EMAIL, ADMIN_PASSWORD, VaultConnector, VaultPlugin, csrf_of
+from flask import session as flask_session
+from werkzeug.security import generate_password_hash
 
-from hub.accounts import set_admin
+from hub.models import User
 from hub.web import create_app
+from hub.web.admin import sign_in as sign_in_session
+
+
+@pytest.fixture(scope="session")
+def _admin_password_hash() -> str:
+    # Hashing is slow on purpose (scrypt): do it once per test session.
+    return generate_password_hash(ADMIN_PASSWORD)
 
 
 @pytest.fixture
-def admin_hub(make_hub):
+def admin_hub(make_hub, _admin_password_hash):
     VaultConnector.fail_with = None
     hub = make_hub(plugins=[VaultPlugin()])
     with hub.db.transaction() as session:
-        set_admin(session, ADMIN_EMAIL, ADMIN_PASSWORD)
+        session.add(User(email=ADMIN_EMAIL, password_hash=_admin_password_hash))
     yield hub
     VaultConnector.fail_with = None
 
@@ -27,11 +36,21 @@ def admin_app(admin_hub):
 
 
 @pytest.fixture
-def browser(admin_app):
-    """A test client signed in as the admin, with ``post(url, data)`` that sends the CSRF token."""
+def browser(admin_app, admin_hub):
+    """A test client signed in as the admin, with ``post(url, data)`` that sends the CSRF token.
+
+    It is signed in the way the sign-in page does it, minus the password check
+    (slow by design, and tested on its own in test_admin_auth.py).
+    """
     client = admin_app.test_client()
-    answer = sign_in(client)
-    assert answer.status_code == 302, answer.get_data(as_text=True)
+    with admin_hub.db.read() as db:
+        user = db.query(User).filter_by(email=ADMIN_EMAIL).one()
+        with admin_app.test_request_context():
+            sign_in_session(user)
+            values = dict(flask_session)
+    with client.session_transaction() as session:
+        session.update(values)
+        session["csrf_token"] = "test-csrf-token"
 
     def post(url, data=None, **kwargs):
         return client.post(url, data={"csrf_token": csrf_of(client), **(data or {})}, **kwargs)

@@ -10,8 +10,8 @@ import logging
 import re
 
 import pytest
-from werkzeug.routing.converters import NumberConverter, UUIDConverter
 from admin_helpers import SECRET_SIGNING, SECRET_TOKEN, csrf_of
+from werkzeug.routing.converters import NumberConverter, UUIDConverter
 
 from hub.models import Channel, Order
 

@@ -37,12 +37,18 @@ class FormField:
     choices: list[tuple[str, str]] = field(default_factory=list)
     value: Any = ""
     stored: bool = False  # a secret field that has a value stored (never shown)
+    retype: bool = False  # a secret typed into a submission that failed: it must be typed again
     errors: list[str] = field(default_factory=list)
     attrs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def input_id(self) -> str:
         return f"f-{self.name}"
+
+    @property
+    def has_help(self) -> bool:
+        """Whether a help line is shown under the input (secrets and lists always get one)."""
+        return bool(self.help) or self.secret or self.kind == LIST
 
 
 def _choices(f: fields.Field) -> list[tuple[str, str]] | None:
@@ -162,6 +168,7 @@ def build(schema_cls: type[Schema], *, stored: Mapping[str, Any] | None = None,
             choices=choices,
             value=value,
             stored=name in stored_secrets,
+            retype=kind == PASSWORD and bool(submitted and submitted.get(key)),
             errors=_flatten(errors.get(key, errors.get(name, []))),
             attrs=_attrs(f),
         ))

@@ -45,7 +45,7 @@ def test_a_secret_is_never_filled_back_from_the_store_or_a_submission():
     assert built["password"].value == "" and built["password"].stored
     assert built["host"].value == "mail"
     again = _by_name(forms.build(Config, submitted={"password": "typed"}))
-    assert again["password"].value == ""
+    assert again["password"].value == "" and again["password"].retype
 
 
 def test_parse_turns_a_form_into_what_the_schema_loads():

@@ -9,7 +9,9 @@ from admin_helpers import ADMIN_EMAIL, ADMIN_PASSWORD, VaultConnector, VaultPlug
 from flask import session as flask_session
 from werkzeug.security import generate_password_hash
 
+from hub.db import Database
 from hub.models import User
+from hub.testing import truncate_all
 from hub.web import create_app
 from hub.web.admin import sign_in as sign_in_session
 
@@ -21,9 +23,17 @@ def _admin_password_hash() -> str:
 
 
 @pytest.fixture
-def admin_hub(make_hub, _admin_password_hash):
+def admin_hub(request, make_hub, _admin_password_hash):
+    """A hub with the Vault test connector and an admin; SQLite unless parametrized
+    with ``"postgresql"`` (``indirect=True``)."""
     VaultConnector.fail_with = None
-    hub = make_hub(plugins=[VaultPlugin()])
+    url = None
+    if getattr(request, "param", "sqlite") == "postgresql":
+        url = request.getfixturevalue("pg_url")
+        db = Database(url)
+        truncate_all(db)
+        db.dispose()
+    hub = make_hub(plugins=[VaultPlugin()], database_url=url)
     with hub.db.transaction() as session:
         session.add(User(email=ADMIN_EMAIL, password_hash=_admin_password_hash))
     yield hub

@@ -21,7 +21,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(DATA_DIR=None, DATABASE_URL=None, SECRET_KEY=None, METRICS_PUBLIC=False)
     # Admin UI session cookie: not readable by scripts, not sent on cross-site posts.
     # HUB_SESSION_COOKIE_SECURE=true when served over HTTPS.
-    app.config.from_mapping(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    app.config.from_mapping(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                            PERMANENT_SESSION_LIFETIME=12 * 3600)
     app.config.from_prefixed_env("HUB")
     if config:
         app.config.from_mapping(config)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import timedelta
 
 from flask import Flask, Response, render_template, request, session
 from markupsafe import Markup, escape
@@ -39,7 +38,6 @@ CONTENT_SECURITY_POLICY = (
 def init_app(app: Flask, secret_box) -> None:
     """Sign sessions with a derived key and guard every cookie-borne write with CSRF."""
     app.secret_key = secret_box.derive("web-session")
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
     app.before_request(_check_csrf)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["csrf_field"] = csrf_field

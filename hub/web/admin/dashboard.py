@@ -31,10 +31,10 @@ def dashboard():
     day = func.date(when)
     with get_hub().db.read() as db:
         per_day = db.execute(
-            select(day, Channel.name, func.count(Order.id))
+            select(day, Channel.id, func.count(Order.id))
             .join(Channel, Channel.id == Order.channel_id)
             .where(when >= since)
-            .group_by(day, Channel.name)
+            .group_by(day, Channel.id)
         ).all()
         by_status = dict(db.execute(select(Order.status, func.count()).group_by(Order.status)).all())
         jobs = dict(db.execute(select(Job.status, func.count()).group_by(Job.status)).all())
@@ -47,9 +47,12 @@ def dashboard():
                                                 Job.channel_id.is_not(None))
                               .order_by(Job.updated_at.desc()).limit(500)):
             job_errors.setdefault(job.channel_id, job)
+        # Channels are told apart by name, and by slug too when two share a name.
+        names = [c.name for c in channels]
+        label = {c.id: c.name if names.count(c.name) == 1 else f"{c.name} ({c.slug})" for c in channels}
         series: dict[str, dict[date, int]] = defaultdict(dict)
-        for d, name, count in per_day:
-            series[name][_as_date(d)] = count
+        for d, channel_id, count in per_day:
+            series[label[channel_id]][_as_date(d)] = count
         return render_template(
             "admin/dashboard.html",
             chart=stacked_bars(days, series),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
 from ... import inventory
 from ...models import Location, StockLevel, StockMovement
@@ -17,6 +18,7 @@ def stock():
     q = (request.args.get("q") or "").strip()
     location = request.args.get("location", "")
     query = select(StockLevel).join(Location, Location.id == StockLevel.location_id) \
+        .options(contains_eager(StockLevel.location)) \
         .order_by(StockLevel.sku, Location.priority.desc(), Location.code)
     if q:
         query = query.where(StockLevel.sku.ilike(f"%{q}%"))

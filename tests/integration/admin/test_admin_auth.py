@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from email.utils import parsedate_to_datetime
 
 from admin_helpers import ADMIN_EMAIL, ADMIN_PASSWORD, csrf_of, flashes, sign_in
 
@@ -117,6 +119,8 @@ def test_the_session_cookie_is_http_only_and_same_site(admin_app):
     answer = sign_in(client)
     cookie = answer.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    expires = parsedate_to_datetime(re.search(r"Expires=([^;]+)", cookie).group(1))
+    assert timedelta(hours=11) < expires - utcnow() <= timedelta(hours=12)
 
 
 def test_the_session_key_is_derived_from_the_hub_secret_not_a_constant(admin_app, make_hub, tmp_path):

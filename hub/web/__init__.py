@@ -19,6 +19,10 @@ from ..runtime import Hub
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_mapping(DATA_DIR=None, DATABASE_URL=None, SECRET_KEY=None, METRICS_PUBLIC=False)
+    # Admin UI session cookie: not readable by scripts, not sent on cross-site posts.
+    # HUB_SESSION_COOKIE_SECURE=true when served over HTTPS.
+    app.config.from_mapping(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                            PERMANENT_SESSION_LIFETIME=12 * 3600)
     app.config.from_prefixed_env("HUB")
     if config:
         app.config.from_mapping(config)
@@ -31,9 +35,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         hub = Hub(settings)
     app.extensions["hub"] = hub
 
-    from . import ops
+    from . import ops, security, track
+    from .admin import bp as admin_bp
 
+    # Session key derived from the hub's secret key; CSRF on every cookie-borne write.
+    security.init_app(app, hub.secrets)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(track.bp)
+    app.register_blueprint(admin_bp)
     hub.pm.hook.hub_register_blueprints(app=app)
     return app
 

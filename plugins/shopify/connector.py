@@ -231,8 +231,9 @@ class ShopifyConnector(Connector):
     PULL_OVERLAP = timedelta(minutes=2)
     #: A SKU missing from the learnt catalogue re-reads it at most this often.
     CATALOG_REFRESH_SECONDS = 600
-    #: Extra HttpClient arguments (tests shorten the backoff with it).
+    #: Extra HttpClient / ShopifyCallLimiter arguments (tests shorten the waits with them).
     http_options: ClassVar[dict[str, Any]] = {}
+    limiter_options: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, channel: ChannelInfo):
         super().__init__(channel)
@@ -246,7 +247,7 @@ class ShopifyConnector(Connector):
             connector=self.name,
             headers={"X-Shopify-Access-Token": str(config.get("access_token") or ""),
                      "Accept": "application/json"},
-            limiter=ShopifyCallLimiter(),
+            limiter=ShopifyCallLimiter(**self.limiter_options),
             **self.http_options,
         )
         # SKU -> inventory item ids, learnt from the shop's catalogue (products.json)

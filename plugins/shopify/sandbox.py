@@ -592,7 +592,8 @@ class ShopifySandbox:
             self.injected += 1
             headers = {"X-Shopify-Shop-Api-Call-Limit": self._call_limit()}
             if fault.status == 429:
-                headers["Retry-After"] = f"{fault.retry_after if fault.retry_after is not None else self.retry_after:.1f}"
+                headers["Retry-After"] = str(float(fault.retry_after if fault.retry_after is not None
+                                                   else self.retry_after))
                 headers["X-Shopify-Shop-Api-Call-Limit"] = f"{self.bucket_size}/{self.bucket_size}"
                 body = {"errors": "Exceeded 2 calls per second for api client. Reduce request rates "
                                   "to resume uninterrupted service."}
@@ -604,7 +605,7 @@ class ShopifySandbox:
             return _json_response(
                 {"errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume "
                            "uninterrupted service."}, 429,
-                {"Retry-After": f"{self.retry_after:.1f}",
+                {"Retry-After": str(float(self.retry_after)),  # Shopify sends "2.0"
                  "X-Shopify-Shop-Api-Call-Limit": f"{self.bucket_size}/{self.bucket_size}"})
         headers = {"X-Shopify-Shop-Api-Call-Limit": self._call_limit(), "X-Shopify-API-Version": version,
                    "X-Request-Id": str(uuid.uuid4())}

@@ -23,6 +23,9 @@ from plugins.shopify.sandbox import ShopifySandbox
 def _fast_retries(monkeypatch):
     # Real backoff waits seconds; the behaviour under test is the same with milliseconds.
     monkeypatch.setattr(ShopifyConnector, "http_options", {"backoff_base": 0.01, "backoff_cap": 0.05})
+    # After a 429 the bucket reads 40/40 and the limiter would wait seconds for it
+    # to drain at Shopify's pace; a test that checks the pacing sets its own.
+    monkeypatch.setattr(ShopifyConnector, "limiter_options", {"leak_rate": 1000.0})
 
 
 @dataclass
@@ -48,7 +51,9 @@ class ShopEnv:
             job_id = enqueue(session, "channel.pull", {}, channel_id=self.channel_id)
         self.run("channel.pull")
         with self.hub.db.read() as session:
-            return session.get(Job, job_id)
+            job = session.get(Job, job_id)
+            session.expunge(job)
+            return job
 
     def receive(self, headers: dict[str, str], body: bytes) -> inbox.Receipt:
         return inbox.receive(self.hub, self.slug, headers, body, {})
@@ -59,8 +64,11 @@ class ShopEnv:
 
     def order(self, external_id: int | str) -> Order | None:
         with self.hub.db.read() as session:
-            return session.scalars(select(Order).where(Order.channel_id == self.channel_id,
-                                                       Order.external_id == str(external_id))).one_or_none()
+            order = session.scalars(select(Order).where(Order.channel_id == self.channel_id,
+                                                        Order.external_id == str(external_id))).one_or_none()
+            if order is not None:
+                session.expunge(order)
+            return order
 
     def inbox_count(self) -> int:
         with self.hub.db.read() as session:

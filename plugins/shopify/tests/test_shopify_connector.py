@@ -10,7 +10,13 @@ import pytest
 import responses
 
 from hub.connectors import ChannelInfo, StockLevel
-from hub.core.exceptions import ConfigError, ExternalError, MalformedPayload, SignatureError, ValidationError
+from hub.core.exceptions import (
+    ConfigError,
+    ExternalError,
+    MalformedPayload,
+    SignatureError,
+    ValidationError,
+)
 from hub.signing import sign_base64
 from plugins.shopify.connector import ShopifyCallLimiter, ShopifyConnector
 from plugins.shopify.sandbox import webhook_request

@@ -801,6 +801,11 @@ class ShopifySandbox:
             links.append(link("next", page[-1], "next"))
         return page, ({"Link": ", ".join(links)} if links else {})
 
+    def channel_config(self, base_url: str) -> dict[str, Any]:
+        """The config of a hub channel on this shop served at ``base_url`` (demo, tests)."""
+        return {"shop_domain": self.shop_domain, "access_token": self.access_token,
+                "webhook_secret": self.webhook_secret, "api_base_url": base_url}
+
     # --- webhooks ---------------------------------------------------------------------------------------
 
     def webhook(self, topic: str, payload: dict[str, Any] | int, **kwargs: Any) -> tuple[dict[str, str], bytes]:

@@ -91,9 +91,8 @@ def shopify():
         shop = ShopifySandbox(orders=orders, seed=seed, **options)
         url = stack.enter_context(serve(shop))
         with hub.db.transaction() as session:
-            channel = create_channel(hub, session, name="Demo store", connector="shopify", config={
-                "shop_domain": shop.shop_domain, "access_token": shop.access_token,
-                "webhook_secret": shop.webhook_secret, "api_base_url": url, **(config or {})})
+            channel = create_channel(hub, session, name="Demo store", connector="shopify",
+                                     config={**shop.channel_config(url), **(config or {})})
             channel_id, slug = channel.id, channel.slug
         return ShopEnv(hub=hub, shop=shop, url=url, channel_id=channel_id, slug=slug)
 

@@ -186,3 +186,9 @@ def test_small_shops_pull_without_pagination(hub, shopify, count):
     env = shopify(hub, orders=count)
     assert env.pull().status == "succeeded"
     assert env.order_count() == count
+
+
+def test_the_scheduler_pulls_every_shopify_channel(hub, shopify):
+    env = shopify(hub, orders=1)
+    jobs = [(j.kind, j.every_seconds, j.channel_id) for j in hub.periodic_jobs()]
+    assert ("channel.pull", 300, env.channel_id) in jobs

@@ -17,6 +17,7 @@ def created_events(hub) -> int:
                               .where(OrderAuditEvent.name == "order.created"))
 
 
+@pytest.mark.slow
 def test_a_thousand_orders_arrive_once_across_pages_despite_429s(any_hub, shopify):
     env = shopify(any_hub, orders=1000, seed=11)
     env.shop.inject(429, times=3, path="orders.json", after=1)  # pages 2..4 are refused once each

@@ -57,10 +57,16 @@ class WebhookReceipt:
 
 @dataclass(frozen=True)
 class OrderPage:
-    """One page of a pull: the orders, and the cursor to store once they are committed."""
+    """One page of a pull: the orders, and the cursor to store once they are committed.
+
+    ``rejected`` maps the channel's id of each order on the page that could not
+    be read (its money, its currency …) to the reason: the hub dead-letters
+    them with the page, so one bad order never stalls the sync.
+    """
 
     orders: list[OrderData]
     cursor: dict[str, Any]
+    rejected: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

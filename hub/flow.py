@@ -357,7 +357,7 @@ def pull_orders(ctx: JobContext) -> None:
     port = HubPort(ctx.hub, ctx.channel_id)
     connector = ctx.connector()
     for page in connector.fetch_orders(port.state.get("cursor")):
-        port.upsert_orders(page.orders, cursor=page.cursor)
+        port.upsert_orders(page.orders, cursor=page.cursor, rejected=page.rejected)
     with ctx.hub.db.transaction() as session:
         channel = session.get(Channel, ctx.channel_id)
         channel.last_sync_at = utcnow()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -77,6 +78,60 @@ class HttpStatusError(ExternalError):
     def __init__(self, message: str, *, response: requests.Response, **kwargs: Any):
         super().__init__(message, **kwargs)
         self.response = response
+
+
+class LeakyBucketLimiter(RateLimiter):
+    """Stay under a service's leaky bucket, as its answers report the bucket.
+
+    The service drains the bucket at ``leak_rate`` requests a second and
+    refuses (429) a request that would overflow ``size``. The limiter keeps an
+    estimate of the level between answers and, once a request would take it
+    past ``threshold`` of the size, waits for the bucket to drain that far:
+    a burst slows down before the service has to say 429. Subclasses tell it
+    the level the service reports with :meth:`read_bucket` (Shopify:
+    ``X-Shopify-Shop-Api-Call-Limit: 32/40``). Thread-safe: concurrent
+    callers each reserve their own slot.
+    """
+
+    def __init__(self, *, size: float = 40, leak_rate: float = 2.0, threshold: float = 0.8,
+                 clock: Callable[[], float] = time.monotonic):
+        self.size = float(size)
+        self.leak_rate = float(leak_rate)
+        self.threshold = threshold
+        self.clock = clock
+        self._level = 0.0
+        self._at = clock()
+        self._lock = threading.Lock()
+
+    def read_bucket(self, response: requests.Response) -> tuple[float, float] | None:
+        """``(used, size)`` as the answer reports them, or None when it says nothing."""
+        return None
+
+    def before_request(self) -> float:
+        with self._lock:
+            now = self.clock()
+            start = max(now, self._at)  # a slot reserved by another caller may lie ahead
+            level = max(0.0, self._level - (start - self._at) * self.leak_rate)
+            ceiling = max(1.0, self.size * self.threshold)
+            wait = max(0.0, (level + 1 - ceiling) / self.leak_rate) if self.leak_rate > 0 else 0.0
+            self._level = max(0.0, level - wait * self.leak_rate) + 1
+            self._at = start + wait
+            return self._at - now
+
+    def after_response(self, response: requests.Response) -> None:
+        reported = self.read_bucket(response)
+        if reported is None:
+            return
+        used, size = reported
+        with self._lock:
+            self.size = float(size) or self.size
+            now = self.clock()
+            if self._at <= now:
+                # Nothing reserved ahead: the service's count is the truth.
+                self._level, self._at = float(used), now
+            else:
+                # Other callers hold slots ahead; never estimate below what the service saw.
+                self._level = max(self._level, float(used))
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:
@@ -235,13 +290,16 @@ def same_origin(url: str, base_url: str) -> bool:
 def parse_link_header(value: str | None) -> dict[str, str]:
     """``Link: <url>; rel="next", <url>; rel="previous"`` -> ``{"next": url, "previous": url}``."""
     links: dict[str, str] = {}
-    for part in (value or "").split(","):
-        if ";" not in part:
-            continue
-        url_part, *params = part.split(";")
-        url = url_part.strip().strip("<>")
-        for param in params:
+    # Split on the <…> targets, not on commas: a URL may hold unescaped commas
+    # (``fields=id,name``), and RFC 8288 allows them.
+    for match in _LINK.finditer(value or ""):
+        url, params = match.group(1).strip(), match.group(2)
+        for param in params.split(";"):
             key, _, val = param.strip().partition("=")
-            if key.strip() == "rel":
-                links[val.strip().strip('"')] = url
+            if key.strip().lower() == "rel":
+                for rel in val.strip().strip('"').split():
+                    links[rel] = url
     return links
+
+
+_LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,<=]+(?:=(?:\"[^\"]*\"|[^;,<]*))?)*)")

@@ -36,12 +36,14 @@ class HubPort:
     # --- orders ---------------------------------------------------------------------
 
     def upsert_orders(self, orders: Iterable[OrderData], *, cursor: Mapping[str, Any] | None = None,
-                      cursor_key: str = "cursor") -> list[int]:
+                      cursor_key: str = "cursor", rejected: Mapping[str, str] | None = None) -> list[int]:
         """Store a batch of orders in one transaction, and the pull cursor with them.
 
         Each order has its own savepoint: one that cannot be stored is
         dead-lettered with its reason (a ``channel.order_rejected`` job a person
-        can retry) and the others go on.
+        can retry) and the others go on. ``rejected`` (channel order id ->
+        reason) names orders the connector could not even read; they are
+        dead-lettered the same way, in the same transaction.
         """
         ids: list[int] = []
         with self.hub.db.transaction() as session:
@@ -50,6 +52,10 @@ class HubPort:
                 order_id = self._upsert_one(session, channel, data)
                 if order_id is not None:
                     ids.append(order_id)
+            for external_id, reason in (rejected or {}).items():
+                log.warning("channel %s: order %s unreadable: %s", channel.slug, external_id, reason)
+                dead_letter(session, "channel.order_rejected", {"external_id": str(external_id)},
+                            error=reason, channel_id=channel.id)
             if cursor is not None:
                 channel.state = {**(channel.state or {}), cursor_key: dict(cursor)}
         return ids

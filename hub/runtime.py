@@ -82,7 +82,9 @@ class Hub:
         Keeping it keeps its HTTP session (and keep-alive connections) alive.
         """
         cls = self.connector_class(channel.connector)
-        stamp = (channel.updated_at, channel.enabled, repr(channel.config))
+        # Not updated_at: it moves with every saved pull cursor (channel.state),
+        # and rebuilding the connector each time would drop its session and caches.
+        stamp = (channel.enabled, channel.slug, channel.name, repr(channel.config))
         with self._lock:
             cached = self._connector_cache.get(channel.id)
             if cached and cached[0] == stamp:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Mapping
 
 
 def hmac_sha256(key: str | bytes, message: bytes) -> bytes:
@@ -30,3 +31,18 @@ def matches(expected: str, given: str | None) -> bool:
     if not given or not expected:
         return False
     return hmac.compare_digest(expected.encode(), given.strip().encode())
+
+
+def header(headers: Mapping[str, str], *names: str) -> str | None:
+    """The first of ``names`` present in ``headers``, matched case-insensitively.
+
+    Works on any mapping (a plain dict from the inbox, werkzeug's headers), so
+    ``header(h, "X-Shopify-Hmac-Sha256", "shopify-hmac-sha256")`` finds either
+    spelling a provider sends.
+    """
+    lowered = {str(k).lower(): v for k, v in headers.items()}
+    for name in names:
+        value = lowered.get(name.lower())
+        if value is not None:
+            return str(value)
+    return None

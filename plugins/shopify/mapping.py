@@ -1,0 +1,179 @@
+"""Shopify's order JSON to the hub's canonical order, and back the little the hub sends.
+
+The same mapping serves the pull (``orders.json``), one order
+(``orders/{id}.json``) and the ``orders/*`` webhooks, whose body is the order
+itself. Rules worth knowing:
+
+- Money: Shopify sends decimal strings (``"409.94"``) in the order's
+  ``currency`` (the shop's currency; ``presentment_currency`` is what the
+  buyer saw and is not used). They are parsed exactly with ``Money.parse``,
+  so JPY has no decimals and an amount with too many decimals is refused,
+  never rounded. ``total_price`` is kept as the order's total as Shopify
+  computed it (tax-inclusive shops included).
+- Lines are keyed by SKU. A line item without a SKU gets
+  ``variant-<variant_id>`` (or ``line-item-<id>`` for a custom item with no
+  variant), so it is still a distinct, stable line; stock is only ever
+  matched on real SKUs.
+- Line tax is the sum of its ``tax_lines``; line discount the sum of its
+  ``discount_allocations`` (``total_discount`` when there are none); order
+  shipping the sum of ``shipping_lines[].price``.
+- ``cancelled_at`` set -> cancelled; ``financial_status`` is kept as the
+  channel's own status; ``test`` -> is_test; ``updated_at`` orders updates
+  (the hub ignores one older than what it holds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.core.exceptions import ValidationError
+from hub.core.money import Money
+from hub.core.order import Address, Customer, Line, OrderData
+
+#: The order fields a pull asks for (``fields=``): less JSON over the wire.
+ORDER_FIELDS = (
+    "id", "name", "order_number", "email", "contact_email", "phone", "currency",
+    "total_price", "subtotal_price", "total_tax", "total_discounts", "taxes_included",
+    "financial_status", "fulfillment_status", "line_items", "shipping_lines",
+    "shipping_address", "billing_address", "customer", "cancelled_at", "cancel_reason",
+    "created_at", "processed_at", "updated_at", "test", "tags", "note",
+)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A Shopify timestamp (``2008-01-10T11:00:00-05:00``) as an aware UTC datetime."""
+    if value in (None, ""):
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ValidationError(f"unreadable Shopify timestamp {value!r}") from exc
+    if parsed.tzinfo is None:  # Shopify always sends an offset; assume UTC if not
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_time(value: datetime) -> str:
+    """An aware datetime as Shopify's filters take it: ISO 8601 with an offset."""
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def minor(value: Any, currency: str) -> int:
+    """Minor units of a Shopify money string; a missing amount is zero."""
+    if value in (None, ""):
+        return 0
+    return Money.parse(str(value), currency).amount
+
+
+def _sum(values: Iterable[Any], currency: str) -> int:
+    return sum(minor(v, currency) for v in values)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _person(first: Any, last: Any) -> str:
+    return " ".join(p for p in (_text(first), _text(last)) if p)
+
+
+def address(data: Mapping[str, Any] | None) -> Address | None:
+    if not data:
+        return None
+    return Address(
+        name=_text(data.get("name")) or _person(data.get("first_name"), data.get("last_name")),
+        company=_text(data.get("company")),
+        address1=_text(data.get("address1")),
+        address2=_text(data.get("address2")),
+        city=_text(data.get("city")),
+        province=_text(data.get("province")),
+        province_code=_text(data.get("province_code")),
+        zip=_text(data.get("zip")),
+        country=_text(data.get("country")),
+        country_code=_text(data.get("country_code")),
+        phone=_text(data.get("phone")),
+    )
+
+
+def line_sku(item: Mapping[str, Any]) -> str:
+    """The hub's SKU for a line item: its SKU, else a stable stand-in (see module doc)."""
+    sku = _text(item.get("sku"))
+    if sku:
+        return sku
+    if item.get("variant_id"):
+        return f"variant-{item['variant_id']}"
+    return f"line-item-{item.get('id')}"
+
+
+def line(item: Mapping[str, Any], currency: str) -> Line:
+    quantity = item.get("quantity")
+    if not isinstance(quantity, int) or isinstance(quantity, bool):
+        raise ValidationError(f"line item {item.get('id')} has no whole quantity ({quantity!r})")
+    allocations = item.get("discount_allocations") or []
+    discount = (_sum((a.get("amount") for a in allocations), currency) if allocations
+                else minor(item.get("total_discount"), currency))
+    return Line(
+        sku=line_sku(item),
+        name=_text(item.get("name")) or _text(item.get("title")) or line_sku(item),
+        quantity=quantity,
+        unit_price=minor(item.get("price"), currency),
+        tax=_sum((t.get("price") for t in item.get("tax_lines") or []), currency),
+        discount=discount,
+        external_id=_text(item.get("id")),
+    )
+
+
+def customer(order: Mapping[str, Any]) -> Customer:
+    c = order.get("customer") or {}
+    ship = order.get("shipping_address") or {}
+    bill = order.get("billing_address") or {}
+    name = (_person(c.get("first_name"), c.get("last_name"))
+            or _text(bill.get("name")) or _text(ship.get("name")))
+    return Customer(
+        email=_text(order.get("email")) or _text(order.get("contact_email")) or _text(c.get("email")),
+        name=name,
+        phone=(_text(order.get("phone")) or _text(c.get("phone")) or _text(ship.get("phone"))
+               or _text(bill.get("phone"))),
+        external_id=_text(c.get("id")),
+    )
+
+
+def order_from_shopify(order: Mapping[str, Any]) -> OrderData:
+    """Map one Shopify order; raises ValidationError (naming the order) when it cannot be read."""
+    order_id = order.get("id")
+    if not order_id:
+        raise ValidationError("Shopify order without an id")
+    currency = _text(order.get("currency")).upper()
+    try:
+        if not currency:
+            raise ValidationError("it has no currency")
+        shipping = _sum((s.get("price") for s in order.get("shipping_lines") or []), currency)
+        data = OrderData(
+            external_id=str(order_id),
+            number=_text(order.get("name")) or _text(order.get("order_number")) or str(order_id),
+            currency=currency,
+            customer=customer(order),
+            shipping_address=address(order.get("shipping_address")),
+            billing_address=address(order.get("billing_address")),
+            lines=[line(item, currency) for item in order.get("line_items") or []],
+            shipping=shipping,
+            tax=minor(order.get("total_tax"), currency),
+            discount=minor(order.get("total_discounts"), currency),
+            total=(minor(order["total_price"], currency)
+                   if order.get("total_price") not in (None, "") else None),
+            placed_at=parse_time(order.get("processed_at")) or parse_time(order.get("created_at")),
+            updated_at=parse_time(order.get("updated_at")),
+            tags=[t.strip() for t in _text(order.get("tags")).split(",") if t.strip()],
+            notes=_text(order.get("note")),
+            cancelled=order.get("cancelled_at") not in (None, ""),
+            cancel_reason=_text(order.get("cancel_reason")),
+            channel_financial_status=_text(order.get("financial_status")),
+            is_test=bool(order.get("test")),
+        )
+        data.check()
+    except ValidationError as exc:
+        raise ValidationError(f"Shopify order {order_id} ({order.get('name') or 'no name'}) "
+                              f"cannot be read: {exc.message}", details=exc.details) from exc
+    return data

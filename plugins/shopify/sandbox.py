@@ -1,0 +1,871 @@
+"""A WSGI simulator of the Shopify Admin REST API subset the connector uses, with its quirks.
+
+For the demo, the integration tests and the benchmarks::
+
+    from hub.sandbox import serve
+    from plugins.shopify.sandbox import ShopifySandbox
+
+    shop = ShopifySandbox(orders=1000, seed=7)
+    with serve(shop) as base_url:      # config: api_base_url=base_url
+        ...
+        shop.inject(429, times=2, path="orders.json")
+        headers, body = shop.webhook("orders/updated", shop.update_order(order_id, note="x"))
+
+What it simulates, as the real service does it:
+
+- ``/admin/api/{version}/…`` with ``X-Shopify-Access-Token`` (401 otherwise);
+- generated orders, deterministic for a ``seed``: several currencies (JPY
+  with no decimals), discounts, taxes, shipping, cancelled and test orders,
+  line items without a SKU, timestamps with the shop's UTC offset;
+- ``orders.json`` with ``status`` (default ``open``!), ``updated_at_min``,
+  ``limit`` (≤ 250) and ``fields``, newest first, and ``Link`` pagination
+  exactly as Shopify sends it: absolute URLs, an opaque ``page_info``,
+  ``rel="next"`` / ``rel="previous"``. A request with ``page_info`` and any
+  parameter beside ``limit``/``fields`` gets Shopify's 400;
+- the leaky bucket (40, leaking 2/s by default): every answer carries
+  ``X-Shopify-Shop-Api-Call-Limit``; over it, 429 with ``Retry-After``;
+- fulfilment orders, fulfilments (which update the order, as on Shopify),
+  ``inventory_levels/set.json``, ``products.json`` (paginated the same way),
+  ``variants/{id}.json``, ``locations.json``, ``shop.json``;
+- injectable failures (:meth:`ShopifySandbox.inject`) and request counters
+  (``calls``, ``requests``, ``throttled``);
+- webhooks signed like Shopify's (:func:`webhook_request`, :func:`send_webhook`).
+
+Run it alone: ``python -m plugins.shopify.sandbox --orders 1000 --port 8081``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import bisect
+import copy
+import json
+import random
+import re
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from werkzeug.wrappers import Request, Response
+
+from hub.core.money import Money
+from hub.signing import sign_base64
+
+DEFAULT_SHOP = "hub-demo.myshopify.com"
+DEFAULT_TOKEN = "shpat_sandbox_token"
+DEFAULT_WEBHOOK_SECRET = "sandbox-webhook-secret"
+DEFAULT_API_VERSION = "2025-07"
+
+SHOP_ID = 548380009
+ORDER_ID_BASE = 5_100_000_000_000
+PRODUCT_ID_BASE = 8_000_000_000
+VARIANT_ID_BASE = 9_000_000_000
+INVENTORY_ITEM_BASE = 6_000_000_000
+CUSTOMER_ID_BASE = 7_000_000_000
+FULFILLMENT_ID_BASE = 4_000_000_000
+PRIMARY_LOCATION = 655441491
+OUTLET_LOCATION = 655441492
+#: The shop's time zone: Shopify writes timestamps with the shop's offset.
+SHOP_TZ = timezone(timedelta(hours=-4))
+#: Parameters a request with ``page_info`` may carry; anything else is a 400.
+PAGE_INFO_PARAMS = frozenset({"page_info", "limit", "fields"})
+MAX_LIMIT = 250
+
+#: currency -> (weight, rate per USD, tax rate in basis points, shipping in minor units, country)
+CURRENCIES: dict[str, tuple[int, float, int, int, str]] = {
+    "USD": (50, 1.0, 800, 500, "US"),
+    "EUR": (18, 0.92, 0, 490, "DE"),
+    "GBP": (12, 0.79, 2000, 395, "GB"),
+    "JPY": (12, 150.0, 1000, 800, "JP"),
+    "CAD": (8, 1.36, 1300, 650, "CA"),
+}
+ADDRESSES = {
+    "US": ("Springfield", "Illinois", "IL", "62701", "United States", "742 Evergreen Terrace"),
+    "DE": ("Berlin", "Berlin", "BE", "10115", "Germany", "Invalidenstraße 117"),
+    "GB": ("London", "England", "ENG", "SW1A 1AA", "United Kingdom", "10 Downing Street"),
+    "JP": ("Tokyo", "Tokyo", "JP-13", "100-0001", "Japan", "1-1 Chiyoda"),
+    "CA": ("Ottawa", "Ontario", "ON", "K1A 0A6", "Canada", "24 Sussex Drive"),
+}
+FIRST = ("Ann", "Bob", "Chloé", "Dmitri", "Emi", "Farah", "Gus", "Hana", "Ivo", "Jun", "Kofi", "Lena")
+LAST = ("Smith", "Nguyen", "Müller", "Tanaka", "Okafor", "Rossi", "Dubois", "Kowalski", "Sato", "Lee")
+PRODUCTS = ("T-shirt", "Hoodie", "Cap", "Mug", "Tote bag", "Sticker pack", "Poster", "Socks")
+SIZES = ("S", "M", "L")
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(SHOP_TZ).isoformat(timespec="seconds")
+
+
+def _money(amount: int, currency: str) -> str:
+    return str(Money(amount, currency))
+
+
+def _set(amount: int, currency: str) -> dict[str, Any]:
+    shown = {"amount": _money(amount, currency), "currency_code": currency}
+    return {"shop_money": shown, "presentment_money": dict(shown)}
+
+
+def _json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(data), status=status, headers=headers or {},
+                    content_type="application/json; charset=utf-8")
+
+
+def _encode_page_info(state: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_page_info(value: str) -> dict[str, Any] | None:
+    try:
+        state = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    except (ValueError, TypeError):
+        return None
+    return state if isinstance(state, dict) and "last_id" in state and "direction" in state else None
+
+
+class _ApiError(Exception):
+    def __init__(self, status: int, errors: Any, headers: dict[str, str] | None = None):
+        super().__init__(str(errors))
+        self.status, self.errors, self.headers = status, errors, headers or {}
+
+
+@dataclass
+class Fault:
+    """An answer to give instead of the real one: ``times`` matching requests after ``after``."""
+
+    status: int
+    times: int = 1
+    path: str | None = None
+    after: int = 0
+    retry_after: float | None = None
+
+
+class ShopifySandbox:
+    """The simulated shop: its state, and the WSGI app serving it (the instance is the app)."""
+
+    def __init__(self, *, orders: int = 50, seed: int = 1, shop_domain: str = DEFAULT_SHOP,
+                 shop_name: str = "Hub Demo Store", access_token: str = DEFAULT_TOKEN,
+                 webhook_secret: str = DEFAULT_WEBHOOK_SECRET, products: int = 24,
+                 bucket_size: int = 40, leak_rate: float = 2.0, retry_after: float = 2.0,
+                 start: datetime = datetime(2025, 1, 6, 13, 0, tzinfo=UTC),
+                 clock: Callable[[], float] = time.monotonic):
+        self.seed = seed
+        self.shop_domain = shop_domain
+        self.shop_name = shop_name
+        self.access_token = access_token
+        self.webhook_secret = webhook_secret
+        self.bucket_size = bucket_size
+        self.leak_rate = leak_rate
+        self.retry_after = retry_after
+        self.start = start
+        self.clock = clock
+        self.lock = threading.RLock()
+        # Counters tests and benchmarks read.
+        self.calls: Counter[str] = Counter()
+        self.requests = 0
+        self.throttled = 0
+        self.injected = 0
+        self.faults: list[Fault] = []
+        self._bucket = 0.0
+        self._bucket_at = clock()
+        # The catalogue, generated eagerly (small).
+        self.products: list[dict[str, Any]] = []
+        self.variants: dict[int, dict[str, Any]] = {}
+        self._make_products(products)
+        self._variant_list = list(self.variants.values())
+        self.locations = [
+            {"id": PRIMARY_LOCATION, "name": "Main warehouse", "active": True, "legacy": False,
+             "country_code": "US", "admin_graphql_api_id": f"gid://shopify/Location/{PRIMARY_LOCATION}"},
+            {"id": OUTLET_LOCATION, "name": "Outlet store", "active": True, "legacy": False,
+             "country_code": "US", "admin_graphql_api_id": f"gid://shopify/Location/{OUTLET_LOCATION}"},
+        ]
+        #: (inventory item id, location id) -> available
+        self.levels: dict[tuple[int, int], int] = {}
+        for variant in self.variants.values():
+            self.levels[(variant["inventory_item_id"], PRIMARY_LOCATION)] = 100
+            self.levels[(variant["inventory_item_id"], OUTLET_LOCATION)] = 0
+        #: Every inventory_levels/set.json accepted: (inventory item id, location id, available).
+        self.stock_sets: list[tuple[int, int, int]] = []
+        # Orders: an index of every id (ascending) with what filters need; bodies
+        # are generated on demand from the seed, or kept once changed. So 100,000
+        # orders cost a few megabytes, not gigabytes.
+        self._ids: list[int] = []
+        self._meta: dict[int, tuple[float, bool, bool]] = {}  # id -> (updated ts, cancelled, closed)
+        self._bodies: dict[int, dict[str, Any]] = {}
+        self._generated = 0
+        self._fulfilled: Counter[int] = Counter()  # fulfilment order line item id -> quantity done
+        self.fulfillments: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        self._next_fulfillment = FULFILLMENT_ID_BASE
+        for _ in range(orders):
+            self._index(self._generate(self._generated))
+            self._generated += 1
+
+    # --- the catalogue ---------------------------------------------------------------------
+
+    def _make_products(self, count: int) -> None:
+        for p in range(count):
+            product_id = PRODUCT_ID_BASE + p
+            title = f"{PRODUCTS[p % len(PRODUCTS)]} {p // len(PRODUCTS) + 1}"
+            base_cents = 1000 + (p % 12) * 250
+            variants = []
+            for v, size in enumerate(SIZES[: 1 + p % 3]):
+                variant_id = VARIANT_ID_BASE + p * 10 + v
+                # The last product has no SKU: Shopify allows that, the hub must cope.
+                sku = "" if p == count - 1 else f"SKU-{p + 1:03d}-{size}"
+                variant = {
+                    "id": variant_id, "product_id": product_id, "title": size, "sku": sku,
+                    "price": _money(base_cents + v * 100, "USD"), "position": v + 1,
+                    "inventory_item_id": INVENTORY_ITEM_BASE + p * 10 + v,
+                    "inventory_management": "shopify", "grams": 200 + v * 20,
+                    "admin_graphql_api_id": f"gid://shopify/ProductVariant/{variant_id}",
+                    "_cents": base_cents + v * 100,
+                }
+                variants.append(variant)
+                self.variants[variant_id] = variant
+            self.products.append({
+                "id": product_id, "title": title, "vendor": "Hub Demo", "product_type": "Merch",
+                "status": "active", "handle": re.sub(r"\W+", "-", title.lower()),
+                "admin_graphql_api_id": f"gid://shopify/Product/{product_id}",
+                "variants": variants,
+            })
+
+    def _public_variant(self, variant: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in variant.items() if not k.startswith("_")}
+
+    def variant_for_sku(self, sku: str) -> dict[str, Any]:
+        return next(v for v in self.variants.values() if v["sku"] == sku)
+
+    def available(self, sku: str, location_id: int = PRIMARY_LOCATION) -> int:
+        return self.levels[(self.variant_for_sku(sku)["inventory_item_id"], location_id)]
+
+    # --- orders -------------------------------------------------------------------------------
+
+    def _generate(self, i: int) -> dict[str, Any]:
+        """Order number ``i``, the same for the same seed every time."""
+        rng = random.Random(f"{self.seed}:order:{i}")
+        order_id = ORDER_ID_BASE + i
+        currency = rng.choices(list(CURRENCIES), weights=[c[0] for c in CURRENCIES.values()])[0]
+        _, rate, tax_bp, ship_minor, country = CURRENCIES[currency]
+        created = self.start + timedelta(seconds=i * 47 + rng.randint(0, 30))
+        updated = created + timedelta(seconds=rng.randint(0, 5400))
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        customer_id = CUSTOMER_ID_BASE + rng.randint(1, 5000)
+        email = f"{first}.{last}.{customer_id % 1000}@example.com".lower()
+        has_customer = rng.random() > 0.02
+        city, province, province_code, zip_, country_name, street = ADDRESSES[country]
+        addr = {
+            "first_name": first, "last_name": last, "name": f"{first} {last}", "company": None,
+            "address1": street, "address2": None if rng.random() < 0.7 else "Apt 4",
+            "city": city, "province": province, "province_code": province_code, "zip": zip_,
+            "country": country_name, "country_code": country, "phone": None,
+            "latitude": None, "longitude": None,
+        }
+        items = []
+        discount_total = tax_total = items_total = 0
+        discounted = rng.random() < 0.25
+        for k in range(rng.randint(1, 4)):
+            variant = rng.choice(self._variant_list)
+            product = self.products[variant["product_id"] - PRODUCT_ID_BASE]
+            unit = self._price(variant["_cents"], rate, currency)
+            qty = rng.randint(1, 3)
+            line_total = unit * qty
+            discount = line_total // 10 if discounted and k == 0 else 0
+            tax = ((line_total - discount) * tax_bp + 5000) // 10000
+            custom = rng.random() < 0.02  # a custom item: no variant, no SKU
+            line_id = order_id * 100 + k
+            items.append({
+                "id": line_id, "admin_graphql_api_id": f"gid://shopify/LineItem/{line_id}",
+                "variant_id": None if custom else variant["id"],
+                "product_id": None if custom else product["id"],
+                "title": "Gift wrapping" if custom else product["title"],
+                "variant_title": None if custom else variant["title"],
+                "name": "Gift wrapping" if custom else f"{product['title']} - {variant['title']}",
+                "sku": "" if custom else variant["sku"],
+                "vendor": product["vendor"], "quantity": qty, "current_quantity": qty,
+                "fulfillable_quantity": qty, "fulfillment_status": None,
+                "requires_shipping": True, "taxable": tax_bp > 0, "gift_card": False,
+                "grams": variant["grams"],
+                "price": _money(unit, currency), "price_set": _set(unit, currency),
+                "total_discount": _money(discount, currency),
+                "discount_allocations": ([{"amount": _money(discount, currency),
+                                           "amount_set": _set(discount, currency),
+                                           "discount_application_index": 0}] if discount else []),
+                "tax_lines": ([{"title": "Tax", "rate": tax_bp / 10000, "price": _money(tax, currency),
+                                "price_set": _set(tax, currency)}] if tax_bp else []),
+            })
+            items_total += line_total
+            discount_total += discount
+            tax_total += tax
+        shipping = 0 if rng.random() < 0.1 else ship_minor
+        subtotal = items_total - discount_total
+        total = subtotal + shipping + tax_total
+        roll = rng.random()
+        cancelled_at = closed_at = cancel_reason = None
+        if roll < 0.05:
+            cancelled_at = created + timedelta(minutes=30)
+            updated = max(updated, cancelled_at)
+            cancel_reason = rng.choice(["customer", "inventory", "fraud"])
+            financial = rng.choice(["voided", "refunded"])
+            closed_at = cancelled_at
+        else:
+            financial = rng.choices(["paid", "pending", "authorized", "partially_refunded", "refunded"],
+                                    weights=[80, 7, 8, 3, 2])[0]
+            if financial == "paid" and rng.random() < 0.1:
+                closed_at = updated  # archived
+        number = 1001 + i
+        return {
+            "id": order_id, "admin_graphql_api_id": f"gid://shopify/Order/{order_id}",
+            "name": f"#{number}", "order_number": number, "number": number - 1000,
+            "token": f"{rng.getrandbits(128):032x}",
+            "email": email if has_customer else "", "contact_email": email if has_customer else None,
+            "phone": None, "currency": currency, "presentment_currency": currency,
+            "created_at": _ts(created), "processed_at": _ts(created), "updated_at": _ts(updated),
+            "cancelled_at": _ts(cancelled_at) if cancelled_at else None, "cancel_reason": cancel_reason,
+            "closed_at": _ts(closed_at) if closed_at else None,
+            "financial_status": financial, "fulfillment_status": None,
+            "test": rng.random() < 0.03, "confirmed": True, "source_name": "web",
+            "tags": "wholesale" if rng.random() < 0.1 else "",
+            "note": None, "taxes_included": False, "buyer_accepts_marketing": False,
+            "total_line_items_price": _money(items_total, currency),
+            "total_line_items_price_set": _set(items_total, currency),
+            "total_discounts": _money(discount_total, currency),
+            "total_discounts_set": _set(discount_total, currency),
+            "subtotal_price": _money(subtotal, currency), "subtotal_price_set": _set(subtotal, currency),
+            "total_tax": _money(tax_total, currency), "total_tax_set": _set(tax_total, currency),
+            "total_shipping_price_set": _set(shipping, currency),
+            "total_price": _money(total, currency), "total_price_set": _set(total, currency),
+            "line_items": items,
+            "shipping_lines": ([{"id": order_id * 100 + 90, "title": "Standard", "code": "STANDARD",
+                                 "source": "shopify", "price": _money(shipping, currency),
+                                 "price_set": _set(shipping, currency), "discounted_price":
+                                 _money(shipping, currency), "tax_lines": [],
+                                 "discount_allocations": []}] if shipping else []),
+            "shipping_address": addr, "billing_address": dict(addr),
+            "customer": ({"id": customer_id, "email": email, "first_name": first, "last_name": last,
+                          "phone": None, "admin_graphql_api_id": f"gid://shopify/Customer/{customer_id}"}
+                         if has_customer else None),
+            "discount_codes": [{"code": "TENOFF", "amount": _money(discount_total, currency),
+                                "type": "percentage"}] if discounted else [],
+            "fulfillments": [], "refunds": [],
+        }
+
+    @staticmethod
+    def _price(usd_cents: int, rate: float, currency: str) -> int:
+        if currency == "JPY":
+            return int(round(usd_cents / 100 * rate / 10)) * 10
+        return int(round(usd_cents * rate))
+
+    def _index(self, body: dict[str, Any]) -> None:
+        order_id = body["id"]
+        if order_id not in self._meta:
+            bisect.insort(self._ids, order_id)
+        self._meta[order_id] = (datetime.fromisoformat(body["updated_at"]).timestamp(),
+                                body.get("cancelled_at") is not None, body.get("closed_at") is not None)
+
+    @property
+    def order_ids(self) -> list[int]:
+        """Every order id, oldest first."""
+        return list(self._ids)
+
+    def order(self, order_id: int) -> dict[str, Any]:
+        """The order as the API shows it now (a copy)."""
+        with self.lock:
+            order_id = int(order_id)
+            if order_id not in self._meta:
+                raise KeyError(order_id)
+            body = self._bodies.get(order_id)
+            return copy.deepcopy(body) if body is not None else self._generate(order_id - ORDER_ID_BASE)
+
+    def _now_after(self, previous: str) -> datetime:
+        now = datetime.now(UTC).replace(microsecond=0)
+        return max(now, datetime.fromisoformat(previous) + timedelta(seconds=1))
+
+    def update_order(self, order_id: int, **changes: Any) -> dict[str, Any]:
+        """Change an order as a merchant would; ``updated_at`` moves forward. Returns the order."""
+        with self.lock:
+            body = self.order(order_id)
+            body.update(changes)
+            if "updated_at" not in changes:
+                body["updated_at"] = _ts(self._now_after(body["updated_at"]))
+            self._bodies[body["id"]] = body
+            self._index(body)
+            return copy.deepcopy(body)
+
+    def cancel_order(self, order_id: int, reason: str = "customer") -> dict[str, Any]:
+        now = _ts(datetime.now(UTC))
+        return self.update_order(order_id, cancelled_at=now, closed_at=now, cancel_reason=reason,
+                                 financial_status="voided")
+
+    def refund_order(self, order_id: int, amount: str | None = None) -> dict[str, Any]:
+        """Refund part (``amount``) or all of an order; returns the refund (the webhook's body)."""
+        with self.lock:
+            body = self.order(order_id)
+            currency = body["currency"]
+            total = Money.parse(body["total_price"], currency)
+            value = Money.parse(amount, currency) if amount else total
+            refund_id = order_id * 10 + len(body["refunds"]) + 1
+            refund = {"id": refund_id, "order_id": body["id"], "created_at": _ts(datetime.now(UTC)),
+                      "note": None, "restock": False,
+                      "transactions": [{"id": refund_id + 7, "order_id": body["id"], "kind": "refund",
+                                        "status": "success", "amount": str(value), "currency": currency}],
+                      "refund_line_items": []}
+            refunded = sum(Money.parse(t["amount"], currency).amount
+                           for r in body["refunds"] for t in r["transactions"]) + value.amount
+            self.update_order(order_id, refunds=[*body["refunds"], refund],
+                              financial_status="refunded" if refunded >= total.amount else "partially_refunded")
+            return refund
+
+    def add_orders(self, count: int) -> list[int]:
+        """New orders placed now (their ``created_at``/``updated_at`` are now)."""
+        added = []
+        with self.lock:
+            for _ in range(count):
+                body = self._generate(self._generated)
+                self._generated += 1
+                now = datetime.now(UTC).replace(microsecond=0)
+                body.update(created_at=_ts(now), processed_at=_ts(now), updated_at=_ts(now))
+                if body["cancelled_at"]:
+                    body.update(cancelled_at=_ts(now), closed_at=_ts(now))
+                elif body["closed_at"]:
+                    body["closed_at"] = _ts(now)
+                self._bodies[body["id"]] = body
+                self._index(body)
+                added.append(body["id"])
+        return added
+
+    # --- fulfilment orders and fulfilments ----------------------------------------------------------
+
+    def fulfillment_orders(self, order_id: int) -> list[dict[str, Any]]:
+        order = self.order(order_id)
+        fo_id = order["id"] * 100 + 50
+        lines = []
+        for k, item in enumerate(order["line_items"]):
+            line_id = order["id"] * 100 + 60 + k
+            done = self._fulfilled[line_id]
+            variant = self.variants.get(item["variant_id"] or 0)
+            lines.append({
+                "id": line_id, "shop_id": SHOP_ID, "fulfillment_order_id": fo_id,
+                "line_item_id": item["id"], "quantity": item["quantity"],
+                "fulfillable_quantity": 0 if order["cancelled_at"] else item["quantity"] - done,
+                "inventory_item_id": variant["inventory_item_id"] if variant else None,
+                "variant_id": item["variant_id"],
+            })
+        remaining = sum(li["fulfillable_quantity"] for li in lines)
+        done_any = any(self._fulfilled[li["id"]] for li in lines)
+        if order["cancelled_at"]:
+            status = "cancelled"
+        elif remaining == 0:
+            status = "closed"
+        else:
+            status = "in_progress" if done_any else "open"
+        return [{
+            "id": fo_id, "shop_id": SHOP_ID, "order_id": order["id"], "status": status,
+            "request_status": "unsubmitted", "assigned_location_id": PRIMARY_LOCATION,
+            "supported_actions": ["create_fulfillment", "hold", "move"] if status in ("open", "in_progress") else [],
+            "destination": None, "fulfill_at": order["created_at"], "line_items": lines,
+            "delivery_method": {"method_type": "shipping"},
+        }]
+
+    def _create_fulfillment(self, body: Any) -> dict[str, Any]:
+        data = body.get("fulfillment") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise _ApiError(400, {"fulfillment": "Required parameter missing or invalid"})
+        groups = data.get("line_items_by_fulfillment_order")
+        if not isinstance(groups, list) or not groups:
+            raise _ApiError(422, {"line_items_by_fulfillment_order": ["must be present"]})
+        plan: list[tuple[dict[str, Any], int]] = []
+        order_id = None
+        for group in groups:
+            fo_id = int(group.get("fulfillment_order_id") or 0)
+            owner = fo_id // 100
+            if fo_id % 100 != 50 or owner not in self._meta:
+                raise _ApiError(404, "Not Found")
+            if order_id is not None and owner != order_id:
+                raise _ApiError(422, ["All fulfillment orders must belong to the same order."])
+            order_id = owner
+            fo = self.fulfillment_orders(owner)[0]
+            if fo["status"] not in ("open", "in_progress"):
+                raise _ApiError(422, [f"Fulfillment order {fo_id} has an unfulfillable status= {fo['status']}."])
+            by_id = {li["id"]: li for li in fo["line_items"]}
+            wanted = group.get("fulfillment_order_line_items")
+            if not wanted:  # none named: all that is left
+                wanted = [{"id": li["id"], "quantity": li["fulfillable_quantity"]}
+                          for li in fo["line_items"] if li["fulfillable_quantity"]]
+            for w in wanted:
+                li = by_id.get(int(w.get("id") or 0))
+                qty = w.get("quantity")
+                if li is None:
+                    raise _ApiError(422, [f"Fulfillment order line item {w.get('id')} does not exist."])
+                if not isinstance(qty, int) or qty < 1 or qty > li["fulfillable_quantity"]:
+                    raise _ApiError(422, [f"Invalid quantity {qty!r} for fulfillment order line item "
+                                          f"{li['id']}: {li['fulfillable_quantity']} fulfillable."])
+                plan.append((li, qty))
+        order = self.order(order_id)
+        items_by_id = {item["id"]: item for item in order["line_items"]}
+        for li, qty in plan:
+            self._fulfilled[li["id"]] += qty
+        tracking = data.get("tracking_info") or {}
+        self._next_fulfillment += 1
+        now = _ts(datetime.now(UTC))
+        number = tracking.get("number")
+        fulfillment = {
+            "id": self._next_fulfillment, "order_id": order_id, "status": "success",
+            "name": f"{order['name']}.{len(self.fulfillments[order_id]) + 1}",
+            "created_at": now, "updated_at": now, "location_id": PRIMARY_LOCATION,
+            "service": "manual", "shipment_status": None,
+            "tracking_company": tracking.get("company"), "tracking_number": number,
+            "tracking_numbers": [number] if number else [],
+            "tracking_url": tracking.get("url"), "tracking_urls": [tracking["url"]] if tracking.get("url") else [],
+            "notify_customer": bool(data.get("notify_customer")),
+            "line_items": [{**{k: items_by_id[li["line_item_id"]][k] for k in ("id", "sku", "name", "variant_id")},
+                            "quantity": qty} for li, qty in plan],
+        }
+        self.fulfillments[order_id].append(fulfillment)
+        left = sum(li["fulfillable_quantity"] for li in self.fulfillment_orders(order_id)[0]["line_items"])
+        self.update_order(order_id, fulfillment_status="fulfilled" if left == 0 else "partial",
+                          fulfillments=[*order["fulfillments"], fulfillment])
+        return fulfillment
+
+    # --- faults and the bucket -------------------------------------------------------------------
+
+    def inject(self, status: int, *, times: int = 1, path: str | None = None, after: int = 0,
+               retry_after: float | None = None) -> None:
+        """Answer ``status`` to the next ``times`` requests whose path contains ``path``
+        (any request if None), after letting ``after`` of them through."""
+        with self.lock:
+            self.faults.append(Fault(status, times, path, after, retry_after))
+
+    def _fault_for(self, path: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.times <= 0 or (fault.path and fault.path not in path):
+                continue
+            if fault.after > 0:
+                fault.after -= 1
+                continue
+            fault.times -= 1
+            return fault
+        return None
+
+    def _take_from_bucket(self) -> bool:
+        now = self.clock()
+        self._bucket = max(0.0, self._bucket - (now - self._bucket_at) * self.leak_rate)
+        self._bucket_at = now
+        if self._bucket + 1 > self.bucket_size:
+            return False
+        self._bucket += 1
+        return True
+
+    def fill_bucket(self, level: float) -> None:
+        """Set the bucket's level (as if other apps had just called)."""
+        with self.lock:
+            self._bucket, self._bucket_at = float(level), self.clock()
+
+    def _call_limit(self) -> str:
+        return f"{min(self.bucket_size, int(-(-self._bucket // 1)))}/{self.bucket_size}"
+
+    # --- the WSGI app ----------------------------------------------------------------------------------
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        with self.lock:
+            response = self._handle(request)
+        return response(environ, start_response)
+
+    def _handle(self, request: Request) -> Response:
+        self.requests += 1
+        match = re.fullmatch(r"/admin/api/([^/]+)/(.+)", request.path)
+        if match is None or not re.fullmatch(r"\d{4}-(01|04|07|10)|unstable", match[1]):
+            return _json_response({"errors": "Not Found"}, 404)
+        version, path = match[1], match[2]
+        if request.headers.get("X-Shopify-Access-Token") != self.access_token:
+            return _json_response(
+                {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}, 401)
+        fault = self._fault_for(path)
+        if fault is not None:
+            self.injected += 1
+            headers = {"X-Shopify-Shop-Api-Call-Limit": self._call_limit()}
+            if fault.status == 429:
+                headers["Retry-After"] = str(float(fault.retry_after if fault.retry_after is not None
+                                                   else self.retry_after))
+                headers["X-Shopify-Shop-Api-Call-Limit"] = f"{self.bucket_size}/{self.bucket_size}"
+                body = {"errors": "Exceeded 2 calls per second for api client. Reduce request rates "
+                                  "to resume uninterrupted service."}
+            else:
+                body = {"errors": "Internal Server Error" if fault.status >= 500 else "Error"}
+            return _json_response(body, fault.status, headers)
+        if not self._take_from_bucket():
+            self.throttled += 1
+            return _json_response(
+                {"errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume "
+                           "uninterrupted service."}, 429,
+                {"Retry-After": str(float(self.retry_after)),  # Shopify sends "2.0"
+                 "X-Shopify-Shop-Api-Call-Limit": f"{self.bucket_size}/{self.bucket_size}"})
+        headers = {"X-Shopify-Shop-Api-Call-Limit": self._call_limit(), "X-Shopify-API-Version": version,
+                   "X-Request-Id": str(uuid.uuid4())}
+        try:
+            route, data, status, extra = self._route(request, version, path)
+        except _ApiError as exc:
+            self.calls[f"{request.method} {path}"] += 1
+            return _json_response({"errors": exc.errors}, exc.status, {**headers, **exc.headers})
+        self.calls[f"{request.method} {route}"] += 1
+        return _json_response(data, status, {**headers, **extra})
+
+    def _route(self, request: Request, version: str, path: str) -> tuple[str, Any, int, dict[str, str]]:
+        method = request.method
+        if method == "GET" and path == "shop.json":
+            return path, {"shop": self._shop()}, 200, {}
+        if method == "GET" and path == "orders.json":
+            orders, links = self._list(request, version, "orders.json", self._order_ids_matching)
+            fields = self._fields(request)
+            bodies = [self._pick(self.order(i), fields) for i in orders]
+            return path, {"orders": bodies}, 200, links
+        if method == "GET" and path == "products.json":
+            ids, links = self._list(request, version, "products.json", self._product_filter)
+            fields = self._fields(request)
+            products = [self._public_product(self.products[i - PRODUCT_ID_BASE]) for i in ids]
+            return path, {"products": [self._pick(p, fields) for p in products]}, 200, links
+        if method == "GET" and path == "locations.json":
+            return path, {"locations": self.locations}, 200, {}
+        if method == "POST" and path == "fulfillments.json":
+            return path, {"fulfillment": self._create_fulfillment(self._body(request))}, 201, {}
+        if method == "POST" and path == "inventory_levels/set.json":
+            return path, {"inventory_level": self._set_level(self._body(request))}, 200, {}
+        m = re.fullmatch(r"orders/(\d+)(\.json|/fulfillment_orders\.json|/fulfillments\.json)", path)
+        if m and method == "GET":
+            order_id = int(m[1])
+            if order_id not in self._meta:
+                raise _ApiError(404, "Not Found")
+            if m[2] == ".json":
+                return "orders/{id}.json", {"order": self._pick(self.order(order_id), self._fields(request))}, 200, {}
+            if m[2] == "/fulfillment_orders.json":
+                return ("orders/{id}/fulfillment_orders.json",
+                        {"fulfillment_orders": self.fulfillment_orders(order_id)}, 200, {})
+            return "orders/{id}/fulfillments.json", {"fulfillments": copy.deepcopy(self.fulfillments[order_id])}, 200, {}
+        m = re.fullmatch(r"variants/(\d+)\.json", path)
+        if m and method == "GET":
+            variant = self.variants.get(int(m[1]))
+            if variant is None:
+                raise _ApiError(404, "Not Found")
+            return "variants/{id}.json", {"variant": self._public_variant(variant)}, 200, {}
+        raise _ApiError(404, "Not Found")
+
+    # --- helpers of the routes -------------------------------------------------------------------------
+
+    def _shop(self) -> dict[str, Any]:
+        return {"id": SHOP_ID, "name": self.shop_name, "email": "owner@example.com",
+                "domain": self.shop_domain, "myshopify_domain": self.shop_domain,
+                "currency": "USD", "iana_timezone": "America/New_York", "plan_name": "basic",
+                "primary_location_id": PRIMARY_LOCATION, "created_at": _ts(self.start)}
+
+    def _public_product(self, product: dict[str, Any]) -> dict[str, Any]:
+        return {**product, "variants": [self._public_variant(v) for v in product["variants"]]}
+
+    @staticmethod
+    def _body(request: Request) -> Any:
+        try:
+            return json.loads(request.get_data() or b"null")
+        except ValueError as exc:
+            raise _ApiError(400, {"error": "822: unexpected token"}) from exc
+
+    @staticmethod
+    def _fields(request: Request) -> list[str] | None:
+        value = request.args.get("fields")
+        return [f.strip() for f in value.split(",") if f.strip()] if value else None
+
+    @staticmethod
+    def _pick(body: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
+        return {k: body[k] for k in fields if k in body} if fields else body
+
+    def _set_level(self, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise _ApiError(400, {"inventory_item_id": "Required parameter missing or invalid"})
+        errors = {k: ["is required and must be a whole number"]
+                  for k in ("location_id", "inventory_item_id", "available")
+                  if not isinstance(body.get(k), int) or isinstance(body.get(k), bool)}
+        if errors:
+            raise _ApiError(422, errors)
+        key = (body["inventory_item_id"], body["location_id"])
+        if body["location_id"] not in (PRIMARY_LOCATION, OUTLET_LOCATION):
+            raise _ApiError(422, {"location_id": ["Location does not exist"]})
+        if key not in self.levels:
+            raise _ApiError(422, {"inventory_item_id": ["Inventory item does not exist"]})
+        self.levels[key] = body["available"]
+        self.stock_sets.append((body["inventory_item_id"], body["location_id"], body["available"]))
+        return {"inventory_item_id": key[0], "location_id": key[1], "available": body["available"],
+                "updated_at": _ts(datetime.now(UTC)),
+                "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{key[1]}?inventory_item_id={key[0]}"}
+
+    def _order_ids_matching(self, filters: dict[str, Any]) -> Callable[[int], bool]:
+        status = filters.get("status") or "open"
+        minimum = filters.get("updated_at_min")
+
+        def match(order_id: int) -> bool:
+            updated, cancelled, closed = self._meta[order_id]
+            if minimum is not None and updated < minimum:
+                return False
+            if status == "open":
+                return not cancelled and not closed
+            if status == "closed":
+                return closed
+            if status == "cancelled":
+                return cancelled
+            return True
+
+        return match
+
+    def _product_filter(self, filters: dict[str, Any]) -> Callable[[int], bool]:
+        return lambda product_id: True
+
+    def _parse_filters(self, resource: str, args) -> dict[str, Any]:
+        filters: dict[str, Any] = {}
+        if resource == "orders.json":
+            status = args.get("status", "open")
+            if status not in ("open", "closed", "cancelled", "any"):
+                raise _ApiError(400, {"status": ["is not included in the list"]})
+            filters["status"] = status
+            if args.get("updated_at_min"):
+                text = args["updated_at_min"].replace(" ", "+")  # an unencoded "+" arrives as a space
+                try:
+                    value = datetime.fromisoformat(text)
+                except ValueError as exc:
+                    raise _ApiError(400, {"updated_at_min": ["is invalid"]}) from exc
+                if value.tzinfo is None:
+                    value = value.replace(tzinfo=SHOP_TZ)
+                filters["updated_at_min"] = value.timestamp()
+        return filters
+
+    def _list(self, request: Request, version: str, resource: str,
+              matcher: Callable[[dict[str, Any]], Callable[[int], bool]]) -> tuple[list[int], dict[str, str]]:
+        """One page of ``resource``, newest id first, and its ``Link`` header, as Shopify pages."""
+        args = request.args
+        try:
+            limit = int(args.get("limit", 50))
+        except ValueError as exc:
+            raise _ApiError(400, {"limit": ["is not a number"]}) from exc
+        limit = max(1, min(MAX_LIMIT, limit))
+        page_info = args.get("page_info")
+        if page_info:
+            extra = sorted(set(args) - PAGE_INFO_PARAMS)
+            if extra:
+                raise _ApiError(400, {"page_info": [f"{extra[0]} cannot be passed when page_info is present."]})
+            state = _decode_page_info(page_info)
+            if state is None or state.get("resource") != resource:
+                raise _ApiError(400, {"page_info": ["Invalid value."]})
+            filters = state.get("filters") or {}
+        else:
+            state = None
+            filters = self._parse_filters(resource, args)
+        match = matcher(filters)
+        ids = self._ids if resource == "orders.json" else [p["id"] for p in self.products]
+        if state is None or state["direction"] == "next":
+            # Newest first: walk down from below the last id shown.
+            top = bisect.bisect_left(ids, state["last_id"]) if state else len(ids)
+            found: list[int] = []
+            for pos in range(top - 1, -1, -1):
+                if match(ids[pos]):
+                    found.append(ids[pos])
+                    if len(found) > limit:
+                        break
+            has_next, page = len(found) > limit, found[:limit]
+            has_prev = state is not None
+        else:
+            bottom = bisect.bisect_right(ids, state["last_id"])
+            found = []
+            for pos in range(bottom, len(ids)):
+                if match(ids[pos]):
+                    found.append(ids[pos])
+                    if len(found) > limit:
+                        break
+            has_prev, page = len(found) > limit, list(reversed(found[:limit]))
+            has_next = True
+        links = []
+        base = f"{request.host_url.rstrip('/')}/admin/api/{version}/{resource}"
+        fields = args.get("fields")
+
+        def link(direction: str, last_id: int, rel: str) -> str:
+            token = _encode_page_info({"resource": resource, "filters": filters, "last_id": last_id,
+                                       "direction": direction})
+            query = urlencode({"limit": limit, **({"fields": fields} if fields else {}), "page_info": token})
+            return f'<{base}?{query}>; rel="{rel}"'
+
+        if page and has_prev:
+            links.append(link("prev", page[0], "previous"))
+        if page and has_next:
+            links.append(link("next", page[-1], "next"))
+        return page, ({"Link": ", ".join(links)} if links else {})
+
+    def channel_config(self, base_url: str) -> dict[str, Any]:
+        """The config of a hub channel on this shop served at ``base_url`` (demo, tests)."""
+        return {"shop_domain": self.shop_domain, "access_token": self.access_token,
+                "webhook_secret": self.webhook_secret, "api_base_url": base_url}
+
+    # --- webhooks ---------------------------------------------------------------------------------------
+
+    def webhook(self, topic: str, payload: dict[str, Any] | int, **kwargs: Any) -> tuple[dict[str, str], bytes]:
+        """Headers and body of a webhook this shop would send (``payload``: a body or an order id)."""
+        if isinstance(payload, int):
+            payload = self.order(payload)
+        kwargs.setdefault("secret", self.webhook_secret)
+        kwargs.setdefault("shop_domain", self.shop_domain)
+        return webhook_request(topic, payload, **kwargs)
+
+    def send_webhook(self, url: str, topic: str, payload: dict[str, Any] | int, **kwargs: Any) -> requests.Response:
+        headers, body = self.webhook(topic, payload, **kwargs)
+        return requests.post(url, data=body, headers=headers, timeout=5)
+
+
+def webhook_request(topic: str, payload: dict[str, Any], *, secret: str, shop_domain: str = DEFAULT_SHOP,
+                    api_version: str = DEFAULT_API_VERSION, webhook_id: str | None = None,
+                    triggered_at: datetime | None = None, lowercase: bool = False) -> tuple[dict[str, str], bytes]:
+    """Headers and raw body of a webhook as Shopify signs it: base64 HMAC-SHA256 of the body.
+
+    ``lowercase`` sends the newer header names (``shopify-hmac-sha256`` …)
+    instead of the ``X-Shopify-…`` ones.
+    """
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    values = {
+        "Topic": topic,
+        "Hmac-Sha256": sign_base64(secret, body),
+        "Shop-Domain": shop_domain,
+        "API-Version": api_version,
+        "Webhook-Id": webhook_id or str(uuid.uuid4()),
+        "Event-Id": str(uuid.uuid4()),
+        "Triggered-At": (triggered_at or datetime.now(UTC)).isoformat().replace("+00:00", "Z"),
+    }
+    headers = {"Content-Type": "application/json"}
+    for name, value in values.items():
+        headers[f"shopify-{name.lower()}" if lowercase else f"X-Shopify-{name}"] = value
+    return headers, body
+
+
+def send_webhook(url: str, topic: str, payload: dict[str, Any], **kwargs: Any) -> requests.Response:
+    """POST a signed webhook to ``url`` (Shopify gives up after 5 seconds)."""
+    headers, body = webhook_request(topic, payload, **kwargs)
+    return requests.post(url, data=body, headers=headers, timeout=5)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from werkzeug.serving import run_simple
+
+    parser = argparse.ArgumentParser(description="Serve the Shopify sandbox on loopback.")
+    parser.add_argument("--orders", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--bucket", type=int, default=40, help="leaky bucket size")
+    parser.add_argument("--leak", type=float, default=2.0, help="leaky bucket drain per second")
+    args = parser.parse_args(argv)
+    shop = ShopifySandbox(orders=args.orders, seed=args.seed, bucket_size=args.bucket, leak_rate=args.leak)
+    print(f"Shopify sandbox: {args.orders} orders at http://127.0.0.1:{args.port} "
+          f"(token {shop.access_token}, webhook secret {shop.webhook_secret})", flush=True)
+    run_simple("127.0.0.1", args.port, shop, threaded=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -342,6 +342,16 @@ def flush_shipping(ctx: JobContext) -> None:
 def poll_shipments(ctx: JobContext) -> None:
     """The safety net for missed webhooks: fetch recent shipments and record the new ones."""
     port = HubPort(ctx.hub, ctx.channel_id)
+    with ctx.hub.db.transaction() as session:
+        # Safety net for the batching: a group whose transaction committed just
+        # after its time slot's flush had read the table has no flush of its own.
+        waiting = session.scalars(
+            select(FulfillmentGroup.id)
+            .where(FulfillmentGroup.shipping_channel_id == ctx.channel_id,
+                   FulfillmentGroup.status.in_(("pending", "cancelling")),
+                   FulfillmentGroup.error.is_(None)).limit(1)).first()
+        if waiting is not None:
+            enqueue_shipping_flush(session, ctx.channel_id)
     state = port.state
     since = datetime.fromisoformat(state["shipments_since"]) if state.get("shipments_since") else \
         utcnow() - timedelta(days=7)

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import update
 from werkzeug.serving import make_server
 
-from hub import inbox
+from hub import flow, inbox
 from hub.channels import create_channel
 from hub.core.exceptions import MalformedPayload, NotFound, SignatureError
 from hub.jobs import Worker
@@ -127,3 +127,9 @@ def run_all(hub, *, kinds: tuple[str, ...] | None = None, rounds: int = 20) -> i
         if ran == 0:
             break
     return total
+
+
+@pytest.fixture(autouse=True)
+def _distinct_flush_slots(monkeypatch):
+    """Batch slots of a millisecond: orders made one after another in a test each get a flush."""
+    monkeypatch.setattr(flow, "SHIPPING_BATCH_SECONDS", 0.001)

@@ -10,7 +10,13 @@ import responses
 from responses import matchers
 
 from hub.connectors import ChannelInfo, ShippingOrder, SubmissionRejected
-from hub.core.exceptions import ConfigError, ExternalError, MalformedPayload, SignatureError, ValidationError
+from hub.core.exceptions import (
+    ConfigError,
+    ExternalError,
+    MalformedPayload,
+    SignatureError,
+    ValidationError,
+)
 from plugins.shipstation.connector import ShipStationConnector, ShipStationLimiter
 
 BASE = "https://ssapi.shipstation.com"

@@ -18,7 +18,6 @@ from plugins.shipstation.mapping import (
     shipment_notice,
 )
 
-
 # --- dates ---------------------------------------------------------------------------------
 
 

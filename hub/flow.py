@@ -11,6 +11,8 @@ the operations of their role (:mod:`hub.connectors`)::
     order.(partially_)shipped-> payment.capture (gateways that capture on ship)
                                 sales.push_fulfillment (tracking back to the channel)
     order.cancelled          -> payment.void / payment.refund, shipping.flush (cancel)
+    shipping.flush refusals  -> shipping.resubmit (dead, per group, retry to send again)
+    shipping.poll refusals   -> shipping.record (dead, per shipment, retry to record again)
     any event                -> notify (each notification channel that wants it)
                                 order.event.deliver (each plugin's hub_order_event)
 """

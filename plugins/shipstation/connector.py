@@ -270,8 +270,9 @@ class ShipStationConnector(Connector):
         """Every shipment of a ``resource_url``, all pages, with their items."""
         parts = urlsplit(url)
         query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                 if k.lower() not in ("includeshipmentitems", "page")]
-        query.append(("includeShipmentItems", "true"))
+                 if k.lower() not in ("includeshipmentitems", "page", "pagesize")]
+        # Items give lines and quantities; the largest page keeps a big batch to few requests.
+        query += [("includeShipmentItems", "true"), ("pageSize", str(PAGE_SIZE))]
 
         def page_url(page: int) -> str:
             return urlunsplit((parts.scheme, parts.netloc, parts.path,

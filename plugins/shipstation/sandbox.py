@@ -252,16 +252,25 @@ class ShipStationSandbox:
 
     # --- labels and shipments -------------------------------------------------------------------
 
+    def create_labels(self, order_keys: list[str], *, carrier: str = "ups") -> list[dict[str, Any]]:
+        """Buy labels for many orders in one batch: one ``SHIP_NOTIFY`` names them all."""
+        with self.lock:
+            batch_id = next(self._ids)
+            labels = [self.create_label(key, carrier=carrier, batch_id=batch_id) for key in order_keys]
+            self._queue_notice(batch_id)
+            return labels
+
     def create_label(self, order_key: str, *, carrier: str = "ups", service: str = "",
                      items: dict[str, int] | None = None, with_label: bool = False,
-                     batch: bool = True) -> dict[str, Any]:
+                     batch_id: int | None = None) -> dict[str, Any]:
         """Buy a label for an order, as the warehouse does: a shipment with a tracking number.
 
         ``items`` (``{lineItemKey: quantity}``) ships part of the order; by
-        default all of it. Each call is its own batch and queues a
-        ``SHIP_NOTIFY`` for every subscriber.
+        default all of it. Without ``batch_id`` the label is a batch of its
+        own and queues a ``SHIP_NOTIFY`` for every subscriber.
         """
         with self.lock:
+            notify = batch_id is None
             order = self.orders.get(order_key)
             if order is None:
                 raise ValidationError(f"no order {order_key}")
@@ -272,7 +281,7 @@ class ShipStationSandbox:
             for item in chosen:
                 if items is not None:
                     item["quantity"] = int(items[str(item["lineItemKey"])])
-            batch_id = next(self._ids)
+            batch_id = batch_id if batch_id is not None else next(self._ids)
             tracking = f"{_TRACKING_PREFIX.get(carrier, 'SB')}{next(self._tracking):010d}"
             now = self.now()
             shipment = {
@@ -302,7 +311,7 @@ class ShipStationSandbox:
                         shipped[str(i["lineItemKey"])] += i["quantity"]
             if all(shipped[str(i.get("lineItemKey"))] >= i["quantity"] for i in order.get("items") or []):
                 order["orderStatus"] = "shipped"
-            if batch:
+            if notify:
                 self._queue_notice(batch_id)
             answer = self._public(shipment, with_items=False)
             if with_label:

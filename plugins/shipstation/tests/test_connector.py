@@ -232,11 +232,13 @@ SHIPMENT = {"shipmentId": 1, "orderKey": "hub-12", "trackingNumber": "9400111", 
 def test_ship_notify_fetches_the_resource_with_items_and_records_each_shipment():
     responses.get(f"{BASE}/shipments", json={"shipments": [SHIPMENT], "total": 2, "page": 1, "pages": 2},
                   match=[matchers.query_param_matcher({"storeID": "1", "batchId": "9",
-                                                       "includeShipmentItems": "true", "page": "1"})])
+                                                       "includeShipmentItems": "true", "pageSize": "500",
+                                                       "page": "1"})])
     responses.get(f"{BASE}/shipments", json={"shipments": [{**SHIPMENT, "shipmentId": 2, "orderKey": "x-1"}],
                                              "total": 2, "page": 2, "pages": 2},
                   match=[matchers.query_param_matcher({"storeID": "1", "batchId": "9",
-                                                       "includeShipmentItems": "true", "page": "2"})])
+                                                       "includeShipmentItems": "true", "pageSize": "500",
+                                                       "page": "2"})])
     port = Port()
     outcome = make_connector().handle_webhook(port, "SHIP_NOTIFY", BODY, {})
     assert outcome == "processed: 1 shipment(s); ignored orderKey x-1"

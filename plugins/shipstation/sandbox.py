@@ -86,7 +86,7 @@ class ShipStationSandbox:
         self.log: list[tuple[str, str, int]] = []
         self._ids = itertools.count(100001)
         self._tracking = itertools.count(1)
-        self._window_start = clock()
+        self._window_start: float | None = None  # a window opens with its first request
         self._window_count = 0
 
     # --- WSGI ------------------------------------------------------------------------------------
@@ -121,7 +121,7 @@ class ShipStationSandbox:
 
     def _count_request(self) -> list[tuple[str, str]]:
         now = self.clock()
-        if now - self._window_start >= self.window:
+        if self._window_start is None or now - self._window_start >= self.window:
             self._window_start, self._window_count = now, 0
         reset = max(0, math.ceil(self._window_start + self.window - now))
         if self._window_count >= self.rate_limit:

@@ -526,6 +526,10 @@ def apply_payment_update(session: Session, update: PaymentUpdate, *, actor: str,
         _hold_if_possible(session, order, "dispute", actor=actor)
     elif payment.status == "failed" and before[0] != "failed":
         _hold_if_possible(session, order, HOLD_PAYMENT, actor=actor)
+    elif payment.status == "voided" and before[0] != "voided" and order.status != lifecycle.CANCELLED:
+        # Voided behind the hub's back (an authorisation that expired, the gateway's
+        # dashboard): nothing is left to capture, so a person must look before it ships.
+        _hold_if_possible(session, order, HOLD_PAYMENT, actor=actor)
     return order
 
 

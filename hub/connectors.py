@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from marshmallow import Schema
 from marshmallow import ValidationError as SchemaError
 
-from .core.exceptions import ConfigError, ValidationError
+from .core.exceptions import ConfigError, ExternalError, ValidationError
 from .core.order import OrderData, ShipmentData
 
 if TYPE_CHECKING:
@@ -122,6 +122,39 @@ class ShipmentNotice:
     key: str
     shipment: ShipmentData
     voided: bool = False
+
+    def to_payload(self) -> dict[str, Any]:
+        """JSON-ready form (a job payload); lines as pairs, since line keys may be ints or SKUs."""
+        s = self.shipment
+        return {"key": self.key, "voided": self.voided, "shipment": {
+            "external_id": s.external_id, "carrier": s.carrier, "service": s.service,
+            "tracking_number": s.tracking_number, "tracking_url": s.tracking_url,
+            "label_ref": s.label_ref, "shipped_at": s.shipped_at.isoformat() if s.shipped_at else None,
+            "lines": [[k, q] for k, q in s.lines.items()]}}
+
+    @classmethod
+    def from_payload(cls, data: Mapping[str, Any]) -> ShipmentNotice:
+        s = dict(data["shipment"])
+        s["shipped_at"] = datetime.fromisoformat(s["shipped_at"]) if s.get("shipped_at") else None
+        s["lines"] = {k: int(q) for k, q in s.get("lines") or []}
+        return cls(key=data["key"], shipment=ShipmentData(**s), voided=bool(data.get("voided")))
+
+
+class SubmissionRejected(ExternalError):
+    """Some order groups of a :meth:`Connector.submit_orders` batch were refused.
+
+    ``accepted`` is ``{key: service id}`` of those taken (as ``submit_orders``
+    returns them); ``rejected`` is ``{key: the service's reason}``. The hub
+    records the accepted ones and dead-letters each rejected one with its
+    reason, so one bad order never holds back the others.
+    """
+
+    def __init__(self, accepted: dict[str, str], rejected: dict[str, str]):
+        reasons = "; ".join(f"{key}: {why}" for key, why in rejected.items())
+        super().__init__(f"{len(rejected)} order(s) refused: {reasons}", retryable=False,
+                         details={"rejected": dict(rejected)})
+        self.accepted = dict(accepted)
+        self.rejected = dict(rejected)
 
 
 @dataclass(frozen=True)
@@ -254,6 +287,8 @@ class Connector:
         """Create or update these order groups at the warehouse (an upsert by ``key``).
 
         :return: ``{key: the service's id for it}`` for each group accepted.
+        :raises SubmissionRejected: when the service refused some groups (and
+            took the others): it carries both.
         """
         raise ConfigError(f"the {self.name} connector cannot take orders")
 

@@ -11,6 +11,8 @@ the operations of their role (:mod:`hub.connectors`)::
     order.(partially_)shipped-> payment.capture (gateways that capture on ship)
                                 sales.push_fulfillment (tracking back to the channel)
     order.cancelled          -> payment.void / payment.refund, shipping.flush (cancel)
+    shipping.flush refusals  -> shipping.resubmit (dead, per group, retry to send again)
+    shipping.poll refusals   -> shipping.record (dead, per shipment, retry to record again)
     any event                -> notify (each notification channel that wants it)
                                 order.event.deliver (each plugin's hub_order_event)
 """
@@ -26,11 +28,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import actions
-from .connectors import Connector, PaymentRef, ShippingOrder
+from .connectors import Connector, PaymentRef, ShipmentNotice, ShippingOrder, SubmissionRejected
 from .core.events import OrderEvent
-from .core.exceptions import PaymentDeclined, ValidationError
+from .core.exceptions import HubError, PaymentDeclined, ValidationError
 from .core.order import PaymentUpdate, RefundData
-from .jobs import JobContext, enqueue
+from .jobs import JobContext, dead_letter, enqueue
 from .models import (
     Channel,
     FulfillmentGroup,
@@ -309,7 +311,10 @@ def flush_shipping(ctx: JobContext) -> None:
         groups = session.scalars(
             select(FulfillmentGroup)
             .where(FulfillmentGroup.shipping_channel_id == ctx.channel_id,
-                   FulfillmentGroup.status.in_(("pending", "cancelling")))
+                   FulfillmentGroup.status.in_(("pending", "cancelling")),
+                   # A group the service refused waits for a person (its dead
+                   # ``shipping.resubmit`` job), instead of riding every batch.
+                   FulfillmentGroup.error.is_(None))
             .order_by(FulfillmentGroup.id).limit(SHIPPING_BATCH_SIZE)
         ).all()
         batch = []
@@ -323,7 +328,11 @@ def flush_shipping(ctx: JobContext) -> None:
         more = len(groups) == SHIPPING_BATCH_SIZE
     if not batch:
         return
-    accepted = ctx.connector().submit_orders(batch)
+    rejected: dict[str, str] = {}
+    try:
+        accepted = ctx.connector().submit_orders(batch)
+    except SubmissionRejected as exc:
+        accepted, rejected = exc.accepted, exc.rejected
     with hub.db.transaction() as session:
         for item in batch:
             group = actions.find_group(session, item.key)
@@ -332,6 +341,14 @@ def flush_shipping(ctx: JobContext) -> None:
                 group.external_id = str(accepted[item.key])
                 group.submitted_at = utcnow()
                 group.error = None
+            elif item.key in rejected:
+                group.error = rejected[item.key]
+                log.warning("shipping channel %s refused %s: %s", ctx.channel_id, item.key,
+                            rejected[item.key])
+                # Retrying this dead job (after fixing the order) sends the group again.
+                dead_letter(session, "shipping.resubmit", {"key": item.key},
+                            error=f"{item.key} refused: {rejected[item.key]}",
+                            channel_id=ctx.channel_id, order_id=group.order_id)
         if more:
             enqueue(session, "shipping.flush", {}, channel_id=ctx.channel_id)
 
@@ -339,14 +356,50 @@ def flush_shipping(ctx: JobContext) -> None:
 def poll_shipments(ctx: JobContext) -> None:
     """The safety net for missed webhooks: fetch recent shipments and record the new ones."""
     port = HubPort(ctx.hub, ctx.channel_id)
+    with ctx.hub.db.transaction() as session:
+        # Safety net for the batching: a group whose transaction committed just
+        # after its time slot's flush had read the table has no flush of its own.
+        waiting = session.scalars(
+            select(FulfillmentGroup.id)
+            .where(FulfillmentGroup.shipping_channel_id == ctx.channel_id,
+                   FulfillmentGroup.status.in_(("pending", "cancelling")),
+                   FulfillmentGroup.error.is_(None)).limit(1)).first()
+        if waiting is not None:
+            enqueue_shipping_flush(session, ctx.channel_id)
     state = port.state
     since = datetime.fromisoformat(state["shipments_since"]) if state.get("shipments_since") else \
         utcnow() - timedelta(days=7)
     started = utcnow()
     for notice in ctx.connector().fetch_shipments(since):
-        port.record_shipment(notice)
+        try:
+            port.record_shipment(notice)
+        except HubError as exc:
+            if exc.retryable:
+                raise
+            # One shipment the hub cannot take (order cancelled, more than was
+            # ordered) must not stall the others: it waits, visible, as a dead job.
+            log.warning("shipping channel %s: shipment %s of %s refused: %s", ctx.channel_id,
+                        notice.shipment.external_id, notice.key, exc)
+            with ctx.hub.db.transaction() as session:
+                dead_letter(session, "shipping.record", notice.to_payload(), error=exc.message,
+                            channel_id=ctx.channel_id)
     # Overlap the next window a little: a shipment recorded late is still seen.
     port.save_state(shipments_since=(started - timedelta(minutes=10)).isoformat())
+
+
+def resubmit_group(ctx: JobContext) -> None:
+    """Retry of a group the shipping service refused: clear its error and send it again."""
+    with ctx.hub.db.transaction() as session:
+        group = actions.find_group(session, ctx.payload["key"])
+        if group is None or group.status not in ("pending", "cancelling"):
+            return
+        group.error = None
+        enqueue_shipping_flush(session, group.shipping_channel_id or ctx.channel_id)
+
+
+def record_shipment(ctx: JobContext) -> None:
+    """Retry of a reported shipment the hub refused once (see :func:`poll_shipments`)."""
+    HubPort(ctx.hub, ctx.channel_id).record_shipment(ShipmentNotice.from_payload(ctx.payload))
 
 
 # --- sales channels ---------------------------------------------------------------------------------
@@ -464,6 +517,8 @@ HANDLERS = {
     "payment.refund": refund_payment,
     "shipping.flush": flush_shipping,
     "shipping.poll": poll_shipments,
+    "shipping.resubmit": resubmit_group,
+    "shipping.record": record_shipment,
     "channel.pull": pull_orders,
     "channel.order_rejected": refetch_rejected_order,
     "sales.push_fulfillment": push_fulfillment,

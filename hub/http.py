@@ -6,7 +6,9 @@ A connector makes one :class:`HttpClient` per channel and calls
 - keeps a ``requests.Session`` (keep-alive) with connect/read timeouts;
 - retries connection errors, timeouts and the statuses in ``retry_statuses``
   (429 and 5xx by default) with exponential backoff and jitter, waiting at
-  least a ``Retry-After`` given in seconds;
+  least a ``Retry-After`` given in seconds (or, on a 429 without one, the
+  service's own reset header named by ``reset_header``, e.g. ShipStation's
+  ``X-Rate-Limit-Reset``);
 - asks its :class:`RateLimiter` before every request and tells it every answer,
   so a connector can follow its service's own rate-limit headers;
 - logs method, URL path and status, never headers or bodies (secrets live there);
@@ -134,9 +136,16 @@ class LeakyBucketLimiter(RateLimiter):
                 self._level = max(self._level, float(used))
 
 
-def retry_after_seconds(response: requests.Response) -> float | None:
-    """``Retry-After`` in seconds (the form these services send), if present and sane."""
+def retry_after_seconds(response: requests.Response, reset_header: str | None = None) -> float | None:
+    """``Retry-After`` in seconds (the form these services send), if present and sane.
+
+    With ``reset_header``, a 429 that has no ``Retry-After`` waits the seconds
+    that header gives instead (services that say "wait until the window resets"
+    their own way, e.g. ShipStation's ``X-Rate-Limit-Reset``).
+    """
     value = response.headers.get("Retry-After")
+    if value is None and reset_header and response.status_code == 429:
+        value = response.headers.get(reset_header)
     if value is None:
         return None
     try:
@@ -163,6 +172,7 @@ class HttpClient:
         metrics: Any = None,
         sleep: Callable[[float], None] = time.sleep,
         should_retry: Callable[[requests.Response], bool | None] | None = None,
+        reset_header: str | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.connector = connector
@@ -175,6 +185,8 @@ class HttpClient:
         self.metrics = metrics
         self.sleep = sleep
         self.should_retry = should_retry
+        #: Header giving the seconds until a rate-limit window resets, obeyed on 429.
+        self.reset_header = reset_header
         self.session = requests.Session()
         self.session.headers.update({"User-Agent": "hub/0.1 (+https://github.com/hub)"})
         if headers:
@@ -230,7 +242,7 @@ class HttpClient:
                 return response
             retryable = self._retryable(response)
             if retryable and attempt <= self.max_retries:
-                delay = self.backoff(attempt, retry_after_seconds(response))
+                delay = self.backoff(attempt, retry_after_seconds(response, self.reset_header))
                 log.info("%s %s %s -> %s; retry %s in %.2fs", self.connector, method,
                          _path(url), response.status_code, attempt, delay)
                 self.sleep(delay)
@@ -239,7 +251,7 @@ class HttpClient:
                 f"{self.connector}: {method} {_path(url)} answered {response.status_code}: "
                 f"{_excerpt(response)}",
                 response=response,
-                retryable=retryable, retry_after=retry_after_seconds(response),
+                retryable=retryable, retry_after=retry_after_seconds(response, self.reset_header),
                 status=response.status_code, details={"body": _excerpt(response)},
             )
 

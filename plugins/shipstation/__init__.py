@@ -1,0 +1,18 @@
+"""The ``shipstation`` plugin: a shipping connector for ShipStation's V1 API.
+
+See :mod:`plugins.shipstation.connector` for the connector,
+:mod:`plugins.shipstation.mapping` for the shapes and dates, and
+:mod:`plugins.shipstation.sandbox` for the simulator that the tests, the demo
+and the benchmarks run against. User guide: ``docs/connectors/shipstation.md``.
+"""
+
+from __future__ import annotations
+
+from hub import hookimpl
+
+from .connector import ShipStationConnector
+
+
+@hookimpl
+def hub_register_connectors():
+    return [ShipStationConnector]

@@ -1,0 +1,366 @@
+"""The ``shipstation`` connector: orders to the warehouse, shipments and tracking back.
+
+- Outbound: every fulfilment group is upserted by ``orderKey`` (the group key,
+  e.g. ``hub-12`` or ``hub-12-2``) with the full order each time:
+  ``POST /orders/createorder`` for one, ``POST /orders/createorders`` for up
+  to 100 at once.
+- Inbound: ``SHIP_NOTIFY`` / ``ITEM_SHIP_NOTIFY`` webhooks are not signed by
+  ShipStation; the channel's webhook URL carries ``?token=<webhook_token>``,
+  checked in constant time. Their body only names a ``resource_url``, which
+  is fetched with the channel's credentials *only* when it is a
+  ``/shipments`` URL on the configured API host (scheme, host and port): any
+  other URL is refused and logged, never fetched.
+- A scheduled ``GET /shipments`` poll (labels created, and labels voided,
+  since the last poll) is the safety net for missed webhooks.
+- ShipStation allows 40 requests a minute per key and says so in
+  ``X-Rate-Limit-*`` headers: :class:`ShipStationLimiter` follows them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import requests
+from marshmallow import Schema, fields, validate
+
+from hub.connectors import (
+    Connector,
+    ShipmentNotice,
+    ShippingOrder,
+    SubmissionRejected,
+    WebhookReceipt,
+)
+from hub.core.exceptions import (
+    ConfigError,
+    ExternalError,
+    HubError,
+    MalformedPayload,
+    SignatureError,
+    ValidationError,
+)
+from hub.http import HttpClient, RateLimiter, same_origin
+from hub.signing import matches
+
+from .mapping import BULK_MAX, format_query_datetime, order_payload, shipment_notice
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://ssapi.shipstation.com"
+SHIP_TOPICS = ("SHIP_NOTIFY", "ITEM_SHIP_NOTIFY")
+PAGE_SIZE = 500  # the most GET /shipments gives in one page
+MAX_PAGES = 1000  # a bound on a runaway pager, far above any real window
+
+
+class ShipStationConfig(Schema):
+    api_key = fields.String(required=True, validate=validate.Length(min=1), metadata={
+        "label": "API key", "help": "ShipStation → Settings → Account → API Settings."})
+    api_secret = fields.String(required=True, validate=validate.Length(min=1), metadata={
+        "label": "API secret", "secret": True, "help": "Shown next to the API key."})
+    webhook_token = fields.String(required=True, validate=validate.Length(min=16), metadata={
+        "label": "Webhook token", "secret": True,
+        "help": "A long random string (16+ characters). Subscribe ShipStation's SHIP_NOTIFY "
+                "webhook to https://<your hub>/webhooks/<channel slug>?token=<this token>."})
+    api_base_url = fields.Url(load_default=DEFAULT_BASE_URL, require_tld=False,
+                              schemes={"http", "https"}, metadata={
+        "label": "API base URL", "help": f"Scheme, host and port of the API ({DEFAULT_BASE_URL})."})
+    store_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1),
+                              metadata={"label": "Store id (optional)",
+                                        "help": "Send orders to this ShipStation store and read "
+                                                "only its shipments."})
+
+
+class ShipStationLimiter(RateLimiter):
+    """Follows ShipStation's per-minute window (thread-safe).
+
+    Every answer says how many requests are left (``X-Rate-Limit-Remaining``)
+    and in how many seconds the window resets (``X-Rate-Limit-Reset``). When
+    none are left (or a 429 says so), the next request waits for the reset.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self._resume_at = 0.0
+        self._lock = threading.Lock()
+        #: How many times a request had to wait for a window (tests and metrics read it).
+        self.waits = 0
+
+    def before_request(self) -> float:
+        with self._lock:
+            wait = self._resume_at - self.clock()
+            if wait > 0:
+                self.waits += 1
+                return wait
+            return 0.0
+
+    def after_response(self, response: requests.Response) -> None:
+        remaining = _number(response.headers.get("X-Rate-Limit-Remaining"))
+        reset = _number(response.headers.get("X-Rate-Limit-Reset"))
+        if reset is None or reset < 0:
+            return
+        if response.status_code == 429 or (remaining is not None and remaining <= 0):
+            with self._lock:
+                self._resume_at = max(self._resume_at, self.clock() + min(reset, 3600.0))
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class ShipStationConnector(Connector):
+    name = "shipstation"
+    label = "ShipStation"
+    description = "Sends orders to ShipStation; labels, tracking and voids come back."
+    roles = ("shipping",)
+    config_schema = ShipStationConfig
+    scheduled_jobs = {"shipping.poll": 900}
+
+    def __init__(self, channel):
+        super().__init__(channel)
+        self.base_url = str(self.config.get("api_base_url") or DEFAULT_BASE_URL).rstrip("/")
+        self.store_id = self.config.get("store_id")
+        self.limiter = ShipStationLimiter()
+        self.http = HttpClient(
+            self.base_url, connector=self.name,
+            auth=(str(self.config.get("api_key", "")), str(self.config.get("api_secret", ""))),
+            headers={"Accept": "application/json"},
+            limiter=self.limiter, reset_header="X-Rate-Limit-Reset",
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    # --- connection ---------------------------------------------------------------------
+
+    def check_connection(self) -> str:
+        try:
+            stores = self.http.get("/stores").json()
+        except ExternalError as exc:
+            if exc.status in (401, 403):
+                raise ConfigError("ShipStation refused the API key and secret "
+                                  f"({exc.status}): check them under Settings → API Settings") from exc
+            raise
+        names = [str(s.get("storeName") or s.get("storeId")) for s in stores or []]
+        if self.store_id and all(s.get("storeId") != self.store_id for s in stores or []):
+            raise ConfigError(f"ShipStation has no store {self.store_id} "
+                              f"(stores: {', '.join(names) or 'none'})")
+        return f"connected to ShipStation: {len(names)} store(s)" + (f" ({', '.join(names)})" if names else "")
+
+    # --- orders out ---------------------------------------------------------------------------
+
+    def submit_orders(self, orders: list[ShippingOrder]) -> dict[str, str]:
+        """Upsert each group; one request for one group, one per 100 for more."""
+        accepted: dict[str, str] = {}
+        rejected: dict[str, str] = {}
+        payloads: list[dict[str, Any]] = []
+        for item in orders:
+            try:
+                payloads.append(order_payload(item, store_id=self.store_id))
+            except HubError as exc:  # the order itself cannot be mapped: refuse it alone
+                rejected[item.key] = exc.message
+        for start in range(0, len(payloads), BULK_MAX):
+            chunk = payloads[start:start + BULK_MAX]
+            if len(chunk) == 1:
+                self._create_one(chunk[0], accepted, rejected)
+            else:
+                self._create_many(chunk, accepted, rejected)
+        if rejected:
+            raise SubmissionRejected(accepted, rejected)
+        return accepted
+
+    def _create_one(self, payload: dict[str, Any], accepted: dict[str, str], rejected: dict[str, str]) -> None:
+        response = self.http.post("/orders/createorder", json=payload, expected=(200, 201, 400))
+        body = _json(response)
+        key = payload["orderKey"]
+        if response.status_code == 400:
+            rejected[key] = _error_text(body) or "refused (400)"
+        elif isinstance(body, dict) and body.get("orderId") is not None:
+            accepted[key] = str(body["orderId"])
+        else:
+            rejected[key] = "ShipStation answered without an orderId"
+
+    def _create_many(self, chunk: list[dict[str, Any]], accepted: dict[str, str],
+                     rejected: dict[str, str]) -> None:
+        body = _json(self.http.post("/orders/createorders", json=chunk))
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list):
+            raise ExternalError("shipstation: POST /orders/createorders answered without results",
+                                retryable=True)
+        by_key = {str(r.get("orderKey")): r for r in results if isinstance(r, dict)}
+        for payload in chunk:
+            key = payload["orderKey"]
+            result = by_key.get(key)
+            if result is None:
+                rejected[key] = "missing from ShipStation's answer"
+            elif result.get("success") and result.get("orderId") is not None:
+                accepted[key] = str(result["orderId"])
+            else:
+                rejected[key] = str(result.get("errorMessage") or "refused without a reason")
+
+    # --- webhooks in ------------------------------------------------------------------------------
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]) -> WebhookReceipt:
+        """Check ``?token=`` in constant time, then read ``{resource_url, resource_type}``.
+
+        ShipStation sends no event id: the id is the SHA-256 of the raw body,
+        which names the batch (``resource_url``), so a redelivery of the same
+        notice is a duplicate while every new batch is a new event.
+        """
+        if not matches(str(self.config.get("webhook_token") or ""), query.get("token")):
+            raise SignatureError("missing or wrong webhook token")
+        data = _payload(body)
+        return WebhookReceipt(event_id="sha256:" + hashlib.sha256(body).hexdigest(),
+                              topic=data["resource_type"])
+
+    def handle_webhook(self, hub, topic: str, body: bytes, headers: Mapping[str, str]) -> str:
+        if topic not in SHIP_TOPICS:
+            return f"ignored: topic {topic}"
+        url = _payload(body)["resource_url"]
+        if not self.allowed_resource(url):
+            # Unsigned payload: fetching a URL it names would hand our credentials
+            # (and our network position) to whoever wrote it.
+            log.warning("shipstation channel %s: refused resource_url on %s (API host is %s)",
+                        self.channel.slug, _origin(url), _origin(self.base_url))
+            return "ignored: resource_url not on the API host"
+        recorded, unknown, refused = 0, [], []
+        for shipment in self._shipments_at(url):
+            notice = shipment_notice(shipment)
+            if notice is None:
+                continue
+            try:
+                if hub.record_shipment(notice) is None:
+                    unknown.append(notice.key)
+                else:
+                    recorded += 1
+            except HubError as exc:
+                if exc.retryable:
+                    raise
+                refused.append(f"shipment {notice.shipment.external_id} of {notice.key}: {exc.message}")
+        if refused:
+            # The others are recorded (and a replay will not double them).
+            raise ValidationError("ShipStation shipment(s) refused: " + "; ".join(refused))
+        if not recorded:
+            if unknown:
+                return f"ignored: no hub order with orderKey {', '.join(sorted(set(unknown)))}"
+            return "ignored: no shipments at resource_url"
+        note = f"; ignored orderKey {', '.join(sorted(set(unknown)))}" if unknown else ""
+        return f"processed: {recorded} shipment(s){note}"
+
+    def allowed_resource(self, url: str) -> bool:
+        """Only a ``/shipments`` URL on the configured API origin, without credentials in it."""
+        if not isinstance(url, str) or not same_origin(url, self.base_url):
+            return False
+        parts = urlsplit(url)
+        if parts.username is not None or parts.password is not None:
+            return False
+        base_path = urlsplit(self.base_url).path.rstrip("/")
+        return parts.path.rstrip("/") == f"{base_path}/shipments"
+
+    def _shipments_at(self, url: str) -> Iterator[dict[str, Any]]:
+        """Every shipment of a ``resource_url``, all pages, with their items."""
+        parts = urlsplit(url)
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                 if k.lower() not in ("includeshipmentitems", "page", "pagesize")]
+        # Items give lines and quantities; the largest page keeps a big batch to few requests.
+        query += [("includeShipmentItems", "true"), ("pageSize", str(PAGE_SIZE))]
+
+        def page_url(page: int) -> str:
+            return urlunsplit((parts.scheme, parts.netloc, parts.path,
+                               urlencode([*query, ("page", str(page))]), ""))
+
+        yield from self._pages(lambda page: self.http.get(page_url(page)))
+
+    # --- shipments by poll -------------------------------------------------------------------------
+
+    def fetch_shipments(self, since: datetime) -> Iterator[ShipmentNotice]:
+        """Labels created since ``since``, then labels voided since then; each shipment once.
+
+        The window is on ``createDate`` (when the label was bought, to the
+        second) rather than ``shipDate`` (a calendar day the warehouse may set
+        ahead or back), so a poll neither misses a label nor re-reads whole days.
+        """
+        start = format_query_datetime(since)
+        seen: dict[str, bool] = {}
+        for window in ({"createDateStart": start, "sortBy": "CreateDate"}, {"voidDateStart": start}):
+            params: dict[str, Any] = {**window, "includeShipmentItems": "true", "pageSize": PAGE_SIZE,
+                                      "sortDir": "ASC"}
+            if self.store_id:
+                params["storeId"] = self.store_id
+
+            def fetch(page: int, params=params) -> requests.Response:
+                return self.http.get("/shipments", params={**params, "page": page})
+
+            for shipment in self._pages(fetch):
+                notice = shipment_notice(shipment)
+                if notice is None:
+                    continue
+                sid = notice.shipment.external_id
+                if sid in seen and (seen[sid] or not notice.voided):
+                    continue
+                seen[sid] = notice.voided
+                yield notice
+
+    def _pages(self, fetch: Callable[[int], requests.Response]) -> Iterator[dict[str, Any]]:
+        page = 1
+        while page <= MAX_PAGES:
+            body = _json(fetch(page))
+            if not isinstance(body, dict) or not isinstance(body.get("shipments"), list):
+                raise ExternalError("shipstation: GET /shipments answered without shipments",
+                                    retryable=True)
+            yield from (s for s in body["shipments"] if isinstance(s, dict))
+            pages = int(body.get("pages") or 0)
+            if page >= pages or not body["shipments"]:
+                return
+            page += 1
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+
+def _json(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise ExternalError(f"shipstation: {response.request.method} {urlsplit(response.url).path} "
+                            f"answered {response.status_code} with no JSON", retryable=True,
+                            status=response.status_code) from None
+
+
+def _error_text(body: Any) -> str:
+    """ShipStation's error answer as one line: Message, ExceptionMessage, ModelState."""
+    if not isinstance(body, dict):
+        return ""
+    parts = [str(body[k]) for k in ("Message", "ExceptionMessage", "message") if body.get(k)]
+    for field, errors in (body.get("ModelState") or {}).items():
+        parts.append(f"{field}: {' '.join(map(str, errors if isinstance(errors, list) else [errors]))}")
+    return " ".join(parts)
+
+
+def _payload(body: bytes) -> dict[str, str]:
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise MalformedPayload("ShipStation webhook body is not JSON") from exc
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) and data.get(k)
+                                             for k in ("resource_url", "resource_type")):
+        raise MalformedPayload("ShipStation webhook needs resource_url and resource_type")
+    return data
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url if isinstance(url, str) else "")
+    try:
+        port = parts.port
+    except ValueError:
+        port = "?"
+    return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")

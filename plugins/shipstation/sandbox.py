@@ -1,0 +1,459 @@
+"""A ShipStation V1 simulator (WSGI): the API subset the connector uses, with its quirks.
+
+- Basic auth with one API key and secret (401 otherwise).
+- The per-minute rate limit: every answer carries ``X-Rate-Limit-Limit``,
+  ``X-Rate-Limit-Remaining`` and ``X-Rate-Limit-Reset`` (whole seconds); a
+  request over the limit gets 429 and does nothing. ``rate_limit`` and
+  ``window`` are configurable so tests need not wait a minute.
+- ``POST /orders/createorder`` upserts by ``orderKey`` (full order; shipped and
+  cancelled orders refuse changes); ``POST /orders/createorders`` takes at
+  most 100 and answers per order (``hasErrors``, ``results[].success`` /
+  ``errorMessage``).
+- ``POST /orders/createlabelfororder`` buys a label: a shipment with a
+  tracking number, in a batch; ``POST /shipments/voidlabel`` voids it.
+- ``GET /shipments`` filters (order, batch, create/ship/void date windows,
+  store), sorts and pages (``{shipments, total, page, pages}``; pageSize ≤ 500),
+  with ``shipmentItems`` only when ``includeShipmentItems=true``.
+- Webhooks: ``POST /webhooks/subscribe``; each new label batch queues a
+  ``SHIP_NOTIFY`` ``{resource_url, resource_type}`` to every subscriber, sent
+  by :meth:`ShipStationSandbox.deliver_webhooks` (ShipStation sends later,
+  from elsewhere; tests decide when).
+- Counters: ``calls`` (``"POST /orders/createorders"`` → n), ``throttled``
+  (429s answered) and ``log`` (method, path, status) for tests and benchmarks.
+
+Dates are written as ShipStation writes them: Pacific time, no zone, 7 digits.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import requests
+
+from hub.core.exceptions import ValidationError
+
+from .mapping import BULK_MAX, ORDER_NUMBER_MAX, SHIPSTATION_TZ, format_datetime, parse_datetime
+
+ORDER_STATUSES = ("awaiting_payment", "awaiting_shipment", "pending_fulfillment", "shipped",
+                  "on_hold", "cancelled")
+CARRIER_LIST = [
+    {"name": "UPS", "code": "ups"},
+    {"name": "FedEx", "code": "fedex"},
+    {"name": "Stamps.com", "code": "stamps_com"},
+    {"name": "DHL Express", "code": "dhl_express"},
+]
+_TRACKING_PREFIX = {"ups": "1Z999AA1", "fedex": "7946", "stamps_com": "9400", "dhl_express": "JD01"}
+_LABEL_PDF = base64.b64encode(b"%PDF-1.4\n% sandbox label\n%%EOF\n").decode()
+
+
+class _Reply(Exception):
+    def __init__(self, status: int, body: Any):
+        super().__init__(status)
+        self.status, self.body = status, body
+
+
+class ShipStationSandbox:
+    """The simulator's state and its WSGI entry point (an instance is the app)."""
+
+    def __init__(self, api_key: str = "sandbox-key", api_secret: str = "sandbox-secret", *,
+                 rate_limit: int = 40, window: float = 60.0, base_url: str = "http://127.0.0.1",
+                 store_id: int = 1, clock: Callable[[], float] = time.monotonic,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self.api_key, self.api_secret = api_key, api_secret
+        self.rate_limit, self.window = rate_limit, window
+        #: Where the sandbox is served: the origin of the ``resource_url`` it sends.
+        self.base_url = base_url.rstrip("/")
+        self.store_id = store_id
+        self.clock, self.now = clock, now
+        self.lock = threading.RLock()
+        self.orders: dict[str, dict[str, Any]] = {}  # by orderKey
+        self.orders_by_id: dict[int, dict[str, Any]] = {}
+        self.shipments: list[dict[str, Any]] = []
+        self.subscriptions: list[dict[str, Any]] = []
+        self.outbox: list[tuple[str, dict[str, str]]] = []  # (target_url, payload) to send
+        self.calls: Counter = Counter()
+        self.throttled = 0
+        self.log: list[tuple[str, str, int]] = []
+        self._ids = itertools.count(100001)
+        self._tracking = itertools.count(1)
+        self._window_start: float | None = None  # a window opens with its first request
+        self._window_count = 0
+
+    # --- WSGI ------------------------------------------------------------------------------------
+
+    def __call__(self, environ, start_response):
+        method = environ["REQUEST_METHOD"]
+        path = environ.get("PATH_INFO", "") or "/"
+        query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        headers: list[tuple[str, str]] = []
+        with self.lock:
+            try:
+                self._authenticate(environ.get("HTTP_AUTHORIZATION", ""))
+                headers = self._count_request()
+                self.calls[f"{method} {path}"] += 1
+                status, body = 200, self._route(method, path, query, raw)
+            except _Reply as reply:
+                status, body = reply.status, reply.body
+                headers = getattr(reply, "headers", headers)
+            self.log.append((method, path, status))
+        data = json.dumps(body).encode()
+        start_response(f"{status} {_REASONS.get(status, 'OK')}", [
+            ("Content-Type", "application/json; charset=utf-8"),
+            ("Content-Length", str(len(data))), *headers])
+        return [data]
+
+    def _authenticate(self, header: str) -> None:
+        expected = "Basic " + base64.b64encode(f"{self.api_key}:{self.api_secret}".encode()).decode()
+        if header != expected:
+            raise _Reply(401, {"Message": "Authorization has been denied for this request."})
+
+    def _count_request(self) -> list[tuple[str, str]]:
+        now = self.clock()
+        if self._window_start is None or now - self._window_start >= self.window:
+            self._window_start, self._window_count = now, 0
+        reset = max(0, math.ceil(self._window_start + self.window - now))
+        if self._window_count >= self.rate_limit:
+            self.throttled += 1
+            raise _Throttled(self._headers(0, reset))
+        self._window_count += 1
+        return self._headers(self.rate_limit - self._window_count, reset)
+
+    def _headers(self, remaining: int, reset: int) -> list[tuple[str, str]]:
+        return [("X-Rate-Limit-Limit", str(self.rate_limit)),
+                ("X-Rate-Limit-Remaining", str(remaining)),
+                ("X-Rate-Limit-Reset", str(reset))]
+
+    def _route(self, method: str, path: str, query: dict[str, str], raw: bytes) -> Any:
+        parts = [p for p in path.split("/") if p]
+        lowered = [p.lower() for p in parts]
+        if method == "GET" and lowered == ["stores"]:
+            return [{"storeId": self.store_id, "storeName": "Sandbox store",
+                     "marketplaceName": "ShipStation", "active": True}]
+        if method == "GET" and lowered == ["carriers"]:
+            return CARRIER_LIST
+        if method == "POST" and lowered == ["orders", "createorder"]:
+            order = _body(raw, dict)
+            try:
+                return self.upsert_order(order)
+            except ValidationError as exc:
+                raise _Reply(400, {"Message": "The request is invalid.",
+                                   "ExceptionMessage": exc.message}) from None
+        if method == "POST" and lowered == ["orders", "createorders"]:
+            return self._create_orders(_body(raw, list))
+        if method == "GET" and len(lowered) == 2 and lowered[0] == "orders" and parts[1].isdigit():
+            return self._order_by_id(int(parts[1]))
+        if method == "POST" and lowered == ["orders", "createlabelfororder"]:
+            data = _body(raw, dict)
+            order = self._order_by_id(_int(data.get("orderId"), "orderId"))
+            try:
+                return self.create_label(order["orderKey"], carrier=data.get("carrierCode") or "ups",
+                                         service=data.get("serviceCode") or "", with_label=True)
+            except ValidationError as exc:
+                raise _Reply(400, {"Message": exc.message}) from None
+        if method == "POST" and lowered == ["shipments", "voidlabel"]:
+            data = _body(raw, dict)
+            return self.void_label(_int(data.get("shipmentId"), "shipmentId"))
+        if method == "GET" and lowered == ["shipments"]:
+            return self.list_shipments(query)
+        if method == "POST" and lowered == ["webhooks", "subscribe"]:
+            data = _body(raw, dict)
+            if not data.get("target_url") or not data.get("event"):
+                raise _Reply(400, {"Message": "target_url and event are required"})
+            sub = {"WebHookID": next(self._ids), "Url": data["target_url"], "HookType": data["event"],
+                   "StoreID": data.get("store_id"), "Name": data.get("friendly_name") or ""}
+            self.subscriptions.append(sub)
+            return {"id": sub["WebHookID"]}
+        if method == "GET" and lowered == ["webhooks"]:
+            return {"webhooks": list(self.subscriptions)}
+        if method == "DELETE" and len(lowered) == 2 and lowered[0] == "webhooks":
+            self.subscriptions = [s for s in self.subscriptions if str(s["WebHookID"]) != parts[1]]
+            return None
+        raise _Reply(404, {"Message": f"No HTTP resource was found that matches the request URI '{path}'."})
+
+    # --- orders ----------------------------------------------------------------------------------
+
+    def upsert_order(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Create or replace the order with this ``orderKey`` (the whole order, every time)."""
+        with self.lock:
+            problems = []
+            number = data.get("orderNumber")
+            if not isinstance(number, str) or not number.strip():
+                problems.append("orderNumber is required")
+            elif len(number) > ORDER_NUMBER_MAX:
+                problems.append(f"orderNumber must be at most {ORDER_NUMBER_MAX} characters")
+            if data.get("orderStatus") not in ORDER_STATUSES:
+                problems.append(f"orderStatus must be one of {', '.join(ORDER_STATUSES)}")
+            try:
+                if parse_datetime(data.get("orderDate")) is None:
+                    problems.append("orderDate is required")
+            except ValidationError as exc:
+                problems.append(exc.message)
+            for i, item in enumerate(data.get("items") or []):
+                if not isinstance(item.get("quantity"), int) or item["quantity"] < 1:
+                    problems.append(f"items[{i}].quantity must be a positive whole number")
+            if problems:
+                raise ValidationError("; ".join(problems))
+            key = data.get("orderKey") or f"ss-{next(self._ids)}"
+            existing = self.orders.get(key)
+            if existing is not None and existing["orderStatus"] in ("shipped", "cancelled") \
+                    and data["orderStatus"] != existing["orderStatus"]:
+                raise ValidationError(f"order {key} is {existing['orderStatus']} and cannot be updated")
+            stamp = format_datetime(self.now())
+            order = {**data, "orderKey": key,
+                     "orderId": existing["orderId"] if existing else next(self._ids),
+                     "createDate": existing["createDate"] if existing else stamp, "modifyDate": stamp,
+                     "orderTotal": round(sum((i.get("unitPrice") or 0) * i["quantity"]
+                                             for i in data.get("items") or [])
+                                         + (data.get("taxAmount") or 0)
+                                         + (data.get("shippingAmount") or 0), 2)}
+            for n, item in enumerate(order.get("items") or []):
+                item.setdefault("orderItemId", order["orderId"] * 1000 + n)
+            self.orders[key] = order
+            self.orders_by_id[order["orderId"]] = order
+            return order
+
+    def _create_orders(self, orders: list[Any]) -> dict[str, Any]:
+        if len(orders) > BULK_MAX:
+            raise _Reply(400, {"Message": f"You may create up to {BULK_MAX} orders per request."})
+        results = []
+        for data in orders:
+            data = data if isinstance(data, dict) else {}
+            try:
+                order = self.upsert_order(data)
+                results.append({"orderId": order["orderId"], "orderNumber": order["orderNumber"],
+                                "orderKey": order["orderKey"], "success": True, "errorMessage": None})
+            except ValidationError as exc:
+                results.append({"orderId": 0, "orderNumber": data.get("orderNumber"),
+                                "orderKey": data.get("orderKey"), "success": False,
+                                "errorMessage": exc.message})
+        return {"hasErrors": any(not r["success"] for r in results), "results": results}
+
+    def _order_by_id(self, order_id: int) -> dict[str, Any]:
+        order = self.orders_by_id.get(order_id)
+        if order is None:
+            raise _Reply(404, {"Message": f"order {order_id} not found"})
+        return order
+
+    def order(self, key: str) -> dict[str, Any]:
+        """The order with this ``orderKey`` (tests read it)."""
+        return self.orders[key]
+
+    # --- labels and shipments -------------------------------------------------------------------
+
+    def create_labels(self, order_keys: list[str], *, carrier: str = "ups") -> list[dict[str, Any]]:
+        """Buy labels for many orders in one batch: one ``SHIP_NOTIFY`` names them all."""
+        with self.lock:
+            batch_id = next(self._ids)
+            labels = [self.create_label(key, carrier=carrier, batch_id=batch_id) for key in order_keys]
+            self._queue_notice(batch_id)
+            return labels
+
+    def create_label(self, order_key: str, *, carrier: str = "ups", service: str = "",
+                     items: dict[str, int] | None = None, with_label: bool = False,
+                     batch_id: int | None = None) -> dict[str, Any]:
+        """Buy a label for an order, as the warehouse does: a shipment with a tracking number.
+
+        ``items`` (``{lineItemKey: quantity}``) ships part of the order; by
+        default all of it. Without ``batch_id`` the label is a batch of its
+        own and queues a ``SHIP_NOTIFY`` for every subscriber.
+        """
+        with self.lock:
+            notify = batch_id is None
+            order = self.orders.get(order_key)
+            if order is None:
+                raise ValidationError(f"no order {order_key}")
+            if order["orderStatus"] != "awaiting_shipment":
+                raise ValidationError(f"order {order_key} is {order['orderStatus']}: no label")
+            chosen = [dict(i) for i in order.get("items") or []
+                      if items is None or str(i.get("lineItemKey")) in items]
+            for item in chosen:
+                if items is not None:
+                    item["quantity"] = int(items[str(item["lineItemKey"])])
+            batch_id = batch_id if batch_id is not None else next(self._ids)
+            tracking = f"{_TRACKING_PREFIX.get(carrier, 'SB')}{next(self._tracking):010d}"
+            now = self.now()
+            shipment = {
+                "shipmentId": next(self._ids), "orderId": order["orderId"], "orderKey": order_key,
+                "userId": "sandbox-user", "customerEmail": order.get("customerEmail"),
+                "orderNumber": order["orderNumber"], "createDate": format_datetime(now),
+                "shipDate": now.astimezone(SHIPSTATION_TZ).strftime("%Y-%m-%d"),
+                "shipmentCost": 7.5, "insuranceCost": 0, "trackingNumber": tracking,
+                "isReturnLabel": False, "batchNumber": str(batch_id), "carrierCode": carrier,
+                "serviceCode": service or f"{carrier}_ground", "packageCode": "package",
+                "confirmation": "none", "warehouseId": 1, "voided": False, "voidDate": None,
+                "marketplaceNotified": False, "notifyErrorMessage": None, "shipTo": order.get("shipTo"),
+                "weight": {"value": 16, "units": "ounces"}, "dimensions": None,
+                "insuranceOptions": None, "advancedOptions": {"storeId": self.store_id},
+                "shipmentItems": [
+                    {"orderItemId": i.get("orderItemId"), "lineItemKey": i.get("lineItemKey"),
+                     "sku": i.get("sku"), "name": i.get("name"), "quantity": i["quantity"],
+                     "unitPrice": i.get("unitPrice")} for i in chosen],
+                "labelData": None, "formData": None,
+                "_batchId": batch_id, "_created": now, "_voided": None,
+            }
+            self.shipments.append(shipment)
+            shipped = Counter()
+            for s in self.shipments:
+                if s["orderKey"] == order_key and not s["voided"]:
+                    for i in s["shipmentItems"]:
+                        shipped[str(i["lineItemKey"])] += i["quantity"]
+            if all(shipped[str(i.get("lineItemKey"))] >= i["quantity"] for i in order.get("items") or []):
+                order["orderStatus"] = "shipped"
+            if notify:
+                self._queue_notice(batch_id)
+            answer = self._public(shipment, with_items=False)
+            if with_label:
+                answer["labelData"] = _LABEL_PDF
+            return answer
+
+    def void_label(self, shipment_id: int) -> dict[str, Any]:
+        """Void a label: the shipment is marked voided and its order awaits shipment again."""
+        with self.lock:
+            shipment = next((s for s in self.shipments if s["shipmentId"] == shipment_id), None)
+            if shipment is None:
+                raise _Reply(404, {"Message": f"shipment {shipment_id} not found"})
+            if shipment["voided"]:
+                return {"approved": False, "message": "Label already voided"}
+            now = self.now()
+            shipment["voided"], shipment["voidDate"], shipment["_voided"] = True, format_datetime(now), now
+            order = self.orders.get(shipment["orderKey"])
+            if order is not None and order["orderStatus"] == "shipped":
+                order["orderStatus"] = "awaiting_shipment"
+            return {"approved": True, "message": "Label voided successfully"}
+
+    def list_shipments(self, query: dict[str, str]) -> dict[str, Any]:
+        q = {k.lower(): v for k, v in query.items()}
+        with self.lock:
+            found = list(self.shipments)
+
+        def window(field: str, start: str, end: str) -> None:
+            nonlocal found
+            lo, hi = _query_date(q.get(start), start), _query_date(q.get(end), end, end_of_day=True)
+            if lo is not None:
+                found = [s for s in found if s[field] is not None and s[field] >= lo]
+            if hi is not None:
+                found = [s for s in found if s[field] is not None and s[field] <= hi]
+
+        for key, field in (("orderid", "orderId"), ("batchid", "_batchId")):
+            if q.get(key):
+                found = [s for s in found if str(s[field]) == q[key]]
+        if q.get("ordernumber"):
+            found = [s for s in found if s["orderNumber"] == q["ordernumber"]]
+        if q.get("trackingnumber"):
+            found = [s for s in found if s["trackingNumber"] == q["trackingnumber"]]
+        if q.get("storeid") and str(q["storeid"]) != str(self.store_id):
+            found = []
+        window("_created", "createdatestart", "createdateend")
+        window("_created", "shipdatestart", "shipdateend")
+        window("_voided", "voiddatestart", "voiddateend")
+        sort = {"createdate": "_created", "shipdate": "_created", "voiddate": "_voided"}.get(
+            (q.get("sortby") or "").lower(), "shipmentId")
+        found.sort(key=lambda s: (s[sort] is None, s[sort] or 0, s["shipmentId"]),
+                   reverse=(q.get("sortdir") or "ASC").upper() == "DESC")
+        page = max(1, _int(q.get("page") or 1, "page"))
+        size = min(500, max(1, _int(q.get("pagesize") or 100, "pageSize")))
+        items = (q.get("includeshipmentitems") or "").lower() == "true"
+        chunk = found[(page - 1) * size: page * size]
+        return {"shipments": [self._public(s, with_items=items) for s in chunk], "total": len(found),
+                "page": page, "pages": math.ceil(len(found) / size)}
+
+    @staticmethod
+    def _public(shipment: dict[str, Any], *, with_items: bool) -> dict[str, Any]:
+        out = {k: v for k, v in shipment.items() if not k.startswith("_")}
+        if not with_items:
+            out["shipmentItems"] = None
+        return json.loads(json.dumps(out))
+
+    # --- webhooks --------------------------------------------------------------------------------
+
+    def _queue_notice(self, batch_id: int) -> None:
+        resource = f"{self.base_url}/shipments?" + urlencode(
+            {"storeID": self.store_id, "batchId": batch_id, "includeShipmentItems": "False"})
+        for sub in self.subscriptions:
+            if sub["HookType"] in ("SHIP_NOTIFY", "ITEM_SHIP_NOTIFY"):
+                url = resource.replace("False", "True") if sub["HookType"] == "ITEM_SHIP_NOTIFY" else resource
+                self.outbox.append((sub["Url"], {"resource_url": url, "resource_type": sub["HookType"]}))
+
+    def subscribe(self, target_url: str, event: str = "SHIP_NOTIFY") -> int:
+        """Subscribe a webhook without an API call (as a person does in ShipStation's settings)."""
+        with self.lock:
+            sub = {"WebHookID": next(self._ids), "Url": target_url, "HookType": event,
+                   "StoreID": self.store_id, "Name": "hub"}
+            self.subscriptions.append(sub)
+            return sub["WebHookID"]
+
+    def deliver_webhooks(self, timeout: float = 10.0) -> list[int]:
+        """POST every queued notice to its target; return the status codes answered."""
+        with self.lock:
+            pending, self.outbox = self.outbox, []
+        return [send_notice(url, payload["resource_url"], payload["resource_type"], timeout=timeout)
+                for url, payload in pending]
+
+    # --- counters --------------------------------------------------------------------------------
+
+    def count(self, method: str, path: str) -> int:
+        return self.calls[f"{method} {path}"]
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+
+class _Throttled(_Reply):
+    def __init__(self, headers: list[tuple[str, str]]):
+        super().__init__(429, {"message": "Too Many Requests"})
+        self.headers = headers
+
+
+def send_notice(target_url: str, resource_url: str, resource_type: str = "SHIP_NOTIFY", *,
+                timeout: float = 10.0) -> int:
+    """POST one ShipStation-style webhook (unsigned ``{resource_url, resource_type}``)."""
+    response = requests.post(target_url, json={"resource_url": resource_url,
+                                               "resource_type": resource_type}, timeout=timeout)
+    return response.status_code
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+            429: "Too Many Requests", 500: "Internal Server Error"}
+
+
+def _body(raw: bytes, kind: type) -> Any:
+    try:
+        data = json.loads(raw or b"null")
+    except ValueError:
+        raise _Reply(400, {"Message": "The request body is not JSON."}) from None
+    if not isinstance(data, kind):
+        raise _Reply(400, {"Message": f"The request body must be a JSON {kind.__name__}."})
+    return data
+
+
+def _int(value: Any, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise _Reply(400, {"Message": f"{name} must be a number"}) from None
+
+
+def _query_date(value: str | None, name: str, *, end_of_day: bool = False) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except ValidationError:
+        raise _Reply(400, {"Message": f"{name} is not a date: {value}"}) from None
+    if end_of_day and len(value.strip()) == 10:  # a bare date ends at the end of that day
+        parsed = parsed + timedelta(days=1) - timedelta(microseconds=1)
+    return parsed
+

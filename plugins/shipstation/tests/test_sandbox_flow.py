@@ -1,0 +1,282 @@
+"""The hub, the connector and the ShipStation sandbox over loopback, on PostgreSQL."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import requests
+from sqlalchemy import select
+
+from hub import actions
+from hub.channels import ensure_manual_channel
+from hub.connectors import ChannelInfo
+from hub.core.order import Line
+from hub.flow import enqueue_shipping_flush
+from hub.jobs import enqueue
+from hub.models import FulfillmentGroup, Job, Order, WebhookEvent
+from hub.testing import order_data
+from plugins.shipstation.connector import ShipStationConnector
+from plugins.shipstation.sandbox import send_notice
+
+from .conftest import API_KEY, API_SECRET, WEBHOOK_TOKEN, Listener, run_all, serve
+
+
+def webhook_url(hub_url: str, token: str = WEBHOOK_TOKEN) -> str:
+    return f"{hub_url}/webhooks/shipstation?token={token}"
+
+
+def order_state(hub, order_id: int):
+    with hub.db.read() as session:
+        order = session.scalars(actions.order_query().where(Order.id == order_id)).one()
+        return order.status, [(s.external_id, s.status, s.carrier, s.tracking_number, s.tracking_url,
+                               sorted((sl.order_line_id, sl.quantity) for sl in s.lines))
+                              for s in order.shipments]
+
+
+def groups_of(hub, order_id: int) -> list[SimpleNamespace]:
+    with hub.db.read() as session:
+        return [SimpleNamespace(key=g.key, status=g.status, error=g.error, external_id=g.external_id)
+                for g in session.scalars(select(FulfillmentGroup)
+                                         .where(FulfillmentGroup.order_id == order_id)
+                                         .order_by(FulfillmentGroup.id))]
+
+
+def poll(hub, channel_id: int) -> None:
+    with hub.db.transaction() as session:
+        enqueue(session, "shipping.poll", {}, channel_id=channel_id)
+    run_all(hub)
+
+
+def submitted_order(hub, make_order, **overrides) -> tuple[int, str]:
+    """A manual order taken by the flow all the way to ShipStation; returns (id, orderKey)."""
+    order_id = make_order(hub, **overrides)
+    run_all(hub)
+    [group] = groups_of(hub, order_id)
+    assert group.status == "submitted", group.error
+    return order_id, group.key
+
+
+# --- end to end -----------------------------------------------------------------------------------------
+
+
+def test_a_manual_order_ships_through_shipstation_end_to_end(pg_hub, sandbox, shipstation_channel,
+                                                              hub_url, make_order):
+    hub = pg_hub
+    shipstation_channel(hub)
+    sandbox.subscribe(webhook_url(hub_url))
+    order_id = make_order(hub)
+    run_all(hub)
+    # confirm → processing → submitted: the order waits at the warehouse.
+    status, shipments = order_state(hub, order_id)
+    assert (status, shipments) == ("processing", [])
+    [group] = groups_of(hub, order_id)
+    assert group.status == "submitted" and group.key == f"hub-{order_id}"
+    remote = sandbox.order(group.key)
+    assert str(remote["orderId"]) == group.external_id
+    assert remote["orderStatus"] == "awaiting_shipment" and remote["orderNumber"] == "#1001"
+    assert remote["shipTo"]["street1"] == "1 Main St" and remote["items"][0]["quantity"] == 2
+    # The warehouse buys a label through the API; ShipStation tells the hub.
+    label = requests.post(f"{sandbox.base_url}/orders/createlabelfororder", auth=(API_KEY, API_SECRET),
+                          json={"orderId": remote["orderId"], "carrierCode": "ups",
+                                "serviceCode": "ups_ground", "confirmation": "none",
+                                "shipDate": "2024-03-11"}, timeout=10).json()
+    assert label["trackingNumber"] and label["labelData"]
+    assert sandbox.deliver_webhooks() == [200]
+    run_all(hub)
+    status, shipments = order_state(hub, order_id)
+    assert status == "shipped"
+    [(external_id, shipment_status, carrier, tracking, url, lines)] = shipments
+    assert (external_id, shipment_status, carrier, tracking) == (
+        str(label["shipmentId"]), "shipped", "UPS", label["trackingNumber"])
+    assert url == f"https://www.ups.com/track?tracknum={label['trackingNumber']}"
+    with hub.db.read() as session:
+        line_id = session.get(Order, order_id).lines[0].id
+        assert lines == [(line_id, 2)]
+        [event] = session.scalars(select(WebhookEvent)).all()
+        assert (event.topic, event.status) == ("SHIP_NOTIFY", "processed")
+
+
+def test_shipments_by_webhook_and_by_poll_are_recorded_once(pg_hub, sandbox, shipstation_channel,
+                                                            hub_url, make_order):
+    hub = pg_hub
+    channel_id = shipstation_channel(hub)
+    sandbox.subscribe(webhook_url(hub_url))
+    first, first_key = submitted_order(hub, make_order)
+    second, second_key = submitted_order(hub, make_order)
+    sandbox.create_label(first_key)
+    [(target, payload)] = sandbox.outbox
+    assert sandbox.deliver_webhooks() == [200]
+    # The same notice again is a duplicate, stored once.
+    again = requests.post(target, json=payload, timeout=10)
+    assert again.json() == {"status": "duplicate"}
+    run_all(hub)
+    sandbox.create_label(second_key)
+    sandbox.outbox.clear()  # this webhook is lost: the poll must find the shipment
+    poll(hub, channel_id)
+    poll(hub, channel_id)
+    for order_id in (first, second):
+        status, shipments = order_state(hub, order_id)
+        assert status == "shipped" and len(shipments) == 1
+    with hub.db.read() as session:
+        assert len(session.scalars(select(WebhookEvent)).all()) == 1
+
+
+def test_a_voided_label_undoes_its_shipment(pg_hub, sandbox, shipstation_channel, hub_url, make_order):
+    hub = pg_hub
+    channel_id = shipstation_channel(hub)
+    sandbox.subscribe(webhook_url(hub_url))
+    order_id, key = submitted_order(hub, make_order)
+    shipment = sandbox.create_label(key, carrier="fedex")
+    sandbox.deliver_webhooks()
+    run_all(hub)
+    assert order_state(hub, order_id)[0] == "shipped"
+    poll(hub, channel_id)  # the poll window starts now
+    answer = requests.post(f"{sandbox.base_url}/shipments/voidlabel", auth=(API_KEY, API_SECRET),
+                           json={"shipmentId": shipment["shipmentId"]}, timeout=10).json()
+    assert answer["approved"] is True
+    poll(hub, channel_id)
+    status, [(_, shipment_status, carrier, *_)] = order_state(hub, order_id)
+    assert (status, shipment_status, carrier) == ("processing", "voided", "FedEx")
+    # A new label ships it again.
+    sandbox.create_label(key, carrier="dhl_express")
+    sandbox.deliver_webhooks()
+    run_all(hub)
+    status, shipments = order_state(hub, order_id)
+    assert status == "shipped" and [s[1] for s in shipments] == ["voided", "shipped"]
+    assert shipments[1][4].startswith("https://www.dhl.com/")
+
+
+def test_split_orders_become_one_shipstation_order_per_group(pg_hub, sandbox, shipstation_channel,
+                                                             make_order):
+    hub = pg_hub
+    channel_id = shipstation_channel(hub)
+    order_id = make_order(hub, lines=[Line(sku="TSHIRT-M", name="T-shirt M", quantity=2, unit_price=1999),
+                                      Line(sku="MUG", name="Mug", quantity=1, unit_price=1001)])
+    with hub.db.transaction() as session:
+        order = actions.confirm(session, order_id, actor="test")
+        shirt, mug = order.lines
+        actions.plan_fulfillment(session, order, [("EAST", {shirt.id: 2}), ("WEST", {mug.id: 1})], channel_id)
+        actions.apply_event(session, order, "start_fulfillment", actor="test")
+    run_all(hub)
+    first, second = groups_of(hub, order_id)
+    assert (first.key, second.key) == (f"hub-{order_id}", f"hub-{order_id}-2")
+    assert first.status == second.status == "submitted"
+    assert sandbox.count("POST", "/orders/createorders") == 1  # both in one bulk call
+    assert sandbox.order(first.key)["orderNumber"] == "#1001"
+    assert sandbox.order(second.key)["orderNumber"] == "#1001-2"
+    assert [i["sku"] for i in sandbox.order(second.key)["items"]] == ["MUG"]
+    sandbox.create_label(second.key)
+    poll(hub, channel_id)
+    assert order_state(hub, order_id)[0] == "partially_shipped"
+    sandbox.create_label(first.key)
+    poll(hub, channel_id)
+    status, shipments = order_state(hub, order_id)
+    assert status == "shipped"
+    assert sorted(s[5] for s in shipments) == sorted([[(shirt.id, 2)], [(mug.id, 1)]])
+
+
+def test_a_cancellation_reaches_shipstation_unless_the_order_shipped_there(pg_hub, sandbox,
+                                                                           shipstation_channel, make_order):
+    hub = pg_hub
+    shipstation_channel(hub)
+    kept, kept_key = submitted_order(hub, make_order)
+    shipped, shipped_key = submitted_order(hub, make_order)
+    sandbox.create_label(shipped_key)  # the hub has not heard yet
+    with hub.db.transaction() as session:
+        actions.cancel(session, kept, actor="test", reason="customer asked")
+        actions.cancel(session, shipped, actor="test", reason="customer asked")
+    run_all(hub)
+    assert sandbox.order(kept_key)["orderStatus"] == "cancelled"
+    assert groups_of(hub, kept)[0].status == "cancelled"
+    assert sandbox.order(shipped_key)["orderStatus"] == "shipped"
+    [refused] = groups_of(hub, shipped)
+    assert refused.status == "cancelling" and "shipped and cannot be updated" in refused.error
+    with hub.db.read() as session:
+        [dead] = session.scalars(select(Job).where(Job.kind == "shipping.resubmit")).all()
+        assert dead.status == "dead" and shipped_key in dead.last_error
+        assert dead.payload == {"key": shipped_key}
+
+
+def test_a_shipment_the_hub_cannot_take_waits_as_a_dead_job_and_the_others_go_on(
+        pg_hub, sandbox, shipstation_channel, make_order):
+    hub = pg_hub
+    channel_id = shipstation_channel(hub)
+    cancelled, cancelled_key = submitted_order(hub, make_order)
+    fine, fine_key = submitted_order(hub, make_order)
+    with hub.db.transaction() as session:
+        actions.cancel(session, cancelled, actor="test", reason="fraud")
+    sandbox.create_label(cancelled_key)  # shipped at the warehouse before the cancel arrived
+    sandbox.create_label(fine_key)
+    poll(hub, channel_id)
+    assert order_state(hub, fine)[0] == "shipped"
+    status, shipments = order_state(hub, cancelled)
+    assert (status, shipments) == ("cancelled", [])
+    with hub.db.read() as session:
+        [dead] = session.scalars(select(Job).where(Job.kind == "shipping.record")).all()
+        assert dead.status == "dead" and "cancelled" in dead.last_error
+        assert dead.payload["key"] == cancelled_key
+        assert dead.payload["shipment"]["tracking_number"]
+
+
+# --- SSRF ------------------------------------------------------------------------------------------------
+
+
+def test_a_resource_url_pointing_elsewhere_is_never_fetched(pg_hub, sandbox, shipstation_channel, hub_url):
+    hub = pg_hub
+    shipstation_channel(hub)
+    listener = Listener()
+    with serve(listener) as elsewhere:
+        # Same host, another port: not the API's origin.
+        status = send_notice(webhook_url(hub_url), f"{elsewhere}/shipments?batchId=1&includeShipmentItems=True")
+        assert status == 200
+        # A wrong token is refused before anything is stored.
+        assert send_notice(webhook_url(hub_url, "wrong-token-000000"), f"{sandbox.base_url}/shipments") == 401
+        assert send_notice(f"{hub_url}/webhooks/shipstation", f"{sandbox.base_url}/shipments") == 401
+        run_all(hub)
+        assert listener.requests == []
+    with hub.db.read() as session:
+        [event] = session.scalars(select(WebhookEvent)).all()
+        assert (event.status, event.error) == ("ignored", "ignored: resource_url not on the API host")
+    assert sandbox.total_calls == 0
+
+
+# --- limits and batches -------------------------------------------------------------------------------------
+
+
+def test_250_groups_go_in_three_bulk_calls_within_the_limit(pg_hub, sandbox, shipstation_channel):
+    hub = pg_hub
+    sandbox.rate_limit, sandbox.window = 2, 2.0  # the third call must wait for the window
+    channel_id = shipstation_channel(hub)
+    with hub.db.transaction() as session:
+        manual = ensure_manual_channel(hub, session)
+        for n in range(250):
+            order = actions.upsert_order(session, manual, order_data(external_id=f"B{n}", number=f"#B{n}"),
+                                         actor="test").order
+            actions.apply_event(session, order, "confirm", actor="test")
+            actions.plan_fulfillment(session, order, [("", {order.lines[0].id: 2})], channel_id)
+            actions.apply_event(session, order, "start_fulfillment", actor="test")
+        enqueue_shipping_flush(session, channel_id)
+    run_all(hub, kinds=("shipping.flush",))
+    assert sandbox.count("POST", "/orders/createorders") == 3
+    assert sandbox.total_calls == 3 and sandbox.throttled == 0
+    assert len(sandbox.orders) == 250
+    assert hub.connector_for_id(channel_id).limiter.waits == 1
+    with hub.db.read() as session:
+        statuses = session.scalars(select(FulfillmentGroup.status)).all()
+        assert statuses.count("submitted") == 250
+
+
+def test_a_429_is_obeyed_before_the_request_is_sent_again(sandbox):
+    sandbox.rate_limit, sandbox.window = 1, 1.5
+    # Another client with the same key takes the window's only request.
+    assert requests.get(f"{sandbox.base_url}/carriers", auth=(API_KEY, API_SECRET), timeout=10).ok
+    connector = ShipStationConnector(ChannelInfo(id=1, slug="ss", name="SS", connector="shipstation", config={
+        "api_key": API_KEY, "api_secret": API_SECRET, "webhook_token": WEBHOOK_TOKEN,
+        "api_base_url": sandbox.base_url}))
+    try:
+        assert connector.check_connection().startswith("connected to ShipStation: 1 store(s)")
+    finally:
+        connector.close()
+    # One 429, then a success: a retry before the reset would have met a second 429.
+    assert sandbox.throttled == 1
+    assert [status for method, path, status in sandbox.log if path == "/stores"] == [429, 200]

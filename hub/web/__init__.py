@@ -19,6 +19,10 @@ from ..runtime import Hub
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_mapping(DATA_DIR=None, DATABASE_URL=None, SECRET_KEY=None, METRICS_PUBLIC=False)
+    # Machine-facing surfaces (web-api): webhook body limit (default: the hub's
+    # HUB_WEBHOOK_MAX_BYTES setting), REST API body limit, and the public base URL
+    # that webhook URLs are shown with (default: the request's own host).
+    app.config.from_mapping(WEBHOOK_MAX_BYTES=None, API_MAX_BYTES=None, PUBLIC_URL=None)
     app.config.from_prefixed_env("HUB")
     if config:
         app.config.from_mapping(config)
@@ -31,9 +35,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         hub = Hub(settings)
     app.extensions["hub"] = hub
 
-    from . import ops
+    from . import api, errors, ops, webhooks
 
+    errors.init_app(app)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(api.bp)
     hub.pm.hook.hub_register_blueprints(app=app)
     return app
 

@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from ..core.exceptions import (
     ConcurrencyError,
     ConfigError,
+    Conflict,
     ExternalError,
     HubError,
     InvalidTransition,
@@ -41,6 +42,7 @@ JSON_PREFIXES: tuple[str, ...] = ("/api/", "/webhooks/", "/metrics")
 _STATUS: tuple[tuple[type[HubError], int], ...] = (
     (InvalidTransition, 409),
     (ConcurrencyError, 409),
+    (Conflict, 409),
     (NotFound, 404),
     (SignatureError, 401),
     (MalformedPayload, 400),

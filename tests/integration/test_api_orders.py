@@ -86,6 +86,9 @@ def test_without_external_id_each_post_is_a_new_order(api):
     ({"customer": {"email": "not-an-email"}}, "customer"),
     ({"shipping": "-1.00"}, "shipping"),
     ({"unknown_field": 1}, "unknown_field"),
+    ({"lines": [{"sku": "MUG", "quantity": 1, "unit_price": "99999999999999999999"}]}, "lines.0.unit_price"),
+    ({"lines": [{"sku": "MUG", "quantity": 1_000_000, "unit_price": "9999999999999.99"}]}, "lines"),
+    ({"customer": {"email": "bob@example.com", "name": "n" * 201}}, "customer"),
 ])
 def test_invalid_manual_orders_are_422_naming_the_field(api, hub, change, field):
     response = api.post("/api/v1/orders", json=manual_order(**change))

@@ -658,7 +658,8 @@ def openapi():
 @bp.get("/docs")
 def docs():
     """The API reference for people: every operation, its parameters, bodies and answers."""
-    from .apidocs_page import operations_for_page
+    from .apidocs_page import operations_for_page, page_intro
 
     spec = openapi_document()
-    return render_template("api/docs.html", spec=spec, groups=operations_for_page(spec))
+    return render_template("api/docs.html", spec=spec, groups=operations_for_page(spec),
+                           intro=page_intro(spec))

@@ -6,9 +6,17 @@ machine without internet and cannot leak tokens to a third party.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from markupsafe import Markup, escape
+
 _REF = "#/components/schemas/"
+
+
+def inline_code(text: str) -> Markup:
+    """Escape ``text`` and show its `backticked` spans as code."""
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text or ""))))
 
 
 def type_of(schema: dict[str, Any] | None) -> dict[str, Any]:
@@ -43,7 +51,7 @@ def schema_fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
     required = set(schema.get("required", []))
     return [
         {"name": name, "type": type_of(prop), "required": name in required,
-         "description": prop.get("description", ""), "constraints": constraints(prop)}
+         "description": inline_code(prop.get("description", "")), "constraints": constraints(prop)}
         for name, prop in (schema.get("properties") or {}).items()
     ]
 
@@ -59,16 +67,16 @@ def operations_for_page(spec: dict[str, Any]) -> list[dict[str, Any]]:
                 "method": method.upper(),
                 "path": path,
                 "summary": op.get("summary", ""),
-                "description": op.get("description", ""),
+                "description": inline_code(op.get("description", "")),
                 "parameters": [
                     {"name": p["name"], "in": p["in"], "required": p.get("required", False),
-                     "type": type_of(p.get("schema")), "description": p.get("description", ""),
+                     "type": type_of(p.get("schema")), "description": inline_code(p.get("description", "")),
                      "constraints": constraints(p.get("schema") or {})}
                     for p in op.get("parameters", [])
                 ],
                 "body": type_of(body.get("schema")) if body else None,
                 "responses": [
-                    {"status": status, "description": r.get("description", ""),
+                    {"status": status, "description": inline_code(r.get("description", "")),
                      "type": type_of(r.get("content", {}).get("application/json", {}).get("schema"))
                      if r.get("content") else None}
                     for status, r in op.get("responses", {}).items()
@@ -79,3 +87,7 @@ def operations_for_page(spec: dict[str, Any]) -> list[dict[str, Any]]:
     out = [{"tag": tag, "operations": ops} for tag, ops in groups.items()]
     out.append({"tag": "schemas", "schemas": schemas, "operations": []})
     return out
+
+
+def page_intro(spec: dict[str, Any]) -> Markup:
+    return inline_code(spec.get("info", {}).get("description", ""))

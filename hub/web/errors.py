@@ -17,7 +17,8 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from ..core.exceptions import (
     ConcurrencyError,
@@ -122,16 +123,19 @@ def init_app(app: Flask) -> None:
     """Answer routing errors (unknown path, wrong method) with JSON on machine paths.
 
     Errors raised inside a machine blueprint's views are handled by that
-    blueprint (see :func:`register_blueprint_handlers`); these app-wide handlers
-    only catch what happens before a view is found. Other paths keep Flask's
-    (or the admin UI's) own pages: the HTTPException is returned unchanged.
+    blueprint (see :func:`register_blueprint_handlers`). A routing error happens
+    before any view is found; it is answered here, first thing, from the
+    request's ``routing_exception``: so the admin UI stays free to register its
+    own 404/405 pages for the paths of people, in any order.
     """
 
-    def routing_error(exc: HTTPException):
-        return http_error_response(exc) if wants_json() else exc
+    def json_routing_error():
+        exc = request.routing_exception
+        if isinstance(exc, (HTTPNotFound, MethodNotAllowed)) and wants_json():
+            return http_error_response(exc)
+        return None
 
-    for status in (404, 405):
-        app.register_error_handler(status, routing_error)
+    app.before_request_funcs.setdefault(None, []).insert(0, json_routing_error)
 
 
 def register_blueprint_handlers(bp) -> None:

@@ -90,6 +90,15 @@ def test_unknown_api_path_is_a_json_404_and_a_wrong_method_a_json_405(api):
     assert set(wrong.headers["Allow"].split(", ")) >= {"GET", "POST"}
 
 
+def test_api_404s_stay_json_when_the_app_has_its_own_html_error_pages(app, api):
+    app.register_error_handler(404, lambda exc: ("<h1>Not here</h1>", 404))
+    app.register_error_handler(405, lambda exc: ("<h1>Not so</h1>", 405))
+
+    assert api.get("/api/v1/nothing-here").get_json()["error"]["code"] == "not_found"
+    assert api.open("PUT", "/api/v1/orders").get_json()["error"]["code"] == "method_not_allowed"
+    assert api.client.get("/no-such-page").get_data(as_text=True) == "<h1>Not here</h1>"
+
+
 def test_pages_outside_the_api_keep_their_html_errors(client):
     response = client.get("/no-such-page")
 

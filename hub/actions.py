@@ -265,12 +265,15 @@ def _cancel_from_channel(session: Session, order: Order, reason: str, *, actor: 
 def transition(session: Session, order_id: int, event: str, *, actor: str, reason: str = "") -> Order:
     """Apply a life-cycle event by name (``confirm``, ``hold``, ``ship`` …) to an order."""
     order = get_order(session, order_id)
+    target = lifecycle.next_status(order.label, order.status, event)  # raises, naming the allowed ones
+    if event not in lifecycle.PERSON_EVENTS:
+        raise ValidationError(f"{event} follows from shipments or returns: record those instead")
+    if target == order.status and event != "hold":
+        return order
     if event == "ship":
         ship(session, order.id, ShipmentData(external_id=f"manual-{secrets.token_hex(6)}"),
              actor=actor, reason=reason)
         return order
-    if event in ("ship_partial", "unship", "unship_partial"):
-        raise ValidationError(f"{event} follows from shipments: record or void a shipment instead")
     return apply_event(session, order, event, actor=actor, reason=reason)
 
 
@@ -522,6 +525,10 @@ def apply_payment_update(session: Session, update: PaymentUpdate, *, actor: str,
     if payment.disputed and not before[3]:
         _hold_if_possible(session, order, "dispute", actor=actor)
     elif payment.status == "failed" and before[0] != "failed":
+        _hold_if_possible(session, order, HOLD_PAYMENT, actor=actor)
+    elif payment.status == "voided" and before[0] != "voided" and order.status != lifecycle.CANCELLED:
+        # Voided behind the hub's back (an authorisation that expired, the gateway's
+        # dashboard): nothing is left to capture, so a person must look before it ships.
         _hold_if_possible(session, order, HOLD_PAYMENT, actor=actor)
     return order
 

@@ -60,12 +60,18 @@ def create_channel(hub: Hub, session: Session, *, name: str, connector: str,
     return channel
 
 
-def update_config(hub: Hub, session: Session, channel: Channel, changes: dict[str, Any]) -> Channel:
-    """Change some config fields; a secret field left blank keeps its stored value."""
+def update_config(hub: Hub, session: Session, channel: Channel, changes: dict[str, Any], *,
+                  replace: bool = False) -> Channel:
+    """Change some config fields; a secret field left blank keeps its stored value.
+
+    With ``replace`` (a whole form was submitted), ``changes`` is the new config:
+    fields it leaves out are dropped (their schema defaults apply), except secret
+    fields, which keep their stored value.
+    """
     cls = hub.connector_class(channel.connector)
     secret = cls.secret_fields()
     current = hub.decrypt_config(channel.connector, channel.config)
-    merged = dict(current)
+    merged = {k: v for k, v in current.items() if k in secret} if replace else dict(current)
     for key, value in changes.items():
         # The mask is what answers show for a stored secret: sent back, it keeps it too.
         if key in secret and value in (None, "", MASK):

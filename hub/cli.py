@@ -152,10 +152,11 @@ def serve(ctx, host, port, threads, worker_threads, no_scheduler):
     click.echo(f"hub serving on http://{server.effective_host}:{server.effective_port}", err=True)
     _raise_on_sigterm()
     try:
-        server.run()
+        server.run()  # waitress returns from here on SIGINT/SIGTERM
     except KeyboardInterrupt:
-        click.echo("stopping: running jobs finish first", err=True)
+        pass
     finally:
+        click.echo("stopping: running jobs finish first", err=True)
         if worker:
             worker.stop()
             worker_thread.join()

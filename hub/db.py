@@ -54,12 +54,13 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """Yield a session for reading; it is rolled back, never committed."""
+        """Yield a session for reading; it is closed (rolled back), never committed.
+
+        Objects loaded stay readable after the block (closing detaches them
+        without expiring their loaded attributes).
+        """
         with self._read_sessions() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     def ping(self) -> bool:
         with self.read_engine.connect() as conn:

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import actions
-from .connectors import PaymentRef, ShippingOrder
+from .connectors import Connector, PaymentRef, ShippingOrder
 from .core.events import OrderEvent
 from .core.exceptions import PaymentDeclined, ValidationError
 from .core.order import PaymentUpdate, RefundData
@@ -87,7 +87,7 @@ def _follow_up(session: Session, hub, audit: OrderAuditEvent, order: Order) -> N
     elif name in ("order.shipped", "order.partially_shipped"):
         _enqueue_captures(session, hub, order, name)
         shipment_id = (audit.data or {}).get("shipment_id")
-        if shipment_id:
+        if shipment_id and _implements(hub.connector_for(order.channel), "push_fulfillment"):
             enqueue(session, "sales.push_fulfillment", {"shipment_id": shipment_id},
                     channel_id=order.channel_id, order_id=order.id,
                     dedupe_key=f"sales.push_fulfillment:{shipment_id}")
@@ -108,6 +108,11 @@ def _follow_up(session: Session, hub, audit: OrderAuditEvent, order: Order) -> N
                 enqueue_shipping_flush(session, group.shipping_channel_id)
             elif group.status == "pending":
                 group.status = "cancelled"
+
+
+def _implements(connector, operation: str) -> bool:
+    """Whether a connector overrides a role operation (no job for what it does not do)."""
+    return getattr(type(connector), operation) is not getattr(Connector, operation)
 
 
 def _enqueue_captures(session: Session, hub, order: Order, event_name: str) -> int:
@@ -247,10 +252,17 @@ def void_payment(ctx: JobContext) -> None:
     connector = ctx.connector()
     result = connector.void(ref, idempotency_key=ctx.idempotency_key)
     with hub.db.transaction() as session:
-        actions.apply_payment_update(
+        order = actions.apply_payment_update(
             session, PaymentUpdate(reference=ref.reference, occurred_at=result.occurred_at or utcnow(),
-                                   status=result.status), actor=f"channel:{connector.channel.slug}",
-            channel_id=ctx.channel_id)
+                                   status=result.status, captured_amount=result.captured_amount),
+            actor=f"channel:{connector.channel.slug}", channel_id=ctx.channel_id)
+        # Too late to void: the gateway captured it meanwhile (a race with a capture
+        # elsewhere). A cancelled order keeps no money: refund what was taken.
+        payment = session.get(Payment, ctx.payload["payment_id"])
+        if (order is not None and order.status == "cancelled"
+                and payment.captured_amount > payment.refunded_amount):
+            request_refund(session, payment, payment.captured_amount - payment.refunded_amount,
+                           key=f"cancel:{order.id}", reason="order cancelled")
 
 
 def refund_payment(ctx: JobContext) -> None:

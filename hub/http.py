@@ -66,6 +66,19 @@ class MinIntervalLimiter(RateLimiter):
             return wait
 
 
+class HttpStatusError(ExternalError):
+    """An answer whose status the caller did not expect, with the answer itself.
+
+    A connector reads ``response`` to turn its service's error body (e.g.
+    Stripe's ``{"error": {"type", "code", "decline_code", "message"}}``) into
+    the right domain error; everyone else handles it as an ``ExternalError``.
+    """
+
+    def __init__(self, message: str, *, response: requests.Response, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.response = response
+
+
 def retry_after_seconds(response: requests.Response) -> float | None:
     """``Retry-After`` in seconds (the form these services send), if present and sane."""
     value = response.headers.get("Retry-After")
@@ -167,9 +180,10 @@ class HttpClient:
                          _path(url), response.status_code, attempt, delay)
                 self.sleep(delay)
                 continue
-            raise ExternalError(
+            raise HttpStatusError(
                 f"{self.connector}: {method} {_path(url)} answered {response.status_code}: "
                 f"{_excerpt(response)}",
+                response=response,
                 retryable=retryable, retry_after=retry_after_seconds(response),
                 status=response.status_code, details={"body": _excerpt(response)},
             )

@@ -159,8 +159,24 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
-def claim(hub: Hub, worker_id: str, *, limit: int = 1, kinds: tuple[str, ...] | None = None) -> list[JobContext]:
-    """Take up to ``limit`` due jobs for ``worker_id`` and lease them."""
+@dataclass(frozen=True)
+class Outcome:
+    """How a job's run ended, to be written by its lease holder."""
+
+    job_id: int
+    worker_id: str
+    status: str  # succeeded | failed | dead
+    error: str | None = None
+    run_at: datetime | None = None
+
+
+def claim(hub: Hub, worker_id: str, *, limit: int = 1, kinds: tuple[str, ...] | None = None,
+          finished: tuple[Outcome, ...] | list[Outcome] = ()) -> list[JobContext]:
+    """Take up to ``limit`` due jobs for ``worker_id`` and lease them.
+
+    ``finished`` outcomes of the previous jobs are written in the same
+    transaction: a busy worker commits once per job, not twice.
+    """
     now = utcnow()
     lease = timedelta(seconds=hub.settings.job_lease_seconds)
     due = or_(
@@ -173,6 +189,8 @@ def claim(hub: Hub, worker_id: str, *, limit: int = 1, kinds: tuple[str, ...] | 
     query = query.order_by(Job.run_at, Job.id).limit(limit).with_for_update(skip_locked=True)
     claimed: list[JobContext] = []
     with hub.db.transaction() as session:
+        for outcome in finished:
+            _write_outcome(session, outcome)
         for job in session.scalars(query):
             if job.status == "running" and job.attempts >= job.max_attempts:
                 job.status = "dead"
@@ -204,12 +222,12 @@ def claim(hub: Hub, worker_id: str, *, limit: int = 1, kinds: tuple[str, ...] | 
     return claimed
 
 
-def run(hub: Hub, ctx: JobContext, worker_id: str) -> str:
-    """Run one claimed job to its next status and return that status."""
+def execute(hub: Hub, ctx: JobContext, worker_id: str) -> Outcome:
+    """Run one claimed job's handler and decide its next status (not yet written)."""
     handler = hub.job_handlers.get(ctx.kind)
     started = time.perf_counter()
     if handler is None:
-        return _finish(hub, ctx, worker_id, "dead", f"no handler for job kind {ctx.kind!r}")
+        return Outcome(ctx.id, worker_id, "dead", f"no handler for job kind {ctx.kind!r}")
     try:
         with _Heartbeat(hub, ctx, worker_id):
             handler(ctx)
@@ -229,11 +247,26 @@ def run(hub: Hub, ctx: JobContext, worker_id: str) -> str:
         if not isinstance(exc, HubError):
             # Not raised on purpose: keep the traceback for whoever debugs it.
             log.info("job %s traceback:\n%s", ctx.id, traceback.format_exc())
-        result = _finish(hub, ctx, worker_id, status, message, run_at=run_at)
+        outcome = Outcome(ctx.id, worker_id, status, message, run_at)
     else:
-        result = _finish(hub, ctx, worker_id, "succeeded", None)
-    hub.metrics.job_finished(ctx.kind, result, time.perf_counter() - started)
-    return result
+        outcome = Outcome(ctx.id, worker_id, "succeeded")
+    hub.metrics.job_finished(ctx.kind, outcome.status, time.perf_counter() - started)
+    return outcome
+
+
+def run(hub: Hub, ctx: JobContext, worker_id: str) -> str:
+    """Run one claimed job, write its outcome, and return its new status."""
+    outcome = execute(hub, ctx, worker_id)
+    finish(hub, [outcome])
+    return outcome.status
+
+
+def finish(hub: Hub, outcomes: list[Outcome]) -> None:
+    """Write outcomes in their own transaction (when no claim follows to carry them)."""
+    if outcomes:
+        with hub.db.transaction() as session:
+            for outcome in outcomes:
+                _write_outcome(session, outcome)
 
 
 def _describe(exc: BaseException) -> str:
@@ -241,57 +274,82 @@ def _describe(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {text}"
 
 
-def _finish(hub: Hub, ctx: JobContext, worker_id: str, status: str, error: str | None, *, run_at=None) -> str:
+def _write_outcome(session: Session, outcome: Outcome) -> None:
     now = utcnow()
-    values: dict[str, Any] = dict(
-        status=status, locked_by=None, locked_until=None, last_error=error, updated_at=now
-    )
-    if status in ("succeeded", "dead"):
+    values: dict[str, Any] = dict(status=outcome.status, locked_by=None, locked_until=None,
+                                  last_error=outcome.error, updated_at=now)
+    if outcome.status in ("succeeded", "dead"):
         values["finished_at"] = now
-    if run_at is not None:
-        values["run_at"] = run_at
-    with hub.db.transaction() as session:
-        # Only the lease holder may finish a job: if our lease ran out and
-        # another worker took the job over, its outcome is the one that counts.
-        done = session.execute(
-            update(Job)
-            .where(Job.id == ctx.id, Job.locked_by == worker_id, Job.status == "running")
-            .values(**values)
-        ).rowcount
+    if outcome.run_at is not None:
+        values["run_at"] = outcome.run_at
+    # Only the lease holder may finish a job: if our lease ran out and another
+    # worker took the job over, its outcome is the one that counts.
+    done = session.execute(
+        update(Job)
+        .where(Job.id == outcome.job_id, Job.locked_by == outcome.worker_id, Job.status == "running")
+        .values(**values)
+    ).rowcount
     if not done:
-        log.warning("job %s: lease lost before it finished; its new holder decides", ctx.id)
-    return status
+        log.warning("job %s: lease lost before it finished; its new holder decides", outcome.job_id)
 
 
 class _Heartbeat:
-    """Extend a running job's lease while its handler works."""
+    """Keep a running job's lease alive while its handler works.
+
+    One keeper thread per hub extends the leases of every job that has run for
+    longer than a third of the lease; short jobs (nearly all) cost a dict update.
+    """
 
     def __init__(self, hub: Hub, ctx: JobContext, worker_id: str):
-        self.hub, self.ctx, self.worker_id = hub, ctx, worker_id
-        self.interval = max(1.0, hub.settings.job_lease_seconds / 3)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True, name=f"lease-{ctx.id}")
+        self.keeper = _LeaseKeeper.of(hub)
+        self.key = (ctx.id, worker_id)
 
     def __enter__(self):
-        self._thread.start()
+        self.keeper.running[self.key] = time.monotonic()
         return self
 
     def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+        self.keeper.running.pop(self.key, None)
 
-    def _beat(self):
+
+class _LeaseKeeper:
+    _lock = threading.Lock()
+
+    def __init__(self, hub: Hub):
+        self.hub = hub
+        self.running: dict[tuple[int, str], float] = {}
+        self.interval = max(0.5, hub.settings.job_lease_seconds / 3)
+        self._thread = threading.Thread(target=self._beat, daemon=True, name="lease-keeper")
+        self._thread.start()
+
+    @classmethod
+    def of(cls, hub: Hub) -> _LeaseKeeper:
+        keeper = getattr(hub, "_lease_keeper", None)
+        if keeper is None:
+            with cls._lock:
+                keeper = getattr(hub, "_lease_keeper", None)
+                if keeper is None:
+                    keeper = hub._lease_keeper = cls(hub)
+        return keeper
+
+    def _beat(self) -> None:
         lease = timedelta(seconds=self.hub.settings.job_lease_seconds)
-        while not self._stop.wait(self.interval):
-            try:
-                with self.hub.db.transaction() as session:
-                    session.execute(
-                        update(Job)
-                        .where(Job.id == self.ctx.id, Job.locked_by == self.worker_id)
-                        .values(locked_until=utcnow() + lease)
-                    )
-            except Exception:  # a missed beat only shortens the lease
-                log.exception("job %s: could not extend its lease", self.ctx.id)
+        while True:
+            time.sleep(self.interval / 2)
+            now = time.monotonic()
+            due = [key for key, since in list(self.running.items()) if now - since >= self.interval]
+            for job_id, worker_id in due:
+                try:
+                    with self.hub.db.transaction() as session:
+                        session.execute(
+                            update(Job)
+                            .where(Job.id == job_id, Job.locked_by == worker_id, Job.status == "running")
+                            .values(locked_until=utcnow() + lease)
+                        )
+                    if (job_id, worker_id) in self.running:
+                        self.running[(job_id, worker_id)] = now
+                except Exception:  # a missed beat only shortens the lease
+                    log.exception("job %s: could not extend its lease", job_id)
 
 
 def retry(session: Session, job_id: int) -> Job:
@@ -340,20 +398,31 @@ class Worker:
 
     def _loop(self, worker_id: str) -> None:
         idle = self.poll_interval / 4
+        pending: list[Outcome] = []
         while not self.stop_event.is_set():
             try:
-                jobs = claim(self.hub, worker_id, kinds=self.kinds)
+                jobs = claim(self.hub, worker_id, kinds=self.kinds, finished=pending)
             except Exception:
                 log.exception("worker %s: could not claim jobs; trying again", worker_id)
                 self.stop_event.wait(self.poll_interval)
                 continue
+            pending = []
             if not jobs:
                 self.stop_event.wait(idle)
                 idle = min(self.poll_interval, idle * 2)
                 continue
             idle = self.poll_interval / 4
-            for ctx in jobs:
-                run(self.hub, ctx, worker_id)
+            pending = [execute(self.hub, ctx, worker_id) for ctx in jobs]
+        self._flush(pending)
+
+    def _flush(self, pending: list[Outcome]) -> None:
+        for attempt in range(5):
+            try:
+                finish(self.hub, pending)
+                return
+            except Exception:
+                log.exception("worker %s: could not record job outcomes (try %s)", self.name, attempt + 1)
+                time.sleep(1)
 
     def run_until_idle(self, *, max_jobs: int | None = None, timeout: float | None = None) -> int:
         """Run due jobs in this thread until none is due; return how many ran.
@@ -362,14 +431,16 @@ class Worker:
         (a retry's backoff) are not waited for.
         """
         ran = 0
+        pending: list[Outcome] = []
         deadline = None if timeout is None else time.monotonic() + timeout
         while max_jobs is None or ran < max_jobs:
             if deadline is not None and time.monotonic() > deadline:
                 break
-            jobs = claim(self.hub, self.name, kinds=self.kinds)
+            jobs = claim(self.hub, self.name, kinds=self.kinds, finished=pending)
+            pending = []
             if not jobs:
                 break
-            for ctx in jobs:
-                run(self.hub, ctx, self.name)
-                ran += 1
+            pending = [execute(self.hub, ctx, self.name) for ctx in jobs]
+            ran += len(jobs)
+        self._flush(pending)
         return ran

@@ -407,3 +407,23 @@ class StockMovement(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(200), default="")  # api, ui, erp file name, order id …
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- Admin UI: sign-in throttling (web-admin) ----------------------------------------------
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per (email, client address): too many lock that pair for a while.
+
+    Kept in the database, not in a process, so every web process behind a load
+    balancer sees the same count.
+    """
+
+    __tablename__ = "login_throttles"
+    __table_args__ = (UniqueConstraint("email", "ip", name="uq_login_throttles_email_ip"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    ip: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locked_until: Mapped[datetime | None]

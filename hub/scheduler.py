@@ -81,6 +81,8 @@ class Scheduler:
             return
         if job_id:
             log.info("scheduler: enqueued %s (job %s)", job.kind, job_id)
+        else:
+            log.info("scheduler: %s for this slot was enqueued already", job.kind)
 
     @staticmethod
     def _job_id(job: PeriodicJob) -> str:

@@ -7,6 +7,8 @@ created on first use with mode 0600. Encrypted values are stored as
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -20,14 +22,16 @@ MASK = "********"
 
 class SecretBox:
     def __init__(self, key: str | bytes):
+        key = key.encode() if isinstance(key, str) else key
         try:
-            self._fernet = Fernet(key.encode() if isinstance(key, str) else key)
+            self._fernet = Fernet(key)
         except (ValueError, TypeError) as exc:
             raise ConfigError(
                 "the secret key is not a valid Fernet key (32 url-safe base64 bytes);"
                 " make one with: python -c 'from cryptography.fernet import Fernet;"
                 " print(Fernet.generate_key().decode())'"
             ) from exc
+        self._key = key
 
     @classmethod
     def for_data_dir(cls, data_dir: Path, env_key: str | None = None) -> SecretBox:
@@ -48,6 +52,14 @@ class SecretBox:
                     f.flush()
                     os.fsync(f.fileno())
         return cls(path.read_bytes().strip())
+
+    def derive(self, purpose: str) -> bytes:
+        """A key for ``purpose`` (e.g. signing web sessions) derived from the secret key.
+
+        One secret to keep, yet the encryption key itself is never used for
+        anything else, and knowing a derived key tells nothing about it.
+        """
+        return hmac.new(self._key, f"hub:{purpose}".encode(), hashlib.sha256).digest()
 
     def encrypt(self, value: str) -> dict[str, str]:
         return {"$enc": self._fernet.encrypt(value.encode()).decode()}

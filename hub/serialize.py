@@ -62,7 +62,7 @@ def order_detail(order: Order) -> dict[str, Any]:
         "notes": order.notes,
         "is_test": order.is_test,
         "tracking_token": order.tracking_token,
-        "allowed_events": allowed_events(order.status),
+        "allowed_events": allowed_events(order.status, person=True),
         "payments": [
             {"id": p.id, "reference": p.reference, "channel_id": p.channel_id, "status": p.status,
              "amount": money(p.amount, cur), "captured": money(p.captured_amount, cur),

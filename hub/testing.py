@@ -318,3 +318,61 @@ def api_token(hub) -> str:
 def api(client, api_token) -> ApiClient:
     """The app's test client, authenticated for ``/api/v1``."""
     return ApiClient(client, api_token)
+
+
+# --- helpers for tests that start real processes and servers ------------------------------
+
+#: A manual order in the shape of ``POST /api/v1/orders`` (2 × 19.99 + 5.00 = 44.98 USD).
+MANUAL_ORDER = {
+    "customer": {"email": "ann@example.com", "name": "Ann"},
+    "shipping_address": {"name": "Ann", "address1": "1 Main St", "city": "Springfield",
+                         "zip": "12345", "country_code": "US"},
+    "lines": [{"sku": "TSHIRT-M", "name": "T-shirt", "quantity": 2, "unit_price": "19.99"}],
+    "currency": "USD",
+    "shipping": "5.00",
+}
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float = 30):
+    """GET ``url`` until something answers; return the response."""
+    import time
+
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return requests.get(url, timeout=2)
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def hub_process_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment for a ``hub`` subprocess on ``data_dir`` (SQLite unless extra says)."""
+    env = {**os.environ, "HUB_DATA_DIR": str(data_dir)}
+    env.pop("HUB_DATABASE_URL", None)
+    env.update(extra)
+    return env
+
+
+def hub_cmd(*args: str, data_dir: Path, input: str | None = None, check: bool = True, **env: str):
+    """Run ``hub …`` as a real process; raise with its stderr when it fails and ``check``."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "hub", *args], env=hub_process_env(data_dir, **env),
+                          input=input, capture_output=True, text=True, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"hub {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
+    return proc

@@ -86,9 +86,20 @@ EVENT_NAMES: dict[str, str] = {
 }
 
 
-def allowed_events(status: str) -> list[str]:
-    """Return the events that move an order out of ``status``, in table order."""
-    return [event for event, moves in TRANSITIONS.items() if status in moves]
+#: Events a person may ask for by name (API, UI, CLI). The others follow from
+#: facts: shipments recorded or voided, returns received.
+PERSON_EVENTS = frozenset(
+    {"confirm", "hold", "release", "start_fulfillment", "ship", "deliver", "complete", "cancel"}
+)
+
+
+def allowed_events(status: str, *, person: bool = False) -> list[str]:
+    """Return the events that move an order out of ``status``, in table order.
+
+    :param person: only those a person may ask for by name (see PERSON_EVENTS).
+    """
+    return [event for event, moves in TRANSITIONS.items()
+            if status in moves and (not person or event in PERSON_EVENTS)]
 
 
 def next_status(order: str, status: str, event: str) -> str:

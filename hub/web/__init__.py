@@ -19,7 +19,11 @@ from ..runtime import Hub
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_mapping(DATA_DIR=None, DATABASE_URL=None, SECRET_KEY=None, METRICS_PUBLIC=False)
-    # Machine-facing surfaces (web-api): webhook body limit (default: the hub's
+    # Admin UI session cookie: not readable by scripts, not sent on cross-site posts.
+    # HUB_SESSION_COOKIE_SECURE=true when served over HTTPS.
+    app.config.from_mapping(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                            PERMANENT_SESSION_LIFETIME=12 * 3600)
+    # Machine-facing surfaces: webhook body limit (default: the hub's
     # HUB_WEBHOOK_MAX_BYTES setting), REST API body limit, and the public base URL
     # that webhook URLs are shown with (default: the request's own host).
     app.config.from_mapping(WEBHOOK_MAX_BYTES=None, API_MAX_BYTES=None, PUBLIC_URL=None)
@@ -35,12 +39,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         hub = Hub(settings)
     app.extensions["hub"] = hub
 
-    from . import api, errors, ops, webhooks
+    from . import api, errors, ops, security, track, webhooks
+    from .admin import bp as admin_bp
 
+    # JSON answers for routing errors (404, 405) under /api/, /webhooks/, /metrics.
     errors.init_app(app)
+    # Session key derived from the hub's secret key; CSRF on every cookie-borne write.
+    security.init_app(app, hub.secrets)
     app.register_blueprint(ops.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(track.bp)
+    app.register_blueprint(admin_bp)
     hub.pm.hook.hub_register_blueprints(app=app)
     return app
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -94,12 +95,16 @@ def _caller_for_token(plain: str) -> Caller:
 
 
 def _admin_in_session() -> bool:
-    """A person logged in to the admin UI (Flask session ``user_id``) may read the API docs."""
+    """A person signed in to the admin UI may read the API docs (same check as the admin's)."""
+    from .admin import password_fingerprint
+
     user_id = session.get("user_id") if current_app.secret_key else None
     if not isinstance(user_id, int):
         return False
     with get_hub().db.read() as db:
-        return db.get(User, user_id) is not None
+        user = db.get(User, user_id)
+        return user is not None and hmac.compare_digest(
+            str(session.get("user_fp", "")), password_fingerprint(user))
 
 
 # Database errors a request can still provoke are the client's, not a crash of ours.

@@ -62,21 +62,27 @@ def test_last_used_at_is_recorded_but_not_rewritten_on_every_request(api, hub):
         assert session.query(ApiToken).one().last_used_at > first
 
 
-def test_the_docs_are_open_to_a_logged_in_admin_without_a_token(make_hub):
+def test_the_docs_are_open_to_a_signed_in_admin_without_a_token(make_hub):
     from hub.web import create_app
 
     hub = make_hub()
     with hub.db.transaction() as session:
-        user, _ = set_admin(session, "admin@example.com", "correct horse")
-        user_id = user.id
-    client = create_app({"HUB": hub, "TESTING": True, "SECRET_KEY": "test-only"}).test_client()
+        set_admin(session, "admin@example.com", "correct horse")
+    client = create_app({"HUB": hub, "TESTING": True}).test_client()
     assert client.get("/api/v1/docs").status_code == 401
+    client.get("/login")
     with client.session_transaction() as session:
-        session["user_id"] = user_id
+        csrf = session["csrf_token"]
+    signed_in = client.post("/login", data={"email": "admin@example.com", "password": "correct horse",
+                                            "csrf_token": csrf})
+    assert signed_in.status_code == 302
 
     assert client.get("/api/v1/docs").status_code == 200
     assert client.get("/api/v1/openapi.json").status_code == 200
     assert client.get("/api/v1/orders").status_code == 401  # the data itself still needs a token
+    with client.session_transaction() as session:
+        session["user_fp"] = "stale"  # the password changed since: the session is worthless
+    assert client.get("/api/v1/docs").status_code == 401
 
 
 def test_unknown_api_path_is_a_json_404_and_a_wrong_method_a_json_405(api):

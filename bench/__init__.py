@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` (or `python -m bench`), `make bench QUICK=1` for a CI-sized run."""

@@ -1,0 +1,115 @@
+"""The merchant's admin UI: server-rendered pages behind a sign-in.
+
+Every view of this blueprint needs a signed-in user except the sign-in page
+itself; an anonymous request is sent to sign in. Views are thin: they parse
+the form, call one function of the hub (``hub.actions``, ``hub.channels``,
+``hub.inventory``, ``hub.jobs``, ``hub.inbox``) and redirect with a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
+
+from ...core.money import Money
+from ...models import User
+from .. import get_hub
+from ..security import page_headers
+
+bp = Blueprint("admin", __name__)
+
+#: Endpoints of this blueprint that an anonymous visitor may reach.
+PUBLIC_ENDPOINTS = frozenset({"admin.login"})
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    id: int
+    email: str
+
+    @property
+    def actor(self) -> str:
+        """How the audit trail names this person."""
+        return f"user:{self.email}"
+
+
+def password_fingerprint(user: User) -> str:
+    """Changes when the password changes, so sessions made with the old one end."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:32]
+
+
+def sign_in(user: User) -> None:
+    session.clear()
+    session.permanent = True
+    session["user_id"] = user.id
+    session["user_fp"] = password_fingerprint(user)
+
+
+@bp.before_request
+def require_login():
+    g.user = None
+    user_id = session.get("user_id")
+    if user_id is not None:
+        with get_hub().db.read() as db:
+            user = db.get(User, user_id)
+            if user is not None and hmac.compare_digest(
+                str(session.get("user_fp", "")), password_fingerprint(user)
+            ):
+                g.user = SignedIn(user.id, user.email)
+        if g.user is None:
+            session.clear()
+    if g.user is None and request.endpoint not in PUBLIC_ENDPOINTS:
+        target = request.full_path.rstrip("?") if request.method == "GET" else None
+        return redirect(url_for("admin.login", next=target))
+    return None
+
+
+@bp.app_template_filter("datetime")
+def format_datetime(value) -> str:
+    """UTC, to the minute: the same on every page, whatever the server's zone."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
+
+
+@bp.app_template_filter("money")
+def format_money(amount: int, currency: str) -> str:
+    """Minor units as the decimal string the API shows (``40994, "USD"`` → ``409.94``)."""
+    return str(Money(amount, currency))
+
+
+@bp.app_template_global("page_args")
+def page_args(**overrides) -> dict:
+    from .helpers import page_url_args
+
+    return page_url_args(**overrides)
+
+
+@bp.errorhandler(404)
+def not_found(_exc):
+    return render_template("errors/not_found.html"), 404
+
+
+@bp.after_request
+def _headers(response):
+    page_headers(response)
+    # Pages carry customers' data: never keep them in a shared cache.
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+from . import (  # noqa: E402,F401  (views register themselves on bp)
+    auth,
+    channels,
+    dashboard,
+    jobs,
+    orders,
+    stock,
+    tokens,
+)

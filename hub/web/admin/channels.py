@@ -1,0 +1,256 @@
+"""Channels: list, add (choose a connector, then its generated form), edit, test, sync, enable.
+
+Creating and changing go through :mod:`hub.channels`, where the connector's
+schema validates the config and secret fields are encrypted. No page ever
+contains a secret's value: secret inputs are empty, "leave blank to keep".
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from ... import channels as channel_service
+from ...connectors import Connector
+from ...core.exceptions import HubError, ValidationError
+from ...jobs import enqueue
+from ...models import Channel, Job, utcnow
+from .. import forms, get_hub
+from . import bp
+from .helpers import flash_error, safe_next
+
+log = logging.getLogger(__name__)
+
+PULL_JOB = "channel.pull"
+MIN_SCHEDULE_SECONDS = 10
+
+
+def pulls(cls: type[Connector]) -> bool:
+    """Whether channels of this connector pull orders (and so can "sync now")."""
+    return PULL_JOB in cls.scheduled_jobs
+
+
+def takes_webhooks(cls: type[Connector]) -> bool:
+    return cls.verify_webhook is not Connector.verify_webhook
+
+
+def webhook_url(slug: str) -> str:
+    return f"{request.host_url.rstrip('/')}/webhooks/{slug}"
+
+
+def _connector_or_404(name: str) -> type[Connector]:
+    cls = get_hub().connectors.get(name)
+    if cls is None:
+        abort(404)
+    return cls
+
+
+def _channel_or_404(db, channel_id: int) -> Channel:
+    channel = db.get(Channel, channel_id)
+    if channel is None:
+        abort(404)
+    return channel
+
+
+def _schedule(raw: str, errors: dict) -> int | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < MIN_SCHEDULE_SECONDS:
+        errors["schedule_seconds"] = [f"Whole seconds, at least {MIN_SCHEDULE_SECONDS}; "
+                                      "blank for the connector's default."]
+        return None
+    return int(raw)
+
+
+def _stored_secrets(cls: type[Connector], channel: Channel) -> frozenset[str]:
+    return frozenset(k for k in cls.secret_fields() if (channel.config or {}).get(k) not in (None, ""))
+
+
+# --- list -------------------------------------------------------------------------------
+
+
+@bp.get("/channels")
+def channels():
+    hub = get_hub()
+    with hub.db.read() as db:
+        rows = list(db.scalars(select(Channel).order_by(Channel.name)))
+        return render_template("admin/channels.html", channels=rows, connectors=hub.connectors,
+                               pulls=pulls, takes_webhooks=takes_webhooks, webhook_url=webhook_url)
+
+
+# --- add ----------------------------------------------------------------------------------
+
+
+@bp.get("/channels/new")
+def channel_choose():
+    connectors = sorted(get_hub().connectors.values(), key=lambda c: (c.label or c.name).lower())
+    return render_template("admin/channel_choose.html", connectors=connectors)
+
+
+@bp.route("/channels/new/<connector>", methods=["GET", "POST"])
+def channel_new(connector: str):
+    cls = _connector_or_404(connector)
+    if request.method == "GET":
+        return render_template("admin/channel_form.html", cls=cls, channel=None,
+                               fields=forms.build(cls.config_schema), name="", schedule="",
+                               errors={}, general=[], pulls=pulls(cls))
+    name = (request.form.get("name") or "").strip()
+    schedule_raw = request.form.get("schedule_seconds", "")
+    submitted = forms.parse(cls.config_schema, request.form)
+    errors: dict = {}
+    if not name:
+        errors["name"] = ["A channel needs a name."]
+    schedule = _schedule(schedule_raw, errors) if pulls(cls) else None
+    try:
+        cls.validate_config(submitted)
+    except ValidationError as exc:
+        errors["config"] = exc.details
+    if not errors:
+        hub = get_hub()
+        try:
+            with hub.db.transaction() as db:
+                created = channel_service.create_channel(
+                    hub, db, name=name, connector=connector, config=submitted,
+                    schedule_seconds=schedule)
+                slug, channel_id = created.slug, created.id
+        except HubError as exc:
+            errors["config"] = exc.details
+            flash(exc.message, "error")
+        else:
+            log.info("channel %s (%s) added by %s", slug, connector, g.user.email)
+            flash(f"Channel “{name}” added.", "success")
+            return redirect(url_for("admin.channels", _anchor=f"channel-{channel_id}"))
+    config_errors = errors.get("config", {})
+    return render_template(
+        "admin/channel_form.html", cls=cls, channel=None,
+        fields=forms.build(cls.config_schema, submitted=submitted, errors=config_errors),
+        name=name, schedule=schedule_raw, errors=errors,
+        general=forms.schema_level_errors(config_errors, cls.config_schema), pulls=pulls(cls),
+    ), 422
+
+
+# --- edit ---------------------------------------------------------------------------------
+
+
+@bp.route("/channels/<int:channel_id>", methods=["GET", "POST"])
+def channel_edit(channel_id: int):
+    hub = get_hub()
+    errors: dict = {}
+    submitted = name = schedule_raw = None
+    if request.method == "POST":
+        with hub.db.read() as db:
+            connector_name = _channel_or_404(db, channel_id).connector
+        cls = hub.connectors.get(connector_name)
+        if cls is not None:
+            name = (request.form.get("name") or "").strip()
+            schedule_raw = request.form.get("schedule_seconds", "")
+            submitted = forms.parse(cls.config_schema, request.form)
+            if not name:
+                errors["name"] = ["A channel needs a name."]
+            schedule = _schedule(schedule_raw, errors) if pulls(cls) else None
+            if not errors:
+                try:
+                    with hub.db.transaction() as db:
+                        row = _channel_or_404(db, channel_id)
+                        channel_service.update_config(hub, db, row, submitted, replace=True)
+                        row.name = name
+                        if pulls(cls):
+                            row.schedule_seconds = schedule
+                        row.updated_at = utcnow()
+                        slug = row.slug
+                except HubError as exc:
+                    errors["config"] = exc.details
+                    flash(exc.message, "error")
+                else:
+                    log.info("channel %s changed by %s", slug, g.user.email)
+                    flash(f"Channel “{name}” saved.", "success")
+                    return redirect(url_for("admin.channel_edit", channel_id=channel_id))
+    with hub.db.read() as db:
+        channel = _channel_or_404(db, channel_id)
+        cls = hub.connectors.get(channel.connector)
+        if cls is None:
+            flash(f"Channel {channel.slug} uses connector {channel.connector!r}, which is not "
+                  "installed.", "error")
+            return redirect(url_for("admin.channels"))
+        stored_secrets = _stored_secrets(cls, channel)
+        config_errors = errors.get("config", {})
+        if submitted is None:
+            stored = hub.decrypt_config(channel.connector, channel.config)
+            fields = forms.build(cls.config_schema, stored=stored, stored_secrets=stored_secrets)
+            name, schedule_raw = channel.name, channel.schedule_seconds or ""
+        else:
+            fields = forms.build(cls.config_schema, submitted=submitted, errors=config_errors,
+                                 stored_secrets=stored_secrets)
+        html = render_template(
+            "admin/channel_form.html", cls=cls, channel=channel, pulls=pulls(cls),
+            takes_webhooks=takes_webhooks(cls), webhook_url=webhook_url(channel.slug),
+            fields=fields, name=name, schedule=schedule_raw, errors=errors,
+            general=forms.schema_level_errors(config_errors, cls.config_schema),
+        )
+    return html, (422 if errors else 200)
+
+
+# --- actions ------------------------------------------------------------------------------
+
+
+def _back(channel_id: int) -> str:
+    return safe_next(request.form.get("next"), url_for("admin.channel_edit", channel_id=channel_id))
+
+
+@bp.post("/channels/<int:channel_id>/test")
+def channel_test(channel_id: int):
+    hub = get_hub()
+    with hub.db.read() as db:
+        channel = _channel_or_404(db, channel_id)
+        name = channel.name
+        try:
+            connector = hub.connector_for(channel)
+        except Exception as exc:  # noqa: BLE001  (e.g. a secret that cannot be decrypted)
+            flash_error(exc)
+            return redirect(_back(channel_id))
+    try:
+        message = connector.check_connection()
+    except Exception as exc:  # noqa: BLE001  (the merchant sees why; unexpected ones are logged)
+        if isinstance(exc, HubError):
+            flash(f"Connection test of “{name}” failed: {exc.message}", "error")
+        else:
+            flash_error(exc)
+    else:
+        flash(f"Connection test of “{name}” passed: {message}", "success")
+    return redirect(_back(channel_id))
+
+
+@bp.post("/channels/<int:channel_id>/sync")
+def channel_sync(channel_id: int):
+    hub = get_hub()
+    with hub.db.transaction() as db:
+        channel = _channel_or_404(db, channel_id)
+        cls = hub.connectors.get(channel.connector)
+        if cls is None or not pulls(cls):
+            flash(f"“{channel.name}” does not pull orders; nothing to sync.", "error")
+        elif not channel.enabled:
+            flash(f"“{channel.name}” is disabled: enable it first.", "error")
+        elif db.scalars(select(Job.id).where(Job.kind == PULL_JOB, Job.channel_id == channel.id,
+                                             Job.status.in_(("queued", "running")))).first():
+            flash(f"A sync of “{channel.name}” is already queued or running.", "info")
+        else:
+            enqueue(db, PULL_JOB, {}, channel_id=channel.id)
+            flash(f"Sync of “{channel.name}” queued: new orders appear as the worker pulls them.",
+                  "success")
+    return redirect(_back(channel_id))
+
+
+@bp.post("/channels/<int:channel_id>/enabled")
+def channel_enabled(channel_id: int):
+    enabled = request.form.get("enabled") == "1"
+    with get_hub().db.transaction() as db:
+        channel = _channel_or_404(db, channel_id)
+        channel.enabled = enabled
+        channel.updated_at = utcnow()
+        name = channel.name
+    log.info("channel %s %s by %s", channel_id, "enabled" if enabled else "disabled", g.user.email)
+    flash(f"“{name}” is {'enabled' if enabled else 'disabled'}.", "success")
+    return redirect(_back(channel_id))

@@ -1,0 +1,86 @@
+"""Small helpers shared by the admin views."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import flash, request
+from sqlalchemy import func, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from ...core.exceptions import HubError
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 50
+
+
+def flash_error(exc: BaseException) -> None:
+    """Tell the person what went wrong, in words they can act on.
+
+    The hub's own errors carry such words; anything else is logged in full and
+    shown by its kind only (its text may hold internals).
+    """
+    if isinstance(exc, HubError):
+        flash(exc.message, "error")
+    elif isinstance(exc, StaleDataError):
+        flash("Someone else changed this meanwhile; look again and retry.", "error")
+    else:
+        log.exception("admin action failed")
+        flash(f"Unexpected error ({exc.__class__.__name__}); the log has the details.", "error")
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only a path on this site: never an open redirect to another host."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
+        return default
+    return target
+
+
+def int_arg(name: str, default: int = 1, minimum: int = 1) -> int:
+    try:
+        return max(minimum, int(request.args.get(name, default)))
+    except (TypeError, ValueError):
+        return default
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    number: int
+    size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.size))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+
+def paginate(session, query, *, size: int = PAGE_SIZE) -> Page:
+    """One page of ``query`` (the ``page`` query argument), with the total count."""
+    number = int_arg("page")
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    items = list(session.scalars(query.limit(size).offset((number - 1) * size)))
+    return Page(items, number, size, total or 0)
+
+
+def page_url_args(**overrides) -> dict:
+    """The current query arguments with some changed (for paging links)."""
+    args = {k: v for k, v in request.args.items() if v}
+    args.update({k: v for k, v in overrides.items()})
+    return args

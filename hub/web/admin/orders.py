@@ -1,0 +1,94 @@
+"""Orders: the list with filters and paging, an order's page, its transition buttons."""
+
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import or_, select
+
+from ... import actions
+from ...core.lifecycle import EVENT_NAMES, STATUSES, allowed_events
+from ...models import Channel, Order
+from ...serialize import order_detail
+from .. import get_hub
+from ..track import tracking_link
+from . import bp
+from .helpers import flash_error, paginate
+
+#: Events that follow from recording or voiding a shipment, not from a button.
+SHIPMENT_EVENTS = frozenset({"ship_partial", "unship", "unship_partial"})
+#: Events whose button asks "are you sure?" first.
+DANGEROUS_EVENTS = frozenset({"cancel", "return", "return_partial"})
+
+EVENT_LABELS = {
+    "confirm": "Confirm",
+    "hold": "Hold",
+    "release": "Release hold",
+    "start_fulfillment": "Start fulfilment",
+    "ship": "Mark shipped",
+    "deliver": "Mark delivered",
+    "complete": "Complete",
+    "cancel": "Cancel order",
+    "return_partial": "Partly returned",
+    "return": "Returned",
+}
+
+
+def button_events(status: str) -> list[str]:
+    """The events a person can press for an order in ``status``."""
+    return [e for e in allowed_events(status) if e not in SHIPMENT_EVENTS]
+
+
+@bp.get("/orders")
+def orders():
+    status = request.args.get("status", "")
+    channel = request.args.get("channel", "")
+    q = (request.args.get("q") or "").strip()
+    query = select(Order).order_by(Order.id.desc())
+    if status:
+        query = query.where(Order.status == status)
+    if channel:
+        query = query.join(Channel, Channel.id == Order.channel_id).where(Channel.slug == channel)
+    if q:
+        like = f"%{q.lstrip('#')}%"
+        query = query.where(or_(Order.number.ilike(like), Order.email.ilike(like),
+                                Order.external_id.ilike(like), Order.customer_name.ilike(like)))
+    with get_hub().db.read() as db:
+        page = paginate(db, query)
+        channels = list(db.scalars(select(Channel).order_by(Channel.name)))
+        return render_template("admin/orders.html", page=page, channels=channels, statuses=STATUSES,
+                               status=status, channel=channel, q=q)
+
+
+@bp.get("/orders/<int:order_id>")
+def order(order_id: int):
+    with get_hub().db.read() as db:
+        found = db.scalars(actions.order_query().where(Order.id == order_id)).one_or_none()
+        if found is None:
+            abort(404)
+        detail = order_detail(found)
+        channel = found.channel
+        shipment_totals = {s.id: sum(sl.quantity for sl in s.lines) for s in found.shipments}
+        return render_template(
+            "admin/order.html", order=detail, channel=channel, shipment_totals=shipment_totals,
+            events=button_events(detail["status"]), event_labels=EVENT_LABELS,
+            dangerous=DANGEROUS_EVENTS, event_names=EVENT_NAMES, tracking_link=tracking_link,
+        )
+
+
+@bp.post("/orders/<int:order_id>/transition")
+def transition(order_id: int):
+    event = request.form.get("event", "")
+    reason = (request.form.get("reason") or "").strip()
+    if event == "hold" and not reason:
+        flash("A hold needs a reason: say what a person must look at.", "error")
+        return redirect(url_for("admin.order", order_id=order_id))
+    try:
+        with get_hub().db.transaction() as db:
+            changed = actions.transition(db, order_id, event, actor=g.user.actor, reason=reason)
+            label, status = changed.label, changed.status
+    except Exception as exc:  # noqa: BLE001  (shown to the person, logged when unexpected)
+        flash_error(exc)
+    else:
+        flash(f"Order {label}: {EVENT_LABELS.get(event, event)} done — it is now "
+              f"{status.replace('_', ' ')}.", "success")
+    return redirect(url_for("admin.order", order_id=order_id))

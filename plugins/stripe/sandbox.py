@@ -1,0 +1,736 @@
+"""A Stripe sandbox: a WSGI simulator of the part of Stripe's API the connector uses.
+
+It powers the integration tests, ``hub demo`` and the benchmarks. It behaves
+like Stripe where the connector's correctness depends on it:
+
+- PaymentIntents: create (and confirm, for tests), confirm, retrieve,
+  capture (``amount_to_capture`` ≤ capturable), cancel; Stripe's status rules
+  and its ``payment_intent_unexpected_state`` error;
+- refunds: partial and several, never more than captured (Stripe's error),
+  listed per PaymentIntent; charges embed no refunds (API ≥ 2022-11-15);
+- idempotency: a POST with an ``Idempotency-Key`` seen before gets the first
+  answer replayed (``Idempotent-Replayed: true``), 500s included; the same key
+  with other parameters gets 400 ``idempotency_error``; the same key while
+  the first request still runs gets 409. Requests refused before the endpoint
+  ran (bad parameters, auth, injected "before" faults) are not remembered;
+- Stripe's error shape ``{"error": {"type", "code", "decline_code", "message", "param"}}``,
+  Bearer (or Basic) auth, unknown parameters refused;
+- injectable faults per path: 429/5xx before the endpoint runs, a lost answer
+  after it ran, a stored 500, timeouts (see :meth:`StripeSandbox.inject`);
+- :attr:`StripeSandbox.effects` counts what was really done (captures,
+  refunds, cancels), so a test can prove nothing happened twice;
+- events signed exactly like Stripe (``Stripe-Signature: t=…,v1=…``),
+  delivered to URLs or callables (:meth:`StripeSandbox.deliver_pending`).
+
+Serve it with any WSGI server, e.g. ``werkzeug.serving.make_server``.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import fnmatch
+import json
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from . import signature
+from .connector import DEFAULT_API_VERSION
+
+DEFAULT_SECRET_KEY = "sk_test_hubsandbox0000000000"
+DEFAULT_WEBHOOK_SECRET = "whsec_hubsandbox0000000000"
+
+#: Test payment methods, as Stripe's test mode names them: (code, decline_code, message).
+DECLINING_PAYMENT_METHODS: dict[str, tuple[str, str, str]] = {
+    "pm_card_chargeDeclined": ("card_declined", "generic_decline", "Your card was declined."),
+    "pm_card_chargeDeclinedInsufficientFunds": ("card_declined", "insufficient_funds",
+                                                "Your card has insufficient funds."),
+    "pm_card_chargeDeclinedExpiredCard": ("expired_card", "expired_card", "Your card has expired."),
+}
+
+CANCELABLE = ("requires_payment_method", "requires_capture", "requires_confirmation", "requires_action",
+              "processing")
+
+#: Parameters each endpoint accepts (the part before any ``[``); others are refused like Stripe does.
+ALLOWED_PARAMS: dict[str, set[str]] = {
+    "create_intent": {"amount", "currency", "capture_method", "confirm", "payment_method", "metadata",
+                      "description", "expand", "payment_method_types"},
+    "confirm_intent": {"payment_method", "expand"},
+    "capture_intent": {"amount_to_capture", "metadata", "expand", "statement_descriptor"},
+    "cancel_intent": {"cancellation_reason", "expand"},
+    "create_refund": {"payment_intent", "charge", "amount", "metadata", "reason", "expand"},
+}
+
+
+class _Refused(Exception):
+    """An answer given before the endpoint ran: never remembered under an idempotency key."""
+
+    def __init__(self, response: Response):
+        self.response = response
+
+
+@dataclass
+class Fault:
+    """An injected failure: see :meth:`StripeSandbox.inject`."""
+
+    path: str
+    status: int | str
+    method: str = "POST"
+    times: int = 1
+    when: str = "before"
+    seconds: float = 0.0
+    retry_after: int | None = None
+    should_retry: bool | None = None
+    hits: int = 0
+
+
+@dataclass
+class _Stored:
+    """What an idempotency key holds: the request's fingerprint, then its answer."""
+
+    fingerprint: tuple
+    status: int | None = None
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class SandboxRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    form: list[tuple[str, str]]
+    query: list[tuple[str, str]]
+
+    @property
+    def idempotency_key(self) -> str | None:
+        return self.headers.get("Idempotency-Key")
+
+
+class StripeSandbox:
+    """The simulator; a WSGI application. All state is in memory and thread-safe."""
+
+    def __init__(self, *, secret_key: str = DEFAULT_SECRET_KEY, webhook_secret: str = DEFAULT_WEBHOOK_SECRET,
+                 api_version: str = DEFAULT_API_VERSION, clock: Callable[[], float] = time.time):
+        self.secret_key = secret_key
+        self.webhook_secret = webhook_secret
+        self.api_version = api_version
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.intents: dict[str, dict[str, Any]] = {}
+        self.charges: dict[str, dict[str, Any]] = {}
+        self.refunds: dict[str, dict[str, Any]] = {}
+        self.disputes: dict[str, dict[str, Any]] = {}
+        self.idempotency: dict[str, _Stored] = {}
+        #: What really happened, by kind: ``captures``, ``refunds``, ``cancels``, ``confirmations``.
+        self.effects: Counter[str] = Counter()
+        #: Answers replayed for an idempotency key seen before.
+        self.replays = 0
+        self.faults: list[Fault] = []
+        self.requests: list[SandboxRequest] = []
+        #: Every event emitted, oldest first; :meth:`deliver_pending` sends the undelivered ones.
+        self.events: list[dict[str, Any]] = []
+        self._undelivered: list[dict[str, Any]] = []
+        #: Where events go: URLs (POSTed) or callables ``target(body: bytes, headers: dict)``.
+        self.webhook_targets: list[str | Callable[[bytes, dict[str, str]], Any]] = []
+        #: Deliver each event in a background thread as soon as it is emitted (the demo).
+        self.auto_deliver = False
+        #: Statuses the next refunds get (then "succeeded"): e.g. ["failed"] or ["pending"].
+        self.refund_statuses: list[str] = []
+        self._deliver_lock = threading.Lock()
+        self._release = threading.Event()
+        self.url_map = Map([
+            Rule("/v1/payment_intents", methods=["POST"], endpoint="create_intent"),
+            Rule("/v1/payment_intents/<intent_id>", methods=["GET"], endpoint="get_intent"),
+            Rule("/v1/payment_intents/<intent_id>/confirm", methods=["POST"], endpoint="confirm_intent"),
+            Rule("/v1/payment_intents/<intent_id>/capture", methods=["POST"], endpoint="capture_intent"),
+            Rule("/v1/payment_intents/<intent_id>/cancel", methods=["POST"], endpoint="cancel_intent"),
+            Rule("/v1/refunds", methods=["POST"], endpoint="create_refund"),
+            Rule("/v1/refunds", methods=["GET"], endpoint="list_refunds"),
+            Rule("/v1/refunds/<refund_id>", methods=["GET"], endpoint="get_refund"),
+            Rule("/v1/charges/<charge_id>", methods=["GET"], endpoint="get_charge"),
+            Rule("/v1/account", methods=["GET"], endpoint="get_account"),
+            Rule("/v1/balance", methods=["GET"], endpoint="get_balance"),
+        ])
+
+    # --- faults -----------------------------------------------------------------------------------
+
+    def inject(self, path: str, status: int | str = 500, *, method: str = "POST", times: int = 1,
+               when: str = "before", seconds: float = 0.0, retry_after: int | None = None,
+               should_retry: bool | None = None) -> Fault:
+        """Make the next ``times`` requests to ``path`` (a glob: ``/v1/payment_intents/*/capture``) fail.
+
+        ``when``:
+
+        - ``"before"``: answer ``status`` (429, 500, 503 …) without running the
+          endpoint; nothing is done or remembered, so a retry succeeds. With
+          ``status="timeout"`` the answer only comes after ``seconds``.
+        - ``"after"``: run the endpoint (the effect happens and its answer is
+          stored under the idempotency key), then answer ``status`` instead: the
+          answer is lost on the way. With ``status="timeout"`` the true answer
+          comes after ``seconds``, the key staying "in flight" meanwhile (a
+          concurrent retry gets 409).
+        - ``"stored"``: the endpoint fails without an effect and Stripe keeps the
+          500 under the key (replayed with ``Stripe-Should-Retry: false``).
+        """
+        if when not in ("before", "after", "stored"):
+            raise ValueError(f"unknown fault time {when!r}")
+        fault = Fault(path=path, status=status, method=method.upper(), times=times, when=when,
+                      seconds=seconds, retry_after=retry_after, should_retry=should_retry)
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.method == method and fnmatch.fnmatchcase(path, fault.path) and fault.hits < fault.times:
+                    fault.hits += 1
+                    return fault
+        return None
+
+    def _fault_response(self, fault: Fault) -> Response:
+        if fault.status == "timeout":
+            self._sleep(fault.seconds)
+            return self._error(504, "api_error", "The request timed out.")
+        status = int(fault.status)
+        headers = {}
+        if fault.retry_after is not None:
+            headers["Retry-After"] = str(fault.retry_after)
+        if fault.should_retry is not None:
+            headers["Stripe-Should-Retry"] = "true" if fault.should_retry else "false"
+        if status == 429:
+            return self._error(429, "invalid_request_error", "Too many requests hit the API too quickly. "
+                               "We recommend an exponential backoff of your requests.", code="rate_limit",
+                               headers=headers)
+        if status >= 500:
+            return self._error(status, "api_error", "An unknown error occurred", headers=headers)
+        if status == 402:
+            return self._error(402, "card_error", "Your card was declined.", code="card_declined",
+                               decline_code="generic_decline", headers=headers)
+        return self._error(status, "invalid_request_error", "Injected error", headers=headers)
+
+    def _sleep(self, seconds: float) -> None:
+        # An Event, not time.sleep: close() wakes every sleeper at once.
+        self._release.wait(seconds)
+
+    def close(self) -> None:
+        """Wake requests held by injected timeouts (before stopping the server)."""
+        self._release.set()
+
+    # --- WSGI -------------------------------------------------------------------------------------
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        response = self.handle(request)
+        return response(environ, start_response)
+
+    def handle(self, request: Request) -> Response:
+        method, path = request.method, request.path
+        form = list(request.form.items(multi=True))
+        with self.lock:
+            self.requests.append(SandboxRequest(method, path, dict(request.headers), form,
+                                                list(request.args.items(multi=True))))
+        fault = self._take_fault(method, path)
+        if fault is not None and fault.when == "before":
+            return self._fault_response(fault)
+        refused = self._check_auth(request.headers.get("Authorization", ""))
+        if refused is not None:
+            return refused
+        try:
+            endpoint, args = self.url_map.bind("api.stripe.com").match(path, method=method)
+        except HTTPException:
+            return self._error(404, "invalid_request_error",
+                               f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs.")
+        params = form if method == "POST" else list(request.args.items(multi=True))
+        key = request.headers.get("Idempotency-Key") if method == "POST" else None
+        if not key:
+            return self._run(endpoint, args, params, fault)
+        return self._run_idempotent(key, endpoint, args, params, fault, method, path)
+
+    def _run(self, endpoint: str, args: dict, params: list[tuple[str, str]], fault: Fault | None) -> Response:
+        try:
+            response = self._execute(endpoint, args, params)
+        except _Refused as refused:
+            return refused.response
+        if fault is not None and fault.when == "after":
+            if fault.status == "timeout":
+                self._sleep(fault.seconds)
+                return response
+            return self._fault_response(fault)
+        return response
+
+    def _run_idempotent(self, key: str, endpoint: str, args: dict, params: list[tuple[str, str]],
+                        fault: Fault | None, method: str, path: str) -> Response:
+        if len(key) > 255:
+            return self._error(400, "invalid_request_error",
+                               "Keys for idempotent requests can only be 255 characters long.")
+        fingerprint = (method, path, tuple(sorted(params)))
+        with self.lock:
+            stored = self.idempotency.get(key)
+            if stored is not None:
+                if stored.status is None:
+                    return self._error(409, "idempotency_error",
+                                       "There is currently another in-progress request using this "
+                                       "Idempotent Key (that probably means you submitted twice, and the "
+                                       "other request is still going through): " + key
+                                       + ". Please try again later.", code="idempotency_key_in_use")
+                if stored.fingerprint != fingerprint:
+                    return self._error(400, "idempotency_error",
+                                       "Keys for idempotent requests can only be used with the same "
+                                       "parameters they were first used with. Try using a key other than '"
+                                       + key + "' if you meant to execute a different request.")
+                replay = Response(stored.body, status=stored.status, headers=stored.headers,
+                                  content_type="application/json")
+                replay.headers["Idempotent-Replayed"] = "true"
+                self.replays += 1
+                return replay
+            stored = _Stored(fingerprint)
+            self.idempotency[key] = stored  # in flight
+        try:
+            if fault is not None and fault.when == "stored":
+                response = self._error(500, "api_error", "An unknown error occurred",
+                                       headers={"Stripe-Should-Retry": "false"})
+            else:
+                response = self._execute(endpoint, args, params)
+        except _Refused as refused:
+            with self.lock:
+                del self.idempotency[key]
+            return refused.response
+        except BaseException:
+            with self.lock:
+                del self.idempotency[key]
+            raise
+        if fault is not None and fault.when == "after" and fault.status == "timeout":
+            self._sleep(fault.seconds)  # still in flight: a concurrent retry gets 409
+        with self.lock:
+            stored.status = response.status_code
+            stored.body = response.get_data()
+            stored.headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-type"]
+        if fault is not None and fault.when == "after" and fault.status != "timeout":
+            return self._fault_response(fault)
+        return response
+
+    def _check_auth(self, header: str) -> Response | None:
+        given = ""
+        if header.startswith("Bearer "):
+            given = header[len("Bearer "):]
+        elif header.startswith("Basic "):
+            try:
+                given = base64.b64decode(header[len("Basic "):]).decode().split(":", 1)[0]
+            except (ValueError, UnicodeDecodeError):
+                given = ""
+        if not given:
+            return self._error(401, "invalid_request_error",
+                               "You did not provide an API key. You need to provide your API key in the "
+                               "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer "
+                               "YOUR_SECRET_KEY').")
+        if not secrets.compare_digest(given.encode(), self.secret_key.encode()):
+            return self._error(401, "invalid_request_error", f"Invalid API Key provided: {_mask(given)}")
+        return None
+
+    def _execute(self, endpoint: str, args: dict, params: list[tuple[str, str]]) -> Response:
+        allowed = ALLOWED_PARAMS.get(endpoint)
+        if allowed is not None:
+            for name, _ in params:
+                if name.split("[", 1)[0] not in allowed:
+                    raise _Refused(self._error(400, "invalid_request_error",
+                                               f"Received unknown parameter: {name}",
+                                               code="parameter_unknown", param=name))
+        flat = dict(params)
+        with self.lock:
+            status, body = getattr(self, f"_ep_{endpoint}")(flat, **args)
+        return self._json(status, body)
+
+    # --- responses ----------------------------------------------------------------------------
+
+    def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+        response = Response(json.dumps(body, indent=2), status=status, content_type="application/json")
+        response.headers["Request-Id"] = "req_" + secrets.token_hex(7)
+        response.headers["Stripe-Version"] = self.api_version
+        for name, value in (headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    def _error(self, status: int, type_: str, message: str, *, code: str | None = None, param: str | None = None,
+               decline_code: str | None = None, headers: dict[str, str] | None = None,
+               **extra: Any) -> Response:
+        error: dict[str, Any] = {"type": type_, "message": message}
+        if code:
+            error["code"] = code
+            error["doc_url"] = f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}"
+        if param:
+            error["param"] = param
+        if decline_code:
+            error["decline_code"] = decline_code
+        error.update(extra)
+        return self._json(status, {"error": error}, headers)
+
+    def _refuse(self, status: int, message: str, **kwargs: Any) -> _Refused:
+        return _Refused(self._error(status, "invalid_request_error", message, **kwargs))
+
+    # --- objects -----------------------------------------------------------------------------------
+
+    def _id(self, prefix: str) -> str:
+        return f"{prefix}_{secrets.token_hex(12)}"
+
+    def _now(self) -> int:
+        return int(self.clock())
+
+    def _intent(self, intent_id: str) -> dict[str, Any]:
+        intent = self.intents.get(intent_id)
+        if intent is None:
+            raise self._refuse(404, f"No such payment_intent: '{intent_id}'", code="resource_missing",
+                               param="intent")
+        return intent
+
+    def _int(self, params: dict[str, str], name: str, *, required: bool = False) -> int | None:
+        value = params.get(name)
+        if value is None or value == "":
+            if required:
+                raise self._refuse(400, f"Missing required param: {name}.", code="parameter_missing", param=name)
+            return None
+        if not (value.isascii() and value.isdigit()):
+            raise self._refuse(400, f"Invalid integer: {value}", code="parameter_invalid_integer", param=name)
+        return int(value)
+
+    @staticmethod
+    def _metadata(params: dict[str, str]) -> dict[str, str]:
+        return {k[len("metadata["):-1]: v for k, v in params.items() if k.startswith("metadata[") and k.endswith("]")}
+
+    def _new_intent(self, amount: int, currency: str, capture_method: str, metadata: dict[str, str]) -> dict:
+        intent = {
+            "id": self._id("pi"), "object": "payment_intent", "amount": amount, "amount_capturable": 0,
+            "amount_received": 0, "currency": currency, "capture_method": capture_method,
+            "status": "requires_payment_method", "latest_charge": None, "last_payment_error": None,
+            "payment_method": None, "canceled_at": None, "cancellation_reason": None,
+            "created": self._now(), "livemode": False, "metadata": metadata,
+        }
+        self.intents[intent["id"]] = intent
+        return intent
+
+    def _confirm(self, intent: dict[str, Any], payment_method: str) -> tuple[int, dict[str, Any]]:
+        intent["payment_method"] = payment_method
+        self.effects["confirmations"] += 1
+        decline = DECLINING_PAYMENT_METHODS.get(payment_method)
+        if decline is not None:
+            code, decline_code, message = decline
+            intent["status"] = "requires_payment_method"
+            intent["last_payment_error"] = {"type": "card_error", "code": code, "decline_code": decline_code,
+                                            "message": message}
+            self.emit("payment_intent.payment_failed", intent)
+            error = {"type": "card_error", "code": code, "decline_code": decline_code, "message": message,
+                     "payment_intent": copy.deepcopy(intent)}
+            return 402, {"error": error}
+        charge = {
+            "id": self._id("ch"), "object": "charge", "amount": intent["amount"], "amount_captured": 0,
+            "amount_refunded": 0, "captured": False, "refunded": False, "currency": intent["currency"],
+            "payment_intent": intent["id"], "status": "succeeded", "disputed": False,
+            "created": self._now(), "livemode": False,
+        }
+        self.charges[charge["id"]] = charge
+        intent["latest_charge"] = charge["id"]
+        intent["last_payment_error"] = None
+        if intent["capture_method"] == "manual":
+            intent["status"] = "requires_capture"
+            intent["amount_capturable"] = intent["amount"]
+            self.emit("payment_intent.amount_capturable_updated", intent)
+        else:
+            self._do_capture(intent, intent["amount"])
+        return 200, copy.deepcopy(intent)
+
+    def _do_capture(self, intent: dict[str, Any], amount: int) -> None:
+        charge = self.charges[intent["latest_charge"]]
+        intent.update(status="succeeded", amount_received=amount, amount_capturable=0)
+        charge.update(captured=True, amount_captured=amount)
+        self.effects["captures"] += 1
+        self.emit("payment_intent.succeeded", intent)
+
+    def _charge_of(self, intent: dict[str, Any]) -> dict[str, Any] | None:
+        return self.charges.get(intent.get("latest_charge") or "")
+
+    # --- endpoints (each returns (status, body); run under the lock) ---------------------------------
+
+    def _ep_create_intent(self, params: dict[str, str]):
+        amount = self._int(params, "amount", required=True)
+        currency = params.get("currency")
+        if not currency:
+            raise self._refuse(400, "Missing required param: currency.", code="parameter_missing", param="currency")
+        capture_method = params.get("capture_method", "automatic")
+        if capture_method not in ("automatic", "automatic_async", "manual"):
+            raise self._refuse(400, f"Invalid capture_method: {capture_method}", code="parameter_invalid_string",
+                               param="capture_method")
+        if amount < 1:
+            raise self._refuse(400, "Amount must be at least 1", code="amount_too_small", param="amount")
+        intent = self._new_intent(amount, currency.lower(), "manual" if capture_method == "manual" else "automatic",
+                                  self._metadata(params))
+        payment_method = params.get("payment_method")
+        if payment_method:
+            intent["payment_method"] = payment_method
+            intent["status"] = "requires_confirmation"
+        if params.get("confirm") == "true":
+            if not payment_method:
+                raise self._refuse(400, "You cannot confirm this PaymentIntent because it's missing a payment "
+                                   "method.", code="payment_intent_unexpected_state")
+            return self._confirm(intent, payment_method)
+        return 200, copy.deepcopy(intent)
+
+    def _ep_confirm_intent(self, params: dict[str, str], intent_id: str):
+        intent = self._intent(intent_id)
+        if intent["status"] not in ("requires_payment_method", "requires_confirmation"):
+            return self._unexpected_state(intent, "confirm", ("requires_payment_method", "requires_confirmation"))
+        payment_method = params.get("payment_method") or intent.get("payment_method")
+        if not payment_method:
+            raise self._refuse(400, "You cannot confirm this PaymentIntent because it's missing a payment method.",
+                               code="payment_intent_unexpected_state")
+        return self._confirm(intent, payment_method)
+
+    def _ep_get_intent(self, params: dict[str, str], intent_id: str):
+        return 200, copy.deepcopy(self._intent(intent_id))
+
+    def _ep_capture_intent(self, params: dict[str, str], intent_id: str):
+        intent = self._intent(intent_id)
+        if intent["status"] != "requires_capture":
+            return self._unexpected_state(intent, "capture", ("requires_capture",))
+        amount = self._int(params, "amount_to_capture")
+        if amount is None:
+            amount = intent["amount_capturable"]
+        if amount > intent["amount_capturable"]:
+            return self._error_tuple(400, "invalid_request_error",
+                                     "The amount_to_capture must be less than or equal to the "
+                                     f"amount_capturable ({intent['amount_capturable']}).",
+                                     code="amount_too_large", param="amount_to_capture")
+        self._do_capture(intent, amount)
+        return 200, copy.deepcopy(intent)
+
+    def _ep_cancel_intent(self, params: dict[str, str], intent_id: str):
+        intent = self._intent(intent_id)
+        if intent["status"] not in CANCELABLE:
+            return self._unexpected_state(intent, "cancel", CANCELABLE)
+        intent.update(status="canceled", amount_capturable=0, canceled_at=self._now(),
+                      cancellation_reason=params.get("cancellation_reason"))
+        self.effects["cancels"] += 1
+        self.emit("payment_intent.canceled", intent)
+        return 200, copy.deepcopy(intent)
+
+    def _ep_create_refund(self, params: dict[str, str]):
+        intent_id = params.get("payment_intent")
+        charge_id = params.get("charge")
+        if intent_id:
+            intent = self._intent(intent_id)
+            charge = self._charge_of(intent)
+        elif charge_id:
+            charge = self.charges.get(charge_id)
+            if charge is None:
+                raise self._refuse(404, f"No such charge: '{charge_id}'", code="resource_missing", param="charge")
+            intent = self.intents[charge["payment_intent"]]
+        else:
+            raise self._refuse(400, "One of the following params should be provided for this request: "
+                               "payment_intent or charge.", code="parameter_missing")
+        if intent["status"] != "succeeded" or charge is None:
+            return self._error_tuple(400, "invalid_request_error",
+                                     f"This PaymentIntent ({intent['id']}) does not have a successful charge "
+                                     "to refund.", code="payment_intent_unexpected_state",
+                                     param="payment_intent")
+        remaining = charge["amount_captured"] - charge["amount_refunded"]
+        amount = self._int(params, "amount")
+        if amount is None:
+            amount = remaining
+        if remaining <= 0:
+            return self._error_tuple(400, "invalid_request_error", f"Charge {charge['id']} has already been "
+                                     "refunded.", code="charge_already_refunded")
+        if amount < 1:
+            raise self._refuse(400, "Refund amount must be at least 1.", code="parameter_invalid_integer",
+                               param="amount")
+        if amount > remaining:
+            return self._error_tuple(400, "invalid_request_error",
+                                     f"Refund amount ({amount} {charge['currency']}) is greater than unrefunded "
+                                     f"amount on charge ({remaining} {charge['currency']})",
+                                     code="amount_too_large", param="amount")
+        status = self.refund_statuses.pop(0) if self.refund_statuses else "succeeded"
+        refund = {
+            "id": self._id("re"), "object": "refund", "amount": amount, "charge": charge["id"],
+            "currency": charge["currency"], "payment_intent": intent["id"], "status": status,
+            "reason": params.get("reason"), "metadata": self._metadata(params), "created": self._now(),
+            "failure_reason": "unknown" if status == "failed" else None,
+        }
+        self.refunds[refund["id"]] = refund
+        self.effects["refunds"] += 1
+        if status != "failed":
+            charge["amount_refunded"] += amount
+            charge["refunded"] = charge["amount_refunded"] >= charge["amount_captured"]
+            self.emit("charge.refunded", charge)
+        return 200, copy.deepcopy(refund)
+
+    def _ep_list_refunds(self, params: dict[str, str]):
+        limit = min(max(self._int(params, "limit") or 10, 1), 100)
+        found = [r for r in reversed(self.refunds.values())  # newest first, as Stripe lists
+                 if (not params.get("payment_intent") or r["payment_intent"] == params["payment_intent"])
+                 and (not params.get("charge") or r["charge"] == params["charge"])]
+        after = params.get("starting_after")
+        if after:
+            ids = [r["id"] for r in found]
+            found = found[ids.index(after) + 1:] if after in ids else []
+        page = found[:limit]
+        return 200, {"object": "list", "url": "/v1/refunds", "has_more": len(found) > limit,
+                     "data": copy.deepcopy(page)}
+
+    def _ep_get_refund(self, params: dict[str, str], refund_id: str):
+        refund = self.refunds.get(refund_id)
+        if refund is None:
+            raise self._refuse(404, f"No such refund: '{refund_id}'", code="resource_missing", param="id")
+        return 200, copy.deepcopy(refund)
+
+    def _ep_get_charge(self, params: dict[str, str], charge_id: str):
+        charge = self.charges.get(charge_id)
+        if charge is None:
+            raise self._refuse(404, f"No such charge: '{charge_id}'", code="resource_missing", param="id")
+        return 200, copy.deepcopy(charge)
+
+    def _ep_get_account(self, params: dict[str, str]):
+        return 200, {"id": "acct_hubsandbox", "object": "account", "charges_enabled": True,
+                     "business_profile": {"name": "Hub Sandbox"},
+                     "settings": {"dashboard": {"display_name": "Hub Sandbox"}}}
+
+    def _ep_get_balance(self, params: dict[str, str]):
+        return 200, {"object": "balance", "livemode": False, "available": [{"amount": 0, "currency": "usd"}],
+                     "pending": [{"amount": 0, "currency": "usd"}]}
+
+    def _unexpected_state(self, intent: dict[str, Any], verb: str, allowed: tuple[str, ...]):
+        return self._error_tuple(
+            400, "invalid_request_error",
+            f"This PaymentIntent could not be {'canceled' if verb == 'cancel' else verb + 'd'} because it has a "
+            f"status of {intent['status']}. Only a PaymentIntent with one of the following statuses may be "
+            f"{'canceled' if verb == 'cancel' else verb + 'd'}: {', '.join(allowed)}.",
+            code="payment_intent_unexpected_state", payment_intent=copy.deepcopy(intent))
+
+    @staticmethod
+    def _error_tuple(status: int, type_: str, message: str, *, code: str | None = None,
+                     param: str | None = None, **extra: Any):
+        error: dict[str, Any] = {"type": type_, "message": message}
+        if code:
+            error["code"] = code
+        if param:
+            error["param"] = param
+        error.update(extra)
+        return status, {"error": error}
+
+    # --- the "dashboard": what happens at Stripe without the hub asking ------------------------------
+
+    def create_intent(self, amount: int, currency: str = "usd", *, capture_method: str = "manual",
+                      payment_method: str = "pm_card_visa", confirm: bool = True) -> dict[str, Any]:
+        """A PaymentIntent as a storefront's checkout makes it (authorised when confirmed)."""
+        with self.lock:
+            intent = self._new_intent(amount, currency.lower(), capture_method, {})
+            if confirm:
+                self._confirm(intent, payment_method)
+            return copy.deepcopy(intent)
+
+    def capture_now(self, intent_id: str, amount: int | None = None) -> dict[str, Any]:
+        """Capture from the dashboard (not through the hub)."""
+        with self.lock:
+            intent = self.intents[intent_id]
+            if intent["status"] != "requires_capture":
+                raise ValueError(f"{intent_id} is {intent['status']}")
+            self._do_capture(intent, intent["amount_capturable"] if amount is None else amount)
+            return copy.deepcopy(intent)
+
+    def refund_now(self, intent_id: str, amount: int | None = None) -> dict[str, Any]:
+        """Refund from the dashboard (not through the hub)."""
+        params = {"payment_intent": intent_id, **({"amount": str(amount)} if amount is not None else {})}
+        with self.lock:
+            try:
+                status, body = self._ep_create_refund(params)
+            except _Refused as refused:
+                status, body = refused.response.status_code, json.loads(refused.response.get_data())
+            if status != 200:
+                raise ValueError(body["error"]["message"])
+            return body
+
+    def settle_refund(self, refund_id: str, status: str) -> dict[str, Any]:
+        """A pending refund succeeds or fails later (``charge.refund.updated``)."""
+        with self.lock:
+            refund = self.refunds[refund_id]
+            charge = self.charges[refund["charge"]]
+            if refund["status"] != "failed" and status == "failed":
+                charge["amount_refunded"] -= refund["amount"]
+            refund["status"] = status
+            self.emit("charge.refund.updated", refund)
+            return copy.deepcopy(refund)
+
+    def dispute(self, intent_id: str, reason: str = "fraudulent") -> dict[str, Any]:
+        """The cardholder disputes the payment (``charge.dispute.created``)."""
+        with self.lock:
+            intent = self.intents[intent_id]
+            charge = self.charges[intent["latest_charge"]]
+            charge["disputed"] = True
+            dispute = {"id": self._id("du"), "object": "dispute", "amount": charge["amount_captured"],
+                       "charge": charge["id"], "payment_intent": intent_id, "currency": charge["currency"],
+                       "reason": reason, "status": "needs_response", "created": self._now()}
+            self.disputes[dispute["id"]] = dispute
+            self.emit("charge.dispute.created", dispute)
+            return copy.deepcopy(dispute)
+
+    # --- events and webhooks -----------------------------------------------------------------------
+
+    def emit(self, event_type: str, obj: dict[str, Any], *, created: int | None = None) -> dict[str, Any]:
+        """Record an event about ``obj`` (a snapshot of it now) for delivery."""
+        event = {
+            "id": self._id("evt"), "object": "event", "api_version": self.api_version,
+            "created": self._now() if created is None else created,
+            "data": {"object": copy.deepcopy(obj)}, "livemode": False, "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None}, "type": event_type,
+        }
+        with self.lock:
+            self.events.append(event)
+            self._undelivered.append(event)
+        if self.auto_deliver and self.webhook_targets:
+            threading.Thread(target=self.deliver_pending, daemon=True, name="stripe-sandbox-webhooks").start()
+        return event
+
+    def signed(self, event: dict[str, Any], *, timestamp: int | None = None,
+               secret: str | None = None) -> tuple[bytes, dict[str, str]]:
+        """The body and headers Stripe would POST for ``event`` (pretty-printed JSON, as Stripe sends)."""
+        body = json.dumps(event, indent=2).encode()
+        header = signature.sign_header(body, secret or self.webhook_secret,
+                                       timestamp=self._now() if timestamp is None else timestamp)
+        return body, {"Content-Type": "application/json; charset=utf-8",
+                      "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+                      signature.HEADER: header}
+
+    def deliver_pending(self) -> list[Any]:
+        """Send every undelivered event, oldest first, to every target; return the targets' answers."""
+        answers = []
+        with self._deliver_lock:
+            with self.lock:
+                pending, self._undelivered = self._undelivered, []
+            for event in pending:
+                body, headers = self.signed(event)
+                for target in list(self.webhook_targets):
+                    if callable(target):
+                        answers.append(target(body, headers))
+                    else:
+                        answers.append(requests.post(target, data=body, headers=headers, timeout=10).status_code)
+        return answers
+
+    # --- for tests -----------------------------------------------------------------------------------
+
+    def posts(self, path_glob: str = "*") -> list[SandboxRequest]:
+        """The POST requests received so far whose path matches ``path_glob``."""
+        with self.lock:
+            return [r for r in self.requests if r.method == "POST" and fnmatch.fnmatchcase(r.path, path_glob)]
+
+
+def _mask(key: str) -> str:
+    return key[:8] + "*" * 4 + key[-4:] if len(key) > 12 else "****"
+

@@ -90,10 +90,19 @@ class Hub:
             if cached and cached[0] == stamp:
                 return cached[1]
             connector = cls(self.channel_info(channel))
+            self._time_http_clients(connector)
             if cached:
                 cached[1].close()
             self._connector_cache[channel.id] = (stamp, connector)
             return connector
+
+    def _time_http_clients(self, connector: Connector) -> None:
+        """Time every HttpClient the connector holds in this hub's metrics (per connector)."""
+        from .http import HttpClient
+
+        for value in vars(connector).values():
+            if isinstance(value, HttpClient) and value.metrics is None:
+                value.metrics = self.metrics
 
     def connector_for_id(self, channel_id: int) -> Connector:
         with self.db.read() as session:

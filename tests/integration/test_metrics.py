@@ -8,7 +8,9 @@ import pytest
 import responses
 from prometheus_client.parser import text_string_to_metric_families
 
+from hub import hookimpl
 from hub.channels import create_channel
+from hub.http import HttpClient
 from hub.testing import WebhookTestConnector, WebhookTestPlugin
 
 SECRET = "whsec_metrics"
@@ -68,6 +70,40 @@ def test_metrics_count_webhooks_jobs_orders_and_outbound_requests(hub, client, m
     assert value("hub_webhook_events", status="processed") == 1
     assert value("hub_jobs_oldest_due_seconds") == 0
     assert value("hub_database_up") == 1
+
+
+class _PlainHttpConnector(WebhookTestConnector):
+    """Makes its HttpClient itself, without passing the metrics (as most plugins do)."""
+
+    name = "plain_http"
+
+    def __init__(self, channel):
+        super().__init__(channel)
+        self.http = HttpClient("https://plain.test", connector=self.name)
+
+
+class _PlainHttpPlugin:
+    @hookimpl
+    def hub_register_connectors(self):
+        return [_PlainHttpConnector]
+
+
+def test_every_http_client_a_connector_holds_is_timed(make_hub):
+    hub = make_hub(plugins=[_PlainHttpPlugin()])
+    with hub.db.transaction() as session:
+        channel = create_channel(hub, session, name="Plain", connector="plain_http",
+                                 config={"webhook_secret": SECRET})
+    with hub.db.read() as session:
+        connector = hub.connector_for(session.get(type(channel), channel.id))
+    with responses.RequestsMock() as mock:
+        mock.get("https://plain.test/orders", status=503)
+        mock.get("https://plain.test/orders", json={})
+        connector.http.sleep = lambda seconds: None
+        connector.http.get("/orders")
+
+    sample = hub.metrics.registry.get_sample_value
+    assert sample("hub_external_request_seconds_count", {"connector": "plain_http", "status": "503"}) == 1
+    assert sample("hub_external_request_seconds_count", {"connector": "plain_http", "status": "200"}) == 1
 
 
 def test_queued_work_shows_its_age(hub, client):

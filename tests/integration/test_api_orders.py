@@ -6,9 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.orm.exc import StaleDataError
 
 from hub import actions
 from hub.channels import create_channel
+from hub.core.exceptions import ConcurrencyError
+from hub.core.order import Customer
 from hub.models import Order, OrderAuditEvent
 from hub.testing import WebhookTestPlugin, order_data
 
@@ -177,7 +180,7 @@ def test_list_filters(api, hub, make_order):
                               config={"webhook_secret": "s"})
         in_shop = actions.upsert_order(session, shop, order_data(external_id="S1", number="#S1"),
                                        actor="test").order.id
-    pending = make_order(hub, customer=order_data().customer.__class__(email="zed@example.com"))
+    pending = make_order(hub, customer=Customer(email="zed@example.com"))
     confirmed = make_order(hub, number="#2002")
     with hub.db.transaction() as session:
         actions.confirm(session, confirmed, actor="test")
@@ -270,3 +273,20 @@ def test_bad_transition_requests_are_refused(api, hub, make_order, body, status)
 
 def test_transition_of_an_unknown_order_is_404(api):
     assert api.post("/api/v1/orders/777/transitions", json={"event": "confirm"}).status_code == 404
+
+
+@pytest.mark.parametrize("error", [
+    ConcurrencyError("order 1 was changed concurrently"),
+    StaleDataError("UPDATE statement on table 'orders' expected to update 1 row(s); 0 were matched."),
+])
+def test_a_lost_update_race_is_a_409_conflict(api, hub, make_order, monkeypatch, error):
+    oid = make_order(hub)
+
+    def racing(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(actions, "transition", racing)
+    response = api.post(f"/api/v1/orders/{oid}/transitions", json={"event": "confirm"})
+
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "conflict"

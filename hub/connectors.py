@@ -29,6 +29,7 @@ from .core.order import OrderData, ShipmentData
 
 if TYPE_CHECKING:
     from .core.events import OrderEvent
+    from .http import HttpClient
     from .port import HubPort
 
 ROLES: tuple[str, ...] = ("sales", "payment", "shipping", "erp", "notification")
@@ -45,6 +46,9 @@ class ChannelInfo:
     config: Mapping[str, Any]
     state: Mapping[str, Any] = field(default_factory=dict)
     enabled: bool = True
+    #: The hub's :class:`hub.metrics.Metrics`: pass it to ``HttpClient(metrics=...)`` so
+    #: outbound request times show in ``/metrics`` per connector.
+    metrics: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -232,6 +236,15 @@ class Connector:
 
     def close(self) -> None:
         """Release what the connector holds (HTTP sessions); called on shutdown."""
+
+    def http_client(self, base_url: str, **kwargs: Any) -> HttpClient:
+        """The shared :class:`hub.http.HttpClient`, named after this connector and timed
+        in the hub's metrics (``hub_external_request_seconds{connector=...}``)."""
+        from .http import HttpClient
+
+        kwargs.setdefault("connector", self.name)
+        kwargs.setdefault("metrics", self.channel.metrics)
+        return HttpClient(base_url, **kwargs)
 
     # --- role "sales" -------------------------------------------------------------
     # A sales connector that can pull sets ``scheduled_jobs = {"channel.pull": secs}``.

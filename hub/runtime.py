@@ -35,7 +35,8 @@ class Hub:
         self.connectors: dict[str, type[Connector]] = collect_connectors(self.pm)
         self.job_handlers = collect_job_handlers(self.pm)
         self.secrets = SecretBox.for_data_dir(settings.data_dir, settings.secret_key)
-        self.metrics = Metrics()
+        # With the database: gauges of jobs and orders are read from it at scrape time.
+        self.metrics = Metrics(self.db)
         self._connector_cache: dict[int, tuple[Any, Connector]] = {}
         self._lock = threading.Lock()
 
@@ -74,6 +75,7 @@ class Hub:
             config=self.decrypt_config(channel.connector, channel.config),
             state=dict(channel.state or {}),
             enabled=channel.enabled,
+            metrics=self.metrics,
         )
 
     def connector_for(self, channel: Channel) -> Connector:
@@ -90,10 +92,19 @@ class Hub:
             if cached and cached[0] == stamp:
                 return cached[1]
             connector = cls(self.channel_info(channel))
+            self._time_http_clients(connector)
             if cached:
                 cached[1].close()
             self._connector_cache[channel.id] = (stamp, connector)
             return connector
+
+    def _time_http_clients(self, connector: Connector) -> None:
+        """Time every HttpClient the connector holds in this hub's metrics (per connector)."""
+        from .http import HttpClient
+
+        for value in vars(connector).values():
+            if isinstance(value, HttpClient) and value.metrics is None:
+                value.metrics = self.metrics
 
     def connector_for_id(self, channel_id: int) -> Connector:
         with self.db.read() as session:

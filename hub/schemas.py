@@ -41,14 +41,15 @@ class AddressSchema(Schema):
 
 
 class CustomerSchema(Schema):
-    email = fields.Email(required=True)
-    name = fields.String(load_default="")
-    phone = fields.String(load_default="")
+    # Lengths are the database columns' (an over-long value is a 422, not a database error).
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+    name = fields.String(load_default="", validate=validate.Length(max=200))
+    phone = fields.String(load_default="", validate=validate.Length(max=64))
 
 
 class LineInSchema(Schema):
     sku = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    name = fields.String(load_default="")
+    name = fields.String(load_default="", validate=validate.Length(max=300))
     quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1_000_000))
     unit_price = DecimalString(required=True)
     tax = DecimalString(load_default="0")
@@ -93,6 +94,11 @@ class ManualOrderSchema(Schema):
                 _parse_into(errors, f"lines.{i}.{name}", line[name], cur, non_negative=True)
         for i, pay in enumerate(data["payments"]):
             _parse_into(errors, f"payments.{i}.amount", pay["amount"], cur, non_negative=True)
+        if not errors:
+            total = sum(Money.parse(x["unit_price"], cur).amount * x["quantity"] for x in data["lines"])
+            total += Money.parse(data["shipping"], cur).amount + Money.parse(data["tax"], cur).amount
+            if total > MAX_AMOUNT:
+                errors["lines"] = [f"the order total is larger than {Money(MAX_AMOUNT, cur)} {cur}"]
         if errors:
             raise ValidationError(errors)
 
@@ -127,6 +133,11 @@ class ManualOrderSchema(Schema):
         )
 
 
+#: Largest amount (minor units) an order or any of its parts may have: far above any real
+#: order, far below what a 64-bit database integer holds once lines are summed.
+MAX_AMOUNT = 10**15
+
+
 def _parse_into(errors: dict, key: str, text: str, currency: str, *, non_negative: bool) -> None:
     try:
         value = Money.parse(text, currency)
@@ -135,6 +146,8 @@ def _parse_into(errors: dict, key: str, text: str, currency: str, *, non_negativ
         return
     if non_negative and value.amount < 0:
         errors[key] = ["must not be negative"]
+    elif abs(value.amount) > MAX_AMOUNT:
+        errors[key] = [f"must be at most {Money(MAX_AMOUNT, currency)}"]
 
 
 class TransitionSchema(Schema):

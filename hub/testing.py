@@ -17,10 +17,15 @@ Fixtures:
 - ``run_jobs``: run every due job until none is left; returns how many ran.
 - ``make_order``: create a manual order through the real action.
 - ``cli``: invoke the ``hub`` command against the test hub's data dir.
+- ``api_token`` / ``api``: a fresh API token, and the test client sending it
+  (``api.get("/api/v1/orders")``).
+- :class:`WebhookTestConnector` (register :class:`WebhookTestPlugin`): a small
+  sales connector whose webhooks are signed with HMAC-SHA256 of the raw body.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -28,17 +33,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from marshmallow import Schema, fields
 from sqlalchemy import create_engine, text
 
-from . import actions, migrate
+from . import actions, hookimpl, migrate
 from .channels import ensure_manual_channel
 from .config import Settings
+from .connectors import Connector, OrderPage, WebhookReceipt
+from .core.exceptions import ExternalError, MalformedPayload, SignatureError
+from .core.money import Money
 from .core.order import Address, Customer, Line, OrderData
 from .db import Database
 from .jobs import Worker
 from .models import Base
 from .plugins import get_plugin_manager
 from .runtime import Hub
+from .signing import matches, sign_hex
 
 PG_ENV = "HUB_TEST_DATABASE_URL"
 # A fixed key keeps tests fast (no key file) and is never a real secret.
@@ -200,6 +210,114 @@ def cli(hub):
         return runner.invoke(main, list(args), env=env, input=input, catch_exceptions=False)
 
     return invoke
+
+
+# --- the REST API and webhooks in tests (web-api) ----------------------------------------------
+
+
+class _WebhookTestConfig(Schema):
+    webhook_secret = fields.String(required=True, metadata={"label": "Webhook secret", "secret": True})
+    api_key = fields.String(load_default="", metadata={"label": "API key", "secret": True})
+    fail_check = fields.Boolean(load_default=False, metadata={"label": "Fail the connection check"})
+
+
+class WebhookTestConnector(Connector):
+    """A sales connector for tests: HMAC-SHA256 (hex) of the raw body in ``X-Test-Signature``.
+
+    Body: ``{"id": event id, "topic": "...", "order": {"external_id", "email", "sku",
+    "quantity", "price", "currency"}}``; :meth:`sign` makes the signature.
+    """
+
+    name = "webhook_test"
+    label = "Webhook test"
+    roles = ("sales",)
+    config_schema = _WebhookTestConfig
+    scheduled_jobs = {"channel.pull": 300}
+    SIGNATURE_HEADER = "X-Test-Signature"
+
+    @staticmethod
+    def sign(secret: str, body: bytes) -> str:
+        return sign_hex(secret, body)
+
+    def check_connection(self) -> str:
+        if self.config.get("fail_check"):
+            raise ExternalError("webhook_test: GET /shop answered 401: invalid API key",
+                                retryable=False, status=401)
+        return "connected to the test shop"
+
+    def verify_webhook(self, headers, body, query) -> WebhookReceipt:
+        expected = sign_hex(self.config["webhook_secret"], body)
+        if not matches(expected, headers.get(self.SIGNATURE_HEADER)):
+            raise SignatureError("bad or missing X-Test-Signature")
+        try:
+            data = json.loads(body)
+            return WebhookReceipt(event_id=str(data["id"]), topic=str(data.get("topic", "")))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise MalformedPayload(f"unreadable webhook: {exc.__class__.__name__}") from None
+
+    def handle_webhook(self, hub, topic, body, headers) -> str:
+        order = json.loads(body).get("order")
+        if not order:
+            return f"ignored: {topic}"
+        cur = order.get("currency", "USD")
+        hub.upsert_orders([order_data(
+            external_id=str(order["external_id"]), number=f"#{order['external_id']}", currency=cur,
+            customer=Customer(email=order.get("email", "ann@example.com")),
+            lines=[Line(sku=order.get("sku", "SKU-1"), name="Item", quantity=int(order.get("quantity", 1)),
+                        unit_price=Money.parse(str(order.get("price", "10.00")), cur).amount)],
+            shipping=0)])
+        return "processed"
+
+    def fetch_orders(self, cursor):
+        yield OrderPage(orders=[], cursor={"pulled": True})
+
+
+class WebhookTestPlugin:
+    """Register with ``make_hub(plugins=[WebhookTestPlugin()])``."""
+
+    @hookimpl
+    def hub_register_connectors(self):
+        return [WebhookTestConnector]
+
+
+class ApiClient:
+    """The Flask test client with ``Authorization: Bearer <token>`` on every request."""
+
+    def __init__(self, client, token: str):
+        self.client = client
+        self.token = token
+
+    def open(self, method: str, path: str, **kwargs):
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers.setdefault("Authorization", f"Bearer {self.token}")
+        return self.client.open(path, method=method, headers=headers, **kwargs)
+
+    def get(self, path, **kw):
+        return self.open("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.open("POST", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.open("PATCH", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.open("DELETE", path, **kw)
+
+
+@pytest.fixture
+def api_token(hub) -> str:
+    """A fresh API token (plain value) on ``hub``, named ``tests``."""
+    from .accounts import create_token
+
+    with hub.db.transaction() as session:
+        return create_token(session, "tests")[1]
+
+
+@pytest.fixture
+def api(client, api_token) -> ApiClient:
+    """The app's test client, authenticated for ``/api/v1``."""
+    return ApiClient(client, api_token)
 
 
 # --- helpers for tests that start real processes and servers ------------------------------

@@ -58,6 +58,12 @@ class ConcurrencyError(HubError):
     retryable = True
 
 
+class Conflict(HubError):
+    """The request clashes with a record's current state (in use, disabled, already there)."""
+
+    code = "conflict"
+
+
 class ConfigError(HubError):
     """The hub or a channel is configured in a way that cannot work."""
 

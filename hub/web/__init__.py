@@ -23,6 +23,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # HUB_SESSION_COOKIE_SECURE=true when served over HTTPS.
     app.config.from_mapping(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                             PERMANENT_SESSION_LIFETIME=12 * 3600)
+    # Machine-facing surfaces: webhook body limit (default: the hub's
+    # HUB_WEBHOOK_MAX_BYTES setting), REST API body limit, and the public base URL
+    # that webhook URLs are shown with (default: the request's own host).
+    app.config.from_mapping(WEBHOOK_MAX_BYTES=None, API_MAX_BYTES=None, PUBLIC_URL=None)
     app.config.from_prefixed_env("HUB")
     if config:
         app.config.from_mapping(config)
@@ -35,12 +39,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         hub = Hub(settings)
     app.extensions["hub"] = hub
 
-    from . import ops, security, track
+    from . import api, errors, ops, security, track, webhooks
     from .admin import bp as admin_bp
 
+    # JSON answers for routing errors (404, 405) under /api/, /webhooks/, /metrics.
+    errors.init_app(app)
     # Session key derived from the hub's secret key; CSRF on every cookie-borne write.
     security.init_app(app, hub.secrets)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(api.bp)
     app.register_blueprint(track.bp)
     app.register_blueprint(admin_bp)
     hub.pm.hook.hub_register_blueprints(app=app)

@@ -1,0 +1,670 @@
+"""The REST API, ``/api/v1``: JSON in and out, ``Authorization: Bearer <token>``.
+
+Views are thin: a schema loads the input (:func:`hub.web.apidoc.operation`),
+one action of the hub does the work, a small function serialises the result.
+Every error is ``{"error": {"code", "message", "details"}}`` (see
+:mod:`hub.web.errors`); lists page with an opaque ``cursor`` (keyset on id,
+newest first). The OpenAPI document is ``/api/v1/openapi.json``, its page for
+people ``/api/v1/docs``; ``docs/api.md`` is the guide.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, render_template, request, session, url_for
+from sqlalchemy import select, update
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import Unauthorized
+
+from .. import actions, channels, inbox, inventory, jobs
+from ..accounts import find_token
+from ..core.exceptions import ConcurrencyError, Conflict, NotFound, ValidationError
+from ..models import ApiToken, Channel, Job, Location, Order, StockLevel, User, WebhookEvent, utcnow
+from ..schemas import ManualOrderSchema
+from ..serialize import iso, order_detail, order_summary
+from . import api_schemas as s
+from . import errors, get_hub
+from .apidoc import ID, build_spec, operation
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+errors.register_blueprint_handlers(bp)
+
+API_VERSION = "1.0.0"
+#: A token's ``last_used_at`` is written at most this often (a write per request would serialise SQLite).
+TOUCH_EVERY = timedelta(seconds=60)
+#: Largest JSON body the API reads (``API_MAX_BYTES`` in the app config overrides it).
+DEFAULT_MAX_BYTES = 1024 * 1024
+#: Pages that document the API; a logged-in admin may read them without a token.
+_DOC_ENDPOINTS = {"api.openapi", "api.docs"}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the API token's id and name."""
+
+    token_id: int | None
+    name: str
+
+    @property
+    def actor(self) -> str:
+        return f"api:{self.name}"
+
+
+# --- authentication and request limits --------------------------------------------------------
+
+
+@bp.before_request
+def _authenticate():
+    request.max_content_length = int(current_app.config.get("API_MAX_BYTES") or DEFAULT_MAX_BYTES)
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value:
+        g.caller = _caller_for_token(value)
+        return None
+    if request.endpoint in _DOC_ENDPOINTS and _admin_in_session():
+        g.caller = Caller(None, "admin")
+        return None
+    raise Unauthorized("send an API token: `Authorization: Bearer <token>` (create one with "
+                       "`hub token create --name <who>`)")
+
+
+def _caller_for_token(plain: str) -> Caller:
+    hub = get_hub()
+    with hub.db.read() as db:
+        token = find_token(db, plain)
+        if token is None:
+            raise Unauthorized("the API token is unknown or revoked")
+        caller = Caller(token.id, token.name)
+        stale = token.last_used_at is None or utcnow() - token.last_used_at > TOUCH_EVERY
+    if stale:
+        with hub.db.transaction() as db:
+            db.execute(update(ApiToken).where(ApiToken.id == caller.token_id).values(last_used_at=utcnow()))
+    return caller
+
+
+def _admin_in_session() -> bool:
+    """A person signed in to the admin UI may read the API docs (same check as the admin's)."""
+    from .admin import password_fingerprint
+
+    user_id = session.get("user_id") if current_app.secret_key else None
+    if not isinstance(user_id, int):
+        return False
+    with get_hub().db.read() as db:
+        user = db.get(User, user_id)
+        return user is not None and hmac.compare_digest(
+            str(session.get("user_fp", "")), password_fingerprint(user))
+
+
+# Database errors a request can still provoke are the client's, not a crash of ours.
+@bp.errorhandler(StaleDataError)
+def _stale(exc):
+    return errors.hub_error_response(ConcurrencyError("the record was changed by someone else; "
+                                                      "read it again and retry"))
+
+
+@bp.errorhandler(DataError)
+def _data_error(exc):
+    log.info("API request refused by the database: %s", exc.__class__.__name__)
+    return errors.error_response(422, "validation_error", "a value is too long or out of range")
+
+
+@bp.errorhandler(IntegrityError)
+def _integrity_error(exc):
+    log.info("API request refused by a database constraint: %s", exc.__class__.__name__)
+    return errors.error_response(409, "conflict", "the change clashes with an existing record")
+
+
+# --- paging -----------------------------------------------------------------------------------------
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, number = raw.partition(":")
+        value = int(number)
+        if prefix != "id" or not 1 <= value <= s.MAX_ID:
+            raise ValueError(raw)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ValidationError("the cursor is not one this API gave",
+                              details={"cursor": ["invalid cursor"]}) from None
+    return value
+
+
+def page(db, query, id_column, args: dict[str, Any], serialize) -> dict[str, Any]:
+    """One page, newest first: ``{"data": [...], "next_cursor": ...}``."""
+    limit = args["limit"]
+    if args.get("cursor"):
+        query = query.where(id_column < decode_cursor(args["cursor"]))
+    rows = db.scalars(query.order_by(id_column.desc()).limit(limit + 1)).unique().all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"data": [serialize(row) for row in rows],
+            "next_cursor": encode_cursor(rows[-1].id) if more and rows else None}
+
+
+def _channel_id_for_slug(db, slug: str, field: str = "channel") -> int:
+    channel_id = db.scalars(select(Channel.id).where(Channel.slug == slug)).first()
+    if channel_id is None:
+        raise ValidationError(f"there is no channel {slug!r}", details={field: [f"no channel {slug!r}"]})
+    return channel_id
+
+
+def _get(db, model, record_id: int, what: str):
+    record = db.get(model, record_id)
+    if record is None:
+        raise NotFound(f"{what} {record_id} does not exist")
+    return record
+
+
+# --- connectors and channels --------------------------------------------------------------------------
+
+_FIELD_TYPES = {"Integer": "integer", "Float": "number", "Decimal": "number", "Boolean": "boolean",
+                "List": "array", "Dict": "object", "Nested": "object"}
+
+
+def connector_json(cls) -> dict[str, Any]:
+    schema = cls.config_schema()
+    config_fields = []
+    for name, f in schema.fields.items():
+        choices = getattr(getattr(f, "validate", None), "choices", None)
+        for v in getattr(f, "validators", []):
+            choices = getattr(v, "choices", choices)
+        config_fields.append({
+            "name": f.data_key or name,
+            "type": _FIELD_TYPES.get(type(f).__name__, "string"),
+            "required": bool(f.required),
+            "secret": bool(f.metadata.get("secret")),
+            "label": str(f.metadata.get("label") or name.replace("_", " ").capitalize()),
+            "help": str(f.metadata.get("help") or f.metadata.get("description") or ""),
+            "choices": [str(c) for c in choices] if choices is not None else None,
+        })
+    return {"name": cls.name, "label": cls.label or cls.name, "description": cls.description or "",
+            "roles": list(cls.roles), "config_fields": config_fields}
+
+
+def webhook_url(channel: Channel) -> str:
+    public = current_app.config.get("PUBLIC_URL")
+    if public:
+        return str(public).rstrip("/") + url_for("webhooks.receive", slug=channel.slug)
+    return url_for("webhooks.receive", slug=channel.slug, _external=True)
+
+
+def channel_json(channel: Channel) -> dict[str, Any]:
+    hub = get_hub()
+    cls = hub.connectors.get(channel.connector)
+    return {
+        "id": channel.id,
+        "slug": channel.slug,
+        "name": channel.name,
+        "connector": channel.connector,
+        "roles": list(cls.roles) if cls else [],
+        "enabled": channel.enabled,
+        "config": channels.masked_config(hub, channel),
+        "schedule_seconds": channel.schedule_seconds,
+        "payment_channel_id": channel.payment_channel_id,
+        "shipping_channel_id": channel.shipping_channel_id,
+        "webhook_url": webhook_url(channel),
+        "last_sync_at": iso(channel.last_sync_at),
+        "last_error": channel.last_error,
+        "created_at": iso(channel.created_at),
+        "updated_at": iso(channel.updated_at),
+    }
+
+
+def _config_errors(exc: ValidationError) -> ValidationError:
+    """A connector schema's field errors, nested under ``config`` as the request had them."""
+    return ValidationError(exc.message, details={"config": exc.details})
+
+
+@bp.get("/connectors")
+@operation("List the installed connectors and their config fields", tag="channels",
+           ok=(200, s.ConnectorListSchema, "The connectors."))
+def list_connectors():
+    """What `connector` a channel may name, and the fields of its `config`."""
+    hub = get_hub()
+    return jsonify(data=[connector_json(hub.connectors[name]) for name in sorted(hub.connectors)])
+
+
+@bp.get("/channels")
+@operation("List channels", tag="channels", ok=(200, s.ChannelListSchema, "Every channel."))
+def list_channels():
+    with get_hub().db.read() as db:
+        return jsonify(data=[channel_json(c) for c in db.scalars(select(Channel).order_by(Channel.id))])
+
+
+@bp.post("/channels")
+@operation("Create a channel", tag="channels", body=s.ChannelCreateSchema,
+           ok=(201, s.ChannelSchema, "Created; secret fields come back masked."))
+def create_channel(body):
+    """The connector's own schema validates `config`: errors come back per field under
+    `details.config`. Secret fields are encrypted at rest and never shown again."""
+    hub = get_hub()
+    if body["connector"] not in hub.connectors:
+        raise ValidationError(
+            f"there is no connector {body['connector']!r}",
+            details={"connector": [f"installed: {', '.join(sorted(hub.connectors))}"]})
+    try:
+        hub.connectors[body["connector"]].validate_config(body["config"])
+    except ValidationError as exc:
+        raise _config_errors(exc) from None
+    with hub.db.transaction() as db:
+        channel = channels.create_channel(
+            hub, db, name=body["name"], connector=body["connector"], config=body["config"],
+            slug=body["slug"], enabled=body["enabled"], schedule_seconds=body["schedule_seconds"])
+        channels.link_channels(hub, db, channel, payment_channel_id=body["payment_channel_id"],
+                               shipping_channel_id=body["shipping_channel_id"],
+                               set_payment=True, set_shipping=True)
+        db.flush()
+        out = channel_json(channel)
+    log.info("channel %s (%s) created by %s", out["slug"], out["connector"], g.caller.actor)
+    response = jsonify(out)
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_channel", channel_id=out["id"])
+    return response
+
+
+@bp.get(f"/channels/<{ID}:channel_id>")
+@operation("Get a channel", tag="channels", ok=(200, s.ChannelSchema, "The channel."))
+def get_channel(channel_id: int):
+    with get_hub().db.read() as db:
+        return jsonify(channel_json(_get(db, Channel, channel_id, "channel")))
+
+
+@bp.patch(f"/channels/<{ID}:channel_id>")
+@operation("Change a channel", tag="channels", body=s.ChannelPatchSchema,
+           ok=(200, s.ChannelSchema, "The channel as it is now."))
+def update_channel(channel_id: int, body):
+    """Only the fields sent change. In `config`, a secret field sent blank (or as the mask
+    `********`) keeps its stored value."""
+    hub = get_hub()
+    with hub.db.transaction() as db:
+        channel = _get(db, Channel, channel_id, "channel")
+        if "config" in body:
+            try:
+                channels.update_config(hub, db, channel, body["config"])
+            except ValidationError as exc:
+                raise _config_errors(exc) from None
+        for name in ("name", "enabled", "schedule_seconds"):
+            if name in body:
+                setattr(channel, name, body[name])
+        channels.link_channels(hub, db, channel, payment_channel_id=body.get("payment_channel_id"),
+                               shipping_channel_id=body.get("shipping_channel_id"),
+                               set_payment="payment_channel_id" in body,
+                               set_shipping="shipping_channel_id" in body)
+        channel.updated_at = utcnow()
+        db.flush()
+        return jsonify(channel_json(channel))
+
+
+@bp.delete(f"/channels/<{ID}:channel_id>")
+@operation("Delete a channel", tag="channels", ok=(204, None, "Deleted."), errors=(409,))
+def delete_channel(channel_id: int):
+    """Refused with 409 while orders belong to the channel: disable it instead."""
+    hub = get_hub()
+    with hub.db.transaction() as db:
+        channel = _get(db, Channel, channel_id, "channel")
+        slug = channel.slug
+        channels.delete_channel(db, channel)
+    log.info("channel %s deleted by %s", slug, g.caller.actor)
+    return "", 204
+
+
+@bp.post(f"/channels/<{ID}:channel_id>/test")
+@operation("Test a channel's connection", tag="channels",
+           ok=(200, s.ConnectionCheckSchema, "The connection works."), errors=(422, 502))
+def test_channel(channel_id: int):
+    """Reaches the outside system with the channel's credentials. A refusal or failure
+    of the service answers 502 with its message."""
+    hub = get_hub()
+    with hub.db.read() as db:
+        connector = hub.connector_for(_get(db, Channel, channel_id, "channel"))
+    return jsonify(ok=True, message=str(connector.check_connection() or "ok"))
+
+
+@bp.post(f"/channels/<{ID}:channel_id>/sync")
+@operation("Sync a channel now", tag="channels",
+           ok=(202, s.SyncSchema, "The channel's scheduled work (a pull of orders, a poll) is queued."),
+           errors=(409, 422))
+def sync_channel(channel_id: int):
+    """Queues the jobs the scheduler would run for the channel (e.g. `channel.pull`), now.
+    409 when the channel is disabled, 422 when its connector neither pulls nor polls."""
+    hub = get_hub()
+    with hub.db.transaction() as db:
+        ids = channels.request_sync(hub, db, _get(db, Channel, channel_id, "channel"))
+    response = jsonify(status="queued", job_ids=ids)
+    response.status_code = 202
+    return response
+
+
+# --- orders ------------------------------------------------------------------------------------------
+
+
+@bp.get("/orders")
+@operation("List orders", tag="orders", query=s.OrdersQuerySchema,
+           ok=(200, s.OrderPageSchema, "A page of orders, newest first."))
+def list_orders(query):
+    """Filters combine with AND. Page with `limit` and the `next_cursor` of each answer."""
+    with get_hub().db.read() as db:
+        stmt = select(Order)
+        for name in ("status", "financial_status", "fulfillment_status"):
+            if query.get(name):
+                stmt = stmt.where(getattr(Order, name) == query[name])
+        if query.get("channel"):
+            stmt = stmt.where(Order.channel_id == _channel_id_for_slug(db, query["channel"]))
+        if query.get("q"):
+            text = query["q"].strip()
+            bare = text.lstrip("#")
+            stmt = stmt.where(Order.number.in_({text, bare, f"#{bare}"}) | (Order.external_id == text)
+                              | (Order.email == text.lower()))
+        if query.get("updated_since"):
+            stmt = stmt.where(Order.updated_at >= query["updated_since"])
+        return jsonify(page(db, stmt, Order.id, query, order_summary))
+
+
+def _order_json(order_id: int) -> dict[str, Any]:
+    with get_hub().db.read() as db:
+        order = db.scalars(actions.order_query().where(Order.id == order_id)).one_or_none()
+        if order is None:
+            raise NotFound(f"order {order_id} does not exist")
+        return order_detail(order)
+
+
+@bp.get(f"/orders/<{ID}:order_id>")
+@operation("Get an order", tag="orders", ok=(200, s.OrderDetailSchema,
+                                              "The order with lines, payments, shipments and events."))
+def get_order(order_id: int):
+    return jsonify(_order_json(order_id))
+
+
+@bp.post("/orders")
+@operation("Create a manual order", tag="orders", body=ManualOrderSchema,
+           ok=(201, s.OrderDetailSchema, "Created."),
+           also=((200, s.OrderDetailSchema, "An order with this `external_id` exists already: "
+                                            "it is returned and nothing new is created."),))
+def create_order(body):
+    """The order belongs to the built-in `manual` channel. Amounts are decimal strings in
+    `currency` (`"19.99"`). Give your own `external_id` to make retries safe."""
+    hub = get_hub()
+    with hub.db.transaction() as db:
+        channel = channels.ensure_manual_channel(hub, db)
+        existing = actions.find_order(db, channel.id, body.external_id, lock=False)
+        created = existing is None
+        if created:
+            try:
+                order_id = actions.upsert_order(db, channel, body, actor=g.caller.actor).order.id
+            except ConcurrencyError:
+                created = False  # the same order, sent twice at once: the other one won
+        else:
+            order_id = existing.id
+    if not created:
+        with hub.db.read() as db:
+            order_id = actions.find_order(db, channel.id, body.external_id, lock=False).id
+    response = jsonify(_order_json(order_id))
+    response.status_code = 201 if created else 200
+    response.headers["Location"] = url_for("api.get_order", order_id=order_id)
+    return response
+
+
+@bp.post(f"/orders/<{ID}:order_id>/transitions")
+@operation("Move an order through its life cycle", tag="orders", body=s.TransitionInSchema,
+           ok=(200, s.OrderDetailSchema, "The order after the transition."), errors=(409,))
+def transition_order(order_id: int, body):
+    """`{"event": "cancel", "reason": "customer asked"}`. An event the order's status does
+    not allow answers 409 `invalid_transition` with `details.status` and `details.allowed`.
+    The same status again is a no-op."""
+    hub = get_hub()
+    with hub.db.transaction() as db:
+        actions.transition(db, order_id, body["event"], actor=g.caller.actor, reason=body["reason"])
+    return jsonify(_order_json(order_id))
+
+
+# --- locations and stock -------------------------------------------------------------------------------
+
+
+def location_json(location: Location) -> dict[str, Any]:
+    return {"id": location.id, "code": location.code, "name": location.name,
+            "priority": location.priority, "active": location.active,
+            "created_at": iso(location.created_at)}
+
+
+def level_json(level: StockLevel) -> dict[str, Any]:
+    return {"id": level.id, "sku": level.sku, "location": level.location.code,
+            "on_hand": level.on_hand, "reserved": level.reserved, "available": level.available,
+            "updated_at": iso(level.updated_at)}
+
+
+@bp.get("/locations")
+@operation("List locations", tag="stock", ok=(200, s.LocationListSchema, "Every location."))
+def list_locations():
+    with get_hub().db.read() as db:
+        rows = db.scalars(select(Location).order_by(Location.priority.desc(), Location.code))
+        return jsonify(data=[location_json(x) for x in rows])
+
+
+@bp.post("/locations")
+@operation("Create a location", tag="stock", body=s.LocationCreateSchema,
+           ok=(201, s.LocationSchema, "Created."), errors=(409,))
+def create_location(body):
+    with get_hub().db.transaction() as db:
+        if db.scalars(select(Location.id).where(Location.code == body["code"])).first() is not None:
+            raise Conflict(f"location {body['code']!r} exists: change it with PATCH",
+                           details={"code": body["code"]})
+        location = inventory.upsert_location(db, body["code"], name=body["name"],
+                                             priority=body["priority"], active=body["active"])
+        out = location_json(location)
+    response = jsonify(out)
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_location", code=out["code"])
+    return response
+
+
+@bp.get("/locations/<code>")
+@operation("Get a location", tag="stock", ok=(200, s.LocationSchema, "The location."))
+def get_location(code: str):
+    with get_hub().db.read() as db:
+        return jsonify(location_json(inventory.get_location(db, code)))
+
+
+@bp.patch("/locations/<code>")
+@operation("Change a location", tag="stock", body=s.LocationPatchSchema,
+           ok=(200, s.LocationSchema, "The location as it is now."))
+def update_location(code: str, body):
+    with get_hub().db.transaction() as db:
+        current = inventory.get_location(db, code)
+        location = inventory.upsert_location(
+            db, code, name=body.get("name", current.name), priority=body.get("priority", current.priority),
+            active=body.get("active", current.active))
+        return jsonify(location_json(location))
+
+
+@bp.get("/stock")
+@operation("List stock levels", tag="stock", query=s.StockQuerySchema,
+           ok=(200, s.StockPageSchema, "A page of stock levels."))
+def list_stock(query):
+    """One level per SKU and location: on hand, reserved by orders, available."""
+    with get_hub().db.read() as db:
+        stmt = select(StockLevel).options(joinedload(StockLevel.location))
+        if query.get("sku"):
+            stmt = stmt.where(StockLevel.sku == query["sku"])
+        if query.get("location"):
+            location = db.scalars(select(Location).where(Location.code == query["location"])).first()
+            if location is None:
+                raise ValidationError(f"there is no location {query['location']!r}",
+                                      details={"location": ["unknown location"]})
+            stmt = stmt.where(StockLevel.location_id == location.id)
+        return jsonify(page(db, stmt, StockLevel.id, query, level_json))
+
+
+@bp.post("/stock")
+@operation("Set stock levels", tag="stock", body=s.StockSetSchema,
+           ok=(200, s.StockSetResultSchema, "The levels after the change."))
+def set_stock(body):
+    """Sets on-hand quantities (absolute, not deltas), all or none. Each change is recorded
+    as a stock movement (actor: the token's name, source `api`) and pushed to the sales
+    channels."""
+    changes = [inventory.LevelChange(sku=x["sku"], location_code=x["location"], on_hand=x["on_hand"])
+               for x in body["levels"]]
+    with get_hub().db.transaction() as db:
+        try:
+            changed = inventory.set_on_hand(db, changes, actor=g.caller.name, reason=body["reason"],
+                                            source="api")
+        except NotFound as exc:
+            raise ValidationError(exc.message, details={"levels": [exc.message]}) from None
+        keys = {(c.sku, c.location_code) for c in changes}
+        levels = db.scalars(
+            select(StockLevel).join(Location).options(joinedload(StockLevel.location))
+            .where(StockLevel.sku.in_({k[0] for k in keys}), Location.code.in_({k[1] for k in keys}))
+            .order_by(StockLevel.sku, Location.code)
+        ).all()
+        return jsonify(changed=changed, levels=[level_json(x) for x in levels
+                                                if (x.sku, x.location.code) in keys])
+
+
+# --- jobs -------------------------------------------------------------------------------------------------
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    return {"id": job.id, "kind": job.kind, "status": job.status, "attempts": job.attempts,
+            "max_attempts": job.max_attempts, "channel_id": job.channel_id, "order_id": job.order_id,
+            "payload": job.payload or {}, "run_at": iso(job.run_at), "last_error": job.last_error,
+            "created_at": iso(job.created_at), "updated_at": iso(job.updated_at),
+            "finished_at": iso(job.finished_at)}
+
+
+@bp.get("/jobs")
+@operation("List jobs", tag="jobs", query=s.JobsQuerySchema, ok=(200, s.JobPageSchema, "A page of jobs."))
+def list_jobs(query):
+    """`status=dead` lists the dead letters: work that failed for good, with its last error."""
+    with get_hub().db.read() as db:
+        stmt = select(Job)
+        if query.get("status"):
+            stmt = stmt.where(Job.status == query["status"])
+        if query.get("kind"):
+            stmt = stmt.where(Job.kind == query["kind"])
+        return jsonify(page(db, stmt, Job.id, query, job_json))
+
+
+@bp.get(f"/jobs/<{ID}:job_id>")
+@operation("Get a job", tag="jobs", ok=(200, s.JobSchema, "The job."))
+def get_job(job_id: int):
+    with get_hub().db.read() as db:
+        return jsonify(job_json(_get(db, Job, job_id, "job")))
+
+
+@bp.post(f"/jobs/<{ID}:job_id>/retry")
+@operation("Retry a failed or dead job", tag="jobs", ok=(200, s.JobSchema, "Queued to run now."),
+           errors=(409,))
+def retry_job(job_id: int):
+    """Queues the job to run now with a fresh set of attempts; 409 unless it is failed or dead."""
+    with get_hub().db.transaction() as db:
+        _get(db, Job, job_id, "job")
+        try:
+            job = jobs.retry(db, job_id)
+        except ValidationError as exc:
+            raise Conflict(exc.message) from None
+        db.flush()
+        log.info("job %s retried by %s", job_id, g.caller.actor)
+        return jsonify(job_json(job))
+
+
+# --- the webhook inbox ------------------------------------------------------------------------------------
+
+
+def webhook_event_json(event: WebhookEvent, *, detail: bool = False) -> dict[str, Any]:
+    out = {"id": event.id, "channel": event.channel.slug, "event_id": event.event_id,
+           "topic": event.topic, "status": event.status, "error": event.error,
+           "attempts": event.attempts, "received_at": iso(event.received_at),
+           "processed_at": iso(event.processed_at)}
+    if detail:
+        out.update(headers=event.headers or {}, body=event.body)
+    return out
+
+
+@bp.get("/webhook-events")
+@operation("List inbound webhooks", tag="webhook-events", query=s.WebhookEventsQuerySchema,
+           ok=(200, s.WebhookEventPageSchema, "A page of the inbox."))
+def list_webhook_events(query):
+    """The inbox: every verified webhook as received, and what processing it did
+    (`processed`, `ignored`, `failed` with its error)."""
+    with get_hub().db.read() as db:
+        stmt = select(WebhookEvent).options(joinedload(WebhookEvent.channel))
+        if query.get("channel"):
+            stmt = stmt.where(WebhookEvent.channel_id == _channel_id_for_slug(db, query["channel"]))
+        if query.get("status"):
+            stmt = stmt.where(WebhookEvent.status == query["status"])
+        return jsonify(page(db, stmt, WebhookEvent.id, query, webhook_event_json))
+
+
+@bp.get(f"/webhook-events/<{ID}:event_id>")
+@operation("Get an inbound webhook", tag="webhook-events",
+           ok=(200, s.WebhookEventDetailSchema, "The event with its headers and raw body."))
+def get_webhook_event(event_id: int):
+    with get_hub().db.read() as db:
+        return jsonify(webhook_event_json(_get(db, WebhookEvent, event_id, "webhook event"), detail=True))
+
+
+@bp.post(f"/webhook-events/<{ID}:event_id>/replay")
+@operation("Process an inbound webhook again", tag="webhook-events",
+           ok=(202, s.JobQueuedSchema, "Processing is queued."))
+def replay_webhook_event(event_id: int):
+    """For an event whose processing failed (after fixing the cause). Processing is
+    idempotent, so replaying a processed event changes nothing that is already right."""
+    job_id = inbox.replay(get_hub(), event_id)
+    log.info("webhook event %s replayed by %s", event_id, g.caller.actor)
+    response = jsonify(job_id=job_id, status="queued")
+    response.status_code = 202
+    return response
+
+
+# --- the API's own documentation ------------------------------------------------------------------------
+
+DESCRIPTION = (
+    "The hub's REST API. Send `Authorization: Bearer <token>` (tokens from `hub token create`). "
+    "Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`; lists page with `limit` and "
+    "`cursor` (`next_cursor` of the previous answer). Money is a decimal string in the order's "
+    "`currency`."
+)
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document of this app, built once per app from the declared views."""
+    app = current_app._get_current_object()
+    cached = app.extensions.get("hub_openapi")
+    if cached is None:
+        cached = build_spec(app, blueprint="api", title="hub REST API", version=API_VERSION,
+                            description=DESCRIPTION)
+        cached["servers"] = [{"url": "/"}]
+        app.extensions["hub_openapi"] = cached
+    return cached
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3 document (generated from the marshmallow schemas)."""
+    return jsonify(openapi_document())
+
+
+@bp.get("/docs")
+def docs():
+    """The API reference for people: every operation, its parameters, bodies and answers."""
+    from .apidocs_page import operations_for_page, page_intro
+
+    spec = openapi_document()
+    return render_template("api/docs.html", spec=spec, groups=operations_for_page(spec),
+                           intro=page_intro(spec))

@@ -1,0 +1,405 @@
+"""The REST API's schemas: what requests may carry and what answers look like.
+
+Input schemas load and validate requests (unknown fields are refused, with a
+422 naming them); output schemas document the answers. The OpenAPI document
+(``/api/v1/openapi.json``) is generated from both, so what the docs say is
+what the code checks. Answers are produced by :mod:`hub.serialize` and the
+small functions in :mod:`hub.web.api`; the schemathesis test proves they
+conform to these schemas.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from marshmallow import INCLUDE, Schema, fields, validate
+
+from ..core.lifecycle import EVENTS, STATUSES
+from ..core.status import FINANCIAL_STATUSES, FULFILLMENT_STATUSES, PAYMENT_STATUSES
+from ..jobs import STATUSES as JOB_STATUSES
+
+#: Largest value of an id in a path or a body (a 32-bit database integer).
+MAX_ID = 2**31 - 1
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+WEBHOOK_EVENT_STATUSES = ("received", "processed", "ignored", "failed")
+#: Events a caller may send; partial shipping and unshipping follow from shipments.
+PERSON_EVENTS = tuple(e for e in EVENTS if e not in ("ship_partial", "unship", "unship_partial"))
+
+
+def _id(**kwargs):
+    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+# --- shared ---------------------------------------------------------------------------------
+
+
+class OutSchema(Schema):
+    """Base of answer schemas: an answer may gain fields; clients ignore those they do not know."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class ErrorBodySchema(OutSchema):
+    code = fields.String(required=True, metadata={"description": "Stable, machine-readable: "
+                                                  "validation_error, not_found, invalid_transition …"})
+    message = fields.String(required=True, metadata={"description": "What went wrong, for a person."})
+    details = fields.Dict(required=True, metadata={"description": "Field errors (422) or facts "
+                                                   "about the error (409: status, allowed events)."})
+
+
+class ErrorSchema(OutSchema):
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
+class PageQuerySchema(Schema):
+    limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT),
+                           metadata={"description": f"Items per page (1–{MAX_LIMIT})."})
+    cursor = fields.String(load_default=None, validate=validate.Length(max=100),
+                           metadata={"description": "`next_cursor` of the previous page."})
+
+
+def page_schema(item: type[Schema], name: str) -> type[Schema]:
+    """``{"data": [item…], "next_cursor": "…" | null}``."""
+    return type(name, (OutSchema,), {
+        "data": fields.List(fields.Nested(item), required=True),
+        "next_cursor": fields.String(required=True, allow_none=True, metadata={
+            "description": "Pass as `cursor` for the next page; null on the last page."}),
+    })
+
+
+class JobQueuedSchema(OutSchema):
+    job_id = fields.Integer(required=True)
+    status = fields.String(required=True, metadata={"description": "Always `queued`."})
+
+
+# --- channels -------------------------------------------------------------------------------------
+
+
+class ChannelCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    connector = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={
+        "description": "An installed connector's name (`GET /connectors`)."})
+    config = fields.Dict(keys=fields.String(), load_default=dict, metadata={
+        "description": "Validated by the connector's own schema; secret fields are write-only."})
+    slug = fields.String(load_default=None, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,79}$"),
+                         metadata={"description": "Default: made from the name."})
+    enabled = fields.Boolean(load_default=True)
+    schedule_seconds = fields.Integer(load_default=None, allow_none=True,
+                                      validate=validate.Range(min=10, max=7 * 86400), metadata={
+                                          "description": "How often scheduled work (pulls, polls) "
+                                                         "runs; default: the connector's."})
+    payment_channel_id = _id(load_default=None, allow_none=True)
+    shipping_channel_id = _id(load_default=None, allow_none=True)
+
+
+class ChannelPatchSchema(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    config = fields.Dict(keys=fields.String(), metadata={
+        "description": "Only the fields given change; a secret sent blank (or as the mask) "
+                       "keeps its stored value."})
+    enabled = fields.Boolean()
+    schedule_seconds = fields.Integer(allow_none=True, validate=validate.Range(min=10, max=7 * 86400))
+    payment_channel_id = _id(allow_none=True)
+    shipping_channel_id = _id(allow_none=True)
+
+
+class ChannelSchema(OutSchema):
+    id = fields.Integer(required=True)
+    slug = fields.String(required=True)
+    name = fields.String(required=True)
+    connector = fields.String(required=True)
+    roles = fields.List(fields.String(), required=True)
+    enabled = fields.Boolean(required=True)
+    config = fields.Dict(required=True, metadata={
+        "description": "Secret fields show `********` when set, an empty string when not."})
+    schedule_seconds = fields.Integer(required=True, allow_none=True)
+    payment_channel_id = fields.Integer(required=True, allow_none=True)
+    shipping_channel_id = fields.Integer(required=True, allow_none=True)
+    webhook_url = fields.String(required=True, metadata={
+        "description": "Where the outside system posts this channel's webhooks."})
+    last_sync_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    last_error = fields.String(required=True, allow_none=True)
+    created_at = fields.String(required=True, metadata={"format": "date-time"})
+    updated_at = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class ChannelListSchema(OutSchema):
+    data = fields.List(fields.Nested(ChannelSchema), required=True)
+
+
+class ConnectionCheckSchema(OutSchema):
+    ok = fields.Boolean(required=True)
+    message = fields.String(required=True)
+
+
+class SyncSchema(OutSchema):
+    status = fields.String(required=True, metadata={"description": "Always `queued`."})
+    job_ids = fields.List(fields.Integer(), required=True)
+
+
+class ConnectorFieldSchema(OutSchema):
+    name = fields.String(required=True)
+    type = fields.String(required=True)
+    required = fields.Boolean(required=True)
+    secret = fields.Boolean(required=True)
+    label = fields.String(required=True)
+    help = fields.String(required=True)
+    choices = fields.List(fields.String(), required=True, allow_none=True)
+
+
+class ConnectorSchema(OutSchema):
+    name = fields.String(required=True)
+    label = fields.String(required=True)
+    description = fields.String(required=True)
+    roles = fields.List(fields.String(), required=True)
+    config_fields = fields.List(fields.Nested(ConnectorFieldSchema), required=True)
+
+
+class ConnectorListSchema(OutSchema):
+    data = fields.List(fields.Nested(ConnectorSchema), required=True)
+
+
+# --- orders ----------------------------------------------------------------------------------------
+
+
+class OrdersQuerySchema(PageQuerySchema):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    channel = fields.String(validate=validate.Length(min=1, max=100), metadata={
+        "description": "A channel's slug."})
+    financial_status = fields.String(validate=validate.OneOf(FINANCIAL_STATUSES))
+    fulfillment_status = fields.String(validate=validate.OneOf(FULFILLMENT_STATUSES))
+    q = fields.String(validate=validate.Length(min=1, max=320), metadata={
+        "description": "An order number (with or without `#`), the channel's order id, "
+                       "or the customer's email."})
+    updated_since = fields.AwareDateTime(default_timezone=UTC, metadata={
+        "description": "Only orders changed at or after this time (ISO 8601; UTC when it has no offset)."})
+
+
+class CustomerOutSchema(OutSchema):
+    email = fields.String(required=True)
+    name = fields.String(required=True)
+    phone = fields.String(required=True)
+
+
+class OrderLineOutSchema(OutSchema):
+    id = fields.Integer(required=True)
+    sku = fields.String(required=True)
+    name = fields.String(required=True)
+    quantity = fields.Integer(required=True)
+    unit_price = fields.String(required=True, metadata={"description": "Decimal string, e.g. `19.99`."})
+    tax = fields.String(required=True)
+    discount = fields.String(required=True)
+
+
+class PaymentOutSchema(OutSchema):
+    id = fields.Integer(required=True)
+    reference = fields.String(required=True)
+    channel_id = fields.Integer(required=True, allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(PAYMENT_STATUSES))
+    amount = fields.String(required=True)
+    captured = fields.String(required=True)
+    refunded = fields.String(required=True)
+    disputed = fields.Boolean(required=True)
+    failure_reason = fields.String(required=True)
+
+
+class ShipmentLineOutSchema(OutSchema):
+    line_id = fields.Integer(required=True)
+    quantity = fields.Integer(required=True)
+
+
+class ShipmentOutSchema(OutSchema):
+    id = fields.Integer(required=True)
+    external_id = fields.String(required=True)
+    status = fields.String(required=True)
+    carrier = fields.String(required=True)
+    service = fields.String(required=True)
+    tracking_number = fields.String(required=True)
+    tracking_url = fields.String(required=True)
+    shipped_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    lines = fields.List(fields.Nested(ShipmentLineOutSchema), required=True)
+
+
+class OrderEventOutSchema(OutSchema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True, metadata={"description": "e.g. `order.confirmed`."})
+    actor = fields.String(required=True)
+    from_ = fields.String(required=True, allow_none=True, data_key="from")
+    to = fields.String(required=True, allow_none=True)
+    reason = fields.String(required=True)
+    data = fields.Dict(required=True)
+    at = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class OrderSummarySchema(OutSchema):
+    id = fields.Integer(required=True)
+    number = fields.String(required=True)
+    channel = fields.String(required=True, allow_none=True)
+    external_id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    financial_status = fields.String(required=True, validate=validate.OneOf(FINANCIAL_STATUSES))
+    fulfillment_status = fields.String(required=True, validate=validate.OneOf(FULFILLMENT_STATUSES))
+    hold_reasons = fields.List(fields.String(), required=True)
+    email = fields.String(required=True)
+    currency = fields.String(required=True)
+    total = fields.String(required=True, metadata={"description": "Decimal string in `currency`."})
+    placed_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    updated_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    version = fields.Integer(required=True)
+
+
+class OrderDetailSchema(OrderSummarySchema):
+    customer = fields.Nested(CustomerOutSchema, required=True)
+    shipping_address = fields.Dict(required=True, allow_none=True)
+    billing_address = fields.Dict(required=True, allow_none=True)
+    lines = fields.List(fields.Nested(OrderLineOutSchema), required=True)
+    subtotal = fields.String(required=True)
+    shipping = fields.String(required=True)
+    tax = fields.String(required=True)
+    discount = fields.String(required=True)
+    tags = fields.List(fields.String(), required=True)
+    notes = fields.String(required=True)
+    is_test = fields.Boolean(required=True)
+    tracking_token = fields.String(required=True, metadata={
+        "description": "The customer's tracking page is `/track/<tracking_token>`."})
+    allowed_events = fields.List(fields.String(), required=True, metadata={
+        "description": "The transitions the order's status allows now."})
+    payments = fields.List(fields.Nested(PaymentOutSchema), required=True)
+    shipments = fields.List(fields.Nested(ShipmentOutSchema), required=True)
+    events = fields.List(fields.Nested(OrderEventOutSchema), required=True, metadata={
+        "description": "The audit trail, oldest first."})
+    created_at = fields.String(required=True, metadata={"format": "date-time"})
+
+
+OrderPageSchema = page_schema(OrderSummarySchema, "OrderPageSchema")
+
+
+class TransitionInSchema(Schema):
+    event = fields.String(required=True, validate=validate.OneOf(PERSON_EVENTS), metadata={
+        "description": "confirm, hold (needs a reason), release, start_fulfillment, ship, "
+                       "deliver, complete, cancel, return …"})
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+# --- locations and stock -------------------------------------------------------------------------------
+
+_CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+                        error="use letters, digits, dots, dashes and underscores (at most 100)")
+
+
+class LocationCreateSchema(Schema):
+    code = fields.String(required=True, validate=_CODE)
+    name = fields.String(load_default="", validate=validate.Length(max=200))
+    priority = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=-10_000, max=10_000),
+                              metadata={"description": "Higher ships first."})
+    active = fields.Boolean(load_default=True)
+
+
+class LocationPatchSchema(Schema):
+    name = fields.String(validate=validate.Length(max=200))
+    priority = fields.Integer(strict=True, validate=validate.Range(min=-10_000, max=10_000))
+    active = fields.Boolean()
+
+
+class LocationSchema(OutSchema):
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    priority = fields.Integer(required=True)
+    active = fields.Boolean(required=True)
+    created_at = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class LocationListSchema(OutSchema):
+    data = fields.List(fields.Nested(LocationSchema), required=True)
+
+
+class StockQuerySchema(PageQuerySchema):
+    sku = fields.String(validate=validate.Length(min=1, max=100))
+    location = fields.String(validate=validate.Length(min=1, max=100), metadata={
+        "description": "A location's code."})
+
+
+class StockLevelInSchema(Schema):
+    sku = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    location = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    on_hand = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=1_000_000_000))
+
+
+class StockSetSchema(Schema):
+    levels = fields.List(fields.Nested(StockLevelInSchema), required=True,
+                         validate=validate.Length(min=1, max=1000))
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class StockLevelSchema(OutSchema):
+    id = fields.Integer(required=True)
+    sku = fields.String(required=True)
+    location = fields.String(required=True)
+    on_hand = fields.Integer(required=True)
+    reserved = fields.Integer(required=True)
+    available = fields.Integer(required=True)
+    updated_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+
+
+StockPageSchema = page_schema(StockLevelSchema, "StockPageSchema")
+
+
+class StockSetResultSchema(OutSchema):
+    changed = fields.Integer(required=True, metadata={"description": "Levels whose on-hand changed."})
+    levels = fields.List(fields.Nested(StockLevelSchema), required=True)
+
+
+# --- jobs and the webhook inbox ----------------------------------------------------------------------------
+
+
+class JobsQuerySchema(PageQuerySchema):
+    status = fields.String(validate=validate.OneOf(JOB_STATUSES))
+    kind = fields.String(validate=validate.Length(min=1, max=100))
+
+
+class JobSchema(OutSchema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(JOB_STATUSES))
+    attempts = fields.Integer(required=True)
+    max_attempts = fields.Integer(required=True)
+    channel_id = fields.Integer(required=True, allow_none=True)
+    order_id = fields.Integer(required=True, allow_none=True)
+    payload = fields.Dict(required=True)
+    run_at = fields.String(required=True, metadata={"format": "date-time"})
+    last_error = fields.String(required=True, allow_none=True)
+    created_at = fields.String(required=True, metadata={"format": "date-time"})
+    updated_at = fields.String(required=True, metadata={"format": "date-time"})
+    finished_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+
+
+JobPageSchema = page_schema(JobSchema, "JobPageSchema")
+
+
+class WebhookEventsQuerySchema(PageQuerySchema):
+    channel = fields.String(validate=validate.Length(min=1, max=100), metadata={
+        "description": "A channel's slug."})
+    status = fields.String(validate=validate.OneOf(WEBHOOK_EVENT_STATUSES))
+
+
+class WebhookEventSchema(OutSchema):
+    id = fields.Integer(required=True)
+    channel = fields.String(required=True)
+    event_id = fields.String(required=True, metadata={"description": "The provider's id for it."})
+    topic = fields.String(required=True)
+    status = fields.String(required=True)
+    error = fields.String(required=True, allow_none=True)
+    attempts = fields.Integer(required=True)
+    received_at = fields.String(required=True, metadata={"format": "date-time"})
+    processed_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+
+
+class WebhookEventDetailSchema(WebhookEventSchema):
+    headers = fields.Dict(required=True, metadata={"description": "As received, less credentials."})
+    body = fields.String(required=True, metadata={"description": "The raw body, as received."})
+
+
+WebhookEventPageSchema = page_schema(WebhookEventSchema, "WebhookEventPageSchema")

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import actions
+from . import actions, reservations
 from .connectors import PaymentRef, ShippingOrder
 from .core.events import OrderEvent
 from .core.exceptions import PaymentDeclined, ValidationError
@@ -188,7 +188,10 @@ def fulfill_order(ctx: JobContext) -> None:
         channel = shipping_channel_for(session, hub, order)
         if channel is None:
             return  # no shipping channel: a person ships it (API, UI, CLI)
-        groups = hub.pm.hook.hub_allocate_order(order=order_detail(order), session=session)
+        # Ship from where the stock was reserved at confirmation; route only
+        # orders whose stock is not tracked.
+        groups = reservations.planned_groups(session, order) or \
+            hub.pm.hook.hub_allocate_order(order=order_detail(order), session=session)
         if not groups:
             groups = [("", {line.id: line.quantity for line in order.lines})]
         actions.plan_fulfillment(session, order, groups, channel.id)

@@ -34,6 +34,7 @@ from .jobs import JobContext, enqueue
 from .models import (
     Channel,
     FulfillmentGroup,
+    Job,
     Order,
     OrderAuditEvent,
     Payment,
@@ -260,6 +261,8 @@ def refund_payment(ctx: JobContext) -> None:
     """Refund once; a refund the gateway refuses is a dead job, never a silent success."""
     hub = ctx.hub
     amount = int(ctx.payload["amount"])
+    if ctx.payload.get("refund_id"):
+        return  # an earlier run committed this refund, then lost its lease before finishing
     with hub.db.read() as session:
         payment = session.get(Payment, ctx.payload["payment_id"])
         ref = _payment_ref(payment)
@@ -277,6 +280,9 @@ def refund_payment(ctx: JobContext) -> None:
                                                        status=result.status,
                                                        reason=ctx.payload.get("reason", ""))]),
             actor=f"channel:{connector.channel.slug}", channel_id=ctx.channel_id)
+        # Committed with the refund: a run of this job after a crash sees it and calls no one.
+        job = session.get(Job, ctx.id)
+        job.payload = {**job.payload, "refund_id": result.external_id}
 
 
 # --- shipping ----------------------------------------------------------------------------------------

@@ -243,7 +243,8 @@ def create_return(session: Session, order_id: int, request: ReturnRequest, *, ac
     if override is not None and (not isinstance(override, int) or override < 0):
         errors["refund_amount"] = ["must be an amount of 0 or more"]
     if errors:
-        raise ValidationError(f"the return for order {order.label} is not valid", details=errors)
+        summary = "; ".join(f"{key}: {' '.join(msgs)}" for key, msgs in errors.items())
+        raise ValidationError(f"the return for order {order.label} is not valid: {summary}", details=errors)
 
     others = _open_returns(session, order.id)
     before = returned_quantities(others)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from inventory_helpers import FakePlugin, FakeShipping, FakeStore, lines
+from inventory_helpers import FakeMailer, FakePlugin, FakeShipping, FakeStore, lines
 
 
 @pytest.fixture
 def fakes():
     FakeShipping.submitted = []
     FakeStore.pushed = []
+    FakeMailer.sent = []
     return FakePlugin()
 
 @pytest.fixture

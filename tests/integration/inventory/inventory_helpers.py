@@ -70,10 +70,25 @@ class FakeStore(Connector):
         FakeStore.pushed.append(list(levels))
 
 
+class FakeMailer(Connector):
+    """A notification channel that records what it would email."""
+
+    name = "fake-mailer"
+    roles = ("notification",)
+    config_schema = NoConfig
+    sent: list = []
+
+    def wants(self, event_name):
+        return event_name in ("order.refunded", "order.partially_returned", "order.returned")
+
+    def notify(self, event, order, *, idempotency_key):
+        FakeMailer.sent.append((event.name, order["id"], order["email"]))
+
+
 class FakePlugin:
     @hookimpl
     def hub_register_connectors(self):
-        return [FakeShipping, FakeGateway, FakeStore]
+        return [FakeShipping, FakeGateway, FakeStore, FakeMailer]
 
 
 def stock(hub, levels: dict[tuple[str, str], int], priorities: dict[str, int] | None = None) -> None:

@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import event, func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
@@ -35,8 +35,12 @@ log = logging.getLogger(__name__)
 PUSH_DEBOUNCE_SECONDS = 5
 #: Levels sent to a channel per ``push_stock`` call.
 PUSH_BATCH_SIZE = 250
-#: Movements committed up to this long after a push are still caught by the next.
-PUSH_OVERLAP = timedelta(minutes=2)
+#: How long a movement id missing at a push is looked for again (a transaction
+#: still running then); rolled-back ids never appear and are dropped after it.
+PUSH_GAP_SECONDS = 600
+PUSH_MAX_GAPS = 10_000
+#: The safety net: a push this often even when no change asked for one.
+PUSH_EVERY_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -327,23 +331,35 @@ def push_stock_to_channel(ctx: JobContext) -> None:
     """``stock.push.channel``: send a channel the available stock of every SKU changed since its last push.
 
     The channel's mark is the highest movement id pushed; a channel never
-    pushed to gets every SKU. Levels go in batches of :data:`PUSH_BATCH_SIZE`.
+    pushed to gets every SKU. Ids are handed out before commit, so a movement
+    can become visible after a higher one was pushed: the ids missing below
+    the mark at push time (*gaps*: transactions still running, or rolled
+    back) are looked for again on the next pushes, for :data:`PUSH_GAP_SECONDS`.
+    Levels go in batches of :data:`PUSH_BATCH_SIZE`.
     """
     hub = ctx.hub
-    started = utcnow()
+    now = time.time()
     with hub.db.read() as session:
         mark = session.get(StockPushMark, ctx.channel_id)
-        top = session.scalar(select(func.max(StockMovement.id))) or 0
         if mark is None:
+            top = session.scalar(select(func.max(StockMovement.id))) or 0
             skus = set(session.scalars(select(StockLevel.sku).distinct()))
+            gaps: dict[int, float] = {}
         else:
-            # Ids are handed out before commit, so a movement committed late can
-            # sit below the mark: re-read a short window of time as well.
-            since = (mark.pushed_at or started) - PUSH_OVERLAP
-            skus = set(session.scalars(
-                select(StockMovement.sku).distinct()
-                .where(StockMovement.id <= top,
-                       or_(StockMovement.id > mark.movement_id, StockMovement.created_at >= since))))
+            gaps = {int(i): float(t) for i, t in mark.gaps or [] if now - float(t) < PUSH_GAP_SECONDS}
+            condition = StockMovement.id > mark.movement_id
+            if gaps:
+                condition = or_(condition, StockMovement.id.in_(sorted(gaps)))
+            seen = dict(session.execute(select(StockMovement.id, StockMovement.sku).where(condition)).all())
+            skus = set(seen.values())
+            top = max([mark.movement_id, *seen])
+            for i in set(gaps) & set(seen):
+                del gaps[i]
+            for i in range(mark.movement_id + 1, top):
+                if i not in seen:
+                    gaps[i] = now
+            if len(gaps) > PUSH_MAX_GAPS:  # a huge rollback: keep the newest ids
+                gaps = dict(sorted(gaps.items())[-PUSH_MAX_GAPS:])
         levels = [ChannelStockLevel(sku=sku, location_code="", available=qty)
                   for sku, qty in sorted(available_by_sku(session, skus).items())]
     if levels:
@@ -357,7 +373,8 @@ def push_stock_to_channel(ctx: JobContext) -> None:
             mark = StockPushMark(channel_id=ctx.channel_id, movement_id=0)
             session.add(mark)
         mark.movement_id = max(mark.movement_id, top)
-        mark.pushed_at = started
+        mark.gaps = [[i, t] for i, t in sorted(gaps.items())]
+        mark.pushed_at = utcnow()
 
 
 JOB_HANDLERS = {"stock.push": push_stock, "stock.push.channel": push_stock_to_channel}

@@ -495,7 +495,9 @@ class StockPushMark(Base):
 
     __tablename__ = "stock_push_marks"
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True)
-    # The highest StockMovement.id pushed; movements committed late below it
-    # are caught by re-reading a short window before ``pushed_at``.
+    # The highest StockMovement.id pushed.
     movement_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Ids below it that were not visible at the push ([[id, unix time first missed], …]):
+    # a transaction still running then commits them later, and the next push reads them.
+    gaps: Mapped[list[Any]] = mapped_column(default=list)
     pushed_at: Mapped[datetime | None]

@@ -5,7 +5,8 @@
 - ``hub_allocate_order``: the default routing (:func:`hub.reservations.route_order`),
   ``trylast`` so a plugin's strategy answers first.
 - ``hub_register_job_handlers``: ``stock.push`` and ``stock.push.channel``
-  (:mod:`hub.inventory`).
+  (:mod:`hub.inventory`); ``hub_register_periodic_jobs``: a ``stock.push``
+  every five minutes as a safety net.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from . import hookimpl, inventory, reservations, validation
+from .jobs import PeriodicJob
 
 
 @hookimpl
@@ -30,3 +32,10 @@ def hub_allocate_order(order: dict[str, Any], session: Session) -> list[tuple[st
 @hookimpl
 def hub_register_job_handlers():
     return dict(inventory.JOB_HANDLERS)
+
+
+@hookimpl
+def hub_register_periodic_jobs():
+    # Changes enqueue their own debounced push; this catches anything a push
+    # in flight could not see (see hub.inventory.push_stock_to_channel).
+    return [PeriodicJob(kind="stock.push", every_seconds=inventory.PUSH_EVERY_SECONDS)]

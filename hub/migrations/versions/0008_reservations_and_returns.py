@@ -6,6 +6,7 @@ Create Date: 2026-11-21 23:55:46.241300
 """
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = '0008'
 down_revision = '0001'
@@ -17,6 +18,7 @@ def upgrade() -> None:
     op.create_table('stock_push_marks',
     sa.Column('channel_id', sa.Integer(), nullable=False),
     sa.Column('movement_id', sa.BigInteger(), nullable=False),
+    sa.Column('gaps', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('pushed_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['channel_id'], ['channels.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('channel_id')

@@ -260,7 +260,7 @@ def create_return(session: Session, order_id: int, request: ReturnRequest, *, ac
                  shipping_refund=shipping, refunded_amount=0, created_by=actor,
                  created_at=utcnow(), updated_at=utcnow(),
                  lines=[ReturnLine(order_line_id=item.line_id, quantity=item.quantity,
-                                   location_id=locations[item.restock_location].id
+                                   location=locations[item.restock_location]
                                    if item.restock_location else None,
                                    write_off=bool(item.write_off), disposition="")
                         for item in request.lines])
@@ -335,13 +335,13 @@ def receive_return(session: Session, return_id: int, *, actor: str, location: st
     for rl, loc in sorted(plan, key=lambda p: (p[0].order_line.sku, p[1].id if p[1] else 0)):
         if loc is None:
             rl.disposition = "written_off" if tracked else "untracked"
-            rl.location_id = None
+            rl.location = None
             rl.write_off = tracked
             continue
         inventory.adjust_on_hand(session, rl.order_line.sku, loc.code, rl.quantity, actor=actor,
                                  reason=f"returned with return {ret.id} of order {order.label}",
                                  source=source)
-        rl.location_id, rl.write_off, rl.disposition = loc.id, False, "restocked"
+        rl.location, rl.write_off, rl.disposition = loc, False, "restocked"
     ret.status, ret.received_at = "received", utcnow()
     _record(session, order, ret, "order.return_received", actor=actor,
             data={"lines": [{"line_id": rl.order_line_id, "quantity": rl.quantity,

@@ -18,7 +18,8 @@ each records an audit event on the order — ``order.return_requested``,
   per payment (partial, several, never more than captured minus refunded
   minus refunds still on their way); then the order moves to
   ``partially_returned`` or ``returned``. The gateway's answer updates
-  ``financial_status`` and records ``order.refunded``.
+  ``financial_status`` and records ``order.refunded``; a refusal is a dead
+  job, shown on the return (:func:`refund_progress`) and in the jobs list.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from . import actions, inventory
 from .core import lifecycle
@@ -90,9 +91,34 @@ def list_returns(session: Session, *, order_id: int | None = None, status: str |
     return list(session.scalars(query))
 
 
+def refund_progress(session: Session, ret: Return) -> dict[str, Any]:
+    """How the refund of a return is going at the gateways, from its ``payment.refund`` jobs.
+
+    ``status``: ``none`` (not refunded, or refunded with 0), ``pending`` (a job
+    is still to run or retrying), ``failed`` (a job is dead: the gateway
+    refused; see its error, retry it from the jobs list) or ``succeeded``.
+    """
+    suffix = f":return:{ret.id}"
+    jobs = [j for j in session.scalars(
+        select(Job).where(Job.kind == "payment.refund", Job.order_id == ret.order_id).order_by(Job.id))
+        if (j.dedupe_key or "").endswith(suffix)]
+    if not jobs:
+        status = "none"
+    elif any(j.status == "dead" for j in jobs):
+        status = "failed"
+    elif all(j.status == "succeeded" for j in jobs):
+        status = "succeeded"
+    else:
+        status = "pending"
+    return {"status": status,
+            "jobs": [{"id": j.id, "status": j.status, "amount": money(int(j.payload["amount"]), ret.currency),
+                      "payment_id": j.payload["payment_id"], "error": j.last_error} for j in jobs]}
+
+
 def return_detail(ret: Return) -> dict[str, Any]:
-    """A return as the API shows it: money as decimal strings."""
+    """A return as the API shows it: money as decimal strings, and how its refund is going."""
     cur = ret.currency
+    session = object_session(ret)
     return {
         "id": ret.id,
         "order_id": ret.order_id,
@@ -112,6 +138,7 @@ def return_detail(ret: Return) -> dict[str, Any]:
         "received_at": iso(ret.received_at),
         "refunded_at": iso(ret.refunded_at),
         "rejected_at": iso(ret.rejected_at),
+        "refund": refund_progress(session, ret) if session is not None else None,
     }
 
 

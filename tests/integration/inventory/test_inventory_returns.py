@@ -95,6 +95,28 @@ def test_partial_return_refunds_once_restocks_and_tells_the_customer(shop, run_j
     assert [(p.refunded, p.refunds) for p in order.payments] == [(1999, 1)]
     assert ("order.refunded", oid, "ann@example.com") in FakeMailer.sent
     assert ("order.partially_returned", oid, "ann@example.com") in FakeMailer.sent
+    with hub.db.read() as session:
+        detail = returns.return_detail(returns.get_return(session, rid))
+    assert (detail["status"], detail["refunded_amount"], detail["refund"]["status"]) == \
+        ("refunded", "19.99", "succeeded")
+
+
+def test_a_refund_the_gateway_refuses_is_a_dead_job_shown_on_the_return(shop, run_jobs):
+    hub, oid, line_id = shop
+    rid = open_return(hub, oid, line_id, 1)
+    received(hub, rid)
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, f"{GATEWAY}/v1/refunds", status=400,
+                 json={"error": {"message": "charge already refunded"}})
+        with hub.db.transaction() as session:
+            returns.refund_return(session, rid, actor="user:ann")
+        run_jobs(hub)
+    with hub.db.read() as session:
+        progress = returns.refund_progress(session, returns.get_return(session, rid))
+    assert progress["status"] == "failed"
+    assert "charge already refunded" in progress["jobs"][0]["error"]
+    order = order_state(hub, oid)
+    assert order.financial_status == "paid" and [p.refunded for p in order.payments] == [0]
 
 
 def test_a_gateway_answer_lost_in_a_crash_is_recorded_once_on_retry(shop, run_jobs, monkeypatch):
@@ -160,6 +182,7 @@ def test_never_more_than_captured_counting_refunds_still_on_their_way(shop):
             returns.refund_return(session, second, actor="user:ann")
     with hub.db.read() as session:
         assert returns.get_return(session, second).status == "received"
+        assert returns.refund_progress(session, returns.get_return(session, first))["status"] == "pending"
         jobs = session.scalars(select(Job).where(Job.kind == "payment.refund")).all()
         assert [j.payload["amount"] for j in jobs] == [1999]
 
@@ -248,3 +271,17 @@ def test_the_schema_loads_a_return_request_and_refuses_bad_input():
     with pytest.raises(SchemaError) as err:
         ReturnCreateSchema().load({"lines": [{"line_id": "x", "quantity": 0}]})
     assert set(err.value.messages) == {"lines", "reason"}
+
+
+def test_without_tracked_stock_a_return_restocks_nothing(hub, new_order, run_jobs):
+    oid = new_order(hub)
+    run_jobs(hub)
+    with hub.db.transaction() as session:
+        actions.ship(session, oid, ShipmentData(external_id="s1"), actor="carrier")
+        line_id = actions.get_order(session, oid).lines[0].id
+    rid = open_return(hub, oid, line_id, 1)
+    received(hub, rid)
+    with hub.db.read() as session:
+        assert [rl["disposition"] for rl in returns.return_detail(returns.get_return(session, rid))["lines"]] \
+            == ["untracked"]
+    assert levels(hub) == {}

@@ -51,12 +51,17 @@ def shop(make_hub, fakes, new_order, run_jobs):
                     payments=[PaymentData(reference="pi_1", amount=TOTAL, status="captured",
                                           channel="fake-gateway", captured_amount=TOTAL)])
     run_jobs(hub)
-    with hub.db.transaction() as session:
-        actions.ship(session, oid, ShipmentData(external_id="s1"), actor="carrier")
-        line_id = actions.get_order(session, oid).lines[0].id
+    line_id = ship_everything(hub, oid)[0]
     run_jobs(hub)
     assert levels(hub)[("TSHIRT-M", "wh")] == (3, 0)
     return hub, oid, line_id
+
+
+def ship_everything(hub, oid) -> list[int]:
+    """Ship the whole order in one shipment; return its line ids."""
+    with hub.db.transaction() as session:
+        actions.ship(session, oid, ShipmentData(external_id="s1"), actor="carrier")
+        return [line.id for line in actions.get_order(session, oid).lines]
 
 
 def open_return(hub, oid, line_id, qty, **kw):
@@ -224,9 +229,7 @@ def test_an_order_paid_on_the_channel_is_closed_with_a_zero_refund(hub, new_orde
     stock(hub, {("TSHIRT-M", "wh"): 5})
     oid = new_order(hub)
     run_jobs(hub)
-    with hub.db.transaction() as session:
-        actions.ship(session, oid, ShipmentData(external_id="s1"), actor="carrier")
-        line_id = actions.get_order(session, oid).lines[0].id
+    line_id = ship_everything(hub, oid)[0]
     rid = open_return(hub, oid, line_id, 2)
     received(hub, rid, location="wh")
     with pytest.raises(ValidationError, match="no payment the hub can refund"):
@@ -247,9 +250,7 @@ def test_line_shares_carry_order_tax_and_discount_and_sum_to_the_total(hub, new_
                                 Line(sku="B", name="B", quantity=1, unit_price=500)],
                     tax=280, discount=350, shipping=400)
     run_jobs(hub)
-    with hub.db.transaction() as session:
-        actions.ship(session, oid, ShipmentData(external_id="s1"), actor="carrier")
-        a, b = (x.id for x in actions.get_order(session, oid).lines)
+    a, b = ship_everything(hub, oid)
     amounts = []
     for line_id in (a, a, a, b):
         with hub.db.transaction() as session:
@@ -276,9 +277,7 @@ def test_the_schema_loads_a_return_request_and_refuses_bad_input():
 def test_without_tracked_stock_a_return_restocks_nothing(hub, new_order, run_jobs):
     oid = new_order(hub)
     run_jobs(hub)
-    with hub.db.transaction() as session:
-        actions.ship(session, oid, ShipmentData(external_id="s1"), actor="carrier")
-        line_id = actions.get_order(session, oid).lines[0].id
+    line_id = ship_everything(hub, oid)[0]
     rid = open_return(hub, oid, line_id, 1)
     received(hub, rid)
     with hub.db.read() as session:

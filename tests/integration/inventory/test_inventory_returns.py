@@ -14,9 +14,11 @@ from sqlalchemy import select, update
 from hub import actions, returns
 from hub.core.exceptions import ValidationError
 from hub.core.order import Customer, PaymentData, ShipmentData
+from hub.db import Database
 from hub.models import Job, Refund, utcnow
 from hub.returns import ReturnLineRequest, ReturnRequest
 from hub.schemas import ReturnCreateSchema
+from hub.testing import truncate_all
 
 GATEWAY = "https://pay.example.test"
 TOTAL = 2 * 1999 + 500  # order_data(): 2 × 19.99 + 5.00 shipping
@@ -40,10 +42,16 @@ class StripeLikeStub:
         return 200, {}, json.dumps(self.refunds[key])
 
 
-@pytest.fixture
-def shop(make_hub, fakes, new_order, run_jobs):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shop(request, make_hub, fakes, new_order, run_jobs):
     """A hub with a gateway and a mailer, stock at "wh", and a shipped, paid order of 2 × TSHIRT-M."""
-    hub = make_hub(plugins=[fakes])
+    url = None
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_url")
+        db = Database(url)
+        truncate_all(db)
+        db.dispose()
+    hub = make_hub(plugins=[fakes], database_url=url)
     create_channel_for(hub, "fake-gateway", api_base_url=GATEWAY)
     create_channel_for(hub, "fake-mailer")
     stock(hub, {("TSHIRT-M", "wh"): 5})

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from . import reservations
 from .core import events as ev
 from .core import lifecycle
 from .core.exceptions import ConcurrencyError, NotFound, ValidationError
@@ -115,6 +116,8 @@ def upsert_order(session: Session, channel: Channel, data: OrderData, *, actor: 
     lines_changed = _lines_differ(order, data)
     if lines_changed:
         if order.status in (lifecycle.PENDING, lifecycle.ON_HOLD):
+            # Stock reserved for the old lines (a confirmed order held since) goes back first.
+            reservations.release(session, order, actor=actor, reason="order lines changed")
             _replace_lines(order, data)
             changed.append("lines")
         else:
@@ -287,6 +290,13 @@ def apply_event(session: Session, order: Order, event: str, *, actor: str, reaso
         return order
     if event == "confirm":
         _check_payment_ok(order)
+        # All lines reserved where they are routed, or none and the order waits on hold.
+        missing = reservations.reserve(session, order, actor=actor)
+        if missing:
+            return _hold(session, order, reservations.HOLD_OUT_OF_STOCK, actor=actor,
+                         data={"skus": missing})
+    elif event == "cancel":
+        reservations.release(session, order, actor=actor, reason=f"order {order.label} cancelled")
     before = order.status
     order.status = target
     if event == "release":
@@ -300,7 +310,8 @@ def apply_event(session: Session, order: Order, event: str, *, actor: str, reaso
     return order
 
 
-def _hold(session: Session, order: Order, reason: str, *, actor: str) -> Order:
+def _hold(session: Session, order: Order, reason: str, *, actor: str,
+          data: dict[str, Any] | None = None) -> Order:
     if not reason:
         raise ValidationError("a hold needs a reason", details={"reason": "is required"})
     target = lifecycle.next_status(order.label, order.status, "hold")
@@ -313,7 +324,7 @@ def _hold(session: Session, order: Order, reason: str, *, actor: str) -> Order:
     before = order.status
     order.status = target
     record(session, order, lifecycle.EVENT_NAMES["hold"], actor=actor, from_status=before,
-           to_status=target, reason=reason)
+           to_status=target, reason=reason, data=data)
     return order
 
 
@@ -364,12 +375,16 @@ def process_order(session: Session, order_id: int, *, actor: str, problems: list
     order = get_order(session, order_id)
     if order.status != lifecycle.PENDING:
         return order
-    reasons = list(problems or [])
+    reasons = list(dict.fromkeys(problems or []))
     if any(p.status in ("failed", "voided") or p.disputed for p in order.payments):
         reasons.append(HOLD_PAYMENT)
     if reasons:
+        # Every reason is listed at once, stock included (read only: nothing is reserved).
+        missing = reservations.shortage(session, order)
         for reason in reasons:
             _hold(session, order, reason, actor=actor)
+        if missing and reservations.HOLD_OUT_OF_STOCK not in reasons:
+            _hold(session, order, reservations.HOLD_OUT_OF_STOCK, actor=actor, data={"skus": missing})
         return order
     return apply_event(session, order, "confirm", actor=actor)
 
@@ -378,11 +393,13 @@ def process_order(session: Session, order_id: int, *, actor: str, problems: list
 
 
 def ship(session: Session, order_id: int, shipment: ShipmentData, *, actor: str, channel_id: int | None = None,
-         reason: str = "") -> Shipment:
+         reason: str = "", location_code: str | None = None) -> Shipment:
     """Record a shipment and move the order to ``partially_shipped`` or ``shipped``.
 
     Idempotent on (order, ``shipment.external_id``): the same shipment reported
-    twice (webhook and poll) is recorded once.
+    twice (webhook and poll) is recorded once. The shipped units leave stock:
+    the order's reservations are consumed, at ``location_code`` (the shipping
+    group's location) first.
     """
     order = get_order(session, order_id)
     existing = next((s for s in order.shipments if s.external_id == shipment.external_id), None)
@@ -413,6 +430,7 @@ def ship(session: Session, order_id: int, shipment: ShipmentData, *, actor: str,
     )
     order.shipments.append(record_)
     session.flush()
+    reservations.consume(session, order, record_, actor=actor, location_code=location_code)
     _refresh_derived(order)
     event = "ship" if order.fulfillment_status == "fulfilled" else "ship_partial"
     apply_event(session, order, event, actor=actor, reason=reason,
@@ -590,6 +608,8 @@ def void_shipment(session: Session, order_id: int, external_id: str, *, actor: s
         return shipment
     shipment.status = "voided"
     _refresh_derived(order)
+    # Before the status moves: restore() reserves again only for an order still shipping.
+    reservations.restore(session, order, shipment, actor=actor)
     data = {"shipment_id": shipment.id, "tracking_number": shipment.tracking_number}
     event = "unship" if order.fulfillment_status == "unfulfilled" else "unship_partial"
     moves = lifecycle.TRANSITIONS[event]

@@ -423,6 +423,289 @@ def token_create(ctx, name):
     click.echo(plain)
 
 
+# --- locations, stock and returns --------------------------------------------------------------
+
+
+def _person() -> str:
+    """Who is acting from this terminal, for the audit trail."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no login name (a container): still say where it came from
+        return "cli"
+
+
+def _pairs(option: str, values: tuple[str, ...], value_type=str) -> dict[int, object]:
+    out: dict[int, object] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip().isdigit() or not value.strip():
+            raise click.BadParameter(f"{item!r} is not LINE_ID=VALUE", param_hint=option)
+        try:
+            out[int(key)] = value_type(value.strip())
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: {value!r} is not a whole number", param_hint=option) from None
+    return out
+
+
+@main.group()
+def locations():
+    """Stock locations (warehouses, stores): routing ships from the highest priority first."""
+
+
+@locations.command("add")
+@click.argument("code")
+@click.option("--name", default="", help="Display name (default: the code).")
+@click.option("--priority", default=0, show_default=True, type=int, help="Higher ships first.")
+@click.option("--inactive", is_flag=True, help="Keep its stock but route nothing to it.")
+@click.pass_context
+def locations_add(ctx, code, name, priority, inactive):
+    """Add a location, or change one with this code."""
+    from .inventory import upsert_location
+
+    hub = _ready_hub(ctx)
+    with hub.db.transaction() as session:
+        loc = upsert_location(session, code, name=name, priority=priority, active=not inactive)
+        click.echo(f"location {loc.code} saved (priority {loc.priority}, "
+                   f"{'active' if loc.active else 'inactive'})")
+
+
+@locations.command("list")
+@click.pass_context
+def locations_list(ctx):
+    """List locations, highest priority first."""
+    from .inventory import list_locations
+
+    hub = _ready_hub(ctx)
+    with hub.db.read() as session:
+        rows = list_locations(session)
+        for loc in rows:
+            click.echo(f"{loc.code}\t{loc.priority}\t{'active' if loc.active else 'inactive'}\t{loc.name}")
+        if not rows:
+            click.echo("no locations: stock is not tracked", err=True)
+
+
+@main.group()
+def stock():
+    """Stock levels per SKU and location: on hand, reserved, available."""
+
+
+@stock.command("set")
+@click.argument("sku")
+@click.argument("location")
+@click.argument("on_hand", type=click.IntRange(min=0))
+@click.option("--reason", default="", help="Why (kept in the stock movements).")
+@click.pass_context
+def stock_set(ctx, sku, location, on_hand, reason):
+    """Set what is on hand of SKU at LOCATION."""
+    from .inventory import LevelChange, list_levels, set_on_hand
+
+    hub = _ready_hub(ctx)
+    with hub.db.transaction() as session:
+        changed = set_on_hand(session, [LevelChange(sku, location, on_hand)], actor=_person(),
+                              reason=reason or "set from the command line", source="cli")
+        level = list_levels(session, sku=sku, location=location)[0]
+    click.echo(f"{sku} at {location}: on hand {level.on_hand}, reserved {level.reserved}, "
+               f"available {level.available}" + ("" if changed else " (unchanged)"))
+
+
+@stock.command("adjust", context_settings={"ignore_unknown_options": True})
+@click.argument("sku")
+@click.argument("location")
+@click.argument("delta", type=int)
+@click.option("--reason", default="", help="Why (kept in the stock movements).")
+@click.pass_context
+def stock_adjust(ctx, sku, location, delta, reason):
+    """Add DELTA to what is on hand (negative removes), e.g. `hub stock adjust SKU WH1 -2`."""
+    from .inventory import adjust_on_hand
+
+    hub = _ready_hub(ctx)
+    with hub.db.transaction() as session:
+        level = adjust_on_hand(session, sku, location, delta, actor=_person(),
+                               reason=reason or "adjusted from the command line", source="cli")
+        click.echo(f"{sku} at {location}: on hand {level.on_hand}, reserved {level.reserved}, "
+                   f"available {level.available}")
+
+
+@stock.command("list")
+@click.option("--sku", help="Only this SKU.")
+@click.option("--location", help="Only this location code.")
+@click.option("--limit", default=100, show_default=True, type=int)
+@click.pass_context
+def stock_list(ctx, sku, location, limit):
+    """List levels: SKU, location, on hand, reserved, available."""
+    from .inventory import list_levels
+
+    hub = _ready_hub(ctx)
+    with hub.db.read() as session:
+        rows = list_levels(session, sku=sku, location=location, limit=limit)
+    for lv in rows:
+        click.echo(f"{lv.sku}\t{lv.location_code}\t{lv.on_hand}\t{lv.reserved}\t{lv.available}")
+    if not rows:
+        click.echo("no stock levels", err=True)
+
+
+@stock.command("movements")
+@click.option("--sku", help="Only this SKU.")
+@click.option("--location", help="Only this location code.")
+@click.option("--limit", default=50, show_default=True, type=int)
+@click.pass_context
+def stock_movements(ctx, sku, location, limit):
+    """The stock audit trail, newest first: what changed, who, why, from where."""
+    from .inventory import movements
+
+    hub = _ready_hub(ctx)
+    with hub.db.read() as session:
+        for m in movements(session, sku=sku, location=location, limit=limit):
+            click.echo(f"{m.created_at:%Y-%m-%d %H:%M:%S}\t{m.sku}\ton_hand {m.on_hand_change:+d}"
+                       f"\treserved {m.reserved_change:+d}\t{m.actor}\t{m.source}\t{m.reason}")
+
+
+@main.group()
+def returns():
+    """Returns: create, approve, reject, receive, refund."""
+
+
+@returns.command("create")
+@click.argument("order_id", type=int)
+@click.option("--line", "lines", multiple=True, required=True, metavar="LINE_ID=QTY",
+              help="An order line and how many come back (repeatable).")
+@click.option("--reason", required=True, help="Why the customer returns it.")
+@click.option("--note", default="")
+@click.option("--refund-shipping", is_flag=True, help="Give back the order's shipping too.")
+@click.option("--restock", "restock", default=None, help="Location the goods go back to.")
+@click.option("--write-off", is_flag=True, help="The goods are not restocked.")
+@click.option("--amount", default=None, help="Refund this instead of the lines' worth (\"12.50\").")
+@click.pass_context
+def returns_create(ctx, order_id, lines, reason, note, refund_shipping, restock, write_off, amount):
+    """Open a return for shipped units of ORDER_ID."""
+    from marshmallow import ValidationError as SchemaError
+
+    from .returns import create_return
+    from .schemas import ReturnCreateSchema
+
+    raw = {"lines": [{"line_id": k, "quantity": v, "restock_location": restock, "write_off": write_off}
+                     for k, v in _pairs("--line", lines, int).items()],
+           "reason": reason, "note": note, "refund_shipping": refund_shipping, "refund_amount": amount}
+    try:
+        request = ReturnCreateSchema().load(raw)
+    except SchemaError as exc:
+        raise HubError("the return is not valid", details=exc.normalized_messages()) from None
+    hub = _ready_hub(ctx)
+    with hub.db.transaction() as session:
+        ret = create_return(session, order_id, request, actor=_person())
+        click.echo(f"return {ret.id} requested for order {order_id}: refund "
+                   f"{_amount(ret.refund_amount + ret.shipping_refund, ret.currency)}")
+
+
+def _amount(minor: int, currency: str) -> str:
+    from .serialize import money
+
+    return f"{money(minor, currency)} {currency}"
+
+
+@returns.command("approve")
+@click.argument("return_id", type=int)
+@click.option("--note", default="")
+@click.pass_context
+def returns_approve(ctx, return_id, note):
+    """Approve a requested return."""
+    from .returns import approve_return
+
+    hub = _ready_hub(ctx)
+    with hub.db.transaction() as session:
+        approve_return(session, return_id, actor=_person(), note=note)
+    click.echo(f"return {return_id} approved")
+
+
+@returns.command("reject")
+@click.argument("return_id", type=int)
+@click.option("--reason", required=True)
+@click.pass_context
+def returns_reject(ctx, return_id, reason):
+    """Reject a return that was not received."""
+    from .returns import reject_return
+
+    hub = _ready_hub(ctx)
+    with hub.db.transaction() as session:
+        reject_return(session, return_id, actor=_person(), reason=reason)
+    click.echo(f"return {return_id} rejected")
+
+
+@returns.command("receive")
+@click.argument("return_id", type=int)
+@click.option("--location", help="Restock every line here (default: where it shipped from).")
+@click.option("--write-off", is_flag=True, help="Write every line off instead of restocking.")
+@click.option("--line", "lines", multiple=True, metavar="LINE_ID=LOCATION|write_off",
+              help="Where one line goes (repeatable).")
+@click.pass_context
+def returns_receive(ctx, return_id, location, write_off, lines):
+    """Take a return's goods in: restock or write off."""
+    from .returns import receive_return
+
+    hub = _ready_hub(ctx)
+    with hub.db.transaction() as session:
+        ret = receive_return(session, return_id, actor=_person(), location=location, write_off=write_off,
+                             lines=_pairs("--line", lines))
+        done = ", ".join(f"{rl.order_line.sku}×{rl.quantity} {rl.disposition}"
+                         + (f" at {rl.location.code}" if rl.location else "") for rl in ret.lines)
+    click.echo(f"return {return_id} received: {done}")
+
+
+@returns.command("refund")
+@click.argument("return_id", type=int)
+@click.option("--amount", default=None, help="Refund this much, shipping included (default: the return's refund).")
+@click.pass_context
+def returns_refund(ctx, return_id, amount):
+    """Refund a received return through the order's payments."""
+    from .core.money import Money
+    from .returns import get_return, refund_return
+
+    hub = _ready_hub(ctx)
+    with hub.db.transaction() as session:
+        ret = get_return(session, return_id)
+        minor = None if amount is None else Money.parse(amount, ret.currency).amount
+        ret = refund_return(session, return_id, actor=_person(), amount=minor)
+        click.echo(f"return {return_id} refunded: {_amount(ret.refunded_amount, ret.currency)} "
+                   f"(order now {ret.order.status})")
+
+
+@returns.command("list")
+@click.option("--order", "order_id", type=int, help="Only this order's returns.")
+@click.option("--status", type=click.Choice(["requested", "approved", "received", "refunded", "rejected"]))
+@click.option("--limit", default=50, show_default=True, type=int)
+@click.pass_context
+def returns_list(ctx, order_id, status, limit):
+    """List returns, newest first."""
+    from .returns import list_returns
+
+    hub = _ready_hub(ctx)
+    with hub.db.read() as session:
+        rows = list_returns(session, order_id=order_id, status=status, limit=limit)
+        for r in rows:
+            click.echo(f"{r.id}\torder {r.order_id}\t{r.status}\t"
+                       f"{_amount(r.refund_amount + r.shipping_refund, r.currency)}\t{r.reason}")
+    if not rows:
+        click.echo("no returns", err=True)
+
+
+@returns.command("show")
+@click.argument("return_id", type=int)
+@click.pass_context
+def returns_show(ctx, return_id):
+    """Show one return as JSON."""
+    from .models import Return
+    from .returns import return_detail
+
+    hub = _ready_hub(ctx)
+    with hub.db.read() as session:
+        ret = session.get(Return, return_id)
+        if ret is None:
+            raise HubError(f"return {return_id} does not exist")
+        click.echo(json.dumps(return_detail(ret), indent=2))
+
+
 # --- demo ------------------------------------------------------------------------------------------
 
 

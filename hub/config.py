@@ -20,6 +20,10 @@ class Settings:
     secret_key: str | None = None
     webhook_max_bytes: int = 5 * 1024 * 1024
     job_lease_seconds: int = 300
+    # Order checks (hub.validation): currencies orders may be in (empty: any
+    # ISO 4217 currency) and how close two identical orders count as a duplicate.
+    currencies: tuple[str, ...] = ()
+    duplicate_window_minutes: int = 10
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -42,9 +46,23 @@ class Settings:
             job_lease_seconds=int(
                 overrides.pop("job_lease_seconds", None) or env.get("HUB_JOB_LEASE_SECONDS") or 300
             ),
+            currencies=_codes(overrides.pop("currencies", None) or env.get("HUB_CURRENCIES") or ""),
+            duplicate_window_minutes=int(_first(overrides.pop("duplicate_window_minutes", None),
+                                                env.get("HUB_DUPLICATE_WINDOW_MINUTES"), 10)),
             extra=overrides,
         )
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _codes(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """``"usd, eur"`` (or a list) -> ``("EUR", "USD")``."""
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(sorted({c.strip().upper() for c in items if c and c.strip()}))
+
+
+def _first(*values):
+    """The first value that is not None or blank (0 counts as a value)."""
+    return next(v for v in values if v is not None and v != "")

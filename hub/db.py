@@ -39,8 +39,12 @@ class Database:
         else:
             self.engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10)
             self.read_engine = self.engine
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        # Shared with every session as ``session.info``: the Hub puts itself
+        # here so actions that take only a session can reach the plugins.
+        self.session_info: dict = {}
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, info=self.session_info)
+        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False,
+                                           info=self.session_info)
 
     @property
     def dialect(self) -> str:

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import actions
+from . import actions, reservations
 from .connectors import Connector, PaymentRef, ShipmentNotice, ShippingOrder, SubmissionRejected
 from .core.events import OrderEvent
 from .core.exceptions import HubError, PaymentDeclined, ValidationError
@@ -36,6 +36,7 @@ from .jobs import JobContext, dead_letter, enqueue
 from .models import (
     Channel,
     FulfillmentGroup,
+    Job,
     Order,
     OrderAuditEvent,
     Payment,
@@ -195,7 +196,10 @@ def fulfill_order(ctx: JobContext) -> None:
         channel = shipping_channel_for(session, hub, order)
         if channel is None:
             return  # no shipping channel: a person ships it (API, UI, CLI)
-        groups = hub.pm.hook.hub_allocate_order(order=order_detail(order), session=session)
+        # Ship from where the stock was reserved at confirmation; route only
+        # orders whose stock is not tracked.
+        groups = reservations.planned_groups(session, order) or \
+            hub.pm.hook.hub_allocate_order(order=order_detail(order), session=session)
         if not groups:
             groups = [("", {line.id: line.quantity for line in order.lines})]
         actions.plan_fulfillment(session, order, groups, channel.id)
@@ -271,6 +275,8 @@ def refund_payment(ctx: JobContext) -> None:
     """Refund once; a refund the gateway refuses is a dead job, never a silent success."""
     hub = ctx.hub
     amount = int(ctx.payload["amount"])
+    if ctx.payload.get("refund_id"):
+        return  # an earlier run committed this refund, then lost its lease before finishing
     with hub.db.read() as session:
         payment = session.get(Payment, ctx.payload["payment_id"])
         ref = _payment_ref(payment)
@@ -288,6 +294,9 @@ def refund_payment(ctx: JobContext) -> None:
                                                        status=result.status,
                                                        reason=ctx.payload.get("reason", ""))]),
             actor=f"channel:{connector.channel.slug}", channel_id=ctx.channel_id)
+        # Committed with the refund: a run of this job after a crash sees it and calls no one.
+        job = session.get(Job, ctx.id)
+        job.payload = {**job.payload, "refund_id": result.external_id}
 
 
 # --- shipping ----------------------------------------------------------------------------------------

@@ -91,7 +91,12 @@ def hub_allocate_order(order: dict[str, Any], session: Session) -> list[tuple[st
     """Decide which locations ship which lines of a confirmed order.
 
     Stops at first non-None result. The hub's default is registered
-    ``trylast`` so a plugin can replace the strategy.
+    ``trylast`` so a plugin can replace the strategy. Called while the order
+    is being confirmed, with every stock level of its SKUs locked: the hub
+    reserves the answer (all of it or, if a location lacks the stock, none:
+    the order is held ``out_of_stock``) and later ships from it, one
+    fulfilment group per location. Orders whose stock is not tracked are
+    routed when their fulfilment starts.
 
     :param order: the order as the REST API shows it.
     :param session: the open database session (stock levels, locations).

@@ -427,3 +427,97 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     first_failure_at: Mapped[datetime] = mapped_column(default=utcnow)
     locked_until: Mapped[datetime | None]
+
+
+# --- Order management: reservations, returns, stock push (issue 8) -----------------
+
+
+class StockReservation(Base):
+    """Stock set aside at one location for one order line.
+
+    ``active`` counts in its level's ``reserved``; ``released`` gave it back
+    (cancel, changed lines); ``consumed`` left the building with
+    ``shipment_id`` (on hand and reserved both went down). A partial shipment
+    splits a row: the shipped part becomes a consumed row of its own, so a
+    voided label restores exactly what it took.
+    """
+
+    __tablename__ = "stock_reservations"
+    __table_args__ = (Index("ix_stock_reservations_sku_location", "sku", "location_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id", ondelete="CASCADE"), index=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
+    sku: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | released | consumed
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    location: Mapped[Location] = relationship()
+
+
+class Return(Base):
+    """Goods a customer sends back: requested -> approved -> received -> refunded (or rejected).
+
+    ``refund_amount`` is what the returned lines are worth (their share of the
+    order total, tax and discounts included) unless a person set another
+    amount; ``shipping_refund`` is the part of the order's shipping given back.
+    """
+
+    __tablename__ = "returns"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    currency: Mapped[str] = mapped_column(String(3))
+    refund_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    shipping_refund: Mapped[int] = mapped_column(BigInteger, default=0)
+    # What was sent to the payment gateways when the return was refunded.
+    refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    approved_at: Mapped[datetime | None]
+    received_at: Mapped[datetime | None]
+    refunded_at: Mapped[datetime | None]
+    rejected_at: Mapped[datetime | None]
+
+    order: Mapped[Order] = relationship()
+    lines: Mapped[list[ReturnLine]] = relationship(
+        back_populates="return_", cascade="all, delete-orphan", order_by="ReturnLine.id"
+    )
+
+
+class ReturnLine(Base):
+    """How many of one order line come back, and where they go: a location, or written off."""
+
+    __tablename__ = "return_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    return_id: Mapped[int] = mapped_column(ForeignKey("returns.id", ondelete="CASCADE"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id", ondelete="CASCADE"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    # Where it is restocked (chosen at creation or on receipt); None with write_off.
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id", ondelete="SET NULL"))
+    write_off: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What receiving did: "" until received, then "restocked" or "written_off".
+    disposition: Mapped[str] = mapped_column(String(16), default="")
+
+    return_: Mapped[Return] = relationship(back_populates="lines")
+    order_line: Mapped[OrderLine] = relationship()
+    location: Mapped[Location | None] = relationship()
+
+
+class StockPushMark(Base):
+    """How far a sales channel's stock push has read the movement feed."""
+
+    __tablename__ = "stock_push_marks"
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True)
+    # The highest StockMovement.id pushed.
+    movement_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Ids below it that were not visible at the push ([[id, unix time first missed], …]):
+    # a transaction still running then commits them later, and the next push reads them.
+    gaps: Mapped[list[Any]] = mapped_column(default=list)
+    pushed_at: Mapped[datetime | None]

@@ -26,7 +26,7 @@ from .core.exceptions import ConfigError
 log = logging.getLogger(__name__)
 
 #: Modules of the hub itself that implement hooks.
-DEFAULT_PLUGINS: tuple[str, ...] = ("hub.builtin",)
+DEFAULT_PLUGINS: tuple[str, ...] = ("hub.builtin", "hub.order_management")
 
 ENTRY_POINT_GROUP = "hub.plugins"
 

@@ -98,7 +98,8 @@ class HubPort:
             order = actions.get_order(session, group.order_id)
             if any(s.external_id == shipment.external_id for s in order.shipments):
                 return order.id
-            actions.ship(session, order.id, shipment, actor=self.actor, channel_id=self.channel_id)
+            actions.ship(session, order.id, shipment, actor=self.actor, channel_id=self.channel_id,
+                         location_code=group.location_code or None)
             return order.id
 
     # --- the channel itself -----------------------------------------------------------------

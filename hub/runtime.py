@@ -34,6 +34,8 @@ class Hub:
         self.pm = pm or get_plugin_manager()
         self.connectors: dict[str, type[Connector]] = collect_connectors(self.pm)
         self.job_handlers = collect_job_handlers(self.pm)
+        # Actions take only a session; hub_of(session) gives them the plugins and settings.
+        self.db.session_info["hub"] = self
         self.secrets = SecretBox.for_data_dir(settings.data_dir, settings.secret_key)
         # With the database: gauges of jobs and orders are read from it at scrape time.
         self.metrics = Metrics(self.db)
@@ -140,6 +142,11 @@ class Hub:
                     log.exception("closing a connector failed")
             self._connector_cache.clear()
         self.db.dispose()
+
+
+def hub_of(session) -> Hub | None:
+    """The Hub whose database made ``session`` (None for a session made elsewhere)."""
+    return session.info.get("hub")
 
 
 def require_enabled(channel: Channel) -> None:

@@ -180,11 +180,19 @@ def order_data(**overrides) -> OrderData:
 
 @pytest.fixture
 def make_order() -> Callable[..., int]:
-    """Create a manual-channel order through ``upsert_order``; returns its id."""
+    """Create a manual-channel order through ``upsert_order``; returns its id.
+
+    The first order is Ann's (``ann@example.com``); later ones are other customers'.
+    """
     counter = iter(range(1, 1_000_000))
 
     def factory(hub: Hub, **overrides) -> int:
-        overrides.setdefault("external_id", f"T{next(counter)}")
+        n = next(counter)
+        overrides.setdefault("external_id", f"T{n}")
+        # Each order its own customer: the same customer with the same lines
+        # minutes apart is held as a likely duplicate (hub.validation).
+        if n > 1:
+            overrides.setdefault("customer", Customer(email=f"ann+{n}@example.com", name="Ann Smith"))
         with hub.db.transaction() as session:
             channel = ensure_manual_channel(hub, session)
             return actions.upsert_order(session, channel, order_data(**overrides), actor="test").order.id

@@ -67,7 +67,7 @@ def test_stock_errors_are_shown_and_change_nothing(browser, admin_hub):
         inventory.upsert_location(db, "main")
     bad = browser.post("/stock/levels", {"sku": "MUG", "location": "main", "on_hand": "-3",
                                          "reason": "oops"}, follow_redirects=True)
-    assert "cannot be negative" in " ".join(flashes(bad.get_data(as_text=True)))
+    assert "must be a whole number of 0 or more" in " ".join(flashes(bad.get_data(as_text=True)))
     unknown = browser.post("/stock/levels", {"sku": "MUG", "location": "nowhere", "on_hand": "3",
                                              "reason": "x"}, follow_redirects=True)
     assert "location 'nowhere' does not exist" in " ".join(flashes(unknown.get_data(as_text=True)))

@@ -3,7 +3,8 @@
 Read from the environment (``HUB_*``) with defaults for the embedded case:
 ``HUB_DATA_DIR`` (default ``./hub-data``) holds ``hub.db`` and the secret key
 file; ``HUB_DATABASE_URL`` selects another database (PostgreSQL:
-``postgresql+psycopg://user@host/db``).
+``postgresql+psycopg://user@host/db``). ``HUB_PUBLIC_URL`` is the address
+customers reach the hub at (links in emails to ``/track/<token>``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,8 @@ class Settings:
     secret_key: str | None = None
     webhook_max_bytes: int = 5 * 1024 * 1024
     job_lease_seconds: int = 300
+    #: Scheme, host (and port) customers reach the hub at, without a trailing slash.
+    public_url: str = DEFAULT_PUBLIC_URL
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -42,6 +47,9 @@ class Settings:
             job_lease_seconds=int(
                 overrides.pop("job_lease_seconds", None) or env.get("HUB_JOB_LEASE_SECONDS") or 300
             ),
+            public_url=(
+                overrides.pop("public_url", None) or env.get("HUB_PUBLIC_URL") or DEFAULT_PUBLIC_URL
+            ).rstrip("/"),
             extra=overrides,
         )
 

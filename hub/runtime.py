@@ -74,6 +74,7 @@ class Hub:
             config=self.decrypt_config(channel.connector, channel.config),
             state=dict(channel.state or {}),
             enabled=channel.enabled,
+            public_url=self.settings.public_url,
         )
 
     def connector_for(self, channel: Channel) -> Connector:

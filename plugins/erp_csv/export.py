@@ -101,6 +101,10 @@ def export_one_file(hub: Hub, channel_id: int, folder: Path, config) -> str | No
                                    .where(ErpExport.channel_id == channel_id)) or 0) + 1
         now = utcnow()
         final = folder / f"{prefix}-{now:%Y%m%dT%H%M%SZ}-{sequence:06d}.csv"
+        while final.exists():
+            # A file whose ledger rows never committed (a crash after its rename): keep it whole.
+            sequence += 1
+            final = folder / f"{prefix}-{now:%Y%m%dT%H%M%SZ}-{sequence:06d}.csv"
         temp = folder / f".{final.name}.tmp"
         try:
             versions, rows = _write(session, temp, order_ids, config)

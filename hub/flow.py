@@ -436,7 +436,8 @@ def notify(ctx: JobContext) -> None:
             notifications.record_attempt(
                 session, key, outcome="failed", status_code=getattr(exc, "status", None),
                 duration_ms=int((time.perf_counter() - started) * 1000),
-                error=f"{exc.__class__.__name__}: {exc}", recipient=getattr(exc, "recipient", ""), **facts)
+                error=f"{exc.__class__.__name__}: {exc}",
+                recipient=str((getattr(exc, "details", None) or {}).get("recipient", "")), **facts)
         raise
     delivery = delivery or Delivery()
     with ctx.hub.db.transaction() as session:

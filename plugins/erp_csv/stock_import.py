@@ -14,7 +14,8 @@ changed files are left alone):
    one the header line uses among ``, ; tab |``). A missing column fails the
    whole file;
 4. rows are read one at a time and validated; valid ones are applied through
-   :func:`hub.inventory.set_on_hand` in batches of ``batch_size``, each batch
+   :func:`hub.stock_bulk.set_on_hand_many` (the bulk path of
+   :func:`hub.inventory.set_on_hand`) in batches of ``batch_size``, each batch
    one transaction (audit trail and stock push included), invalid ones are
    written with their line number and reason to
    ``archive/<file>.rejects.csv``;
@@ -45,10 +46,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hub.core.exceptions import ValidationError
-from hub.inventory import LevelChange, set_on_hand
+from hub.inventory import LevelChange
 from hub.models import Channel, ErpImport, Location, utcnow
 from hub.runtime import Hub
+from hub.stock_bulk import set_on_hand_many
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +249,7 @@ def _rows(reader) -> Iterator[tuple[int, list[str]]]:
     for cells in reader:
         start = last + 1
         last = reader.line_num + 1
-        if not cells or all(not c.strip() for c in cells):
+        if not cells or not "".join(cells).strip():
             continue
         yield start, cells
 
@@ -410,24 +411,17 @@ def _import_rows(hub: Hub, channel_id: int, slug: str, ledger_id: int, path: Pat
 def _apply(hub: Hub, ledger_id: int, slug: str, file_name: str, batch: list[_Row], rejects: _Rejects,
            outcome: Outcome) -> None:
     """Apply one batch in one transaction; a row the hub refuses is rejected, the rest applied."""
-    kwargs = dict(actor=f"channel:{slug}", reason="ERP stock import", source=file_name)
-    try:
-        with hub.db.transaction() as session:
-            changed = set_on_hand(session, [row.change for row in batch], **kwargs)
-            _progress(session, ledger_id, outcome, len(batch), changed, rejects.count)
-        return
-    except ValidationError:
-        pass  # e.g. on hand below what orders reserved: find the rows, keep the others
     with hub.db.transaction() as session:
-        applied = changed = 0
-        for row in batch:
-            try:
-                with session.begin_nested():
-                    changed += set_on_hand(session, [row.change], **kwargs)
-                applied += 1
-            except ValidationError as exc:
-                rejects.add(row.line, row.cells, exc.message)
-        _progress(session, ledger_id, outcome, applied, changed, rejects.count)
+        result = set_on_hand_many(session, [row.change for row in batch], actor=f"channel:{slug}",
+                                  reason="ERP stock import", source=file_name)
+        if result.refused:
+            # Rare (on hand below what orders reserved): find the rows refused by their change.
+            lines = {row.change: row for row in batch}
+            for change, reason in result.refused:
+                row = lines[change]
+                rejects.add(row.line, row.cells, reason)
+        _progress(session, ledger_id, outcome, len(batch) - len(result.refused), result.changed,
+                  rejects.count)
 
 
 def _progress(session, ledger_id: int, outcome: Outcome, applied: int, changed: int, rejected: int) -> None:

@@ -467,6 +467,8 @@ class ErpImport(Base):
     # The first rejected rows ({"line", "reason"}) for the UI; all of them are in rejects_file.
     rejects: Mapped[list[Any]] = mapped_column(default=list)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Last progress: a "processing" row without any for a while was cut short (see erp_csv).
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
 
 

@@ -41,6 +41,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,8 @@ log = logging.getLogger(__name__)
 
 ARCHIVE = "archive"
 FAILED = "failed"
+#: A ``processing`` file whose run made no progress for this long was cut short: the next run resumes it.
+IMPORT_LEASE_SECONDS = 300
 #: Rejected rows kept on the ledger row for the UI (all of them are in the rejects file).
 REJECT_SAMPLE = 50
 MAX_ON_HAND = 2_147_483_647
@@ -102,7 +105,8 @@ def import_stock_files(hub: Hub, channel_id: int) -> list[Outcome]:
     if folder is None:
         return []
     config = connector.config
-    return [import_file(hub, channel_id, path, config) for path in waiting_files(folder, config)]
+    outcomes = [import_file(hub, channel_id, path, config) for path in waiting_files(folder, config)]
+    return [o for o in outcomes if o is not None]
 
 
 def waiting_files(folder: Path, config) -> list[Path]:
@@ -123,11 +127,19 @@ def waiting_files(folder: Path, config) -> list[Path]:
     return [path for _, _, path in sorted(found)]
 
 
-def import_file(hub: Hub, channel_id: int, path: Path, config) -> Outcome:
-    scan = scan_file(path, config.get("encoding") or "utf-8")
+def import_file(hub: Hub, channel_id: int, path: Path, config) -> Outcome | None:
+    """Import one file; None when another run is importing it right now (or just moved it)."""
+    try:
+        scan = scan_file(path, config.get("encoding") or "utf-8")
+    except FileNotFoundError:
+        return None  # another run archived it meanwhile
     with hub.db.transaction() as session:
-        slug = session.get(Channel, channel_id).slug
+        # One run decides per channel at a time: two never take the same file.
+        slug = session.scalars(select(Channel.slug).where(Channel.id == channel_id).with_for_update()).one()
         ledger, earlier = _ledger_row(session, channel_id, path.name, scan)
+        if ledger is None:
+            log.info("erp_csv %s: %s is being imported by another run", slug, path.name)
+            return None
         ledger_id = ledger.id
     if earlier is not None:
         archived = _move(path, path.parent / ARCHIVE)
@@ -142,21 +154,43 @@ def import_file(hub: Hub, channel_id: int, path: Path, config) -> Outcome:
         return _import_rows(hub, channel_id, slug, ledger_id, path, scan, config)
     except FileRejected as exc:
         return _fail(hub, ledger_id, path, str(exc))
+    except Exception:
+        _release(hub, ledger_id)
+        raise
 
 
-def _ledger_row(session, channel_id: int, name: str, scan: Scan) -> tuple[ErpImport, ErpImport | None]:
-    """The ledger row for this file (a new one, or the one a cut-short run left) and its earlier twin."""
+def _release(hub: Hub, ledger_id: int) -> None:
+    """Let the next run resume this file at once (a crash leaves it to the lease's expiry)."""
+    try:
+        with hub.db.transaction() as session:
+            row = session.get(ErpImport, ledger_id)
+            row.updated_at = utcnow() - timedelta(seconds=IMPORT_LEASE_SECONDS + 1)
+    except Exception:
+        log.exception("erp_csv: could not release import %s; the next run waits for its lease", ledger_id)
+
+
+def _ledger_row(session, channel_id: int, name: str,
+                scan: Scan) -> tuple[ErpImport | None, ErpImport | None]:
+    """The ledger row for this file and its earlier twin, if any.
+
+    The row is a new one, or the one a cut-short run left (``processing`` with
+    no progress for :data:`IMPORT_LEASE_SECONDS`); None while another run is
+    making progress on the file.
+    """
     rows = session.scalars(
         select(ErpImport).where(ErpImport.channel_id == channel_id, ErpImport.checksum == scan.checksum)
         .order_by(ErpImport.id)).all()
     done = next((r for r in rows if r.status in ("succeeded", "partial")), None)
     resumed = next((r for r in rows if r.status == "processing"), None)
+    now = utcnow()
     if resumed is not None and done is None:
+        if (now - resumed.updated_at).total_seconds() < IMPORT_LEASE_SECONDS:
+            return None, None
         log.warning("erp_csv: resuming the import of %s (ledger row %s)", name, resumed.id)
-        resumed.started_at = utcnow()
+        resumed.started_at = resumed.updated_at = now
         return resumed, None
     row = ErpImport(channel_id=channel_id, file_name=name, checksum=scan.checksum, size=scan.size,
-                    status="duplicate" if done else "processing", started_at=utcnow())
+                    status="duplicate" if done else "processing", started_at=now, updated_at=now)
     session.add(row)
     session.flush()
     return row, done
@@ -430,6 +464,7 @@ def _progress(session, ledger_id: int, outcome: Outcome, applied: int, changed: 
     row = session.get(ErpImport, ledger_id)
     row.rows_total, row.rows_ok, row.rows_changed = outcome.rows_total, outcome.rows_ok, outcome.rows_changed
     row.rows_rejected = rejected
+    row.updated_at = utcnow()  # the run's lease on the file: it is making progress
 
 
 # --- the ledger and the folders ------------------------------------------------------------------
@@ -446,7 +481,7 @@ def _finish(hub: Hub, ledger_id: int, outcome: Outcome, *, archived: Path | None
         row.rejects = outcome.rejects
         row.archived_as = str(archived) if archived else None
         row.rejects_file = str(rejects) if rejects else None
-        row.finished_at = utcnow()
+        row.finished_at = row.updated_at = utcnow()
 
 
 def _fail(hub: Hub, ledger_id: int, path: Path, reason: str) -> Outcome:

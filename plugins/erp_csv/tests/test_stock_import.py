@@ -90,6 +90,9 @@ def test_bad_rows_are_rejected_with_line_and_reason_and_the_good_ones_applied(an
     assert table[1] == ["B", "WH1", "five", "words", "3", "on_hand 'five' is not a whole number"]
     assert table[-1] == ["F", "WH1", "", "", "9", "missing value for on_hand (the row has 2 fields)"]
     assert len(table) == 8
+    with erp.hub.db.read() as session:
+        assert ledgers.get_import(session, row["id"]) == row
+        assert ledgers.rejects_path(session, row["id"]) == rejects
 
 
 def test_a_missing_column_fails_the_whole_file_with_the_reason(erp):
@@ -260,3 +263,37 @@ def test_the_config_is_validated_for_people():
         ErpCsvConnector.validate_config({})
     fields = ErpCsvConnector.config_schema().fields
     assert all(f.metadata.get("label") and f.metadata.get("help") for f in fields.values())
+
+
+def test_a_file_another_run_is_importing_is_left_to_it_until_its_lease_runs_out(erp):
+    import hashlib
+    from datetime import timedelta
+
+    from hub.models import ErpImport, utcnow
+
+    content = b"sku,location,on_hand\nA,WH1,5\n"
+    erp.drop("stock.csv", content)
+    with erp.hub.db.transaction() as session:  # a run on another worker, making progress
+        session.add(ErpImport(channel_id=erp.channel_id, file_name="stock.csv", size=len(content),
+                              checksum=hashlib.sha256(content).hexdigest(), status="processing"))
+
+    assert erp.run("erp.import") == "succeeded"
+    assert (erp.import_dir / "stock.csv").exists() and levels(erp.hub) == {}
+
+    with erp.hub.db.transaction() as session:  # ... that died: no progress for longer than the lease
+        session.execute(ErpImport.__table__.update().values(updated_at=utcnow() - timedelta(minutes=6)))
+    assert erp.run("erp.import") == "succeeded"
+    assert levels(erp.hub) == {("A", "WH1"): 5}
+    [row] = imports(erp.hub)
+    assert row["status"] == "succeeded"
+
+
+def test_check_connection_names_the_folders_or_what_is_wrong(erp):
+    from hub.core.exceptions import ConfigError
+
+    connector = erp.hub.connector_for_id(erp.channel_id)
+    assert connector.check_connection() == (f"folders ready: export_dir {erp.export_dir}, "
+                                            f"import_dir {erp.import_dir}")
+    erp.export_dir.rmdir()
+    with pytest.raises(ConfigError, match="export_dir .* does not exist"):
+        connector.check_connection()

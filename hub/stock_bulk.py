@@ -111,10 +111,10 @@ def _problem(change: LevelChange, location_ids: dict[str, int]) -> str:
 
 
 def _key_filter(keys: list[tuple[str, int]]) -> tuple:
-    # By SKU (indexed) and location: a superset of the keys, filtered by the caller. A row-value
-    # IN ((sku, location), …) reads the whole table on SQLite.
-    return (StockLevel.sku.in_(sorted({sku for sku, _ in keys})),
-            StockLevel.location_id.in_(sorted({location for _, location in keys})))
+    # By SKU alone: a superset of the keys (the SKUs' other locations), filtered by the caller.
+    # A row-value IN ((sku, location), …) reads the whole table on SQLite, and a location
+    # condition tempts PostgreSQL into the location index while a fresh import's stats are stale.
+    return (StockLevel.sku.in_(sorted({sku for sku, _ in keys})),)
 
 
 def _create_missing(session: Session, keys: list[tuple[str, int]]) -> None:

@@ -417,6 +417,9 @@ def _import_rows(hub: Hub, channel_id: int, slug: str, ledger_id: int, path: Pat
         rejects.close()
     except csv.Error as exc:
         line = reader.line_num + 1 if reader is not None else 1
+        if rejects is not None:
+            rejects.close()
+            rejects.temp.unlink(missing_ok=True)
         raise FileRejected(f"unreadable CSV near line {line}: {exc} ({outcome.rows_ok} rows before "
                            f"it were applied)") from exc
     except BaseException:
@@ -429,14 +432,17 @@ def _import_rows(hub: Hub, channel_id: int, slug: str, ledger_id: int, path: Pat
     outcome.rows_rejected = rejects.count
     outcome.rejects = rejects.sample
     outcome.status = "partial" if rejects.count else "succeeded"
-    archived = _move(path, archive)
+    archived = _target(path, archive)
     rejects_path = None
     if rejects.count:
         rejects_path = archived.with_name(archived.name + ".rejects.csv")
         os.replace(rejects.temp, rejects_path)
     else:
         rejects.temp.unlink(missing_ok=True)
+    # The ledger first, then the move: a crash between them leaves the file in place, and
+    # the next run finds its checksum imported (a duplicate) instead of a row stuck "processing".
     _finish(hub, ledger_id, outcome, archived=archived, rejects=rejects_path)
+    os.replace(path, archived)
     log.info("erp_csv %s: %s imported: %s rows, %s applied, %s changed, %s rejected", slug, path.name,
              outcome.rows_total, outcome.rows_ok, outcome.rows_changed, outcome.rows_rejected)
     return outcome
@@ -485,20 +491,27 @@ def _finish(hub: Hub, ledger_id: int, outcome: Outcome, *, archived: Path | None
 
 
 def _fail(hub: Hub, ledger_id: int, path: Path, reason: str) -> Outcome:
-    target = _move(path, path.parent / FAILED)
+    target = _target(path, path.parent / FAILED)
     target.with_name(target.name + ".error.txt").write_text(reason + "\n", encoding="utf-8")
     outcome = Outcome(path.name, "failed", error=reason)
     _finish(hub, ledger_id, outcome, archived=target)
+    os.replace(path, target)
     log.warning("erp_csv: %s failed: %s", path.name, reason)
     return outcome
 
 
 def _move(path: Path, folder: Path) -> Path:
-    """Move ``path`` into ``folder`` under its name, or a time-stamped one if that is taken."""
+    """Move ``path`` into ``folder`` (see :func:`_target`); return where it went."""
+    target = _target(path, folder)
+    os.replace(path, target)
+    return target
+
+
+def _target(path: Path, folder: Path) -> Path:
+    """Where ``path`` goes in ``folder``: under its name, or a time-stamped one if that is taken."""
     folder.mkdir(exist_ok=True)
     target = folder / path.name
     if target.exists():
         stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
         target = folder / f"{path.stem}-{stamp}{path.suffix}"
-    os.replace(path, target)
     return target

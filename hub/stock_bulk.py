@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -83,19 +83,31 @@ def set_on_hand_many(session: Session, changes: Sequence[LevelChange], *, actor:
                                   reserved_change=0, on_hand_after=change.on_hand, reserved_after=reserved,
                                   actor=actor, reason=reason, source=source, created_at=now))
     if updates:
-        # Core executemany on the tables: no per-row ORM bookkeeping.
-        levels = StockLevel.__table__
-        connection = session.connection()
-        connection.execute(
-            update(levels).where(levels.c.id == bindparam("b_id"))
-            .values(on_hand=bindparam("b_on_hand"), updated_at=now), updates)
-        connection.execute(insert(StockMovement.__table__), movements)
+        _update_levels(session, updates, now)
+        session.connection().execute(insert(StockMovement.__table__), movements)
         for obj in list(session.identity_map.values()):
             if isinstance(obj, StockLevel):
                 session.expire(obj)
         stock_changed(session)
     result.changed = len(updates)
     return result
+
+
+def _update_levels(session: Session, updates: list[dict], now) -> None:
+    """Set ``on_hand`` of levels by id: Core statements, no per-row ORM bookkeeping."""
+    levels = StockLevel.__table__
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # One statement with two arrays: an executemany of single-row UPDATEs
+        # costs a round of planning and executing per row.
+        connection.execute(text(
+            "UPDATE stock_levels SET on_hand = new.on_hand, updated_at = :now "
+            "FROM unnest(CAST(:ids AS integer[]), CAST(:on_hands AS integer[])) AS new(id, on_hand) "
+            "WHERE stock_levels.id = new.id"),
+            {"now": now, "ids": [u["b_id"] for u in updates], "on_hands": [u["b_on_hand"] for u in updates]})
+        return
+    connection.execute(update(levels).where(levels.c.id == bindparam("b_id"))
+                       .values(on_hand=bindparam("b_on_hand"), updated_at=now), updates)
 
 
 def _problem(change: LevelChange, location_ids: dict[str, int]) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from .inventory import LevelChange, stock_changed
@@ -130,21 +130,35 @@ def _key_filter(keys: list[tuple[str, int]]) -> tuple:
 
 
 def _create_missing(session: Session, keys: list[tuple[str, int]]) -> None:
-    """Create the levels that do not exist yet, at zero; concurrent creators never collide."""
-    dialect = session.get_bind().dialect.name
+    """Create the levels that do not exist yet, at zero; concurrent creators never collide.
+
+    An insert that skips existing keys, rather than a look-up first: the look-up's plan is
+    at the mercy of a fresh import's stale statistics.
+    """
+    connection = session.connection()
+    dialect = connection.dialect.name
     now = utcnow()
-    for start in range(0, len(keys), CHUNK):
+    if dialect == "postgresql":
+        connection.execute(text(
+            "INSERT INTO stock_levels (sku, location_id, on_hand, reserved, updated_at) "
+            "SELECT sku, location_id, 0, 0, :now "
+            "FROM unnest(CAST(:skus AS varchar[]), CAST(:locations AS integer[])) AS new(sku, location_id) "
+            "ORDER BY sku, location_id "
+            "ON CONFLICT (sku, location_id) DO NOTHING"),
+            {"now": now, "skus": [sku for sku, _ in keys], "locations": [loc for _, loc in keys]})
+        return
+    table = StockLevel.__table__
+    rows = [dict(sku=sku, location_id=location_id, on_hand=0, reserved=0, updated_at=now)
+            for sku, location_id in keys]
+    if dialect == "sqlite":
+        connection.execute(sqlite.insert(table).on_conflict_do_nothing(
+            index_elements=["sku", "location_id"]), rows)
+        return
+    for start in range(0, len(keys), CHUNK):  # any other database: look up, then insert
         chunk = keys[start:start + CHUNK]
-        existing = {(sku, location_id) for sku, location_id in session.execute(
+        existing = {(sku, location_id) for sku, location_id in connection.execute(
             select(StockLevel.sku, StockLevel.location_id).where(*_key_filter(chunk)))}
-        missing = [dict(sku=sku, location_id=location_id, on_hand=0, reserved=0, updated_at=now)
-                   for sku, location_id in chunk if (sku, location_id) not in existing]
-        if not missing:
-            continue
-        table = StockLevel.__table__
-        if dialect in ("postgresql", "sqlite"):
-            dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=["sku", "location_id"])
-        else:
-            stmt = insert(table)
-        session.connection().execute(stmt, missing)
+        missing = [row for row in rows[start:start + CHUNK]
+                   if (row["sku"], row["location_id"]) not in existing]
+        if missing:
+            connection.execute(insert(table), missing)

@@ -3,6 +3,7 @@
     .venv/bin/python bench/erp_import.py                   # 1,000,000 rows, SQLite in a temp dir
     .venv/bin/python bench/erp_import.py --rows 100000     # quicker
     .venv/bin/python bench/erp_import.py --database-url postgresql+psycopg://postgres@127.0.0.1/hub_bench
+    .venv/bin/python -m bench.erp_import --rows 100000 --json   # what `make bench` (d) runs
 
 The file has ``--rows`` rows over two locations (every (sku, location) once,
 a few invalid rows mixed in). It is imported through the real ``erp.import``
@@ -17,8 +18,11 @@ A PostgreSQL database given with ``--database-url`` is emptied first.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
+import resource
+import subprocess
 import sys
 import tempfile
 import threading
@@ -107,37 +111,70 @@ def run_import(hub: Hub, channel_id: int) -> tuple[float, float, float, object]:
     return elapsed, before, max(samples), outcome
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--batch-size", type=int, default=5000)
-    parser.add_argument("--database-url", default=os.environ.get("HUB_BENCH_DATABASE_URL"))
-    args = parser.parse_args(argv)
-
+def measure(rows: int, *, database_url: str | None = None, batch_size: int = 5000,
+            echo: bool = False) -> dict:
+    """Import ``rows`` new levels, then the same file with every quantity changed; time and memory."""
+    runs = []
     with tempfile.TemporaryDirectory(prefix="hub-bench-erp-") as tmp:
         tmp_path = Path(tmp)
-        hub = make_hub(args.database_url, tmp_path / "data")
+        hub = make_hub(database_url, tmp_path / "data")
         import_dir = tmp_path / "in"
         import_dir.mkdir()
         with hub.db.transaction() as session:
             upsert_location(session, "WH1")
             upsert_location(session, "STORE")
             channel_id = create_channel(hub, session, name="ERP", connector="erp_csv", config={
-                "import_dir": str(import_dir), "settle_seconds": 0, "batch_size": args.batch_size}).id
+                "import_dir": str(import_dir), "settle_seconds": 0, "batch_size": batch_size}).id
         engine = "PostgreSQL" if hub.db.dialect == "postgresql" else "SQLite"
-        print(f"erp_csv stock import: {args.rows:,} rows, batches of {args.batch_size:,}, {engine}")
+        if echo:
+            print(f"erp_csv stock import: {rows:,} rows, batches of {batch_size:,}, {engine}")
 
         for run, seed in (("new levels", 1), ("all changed", 2)):
             path = import_dir / f"stock-{seed}.csv"
-            bad = write_stock_file(path, args.rows, seed)
+            bad = write_stock_file(path, rows, seed)
             size = path.stat().st_size
             elapsed, before, peak, outcome = run_import(hub, channel_id)
-            assert outcome.rows_total == args.rows and outcome.rows_rejected == bad, outcome
-            print(f"  {run:<12} {size / 2**20:7.1f} MiB file  {elapsed:7.1f} s  "
-                  f"{args.rows / elapsed:9,.0f} rows/s  RSS {before:6.1f} -> peak {peak:6.1f} MiB  "
-                  f"({outcome.rows_ok:,} applied, {outcome.rows_changed:,} changed, "
-                  f"{outcome.rows_rejected:,} rejected)")
+            assert outcome.rows_total == rows and outcome.rows_rejected == bad, outcome
+            runs.append({"run": run, "file_mib": round(size / 2**20, 1), "seconds": round(elapsed, 2),
+                         "rows_per_second": round(rows / elapsed), "rss_mib_before": round(before, 1),
+                         "peak_rss_mib": round(peak, 1), "applied": outcome.rows_ok,
+                         "changed": outcome.rows_changed, "rejected": outcome.rows_rejected})
+            if echo:
+                print(f"  {run:<12} {size / 2**20:7.1f} MiB file  {elapsed:7.1f} s  "
+                      f"{rows / elapsed:9,.0f} rows/s  RSS {before:6.1f} -> peak {peak:6.1f} MiB  "
+                      f"({outcome.rows_ok:,} applied, {outcome.rows_changed:,} changed, "
+                      f"{outcome.rows_rejected:,} rejected)")
         hub.close()
+    return {"database": engine.lower(), "rows": rows, "runs": runs,
+            # The whole process's high-water mark (ru_maxrss, KiB on Linux), file writing included.
+            "process_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def run(rows: int, database_url: str | None = None) -> dict:
+    """:func:`measure` in a fresh process, so its peak memory is the import's alone."""
+    args = [sys.executable, "-m", "bench.erp_import", "--rows", str(rows), "--json"]
+    env = {**os.environ}
+    env.pop("HUB_BENCH_DATABASE_URL", None)
+    if database_url:
+        args += ["--database-url", database_url]
+    done = subprocess.run(args, cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True,
+                          text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"bench.erp_import failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--database-url", default=os.environ.get("HUB_BENCH_DATABASE_URL"))
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
+    args = parser.parse_args(argv)
+    result = measure(args.rows, database_url=args.database_url, batch_size=args.batch_size,
+                     echo=not args.json)
+    if args.json:
+        print(json.dumps(result))
     return 0
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -193,40 +193,32 @@ def claim(hub: Hub, worker_id: str, *, limit: int = 1, kinds: tuple[str, ...] | 
     """
     now = utcnow()
     lease = timedelta(seconds=hub.settings.job_lease_seconds)
-    due = or_(
-        and_(Job.status.in_(("queued", "failed")), Job.run_at <= now),
-        and_(Job.status == "running", Job.locked_until < now),
-    )
-    query = select(Job).where(due)
+    params: dict[str, Any] = {"now": now}
     if kinds:
-        query = query.where(Job.kind.in_(kinds))
-    query = query.order_by(Job.run_at, Job.id).limit(limit).with_for_update(skip_locked=True)
+        params["kinds"] = list(kinds)
     claimed: list[JobContext] = []
+    # Core statements built once, rows instead of ORM objects: the queue's own
+    # bookkeeping is per job, and the ORM's cost more than the queries (`make bench`, (e)).
     with hub.db.transaction() as session:
         for outcome in finished:
             _write_outcome(session, outcome)
-        for job in session.scalars(query):
+        for job in session.execute(_due_statement(limit, bool(kinds)), params).all():
             if job.status == "running" and job.attempts >= job.max_attempts:
-                job.status = "dead"
-                job.last_error = (
-                    f"lease expired after {job.attempts} attempts (worker {job.locked_by} died?)"
-                )
-                job.locked_by = job.locked_until = None
-                job.finished_at = now
+                session.execute(_BURY, {
+                    "job_id": job.id, "now": now,
+                    "error": f"lease expired after {job.attempts} attempts (worker {job.locked_by} died?)"})
                 continue
             if job.status == "running":
                 log.warning("job %s: lease of %s expired, running it again", job.id, job.locked_by)
-            job.status = "running"
-            job.attempts += 1
-            job.locked_by = worker_id
-            job.locked_until = now + lease
+            session.execute(_TAKE, {"job_id": job.id, "attempts": job.attempts + 1, "worker_id": worker_id,
+                                    "until": now + lease, "now": now})
             claimed.append(
                 JobContext(
                     hub=hub,
                     id=job.id,
                     kind=job.kind,
                     payload=dict(job.payload or {}),
-                    attempts=job.attempts,
+                    attempts=job.attempts + 1,
                     max_attempts=job.max_attempts,
                     channel_id=job.channel_id,
                     order_id=job.order_id,
@@ -234,6 +226,36 @@ def claim(hub: Hub, worker_id: str, *, limit: int = 1, kinds: tuple[str, ...] | 
                 )
             )
     return claimed
+
+
+_jobs = Job.__table__
+_DUE: dict[tuple[int, bool], Any] = {}
+_TAKE = (update(_jobs).where(_jobs.c.id == bindparam("job_id"))
+         .values(status="running", attempts=bindparam("attempts"), locked_by=bindparam("worker_id"),
+                 locked_until=bindparam("until"), updated_at=bindparam("now")))
+_BURY = (update(_jobs).where(_jobs.c.id == bindparam("job_id"))
+         .values(status="dead", last_error=bindparam("error"), locked_by=None, locked_until=None,
+                 finished_at=bindparam("now"), updated_at=bindparam("now")))
+
+
+def _due_statement(limit: int, by_kind: bool):
+    """Due jobs, oldest first, locked (``SKIP LOCKED``: workers never wait for each other)."""
+    statement = _DUE.get((limit, by_kind))
+    if statement is None:
+        c = _jobs.c
+        now = bindparam("now")
+        due = or_(
+            and_(c.status.in_(("queued", "failed")), c.run_at <= now),
+            and_(c.status == "running", c.locked_until < now),
+        )
+        statement = select(c.id, c.kind, c.payload, c.status, c.attempts, c.max_attempts, c.channel_id,
+                           c.order_id, c.dedupe_key, c.locked_by).where(due)
+        if by_kind:
+            statement = statement.where(c.kind.in_(bindparam("kinds", expanding=True)))
+        statement = _DUE[(limit, by_kind)] = (
+            statement.order_by(c.run_at, c.id).limit(limit).with_for_update(skip_locked=True)
+        )
+    return statement
 
 
 def execute(hub: Hub, ctx: JobContext, worker_id: str) -> Outcome:
@@ -289,22 +311,37 @@ def _describe(exc: BaseException) -> str:
 
 
 def _write_outcome(session: Session, outcome: Outcome) -> None:
-    now = utcnow()
-    values: dict[str, Any] = dict(status=outcome.status, locked_by=None, locked_until=None,
-                                  last_error=outcome.error, updated_at=now)
-    if outcome.status in ("succeeded", "dead"):
-        values["finished_at"] = now
+    finished = outcome.status in ("succeeded", "dead")
+    params = {"job_id": outcome.job_id, "worker_id": outcome.worker_id, "new_status": outcome.status,
+              "error": outcome.error, "now": utcnow()}
     if outcome.run_at is not None:
-        values["run_at"] = outcome.run_at
+        params["next_run"] = outcome.run_at
     # Only the lease holder may finish a job: if our lease ran out and another
     # worker took the job over, its outcome is the one that counts.
-    done = session.execute(
-        update(Job)
-        .where(Job.id == outcome.job_id, Job.locked_by == outcome.worker_id, Job.status == "running")
-        .values(**values)
-    ).rowcount
+    done = session.execute(_outcome_statement(finished, outcome.run_at is not None), params).rowcount
     if not done:
         log.warning("job %s: lease lost before it finished; its new holder decides", outcome.job_id)
+
+
+_OUTCOMES: dict[tuple[bool, bool], Any] = {}
+
+
+def _outcome_statement(finished: bool, rescheduled: bool):
+    statement = _OUTCOMES.get((finished, rescheduled))
+    if statement is None:
+        c = _jobs.c
+        values: dict[str, Any] = dict(status=bindparam("new_status"), locked_by=None, locked_until=None,
+                                      last_error=bindparam("error"), updated_at=bindparam("now"))
+        if finished:
+            values["finished_at"] = bindparam("now")
+        if rescheduled:
+            values["run_at"] = bindparam("next_run")
+        statement = _OUTCOMES[(finished, rescheduled)] = (
+            update(_jobs)
+            .where(c.id == bindparam("job_id"), c.locked_by == bindparam("worker_id"), c.status == "running")
+            .values(**values)
+        )
+    return statement
 
 
 class _Heartbeat:

@@ -34,8 +34,13 @@ def rss_mb() -> float:
 
 
 def peak_rss_mb() -> float:
-    """The highest resident memory this process ever had (``ru_maxrss`` is KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The highest resident memory this process ever had (VmHWM; ``ru_maxrss`` would
+    count the parent's size at fork for a process started by another)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def load_average() -> list[float]:

@@ -40,9 +40,15 @@ def header(headers: Mapping[str, str], *names: str) -> str | None:
     ``header(h, "X-Shopify-Hmac-Sha256", "shopify-hmac-sha256")`` finds either
     spelling a provider sends.
     """
-    lowered = {str(k).lower(): v for k, v in headers.items()}
+    lowered = None
     for name in names:
-        value = lowered.get(name.lower())
+        # Werkzeug's headers answer any spelling directly; a plain dict is lowered
+        # once, only when needed (this runs for every header of every webhook).
+        value = headers.get(name)
+        if value is None:
+            if lowered is None:
+                lowered = {str(k).lower(): v for k, v in headers.items()}
+            value = lowered.get(name.lower())
         if value is not None:
             return str(value)
     return None

@@ -17,6 +17,7 @@ from marshmallow import INCLUDE, Schema, fields, validate
 from ..core.lifecycle import EVENTS, STATUSES
 from ..core.status import FINANCIAL_STATUSES, FULFILLMENT_STATUSES, PAYMENT_STATUSES
 from ..jobs import STATUSES as JOB_STATUSES
+from ..returns import STATUSES as RETURN_STATUSES
 
 #: Largest value of an id in a path or a body (a 32-bit database integer).
 MAX_ID = 2**31 - 1
@@ -268,6 +269,9 @@ class OrderDetailSchema(OrderSummarySchema):
         "description": "The transitions the order's status allows now."})
     payments = fields.List(fields.Nested(PaymentOutSchema), required=True)
     shipments = fields.List(fields.Nested(ShipmentOutSchema), required=True)
+    returns = fields.List(fields.Nested(lambda: ReturnSchema()), required=True, metadata={
+        "description": "The order's returns, oldest first (each one's refund progress: "
+                       "`GET /returns/<id>`)."})
     events = fields.List(fields.Nested(OrderEventOutSchema), required=True, metadata={
         "description": "The audit trail, oldest first."})
     created_at = fields.String(required=True, metadata={"format": "date-time"})
@@ -281,6 +285,93 @@ class TransitionInSchema(Schema):
         "description": "confirm, hold (needs a reason), release, start_fulfillment, ship, "
                        "deliver, complete, cancel, return …"})
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+# --- returns ----------------------------------------------------------------------------------------
+# Inputs of creating, receiving and refunding a return are hub.schemas' (the CLI loads them too).
+
+REFUND_PROGRESS = ("none", "pending", "failed", "succeeded")
+
+
+class ReturnLineOutSchema(OutSchema):
+    id = fields.Integer(required=True)
+    line_id = fields.Integer(required=True, metadata={"description": "The order line's id."})
+    sku = fields.String(required=True)
+    quantity = fields.Integer(required=True)
+    location = fields.String(required=True, allow_none=True, metadata={
+        "description": "Location code the units go (or went) back to; null when written off or "
+                       "not decided yet."})
+    write_off = fields.Boolean(required=True)
+    disposition = fields.String(required=True, metadata={
+        "description": "Empty until received, then `restocked`, `written_off` or `untracked` "
+                       "(the hub keeps no stock)."})
+
+
+class ReturnSchema(OutSchema):
+    id = fields.Integer(required=True)
+    order_id = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(RETURN_STATUSES), metadata={
+        "description": "requested → approved → received → refunded; or rejected."})
+    reason = fields.String(required=True)
+    note = fields.String(required=True)
+    currency = fields.String(required=True)
+    refund_amount = fields.String(required=True, metadata={
+        "description": "What the returned lines are worth (their share of the order total), or "
+                       "the amount set when the return was created."})
+    shipping_refund = fields.String(required=True, metadata={
+        "description": "The part of the order's shipping given back with it."})
+    refunded_amount = fields.String(required=True, metadata={
+        "description": "What was sent to the payment gateways when it was refunded."})
+    lines = fields.List(fields.Nested(ReturnLineOutSchema), required=True)
+    created_by = fields.String(required=True)
+    created_at = fields.String(required=True, metadata={"format": "date-time"})
+    approved_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    received_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    refunded_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    rejected_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+
+
+class RefundJobSchema(OutSchema):
+    id = fields.Integer(required=True, metadata={"description": "The `payment.refund` job."})
+    status = fields.String(required=True, validate=validate.OneOf(JOB_STATUSES))
+    amount = fields.String(required=True)
+    payment_id = fields.Integer(required=True)
+    error = fields.String(required=True, allow_none=True, metadata={
+        "description": "The gateway's refusal or the last failure."})
+
+
+class RefundProgressSchema(OutSchema):
+    status = fields.String(required=True, validate=validate.OneOf(REFUND_PROGRESS), metadata={
+        "description": "none (not refunded, or with 0), pending, failed (a job is dead: retry it "
+                       "at `POST /jobs/<id>/retry`) or succeeded."})
+    jobs = fields.List(fields.Nested(RefundJobSchema), required=True)
+
+
+class ReturnDetailSchema(ReturnSchema):
+    refund = fields.Nested(RefundProgressSchema, required=True, allow_none=True, metadata={
+        "description": "How the refund is going at the gateways."})
+
+
+class ReturnListSchema(OutSchema):
+    data = fields.List(fields.Nested(ReturnDetailSchema), required=True)
+
+
+ReturnPageSchema = page_schema(ReturnDetailSchema, "ReturnPageSchema")
+
+
+class ReturnsQuerySchema(PageQuerySchema):
+    status = fields.String(validate=validate.OneOf(RETURN_STATUSES), metadata={
+        "description": "e.g. `requested`: the returns waiting for a person to approve them."})
+
+
+class ReturnApproveSchema(Schema):
+    note = fields.String(load_default="", validate=validate.Length(max=2000), metadata={
+        "description": "Added to the return's note."})
+
+
+class ReturnRejectSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000), metadata={
+        "description": "Why; it goes into the order's audit trail."})
 
 
 # --- locations and stock -------------------------------------------------------------------------------

@@ -35,15 +35,21 @@ def token(hub) -> str:
 @pytest.fixture
 def api_schema(hub, token):
     app = create_app({"HUB": hub, "TESTING": True})
-    # Something to find: a location, a stock level, an order, a channel.
+    # Something to find: a location, a stock level, an order, a return, a channel.
     client = app.test_client()
     auth = {"Authorization": f"Bearer {token}"}
     client.post("/api/v1/locations", json={"code": "MAIN"}, headers=auth)
     client.post("/api/v1/stock", json={"levels": [{"sku": "MUG", "location": "MAIN", "on_hand": 3}]},
                 headers=auth)
-    client.post("/api/v1/orders", headers=auth, json={
+    order = client.post("/api/v1/orders", headers=auth, json={
         "customer": {"email": "a@example.com"}, "shipping_address": {}, "currency": "USD",
-        "lines": [{"sku": "MUG", "quantity": 1, "unit_price": "9.99"}]})
+        "lines": [{"sku": "MUG", "quantity": 1, "unit_price": "9.99"}]}).get_json()
+    # ... shipped, with a return opened for it (the return operations have a subject).
+    for event in ("confirm", "start_fulfillment", "ship"):
+        client.post(f"/api/v1/orders/{order['id']}/transitions", json={"event": event}, headers=auth)
+    opened = client.post(f"/api/v1/orders/{order['id']}/returns", headers=auth, json={
+        "lines": [{"line_id": order["lines"][0]["id"], "quantity": 1}], "reason": "broken"})
+    assert opened.status_code == 201, opened.get_json()
     client.post("/api/v1/channels", headers=auth, json={
         "name": "Shop", "connector": "webhook_test", "config": {"webhook_secret": "s"}})
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, headers=auth)

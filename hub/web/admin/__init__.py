@@ -110,6 +110,7 @@ from . import (  # noqa: E402,F401  (views register themselves on bp)
     dashboard,
     jobs,
     orders,
+    returns,
     stock,
     tokens,
 )

@@ -12,6 +12,7 @@ from ...serialize import order_detail
 from .. import get_hub
 from ..track import tracking_link
 from . import bp
+from .backoffice import order_deliveries
 from .helpers import flash_error, paginate
 from .returns import returns_panel
 
@@ -73,7 +74,7 @@ def order(order_id: int):
             "admin/order.html", order=detail, channel=channel, shipment_totals=shipment_totals,
             events=button_events(detail["status"]), event_labels=EVENT_LABELS,
             dangerous=DANGEROUS_EVENTS, event_names=EVENT_NAMES, tracking_link=tracking_link,
-            **returns_panel(db, found),
+            **returns_panel(db, found), **order_deliveries(db, found.id),
         )
 
 

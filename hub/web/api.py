@@ -776,6 +776,10 @@ def replay_webhook_event(event_id: int):
     return response
 
 
+# The back office's ledgers (ERP files, notification deliveries) are read by views of their own
+# module, on this blueprint.
+from . import api_backoffice  # noqa: E402,F401
+
 # --- the API's own documentation ------------------------------------------------------------------------
 
 DESCRIPTION = (

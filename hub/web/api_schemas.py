@@ -494,3 +494,110 @@ class WebhookEventDetailSchema(WebhookEventSchema):
 
 
 WebhookEventPageSchema = page_schema(WebhookEventSchema, "WebhookEventPageSchema")
+
+
+# --- back office: ERP files and notification deliveries (issue 7) ------------------------------------------
+
+#: An ERP stock file's status in the import ledger (see ``hub.models.ErpImport``).
+ERP_FILE_STATUSES = ("processing", "succeeded", "partial", "failed", "duplicate")
+#: What one delivery attempt of a notification did (``hub.notifications.OUTCOMES``).
+DELIVERY_OUTCOMES = ("sent", "failed", "skipped")
+
+
+class ErpFilesQuerySchema(PageQuerySchema):
+    channel = fields.String(validate=validate.Length(min=1, max=100), metadata={
+        "description": "An ERP channel's slug."})
+    status = fields.String(validate=validate.OneOf(ERP_FILE_STATUSES))
+
+
+class ErpRejectSchema(OutSchema):
+    line = fields.Integer(required=True, metadata={"description": "Line number in the file (the header is 1)."})
+    reason = fields.String(required=True)
+
+
+class ErpFileSchema(OutSchema):
+    id = fields.Integer(required=True)
+    channel = fields.String(required=True, allow_none=True)
+    channel_id = fields.Integer(required=True)
+    file_name = fields.String(required=True)
+    checksum = fields.String(required=True, metadata={"description": "SHA-256 of the file."})
+    size = fields.Integer(required=True, metadata={"description": "Bytes."})
+    status = fields.String(required=True, validate=validate.OneOf(ERP_FILE_STATUSES), metadata={
+        "description": "succeeded, partial (some rows rejected), failed (nothing applied), "
+                       "duplicate (imported before: nothing done), processing."})
+    rows_total = fields.Integer(required=True, metadata={"description": "Rows read."})
+    rows_ok = fields.Integer(required=True, metadata={"description": "Rows applied."})
+    rows_rejected = fields.Integer(required=True)
+    rows_changed = fields.Integer(required=True, metadata={"description": "Levels whose on-hand changed."})
+    error = fields.String(required=True, allow_none=True, metadata={
+        "description": "Why the whole file failed (a column missing, not text …)."})
+    archived_as = fields.String(required=True, allow_none=True, metadata={
+        "description": "Where the file was moved (archive/ or failed/)."})
+    rejects_file = fields.String(required=True, allow_none=True)
+    started_at = fields.String(required=True, metadata={"format": "date-time"})
+    updated_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    finished_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+
+
+class ErpFileDetailSchema(ErpFileSchema):
+    rejects = fields.List(fields.Nested(ErpRejectSchema), required=True, metadata={
+        "description": "The first rejected rows; all of them are in the rejects file."})
+
+
+ErpFilePageSchema = page_schema(ErpFileSchema, "ErpFilePageSchema")
+
+
+class ErpExportsQuerySchema(PageQuerySchema):
+    channel = fields.String(validate=validate.Length(min=1, max=100), metadata={
+        "description": "An ERP channel's slug."})
+
+
+class ErpExportSchema(OutSchema):
+    id = fields.Integer(required=True)
+    channel = fields.String(required=True, allow_none=True)
+    channel_id = fields.Integer(required=True)
+    sequence = fields.Integer(required=True)
+    file_name = fields.String(required=True)
+    orders = fields.Integer(required=True)
+    rows = fields.Integer(required=True)
+    checksum = fields.String(required=True, metadata={"description": "SHA-256 of the file as written."})
+    created_at = fields.String(required=True, metadata={"format": "date-time"})
+
+
+ErpExportPageSchema = page_schema(ErpExportSchema, "ErpExportPageSchema")
+
+
+class DeliveriesQuerySchema(PageQuerySchema):
+    channel = fields.String(validate=validate.Length(min=1, max=100), metadata={
+        "description": "A notification channel's slug."})
+    order_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+    event = fields.String(validate=validate.Length(min=1, max=64), metadata={
+        "description": "An event name, e.g. `order.shipped`."})
+    outcome = fields.String(validate=validate.OneOf(DELIVERY_OUTCOMES))
+
+
+class DeliverySchema(OutSchema):
+    id = fields.Integer(required=True)
+    idempotency_key = fields.String(required=True, metadata={
+        "description": "`notify:<channel id>:<event id>`: the same for every attempt of one delivery."})
+    channel = fields.String(required=True, allow_none=True)
+    channel_id = fields.Integer(required=True, allow_none=True)
+    connector = fields.String(required=True, allow_none=True, metadata={"description": "e.g. `email`, `webhook`."})
+    order_id = fields.Integer(required=True, allow_none=True)
+    event_id = fields.Integer(required=True, allow_none=True)
+    event = fields.String(required=True, metadata={"description": "e.g. `order.shipped`."})
+    recipient = fields.String(required=True, metadata={"description": "The address or URL it went to."})
+    attempt = fields.Integer(required=True, metadata={"description": "1 for the first try."})
+    outcome = fields.String(required=True, validate=validate.OneOf(DELIVERY_OUTCOMES))
+    status_code = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "The receiver's answer: HTTP status or SMTP reply code."})
+    duration_ms = fields.Integer(required=True)
+    error = fields.String(required=True, allow_none=True)
+    at = fields.String(required=True, metadata={"format": "date-time"})
+    job_id = fields.Integer(required=True, allow_none=True, metadata={"description": "The `notify` job."})
+    job_status = fields.String(required=True, allow_none=True, validate=validate.OneOf(JOB_STATUSES),
+                               metadata={"description": "`dead`: no more tries; retry it with "
+                                                        "`POST /jobs/<job_id>/retry`."})
+
+
+DeliveryPageSchema = page_schema(DeliverySchema, "DeliveryPageSchema")

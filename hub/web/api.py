@@ -508,7 +508,16 @@ def list_returns(query):
         stmt = _returns_query()
         if query.get("status"):
             stmt = stmt.where(Return.status == query["status"])
-        return jsonify(page(db, stmt, Return.id, query, returns.return_detail))
+        found = page(db, stmt, Return.id, query, lambda ret: ret)
+        # The refund jobs of the page's orders in one query, not one per return.
+        jobs_by_order: dict[int, list[Job]] = {}
+        order_ids = {ret.order_id for ret in found["data"]}
+        if order_ids:
+            for job in db.scalars(select(Job).where(Job.kind == "payment.refund", Job.order_id.in_(order_ids))
+                                  .order_by(Job.id)):
+                jobs_by_order.setdefault(job.order_id, []).append(job)
+        return jsonify(data=[returns.return_detail(ret, jobs=jobs_by_order.get(ret.order_id, []))
+                             for ret in found["data"]], next_cursor=found["next_cursor"])
 
 
 @bp.get(f"/returns/<{ID}:return_id>")

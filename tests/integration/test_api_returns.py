@@ -97,6 +97,8 @@ def test_approve_receive_refund_queues_the_refund_and_partly_returns_the_order(a
     assert (body["status"], body["refunded_amount"], body["refund"]["status"]) == ("refunded", "19.99", "pending")
     assert [j["amount"] for j in body["refund"]["jobs"]] == ["19.99"]
     assert refund_jobs(hub) == [1999]
+    [listed] = api.get("/api/v1/returns?status=refunded").get_json()["data"]
+    assert (listed["id"], listed["refund"]["status"]) == (rid, "pending")
     detail = api.get(f"/api/v1/orders/{order['id']}").get_json()
     assert detail["status"] == "partially_returned"
     assert [e["name"] for e in detail["events"]][-3:] == \

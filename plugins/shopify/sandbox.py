@@ -461,6 +461,11 @@ class ShopifySandbox:
                               financial_status="refunded" if refunded >= total.amount else "partially_refunded")
             return refund
 
+    def upcoming(self, count: int) -> list[dict[str, Any]]:
+        """The next ``count`` orders :meth:`add_orders` will place, not placed yet (to stock for them)."""
+        with self.lock:
+            return [self._generate(self._generated + k) for k in range(count)]
+
     def add_orders(self, count: int) -> list[int]:
         """New orders placed now (their ``created_at``/``updated_at`` are now)."""
         added = []

@@ -3,7 +3,8 @@
 Read from the environment (``HUB_*``) with defaults for the embedded case:
 ``HUB_DATA_DIR`` (default ``./hub-data``) holds ``hub.db`` and the secret key
 file; ``HUB_DATABASE_URL`` selects another database (PostgreSQL:
-``postgresql+psycopg://user@host/db``).
+``postgresql+psycopg://user@host/db``). ``HUB_PUBLIC_URL`` is the address
+customers reach the hub at (links in emails to ``/track/<token>``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,8 @@ class Settings:
     # ISO 4217 currency) and how close two identical orders count as a duplicate.
     currencies: tuple[str, ...] = ()
     duplicate_window_minutes: int = 10
+    #: Scheme, host (and port) customers reach the hub at, without a trailing slash.
+    public_url: str = DEFAULT_PUBLIC_URL
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -49,6 +54,9 @@ class Settings:
             currencies=_codes(overrides.pop("currencies", None) or env.get("HUB_CURRENCIES") or ""),
             duplicate_window_minutes=int(_first(overrides.pop("duplicate_window_minutes", None),
                                                 env.get("HUB_DUPLICATE_WINDOW_MINUTES"), 10)),
+            public_url=(
+                overrides.pop("public_url", None) or env.get("HUB_PUBLIC_URL") or DEFAULT_PUBLIC_URL
+            ).rstrip("/"),
             extra=overrides,
         )
 

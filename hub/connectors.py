@@ -49,6 +49,9 @@ class ChannelInfo:
     #: The hub's :class:`hub.metrics.Metrics`: pass it to ``HttpClient(metrics=...)`` so
     #: outbound request times show in ``/metrics`` per connector.
     metrics: Any = field(default=None, compare=False, repr=False)
+    #: The hub's public base URL (``HUB_PUBLIC_URL``), for links a connector
+    #: sends out (the customer's ``/track/<token>`` page in an email).
+    public_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,22 @@ class StockLevel:
     sku: str
     location_code: str
     available: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a notification connector's ``notify`` delivered (recorded in the sent ledger).
+
+    ``recipient``: the address or URL it went to; ``message_id``: the id the
+    receiver sees (an email's Message-ID); ``status_code``: the receiver's
+    answer (HTTP status, SMTP reply code). ``skipped``: a reason nothing was
+    sent and nothing needs retrying (an order without an email address).
+    """
+
+    recipient: str = ""
+    message_id: str = ""
+    status_code: int | None = None
+    skipped: str = ""
 
 
 class Connector:
@@ -315,8 +334,14 @@ class Connector:
         """Whether this channel sends anything for ``event_name`` (e.g. ``order.shipped``)."""
         return False
 
-    def notify(self, event: OrderEvent, order: dict[str, Any], *, idempotency_key: str) -> None:
-        """Tell the customer or an outside system about an order event, once per key."""
+    def notify(self, event: OrderEvent, order: dict[str, Any], *, idempotency_key: str) -> Delivery | None:
+        """Tell the customer or an outside system about an order event, once per key.
+
+        Deliver once, without a retry loop of its own: the ``notify`` job checks
+        the sent ledger before calling it, records what it returns (or the error
+        it raises, with the error's ``status``) as an attempt, and retries a
+        retryable error with backoff. See :mod:`hub.notifications`.
+        """
         raise ConfigError(f"the {self.name} connector sends no notifications")
 
 

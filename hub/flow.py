@@ -27,8 +27,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import actions, reservations
-from .connectors import Connector, PaymentRef, ShipmentNotice, ShippingOrder, SubmissionRejected
+from . import actions, notifications, reservations
+from .connectors import (
+    Connector,
+    Delivery,
+    PaymentRef,
+    ShipmentNotice,
+    ShippingOrder,
+    SubmissionRejected,
+)
 from .core.events import OrderEvent
 from .core.exceptions import HubError, PaymentDeclined, ValidationError
 from .core.order import PaymentUpdate, RefundData
@@ -492,12 +499,36 @@ def load_event(session: Session, event_id: int) -> tuple[OrderEvent, dict[str, A
 
 
 def notify(ctx: JobContext) -> None:
+    """Deliver one notification once, ever: sent ledger first, every attempt recorded."""
+    key = f"notify:{ctx.channel_id}:{ctx.payload['event_id']}"
     with ctx.hub.db.read() as session:
+        if notifications.already_sent(session, key):
+            return
         loaded = load_event(session, ctx.payload["event_id"])
     if loaded is None:
         return
     event, order = loaded
-    ctx.connector().notify(event, order, idempotency_key=f"notify:{ctx.channel_id}:{event.id}")
+    facts = dict(channel_id=ctx.channel_id, order_id=event.order_id, event_id=event.id, event_name=event.name)
+    started = time.perf_counter()
+    try:
+        delivery = ctx.connector().notify(event, order, idempotency_key=key)
+    except Exception as exc:
+        with ctx.hub.db.transaction() as session:
+            notifications.record_attempt(
+                session, key, outcome="failed", status_code=getattr(exc, "status", None),
+                duration_ms=int((time.perf_counter() - started) * 1000),
+                error=f"{exc.__class__.__name__}: {exc}",
+                recipient=str((getattr(exc, "details", None) or {}).get("recipient", "")), **facts)
+        raise
+    delivery = delivery or Delivery()
+    with ctx.hub.db.transaction() as session:
+        notifications.record_attempt(
+            session, key, outcome="skipped" if delivery.skipped else "sent",
+            status_code=delivery.status_code, duration_ms=int((time.perf_counter() - started) * 1000),
+            error=delivery.skipped or None, recipient=delivery.recipient, **facts)
+        if not delivery.skipped:
+            notifications.record_sent(session, key, recipient=delivery.recipient,
+                                      message_id=delivery.message_id, **facts)
 
 
 def deliver_order_event(ctx: JobContext) -> None:

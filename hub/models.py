@@ -521,3 +521,101 @@ class StockPushMark(Base):
     # a transaction still running then commits them later, and the next push reads them.
     gaps: Mapped[list[Any]] = mapped_column(default=list)
     pushed_at: Mapped[datetime | None]
+
+
+# --- Back office: ERP file exchange and outbound notifications (issue 7) ----------------------
+
+
+class ErpExport(Base):
+    """One order file an ERP channel wrote: committed together with its rename."""
+
+    __tablename__ = "erp_exports"
+    __table_args__ = (UniqueConstraint("channel_id", "sequence", name="uq_erp_exports_channel_sequence"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    sequence: Mapped[int] = mapped_column(Integer)
+    file_name: Mapped[str] = mapped_column(String(300))
+    orders: Mapped[int] = mapped_column(Integer, default=0)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    checksum: Mapped[str] = mapped_column(String(64))  # SHA-256 of the file as written
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ErpExportedOrder(Base):
+    """The export ledger: the version of each order an ERP channel last received."""
+
+    __tablename__ = "erp_exported_orders"
+    __table_args__ = (UniqueConstraint("channel_id", "order_id", name="uq_erp_exported_orders_channel_order"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    export_id: Mapped[int] = mapped_column(ForeignKey("erp_exports.id", ondelete="CASCADE"), index=True)
+    exported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ErpImport(Base):
+    """The import ledger: one stock file an ERP channel found, and what became of it.
+
+    ``status``: ``processing`` (running, or cut short: the next run resumes it),
+    ``succeeded``, ``partial`` (some rows rejected), ``failed`` (nothing
+    applied: unreadable, or a column missing), ``duplicate`` (same checksum as a
+    file already imported: nothing done).
+    """
+
+    __tablename__ = "erp_imports"
+    __table_args__ = (Index("ix_erp_imports_channel_checksum", "channel_id", "checksum"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    file_name: Mapped[str] = mapped_column(String(300))
+    checksum: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="processing")
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    rows_ok: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    rows_changed: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    archived_as: Mapped[str | None] = mapped_column(String(500))
+    rejects_file: Mapped[str | None] = mapped_column(String(500))
+    # The first rejected rows ({"line", "reason"}) for the UI; all of them are in rejects_file.
+    rejects: Mapped[list[Any]] = mapped_column(default=list)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Last progress: a "processing" row without any for a while was cut short (see erp_csv).
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class NotificationSent(Base):
+    """What a notification channel delivered, once per idempotency key, ever."""
+
+    __tablename__ = "notifications_sent"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), index=True)
+    event_id: Mapped[int | None] = mapped_column(Integer)
+    event_name: Mapped[str] = mapped_column(String(64), default="")
+    recipient: Mapped[str] = mapped_column(String(500), default="")  # an address or a URL
+    message_id: Mapped[str] = mapped_column(String(300), default="")
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NotificationAttempt(Base):
+    """Every attempt to deliver a notification (email or webhook), failed or not."""
+
+    __tablename__ = "notification_attempts"
+    __table_args__ = (Index("ix_notification_attempts_key", "idempotency_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), index=True)
+    event_id: Mapped[int | None] = mapped_column(Integer)
+    event_name: Mapped[str] = mapped_column(String(64), default="")
+    recipient: Mapped[str] = mapped_column(String(500), default="")
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    outcome: Mapped[str] = mapped_column(String(16))  # sent | failed | skipped
+    status_code: Mapped[int | None] = mapped_column(Integer)  # HTTP status or SMTP reply code
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

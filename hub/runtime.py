@@ -78,6 +78,7 @@ class Hub:
             state=dict(channel.state or {}),
             enabled=channel.enabled,
             metrics=self.metrics,
+            public_url=self.settings.public_url,
         )
 
     def connector_for(self, channel: Channel) -> Connector:

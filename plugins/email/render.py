@@ -1,0 +1,150 @@
+"""Email content: Jinja2 templates rendered to a subject, a text part and an HTML part.
+
+Each email has three templates, named after the event: ``<name>.subject.txt``,
+``<name>.txt`` and ``<name>.html`` (``confirmed``, ``shipped``, ``delivered``,
+``cancelled``, ``refunded``). HTML templates are autoescaped; templates run
+in Jinja2's sandbox with undefined names as errors, so a typo in an override
+fails the email loudly (a dead job naming it) instead of sending a hole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+
+from hub.core.events import OrderEvent
+from hub.core.exceptions import ConfigError
+from hub.core.money import Money
+
+BUILTIN = Path(__file__).parent / "templates"
+
+#: The events that send an email, and the template each uses.
+EVENT_TEMPLATES: dict[str, str] = {
+    "order.confirmed": "confirmed",
+    "order.partially_shipped": "shipped",
+    "order.shipped": "shipped",
+    "order.delivered": "delivered",
+    "order.cancelled": "cancelled",
+    "order.refunded": "refunded",
+}
+
+#: Carriers' public tracking pages, for shipments that came without a tracking URL.
+CARRIER_TRACKING = {
+    "ups": "https://www.ups.com/track?tracknum={}",
+    "usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
+    "stamps_com": "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
+    "fedex": "https://www.fedex.com/fedextrack/?trknbr={}",
+    "dhl": "https://www.dhl.com/global-en/home/tracking/tracking-express.html?tracking-id={}",
+    "dhl_express": "https://www.dhl.com/global-en/home/tracking/tracking-express.html?tracking-id={}",
+    "dhl_express_worldwide": "https://www.dhl.com/global-en/home/tracking/tracking-express.html?tracking-id={}",
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def carrier_tracking_link(shipment: dict[str, Any] | None) -> str | None:
+    """The link a customer follows to the carrier's tracking page, if one is known."""
+    if not shipment:
+        return None
+    url = (shipment.get("tracking_url") or "").strip()
+    if url.startswith(("https://", "http://")):
+        return url
+    number = (shipment.get("tracking_number") or "").strip()
+    carrier = (shipment.get("carrier") or "").strip().lower().replace(" ", "_")
+    if number and carrier in CARRIER_TRACKING:
+        return CARRIER_TRACKING[carrier].format(quote(number, safe=""))
+    return None
+
+
+def message_id(idempotency_key: str, from_address: str) -> str:
+    """The same Message-ID for every try of one notification."""
+    domain = from_address.rpartition("@")[2] or "hub.invalid"
+    return f"<{hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]}.hub@{domain}>"
+
+
+class Renderer:
+    def __init__(self, templates_dir: str | None = None):
+        loaders = [FileSystemLoader(templates_dir)] if templates_dir else []
+        self.env = SandboxedEnvironment(
+            loader=ChoiceLoader([*loaders, FileSystemLoader(BUILTIN)]),
+            autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+            undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        )
+
+    def context(self, event: OrderEvent, order: dict[str, Any], *, shop_name: str,
+                public_url: str) -> dict[str, Any]:
+        shipments = [s for s in order.get("shipments") or [] if s.get("status") != "voided"]
+        shipment_id = (event.data or {}).get("shipment_id")
+        shipment = next((s for s in shipments if s.get("id") == shipment_id), None) or \
+            (shipments[-1] if shipments else None)
+        if shipment is not None:
+            by_id = {line["id"]: line for line in order.get("lines") or []}
+            # "shipped_lines", not "items": Jinja would find the dict's items() method first.
+            shipment = {**shipment, "tracking_link": carrier_tracking_link(shipment),
+                        "shipped_lines": [{**by_id[sl["line_id"]], "quantity": sl["quantity"]}
+                                          for sl in shipment.get("lines") or [] if sl["line_id"] in by_id]}
+        refund = None
+        if event.name == "order.refunded" and (event.data or {}).get("amount") is not None:
+            refund = {"amount": str(Money(int(event.data["amount"]), order["currency"])),
+                      "currency": order["currency"]}
+        customer = order.get("customer") or {}
+        token = order.get("tracking_token") or ""
+        return {
+            "event": event.to_dict(),
+            "order": order,
+            "customer_name": customer.get("name") or "",
+            "shop_name": shop_name,
+            "tracking_page_url": f"{(public_url or '').rstrip('/')}/track/{token}" if token else None,
+            "shipment": shipment,
+            "partial": event.name == "order.partially_shipped",
+            "refund": refund,
+            "reason": (event.data or {}).get("reason") or "",
+        }
+
+    def render(self, event: OrderEvent, order: dict[str, Any], *, shop_name: str = "",
+               public_url: str = "") -> Rendered:
+        name = EVENT_TEMPLATES.get(event.name)
+        if name is None:
+            raise ConfigError(f"the email connector has no template for {event.name}")
+        context = self.context(event, order, shop_name=shop_name, public_url=public_url)
+        try:
+            subject = self.env.get_template(f"{name}.subject.txt").render(context)
+            text = self.env.get_template(f"{name}.txt").render(context)
+            html = self.env.get_template(f"{name}.html").render(context)
+        except TemplateError as exc:
+            where = f" ({exc.filename}:{exc.lineno})" if getattr(exc, "lineno", None) else ""
+            raise ConfigError(f"email template {name} cannot be rendered{where}: "
+                              f"{exc.__class__.__name__}: {exc}") from exc
+        return Rendered(subject=re.sub(r"\s+", " ", subject).strip(), text=text.strip() + "\n", html=html)
+
+
+def build_message(rendered: Rendered, *, to: str, to_address: str, from_name: str, from_address: str,
+                  reply_to: str, msg_id: str, event: str) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = rendered.subject
+    message["From"] = formataddr((from_name, from_address)) if from_name else from_address
+    message["To"] = formataddr((to, to_address)) if to else to_address
+    if reply_to:
+        message["Reply-To"] = reply_to
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = msg_id
+    # Tell auto-responders (out of office) not to answer a notification.
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Hub-Event"] = event
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    return message

@@ -56,6 +56,7 @@ from . import inventory, migrate
 from .accounts import set_admin
 from .channels import create_channel, ensure_manual_channel, link_channels, request_sync
 from .config import Settings
+from .core.exceptions import ConfigError
 from .core.money import Money, to_stripe_amount
 from .models import Base, Job, Order, Payment, Shipment
 from .runtime import Hub
@@ -284,7 +285,10 @@ class Courier:
             t.join(timeout=10)
 
     def _work(self) -> None:
-        session = requests.Session()
+        with requests.Session() as session:  # closed on the way out: no connection left open
+            self._deliver(session)
+
+    def _deliver(self, session: requests.Session) -> None:
         while True:
             with self.lock:
                 while not self._closed and (not self._heap or self._heap[0].due > time.monotonic()):
@@ -581,8 +585,10 @@ class HubServer:
         self.server = create_server(create_app({"HUB": hub}), host="127.0.0.1", port=port,
                                     threads=web_threads, ident="hub")
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
-        self.worker = Worker(hub, concurrency=workers, poll_interval=0.2, worker_id=f"demo:{id(self)}")
-        self.scheduler = Scheduler(hub)
+        self.workers = workers
+        self._worker_cls, self._scheduler_cls = Worker, Scheduler
+        self.worker = None
+        self.scheduler = None
         self._threads: list[threading.Thread] = []
         self._web_thread: threading.Thread | None = None
 
@@ -591,22 +597,37 @@ class HubServer:
         self._web_thread.start()
 
     def start_work(self) -> None:
+        """Start a worker (``workers`` threads) and a scheduler; again after :meth:`stop_work`."""
+        if self.worker is not None:
+            return
+        self.worker = self._worker_cls(self.hub, concurrency=self.workers, poll_interval=0.2,
+                                       worker_id=f"{socket.gethostname()}:demo:{id(self)}")
+        self.scheduler = self._scheduler_cls(self.hub)
         thread = threading.Thread(target=self.worker.run_forever, name="hub-worker", daemon=True)
         thread.start()
         self._threads.append(thread)
         self.scheduler.start()
 
     def stop_work(self) -> None:
+        """Stop the scheduler, then the worker (its running jobs finish first)."""
+        if self.worker is None:
+            return
         self.scheduler.shutdown()
         self.worker.stop()
         for thread in self._threads:
             thread.join(timeout=60)
         self._threads.clear()
+        self.worker = self.scheduler = None
 
     def stop_web(self) -> None:
-        self.server.close()
+        from waitress import wasyncore
+
+        # What waitress itself does on Ctrl-C: stop the request threads, close every
+        # connection (keep-alive ones included), so the serving loop ends.
+        self.server.task_dispatcher.shutdown()
+        wasyncore.close_all(self.server._map)
         if self._web_thread is not None:
-            self._web_thread.join(timeout=10)
+            self._web_thread.join(timeout=5)
 
 
 def periodic_kinds(hub: Hub) -> frozenset[str]:
@@ -691,6 +712,9 @@ class Scenario:
         self._stack.close()
 
     def _start(self) -> None:
+        if not self.database_url and (self.data_dir / "hub.db").exists():
+            raise ConfigError(f"{self.data_dir} holds a hub already (hub.db): the demo needs a new or "
+                              f"empty data dir")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         settings = Settings.from_env({}, data_dir=self.data_dir, database_url=self.database_url or None)
         self.hub = hub = Hub(settings)

@@ -499,33 +499,41 @@ def load_event(session: Session, event_id: int) -> tuple[OrderEvent, dict[str, A
 
 
 def notify(ctx: JobContext) -> None:
-    """Deliver one notification once, ever: sent ledger first, every attempt recorded."""
+    """Deliver one notification once, ever: sent ledger first, every attempt recorded.
+
+    The attempt is committed as ``sending`` before the connector is called, so
+    a crash mid-delivery (the one case that can deliver twice) stays visible
+    (see :mod:`hub.notifications`).
+    """
     key = f"notify:{ctx.channel_id}:{ctx.payload['event_id']}"
     with ctx.hub.db.read() as session:
         if notifications.already_sent(session, key):
             return
+        resend = notifications.in_doubt(session, key) > 0
         loaded = load_event(session, ctx.payload["event_id"])
     if loaded is None:
         return
     event, order = loaded
     facts = dict(channel_id=ctx.channel_id, order_id=event.order_id, event_id=event.id, event_name=event.name)
+    with ctx.hub.db.transaction() as session:
+        attempt_id = notifications.begin_attempt(session, key, resend=resend, **facts)
     started = time.perf_counter()
     try:
         delivery = ctx.connector().notify(event, order, idempotency_key=key)
     except Exception as exc:
         with ctx.hub.db.transaction() as session:
-            notifications.record_attempt(
-                session, key, outcome="failed", status_code=getattr(exc, "status", None),
+            notifications.finish_attempt(
+                session, attempt_id, outcome="failed", status_code=getattr(exc, "status", None),
                 duration_ms=int((time.perf_counter() - started) * 1000),
                 error=f"{exc.__class__.__name__}: {exc}",
-                recipient=str((getattr(exc, "details", None) or {}).get("recipient", "")), **facts)
+                recipient=str((getattr(exc, "details", None) or {}).get("recipient", "")))
         raise
     delivery = delivery or Delivery()
     with ctx.hub.db.transaction() as session:
-        notifications.record_attempt(
-            session, key, outcome="skipped" if delivery.skipped else "sent",
+        notifications.finish_attempt(
+            session, attempt_id, outcome="skipped" if delivery.skipped else "sent",
             status_code=delivery.status_code, duration_ms=int((time.perf_counter() - started) * 1000),
-            error=delivery.skipped or None, recipient=delivery.recipient, **facts)
+            error=delivery.skipped or None, recipient=delivery.recipient)
         if not delivery.skipped:
             notifications.record_sent(session, key, recipient=delivery.recipient,
                                       message_id=delivery.message_id, **facts)

@@ -474,10 +474,12 @@ class DemoChannels:
 
 def configure_hub(hub: Hub, sandboxes: Sandboxes, hub_url: str, *, data_dir: Path,
                   pull_every: int = 15, poll_every: int = 10, erp_every: int = 60,
-                  timeouts: int | None = None) -> DemoChannels:
+                  timeouts: int | None = None, connect: bool = True) -> DemoChannels:
     """Create the demo's channels (through :mod:`hub.channels`), its admin, and connect the sandboxes.
 
-    ``timeouts`` (seconds) shortens the SMTP and outbound webhook timeouts (fault tests).
+    ``timeouts`` (seconds) shortens the SMTP and outbound webhook timeouts (fault
+    tests). ``connect=False`` leaves the services' webhooks unsubscribed and the
+    warehouse idle (:meth:`Sandboxes.connect` does that later, or never).
     """
     token = secrets.token_urlsafe(24)
     export_dir, import_dir = data_dir / "erp" / "export", data_dir / "erp" / "import"
@@ -513,7 +515,9 @@ def configure_hub(hub: Hub, sandboxes: Sandboxes, hub_url: str, *, data_dir: Pat
         channels = DemoChannels(shopify=shop.id, stripe=pay.id, shipstation=ship.id, email=mail.id,
                                 webhook=crm.id, erp=erp.id, shipstation_token=token,
                                 slugs={"shopify": shop.slug, "stripe": pay.slug, "shipstation": ship.slug})
-    sandboxes.connect(hub_url, shipstation_slug="shipstation", shipstation_token=token, stripe_slug="stripe")
+    if connect:
+        sandboxes.connect(hub_url, shipstation_slug="shipstation", shipstation_token=token,
+                          stripe_slug="stripe")
     return channels
 
 
@@ -740,7 +744,7 @@ class Scenario:
         self._stack.callback(server.stop_work)
         with hub.db.transaction() as session:  # "sync now": the pull brings the shop's orders
             request_sync(hub, session, _channel(session, self.channels.shopify))
-        feeder = _Feeder(sandboxes, f"{server.url}/webhooks/{self.channels.slugs['shopify']}")
+        feeder = OrderFeeder(sandboxes, f"{server.url}/webhooks/{self.channels.slugs['shopify']}")
         feeder.start()
         deadline = time.monotonic() + self.timeout
         timed_out = False
@@ -820,7 +824,7 @@ def _channel(session, channel_id: int):
     return session.get(Channel, channel_id)
 
 
-class _Feeder:
+class OrderFeeder:
     """Places the shop's remaining orders while the flow runs, a handful at a time."""
 
     def __init__(self, sandboxes: Sandboxes, webhook_url: str, *, batch: int = 10, every: float = 0.1):

@@ -226,12 +226,21 @@ def capture_payment(ctx: JobContext) -> None:
     hub = ctx.hub
     with hub.db.read() as session:
         payment = session.get(Payment, ctx.payload["payment_id"])
-        if payment is None or payment.status != "authorized":
-            return  # captured, voided or failed since: nothing to do
+        if payment is None:
+            return
         order = payment.order
-        amount = min(payment.amount, max(0, order.total - _captured_elsewhere(order, payment)))
-        ref = _payment_ref(payment)
-        order_id, confirmed = order.id, order.status == "confirmed"
+        order_id, confirmed, status = order.id, order.status == "confirmed", payment.status
+        if status == "authorized":
+            amount = min(payment.amount, max(0, order.total - _captured_elsewhere(order, payment)))
+            ref = _payment_ref(payment)
+    if status != "authorized":
+        # Voided or failed since: nothing to do. Captured since (the gateway's
+        # webhook told first, or an earlier try got through and then failed):
+        # nothing to capture, but the order must still move on to fulfilment.
+        if status == "captured" and confirmed:
+            with hub.db.transaction() as session:
+                _fulfil_once_captured(session, order_id)
+        return
     connector = ctx.connector()
     actor = f"channel:{connector.channel.slug}"
     try:
@@ -248,7 +257,11 @@ def capture_payment(ctx: JobContext) -> None:
                                    status=result.status, captured_amount=result.captured_amount),
             actor=actor, channel_id=ctx.channel_id)
         if confirmed:
-            enqueue(session, "order.fulfill", {}, order_id=order_id, dedupe_key=f"order.fulfill:{order_id}:captured")
+            _fulfil_once_captured(session, order_id)
+
+
+def _fulfil_once_captured(session: Session, order_id: int) -> None:
+    enqueue(session, "order.fulfill", {}, order_id=order_id, dedupe_key=f"order.fulfill:{order_id}:captured")
 
 
 def _captured_elsewhere(order: Order, payment: Payment) -> int:

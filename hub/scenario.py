@@ -116,11 +116,17 @@ class Faults:
         if kind == "timeout":
             time.sleep(self.hold)
             return self.app(environ, start_response)
+        # Read the request's body first: on a kept-alive connection, an unread body
+        # would be taken for the next request.
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length:
+            environ["wsgi.input"].read(length)
         if kind == "reset":
             sock = environ.get("werkzeug.socket")
             if sock is not None:
-                # Linger 0: closing the socket sends a reset, not an orderly goodbye.
+                # Linger 0: the socket is dropped with a reset, never answered.
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.shutdown(socket.SHUT_RDWR)
             raise ConnectionResetError("injected connection reset")
         status = "429 Too Many Requests" if kind == "429" else "500 Internal Server Error"
         body = json.dumps({"errors": "injected fault", "message": "injected fault"}).encode()
@@ -684,10 +690,14 @@ class Scenario:
     :param on_progress: called about four times a second with :func:`progress`'s answer
         plus ``placed`` (orders in the shop so far).
     :param timeout: seconds the flow may take before the run gives up (and says so).
+    :param fault_rate: share of the sandboxes' answers replaced by failures (:class:`Faults`,
+        held ``fault_hold`` seconds for a timeout); ``client_timeouts`` shortens the SMTP
+        and outbound webhook timeouts to match (``HUB_HTTP_TIMEOUT`` does it for the rest).
     """
 
     def __init__(self, n_orders: int = 200, *, data_dir: Path | None = None, database_url: str | None = None,
                  seed: int = 7, workers: int = 4, port: int = 0, fault_rate: float = 0.0,
+                 fault_hold: float = 2.0, client_timeouts: int | None = None,
                  on_progress: Callable[[dict[str, Any]], None] | None = None, timeout: float | None = None):
         if n_orders < 1:
             raise ValueError("the scenario needs at least one order")
@@ -695,7 +705,7 @@ class Scenario:
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="hub-demo-")).resolve()
         self.database_url = database_url
         self.seed, self.workers, self.port = seed, workers, port
-        self.fault_rate = fault_rate
+        self.fault_rate, self.fault_hold, self.client_timeouts = fault_rate, fault_hold, client_timeouts
         self.on_progress = on_progress
         self.timeout = timeout if timeout is not None else 120 + n_orders * 0.5
         self._stack = ExitStack()
@@ -727,11 +737,12 @@ class Scenario:
         if self.database_url:
             reset_database(hub)
         self.sandboxes = self._stack.enter_context(
-            Sandboxes(self.n_orders, seed=self.seed, fault_rate=self.fault_rate))
+            Sandboxes(self.n_orders, seed=self.seed, fault_rate=self.fault_rate, fault_hold=self.fault_hold))
         self.server = HubServer(hub, port=self.port, workers=self.workers)
         self.server.start_web()
         self._stack.callback(self.server.stop_web)
-        self.channels = configure_hub(hub, self.sandboxes, self.server.url, data_dir=self.data_dir)
+        self.channels = configure_hub(hub, self.sandboxes, self.server.url, data_dir=self.data_dir,
+                                      timeouts=self.client_timeouts)
         stock_locations(hub, self.sandboxes.demand())
 
     def run(self) -> Summary:

@@ -230,6 +230,8 @@ def capture_payment(ctx: JobContext) -> None:
             return
         order = payment.order
         order_id, confirmed, status = order.id, order.status == "confirmed", payment.status
+        if order.status == "cancelled":
+            return  # cancelled before its capture: the cancellation voids (or refunds) instead
         if status == "authorized":
             amount = min(payment.amount, max(0, order.total - _captured_elsewhere(order, payment)))
             ref = _payment_ref(payment)
@@ -272,9 +274,25 @@ def void_payment(ctx: JobContext) -> None:
     hub = ctx.hub
     with hub.db.read() as session:
         payment = session.get(Payment, ctx.payload["payment_id"])
-        if payment is None or payment.status != "authorized" or payment.captured_amount:
+        if payment is None:
             return
-        ref = _payment_ref(payment)
+        if payment.status != "authorized" or payment.captured_amount:
+            # Captured before this void ran (a capture in flight when the order was
+            # cancelled): a cancelled order keeps no money, so it is refunded instead.
+            refund = (payment.order.status == "cancelled"
+                      and payment.captured_amount > payment.refunded_amount)
+            order_id = payment.order_id
+        else:
+            refund = None
+            ref = _payment_ref(payment)
+    if refund is not None:
+        if refund:
+            with hub.db.transaction() as session:
+                payment = session.get(Payment, ctx.payload["payment_id"])
+                left = payment.captured_amount - payment.refunded_amount
+                if left > 0:
+                    request_refund(session, payment, left, key=f"cancel:{order_id}", reason="order cancelled")
+        return
     connector = ctx.connector()
     result = connector.void(ref, idempotency_key=ctx.idempotency_key)
     with hub.db.transaction() as session:

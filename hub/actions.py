@@ -40,6 +40,8 @@ from .models import (
     OrderLine,
     Payment,
     Refund,
+    Return,
+    ReturnLine,
     Shipment,
     ShipmentLine,
     utcnow,
@@ -476,6 +478,7 @@ def order_query():
         selectinload(Order.payments),
         selectinload(Order.shipments).selectinload(Shipment.lines),
         selectinload(Order.events),
+        selectinload(Order.returns).selectinload(Return.lines).selectinload(ReturnLine.location),
     )
 
 

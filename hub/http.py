@@ -333,3 +333,22 @@ def parse_link_header(value: str | None) -> dict[str, str]:
 
 
 _LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,<=]+(?:=(?:\"[^\"]*\"|[^;,<]*))?)*)")
+
+
+def json_body(response: requests.Response, connector: str, *, want: type = dict) -> Any:
+    """The answer's JSON, checked to be a ``want`` (an object by default).
+
+    A body that is not JSON, or JSON of another shape, is the service
+    misbehaving (a proxy's HTML error page, a truncated answer): a retryable
+    :class:`ExternalError` naming the connector, the request and the status.
+    """
+    where = f"{response.request.method} {_path(response.url)}" if response.request is not None else ""
+    try:
+        data = response.json()
+    except ValueError as exc:
+        raise ExternalError(f"{connector}: {where} answered {response.status_code} without JSON",
+                            retryable=True, status=response.status_code) from exc
+    if not isinstance(data, want):
+        raise ExternalError(f"{connector}: {where} answered JSON that is not a {want.__name__}",
+                            retryable=True, status=response.status_code)
+    return data

@@ -162,6 +162,9 @@ class Order(Base):
     fulfillment_groups: Mapped[list[FulfillmentGroup]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="FulfillmentGroup.id"
     )
+    # Read-only view of the order's returns (issue 8; written through hub.returns,
+    # which sets Return.order_id): lets order_query load them with the order.
+    returns: Mapped[list[Return]] = relationship(viewonly=True, order_by="Return.id")
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -33,11 +33,11 @@ from sqlalchemy.orm import Session, object_session
 
 from . import actions, inventory
 from .core import lifecycle
-from .core.exceptions import NotFound, ValidationError
+from .core.exceptions import Conflict, NotFound, ValidationError
 from .core.money import Money, MoneyError
 from .flow import request_refund
 from .models import Job, Location, Order, Payment, Return, ReturnLine, StockReservation, utcnow
-from .serialize import iso, money
+from .serialize import money, return_json
 
 STATUSES = ("requested", "approved", "received", "refunded", "rejected")
 #: Order statuses a return can be made in: those the life cycle can return from.
@@ -91,17 +91,25 @@ def list_returns(session: Session, *, order_id: int | None = None, status: str |
     return list(session.scalars(query))
 
 
-def refund_progress(session: Session, ret: Return) -> dict[str, Any]:
+def refund_jobs(session: Session, order_id: int) -> list[Job]:
+    """Every ``payment.refund`` job of an order (to show several returns' progress with one query)."""
+    return list(session.scalars(
+        select(Job).where(Job.kind == "payment.refund", Job.order_id == order_id).order_by(Job.id)))
+
+
+def refund_progress(session: Session, ret: Return, jobs: list[Job] | None = None) -> dict[str, Any]:
     """How the refund of a return is going at the gateways, from its ``payment.refund`` jobs.
 
     ``status``: ``none`` (not refunded, or refunded with 0), ``pending`` (a job
     is still to run or retrying), ``failed`` (a job is dead: the gateway
     refused; see its error, retry it from the jobs list) or ``succeeded``.
+
+    :param jobs: the order's refund jobs when already read (:func:`refund_jobs`).
     """
     suffix = f":return:{ret.id}"
-    jobs = [j for j in session.scalars(
-        select(Job).where(Job.kind == "payment.refund", Job.order_id == ret.order_id).order_by(Job.id))
-        if (j.dedupe_key or "").endswith(suffix)]
+    if jobs is None:
+        jobs = refund_jobs(session, ret.order_id)
+    jobs = [j for j in jobs if j.order_id == ret.order_id and (j.dedupe_key or "").endswith(suffix)]
     if not jobs:
         status = "none"
     elif any(j.status == "dead" for j in jobs):
@@ -115,31 +123,14 @@ def refund_progress(session: Session, ret: Return) -> dict[str, Any]:
                       "payment_id": j.payload["payment_id"], "error": j.last_error} for j in jobs]}
 
 
-def return_detail(ret: Return) -> dict[str, Any]:
-    """A return as the API shows it: money as decimal strings, and how its refund is going."""
-    cur = ret.currency
+def return_detail(ret: Return, *, jobs: list[Job] | None = None) -> dict[str, Any]:
+    """A return as the API shows it: money as decimal strings, and how its refund is going.
+
+    :param jobs: the order's refund jobs when already read (:func:`refund_jobs`).
+    """
     session = object_session(ret)
-    return {
-        "id": ret.id,
-        "order_id": ret.order_id,
-        "status": ret.status,
-        "reason": ret.reason,
-        "note": ret.note,
-        "currency": cur,
-        "refund_amount": money(ret.refund_amount, cur),
-        "shipping_refund": money(ret.shipping_refund, cur),
-        "refunded_amount": money(ret.refunded_amount, cur),
-        "lines": [{"id": rl.id, "line_id": rl.order_line_id, "sku": rl.order_line.sku,
-                   "quantity": rl.quantity, "location": rl.location.code if rl.location else None,
-                   "write_off": rl.write_off, "disposition": rl.disposition} for rl in ret.lines],
-        "created_by": ret.created_by,
-        "created_at": iso(ret.created_at),
-        "approved_at": iso(ret.approved_at),
-        "received_at": iso(ret.received_at),
-        "refunded_at": iso(ret.refunded_at),
-        "rejected_at": iso(ret.rejected_at),
-        "refund": refund_progress(session, ret) if session is not None else None,
-    }
+    return {**return_json(ret),
+            "refund": refund_progress(session, ret, jobs) if session is not None else None}
 
 
 def _open_returns(session: Session, order_id: int, *, exclude: int | None = None) -> list[Return]:
@@ -269,6 +260,9 @@ def create_return(session: Session, order_id: int, request: ReturnRequest, *, ac
             override = None
     if override is not None and (not isinstance(override, int) or override < 0):
         errors["refund_amount"] = ["must be an amount of 0 or more"]
+    elif override is not None and override > order.total:
+        # More than the whole order could never be refunded (and would not fit a column).
+        errors["refund_amount"] = [f"must be at most the order's total, {money(order.total, order.currency)}"]
     if errors:
         summary = "; ".join(f"{key}: {' '.join(msgs)}" for key, msgs in errors.items())
         raise ValidationError(f"the return for order {order.label} is not valid: {summary}", details=errors)
@@ -357,7 +351,10 @@ def receive_return(session: Session, return_id: int, *, actor: str, location: st
             raise ValidationError(
                 f"say where line {rl.order_line_id} ({rl.order_line.sku}) of return {ret.id} goes: "
                 f"a location, or write it off", details={"lines": {str(rl.order_line_id): "location?"}})
-        plan.append((rl, inventory.get_location(session, code)))
+        try:
+            plan.append((rl, inventory.get_location(session, code)))
+        except NotFound as exc:  # a code the person gave: their input is wrong, not the URL
+            raise ValidationError(exc.message, details={f"lines.{rl.order_line_id}": [exc.message]}) from None
     source = f"return:{ret.id}"
     for rl, loc in sorted(plan, key=lambda p: (p[0].order_line.sku, p[1].id if p[1] else 0)):
         if loc is None:
@@ -411,7 +408,8 @@ def refund_return(session: Session, return_id: int, *, actor: str, amount: int |
             f"{money(refundable, cur)} {cur} of order {order.label} can still be refunded through "
             f"its payments" + ("" if payments else " (no payment the hub can refund; refund on the "
                                                     "sales channel and record 0)"),
-            details={"amount": f"at most {money(refundable, cur)}"})
+            details={"amount": [f"at most {money(refundable, cur)}"],
+                     "refundable": money(refundable, cur), "currency": cur})
     left = total
     requested = []
     for payment, can in payments:
@@ -433,11 +431,14 @@ def refund_return(session: Session, return_id: int, *, actor: str, amount: int |
 
 
 def _expect(ret: Return, statuses: str | tuple[str, ...], step: str) -> None:
+    # A step the return's status does not allow clashes with its state (HTTP 409), like
+    # an order's invalid transition; the details say what it is and what would do.
     statuses = (statuses,) if isinstance(statuses, str) else statuses
     if ret.status not in statuses:
-        raise ValidationError(f"return {ret.id} is {ret.status}: cannot {step} it "
-                              f"(only when {' or '.join(statuses)})",
-                              details={"status": ret.status})
+        raise Conflict(f"return {ret.id} is {ret.status}: cannot {step} it "
+                       f"(only when {' or '.join(statuses)})",
+                       details={"return_id": ret.id, "status": ret.status, "step": step,
+                                "allowed_from": list(statuses)})
 
 
 def _record(session: Session, order: Order, ret: Return, name: str, *, actor: str, reason: str = "",

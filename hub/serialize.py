@@ -10,7 +10,7 @@ from typing import Any
 
 from .core.lifecycle import allowed_events
 from .core.money import Money
-from .models import Order
+from .models import Order, Return
 
 
 def money(amount: int, currency: str) -> str:
@@ -77,6 +77,9 @@ def order_detail(order: Order) -> dict[str, Any]:
              "lines": [{"line_id": sl.order_line_id, "quantity": sl.quantity} for sl in s.lines]}
             for s in order.shipments
         ],
+        # Oldest first; how each refund is going at the gateway is on the return
+        # itself (GET /api/v1/returns/<id>, hub.returns.return_detail).
+        "returns": [return_json(r) for r in order.returns],
         "events": [
             {"id": e.id, "name": e.name, "actor": e.actor, "from": e.from_status,
              "to": e.to_status, "reason": e.reason, "data": e.data, "at": iso(e.created_at)}
@@ -85,3 +88,28 @@ def order_detail(order: Order) -> dict[str, Any]:
         "created_at": iso(order.created_at),
     })
     return out
+
+
+def return_json(ret: Return) -> dict[str, Any]:
+    """A return as the order shows it: lines, reason, status, the refund worked out and given."""
+    cur = ret.currency
+    return {
+        "id": ret.id,
+        "order_id": ret.order_id,
+        "status": ret.status,
+        "reason": ret.reason,
+        "note": ret.note,
+        "currency": cur,
+        "refund_amount": money(ret.refund_amount, cur),
+        "shipping_refund": money(ret.shipping_refund, cur),
+        "refunded_amount": money(ret.refunded_amount, cur),
+        "lines": [{"id": rl.id, "line_id": rl.order_line_id, "sku": rl.order_line.sku,
+                   "quantity": rl.quantity, "location": rl.location.code if rl.location else None,
+                   "write_off": rl.write_off, "disposition": rl.disposition} for rl in ret.lines],
+        "created_by": ret.created_by,
+        "created_at": iso(ret.created_at),
+        "approved_at": iso(ret.approved_at),
+        "received_at": iso(ret.received_at),
+        "refunded_at": iso(ret.refunded_at),
+        "rejected_at": iso(ret.rejected_at),
+    }

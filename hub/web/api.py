@@ -21,15 +21,28 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, render_template, request, session, url_for
 from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import Unauthorized
 
-from .. import actions, channels, inbox, inventory, jobs
+from .. import actions, channels, inbox, inventory, jobs, returns
 from ..accounts import find_token
 from ..core.exceptions import ConcurrencyError, Conflict, NotFound, ValidationError
-from ..models import ApiToken, Channel, Job, Location, Order, StockLevel, User, WebhookEvent, utcnow
-from ..schemas import ManualOrderSchema
+from ..core.money import Money, MoneyError
+from ..models import (
+    ApiToken,
+    Channel,
+    Job,
+    Location,
+    Order,
+    Return,
+    ReturnLine,
+    StockLevel,
+    User,
+    WebhookEvent,
+    utcnow,
+)
+from ..schemas import ManualOrderSchema, ReturnCreateSchema, ReturnReceiveSchema, ReturnRefundSchema
 from ..serialize import iso, order_detail, order_summary
 from . import api_schemas as s
 from . import errors, get_hub
@@ -434,6 +447,146 @@ def transition_order(order_id: int, body):
     return jsonify(_order_json(order_id))
 
 
+# --- returns -------------------------------------------------------------------------------------------
+# The steps are hub.returns' (the admin UI and the CLI call the same ones): requested -> approved
+# -> received -> refunded, or rejected. A step the return's status does not allow is a 409.
+
+
+def _returns_query():
+    return select(Return).options(selectinload(Return.lines).joinedload(ReturnLine.order_line),
+                                  selectinload(Return.lines).joinedload(ReturnLine.location))
+
+
+def _return_json(return_id: int) -> dict[str, Any]:
+    with get_hub().db.read() as db:
+        ret = db.scalars(_returns_query().where(Return.id == return_id)).one_or_none()
+        if ret is None:
+            raise NotFound(f"return {return_id} does not exist")
+        return returns.return_detail(ret)
+
+
+def _returned(return_id: int, status: int = 200):
+    response = jsonify(_return_json(return_id))
+    response.status_code = status
+    return response
+
+
+@bp.get(f"/orders/<{ID}:order_id>/returns")
+@operation("List an order's returns", tag="returns",
+           ok=(200, s.ReturnListSchema, "The order's returns, oldest first, with their refunds' progress."))
+def list_order_returns(order_id: int):
+    with get_hub().db.read() as db:
+        _get(db, Order, order_id, "order")
+        rows = db.scalars(_returns_query().where(Return.order_id == order_id).order_by(Return.id)).all()
+        jobs_of_order = returns.refund_jobs(db, order_id)
+        return jsonify(data=[returns.return_detail(r, jobs=jobs_of_order) for r in rows])
+
+
+@bp.post(f"/orders/<{ID}:order_id>/returns")
+@operation("Open a return", tag="returns", body=ReturnCreateSchema,
+           ok=(201, s.ReturnDetailSchema, "The return, `requested`."))
+def create_order_return(order_id: int, body):
+    """Lines (`line_id` from the order's `lines`) and quantities, up to what shipped less what
+    other returns (not rejected) take back; a `reason`. The refund is worked out now: each
+    line's share of the order total, plus the shipping with `refund_shipping`, unless
+    `refund_amount` says otherwise. The order must have shipped (else 422)."""
+    with get_hub().db.transaction() as db:
+        return_id = returns.create_return(db, order_id, body, actor=g.caller.actor).id
+    log.info("return %s of order %s opened by %s", return_id, order_id, g.caller.actor)
+    response = _returned(return_id, 201)
+    response.headers["Location"] = url_for("api.get_return", return_id=return_id)
+    return response
+
+
+@bp.get("/returns")
+@operation("List returns", tag="returns", query=s.ReturnsQuerySchema,
+           ok=(200, s.ReturnPageSchema, "A page of returns, newest first."))
+def list_returns(query):
+    """`status=requested` lists the returns waiting for approval; `status=approved`, those whose
+    goods are awaited."""
+    with get_hub().db.read() as db:
+        stmt = _returns_query()
+        if query.get("status"):
+            stmt = stmt.where(Return.status == query["status"])
+        found = page(db, stmt, Return.id, query, lambda ret: ret)
+        # The refund jobs of the page's orders in one query, not one per return.
+        jobs_by_order: dict[int, list[Job]] = {}
+        order_ids = {ret.order_id for ret in found["data"]}
+        if order_ids:
+            for job in db.scalars(select(Job).where(Job.kind == "payment.refund", Job.order_id.in_(order_ids))
+                                  .order_by(Job.id)):
+                jobs_by_order.setdefault(job.order_id, []).append(job)
+        return jsonify(data=[returns.return_detail(ret, jobs=jobs_by_order.get(ret.order_id, []))
+                             for ret in found["data"]], next_cursor=found["next_cursor"])
+
+
+@bp.get(f"/returns/<{ID}:return_id>")
+@operation("Get a return", tag="returns",
+           ok=(200, s.ReturnDetailSchema, "The return and how its refund is going."))
+def get_return(return_id: int):
+    return jsonify(_return_json(return_id))
+
+
+@bp.post(f"/returns/<{ID}:return_id>/approve")
+@operation("Approve a return", tag="returns", body=s.ReturnApproveSchema, body_required=False,
+           ok=(200, s.ReturnDetailSchema, "The return, `approved`."), errors=(409,))
+def approve_return(return_id: int, body):
+    """Only a `requested` return (409 otherwise); approving it again is a no-op."""
+    with get_hub().db.transaction() as db:
+        returns.approve_return(db, return_id, actor=g.caller.actor, note=body["note"])
+    return _returned(return_id)
+
+
+@bp.post(f"/returns/<{ID}:return_id>/reject")
+@operation("Reject a return", tag="returns", body=s.ReturnRejectSchema,
+           ok=(200, s.ReturnDetailSchema, "The return, `rejected`; its units can be returned again."),
+           errors=(409,))
+def reject_return(return_id: int, body):
+    """Only before its goods are received (409 otherwise). The reason is required."""
+    with get_hub().db.transaction() as db:
+        returns.reject_return(db, return_id, actor=g.caller.actor, reason=body["reason"])
+    return _returned(return_id)
+
+
+@bp.post(f"/returns/<{ID}:return_id>/receive")
+@operation("Receive a return's goods", tag="returns", body=ReturnReceiveSchema, body_required=False,
+           ok=(200, s.ReturnDetailSchema, "The return, `received`, each line restocked or written off."),
+           errors=(409,))
+def receive_return(return_id: int, body):
+    """Only an `approved` return (409 otherwise). Where each line goes, first that applies:
+    `lines[line_id]` (a location code or `write_off`), what the return was created with,
+    `write_off: true` for all, `location` for all, the location it shipped from. Each
+    restocked unit is a stock movement and is pushed to the sales channels."""
+    with get_hub().db.transaction() as db:
+        returns.receive_return(db, return_id, actor=g.caller.actor, location=body["location"],
+                               write_off=body["write_off"], lines=body["lines"])
+    return _returned(return_id)
+
+
+@bp.post(f"/returns/<{ID}:return_id>/refund")
+@operation("Refund a return", tag="returns", body=ReturnRefundSchema, body_required=False,
+           ok=(200, s.ReturnDetailSchema, "The return, `refunded`: the refunds are queued to the "
+                                          "gateways (`refund.status` tells how they go)."),
+           errors=(409,))
+def refund_return(return_id: int, body):
+    """Only a `received` return (409 otherwise). `amount` (shipping included) defaults to the
+    return's refund plus its shipping refund. More than the order's payments can still give
+    back (captured − refunded − refunds on their way) is a 422 whose `details.refundable`
+    is that figure; nothing is queued then. The order becomes `partially_returned` or
+    `returned`."""
+    with get_hub().db.transaction() as db:
+        minor = None
+        if body["amount"] is not None:
+            currency = _get(db, Return, return_id, "return").currency
+            try:
+                minor = Money.parse(body["amount"], currency).amount
+            except MoneyError as exc:
+                raise ValidationError(f"invalid amount: {exc}", details={"amount": [str(exc)]}) from None
+        returns.refund_return(db, return_id, actor=g.caller.actor, amount=minor)
+    log.info("return %s refunded by %s", return_id, g.caller.actor)
+    return _returned(return_id)
+
+
 # --- locations and stock -------------------------------------------------------------------------------
 
 
@@ -631,6 +784,10 @@ def replay_webhook_event(event_id: int):
     response.status_code = 202
     return response
 
+
+# The back office's ledgers (ERP files, notification deliveries) are read by views of their own
+# module, on this blueprint.
+from . import api_backoffice  # noqa: E402,F401
 
 # --- the API's own documentation ------------------------------------------------------------------------
 

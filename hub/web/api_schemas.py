@@ -17,6 +17,7 @@ from marshmallow import INCLUDE, Schema, fields, validate
 from ..core.lifecycle import EVENTS, STATUSES
 from ..core.status import FINANCIAL_STATUSES, FULFILLMENT_STATUSES, PAYMENT_STATUSES
 from ..jobs import STATUSES as JOB_STATUSES
+from ..returns import STATUSES as RETURN_STATUSES
 
 #: Largest value of an id in a path or a body (a 32-bit database integer).
 MAX_ID = 2**31 - 1
@@ -268,6 +269,9 @@ class OrderDetailSchema(OrderSummarySchema):
         "description": "The transitions the order's status allows now."})
     payments = fields.List(fields.Nested(PaymentOutSchema), required=True)
     shipments = fields.List(fields.Nested(ShipmentOutSchema), required=True)
+    returns = fields.List(fields.Nested(lambda: ReturnSchema()), required=True, metadata={
+        "description": "The order's returns, oldest first (each one's refund progress: "
+                       "`GET /returns/<id>`)."})
     events = fields.List(fields.Nested(OrderEventOutSchema), required=True, metadata={
         "description": "The audit trail, oldest first."})
     created_at = fields.String(required=True, metadata={"format": "date-time"})
@@ -281,6 +285,93 @@ class TransitionInSchema(Schema):
         "description": "confirm, hold (needs a reason), release, start_fulfillment, ship, "
                        "deliver, complete, cancel, return …"})
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+# --- returns ----------------------------------------------------------------------------------------
+# Inputs of creating, receiving and refunding a return are hub.schemas' (the CLI loads them too).
+
+REFUND_PROGRESS = ("none", "pending", "failed", "succeeded")
+
+
+class ReturnLineOutSchema(OutSchema):
+    id = fields.Integer(required=True)
+    line_id = fields.Integer(required=True, metadata={"description": "The order line's id."})
+    sku = fields.String(required=True)
+    quantity = fields.Integer(required=True)
+    location = fields.String(required=True, allow_none=True, metadata={
+        "description": "Location code the units go (or went) back to; null when written off or "
+                       "not decided yet."})
+    write_off = fields.Boolean(required=True)
+    disposition = fields.String(required=True, metadata={
+        "description": "Empty until received, then `restocked`, `written_off` or `untracked` "
+                       "(the hub keeps no stock)."})
+
+
+class ReturnSchema(OutSchema):
+    id = fields.Integer(required=True)
+    order_id = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(RETURN_STATUSES), metadata={
+        "description": "requested → approved → received → refunded; or rejected."})
+    reason = fields.String(required=True)
+    note = fields.String(required=True)
+    currency = fields.String(required=True)
+    refund_amount = fields.String(required=True, metadata={
+        "description": "What the returned lines are worth (their share of the order total), or "
+                       "the amount set when the return was created."})
+    shipping_refund = fields.String(required=True, metadata={
+        "description": "The part of the order's shipping given back with it."})
+    refunded_amount = fields.String(required=True, metadata={
+        "description": "What was sent to the payment gateways when it was refunded."})
+    lines = fields.List(fields.Nested(ReturnLineOutSchema), required=True)
+    created_by = fields.String(required=True)
+    created_at = fields.String(required=True, metadata={"format": "date-time"})
+    approved_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    received_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    refunded_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    rejected_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+
+
+class RefundJobSchema(OutSchema):
+    id = fields.Integer(required=True, metadata={"description": "The `payment.refund` job."})
+    status = fields.String(required=True, validate=validate.OneOf(JOB_STATUSES))
+    amount = fields.String(required=True)
+    payment_id = fields.Integer(required=True)
+    error = fields.String(required=True, allow_none=True, metadata={
+        "description": "The gateway's refusal or the last failure."})
+
+
+class RefundProgressSchema(OutSchema):
+    status = fields.String(required=True, validate=validate.OneOf(REFUND_PROGRESS), metadata={
+        "description": "none (not refunded, or with 0), pending, failed (a job is dead: retry it "
+                       "at `POST /jobs/<id>/retry`) or succeeded."})
+    jobs = fields.List(fields.Nested(RefundJobSchema), required=True)
+
+
+class ReturnDetailSchema(ReturnSchema):
+    refund = fields.Nested(RefundProgressSchema, required=True, allow_none=True, metadata={
+        "description": "How the refund is going at the gateways."})
+
+
+class ReturnListSchema(OutSchema):
+    data = fields.List(fields.Nested(ReturnDetailSchema), required=True)
+
+
+ReturnPageSchema = page_schema(ReturnDetailSchema, "ReturnPageSchema")
+
+
+class ReturnsQuerySchema(PageQuerySchema):
+    status = fields.String(validate=validate.OneOf(RETURN_STATUSES), metadata={
+        "description": "e.g. `requested`: the returns waiting for a person to approve them."})
+
+
+class ReturnApproveSchema(Schema):
+    note = fields.String(load_default="", validate=validate.Length(max=2000), metadata={
+        "description": "Added to the return's note."})
+
+
+class ReturnRejectSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000), metadata={
+        "description": "Why; it goes into the order's audit trail."})
 
 
 # --- locations and stock -------------------------------------------------------------------------------
@@ -403,3 +494,110 @@ class WebhookEventDetailSchema(WebhookEventSchema):
 
 
 WebhookEventPageSchema = page_schema(WebhookEventSchema, "WebhookEventPageSchema")
+
+
+# --- back office: ERP files and notification deliveries (issue 7) ------------------------------------------
+
+#: An ERP stock file's status in the import ledger (see ``hub.models.ErpImport``).
+ERP_FILE_STATUSES = ("processing", "succeeded", "partial", "failed", "duplicate")
+#: What one delivery attempt of a notification did (``hub.notifications.OUTCOMES``).
+DELIVERY_OUTCOMES = ("sent", "failed", "skipped")
+
+
+class ErpFilesQuerySchema(PageQuerySchema):
+    channel = fields.String(validate=validate.Length(min=1, max=100), metadata={
+        "description": "An ERP channel's slug."})
+    status = fields.String(validate=validate.OneOf(ERP_FILE_STATUSES))
+
+
+class ErpRejectSchema(OutSchema):
+    line = fields.Integer(required=True, metadata={"description": "Line number in the file (the header is 1)."})
+    reason = fields.String(required=True)
+
+
+class ErpFileSchema(OutSchema):
+    id = fields.Integer(required=True)
+    channel = fields.String(required=True, allow_none=True)
+    channel_id = fields.Integer(required=True)
+    file_name = fields.String(required=True)
+    checksum = fields.String(required=True, metadata={"description": "SHA-256 of the file."})
+    size = fields.Integer(required=True, metadata={"description": "Bytes."})
+    status = fields.String(required=True, validate=validate.OneOf(ERP_FILE_STATUSES), metadata={
+        "description": "succeeded, partial (some rows rejected), failed (nothing applied), "
+                       "duplicate (imported before: nothing done), processing."})
+    rows_total = fields.Integer(required=True, metadata={"description": "Rows read."})
+    rows_ok = fields.Integer(required=True, metadata={"description": "Rows applied."})
+    rows_rejected = fields.Integer(required=True)
+    rows_changed = fields.Integer(required=True, metadata={"description": "Levels whose on-hand changed."})
+    error = fields.String(required=True, allow_none=True, metadata={
+        "description": "Why the whole file failed (a column missing, not text …)."})
+    archived_as = fields.String(required=True, allow_none=True, metadata={
+        "description": "Where the file was moved (archive/ or failed/)."})
+    rejects_file = fields.String(required=True, allow_none=True)
+    started_at = fields.String(required=True, metadata={"format": "date-time"})
+    updated_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    finished_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+
+
+class ErpFileDetailSchema(ErpFileSchema):
+    rejects = fields.List(fields.Nested(ErpRejectSchema), required=True, metadata={
+        "description": "The first rejected rows; all of them are in the rejects file."})
+
+
+ErpFilePageSchema = page_schema(ErpFileSchema, "ErpFilePageSchema")
+
+
+class ErpExportsQuerySchema(PageQuerySchema):
+    channel = fields.String(validate=validate.Length(min=1, max=100), metadata={
+        "description": "An ERP channel's slug."})
+
+
+class ErpExportSchema(OutSchema):
+    id = fields.Integer(required=True)
+    channel = fields.String(required=True, allow_none=True)
+    channel_id = fields.Integer(required=True)
+    sequence = fields.Integer(required=True)
+    file_name = fields.String(required=True)
+    orders = fields.Integer(required=True)
+    rows = fields.Integer(required=True)
+    checksum = fields.String(required=True, metadata={"description": "SHA-256 of the file as written."})
+    created_at = fields.String(required=True, metadata={"format": "date-time"})
+
+
+ErpExportPageSchema = page_schema(ErpExportSchema, "ErpExportPageSchema")
+
+
+class DeliveriesQuerySchema(PageQuerySchema):
+    channel = fields.String(validate=validate.Length(min=1, max=100), metadata={
+        "description": "A notification channel's slug."})
+    order_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+    event = fields.String(validate=validate.Length(min=1, max=64), metadata={
+        "description": "An event name, e.g. `order.shipped`."})
+    outcome = fields.String(validate=validate.OneOf(DELIVERY_OUTCOMES))
+
+
+class DeliverySchema(OutSchema):
+    id = fields.Integer(required=True)
+    idempotency_key = fields.String(required=True, metadata={
+        "description": "`notify:<channel id>:<event id>`: the same for every attempt of one delivery."})
+    channel = fields.String(required=True, allow_none=True)
+    channel_id = fields.Integer(required=True, allow_none=True)
+    connector = fields.String(required=True, allow_none=True, metadata={"description": "e.g. `email`, `webhook`."})
+    order_id = fields.Integer(required=True, allow_none=True)
+    event_id = fields.Integer(required=True, allow_none=True)
+    event = fields.String(required=True, metadata={"description": "e.g. `order.shipped`."})
+    recipient = fields.String(required=True, metadata={"description": "The address or URL it went to."})
+    attempt = fields.Integer(required=True, metadata={"description": "1 for the first try."})
+    outcome = fields.String(required=True, validate=validate.OneOf(DELIVERY_OUTCOMES))
+    status_code = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "The receiver's answer: HTTP status or SMTP reply code."})
+    duration_ms = fields.Integer(required=True)
+    error = fields.String(required=True, allow_none=True)
+    at = fields.String(required=True, metadata={"format": "date-time"})
+    job_id = fields.Integer(required=True, allow_none=True, metadata={"description": "The `notify` job."})
+    job_status = fields.String(required=True, allow_none=True, validate=validate.OneOf(JOB_STATUSES),
+                               metadata={"description": "`dead`: no more tries; retry it with "
+                                                        "`POST /jobs/<job_id>/retry`."})
+
+
+DeliveryPageSchema = page_schema(DeliverySchema, "DeliveryPageSchema")

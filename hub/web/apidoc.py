@@ -50,15 +50,21 @@ class Operation:
     description: str = ""
     query: type[Schema] | None = None
     body: type[Schema] | None = None
-    #: status -> (schema or None, description)
-    responses: dict[int, tuple[type[Schema] | None, str]] = field(default_factory=dict)
+    #: status -> (schema, an OpenAPI schema dict, or None; description)
+    responses: dict[int, tuple[type[Schema] | dict | None, str]] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
+    #: False: the body may be left out (an empty body loads as ``{}``).
+    body_required: bool = True
+    #: The success answer's media type (a file download is not JSON).
+    media_type: str = "application/json"
 
 
-def load_json_body() -> Any:
-    """The request body parsed as JSON; 400 when it is missing or not JSON."""
+def load_json_body(*, required: bool = True) -> Any:
+    """The request body parsed as JSON; 400 when it is missing (and required) or not JSON."""
     raw = request.get_data(cache=True)
     if not raw.strip():
+        if not required:
+            return {}
         raise BadRequest("a JSON body is required")
     try:
         return json.loads(raw)
@@ -82,25 +88,31 @@ def load(schema: type[Schema], data: Any, *, what: str) -> Any:
 
 
 def operation(summary: str, *, tag: str, query: type[Schema] | None = None,
-              body: type[Schema] | None = None, ok: tuple[int, type[Schema] | None, str] = (200, None, "OK"),
+              body: type[Schema] | None = None, ok: tuple[int, type[Schema] | dict | None, str] = (200, None, "OK"),
               also: tuple[tuple[int, type[Schema] | None, str], ...] = (),
-              errors: tuple[int, ...] = ()) -> Callable:
+              errors: tuple[int, ...] = (), body_required: bool = True,
+              media_type: str = "application/json") -> Callable:
     """Declare a REST view: its schemas for input and answer, and its possible errors.
 
     :param ok: the success answer ``(status, schema, description)``; ``also``: other successes.
+    :param body_required: False when every field of ``body`` is optional and the
+        body may be left out altogether (e.g. ``POST /returns/<id>/approve``).
+    :param media_type: of the success answers, when not JSON (e.g. ``text/csv``; the
+        schema is then an OpenAPI schema dict such as ``{"type": "string"}``).
     """
 
     def decorate(view: Callable) -> Callable:
         responses = {status: (schema, text) for status, schema, text in (ok, *also)}
         op = Operation(summary=summary, tag=tag, description=_dedent(view.__doc__ or ""), query=query,
-                       body=body, responses=responses, errors=errors)
+                       body=body, responses=responses, errors=errors,
+                       body_required=body_required, media_type=media_type)
 
         @wraps(view)
         def wrapper(**kwargs):
             if query is not None:
                 kwargs["query"] = load(query, request.args.to_dict(), what="query parameters")
             if body is not None:
-                kwargs["body"] = load(body, load_json_body(), what="body")
+                kwargs["body"] = load(body, load_json_body(required=body_required), what="body")
             return view(**kwargs)
 
         wrapper.api_operation = op
@@ -172,7 +184,7 @@ def _operation_dict(rule, op: Operation, method: str) -> dict[str, Any]:
     for status, (schema, text) in op.responses.items():
         entry: dict[str, Any] = {"description": text}
         if schema is not None:
-            entry["content"] = {"application/json": {"schema": schema}}
+            entry["content"] = {op.media_type: {"schema": schema}}
         responses[str(status)] = entry
     errors = set(op.errors) | {401}
     if rule.arguments:
@@ -196,6 +208,6 @@ def _operation_dict(rule, op: Operation, method: str) -> dict[str, Any]:
     if op.description:
         out["description"] = op.description
     if op.body is not None:
-        out["requestBody"] = {"required": True,
+        out["requestBody"] = {"required": op.body_required,
                               "content": {"application/json": {"schema": op.body}}}
     return out

@@ -36,6 +36,16 @@ def type_of(schema: dict[str, Any] | None) -> dict[str, Any]:
     return {"text": text, "ref": None}
 
 
+def answer_type(content: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What an answer carries: its JSON schema's type, or the media type of a file."""
+    if not content:
+        return None
+    media, body = next(iter(content.items()))
+    if media != "application/json":
+        return {"text": f"{media} file", "ref": None}
+    return type_of(body.get("schema"))
+
+
 def constraints(schema: dict[str, Any]) -> str:
     parts = []
     if "enum" in schema:
@@ -77,8 +87,7 @@ def operations_for_page(spec: dict[str, Any]) -> list[dict[str, Any]]:
                 "body": type_of(body.get("schema")) if body else None,
                 "responses": [
                     {"status": status, "description": inline_code(r.get("description", "")),
-                     "type": type_of(r.get("content", {}).get("application/json", {}).get("schema"))
-                     if r.get("content") else None}
+                     "type": answer_type(r.get("content"))}
                     for status, r in op.get("responses", {}).items()
                 ],
             })

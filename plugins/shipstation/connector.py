@@ -46,7 +46,7 @@ from hub.core.exceptions import (
     SignatureError,
     ValidationError,
 )
-from hub.http import HttpClient, RateLimiter, same_origin
+from hub.http import HttpClient, RateLimiter, json_body, same_origin
 from hub.signing import matches
 
 from .mapping import BULK_MAX, format_query_datetime, order_payload, shipment_notice
@@ -328,12 +328,7 @@ class ShipStationConnector(Connector):
 
 
 def _json(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise ExternalError(f"shipstation: {response.request.method} {urlsplit(response.url).path} "
-                            f"answered {response.status_code} with no JSON", retryable=True,
-                            status=response.status_code) from None
+    return json_body(response, "shipstation", want=object)
 
 
 def _error_text(body: Any) -> str:

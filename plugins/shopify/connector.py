@@ -43,7 +43,7 @@ from hub.core.exceptions import (
     SignatureError,
 )
 from hub.core.order import OrderData
-from hub.http import HttpClient, LeakyBucketLimiter, parse_link_header, same_origin
+from hub.http import HttpClient, LeakyBucketLimiter, json_body, parse_link_header, same_origin
 from hub.signing import header, matches, sign_base64
 
 from .mapping import ORDER_FIELDS, format_time, order_from_shopify, parse_time
@@ -628,12 +628,4 @@ class ShopifyConnector(Connector):
 
     @staticmethod
     def _json(response: requests.Response) -> dict[str, Any]:
-        try:
-            data = response.json()
-        except ValueError as exc:
-            raise ExternalError(f"shopify answered {response.status_code} with a body that is not JSON",
-                                retryable=True, status=response.status_code) from exc
-        if not isinstance(data, dict):
-            raise ExternalError("shopify answered with JSON that is not an object", retryable=True,
-                                status=response.status_code)
-        return data
+        return json_body(response, "shopify")

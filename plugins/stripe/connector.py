@@ -39,7 +39,7 @@ from hub.core.exceptions import (
 )
 from hub.core.money import Money, MoneyError, from_stripe_amount, to_stripe_amount
 from hub.core.order import PaymentUpdate, RefundData
-from hub.http import HttpClient, HttpStatusError
+from hub.http import HttpClient, HttpStatusError, json_body
 
 from . import signature
 
@@ -319,15 +319,7 @@ class StripeConnector(Connector):
             response = self.http.request(method, path, **kwargs)
         except HttpStatusError as exc:
             raise error_from_response(exc, method, path) from exc
-        try:
-            answer = response.json()
-        except ValueError as exc:
-            raise ExternalError(f"stripe: {method} {path} answered {response.status_code} without JSON",
-                                retryable=True, status=response.status_code) from exc
-        if not isinstance(answer, dict):
-            raise ExternalError(f"stripe: {method} {path} answered something other than an object",
-                                retryable=True, status=response.status_code)
-        return answer
+        return json_body(response, "stripe")
 
     def retrieve_intent(self, intent_id: str) -> dict[str, Any]:
         return self.request("GET", f"/v1/payment_intents/{quote(intent_id, safe='')}")

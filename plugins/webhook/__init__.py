@@ -26,6 +26,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from marshmallow import Schema, ValidationError, fields, validate
@@ -66,6 +67,15 @@ class WebhookConfig(Schema):
 def signature(secret: str, timestamp: str, body: bytes) -> str:
     """The ``X-Hub-Signature-256`` value of a request."""
     return "sha256=" + sign_hex(secret, timestamp.encode() + b"." + body)
+
+
+def shown_url(url: str) -> str:
+    """The URL as the delivery log shows it: no credentials, no query string (tokens hide there)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def should_retry(response: requests.Response) -> bool:
@@ -109,9 +119,9 @@ class WebhookConnector(Connector):
             response = self.post({"event": event.to_dict(), "order": order}, event_name=event.name,
                                  delivery_id=idempotency_key)
         except ExternalError as exc:
-            exc.details["recipient"] = self.config["url"]  # for the delivery log
+            exc.details["recipient"] = shown_url(self.config["url"])  # for the delivery log
             raise
-        return Delivery(recipient=self.config["url"], message_id=idempotency_key,
+        return Delivery(recipient=shown_url(self.config["url"]), message_id=idempotency_key,
                         status_code=response.status_code)
 
     def check_connection(self) -> str:

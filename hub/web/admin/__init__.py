@@ -106,10 +106,12 @@ def _headers(response):
 
 from . import (  # noqa: E402,F401  (views register themselves on bp)
     auth,
+    backoffice,
     channels,
     dashboard,
     jobs,
     orders,
+    returns,
     stock,
     tokens,
 )

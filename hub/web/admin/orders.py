@@ -12,7 +12,9 @@ from ...serialize import order_detail
 from .. import get_hub
 from ..track import tracking_link
 from . import bp
+from .backoffice import order_deliveries
 from .helpers import flash_error, paginate
+from .returns import returns_panel
 
 #: Events that follow from recording or voiding a shipment, not from a button.
 SHIPMENT_EVENTS = frozenset({"ship_partial", "unship", "unship_partial"})
@@ -72,6 +74,7 @@ def order(order_id: int):
             "admin/order.html", order=detail, channel=channel, shipment_totals=shipment_totals,
             events=button_events(detail["status"]), event_labels=EVENT_LABELS,
             dangerous=DANGEROUS_EVENTS, event_names=EVENT_NAMES, tracking_link=tracking_link,
+            **returns_panel(db, found), **order_deliveries(db, found.id),
         )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from hub import actions
 from hub import erp as ledgers
 from hub.core.order import Line
+from hub.inventory import LevelChange, set_on_hand
 from hub.models import ErpExportedOrder, Order
 from hub.testing import TEST_SECRET_KEY
 
@@ -31,6 +32,10 @@ def rows_of(path, delimiter=",", encoding="utf-8"):
 
 
 def confirmed_orders(erp, make_order, run_jobs, n=2, **overrides) -> list[int]:
+    # The ERP fixture creates locations, so stock is tracked: stock what is ordered.
+    skus = {line.sku for line in overrides.get("lines", [Line("TSHIRT-M", "T-shirt M", 1, 1)])}
+    with erp.hub.db.transaction() as session:
+        set_on_hand(session, [LevelChange(sku, "WH1", 1000) for sku in skus], actor="test")
     ids = [make_order(erp.hub, **overrides) for _ in range(n)]
     run_jobs(erp.hub)
     with erp.hub.db.read() as session:

@@ -215,3 +215,14 @@ def test_the_config_keeps_the_secret_secret_and_refuses_bad_values(hub, receiver
     headers, body = receiver.requests[0]
     assert docs_verify()(SECRET, headers, body)
     assert json.loads(body)["event"]["name"] == "hub.ping"
+
+
+def test_the_delivery_log_shows_no_token_of_the_url(hub, receiver, make_order, run_jobs):
+    channel_id = add_channel(hub, receiver.url + "?token=abc123")
+    make_order(hub)
+    run_jobs(hub)
+
+    assert receiver.requests  # the token still reaches the receiver …
+    with hub.db.read() as session:
+        [attempt] = notifications.list_attempts(session, channel_id=channel_id)
+    assert attempt["recipient"] == receiver.url  # … but is not shown in the log

@@ -12,7 +12,7 @@ from inventory_helpers import FakeMailer, create_channel_for, levels, order_stat
 from sqlalchemy import select, update
 
 from hub import actions, returns
-from hub.core.exceptions import ValidationError
+from hub.core.exceptions import Conflict, ValidationError
 from hub.core.order import Customer, PaymentData, ShipmentData
 from hub.db import Database
 from hub.models import Job, Refund, utcnow
@@ -225,10 +225,10 @@ def test_an_order_that_did_not_ship_takes_no_return(hub, new_order, run_jobs):
 def test_steps_must_come_in_order(shop):
     hub, oid, line_id = shop
     rid = open_return(hub, oid, line_id, 1)
-    with pytest.raises(ValidationError, match="is requested: cannot receive"):
+    with pytest.raises(Conflict, match="is requested: cannot receive"):
         with hub.db.transaction() as session:
             returns.receive_return(session, rid, actor="user:ann")
-    with pytest.raises(ValidationError, match="is requested: cannot refund"):
+    with pytest.raises(Conflict, match="is requested: cannot refund"):
         with hub.db.transaction() as session:
             returns.refund_return(session, rid, actor="user:ann")
 

@@ -1,0 +1,212 @@
+"""Returns in the admin UI: the section of the order page, its forms, and the list of returns.
+
+The steps are :mod:`hub.returns`' (the API and the CLI call the same ones):
+open a return for shipped units, approve or reject it, receive its goods
+(restock each line to a location or write it off), refund it through the
+order's payments. Every form posts with its CSRF token and comes back to the
+order page with a message saying what happened, or what to fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, g, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from ... import inventory, returns
+from ...core.exceptions import NotFound, ValidationError
+from ...core.money import Money, MoneyError
+from ...models import Order, Return, ReturnLine
+from ...serialize import money
+from .. import get_hub
+from . import bp
+from .helpers import flash_error, paginate
+
+#: The value of a line's "where does it go" choice that writes it off.
+WRITE_OFF = returns.WRITE_OFF
+
+
+def returns_panel(db: Session, order: Order) -> dict[str, Any]:
+    """What the order page needs for its Returns section (``order`` loaded by ``order_query``)."""
+    jobs = returns.refund_jobs(db, order.id) if order.returns else []
+    shown = [returns.return_detail(r, jobs=jobs) | {"with_shipping": r.shipping_refund > 0}
+             for r in order.returns]
+    returnable = returns.returnable_quantities(db, order) \
+        if order.status in returns.RETURNABLE_STATUSES else {}
+    tracked = inventory.tracking_enabled(db)
+    needs_money = any(r.status == "received" for r in order.returns)
+    refundable = sum(left for _, left in returns.refundable_by_payment(db, order)) if needs_money else 0
+    shipping_taken = sum(r.shipping_refund for r in order.returns if r.status != "rejected")
+    return {
+        "returns": shown,
+        "returnable": returnable,
+        "return_locations": [loc.code for loc in inventory.list_locations(db) if loc.active] if tracked else [],
+        "stock_tracked": tracked,
+        "refundable": money(refundable, order.currency),
+        "nothing_refundable": refundable == 0,
+        "takes_returns": order.status in returns.RETURNABLE_STATUSES,
+        "shipping_left": money(max(0, order.shipping - shipping_taken), order.currency)
+        if order.shipping - shipping_taken > 0 else None,
+        "write_off": WRITE_OFF,
+    }
+
+
+def _back(order_id: int):
+    return redirect(url_for("admin.order", order_id=order_id) + "#returns")
+
+
+def _order_of(return_id: int) -> int:
+    with get_hub().db.read() as db:
+        order_id = db.scalar(select(Return.order_id).where(Return.id == return_id))
+    if order_id is None:
+        raise NotFound(f"return {return_id} does not exist")
+    return order_id
+
+
+@bp.post("/orders/<int:order_id>/returns")
+def return_create(order_id: int):
+    form = request.form
+    problems: list[str] = []
+    lines: list[returns.ReturnLineRequest] = []
+    for key, raw in form.items():
+        if not key.startswith("qty-"):
+            continue
+        raw = raw.strip()
+        if raw in ("", "0"):
+            continue
+        line_id = key.removeprefix("qty-")
+        if not (line_id.isdigit() and raw.isdigit()):
+            problems.append(f"a whole number of units (not {raw!r})")
+            continue
+        where = (form.get(f"loc-{line_id}") or "").strip()
+        lines.append(returns.ReturnLineRequest(
+            line_id=int(line_id), quantity=int(raw), write_off=where == WRITE_OFF,
+            restock_location=where if where and where != WRITE_OFF else None))
+    reason = (form.get("reason") or "").strip()
+    if not lines and not problems:
+        problems.append("how many units of which line come back")
+    if not reason:
+        problems.append("a reason")
+    if problems:
+        flash("To open a return, give " + ", ".join(problems) + ".", "error")
+        return _back(order_id)
+    request_ = returns.ReturnRequest(
+        lines=sorted(lines, key=lambda x: x.line_id), reason=reason[:500],
+        note=(form.get("note") or "").strip(), refund_shipping=form.get("refund_shipping") == "on",
+        refund_amount=(form.get("refund_amount") or "").strip() or None)
+    try:
+        with get_hub().db.transaction() as db:
+            ret = returns.create_return(db, order_id, request_, actor=g.user.actor)
+            rid, units = ret.id, sum(rl.quantity for rl in ret.lines)
+            worth = money(ret.refund_amount + ret.shipping_refund, ret.currency)
+            currency = ret.currency
+    except Exception as exc:  # noqa: BLE001  (shown to the person, logged when unexpected)
+        flash_error(exc)
+    else:
+        flash(f"Return {rid} opened for {units} unit{'s' if units != 1 else ''}: it refunds "
+              f"{worth} {currency} once received. Approve it when the customer may send the goods.",
+              "success")
+    return _back(order_id)
+
+
+@bp.post("/returns/<int:return_id>/approve")
+def return_approve(return_id: int):
+    return _step(return_id, "approved", lambda db: returns.approve_return(
+        db, return_id, actor=g.user.actor, note=(request.form.get("note") or "").strip()))
+
+
+@bp.post("/returns/<int:return_id>/reject")
+def return_reject(return_id: int):
+    reason = (request.form.get("reason") or "").strip()
+    if not reason:
+        try:
+            order_id = _order_of(return_id)
+        except NotFound as exc:
+            flash_error(exc)
+            return redirect(url_for("admin.returns_list"))
+        flash("Rejecting a return needs a reason: the customer will ask why.", "error")
+        return _back(order_id)
+    return _step(return_id, "rejected", lambda db: returns.reject_return(
+        db, return_id, actor=g.user.actor, reason=reason))
+
+
+@bp.post("/returns/<int:return_id>/receive")
+def return_receive(return_id: int):
+    lines = {int(key.removeprefix("dest-")): value.strip() for key, value in request.form.items()
+             if key.startswith("dest-") and key.removeprefix("dest-").isdigit() and value.strip()}
+    return _step(return_id, "received", lambda db: returns.receive_return(
+        db, return_id, actor=g.user.actor, lines=lines))
+
+
+@bp.post("/returns/<int:return_id>/refund")
+def return_refund(return_id: int):
+    raw = (request.form.get("amount") or "").strip()
+
+    def refund(db):
+        amount = None
+        if raw:
+            ret = db.get(Return, return_id)
+            if ret is None:
+                raise NotFound(f"return {return_id} does not exist")
+            try:
+                amount = Money.parse(raw, ret.currency).amount
+            except MoneyError as exc:
+                raise ValidationError(f"The refund amount {raw!r} is not an amount in {ret.currency}: "
+                                      f"{exc}") from None
+        return returns.refund_return(db, return_id, actor=g.user.actor, amount=amount)
+
+    return _step(return_id, "refunded", refund)
+
+
+def _step(return_id: int, done: str, action):
+    """Run one step of a return in a transaction; tell the person what happened."""
+    try:
+        order_id = _order_of(return_id)
+    except NotFound as exc:
+        flash_error(exc)
+        return redirect(url_for("admin.returns_list"))
+    try:
+        with get_hub().db.transaction() as db:
+            ret = action(db)
+            message = _done_message(ret, done)
+    except Exception as exc:  # noqa: BLE001
+        flash_error(exc)
+    else:
+        flash(message, "success")
+    return _back(order_id)
+
+
+def _done_message(ret: Return, done: str) -> str:
+    text = f"Return {ret.id} {done}."
+    if done == "received":
+        kept = [rl for rl in ret.lines if rl.disposition == "restocked"]
+        if kept:
+            text += " Restocked: " + ", ".join(f"{rl.quantity} × {rl.order_line.sku} at {rl.location.code}"
+                                               for rl in kept) + "."
+        off = sum(rl.quantity for rl in ret.lines if rl.disposition == "written_off")
+        if off:
+            text += f" Written off: {off} unit{'s' if off != 1 else ''}."
+    elif done == "refunded":
+        text += (f" {money(ret.refunded_amount, ret.currency)} {ret.currency} goes back through the "
+                 f"order's payments; the order is now {ret.order.status.replace('_', ' ')}.")
+    return text
+
+
+@bp.get("/returns")
+def returns_list():
+    status = request.args.get("status", "")
+    query = select(Return).options(selectinload(Return.lines).selectinload(ReturnLine.order_line)) \
+        .order_by(Return.id.desc())
+    if status in returns.STATUSES:
+        query = query.where(Return.status == status)
+    else:
+        status = ""
+    with get_hub().db.read() as db:
+        page = paginate(db, query)
+        counts = dict(db.execute(select(Return.status, func.count()).group_by(Return.status)).all())
+        ids = {r.order_id for r in page.items}
+        labels = dict(db.execute(select(Order.id, Order.number).where(Order.id.in_(ids))).all()) if ids else {}
+        return render_template("admin/returns.html", page=page, status=status, counts=counts,
+                               statuses=returns.STATUSES, order_labels=labels)

@@ -22,7 +22,14 @@ from hub import migrate
 from hub.config import Settings
 from hub.models import Order, WebhookEvent
 from hub.runtime import Hub
-from hub.scenario import PAYMENT_ATTRIBUTE, HubServer, Sandboxes, configure_hub, stock_locations
+from hub.scenario import (
+    PAYMENT_ATTRIBUTE,
+    HubServer,
+    Sandboxes,
+    configure_hub,
+    reset_database,
+    stock_locations,
+)
 from plugins.shopify.mapping import order_from_shopify
 
 from .support import ORDERS, dead_jobs, wait_until_settled
@@ -74,11 +81,15 @@ def _storm(shop, versions, rng: random.Random) -> tuple[list[tuple[dict, bytes]]
     return stream, held, copies
 
 
-def test_webhook_storm_with_duplicates_and_reordering_ends_equal_to_the_shop(tmp_path):
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_webhook_storm_with_duplicates_and_reordering_ends_equal_to_the_shop(tmp_path, request, database):
     rng = random.Random(SEED)
     data = tmp_path / "data"
-    hub = Hub(Settings.from_env({}, data_dir=data))
+    url = request.getfixturevalue("pg_url") if database == "postgresql" else None
+    hub = Hub(Settings.from_env({}, data_dir=data, database_url=url))
     migrate.upgrade(hub.db)
+    if url:
+        reset_database(hub)  # the shared test database: start empty
     with Sandboxes(ORDERS, seed=SEED % 100, initial=ORDERS) as sandboxes:
         server = HubServer(hub, workers=4)
         server.start_web()

@@ -13,10 +13,14 @@ job died.
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
+from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -35,7 +39,7 @@ def run_demo(*, n_orders: int, data_dir: Path | None, exit_after: bool, port: in
     console = console or Console()
     console.print(f"[bold]hub demo[/bold]: {n_orders} orders from a Shopify sandbox through capture "
                   f"(Stripe), shipping (ShipStation), fulfilment, emails, webhooks and the ERP export")
-    with Scenario(n_orders, data_dir=data_dir, port=port) as scenario:
+    with _logs_through(console), Scenario(n_orders, data_dir=data_dir, port=port) as scenario:
         console.print(f"data dir: {scenario.data_dir}")
         with Progress(TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console) as bar:
@@ -59,6 +63,18 @@ def run_demo(*, n_orders: int, data_dir: Path | None, exit_after: bool, port: in
             except KeyboardInterrupt:
                 console.print("stopping")
     return summary
+
+
+@contextmanager
+def _logs_through(console: Console) -> Iterator[None]:
+    """Log lines (a retried job's warning) print above the progress bar, not through it."""
+    root = logging.getLogger()
+    before = root.handlers[:]
+    root.handlers = [RichHandler(console=console, show_path=False, show_time=False)]
+    try:
+        yield
+    finally:
+        root.handlers = before
 
 
 def succeeded(summary: Summary) -> bool:

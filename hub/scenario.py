@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from werkzeug.wrappers import Request, Response
 
 from . import inventory, migrate
@@ -569,16 +569,10 @@ def reset_database(hub: Hub) -> None:
     with hub.db.transaction() as session:
         if hub.db.dialect == "postgresql":
             names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-            session.execute(_text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
             for table in reversed(Base.metadata.sorted_tables):
                 session.execute(table.delete())
-
-
-def _text(sql: str):
-    from sqlalchemy import text
-
-    return text(sql)
 
 
 class HubServer:

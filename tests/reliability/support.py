@@ -20,11 +20,11 @@ from hub.models import (
     Order,
 )
 from hub.runtime import Hub
+from hub.sandboxes import Sandboxes
 from hub.scenario import (
     FROM_ADDRESS,
     OPEN_STATUSES,
     DemoChannels,
-    Sandboxes,
     periodic_kinds,
     progress,
 )

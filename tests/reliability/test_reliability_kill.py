@@ -20,7 +20,8 @@ from hub.channels import request_sync
 from hub.config import Settings
 from hub.models import Channel
 from hub.runtime import Hub
-from hub.scenario import OrderFeeder, Sandboxes, configure_hub, free_port, stock_locations
+from hub.sandboxes import Sandboxes, free_port
+from hub.scenario import OrderFeeder, configure_hub, stock_locations
 from hub.testing import hub_process_env, wait_for_http
 
 from .support import (

@@ -22,14 +22,8 @@ from hub import migrate
 from hub.config import Settings
 from hub.models import Order, WebhookEvent
 from hub.runtime import Hub
-from hub.scenario import (
-    PAYMENT_ATTRIBUTE,
-    HubServer,
-    Sandboxes,
-    configure_hub,
-    reset_database,
-    stock_locations,
-)
+from hub.sandboxes import PAYMENT_ATTRIBUTE, Sandboxes
+from hub.scenario import HubServer, configure_hub, reset_database, stock_locations
 from plugins.shopify.mapping import order_from_shopify
 
 from .support import ORDERS, dead_jobs, wait_until_settled

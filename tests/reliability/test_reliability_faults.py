@@ -6,6 +6,7 @@ timeout and then carried out: the effect happens, the answer is lost) or a
 reset connection; the SMTP server refuses 20% of messages with a 4xx reply.
 """
 
+import os
 from collections import Counter
 
 import pytest
@@ -29,7 +30,8 @@ pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 def test_twenty_percent_of_calls_failing_still_completes_everything_once(tmp_path, monkeypatch):
     # The hub gives up on an answer after 1 s; a "timeout" fault holds the request 1.5 s.
     monkeypatch.setenv("HUB_HTTP_TIMEOUT", "2,1")
-    with Scenario(ORDERS, data_dir=tmp_path / "data", seed=23, fault_rate=0.2, fault_hold=1.5,
+    seed = int(os.environ.get("HUB_RELIABILITY_SEED", "23"))
+    with Scenario(ORDERS, data_dir=tmp_path / "data", seed=seed, fault_rate=0.2, fault_hold=1.5,
                   client_timeouts=1, timeout=300) as scenario:
         summary = scenario.run()
         hub, sandboxes, channels = scenario.hub, scenario.sandboxes, scenario.channels

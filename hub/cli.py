@@ -714,7 +714,9 @@ def returns_show(ctx, return_id):
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Default: a fresh temporary dir.")
 @click.option("--exit", "exit_after", is_flag=True, help="Stop after the summary.")
 @click.option("--port", default=0, type=int, help="Port for the hub's web app (0: any free one).")
-def demo(n_orders, data_dir, exit_after, port):
+@click.option("--database-url", help="Run on this PostgreSQL database instead of SQLite. "
+              "Its tables are EMPTIED first: never point it at a database you need.")
+def demo(n_orders, data_dir, exit_after, port, database_url):
     """Run orders through the whole flow against sandboxes, print a summary, serve the admin UI.
 
     A Shopify store, Stripe, ShipStation, an SMTP server and a CRM webhook
@@ -723,7 +725,8 @@ def demo(n_orders, data_dir, exit_after, port):
     """
     from .demo import run_demo, succeeded
 
-    summary = run_demo(n_orders=n_orders, data_dir=data_dir, exit_after=exit_after, port=port)
+    summary = run_demo(n_orders=n_orders, data_dir=data_dir, exit_after=exit_after, port=port,
+                       database_url=database_url)
     if not succeeded(summary):
         sys.exit(1)
 

@@ -35,12 +35,15 @@ STAGES = (
 
 
 def run_demo(*, n_orders: int, data_dir: Path | None, exit_after: bool, port: int,
-             console: Console | None = None) -> Summary:
+             database_url: str | None = None, console: Console | None = None) -> Summary:
     console = console or Console()
     console.print(f"[bold]hub demo[/bold]: {n_orders} orders from a Shopify sandbox through capture "
                   f"(Stripe), shipping (ShipStation), fulfilment, emails, webhooks and the ERP export")
-    with _logs_through(console), Scenario(n_orders, data_dir=data_dir, port=port) as scenario:
-        console.print(f"data dir: {scenario.data_dir}")
+    with _logs_through(console), Scenario(n_orders, data_dir=data_dir, port=port,
+                                          database_url=database_url) as scenario:
+        console.print(f"data dir: {scenario.data_dir}"
+                      + (f" (database: {scenario.hub.db.engine.url.render_as_string(hide_password=True)})"
+                         if database_url else ""))
         with Progress(TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console) as bar:
             tasks = [bar.add_task(label, total=n_orders) for label, _ in STAGES]

@@ -2,7 +2,10 @@
 
 import re
 
-from hub.testing import hub_cmd
+import pytest
+
+from hub.db import Database
+from hub.testing import hub_cmd, truncate_all
 
 ORDERS = 12
 
@@ -40,3 +43,16 @@ def test_demo_refuses_a_data_dir_that_holds_a_hub(tmp_path):
     proc = hub_cmd("demo", "--orders", "1", "--exit", "--data-dir", str(tmp_path), data_dir=tmp_path, check=False)
     assert proc.returncode == 1
     assert "holds a hub already" in proc.stderr
+
+
+@pytest.mark.postgres
+def test_demo_runs_on_postgresql_when_asked(tmp_path, pg_url):
+    try:
+        out = hub_cmd("demo", "--orders", "4", "--exit", "--data-dir", str(tmp_path / "demo"),
+                      "--database-url", pg_url, data_dir=tmp_path, COLUMNS="120").stdout
+    finally:
+        db = Database(pg_url)
+        truncate_all(db)  # leave the shared test database empty
+        db.dispose()
+    rows = _rows(out)
+    assert (rows["orders shipped"], rows["dead jobs"], rows["captures at Stripe"]) == ("4", "0", "4"), out

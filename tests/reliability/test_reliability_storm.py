@@ -133,4 +133,6 @@ def test_webhook_storm_with_duplicates_and_reordering_ends_equal_to_the_shop(tmp
         finally:
             server.stop_work()
             server.stop_web()
+            if url:
+                reset_database(hub)  # leave the shared test database empty
     hub.close()

@@ -34,6 +34,7 @@ from .jobs import enqueue
 from .models import (
     Channel,
     FulfillmentGroup,
+    Job,
     Order,
     OrderAuditEvent,
     OrderLine,
@@ -622,6 +623,31 @@ def plan_fulfillment(session: Session, order: Order, groups: list[tuple[str, dic
 
 def find_group(session: Session, key: str) -> FulfillmentGroup | None:
     return session.scalars(select(FulfillmentGroup).where(FulfillmentGroup.key == key)).one_or_none()
+
+
+def group_reached_warehouse(session: Session, group: FulfillmentGroup) -> None:
+    """A shipment came back for ``group``: the warehouse has it, whatever the hub recorded.
+
+    A crash between sending a group and recording that it was sent makes the
+    hub send it again, and the warehouse may refuse that (ShipStation refuses
+    changes to an order it shipped). Once the shipment is here that refusal
+    is moot: the group counts as submitted, its error goes, and the dead
+    ``shipping.resubmit`` job the refusal left is closed with a note.
+    """
+    if group.status == "pending":
+        group.status = "submitted"
+        group.submitted_at = group.submitted_at or utcnow()
+    if group.error is None:
+        return
+    group.error = None
+    group.updated_at = utcnow()
+    dead = session.scalars(select(Job).where(Job.kind == "shipping.resubmit", Job.status == "dead",
+                                             Job.order_id == group.order_id))
+    for job in dead:
+        if (job.payload or {}).get("key") == group.key:
+            job.status = "succeeded"
+            job.last_error = f"{job.last_error} (moot: the warehouse shipped {group.key})"
+            job.finished_at = job.updated_at = utcnow()
 
 
 def void_shipment(session: Session, order_id: int, external_id: str, *, actor: str) -> Shipment | None:

@@ -710,15 +710,25 @@ def returns_show(ctx, return_id):
 
 
 @main.command()
-@click.option("--orders", "n_orders", default=200, show_default=True, type=int)
+@click.option("--orders", "n_orders", default=200, show_default=True, type=click.IntRange(min=1))
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Default: a fresh temporary dir.")
 @click.option("--exit", "exit_after", is_flag=True, help="Stop after the summary.")
-@click.option("--port", default=0, type=int, help="Port for the admin UI (0: any free one).")
-def demo(n_orders, data_dir, exit_after, port):
-    """Run orders through the whole flow on an embedded SQLite and print a summary."""
-    from .demo import run_demo
+@click.option("--port", default=0, type=int, help="Port for the hub's web app (0: any free one).")
+@click.option("--database-url", help="Run on this PostgreSQL database instead of SQLite. "
+              "Its tables are EMPTIED first: never point it at a database you need.")
+def demo(n_orders, data_dir, exit_after, port, database_url):
+    """Run orders through the whole flow against sandboxes, print a summary, serve the admin UI.
 
-    run_demo(n_orders=n_orders, data_dir=data_dir, exit_after=exit_after, port=port)
+    A Shopify store, Stripe, ShipStation, an SMTP server and a CRM webhook
+    endpoint run on loopback; the hub runs on an embedded SQLite in a fresh data
+    dir. Exits 1 when an order did not ship or a job died.
+    """
+    from .demo import run_demo, succeeded
+
+    summary = run_demo(n_orders=n_orders, data_dir=data_dir, exit_after=exit_after, port=port,
+                       database_url=database_url)
+    if not succeeded(summary):
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -226,12 +226,23 @@ def capture_payment(ctx: JobContext) -> None:
     hub = ctx.hub
     with hub.db.read() as session:
         payment = session.get(Payment, ctx.payload["payment_id"])
-        if payment is None or payment.status != "authorized":
-            return  # captured, voided or failed since: nothing to do
+        if payment is None:
+            return
         order = payment.order
-        amount = min(payment.amount, max(0, order.total - _captured_elsewhere(order, payment)))
-        ref = _payment_ref(payment)
-        order_id, confirmed = order.id, order.status == "confirmed"
+        order_id, confirmed, status = order.id, order.status == "confirmed", payment.status
+        if order.status == "cancelled":
+            return  # cancelled before its capture: the cancellation voids (or refunds) instead
+        if status == "authorized":
+            amount = min(payment.amount, max(0, order.total - _captured_elsewhere(order, payment)))
+            ref = _payment_ref(payment)
+    if status != "authorized":
+        # Voided or failed since: nothing to do. Captured since (the gateway's
+        # webhook told first, or an earlier try got through and then failed):
+        # nothing to capture, but the order must still move on to fulfilment.
+        if status == "captured" and confirmed:
+            with hub.db.transaction() as session:
+                _fulfil_once_captured(session, order_id)
+        return
     connector = ctx.connector()
     actor = f"channel:{connector.channel.slug}"
     try:
@@ -248,7 +259,11 @@ def capture_payment(ctx: JobContext) -> None:
                                    status=result.status, captured_amount=result.captured_amount),
             actor=actor, channel_id=ctx.channel_id)
         if confirmed:
-            enqueue(session, "order.fulfill", {}, order_id=order_id, dedupe_key=f"order.fulfill:{order_id}:captured")
+            _fulfil_once_captured(session, order_id)
+
+
+def _fulfil_once_captured(session: Session, order_id: int) -> None:
+    enqueue(session, "order.fulfill", {}, order_id=order_id, dedupe_key=f"order.fulfill:{order_id}:captured")
 
 
 def _captured_elsewhere(order: Order, payment: Payment) -> int:
@@ -259,9 +274,25 @@ def void_payment(ctx: JobContext) -> None:
     hub = ctx.hub
     with hub.db.read() as session:
         payment = session.get(Payment, ctx.payload["payment_id"])
-        if payment is None or payment.status != "authorized" or payment.captured_amount:
+        if payment is None:
             return
-        ref = _payment_ref(payment)
+        if payment.status != "authorized" or payment.captured_amount:
+            # Captured before this void ran (a capture in flight when the order was
+            # cancelled): a cancelled order keeps no money, so it is refunded instead.
+            refund = (payment.order.status == "cancelled"
+                      and payment.captured_amount > payment.refunded_amount)
+            order_id = payment.order_id
+        else:
+            refund = None
+            ref = _payment_ref(payment)
+    if refund is not None:
+        if refund:
+            with hub.db.transaction() as session:
+                payment = session.get(Payment, ctx.payload["payment_id"])
+                left = payment.captured_amount - payment.refunded_amount
+                if left > 0:
+                    request_refund(session, payment, left, key=f"cancel:{order_id}", reason="order cancelled")
+        return
     connector = ctx.connector()
     result = connector.void(ref, idempotency_key=ctx.idempotency_key)
     with hub.db.transaction() as session:
@@ -499,33 +530,41 @@ def load_event(session: Session, event_id: int) -> tuple[OrderEvent, dict[str, A
 
 
 def notify(ctx: JobContext) -> None:
-    """Deliver one notification once, ever: sent ledger first, every attempt recorded."""
+    """Deliver one notification once, ever: sent ledger first, every attempt recorded.
+
+    The attempt is committed as ``sending`` before the connector is called, so
+    a crash mid-delivery (the one case that can deliver twice) stays visible
+    (see :mod:`hub.notifications`).
+    """
     key = f"notify:{ctx.channel_id}:{ctx.payload['event_id']}"
     with ctx.hub.db.read() as session:
         if notifications.already_sent(session, key):
             return
+        resend = notifications.in_doubt(session, key) > 0
         loaded = load_event(session, ctx.payload["event_id"])
     if loaded is None:
         return
     event, order = loaded
     facts = dict(channel_id=ctx.channel_id, order_id=event.order_id, event_id=event.id, event_name=event.name)
+    with ctx.hub.db.transaction() as session:
+        attempt_id = notifications.begin_attempt(session, key, resend=resend, **facts)
     started = time.perf_counter()
     try:
         delivery = ctx.connector().notify(event, order, idempotency_key=key)
     except Exception as exc:
         with ctx.hub.db.transaction() as session:
-            notifications.record_attempt(
-                session, key, outcome="failed", status_code=getattr(exc, "status", None),
+            notifications.finish_attempt(
+                session, attempt_id, outcome="failed", status_code=getattr(exc, "status", None),
                 duration_ms=int((time.perf_counter() - started) * 1000),
                 error=f"{exc.__class__.__name__}: {exc}",
-                recipient=str((getattr(exc, "details", None) or {}).get("recipient", "")), **facts)
+                recipient=str((getattr(exc, "details", None) or {}).get("recipient", "")))
         raise
     delivery = delivery or Delivery()
     with ctx.hub.db.transaction() as session:
-        notifications.record_attempt(
-            session, key, outcome="skipped" if delivery.skipped else "sent",
+        notifications.finish_attempt(
+            session, attempt_id, outcome="skipped" if delivery.skipped else "sent",
             status_code=delivery.status_code, duration_ms=int((time.perf_counter() - started) * 1000),
-            error=delivery.skipped or None, recipient=delivery.recipient, **facts)
+            error=delivery.skipped or None, recipient=delivery.recipient)
         if not delivery.skipped:
             notifications.record_sent(session, key, recipient=delivery.recipient,
                                       message_id=delivery.message_id, **facts)

@@ -20,6 +20,7 @@ A connector makes one :class:`HttpClient` per channel and calls
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 import threading
@@ -35,6 +36,23 @@ from .core.exceptions import ExternalError
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read
+
+
+def default_timeout() -> tuple[float, float]:
+    """Connect and read timeouts of a client given none: ``HUB_HTTP_TIMEOUT`` if set
+    (``"5,30"``, or one number for both; the reliability tests shorten it), else 5 s and 30 s."""
+    value = os.environ.get("HUB_HTTP_TIMEOUT", "").strip()
+    if not value:
+        return DEFAULT_TIMEOUT
+    try:
+        parts = [float(p) for p in value.split(",")]
+    except ValueError:
+        log.warning("HUB_HTTP_TIMEOUT=%r is not one or two numbers; using %s", value, DEFAULT_TIMEOUT)
+        return DEFAULT_TIMEOUT
+    if len(parts) not in (1, 2) or min(parts) <= 0:
+        log.warning("HUB_HTTP_TIMEOUT=%r is not one or two positive numbers; using %s", value, DEFAULT_TIMEOUT)
+        return DEFAULT_TIMEOUT
+    return (parts[0], parts[-1])
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -163,7 +181,7 @@ class HttpClient:
         connector: str,
         headers: Mapping[str, str] | None = None,
         auth: Any = None,
-        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        timeout: tuple[float, float] | None = None,
         max_retries: int = 4,
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
@@ -176,7 +194,7 @@ class HttpClient:
     ):
         self.base_url = base_url.rstrip("/")
         self.connector = connector
-        self.timeout = timeout
+        self.timeout = timeout or default_timeout()
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap

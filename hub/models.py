@@ -617,7 +617,7 @@ class NotificationAttempt(Base):
     event_name: Mapped[str] = mapped_column(String(64), default="")
     recipient: Mapped[str] = mapped_column(String(500), default="")
     attempt: Mapped[int] = mapped_column(Integer, default=1)
-    outcome: Mapped[str] = mapped_column(String(16))  # sent | failed | skipped
+    outcome: Mapped[str] = mapped_column(String(16))  # sending (in flight, or died) | sent | failed | skipped
     status_code: Mapped[int | None] = mapped_column(Integer)  # HTTP status or SMTP reply code
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)

@@ -18,6 +18,13 @@ The one window left: the process dies after the outside system accepted the
 message and before step 3 commits. The job then runs again and delivers a
 second time; connectors make that second copy recognisable (the same email
 ``Message-ID``, the same webhook delivery id) so the receiver can drop it.
+
+That window is also visible in the hub: each attempt is written as
+``sending`` (committed) *before* the connector is called and completed to
+``sent``, ``failed`` or ``skipped`` after. An attempt left ``sending`` is one
+the process died in, its outcome unknown; the next attempt is marked as a
+resend after it (:func:`in_doubt`). So every copy a receiver may see twice
+is accounted for: at most one per attempt left ``sending``.
 """
 
 from __future__ import annotations
@@ -31,7 +38,9 @@ from sqlalchemy.orm import Session
 from .models import NotificationAttempt, NotificationSent, utcnow
 from .serialize import iso
 
-OUTCOMES = ("sent", "failed", "skipped")
+OUTCOMES = ("sending", "sent", "failed", "skipped")
+#: The note on an attempt made after one whose outcome is unknown.
+RESEND_NOTE = "resent: an earlier attempt stopped mid-delivery (its outcome is unknown)"
 
 
 def already_sent(session: Session, key: str) -> NotificationSent | None:
@@ -62,6 +71,32 @@ def record_attempt(session: Session, key: str, *, outcome: str, channel_id: int 
     session.add(attempt)
     session.flush()
     return attempt
+
+
+def in_doubt(session: Session, key: str) -> int:
+    """How many attempts for ``key`` were left ``sending``: the process died during them."""
+    return int(session.scalar(select(func.count()).select_from(NotificationAttempt).where(
+        NotificationAttempt.idempotency_key == key, NotificationAttempt.outcome == "sending")) or 0)
+
+
+def begin_attempt(session: Session, key: str, *, resend: bool = False, **facts: Any) -> int:
+    """Write an attempt as ``sending`` before delivering (commit it first); return its id."""
+    return record_attempt(session, key, outcome="sending", error=RESEND_NOTE if resend else None,
+                          **facts).id
+
+
+def finish_attempt(session: Session, attempt_id: int, *, outcome: str, status_code: int | None = None,
+                   duration_ms: int = 0, error: str | None = None, recipient: str = "") -> None:
+    """Complete an attempt begun with :func:`begin_attempt` with how it ended."""
+    if outcome not in OUTCOMES or outcome == "sending":
+        raise ValueError(f"an attempt ends sent, failed or skipped, not {outcome!r}")
+    attempt = session.get(NotificationAttempt, attempt_id)
+    attempt.outcome = outcome
+    attempt.status_code = status_code
+    attempt.duration_ms = max(0, int(duration_ms))
+    attempt.error = "; ".join(filter(None, (attempt.error, error))) or None
+    if recipient:
+        attempt.recipient = recipient[:500]
 
 
 def record_sent(session: Session, key: str, *, channel_id: int | None, order_id: int | None,

@@ -92,6 +92,7 @@ class HubPort:
                 actions.void_shipment(session, group.order_id, notice.shipment.external_id,
                                       actor=self.actor)
                 return group.order_id
+            actions.group_reached_warehouse(session, group)
             shipment = notice.shipment
             if not shipment.lines:
                 shipment.lines = {g["line_id"]: g["quantity"] for g in group.lines}

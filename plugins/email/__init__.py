@@ -86,6 +86,7 @@ class EmailConnector(Connector):
     def __init__(self, channel):
         super().__init__(channel)
         self.renderer = Renderer(self.config.get("templates_dir") or None)
+        self._tls_context: ssl.SSLContext | None = None
 
     @property
     def server(self) -> str:
@@ -114,19 +115,24 @@ class EmailConnector(Connector):
 
     # --- SMTP ------------------------------------------------------------------------------
 
+    def _tls(self) -> ssl.SSLContext:
+        """The TLS context, made once: loading the system's CA certificates is slow."""
+        if self._tls_context is None:
+            self._tls_context = ssl.create_default_context()
+        return self._tls_context
+
     def _connect(self) -> smtplib.SMTP:
         host, port = self.config["smtp_host"], int(self.config["smtp_port"])
         timeout = float(self.config.get("timeout_seconds") or 20)
         security = self.config.get("security") or "starttls"
-        context = ssl.create_default_context()
         if security == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=self._tls())
         else:
             smtp = smtplib.SMTP(host, port, timeout=timeout)
         try:
             smtp.ehlo()
             if security == "starttls":
-                smtp.starttls(context=context)
+                smtp.starttls(context=self._tls())
                 smtp.ehlo()
             if self.config.get("username"):
                 smtp.login(self.config["username"], self.config.get("password") or "")

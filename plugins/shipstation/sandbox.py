@@ -18,6 +18,9 @@
   ``SHIP_NOTIFY`` ``{resource_url, resource_type}`` to every subscriber, sent
   by :meth:`ShipStationSandbox.deliver_webhooks` (ShipStation sends later,
   from elsewhere; tests decide when).
+- Auto-ship (:meth:`ShipStationSandbox.start_auto_ship`, the demo): a thread
+  plays the warehouse, labelling every order awaiting shipment in batches
+  and sending the ``SHIP_NOTIFY`` webhooks, again until answered 2xx.
 - Counters: ``calls`` (``"POST /orders/createorders"`` → n), ``throttled``
   (429s answered) and ``log`` (method, path, status) for tests and benchmarks.
 
@@ -29,6 +32,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import logging
 import math
 import threading
 import time
@@ -43,6 +47,8 @@ import requests
 from hub.core.exceptions import ValidationError
 
 from .mapping import BULK_MAX, ORDER_NUMBER_MAX, SHIPSTATION_TZ, format_datetime, parse_datetime
+
+log = logging.getLogger(__name__)
 
 ORDER_STATUSES = ("awaiting_payment", "awaiting_shipment", "pending_fulfillment", "shipped",
                   "on_hold", "cancelled")
@@ -88,6 +94,12 @@ class ShipStationSandbox:
         self._tracking = itertools.count(1)
         self._window_start: float | None = None  # a window opens with its first request
         self._window_count = 0
+        #: Webhook deliveries: tries per (target, resource_url), notices answered 2xx.
+        self.delivery_attempts: Counter = Counter()
+        self.notices_delivered = 0
+        self.max_delivery_attempts = 100
+        self._auto_stop = threading.Event()
+        self._auto_thread: threading.Thread | None = None
 
     # --- WSGI ------------------------------------------------------------------------------------
 
@@ -394,12 +406,68 @@ class ShipStationSandbox:
             self.subscriptions.append(sub)
             return sub["WebHookID"]
 
-    def deliver_webhooks(self, timeout: float = 10.0) -> list[int]:
-        """POST every queued notice to its target; return the status codes answered."""
+    def deliver_webhooks(self, timeout: float = 10.0, *, retry: bool = False) -> list[int]:
+        """POST every queued notice to its target; return the status codes answered.
+
+        With ``retry``, a notice that got no 2xx answer (0 stands for no answer
+        at all) is queued again for the next call, at most
+        ``max_delivery_attempts`` times in all; without it, a connection error
+        is raised as it is.
+        """
         with self.lock:
             pending, self.outbox = self.outbox, []
-        return [send_notice(url, payload["resource_url"], payload["resource_type"], timeout=timeout)
-                for url, payload in pending]
+        codes, again = [], []
+        for url, payload in pending:
+            try:
+                code = send_notice(url, payload["resource_url"], payload["resource_type"], timeout=timeout)
+            except requests.RequestException:
+                if not retry:
+                    raise
+                code = 0
+            codes.append(code)
+            key = (url, payload["resource_url"])
+            with self.lock:
+                self.delivery_attempts[key] += 1
+                if 200 <= code < 300:
+                    self.notices_delivered += 1
+                elif retry and self.delivery_attempts[key] < self.max_delivery_attempts:
+                    again.append((url, payload))
+        if again:
+            with self.lock:
+                self.outbox[:0] = again
+        return codes
+
+    # --- the warehouse at work (auto-ship: the demo, the reliability tests) -----------------------
+
+    def ship_waiting(self, *, carrier: str = "ups") -> list[dict[str, Any]]:
+        """Buy labels, as one batch, for every order awaiting shipment (one ``SHIP_NOTIFY``)."""
+        with self.lock:
+            keys = [key for key, order in self.orders.items() if order["orderStatus"] == "awaiting_shipment"]
+            return self.create_labels(keys, carrier=carrier) if keys else []
+
+    def start_auto_ship(self, *, every: float = 0.5, carrier: str = "ups") -> None:
+        """Run the warehouse in a thread: every ``every`` seconds, label what awaits shipment
+        (:meth:`ship_waiting`) and send the queued webhooks, again until answered 2xx."""
+        if self._auto_thread is not None:
+            return
+        self._auto_stop.clear()
+
+        def work() -> None:
+            while not self._auto_stop.wait(every):
+                try:
+                    self.ship_waiting(carrier=carrier)
+                    self.deliver_webhooks(timeout=5.0, retry=True)
+                except Exception:  # keep the warehouse working; the hub's poll is the safety net
+                    log.exception("shipstation sandbox: auto-ship round failed")
+
+        self._auto_thread = threading.Thread(target=work, name="shipstation-sandbox-auto-ship", daemon=True)
+        self._auto_thread.start()
+
+    def stop_auto_ship(self) -> None:
+        self._auto_stop.set()
+        if self._auto_thread is not None:
+            self._auto_thread.join(timeout=10)
+            self._auto_thread = None
 
     # --- counters --------------------------------------------------------------------------------
 

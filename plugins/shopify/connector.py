@@ -126,6 +126,15 @@ class ShopifyConfig(Schema):
                           "(WH1=655441491, WH2=655441492). Empty: all stock goes to the shop's "
                           "primary location."},
     )
+    payment_reference_attribute = fields.String(
+        load_default="",
+        metadata={"label": "Payment reference note attribute",
+                  "help": "Only if your checkout authorises payments at a gateway the hub captures "
+                          "(Stripe, manual capture) and writes the payment's id (pi_…) on the order "
+                          "as a note attribute: that attribute's name. The hub then captures the "
+                          "payment through this channel's payment channel. Leave empty when Shopify "
+                          "collects payment itself."},
+    )
     notify_customer = fields.Boolean(
         load_default=False,
         metadata={"label": "Shopify emails the customer on fulfilment",
@@ -141,7 +150,7 @@ class ShopifyConfig(Schema):
             if domain and "." not in domain:
                 domain = f"{domain}.myshopify.com"  # "my-store" is what people type
             data["shop_domain"] = domain
-        for key in ("api_base_url", "locations", "api_version"):
+        for key in ("api_base_url", "locations", "api_version", "payment_reference_attribute"):
             if isinstance(data.get(key), str):
                 data[key] = data[key].strip()
         if data.get("api_version") == "":
@@ -194,6 +203,17 @@ class ShopifyCallLimiter(LeakyBucketLimiter):
         if self.infer_leak:
             self.leak_rate = size_n / 20
         return used_n, size_n
+
+
+def _requested(by_order: list[dict[str, Any]], fulfillment_orders: list[dict[str, Any]]) -> dict[int, int]:
+    """Shopify line item id -> quantity of a ``line_items_by_fulfillment_order`` request."""
+    line_item_of = {li["id"]: int(li.get("line_item_id") or 0)
+                    for fo in fulfillment_orders for li in fo.get("line_items") or []}
+    wanted: dict[int, int] = defaultdict(int)
+    for group in by_order:
+        for item in group["fulfillment_order_line_items"]:
+            wanted[line_item_of.get(item["id"], 0)] += int(item["quantity"])
+    return dict(wanted)
 
 
 def _server_time(response: requests.Response) -> datetime | None:
@@ -321,7 +341,7 @@ class ShopifyConnector(Connector):
             orders, rejected = [], {}
             for raw in self._json(response).get("orders") or []:
                 try:
-                    data = order_from_shopify(raw)
+                    data = self.map_order(raw)
                 except HubError as exc:
                     rejected[str(raw.get("id") or "?")] = exc.message
                     continue
@@ -356,7 +376,11 @@ class ShopifyConnector(Connector):
         raw = self._json(response).get("order")
         if not raw:
             raise ExternalError(f"shopify: orders/{order_id}.json had no order", retryable=True)
-        return order_from_shopify(raw)
+        return self.map_order(raw)
+
+    def map_order(self, raw: Mapping[str, Any]) -> OrderData:
+        """A Shopify order as the hub's, with the payment its note attribute names (if configured)."""
+        return order_from_shopify(raw, payment_attribute=str(self.config.get("payment_reference_attribute") or ""))
 
     # --- webhooks ------------------------------------------------------------------------
 
@@ -395,7 +419,7 @@ class ShopifyConnector(Connector):
         except ValueError as exc:
             raise MalformedPayload(f"webhook body is not JSON: {exc}") from exc
         if topic in ORDER_TOPICS:
-            order = order_from_shopify(payload)
+            order = self.map_order(payload)
             stored = hub.upsert_orders([order])
             return "processed" if stored else f"rejected: order {order.external_id} dead-lettered"
         if topic == "refunds/create":
@@ -475,7 +499,20 @@ class ShopifyConnector(Connector):
             if shipment.get("tracking_url"):
                 info["url"] = shipment["tracking_url"]
             body["tracking_info"] = {k: v for k, v in info.items() if v}
-        created = self._json(self.http.post("fulfillments.json", json={"fulfillment": body}))
+        try:
+            created = self._json(self.http.post("fulfillments.json", json={"fulfillment": body}))
+        except ExternalError as exc:
+            if exc.retryable:
+                raise
+            # A POST whose answer was lost (a timeout, a dropped connection) is sent
+            # again by the client; if the first one got through, Shopify refuses the
+            # second (nothing left to fulfil). The fulfilment made then is this one.
+            made = self._existing_fulfillment(order_id, tracking, dict(_requested(by_order, fulfillment_orders)))
+            if made is None:
+                raise
+            log.info("shopify %s: order %s: fulfilment %s was made by an earlier try whose answer "
+                     "was lost", self.channel.slug, order_id, made)
+            return made
         fulfillment_id = (created.get("fulfillment") or {}).get("id")
         if not fulfillment_id:
             raise ExternalError("shopify: fulfillments.json answered without a fulfilment", retryable=True)

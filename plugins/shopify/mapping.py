@@ -17,6 +17,12 @@ itself. Rules worth knowing:
 - Line tax is the sum of its ``tax_lines``; line discount the sum of its
   ``discount_allocations`` (``total_discount`` when there are none); order
   shipping the sum of ``shipping_lines[].price``.
+- With ``payment_attribute`` (the channel's ``payment_reference_attribute``),
+  the note attribute of that name holds the id of the payment the checkout
+  authorised at a gateway (a Stripe PaymentIntent): the order carries it as a
+  payment of its total, which the hub captures through the sales channel's
+  payment channel. That is a storefront convention (the demo's), not
+  something Shopify does on its own.
 - ``cancelled_at`` set -> cancelled; ``financial_status`` is kept as the
   channel's own status; ``test`` -> is_test; ``updated_at`` orders updates
   (the hub ignores one older than what it holds).
@@ -30,7 +36,7 @@ from typing import Any
 
 from hub.core.exceptions import ValidationError
 from hub.core.money import Money
-from hub.core.order import Address, Customer, Line, OrderData
+from hub.core.order import Address, Customer, Line, OrderData, PaymentData
 
 #: The order fields a pull asks for (``fields=``): less JSON over the wire.
 ORDER_FIELDS = (
@@ -38,8 +44,11 @@ ORDER_FIELDS = (
     "total_price", "subtotal_price", "total_tax", "total_discounts", "taxes_included",
     "financial_status", "fulfillment_status", "line_items", "shipping_lines",
     "shipping_address", "billing_address", "customer", "cancelled_at", "cancel_reason",
-    "created_at", "processed_at", "updated_at", "test", "tags", "note",
+    "created_at", "processed_at", "updated_at", "test", "tags", "note", "note_attributes",
 )
+
+#: Shopify ``financial_status`` -> the status of a payment the order names (see ``payments``).
+PAYMENT_STATUSES = {"pending": "pending", "authorized": "authorized", "voided": "voided"}
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -140,7 +149,20 @@ def customer(order: Mapping[str, Any]) -> Customer:
     )
 
 
-def order_from_shopify(order: Mapping[str, Any]) -> OrderData:
+def payments(order: Mapping[str, Any], attribute: str, currency: str, total: int | None) -> list[PaymentData]:
+    """The payment the note attribute ``attribute`` names, if the order has one (see module doc)."""
+    if not attribute:
+        return []
+    reference = next((_text(a.get("value")) for a in order.get("note_attributes") or []
+                      if isinstance(a, Mapping) and _text(a.get("name")) == attribute), "")
+    if not reference or total is None:
+        return []
+    status = PAYMENT_STATUSES.get(_text(order.get("financial_status")), "captured")
+    return [PaymentData(reference=reference, amount=total, status=status,
+                        captured_amount=total if status == "captured" else 0)]
+
+
+def order_from_shopify(order: Mapping[str, Any], *, payment_attribute: str = "") -> OrderData:
     """Map one Shopify order; raises ValidationError (naming the order) when it cannot be read."""
     order_id = order.get("id")
     if not order_id:
@@ -172,6 +194,7 @@ def order_from_shopify(order: Mapping[str, Any]) -> OrderData:
             channel_financial_status=_text(order.get("financial_status")),
             is_test=bool(order.get("test")),
         )
+        data.payments = payments(order, payment_attribute, currency, data.total)
         data.check()
     except ValidationError as exc:
         raise ValidationError(f"Shopify order {order_id} ({order.get('name') or 'no name'}) "

@@ -27,6 +27,13 @@ What it simulates, as the real service does it:
 - fulfilment orders, fulfilments (which update the order, as on Shopify),
   ``inventory_levels/set.json``, ``products.json`` (paginated the same way),
   ``variants/{id}.json``, ``locations.json``, ``shop.json``;
+- ``clean=True`` (the demo's shop): every order open, not a test, every line
+  with a SKU, one customer (an ASCII email) per order — so every order can ship;
+- ``payment_attribute="…"``: each order carries the id of a Stripe
+  PaymentIntent its checkout authorised, as a note attribute of that name
+  (``financial_status`` "authorized"). This is the demo's convention, not
+  Shopify's (see ``docs/connectors/shopify.md``); :meth:`ShopifySandbox.intent_id`
+  gives the id, for the Stripe sandbox to hold the intent;
 - injectable failures (:meth:`ShopifySandbox.inject`) and request counters
   (``calls``, ``requests``, ``throttled``);
 - webhooks signed like Shopify's (:func:`webhook_request`, :func:`send_webhook`).
@@ -40,11 +47,13 @@ import argparse
 import base64
 import bisect
 import copy
+import hashlib
 import json
 import random
 import re
 import threading
 import time
+import unicodedata
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -98,6 +107,10 @@ FIRST = ("Ann", "Bob", "Chloé", "Dmitri", "Emi", "Farah", "Gus", "Hana", "Ivo",
 LAST = ("Smith", "Nguyen", "Müller", "Tanaka", "Okafor", "Rossi", "Dubois", "Kowalski", "Sato", "Lee")
 PRODUCTS = ("T-shirt", "Hoodie", "Cap", "Mug", "Tote bag", "Sticker pack", "Poster", "Socks")
 SIZES = ("S", "M", "L")
+
+
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
 def _ts(value: datetime) -> str:
@@ -155,8 +168,13 @@ class ShopifySandbox:
                  webhook_secret: str = DEFAULT_WEBHOOK_SECRET, products: int = 24,
                  bucket_size: int = 40, leak_rate: float = 2.0, retry_after: float = 2.0,
                  start: datetime = datetime(2025, 1, 6, 13, 0, tzinfo=UTC),
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, clean: bool = False,
+                 payment_attribute: str | None = None):
         self.seed = seed
+        #: Every order open and shippable (the demo's shop): see :meth:`_generate`.
+        self.clean = clean
+        #: The note attribute carrying each order's PaymentIntent id (the demo's convention).
+        self.payment_attribute = payment_attribute
         self.shop_domain = shop_domain
         self.shop_name = shop_name
         self.access_token = access_token
@@ -180,6 +198,7 @@ class ShopifySandbox:
         self.variants: dict[int, dict[str, Any]] = {}
         self._make_products(products)
         self._variant_list = list(self.variants.values())
+        self._sku_variants = [v for v in self._variant_list if v["sku"]]
         self.locations = [
             {"id": PRIMARY_LOCATION, "name": "Main warehouse", "active": True, "legacy": False,
              "country_code": "US", "admin_graphql_api_id": f"gid://shopify/Location/{PRIMARY_LOCATION}"},
@@ -259,6 +278,10 @@ class ShopifySandbox:
         customer_id = CUSTOMER_ID_BASE + rng.randint(1, 5000)
         email = f"{first}.{last}.{customer_id % 1000}@example.com".lower()
         has_customer = rng.random() > 0.02
+        if self.clean:
+            # One customer per order, an ASCII address (no SMTPUTF8 needed).
+            email = _ascii(f"{first}.{last}.{i + 1}@example.com".lower())
+            has_customer = True
         city, province, province_code, zip_, country_name, street = ADDRESSES[country]
         addr = {
             "first_name": first, "last_name": last, "name": f"{first} {last}", "company": None,
@@ -271,14 +294,14 @@ class ShopifySandbox:
         discount_total = tax_total = items_total = 0
         discounted = rng.random() < 0.25
         for k in range(rng.randint(1, 4)):
-            variant = rng.choice(self._variant_list)
+            variant = rng.choice(self._sku_variants if self.clean else self._variant_list)
             product = self.products[variant["product_id"] - PRODUCT_ID_BASE]
             unit = self._price(variant["_cents"], rate, currency)
             qty = rng.randint(1, 3)
             line_total = unit * qty
             discount = line_total // 10 if discounted and k == 0 else 0
             tax = ((line_total - discount) * tax_bp + 5000) // 10000
-            custom = rng.random() < 0.02  # a custom item: no variant, no SKU
+            custom = rng.random() < 0.02 and not self.clean  # a custom item: no variant, no SKU
             line_id = order_id * 100 + k
             items.append({
                 "id": line_id, "admin_graphql_api_id": f"gid://shopify/LineItem/{line_id}",
@@ -319,8 +342,12 @@ class ShopifySandbox:
                                     weights=[80, 7, 8, 3, 2])[0]
             if financial == "paid" and rng.random() < 0.1:
                 closed_at = updated  # archived
+        test = rng.random() < 0.03
+        if self.clean:
+            cancelled_at = closed_at = cancel_reason = None
+            financial, test = "paid", False
         number = 1001 + i
-        return {
+        body = {
             "id": order_id, "admin_graphql_api_id": f"gid://shopify/Order/{order_id}",
             "name": f"#{number}", "order_number": number, "number": number - 1000,
             "token": f"{rng.getrandbits(128):032x}",
@@ -330,7 +357,7 @@ class ShopifySandbox:
             "cancelled_at": _ts(cancelled_at) if cancelled_at else None, "cancel_reason": cancel_reason,
             "closed_at": _ts(closed_at) if closed_at else None,
             "financial_status": financial, "fulfillment_status": None,
-            "test": rng.random() < 0.03, "confirmed": True, "source_name": "web",
+            "test": test, "confirmed": True, "source_name": "web",
             "tags": "wholesale" if rng.random() < 0.1 else "",
             "note": None, "taxes_included": False, "buyer_accepts_marketing": False,
             "total_line_items_price": _money(items_total, currency),
@@ -353,8 +380,20 @@ class ShopifySandbox:
                          if has_customer else None),
             "discount_codes": [{"code": "TENOFF", "amount": _money(discount_total, currency),
                                 "type": "percentage"}] if discounted else [],
-            "fulfillments": [], "refunds": [],
+            "fulfillments": [], "refunds": [], "note_attributes": [], "payment_gateway_names": [],
         }
+        if self.payment_attribute and cancelled_at is None:
+            # The demo's convention, not Shopify's: the storefront's checkout authorised a
+            # Stripe PaymentIntent and wrote its id on the order as a note attribute.
+            body["note_attributes"] = [{"name": self.payment_attribute, "value": self.intent_id(order_id)}]
+            body["payment_gateway_names"] = ["stripe"]
+            body["financial_status"] = "authorized"
+        return body
+
+    def intent_id(self, order_id: int) -> str:
+        """The PaymentIntent id order ``order_id`` carries (with ``payment_attribute``): stable per seed."""
+        digest = hashlib.sha256(f"{self.seed}:intent:{order_id}".encode()).hexdigest()
+        return f"pi_{digest[:24]}"
 
     @staticmethod
     def _price(usd_cents: int, rate: float, currency: str) -> int:
@@ -421,6 +460,11 @@ class ShopifySandbox:
             self.update_order(order_id, refunds=[*body["refunds"], refund],
                               financial_status="refunded" if refunded >= total.amount else "partially_refunded")
             return refund
+
+    def upcoming(self, count: int) -> list[dict[str, Any]]:
+        """The next ``count`` orders :meth:`add_orders` will place, not placed yet (to stock for them)."""
+        with self.lock:
+            return [self._generate(self._generated + k) for k in range(count)]
 
     def add_orders(self, count: int) -> list[int]:
         """New orders placed now (their ``created_at``/``updated_at`` are now)."""

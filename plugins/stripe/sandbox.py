@@ -408,9 +408,10 @@ class StripeSandbox:
     def _metadata(params: dict[str, str]) -> dict[str, str]:
         return {k[len("metadata["):-1]: v for k, v in params.items() if k.startswith("metadata[") and k.endswith("]")}
 
-    def _new_intent(self, amount: int, currency: str, capture_method: str, metadata: dict[str, str]) -> dict:
+    def _new_intent(self, amount: int, currency: str, capture_method: str, metadata: dict[str, str],
+                    intent_id: str | None = None) -> dict:
         intent = {
-            "id": self._id("pi"), "object": "payment_intent", "amount": amount, "amount_capturable": 0,
+            "id": intent_id or self._id("pi"), "object": "payment_intent", "amount": amount, "amount_capturable": 0,
             "amount_received": 0, "currency": currency, "capture_method": capture_method,
             "status": "requires_payment_method", "latest_charge": None, "last_payment_error": None,
             "payment_method": None, "canceled_at": None, "cancellation_reason": None,
@@ -628,10 +629,17 @@ class StripeSandbox:
     # --- the "dashboard": what happens at Stripe without the hub asking ------------------------------
 
     def create_intent(self, amount: int, currency: str = "usd", *, capture_method: str = "manual",
-                      payment_method: str = "pm_card_visa", confirm: bool = True) -> dict[str, Any]:
-        """A PaymentIntent as a storefront's checkout makes it (authorised when confirmed)."""
+                      payment_method: str = "pm_card_visa", confirm: bool = True,
+                      intent_id: str | None = None) -> dict[str, Any]:
+        """A PaymentIntent as a storefront's checkout makes it (authorised when confirmed).
+
+        ``intent_id`` gives it a known id (the id a sales channel's order already
+        names, e.g. the Shopify sandbox's ``payment_attribute``); it must be new.
+        """
         with self.lock:
-            intent = self._new_intent(amount, currency.lower(), capture_method, {})
+            if intent_id is not None and intent_id in self.intents:
+                raise ValueError(f"PaymentIntent {intent_id} exists already")
+            intent = self._new_intent(amount, currency.lower(), capture_method, {}, intent_id)
             if confirm:
                 self._confirm(intent, payment_method)
             return copy.deepcopy(intent)

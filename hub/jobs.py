@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -202,7 +202,12 @@ def claim(hub: Hub, worker_id: str, *, limit: int = 1, kinds: tuple[str, ...] | 
     with hub.db.transaction() as session:
         for outcome in finished:
             _write_outcome(session, outcome)
-        for job in session.execute(_due_statement(limit, bool(kinds)), params).all():
+        # Expired leases first (few, and a worker's death must not wait behind
+        # a busy queue), then waiting jobs; each from its own partial index.
+        due = session.execute(_due_statement("leased", limit, bool(kinds)), params).all()
+        if len(due) < limit:
+            due += session.execute(_due_statement("waiting", limit - len(due), bool(kinds)), params).all()
+        for job in due:
             if job.status == "running" and job.attempts >= job.max_attempts:
                 session.execute(_BURY, {
                     "job_id": job.id, "now": now,
@@ -229,7 +234,7 @@ def claim(hub: Hub, worker_id: str, *, limit: int = 1, kinds: tuple[str, ...] | 
 
 
 _jobs = Job.__table__
-_DUE: dict[tuple[int, bool], Any] = {}
+_DUE: dict[tuple[str, int, bool], Any] = {}
 _TAKE = (update(_jobs).where(_jobs.c.id == bindparam("job_id"))
          .values(status="running", attempts=bindparam("attempts"), locked_by=bindparam("worker_id"),
                  locked_until=bindparam("until"), updated_at=bindparam("now")))
@@ -238,22 +243,30 @@ _BURY = (update(_jobs).where(_jobs.c.id == bindparam("job_id"))
                  finished_at=bindparam("now"), updated_at=bindparam("now")))
 
 
-def _due_statement(limit: int, by_kind: bool):
-    """Due jobs, oldest first, locked (``SKIP LOCKED``: workers never wait for each other)."""
-    statement = _DUE.get((limit, by_kind))
+def _due_statement(which: str, limit: int, by_kind: bool):
+    """Due jobs, locked with ``SKIP LOCKED`` (workers never wait for each other).
+
+    ``leased``: running jobs whose lease ran out, by expiry (``ix_jobs_leased``);
+    ``waiting``: queued or failed jobs whose time came, oldest first (``ix_jobs_waiting``).
+    """
+    statement = _DUE.get((which, limit, by_kind))
     if statement is None:
         c = _jobs.c
         now = bindparam("now")
-        due = or_(
-            and_(c.status.in_(("queued", "failed")), c.run_at <= now),
-            and_(c.status == "running", c.locked_until < now),
-        )
         statement = select(c.id, c.kind, c.payload, c.status, c.attempts, c.max_attempts, c.channel_id,
-                           c.order_id, c.dedupe_key, c.locked_by).where(due)
+                           c.order_id, c.dedupe_key, c.locked_by)
+        # The status tests are literal SQL, as in the partial indexes' WHERE:
+        # with bound parameters a prepared (generic) plan could not use them.
+        if which == "leased":
+            statement = statement.where(text("status = 'running'"), c.locked_until < now) \
+                .order_by(c.locked_until)
+        else:
+            statement = statement.where(text("status IN ('queued', 'failed')"), c.run_at <= now) \
+                .order_by(c.run_at, c.id)
         if by_kind:
             statement = statement.where(c.kind.in_(bindparam("kinds", expanding=True)))
-        statement = _DUE[(limit, by_kind)] = (
-            statement.order_by(c.run_at, c.id).limit(limit).with_for_update(skip_locked=True)
+        statement = _DUE[(which, limit, by_kind)] = (
+            statement.limit(limit).with_for_update(skip_locked=True)
         )
     return statement
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -318,7 +319,17 @@ class Job(Base):
     """One unit of durable work: the outbox and the queue in one table."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_claim", "status", "run_at"),)
+    __table_args__ = (
+        Index("ix_jobs_claim", "status", "run_at"),
+        # What workers claim, kept small: finished jobs leave these partial
+        # indexes, so a claim never wades through their dead entries.
+        Index("ix_jobs_waiting", "run_at", "id",
+              postgresql_where=text("status IN ('queued', 'failed')"),
+              sqlite_where=text("status IN ('queued', 'failed')")),
+        Index("ix_jobs_leased", "locked_until",
+              postgresql_where=text("status = 'running'"),
+              sqlite_where=text("status = 'running'")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(100))
     channel_id: Mapped[int | None] = mapped_column(

@@ -29,6 +29,11 @@ class Settings:
     duplicate_window_minutes: int = 10
     #: Scheme, host (and port) customers reach the hub at, without a trailing slash.
     public_url: str = DEFAULT_PUBLIC_URL
+    #: How long webhook ingest may use a channel it read (its enabled flag and
+    #: secret) before reading it again. Changes made in this process apply at
+    #: once; a secret changed elsewhere applies at once too (a signature that
+    #: fails is checked again against the channel read fresh).
+    channel_cache_seconds: float = 2.0
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -54,6 +59,8 @@ class Settings:
             currencies=_codes(overrides.pop("currencies", None) or env.get("HUB_CURRENCIES") or ""),
             duplicate_window_minutes=int(_first(overrides.pop("duplicate_window_minutes", None),
                                                 env.get("HUB_DUPLICATE_WINDOW_MINUTES"), 10)),
+            channel_cache_seconds=float(_first(overrides.pop("channel_cache_seconds", None),
+                                               env.get("HUB_CHANNEL_CACHE_SECONDS"), 2.0)),
             public_url=(
                 overrides.pop("public_url", None) or env.get("HUB_PUBLIC_URL") or DEFAULT_PUBLIC_URL
             ).rstrip("/"),

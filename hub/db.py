@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 #: How long a SQLite writer waits for the write lock before "database is locked".
@@ -53,7 +53,8 @@ class Database:
         # Shared with every session as ``session.info``: the Hub puts itself
         # here so actions that take only a session can reach the plugins.
         self.session_info: dict = {}
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False, info=self.session_info)
+        #: The writing sessions' factory (session events are listened for on it).
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, info=self.session_info)
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False,
                                            info=self.session_info)
         # SQLite: this process's writers take turns here (see the module docstring).
@@ -70,8 +71,23 @@ class Database:
         # on and let SQLite answer "database is locked" as it did before.
         locked = self._write_lock is not None and self._write_lock.acquire(timeout=SQLITE_BUSY_SECONDS)
         try:
-            with self._sessions() as session, session.begin():
+            with self.sessions() as session, session.begin():
                 yield session
+        finally:
+            if locked:
+                self._write_lock.release()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """Yield a Core connection whose work commits once at the end, or not at all.
+
+        For hot paths that run a few prebuilt Core statements (webhook ingest):
+        no ORM session to build, flush and close. Same locking as :meth:`transaction`.
+        """
+        locked = self._write_lock is not None and self._write_lock.acquire(timeout=SQLITE_BUSY_SECONDS)
+        try:
+            with self.engine.begin() as conn:
+                yield conn
         finally:
             if locked:
                 self._write_lock.release()

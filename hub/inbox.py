@@ -9,15 +9,18 @@ event id): the same delivery again answers ``duplicate`` and adds nothing.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 
 from .core.exceptions import MalformedPayload, NotFound, SignatureError
-from .jobs import enqueue
-from .models import Channel, WebhookEvent, utcnow
+from .db import Database
+from .jobs import enqueue, enqueue_many, job_row
+from .models import WebhookEvent, utcnow
 from .runtime import Hub
 
 log = logging.getLogger(__name__)
@@ -27,8 +30,20 @@ _DROP_HEADERS = {"authorization", "cookie", "proxy-authorization"}
 
 # Built once: ingest is the hub's hottest path, and building a statement per
 # request cost more than running it (profiled with `make bench`, (a)).
-_CHANNEL_BY_SLUG = select(Channel).where(Channel.slug == bindparam("slug"))
-_STORE_EVENT = insert(WebhookEvent.__table__).returning(WebhookEvent.__table__.c.id)
+_STORE_EVENTS: dict[str, Any] = {}
+
+
+def _store_events(dialect: str):
+    """``INSERT INTO webhook_events … ON CONFLICT (channel_id, event_id) DO NOTHING
+    RETURNING id, channel_id, event_id``."""
+    statement = _STORE_EVENTS.get(dialect)
+    if statement is None:
+        table = WebhookEvent.__table__
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = _STORE_EVENTS[dialect] = (
+            insert(table).on_conflict_do_nothing(index_elements=["channel_id", "event_id"])
+            .returning(table.c.id, table.c.channel_id, table.c.event_id))
+    return statement
 
 
 @dataclass(frozen=True)
@@ -45,14 +60,16 @@ def receive(hub: Hub, slug: str, headers: Mapping[str, str], body: bytes,
     :raises SignatureError: missing or bad signature (401); nothing is stored.
     :raises MalformedPayload: verified but unreadable (400).
     """
-    with hub.db.read() as session:
-        channel = session.scalars(_CHANNEL_BY_SLUG, {"slug": slug}).one_or_none()
-        if channel is None or not channel.enabled:
-            raise NotFound(f"no enabled channel {slug!r}")
-        connector = hub.connector_for(channel)
-        channel_id = channel.id
+    channel_id, connector = hub.webhook_connector(slug)
     try:
-        receipt = connector.verify_webhook(headers, body, query)
+        try:
+            receipt = connector.verify_webhook(headers, body, query)
+        except SignatureError:
+            # The secret may have changed in another process since the channel was read.
+            fresh_id, fresh = hub.webhook_connector(slug, fresh=True)
+            if fresh is connector:
+                raise
+            channel_id, receipt = fresh_id, fresh.verify_webhook(headers, body, query)
     except SignatureError:
         hub.metrics.webhooks.labels(channel=slug, outcome="rejected").inc()
         log.warning("webhook for %s refused: bad or missing signature", slug)
@@ -61,19 +78,139 @@ def receive(hub: Hub, slug: str, headers: Mapping[str, str], body: bytes,
         hub.metrics.webhooks.labels(channel=slug, outcome="malformed").inc()
         raise
     kept = {k: v for k, v in headers.items() if k.lower() not in _DROP_HEADERS}
-    try:
-        with hub.db.transaction() as session:
-            event_id = session.execute(_STORE_EVENT, {
-                "channel_id": channel_id, "event_id": receipt.event_id, "topic": receipt.topic,
-                "headers": kept, "body": body.decode("utf-8", errors="replace"), "status": "received",
-                "attempts": 0, "received_at": utcnow()}).scalar_one()
-            enqueue(session, "webhook.process", {"webhook_event_id": event_id}, channel_id=channel_id,
-                    dedupe_key=f"webhook.process:{event_id}")
-    except IntegrityError:
+    event_id = _writer(hub).store({
+        "channel_id": channel_id, "event_id": receipt.event_id, "topic": receipt.topic,
+        "headers": kept, "body": body.decode("utf-8", errors="replace"), "status": "received",
+        "attempts": 0, "received_at": utcnow()})
+    if event_id is None:
         hub.metrics.webhooks.labels(channel=slug, outcome="duplicate").inc()
         return Receipt("duplicate", None)
     hub.metrics.webhooks.labels(channel=slug, outcome="accepted").inc()
     return Receipt("accepted", event_id)
+
+
+def _store(conn: Connection, rows: list[dict[str, Any]]) -> list[int | None]:
+    """Insert events and their ``webhook.process`` jobs, a few statements for all of them.
+
+    Returns each event's id, or ``None`` for an event stored already (``ON
+    CONFLICT DO NOTHING``; also the second of two copies in ``rows``). Any other
+    integrity error (a channel deleted a moment ago) is an error.
+    """
+    first: dict[tuple[int, str], int] = {}
+    for i, row in enumerate(rows):
+        first.setdefault((row["channel_id"], row["event_id"]), i)
+    unique = [rows[i] for i in first.values()]
+    # RETURNING the key, not relying on order: skipped conflicts return no row.
+    stored = {(r.channel_id, r.event_id): r.id
+              for r in conn.execute(_store_events(conn.dialect.name), unique)}
+    ids = [stored.get(key) if first[key] == i else None
+           for i, key in enumerate((row["channel_id"], row["event_id"]) for row in rows)]
+    enqueue_many(conn, [
+        job_row("webhook.process", {"webhook_event_id": event_id}, channel_id=row["channel_id"],
+                dedupe_key=f"webhook.process:{event_id}")
+        for row, event_id in zip(rows, ids, strict=True) if event_id is not None])
+    return ids
+
+
+class _Pending:
+    __slots__ = ("row", "done", "lead", "result", "error")
+
+    def __init__(self, row: dict[str, Any]):
+        self.row = row
+        self.done = threading.Event()
+        self.lead = False  # woken to write the next batch rather than with its result
+        self.result: int | None = None
+        self.error: BaseException | None = None
+
+
+class GroupCommit:
+    """Store concurrent deliveries in shared transactions (group commit).
+
+    Every request thread of a server storing its own event in its own
+    transaction made them queue for the one write lock (SQLite) or one commit
+    each (PostgreSQL), and under load a transaction waited far longer for the
+    interpreter than it took: ingest p99 0.2 s at 16 concurrent senders
+    (``make bench`` (a)). Here the first thread to arrive writes every event
+    waiting at that moment (its own included) in one transaction, and the
+    others wait for that commit; whoever arrived while it wrote is woken to
+    write the next batch. No thread of its own, nothing held in memory past a
+    commit: each sender is answered only once its event is committed.
+
+    A batch that fails is written again one event per transaction, so one bad
+    event fails only its own request.
+    """
+
+    def __init__(self, db: Database):
+        self.db = db
+        self._mutex = threading.Lock()
+        self._waiting: list[_Pending] = []
+        self._writing = False
+
+    def store(self, row: dict[str, Any]) -> int | None:
+        pending = _Pending(row)
+        with self._mutex:
+            self._waiting.append(pending)
+            lead = not self._writing
+            self._writing = True
+        while not lead:
+            pending.done.wait()
+            if not pending.lead:
+                break
+            pending.done.clear()
+            lead = True  # promoted: the previous writer left this thread the next batch
+        if lead and not pending.done.is_set():
+            self._write_next_batch()
+        if pending.error is not None:
+            raise pending.error
+        return pending.result
+
+    def _write_next_batch(self) -> None:
+        with self._mutex:
+            batch, self._waiting = self._waiting, []
+        try:
+            self._write(batch)
+        except BaseException as exc:  # interrupted mid-batch: nobody is told "stored"
+            for p in batch:
+                p.error = exc
+            raise
+        finally:
+            for p in batch:
+                p.done.set()
+            with self._mutex:
+                if self._waiting:
+                    # The first who came while this batch was written writes the next.
+                    nxt = self._waiting[0]
+                    nxt.lead = True
+                    nxt.done.set()
+                else:
+                    self._writing = False
+
+    def _write(self, batch: list[_Pending]) -> None:
+        try:
+            with self.db.write() as conn:
+                results = _store(conn, [p.row for p in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+                return
+            log.warning("a batch of %d webhooks failed to store (%s); storing each on its own",
+                        len(batch), exc.__class__.__name__)
+            for p in batch:
+                try:
+                    with self.db.write() as conn:
+                        p.result = _store(conn, [p.row])[0]
+                except Exception as one:  # noqa: BLE001 - it is the request's answer
+                    p.error = one
+            return
+        for p, result in zip(batch, results, strict=True):
+            p.result = result
+
+
+def _writer(hub: Hub) -> GroupCommit:
+    writer = hub.extensions.get(GroupCommit)
+    if writer is None:
+        writer = hub.extensions.setdefault(GroupCommit, GroupCommit(hub.db))
+    return writer
 
 
 def replay(hub: Hub, webhook_event_id: int) -> int:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .core.exceptions import HubError, NotFound, ValidationError
@@ -104,20 +105,8 @@ def enqueue(
     returns ``None`` (``INSERT … ON CONFLICT DO NOTHING``), without spoiling
     the caller's transaction.
     """
-    now = utcnow()
-    values = dict(
-        kind=kind,
-        payload=payload or {},
-        channel_id=channel_id,
-        order_id=order_id,
-        dedupe_key=dedupe_key,
-        status="queued",
-        attempts=0,
-        max_attempts=max_attempts,
-        run_at=run_at or now,
-        created_at=now,
-        updated_at=now,
-    )
+    values = job_row(kind, payload, channel_id=channel_id, order_id=order_id, dedupe_key=dedupe_key,
+                     run_at=run_at, max_attempts=max_attempts)
     dialect = session.get_bind().dialect.name
     if dialect not in ("postgresql", "sqlite"):
         job = Job(**values)
@@ -131,12 +120,35 @@ def enqueue(
     return session.execute(_insert_statement(dialect, dedupe_key is not None), values).scalar()
 
 
-_INSERTS: dict[tuple[str, bool], Any] = {}
+def job_row(kind: str, payload: dict[str, Any] | None = None, *, channel_id: int | None = None,
+            order_id: int | None = None, dedupe_key: str | None = None,
+            run_at: datetime | None = None, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> dict[str, Any]:
+    """The row of a new queued job (what :func:`enqueue` and :func:`enqueue_many` insert)."""
+    now = utcnow()
+    return dict(kind=kind, payload=payload or {}, channel_id=channel_id, order_id=order_id,
+                dedupe_key=dedupe_key, status="queued", attempts=0, max_attempts=max_attempts,
+                run_at=run_at or now, created_at=now, updated_at=now)
 
 
-def _insert_statement(dialect: str, dedupe: bool):
+def enqueue_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Add jobs (rows from :func:`job_row`, each with a ``dedupe_key``) in one ``executemany``.
+
+    A key enqueued before adds nothing. For hot paths that write many jobs in one
+    transaction and need none of their ids (the webhook inbox's group commit).
+    """
+    if not rows:
+        return
+    if any(row["dedupe_key"] is None for row in rows):
+        raise ValueError("enqueue_many needs a dedupe_key on every job")
+    conn.execute(_insert_statement(conn.dialect.name, True, returning=False), rows)
+
+
+_INSERTS: dict[tuple[str, bool, bool], Any] = {}
+
+
+def _insert_statement(dialect: str, dedupe: bool, returning: bool = True):
     """``INSERT INTO jobs … RETURNING id``; with ``dedupe``, ``ON CONFLICT (dedupe_key) DO NOTHING``."""
-    statement = _INSERTS.get((dialect, dedupe))
+    statement = _INSERTS.get((dialect, dedupe, returning))
     if statement is None:
         table = Job.__table__
         if dedupe:
@@ -144,7 +156,9 @@ def _insert_statement(dialect: str, dedupe: bool):
             statement = insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
         else:
             statement = table.insert()
-        statement = _INSERTS[(dialect, dedupe)] = statement.returning(table.c.id)
+        if returning:
+            statement = statement.returning(table.c.id)
+        _INSERTS[(dialect, dedupe, returning)] = statement
     return statement
 
 

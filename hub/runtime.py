@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 import pluggy
-from sqlalchemy import select
+from sqlalchemy import bindparam, event, select
 
 from .config import Settings
 from .connectors import ChannelInfo, Connector
@@ -24,6 +25,10 @@ from .plugins import collect_connectors, collect_job_handlers, get_plugin_manage
 from .secrets import SecretBox
 
 log = logging.getLogger(__name__)
+
+# What connector_for and channel_info read of a channel, as one Core row.
+_WEBHOOK_CHANNEL = select(Channel.id, Channel.slug, Channel.name, Channel.connector, Channel.config,
+                          Channel.state, Channel.enabled).where(Channel.slug == bindparam("slug"))
 
 
 class Hub:
@@ -41,6 +46,12 @@ class Hub:
         self.metrics = Metrics(self.db)
         self._connector_cache: dict[int, tuple[Any, Connector]] = {}
         self._lock = threading.Lock()
+        #: Per-hub state of modules that need one (the inbox's group commit).
+        self.extensions: dict[Any, Any] = {}
+        # slug -> (read again after, (channel id, connector) or None): webhook_connector.
+        self._webhook_routes: dict[str, tuple[float, tuple[int, Connector] | None]] = {}
+        event.listen(self.db.sessions, "after_flush", _note_channel_changes)
+        event.listen(self.db.sessions, "after_commit", self._after_commit)
 
     @classmethod
     def from_env(cls, **overrides) -> Hub:
@@ -68,7 +79,7 @@ class Hub:
         secret = self.connector_class(connector).secret_fields()
         return {k: (self.secrets.decrypt(v) if k in secret else v) for k, v in (stored or {}).items()}
 
-    def channel_info(self, channel: Channel) -> ChannelInfo:
+    def channel_info(self, channel: Channel | Any) -> ChannelInfo:
         return ChannelInfo(
             id=channel.id,
             slug=channel.slug,
@@ -81,7 +92,7 @@ class Hub:
             public_url=self.settings.public_url,
         )
 
-    def connector_for(self, channel: Channel) -> Connector:
+    def connector_for(self, channel: Channel | Any) -> Connector:
         """The connector instance of a channel, kept while its config is unchanged.
 
         Keeping it keeps its HTTP session (and keep-alive connections) alive.
@@ -108,6 +119,41 @@ class Hub:
         for value in vars(connector).values():
             if isinstance(value, HttpClient) and value.metrics is None:
                 value.metrics = self.metrics
+
+    def webhook_connector(self, slug: str, *, fresh: bool = False) -> tuple[int, Connector]:
+        """The enabled channel ``slug``'s id and connector, for webhook ingest.
+
+        Ingest is the hub's hottest path, and reading the channel cost more than
+        storing the event (``make bench`` (a)), so what is read is kept for
+        ``settings.channel_cache_seconds``. A change to a channel made in this
+        process forgets it at once (see :meth:`forget_channels`); one made in
+        another process applies within that time. ``fresh`` reads it again
+        (a signature that failed against what was kept is checked once more).
+
+        :raises NotFound: no such channel, or it is disabled.
+        """
+        now = time.monotonic()
+        kept = None if fresh else self._webhook_routes.get(slug)
+        if kept is None or kept[0] <= now:
+            with self.db.read_engine.connect() as conn:
+                channel = conn.execute(_WEBHOOK_CHANNEL, {"slug": slug}).first()
+            route = None
+            if channel is not None and channel.enabled:
+                route = (channel.id, self.connector_for(channel))
+            kept = (now + self.settings.channel_cache_seconds, route)
+            if self.settings.channel_cache_seconds > 0:
+                self._webhook_routes[slug] = kept
+        if kept[1] is None:
+            raise NotFound(f"no enabled channel {slug!r}")
+        return kept[1]
+
+    def _after_commit(self, session) -> None:
+        if session.info.pop("channels_changed", False):
+            self.forget_channels()
+
+    def forget_channels(self) -> None:
+        """Read channels afresh for webhooks (called after any channel changes here)."""
+        self._webhook_routes.clear()
 
     def connector_for_id(self, channel_id: int) -> Connector:
         with self.db.read() as session:
@@ -143,6 +189,12 @@ class Hub:
                     log.exception("closing a connector failed")
             self._connector_cache.clear()
         self.db.dispose()
+
+
+def _note_channel_changes(session, _flush_context) -> None:
+    """Remember that this transaction changed a channel: its commit forgets what ingest kept."""
+    if any(isinstance(o, Channel) for o in (*session.new, *session.dirty, *session.deleted)):
+        session.info["channels_changed"] = True
 
 
 def hub_of(session) -> Hub | None:

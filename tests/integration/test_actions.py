@@ -123,7 +123,7 @@ def test_a_lost_update_is_detected_not_silently_overwritten(any_hub):
             with any_hub.db.read() as peek:
                 version = peek.get(Order, order_id).version
             # Someone else saves the order in between …
-            with any_hub.db._sessions() as other, other.begin():
+            with any_hub.db.sessions() as other, other.begin():
                 pass  # (SQLite has one writer: simulate by bumping the version directly below)
             first.execute(Order.__table__.update().where(Order.id == order_id).values(version=version + 1))
             stale.notes = "my change"

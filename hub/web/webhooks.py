@@ -13,7 +13,9 @@ transaction and a job is enqueued to process it. The answer comes at once:
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+import json
+
+from flask import Blueprint, Response, current_app, request
 
 from .. import inbox
 from . import errors, get_hub
@@ -22,6 +24,8 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 errors.register_blueprint_handlers(bp)
 
 _CHUNK = 64 * 1024
+# The two answers, encoded once (jsonify per request was a tenth of ingest's own time).
+_ANSWERS = {status: json.dumps({"status": status}).encode() + b"\n" for status in ("accepted", "duplicate")}
 
 
 def max_bytes() -> int:
@@ -70,4 +74,4 @@ def receive(slug: str):
     # MalformedPayload 400, NotFound 404, ConfigError (a connector that takes no
     # webhooks, a secret that cannot be decrypted) 422.
     receipt = inbox.receive(get_hub(), slug, request.headers, body, request.args)
-    return jsonify(status=receipt.status)
+    return Response(_ANSWERS[receipt.status], mimetype="application/json")

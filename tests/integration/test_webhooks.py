@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+import time
+from collections import Counter
 
 import pytest
 from sqlalchemy import func, select
 
-from hub.channels import create_channel
+from hub import inbox
+from hub.channels import create_channel, get_channel, update_config
+from hub.core.exceptions import NotFound, SignatureError
 from hub.db import Database
-from hub.models import Job, Order, WebhookEvent
+from hub.models import Channel, Job, Order, WebhookEvent, utcnow
+from hub.runtime import Hub
 from hub.testing import WebhookTestConnector, WebhookTestPlugin, truncate_all
 
 SECRET = "whsec_test_0123456789"
@@ -128,8 +134,6 @@ def test_unknown_channel_is_404(hub, client, shop):
 
 def test_disabled_channel_is_404_and_stores_nothing(hub, client, shop):
     with hub.db.transaction() as session:
-        from hub.channels import get_channel
-
         get_channel(session, shop).enabled = False
 
     response = post(client, shop, body_for("evt-5"))
@@ -206,3 +210,167 @@ def test_processing_failure_stays_on_the_event_visible_and_replayable(hub, clien
         assert event.status == "failed"
         assert "ValueError" in event.error
     assert count(hub, Order) == 0
+
+
+# --- many senders at once, channels changed elsewhere ----------------------------------------------
+# Deliveries that arrive together are stored together (group commit): each is
+# answered only once its event is committed, a duplicate among them is still a
+# duplicate, and one that cannot be stored fails alone. Ingest keeps what it read
+# of a channel for ``channel_cache_seconds``; a change made in this process, or a
+# secret changed anywhere, applies to the very next delivery.
+
+
+def deliver(hub, slug: str, event_id: str, secret: str = SECRET) -> str:
+    body = body_for(event_id)
+    headers = {WebhookTestConnector.SIGNATURE_HEADER: WebhookTestConnector.sign(secret, body)}
+    return inbox.receive(hub, slug, headers, body, {}).status
+
+
+@pytest.fixture
+def elsewhere(hub):
+    """The same hub as another process sees it: its own engine, its own caches."""
+    other = Hub(hub.settings, pm=hub.pm)
+    yield other
+    other.close()
+
+
+def test_forty_senders_at_once_each_event_stored_once_with_one_job(hub, shop):
+    # 40 threads, 25 distinct events, each sent by one or two of them at the same moment.
+    event_ids = [f"evt-{n % 25}" for n in range(40)]
+    answers: dict[str, list[str]] = {e: [] for e in event_ids}
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(event_ids))
+
+    def send(event_id):
+        start.wait()
+        try:
+            answers[event_id].append(deliver(hub, shop, event_id))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(e,)) for e in event_ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    for event_id, said in answers.items():
+        expected = Counter({"accepted": 1, "duplicate": event_ids.count(event_id) - 1})
+        assert Counter(said) == +expected, event_id
+    assert count(hub, WebhookEvent) == 25
+    with hub.db.read() as session:
+        jobs = session.scalars(select(Job.payload).where(Job.kind == "webhook.process")).all()
+        events = session.scalars(select(WebhookEvent.id)).all()
+    assert sorted(j["webhook_event_id"] for j in jobs) == sorted(events)
+
+
+def store_in_one_batch(hub, rows: dict[str, dict]) -> dict[str, object]:
+    """Store ``rows`` from one thread each, all of them in the same batch; each one's outcome."""
+    writer = inbox.GroupCommit(hub.db)
+    outcomes: dict[str, object] = {}
+
+    def store(name, row):
+        try:
+            outcomes[name] = writer.store(row)
+        except Exception as exc:  # noqa: BLE001 - the outcome under test
+            outcomes[name] = exc
+
+    # Hold SQLite's write turn: a first delivery takes the writer's place and waits
+    # there, and the others queue up behind it to go in one batch after it.
+    hub.db._write_lock.acquire()
+    threads = [threading.Thread(target=store, args=("first", event_row(hub, "e-first")))]
+    threads[0].start()
+    while not writer._writing:
+        time.sleep(0.001)
+    for name, row in rows.items():
+        threads.append(threading.Thread(target=store, args=(name, row)))
+        threads[-1].start()
+    deadline = time.monotonic() + 10
+    while len(writer._waiting) < len(rows) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(writer._waiting) == len(rows)
+    hub.db._write_lock.release()
+    for t in threads:
+        t.join(10)
+    assert isinstance(outcomes.pop("first"), int)
+    return outcomes
+
+
+def event_row(hub, event_id, channel_id=None):
+    if channel_id is None:
+        with hub.db.read() as session:
+            channel_id = session.scalar(select(func.min(Channel.id)).where(Channel.connector == "webhook_test"))
+    return {"channel_id": channel_id, "event_id": event_id, "topic": "orders/create", "headers": {},
+            "body": "{}", "status": "received", "attempts": 0, "received_at": utcnow()}
+
+
+@pytest.fixture
+def sqlite_shop(make_hub):
+    hub = make_hub(plugins=[WebhookTestPlugin()])
+    with hub.db.transaction() as session:
+        create_channel(hub, session, name="Shop", connector="webhook_test", config={"webhook_secret": SECRET})
+    return hub
+
+
+def test_in_one_batch_a_delivery_that_cannot_be_stored_fails_alone(sqlite_shop):
+    hub = sqlite_shop
+    outcomes = store_in_one_batch(hub, {
+        "ok-1": event_row(hub, "e-1"), "bad": event_row(hub, "e-2", channel_id=999_999),
+        "ok-2": event_row(hub, "e-3")})
+
+    assert isinstance(outcomes["bad"], Exception)
+    assert isinstance(outcomes["ok-1"], int) and isinstance(outcomes["ok-2"], int)
+    with hub.db.read() as session:
+        assert sorted(session.scalars(select(WebhookEvent.event_id))) == ["e-1", "e-3", "e-first"]
+        assert session.scalar(select(func.count()).select_from(Job)) == 3
+
+
+def test_in_one_batch_a_second_copy_of_an_event_is_a_duplicate(sqlite_shop):
+    hub = sqlite_shop
+    outcomes = store_in_one_batch(hub, {
+        "copy-1": event_row(hub, "e-1"), "other": event_row(hub, "e-2"), "copy-2": event_row(hub, "e-1")})
+
+    assert [v is None for v in outcomes.values()].count(True) == 1
+    assert count(hub, WebhookEvent) == 3
+    with hub.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Job)) == 3
+
+
+def test_a_channel_disabled_here_refuses_the_very_next_delivery(hub, client, shop):
+    assert post(client, shop, body_for("evt-1")).status_code == 200  # the channel is read and kept
+
+    with hub.db.transaction() as session:
+        get_channel(session, shop).enabled = False
+
+    assert post(client, shop, body_for("evt-2")).status_code == 404
+    assert count(hub, WebhookEvent) == 1
+
+
+def test_a_secret_changed_in_another_process_applies_to_the_next_delivery(hub, shop, elsewhere):
+    assert deliver(hub, shop, "evt-1") == "accepted"  # the old secret is read and kept
+
+    with elsewhere.db.transaction() as session:
+        update_config(elsewhere, session, get_channel(session, shop), {"webhook_secret": "whsec_rotated_987"})
+
+    assert deliver(hub, shop, "evt-2", secret="whsec_rotated_987") == "accepted"
+    with pytest.raises(SignatureError):
+        deliver(hub, shop, "evt-3", secret=SECRET)
+    assert count(hub, WebhookEvent) == 2
+
+
+def test_a_channel_disabled_in_another_process_refuses_deliveries_within_the_cache_time(make_hub):
+    hub = make_hub(plugins=[WebhookTestPlugin()], channel_cache_seconds=0.3)
+    with hub.db.transaction() as session:
+        slug = create_channel(hub, session, name="Shop", connector="webhook_test",
+                              config={"webhook_secret": SECRET}).slug
+    other = Hub(hub.settings, pm=hub.pm)
+    try:
+        assert deliver(hub, slug, "evt-1") == "accepted"
+        with other.db.transaction() as session:
+            get_channel(session, slug).enabled = False
+        time.sleep(0.35)
+        with pytest.raises(NotFound):
+            deliver(hub, slug, "evt-2")
+    finally:
+        other.close()

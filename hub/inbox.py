@@ -71,11 +71,11 @@ def receive(hub: Hub, slug: str, headers: Mapping[str, str], body: bytes,
                 raise
             channel_id, receipt = fresh_id, fresh.verify_webhook(headers, body, query)
     except SignatureError:
-        hub.metrics.webhooks.labels(channel=slug, outcome="rejected").inc()
+        hub.metrics.webhook(slug, "rejected")
         log.warning("webhook for %s refused: bad or missing signature", slug)
         raise
     except MalformedPayload:
-        hub.metrics.webhooks.labels(channel=slug, outcome="malformed").inc()
+        hub.metrics.webhook(slug, "malformed")
         raise
     kept = {k: v for k, v in headers.items() if k.lower() not in _DROP_HEADERS}
     event_id = _writer(hub).store({
@@ -83,9 +83,9 @@ def receive(hub: Hub, slug: str, headers: Mapping[str, str], body: bytes,
         "headers": kept, "body": body.decode("utf-8", errors="replace"), "status": "received",
         "attempts": 0, "received_at": utcnow()})
     if event_id is None:
-        hub.metrics.webhooks.labels(channel=slug, outcome="duplicate").inc()
+        hub.metrics.webhook(slug, "duplicate")
         return Receipt("duplicate", None)
-    hub.metrics.webhooks.labels(channel=slug, outcome="accepted").inc()
+    hub.metrics.webhook(slug, "accepted")
     return Receipt("accepted", event_id)
 
 

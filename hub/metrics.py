@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -44,6 +44,15 @@ class Metrics:
         )
         if db is not None:
             self.registry.register(DatabaseCollector(db))
+        self._webhook_counters: dict[tuple[str, str], Any] = {}
+
+    def webhook(self, channel: str, outcome: str) -> None:
+        """Count one inbound webhook (ingest's hot path: the labelled counter is looked up once)."""
+        counter = self._webhook_counters.get((channel, outcome))
+        if counter is None:
+            counter = self._webhook_counters.setdefault(
+                (channel, outcome), self.webhooks.labels(channel=channel, outcome=outcome))
+        counter.inc()
 
     def job_finished(self, kind: str, status: str, seconds: float) -> None:
         self.jobs.labels(kind=kind, status=status).inc()

@@ -16,12 +16,14 @@ one write lock waited far longer than the writes took (webhook ingest p99
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 #: How long a SQLite writer waits for the write lock before "database is locked".
@@ -48,7 +50,8 @@ class Database:
                                              connect_args={"timeout": SQLITE_BUSY_SECONDS})
             _make_sqlite_safe(self.read_engine, immediate=False)
         else:
-            self.engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10)
+            self.engine = create_engine(url, echo=echo, pool_size=10)
+            _ping_when_idle(self.engine)
             self.read_engine = self.engine
         # Shared with every session as ``session.info``: the Hub puts itself
         # here so actions that take only a session can reach the plugins.
@@ -110,6 +113,38 @@ class Database:
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+
+
+#: A pooled connection unused for longer than this is checked before it is handed out.
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only if it sat idle (SQLAlchemy's pessimistic
+    disconnect handling, with a custom checkout).
+
+    ``pool_pre_ping`` pings on every checkout: a round trip per transaction,
+    a seventh of a worker's time per job (`make bench` (e)). A connection in
+    steady use was just seen alive; one idle for a while (the database may have
+    restarted since) is pinged, and a dead one is replaced before anyone sees it.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn, record, _proxy):
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            with dbapi_conn.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            dbapi_conn.rollback()
+        except Exception as exc:
+            # The pool throws this connection away and checks out another.
+            raise DisconnectionError(f"a pooled connection was dead: {exc}") from exc
 
 
 def _make_sqlite_safe(engine: Engine, *, immediate: bool) -> None:

@@ -199,62 +199,64 @@ class Outcome:
 
 
 def claim(hub: Hub, worker_id: str, *, limit: int = 1, kinds: tuple[str, ...] | None = None,
-          finished: tuple[Outcome, ...] | list[Outcome] = ()) -> list[JobContext]:
+          finished: tuple[Outcome, ...] | list[Outcome] = (), leases: bool = True) -> list[JobContext]:
     """Take up to ``limit`` due jobs for ``worker_id`` and lease them.
 
     ``finished`` outcomes of the previous jobs are written in the same
-    transaction: a busy worker commits once per job, not twice.
+    transaction: a busy worker commits once per job, not twice. With
+    ``leases`` (the default), jobs whose lease ran out (their worker died) are
+    taken first; a busy worker asks for those about once a second rather than
+    with every claim (see :class:`Worker`).
     """
     now = utcnow()
-    lease = timedelta(seconds=hub.settings.job_lease_seconds)
-    params: dict[str, Any] = {"now": now}
+    params: dict[str, Any] = {"now": now, "worker_id": worker_id,
+                              "until": now + timedelta(seconds=hub.settings.job_lease_seconds)}
     if kinds:
         params["kinds"] = list(kinds)
     claimed: list[JobContext] = []
-    # Core statements built once, rows instead of ORM objects: the queue's own
-    # bookkeeping is per job, and the ORM's cost more than the queries (`make bench`, (e)).
-    with hub.db.transaction() as session:
+    # Core statements built once on a plain connection, rows instead of ORM objects:
+    # the queue's own bookkeeping is per job, and an ORM session cost more than the
+    # queries (`make bench`, (e)).
+    with hub.db.write() as session:
         for outcome in finished:
             _write_outcome(session, outcome)
-        # Expired leases first (few, and a worker's death must not wait behind
-        # a busy queue), then waiting jobs; each from its own partial index.
-        due = session.execute(_due_statement("leased", limit, bool(kinds)), params).all()
-        if len(due) < limit:
-            due += session.execute(_due_statement("waiting", limit - len(due), bool(kinds)), params).all()
-        for job in due:
-            if job.status == "running" and job.attempts >= job.max_attempts:
-                session.execute(_BURY, {
-                    "job_id": job.id, "now": now,
-                    "error": f"lease expired after {job.attempts} attempts (worker {job.locked_by} died?)"})
-                continue
-            if job.status == "running":
+        if leases:
+            # Expired leases first (few, and a worker's death must not wait behind a busy queue).
+            for job in session.execute(_due_statement("leased", limit, bool(kinds)), params).all():
+                if job.attempts >= job.max_attempts:
+                    session.execute(_BURY, {
+                        "job_id": job.id, "now": now,
+                        "error": f"lease expired after {job.attempts} attempts (worker {job.locked_by} died?)"})
+                    continue
                 log.warning("job %s: lease of %s expired, running it again", job.id, job.locked_by)
-            session.execute(_TAKE, {"job_id": job.id, "attempts": job.attempts + 1, "worker_id": worker_id,
-                                    "until": now + lease, "now": now})
-            claimed.append(
-                JobContext(
-                    hub=hub,
-                    id=job.id,
-                    kind=job.kind,
-                    payload=dict(job.payload or {}),
-                    attempts=job.attempts + 1,
-                    max_attempts=job.max_attempts,
-                    channel_id=job.channel_id,
-                    order_id=job.order_id,
-                    dedupe_key=job.dedupe_key,
-                )
-            )
+                attempts = session.execute(_TAKE, {**params, "job_id": job.id}).scalar_one()
+                claimed.append(_context(hub, job, attempts))
+        if len(claimed) < limit:
+            # Waiting jobs are found, locked and leased by one statement (one round trip).
+            taken = session.execute(_take_waiting(session.dialect.name, limit - len(claimed), bool(kinds)),
+                                    params).all()
+            claimed += [_context(hub, job) for job in sorted(taken, key=lambda job: job.id)]
     return claimed
+
+
+def _context(hub: Hub, job, attempts: int | None = None) -> JobContext:
+    """The context of a job just leased (``attempts``, else ``job.attempts``, counts this run)."""
+    return JobContext(hub=hub, id=job.id, kind=job.kind, payload=dict(job.payload or {}),
+                      attempts=job.attempts if attempts is None else attempts, max_attempts=job.max_attempts, channel_id=job.channel_id,
+                      order_id=job.order_id, dedupe_key=job.dedupe_key)
 
 
 _jobs = Job.__table__
 _DUE: dict[tuple[str, int, bool], Any] = {}
-_TAKE = (update(_jobs).where(_jobs.c.id == bindparam("job_id"))
-         .values(status="running", attempts=bindparam("attempts"), locked_by=bindparam("worker_id"),
-                 locked_until=bindparam("until"), updated_at=bindparam("now")))
+_LEASE = dict(status="running", attempts=_jobs.c.attempts + 1, locked_by=bindparam("worker_id"),
+              locked_until=bindparam("until"), updated_at=bindparam("now"))
+_TAKE = (update(_jobs).where(_jobs.c.id == bindparam("job_id")).values(**_LEASE)
+         .returning(_jobs.c.attempts))
 _BURY = (update(_jobs).where(_jobs.c.id == bindparam("job_id"))
          .values(status="dead", last_error=bindparam("error"), locked_by=None, locked_until=None,
                  finished_at=bindparam("now"), updated_at=bindparam("now")))
+_CONTEXT_COLUMNS = (_jobs.c.id, _jobs.c.kind, _jobs.c.payload, _jobs.c.attempts, _jobs.c.max_attempts,
+                    _jobs.c.channel_id, _jobs.c.order_id, _jobs.c.dedupe_key)
 
 
 def _due_statement(which: str, limit: int, by_kind: bool):
@@ -267,8 +269,7 @@ def _due_statement(which: str, limit: int, by_kind: bool):
     if statement is None:
         c = _jobs.c
         now = bindparam("now")
-        statement = select(c.id, c.kind, c.payload, c.status, c.attempts, c.max_attempts, c.channel_id,
-                           c.order_id, c.dedupe_key, c.locked_by)
+        statement = select(*_CONTEXT_COLUMNS, c.locked_by)
         # The status tests are literal SQL, as in the partial indexes' WHERE:
         # with bound parameters a prepared (generic) plan could not use them.
         if which == "leased":
@@ -282,6 +283,20 @@ def _due_statement(which: str, limit: int, by_kind: bool):
         statement = _DUE[(which, limit, by_kind)] = (
             statement.limit(limit).with_for_update(skip_locked=True)
         )
+    return statement
+
+
+_TAKE_WAITING: dict[tuple[str, int, bool], Any] = {}
+
+
+def _take_waiting(dialect: str, limit: int, by_kind: bool):
+    """``UPDATE jobs SET <leased> WHERE id IN (<waiting jobs, SKIP LOCKED>) RETURNING …``."""
+    key = (dialect, limit, by_kind)
+    statement = _TAKE_WAITING.get(key)
+    if statement is None:
+        waiting = _due_statement("waiting", limit, by_kind).with_only_columns(_jobs.c.id)
+        statement = _TAKE_WAITING[key] = (
+            update(_jobs).where(_jobs.c.id.in_(waiting)).values(**_LEASE).returning(*_CONTEXT_COLUMNS))
     return statement
 
 
@@ -327,9 +342,9 @@ def run(hub: Hub, ctx: JobContext, worker_id: str) -> str:
 def finish(hub: Hub, outcomes: list[Outcome]) -> None:
     """Write outcomes in their own transaction (when no claim follows to carry them)."""
     if outcomes:
-        with hub.db.transaction() as session:
+        with hub.db.write() as conn:
             for outcome in outcomes:
-                _write_outcome(session, outcome)
+                _write_outcome(conn, outcome)
 
 
 def _describe(exc: BaseException) -> str:
@@ -337,7 +352,7 @@ def _describe(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {text}"
 
 
-def _write_outcome(session: Session, outcome: Outcome) -> None:
+def _write_outcome(session: Session | Connection, outcome: Outcome) -> None:
     finished = outcome.status in ("succeeded", "dead")
     params = {"job_id": outcome.job_id, "worker_id": outcome.worker_id, "new_status": outcome.status,
               "error": outcome.error, "now": utcnow()}
@@ -474,18 +489,27 @@ class Worker:
     def stop(self) -> None:
         self.stop_event.set()
 
+    #: How often a busy worker looks for jobs whose lease ran out (an idle one, at every poll).
+    LEASE_CHECK_SECONDS = 1.0
+
     def _loop(self, worker_id: str) -> None:
         idle = self.poll_interval / 4
         pending: list[Outcome] = []
+        leases_due = 0.0
         while not self.stop_event.is_set():
+            now = time.monotonic()
+            leases = now >= leases_due
             try:
-                jobs = claim(self.hub, worker_id, kinds=self.kinds, finished=pending)
+                jobs = claim(self.hub, worker_id, kinds=self.kinds, finished=pending, leases=leases)
+                if leases:
+                    leases_due = now + self.LEASE_CHECK_SECONDS
             except Exception:
                 log.exception("worker %s: could not claim jobs; trying again", worker_id)
                 self.stop_event.wait(self.poll_interval)
                 continue
             pending = []
             if not jobs:
+                leases_due = 0.0
                 self.stop_event.wait(idle)
                 idle = min(self.poll_interval, idle * 2)
                 continue

@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import gunicorn
 import pytest
 import requests
 from sqlalchemy import func, select
@@ -73,7 +74,7 @@ class Role:
     ready: str  # a URL that answers, or a regular expression its log prints
 
 
-def hub_processes(database: str, port: int) -> list[Role]:
+def hub_processes(database: str, port: int, run_dir: Path) -> list[Role]:
     """The processes the hub runs as on ``database``, as docs/deploy.md deploys it."""
     hub = (sys.executable, "-m", "hub")
     healthz = f"http://127.0.0.1:{port}/healthz"
@@ -81,6 +82,9 @@ def hub_processes(database: str, port: int) -> list[Role]:
         return [Role("hub serve", (*hub, "serve", "--port", str(port), "--workers", "2"), healthz)]
     web = (sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
            "--threads", "8", "hub.web:create_app()")
+    if gunicorn.version_info >= (25, 1):
+        # Its control socket defaults to one path in $HOME for every gunicorn on the machine.
+        web = (*web[:-1], "--control-socket", str(run_dir / "gunicorn.ctl"), web[-1])
     return [Role("web", web, healthz),
             *(Role(f"worker-{i}", (*hub, "worker", "--concurrency", "2"), r"worker \S+ started")
               for i in (1, 2)),
@@ -213,7 +217,7 @@ def test_kill_9_and_restart_five_times_loses_and_doubles_nothing(tmp_path, reque
     migrate.upgrade(hub.db)
     if url:
         reset_database(hub)  # the shared test database: start empty
-    fleet = Fleet(hub_processes(database, port), env=env, log_dir=tmp_path)
+    fleet = Fleet(hub_processes(database, port, tmp_path), env=env, log_dir=tmp_path)
     plan = kill_plan(rng, list(fleet.roles), ORDERS)
     try:
         with Sandboxes(ORDERS, seed=seed % 1000) as sandboxes:
@@ -232,9 +236,11 @@ def test_kill_9_and_restart_five_times_loses_and_doubles_nothing(tmp_path, reque
                     time.sleep(point.pause)
                     shipped = wait_until_shipped(hub, point.shipped, alive=fleet.check_alive)
                     fleet.kill(*point.victims)
-                    kill = (f"{time.monotonic() - started:5.1f} s, {shipped:2d} shipped: killed "
-                            f"{', '.join(point.victims)}; jobs {job_statuses(hub)}")
-                    kills.append(f"{kill}; up again in {fleet.start(*point.victims):.1f} s")
+                    # Printed at once: a run that fails later still shows where it was killed.
+                    print(f"{time.monotonic() - started:5.1f} s, {shipped:2d} shipped: killed "
+                          f"{', '.join(point.victims)}; jobs {job_statuses(hub)}", flush=True)
+                    kills.append(point)
+                    print(f"  up again in {fleet.start(*point.victims):.1f} s")
                 wait_until_settled(hub, sandboxes, ORDERS, timeout=240, alive=fleet.check_alive)
                 print(f"settled {time.monotonic() - started:.1f} s after the start")
                 assert fleet.stop() == {name: 0 for name in fleet.roles}
@@ -242,7 +248,6 @@ def test_kill_9_and_restart_five_times_loses_and_doubles_nothing(tmp_path, reque
                 feeder.stop()
                 fleet.kill_all()
             assert len(kills) == KILLS
-            print("kill points:", *kills, sep="\n  ")
             print("counted outside:", sandboxes.counts())
             # No job lost: whatever the kills left queued or running ran to the end.
             drain(hub)

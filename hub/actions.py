@@ -295,17 +295,21 @@ def insert_new_orders(session: Session, batch: Sequence[NewOrderRows]) -> list[i
     Orders, lines, payments, ``order.created`` events and the jobs that follow
     (``order.event``, ``order.process``): the same rows as :func:`_create_order`
     would write one by one, without the ORM's cost per order (``make bench`` (b)).
-    The caller checked that none of them exists and that each is plain
-    (:func:`is_plain_new_order`); a concurrent insert of one of them fails the
-    whole statement on the unique (channel, external id): run this in a
-    savepoint and fall back to :func:`upsert_order` for each.
+    The caller checked that none of them exists, that none comes twice and
+    that each is plain (:func:`is_plain_new_order`); a concurrent insert of
+    one of them fails the whole statement on the unique (channel, external
+    id): run this in a savepoint and fall back to :func:`upsert_order` for each.
     """
     if not batch:
         return []
     conn = session.connection()
     # The ORM numbers a new order's version 1 (version_id_col); Core must say so.
-    order_ids = conn.execute(_INSERT_ORDERS, [{**rows.order, "version": 1, "updated_at": rows.order["created_at"]}
-                                              for rows in batch]).scalars().all()
+    stored = conn.execute(_INSERT_ORDERS, [{**rows.order, "version": 1, "updated_at": rows.order["created_at"]}
+                                           for rows in batch])
+    # Matched by key, not by position: RETURNING in parameter order would make
+    # SQLite insert one row per statement.
+    by_key = {(channel_id, external_id): order_id for order_id, channel_id, external_id in stored}
+    order_ids = [by_key[rows.order["channel_id"], rows.order["external_id"]] for rows in batch]
     lines = [{**line, "order_id": order_id} for rows, order_id in zip(batch, order_ids, strict=True)
              for line in rows.lines]
     if lines:
@@ -314,21 +318,19 @@ def insert_new_orders(session: Session, batch: Sequence[NewOrderRows]) -> list[i
                 for payment in rows.payments]
     if payments:
         conn.execute(_INSERT_PAYMENTS, payments)
-    event_ids = conn.execute(_INSERT_EVENTS, [{**rows.created, "order_id": order_id}
-                                              for rows, order_id in zip(batch, order_ids, strict=True)]
-                             ).scalars().all()
-    enqueue_many(conn, [job for order_id, event_id in zip(order_ids, event_ids, strict=True)
-                        for job in (_announcement(order_id, event_id), _first_check(order_id))])
-    return list(order_ids)
+    created = [{**rows.created, "order_id": order_id} for rows, order_id in zip(batch, order_ids, strict=True)]
+    events = {order_id: event_id for order_id, event_id in conn.execute(_INSERT_EVENTS, created)}
+    enqueue_many(conn, [job for order_id in order_ids
+                        for job in (_announcement(order_id, events[order_id]), _first_check(order_id))])
+    return order_ids
 
 
 _orders, _channels = Order.__table__, Channel.__table__
-# Built once; sort_by_parameter_order: the ids come back in the order of the rows given.
-_INSERT_ORDERS = insert(_orders).returning(_orders.c.id, sort_by_parameter_order=True)
+_INSERT_ORDERS = insert(_orders).returning(_orders.c.id, _orders.c.channel_id, _orders.c.external_id)
 _INSERT_LINES = insert(OrderLine.__table__)
 _INSERT_PAYMENTS = insert(Payment.__table__)
-_INSERT_EVENTS = insert(OrderAuditEvent.__table__).returning(OrderAuditEvent.__table__.c.id,
-                                                             sort_by_parameter_order=True)
+_INSERT_EVENTS = insert(OrderAuditEvent.__table__).returning(OrderAuditEvent.__table__.c.order_id,
+                                                             OrderAuditEvent.__table__.c.id)
 _EXISTING = select(_orders.c.external_id).where(_orders.c.channel_id == bindparam("channel_id"),
                                                 _orders.c.external_id.in_(bindparam("external_ids",
                                                                                     expanding=True)))

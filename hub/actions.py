@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -28,9 +30,17 @@ from . import reservations
 from .core import events as ev
 from .core import lifecycle
 from .core.exceptions import ConcurrencyError, NotFound, ValidationError
-from .core.order import Address, OrderData, PaymentData, PaymentUpdate, RefundData, ShipmentData
-from .core.status import financial_status, fulfillment_status
-from .jobs import enqueue
+from .core.order import (
+    Address,
+    Line,
+    OrderData,
+    PaymentData,
+    PaymentUpdate,
+    RefundData,
+    ShipmentData,
+)
+from .core.status import PaymentLike, financial_status, fulfillment_status
+from .jobs import enqueue, enqueue_many, enqueue_row, job_row
 from .models import (
     Channel,
     FulfillmentGroup,
@@ -106,8 +116,18 @@ def _audit_event(order: Order, name: str, *, actor: str, from_status: str | None
 
 def _announce(session: Session, order: Order, event: OrderAuditEvent) -> None:
     """Enqueue the ``order.event`` job of a flushed audit event."""
-    enqueue(session, "order.event", {"event_id": event.id}, order_id=order.id,
-            dedupe_key=f"order.event:{event.id}")
+    enqueue_row(session, _announcement(order.id, event.id))
+
+
+def _announcement(order_id: int, event_id: int) -> dict[str, Any]:
+    """The ``order.event`` job of an audit event: it fans the event out to plugins and notifications."""
+    return job_row("order.event", {"event_id": event_id}, order_id=order_id,
+                   dedupe_key=f"order.event:{event_id}")
+
+
+def _first_check(order_id: int) -> dict[str, Any]:
+    """The ``order.process`` job a new order starts with."""
+    return job_row("order.process", {}, order_id=order_id, dedupe_key=f"order.process:{order_id}:new")
 
 
 # --- capture: orders coming in ------------------------------------------------------
@@ -149,33 +169,25 @@ def upsert_order(session: Session, channel: Channel, data: OrderData, *, actor: 
 
 
 def _create_order(session: Session, channel: Channel, data: OrderData, *, actor: str) -> UpsertResult:
+    slugs = dict.fromkeys(p.channel for p in data.payments if p.channel)
+    rows = new_order_rows(channel, data, {slug: _payment_channel_id(session, channel, slug) for slug in slugs},
+                          actor=actor)
     order = Order(
-        channel=channel,
-        channel_id=channel.id,
-        external_id=str(data.external_id),
-        status=lifecycle.PENDING,
-        currency=data.currency.upper(),
-        tracking_token=secrets.token_urlsafe(24),
-        hold_reasons=[],
-        external_updated_at=data.updated_at,
-        created_at=utcnow(),
+        channel=channel, **rows.order,
+        lines=[OrderLine(**line) for line in rows.lines],
+        payments=[Payment(**payment) for payment in rows.payments],
         # A new order has none of these: saying so up front spares a SELECT for
         # each when they are first read after the flush (found by `make bench`).
-        payments=[], shipments=[], events=[], fulfillment_groups=[],
+        shipments=[], events=[], fulfillment_groups=[],
     )
-    _apply_order_fields(order, data)
-    _replace_lines(order, data)
-    # Everything a new order starts with (lines, payments, derived statuses, its
-    # order.created event) is written by one flush: flushing after each step
-    # cost most of a pull's time (`make bench`).
-    _merge_payments(session, order, data.payments, channel)  # may query: before the add
-    _refresh_derived(order)
-    created = _audit_event(order, ev.ORDER_CREATED, actor=actor, to_status=order.status,
-                           data={"channel": channel.slug, "external_id": order.external_id})
+    created = OrderAuditEvent(order=order, **rows.created)
     try:
-        # A savepoint begun before the order joins the session, so losing a race
-        # to a concurrent insert of the same order rolls back only this order's
-        # rows and does not spoil the caller's transaction.
+        # Everything a new order starts with (lines, payments, derived statuses, its
+        # order.created event) is written by one flush: flushing after each step
+        # cost most of a pull's time (`make bench`). A savepoint begun before the
+        # order joins the session, so losing a race to a concurrent insert of the
+        # same order rolls back only this order's rows and does not spoil the
+        # caller's transaction.
         with session.begin_nested():
             session.add(order)
             session.add(created)
@@ -188,15 +200,153 @@ def _create_order(session: Session, channel: Channel, data: OrderData, *, actor:
     if data.cancelled:
         _cancel_from_channel(session, order, data.cancel_reason, actor=actor)
     else:
-        enqueue(session, "order.process", {}, order_id=order.id, dedupe_key=f"order.process:{order.id}:new")
+        enqueue_row(session, _first_check(order.id))
     return UpsertResult(order, created=True, changed=True)
 
 
-def _apply_order_fields(order: Order, data: OrderData) -> list[str]:
+# --- capture in bulk: a page of new orders --------------------------------------------
+
+
+@dataclass
+class NewOrderRows:
+    """The rows a new order starts with, as column values (no ids: the database gives them).
+
+    :func:`_create_order` (one order, ORM) and :func:`insert_new_orders` (a
+    page, Core ``executemany``) both write these, so the two cannot drift.
+    """
+
+    order: dict[str, Any]
+    lines: list[dict[str, Any]]
+    payments: list[dict[str, Any]]
+    created: dict[str, Any]  # the order.created audit event
+
+
+def new_order_rows(channel: Channel, data: OrderData, payment_channels: Mapping[str, int], *,
+                   actor: str) -> NewOrderRows:
+    """Map a new order to its rows: fields, lines, payments, derived statuses, order.created.
+
+    :param payment_channels: channel id by slug for every ``payment.channel``
+        named; a slug missing raises :class:`ValidationError` as an unknown one.
+    """
+    now = utcnow()
+    currency = data.currency.upper()
+    payments: dict[str, dict[str, Any]] = {}
+    kept: list[PaymentData] = []
+    for p in data.payments:
+        pay_channel_id = _known_payment_channel(channel, p.channel, payment_channels)
+        if p.reference not in payments:  # a reference twice is one payment, as on an update
+            payments[p.reference] = _payment_values(p, currency, pay_channel_id)
+            kept.append(p)
+    fields = _order_fields(data, placed_at=None)
+    lines = [_line_values(i, x) for i, x in enumerate(data.lines)]
+    # PaymentData carries the same status and amounts as the payment rows made from it.
+    fin, ful = _derived_statuses(kept, fields["total"], fields["channel_financial_status"],
+                                 {line["position"]: line["quantity"] for line in lines}, {})
+    order = dict(
+        channel_id=channel.id, external_id=str(data.external_id), status=lifecycle.PENDING,
+        currency=currency, tracking_token=secrets.token_urlsafe(24), hold_reasons=[],
+        external_updated_at=data.updated_at, created_at=now, **fields,
+        financial_status=fin, fulfillment_status=ful,
+    )
+    created = dict(name=ev.ORDER_CREATED, actor=actor, from_status=None, to_status=lifecycle.PENDING,
+                   reason="", data={"channel": channel.slug, "external_id": order["external_id"]},
+                   created_at=now)
+    return NewOrderRows(order, lines, list(payments.values()), created)
+
+
+def payment_channels(session: Session, batch: Iterable[OrderData]) -> dict[str, int]:
+    """Channel id by slug of every payment channel a batch of orders names, in one query.
+
+    Slugs that name no channel are left out (:func:`new_order_rows` refuses them).
+    """
+    slugs = {p.channel for data in batch for p in data.payments if p.channel}
+    if not slugs:
+        return {}
+    return {slug: id_ for slug, id_ in session.execute(_CHANNELS_BY_SLUG, {"slugs": list(slugs)})}
+
+
+def existing_orders(session: Session, channel_id: int, external_ids: Iterable[str]) -> set[str]:
+    """Which of these external ids the channel has an order for already, in one query."""
+    wanted = list(dict.fromkeys(external_ids))
+    if not wanted:
+        return set()
+    return set(session.scalars(_EXISTING, {"channel_id": channel_id, "external_ids": wanted}))
+
+
+def is_plain_new_order(data: OrderData) -> bool:
+    """Whether a new order is created as :func:`new_order_rows` says and nothing more.
+
+    Not so: one that cannot be stored (:meth:`OrderData.check` says why) and
+    one that arrives cancelled (it is cancelled at once, with what that does):
+    :func:`upsert_order` takes those.
+    """
+    if data.cancelled:
+        return False
+    try:
+        data.check()
+    except ValidationError:
+        return False
+    return True
+
+
+def insert_new_orders(session: Session, batch: Sequence[NewOrderRows]) -> list[int]:
+    """Write new orders with one ``executemany`` per table; return their ids, in order.
+
+    Orders, lines, payments, ``order.created`` events and the jobs that follow
+    (``order.event``, ``order.process``): the same rows as :func:`_create_order`
+    would write one by one, without the ORM's cost per order (``make bench`` (b)).
+    The caller checked that none of them exists, that none comes twice and
+    that each is plain (:func:`is_plain_new_order`); a concurrent insert of
+    one of them fails the whole statement on the unique (channel, external
+    id): run this in a savepoint and fall back to :func:`upsert_order` for each.
+    """
+    if not batch:
+        return []
+    conn = session.connection()
+    # The ORM numbers a new order's version 1 (version_id_col); Core must say so.
+    stored = conn.execute(_INSERT_ORDERS, [{**rows.order, "version": 1, "updated_at": rows.order["created_at"]}
+                                           for rows in batch])
+    # Matched by key, not by position: RETURNING in parameter order would make
+    # SQLite insert one row per statement.
+    by_key = {(channel_id, external_id): order_id for order_id, channel_id, external_id in stored}
+    order_ids = [by_key[rows.order["channel_id"], rows.order["external_id"]] for rows in batch]
+    lines = [{**line, "order_id": order_id} for rows, order_id in zip(batch, order_ids, strict=True)
+             for line in rows.lines]
+    if lines:
+        conn.execute(_INSERT_LINES, lines)
+    payments = [{**payment, "order_id": order_id} for rows, order_id in zip(batch, order_ids, strict=True)
+                for payment in rows.payments]
+    if payments:
+        conn.execute(_INSERT_PAYMENTS, payments)
+    created = [{**rows.created, "order_id": order_id} for rows, order_id in zip(batch, order_ids, strict=True)]
+    events = {order_id: event_id for order_id, event_id in conn.execute(_INSERT_EVENTS, created)}
+    enqueue_many(conn, [job for order_id in order_ids
+                        for job in (_announcement(order_id, events[order_id]), _first_check(order_id))])
+    return order_ids
+
+
+_orders, _channels = Order.__table__, Channel.__table__
+_INSERT_ORDERS = insert(_orders).returning(_orders.c.id, _orders.c.channel_id, _orders.c.external_id)
+_INSERT_LINES = insert(OrderLine.__table__)
+_INSERT_PAYMENTS = insert(Payment.__table__)
+_INSERT_EVENTS = insert(OrderAuditEvent.__table__).returning(OrderAuditEvent.__table__.c.order_id,
+                                                             OrderAuditEvent.__table__.c.id)
+_EXISTING = select(_orders.c.external_id).where(_orders.c.channel_id == bindparam("channel_id"),
+                                                _orders.c.external_id.in_(bindparam("external_ids",
+                                                                                    expanding=True)))
+_CHANNELS_BY_SLUG = select(_channels.c.slug, _channels.c.id).where(
+    _channels.c.slug.in_(bindparam("slugs", expanding=True)))
+
+
+# --- the columns an order's data fills ------------------------------------------------------
+
+
+def _order_fields(data: OrderData, *, placed_at: datetime | None) -> dict[str, Any]:
+    """The order's columns that come from the channel's data (``placed_at``: the stored one)."""
     ship = data.shipping_address.to_dict() if data.shipping_address else None
     bill = data.billing_address.to_dict() if data.billing_address else None
     total = data.total if data.total is not None else data.computed_total
-    values = {
+    return {
         "number": data.number or str(data.external_id),
         "email": (data.customer.email or "").strip().lower(),
         "customer_name": data.customer.name or "",
@@ -209,14 +359,28 @@ def _apply_order_fields(order: Order, data: OrderData) -> list[str]:
         "tax": data.tax,
         "discount": data.discount,
         "total": total,
-        "placed_at": data.placed_at or order.placed_at or utcnow(),
+        "placed_at": data.placed_at or placed_at or utcnow(),
         "tags": list(data.tags),
         "notes": data.notes or "",
         "is_test": bool(data.is_test),
         "channel_financial_status": data.channel_financial_status or "",
     }
+
+
+def _line_values(position: int, line: Line) -> dict[str, Any]:
+    return dict(position=position, external_id=str(line.external_id or ""), sku=line.sku, name=line.name,
+                quantity=line.quantity, unit_price=line.unit_price, tax=line.tax, discount=line.discount)
+
+
+def _payment_values(p: PaymentData, currency: str, channel_id: int | None) -> dict[str, Any]:
+    return dict(reference=p.reference, channel_id=channel_id, status=p.status, currency=currency,
+                amount=p.amount, captured_amount=p.captured_amount, refunded_amount=p.refunded_amount,
+                created_at=utcnow())
+
+
+def _apply_order_fields(order: Order, data: OrderData) -> list[str]:
     changed = []
-    for name, value in values.items():
+    for name, value in _order_fields(data, placed_at=order.placed_at).items():
         if getattr(order, name) != value:
             setattr(order, name, value)
             changed.append(name)
@@ -232,11 +396,7 @@ def _lines_differ(order: Order, data: OrderData) -> bool:
 
 
 def _replace_lines(order: Order, data: OrderData) -> None:
-    order.lines[:] = [
-        OrderLine(position=i, external_id=str(x.external_id or ""), sku=x.sku, name=x.name,
-                  quantity=x.quantity, unit_price=x.unit_price, tax=x.tax, discount=x.discount)
-        for i, x in enumerate(data.lines)
-    ]
+    order.lines[:] = [OrderLine(**_line_values(i, x)) for i, x in enumerate(data.lines)]
 
 
 def _merge_payments(session: Session, order: Order, payments: list[PaymentData], channel: Channel) -> list[str]:
@@ -245,11 +405,7 @@ def _merge_payments(session: Session, order: Order, payments: list[PaymentData],
         pay_channel_id = _payment_channel_id(session, channel, p.channel)
         existing = next((x for x in order.payments if x.reference == p.reference), None)
         if existing is None:
-            order.payments.append(Payment(
-                reference=p.reference, channel_id=pay_channel_id, status=p.status,
-                currency=order.currency, amount=p.amount, captured_amount=p.captured_amount,
-                refunded_amount=p.refunded_amount, created_at=utcnow(),
-            ))
+            order.payments.append(Payment(**_payment_values(p, order.currency, pay_channel_id)))
             changed.append(f"payment:{p.reference}")
     return changed
 
@@ -257,24 +413,36 @@ def _merge_payments(session: Session, order: Order, payments: list[PaymentData],
 def _payment_channel_id(session: Session, channel: Channel, slug: str | None) -> int | None:
     if slug:
         found = session.scalars(select(Channel).where(Channel.slug == slug)).one_or_none()
-        if found is None:
-            raise ValidationError(f"payment channel {slug!r} does not exist",
-                                  details={"payments": f"unknown channel {slug}"})
-        return found.id
+        return _known_payment_channel(channel, slug, {slug: found.id} if found else {})
     return channel.payment_channel_id
 
 
+def _known_payment_channel(channel: Channel, slug: str | None, known: Mapping[str, int]) -> int | None:
+    """The payment channel a payment names (its slug, looked up in ``known``), else the channel's own."""
+    if not slug:
+        return channel.payment_channel_id
+    if slug not in known:
+        raise ValidationError(f"payment channel {slug!r} does not exist",
+                              details={"payments": f"unknown channel {slug}"})
+    return known[slug]
+
+
 def _refresh_derived(order: Order) -> None:
-    order.financial_status = financial_status(
-        order.payments, order.total, fallback=order.channel_financial_status or "pending"
-    )
     ordered = {line.id or id(line): line.quantity for line in order.lines}
     shipped: Counter = Counter()
     for shipment in order.shipments:
         if shipment.status != "voided":
             for sl in shipment.lines:
                 shipped[sl.order_line_id] += sl.quantity
-    order.fulfillment_status = fulfillment_status(ordered, shipped)
+    order.financial_status, order.fulfillment_status = _derived_statuses(
+        order.payments, order.total, order.channel_financial_status, ordered, shipped)
+
+
+def _derived_statuses(payments: Iterable[PaymentLike], total: int, channel_financial_status: str,
+                      ordered: Mapping[object, int], shipped: Mapping[object, int]) -> tuple[str, str]:
+    """(financial status, fulfilment status) of an order with these payments, lines and shipments."""
+    return (financial_status(payments, total, fallback=channel_financial_status or "pending"),
+            fulfillment_status(ordered, shipped))
 
 
 def _cancel_from_channel(session: Session, order: Order, reason: str, *, actor: str) -> None:

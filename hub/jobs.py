@@ -105,11 +105,15 @@ def enqueue(
     returns ``None`` (``INSERT … ON CONFLICT DO NOTHING``), without spoiling
     the caller's transaction.
     """
-    values = job_row(kind, payload, channel_id=channel_id, order_id=order_id, dedupe_key=dedupe_key,
-                     run_at=run_at, max_attempts=max_attempts)
+    return enqueue_row(session, job_row(kind, payload, channel_id=channel_id, order_id=order_id,
+                                        dedupe_key=dedupe_key, run_at=run_at, max_attempts=max_attempts))
+
+
+def enqueue_row(session: Session, row: dict[str, Any]) -> int | None:
+    """:func:`enqueue` a row made by :func:`job_row`; return its id (None: its dedupe key was taken)."""
     dialect = session.get_bind().dialect.name
     if dialect not in ("postgresql", "sqlite"):
-        job = Job(**values)
+        job = Job(**row)
         session.add(job)
         session.flush()
         return job.id
@@ -117,7 +121,7 @@ def enqueue(
     # ORM insert with .values() for every job cost more than the insert itself
     # (profiled in `make bench`). The job's order and channel have ids, so they
     # are in the database already; other pending changes flush at commit.
-    return session.execute(_insert_statement(dialect, dedupe_key is not None), values).scalar()
+    return session.execute(_insert_statement(dialect, row["dedupe_key"] is not None), row).scalar()
 
 
 def job_row(kind: str, payload: dict[str, Any] | None = None, *, channel_id: int | None = None,

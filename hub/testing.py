@@ -11,6 +11,8 @@ Fixtures:
 - ``pg_hub``: the same on the real PostgreSQL named by ``HUB_TEST_DATABASE_URL``
   (emptied before each test); skipped, with the reason shown, when it is unset.
 - ``any_hub``: parametrized over both, for behaviour that must hold on each.
+- ``fresh_hubs``: parametrized over both; each call a new, empty hub (compare
+  what two of them stored with :func:`stored_rows`).
 - ``make_hub``: build a hub with extra plugin objects registered, e.g. a test
   plugin; they are unregistered when the test ends.
 - ``app`` / ``client``: the Flask app on ``hub`` and its test client.
@@ -139,6 +141,64 @@ def any_hub(request, make_hub) -> Hub:
     if request.param == "sqlite":
         return make_hub()
     return request.getfixturevalue("pg_hub")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_hubs(request, make_hub) -> Callable[..., Hub]:
+    """Parametrized like ``any_hub``: each call makes a new, empty hub on that database.
+
+    For comparing two hubs that did the same work (:func:`stored_rows`). There is
+    one PostgreSQL test database, so there each call empties it: read what a hub
+    stored before making the next.
+    """
+    if request.param == "sqlite":
+        return make_hub
+    url = request.getfixturevalue("pg_url")
+
+    def factory(**kwargs) -> Hub:
+        db = Database(url)
+        truncate_all(db)
+        db.dispose()
+        return make_hub(database_url=url, **kwargs)
+
+    return factory
+
+
+def stored_rows(hub: Hub) -> dict[str, list]:
+    """The orders, lines, payments, audit events and jobs of a hub, to compare with another's.
+
+    Ids, timestamps and tracking tokens differ between two hubs that did the
+    same work, so they are left out: rows refer to an order by its (channel,
+    external id), to an audit event by its order and name, and a job's payload
+    and dedupe key say so too. Each list is sorted.
+    """
+    from .models import Job, Order, OrderAuditEvent, OrderLine, Payment
+
+    def values(row, *skip: str) -> dict[str, Any]:
+        return {c.key: getattr(row, c.key) for c in row.__table__.columns
+                if c.key not in ("id", "order_id", "created_at", "updated_at", *skip)}
+
+    with hub.db.read() as session:
+        orders = {o.id: (o.channel_id, o.external_id) for o in session.query(Order)}
+        events = {e.id: (*orders[e.order_id], e.name) for e in session.query(OrderAuditEvent)}
+        labels = {**{str(k): str(v) for k, v in orders.items()}}
+        rows: dict[str, list] = {
+            "orders": [values(o, "tracking_token") for o in session.query(Order)],
+            "lines": [(orders[x.order_id], values(x)) for x in session.query(OrderLine)],
+            "payments": [(orders[x.order_id], values(x)) for x in session.query(Payment)],
+            "events": [(orders[x.order_id], values(x)) for x in session.query(OrderAuditEvent)],
+            "jobs": [],
+        }
+        for job in session.query(Job):
+            payload = dict(job.payload or {})
+            names = dict(labels)
+            if "event_id" in payload:
+                names[str(payload["event_id"])] = str(events[payload["event_id"]])
+                payload["event_id"] = events[payload["event_id"]]
+            key = ":".join(names.get(part, part) for part in (job.dedupe_key or "").split(":"))
+            rows["jobs"].append((orders.get(job.order_id), key,
+                                 values(job, "payload", "dedupe_key", "run_at", "finished_at"), payload))
+    return {name: sorted(found, key=repr) for name, found in rows.items()}
 
 
 @pytest.fixture

@@ -6,8 +6,10 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from hub.models import Job, OrderAuditEvent
+from hub.channels import create_channel, link_channels
+from hub.models import Channel, Job, OrderAuditEvent
 from hub.port import HubPort
+from hub.testing import stored_rows
 from plugins.shopify.connector import ShopifyConnector
 
 
@@ -125,6 +127,34 @@ def test_an_order_the_hub_cannot_read_is_dead_lettered_and_the_rest_arrive(hub, 
         retry(session, dead[0][0])
     env.run("channel.order_rejected")
     assert env.order(broken) is not None
+
+
+def test_a_pull_stores_the_same_rows_whether_new_orders_go_together_or_one_by_one(
+        fresh_hubs, shopify, monkeypatch):
+    """The bulk creation of a page's new orders against upsert_order, on the same pages from the same shop."""
+    monkeypatch.setattr(ShopifyConnector, "PAGE_SIZE", 60)
+    stored = {}
+    for bulk in (False, True):
+        monkeypatch.setattr(HubPort, "bulk_create", bulk)
+        hub = fresh_hubs()
+        env = shopify(hub, orders=150, seed=21, payment_attribute="pi",
+                      config={"payment_reference_attribute": "pi"})
+        with hub.db.transaction() as session:
+            stripe = create_channel(hub, session, name="Stripe", connector="stripe", slug="stripe", config={
+                "secret_key": "sk_test_never_called", "capture": "automatic",
+                "api_base_url": "http://127.0.0.1:9"})
+            link_channels(hub, session, session.get(Channel, env.channel_id), payment_channel_id=stripe.id,
+                          set_payment=True)
+            stripe_id = stripe.id
+        assert env.pull().status == "succeeded"
+        assert env.pull().status == "succeeded"  # the overlap again: orders the hub has
+        stored[bulk] = stored_rows(hub)
+    for table in ("orders", "lines", "payments", "events", "jobs"):
+        assert stored[True][table] == stored[False][table], table
+    orders = stored[True]["orders"]
+    assert len(orders) == 150 and any(o["status"] == "cancelled" for o in orders)
+    assert len(stored[True]["payments"]) > 100
+    assert {p["channel_id"] for _, p in stored[True]["payments"]} == {stripe_id}
 
 
 # --- the sandbox behaves like Shopify -------------------------------------------------------------------

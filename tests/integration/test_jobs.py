@@ -188,3 +188,29 @@ def test_backoff_grows_exponentially_within_jitter_and_respects_retry_after(jobs
         exp = min(3600, 2 * 2 ** (attempt - 1))
         assert exp / 2 <= delay <= exp
     assert backoff_seconds(1, retry_after=120) >= 120
+
+
+def test_a_periodic_job_still_waiting_takes_the_next_slots_work_too(jobs_hub):
+    from hub.jobs import PeriodicJob
+    from hub.scheduler import fire
+
+    hub, plugin = jobs_hub
+    pull = PeriodicJob(kind="test.ok", every_seconds=10, channel_id=None)
+    other = PeriodicJob(kind="test.flaky", every_seconds=10, payload={"succeed_on": 2})
+
+    first = fire(hub, pull, now=1000.0)
+    assert first is not None
+    # The workers are behind: the next slots add nothing while the first waits.
+    assert fire(hub, pull, now=1010.0) is None
+    assert fire(hub, pull, now=1020.0) is None
+    # Another periodic job is not held back by it.
+    flaky = fire(hub, other, now=1010.0)
+    assert flaky is not None
+
+    Worker(hub).run_until_idle()
+    assert [job_id for job_id, _ in plugin.runs if job_id == first] == [first]
+    # The flaky one failed and waits for its retry: its next slots are coalesced too.
+    assert _job(hub, flaky).status == "failed"
+    assert fire(hub, other, now=1030.0) is None
+    # Once the first ran, the next slot is queued as usual.
+    assert fire(hub, pull, now=1030.0) is not None

@@ -98,6 +98,8 @@ def test_two_schedulers_firing_the_same_slots_enqueue_one_job_per_slot(pg_hub, p
     log_file = tmp_path / "runs.log"
     schedulers = [start(["scheduler"], data_dir=tmp_path, pg_url=pg_url, log_file=log_file, SCALE_TICK="1")
                   for _ in range(2)]
+    # A worker runs each tick: a tick still queued would hold the next slots back (coalescing).
+    worker = start(["worker"], data_dir=tmp_path, pg_url=pg_url, log_file=log_file)
     # Both must be up before the window starts: start-up time varies with load.
     early: list[str] = []
     try:
@@ -111,6 +113,7 @@ def test_two_schedulers_firing_the_same_slots_enqueue_one_job_per_slot(pg_hub, p
         window = time.time() - window_started
     finally:
         outputs = [stop(s) for s in schedulers]
+        stop(worker)
     jobs = count(pg_hub, Job.kind == "scale.tick")
     logs = "".join(early) + "".join(err for _, err in outputs)
     enqueued = logs.count("enqueued scale.tick")

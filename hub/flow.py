@@ -24,7 +24,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import actions, notifications, reservations
@@ -117,7 +117,11 @@ def _follow_up(session: Session, hub, audit: OrderAuditEvent, order: Order) -> N
                 group.status = "cancelling"
                 enqueue_shipping_flush(session, group.shipping_channel_id)
             elif group.status == "pending":
-                group.status = "cancelled"
+                if being_sent(session, group):  # it may reach the warehouse: tell it after
+                    group.status = "cancelling"
+                    enqueue_shipping_flush(session, group.shipping_channel_id)
+                else:
+                    group.status = "cancelled"
 
 
 def _implements(connector, operation: str) -> bool:
@@ -351,43 +355,90 @@ def _group_lines(order: Order, group: FulfillmentGroup) -> list[dict[str, Any]]:
     return out
 
 
+_GROUPS = FulfillmentGroup.__table__
+_JOBS = Job.__table__
+
+
+def _claim_groups(session: Session, channel_id: int, job_id: int) -> list[int]:
+    """Mark up to a batch of this channel's unsent groups as this flush's; their ids.
+
+    A group is free when no flush has it, or the flush that had it is not running
+    any more (it finished, failed, or its worker died and the job waits to run
+    again: then the same job takes its groups back). Two flushes running at once
+    so send different groups: a backlog of queued flushes no longer sends one
+    group several times. ``SKIP LOCKED`` (PostgreSQL) passes over groups another
+    flush is claiming at this moment.
+    """
+    g = _GROUPS
+    taken = exists().where(_JOBS.c.id == g.c.flush_job_id, _JOBS.c.status == "running")
+    free = (
+        select(g.c.id)
+        .where(g.c.shipping_channel_id == channel_id,
+               g.c.status.in_(("pending", "cancelling")),
+               # A group the service refused waits for a person (its dead
+               # ``shipping.resubmit`` job), instead of riding every batch.
+               g.c.error.is_(None),
+               or_(g.c.flush_job_id.is_(None), g.c.flush_job_id == job_id, ~taken))
+        .order_by(g.c.id).limit(SHIPPING_BATCH_SIZE)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = session.execute(
+        update(g).where(g.c.id.in_(free)).values(flush_job_id=job_id).returning(g.c.id)).scalars()
+    return sorted(claimed)
+
+
+def being_sent(session: Session, group: FulfillmentGroup) -> bool:
+    """Whether a running ``shipping.flush`` has claimed ``group`` (it may be at the warehouse)."""
+    return group.flush_job_id is not None and session.scalar(
+        select(Job.status).where(Job.id == group.flush_job_id)) == "running"
+
+
 def flush_shipping(ctx: JobContext) -> None:
     """Send up to 100 pending (or cancelling) groups of one shipping channel in one call."""
     hub = ctx.hub
+    with hub.db.transaction() as session:
+        ids = _claim_groups(session, ctx.channel_id, ctx.id)
+    if not ids:
+        return
     with hub.db.read() as session:
-        groups = session.scalars(
-            select(FulfillmentGroup)
-            .where(FulfillmentGroup.shipping_channel_id == ctx.channel_id,
-                   FulfillmentGroup.status.in_(("pending", "cancelling")),
-                   # A group the service refused waits for a person (its dead
-                   # ``shipping.resubmit`` job), instead of riding every batch.
-                   FulfillmentGroup.error.is_(None))
-            .order_by(FulfillmentGroup.id).limit(SHIPPING_BATCH_SIZE)
-        ).all()
-        batch = []
+        groups = session.scalars(select(FulfillmentGroup).where(FulfillmentGroup.id.in_(ids))
+                                 .order_by(FulfillmentGroup.id)).all()
+        batch, skipped = [], []
         for g in groups:
             if g.status == "pending" and g.order.status not in ("processing", "partially_shipped"):
+                skipped.append(g.id)
                 continue
             batch.append(ShippingOrder(
                 key=g.key, order=order_detail(g.order), lines=_group_lines(g.order, g),
                 location_code=g.location_code,
                 status="cancelled" if g.status == "cancelling" else "awaiting_shipment"))
-        more = len(groups) == SHIPPING_BATCH_SIZE
-    if not batch:
-        return
+    more = len(ids) == SHIPPING_BATCH_SIZE
     rejected: dict[str, str] = {}
-    try:
-        accepted = ctx.connector().submit_orders(batch)
-    except SubmissionRejected as exc:
-        accepted, rejected = exc.accepted, exc.rejected
+    accepted: dict[str, Any] = {}
+    if batch:
+        try:
+            accepted = ctx.connector().submit_orders(batch)
+        except SubmissionRejected as exc:
+            accepted, rejected = exc.accepted, exc.rejected
     with hub.db.transaction() as session:
+        if skipped:  # not sent: free at once for the flush that follows their order's change
+            session.execute(update(_GROUPS).where(_GROUPS.c.id.in_(skipped), _GROUPS.c.flush_job_id == ctx.id)
+                            .values(flush_job_id=None))
         for item in batch:
             group = actions.find_group(session, item.key)
             if item.key in accepted:
-                group.status = "cancelled" if item.status == "cancelled" else "submitted"
                 group.external_id = str(accepted[item.key])
                 group.submitted_at = utcnow()
                 group.error = None
+                if item.status == "cancelled":
+                    group.status = "cancelled"
+                elif group.status == "pending":
+                    group.status = "submitted"
+                else:
+                    # Its order was cancelled while this flush was sending it: the
+                    # warehouse has it now, so the next flush tells it to cancel.
+                    group.status = "cancelling"
+                    enqueue_shipping_flush(session, ctx.channel_id)
             elif item.key in rejected:
                 group.error = rejected[item.key]
                 log.warning("shipping channel %s refused %s: %s", ctx.channel_id, item.key,

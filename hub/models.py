@@ -253,6 +253,9 @@ class FulfillmentGroup(Base):
     external_id: Mapped[str | None] = mapped_column(String(200))
     submitted_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    # The ``shipping.flush`` job sending this group: it is that flush's while the
+    # job runs, so two flushes of one channel never send the same group.
+    flush_job_id: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

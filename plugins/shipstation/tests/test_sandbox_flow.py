@@ -5,15 +5,15 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hub import actions
 from hub.channels import ensure_manual_channel
 from hub.connectors import ChannelInfo
 from hub.core.order import Line
 from hub.flow import enqueue_shipping_flush
-from hub.jobs import enqueue
-from hub.models import FulfillmentGroup, Job, Order, WebhookEvent
+from hub.jobs import Worker, enqueue
+from hub.models import FulfillmentGroup, Job, Order, WebhookEvent, utcnow
 from hub.testing import order_data
 from plugins.shipstation.connector import ShipStationConnector
 from plugins.shipstation.sandbox import send_notice
@@ -282,3 +282,90 @@ def test_a_429_is_obeyed_before_the_request_is_sent_again(sandbox):
     # One 429, then a success: a retry before the reset would have met a second 429.
     assert sandbox.throttled == 1
     assert [status for method, path, status in sandbox.log if path == "/stores"] == [429, 200]
+
+
+def _processing_orders(hub, channel_id: int, count: int) -> list[int]:
+    with hub.db.transaction() as session:
+        manual = ensure_manual_channel(hub, session)
+        ids = []
+        for n in range(count):
+            order = actions.upsert_order(session, manual, order_data(external_id=f"C{n}", number=f"#C{n}"),
+                                         actor="test").order
+            actions.apply_event(session, order, "confirm", actor="test")
+            actions.plan_fulfillment(session, order, [("", {order.lines[0].id: 2})], channel_id)
+            actions.apply_event(session, order, "start_fulfillment", actor="test")
+            ids.append(order.id)
+        return ids
+
+
+def test_two_flushes_at_once_send_each_group_once_and_a_cancel_in_flight_still_arrives(
+        pg_hub, sandbox, shipstation_channel, monkeypatch):
+    """A backlog runs several ``shipping.flush`` jobs of one channel at the same time.
+
+    While the first flush's call is at ShipStation, a second flush runs and an
+    order of the first batch is cancelled. The second sends only the groups the
+    first did not take; the cancelled order's group still reaches the warehouse
+    (it was on its way) and is then cancelled there.
+    """
+    hub = pg_hub
+    channel_id = shipstation_channel(hub)
+    order_ids = _processing_orders(hub, channel_id, 130)
+    with hub.db.transaction() as session:
+        for n in range(2):
+            enqueue(session, "shipping.flush", {}, channel_id=channel_id, dedupe_key=f"flush-{n}")
+    sent: list[tuple[str, str]] = []
+    real_submit = ShipStationConnector.submit_orders
+
+    def submit(connector, orders):
+        sent.extend((o.key, o.status) for o in orders)
+        if len(sent) == len(orders):  # the first call: the other flush and a cancel happen meanwhile
+            with hub.db.transaction() as session:
+                actions.cancel(session, order_ids[0], actor="test", reason="changed mind")
+            second = Worker(hub, worker_id="second-worker", kinds=("order.event", "shipping.flush"))
+            assert second.run_until_idle() >= 2
+        return real_submit(connector, orders)
+
+    monkeypatch.setattr(ShipStationConnector, "submit_orders", submit)
+    run_all(hub)
+    awaiting = [key for key, status in sent if status == "awaiting_shipment"]
+    assert len(awaiting) == len(set(awaiting)) == 130
+    assert sent.count((f"hub-{order_ids[0]}", "cancelled")) == 1
+    assert sandbox.order(f"hub-{order_ids[0]}")["orderStatus"] == "cancelled"
+    assert len(sandbox.orders) == 130
+    with hub.db.read() as session:
+        statuses = session.scalars(select(FulfillmentGroup.status).order_by(FulfillmentGroup.id)).all()
+    assert statuses == ["cancelled"] + ["submitted"] * 129
+
+
+def test_a_flush_whose_worker_died_sends_its_groups_again_when_its_job_runs_again(
+        pg_hub, sandbox, shipstation_channel, monkeypatch):
+    hub = pg_hub
+    channel_id = shipstation_channel(hub)
+    _processing_orders(hub, channel_id, 3)
+    with hub.db.transaction() as session:
+        enqueue(session, "shipping.flush", {}, channel_id=channel_id)
+
+    def crash(connector, orders):
+        raise KeyboardInterrupt  # the process dies with the groups claimed and nothing sent
+
+    monkeypatch.setattr(ShipStationConnector, "submit_orders", crash)
+    try:
+        Worker(hub, worker_id="doomed", kinds=("shipping.flush",)).run_until_idle()
+    except KeyboardInterrupt:
+        pass
+    with hub.db.read() as session:
+        [job] = session.scalars(select(Job).where(Job.kind == "shipping.flush")).all()
+        assert job.status == "running"
+        claimed = session.scalars(select(FulfillmentGroup.flush_job_id)).all()
+        assert claimed == [job.id] * 3
+    monkeypatch.undo()
+    # Another flush finds nothing to send while the dead worker's job still holds its lease ...
+    with hub.db.transaction() as session:
+        enqueue(session, "shipping.flush", {}, channel_id=channel_id, dedupe_key="another")
+    run_all(hub, kinds=("shipping.flush",))
+    assert sandbox.count("POST", "/orders/createorders") == 0
+    # ... and once the lease runs out the job runs again and sends them.
+    with hub.db.transaction() as session:
+        session.execute(update(Job).where(Job.id == job.id).values(locked_until=utcnow()))
+    run_all(hub, kinds=("shipping.flush",))
+    assert sandbox.count("POST", "/orders/createorders") == 1 and len(sandbox.orders) == 3

@@ -24,7 +24,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from . import actions, notifications, reservations
@@ -374,7 +374,8 @@ def _claim_groups(session: Session, channel_id: int, job_id: int) -> list[int]:
     free = (
         select(g.c.id)
         .where(g.c.shipping_channel_id == channel_id,
-               g.c.status.in_(("pending", "cancelling")),
+               # Literal, to match the partial index ix_fulfillment_groups_unsent.
+               text("fulfillment_groups.status IN ('pending', 'cancelling')"),
                # A group the service refused waits for a person (its dead
                # ``shipping.resubmit`` job), instead of riding every batch.
                g.c.error.is_(None),

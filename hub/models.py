@@ -241,6 +241,12 @@ class FulfillmentGroup(Base):
     """
 
     __tablename__ = "fulfillment_groups"
+    __table_args__ = (
+        # What a shipping flush sends, kept small: sent groups leave it.
+        Index("ix_fulfillment_groups_unsent", "shipping_channel_id", "id",
+              postgresql_where=text("status IN ('pending', 'cancelling')"),
+              sqlite_where=text("status IN ('pending', 'cancelling')")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     key: Mapped[str] = mapped_column(String(100), unique=True)

@@ -11,7 +11,6 @@ import logging
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
 import click
@@ -62,26 +61,6 @@ def _setup_logging(level: str) -> None:
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # Under load waitress warns "Task queue depth is N" for every request that
-    # waits for a thread: one line per request cost 6 % of the server's time at
-    # 16 concurrent senders (`make bench` (a)). Once a minute says as much.
-    logging.getLogger("waitress.queue").addFilter(_OncePer(60.0))
-
-
-class _OncePer(logging.Filter):
-    """Let a logger's records through at most once per ``seconds``."""
-
-    def __init__(self, seconds: float):
-        super().__init__()
-        self.seconds = seconds
-        self._next = 0.0
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        now = time.monotonic()
-        if now < self._next:
-            return False
-        self._next = now + self.seconds
-        return True
 
 
 @click.group(cls=HubGroup)
@@ -150,12 +129,11 @@ def db_upgrade(ctx):
 @click.pass_context
 def serve(ctx, host, port, threads, worker_threads, no_scheduler):
     """Serve the web app, and run a worker and a scheduler in the same process."""
-    from waitress import create_server
-
     from .channels import ensure_manual_channel
     from .jobs import Worker
     from .scheduler import Scheduler
     from .web import create_app
+    from .web.serving import make_server
 
     hub = _ready_hub(ctx)
     with hub.db.transaction() as session:
@@ -169,7 +147,7 @@ def serve(ctx, host, port, threads, worker_threads, no_scheduler):
         worker_thread.start()
     if scheduler:
         scheduler.start()
-    server = create_server(app, host=host, port=port, threads=threads, ident="hub")
+    server = make_server(app, host=host, port=port, threads=threads)
     click.echo(f"hub serving on http://{server.effective_host}:{server.effective_port}", err=True)
     _raise_on_sigterm()
     try:

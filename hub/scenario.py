@@ -169,15 +169,13 @@ class HubServer:
     """The hub running in this process: web app on waitress, worker threads, scheduler."""
 
     def __init__(self, hub: Hub, *, port: int = 0, workers: int = 4, web_threads: int = 8):
-        from waitress import create_server
-
         from .jobs import Worker
         from .scheduler import Scheduler
         from .web import create_app
+        from .web.serving import make_server
 
         self.hub = hub
-        self.server = create_server(create_app({"HUB": hub}), host="127.0.0.1", port=port,
-                                    threads=web_threads, ident="hub")
+        self.server = make_server(create_app({"HUB": hub}), host="127.0.0.1", port=port, threads=web_threads)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self.workers = workers
         self._worker_cls, self._scheduler_cls = Worker, Scheduler

@@ -52,6 +52,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(track.bp)
     app.register_blueprint(admin_bp)
     hub.pm.hook.hub_register_blueprints(app=app)
+    # POST /webhooks/<slug> is answered below Flask (see webhooks.Ingress).
+    app.wsgi_app = webhooks.Ingress(app, app.wsgi_app)
     return app
 
 

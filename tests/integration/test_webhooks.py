@@ -374,3 +374,32 @@ def test_a_channel_disabled_in_another_process_refuses_deliveries_within_the_cac
             deliver(hub, slug, "evt-2")
     finally:
         other.close()
+
+
+def test_the_flask_view_and_the_ingress_below_flask_answer_alike(hub, shop):
+    """Deliveries are answered by ``Ingress`` before Flask; the route's own view gives the same answers."""
+    from hub.web import create_app
+
+    def answers(app, prefix: str) -> list:
+        client = app.test_client()
+        big = body_for(f"{prefix}-big", note="x" * 6_000_000)
+        return [
+            (r.status_code, r.get_json(), r.headers.get("Content-Type"))
+            for r in (post(client, shop, body_for(f"{prefix}-1")),
+                      post(client, shop, body_for(f"{prefix}-1")),
+                      post(client, shop, body_for(f"{prefix}-2"), secret="wrong-secret"),
+                      post(client, shop, b"{not json"),
+                      post(client, "no-such-shop", body_for(f"{prefix}-3")),
+                      post(client, shop, big),
+                      client.get(f"/webhooks/{shop}"))
+        ]
+
+    below = create_app({"HUB": hub})
+    plain = create_app({"HUB": hub})
+    assert type(below.wsgi_app).__name__ == "Ingress"
+    plain.wsgi_app = plain.wsgi_app.wsgi_app  # the Flask app alone
+    seen = answers(below, "below")
+    assert seen == answers(plain, "plain")
+    assert [status for status, _, _ in seen] == [200, 200, 401, 400, 404, 413, 405]
+    assert [body.get("status") for _, body, _ in seen[:2]] == ["accepted", "duplicate"]
+    assert count(hub, WebhookEvent) == 2

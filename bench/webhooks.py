@@ -1,6 +1,6 @@
 """(a) Webhook ingest: signed Shopify deliveries against the hub and a bare Flask endpoint.
 
-Both servers are waitress with the same settings ``hub serve`` uses (8
+Both servers are waitress with the same settings ``hub serve`` uses (16
 request threads) and each runs in its own process, so the client (this
 process) shares no GIL with them:
 
@@ -31,7 +31,7 @@ from pathlib import Path
 from . import common
 
 CONCURRENCY = 16
-SERVER_THREADS = 8  # `hub serve --threads` default
+SERVER_THREADS = 16  # `hub serve --threads` default
 SLUG = "bench-shop"
 
 

@@ -122,7 +122,9 @@ def db_upgrade(ctx):
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int, help="Web request threads.")
+@click.option("--threads", default=16, show_default=True, type=int,
+              help="Web request threads. Webhooks that arrive together are stored in one commit: "
+                   "more threads, bigger and fewer commits.")
 @click.option("--workers", "worker_threads", default=2, show_default=True, type=int,
               help="Job worker threads (0: run no worker here).")
 @click.option("--no-scheduler", is_flag=True, help="Run no scheduler here.")

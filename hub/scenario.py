@@ -168,7 +168,7 @@ def reset_database(hub: Hub) -> None:
 class HubServer:
     """The hub running in this process: web app on waitress, worker threads, scheduler."""
 
-    def __init__(self, hub: Hub, *, port: int = 0, workers: int = 4, web_threads: int = 8):
+    def __init__(self, hub: Hub, *, port: int = 0, workers: int = 4, web_threads: int = 16):
         from .jobs import Worker
         from .scheduler import Scheduler
         from .web import create_app

@@ -9,7 +9,7 @@ they do in production. The hub runs in the shape each database is deployed in
 - SQLite: one ``hub serve`` process (web app, two worker threads, scheduler);
   each kill point kills it.
 - PostgreSQL: the scale-out shape, five processes: the web app on gunicorn
-  (``gunicorn --workers 2 --threads 8 "hub.web:create_app()"``), two
+  (``gunicorn --workers 2 --threads 16 "hub.web:create_app()"``), two
   ``hub worker --concurrency 2`` and two ``hub scheduler``. Each kill point kills
   one of them or several at once (each at least once over the run).
 
@@ -81,7 +81,7 @@ def hub_processes(database: str, port: int, run_dir: Path) -> list[Role]:
     if database == "sqlite":
         return [Role("hub serve", (*hub, "serve", "--port", str(port), "--workers", "2"), healthz)]
     web = (sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-           "--threads", "8", "hub.web:create_app()")
+           "--threads", "16", "hub.web:create_app()")
     if gunicorn.version_info >= (25, 1):
         # Its control socket defaults to one path in $HOME for every gunicorn on the machine.
         web = (*web[:-1], "--control-socket", str(run_dir / "gunicorn.ctl"), web[-1])

@@ -41,6 +41,7 @@ from .core.exceptions import HubError, PaymentDeclined, ValidationError
 from .core.order import PaymentUpdate, RefundData
 from .jobs import JobContext, dead_letter, enqueue
 from .models import (
+    UNSENT_GROUPS,
     Channel,
     FulfillmentGroup,
     Job,
@@ -374,8 +375,7 @@ def _claim_groups(session: Session, channel_id: int, job_id: int) -> list[int]:
     free = (
         select(g.c.id)
         .where(g.c.shipping_channel_id == channel_id,
-               # Literal, to match the partial index ix_fulfillment_groups_unsent.
-               text("fulfillment_groups.status IN ('pending', 'cancelling')"),
+               text(UNSENT_GROUPS),  # literal: the partial index's own predicate
                # A group the service refused waits for a person (its dead
                # ``shipping.resubmit`` job), instead of riding every batch.
                g.c.error.is_(None),

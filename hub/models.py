@@ -233,6 +233,11 @@ class Refund(Base):
     payment: Mapped[Payment] = relationship(back_populates="refunds")
 
 
+#: The groups a shipping flush may send; the predicate of ``ix_fulfillment_groups_unsent``,
+#: written the same in a query so the database sees the query can use it.
+UNSENT_GROUPS = "status IN ('pending', 'cancelling')"
+
+
 class FulfillmentGroup(Base):
     """The part of an order one location ships: what goes to the shipping channel.
 
@@ -244,8 +249,7 @@ class FulfillmentGroup(Base):
     __table_args__ = (
         # What a shipping flush sends, kept small: sent groups leave it.
         Index("ix_fulfillment_groups_unsent", "shipping_channel_id", "id",
-              postgresql_where=text("status IN ('pending', 'cancelling')"),
-              sqlite_where=text("status IN ('pending', 'cancelling')")),
+              postgresql_where=text(UNSENT_GROUPS), sqlite_where=text(UNSENT_GROUPS)),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)

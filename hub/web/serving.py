@@ -38,7 +38,7 @@ class OncePer:
             if now < self._next:
                 return
             self._next = now + self.seconds
-        self.logger.warning(message + " (said at most once a minute)", *args)
+        self.logger.warning(f"{message} (said at most once per {self.seconds:g} s)", *args)
 
 
 class _Dispatcher(ThreadedTaskDispatcher):

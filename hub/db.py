@@ -96,6 +96,22 @@ class Database:
                 self._write_lock.release()
 
     @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """Yield a Core connection on which each statement commits by itself (PostgreSQL).
+
+        For a hot path whose whole transaction is one statement (webhook ingest
+        stores its events and their jobs in one): no BEGIN and COMMIT round
+        trips around it. On SQLite, where a write must take this process's
+        write lock, this is :meth:`write`.
+        """
+        if self.is_sqlite:
+            with self.write() as conn:
+                yield conn
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+
+    @contextmanager
     def read(self) -> Iterator[Session]:
         """Yield a session for reading; it is closed (rolled back), never committed.
 

@@ -8,19 +8,21 @@ event id): the same delivery again answers ``duplicate`` and adds nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Text, bindparam, cast, column, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from .core.exceptions import MalformedPayload, NotFound, SignatureError
 from .db import Database
 from .jobs import enqueue, enqueue_many, job_row
-from .models import WebhookEvent, utcnow
+from .models import Job, WebhookEvent, utcnow
 from .runtime import Hub
 
 log = logging.getLogger(__name__)
@@ -28,21 +30,72 @@ log = logging.getLogger(__name__)
 #: Headers never stored with an event: they carry credentials or signatures.
 _DROP_HEADERS = {"authorization", "cookie", "proxy-authorization"}
 
+#: The job each stored event gets, once: its dedupe key is this and the event's id.
+PROCESS_JOB = "webhook.process"
+
 # Built once: ingest is the hub's hottest path, and building a statement per
 # request cost more than running it (profiled with `make bench`, (a)).
-_STORE_EVENTS: dict[str, Any] = {}
+_STATEMENTS: dict[str, Any] = {}
 
 
 def _store_events(dialect: str):
     """``INSERT INTO webhook_events … ON CONFLICT (channel_id, event_id) DO NOTHING
     RETURNING id, channel_id, event_id``."""
-    statement = _STORE_EVENTS.get(dialect)
+    statement = _STATEMENTS.get(dialect)
     if statement is None:
         table = WebhookEvent.__table__
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = _STORE_EVENTS[dialect] = (
+        statement = _STATEMENTS[dialect] = (
             insert(table).on_conflict_do_nothing(index_elements=["channel_id", "event_id"])
             .returning(table.c.id, table.c.channel_id, table.c.event_id))
+    return statement
+
+
+def _store_events_and_jobs():
+    """PostgreSQL: events and their jobs in one statement whose text never varies.
+
+    ::
+
+        WITH stored AS (INSERT INTO webhook_events (…)
+                        SELECT … FROM json_to_recordset(:rows) AS r(…)
+                        ON CONFLICT (channel_id, event_id) DO NOTHING RETURNING …),
+             queued AS (INSERT INTO jobs (…) SELECT 'webhook.process', … FROM stored
+                        ON CONFLICT (dedupe_key) DO NOTHING)
+        SELECT id, channel_id, event_id FROM stored
+
+    The batch travels as one JSON parameter. Against an insert of each table
+    (multi-row ``VALUES`` whose text grows with the batch, in a transaction of
+    its own) it is one round trip instead of four, one statement the server
+    keeps prepared and psycopg parses once: 58 against 108 µs of CPU per
+    event at batches of 8 (``make bench`` (a)).
+    """
+    statement = _STATEMENTS.get("postgresql+jobs")
+    if statement is None:
+        events, jobs = WebhookEvent.__table__, Job.__table__
+        names = ["channel_id", "event_id", "topic", "headers", "body", "status", "attempts", "received_at"]
+        batch = (func.json_to_recordset(cast(bindparam("rows", type_=Text), postgresql.JSON))
+                 .table_valued(*(column(name, events.c[name].type) for name in names))
+                 .render_derived(with_types=True))
+        stored = (postgresql.insert(events)
+                  .from_select(names, select(*(batch.c[name] for name in names)))
+                  .on_conflict_do_nothing(index_elements=["channel_id", "event_id"])
+                  .returning(events.c.id, events.c.channel_id, events.c.event_id)
+                  .cte("stored"))
+        now = bindparam("now", type_=jobs.c.created_at.type)
+        computed = {
+            "payload": func.jsonb_build_object("webhook_event_id", stored.c.id),
+            "channel_id": stored.c.channel_id,
+            "dedupe_key": literal(f"{PROCESS_JOB}:") + cast(stored.c.id, Text),
+            "run_at": now, "created_at": now, "updated_at": now,
+        }
+        # Every other column as job_row makes it, so a job's defaults live in one place.
+        template = job_row(PROCESS_JOB, {})
+        values = [computed.get(name, literal(value, jobs.c[name].type)) for name, value in template.items()]
+        queued = (postgresql.insert(jobs).from_select(list(template), select(*values).select_from(stored))
+                  .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                  .cte("queued"))
+        statement = _STATEMENTS["postgresql+jobs"] = (
+            select(stored.c.id, stored.c.channel_id, stored.c.event_id).add_cte(queued))
     return statement
 
 
@@ -90,7 +143,7 @@ def receive(hub: Hub, slug: str, headers: Mapping[str, str], body: bytes,
 
 
 def _store(conn: Connection, rows: list[dict[str, Any]]) -> list[int | None]:
-    """Insert events and their ``webhook.process`` jobs, a few statements for all of them.
+    """Insert events and their ``webhook.process`` jobs, a statement or two for all of them.
 
     Returns each event's id, or ``None`` for an event stored already (``ON
     CONFLICT DO NOTHING``; also the second of two copies in ``rows``). Any other
@@ -101,13 +154,19 @@ def _store(conn: Connection, rows: list[dict[str, Any]]) -> list[int | None]:
         first.setdefault((row["channel_id"], row["event_id"]), i)
     unique = [rows[i] for i in first.values()]
     # RETURNING the key, not relying on order: skipped conflicts return no row.
+    if conn.dialect.name == "postgresql":
+        batch = json.dumps([{**row, "received_at": row["received_at"].isoformat()} for row in unique])
+        result = conn.execute(_store_events_and_jobs(), {"rows": batch, "now": utcnow()})
+        stored = {(r.channel_id, r.event_id): r.id for r in result}
+        return [stored.get(key) if first[key] == i else None
+                for i, key in enumerate((row["channel_id"], row["event_id"]) for row in rows)]
     stored = {(r.channel_id, r.event_id): r.id
               for r in conn.execute(_store_events(conn.dialect.name), unique)}
     ids = [stored.get(key) if first[key] == i else None
            for i, key in enumerate((row["channel_id"], row["event_id"]) for row in rows)]
     enqueue_many(conn, [
-        job_row("webhook.process", {"webhook_event_id": event_id}, channel_id=row["channel_id"],
-                dedupe_key=f"webhook.process:{event_id}")
+        job_row(PROCESS_JOB, {"webhook_event_id": event_id}, channel_id=row["channel_id"],
+                dedupe_key=f"{PROCESS_JOB}:{event_id}")
         for row, event_id in zip(rows, ids, strict=True) if event_id is not None])
     return ids
 
@@ -187,7 +246,7 @@ class GroupCommit:
 
     def _write(self, batch: list[_Pending]) -> None:
         try:
-            with self.db.write() as conn:
+            with self.db.autocommit() as conn:
                 results = _store(conn, [p.row for p in batch])
         except Exception as exc:
             if len(batch) == 1:
@@ -197,7 +256,7 @@ class GroupCommit:
                         len(batch), exc.__class__.__name__)
             for p in batch:
                 try:
-                    with self.db.write() as conn:
+                    with self.db.autocommit() as conn:
                         p.result = _store(conn, [p.row])[0]
                 except Exception as one:  # noqa: BLE001 - it is the request's answer
                     p.error = one
@@ -221,5 +280,5 @@ def replay(hub: Hub, webhook_event_id: int) -> int:
             raise NotFound(f"webhook event {webhook_event_id} does not exist")
         event.status = "received"
         event.error = None
-        return enqueue(session, "webhook.process", {"webhook_event_id": event.id},
+        return enqueue(session, PROCESS_JOB, {"webhook_event_id": event.id},
                        channel_id=event.channel_id)

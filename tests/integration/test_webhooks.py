@@ -9,12 +9,13 @@ import time
 from collections import Counter
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from hub import inbox
 from hub.channels import create_channel, get_channel, update_config
 from hub.core.exceptions import NotFound, SignatureError
 from hub.db import Database
+from hub.jobs import job_row
 from hub.models import Channel, Job, Order, WebhookEvent, utcnow
 from hub.runtime import Hub
 from hub.testing import WebhookTestConnector, WebhookTestPlugin, truncate_all
@@ -276,9 +277,9 @@ def store_in_one_batch(hub, rows: dict[str, dict]) -> dict[str, object]:
         except Exception as exc:  # noqa: BLE001 - the outcome under test
             outcomes[name] = exc
 
-    # Hold SQLite's write turn: a first delivery takes the writer's place and waits
-    # there, and the others queue up behind it to go in one batch after it.
-    hub.db._write_lock.acquire()
+    # Hold writes: a first delivery takes the writer's place and waits there,
+    # and the others queue up behind it to go in one batch after it.
+    release = hold_writes(hub)
     threads = [threading.Thread(target=store, args=("first", event_row(hub, "e-first")))]
     threads[0].start()
     while not writer._writing:
@@ -290,11 +291,26 @@ def store_in_one_batch(hub, rows: dict[str, dict]) -> dict[str, object]:
     while len(writer._waiting) < len(rows) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert len(writer._waiting) == len(rows)
-    hub.db._write_lock.release()
+    release()
     for t in threads:
         t.join(10)
     assert isinstance(outcomes.pop("first"), int)
     return outcomes
+
+
+def hold_writes(hub):
+    """Make the next write to the inbox wait until the returned function is called."""
+    if hub.db.is_sqlite:  # this process's write turn
+        hub.db._write_lock.acquire()
+        return hub.db._write_lock.release
+    # PostgreSQL: a lock on the events table that no insert can pass
+    conn = hub.db.engine.connect()
+    conn.execute(text("LOCK TABLE webhook_events IN SHARE ROW EXCLUSIVE MODE"))
+
+    def release():
+        conn.rollback()
+        conn.close()
+    return release
 
 
 def event_row(hub, event_id, channel_id=None):
@@ -305,16 +321,7 @@ def event_row(hub, event_id, channel_id=None):
             "body": "{}", "status": "received", "attempts": 0, "received_at": utcnow()}
 
 
-@pytest.fixture
-def sqlite_shop(make_hub):
-    hub = make_hub(plugins=[WebhookTestPlugin()])
-    with hub.db.transaction() as session:
-        create_channel(hub, session, name="Shop", connector="webhook_test", config={"webhook_secret": SECRET})
-    return hub
-
-
-def test_in_one_batch_a_delivery_that_cannot_be_stored_fails_alone(sqlite_shop):
-    hub = sqlite_shop
+def test_in_one_batch_a_delivery_that_cannot_be_stored_fails_alone(hub, shop):
     outcomes = store_in_one_batch(hub, {
         "ok-1": event_row(hub, "e-1"), "bad": event_row(hub, "e-2", channel_id=999_999),
         "ok-2": event_row(hub, "e-3")})
@@ -326,15 +333,22 @@ def test_in_one_batch_a_delivery_that_cannot_be_stored_fails_alone(sqlite_shop):
         assert session.scalar(select(func.count()).select_from(Job)) == 3
 
 
-def test_in_one_batch_a_second_copy_of_an_event_is_a_duplicate(sqlite_shop):
-    hub = sqlite_shop
+def test_in_one_batch_a_second_copy_of_an_event_is_a_duplicate(hub, shop):
     outcomes = store_in_one_batch(hub, {
         "copy-1": event_row(hub, "e-1"), "other": event_row(hub, "e-2"), "copy-2": event_row(hub, "e-1")})
 
     assert [v is None for v in outcomes.values()].count(True) == 1
     assert count(hub, WebhookEvent) == 3
     with hub.db.read() as session:
-        assert session.scalar(select(func.count()).select_from(Job)) == 3
+        events = session.scalars(select(WebhookEvent)).all()
+        jobs = session.scalars(select(Job).order_by(Job.id)).all()
+    # One job per event, just as enqueue() would have made it.
+    expected = [job_row("webhook.process", {"webhook_event_id": e.id}, channel_id=e.channel_id,
+                        dedupe_key=f"webhook.process:{e.id}") for e in events]
+    keys = ("kind", "payload", "channel_id", "order_id", "dedupe_key", "status", "attempts", "max_attempts")
+    assert sorted([{k: getattr(j, k) for k in keys} for j in jobs], key=lambda j: j["dedupe_key"]) == \
+        sorted([{k: e[k] for k in keys} for e in expected], key=lambda j: j["dedupe_key"])
+    assert all(j.run_at <= utcnow() and j.created_at == j.run_at for j in jobs)
 
 
 def test_a_channel_disabled_here_refuses_the_very_next_delivery(hub, client, shop):

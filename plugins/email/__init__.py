@@ -11,6 +11,12 @@ derived from the idempotency key, so in the one crash window left (the SMTP
 server accepted the message, the hub died before writing the ledger) the copy
 sent on the retry carries the same Message-ID as the first.
 
+Connections are kept open between emails: a worker sending the next email
+of a channel takes an idle connection (checked with ``NOOP``) instead of
+connecting, greeting, starting TLS and logging in again. A connection is
+kept for at most :data:`IDLE_SECONDS` idle and :data:`MESSAGES_PER_CONNECTION`
+messages, and never after an error.
+
 Transient SMTP trouble (connection refused, timeouts, a dropped connection, 4xx
 replies) raises a retryable :class:`ExternalError`: the job retries with
 backoff. A permanent refusal (5xx: unknown mailbox, rejected sender, bad
@@ -22,6 +28,9 @@ from __future__ import annotations
 import os
 import smtplib
 import ssl
+import threading
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
@@ -35,6 +44,12 @@ from hub.fields import StringList
 from .render import EVENT_TEMPLATES, Renderer, build_message, message_id
 
 SECURITY = ("none", "starttls", "ssl")
+#: Idle connections kept per channel for the next emails, closed after this long unused:
+#: well under the idle timeouts of mail servers (Postfix: 300 s).
+KEEP_IDLE = 4
+IDLE_SECONDS = 30.0
+#: Messages sent on one connection before it is closed (providers limit it, often to 100).
+MESSAGES_PER_CONNECTION = 50
 
 
 class EmailConfig(Schema):
@@ -87,6 +102,9 @@ class EmailConnector(Connector):
         super().__init__(channel)
         self.renderer = Renderer(self.config.get("templates_dir") or None)
         self._tls_context: ssl.SSLContext | None = None
+        self._idle: list[_Connection] = []  # most recently used last
+        self._idle_lock = threading.Lock()
+        self._closed = False
 
     @property
     def server(self) -> str:
@@ -143,17 +161,59 @@ class EmailConnector(Connector):
 
     def send(self, message) -> None:
         """Hand one message to the SMTP server; raise ExternalError saying whether to retry."""
+        conn = self._take_idle()
+        if conn is None:
+            try:
+                conn = _Connection(self._connect())
+            except Exception as exc:
+                raise smtp_error(exc, self.server) from exc
         try:
-            smtp = self._connect()
+            conn.smtp.send_message(message)
         except Exception as exc:
-            raise smtp_error(exc, self.server) from exc
-        try:
-            smtp.send_message(message)
-        except Exception as exc:
-            _close(smtp)
+            _close(conn.smtp)
             raise smtp_error(exc, self.server) from exc
         # Accepted: nothing after this point may fail the delivery (a retry would send it twice).
-        _close(smtp)
+        conn.sent += 1
+        conn.last_used = time.monotonic()
+        self._keep(conn)
+
+    def _take_idle(self) -> _Connection | None:
+        """An idle connection the server still answers on, or None (connect anew)."""
+        while True:
+            with self._idle_lock:
+                if not self._idle:
+                    return None
+                conn = self._idle.pop()
+            if time.monotonic() - conn.last_used > IDLE_SECONDS:
+                _close(conn.smtp)
+                continue
+            try:
+                code, _ = conn.smtp.noop()
+            except Exception:  # noqa: BLE001 - dropped by the server while idle: connect anew
+                conn.smtp.close()
+                continue
+            if code == 250:
+                return conn
+            _close(conn.smtp)
+
+    def _keep(self, conn: _Connection) -> None:
+        with self._idle_lock:
+            if self._closed or conn.sent >= MESSAGES_PER_CONNECTION:
+                surplus = [conn]
+            else:
+                self._idle.append(conn)
+                surplus = self._idle[:-KEEP_IDLE]
+                del self._idle[:-KEEP_IDLE]
+        for extra in surplus:
+            _close(extra.smtp)
+
+    def close(self) -> None:
+        """Say QUIT on the idle connections (the channel changed, or the hub stops)."""
+        with self._idle_lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            _close(conn.smtp)
 
     def check_connection(self) -> str:
         try:
@@ -166,6 +226,13 @@ class EmailConnector(Connector):
             _close(smtp)
         login = " and logged in" if self.config.get("username") else ""
         return f"connected to {self.server}{login} (NOOP answered {code})"
+
+
+@dataclass
+class _Connection:
+    smtp: smtplib.SMTP
+    sent: int = 0
+    last_used: float = 0.0
 
 
 def _close(smtp: smtplib.SMTP) -> None:

@@ -20,6 +20,7 @@ class Mailbox:
 
     def __init__(self):
         self.messages = []
+        self.peers: list[tuple[str, int]] = []  # each message's client address: its connection
         self.rcpt_reply: str | None = None
         self.logins: list[tuple[bytes, bytes]] = []
 
@@ -31,6 +32,7 @@ class Mailbox:
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
+        self.peers.append(session.peer)
         return "250 2.0.0 queued"
 
 

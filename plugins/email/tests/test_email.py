@@ -102,6 +102,59 @@ def test_a_4xx_answer_is_retried_later(hub, smtp_server, make_order, run_jobs):
     assert len(smtp_server.messages) == 1
 
 
+def connections(peers) -> list[int]:
+    """How many messages went over each connection, in order."""
+    runs: list[int] = []
+    for i, peer in enumerate(peers):
+        if i and peer == peers[i - 1]:
+            runs[-1] += 1
+        else:
+            runs.append(1)
+    return runs
+
+
+def test_emails_share_a_connection_until_the_server_drops_it(hub, smtp_server, make_order, run_jobs):
+    smtp_server.start()
+    add_channel(hub, smtp_server.port, events="order.confirmed")
+    for _ in range(3):
+        make_order(hub)
+    run_jobs(hub)
+    assert connections(smtp_server.mailbox.peers) == [3]
+
+    # The server restarts while the hub holds an idle connection: the next email
+    # goes over a new one, at the first attempt.
+    smtp_server.stop()
+    smtp_server.start()
+    make_order(hub)
+    run_jobs(hub)
+
+    assert connections(smtp_server.mailbox.peers) == [3, 1]
+    assert [j.status for j in notify_jobs(hub)] == ["succeeded"] * 4
+    assert [a["outcome"] for a in attempts(hub)] == ["sent"] * 4
+
+
+def test_a_connection_carries_a_bounded_number_of_messages_and_none_after_an_error(
+        hub, smtp_server, make_order, run_jobs, monkeypatch):
+    import plugins.email as email_connector
+
+    monkeypatch.setattr(email_connector, "MESSAGES_PER_CONNECTION", 2)
+    smtp_server.start()
+    add_channel(hub, smtp_server.port, events="order.confirmed")
+    for _ in range(5):
+        make_order(hub)
+    run_jobs(hub)
+    assert connections(smtp_server.mailbox.peers) == [2, 2, 1]
+
+    smtp_server.mailbox.rcpt_reply = "451 4.3.0 Greylisted, try again later"
+    make_order(hub)
+    run_jobs(hub)
+    smtp_server.mailbox.rcpt_reply = None
+    run_due_retries(hub, run_jobs)
+
+    peers = smtp_server.mailbox.peers
+    assert len(peers) == 6 and peers[5] not in peers[:5]
+
+
 def test_the_confirmation_has_a_subject_a_text_part_an_html_part_and_a_stable_message_id(
         hub, smtp_server, make_order, run_jobs):
     smtp_server.start()

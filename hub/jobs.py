@@ -167,9 +167,26 @@ def _insert_statement(dialect: str, dedupe: bool, returning: bool = True):
 
 
 def dead_letter(session: Session, kind: str, payload: dict[str, Any], *, error: str,
-                channel_id: int | None = None, order_id: int | None = None) -> int:
-    """Record work that failed before it could become a job: a dead job a person can retry."""
+                channel_id: int | None = None, order_id: int | None = None,
+                unique_by: str | None = None) -> int:
+    """Record work that failed before it could become a job: a dead job a person can retry.
+
+    With ``unique_by`` (a payload key), the same failure seen again adds
+    nothing while the first one is not done: a dead job of this kind and
+    channel whose payload has the same value there gets the newer ``error``
+    (one queued or running, a retry a person asked for, is left alone).
+    Once that job has succeeded, the next failure is a new dead job.
+    """
     now = utcnow()
+    if unique_by is not None:
+        earlier = session.scalars(
+            select(Job).where(Job.kind == kind, Job.channel_id == channel_id, Job.status != "succeeded",
+                              Job.payload[unique_by].as_string() == str(payload[unique_by]))
+            .order_by(Job.id).limit(1)).first()
+        if earlier is not None:
+            if earlier.status == "dead":
+                earlier.last_error, earlier.updated_at, earlier.finished_at = error, now, now
+            return earlier.id
     job = Job(kind=kind, payload=payload, channel_id=channel_id, order_id=order_id, status="dead",
               attempts=0, max_attempts=DEFAULT_MAX_ATTEMPTS, run_at=now, last_error=error,
               created_at=now, updated_at=now, finished_at=now)

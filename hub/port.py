@@ -64,8 +64,7 @@ class HubPort:
                     ids.append(order_id)
             for external_id, reason in (rejected or {}).items():
                 log.warning("channel %s: order %s unreadable: %s", channel.slug, external_id, reason)
-                dead_letter(session, "channel.order_rejected", {"external_id": str(external_id)},
-                            error=reason, channel_id=channel.id)
+                _reject(session, channel, external_id, reason)
             if cursor is not None:
                 channel.state = {**(channel.state or {}), cursor_key: dict(cursor)}
         return ids
@@ -118,9 +117,7 @@ class HubPort:
             if exc.retryable:
                 raise
             log.warning("channel %s: order %s rejected: %s", channel.slug, data.external_id, exc)
-            # Retrying this dead job re-fetches the order from the channel.
-            dead_letter(session, "channel.order_rejected", {"external_id": str(data.external_id)},
-                        error=exc.message, channel_id=channel.id)
+            _reject(session, channel, data.external_id, exc.message)
             return None
 
     # --- payments and shipments ---------------------------------------------------------
@@ -172,3 +169,15 @@ class HubPort:
             channel.last_error = reason
             channel.updated_at = utcnow()
         log.warning("channel %s disabled: %s", self.slug, reason)
+
+
+def _reject(session: Session, channel: Channel, external_id: Any, reason: str) -> None:
+    """Dead-letter an order of the channel the hub cannot store (its reason on the job).
+
+    Retrying the dead job fetches the order from the channel again. Pulls
+    overlap (each starts a little before where the last one ended), so the
+    same order is often seen twice: it stays one dead job, with the newest
+    reason, until a retry of it succeeds.
+    """
+    dead_letter(session, "channel.order_rejected", {"external_id": str(external_id)},
+                error=reason, channel_id=channel.id, unique_by="external_id")

@@ -6,12 +6,13 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from hub import actions, hookimpl
 from hub.channels import create_channel
 from hub.core.order import Customer, Line, PaymentData
 from hub.db import Database
+from hub.jobs import retry
 from hub.models import Channel, Job, Order, OrderAuditEvent, Payment
 from hub.port import HubPort
 from hub.testing import WebhookTestPlugin, order_data, stored_rows, truncate_all
@@ -149,6 +150,42 @@ def test_an_order_that_cannot_be_stored_is_dead_lettered_and_the_rest_of_its_pag
         assert (dead.kind, dead.payload) == ("channel.order_rejected", {"external_id": "S2"})
         assert "currency" in dead.last_error
         assert session.get(Channel, channel_id).state["cursor"] == {"page": 1}
+
+
+def test_an_order_seen_again_before_its_dead_letter_is_retried_stays_one_dead_letter(fresh_hubs):
+    hub = fresh_hubs(plugins=[WebhookTestPlugin()])
+    channel_id = shop_channel(hub)
+    port = HubPort(hub, channel_id)
+
+    def dead() -> list[tuple[str, str, str]]:
+        with hub.db.read() as session:
+            return [(j.payload["external_id"], j.status, j.last_error) for j in
+                    session.scalars(select(Job).where(Job.kind == "channel.order_rejected").order_by(Job.id))]
+
+    # Pulls overlap: the same unstorable order, and an unreadable one, on two pulls.
+    port.upsert_orders([order(1), order(2, currency="XYZ")], rejected={"S9": "not JSON"}, cursor={"page": 1})
+    port.upsert_orders([order(2, currency="XYZ", minutes=1), order(3)], rejected={"S9": "still not JSON"},
+                       cursor={"page": 2})
+    assert [(e, s) for e, s, _ in dead()] == [("S2", "dead"), ("S9", "dead")]
+    assert dead()[1][2] == "still not JSON"
+
+    # A person retries S9's dead letter: while the retry is queued, S9 seen again adds nothing.
+    with hub.db.transaction() as session:
+        retry(session, session.scalars(select(Job.id).where(Job.payload["external_id"].as_string() == "S9")).one())
+    port.upsert_orders([], rejected={"S9": "unreadable again"})
+    assert [(e, s) for e, s, _ in dead()] == [("S2", "dead"), ("S9", "queued")]
+
+    # Once that retry has succeeded, the order failing again is news: a new dead letter.
+    with hub.db.transaction() as session:
+        session.execute(update(Job).where(Job.status == "queued", Job.kind == "channel.order_rejected")
+                        .values(status="succeeded"))
+    port.upsert_orders([], rejected={"S9": "broken once more"})
+    assert dead() == [("S2", "dead", dead()[0][2]), ("S9", "succeeded", "still not JSON"),
+                      ("S9", "dead", "broken once more")]
+    # Another channel's order of the same id is its own.
+    other = shop_channel(hub)
+    HubPort(hub, other).upsert_orders([], rejected={"S2": "other shop"})
+    assert len(dead()) == 4
 
 
 def test_an_order_created_by_a_webhook_after_the_pull_looked_loses_nothing_and_doubles_nothing(

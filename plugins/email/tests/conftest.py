@@ -21,6 +21,7 @@ class Mailbox:
     def __init__(self):
         self.messages = []
         self.peers: list[tuple[str, int]] = []  # each message's client address: its connection
+        self.tls: list[bool] = []  # whether each message came over TLS
         self.rcpt_reply: str | None = None
         self.logins: list[tuple[bytes, bytes]] = []
 
@@ -33,6 +34,7 @@ class Mailbox:
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
         self.peers.append(session.peer)
+        self.tls.append(session.ssl is not None)
         return "250 2.0.0 queued"
 
 

@@ -34,6 +34,11 @@ class Settings:
     #: once; a secret changed elsewhere applies at once too (a signature that
     #: fails is checked again against the channel read fresh).
     channel_cache_seconds: float = 2.0
+    #: Reverse proxies in front of the web server that set X-Forwarded-For,
+    #: -Proto and -Host (nginx, Caddy, a load balancer: usually 1). Their
+    #: headers are believed for that many hops; with 0 (the default) they are
+    #: ignored, so a client cannot claim another address.
+    proxy_hops: int = 0
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -61,6 +66,7 @@ class Settings:
                                                 env.get("HUB_DUPLICATE_WINDOW_MINUTES"), 10)),
             channel_cache_seconds=float(_first(overrides.pop("channel_cache_seconds", None),
                                                env.get("HUB_CHANNEL_CACHE_SECONDS"), 2.0)),
+            proxy_hops=_hops(_first(overrides.pop("proxy_hops", None), env.get("HUB_PROXY_HOPS"), 0)),
             public_url=(
                 overrides.pop("public_url", None) or env.get("HUB_PUBLIC_URL") or DEFAULT_PUBLIC_URL
             ).rstrip("/"),
@@ -81,3 +87,13 @@ def _codes(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
 def _first(*values):
     """The first value that is not None or blank (0 counts as a value)."""
     return next(v for v in values if v is not None and v != "")
+
+
+def _hops(value) -> int:
+    try:
+        hops = int(value)
+    except (TypeError, ValueError):
+        hops = -1
+    if not 0 <= hops <= 10:
+        raise ValueError(f"HUB_PROXY_HOPS must be a whole number from 0 to 10, not {value!r}")
+    return hops

@@ -149,3 +149,30 @@ def test_metrics_public_opens_them_to_anyone(make_hub, monkeypatch):
     client = create_app({"HUB": make_hub(), "TESTING": True}).test_client()
 
     assert client.get("/metrics", environ_base=REMOTE).status_code == 200
+
+
+def test_behind_a_proxy_the_clients_own_address_is_the_one_checked(make_hub):
+    from hub.web import create_app
+
+    client = create_app({"HUB": make_hub(proxy_hops=1), "TESTING": True}).test_client()
+    proxy = {"REMOTE_ADDR": "127.0.0.1"}  # nginx on the same machine
+
+    remote = client.get("/metrics", environ_base=proxy, headers={"X-Forwarded-For": "203.0.113.9"})
+    local = client.get("/metrics", environ_base=proxy, headers={"X-Forwarded-For": "127.0.0.1"})
+
+    assert remote.status_code == 403
+    assert local.status_code == 200
+
+
+def test_without_proxy_hops_a_client_cannot_claim_another_address(client):
+    response = client.get("/metrics", environ_base=REMOTE, headers={"X-Forwarded-For": "127.0.0.1"})
+
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("hops", ["-1", "two", "11"])
+def test_a_wrong_proxy_hops_setting_is_refused_clearly(hops):
+    from hub.config import Settings
+
+    with pytest.raises(ValueError, match="HUB_PROXY_HOPS must be a whole number from 0 to 10"):
+        Settings.from_env({"HUB_PROXY_HOPS": hops})

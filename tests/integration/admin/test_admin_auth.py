@@ -60,6 +60,26 @@ def test_five_failures_lock_that_email_from_that_address(admin_app, admin_hub):
     assert sign_in(other).status_code == 302
 
 
+def test_behind_a_proxy_the_lock_is_per_client_not_per_proxy(make_hub):
+    hub = make_hub(proxy_hops=1)
+    with hub.db.transaction() as session:
+        set_admin(session, ADMIN_EMAIL, ADMIN_PASSWORD)
+    app = create_app({"HUB": hub, "TESTING": True})
+
+    def through_the_proxy(client_address):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = "127.0.0.1"
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = client_address
+        return client
+
+    guesser = through_the_proxy("198.51.100.7")
+    for _ in range(throttle.MAX_FAILURES):
+        sign_in(guesser, password="guess")
+    assert sign_in(guesser).status_code == 429
+    # The merchant behind the same proxy is not locked out by someone else's guessing.
+    assert sign_in(through_the_proxy("203.0.113.20")).status_code == 302
+
+
 def test_a_lock_ends_after_its_time_and_a_success_clears_the_count(admin_hub):
     start = utcnow()
     with admin_hub.db.transaction() as db:

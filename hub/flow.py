@@ -469,21 +469,43 @@ def poll_shipments(ctx: JobContext) -> None:
     since = datetime.fromisoformat(state["shipments_since"]) if state.get("shipments_since") else \
         utcnow() - timedelta(days=7)
     started = utcnow()
-    for notice in ctx.connector().fetch_shipments(since):
-        try:
-            port.record_shipment(notice)
-        except HubError as exc:
-            if exc.retryable:
-                raise
-            # One shipment the hub cannot take (order cancelled, more than was
-            # ordered) must not stall the others: it waits, visible, as a dead job.
-            log.warning("shipping channel %s: shipment %s of %s refused: %s", ctx.channel_id,
-                        notice.shipment.external_id, notice.key, exc)
-            with ctx.hub.db.transaction() as session:
-                dead_letter(session, "shipping.record", notice.to_payload(), error=exc.message,
-                            channel_id=ctx.channel_id)
+    for notices in _chunks(ctx.connector().fetch_shipments(since), SHIPMENTS_CHECKED_TOGETHER):
+        unchanged = port.unchanged_shipments(notices)
+        for notice in (n for i, n in enumerate(notices) if i not in unchanged):
+            _record_polled_shipment(ctx, port, notice)
     # Overlap the next window a little: a shipment recorded late is still seen.
     port.save_state(shipments_since=(started - timedelta(minutes=10)).isoformat())
+
+
+#: Polled shipments looked up in the hub at once (most of a window is known already).
+SHIPMENTS_CHECKED_TOGETHER = 200
+
+
+def _chunks(items, size: int):
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _record_polled_shipment(ctx: JobContext, port: HubPort, notice: ShipmentNotice) -> None:
+    try:
+        port.record_shipment(notice)
+    except HubError as exc:
+        if exc.retryable:
+            raise
+        # One shipment the hub cannot take (order cancelled, more than was
+        # ordered) must not stall the others: it waits, visible, as a dead job.
+        log.warning("shipping channel %s: shipment %s of %s refused: %s", ctx.channel_id,
+                    notice.shipment.external_id, notice.key, exc)
+        # The next polls see it again (their windows overlap): still one dead job.
+        with ctx.hub.db.transaction() as session:
+            dead_letter(session, "shipping.record", notice.to_payload(), error=exc.message,
+                        channel_id=ctx.channel_id, unique_by=("shipment", "external_id"))
 
 
 def resubmit_group(ctx: JobContext) -> None:

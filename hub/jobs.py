@@ -168,10 +168,10 @@ def _insert_statement(dialect: str, dedupe: bool, returning: bool = True):
 
 def dead_letter(session: Session, kind: str, payload: dict[str, Any], *, error: str,
                 channel_id: int | None = None, order_id: int | None = None,
-                unique_by: str | None = None) -> int:
+                unique_by: str | tuple[str, ...] | None = None) -> int:
     """Record work that failed before it could become a job: a dead job a person can retry.
 
-    With ``unique_by`` (a payload key), the same failure seen again adds
+    With ``unique_by`` (a payload key, or a path of keys), the same failure seen again adds
     nothing while the first one is not done: a dead job of this kind and
     channel whose payload has the same value there gets the newer ``error``
     (one queued or running, a retry a person asked for, is left alone).
@@ -179,9 +179,12 @@ def dead_letter(session: Session, kind: str, payload: dict[str, Any], *, error: 
     """
     now = utcnow()
     if unique_by is not None:
+        value: Any = payload
+        for key in (unique_by,) if isinstance(unique_by, str) else unique_by:
+            value = value[key]
         earlier = session.scalars(
             select(Job).where(Job.kind == kind, Job.channel_id == channel_id, Job.status != "succeeded",
-                              Job.payload[unique_by].as_string() == str(payload[unique_by]))
+                              Job.payload[unique_by].as_string() == str(value))
             .order_by(Job.id).limit(1)).first()
         if earlier is not None:
             if earlier.status == "dead":

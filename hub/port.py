@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -19,7 +20,7 @@ from .connectors import ShipmentNotice
 from .core.exceptions import HubError
 from .core.order import OrderData, PaymentUpdate
 from .jobs import dead_letter
-from .models import Channel, utcnow
+from .models import Channel, FulfillmentGroup, Shipment, utcnow
 from .runtime import Hub
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,33 @@ class HubPort:
             actions.ship(session, order.id, shipment, actor=self.actor, channel_id=self.channel_id,
                          location_code=group.location_code or None)
             return order.id
+
+    def unchanged_shipments(self, notices: list[ShipmentNotice]) -> set[int]:
+        """Positions of ``notices`` that :meth:`record_shipment` would change nothing for.
+
+        A poll window overlaps the last one, and at volume most of what it
+        reads is recorded already; one query tells which, instead of a
+        transaction and a whole order read each. A notice counts as recorded
+        when its shipment is on its group's order (voided, for a voided
+        label) and the group is neither pending nor in error.
+        """
+        if not notices:
+            return set()
+        keys = {n.key for n in notices}
+        ids = {n.shipment.external_id for n in notices}
+        with self.hub.db.read() as session:
+            rows = session.execute(
+                select(FulfillmentGroup.key, Shipment.external_id, Shipment.status)
+                .join(Shipment, Shipment.order_id == FulfillmentGroup.order_id)
+                .where(FulfillmentGroup.key.in_(keys), Shipment.external_id.in_(ids),
+                       FulfillmentGroup.status != "pending", FulfillmentGroup.error.is_(None))).all()
+        recorded = {(key, external_id): status for key, external_id, status in rows}
+        unchanged = set()
+        for i, notice in enumerate(notices):
+            status = recorded.get((notice.key, notice.shipment.external_id))
+            if status is not None and (status == "voided" or not notice.voided):
+                unchanged.add(i)
+        return unchanged
 
     # --- the channel itself -----------------------------------------------------------------
 

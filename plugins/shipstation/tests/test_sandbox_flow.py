@@ -14,6 +14,7 @@ from hub.core.order import Line
 from hub.flow import enqueue_shipping_flush
 from hub.jobs import Worker, enqueue
 from hub.models import FulfillmentGroup, Job, Order, WebhookEvent, utcnow
+from hub.port import HubPort
 from hub.testing import order_data
 from plugins.shipstation.connector import ShipStationConnector
 from plugins.shipstation.sandbox import send_notice
@@ -211,11 +212,49 @@ def test_a_shipment_the_hub_cannot_take_waits_as_a_dead_job_and_the_others_go_on
     assert order_state(hub, fine)[0] == "shipped"
     status, shipments = order_state(hub, cancelled)
     assert (status, shipments) == ("cancelled", [])
+    # The next polls read it again (their windows overlap): still the one dead job.
+    poll(hub, channel_id)
+    poll(hub, channel_id)
     with hub.db.read() as session:
         [dead] = session.scalars(select(Job).where(Job.kind == "shipping.record")).all()
         assert dead.status == "dead" and "cancelled" in dead.last_error
         assert dead.payload["key"] == cancelled_key
         assert dead.payload["shipment"]["tracking_number"]
+
+
+def test_a_poll_passes_over_shipments_recorded_already_unless_their_group_needs_them(
+        pg_hub, sandbox, shipstation_channel, make_order, monkeypatch):
+    hub = pg_hub
+    channel_id = shipstation_channel(hub)
+    orders = [submitted_order(hub, make_order) for _ in range(3)]
+    for _, key in orders:
+        sandbox.create_label(key)
+    recorded: list[str] = []
+    real = HubPort.record_shipment
+
+    def spy(self, notice):
+        recorded.append(notice.key)
+        return real(self, notice)
+
+    monkeypatch.setattr(HubPort, "record_shipment", spy)
+    poll(hub, channel_id)
+    assert sorted(recorded) == sorted(key for _, key in orders)
+    assert all(order_state(hub, order_id)[0] == "shipped" for order_id, _ in orders)
+
+    # The next poll's window overlaps this one: it reads all three again, records none.
+    recorded.clear()
+    poll(hub, channel_id)
+    assert recorded == []
+
+    # A group left in error (a resend the warehouse refused) still hears of its shipment.
+    order_id, key = orders[1]
+    with hub.db.transaction() as session:
+        session.execute(update(FulfillmentGroup).where(FulfillmentGroup.key == key)
+                        .values(error="shipped and cannot be updated"))
+    poll(hub, channel_id)
+    assert recorded == [key]
+    assert groups_of(hub, order_id)[0].error is None
+    assert all(len(order_state(hub, order_id)[1]) == 1 for order_id, _ in orders)
 
 
 # --- SSRF ------------------------------------------------------------------------------------------------

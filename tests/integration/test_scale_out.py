@@ -121,7 +121,9 @@ def test_two_schedulers_firing_the_same_slots_enqueue_one_job_per_slot(pg_hub, p
     # One job per one-second slot, never two: at most the slots in the window
     # (plus the one each side of it), however many schedulers fired.
     assert 2 <= jobs <= int(window) + 2, f"{jobs} tick jobs in {window:.1f} s"
-    assert enqueued == jobs  # each slot's job was written by exactly one scheduler
+    # Each slot's job was written by exactly one scheduler (the unique keys below). The
+    # log may miss one line per scheduler: stopped between its commit and its log line.
+    assert jobs - len(schedulers) <= enqueued <= jobs
     assert already >= 1  # the other fired the same slots and added nothing
     with pg_hub.db.read() as session:
         keys = session.scalars(select(Job.dedupe_key).where(Job.kind == "scale.tick")).all()

@@ -154,16 +154,17 @@ def _store(conn: Connection, rows: list[dict[str, Any]]) -> list[int | None]:
         first.setdefault((row["channel_id"], row["event_id"]), i)
     unique = [rows[i] for i in first.values()]
     # RETURNING the key, not relying on order: skipped conflicts return no row.
-    if conn.dialect.name == "postgresql":
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:  # the jobs go in with the events
         batch = json.dumps([{**row, "received_at": row["received_at"].isoformat()} for row in unique])
         result = conn.execute(_store_events_and_jobs(), {"rows": batch, "now": utcnow()})
-        stored = {(r.channel_id, r.event_id): r.id for r in result}
-        return [stored.get(key) if first[key] == i else None
-                for i, key in enumerate((row["channel_id"], row["event_id"]) for row in rows)]
-    stored = {(r.channel_id, r.event_id): r.id
-              for r in conn.execute(_store_events(conn.dialect.name), unique)}
+    else:
+        result = conn.execute(_store_events(conn.dialect.name), unique)
+    stored = {(r.channel_id, r.event_id): r.id for r in result}
     ids = [stored.get(key) if first[key] == i else None
            for i, key in enumerate((row["channel_id"], row["event_id"]) for row in rows)]
+    if postgres:
+        return ids
     enqueue_many(conn, [
         job_row(PROCESS_JOB, {"webhook_event_id": event_id}, channel_id=row["channel_id"],
                 dedupe_key=f"{PROCESS_JOB}:{event_id}")

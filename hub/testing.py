@@ -444,3 +444,47 @@ def hub_cmd(*args: str, data_dir: Path, input: str | None = None, check: bool = 
     if check and proc.returncode != 0:
         raise AssertionError(f"hub {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
     return proc
+
+
+# --- vendor-written examples ---------------------------------------------------------------
+
+VENDOR_ENV = "HUB_VENDOR_DIR"
+
+
+def vendor_dir() -> Path | None:
+    """The folder of vendor-written API examples (``shared/vendor`` beside the clone).
+
+    ``HUB_VENDOR_DIR`` names it explicitly; otherwise it is looked for as
+    ``../shared/vendor`` from the repository (where CI and the developers'
+    machines lay it). None when it is not there.
+    """
+    named = os.environ.get(VENDOR_ENV)
+    candidates = [Path(named)] if named else []
+    repo = Path(__file__).resolve().parent.parent
+    candidates += [repo.parent / "shared" / "vendor", repo / "shared" / "vendor"]
+    return next((c for c in candidates if (c / "README.md").is_file()), None)
+
+
+def vendor_file(relative: str) -> Path:
+    """The path of one vendor example, e.g. ``"shopify/order_get.response.json"``.
+
+    Skips the calling test, saying why, when the vendor folder or the file is
+    missing: a test built on vendor material cannot run without it.
+    """
+    base = vendor_dir()
+    if base is None:
+        pytest.skip(f"vendor examples not found (set {VENDOR_ENV} or lay shared/vendor beside the repo)")
+    path = base / relative
+    if not path.is_file():
+        pytest.skip(f"vendor example {relative} is not in {base}")
+    return path
+
+
+def vendor_example(relative: str) -> Any:
+    """The ``body`` of a vendor-written JSON example (the vendor's own JSON, as written).
+
+    Each file is ``{"_source": …, "body": …}`` (see ``shared/vendor/README.md``);
+    a deep copy is returned each call, so a test may change it freely.
+    """
+    with vendor_file(relative).open(encoding="utf-8") as fh:
+        return json.load(fh)["body"]

@@ -30,14 +30,17 @@ from . import reservations
 from .core import events as ev
 from .core import lifecycle
 from .core.exceptions import ConcurrencyError, NotFound, ValidationError
+from .core.money import Money
 from .core.order import (
     Address,
+    ChannelRefund,
     Line,
     OrderData,
     PaymentData,
     PaymentUpdate,
     RefundData,
     ShipmentData,
+    revise_lines,
 )
 from .core.status import PaymentLike, financial_status, fulfillment_status
 from .jobs import enqueue, enqueue_many, enqueue_row, job_row
@@ -60,6 +63,8 @@ from .models import (
 #: Why an order was put on hold by the hub itself (people may give any reason).
 HOLD_PAYMENT = "payment_failed"
 HOLD_CHANGED = "changed_after_confirmation"
+#: Nothing is left to ship: every unit still to send was refunded or removed on the channel.
+HOLD_NOTHING_TO_SHIP = "nothing_left_to_ship"
 
 
 @dataclass
@@ -150,13 +155,7 @@ def upsert_order(session: Session, channel: Channel, data: OrderData, *, actor: 
     changed = _apply_order_fields(order, data)
     lines_changed = _lines_differ(order, data)
     if lines_changed:
-        if order.status in (lifecycle.PENDING, lifecycle.ON_HOLD):
-            # Stock reserved for the old lines (a confirmed order held since) goes back first.
-            reservations.release(session, order, actor=actor, reason="order lines changed")
-            _replace_lines(order, data)
-            changed.append("lines")
-        else:
-            _hold(session, order, HOLD_CHANGED, actor=actor)
+        changed += _revise(session, order, data, actor=actor)
     changed += _merge_payments(session, order, data.payments, channel)
     order.external_updated_at = data.updated_at or order.external_updated_at
     if changed:
@@ -165,6 +164,8 @@ def upsert_order(session: Session, channel: Channel, data: OrderData, *, actor: 
     if data.cancelled and order.status != lifecycle.CANCELLED:
         _cancel_from_channel(session, order, data.cancel_reason, actor=actor)
         changed.append("status")
+    if data.channel_refunds:
+        _record_channel_refunds(session, order, data.channel_refunds, actor=actor)
     return UpsertResult(order, created=False, changed=bool(changed) or lines_changed)
 
 
@@ -197,6 +198,8 @@ def _create_order(session: Session, channel: Channel, data: OrderData, *, actor:
             f"order {data.external_id} of channel {channel.slug} was created concurrently"
         ) from exc
     _announce(session, order, created)
+    if data.channel_refunds:
+        _record_channel_refunds(session, order, data.channel_refunds, actor=actor)
     if data.cancelled:
         _cancel_from_channel(session, order, data.cancel_reason, actor=actor)
     else:
@@ -277,10 +280,11 @@ def is_plain_new_order(data: OrderData) -> bool:
     """Whether a new order is created as :func:`new_order_rows` says and nothing more.
 
     Not so: one that cannot be stored (:meth:`OrderData.check` says why) and
-    one that arrives cancelled (it is cancelled at once, with what that does):
+    one that arrives cancelled (it is cancelled at once, with what that does)
+    or with refunds the channel made (each goes on its timeline):
     :func:`upsert_order` takes those.
     """
-    if data.cancelled:
+    if data.cancelled or data.channel_refunds:
         return False
     try:
         data.check()
@@ -359,6 +363,7 @@ def _order_fields(data: OrderData, *, placed_at: datetime | None) -> dict[str, A
         "tax": data.tax,
         "discount": data.discount,
         "total": total,
+        "taxes_included": bool(data.taxes_included),
         "placed_at": data.placed_at or placed_at or utcnow(),
         "tags": list(data.tags),
         "notes": data.notes or "",
@@ -369,7 +374,8 @@ def _order_fields(data: OrderData, *, placed_at: datetime | None) -> dict[str, A
 
 def _line_values(position: int, line: Line) -> dict[str, Any]:
     return dict(position=position, external_id=str(line.external_id or ""), sku=line.sku, name=line.name,
-                quantity=line.quantity, unit_price=line.unit_price, tax=line.tax, discount=line.discount)
+                quantity=line.quantity, unit_price=line.unit_price, tax=line.tax, discount=line.discount,
+                requires_shipping=bool(line.requires_shipping), removed_quantity=int(line.removed_quantity))
 
 
 def _payment_values(p: PaymentData, currency: str, channel_id: int | None) -> dict[str, Any]:
@@ -388,7 +394,8 @@ def _apply_order_fields(order: Order, data: OrderData) -> list[str]:
 
 
 def _line_key(line) -> tuple:
-    return (line.sku, line.name, line.quantity, line.unit_price, line.tax, line.discount)
+    return (line.sku, line.name, line.quantity, line.unit_price, line.tax, line.discount,
+            bool(line.requires_shipping), line.removed_quantity)
 
 
 def _lines_differ(order: Order, data: OrderData) -> bool:
@@ -397,6 +404,87 @@ def _lines_differ(order: Order, data: OrderData) -> bool:
 
 def _replace_lines(order: Order, data: OrderData) -> None:
     order.lines[:] = [OrderLine(**_line_values(i, x)) for i, x in enumerate(data.lines)]
+
+
+def _fulfilment_started(order: Order) -> bool:
+    """Whether any of the order went towards a warehouse: planned, sent or shipped."""
+    return order.status not in (lifecycle.PENDING, lifecycle.ON_HOLD, lifecycle.CONFIRMED) or \
+        bool(order.shipments) or any(g.status != "cancelled" for g in order.fulfillment_groups)
+
+
+def _revise(session: Session, order: Order, data: OrderData, *, actor: str) -> list[str]:
+    """Apply the channel's new lines to a stored order; return the fields changed.
+
+    - Units refunded or removed on the channel (a pure reduction) are taken
+      off at any status: their reservation goes back and the fulfilment
+      groups shrink (``order.lines_reduced``), so the warehouse is never asked
+      for what is no longer owed.
+    - Any other change (a line added, raised, re-priced) replaces the lines
+      while fulfilment has not started: a confirmed order is revised back to
+      pending and checked and reserved again. Once it has started, the order
+      is held for a person (``changed_after_confirmation``).
+    """
+    revision = revise_lines(list(order.lines), data.lines)
+    started = _fulfilment_started(order)
+    if revision.edited and started:
+        _hold(session, order, HOLD_CHANGED, actor=actor,
+              data={"why": "the channel changed the order's lines after fulfilment started"})
+        return []
+    if revision.edited or (not started and order.status in (lifecycle.PENDING, lifecycle.ON_HOLD)):
+        # Stock reserved for the old lines (a confirmed order, or one held since) goes back first.
+        reservations.release(session, order, actor=actor, reason="order lines changed on the channel")
+        _replace_lines(order, data)
+        if order.status == lifecycle.CONFIRMED:
+            apply_event(session, order, "revise", actor=actor, reason="order lines changed on the channel")
+            enqueue(session, "order.process", {}, order_id=order.id,
+                    dedupe_key=f"order.process:{order.id}:revised:{order.version}")
+        return ["lines"]
+    return _reduce_lines(session, order, data, revision.reduced, actor=actor)
+
+
+def _reduce_lines(session: Session, order: Order, data: OrderData, reduced: Mapping[int, int], *,
+                  actor: str) -> list[str]:
+    """Take refunded or removed units off the stored lines in place (ids stay: shipments point at them)."""
+    shipped = _shipped_quantities(order)
+    withdrawn: dict[str, int] = {}
+    for position, (line, new) in enumerate(zip(order.lines, data.lines, strict=True)):
+        if position in reduced:
+            open_units = max(0, line.quantity - shipped[line.id])
+            units = min(line.quantity - reduced[position], open_units)
+            if units > 0:
+                withdrawn[str(line.id)] = units
+            line.quantity = reduced[position]
+        # What a refund re-spreads on the line (Shopify keeps the original tax lines).
+        line.name, line.tax, line.discount = new.name, new.tax, new.discount
+        line.removed_quantity = new.removed_quantity
+    if withdrawn:
+        reservations.release_units(session, order, {int(k): v for k, v in withdrawn.items()}, actor=actor,
+                                   reason="refunded or removed on the channel")
+        record(session, order, ev.LINES_REDUCED, actor=actor, data={"lines": withdrawn})
+    _refresh_derived(order)
+    if order.status in (lifecycle.PROCESSING, lifecycle.PARTIALLY_SHIPPED):
+        if order.fulfillment_status == "fulfilled":
+            # What is left of the order has all shipped already.
+            apply_event(session, order, "ship", actor=actor, reason="the rest was refunded on the channel")
+        elif not _open_quantities(order, shipping_only=True) and order.status == lifecycle.PROCESSING:
+            _hold(session, order, HOLD_NOTHING_TO_SHIP, actor=actor,
+                  data={"why": "every unit still to ship was refunded or removed on the channel"})
+    return ["lines"]
+
+
+def _record_channel_refunds(session: Session, order: Order, refunds: list[ChannelRefund], *,
+                            actor: str) -> None:
+    """Put each refund the channel made itself on the order's timeline, once per refund id."""
+    known = {str((e.data or {}).get("refund_id")) for e in order.events if e.name == ev.REFUNDED_ON_CHANNEL} \
+        if order.id is not None else set()
+    for refund in refunds:
+        if refund.external_id in known:
+            continue
+        known.add(refund.external_id)
+        record(session, order, ev.REFUNDED_ON_CHANNEL, actor=actor, reason=refund.reason,
+               data={"refund_id": refund.external_id, "amount": str(Money(refund.amount, order.currency).to_decimal()),
+                     "lines": dict(refund.lines), "restock": refund.restock,
+                     "at": refund.created_at.isoformat() if refund.created_at else None})
 
 
 def _merge_payments(session: Session, order: Order, payments: list[PaymentData], channel: Channel) -> list[str]:
@@ -427,13 +515,20 @@ def _known_payment_channel(channel: Channel, slug: str | None, known: Mapping[st
     return known[slug]
 
 
-def _refresh_derived(order: Order) -> None:
-    ordered = {line.id or id(line): line.quantity for line in order.lines}
+def _shipped_quantities(order: Order) -> Counter:
+    """Units of each line shipped by shipments that were not voided."""
     shipped: Counter = Counter()
     for shipment in order.shipments:
         if shipment.status != "voided":
             for sl in shipment.lines:
                 shipped[sl.order_line_id] += sl.quantity
+    return shipped
+
+
+def _refresh_derived(order: Order) -> None:
+    # Lines no warehouse ships (gift cards, digital goods) do not count towards "fulfilled".
+    ordered = {line.id or id(line): line.quantity for line in order.lines if line.requires_shipping}
+    shipped = _shipped_quantities(order)
     order.financial_status, order.fulfillment_status = _derived_statuses(
         order.payments, order.total, order.channel_financial_status, ordered, shipped)
 
@@ -631,13 +726,10 @@ def ship(session: Session, order_id: int, shipment: ShipmentData, *, actor: str,
     return record_
 
 
-def _open_quantities(order: Order) -> dict[int, int]:
-    shipped: Counter = Counter()
-    for s in order.shipments:
-        if s.status != "voided":
-            for sl in s.lines:
-                shipped[sl.order_line_id] += sl.quantity
-    return {line.id: line.quantity - shipped[line.id] for line in order.lines if line.quantity - shipped[line.id] > 0}
+def _open_quantities(order: Order, *, shipping_only: bool = False) -> dict[int, int]:
+    shipped = _shipped_quantities(order)
+    return {line.id: line.quantity - shipped[line.id] for line in order.lines
+            if line.quantity - shipped[line.id] > 0 and (line.requires_shipping or not shipping_only)}
 
 
 def _resolve_lines(order: Order, lines: dict[int | str, int]) -> dict[int, int]:

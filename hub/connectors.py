@@ -288,6 +288,14 @@ class Connector:
         """
         return None
 
+    def cancel_fulfillment(self, order: dict[str, Any], fulfillment_id: str, *, idempotency_key: str) -> None:
+        """Cancel the channel's fulfilment ``fulfillment_id`` (what :meth:`push_fulfillment` returned).
+
+        Called when the shipment's label was voided, so the channel shows no
+        dead tracking number; the replacement label is pushed as a new
+        fulfilment. Cancelling one already cancelled must succeed.
+        """
+
     def push_stock(self, levels: list[StockLevel]) -> None:
         """Set the channel's available stock for these SKUs (only changed ones are passed)."""
 

@@ -11,6 +11,9 @@ the operations of their role (:mod:`hub.connectors`)::
     order.(partially_)shipped-> payment.capture (gateways that capture on ship)
                                 sales.push_fulfillment (tracking back to the channel)
     order.cancelled          -> payment.void / payment.refund, shipping.flush (cancel)
+    order.lines_reduced      -> shipping.flush  (the groups shrink: sent again, or cancelled)
+    order.(partially_)unshipped, order.shipment_voided
+                             -> sales.cancel_fulfillment (the channel's fulfilment of the voided label)
     shipping.flush refusals  -> shipping.resubmit (dead, per group, retry to send again)
     shipping.poll refusals   -> shipping.record (dead, per shipment, retry to record again)
     any event                -> notify (each notification channel that wants it)
@@ -36,6 +39,7 @@ from .connectors import (
     ShippingOrder,
     SubmissionRejected,
 )
+from .core import events as ev
 from .core.events import OrderEvent
 from .core.exceptions import HubError, PaymentDeclined, ValidationError
 from .core.order import PaymentUpdate, RefundData
@@ -114,15 +118,56 @@ def _follow_up(session: Session, hub, audit: OrderAuditEvent, order: Order) -> N
                 request_refund(session, payment, payment.captured_amount - payment.refunded_amount,
                                key=f"cancel:{order.id}", reason="order cancelled")
         for group in order.fulfillment_groups:
-            if group.status == "submitted" and group.shipping_channel_id:
-                group.status = "cancelling"
-                enqueue_shipping_flush(session, group.shipping_channel_id)
-            elif group.status == "pending":
-                if being_sent(session, group):  # it may reach the warehouse: tell it after
-                    group.status = "cancelling"
-                    enqueue_shipping_flush(session, group.shipping_channel_id)
-                else:
-                    group.status = "cancelled"
+            _withdraw_group(session, group)
+    elif name == ev.LINES_REDUCED:
+        _shrink_groups(session, order, {int(k): int(v) for k, v in (audit.data or {}).get("lines", {}).items()})
+    elif name in ("order.unshipped", "order.partially_unshipped", ev.SHIPMENT_VOIDED):
+        shipment_id = (audit.data or {}).get("shipment_id")
+        if shipment_id and _implements(hub.connector_for(order.channel), "cancel_fulfillment"):
+            enqueue(session, "sales.cancel_fulfillment", {"shipment_id": shipment_id},
+                    channel_id=order.channel_id, order_id=order.id,
+                    dedupe_key=f"sales.cancel_fulfillment:{shipment_id}")
+
+
+def _withdraw_group(session: Session, group: FulfillmentGroup) -> None:
+    """Take a fulfilment group back from its warehouse: cancelled there if it may have reached it."""
+    if group.status == "submitted" and group.shipping_channel_id:
+        group.status = "cancelling"
+        enqueue_shipping_flush(session, group.shipping_channel_id)
+    elif group.status == "pending":
+        if being_sent(session, group):  # it may reach the warehouse: tell it after
+            group.status = "cancelling"
+            enqueue_shipping_flush(session, group.shipping_channel_id)
+        else:
+            group.status = "cancelled"
+
+
+def _shrink_groups(session: Session, order: Order, units: dict[int, int]) -> None:
+    """Ask the warehouse for ``units`` (line id -> units) less: refunded or removed on the channel.
+
+    The newest groups give first. A group left with nothing is withdrawn; one
+    that shrank is sent again (ShipStation's create is an upsert by order key,
+    so the warehouse's order is updated, not doubled).
+    """
+    for group in sorted(order.fulfillment_groups, key=lambda g: -g.id):
+        if group.status not in ("pending", "submitted") or not any(units.values()):
+            continue
+        kept, shrunk = [], False
+        for entry in group.lines:
+            take = min(units.get(entry["line_id"], 0), int(entry["quantity"]))
+            if take:
+                units[entry["line_id"]] -= take
+                shrunk = True
+            if int(entry["quantity"]) - take > 0:
+                kept.append({**entry, "quantity": int(entry["quantity"]) - take})
+        if not shrunk:
+            continue
+        group.lines = kept
+        if not kept:
+            _withdraw_group(session, group)
+        elif group.shipping_channel_id:
+            group.status = "pending"  # sent again with what is still owed
+            enqueue_shipping_flush(session, group.shipping_channel_id)
 
 
 def _implements(connector, operation: str) -> bool:
@@ -213,7 +258,14 @@ def fulfill_order(ctx: JobContext) -> None:
         groups = reservations.planned_groups(session, order) or \
             hub.pm.hook.hub_allocate_order(order=order_detail(order), session=session)
         if not groups:
-            groups = [("", {line.id: line.quantity for line in order.lines})]
+            groups = [("", {line.id: line.quantity for line in order.lines
+                            if line.requires_shipping and line.quantity > 0})]
+        groups = [(code, lines) for code, lines in groups if lines]
+        if not groups:
+            # Gift cards, digital goods, or everything refunded: no warehouse has work.
+            actions.record(session, order, "order.nothing_to_ship", actor="system",
+                           reason="no line of the order needs shipping")
+            return
         actions.plan_fulfillment(session, order, groups, channel.id)
         actions.apply_event(session, order, "start_fulfillment", actor="system")
 
@@ -356,6 +408,11 @@ def _group_lines(order: Order, group: FulfillmentGroup) -> list[dict[str, Any]]:
     return out
 
 
+def _sent_lines(group: ShippingOrder | FulfillmentGroup) -> dict[int, int]:
+    """Units per line of a group as sent (a ShippingOrder) or as it stands now (the row)."""
+    return {int(x["line_id"]): int(x["quantity"]) for x in group.lines}
+
+
 _GROUPS = FulfillmentGroup.__table__
 _JOBS = Job.__table__
 
@@ -433,6 +490,9 @@ def flush_shipping(ctx: JobContext) -> None:
                 group.error = None
                 if item.status == "cancelled":
                     group.status = "cancelled"
+                elif group.status == "pending" and _sent_lines(item) != _sent_lines(group):
+                    # Its lines shrank while this flush was sending the old ones: send again.
+                    enqueue_shipping_flush(session, ctx.channel_id)
                 elif group.status == "pending":
                     group.status = "submitted"
                 else:
@@ -552,6 +612,13 @@ def push_fulfillment(ctx: JobContext) -> None:
         shipment = session.get(Shipment, ctx.payload["shipment_id"])
         if shipment is None or shipment.channel_fulfillment_id or shipment.status == "voided":
             return
+        # A replacement label: the voided one's fulfilment goes first, so the
+        # channel has the units open again to fulfil with the new tracking.
+        stale = [s.id for s in shipment.order.shipments if _fulfillment_to_cancel(s)]
+    for shipment_id in stale:
+        _cancel_channel_fulfillment(ctx, shipment_id)
+    with hub.db.read() as session:
+        shipment = session.get(Shipment, ctx.payload["shipment_id"])
         order = session.scalars(actions.order_query().where(Order.id == shipment.order_id)).one()
         detail = order_detail(order)
         shipment_dict = next(s for s in detail["shipments"] if s["id"] == shipment.id)
@@ -561,7 +628,45 @@ def push_fulfillment(ctx: JobContext) -> None:
     external = ctx.connector().push_fulfillment(detail, shipment_dict, idempotency_key=ctx.idempotency_key)
     if external:
         with hub.db.transaction() as session:
-            session.get(Shipment, shipment_dict["id"]).channel_fulfillment_id = str(external)
+            shipment = session.get(Shipment, shipment_dict["id"])
+            shipment.channel_fulfillment_id = str(external)
+            if shipment.status == "voided":
+                # Voided while this job was at the channel: its fulfilment goes too.
+                enqueue(session, "sales.cancel_fulfillment", {"shipment_id": shipment.id},
+                        channel_id=ctx.channel_id, order_id=shipment.order_id,
+                        dedupe_key=f"sales.cancel_fulfillment:{shipment.id}")
+
+
+def _fulfillment_to_cancel(shipment: Shipment) -> bool:
+    return shipment.status == "voided" and bool(shipment.channel_fulfillment_id) and \
+        shipment.channel_fulfillment_cancelled_at is None
+
+
+def cancel_fulfillment(ctx: JobContext) -> None:
+    """Cancel on the sales channel the fulfilment of a shipment whose label was voided."""
+    _cancel_channel_fulfillment(ctx, ctx.payload["shipment_id"])
+
+
+def _cancel_channel_fulfillment(ctx: JobContext, shipment_id: int) -> None:
+    hub = ctx.hub
+    with hub.db.read() as session:
+        shipment = session.get(Shipment, shipment_id)
+        if shipment is None or not _fulfillment_to_cancel(shipment):
+            return
+        order = session.scalars(actions.order_query().where(Order.id == shipment.order_id)).one()
+        detail = order_detail(order)
+        fulfillment_id = str(shipment.channel_fulfillment_id)
+        tracking = shipment.tracking_number
+    ctx.connector().cancel_fulfillment(detail, fulfillment_id, idempotency_key=f"{ctx.idempotency_key}:{shipment_id}")
+    with hub.db.transaction() as session:
+        shipment = session.get(Shipment, shipment_id)
+        if shipment.channel_fulfillment_cancelled_at is None:
+            shipment.channel_fulfillment_cancelled_at = utcnow()
+            order = actions.get_order(session, shipment.order_id)
+            actions.record(session, order, ev.CHANNEL_FULFILLMENT_CANCELLED, actor="system",
+                           reason="the label was voided",
+                           data={"shipment_id": shipment_id, "fulfillment_id": fulfillment_id,
+                                 "tracking_number": tracking})
 
 
 # --- webhooks and notifications -------------------------------------------------------------------------
@@ -675,6 +780,7 @@ HANDLERS = {
     "channel.pull": pull_orders,
     "channel.order_rejected": refetch_rejected_order,
     "sales.push_fulfillment": push_fulfillment,
+    "sales.cancel_fulfillment": cancel_fulfillment,
     "webhook.process": process_webhook,
     "notify": notify,
 }

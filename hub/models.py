@@ -24,7 +24,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -137,6 +139,8 @@ class Order(Base):
     tax: Mapped[int] = mapped_column(BigInteger, default=0)
     discount: Mapped[int] = mapped_column(BigInteger, default=0)
     total: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Line prices contain the tax (the channel's ``taxes_included``): ``tax`` is not added on top.
+    taxes_included: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     placed_at: Mapped[datetime | None]
     external_updated_at: Mapped[datetime | None]
     tags: Mapped[list[Any]] = mapped_column(default=list)
@@ -187,6 +191,10 @@ class OrderLine(Base):
     unit_price: Mapped[int] = mapped_column(BigInteger)
     tax: Mapped[int] = mapped_column(BigInteger, default=0)
     discount: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Gift cards, digital goods: never reserved, routed or sent to a warehouse.
+    requires_shipping: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Units refunded or removed on the channel; ``quantity`` is what is still owed.
+    removed_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     order: Mapped[Order] = relationship(back_populates="lines")
 
@@ -289,6 +297,8 @@ class Shipment(Base):
     label_ref: Mapped[str] = mapped_column(String(500), default="")
     # The sales channel's id for this shipment once pushed back (e.g. a Shopify fulfillment).
     channel_fulfillment_id: Mapped[str | None] = mapped_column(String(200))
+    # A voided shipment's fulfilment on the sales channel, cancelled there at this time.
+    channel_fulfillment_cancelled_at: Mapped[datetime | None]
     shipped_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

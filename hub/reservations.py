@@ -45,11 +45,13 @@ _DONE = frozenset({lifecycle.DELIVERED, lifecycle.COMPLETED, lifecycle.CANCELLED
 
 
 def _needs(lines: list[dict[str, Any]] | list) -> list[LineNeed]:
+    """What the lines need from a warehouse: lines that ship, with units owed."""
     out = []
     for line in lines:
         if isinstance(line, dict):
-            out.append(LineNeed(int(line["id"]), str(line["sku"]), int(line["quantity"])))
-        else:
+            if line.get("requires_shipping", True):
+                out.append(LineNeed(int(line["id"]), str(line["sku"]), int(line["quantity"])))
+        elif line.requires_shipping:
             out.append(LineNeed(line.id, line.sku, line.quantity))
     return [x for x in out if x.quantity > 0]
 
@@ -204,6 +206,44 @@ def release(session: Session, order: Order, *, actor: str, reason: str = "") -> 
         r.status = "released"
         r.updated_at = utcnow()
         released += r.quantity
+    return released
+
+
+def release_units(session: Session, order: Order, units: dict[int, int], *, actor: str, reason: str) -> int:
+    """Give back ``units`` (line id -> units) of the order's active reservations; return the units released.
+
+    For units no longer owed (refunded or removed on the channel): each line
+    gives back from its lowest-priority location first, so what stays
+    reserved is where the order would have been routed.
+    """
+    locations = {loc.id: loc for loc in inventory.list_locations(session)}
+    takes: list[tuple[StockReservation, int]] = []
+    by_line: dict[int, list[StockReservation]] = defaultdict(list)
+    for r in active(session, order.id):
+        by_line[r.order_line_id].append(r)
+    for line_id, wanted in units.items():
+        for r in sorted(by_line.get(line_id, []), key=lambda r: (locations[r.location_id].priority, -r.id)):
+            take = min(wanted, r.quantity)
+            if take:
+                takes.append((r, take))
+                wanted -= take
+            if not wanted:
+                break
+    released = 0
+    for r, qty in sorted(takes, key=lambda t: (t[0].sku, t[0].location_id, t[0].id)):
+        level = inventory.lock_level(session, r.sku, r.location_id)
+        inventory.move(session, level, reserved=-qty, actor=actor, source=f"order:{order.id}",
+                       reason=f"{reason} (order {order.label})")
+        if qty == r.quantity:
+            r.status = "released"
+        else:
+            r.quantity -= qty
+            session.add(StockReservation(order_id=order.id, order_line_id=r.order_line_id,
+                                         location_id=r.location_id, sku=r.sku, quantity=qty,
+                                         status="released", created_at=utcnow(), updated_at=utcnow()))
+        r.updated_at = utcnow()
+        released += qty
+    session.flush()
     return released
 
 

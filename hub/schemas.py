@@ -54,6 +54,8 @@ class LineInSchema(Schema):
     unit_price = DecimalString(required=True)
     tax = DecimalString(load_default="0")
     discount = DecimalString(load_default="0")
+    requires_shipping = fields.Boolean(load_default=True, metadata={
+        "description": "False for what no warehouse ships (gift cards, digital goods)."})
 
 
 class PaymentInSchema(Schema):
@@ -79,6 +81,9 @@ class ManualOrderSchema(Schema):
     shipping = DecimalString(load_default="0")
     tax = DecimalString(load_default="0")
     discount = DecimalString(load_default="0")
+    taxes_included = fields.Boolean(load_default=False, metadata={
+        "description": "True when line prices and shipping already contain `tax` (EU, UK, AU pricing): "
+                       "the total is then lines + shipping − discount."})
     notes = fields.String(load_default="")
     tags = fields.List(fields.String(), load_default=list)
     payments = fields.List(fields.Nested(PaymentInSchema), load_default=list)
@@ -119,8 +124,10 @@ class ManualOrderSchema(Schema):
             shipping_address=Address(**data["shipping_address"]),
             billing_address=Address(**data["billing_address"]) if data["billing_address"] else None,
             lines=[Line(sku=x["sku"], name=x["name"] or x["sku"], quantity=x["quantity"],
-                        unit_price=m(x["unit_price"]), tax=m(x["tax"]), discount=m(x["discount"]))
+                        unit_price=m(x["unit_price"]), tax=m(x["tax"]), discount=m(x["discount"]),
+                        requires_shipping=x["requires_shipping"])
                    for x in data["lines"]],
+            taxes_included=data["taxes_included"],
             shipping=m(data["shipping"]),
             tax=m(data["tax"]),
             discount=m(data["discount"]),

@@ -51,9 +51,11 @@ def order_detail(order: Order) -> dict[str, Any]:
         "lines": [
             {"id": line.id, "sku": line.sku, "name": line.name, "quantity": line.quantity,
              "unit_price": money(line.unit_price, cur), "tax": money(line.tax, cur),
-             "discount": money(line.discount, cur)}
+             "discount": money(line.discount, cur), "requires_shipping": line.requires_shipping,
+             "removed_quantity": line.removed_quantity}
             for line in order.lines
         ],
+        "taxes_included": order.taxes_included,
         "subtotal": money(order.subtotal, cur),
         "shipping": money(order.shipping, cur),
         "tax": money(order.tax, cur),

@@ -11,11 +11,13 @@ Reasons (``Order.hold_reasons``):
 
 - ``address_incomplete`` — the shipping address lacks a name, street
   (``address1``), city, country code, or a postal code where the country uses one;
-- ``unknown_sku`` — a line's SKU has no stock level at any location (only
-  while stock is tracked, i.e. once a location exists);
-- ``invalid_quantity`` — a line's quantity is zero or negative;
+- ``unknown_sku`` — a line that ships has a SKU with no stock level at any
+  location (only while stock is tracked, i.e. once a location exists);
+- ``invalid_quantity`` — a line's quantity is negative, or zero without
+  units refunded or removed on the channel;
 - ``totals_mismatch`` — lines + shipping + tax − discount differs from the
-  total, to the currency's minor unit;
+  total, to the currency's minor unit (without + tax when the order's
+  ``taxes_included``: the tax is inside the prices);
 - ``currency_not_supported`` — the currency is not in ``HUB_CURRENCIES``
   (when set; by default any ISO 4217 currency is supported);
 - ``possible_duplicate`` — the same customer email placed an order with the
@@ -38,6 +40,7 @@ from . import inventory
 from .config import Settings
 from .core import lifecycle
 from .core.money import Money, MoneyError
+from .core.order import expected_total
 from .models import Order
 
 ADDRESS_INCOMPLETE = "address_incomplete"
@@ -81,12 +84,15 @@ def check_address(order: dict[str, Any], session: Session, settings: Settings) -
 def check_skus(order: dict[str, Any], session: Session, settings: Settings) -> list[str]:
     if not inventory.tracking_enabled(session):
         return []
-    skus = {line["sku"] for line in order["lines"]}
+    skus = {line["sku"] for line in order["lines"] if line.get("requires_shipping", True)}
     return [UNKNOWN_SKU] if skus - inventory.known_skus(session, skus) else []
 
 
 def check_quantities(order: dict[str, Any], session: Session, settings: Settings) -> list[str]:
-    return [INVALID_QUANTITY] if any(int(line["quantity"]) <= 0 for line in order["lines"]) else []
+    # A line at 0 is fine when its units were refunded or removed on the channel.
+    return [INVALID_QUANTITY] if any(
+        int(line["quantity"]) < 0 or (int(line["quantity"]) == 0 and not line.get("removed_quantity"))
+        for line in order["lines"]) else []
 
 
 def check_totals(order: dict[str, Any], session: Session, settings: Settings) -> list[str]:
@@ -96,7 +102,8 @@ def check_totals(order: dict[str, Any], session: Session, settings: Settings) ->
             return Money.parse(text, currency).amount
 
         lines = sum(m(line["unit_price"]) * int(line["quantity"]) for line in order["lines"])
-        expected = lines + m(order["shipping"]) + m(order["tax"]) - m(order["discount"])
+        expected = expected_total(lines, m(order["shipping"]), m(order["tax"]), m(order["discount"]),
+                                  taxes_included=bool(order.get("taxes_included")))
         total = m(order["total"])
     except (MoneyError, KeyError, TypeError, ValueError):
         return [TOTALS_MISMATCH]

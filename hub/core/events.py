@@ -18,6 +18,13 @@ PAYMENT_UPDATED = "order.payment_updated"
 SHIPMENT_RECORDED = "order.shipment_recorded"
 SHIPMENT_VOIDED = "order.shipment_voided"
 REFUNDED = "order.refunded"
+#: Units refunded or removed on the channel before they shipped; ``data["lines"]``
+#: maps line id to the units no longer to ship.
+LINES_REDUCED = "order.lines_reduced"
+#: A refund the channel made itself (``data``: refund id, amount, lines, reason).
+REFUNDED_ON_CHANNEL = "order.refunded_on_channel"
+#: A voided shipment's fulfilment was cancelled on the sales channel.
+CHANNEL_FULFILLMENT_CANCELLED = "order.channel_fulfillment_cancelled"
 
 
 @dataclass(frozen=True, slots=True)

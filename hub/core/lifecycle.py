@@ -53,6 +53,9 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "hold": {PENDING: ON_HOLD, CONFIRMED: ON_HOLD, PROCESSING: ON_HOLD},
     # back to pending, where the checks run again
     "release": {ON_HOLD: PENDING},
+    # The channel changed a confirmed order's lines before fulfilment started:
+    # its stock is given back and it is checked and reserved again.
+    "revise": {CONFIRMED: PENDING},
     "start_fulfillment": {CONFIRMED: PROCESSING},
     "ship_partial": {PROCESSING: PARTIALLY_SHIPPED, PARTIALLY_SHIPPED: PARTIALLY_SHIPPED},
     "ship": {PROCESSING: SHIPPED, PARTIALLY_SHIPPED: SHIPPED},
@@ -73,6 +76,7 @@ EVENT_NAMES: dict[str, str] = {
     "confirm": "order.confirmed",
     "hold": "order.held",
     "release": "order.released",
+    "revise": "order.revised",
     "start_fulfillment": "order.fulfillment_started",
     "ship_partial": "order.partially_shipped",
     "ship": "order.shipped",

@@ -60,6 +60,13 @@ class Line:
     tax: int = 0  # minor units, whole line
     discount: int = 0  # minor units, whole line
     external_id: str = ""
+    #: False for what no warehouse ships (gift cards, digital goods): never
+    #: reserved, routed or sent to a shipping channel.
+    requires_shipping: bool = True
+    #: Units ordered but no longer owed: refunded or removed on the channel
+    #: before they shipped. ``quantity`` is what is owed now (Shopify's
+    #: ``current_quantity``), so ``quantity + removed_quantity`` was ordered.
+    removed_quantity: int = 0
 
     @property
     def subtotal(self) -> int:
@@ -104,6 +111,12 @@ class OrderData:
     channel_financial_status: str = ""  # as the channel reports it
     is_test: bool = False
     payments: list[PaymentData] = field(default_factory=list)
+    #: True when line prices (and shipping) already contain the tax, as in most
+    #: EU, UK and AU shops: ``tax`` is then the part of the total that is tax,
+    #: not an amount added on top (see :func:`expected_total`).
+    taxes_included: bool = False
+    #: Refunds the channel made itself (a Shopify admin refund), as facts to show.
+    channel_refunds: list[ChannelRefund] = field(default_factory=list)
 
     @property
     def subtotal(self) -> int:
@@ -111,8 +124,9 @@ class OrderData:
 
     @property
     def computed_total(self) -> int:
-        """Lines + shipping + tax − discount."""
-        return self.subtotal + self.shipping + self.tax - self.discount
+        """Lines + shipping − discount, + tax unless it is included in the prices."""
+        return expected_total(self.subtotal, self.shipping, self.tax, self.discount,
+                              taxes_included=self.taxes_included)
 
     def money(self, amount: int) -> Money:
         return Money(amount, self.currency)
@@ -134,11 +148,39 @@ class OrderData:
         if not self.lines:
             errors["lines"] = "an order needs at least one line"
         for i, line in enumerate(self.lines):
-            if not isinstance(line.quantity, int) or isinstance(line.quantity, bool):
-                errors[f"lines.{i}.quantity"] = "must be a whole number"
+            for name in ("quantity", "removed_quantity"):
+                value = getattr(line, name)
+                if not isinstance(value, int) or isinstance(value, bool):
+                    errors[f"lines.{i}.{name}"] = "must be a whole number"
         if errors:
             raise ValidationError("order cannot be stored: " + "; ".join(
                 f"{k} {v}" for k, v in errors.items()), details=errors)
+
+
+def expected_total(lines: int, shipping: int, tax: int, discount: int, *, taxes_included: bool) -> int:
+    """What an order's parts add up to: the rule the totals check holds an order to.
+
+    With ``taxes_included`` the tax is already inside the line and shipping
+    prices (Shopify's ``taxes_included``, WooCommerce's ``prices_include_tax``),
+    so it is not added again.
+    """
+    return lines + shipping - discount + (0 if taxes_included else tax)
+
+
+@dataclass(slots=True)
+class ChannelRefund:
+    """A refund the sales channel made itself (not through the hub's gateway).
+
+    ``lines`` maps the channel's line id to the units refunded; recorded once
+    per ``external_id`` on the order's timeline.
+    """
+
+    external_id: str
+    amount: int
+    created_at: datetime | None = None
+    reason: str = ""
+    lines: dict[str, int] = field(default_factory=dict)
+    restock: bool = False
 
 
 @dataclass(slots=True)
@@ -187,3 +229,51 @@ class RefundData:
     amount: int
     status: str = "succeeded"
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class LineRevision:
+    """How the lines a channel sends now differ from the lines stored.
+
+    ``reduced`` maps the position of a stored line to its new (lower) owed
+    quantity: units refunded or removed on the channel. ``edited`` is every
+    other change (a line added, dropped, raised, re-priced or another SKU):
+    what a person must look at once fulfilment has started. Tax, discount and
+    names may change with a refund (Shopify re-spreads them) and count as
+    neither.
+    """
+
+    reduced: dict[int, int]
+    edited: bool
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.reduced) or self.edited
+
+
+def _line_identity(line: Any, position: int) -> tuple[str, Any]:
+    external = str(getattr(line, "external_id", "") or "")
+    return ("external", external) if external else ("position", (position, line.sku))
+
+
+def revise_lines(stored: list[Any], incoming: list[Line]) -> LineRevision:
+    """Compare stored lines with a channel's new ones (see :class:`LineRevision`).
+
+    Lines are matched by the channel's line id, or by position and SKU for
+    lines without one; ``stored`` may be ORM rows with the same attributes.
+    """
+    old = {_line_identity(x, i): (i, x) for i, x in enumerate(stored)}
+    new = {_line_identity(x, i): x for i, x in enumerate(incoming)}
+    if old.keys() != new.keys():
+        return LineRevision({}, edited=True)
+    reduced: dict[int, int] = {}
+    for key, (position, before) in old.items():
+        after = new[key]
+        if (after.sku, after.unit_price, bool(after.requires_shipping)) != \
+                (before.sku, before.unit_price, bool(before.requires_shipping)):
+            return LineRevision({}, edited=True)
+        if after.quantity > before.quantity:
+            return LineRevision({}, edited=True)
+        if after.quantity < before.quantity:
+            reduced[position] = after.quantity
+    return LineRevision(reduced, edited=False)

@@ -192,6 +192,10 @@ class OrderLineOutSchema(OutSchema):
     unit_price = fields.String(required=True, metadata={"description": "Decimal string, e.g. `19.99`."})
     tax = fields.String(required=True)
     discount = fields.String(required=True)
+    requires_shipping = fields.Boolean(required=True, metadata={
+        "description": "False for what no warehouse ships (gift cards, digital goods)."})
+    removed_quantity = fields.Integer(required=True, metadata={
+        "description": "Units refunded or removed on the channel; `quantity` is what is still owed."})
 
 
 class PaymentOutSchema(OutSchema):
@@ -260,6 +264,8 @@ class OrderDetailSchema(OrderSummarySchema):
     shipping = fields.String(required=True)
     tax = fields.String(required=True)
     discount = fields.String(required=True)
+    taxes_included = fields.Boolean(required=True, metadata={
+        "description": "Line prices contain `tax`: the total is lines + shipping − discount."})
     tags = fields.List(fields.String(), required=True)
     notes = fields.String(required=True)
     is_test = fields.Boolean(required=True)

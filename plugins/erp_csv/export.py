@@ -33,6 +33,7 @@ from pathlib import Path
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from hub.core.order import expected_total
 from hub.models import Channel, ErpExport, ErpExportedOrder, Order, utcnow
 from hub.runtime import Hub
 from hub.serialize import iso, money
@@ -48,7 +49,7 @@ ORDER_COLUMNS = [
     "customer_email", "customer_name", "customer_phone",
     "ship_name", "ship_company", "ship_address1", "ship_address2", "ship_city", "ship_province",
     "ship_zip", "ship_country_code", "ship_phone",
-    "order_subtotal", "order_shipping", "order_tax", "order_discount", "order_total",
+    "order_subtotal", "order_shipping", "order_tax", "order_discount", "order_total", "taxes_included",
 ]
 LINE_COLUMNS = [
     "line_number", "line_id", "sku", "line_name", "quantity", "unit_price", "line_subtotal",
@@ -167,16 +168,16 @@ def order_rows(order: Order) -> Iterator[list[str]]:
         ship.get("city", ""), ship.get("province_code") or ship.get("province", ""), ship.get("zip", ""),
         ship.get("country_code", ""), ship.get("phone", ""),
         money(order.subtotal, cur), money(order.shipping, cur), money(order.tax, cur),
-        money(order.discount, cur), money(order.total, cur),
+        money(order.discount, cur), money(order.total, cur), "true" if order.taxes_included else "false",
     ]
     if not order.lines:
         yield [*head, *([""] * len(LINE_COLUMNS))]
         return
     for number, line in enumerate(order.lines, start=1):
         subtotal = line.unit_price * line.quantity
+        total = expected_total(subtotal, 0, line.tax, line.discount, taxes_included=order.taxes_included)
         yield [*head, number, line.id, line.sku, line.name, line.quantity, money(line.unit_price, cur),
-               money(subtotal, cur), money(line.discount, cur), money(line.tax, cur),
-               money(subtotal - line.discount + line.tax, cur)]
+               money(subtotal, cur), money(line.discount, cur), money(line.tax, cur), money(total, cur)]
 
 
 def _record(session: Session, channel_id: int, export_id: int, versions: dict[int, int]) -> None:

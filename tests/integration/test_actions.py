@@ -132,14 +132,31 @@ def test_a_lost_update_is_detected_not_silently_overwritten(any_hub):
     assert _order(any_hub, order_id).notes == ""
 
 
-def test_lines_changed_on_the_channel_after_confirmation_hold_the_order(any_hub, run_jobs):
+def test_lines_changed_on_the_channel_after_fulfilment_started_hold_the_order(any_hub, run_jobs):
     order_id, *_ = _upsert(any_hub, external_id="A10", updated_at=T0)
     run_jobs(any_hub)
+    with any_hub.db.transaction() as session:
+        actions.start_fulfillment(session, order_id, actor="test")
     _upsert(any_hub, external_id="A10", updated_at=T0 + timedelta(minutes=1),
             lines=[Line("TSHIRT-M", "T-shirt M", 3, 1999)])
     order = _order(any_hub, order_id)
     assert order.status == "on_hold" and "changed_after_confirmation" in order.hold_reasons
     assert [line.quantity for line in order.lines] == [2]
+
+
+def test_lines_changed_on_the_channel_before_fulfilment_update_a_confirmed_order(any_hub, run_jobs):
+    order_id, *_ = _upsert(any_hub, external_id="A11", updated_at=T0)
+    run_jobs(any_hub)
+    assert _order(any_hub, order_id).status == "confirmed"
+    _upsert(any_hub, external_id="A11", updated_at=T0 + timedelta(minutes=1), total=None,
+            lines=[Line("TSHIRT-M", "T-shirt M", 3, 1999), Line("MUG", "Mug", 1, 900)])
+    order = _order(any_hub, order_id)
+    assert order.status == "pending"
+    assert [(line.sku, line.quantity) for line in order.lines] == [("TSHIRT-M", 3), ("MUG", 1)]
+    run_jobs(any_hub)  # checked and confirmed again
+    order = _order(any_hub, order_id)
+    assert order.status == "confirmed", order.hold_reasons
+    assert "order.revised" in [e.name for e in order.events]
 
 
 def test_a_cancellation_from_the_channel_cancels_the_order(any_hub, run_jobs):

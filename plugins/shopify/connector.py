@@ -59,6 +59,10 @@ ORDER_TOPICS = frozenset({
     "orders/fulfilled", "orders/partially_fulfilled",
 })
 
+#: Topics whose body names an order (``order_id``) without being it: the order is fetched.
+#: ``orders/edited`` sends ``{"order_edit": {"order_id", "line_items": {"additions", "removals"}}}``.
+ORDER_REF_TOPICS = frozenset({"refunds/create", "orders/edited"})
+
 #: The hub's carrier codes (ShipStation's and common ones) -> the names Shopify
 #: recognises for tracking links. Others are sent as they are.
 TRACKING_COMPANIES = {
@@ -422,10 +426,12 @@ class ShopifyConnector(Connector):
             order = self.map_order(payload)
             stored = hub.upsert_orders([order])
             return "processed" if stored else f"rejected: order {order.external_id} dead-lettered"
-        if topic == "refunds/create":
-            # The refund names its order; the order as Shopify holds it now
-            # carries the new financial status and refund totals.
-            order = self.fetch_order(payload.get("order_id"))
+        if topic in ORDER_REF_TOPICS:
+            # The refund (or the order edit, under ``order_edit``) names its order;
+            # the order as Shopify holds it now carries what is still owed per line,
+            # the new totals and the refunds.
+            ref = payload.get("order_edit") if topic == "orders/edited" else payload
+            order = self.fetch_order((ref or {}).get("order_id"))
             hub.upsert_orders([order])
             return f"processed: order {order.external_id} refreshed"
         if topic == "inventory_levels/update":
@@ -517,6 +523,23 @@ class ShopifyConnector(Connector):
         if not fulfillment_id:
             raise ExternalError("shopify: fulfillments.json answered without a fulfilment", retryable=True)
         return str(fulfillment_id)
+
+    def cancel_fulfillment(self, order: dict[str, Any], fulfillment_id: str, *, idempotency_key: str) -> None:
+        """Cancel a fulfilment whose label was voided (``POST fulfillments/{id}/cancel.json``).
+
+        Shopify answers 422 for one already cancelled (a retry whose first
+        answer was lost): the fulfilment is read back, and cancelled is done.
+        """
+        fid = _numeric_id(fulfillment_id, "fulfillment")
+        try:
+            self.http.post(f"fulfillments/{fid}/cancel.json", json={})
+        except ExternalError as exc:
+            if exc.retryable or exc.status != 422:
+                raise
+            order_id = _numeric_id(order.get("external_id"), "order")
+            made = self._json(self.http.get(f"orders/{order_id}/fulfillments.json")).get("fulfillments") or []
+            if not any(str(f.get("id")) == fid and f.get("status") == "cancelled" for f in made):
+                raise
 
     def _existing_fulfillment(self, order_id: str, tracking: str, wanted: Mapping[int, int]) -> str | None:
         fulfillments = self._json(

@@ -26,6 +26,17 @@ itself. Rules worth knowing:
 - ``cancelled_at`` set -> cancelled; ``financial_status`` is kept as the
   channel's own status; ``test`` -> is_test; ``updated_at`` orders updates
   (the hub ignores one older than what it holds).
+- What is owed, not what was ordered: a line's ``quantity`` stays as ordered
+  after a refund or an order edit; ``current_quantity`` is what is still
+  owed, and that is the hub's line quantity (``removed_quantity`` the rest).
+  The order's totals are then Shopify's ``current_*`` ones, which count the
+  same units. A line with ``requires_shipping: false`` (gift card, digital
+  good) never goes to a warehouse.
+- ``taxes_included``: the shop's prices contain the tax (EU, UK, AU shops);
+  the total is lines + shipping − discounts, ``total_tax`` being the part of
+  it that is tax.
+- ``refunds[]``: each refund Shopify made (its successful ``refund``
+  transactions, its ``refund_line_items``) goes on the order's timeline once.
 """
 
 from __future__ import annotations
@@ -36,7 +47,7 @@ from typing import Any
 
 from hub.core.exceptions import ValidationError
 from hub.core.money import Money
-from hub.core.order import Address, Customer, Line, OrderData, PaymentData
+from hub.core.order import Address, ChannelRefund, Customer, Line, OrderData, PaymentData
 
 #: The order fields a pull asks for (``fields=``): less JSON over the wire.
 ORDER_FIELDS = (
@@ -45,6 +56,7 @@ ORDER_FIELDS = (
     "financial_status", "fulfillment_status", "line_items", "shipping_lines",
     "shipping_address", "billing_address", "customer", "cancelled_at", "cancel_reason",
     "created_at", "processed_at", "updated_at", "test", "tags", "note", "note_attributes",
+    "current_total_price", "current_total_tax", "current_total_discounts", "refunds",
 )
 
 #: Shopify ``financial_status`` -> the status of a payment the order names (see ``payments``).
@@ -116,21 +128,32 @@ def line_sku(item: Mapping[str, Any]) -> str:
     return f"line-item-{item.get('id')}"
 
 
+def _whole(item: Mapping[str, Any], name: str) -> int:
+    value = item.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValidationError(f"line item {item.get('id')} has no whole {name} ({value!r})")
+    return value
+
+
 def line(item: Mapping[str, Any], currency: str) -> Line:
-    quantity = item.get("quantity")
-    if not isinstance(quantity, int) or isinstance(quantity, bool):
-        raise ValidationError(f"line item {item.get('id')} has no whole quantity ({quantity!r})")
+    ordered = _whole(item, "quantity")
+    # Older API versions and some apps' payloads have no current_quantity: nothing was taken off.
+    owed = _whole(item, "current_quantity") if item.get("current_quantity") is not None else ordered
+    if owed > ordered:
+        raise ValidationError(f"line item {item.get('id')} owes {owed} of {ordered} ordered")
     allocations = item.get("discount_allocations") or []
     discount = (_sum((a.get("amount") for a in allocations), currency) if allocations
                 else minor(item.get("total_discount"), currency))
     return Line(
         sku=line_sku(item),
         name=_text(item.get("name")) or _text(item.get("title")) or line_sku(item),
-        quantity=quantity,
+        quantity=owed,
         unit_price=minor(item.get("price"), currency),
         tax=_sum((t.get("price") for t in item.get("tax_lines") or []), currency),
         discount=discount,
         external_id=_text(item.get("id")),
+        requires_shipping=item.get("requires_shipping") is not False,
+        removed_quantity=ordered - owed,
     )
 
 
@@ -162,6 +185,33 @@ def payments(order: Mapping[str, Any], attribute: str, currency: str, total: int
                         captured_amount=total if status == "captured" else 0)]
 
 
+def refunds(order: Mapping[str, Any], currency: str) -> list[ChannelRefund]:
+    """The refunds Shopify made on the order: money from successful refund transactions, units per line item."""
+    out = []
+    for refund in order.get("refunds") or []:
+        if not isinstance(refund, Mapping) or not refund.get("id"):
+            continue
+        amount = _sum((t.get("amount") for t in refund.get("transactions") or []
+                       if t.get("kind") == "refund" and t.get("status") == "success"), currency)
+        units: dict[str, int] = {}
+        for item in refund.get("refund_line_items") or []:
+            key = _text(item.get("line_item_id"))
+            units[key] = units.get(key, 0) + int(item.get("quantity") or 0)
+        out.append(ChannelRefund(
+            external_id=str(refund["id"]), amount=amount, lines=units, reason=_text(refund.get("note")),
+            created_at=parse_time(refund.get("processed_at")) or parse_time(refund.get("created_at")),
+            restock=bool(refund.get("restock")) or any(
+                item.get("restock_type") not in (None, "", "no_restock")
+                for item in refund.get("refund_line_items") or [])))
+    return out
+
+
+def _current(order: Mapping[str, Any], name: str) -> Any:
+    """``current_<name>`` when Shopify sent it (what is owed after refunds and edits), else ``<name>``."""
+    value = order.get(f"current_{name}")
+    return order.get(name) if value in (None, "") else value
+
+
 def order_from_shopify(order: Mapping[str, Any], *, payment_attribute: str = "") -> OrderData:
     """Map one Shopify order; raises ValidationError (naming the order) when it cannot be read."""
     order_id = order.get("id")
@@ -181,10 +231,12 @@ def order_from_shopify(order: Mapping[str, Any], *, payment_attribute: str = "")
             billing_address=address(order.get("billing_address")),
             lines=[line(item, currency) for item in order.get("line_items") or []],
             shipping=shipping,
-            tax=minor(order.get("total_tax"), currency),
-            discount=minor(order.get("total_discounts"), currency),
-            total=(minor(order["total_price"], currency)
-                   if order.get("total_price") not in (None, "") else None),
+            tax=minor(_current(order, "total_tax"), currency),
+            discount=minor(_current(order, "total_discounts"), currency),
+            total=(minor(_current(order, "total_price"), currency)
+                   if _current(order, "total_price") not in (None, "") else None),
+            taxes_included=bool(order.get("taxes_included")),
+            channel_refunds=refunds(order, currency),
             placed_at=parse_time(order.get("processed_at")) or parse_time(order.get("created_at")),
             updated_at=parse_time(order.get("updated_at")),
             tags=[t.strip() for t in _text(order.get("tags")).split(",") if t.strip()],

@@ -368,6 +368,13 @@ class ShopifySandbox:
             "total_tax": _money(tax_total, currency), "total_tax_set": _set(tax_total, currency),
             "total_shipping_price_set": _set(shipping, currency),
             "total_price": _money(total, currency), "total_price_set": _set(total, currency),
+            # What is owed after refunds and edits (Shopify's current_*): the same until one.
+            "current_subtotal_price": _money(subtotal, currency),
+            "current_subtotal_price_set": _set(subtotal, currency),
+            "current_total_discounts": _money(discount_total, currency),
+            "current_total_discounts_set": _set(discount_total, currency),
+            "current_total_tax": _money(tax_total, currency), "current_total_tax_set": _set(tax_total, currency),
+            "current_total_price": _money(total, currency), "current_total_price_set": _set(total, currency),
             "line_items": items,
             "shipping_lines": ([{"id": order_id * 100 + 90, "title": "Standard", "code": "STANDARD",
                                  "source": "shopify", "price": _money(shipping, currency),
@@ -442,24 +449,72 @@ class ShopifySandbox:
         return self.update_order(order_id, cancelled_at=now, closed_at=now, cancel_reason=reason,
                                  financial_status="voided")
 
-    def refund_order(self, order_id: int, amount: str | None = None) -> dict[str, Any]:
-        """Refund part (``amount``) or all of an order; returns the refund (the webhook's body)."""
+    def refund_order(self, order_id: int, amount: str | None = None, *,
+                     line_items: dict[int, int] | None = None, note: str | None = None) -> dict[str, Any]:
+        """Refund part (``amount``) or all of an order; returns the refund (the webhook's body).
+
+        ``line_items`` (line item id -> units) refunds units as Shopify does:
+        each line's ``current_quantity`` and ``fulfillable_quantity`` go down,
+        the refund carries ``refund_line_items``, and the order's ``current_*``
+        totals drop by the units' price and tax; ``amount`` defaults to that.
+        """
         with self.lock:
             body = self.order(order_id)
             currency = body["currency"]
             total = Money.parse(body["total_price"], currency)
-            value = Money.parse(amount, currency) if amount else total
             refund_id = order_id * 10 + len(body["refunds"]) + 1
+            refund_lines, worth = self._refund_lines(body, line_items or {}, refund_id)
+            value = Money.parse(amount, currency) if amount else (Money(worth, currency) if line_items else total)
             refund = {"id": refund_id, "order_id": body["id"], "created_at": _ts(datetime.now(UTC)),
-                      "note": None, "restock": False,
+                      "processed_at": _ts(datetime.now(UTC)), "note": note, "restock": bool(line_items),
+                      "order_adjustments": [],
                       "transactions": [{"id": refund_id + 7, "order_id": body["id"], "kind": "refund",
-                                        "status": "success", "amount": str(value), "currency": currency}],
-                      "refund_line_items": []}
+                                        "status": "success", "amount": str(value), "currency": currency,
+                                        "gateway": "bogus"}],
+                      "refund_line_items": refund_lines}
             refunded = sum(Money.parse(t["amount"], currency).amount
                            for r in body["refunds"] for t in r["transactions"]) + value.amount
-            self.update_order(order_id, refunds=[*body["refunds"], refund],
+            self.update_order(order_id, refunds=[*body["refunds"], refund], line_items=body["line_items"],
+                              **{k: body[k] for k in body if k.startswith("current_")},
                               financial_status="refunded" if refunded >= total.amount else "partially_refunded")
             return refund
+
+    def _refund_lines(self, body: dict[str, Any], units: dict[int, int], refund_id: int
+                      ) -> tuple[list[dict[str, Any]], int]:
+        """Take ``units`` off the order's lines in ``body`` (in place); the refund_line_items and their worth."""
+        currency = body["currency"]
+        out, worth, tax_off, discount_off = [], 0, 0, 0
+        for item in body["line_items"]:
+            qty = units.get(item["id"], 0)
+            if not qty:
+                continue
+            done = self._fulfilled[body["id"] * 100 + 60 + body["line_items"].index(item)]
+            if qty > item["current_quantity"] - done:
+                raise ValueError(f"line item {item['id']}: only {item['current_quantity'] - done} refundable")
+            price = Money.parse(item["price"], currency).amount
+            tax = sum(Money.parse(t["price"], currency).amount for t in item["tax_lines"]) * qty // item["quantity"]
+            discount = Money.parse(item["total_discount"], currency).amount * qty // item["quantity"]
+            item["current_quantity"] -= qty
+            item["fulfillable_quantity"] = max(0, item["fulfillable_quantity"] - qty)
+            out.append({"id": refund_id * 100 + len(out), "line_item_id": item["id"], "quantity": qty,
+                        "restock_type": "cancel", "location_id": PRIMARY_LOCATION,
+                        "subtotal": float(Money(price * qty - discount, currency).to_decimal()),
+                        "subtotal_set": _set(price * qty - discount, currency),
+                        "total_tax": float(Money(tax, currency).to_decimal()), "total_tax_set": _set(tax, currency),
+                        "line_item": copy.deepcopy(item)})
+            worth += price * qty - discount + tax
+            tax_off += tax
+            discount_off += discount
+        if out:
+            def less(name: str, by: int) -> None:
+                left = Money.parse(body[name], currency).amount - by
+                body[name], body[f"{name}_set"] = _money(left, currency), _set(left, currency)
+
+            less("current_total_price", worth)
+            less("current_total_tax", tax_off)
+            less("current_total_discounts", discount_off)
+            less("current_subtotal_price", worth - tax_off)
+        return out, worth
 
     def upcoming(self, count: int) -> list[dict[str, Any]]:
         """The next ``count`` orders :meth:`add_orders` will place, not placed yet (to stock for them)."""
@@ -496,8 +551,8 @@ class ShopifySandbox:
             variant = self.variants.get(item["variant_id"] or 0)
             lines.append({
                 "id": line_id, "shop_id": SHOP_ID, "fulfillment_order_id": fo_id,
-                "line_item_id": item["id"], "quantity": item["quantity"],
-                "fulfillable_quantity": 0 if order["cancelled_at"] else item["quantity"] - done,
+                "line_item_id": item["id"], "quantity": item["current_quantity"],
+                "fulfillable_quantity": 0 if order["cancelled_at"] else max(0, item["current_quantity"] - done),
                 "inventory_item_id": variant["inventory_item_id"] if variant else None,
                 "variant_id": item["variant_id"],
             })
@@ -576,6 +631,26 @@ class ShopifySandbox:
         self.update_order(order_id, fulfillment_status="fulfilled" if left == 0 else "partial",
                           fulfillments=[*order["fulfillments"], fulfillment])
         return fulfillment
+
+    def _cancel_fulfillment(self, fulfillment_id: int) -> dict[str, Any]:
+        """Cancel a fulfilment as Shopify does: its units are open to fulfil again; once is enough."""
+        with self.lock:
+            for order_id, made in self.fulfillments.items():
+                for fulfillment in made:
+                    if fulfillment["id"] != fulfillment_id:
+                        continue
+                    if fulfillment["status"] == "cancelled":
+                        raise _ApiError(422, {"base": ["Fulfillment has already been cancelled."]})
+                    order = self.order(order_id)
+                    index = {item["id"]: k for k, item in enumerate(order["line_items"])}
+                    for li in fulfillment["line_items"]:
+                        self._fulfilled[order_id * 100 + 60 + index[li["id"]]] -= li["quantity"]
+                    fulfillment.update(status="cancelled", updated_at=_ts(datetime.now(UTC)))
+                    done = any(f["status"] == "success" for f in made)
+                    self.update_order(order_id, fulfillment_status="partial" if done else None,
+                                      fulfillments=copy.deepcopy(made))
+                    return copy.deepcopy(fulfillment)
+        raise _ApiError(404, "Not Found")
 
     # --- faults and the bucket -------------------------------------------------------------------
 
@@ -679,6 +754,9 @@ class ShopifySandbox:
             return path, {"locations": self.locations}, 200, {}
         if method == "POST" and path == "fulfillments.json":
             return path, {"fulfillment": self._create_fulfillment(self._body(request))}, 201, {}
+        m = re.fullmatch(r"fulfillments/(\d+)/cancel\.json", path)
+        if m and method == "POST":
+            return "fulfillments/{id}/cancel.json", {"fulfillment": self._cancel_fulfillment(int(m[1]))}, 200, {}
         if method == "POST" and path == "inventory_levels/set.json":
             return path, {"inventory_level": self._set_level(self._body(request))}, 200, {}
         m = re.fullmatch(r"orders/(\d+)(\.json|/fulfillment_orders\.json|/fulfillments\.json)", path)

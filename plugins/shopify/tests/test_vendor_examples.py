@@ -1,0 +1,161 @@
+"""The Shopify connector on what Shopify wrote: its REST reference examples (shared/vendor/shopify).
+
+Each example is read from ``shared/vendor`` (``hub.testing.vendor_example``),
+never copied here. Where Shopify wrote no example of a case (a tax-inclusive
+order, an ``orders/edited`` body, JPY and KWD orders), the test changes a
+vendor example as Shopify's Order resource reference documents the fields
+and says so.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from hub import actions
+from hub.models import Order, OrderAuditEvent
+from hub.testing import vendor_example
+from plugins.shopify.mapping import order_from_shopify
+from plugins.shopify.sandbox import webhook_request
+
+SECRET = "shpss_vendor_test"
+SHOP = "jsmith.myshopify.com"  # the shop of Shopify's own examples
+
+
+def _vendor_order(name: str) -> dict:
+    body = vendor_example(f"shopify/{name}")
+    return body["order"] if "order" in body else body["orders"][0]
+
+
+# --- mapping ---------------------------------------------------------------------------------------
+
+
+def test_a_partially_refunded_order_owes_only_what_was_not_refunded():
+    order = order_from_shopify(_vendor_order("orders_list_partially_refunded.response.json"))
+    # Shopify: quantity 1 each as ordered; current_quantity 0 for the two refunded lines.
+    assert [(x.sku, x.quantity, x.removed_quantity) for x in order.lines] == [
+        ("IPOD2008GREEN", 0, 1), ("IPOD2008RED", 1, 0), ("IPOD2008BLACK", 0, 1)]
+    # The totals are Shopify's current ones, and they add up (no totals hold).
+    assert (order.total, order.tax, order.discount) == (19965, 398, 333)
+    assert order.computed_total == order.total
+    [refund] = order.channel_refunds
+    assert (refund.external_id, refund.amount, refund.reason) == ("509562969", 20900, "it broke during shipping")
+    assert refund.lines["703073504"] == 1 and refund.restock
+
+
+def test_every_vendor_order_maps_with_totals_that_add_up():
+    for name in ("order_get.response.json", "order_create_eur.response.json", "order_cancel.response.json"):
+        order = order_from_shopify(_vendor_order(name))
+        assert order.computed_total == order.total, name
+
+
+def test_a_tax_inclusive_order_adds_no_tax_on_top():
+    # Shopify's EUR example, as a shop whose prices include VAT prices it:
+    # taxes_included true, total = lines + shipping - discounts (the 13.50 is inside).
+    raw = _vendor_order("order_create_eur.response.json")
+    raw.update(taxes_included=True, total_price="224.97", current_total_price="224.97")
+    order = order_from_shopify(raw)
+    assert order.taxes_included and order.tax == 1350
+    assert order.computed_total == order.total == 22497
+
+
+@pytest.mark.parametrize(("currency", "price", "tax", "total", "minor"), [
+    ("JPY", "1500", "150", "3150", 3150),       # no decimals (Shopify writes "23600" for JPY)
+    ("KWD", "5.124", "0.256", "10.504", 10504),  # three decimals
+])
+def test_orders_in_zero_and_three_decimal_currencies_keep_every_unit(currency, price, tax, total, minor):
+    raw = _vendor_order("order_create_eur.response.json")
+    item = raw["line_items"][0]
+    item.update(price=price, quantity=2, current_quantity=2)
+    item["tax_lines"] = [{"price": tax, "rate": 0.05, "title": "VAT"}]
+    raw.update(currency=currency, total_price=total, current_total_price=total, total_tax=tax,
+               current_total_tax=tax, total_discounts="0", current_total_discounts="0")
+    order = order_from_shopify(raw)
+    assert order.currency == currency and order.total == minor == order.computed_total
+
+
+def test_a_gift_card_line_is_not_for_the_warehouse():
+    raw = _vendor_order("order_create_eur.response.json")
+    raw["line_items"][0].update(requires_shipping=False, gift_card=True)
+    assert order_from_shopify(raw).lines[0].requires_shipping is False
+
+
+# --- through the hub -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def store(hub):
+    """A Shopify channel with the vendor examples' shop; webhooks arrive through the inbox."""
+    from hub.channels import create_channel
+
+    with hub.db.transaction() as session:
+        channel = create_channel(hub, session, name="Vendor shop", connector="shopify", config={
+            "shop_domain": SHOP, "access_token": "shpat_test", "webhook_secret": SECRET,
+            "api_base_url": "http://127.0.0.1:9"})
+        return channel.slug
+
+
+def _deliver(hub, slug, run_jobs, topic: str, body: dict) -> None:
+    from hub import inbox
+
+    headers, raw = webhook_request(topic, body, secret=SECRET, shop_domain=SHOP)
+    inbox.receive(hub, slug, headers, raw, {})
+    run_jobs(hub)
+
+
+def _stored(hub, external_id) -> Order:
+    with hub.db.read() as session:
+        order = session.scalars(actions.order_query().where(Order.external_id == str(external_id))).one()
+        _ = [e.name for e in order.events]
+        session.expunge_all()
+        return order
+
+
+def test_a_tax_inclusive_order_is_not_held_for_its_totals(hub, store, run_jobs):
+    raw = _vendor_order("order_create_eur.response.json")
+    raw.update(taxes_included=True, total_price="224.97", current_total_price="224.97",
+               email="anna@example.com", shipping_address={
+                   "first_name": "Anna", "last_name": "Schmidt", "address1": "Hauptstr. 1", "city": "Berlin",
+                   "zip": "10115", "country": "Germany", "country_code": "DE"})
+    _deliver(hub, store, run_jobs, "orders/create", raw)
+    order = _stored(hub, raw["id"])
+    assert order.taxes_included
+    assert "totals_mismatch" not in (order.hold_reasons or [])
+    assert order.status == "confirmed"
+
+
+def test_the_refund_shopify_made_shows_on_the_order_once(hub, store, run_jobs):
+    raw = _vendor_order("orders_list_partially_refunded.response.json")
+    _deliver(hub, store, run_jobs, "orders/create", raw)
+    again = dict(raw, updated_at="2025-07-02T12:00:00-05:00")
+    _deliver(hub, store, run_jobs, "orders/updated", again)
+    order = _stored(hub, raw["id"])
+    refunds = [e for e in order.events if e.name == "order.refunded_on_channel"]
+    assert len(refunds) == 1
+    assert refunds[0].data["amount"] == "209.00" and refunds[0].reason == "it broke during shipping"
+    assert order.channel_financial_status == "partially_refunded"
+    # Only the unit still owed is asked of stock and warehouse.
+    assert [(x.sku, x.quantity) for x in order.lines if x.quantity] == [("IPOD2008RED", 1)]
+    assert "invalid_quantity" not in (order.hold_reasons or [])
+
+
+def test_orders_cancelled_from_the_shop_cancels_the_order_in_the_hub(hub, store, run_jobs):
+    _deliver(hub, store, run_jobs, "orders/create", _vendor_order("order_get.response.json"))
+    cancelled = _vendor_order("order_cancel.response.json")  # cancel_reason, cancelled_at set; newer updated_at
+    _deliver(hub, store, run_jobs, "orders/cancelled", cancelled)
+    order = _stored(hub, cancelled["id"])
+    assert order.status == "cancelled"
+    with hub.db.read() as session:
+        event = session.scalars(select(OrderAuditEvent).where(OrderAuditEvent.order_id == order.id,
+                                                              OrderAuditEvent.name == "order.cancelled")).one()
+        assert event.reason == "other"  # the example's cancel_reason
+
+
+def test_the_vendor_webhook_body_is_signed_as_shopify_signs_it():
+    # Shopify's library: base64(HMAC-SHA256(secret, raw body)) in X-Shopify-Hmac-Sha256.
+    body = _vendor_order("order_get.response.json")
+    headers, raw = webhook_request("orders/create", body, secret=SECRET, shop_domain=SHOP)
+    assert json.loads(raw)["id"] == 450789469
+    assert {"X-Shopify-Hmac-Sha256", "X-Shopify-Topic", "X-Shopify-Webhook-Id"} <= set(headers)

@@ -151,3 +151,23 @@ def test_a_voided_label_cancels_the_shopify_fulfilment_and_the_new_label_is_push
     made = w.shop.fulfillments[w.order_id]
     assert [(f["status"], f["tracking_number"]) for f in made] == [
         ("cancelled", first["trackingNumber"]), ("success", second["trackingNumber"])]
+
+
+def test_an_order_edited_on_shopify_after_it_went_to_the_warehouse_is_held_with_the_reason(world):
+    w = world()
+    w.enqueue("channel.pull", w.shop_id)
+    before = w.warehouse_items()
+    body = w.shop.order(w.order_id)
+    extra = dict(body["line_items"][0], id=body["line_items"][0]["id"] + 9, quantity=1, current_quantity=1,
+                 fulfillable_quantity=1)
+    w.shop.update_order(w.order_id, line_items=[*body["line_items"], extra])
+    # orders/edited carries the edit, not the order (Shopify's webhook reference, topic orders/edited).
+    w.webhook("orders/edited", {"order_edit": {
+        "id": 78912328, "app_id": None, "created_at": body["updated_at"], "notify_customer": False,
+        "order_id": w.order_id, "staff_note": "", "user_id": None,
+        "line_items": {"additions": [{"id": extra["id"], "delta": 1}], "removals": []}}})
+    order = w.order()
+    assert order.status == "on_hold" and "changed_after_confirmation" in order.hold_reasons
+    held = next(e for e in order.events if e.name == "order.held")
+    assert "after fulfilment started" in held.data["why"]
+    assert w.warehouse_items() == before  # nothing new was sent

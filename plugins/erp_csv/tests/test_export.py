@@ -91,6 +91,18 @@ def test_the_layout_is_one_row_per_line_with_decimal_money(erp, make_order, run_
     assert first["order_total"] == second["order_total"]
     with erp.hub.db.read() as session:
         assert first["order_version"] == str(session.get(Order, order_id).version)
+    assert first["taxes_included"] == "false"
+
+
+def test_a_tax_inclusive_order_exports_line_totals_without_tax_on_top(erp, make_order, run_jobs):
+    # 2 x 11.90 with 1.90 VAT inside (a German shop's prices): the line is worth 23.80, not 25.70.
+    confirmed_orders(erp, make_order, run_jobs, n=1, taxes_included=True, shipping=0, tax=190, total=2380,
+                     lines=[Line(sku="MUG", name="Mug", quantity=2, unit_price=1190, tax=190)])
+    assert erp.run("erp.export") == "succeeded"
+    [name] = exported(erp)
+    [row] = rows_of(erp.export_dir / name)
+    assert (row["taxes_included"], row["line_tax"], row["line_total"], row["order_total"]) == \
+        ("true", "1.90", "23.80", "23.80")
 
 
 def test_excel_settings_write_a_bom_and_semicolons(hub, tmp_path, make_order, run_jobs):

@@ -29,6 +29,8 @@ from .exceptions import ValidationError
 
 __all__ = [
     "CURRENCY_EXPONENTS",
+    "STRIPE_THREE_DECIMAL",
+    "STRIPE_THREE_DECIMAL_STEP",
     "STRIPE_TWO_DECIMAL_COMPAT",
     "STRIPE_ZERO_DECIMAL",
     "Money",
@@ -36,6 +38,8 @@ __all__ = [
     "exponent",
     "from_stripe_amount",
     "stripe_exponent",
+    "stripe_rounded",
+    "stripe_step",
     "to_stripe_amount",
 ]
 
@@ -245,6 +249,15 @@ STRIPE_ZERO_DECIMAL: frozenset[str] = frozenset(
 # refuses amounts not divisible by 100). Without this, ISK charges would be
 # a hundred times too small.
 STRIPE_TWO_DECIMAL_COMPAT: frozenset[str] = frozenset({"ISK"})
+
+# Three-decimal currencies Stripe takes with three decimals but only in steps
+# of 0.010: "these API calls require the least-significant (last) digit to
+# be 0. Your integration must round amounts to the nearest ten. For example,
+# 5.124 KWD must be rounded to 5120 or 5130." (stripe.com/docs/currencies,
+# "Three-decimal currencies"). Stripe refuses a PaymentIntent, capture or
+# refund of KWD 5.124.
+STRIPE_THREE_DECIMAL: frozenset[str] = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+STRIPE_THREE_DECIMAL_STEP = 10
 
 # A parsed amount may have at most this many digits before the decimal point.
 # Far beyond any real amount, but it stops a hostile payload such as
@@ -606,9 +619,10 @@ def to_stripe_amount(money: Money) -> int:
     ISK 5 -> 500. Raises :class:`MoneyError` if Stripe's unit cannot carry
     the amount exactly (MGA 25.50: Stripe counts whole ariary).
 
-    Stripe has further rules this does not apply because they are choices,
-    not conversions: three-decimal currencies (BHD, JOD, KWD, OMR, TND) must
-    end in 0 for card payments, and minimum/maximum charge amounts.
+    The conversion is exact, so it does not apply Stripe's further rules:
+    three-decimal currencies (BHD, JOD, KWD, OMR, TND) must end in 0 (round
+    with :func:`stripe_rounded` first, which says how) and minimum/maximum
+    charge amounts.
     """
     if not isinstance(money, Money):
         raise MoneyError(f"cannot convert {money!r} to a Stripe amount: not a Money")
@@ -642,3 +656,36 @@ def from_stripe_amount(amount: int, currency: str) -> Money:
             f" ISO minor unit ({iso_exp} decimals)"
         )
     return Money(result, code)
+
+
+def stripe_step(currency: str) -> int:
+    """The minor units Stripe's amounts of ``currency`` come in steps of: 10 for
+    its three-decimal currencies (multiples of 0.010), else 1."""
+    return STRIPE_THREE_DECIMAL_STEP if _currency_code(currency) in STRIPE_THREE_DECIMAL else 1
+
+
+def stripe_rounded(money: Money, *, at_most: Money | None = None) -> Money:
+    """``money`` as Stripe can take it: to the nearest step, never above ``at_most``.
+
+    Stripe says to round three-decimal amounts "to the nearest ten", and its
+    example (KWD 5.124 -> 5120 or 5130) leaves the direction to the
+    integration: this takes the nearest (a half step goes up, away from
+    zero), then steps down while above ``at_most`` (what was authorised for
+    a capture, what is left to refund for a refund), so rounding never
+    captures more than authorised nor refunds more than was taken. KWD 5.124
+    -> 5.120, KWD 5.125 -> 5.130, KWD 5.126 at most 5.124 -> 5.120. Other
+    currencies come back unchanged. The result may be zero (KWD 0.004):
+    the caller decides whether that can be sent.
+    """
+    if not isinstance(money, Money):
+        raise MoneyError(f"cannot round {money!r} for Stripe: not a Money")
+    step = stripe_step(money.currency)
+    if step == 1:
+        return money
+    whole, rest = divmod(abs(money.amount), step)
+    steps = whole + (1 if 2 * rest >= step else 0)
+    result = steps * step * (-1 if money.amount < 0 else 1)
+    if at_most is not None:
+        money._same_currency(at_most, "bound")
+        result = min(result, at_most.amount - at_most.amount % step)
+    return Money(result, money.currency)

@@ -20,6 +20,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -37,7 +38,14 @@ from hub.core.exceptions import (
     SignatureError,
     ValidationError,
 )
-from hub.core.money import Money, MoneyError, from_stripe_amount, to_stripe_amount
+from hub.core.money import (
+    Money,
+    MoneyError,
+    from_stripe_amount,
+    stripe_rounded,
+    stripe_step,
+    to_stripe_amount,
+)
 from hub.core.order import PaymentUpdate, RefundData
 from hub.http import HttpClient, HttpStatusError, json_body
 
@@ -60,18 +68,30 @@ CAPTURE_EVENTS: dict[str, tuple[str, ...]] = {
     "ship": ("order.partially_shipped", "order.shipped"),
 }
 
-#: The event types that change a payment; every other type is answered "ignored: <type>".
-HANDLED_EVENTS = frozenset({
+#: The PaymentIntent events: what each says is read from the intent's own ``status``.
+INTENT_EVENTS = frozenset({
     "payment_intent.amount_capturable_updated",
     "payment_intent.succeeded",
     "payment_intent.payment_failed",
     "payment_intent.canceled",
-    "charge.refunded",
-    "charge.refund.updated",
-    "refund.created",
-    "refund.updated",
-    "charge.dispute.created",
+    "payment_intent.requires_action",
+    "payment_intent.processing",
 })
+#: Dispute events -> whether the payment is disputed after them. ``funds_reinstated``:
+#: Stripe gave the money back, the dispute was won.
+DISPUTE_EVENTS: dict[str, bool] = {
+    "charge.dispute.created": True,
+    "charge.dispute.funds_withdrawn": True,
+    "charge.dispute.funds_reinstated": False,
+}
+#: Refund events (a refund object, or a charge with its refunds).
+REFUND_EVENTS = frozenset({"charge.refunded", "charge.refund.updated", "refund.created", "refund.updated"})
+#: The event types that change a payment; every other type is answered "ignored: <type>".
+HANDLED_EVENTS = INTENT_EVENTS | REFUND_EVENTS | frozenset(DISPUTE_EVENTS)
+
+#: PaymentIntent statuses in which the customer still has to act (3-D Secure, a bank
+#: redirect): the payment is neither authorised nor failed yet.
+AWAITING_CUSTOMER_STATUSES = ("requires_action", "requires_confirmation")
 
 #: PaymentIntent statuses Stripe can still cancel.
 CANCELABLE_STATUSES = ("requires_payment_method", "requires_capture", "requires_confirmation",
@@ -85,6 +105,30 @@ REFUND_STATUSES = {
     "failed": "failed",
     "canceled": "failed",
 }
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StripePaymentResult(PaymentResult):
+    """A capture or void answer, with what a person should be told (an amount rounded for Stripe)."""
+
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class StripeRefundResult(RefundResult):
+    """A refund answer, with what a person should be told (an amount rounded for Stripe)."""
+
+    message: str = ""
+
+
+def rounding_message(requested: Money, done: Money, verb: str) -> str:
+    """What a person is told when Stripe's steps changed an amount: "KWD 5.124 refunded as 5.120 at Stripe: …"."""
+    step = Money(stripe_step(requested.currency), requested.currency)
+    return (f"{requested.currency} {requested} {verb} as {done} at Stripe: Stripe takes three-decimal "
+            f"currencies in multiples of {step}")
 
 
 # --- configuration ----------------------------------------------------------------------------
@@ -265,11 +309,31 @@ def _minor(amount: Any, currency: Any) -> int:
         raise MalformedPayload(f"Stripe amount {amount!r} {currency!r} cannot be read: {exc}") from exc
 
 
+#: What the hub shows for a payment whose customer still has to act at Stripe.
+AWAITING_CUSTOMER = "awaiting the customer's authentication at Stripe (3-D Secure or a bank redirect)"
+
+
 def _decline_message(intent: Mapping[str, Any]) -> str:
     error = intent.get("last_payment_error") or {}
     message = error.get("message") or f"PaymentIntent {intent.get('id')} failed"
     code = error.get("decline_code") or error.get("code")
     return f"{message} ({code})" if code else message
+
+
+def dispute_message(dispute: Mapping[str, Any], kind: str) -> str:
+    """What a person is told of a dispute: "Dispute dp_1 (fraudulent): USD 10.00 withdrawn by Stripe"."""
+    amount, currency = dispute.get("amount"), str(dispute.get("currency") or "usd")
+    try:
+        money = from_stripe_amount(int(amount), currency)  # type: ignore[arg-type]
+        what = f"{money.currency} {money}"
+    except (MoneyError, TypeError, ValueError):
+        what = f"{amount} {currency}"
+    head = f"Dispute {dispute.get('id', '?')} ({dispute.get('reason') or 'no reason given'})"
+    if kind == "charge.dispute.funds_reinstated":
+        return f"{head}: {what} reinstated by Stripe, the dispute was won"
+    if kind == "charge.dispute.funds_withdrawn":
+        return f"{head}: {what} withdrawn by Stripe until the dispute is decided"
+    return f"{head}: {what} disputed, status {dispute.get('status') or 'unknown'}"
 
 
 # --- the connector ----------------------------------------------------------------------------
@@ -331,6 +395,21 @@ class StripeConnector(Connector):
         except MoneyError as exc:
             raise ValidationError(str(exc)) from exc
 
+    @staticmethod
+    def rounded(requested: Money, limit: int, verb: str) -> Money:
+        """``requested`` as Stripe takes it, never above ``limit`` (nor above the request if more).
+
+        ``limit`` is what Stripe holds: the authorisation for a capture, what is
+        left to refund for a refund. See :func:`hub.core.money.stripe_rounded`.
+        """
+        bound = Money(max(limit, requested.amount), requested.currency)
+        sent = stripe_rounded(requested, at_most=bound)
+        if sent.amount <= 0:
+            raise ValidationError(f"{requested.currency} {requested} cannot be {verb} at Stripe: Stripe takes "
+                                  f"three-decimal currencies in multiples of "
+                                  f"{Money(stripe_step(requested.currency), requested.currency)}")
+        return sent
+
     # --- every connector -----------------------------------------------------------------------
 
     def check_connection(self) -> str:
@@ -359,19 +438,30 @@ class StripeConnector(Connector):
             return ()  # Stripe captured at checkout: nothing left for the hub to capture
         return CAPTURE_EVENTS[self.config.get("capture_on") or "confirm"]
 
-    def capture(self, payment: PaymentRef, amount: int, *, idempotency_key: str) -> PaymentResult:
-        """Capture ``amount``; a PaymentIntent captured already answers with its state, not an error."""
+    def capture(self, payment: PaymentRef, amount: int, *, idempotency_key: str) -> StripePaymentResult:
+        """Capture ``amount``; a PaymentIntent captured already answers with its state, not an error.
+
+        A three-decimal amount is rounded to Stripe's step first (never above the
+        authorisation); the result records what Stripe captured and says so.
+        """
         if amount <= 0:
             raise ValidationError(f"nothing to capture on payment {payment.reference}: amount is {amount}")
+        requested = Money(amount, payment.currency)
+        sent = self.rounded(requested, payment.amount, "captured")
         params: dict[str, Any] = {}
-        if amount < payment.amount:
-            params["amount_to_capture"] = self.stripe_amount(amount, payment.currency)
+        if sent.amount < payment.amount:
+            params["amount_to_capture"] = self.stripe_amount(sent.amount, payment.currency)
         intent = self._intent_action(payment.reference, "capture", params, idempotency_key,
                                      actionable=("requires_capture",))
         if intent.get("status") != "succeeded":
             # A replayed answer is a snapshot of its time: decide on the intent as it is now.
             intent = self.retrieve_intent(payment.reference)
-        return self._capture_outcome(intent)
+        result = self._capture_outcome(intent)
+        if sent == requested:
+            return result
+        done = Money(result.captured_amount, payment.currency)
+        return StripePaymentResult(status=result.status, captured_amount=result.captured_amount,
+                                   message=rounding_message(requested, done, "captured"))
 
     def _intent_action(self, intent_id: str, action: str, params: dict[str, Any], idempotency_key: str, *,
                        actionable: tuple[str, ...]) -> dict[str, Any]:
@@ -399,13 +489,16 @@ class StripeConnector(Connector):
                 return self.request("POST", path, params, idempotency_key=f"{idempotency_key}:after-server-error")
             raise
 
-    def _capture_outcome(self, intent: Mapping[str, Any]) -> PaymentResult:
+    def _capture_outcome(self, intent: Mapping[str, Any]) -> StripePaymentResult:
         status, pi = intent.get("status"), intent.get("id")
         if status == "succeeded":
-            return PaymentResult(status="captured",
-                                 captured_amount=_minor(intent.get("amount_received", 0), intent["currency"]))
+            return StripePaymentResult(status="captured",
+                                       captured_amount=_minor(intent.get("amount_received", 0), intent["currency"]))
         if status in ("processing", "requires_capture"):
             raise RetryLater(f"PaymentIntent {pi} is {status}; checking again later", retry_after=60)
+        if status in AWAITING_CUSTOMER_STATUSES:
+            # Not declined: the customer has not finished authenticating (3-D Secure) yet.
+            raise RetryLater(f"PaymentIntent {pi} is {status}: {AWAITING_CUSTOMER}", retry_after=900)
         if status == "canceled":
             reason = intent.get("cancellation_reason") or "no reason given"
             raise PaymentDeclined(f"PaymentIntent {pi} was canceled before capture ({reason})",
@@ -426,16 +519,22 @@ class StripeConnector(Connector):
         raise StripeError(f"stripe: PaymentIntent {payment.reference} cannot be canceled: it is {status}",
                           retryable=False, code="payment_intent_unexpected_state")
 
-    def refund(self, payment: PaymentRef, amount: int, *, idempotency_key: str, reason: str = "") -> RefundResult:
+    def refund(self, payment: PaymentRef, amount: int, *, idempotency_key: str,
+               reason: str = "") -> StripeRefundResult:
+        """Refund ``amount``; a three-decimal amount is rounded to Stripe's step first (never
+        above what is left to refund), and the result records what Stripe refunded and says so."""
+        requested = Money(amount, payment.currency)
+        sent = self.rounded(requested, payment.captured_amount - payment.refunded_amount, "refunded")
         params: dict[str, Any] = {
             "payment_intent": payment.reference,
-            "amount": self.stripe_amount(amount, payment.currency),
+            "amount": self.stripe_amount(sent.amount, payment.currency),
             "metadata": {"hub_reason": reason[:500]} if reason else None,
         }
         refund = self.request("POST", "/v1/refunds", params, idempotency_key=idempotency_key)
-        return RefundResult(external_id=str(refund["id"]),
-                            amount=_minor(refund["amount"], refund.get("currency") or payment.currency),
-                            status=REFUND_STATUSES.get(str(refund.get("status")), "pending"))
+        done = Money(_minor(refund["amount"], refund.get("currency") or payment.currency), payment.currency)
+        return StripeRefundResult(external_id=str(refund["id"]), amount=done.amount,
+                                  status=REFUND_STATUSES.get(str(refund.get("status")), "pending"),
+                                  message="" if sent == requested else rounding_message(requested, done, "refunded"))
 
     # --- webhooks -------------------------------------------------------------------------------
 
@@ -454,33 +553,55 @@ class StripeConnector(Connector):
 
     def payment_update(self, kind: str, obj: dict[str, Any], at: datetime) -> PaymentUpdate | None:
         """What a Stripe event of type ``kind`` says about a payment; None if it names none."""
-        if kind.startswith("payment_intent."):
+        if kind in INTENT_EVENTS:
             return self._intent_event(obj, at, kind=kind)
+        if kind in DISPUTE_EVENTS:
+            return self._dispute_event(obj, at, disputed=DISPUTE_EVENTS[kind], kind=kind)
         if kind == "charge.refunded":
             return self._charge_refunded(obj, at)
-        if kind == "charge.dispute.created":
-            return self._dispute_created(obj, at)
         return self._refund_event(obj, at)  # charge.refund.updated, refund.created, refund.updated
 
     def _intent_event(self, intent: dict[str, Any], at: datetime, *, kind: str) -> PaymentUpdate:
-        ref, cur = str(intent["id"]), intent.get("currency") or "usd"
-        if kind == "payment_intent.amount_capturable_updated":
+        """The payment as the intent's ``status`` says it is, whatever the event's name.
+
+        The status is the truth: a ``payment_intent.payment_failed`` whose intent is
+        ``requires_capture`` (an attempt failed, then another succeeded before the
+        event was read) is an authorised payment, not a failed one.
+        """
+        ref, cur, status = str(intent["id"]), intent.get("currency") or "usd", intent.get("status")
+        update = PaymentUpdate(reference=ref, occurred_at=at)
+        if status == "requires_capture":
             capturable = int(intent.get("amount_capturable") or 0)
-            return PaymentUpdate(reference=ref, occurred_at=at,
-                                 status="authorized" if capturable else None,
-                                 amount=_minor(capturable, cur) if capturable else None)
-        if kind == "payment_intent.succeeded":
-            return PaymentUpdate(reference=ref, occurred_at=at, status="captured",
-                                 amount=_minor(intent.get("amount", 0), cur),
-                                 captured_amount=_minor(intent.get("amount_received", 0), cur))
-        if kind == "payment_intent.payment_failed":
-            return PaymentUpdate(reference=ref, occurred_at=at, status="failed",
-                                 failure_reason=_decline_message(intent))
-        # payment_intent.canceled: by the hub's void, or behind its back ("automatic": the
-        # authorisation expired after 7 days), which puts a live order on hold.
-        reason = intent.get("cancellation_reason") or "no reason given"
-        return PaymentUpdate(reference=ref, occurred_at=at, status="voided",
-                             failure_reason=f"PaymentIntent canceled ({reason})")
+            if capturable:
+                update.status, update.amount = "authorized", _minor(capturable, cur)
+        elif status == "succeeded":
+            update.status = "captured"
+            update.amount = _minor(intent.get("amount", 0), cur)
+            update.captured_amount = _minor(intent.get("amount_received", 0), cur)
+        elif status == "canceled":
+            # By the hub's void, or behind its back ("automatic": the authorisation
+            # expired after 7 days), which puts a live order on hold.
+            update.status = "voided"
+            update.failure_reason = f"PaymentIntent canceled ({intent.get('cancellation_reason') or 'no reason given'})"
+        elif status in AWAITING_CUSTOMER_STATUSES:
+            update.status, update.failure_reason = "pending", f"PaymentIntent {ref} is {status}: {AWAITING_CUSTOMER}"
+        elif status == "requires_payment_method" and (kind == "payment_intent.payment_failed"
+                                                       or intent.get("last_payment_error")):
+            update.status, update.failure_reason = "failed", _decline_message(intent)
+        elif status == "processing":
+            update.status = "pending"
+        return update
+
+    def _dispute_event(self, dispute: dict[str, Any], at: datetime, *, disputed: bool,
+                       kind: str) -> PaymentUpdate | None:
+        """A dispute opened or its funds withdrawn (disputed), or its funds reinstated (won)."""
+        ref = dispute.get("payment_intent")
+        if not ref and dispute.get("charge"):
+            ref = self.request("GET", f"/v1/charges/{quote(str(dispute['charge']), safe='')}").get("payment_intent")
+        if not ref:
+            return None
+        return PaymentUpdate(reference=str(ref), occurred_at=at, disputed=disputed,
+                             failure_reason=dispute_message(dispute, kind))
 
     def _charge_refunded(self, charge: dict[str, Any], at: datetime) -> PaymentUpdate | None:
         ref, cur = charge.get("payment_intent"), charge.get("currency") or "usd"
@@ -504,14 +625,6 @@ class StripeConnector(Connector):
         if not ref:
             return None
         return PaymentUpdate(reference=str(ref), occurred_at=at, refunds=[self._refund_data(refund)])
-
-    def _dispute_created(self, dispute: dict[str, Any], at: datetime) -> PaymentUpdate | None:
-        ref = dispute.get("payment_intent")
-        if not ref and dispute.get("charge"):
-            ref = self.request("GET", f"/v1/charges/{quote(str(dispute['charge']), safe='')}").get("payment_intent")
-        if not ref:
-            return None
-        return PaymentUpdate(reference=str(ref), occurred_at=at, disputed=True)
 
     def _list_refunds(self, intent_id: str) -> list[dict[str, Any]]:
         refunds: list[dict[str, Any]] = []

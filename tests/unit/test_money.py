@@ -11,12 +11,14 @@ from hypothesis import strategies as st
 
 from hub.core.money import (
     CURRENCY_EXPONENTS,
+    STRIPE_THREE_DECIMAL,
     STRIPE_ZERO_DECIMAL,
     Money,
     MoneyError,
     exponent,
     from_stripe_amount,
     stripe_exponent,
+    stripe_rounded,
     to_stripe_amount,
 )
 
@@ -445,3 +447,33 @@ def test_from_stripe_accepts_only_int_amounts(amount):
 def test_to_stripe_requires_money():
     with pytest.raises(MoneyError, match="not a Money"):
         to_stripe_amount(1000)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [
+        ("5.124", "5.120"),  # Stripe's own example: 5.124 KWD must be sent as 5120 (or 5130)
+        ("5.125", "5.130"),  # half a step goes up
+        ("5.126", "5.130"),
+        ("5.120", "5.120"),
+        ("-5.125", "-5.130"),
+    ],
+)
+def test_stripe_three_decimal_amounts_round_to_the_nearest_ten(amount, expected):
+    for code in STRIPE_THREE_DECIMAL:
+        rounded = stripe_rounded(Money.parse(amount, code))
+        assert rounded == Money.parse(expected, code)
+        assert to_stripe_amount(rounded) % 10 == 0
+
+
+def test_stripe_rounding_never_goes_above_what_stripe_holds():
+    # Refunding KWD 5.126 when only 5.126 is left: 5.130 would be more than was taken.
+    assert stripe_rounded(Money.parse("5.126", "KWD"), at_most=Money.parse("5.126", "KWD")) \
+        == Money.parse("5.120", "KWD")
+    assert stripe_rounded(Money.parse("5.126", "KWD"), at_most=Money.parse("9.000", "KWD")) \
+        == Money.parse("5.130", "KWD")
+
+
+def test_stripe_rounding_leaves_other_currencies_alone():
+    for money in (Money.parse("5.12", "USD"), Money.parse("1501", "JPY"), Money.parse("0.125", "LYD")):
+        assert stripe_rounded(money, at_most=Money.zero(money.currency)) == money

@@ -159,3 +159,74 @@ def test_the_vendor_webhook_body_is_signed_as_shopify_signs_it():
     headers, raw = webhook_request("orders/create", body, secret=SECRET, shop_domain=SHOP)
     assert json.loads(raw)["id"] == 450789469
     assert {"X-Shopify-Hmac-Sha256", "X-Shopify-Topic", "X-Shopify-Webhook-Id"} <= set(headers)
+
+
+# --- the sandbox answers in Shopify's shapes ---------------------------------------------------------
+
+
+def _json_type(value) -> str:
+    if value is None:
+        return "null"
+    return {bool: "boolean", int: "number", float: "number", str: "string", list: "array",
+            dict: "object"}[type(value)]
+
+
+def _same_shape(ours: dict, theirs: dict, keys, where: str) -> list[str]:
+    """Keys the connector reads that the sandbox lacks, or sends with another JSON type than Shopify."""
+    problems = []
+    for key in keys:
+        if key not in theirs:
+            continue
+        if key not in ours:
+            problems.append(f"{where}.{key} missing")
+        elif None not in (ours[key], theirs[key]) and _json_type(ours[key]) != _json_type(theirs[key]):
+            problems.append(f"{where}.{key}: {_json_type(ours[key])}, Shopify sends {_json_type(theirs[key])}")
+    return problems
+
+
+def test_the_sandbox_orders_have_the_shape_of_shopifys():
+    from plugins.shopify.mapping import ORDER_FIELDS
+    from plugins.shopify.sandbox import ShopifySandbox
+
+    shop = ShopifySandbox(orders=3, seed=1, clean=True)
+    line = shop.order(shop.order_ids[0])["line_items"][0]
+    refund = shop.refund_order(shop.order_ids[0], line_items={line["id"]: 1})
+    ours = shop.order(shop.order_ids[0])
+    theirs = _vendor_order("orders_list_partially_refunded.response.json")
+    problems = _same_shape(ours, theirs, ORDER_FIELDS, "order")
+    line_keys = ("id", "sku", "quantity", "current_quantity", "fulfillable_quantity", "requires_shipping",
+                 "price", "tax_lines", "discount_allocations", "total_discount", "variant_id", "name", "title")
+    problems += _same_shape(ours["line_items"][0], theirs["line_items"][0], line_keys, "line_item")
+    problems += _same_shape(refund, theirs["refunds"][0], ("id", "order_id", "note", "created_at", "processed_at",
+                                                           "restock", "transactions", "refund_line_items",
+                                                           "order_adjustments"), "refund")
+    problems += _same_shape(refund["refund_line_items"][0], theirs["refunds"][0]["refund_line_items"][0],
+                            ("line_item_id", "quantity", "restock_type", "subtotal", "total_tax"), "refund_line_item")
+    problems += _same_shape(refund["transactions"][0], theirs["refunds"][0]["transactions"][0],
+                            ("kind", "status", "amount", "currency"), "transaction")
+    assert problems == []
+    # Shopify's own rule the sandbox must keep: what is owed adds up to the current total.
+    assert order_from_shopify(ours).computed_total == order_from_shopify(ours).total
+
+
+def test_the_sandbox_fulfilment_orders_and_cancels_have_the_shape_of_shopifys():
+    from plugins.shopify.sandbox import ShopifySandbox
+
+    shop = ShopifySandbox(orders=1, seed=1, clean=True)
+    [fo] = shop.fulfillment_orders(shop.order_ids[0])
+    theirs = vendor_example("shopify/fulfillment_orders_list.response.json")["fulfillment_orders"][0]
+    problems = _same_shape(fo, theirs, ("id", "order_id", "status", "supported_actions", "line_items",
+                                        "assigned_location_id"), "fulfillment_order")
+    problems += _same_shape(fo["line_items"][0], theirs["line_items"][0], theirs["line_items"][0].keys(),
+                            "fulfillment_order_line_item")
+    made = shop._create_fulfillment({"fulfillment": {"line_items_by_fulfillment_order": [
+        {"fulfillment_order_id": fo["id"]}], "tracking_info": {"number": "1Z001", "company": "UPS"}}})
+    cancelled = shop._cancel_fulfillment(made["id"])
+    vendor_cancel = vendor_example("shopify/fulfillment_cancel.response.json")["fulfillment"]
+    problems += _same_shape(cancelled, vendor_cancel, ("id", "order_id", "status", "tracking_number",
+                                                       "tracking_company", "line_items"), "fulfillment")
+    assert problems == []
+    assert cancelled["status"] == vendor_cancel["status"] == "cancelled"
+    # Its units are open to fulfil again, as on Shopify.
+    [again] = shop.fulfillment_orders(shop.order_ids[0])
+    assert [li["fulfillable_quantity"] for li in again["line_items"]] == [li["quantity"] for li in again["line_items"]]

@@ -8,8 +8,14 @@
   ShipStation; the channel's webhook URL carries ``?token=<webhook_token>``,
   checked in constant time. Their body only names a ``resource_url``, which
   is fetched with the channel's credentials *only* when it is a
-  ``/shipments`` URL on the configured API host (scheme, host and port): any
-  other URL is refused and logged, never fetched.
+  ``/shipments`` URL on the API host family (see :func:`resource_url_allowed`:
+  ShipStation names ``ssapi6.shipstation.com`` and its siblings, not always
+  the configured ``ssapi.shipstation.com``): any other URL is refused and
+  logged, never fetched. No request follows a redirect: the credentials go
+  to the hosts named here and nowhere else.
+- A shipment without ``orderKey`` (ShipStation's own list example has none)
+  is matched through its order: ``GET /orders/{orderId}`` names the key, once
+  per order (remembered: a key never changes).
 - A scheduled ``GET /shipments`` poll (labels created, and labels voided,
   since the last poll) is the safety net for missed webhooks.
 - ShipStation allows 40 requests a minute per key and says so in
@@ -19,14 +25,17 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
+import math
+import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import requests
 from marshmallow import Schema, fields, validate
@@ -46,7 +55,7 @@ from hub.core.exceptions import (
     SignatureError,
     ValidationError,
 )
-from hub.http import HttpClient, RateLimiter, json_body, same_origin
+from hub.http import HttpClient, HttpStatusError, RateLimiter, json_body, same_origin
 from hub.signing import matches
 
 from .mapping import BULK_MAX, format_query_datetime, order_payload, shipment_notice
@@ -57,6 +66,9 @@ DEFAULT_BASE_URL = "https://ssapi.shipstation.com"
 SHIP_TOPICS = ("SHIP_NOTIFY", "ITEM_SHIP_NOTIFY")
 PAGE_SIZE = 500  # the most GET /shipments gives in one page
 MAX_PAGES = 1000  # a bound on a runaway pager, far above any real window
+ORDER_KEYS_REMEMBERED = 10_000  # orderId -> orderKey, for shipments that do not name their key
+#: Every request: a redirect is answered as an error, never followed (with or without credentials).
+NO_REDIRECTS = {"allow_redirects": False}
 
 
 class ShipStationConfig(Schema):
@@ -136,6 +148,7 @@ class ShipStationConnector(Connector):
             headers={"Accept": "application/json"},
             limiter=self.limiter, reset_header="X-Rate-Limit-Reset",
         )
+        self._order_keys: dict[str, str | None] = {}
 
     def close(self) -> None:
         self.http.close()
@@ -144,7 +157,7 @@ class ShipStationConnector(Connector):
 
     def check_connection(self) -> str:
         try:
-            stores = self.http.get("/stores").json()
+            stores = self.http.get("/stores", **NO_REDIRECTS).json()
         except ExternalError as exc:
             if exc.status in (401, 403):
                 raise ConfigError("ShipStation refused the API key and secret "
@@ -179,7 +192,8 @@ class ShipStationConnector(Connector):
         return accepted
 
     def _create_one(self, payload: dict[str, Any], accepted: dict[str, str], rejected: dict[str, str]) -> None:
-        response = self.http.post("/orders/createorder", json=payload, expected=(200, 201, 400))
+        response = self.http.post("/orders/createorder", json=payload, expected=(200, 201, 400),
+                                  **NO_REDIRECTS)
         body = _json(response)
         key = payload["orderKey"]
         if response.status_code == 400:
@@ -191,7 +205,7 @@ class ShipStationConnector(Connector):
 
     def _create_many(self, chunk: list[dict[str, Any]], accepted: dict[str, str],
                      rejected: dict[str, str]) -> None:
-        body = _json(self.http.post("/orders/createorders", json=chunk))
+        body = _json(self.http.post("/orders/createorders", json=chunk, **NO_REDIRECTS))
         results = body.get("results") if isinstance(body, dict) else None
         if not isinstance(results, list):
             raise ExternalError("shipstation: POST /orders/createorders answered without results",
@@ -233,10 +247,7 @@ class ShipStationConnector(Connector):
                         self.channel.slug, _origin(url), _origin(self.base_url))
             return "ignored: resource_url not on the API host"
         recorded, unknown, refused = 0, [], []
-        for shipment in self._shipments_at(url):
-            notice = shipment_notice(shipment)
-            if notice is None:
-                continue
+        for notice in self._notices(self._shipments_at(url)):
             try:
                 if hub.record_shipment(notice) is None:
                     unknown.append(notice.key)
@@ -257,28 +268,62 @@ class ShipStationConnector(Connector):
         return f"processed: {recorded} shipment(s){note}"
 
     def allowed_resource(self, url: str) -> bool:
-        """Only a ``/shipments`` URL on the configured API origin, without credentials in it."""
-        if not isinstance(url, str) or not same_origin(url, self.base_url):
-            return False
-        parts = urlsplit(url)
-        if parts.username is not None or parts.password is not None:
-            return False
-        base_path = urlsplit(self.base_url).path.rstrip("/")
-        return parts.path.rstrip("/") == f"{base_path}/shipments"
+        """Only a ``/shipments`` URL on the API host family (see :func:`resource_url_allowed`)."""
+        return resource_url_allowed(url, self.base_url)
 
     def _shipments_at(self, url: str) -> Iterator[dict[str, Any]]:
-        """Every shipment of a ``resource_url``, all pages, with their items."""
+        """Every shipment of a ``resource_url``, all pages, with their items.
+
+        The URL is rebuilt from its checked parts (host in lower case, the port
+        only when not the scheme's own), and a redirect is an error: the credentials never
+        leave the hosts :meth:`allowed_resource` accepts.
+        """
         parts = urlsplit(url)
+        default_port = {"http": 80, "https": 443}.get(parts.scheme)
+        netloc = parts.hostname + (f":{parts.port}" if parts.port not in (None, default_port) else "")
         query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
                  if k.lower() not in ("includeshipmentitems", "page", "pagesize")]
         # Items give lines and quantities; the largest page keeps a big batch to few requests.
         query += [("includeShipmentItems", "true"), ("pageSize", str(PAGE_SIZE))]
 
-        def page_url(page: int) -> str:
-            return urlunsplit((parts.scheme, parts.netloc, parts.path,
-                               urlencode([*query, ("page", str(page))]), ""))
+        def fetch(page: int) -> requests.Response:
+            page_url = urlunsplit((parts.scheme, netloc, parts.path,
+                                   urlencode([*query, ("page", str(page))]), ""))
+            try:
+                return self.http.get(page_url, **NO_REDIRECTS)
+            except HttpStatusError as exc:
+                if exc.status and 300 <= exc.status < 400:
+                    target = _origin(exc.response.headers.get("Location") or "")
+                    raise ExternalError(f"shipstation: resource_url on {_origin(url)} answered a redirect "
+                                        f"({exc.status}, to {target}): not followed", retryable=False,
+                                        status=exc.status) from None
+                raise
 
-        yield from self._pages(lambda page: self.http.get(page_url(page)))
+        yield from self._pages(fetch)
+
+    # --- shipments to notices ---------------------------------------------------------------------
+
+    def _notices(self, shipments: Iterable[dict[str, Any]]) -> Iterator[ShipmentNotice]:
+        """Each shipment of an order as a notice; one without ``orderKey`` is matched by its order."""
+        for shipment in shipments:
+            key = str(shipment.get("orderKey") or "").strip()
+            if not key and shipment.get("orderId") is not None and not shipment.get("isReturnLabel"):
+                shipment = {**shipment, "orderKey": self._order_key(shipment["orderId"])}
+            notice = shipment_notice(shipment)
+            if notice is not None:
+                yield notice
+
+    def _order_key(self, order_id: Any) -> str | None:
+        """The ``orderKey`` of ShipStation order ``order_id`` (None: no such order), remembered."""
+        oid = str(order_id)
+        if oid not in self._order_keys:
+            response = self.http.get(f"/orders/{quote(oid, safe='')}", expected=(200, 404), **NO_REDIRECTS)
+            body = _json(response) if response.status_code == 200 else None
+            key = str(body.get("orderKey") or "").strip() if isinstance(body, dict) else ""
+            if len(self._order_keys) >= ORDER_KEYS_REMEMBERED:
+                self._order_keys.clear()
+            self._order_keys[oid] = key or None
+        return self._order_keys[oid]
 
     # --- shipments by poll -------------------------------------------------------------------------
 
@@ -298,12 +343,9 @@ class ShipStationConnector(Connector):
                 params["storeId"] = self.store_id
 
             def fetch(page: int, params=params) -> requests.Response:
-                return self.http.get("/shipments", params={**params, "page": page})
+                return self.http.get("/shipments", params={**params, "page": page}, **NO_REDIRECTS)
 
-            for shipment in self._pages(fetch):
-                notice = shipment_notice(shipment)
-                if notice is None:
-                    continue
+            for notice in self._notices(self._pages(fetch)):
                 sid = notice.shipment.external_id
                 if sid in seen and (seen[sid] or not notice.voided):
                     continue
@@ -318,7 +360,9 @@ class ShipStationConnector(Connector):
                 raise ExternalError("shipstation: GET /shipments answered without shipments",
                                     retryable=True)
             yield from (s for s in body["shipments"] if isinstance(s, dict))
-            pages = int(body.get("pages") or 0)
+            # ShipStation's own example answers ``pages: 0`` with ``total: 2``:
+            # the count of shipments decides too, so a page is never left unread.
+            pages = max(_count(body.get("pages")), math.ceil(_count(body.get("total")) / PAGE_SIZE))
             if page >= pages or not body["shipments"]:
                 return
             page += 1
@@ -329,6 +373,82 @@ class ShipStationConnector(Connector):
 
 def _json(response: requests.Response) -> Any:
     return json_body(response, "shipstation", want=object)
+
+
+def _count(value: Any) -> int:
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+#: A host label of an API host family: a name, then an optional number (``ssapi``, ``ssapi6``).
+_FAMILY_LABEL = re.compile(r"(?P<stem>[a-z](?:[a-z-]*[a-z])?)\d*")
+
+
+def api_host_family(base_url: str) -> re.Pattern[str] | None:
+    """The hosts that serve the same API as the configured one, or None for that host alone.
+
+    ShipStation answers on ``ssapi.shipstation.com`` and names numbered
+    siblings (``ssapi6.shipstation.com``) in its webhooks. For an https API
+    base on the default port whose host is a DNS name of three labels or more,
+    the family is the first label's name with any number, under the same
+    parent domain: ``ssapi.shipstation.com`` → ``ssapi\\d*\\.shipstation\\.com``.
+    An IP address, ``localhost``, http or another port (a sandbox, a proxy)
+    has no family: only its exact origin counts.
+    """
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme != "https" or port not in (None, 443) or _is_ip(host):
+        return None
+    first, _, parent = host.partition(".")
+    match = _FAMILY_LABEL.fullmatch(first)
+    if match is None or "." not in parent or not all(parent.split(".")):
+        return None
+    return re.compile(rf"{re.escape(match['stem'])}\d*\.{re.escape(parent)}")
+
+
+def resource_url_allowed(url: Any, base_url: str) -> bool:
+    """May the hub fetch this ``resource_url`` with the channel's credentials?
+
+    Yes only for the ``/shipments`` path under the API base path, on the
+    configured origin (scheme, host, port) or, for the https API host, on a
+    host of its family (:func:`api_host_family`) over https on the default
+    port; never with credentials (``user@``) in the URL, nor with spaces,
+    backslashes or other characters a URL parser might read two ways.
+    """
+    if not isinstance(url, str) or not _PLAIN_URL.fullmatch(url):
+        return False
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    if "@" in parts.netloc or not parts.hostname:
+        return False
+    host = parts.hostname.lower()
+    family = api_host_family(base_url)
+    on_api_host = same_origin(url, base_url) or (
+        family is not None and parts.scheme == "https" and port in (None, 443)
+        and family.fullmatch(host) is not None)
+    base_path = urlsplit(base_url).path.rstrip("/")
+    return on_api_host and parts.path.rstrip("/") == f"{base_path}/shipments"
+
+
+#: Printable ASCII without space or backslash: what a resource_url may be made of.
+_PLAIN_URL = re.compile(r"[!-\[\]-~]+")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _error_text(body: Any) -> str:

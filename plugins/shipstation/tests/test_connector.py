@@ -17,6 +17,7 @@ from hub.core.exceptions import (
     SignatureError,
     ValidationError,
 )
+from hub.testing import vendor_example
 from plugins.shipstation.connector import ShipStationConnector, ShipStationLimiter
 
 BASE = "https://ssapi.shipstation.com"
@@ -255,6 +256,14 @@ def test_only_unknown_order_keys_is_ignored_with_the_reason():
     assert outcome == "ignored: no hub order with orderKey shopify-9"
 
 
+def documented_notice(resource_url: str, resource_type: str = "SHIP_NOTIFY") -> bytes:
+    """A webhook body built from ShipStation's documented webhook model (its fields, its values)."""
+    model = vendor_example("shipstation/webhook.model.docs.json")
+    assert resource_type in model["resource_type_values"]
+    values = {"resource_url": resource_url, "resource_type": resource_type}
+    return json.dumps({field: values[field] for field in model["fields"]}).encode()
+
+
 @pytest.mark.parametrize("url", [
     "https://evil.example.com/shipments?batchId=1",
     "http://ssapi.shipstation.com/shipments?batchId=1",          # scheme differs
@@ -263,15 +272,113 @@ def test_only_unknown_order_keys_is_ignored_with_the_reason():
     "https://user:pw@ssapi.shipstation.com/shipments",           # credentials in the URL
     "https://ssapi.shipstation.com/accounts/listtags",           # not a shipments resource
     "file:///etc/passwd",
+    # The API host family is ssapiN.shipstation.com over https on port 443, nothing else:
+    "https://ssapi6.shipstation.com.evil.com/shipments?batchId=1",
+    "https://evilshipstation.com/shipments",
+    "https://ssapi6.evilshipstation.com/shipments",
+    "https://shipstation.com/shipments",
+    "https://api.shipstation.com/shipments",
+    "https://xssapi6.shipstation.com/shipments",
+    "https://ssapi6.shipstation.com./shipments",
+    "http://ssapi6.shipstation.com/shipments?batchId=1",
+    "https://ssapi6.shipstation.com:8443/shipments",
+    "https://ssapi6.shipstation.com:80/shipments",
+    "https://user@ssapi6.shipstation.com/shipments",
+    "https://ssapi6.shipstation.com\\@evil.example/shipments",
+    "https://ssapi6.shipstation.com /shipments",
+    "https://ssapi6.shipstation.com/orders?orderId=1",
+    "https://169.254.169.254/shipments",
 ])
 @responses.activate
 def test_a_resource_url_off_the_api_host_is_never_fetched(url, caplog):
-    body = json.dumps({"resource_url": url, "resource_type": "SHIP_NOTIFY"}).encode()
     port = Port()
-    outcome = make_connector().handle_webhook(port, "SHIP_NOTIFY", body, {})
+    outcome = make_connector().handle_webhook(port, "SHIP_NOTIFY", documented_notice(url), {})
     assert outcome == "ignored: resource_url not on the API host"
     assert len(responses.calls) == 0 and port.notices == []
     assert "refused resource_url" in caplog.text
+
+
+@pytest.mark.parametrize("host", ["ssapi6.shipstation.com", "ssapi2.shipstation.com", "SSAPI6.ShipStation.com",
+                                  "ssapi6.shipstation.com:443", "ssapi.shipstation.com"])
+@responses.activate
+def test_ship_notify_naming_a_sibling_api_host_is_fetched_there_with_basic_auth(host):
+    resource = f"https://{host}/shipments?storeID=1&batchId=9&includeShipmentItems=False"
+    responses.get("https://" + host.lower().removesuffix(":443") + "/shipments",
+                  json={"shipments": [SHIPMENT], "total": 1, "page": 1, "pages": 1})
+    port = Port()
+    outcome = make_connector().handle_webhook(port, "SHIP_NOTIFY", documented_notice(resource), {})
+    assert outcome == "processed: 1 shipment(s)"
+    assert [n.shipment.tracking_number for n in port.notices] == ["9400111"]
+    [call] = responses.calls
+    assert call.request.url.startswith("https://" + host.lower().removesuffix(":443") + "/shipments?")
+    assert call.request.headers["Authorization"] == "Basic U2hpcFN0YXRpb246Um9ja3M="
+
+
+@pytest.mark.parametrize("location", ["https://evil.example/shipments?batchId=9",
+                                      "https://ssapi.shipstation.com/shipments?batchId=9"])
+@responses.activate
+def test_a_redirect_from_the_resource_url_is_not_followed(location):
+    responses.get("https://ssapi6.shipstation.com/shipments", status=302, headers={"Location": location})
+    responses.get("https://evil.example/shipments", json={"shipments": [SHIPMENT], "total": 1, "pages": 1})
+    responses.get(f"{BASE}/shipments", json={"shipments": [SHIPMENT], "total": 1, "pages": 1})
+    port = Port()
+    body = documented_notice("https://ssapi6.shipstation.com/shipments?batchId=9")
+    with pytest.raises(ExternalError, match="redirect") as caught:
+        make_connector().handle_webhook(port, "SHIP_NOTIFY", body, {})
+    assert not caught.value.retryable
+    assert [c.request.url.split("?")[0] for c in responses.calls] == ["https://ssapi6.shipstation.com/shipments"]
+    assert port.notices == []
+
+
+@pytest.mark.parametrize("url, fetched", [
+    ("http://127.0.0.1:5000/shipments?batchId=1", True),
+    ("http://127.0.0.1:5001/shipments?batchId=1", False),       # the sandbox's origin only
+    ("http://localhost:5000/shipments?batchId=1", False),
+    ("http://127.0.0.2:5000/shipments?batchId=1", False),
+    ("https://ssapi6.shipstation.com/shipments?batchId=1", False),
+])
+@responses.activate
+def test_a_loopback_api_base_accepts_its_exact_origin_only(url, fetched):
+    responses.get("http://127.0.0.1:5000/shipments", json={"shipments": [SHIPMENT], "total": 1, "pages": 1})
+    port = Port()
+    outcome = make_connector(api_base_url="http://127.0.0.1:5000").handle_webhook(
+        port, "SHIP_NOTIFY", documented_notice(url), {})
+    assert (outcome == "processed: 1 shipment(s)") is fetched
+    assert len(responses.calls) == (1 if fetched else 0)
+
+
+@responses.activate
+def test_shipments_without_an_order_key_are_matched_through_their_order_once():
+    # ShipStation's own list example names orderId and orderNumber, not orderKey.
+    listed = vendor_example("shipstation/shipments.list.response.json")
+    listed["shipments"].append({**listed["shipments"][0], "shipmentId": 33974375,
+                                "trackingNumber": "9400111899561704681190"})  # a second package
+    order = vendor_example("shipstation/orders.get.response.json")
+    responses.get("https://ssapi6.shipstation.com/shipments", json=listed)
+    responses.get(f"{BASE}/orders/43945660", json={**order, "orderId": 43945660})
+    responses.get(f"{BASE}/orders/43337328", status=404, json={"Message": "not found"})
+    port = Port(known=(order["orderKey"],))
+    body = documented_notice("https://ssapi6.shipstation.com/shipments?storeID=1&batchId=9")
+    assert make_connector().handle_webhook(port, "SHIP_NOTIFY", body, {}) == "processed: 2 shipment(s)"
+    assert [(n.key, n.shipment.tracking_number, n.shipment.lines) for n in port.notices] == [
+        (order["orderKey"], "9400111899561704681189", {"SQ3785739": 1}),
+        (order["orderKey"], "9400111899561704681190", {"SQ3785739": 1})]
+    assert [c.request.url.split("?")[0].removeprefix(BASE) for c in responses.calls[1:]] == [
+        "/orders/43945660", "/orders/43337328"]
+
+
+@pytest.mark.parametrize("total, requests_made", [(2, 1), (600, 2)])
+@responses.activate
+def test_a_page_count_of_zero_does_not_hide_shipments(total, requests_made):
+    listed = vendor_example("shipstation/shipments.list.response.json")  # pages: 0, total: 2
+    listed["total"] = total
+    for shipment in listed["shipments"]:
+        shipment["orderKey"] = "hub-12"
+    responses.get(f"{BASE}/shipments", json=listed)
+    responses.get(f"{BASE}/shipments", json={**listed, "page": 2})
+    notices = list(make_connector().fetch_shipments(datetime(2014, 10, 1, tzinfo=UTC)))
+    assert len(responses.calls) == requests_made * 2  # the created window, then the voided one
+    assert len(notices) == 2
 
 
 def test_other_topics_are_ignored():

@@ -238,22 +238,44 @@ def _line_key(item: dict[str, Any]) -> int | str | None:
     return (item.get("sku") or "").strip() or None
 
 
-def shipment_notice(shipment: dict[str, Any]) -> ShipmentNotice | None:
-    """One ShipStation shipment as a hub notice; None for what is not an order's shipment.
+def shipment_lines(items: list[dict[str, Any]] | None) -> dict[int | str, int]:
+    """Units per hub line (``lineItemKey``, else SKU) of ShipStation items.
 
-    Return labels are not shipments of the order. ``shipmentItems`` (present
-    with ``includeShipmentItems=true``) give the lines and quantities; without
-    them the hub ships the whole group.
+    Adjustment items (``adjustment: true``, e.g. a ``"10% OFF"`` line with a
+    negative price) are money, not goods: they ship nothing. ``None`` (items
+    not reported) gives ``{}``, which the hub reads as "what is still open in
+    the group".
     """
-    key = str(shipment.get("orderKey") or "").strip()
-    if not key or shipment.get("isReturnLabel"):
-        return None
     lines: Counter = Counter()
-    for item in shipment.get("shipmentItems") or []:
+    for item in items or []:
+        if not isinstance(item, dict) or item.get("adjustment"):
+            continue
         line = _line_key(item)
         qty = int(item.get("quantity") or 0)
         if line is not None and qty > 0:
             lines[line] += qty
+    return dict(lines)
+
+
+def is_voided(shipment: dict[str, Any]) -> bool:
+    """A voided label: ``voided: true``, or a ``voidDate`` (either alone is enough)."""
+    return bool(shipment.get("voided")) or bool(str(shipment.get("voidDate") or "").strip())
+
+
+def shipment_notice(shipment: dict[str, Any]) -> ShipmentNotice | None:
+    """One ShipStation shipment as a hub notice; None for what is not an order's shipment.
+
+    Return labels are not shipments of the order, and a shipment needs its
+    order's ``orderKey`` (the connector looks it up when ShipStation leaves it
+    out). ``shipmentItems`` (present with ``includeShipmentItems=true``) give
+    the lines and quantities (:func:`shipment_lines`); without them the hub
+    ships what is still open in the group. Each package of a multi-package
+    shipment is a shipment record of its own (its own ``shipmentId`` and
+    ``trackingNumber``, the same ``orderId``/``orderKey``): each is a notice.
+    """
+    key = str(shipment.get("orderKey") or "").strip()
+    if not key or shipment.get("isReturnLabel"):
+        return None
     tracking = str(shipment.get("trackingNumber") or "").strip()
     carrier, url = carrier_and_url(shipment.get("carrierCode"), tracking)
     shipped_at = parse_datetime(shipment.get("createDate")) or parse_datetime(shipment.get("shipDate"))
@@ -266,8 +288,8 @@ def shipment_notice(shipment: dict[str, Any]) -> ShipmentNotice | None:
             tracking_number=tracking,
             tracking_url=url,
             shipped_at=shipped_at,
-            lines=dict(lines),
+            lines=shipment_lines(shipment.get("shipmentItems")),
         ),
-        voided=bool(shipment.get("voided")),
+        voided=is_voided(shipment),
     )
 

@@ -8,6 +8,15 @@ like Stripe where the connector's correctness depends on it:
   and its ``payment_intent_unexpected_state`` error;
 - refunds: partial and several, never more than captured (Stripe's error),
   listed per PaymentIntent; charges embed no refunds (API ≥ 2022-11-15);
+- amounts in Stripe's three-decimal currencies (BHD, JOD, KWD, OMR, TND)
+  whose last digit is not 0 are refused (``invalid_request_error`` naming
+  the ``param``), as Stripe refuses them (stripe.com/docs/currencies);
+- the test payment method ``pm_card_authenticationRequired`` leaves an
+  intent ``requires_action`` (3-D Secure) until :meth:`StripeSandbox.authenticate`;
+- disputes: opened with their funds withdrawn, then won (funds reinstated)
+  or lost (:meth:`StripeSandbox.dispute`, :meth:`StripeSandbox.close_dispute`);
+- objects carry every top-level key of Stripe's own fixtures (stripe/openapi
+  ``fixtures3.json``), so a field the connector starts reading exists here;
 - idempotency: a POST with an ``Idempotency-Key`` seen before gets the first
   answer replayed (``Idempotent-Replayed: true``), 500s included; the same key
   with other parameters gets 400 ``idempotency_error``; the same key while
@@ -44,6 +53,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from hub.core.money import STRIPE_THREE_DECIMAL, STRIPE_THREE_DECIMAL_STEP
+
 from . import signature
 from .connector import DEFAULT_API_VERSION
 
@@ -57,6 +68,24 @@ DECLINING_PAYMENT_METHODS: dict[str, tuple[str, str, str]] = {
                                                 "Your card has insufficient funds."),
     "pm_card_chargeDeclinedExpiredCard": ("expired_card", "expired_card", "Your card has expired."),
 }
+
+#: Test payment methods that need the customer's authentication (3-D Secure) first.
+AUTHENTICATION_REQUIRED = frozenset({"pm_card_authenticationRequired"})
+
+#: Top-level keys of Stripe's objects the sandbox has no use for: present (as in
+#: Stripe's fixtures, stripe/openapi fixtures3.json) and null.
+INTENT_NULL_KEYS = ("application", "application_fee_amount", "customer", "customer_account", "description",
+                    "excluded_payment_method_types", "managed_payments", "on_behalf_of",
+                    "payment_method_configuration_details", "processing", "receipt_email", "review",
+                    "setup_future_usage", "shipping", "source", "statement_descriptor",
+                    "statement_descriptor_suffix", "transfer_data", "transfer_group")
+CHARGE_NULL_KEYS = ("application", "application_fee", "application_fee_amount", "calculated_statement_descriptor",
+                    "customer", "description", "failure_balance_transaction", "failure_code", "failure_message",
+                    "on_behalf_of", "receipt_email", "receipt_number", "review", "shipping", "source",
+                    "source_transfer", "statement_descriptor", "statement_descriptor_suffix", "transfer_data",
+                    "transfer_group")
+REFUND_NULL_KEYS = ("customer", "customer_account", "receipt_number", "source_transfer_reversal",
+                    "transfer_reversal")
 
 CANCELABLE = ("requires_payment_method", "requires_capture", "requires_confirmation", "requires_action",
               "processing")
@@ -404,18 +433,30 @@ class StripeSandbox:
             raise self._refuse(400, f"Invalid integer: {value}", code="parameter_invalid_integer", param=name)
         return int(value)
 
+    def _check_step(self, amount: int, currency: str, param: str) -> None:
+        """Refuse what Stripe refuses: a three-decimal currency amount whose last digit is not 0."""
+        if currency.upper() in STRIPE_THREE_DECIMAL and amount % STRIPE_THREE_DECIMAL_STEP:
+            raise self._refuse(400, f"Invalid {param}: {amount} {currency.lower()}. Amounts in three-decimal "
+                               "currencies must have 0 as their least-significant digit (round to the nearest "
+                               "ten). See https://stripe.com/docs/currencies#three-decimal.", param=param)
+
     @staticmethod
     def _metadata(params: dict[str, str]) -> dict[str, str]:
         return {k[len("metadata["):-1]: v for k, v in params.items() if k.startswith("metadata[") and k.endswith("]")}
 
     def _new_intent(self, amount: int, currency: str, capture_method: str, metadata: dict[str, str],
                     intent_id: str | None = None) -> dict:
+        pi = intent_id or self._id("pi")
         intent = {
-            "id": intent_id or self._id("pi"), "object": "payment_intent", "amount": amount, "amount_capturable": 0,
+            "id": pi, "object": "payment_intent", "amount": amount, "amount_capturable": 0,
             "amount_received": 0, "currency": currency, "capture_method": capture_method,
             "status": "requires_payment_method", "latest_charge": None, "last_payment_error": None,
             "payment_method": None, "canceled_at": None, "cancellation_reason": None,
             "created": self._now(), "livemode": False, "metadata": metadata,
+            "client_secret": f"{pi}_secret_{secrets.token_hex(12)}", "confirmation_method": "automatic",
+            "next_action": None, "payment_method_types": ["card"], "amount_details": {"tip": {}},
+            "automatic_payment_methods": None, "payment_method_options": {},
+            **dict.fromkeys(INTENT_NULL_KEYS),
         }
         self.intents[intent["id"]] = intent
         return intent
@@ -433,11 +474,25 @@ class StripeSandbox:
             error = {"type": "card_error", "code": code, "decline_code": decline_code, "message": message,
                      "payment_intent": copy.deepcopy(intent)}
             return 402, {"error": error}
+        if payment_method in AUTHENTICATION_REQUIRED and intent["status"] != "requires_action":
+            intent["status"] = "requires_action"
+            intent["next_action"] = {"type": "use_stripe_sdk", "use_stripe_sdk": {"type": "three_d_secure_redirect"}}
+            self.emit("payment_intent.requires_action", intent)
+            return 200, copy.deepcopy(intent)
+        intent["next_action"] = None
         charge = {
             "id": self._id("ch"), "object": "charge", "amount": intent["amount"], "amount_captured": 0,
             "amount_refunded": 0, "captured": False, "refunded": False, "currency": intent["currency"],
             "payment_intent": intent["id"], "status": "succeeded", "disputed": False,
-            "created": self._now(), "livemode": False,
+            "created": self._now(), "livemode": False, "paid": True, "payment_method": payment_method,
+            "metadata": dict(intent["metadata"]), "fraud_details": {},
+            "billing_details": dict.fromkeys(("address", "email", "name", "phone", "tax_id")),
+            "outcome": {"network_status": "approved_by_network", "reason": None, "risk_level": "normal",
+                        "seller_message": "Payment complete.", "type": "authorized"},
+            "payment_method_details": {"type": "card", "card": {"brand": "visa", "last4": "4242"}},
+            "balance_transaction": self._id("txn"),
+            "receipt_url": f"https://pay.stripe.com/receipts/payment/{secrets.token_hex(12)}",
+            **dict.fromkeys(CHARGE_NULL_KEYS),
         }
         self.charges[charge["id"]] = charge
         intent["latest_charge"] = charge["id"]
@@ -473,6 +528,7 @@ class StripeSandbox:
                                param="capture_method")
         if amount < 1:
             raise self._refuse(400, "Amount must be at least 1", code="amount_too_small", param="amount")
+        self._check_step(amount, currency, "amount")
         intent = self._new_intent(amount, currency.lower(), "manual" if capture_method == "manual" else "automatic",
                                   self._metadata(params))
         payment_method = params.get("payment_method")
@@ -506,6 +562,7 @@ class StripeSandbox:
         amount = self._int(params, "amount_to_capture")
         if amount is None:
             amount = intent["amount_capturable"]
+        self._check_step(amount, intent["currency"], "amount_to_capture")
         if amount > intent["amount_capturable"]:
             return self._error_tuple(400, "invalid_request_error",
                                      "The amount_to_capture must be less than or equal to the "
@@ -553,6 +610,7 @@ class StripeSandbox:
         if amount < 1:
             raise self._refuse(400, "Refund amount must be at least 1.", code="parameter_invalid_integer",
                                param="amount")
+        self._check_step(amount, charge["currency"], "amount")
         if amount > remaining:
             return self._error_tuple(400, "invalid_request_error",
                                      f"Refund amount ({amount} {charge['currency']}) is greater than unrefunded "
@@ -564,6 +622,9 @@ class StripeSandbox:
             "currency": charge["currency"], "payment_intent": intent["id"], "status": status,
             "reason": params.get("reason"), "metadata": self._metadata(params), "created": self._now(),
             "failure_reason": "unknown" if status == "failed" else None,
+            "balance_transaction": self._id("txn"), "payment_method": charge["payment_method"],
+            "destination_details": {"type": "card", "card": {"type": "refund"}},
+            **dict.fromkeys(REFUND_NULL_KEYS),
         }
         self.refunds[refund["id"]] = refund
         self.effects["refunds"] += 1
@@ -639,9 +700,22 @@ class StripeSandbox:
         with self.lock:
             if intent_id is not None and intent_id in self.intents:
                 raise ValueError(f"PaymentIntent {intent_id} exists already")
+            try:
+                self._check_step(amount, currency, "amount")
+            except _Refused as refused:
+                raise ValueError(json.loads(refused.response.get_data())["error"]["message"]) from None
             intent = self._new_intent(amount, currency.lower(), capture_method, {}, intent_id)
             if confirm:
                 self._confirm(intent, payment_method)
+            return copy.deepcopy(intent)
+
+    def authenticate(self, intent_id: str) -> dict[str, Any]:
+        """The customer completes 3-D Secure: the intent goes on as confirmed."""
+        with self.lock:
+            intent = self.intents[intent_id]
+            if intent["status"] != "requires_action":
+                raise ValueError(f"{intent_id} is {intent['status']}")
+            self._confirm(intent, intent["payment_method"])
             return copy.deepcopy(intent)
 
     def capture_now(self, intent_id: str, amount: int | None = None) -> dict[str, Any]:
@@ -677,17 +751,48 @@ class StripeSandbox:
             return copy.deepcopy(refund)
 
     def dispute(self, intent_id: str, reason: str = "fraudulent") -> dict[str, Any]:
-        """The cardholder disputes the payment (``charge.dispute.created``)."""
+        """The cardholder disputes the payment: ``charge.dispute.created``, then the funds are
+        withdrawn (``charge.dispute.funds_withdrawn``), as Stripe does for card disputes."""
         with self.lock:
             intent = self.intents[intent_id]
             charge = self.charges[intent["latest_charge"]]
             charge["disputed"] = True
             dispute = {"id": self._id("du"), "object": "dispute", "amount": charge["amount_captured"],
                        "charge": charge["id"], "payment_intent": intent_id, "currency": charge["currency"],
-                       "reason": reason, "status": "needs_response", "created": self._now()}
+                       "reason": reason, "status": "needs_response", "created": self._now(),
+                       "livemode": False, "metadata": {}, "balance_transactions": [],
+                       "is_charge_refundable": False, "evidence": {},
+                       "evidence_details": {"due_by": self._now() + 7 * 86_400, "has_evidence": False,
+                                            "past_due": False, "submission_count": 0},
+                       "payment_method_details": {"type": "card", "card": {"brand": "visa"}},
+                       "enhanced_eligibility_types": []}
             self.disputes[dispute["id"]] = dispute
             self.emit("charge.dispute.created", dispute)
+            self._dispute_funds(dispute, -1, "Chargeback withdrawal")
+            self.emit("charge.dispute.funds_withdrawn", dispute)
             return copy.deepcopy(dispute)
+
+    def close_dispute(self, dispute_id: str, *, won: bool) -> dict[str, Any]:
+        """The bank decides: won gives the funds back (``charge.dispute.funds_reinstated``); then
+        ``charge.dispute.closed`` with status ``won`` or ``lost``."""
+        with self.lock:
+            dispute = self.disputes[dispute_id]
+            if won:
+                self._dispute_funds(dispute, 1, "Chargeback reversal")
+                dispute["status"] = "won"
+                self.emit("charge.dispute.funds_reinstated", dispute)
+            else:
+                dispute["status"] = "lost"
+            self.emit("charge.dispute.closed", dispute)
+            return copy.deepcopy(dispute)
+
+    def _dispute_funds(self, dispute: dict[str, Any], sign: int, description: str) -> None:
+        dispute["balance_transactions"].append({
+            "id": self._id("txn"), "object": "balance_transaction", "amount": sign * dispute["amount"],
+            "currency": dispute["currency"], "description": f"{description} for {dispute['charge']}",
+            "fee": 1500 if sign < 0 else -1500, "net": sign * (dispute["amount"] + 1500),
+            "reporting_category": "dispute" if sign < 0 else "dispute_reversal", "source": dispute["id"],
+            "status": "pending", "type": "adjustment", "created": self._now()})
 
     # --- events and webhooks -----------------------------------------------------------------------
 

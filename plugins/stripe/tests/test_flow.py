@@ -373,7 +373,8 @@ def test_webhooks_drive_the_financial_status(any_stripe_setup, run_jobs):
     assert (order["financial_status"], order["payments"][0]["refunded"]) == ("refunded", "44.98")
     with hub.db.read() as session:
         assert len(session.scalars(select(Refund)).all()) == 2
-    assert [status for _, status, _ in inbox_outcomes(hub)] == ["processed"] * 5
+    # authorised, captured, refunded, dispute created, its funds withdrawn, refunded
+    assert [status for _, status, _ in inbox_outcomes(hub)] == ["processed"] * 6
     assert sandbox.effects["captures"] == 1  # the hub never captured on its own
 
 

@@ -148,6 +148,14 @@ def _group_share(total: Money, group_value: int, order_value: int) -> Money:
     return total.allocate([group_value, rest])[0]
 
 
+#: OrderItem fields the hub does not know, as an item states them (``adjustment``: a real item).
+ITEM_UNSET: dict[str, Any] = {
+    "imageUrl": None, "weight": None, "taxAmount": None, "shippingAmount": None,
+    "warehouseLocation": None, "options": [], "productId": None, "fulfillmentSku": None,
+    "adjustment": False, "upc": None,
+}
+
+
 def order_payload(item: ShippingOrder, *, store_id: int | None = None) -> dict[str, Any]:
     """The full ShipStation order for one fulfilment group (``createorder`` is an upsert)."""
     order = item.order
@@ -193,6 +201,9 @@ def order_payload(item: ShippingOrder, *, store_id: int | None = None) -> dict[s
                 "name": line.get("name") or line.get("sku") or f"line {line['line_id']}",
                 "quantity": int(line["quantity"]),
                 "unitPrice": amount(money(line["unit_price"])),
+                # The rest of ShipStation's OrderItem, which its createorder schema
+                # lists as required: said explicitly, the hub has none of them.
+                **ITEM_UNSET,
             }
             for line in item.lines
         ],

@@ -25,6 +25,17 @@
   (429s answered) and ``log`` (method, path, status) for tests and benchmarks.
 
 Dates are written as ShipStation writes them: Pacific time, no zone, 7 digits.
+
+The answers have the shape of ShipStation's V1 reference (its examples,
+``shared/vendor/shipstation``; ``tests/test_vendor_schema.py`` checks each
+one): an order comes back whole, every field of the Order model present
+(null when unset) with ShipStation's read-only ones (``orderId``,
+``createDate``, ``orderTotal``, ``items[].orderItemId``, ``shipTo.addressVerified``
+…); stores, carriers and webhook subscriptions carry the reference's fields.
+Two switches play what the reference shows and the common case does not:
+``shipments_name_order_key = False`` leaves ``orderKey`` out of shipments (as
+the reference's list example does), and ``create_label(report_items=False)``
+makes a shipment whose ``shipmentItems`` stay null.
 """
 
 from __future__ import annotations
@@ -53,11 +64,40 @@ log = logging.getLogger(__name__)
 ORDER_STATUSES = ("awaiting_payment", "awaiting_shipment", "pending_fulfillment", "shipped",
                   "on_hold", "cancelled")
 CARRIER_LIST = [
-    {"name": "UPS", "code": "ups"},
-    {"name": "FedEx", "code": "fedex"},
-    {"name": "Stamps.com", "code": "stamps_com"},
-    {"name": "DHL Express", "code": "dhl_express"},
+    {"name": name, "code": code, "accountNumber": f"SB{n:04d}", "requiresFundedAccount": code == "stamps_com",
+     "balance": 100.0 if code == "stamps_com" else 0, "nickname": None, "shippingProviderId": 5000 + n,
+     "primary": True}
+    for n, (name, code) in enumerate([("UPS", "ups"), ("FedEx", "fedex"), ("Stamps.com", "stamps_com"),
+                                      ("DHL Express", "dhl_express")], start=1)
 ]
+#: Every field of ShipStation's Order model, as an answer writes it when the order leaves it unset.
+ORDER_FIELDS: dict[str, Any] = {
+    "orderId": None, "orderNumber": None, "orderKey": None, "orderDate": None, "createDate": None,
+    "modifyDate": None, "paymentDate": None, "shipByDate": None, "orderStatus": None, "customerId": None,
+    "customerUsername": None, "customerEmail": None, "billTo": None, "shipTo": None, "items": [],
+    "orderTotal": 0, "amountPaid": 0, "taxAmount": 0, "shippingAmount": 0, "customerNotes": None,
+    "internalNotes": None, "gift": False, "giftMessage": None, "paymentMethod": None,
+    "requestedShippingService": None, "carrierCode": None, "serviceCode": None, "packageCode": None,
+    "confirmation": None, "shipDate": None, "holdUntilDate": None, "weight": None, "dimensions": None,
+    "insuranceOptions": None, "internationalOptions": None, "advancedOptions": None, "tagIds": None,
+    "userId": None, "externallyFulfilled": False, "externallyFulfilledBy": None, "labelMessages": None,
+}
+ITEM_FIELDS: dict[str, Any] = {
+    "orderItemId": None, "lineItemKey": None, "sku": None, "name": None, "imageUrl": None, "weight": None,
+    "quantity": 0, "unitPrice": 0, "taxAmount": None, "shippingAmount": None, "warehouseLocation": None,
+    "options": [], "productId": None, "fulfillmentSku": None, "adjustment": False, "upc": None,
+    "createDate": None, "modifyDate": None,
+}
+ADDRESS_FIELDS: dict[str, Any] = {
+    "name": None, "company": None, "street1": None, "street2": None, "street3": None, "city": None,
+    "state": None, "postalCode": None, "country": None, "phone": None, "residential": None,
+}
+ADVANCED_FIELDS: dict[str, Any] = {
+    "warehouseId": 1, "nonMachinable": False, "saturdayDelivery": False, "containsAlcohol": False,
+    "mergedOrSplit": False, "mergedIds": [], "parentId": None, "storeId": None, "customField1": None,
+    "customField2": None, "customField3": None, "source": None, "billToParty": None,
+    "billToAccount": None, "billToPostalCode": None, "billToCountryCode": None,
+}
 _TRACKING_PREFIX = {"ups": "1Z999AA1", "fedex": "7946", "stamps_com": "9400", "dhl_express": "JD01"}
 _LABEL_PDF = base64.b64encode(b"%PDF-1.4\n% sandbox label\n%%EOF\n").decode()
 
@@ -98,6 +138,8 @@ class ShipStationSandbox:
         self.delivery_attempts: Counter = Counter()
         self.notices_delivered = 0
         self.max_delivery_attempts = 100
+        #: ShipStation's own list example leaves ``orderKey`` out of shipments: False plays that.
+        self.shipments_name_order_key = True
         self._auto_stop = threading.Event()
         self._auto_thread: threading.Thread | None = None
 
@@ -151,8 +193,12 @@ class ShipStationSandbox:
         parts = [p for p in path.split("/") if p]
         lowered = [p.lower() for p in parts]
         if method == "GET" and lowered == ["stores"]:
-            return [{"storeId": self.store_id, "storeName": "Sandbox store",
-                     "marketplaceName": "ShipStation", "active": True}]
+            stamp = "2024-01-01T00:00:00.0000000"
+            return [{"storeId": self.store_id, "storeName": "Sandbox store", "marketplaceId": 0,
+                     "marketplaceName": "ShipStation", "accountName": None, "email": None,
+                     "integrationUrl": None, "active": True, "companyName": "", "phone": "",
+                     "publicEmail": "", "website": "", "refreshDate": stamp, "lastRefreshAttempt": stamp,
+                     "createDate": stamp, "modifyDate": stamp, "autoRefresh": False}]
         if method == "GET" and lowered == ["carriers"]:
             return CARRIER_LIST
         if method == "POST" and lowered == ["orders", "createorder"]:
@@ -183,9 +229,8 @@ class ShipStationSandbox:
             data = _body(raw, dict)
             if not data.get("target_url") or not data.get("event"):
                 raise _Reply(400, {"Message": "target_url and event are required"})
-            sub = {"WebHookID": next(self._ids), "Url": data["target_url"], "HookType": data["event"],
-                   "StoreID": data.get("store_id"), "Name": data.get("friendly_name") or ""}
-            self.subscriptions.append(sub)
+            sub = self._subscription(data["target_url"], data["event"], data.get("store_id"),
+                                     data.get("friendly_name") or "")
             return {"id": sub["WebHookID"]}
         if method == "GET" and lowered == ["webhooks"]:
             return {"webhooks": list(self.subscriptions)}
@@ -223,15 +268,21 @@ class ShipStationSandbox:
                     and data["orderStatus"] != existing["orderStatus"]:
                 raise ValidationError(f"order {key} is {existing['orderStatus']} and cannot be updated")
             stamp = format_datetime(self.now())
-            order = {**data, "orderKey": key,
+            order = {**ORDER_FIELDS, **data, "orderKey": key,
                      "orderId": existing["orderId"] if existing else next(self._ids),
                      "createDate": existing["createDate"] if existing else stamp, "modifyDate": stamp,
                      "orderTotal": round(sum((i.get("unitPrice") or 0) * i["quantity"]
                                              for i in data.get("items") or [])
                                          + (data.get("taxAmount") or 0)
                                          + (data.get("shippingAmount") or 0), 2)}
-            for n, item in enumerate(order.get("items") or []):
-                item.setdefault("orderItemId", order["orderId"] * 1000 + n)
+            order["billTo"] = {**ADDRESS_FIELDS, **(data.get("billTo") or {})}
+            order["shipTo"] = {**ADDRESS_FIELDS, **(data.get("shipTo") or {}),
+                               "addressVerified": "Address not yet validated"}
+            order["advancedOptions"] = {**ADVANCED_FIELDS, "storeId": self.store_id,
+                                        **(data.get("advancedOptions") or {})}
+            order["items"] = [{**ITEM_FIELDS, **item, "orderItemId": order["orderId"] * 1000 + n,
+                               "createDate": stamp, "modifyDate": stamp}
+                              for n, item in enumerate(data.get("items") or [])]
             self.orders[key] = order
             self.orders_by_id[order["orderId"]] = order
             return order
@@ -274,12 +325,16 @@ class ShipStationSandbox:
 
     def create_label(self, order_key: str, *, carrier: str = "ups", service: str = "",
                      items: dict[str, int] | None = None, with_label: bool = False,
-                     batch_id: int | None = None) -> dict[str, Any]:
+                     batch_id: int | None = None, report_items: bool = True) -> dict[str, Any]:
         """Buy a label for an order, as the warehouse does: a shipment with a tracking number.
 
         ``items`` (``{lineItemKey: quantity}``) ships part of the order; by
-        default all of it. Without ``batch_id`` the label is a batch of its
-        own and queues a ``SHIP_NOTIFY`` for every subscriber.
+        default all of it. Several labels of one order (a shipment in several
+        packages) are several shipments with the order's ``orderId`` and
+        ``orderKey``. With ``report_items=False`` the shipment's
+        ``shipmentItems`` stay null (ShipStation does not always know them).
+        Without ``batch_id`` the label is a batch of its own and queues a
+        ``SHIP_NOTIFY`` for every subscriber.
         """
         with self.lock:
             notify = batch_id is None
@@ -307,25 +362,33 @@ class ShipStationSandbox:
                 "confirmation": "none", "warehouseId": 1, "voided": False, "voidDate": None,
                 "marketplaceNotified": False, "notifyErrorMessage": None, "shipTo": order.get("shipTo"),
                 "weight": {"value": 16, "units": "ounces"}, "dimensions": None,
-                "insuranceOptions": None, "advancedOptions": {"storeId": self.store_id},
+                "insuranceOptions": {"provider": None, "insureShipment": False, "insuredValue": 0},
+                "advancedOptions": {"storeId": self.store_id},
                 "shipmentItems": [
                     {"orderItemId": i.get("orderItemId"), "lineItemKey": i.get("lineItemKey"),
-                     "sku": i.get("sku"), "name": i.get("name"), "quantity": i["quantity"],
-                     "unitPrice": i.get("unitPrice")} for i in chosen],
+                     "sku": i.get("sku"), "name": i.get("name"), "imageUrl": i.get("imageUrl"),
+                     "weight": i.get("weight"), "quantity": i["quantity"], "unitPrice": i.get("unitPrice"),
+                     "taxAmount": i.get("taxAmount"), "shippingAmount": i.get("shippingAmount"),
+                     "warehouseLocation": i.get("warehouseLocation"), "options": i.get("options") or [],
+                     "productId": i.get("productId"), "fulfillmentSku": i.get("fulfillmentSku"),
+                     "adjustment": bool(i.get("adjustment")), "upc": i.get("upc"),
+                     "createDate": i.get("createDate"), "modifyDate": i.get("modifyDate")}
+                    for i in chosen] if report_items else None,
                 "labelData": None, "formData": None,
                 "_batchId": batch_id, "_created": now, "_voided": None,
+                "_items": [(str(i.get("lineItemKey")), i["quantity"]) for i in chosen],
             }
             self.shipments.append(shipment)
             shipped = Counter()
             for s in self.shipments:
                 if s["orderKey"] == order_key and not s["voided"]:
-                    for i in s["shipmentItems"]:
-                        shipped[str(i["lineItemKey"])] += i["quantity"]
+                    for line, quantity in s["_items"]:
+                        shipped[line] += quantity
             if all(shipped[str(i.get("lineItemKey"))] >= i["quantity"] for i in order.get("items") or []):
                 order["orderStatus"] = "shipped"
             if notify:
                 self._queue_notice(batch_id)
-            answer = self._public(shipment, with_items=False)
+            answer = self._public(shipment, with_items=False, with_key=True)
             if with_label:
                 answer["labelData"] = _LABEL_PDF
             return answer
@@ -378,14 +441,17 @@ class ShipStationSandbox:
         size = min(500, max(1, _int(q.get("pagesize") or 100, "pageSize")))
         items = (q.get("includeshipmentitems") or "").lower() == "true"
         chunk = found[(page - 1) * size: page * size]
-        return {"shipments": [self._public(s, with_items=items) for s in chunk], "total": len(found),
+        return {"shipments": [self._public(s, with_items=items, with_key=self.shipments_name_order_key)
+                              for s in chunk], "total": len(found),
                 "page": page, "pages": math.ceil(len(found) / size)}
 
     @staticmethod
-    def _public(shipment: dict[str, Any], *, with_items: bool) -> dict[str, Any]:
+    def _public(shipment: dict[str, Any], *, with_items: bool, with_key: bool) -> dict[str, Any]:
         out = {k: v for k, v in shipment.items() if not k.startswith("_")}
         if not with_items:
             out["shipmentItems"] = None
+        if not with_key:
+            del out["orderKey"]
         return json.loads(json.dumps(out))
 
     # --- webhooks --------------------------------------------------------------------------------
@@ -400,11 +466,16 @@ class ShipStationSandbox:
 
     def subscribe(self, target_url: str, event: str = "SHIP_NOTIFY") -> int:
         """Subscribe a webhook without an API call (as a person does in ShipStation's settings)."""
+        return self._subscription(target_url, event, self.store_id, "hub")["WebHookID"]
+
+    def _subscription(self, target_url: str, event: str, store_id: Any, name: str) -> dict[str, Any]:
         with self.lock:
-            sub = {"WebHookID": next(self._ids), "Url": target_url, "HookType": event,
-                   "StoreID": self.store_id, "Name": "hub"}
+            sub = {"WebHookID": next(self._ids), "SellerID": 100000, "StoreID": store_id,
+                   "HookType": event, "MessageFormat": "Json", "Url": target_url, "Name": name,
+                   "BulkCopyBatchID": None, "BulkCopyRecordID": None, "Active": True,
+                   "WebhookLogs": [], "Seller": None, "Store": None, "IsLabelAPIHook": False}
             self.subscriptions.append(sub)
-            return sub["WebHookID"]
+            return sub
 
     def deliver_webhooks(self, timeout: float = 10.0, *, retry: bool = False) -> list[int]:
         """POST every queued notice to its target; return the status codes answered.

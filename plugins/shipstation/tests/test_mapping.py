@@ -104,9 +104,13 @@ def test_a_whole_order_maps_to_a_full_shipstation_order():
         "city": "Springfield", "state": "OR", "postalCode": "97477", "country": "US",
         "phone": "555-0100", "residential": None}
     assert payload["billTo"]["street1"] == "1 Main St"  # no billing address: the shipping one
+    unset = {"imageUrl": None, "weight": None, "taxAmount": None, "shippingAmount": None,
+             "warehouseLocation": None, "options": [], "productId": None, "fulfillmentSku": None,
+             "adjustment": False, "upc": None}
     assert payload["items"] == [
-        {"lineItemKey": "1", "sku": "TSHIRT-M", "name": "T-shirt M", "quantity": 2, "unitPrice": 19.99},
-        {"lineItemKey": "2", "sku": "MUG", "name": "Mug", "quantity": 1, "unitPrice": 10.01},
+        {"lineItemKey": "1", "sku": "TSHIRT-M", "name": "T-shirt M", "quantity": 2, "unitPrice": 19.99,
+         **unset},
+        {"lineItemKey": "2", "sku": "MUG", "name": "Mug", "quantity": 1, "unitPrice": 10.01, **unset},
     ]
     assert (payload["amountPaid"], payload["taxAmount"], payload["shippingAmount"]) == (58.99, 4.0, 5.0)
     assert payload["advancedOptions"]["storeId"] == 77

@@ -112,6 +112,46 @@ def test_an_amount_stripe_cannot_carry_is_refused_before_any_request():
         make_connector().refund(payment(currency="MGA", amount=5000), 2550, idempotency_key="k")
 
 
+def kwd_payment(authorised=44980, captured=44980, refunded=0) -> PaymentRef:
+    return PaymentRef(reference="pi_123", currency="KWD", amount=authorised, captured_amount=captured,
+                      refunded_amount=refunded, status="captured" if captured else "authorized")
+
+
+@responses.activate
+def test_a_three_decimal_refund_is_rounded_to_stripes_step_and_says_so():
+    responses.post(f"{BASE}/v1/refunds", json={"id": "re_1", "object": "refund", "amount": 5120,
+                                               "currency": "kwd", "status": "succeeded"})
+    result = make_connector().refund(kwd_payment(), 5124, idempotency_key="k")
+    assert form(responses.calls[0])["amount"] == "5120"  # Stripe refuses 5124
+    assert result.amount == 5120  # the ledger gets what Stripe refunded, not what was asked
+    assert result.message == ("KWD 5.124 refunded as 5.120 at Stripe: Stripe takes three-decimal currencies "
+                              "in multiples of 0.010")
+
+
+@responses.activate
+def test_rounding_never_refunds_more_than_is_left():
+    responses.post(f"{BASE}/v1/refunds", json={"id": "re_1", "amount": 5120, "currency": "kwd",
+                                               "status": "succeeded"})
+    # 5.126 is all that is left: the nearest step, 5.130, would be more than was taken.
+    make_connector().refund(kwd_payment(captured=10126, refunded=5000), 5126, idempotency_key="k")
+    assert form(responses.calls[0])["amount"] == "5120"
+
+
+@responses.activate
+def test_a_three_decimal_partial_capture_is_rounded_within_the_authorisation_and_says_so():
+    responses.post(CAPTURE, json=intent(amount=46130, received=46120, currency="kwd"))
+    result = make_connector().capture(kwd_payment(authorised=46130, captured=0), 46124, idempotency_key="k")
+    assert form(responses.calls[0]) == {"amount_to_capture": "46120"}
+    assert result.captured_amount == 46120
+    assert result.message == ("KWD 46.124 captured as 46.120 at Stripe: Stripe takes three-decimal currencies "
+                              "in multiples of 0.010")
+
+
+def test_an_amount_below_stripes_step_is_refused_before_any_request():
+    with pytest.raises(ValidationError, match="KWD 0.004 cannot be refunded at Stripe"):
+        make_connector().refund(kwd_payment(), 4, idempotency_key="k")
+
+
 def test_overlong_idempotency_keys_become_a_stable_digest_stripe_accepts():
     key = "x" * 300
     assert len(idempotency_header(key)) <= 255

@@ -29,7 +29,7 @@ class Crash(BaseException):
 
 
 def stripe_order(setup: StripeSetup, pi: str, *, amount: str = "44.98", status: str = "authorized",
-                 external_id: str | None = None) -> int:
+                 external_id: str | None = None, currency: str = "USD") -> int:
     """A manual order paid by a Stripe PaymentIntent, entered as the API's ``payments[]`` enters it."""
     data = ManualOrderSchema().load({
         "external_id": external_id or pi,
@@ -37,7 +37,7 @@ def stripe_order(setup: StripeSetup, pi: str, *, amount: str = "44.98", status: 
         "shipping_address": {"name": "Ann Smith", "address1": "1 Main St", "city": "Springfield",
                              "zip": "12345", "country_code": "US"},
         "lines": [{"sku": "TSHIRT-M", "name": "T-shirt M", "quantity": 2, "unit_price": "19.99"}],
-        "currency": "USD",
+        "currency": currency,
         "shipping": "5.00",
         "payments": [{"channel": "stripe", "reference": pi, "amount": amount, "status": status}],
     })
@@ -288,6 +288,62 @@ def test_partial_refunds_up_to_the_captured_amount_and_not_a_cent_more(stripe_se
     assert setup.sandbox.effects["refunds"] == 3
     with hub.db.read() as session:
         assert sorted(r.amount for r in session.scalars(select(Refund))) == [498, 1000, 3000]
+
+
+def test_a_three_decimal_refund_is_rounded_to_stripes_step_and_the_ledger_records_what_stripe_refunded(
+        stripe_setup, run_jobs):
+    setup = stripe_setup
+    hub = setup.hub
+    pi = setup.sandbox.create_intent(44980, "kwd")["id"]
+    order_id = stripe_order(setup, pi, amount="44.980", currency="KWD")
+    run_jobs(hub)
+    assert detail(hub, order_id)["payments"][0]["captured"] == "44.980"
+    refund(hub, pi, 5124, key="return-1")  # KWD 5.124: Stripe refuses amounts not ending in 0
+    run_jobs(hub)
+    assert [j.status for j in jobs(hub, "payment.refund")] == ["succeeded"]
+    order = detail(hub, order_id)
+    assert (order["financial_status"], order["payments"][0]["refunded"]) == ("partially_refunded", "5.120")
+    with hub.db.read() as session:
+        assert [r.amount for r in session.scalars(select(Refund))] == [5120]
+
+
+def test_a_payment_awaiting_authentication_is_pending_with_the_reason_until_the_customer_authenticates(
+        ship_setup, run_jobs):
+    setup = ship_setup
+    setup.webhooks_to_hub()
+    pi = setup.sandbox.create_intent(4498, payment_method="pm_card_authenticationRequired")["id"]
+    order_id = stripe_order(setup, pi, status="pending")
+    deliver(setup, run_jobs)
+    order = detail(setup.hub, order_id)
+    assert (order["financial_status"], order["payments"][0]["status"], order["hold_reasons"]) == (
+        "pending", "pending", [])
+    assert "awaiting the customer's authentication" in order["payments"][0]["failure_reason"]
+    setup.sandbox.authenticate(pi)
+    deliver(setup, run_jobs)
+    order = detail(setup.hub, order_id)
+    assert (order["financial_status"], order["payments"][0]["status"]) == ("authorized", "authorized")
+
+
+def test_a_dispute_shows_the_funds_withdrawn_then_that_the_dispute_was_won(stripe_setup, run_jobs):
+    setup = stripe_setup
+    setup.webhooks_to_hub()
+    pi = setup.sandbox.create_intent(4498)["id"]
+    order_id = stripe_order(setup, pi)
+    deliver(setup, run_jobs)
+    setup.sandbox.clock = lambda: time.time() + 86_400  # disputes come days after the capture
+    dispute = setup.sandbox.dispute(pi)
+    deliver(setup, run_jobs)
+    order = detail(setup.hub, order_id)
+    assert (order["hold_reasons"], order["payments"][0]["disputed"]) == (["dispute"], True)
+    assert order["payments"][0]["failure_reason"] == (
+        f"Dispute {dispute['id']} (fraudulent): USD 44.98 withdrawn by Stripe until the dispute is decided")
+    setup.sandbox.clock = lambda: time.time() + 30 * 86_400
+    setup.sandbox.close_dispute(dispute["id"], won=True)
+    deliver(setup, run_jobs)
+    order = detail(setup.hub, order_id)
+    assert order["payments"][0]["failure_reason"] == (
+        f"Dispute {dispute['id']} (fraudulent): USD 44.98 reinstated by Stripe, the dispute was won")
+    assert inbox_outcomes(setup.hub)[-1] == ("charge.dispute.closed", "ignored", "ignored: charge.dispute.closed")
 
 
 def test_a_refund_retried_after_a_crash_refunds_once(any_stripe_setup, run_jobs, monkeypatch):

@@ -159,3 +159,24 @@ def test_cancel_follows_stripes_status_rules(api, sandbox):
     refused = api("POST", f"/v1/payment_intents/{pi}/cancel", {}, key="v2")
     assert refused.json()["error"]["code"] == "payment_intent_unexpected_state"
     assert sandbox.effects["cancels"] == 1
+
+
+@pytest.mark.parametrize("currency", ["kwd", "bhd", "jod", "omr", "tnd"])
+def test_three_decimal_amounts_must_end_in_0_as_stripe_requires(api, sandbox, currency):
+    def refused(response, param):
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert (error["type"], error["param"]) == ("invalid_request_error", param)
+        assert "three-decimal" in error["message"]
+
+    refused(api("POST", "/v1/payment_intents", {"amount": "5124", "currency": currency}), "amount")
+    with pytest.raises(ValueError, match="three-decimal"):
+        sandbox.create_intent(5124, currency)
+    pi = sandbox.create_intent(46130, currency)["id"]
+    refused(api("POST", f"/v1/payment_intents/{pi}/capture", {"amount_to_capture": "46124"}, key="c1"),
+            "amount_to_capture")
+    assert api("POST", f"/v1/payment_intents/{pi}/capture", {"amount_to_capture": "46120"}, key="c1") \
+        .status_code == 200  # a refusal is not remembered under the key
+    refused(api("POST", "/v1/refunds", {"payment_intent": pi, "amount": "5124"}, key="r1"), "amount")
+    assert sandbox.effects["refunds"] == 0
+    assert api("POST", "/v1/refunds", {"payment_intent": pi, "amount": "5120"}, key="r2").json()["amount"] == 5120

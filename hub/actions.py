@@ -805,6 +805,8 @@ def apply_payment_update(session: Session, update: PaymentUpdate, *, actor: str,
             payment.captured_amount = max(payment.captured_amount, update.captured_amount)
         if update.failure_reason:
             payment.failure_reason = update.failure_reason
+        elif payment.status != before[0] and payment.status in ("authorized", "captured"):
+            payment.failure_reason = ""  # what held it up (awaiting authentication) is over
         payment.last_event_at = update.occurred_at
     for refund in update.refunds:
         _record_refund(payment, refund)
@@ -814,6 +816,8 @@ def apply_payment_update(session: Session, update: PaymentUpdate, *, actor: str,
     payment.refunded_amount = max(payment.refunded_amount, refunded)
     if update.disputed:
         payment.disputed = True
+    elif update.disputed is False and not stale:
+        payment.disputed = False  # the dispute was won: the funds came back
     after = (payment.status, payment.captured_amount, payment.refunded_amount, payment.disputed)
     if after == before:
         return order
@@ -827,6 +831,8 @@ def apply_payment_update(session: Session, update: PaymentUpdate, *, actor: str,
                      "refunded_total": payment.refunded_amount})
     if payment.disputed and not before[3]:
         _hold_if_possible(session, order, "dispute", actor=actor)
+    elif before[3] and not payment.disputed:
+        _dispute_won(session, order, payment, actor=actor)
     elif payment.status == "failed" and before[0] != "failed":
         _hold_if_possible(session, order, HOLD_PAYMENT, actor=actor)
     elif payment.status == "voided" and before[0] != "voided" and order.status != lifecycle.CANCELLED:
@@ -834,6 +840,16 @@ def apply_payment_update(session: Session, update: PaymentUpdate, *, actor: str,
         # dashboard): nothing is left to capture, so a person must look before it ships.
         _hold_if_possible(session, order, HOLD_PAYMENT, actor=actor)
     return order
+
+
+def _dispute_won(session: Session, order: Order, payment: Payment, *, actor: str) -> None:
+    """Record a won dispute; an order held for it alone is released (its checks run again)."""
+    record(session, order, ev.DISPUTE_WON, actor=actor, reason=payment.failure_reason,
+           data={"reference": payment.reference})
+    if order.status == lifecycle.ON_HOLD and "dispute" in (order.hold_reasons or []):
+        order.hold_reasons = [r for r in order.hold_reasons if r != "dispute"]
+        if not order.hold_reasons and not any(p.disputed for p in order.payments):
+            release(session, order.id, actor=actor, reason="the dispute was won")
 
 
 def _record_refund(payment: Payment, refund: RefundData) -> None:

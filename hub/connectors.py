@@ -96,6 +96,9 @@ class PaymentResult:
     captured_amount: int
     refunded_amount: int = 0
     occurred_at: datetime | None = None
+    #: What a person should be told about this answer (an amount the gateway
+    #: could not take exactly and that was rounded): on the order's timeline.
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ class RefundResult:
     external_id: str
     amount: int
     status: str  # succeeded | pending | failed
+    message: str = ""  # as PaymentResult.message
 
 
 @dataclass(frozen=True)

@@ -311,12 +311,22 @@ def capture_payment(ctx: JobContext) -> None:
                                        failure_reason=exc.message), actor=actor, channel_id=ctx.channel_id)
         raise
     with hub.db.transaction() as session:
-        actions.apply_payment_update(
+        order = actions.apply_payment_update(
             session, PaymentUpdate(reference=ref.reference, occurred_at=result.occurred_at or utcnow(),
                                    status=result.status, captured_amount=result.captured_amount),
             actor=actor, channel_id=ctx.channel_id)
+        _note_adjustment(session, order, result.message, actor=actor,
+                         data={"reference": ref.reference, "requested": money(amount, ref.currency),
+                               "captured": money(result.captured_amount, ref.currency)})
         if confirmed:
             _fulfil_once_captured(session, order_id)
+
+
+def _note_adjustment(session: Session, order: Order | None, message: str, *, actor: str,
+                     data: dict[str, Any]) -> None:
+    """Put on the order's timeline what the gateway changed of an amount (a person must know)."""
+    if message and order is not None:
+        actions.record(session, order, ev.PAYMENT_ADJUSTED, actor=actor, reason=message, data=data)
 
 
 def _fulfil_once_captured(session: Session, order_id: int) -> None:
@@ -382,13 +392,17 @@ def refund_payment(ctx: JobContext) -> None:
                               reason=ctx.payload.get("reason", ""))
     if result.status == "failed":
         raise ValidationError(f"refund {result.external_id} of payment {ref.reference} failed at the gateway")
+    actor = f"channel:{connector.channel.slug}"
     with hub.db.transaction() as session:
-        actions.apply_payment_update(
+        order = actions.apply_payment_update(
             session, PaymentUpdate(reference=ref.reference, occurred_at=utcnow(),
                                    refunds=[RefundData(external_id=result.external_id, amount=result.amount,
                                                        status=result.status,
                                                        reason=ctx.payload.get("reason", ""))]),
-            actor=f"channel:{connector.channel.slug}", channel_id=ctx.channel_id)
+            actor=actor, channel_id=ctx.channel_id)
+        _note_adjustment(session, order, result.message, actor=actor,
+                         data={"reference": ref.reference, "requested": money(amount, ref.currency),
+                               "refunded": money(result.amount, ref.currency), "refund_id": result.external_id})
         # Committed with the refund: a run of this job after a crash sees it and calls no one.
         job = session.get(Job, ctx.id)
         job.payload = {**job.payload, "refund_id": result.external_id}

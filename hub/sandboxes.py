@@ -39,7 +39,7 @@ from typing import Any
 import requests
 from werkzeug.wrappers import Request, Response
 
-from .core.money import Money, to_stripe_amount
+from .core.money import Money, stripe_rounded, to_stripe_amount
 from .sandbox import serve
 
 log = logging.getLogger(__name__)
@@ -372,7 +372,7 @@ class Sandboxes:
         """Authorise at Stripe the PaymentIntent each of these shop orders names."""
         for order_id in order_ids:
             order = self.shop.order(order_id)
-            amount = to_stripe_amount(Money.parse(order["total_price"], order["currency"]))
+            amount = to_stripe_amount(stripe_rounded(Money.parse(order["total_price"], order["currency"])))
             self.stripe.create_intent(amount, order["currency"], intent_id=self.shop.intent_id(order_id))
 
     def demand(self) -> Counter:

@@ -23,6 +23,10 @@ REFUNDED = "order.refunded"
 LINES_REDUCED = "order.lines_reduced"
 #: A refund the channel made itself (``data``: refund id, amount, lines, reason).
 REFUNDED_ON_CHANNEL = "order.refunded_on_channel"
+#: The gateway took a payment amount other than asked (rounded to its steps); ``reason`` says how.
+PAYMENT_ADJUSTED = "order.payment_adjusted"
+#: A dispute was decided for the merchant: the funds came back.
+DISPUTE_WON = "order.dispute_won"
 #: A voided shipment's fulfilment was cancelled on the sales channel.
 CHANNEL_FULFILLMENT_CANCELLED = "order.channel_fulfillment_cancelled"
 

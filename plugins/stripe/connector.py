@@ -20,7 +20,6 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -108,20 +107,6 @@ REFUND_STATUSES = {
 
 
 # --- results ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StripePaymentResult(PaymentResult):
-    """A capture or void answer, with what a person should be told (an amount rounded for Stripe)."""
-
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class StripeRefundResult(RefundResult):
-    """A refund answer, with what a person should be told (an amount rounded for Stripe)."""
-
-    message: str = ""
 
 
 def rounding_message(requested: Money, done: Money, verb: str) -> str:
@@ -438,7 +423,7 @@ class StripeConnector(Connector):
             return ()  # Stripe captured at checkout: nothing left for the hub to capture
         return CAPTURE_EVENTS[self.config.get("capture_on") or "confirm"]
 
-    def capture(self, payment: PaymentRef, amount: int, *, idempotency_key: str) -> StripePaymentResult:
+    def capture(self, payment: PaymentRef, amount: int, *, idempotency_key: str) -> PaymentResult:
         """Capture ``amount``; a PaymentIntent captured already answers with its state, not an error.
 
         A three-decimal amount is rounded to Stripe's step first (never above the
@@ -460,7 +445,7 @@ class StripeConnector(Connector):
         if sent == requested:
             return result
         done = Money(result.captured_amount, payment.currency)
-        return StripePaymentResult(status=result.status, captured_amount=result.captured_amount,
+        return PaymentResult(status=result.status, captured_amount=result.captured_amount,
                                    message=rounding_message(requested, done, "captured"))
 
     def _intent_action(self, intent_id: str, action: str, params: dict[str, Any], idempotency_key: str, *,
@@ -489,10 +474,10 @@ class StripeConnector(Connector):
                 return self.request("POST", path, params, idempotency_key=f"{idempotency_key}:after-server-error")
             raise
 
-    def _capture_outcome(self, intent: Mapping[str, Any]) -> StripePaymentResult:
+    def _capture_outcome(self, intent: Mapping[str, Any]) -> PaymentResult:
         status, pi = intent.get("status"), intent.get("id")
         if status == "succeeded":
-            return StripePaymentResult(status="captured",
+            return PaymentResult(status="captured",
                                        captured_amount=_minor(intent.get("amount_received", 0), intent["currency"]))
         if status in ("processing", "requires_capture"):
             raise RetryLater(f"PaymentIntent {pi} is {status}; checking again later", retry_after=60)
@@ -520,7 +505,7 @@ class StripeConnector(Connector):
                           retryable=False, code="payment_intent_unexpected_state")
 
     def refund(self, payment: PaymentRef, amount: int, *, idempotency_key: str,
-               reason: str = "") -> StripeRefundResult:
+               reason: str = "") -> RefundResult:
         """Refund ``amount``; a three-decimal amount is rounded to Stripe's step first (never
         above what is left to refund), and the result records what Stripe refunded and says so."""
         requested = Money(amount, payment.currency)
@@ -532,7 +517,7 @@ class StripeConnector(Connector):
         }
         refund = self.request("POST", "/v1/refunds", params, idempotency_key=idempotency_key)
         done = Money(_minor(refund["amount"], refund.get("currency") or payment.currency), payment.currency)
-        return StripeRefundResult(external_id=str(refund["id"]), amount=done.amount,
+        return RefundResult(external_id=str(refund["id"]), amount=done.amount,
                                   status=REFUND_STATUSES.get(str(refund.get("status")), "pending"),
                                   message="" if sent == requested else rounding_message(requested, done, "refunded"))
 

@@ -305,6 +305,10 @@ def test_a_three_decimal_refund_is_rounded_to_stripes_step_and_the_ledger_record
     assert (order["financial_status"], order["payments"][0]["refunded"]) == ("partially_refunded", "5.120")
     with hub.db.read() as session:
         assert [r.amount for r in session.scalars(select(Refund))] == [5120]
+    # The person is told what was rounded, on the order's timeline.
+    [note] = [e for e in order["events"] if e["name"] == "order.payment_adjusted"]
+    assert note["reason"] == ("KWD 5.124 refunded as 5.120 at Stripe: "
+                              "Stripe takes three-decimal currencies in multiples of 0.010")
 
 
 def test_a_payment_awaiting_authentication_is_pending_with_the_reason_until_the_customer_authenticates(
@@ -343,6 +347,10 @@ def test_a_dispute_shows_the_funds_withdrawn_then_that_the_dispute_was_won(strip
     order = detail(setup.hub, order_id)
     assert order["payments"][0]["failure_reason"] == (
         f"Dispute {dispute['id']} (fraudulent): USD 44.98 reinstated by Stripe, the dispute was won")
+    # Won: no longer disputed, and the hold it caused is gone.
+    assert order["payments"][0]["disputed"] is False
+    assert "dispute" not in order["hold_reasons"] and order["status"] != "on_hold"
+    assert "order.dispute_won" in [e["name"] for e in order["events"]]
     assert inbox_outcomes(setup.hub)[-1] == ("charge.dispute.closed", "ignored", "ignored: charge.dispute.closed")
 
 

@@ -52,11 +52,27 @@ def test_manual_order_is_created_with_decimal_totals_and_its_audit_trail(api):
     assert (order["subtotal"], order["shipping"], order["total"], order["currency"]) == \
         ("22.50", "4.99", "27.49", "GBP")
     assert order["lines"][0] | {"id": 0} == {"id": 0, "sku": "MUG", "name": "Mug", "quantity": 3,
-                                             "unit_price": "7.50", "tax": "0.00", "discount": "0.00"}
+                                             "unit_price": "7.50", "tax": "0.00", "discount": "0.00",
+                                             "requires_shipping": True, "removed_quantity": 0}
+    assert order["taxes_included"] is False
     assert order["customer"]["email"] == "bob@example.com"
     assert [e["name"] for e in order["events"]] == ["order.created"]
     assert order["events"][0]["actor"] == "api:tests"
     assert "confirm" in order["allowed_events"]
+
+
+def test_a_tax_inclusive_desk_order_with_a_gift_card_is_confirmed_not_held(api, hub, run_jobs):
+    # 3 mugs at 7.50 with 20% VAT inside (1.25 each), and a gift card no warehouse ships.
+    body = manual_order(taxes_included=True, tax="3.75", lines=[
+        {"sku": "MUG", "name": "Mug", "quantity": 3, "unit_price": "7.50", "tax": "3.75"},
+        {"sku": "GIFT-25", "name": "Gift card", "quantity": 1, "unit_price": "25.00",
+         "requires_shipping": False}])
+    order = api.post("/api/v1/orders", json=body).get_json()
+    assert (order["total"], order["taxes_included"]) == ("52.49", True)  # 22.50 + 25.00 + 4.99, no VAT on top
+    run_jobs(hub)
+    order = api.get(f"/api/v1/orders/{order['id']}").get_json()
+    assert order["hold_reasons"] == [] and order["status"] == "confirmed"
+    assert [line["requires_shipping"] for line in order["lines"]] == [True, False]
 
 
 def test_the_same_external_id_again_returns_the_existing_order_and_creates_nothing(api, hub):

@@ -314,19 +314,23 @@ def test_ship_notify_naming_a_sibling_api_host_is_fetched_there_with_basic_auth(
     assert call.request.headers["Authorization"] == "Basic U2hpcFN0YXRpb246Um9ja3M="
 
 
-@pytest.mark.parametrize("location", ["https://evil.example/shipments?batchId=9",
-                                      "https://ssapi.shipstation.com/shipments?batchId=9"])
+@pytest.mark.parametrize("resource, location", [
+    ("https://ssapi6.shipstation.com/shipments", "https://evil.example/shipments?batchId=9"),
+    ("https://ssapi6.shipstation.com/shipments", "https://ssapi.shipstation.com/shipments?batchId=9"),
+    (f"{BASE}/shipments", "https://evil.example/shipments?batchId=9"),
+])
 @responses.activate
-def test_a_redirect_from_the_resource_url_is_not_followed(location):
-    responses.get("https://ssapi6.shipstation.com/shipments", status=302, headers={"Location": location})
-    responses.get("https://evil.example/shipments", json={"shipments": [SHIPMENT], "total": 1, "pages": 1})
-    responses.get(f"{BASE}/shipments", json={"shipments": [SHIPMENT], "total": 1, "pages": 1})
+def test_a_redirect_from_the_resource_url_is_not_followed(resource, location):
+    for url in (resource, "https://evil.example/shipments", f"{BASE}/shipments"):
+        if url == resource:
+            responses.get(url, status=302, headers={"Location": location})
+        else:
+            responses.get(url, json={"shipments": [SHIPMENT], "total": 1, "pages": 1})
     port = Port()
-    body = documented_notice("https://ssapi6.shipstation.com/shipments?batchId=9")
     with pytest.raises(ExternalError, match="redirect") as caught:
-        make_connector().handle_webhook(port, "SHIP_NOTIFY", body, {})
+        make_connector().handle_webhook(port, "SHIP_NOTIFY", documented_notice(f"{resource}?batchId=9"), {})
     assert not caught.value.retryable
-    assert [c.request.url.split("?")[0] for c in responses.calls] == ["https://ssapi6.shipstation.com/shipments"]
+    assert [c.request.url.split("?")[0] for c in responses.calls] == [resource]
     assert port.notices == []
 
 

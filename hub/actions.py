@@ -732,6 +732,18 @@ def _open_quantities(order: Order, *, shipping_only: bool = False) -> dict[int, 
             if line.quantity - shipped[line.id] > 0 and (line.requires_shipping or not shipping_only)}
 
 
+def open_in_group(order: Order, group: FulfillmentGroup) -> dict[int | str, int]:
+    """Units of a fulfilment group's lines not shipped yet (line id -> units, none at 0).
+
+    For a shipment that does not name its items. A line split across two
+    groups counts what is open of the whole line, capped at this group's share.
+    """
+    open_units = _open_quantities(order)
+    wanted = {int(g["line_id"]): min(int(g["quantity"]), open_units.get(int(g["line_id"]), 0))
+              for g in group.lines}
+    return {line_id: units for line_id, units in wanted.items() if units > 0}
+
+
 def _resolve_lines(order: Order, lines: dict[int | str, int]) -> dict[int, int]:
     by_id = {line.id: line for line in order.lines}
     by_sku: dict[str, list[OrderLine]] = {}

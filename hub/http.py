@@ -232,6 +232,9 @@ class HttpClient:
         """
         url = self.url(path)
         kwargs.setdefault("timeout", self.timeout)
+        # Never follow a redirect: it could take the credentials (or the request
+        # itself) to a host nobody configured; a 3xx is an answer like any other.
+        kwargs.setdefault("allow_redirects", False)
         expected = frozenset(expected)
         attempt = 0
         while True:

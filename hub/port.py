@@ -142,11 +142,18 @@ class HubPort:
                 return group.order_id
             actions.group_reached_warehouse(session, group)
             shipment = notice.shipment
-            if not shipment.lines:
-                shipment.lines = {g["line_id"]: g["quantity"] for g in group.lines}
             order = actions.get_order(session, group.order_id)
             if any(s.external_id == shipment.external_id for s in order.shipments):
                 return order.id
+            if not shipment.lines:
+                # A package that does not say what it holds: what is still open of its group.
+                shipment.lines = actions.open_in_group(order, group)
+                if not shipment.lines:
+                    # A further package of a group shipped already: keep its tracking number.
+                    actions.record(session, order, "order.extra_package", actor=self.actor,
+                                   data={"shipment": shipment.external_id, "carrier": shipment.carrier,
+                                         "tracking_number": shipment.tracking_number, "group": group.key})
+                    return order.id
             actions.ship(session, order.id, shipment, actor=self.actor, channel_id=self.channel_id,
                          location_code=group.location_code or None)
             return order.id

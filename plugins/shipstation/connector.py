@@ -67,8 +67,6 @@ SHIP_TOPICS = ("SHIP_NOTIFY", "ITEM_SHIP_NOTIFY")
 PAGE_SIZE = 500  # the most GET /shipments gives in one page
 MAX_PAGES = 1000  # a bound on a runaway pager, far above any real window
 ORDER_KEYS_REMEMBERED = 10_000  # orderId -> orderKey, for shipments that do not name their key
-#: Every request: a redirect is answered as an error, never followed (with or without credentials).
-NO_REDIRECTS = {"allow_redirects": False}
 
 
 class ShipStationConfig(Schema):
@@ -157,7 +155,7 @@ class ShipStationConnector(Connector):
 
     def check_connection(self) -> str:
         try:
-            stores = self.http.get("/stores", **NO_REDIRECTS).json()
+            stores = self.http.get("/stores").json()
         except ExternalError as exc:
             if exc.status in (401, 403):
                 raise ConfigError("ShipStation refused the API key and secret "
@@ -192,8 +190,7 @@ class ShipStationConnector(Connector):
         return accepted
 
     def _create_one(self, payload: dict[str, Any], accepted: dict[str, str], rejected: dict[str, str]) -> None:
-        response = self.http.post("/orders/createorder", json=payload, expected=(200, 201, 400),
-                                  **NO_REDIRECTS)
+        response = self.http.post("/orders/createorder", json=payload, expected=(200, 201, 400))
         body = _json(response)
         key = payload["orderKey"]
         if response.status_code == 400:
@@ -205,7 +202,7 @@ class ShipStationConnector(Connector):
 
     def _create_many(self, chunk: list[dict[str, Any]], accepted: dict[str, str],
                      rejected: dict[str, str]) -> None:
-        body = _json(self.http.post("/orders/createorders", json=chunk, **NO_REDIRECTS))
+        body = _json(self.http.post("/orders/createorders", json=chunk))
         results = body.get("results") if isinstance(body, dict) else None
         if not isinstance(results, list):
             raise ExternalError("shipstation: POST /orders/createorders answered without results",
@@ -290,7 +287,7 @@ class ShipStationConnector(Connector):
             page_url = urlunsplit((parts.scheme, netloc, parts.path,
                                    urlencode([*query, ("page", str(page))]), ""))
             try:
-                return self.http.get(page_url, **NO_REDIRECTS)
+                return self.http.get(page_url)
             except HttpStatusError as exc:
                 if exc.status and 300 <= exc.status < 400:
                     target = _origin(exc.response.headers.get("Location") or "")
@@ -317,7 +314,7 @@ class ShipStationConnector(Connector):
         """The ``orderKey`` of ShipStation order ``order_id`` (None: no such order), remembered."""
         oid = str(order_id)
         if oid not in self._order_keys:
-            response = self.http.get(f"/orders/{quote(oid, safe='')}", expected=(200, 404), **NO_REDIRECTS)
+            response = self.http.get(f"/orders/{quote(oid, safe='')}", expected=(200, 404))
             body = _json(response) if response.status_code == 200 else None
             key = str(body.get("orderKey") or "").strip() if isinstance(body, dict) else ""
             if len(self._order_keys) >= ORDER_KEYS_REMEMBERED:
@@ -343,7 +340,7 @@ class ShipStationConnector(Connector):
                 params["storeId"] = self.store_id
 
             def fetch(page: int, params=params) -> requests.Response:
-                return self.http.get("/shipments", params={**params, "page": page}, **NO_REDIRECTS)
+                return self.http.get("/shipments", params={**params, "page": page})
 
             for notice in self._notices(self._pages(fetch)):
                 sid = notice.shipment.external_id

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import pytest
 import requests
 from sqlalchemy import select, update
 
@@ -182,9 +181,6 @@ def test_shipments_that_do_not_name_their_order_key_reach_their_order(pg_hub, sa
     assert sandbox.count("GET", f"/orders/{sandbox.order(key)['orderId']}") == 1
 
 
-@pytest.mark.xfail(strict=True, reason="needs hub/port.py HubPort.record_shipment to fill a shipment without "
-                                       "lines with what is still open in its group, not the whole group "
-                                       "(change requested in issue 15's ShipStation report)")
 def test_a_package_that_does_not_name_its_items_ships_what_is_left_of_its_group(
         pg_hub, sandbox, shipstation_channel, hub_url, make_order):
     hub = pg_hub

@@ -22,6 +22,7 @@ before that, orders are neither reserved nor held for stock.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -217,34 +218,54 @@ def release_units(session: Session, order: Order, units: dict[int, int], *, acto
     reserved is where the order would have been routed.
     """
     locations = {loc.id: loc for loc in inventory.list_locations(session)}
-    takes: list[tuple[StockReservation, int]] = []
-    by_line: dict[int, list[StockReservation]] = defaultdict(list)
-    for r in active(session, order.id):
-        by_line[r.order_line_id].append(r)
-    for line_id, wanted in units.items():
-        for r in sorted(by_line.get(line_id, []), key=lambda r: (locations[r.location_id].priority, -r.id)):
-            take = min(wanted, r.quantity)
-            if take:
-                takes.append((r, take))
-                wanted -= take
-            if not wanted:
-                break
+    takes = _take(_by_line(session, order), units.items(),
+                  key=lambda r: (locations[r.location_id].priority, -r.id))
     released = 0
-    for r, qty in sorted(takes, key=lambda t: (t[0].sku, t[0].location_id, t[0].id)):
+    for r, qty in takes:
         level = inventory.lock_level(session, r.sku, r.location_id)
         inventory.move(session, level, reserved=-qty, actor=actor, source=f"order:{order.id}",
                        reason=f"{reason} (order {order.label})")
-        if qty == r.quantity:
-            r.status = "released"
-        else:
-            r.quantity -= qty
-            session.add(StockReservation(order_id=order.id, order_line_id=r.order_line_id,
-                                         location_id=r.location_id, sku=r.sku, quantity=qty,
-                                         status="released", created_at=utcnow(), updated_at=utcnow()))
-        r.updated_at = utcnow()
+        _settle(session, r, qty, "released")
         released += qty
     session.flush()
     return released
+
+
+def _by_line(session: Session, order: Order) -> dict[int, list[StockReservation]]:
+    by_line: dict[int, list[StockReservation]] = defaultdict(list)
+    for r in active(session, order.id):
+        by_line[r.order_line_id].append(r)
+    return by_line
+
+
+def _take(by_line: dict[int, list[StockReservation]], wanted: Iterable[tuple[int, int]], *,
+          key: Callable[[StockReservation], Any]) -> list[tuple[StockReservation, int]]:
+    """Which reservations give how many units for ``wanted`` (line id, units), each line's in ``key`` order.
+
+    Returned in lock order (SKU, location), the order every writer locks levels in.
+    """
+    takes: list[tuple[StockReservation, int]] = []
+    for line_id, want in wanted:
+        for r in sorted(by_line.get(line_id, []), key=key):
+            take = min(want, r.quantity)
+            if take:
+                takes.append((r, take))
+                want -= take
+            if not want:
+                break
+    return sorted(takes, key=lambda t: (t[0].sku, t[0].location_id, t[0].id))
+
+
+def _settle(session: Session, r: StockReservation, qty: int, status: str, shipment_id: int | None = None) -> None:
+    """Move ``qty`` units of reservation ``r`` to ``status``: the whole row, or a split-off part."""
+    if qty == r.quantity:
+        r.status, r.shipment_id = status, shipment_id if shipment_id is not None else r.shipment_id
+    else:
+        r.quantity -= qty
+        session.add(StockReservation(order_id=r.order_id, order_line_id=r.order_line_id,
+                                     location_id=r.location_id, sku=r.sku, quantity=qty, status=status,
+                                     shipment_id=shipment_id, created_at=utcnow(), updated_at=utcnow()))
+    r.updated_at = utcnow()
 
 
 def consume(session: Session, order: Order, shipment: Shipment, *, actor: str,
@@ -256,41 +277,20 @@ def consume(session: Session, order: Order, shipment: Shipment, *, actor: str,
     priority. Units shipped beyond what was reserved (stock not tracked for
     them) change no level.
     """
-    by_line: dict[int, list[StockReservation]] = defaultdict(list)
-    for r in active(session, order.id):
-        by_line[r.order_line_id].append(r)
+    by_line = _by_line(session, order)
     if not by_line:
         return 0
     locations = {loc.id: loc for loc in inventory.list_locations(session)}
     preferred = next((i for i, loc in locations.items() if loc.code == location_code), None)
-    takes: list[tuple[StockReservation, int]] = []
-    for sl in shipment.lines:
-        want = sl.quantity
-        candidates = sorted(by_line.get(sl.order_line_id, []),
-                            key=lambda r: (r.location_id != preferred, -locations[r.location_id].priority,
-                                           r.id))
-        for r in candidates:
-            take = min(want, r.quantity)
-            if take:
-                takes.append((r, take))
-                want -= take
-            if not want:
-                break
+    takes = _take(by_line, ((sl.order_line_id, sl.quantity) for sl in shipment.lines),
+                  key=lambda r: (r.location_id != preferred, -locations[r.location_id].priority, r.id))
     source = f"order:{order.id} shipment:{shipment.id}"
     consumed = 0
-    for r, qty in sorted(takes, key=lambda t: (t[0].sku, t[0].location_id, t[0].id)):
+    for r, qty in takes:
         level = inventory.lock_level(session, r.sku, r.location_id)
         inventory.move(session, level, on_hand=-qty, reserved=-qty, actor=actor, source=source,
                        reason=f"shipped for order {order.label}")
-        if qty == r.quantity:
-            r.status, r.shipment_id = "consumed", shipment.id
-        else:
-            r.quantity -= qty
-            session.add(StockReservation(order_id=order.id, order_line_id=r.order_line_id,
-                                         location_id=r.location_id, sku=r.sku, quantity=qty,
-                                         status="consumed", shipment_id=shipment.id,
-                                         created_at=utcnow(), updated_at=utcnow()))
-        r.updated_at = utcnow()
+        _settle(session, r, qty, "consumed", shipment.id)
         consumed += qty
     session.flush()
     return consumed

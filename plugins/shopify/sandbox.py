@@ -126,6 +126,14 @@ def _set(amount: int, currency: str) -> dict[str, Any]:
     return {"shop_money": shown, "presentment_money": dict(shown)}
 
 
+def _money_fields(currency: str, **amounts: int) -> dict[str, Any]:
+    """Shopify's pair for each amount: ``name`` (a decimal string) and ``name_set`` (shop and presentment)."""
+    out: dict[str, Any] = {}
+    for name, amount in amounts.items():
+        out[name], out[f"{name}_set"] = _money(amount, currency), _set(amount, currency)
+    return out
+
+
 def _json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(json.dumps(data), status=status, headers=headers or {},
                     content_type="application/json; charset=utf-8")
@@ -360,21 +368,12 @@ class ShopifySandbox:
             "test": test, "confirmed": True, "source_name": "web",
             "tags": "wholesale" if rng.random() < 0.1 else "",
             "note": None, "taxes_included": False, "buyer_accepts_marketing": False,
-            "total_line_items_price": _money(items_total, currency),
-            "total_line_items_price_set": _set(items_total, currency),
-            "total_discounts": _money(discount_total, currency),
-            "total_discounts_set": _set(discount_total, currency),
-            "subtotal_price": _money(subtotal, currency), "subtotal_price_set": _set(subtotal, currency),
-            "total_tax": _money(tax_total, currency), "total_tax_set": _set(tax_total, currency),
+            **_money_fields(currency, total_line_items_price=items_total, total_discounts=discount_total,
+                            subtotal_price=subtotal, total_tax=tax_total, total_price=total,
+                            # What is owed after refunds and edits: the same until one.
+                            current_subtotal_price=subtotal, current_total_discounts=discount_total,
+                            current_total_tax=tax_total, current_total_price=total),
             "total_shipping_price_set": _set(shipping, currency),
-            "total_price": _money(total, currency), "total_price_set": _set(total, currency),
-            # What is owed after refunds and edits (Shopify's current_*): the same until one.
-            "current_subtotal_price": _money(subtotal, currency),
-            "current_subtotal_price_set": _set(subtotal, currency),
-            "current_total_discounts": _money(discount_total, currency),
-            "current_total_discounts_set": _set(discount_total, currency),
-            "current_total_tax": _money(tax_total, currency), "current_total_tax_set": _set(tax_total, currency),
-            "current_total_price": _money(total, currency), "current_total_price_set": _set(total, currency),
             "line_items": items,
             "shipping_lines": ([{"id": order_id * 100 + 90, "title": "Standard", "code": "STANDARD",
                                  "source": "shopify", "price": _money(shipping, currency),
@@ -506,14 +505,10 @@ class ShopifySandbox:
             tax_off += tax
             discount_off += discount
         if out:
-            def less(name: str, by: int) -> None:
-                left = Money.parse(body[name], currency).amount - by
-                body[name], body[f"{name}_set"] = _money(left, currency), _set(left, currency)
-
-            less("current_total_price", worth)
-            less("current_total_tax", tax_off)
-            less("current_total_discounts", discount_off)
-            less("current_subtotal_price", worth - tax_off)
+            off = {"current_total_price": worth, "current_total_tax": tax_off,
+                   "current_total_discounts": discount_off, "current_subtotal_price": worth - tax_off}
+            body.update(_money_fields(currency, **{name: Money.parse(body[name], currency).amount - by
+                                                   for name, by in off.items()}))
         return out, worth
 
     def upcoming(self, count: int) -> list[dict[str, Any]]:

@@ -128,16 +128,23 @@ class ShippingOrder:
 
 @dataclass(frozen=True)
 class ShipmentNotice:
-    """A shipment a shipping service reports, for the order group ``key``."""
+    """A shipment a shipping service reports, for the order group ``key``.
+
+    ``group_ref`` is the service's own id of the group (what
+    :meth:`Connector.submit_orders` returned for it): the group is found by it
+    when the service leaves ``key`` out (ShipStation's shipments may name only
+    their ``orderId``).
+    """
 
     key: str
     shipment: ShipmentData
     voided: bool = False
+    group_ref: str = ""
 
     def to_payload(self) -> dict[str, Any]:
         """JSON-ready form (a job payload); lines as pairs, since line keys may be ints or SKUs."""
         s = self.shipment
-        return {"key": self.key, "voided": self.voided, "shipment": {
+        return {"key": self.key, "group_ref": self.group_ref, "voided": self.voided, "shipment": {
             "external_id": s.external_id, "carrier": s.carrier, "service": s.service,
             "tracking_number": s.tracking_number, "tracking_url": s.tracking_url,
             "label_ref": s.label_ref, "shipped_at": s.shipped_at.isoformat() if s.shipped_at else None,
@@ -148,7 +155,8 @@ class ShipmentNotice:
         s = dict(data["shipment"])
         s["shipped_at"] = datetime.fromisoformat(s["shipped_at"]) if s.get("shipped_at") else None
         s["lines"] = {k: int(q) for k, q in s.get("lines") or []}
-        return cls(key=data["key"], shipment=ShipmentData(**s), voided=bool(data.get("voided")))
+        return cls(key=data["key"], shipment=ShipmentData(**s), voided=bool(data.get("voided")),
+                   group_ref=str(data.get("group_ref") or ""))
 
 
 class SubmissionRejected(ExternalError):

@@ -258,6 +258,8 @@ class FulfillmentGroup(Base):
         # What a shipping flush sends, kept small: sent groups leave it.
         Index("ix_fulfillment_groups_unsent", "shipping_channel_id", "id",
               postgresql_where=text(UNSENT_GROUPS), sqlite_where=text(UNSENT_GROUPS)),
+        # A shipment that names only the service's id of its group (ShipStation's orderId).
+        Index("ix_fulfillment_groups_external", "shipping_channel_id", "external_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)

@@ -133,7 +133,7 @@ class HubPort:
     def record_shipment(self, notice: ShipmentNotice) -> int | None:
         """Record (or void) a shipment of the order group ``notice.key``; None if unknown."""
         with self.hub.db.transaction() as session:
-            group = actions.find_group(session, notice.key)
+            group = self._group(session, notice)
             if group is None:
                 return None
             if notice.voided:
@@ -158,6 +158,15 @@ class HubPort:
                          location_code=group.location_code or None)
             return order.id
 
+    def _group(self, session: Session, notice: ShipmentNotice) -> FulfillmentGroup | None:
+        if notice.key:
+            return actions.find_group(session, notice.key)
+        if not notice.group_ref:
+            return None
+        return session.scalars(select(FulfillmentGroup).where(
+            FulfillmentGroup.shipping_channel_id == self.channel_id,
+            FulfillmentGroup.external_id == notice.group_ref).order_by(FulfillmentGroup.id)).first()
+
     def unchanged_shipments(self, notices: list[ShipmentNotice]) -> set[int]:
         """Positions of ``notices`` that :meth:`record_shipment` would change nothing for.
 
@@ -169,18 +178,28 @@ class HubPort:
         """
         if not notices:
             return set()
-        keys = {n.key for n in notices}
+        keys = {n.key for n in notices if n.key}
+        refs = {n.group_ref for n in notices if not n.key and n.group_ref}
         ids = {n.shipment.external_id for n in notices}
+        named = FulfillmentGroup.key.in_(keys)
+        if refs:
+            named = named | ((FulfillmentGroup.shipping_channel_id == self.channel_id)
+                             & FulfillmentGroup.external_id.in_(refs))
         with self.hub.db.read() as session:
             rows = session.execute(
-                select(FulfillmentGroup.key, Shipment.external_id, Shipment.status)
+                select(FulfillmentGroup.key, FulfillmentGroup.external_id, Shipment.external_id, Shipment.status)
                 .join(Shipment, Shipment.order_id == FulfillmentGroup.order_id)
-                .where(FulfillmentGroup.key.in_(keys), Shipment.external_id.in_(ids),
+                .where(named, Shipment.external_id.in_(ids),
                        FulfillmentGroup.status != "pending", FulfillmentGroup.error.is_(None))).all()
-        recorded = {(key, external_id): status for key, external_id, status in rows}
+        recorded = {}
+        for key, ref, external_id, status in rows:
+            recorded[(key, "", external_id)] = status
+            if ref:
+                recorded[("", ref, external_id)] = status
         unchanged = set()
         for i, notice in enumerate(notices):
-            status = recorded.get((notice.key, notice.shipment.external_id))
+            status = recorded.get((notice.key, "" if notice.key else notice.group_ref,
+                                   notice.shipment.external_id))
             if status is not None and (status == "voided" or not notice.voided):
                 unchanged.add(i)
         return unchanged

@@ -14,8 +14,9 @@
   logged, never fetched. No request follows a redirect: the credentials go
   to the hosts named here and nowhere else.
 - A shipment without ``orderKey`` (ShipStation's own list example has none)
-  is matched through its order: ``GET /orders/{orderId}`` names the key, once
-  per order (remembered: a key never changes).
+  is matched by its ``orderId``: the id ShipStation answered when the hub
+  created the order, which the hub keeps with the group. No request is spent
+  on it.
 - A scheduled ``GET /shipments`` poll (labels created, and labels voided,
   since the last poll) is the safety net for missed webhooks.
 - ShipStation allows 40 requests a minute per key and says so in
@@ -35,7 +36,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 from marshmallow import Schema, fields, validate
@@ -66,7 +67,6 @@ DEFAULT_BASE_URL = "https://ssapi.shipstation.com"
 SHIP_TOPICS = ("SHIP_NOTIFY", "ITEM_SHIP_NOTIFY")
 PAGE_SIZE = 500  # the most GET /shipments gives in one page
 MAX_PAGES = 1000  # a bound on a runaway pager, far above any real window
-ORDER_KEYS_REMEMBERED = 10_000  # orderId -> orderKey, for shipments that do not name their key
 
 
 class ShipStationConfig(Schema):
@@ -146,7 +146,6 @@ class ShipStationConnector(Connector):
             headers={"Accept": "application/json"},
             limiter=self.limiter, reset_header="X-Rate-Limit-Reset",
         )
-        self._order_keys: dict[str, str | None] = {}
 
     def close(self) -> None:
         self.http.close()
@@ -247,21 +246,21 @@ class ShipStationConnector(Connector):
         for notice in self._notices(self._shipments_at(url)):
             try:
                 if hub.record_shipment(notice) is None:
-                    unknown.append(notice.key)
+                    unknown.append(_names(notice))
                 else:
                     recorded += 1
             except HubError as exc:
                 if exc.retryable:
                     raise
-                refused.append(f"shipment {notice.shipment.external_id} of {notice.key}: {exc.message}")
+                refused.append(f"shipment {notice.shipment.external_id} of {_names(notice)}: {exc.message}")
         if refused:
             # The others are recorded (and a replay will not double them).
             raise ValidationError("ShipStation shipment(s) refused: " + "; ".join(refused))
         if not recorded:
             if unknown:
-                return f"ignored: no hub order with orderKey {', '.join(sorted(set(unknown)))}"
+                return f"ignored: no hub order with {', '.join(sorted(set(unknown)))}"
             return "ignored: no shipments at resource_url"
-        note = f"; ignored orderKey {', '.join(sorted(set(unknown)))}" if unknown else ""
+        note = f"; ignored {', '.join(sorted(set(unknown)))}" if unknown else ""
         return f"processed: {recorded} shipment(s){note}"
 
     def allowed_resource(self, url: str) -> bool:
@@ -300,27 +299,13 @@ class ShipStationConnector(Connector):
 
     # --- shipments to notices ---------------------------------------------------------------------
 
-    def _notices(self, shipments: Iterable[dict[str, Any]]) -> Iterator[ShipmentNotice]:
-        """Each shipment of an order as a notice; one without ``orderKey`` is matched by its order."""
+    @staticmethod
+    def _notices(shipments: Iterable[dict[str, Any]]) -> Iterator[ShipmentNotice]:
+        """Each shipment of an order as a notice (return labels and others left out)."""
         for shipment in shipments:
-            key = str(shipment.get("orderKey") or "").strip()
-            if not key and shipment.get("orderId") is not None and not shipment.get("isReturnLabel"):
-                shipment = {**shipment, "orderKey": self._order_key(shipment["orderId"])}
             notice = shipment_notice(shipment)
             if notice is not None:
                 yield notice
-
-    def _order_key(self, order_id: Any) -> str | None:
-        """The ``orderKey`` of ShipStation order ``order_id`` (None: no such order), remembered."""
-        oid = str(order_id)
-        if oid not in self._order_keys:
-            response = self.http.get(f"/orders/{quote(oid, safe='')}", expected=(200, 404))
-            body = _json(response) if response.status_code == 200 else None
-            key = str(body.get("orderKey") or "").strip() if isinstance(body, dict) else ""
-            if len(self._order_keys) >= ORDER_KEYS_REMEMBERED:
-                self._order_keys.clear()
-            self._order_keys[oid] = key or None
-        return self._order_keys[oid]
 
     # --- shipments by poll -------------------------------------------------------------------------
 
@@ -370,6 +355,11 @@ class ShipStationConnector(Connector):
 
 def _json(response: requests.Response) -> Any:
     return json_body(response, "shipstation", want=object)
+
+
+def _names(notice: ShipmentNotice) -> str:
+    """How a shipment names its order, for messages: ``orderKey hub-12`` or ``orderId 43945660``."""
+    return f"orderKey {notice.key}" if notice.key else f"orderId {notice.group_ref}"
 
 
 def _count(value: Any) -> int:

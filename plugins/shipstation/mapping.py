@@ -276,22 +276,25 @@ def is_voided(shipment: dict[str, Any]) -> bool:
 def shipment_notice(shipment: dict[str, Any]) -> ShipmentNotice | None:
     """One ShipStation shipment as a hub notice; None for what is not an order's shipment.
 
-    Return labels are not shipments of the order, and a shipment needs its
-    order's ``orderKey`` (the connector looks it up when ShipStation leaves it
-    out). ``shipmentItems`` (present with ``includeShipmentItems=true``) give
+    Return labels are not shipments of the order. A shipment names its group
+    by the order's ``orderKey`` or, where ShipStation leaves that out (its own
+    list example does), by ``orderId``: the id ShipStation gave the order the
+    hub created, which the hub keeps (``group_ref``). ``shipmentItems`` (present with ``includeShipmentItems=true``) give
     the lines and quantities (:func:`shipment_lines`); without them the hub
     ships what is still open in the group. Each package of a multi-package
     shipment is a shipment record of its own (its own ``shipmentId`` and
     ``trackingNumber``, the same ``orderId``/``orderKey``): each is a notice.
     """
     key = str(shipment.get("orderKey") or "").strip()
-    if not key or shipment.get("isReturnLabel"):
+    ref = "" if shipment.get("orderId") is None else str(shipment["orderId"]).strip()
+    if not (key or ref) or shipment.get("isReturnLabel"):
         return None
     tracking = str(shipment.get("trackingNumber") or "").strip()
     carrier, url = carrier_and_url(shipment.get("carrierCode"), tracking)
     shipped_at = parse_datetime(shipment.get("createDate")) or parse_datetime(shipment.get("shipDate"))
     return ShipmentNotice(
         key=key,
+        group_ref=ref,
         shipment=ShipmentData(
             external_id=str(shipment["shipmentId"]),
             carrier=carrier,

@@ -12,6 +12,8 @@ Create Date: 2026-12-04 12:00:00
   ``quantity`` is what is still owed.
 - ``shipments.channel_fulfillment_cancelled_at``: when the channel's
   fulfilment of a voided shipment was cancelled there.
+- ``ix_fulfillment_groups_external``: a shipment that names only the shipping
+  service's id of its group (ShipStation's ``orderId``) finds it.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -31,9 +33,12 @@ def upgrade() -> None:
                                            server_default='0'))
     op.add_column('shipments', sa.Column('channel_fulfillment_cancelled_at', sa.DateTime(timezone=True),
                                          nullable=True))
+    op.create_index("ix_fulfillment_groups_external", "fulfillment_groups",
+                    ["shipping_channel_id", "external_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_fulfillment_groups_external", table_name="fulfillment_groups")
     with op.batch_alter_table('shipments') as batch:
         batch.drop_column('channel_fulfillment_cancelled_at')
     with op.batch_alter_table('order_lines') as batch:

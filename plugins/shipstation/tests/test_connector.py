@@ -221,7 +221,7 @@ class Port:
 
     def record_shipment(self, notice):
         self.notices.append(notice)
-        return 1 if notice.key in self.known else None
+        return 1 if (notice.key or notice.group_ref) in self.known else None
 
 
 SHIPMENT = {"shipmentId": 1, "orderKey": "hub-12", "trackingNumber": "9400111", "carrierCode": "stamps_com",
@@ -352,23 +352,20 @@ def test_a_loopback_api_base_accepts_its_exact_origin_only(url, fetched):
 
 
 @responses.activate
-def test_shipments_without_an_order_key_are_matched_through_their_order_once():
+def test_shipments_without_an_order_key_are_matched_by_shipstations_order_id_without_a_request():
     # ShipStation's own list example names orderId and orderNumber, not orderKey.
     listed = vendor_example("shipstation/shipments.list.response.json")
     listed["shipments"].append({**listed["shipments"][0], "shipmentId": 33974375,
                                 "trackingNumber": "9400111899561704681190"})  # a second package
-    order = vendor_example("shipstation/orders.get.response.json")
     responses.get("https://ssapi6.shipstation.com/shipments", json=listed)
-    responses.get(f"{BASE}/orders/43945660", json={**order, "orderId": 43945660})
-    responses.get(f"{BASE}/orders/43337328", status=404, json={"Message": "not found"})
-    port = Port(known=(order["orderKey"],))
+    port = Port(known=("43945660",))  # the orderId ShipStation answered when the hub created the order
     body = documented_notice("https://ssapi6.shipstation.com/shipments?storeID=1&batchId=9")
-    assert make_connector().handle_webhook(port, "SHIP_NOTIFY", body, {}) == "processed: 2 shipment(s)"
-    assert [(n.key, n.shipment.tracking_number, n.shipment.lines) for n in port.notices] == [
-        (order["orderKey"], "9400111899561704681189", {"SQ3785739": 1}),
-        (order["orderKey"], "9400111899561704681190", {"SQ3785739": 1})]
-    assert [c.request.url.split("?")[0].removeprefix(BASE) for c in responses.calls[1:]] == [
-        "/orders/43945660", "/orders/43337328"]
+    outcome = make_connector().handle_webhook(port, "SHIP_NOTIFY", body, {})
+    assert outcome == "processed: 2 shipment(s); ignored orderId 43337328"
+    assert [(n.group_ref, n.shipment.tracking_number, n.shipment.lines) for n in port.notices[:1] + port.notices[2:]] == [
+        ("43945660", "9400111899561704681189", {"SQ3785739": 1}),
+        ("43945660", "9400111899561704681190", {"SQ3785739": 1})]
+    assert len(responses.calls) == 1  # the shipments, nothing else
 
 
 @pytest.mark.parametrize("total, requests_made", [(2, 1), (600, 2)])
@@ -402,7 +399,7 @@ def test_a_shipment_the_hub_refuses_fails_the_event_after_recording_the_others()
             return super().record_shipment(notice)
 
     port = Refusing()
-    with pytest.raises(ValidationError, match="shipment 1 of hub-12: cannot ship"):
+    with pytest.raises(ValidationError, match="shipment 1 of orderKey hub-12: cannot ship"):
         make_connector().handle_webhook(port, "SHIP_NOTIFY", BODY, {})
     assert [n.shipment.external_id for n in port.notices] == ["2"]
 

@@ -170,7 +170,8 @@ def test_a_shipment_becomes_a_notice_with_carrier_tracking_and_lines():
 def test_voided_labels_and_return_labels():
     assert shipment_notice(_shipment(voided=True, voidDate="2024-03-12T08:00:00.0000000")).voided
     assert shipment_notice(_shipment(isReturnLabel=True)) is None
-    assert shipment_notice(_shipment(orderKey=None)) is None
+    assert shipment_notice(_shipment(orderKey=None)).group_ref == "43945660"  # found by ShipStation's orderId
+    assert shipment_notice(_shipment(orderKey=None, orderId=None)) is None
 
 
 @pytest.mark.parametrize("code, name, url_start", [

@@ -178,7 +178,14 @@ def test_shipments_that_do_not_name_their_order_key_reach_their_order(pg_hub, sa
     run_all(hub)
     status, [(external_id, *_)] = order_state(hub, order_id)
     assert (status, external_id) == ("shipped", str(label["shipmentId"]))
-    assert sandbox.count("GET", f"/orders/{sandbox.order(key)['orderId']}") == 1
+    # Found by the orderId ShipStation answered when the order was created: no lookup request.
+    assert sandbox.count("GET", f"/orders/{sandbox.order(key)['orderId']}") == 0
+    # The poll, reading the same shipment again, passes over it as recorded.
+    with hub.db.read() as session:
+        channel_id = session.scalar(select(FulfillmentGroup.shipping_channel_id))
+    notices = list(hub.connector_for_id(channel_id).fetch_shipments(utcnow().replace(year=2000)))
+    assert [n.key for n in notices] == [""]
+    assert HubPort(hub, channel_id).unchanged_shipments(notices) == {0}
 
 
 def test_a_package_that_does_not_name_its_items_ships_what_is_left_of_its_group(

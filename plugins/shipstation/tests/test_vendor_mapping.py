@@ -47,7 +47,7 @@ def _dates(value, path=""):
 
 
 def _keyed(shipment, key="hub-12"):
-    # The list example leaves orderKey out; the connector looks it up (test_connector).
+    # The list example leaves orderKey out (the hub then goes by orderId; see below).
     return {**shipment, "orderKey": key}
 
 
@@ -83,9 +83,12 @@ def test_every_vendor_shipment_becomes_a_shipment_with_tracking_lines_and_time()
     assert notices[0].shipment.shipped_at == parse_datetime("2014-10-03T06:51:33.6270000")
 
 
-def test_a_shipment_without_its_order_key_is_not_guessed():
-    # Without the key (and before the connector looks it up) there is no order to give it to.
-    assert shipment_notice(vendor_example(SHIPMENTS)["shipments"][0]) is None
+def test_a_shipment_without_its_order_key_names_its_order_by_shipstations_id():
+    # The list example has orderId, not orderKey: the hub finds the group by the id
+    # ShipStation gave the order it created (no request spent on it).
+    notice = shipment_notice(vendor_example(SHIPMENTS)["shipments"][0])
+    assert (notice.key, notice.group_ref) == ("", "43945660")
+    assert shipment_notice({**vendor_example(SHIPMENTS)["shipments"][0], "orderId": None}) is None
 
 
 @pytest.mark.parametrize("change", [

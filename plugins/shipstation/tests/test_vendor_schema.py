@@ -214,6 +214,7 @@ def played(sandbox):
         assert warehouse.post(f"{sandbox.base_url}/webhooks/subscribe", json=subscribe, timeout=10).ok
         assert warehouse.get(f"{sandbox.base_url}/webhooks", timeout=10).ok
         assert warehouse.get(f"{sandbox.base_url}/carriers", timeout=10).ok
+        assert warehouse.get(f"{sandbox.base_url}/orders/{accepted['hub-1']}", timeout=10).ok
         label = warehouse.post(f"{sandbox.base_url}/orders/createlabelfororder", timeout=10, json={
             "orderId": int(accepted["hub-1"]), "carrierCode": "ups", "serviceCode": "ups_ground",
             "packageCode": "package", "confirmation": None, "shipDate": "2024-03-11",
@@ -228,7 +229,8 @@ def played(sandbox):
         port = _Port()
         connector.handle_webhook(port, "SHIP_NOTIFY", json.dumps(notice).encode(), {})
         list(connector.fetch_shipments(sandbox.now().replace(year=2000)))
-        assert {n.key for n in port.notices} == {"hub-2", "hub-3"}
+        # Named by the orderId ShipStation answered at createorders (the hub keeps it with the group).
+        assert {n.group_ref for n in port.notices} == {accepted["hub-2"], accepted["hub-3"]}
         yield recorder, notice
     finally:
         connector.close()

@@ -83,10 +83,13 @@ DISPUTE_EVENTS: dict[str, bool] = {
     "charge.dispute.funds_withdrawn": True,
     "charge.dispute.funds_reinstated": False,
 }
+#: The end of a dispute: ``lost`` leaves the payment disputed for good; ``won`` and
+#: ``warning_closed`` (an inquiry that never became a chargeback) clear it.
+DISPUTE_CLOSED = "charge.dispute.closed"
 #: Refund events (a refund object, or a charge with its refunds).
 REFUND_EVENTS = frozenset({"charge.refunded", "charge.refund.updated", "refund.created", "refund.updated"})
 #: The event types that change a payment; every other type is answered "ignored: <type>".
-HANDLED_EVENTS = INTENT_EVENTS | REFUND_EVENTS | frozenset(DISPUTE_EVENTS)
+HANDLED_EVENTS = INTENT_EVENTS | REFUND_EVENTS | frozenset(DISPUTE_EVENTS) | {DISPUTE_CLOSED}
 
 #: PaymentIntent statuses in which the customer still has to act (3-D Secure, a bank
 #: redirect): the payment is neither authorised nor failed yet.
@@ -314,10 +317,14 @@ def dispute_message(dispute: Mapping[str, Any], kind: str) -> str:
     except (MoneyError, TypeError, ValueError):
         what = f"{amount} {currency}"
     head = f"Dispute {dispute.get('id', '?')} ({dispute.get('reason') or 'no reason given'})"
-    if kind == "charge.dispute.funds_reinstated":
+    if kind == "charge.dispute.funds_reinstated" or (kind == DISPUTE_CLOSED and dispute.get("status") == "won"):
         return f"{head}: {what} reinstated by Stripe, the dispute was won"
     if kind == "charge.dispute.funds_withdrawn":
         return f"{head}: {what} withdrawn by Stripe until the dispute is decided"
+    if kind == DISPUTE_CLOSED and dispute.get("status") == "lost":
+        return f"{head}: {what} lost, the funds stay with the customer"
+    if kind == DISPUTE_CLOSED:
+        return f"{head}: {what} closed, status {dispute.get('status') or 'unknown'}"
     return f"{head}: {what} disputed, status {dispute.get('status') or 'unknown'}"
 
 
@@ -542,6 +549,8 @@ class StripeConnector(Connector):
             return self._intent_event(obj, at, kind=kind)
         if kind in DISPUTE_EVENTS:
             return self._dispute_event(obj, at, disputed=DISPUTE_EVENTS[kind], kind=kind)
+        if kind == DISPUTE_CLOSED:
+            return self._dispute_event(obj, at, disputed=obj.get("status") == "lost", kind=kind)
         if kind == "charge.refunded":
             return self._charge_refunded(obj, at)
         return self._refund_event(obj, at)  # charge.refund.updated, refund.created, refund.updated

@@ -351,7 +351,27 @@ def test_a_dispute_shows_the_funds_withdrawn_then_that_the_dispute_was_won(strip
     assert order["payments"][0]["disputed"] is False
     assert "dispute" not in order["hold_reasons"] and order["status"] != "on_hold"
     assert "order.dispute_won" in [e["name"] for e in order["events"]]
-    assert inbox_outcomes(setup.hub)[-1] == ("charge.dispute.closed", "ignored", "ignored: charge.dispute.closed")
+    assert inbox_outcomes(setup.hub)[-1][:2] == ("charge.dispute.closed", "processed")
+    assert detail(setup.hub, order_id)["payments"][0]["disputed"] is False
+
+
+def test_a_lost_dispute_keeps_the_payment_disputed_and_says_the_funds_stay_with_the_customer(
+        stripe_setup, run_jobs):
+    setup = stripe_setup
+    setup.webhooks_to_hub()
+    pi = setup.sandbox.create_intent(4498)["id"]
+    order_id = stripe_order(setup, pi)
+    deliver(setup, run_jobs)
+    setup.sandbox.clock = lambda: time.time() + 86_400
+    dispute = setup.sandbox.dispute(pi)
+    deliver(setup, run_jobs)
+    setup.sandbox.clock = lambda: time.time() + 30 * 86_400
+    setup.sandbox.close_dispute(dispute["id"], won=False)
+    deliver(setup, run_jobs)
+    order = detail(setup.hub, order_id)
+    assert order["payments"][0]["disputed"] is True and "dispute" in order["hold_reasons"]
+    assert order["payments"][0]["failure_reason"] == (
+        f"Dispute {dispute['id']} (fraudulent): USD 44.98 lost, the funds stay with the customer")
 
 
 def test_a_refund_retried_after_a_crash_refunds_once(any_stripe_setup, run_jobs, monkeypatch):

@@ -35,6 +35,7 @@ from .core.order import (
     Address,
     ChannelRefund,
     Line,
+    LineRevision,
     OrderData,
     PaymentData,
     PaymentUpdate,
@@ -439,28 +440,29 @@ def _revise(session: Session, order: Order, data: OrderData, *, actor: str) -> l
             enqueue(session, "order.process", {}, order_id=order.id,
                     dedupe_key=f"order.process:{order.id}:revised:{order.version}")
         return ["lines"]
-    return _reduce_lines(session, order, data, revision.reduced, actor=actor)
+    return _reduce_lines(session, order, revision, actor=actor)
 
 
-def _reduce_lines(session: Session, order: Order, data: OrderData, reduced: Mapping[int, int], *,
-                  actor: str) -> list[str]:
+def _reduce_lines(session: Session, order: Order, revision: LineRevision, *, actor: str) -> list[str]:
     """Take refunded or removed units off the stored lines in place (ids stay: shipments point at them)."""
     shipped = _shipped_quantities(order)
-    withdrawn: dict[str, int] = {}
-    for position, (line, new) in enumerate(zip(order.lines, data.lines, strict=True)):
-        if position in reduced:
+    withdrawn: dict[int, int] = {}
+    for position, line in enumerate(order.lines):
+        new = revision.matches[position]
+        if position in revision.reduced:
             open_units = max(0, line.quantity - shipped[line.id])
-            units = min(line.quantity - reduced[position], open_units)
+            units = min(line.quantity - revision.reduced[position], open_units)
             if units > 0:
-                withdrawn[str(line.id)] = units
-            line.quantity = reduced[position]
+                withdrawn[line.id] = units
+            line.quantity = revision.reduced[position]
         # What a refund re-spreads on the line (Shopify keeps the original tax lines).
         line.name, line.tax, line.discount = new.name, new.tax, new.discount
         line.removed_quantity = new.removed_quantity
     if withdrawn:
-        reservations.release_units(session, order, {int(k): v for k, v in withdrawn.items()}, actor=actor,
+        reservations.release_units(session, order, withdrawn, actor=actor,
                                    reason="refunded or removed on the channel")
-        record(session, order, ev.LINES_REDUCED, actor=actor, data={"lines": withdrawn})
+        record(session, order, ev.LINES_REDUCED, actor=actor,
+               data={"lines": {str(k): v for k, v in withdrawn.items()}})
     _refresh_derived(order)
     if order.status in (lifecycle.PROCESSING, lifecycle.PARTIALLY_SHIPPED):
         if order.fulfillment_status == "fulfilled":
@@ -475,8 +477,7 @@ def _reduce_lines(session: Session, order: Order, data: OrderData, reduced: Mapp
 def _record_channel_refunds(session: Session, order: Order, refunds: list[ChannelRefund], *,
                             actor: str) -> None:
     """Put each refund the channel made itself on the order's timeline, once per refund id."""
-    known = {str((e.data or {}).get("refund_id")) for e in order.events if e.name == ev.REFUNDED_ON_CHANNEL} \
-        if order.id is not None else set()
+    known = {str((e.data or {}).get("refund_id")) for e in order.events if e.name == ev.REFUNDED_ON_CHANNEL}
     for refund in refunds:
         if refund.external_id in known:
             continue

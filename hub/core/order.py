@@ -245,10 +245,9 @@ class LineRevision:
 
     reduced: dict[int, int]
     edited: bool
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.reduced) or self.edited
+    #: The incoming line of each stored line, by the stored line's position
+    #: (empty when ``edited``): the channel may send its lines in another order.
+    matches: dict[int, Line] = field(default_factory=dict)
 
 
 def _line_identity(line: Any, position: int) -> tuple[str, Any]:
@@ -262,18 +261,20 @@ def revise_lines(stored: list[Any], incoming: list[Line]) -> LineRevision:
     Lines are matched by the channel's line id, or by position and SKU for
     lines without one; ``stored`` may be ORM rows with the same attributes.
     """
+    edited = LineRevision({}, edited=True)
     old = {_line_identity(x, i): (i, x) for i, x in enumerate(stored)}
     new = {_line_identity(x, i): x for i, x in enumerate(incoming)}
-    if old.keys() != new.keys():
-        return LineRevision({}, edited=True)
+    if old.keys() != new.keys() or len(old) != len(stored) or len(new) != len(incoming):
+        return edited
     reduced: dict[int, int] = {}
+    matches: dict[int, Line] = {}
     for key, (position, before) in old.items():
-        after = new[key]
+        after = matches[position] = new[key]
         if (after.sku, after.unit_price, bool(after.requires_shipping)) != \
                 (before.sku, before.unit_price, bool(before.requires_shipping)):
-            return LineRevision({}, edited=True)
+            return edited
         if after.quantity > before.quantity:
-            return LineRevision({}, edited=True)
+            return edited
         if after.quantity < before.quantity:
             reduced[position] = after.quantity
-    return LineRevision(reduced, edited=False)
+    return LineRevision(reduced, edited=False, matches=matches)

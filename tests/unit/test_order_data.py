@@ -56,3 +56,10 @@ def test_any_other_change_of_lines_is_an_edit(incoming):
 def test_tax_is_added_on_top_unless_the_prices_include_it():
     assert expected_total(10000, 500, 1900, 1000, taxes_included=False) == 11400
     assert expected_total(10000, 500, 1900, 1000, taxes_included=True) == 9500
+
+
+def test_lines_sent_in_another_order_are_matched_by_the_channels_line_id():
+    stored = _lines(("A", 3, 1000, "11"), ("B", 2, 500, "12"))
+    revision = revise_lines(stored, _lines(("B", 1, 500, "12"), ("A", 3, 1000, "11")))
+    assert not revision.edited and revision.reduced == {1: 1}
+    assert [revision.matches[i].sku for i in (0, 1)] == ["A", "B"]

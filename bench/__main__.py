@@ -37,7 +37,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import common
+from bench import common
 
 RESULTS = Path(__file__).parent / "results"
 ALL = ("a", "b", "c", "d", "e")
@@ -55,12 +55,16 @@ JOBS_RATIO = 1.7
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a CI-sized run")
-    parser.add_argument("--only", default=",".join(ALL), help="which benchmarks, e.g. a,b (default: all)")
+    parser.add_argument(
+        "--only", default=",".join(ALL), help="which benchmarks, e.g. a,b (default: all)"
+    )
     args = parser.parse_args(argv)
     only = [x.strip() for x in args.only.split(",") if x.strip()]
     unknown = set(only) - set(ALL)
     if unknown:
-        parser.error(f"unknown benchmark(s) {', '.join(sorted(unknown))}: choose from {', '.join(ALL)}")
+        parser.error(
+            f"unknown benchmark(s) {', '.join(sorted(unknown))}: choose from {', '.join(ALL)}"
+        )
     pg = os.environ.get("HUB_BENCH_DATABASE_URL") or os.environ.get("HUB_TEST_DATABASE_URL")
     started = time.perf_counter()
     results: dict = {
@@ -78,8 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # one broken benchmark does not hide the others
             traceback.print_exc()
             results[name] = {"error": f"{exc.__class__.__name__}: {exc}"}
-        print(f"bench ({key}) {name}: {time.perf_counter() - t0:.0f} s "
-              f"(load average {' '.join(map(str, common.load_average()))})", file=sys.stderr, flush=True)
+        print(
+            f"bench ({key}) {name}: {time.perf_counter() - t0:.0f} s "
+            f"(load average {' '.join(map(str, common.load_average()))})",
+            file=sys.stderr,
+            flush=True,
+        )
     results["load_average_after"] = common.load_average()
     results["seconds"] = round(time.perf_counter() - started, 1)
     results["rows"] = rows(results)
@@ -98,29 +106,46 @@ def machine() -> dict:
     import sqlalchemy
 
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=common.ROOT, text=True,
-                                capture_output=True, check=False).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"],
+                cwd=common.ROOT,
+                text=True,
+                capture_output=True,
+                check=False,
+            ).stdout.strip()
+            or None
+        )
     except OSError:
         commit = None
-    return {"cpus": os.cpu_count(), "python": platform.python_version(),
-            "sqlalchemy": sqlalchemy.__version__, "platform": platform.platform(), "commit": commit}
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "sqlalchemy": sqlalchemy.__version__,
+        "platform": platform.platform(),
+        "commit": commit,
+    }
 
 
 # --- the benchmarks ------------------------------------------------------------------------------
 
 
 def bench_webhooks(pg: str | None, quick: bool) -> dict:
-    from . import webhooks
+    from bench import webhooks
 
-    return {"sqlite": webhooks.run(None, quick=quick),
-            "postgresql": webhooks.run(pg, quick=quick) if pg else {"skipped": NO_PG}}
+    return {
+        "sqlite": webhooks.run(None, quick=quick),
+        "postgresql": webhooks.run(pg, quick=quick) if pg else {"skipped": NO_PG},
+    }
 
 
 def bench_pull(pg: str | None, quick: bool) -> dict:
-    from . import shopify_pull
+    from bench import shopify_pull
 
-    return {"sqlite": shopify_pull.compare(None, quick=quick),
-            "postgresql": shopify_pull.compare(pg, quick=quick) if pg else {"skipped": NO_PG}}
+    return {
+        "sqlite": shopify_pull.compare(None, quick=quick),
+        "postgresql": shopify_pull.compare(pg, quick=quick) if pg else {"skipped": NO_PG},
+    }
 
 
 def flow_module():
@@ -140,11 +165,17 @@ def bench_flow(pg: str | None, quick: bool) -> dict:
     runs = {}
     for n in sizes:
         # Each size in a fresh process: its threads, sandboxes and memory are its own.
-        code = ("import json, sys; from bench.flow import run; "
-                "print(json.dumps(run(int(sys.argv[1]))))")
-        done = subprocess.run([sys.executable, "-c", code, str(n)], cwd=common.ROOT, text=True,
-                              capture_output=True, check=False,
-                              env={**os.environ, "PYTHONPATH": str(common.ROOT)})
+        code = (
+            "import json, sys; from bench.flow import run; print(json.dumps(run(int(sys.argv[1]))))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(n)],
+            cwd=common.ROOT,
+            text=True,
+            capture_output=True,
+            check=False,
+            env={**os.environ, "PYTHONPATH": str(common.ROOT)},
+        )
         if done.returncode:
             raise RuntimeError(f"bench.flow.run({n}) failed:\n{done.stderr[-2000:]}")
         runs[str(n)] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -169,13 +200,13 @@ def _flow_rate(run: dict) -> float:
 
 
 def bench_import(pg: str | None, quick: bool) -> dict:
-    from . import erp_import
+    from bench import erp_import
 
     return erp_import.run(100_000 if quick else 1_000_000)
 
 
 def bench_jobs(pg: str | None, quick: bool) -> dict:
-    from . import jobs
+    from bench import jobs
 
     return jobs.run(pg, quick=quick)
 
@@ -235,14 +266,24 @@ def _webhook_rows(data: dict) -> list[dict]:
             continue
         hub, bare = w["hub"], w["bare"]
         failed = f"; {hub['failed']} failed" if hub["failed"] else ""
-        out.append(_row(f"{label}: hub / bare Flask (16 concurrent)",
-                        f"{hub['requests_per_second']:,.0f} / {bare['requests_per_second']:,.0f} req/s "
-                        f"= {w['ratio']:.2f}{failed}", f"≥ {WEBHOOK_RATIO}",
-                        w["ratio"] >= WEBHOOK_RATIO and not hub["failed"]))
-        out.append(_row(f"{label}: hub latency",
-                        f"p50 {hub['p50_ms']:.1f} ms, p99 {hub['p99_ms']:.1f} ms "
-                        f"(bare p99 {bare['p99_ms']:.1f} ms)", f"p99 < {WEBHOOK_P99_MS:.0f} ms",
-                        hub["p99_ms"] < WEBHOOK_P99_MS))
+        out.append(
+            _row(
+                f"{label}: hub / bare Flask (16 concurrent)",
+                f"{hub['requests_per_second']:,.0f} / {bare['requests_per_second']:,.0f} req/s "
+                f"= {w['ratio']:.2f}{failed}",
+                f"≥ {WEBHOOK_RATIO}",
+                w["ratio"] >= WEBHOOK_RATIO and not hub["failed"],
+            )
+        )
+        out.append(
+            _row(
+                f"{label}: hub latency",
+                f"p50 {hub['p50_ms']:.1f} ms, p99 {hub['p99_ms']:.1f} ms "
+                f"(bare p99 {bare['p99_ms']:.1f} ms)",
+                f"p99 < {WEBHOOK_P99_MS:.0f} ms",
+                hub["p99_ms"] < WEBHOOK_P99_MS,
+            )
+        )
     return out
 
 
@@ -256,9 +297,15 @@ def _pull_rows(data: dict) -> list[dict]:
         if (row := _unavailable(label, p)) is not None:
             out.append(row)
             continue
-        out.append(_row(f"{label}, {p['orders']:,} orders: hub / raw executemany",
-                        f"{p['hub_orders_per_second']:,.0f} / {p['raw_orders_per_second']:,.0f} orders/s "
-                        f"= {p['ratio']:.2f}", f"≥ {PULL_RATIO}", p["ratio"] >= PULL_RATIO))
+        out.append(
+            _row(
+                f"{label}, {p['orders']:,} orders: hub / raw executemany",
+                f"{p['hub_orders_per_second']:,.0f} / {p['raw_orders_per_second']:,.0f} orders/s "
+                f"= {p['ratio']:.2f}",
+                f"≥ {PULL_RATIO}",
+                p["ratio"] >= PULL_RATIO,
+            )
+        )
     return out
 
 
@@ -269,14 +316,29 @@ def _flow_rows(data: dict) -> list[dict]:
     for n in data["sizes"]:
         run = data["runs"][str(n)]
         sound = run.get("sound", True)
-        out.append(_row(f"(c) whole flow, {n:,} orders",
-                        f"{_flow_rate(run):,.1f} orders/s ({_flow_seconds(run):,.1f} s)"
-                        + ("" if sound else f"; NOT SOUND: {run.get('shipped')} shipped, "
-                                            f"{run.get('dead_jobs')} dead jobs"),
-                        "every order shipped, no dead job", bool(sound)))
+        out.append(
+            _row(
+                f"(c) whole flow, {n:,} orders",
+                f"{_flow_rate(run):,.1f} orders/s ({_flow_seconds(run):,.1f} s)"
+                + (
+                    ""
+                    if sound
+                    else f"; NOT SOUND: {run.get('shipped')} shipped, "
+                    f"{run.get('dead_jobs')} dead jobs"
+                ),
+                "every order shipped, no dead job",
+                bool(sound),
+            )
+        )
     small, large = data["sizes"]  # ten times as many orders: linear is 10
-    out.append(_row(f"(c) whole flow: time({large:,}) / time({small:,})", f"{data['time_ratio']:.2f}",
-                    f"≤ {FLOW_LINEARITY}", data["time_ratio"] <= FLOW_LINEARITY))
+    out.append(
+        _row(
+            f"(c) whole flow: time({large:,}) / time({small:,})",
+            f"{data['time_ratio']:.2f}",
+            f"≤ {FLOW_LINEARITY}",
+            data["time_ratio"] <= FLOW_LINEARITY,
+        )
+    )
     return out
 
 
@@ -286,29 +348,48 @@ def _import_rows(data: dict) -> list[dict]:
     peak_mib = max([data["process_peak_rss_mib"]] + [r["peak_rss_mib"] for r in data["runs"]])
     peak_mb = peak_mib * 2**20 / 1e6
     times = ", ".join(f"{r['run']} {r['seconds']:,.1f} s" for r in data["runs"])
-    return [_row(f"(d) stock import, {data['rows']:,} rows ({data['database']})",
-                 f"{times}; peak RSS {peak_mb:,.0f} MB", f"peak RSS < {IMPORT_PEAK_MB:.0f} MB",
-                 peak_mb < IMPORT_PEAK_MB)]
+    return [
+        _row(
+            f"(d) stock import, {data['rows']:,} rows ({data['database']})",
+            f"{times}; peak RSS {peak_mb:,.0f} MB",
+            f"peak RSS < {IMPORT_PEAK_MB:.0f} MB",
+            peak_mb < IMPORT_PEAK_MB,
+        )
+    ]
 
 
 def _jobs_rows(data: dict) -> list[dict]:
     if (row := _unavailable("(e) jobs/s on PostgreSQL", data)) is not None:
         return [row]
-    out = [_row(f"(e) jobs/s on PostgreSQL, {n} worker{'s' if n > 1 else ''}",
-                f"{data[f'{n}_workers']:,.0f} jobs/s ({data['jobs']:,} no-op jobs)")
-           for n in (1, 2, 4)]
-    out.append(_row("(e) 2 workers / 1 worker", f"{data['ratio_2_to_1']:.2f}×", f"≥ {JOBS_RATIO}×",
-                    data["ratio_2_to_1"] >= JOBS_RATIO))
+    out = [
+        _row(
+            f"(e) jobs/s on PostgreSQL, {n} worker{'s' if n > 1 else ''}",
+            f"{data[f'{n}_workers']:,.0f} jobs/s ({data['jobs']:,} no-op jobs)",
+        )
+        for n in (1, 2, 4)
+    ]
+    out.append(
+        _row(
+            "(e) 2 workers / 1 worker",
+            f"{data['ratio_2_to_1']:.2f}×",
+            f"≥ {JOBS_RATIO}×",
+            data["ratio_2_to_1"] >= JOBS_RATIO,
+        )
+    )
     return out
 
 
 def table(results: dict) -> str:
-    lines = [f"Benchmarks {results['date']}{' (quick)' if results['quick'] else ''}: "
-             f"{results['machine']['cpus']} CPUs, Python {results['machine']['python']}, "
-             f"commit {results['machine'].get('commit') or '?'}, load average "
-             f"{' '.join(map(str, results['load_average_before']))} before, "
-             f"{' '.join(map(str, results['load_average_after']))} after, {results['seconds']:.0f} s",
-             "", "| benchmark | result | target | pass |", "|---|---|---|---|"]
+    lines = [
+        f"Benchmarks {results['date']}{' (quick)' if results['quick'] else ''}: "
+        f"{results['machine']['cpus']} CPUs, Python {results['machine']['python']}, "
+        f"commit {results['machine'].get('commit') or '?'}, load average "
+        f"{' '.join(map(str, results['load_average_before']))} before, "
+        f"{' '.join(map(str, results['load_average_after']))} after, {results['seconds']:.0f} s",
+        "",
+        "| benchmark | result | target | pass |",
+        "|---|---|---|---|",
+    ]
     for row in results["rows"]:
         lines.append(f"| {row['benchmark']} | {row['result']} | {row['target']} | {row['pass']} |")
     return "\n".join(lines)

@@ -61,11 +61,13 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def hub_env(*, database_url: str | None = None, data_dir: str | None = None, **extra: str) -> dict:
     """Environment of a child ``hub`` process: its own data dir, the bench plugins importable."""
-    env = {**os.environ,
-           "HUB_DATA_DIR": data_dir or tempfile.mkdtemp(prefix="hub-bench-"),
-           "HUB_SECRET_KEY": SECRET_KEY,
-           "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-           **extra}
+    env = {
+        **os.environ,
+        "HUB_DATA_DIR": data_dir or tempfile.mkdtemp(prefix="hub-bench-"),
+        "HUB_SECRET_KEY": SECRET_KEY,
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        **extra,
+    }
     env.pop("HUB_DATABASE_URL", None)
     if database_url:
         env["HUB_DATABASE_URL"] = database_url
@@ -76,8 +78,9 @@ def start_process(args: list[str], *, env: dict | None = None) -> subprocess.Pop
     """Start ``python args…``; its stderr goes to a temporary file (a pipe nobody reads
     would fill up with the server's warnings and stall it)."""
     log = tempfile.TemporaryFile()
-    proc = subprocess.Popen([sys.executable, *args], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=log)
+    proc = subprocess.Popen(
+        [sys.executable, *args], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log
+    )
     proc.log = log
     return proc
 
@@ -87,14 +90,17 @@ def process_log(proc: subprocess.Popen) -> str:
     return proc.log.read().decode(errors="replace")
 
 
-def wait_http(url: str, proc: subprocess.Popen, *, headers: dict | None = None,
-              timeout: float = 60.0) -> None:
+def wait_http(
+    url: str, proc: subprocess.Popen, *, headers: dict | None = None, timeout: float = 60.0
+) -> None:
     """Wait until ``url`` answers (any status); fail with the process's stderr if it died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{' '.join(map(str, proc.args))} exited {proc.returncode}:\n"
-                               f"{process_log(proc)[-2000:]}")
+            raise RuntimeError(
+                f"{' '.join(map(str, proc.args))} exited {proc.returncode}:\n"
+                f"{process_log(proc)[-2000:]}"
+            )
         try:
             requests.get(url, timeout=1, headers=headers or {})
             return
@@ -119,8 +125,8 @@ def stop_process(proc: subprocess.Popen, timeout: float = 30.0) -> None:
 
 def reset_postgres(url: str) -> None:
     """Empty the bench database and bring it to the current schema."""
-    from hub import migrate
-    from hub.db import Database
+    from hub.store import migrate
+    from hub.store.db import Database
 
     engine = create_engine(url)
     with engine.begin() as conn:

@@ -32,12 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from hub import migrate  # noqa: E402
-from hub.channels import create_channel  # noqa: E402
-from hub.config import Settings  # noqa: E402
-from hub.db import Database  # noqa: E402
-from hub.inventory import upsert_location  # noqa: E402
-from hub.runtime import Hub  # noqa: E402
+from hub.channels.manage import create_channel  # noqa: E402
+from hub.inventory.levels import upsert_location  # noqa: E402
+from hub.runtime.hub import Hub  # noqa: E402
+from hub.store import migrate  # noqa: E402
+from hub.store.config import Settings  # noqa: E402
+from hub.store.db import Database  # noqa: E402
 
 BENCH_SECRET_KEY = "pX1tWcGz6n2WQ6o2mJfQJ0lVuyqQ6vYbJ3m6m0w3i1Q="
 
@@ -94,7 +94,9 @@ def make_hub(url: str | None, data_dir: Path) -> Hub:
     db = Database(url)
     migrate.upgrade(db)
     db.dispose()
-    return Hub(Settings.from_env({}, data_dir=data_dir, database_url=url, secret_key=BENCH_SECRET_KEY))
+    return Hub(
+        Settings.from_env({}, data_dir=data_dir, database_url=url, secret_key=BENCH_SECRET_KEY)
+    )
 
 
 def run_import(hub: Hub, channel_id: int) -> tuple[float, float, float, object]:
@@ -110,8 +112,9 @@ def run_import(hub: Hub, channel_id: int) -> tuple[float, float, float, object]:
     return elapsed, before, max(samples), outcome
 
 
-def measure(rows: int, *, database_url: str | None = None, batch_size: int = 5000,
-            echo: bool = False) -> dict:
+def measure(
+    rows: int, *, database_url: str | None = None, batch_size: int = 5000, echo: bool = False
+) -> dict:
     """Import ``rows`` new levels, then the same file with every quantity changed; time and memory."""
     runs = []
     with tempfile.TemporaryDirectory(prefix="hub-bench-erp-") as tmp:
@@ -122,8 +125,17 @@ def measure(rows: int, *, database_url: str | None = None, batch_size: int = 500
         with hub.db.transaction() as session:
             upsert_location(session, "WH1")
             upsert_location(session, "STORE")
-            channel_id = create_channel(hub, session, name="ERP", connector="erp_csv", config={
-                "import_dir": str(import_dir), "settle_seconds": 0, "batch_size": batch_size}).id
+            channel_id = create_channel(
+                hub,
+                session,
+                name="ERP",
+                connector="erp_csv",
+                config={
+                    "import_dir": str(import_dir),
+                    "settle_seconds": 0,
+                    "batch_size": batch_size,
+                },
+            ).id
         engine = "PostgreSQL" if hub.db.dialect == "postgresql" else "SQLite"
         if echo:
             print(f"erp_csv stock import: {rows:,} rows, batches of {batch_size:,}, {engine}")
@@ -134,20 +146,35 @@ def measure(rows: int, *, database_url: str | None = None, batch_size: int = 500
             size = path.stat().st_size
             elapsed, before, peak, outcome = run_import(hub, channel_id)
             assert outcome.rows_total == rows and outcome.rows_rejected == bad, outcome
-            runs.append({"run": run, "file_mib": round(size / 2**20, 1), "seconds": round(elapsed, 2),
-                         "rows_per_second": round(rows / elapsed), "rss_mib_before": round(before, 1),
-                         "peak_rss_mib": round(peak, 1), "applied": outcome.rows_ok,
-                         "changed": outcome.rows_changed, "rejected": outcome.rows_rejected})
+            runs.append(
+                {
+                    "run": run,
+                    "file_mib": round(size / 2**20, 1),
+                    "seconds": round(elapsed, 2),
+                    "rows_per_second": round(rows / elapsed),
+                    "rss_mib_before": round(before, 1),
+                    "peak_rss_mib": round(peak, 1),
+                    "applied": outcome.rows_ok,
+                    "changed": outcome.rows_changed,
+                    "rejected": outcome.rows_rejected,
+                }
+            )
             if echo:
-                print(f"  {run:<12} {size / 2**20:7.1f} MiB file  {elapsed:7.1f} s  "
-                      f"{rows / elapsed:9,.0f} rows/s  RSS {before:6.1f} -> peak {peak:6.1f} MiB  "
-                      f"({outcome.rows_ok:,} applied, {outcome.rows_changed:,} changed, "
-                      f"{outcome.rows_rejected:,} rejected)")
+                print(
+                    f"  {run:<12} {size / 2**20:7.1f} MiB file  {elapsed:7.1f} s  "
+                    f"{rows / elapsed:9,.0f} rows/s  RSS {before:6.1f} -> peak {peak:6.1f} MiB  "
+                    f"({outcome.rows_ok:,} applied, {outcome.rows_changed:,} changed, "
+                    f"{outcome.rows_rejected:,} rejected)"
+                )
         hub.close()
-    return {"database": engine.lower(), "rows": rows, "runs": runs,
-            # The whole process's high-water mark, file writing included. VmHWM, not
-            # ru_maxrss: the latter keeps the parent's size at fork across exec.
-            "process_peak_rss_mib": round(rss_mib("VmHWM"), 1)}
+    return {
+        "database": engine.lower(),
+        "rows": rows,
+        "runs": runs,
+        # The whole process's high-water mark, file writing included. VmHWM, not
+        # ru_maxrss: the latter keeps the parent's size at fork across exec.
+        "process_peak_rss_mib": round(rss_mib("VmHWM"), 1),
+    }
 
 
 def run(rows: int, database_url: str | None = None) -> dict:
@@ -157,8 +184,14 @@ def run(rows: int, database_url: str | None = None) -> dict:
     env.pop("HUB_BENCH_DATABASE_URL", None)
     if database_url:
         args += ["--database-url", database_url]
-    done = subprocess.run(args, cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        args,
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode:
         raise RuntimeError(f"bench.erp_import failed ({done.returncode}):\n{done.stderr[-2000:]}")
     return json.loads(done.stdout)
@@ -171,8 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=os.environ.get("HUB_BENCH_DATABASE_URL"))
     parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
     args = parser.parse_args(argv)
-    result = measure(args.rows, database_url=args.database_url, batch_size=args.batch_size,
-                     echo=not args.json)
+    result = measure(
+        args.rows, database_url=args.database_url, batch_size=args.batch_size, echo=not args.json
+    )
     if args.json:
         print(json.dumps(result))
     return 0

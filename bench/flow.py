@@ -4,7 +4,7 @@
 Shopify sandbox through pull and webhooks, validation, reservation and
 routing, capture at Stripe, batches to ShipStation, labels and ``SHIP_NOTIFY``
 webhooks, fulfilment back to Shopify, emails, outbound webhooks and the ERP
-export (:class:`hub.scenario.Scenario`), with the hub's own web app, worker
+export (:class:`hub.demo.scenario.Scenario`), with the hub's own web app, worker
 threads and scheduler, and answers how long it took. The clock runs from the
 first "sync now" to the end of the ERP export; setting up the sandboxes,
 channels and stock is not timed.
@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hub.scenario import Scenario
+from hub.demo.scenario import Scenario
 
 
 def run(n_orders: int, database_url: str | None = None) -> dict[str, Any]:
@@ -32,8 +32,12 @@ def run(n_orders: int, database_url: str | None = None) -> dict[str, Any]:
     """
     with tempfile.TemporaryDirectory(prefix="hub-bench-flow-") as tmp:
         # Generous timeout: a benchmark on a slow machine should finish, not give up.
-        with Scenario(n_orders, data_dir=Path(tmp) / "data", database_url=database_url,
-                      timeout=600 + n_orders * 2.0) as scenario:
+        with Scenario(
+            n_orders,
+            data_dir=Path(tmp) / "data",
+            database_url=database_url,
+            timeout=600 + n_orders * 2.0,
+        ) as scenario:
             summary = scenario.run()
     return {
         "orders": n_orders,
@@ -51,5 +55,12 @@ if __name__ == "__main__":  # python -m bench.flow [orders] [database_url]
     import json
     import sys
 
-    print(json.dumps(run(int(sys.argv[1]) if len(sys.argv) > 1 else 200,
-                         sys.argv[2] if len(sys.argv) > 2 else None), indent=2))
+    print(
+        json.dumps(
+            run(
+                int(sys.argv[1]) if len(sys.argv) > 1 else 200,
+                sys.argv[2] if len(sys.argv) > 2 else None,
+            ),
+            indent=2,
+        )
+    )

@@ -15,11 +15,10 @@ import time
 
 from sqlalchemy import func, select, text
 
-from hub.db import Database
-from hub.jobs import enqueue
-from hub.models import Job
-
-from . import common
+from bench import common
+from hub.queue.jobs import enqueue
+from hub.store.db import Database
+from hub.store.models import Job
 
 WORKER_COUNTS = (1, 2, 4)
 
@@ -30,7 +29,9 @@ def _wait_started(procs, timeout: float = 60.0) -> None:
     for proc in procs:
         while "started" not in common.process_log(proc):
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"a hub worker did not start:\n{common.process_log(proc)[-2000:]}")
+                raise RuntimeError(
+                    f"a hub worker did not start:\n{common.process_log(proc)[-2000:]}"
+                )
             time.sleep(0.05)
 
 
@@ -54,16 +55,24 @@ def measure(url: str, workers: int, jobs: int, repeats: int) -> list[float]:
             deadline = time.monotonic() + 600
             while True:
                 with db.read() as session:
-                    done = session.scalar(select(func.count()).select_from(Job)
-                                          .where(Job.id > before, Job.status == "succeeded"))
+                    done = session.scalar(
+                        select(func.count())
+                        .select_from(Job)
+                        .where(Job.id > before, Job.status == "succeeded")
+                    )
                 if done >= jobs:
                     break
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{workers} worker(s) finished {done} of {jobs} jobs in 10 minutes")
+                    raise RuntimeError(
+                        f"{workers} worker(s) finished {done} of {jobs} jobs in 10 minutes"
+                    )
                 time.sleep(0.05)
             with db.read() as session:
-                first, last = session.execute(select(func.min(Job.finished_at), func.max(Job.finished_at))
-                                              .where(Job.id > before)).one()
+                first, last = session.execute(
+                    select(func.min(Job.finished_at), func.max(Job.finished_at)).where(
+                        Job.id > before
+                    )
+                ).one()
             # From the first job done to the last: an idle worker polls every 0.125-0.5 s,
             # and that wake-up is not the queue's throughput.
             rates.append(round((jobs - 1) / max((last - first).total_seconds(), 1e-6), 1))
@@ -78,11 +87,15 @@ def measure(url: str, workers: int, jobs: int, repeats: int) -> list[float]:
 
 def run(url: str | None, *, quick: bool) -> dict:
     if not url:
-        return {"skipped": "set HUB_BENCH_DATABASE_URL (or HUB_TEST_DATABASE_URL) to a PostgreSQL database"}
+        return {
+            "skipped": "set HUB_BENCH_DATABASE_URL (or HUB_TEST_DATABASE_URL) to a PostgreSQL database"
+        }
     common.reset_postgres(url)
     jobs, repeats = (1000, 3) if quick else (5000, 3)
     rates = {n: measure(url, n, jobs, repeats) for n in WORKER_COUNTS}
     results: dict = {f"{n}_workers": round(common.median(rates[n]), 1) for n in WORKER_COUNTS}
-    results.update(jobs=jobs, repeats=repeats, runs={f"{n}_workers": rates[n] for n in WORKER_COUNTS})
+    results.update(
+        jobs=jobs, repeats=repeats, runs={f"{n}_workers": rates[n] for n in WORKER_COUNTS}
+    )
     results["ratio_2_to_1"] = round(results["2_workers"] / results["1_workers"], 2)
     return results

@@ -30,34 +30,53 @@ from pathlib import Path
 
 import requests
 
-from hub import migrate
-from hub.channels import create_channel, ensure_manual_channel
-from hub.config import Settings
-from hub.connectors import ChannelInfo
-from hub.jobs import Worker, enqueue
-from hub.models import Order, OrderLine, Payment, utcnow
-from hub.port import HubPort
-from hub.runtime import Hub
+from bench.common import free_port, median, peak_rss_mb, reset_postgres, rss_mb
+from hub.channels.manage import create_channel, ensure_manual_channel
+from hub.channels.port import ChannelPort
+from hub.integration.connectors import ChannelInfo
+from hub.queue.jobs import Worker, enqueue
+from hub.runtime.hub import Hub
+from hub.store import migrate
+from hub.store.config import Settings
+from hub.store.models import Order, OrderLine, Payment, utcnow
 from plugins.shopify.connector import ShopifyConnector
 from plugins.shopify.sandbox import DEFAULT_TOKEN, DEFAULT_WEBHOOK_SECRET
 
-from .common import free_port, median, peak_rss_mb, reset_postgres, rss_mb
-
-CHANNEL_CONFIG = {"shop_domain": "hub-demo.myshopify.com", "access_token": DEFAULT_TOKEN,
-                  "webhook_secret": DEFAULT_WEBHOOK_SECRET}
+CHANNEL_CONFIG = {
+    "shop_domain": "hub-demo.myshopify.com",
+    "access_token": DEFAULT_TOKEN,
+    "webhook_secret": DEFAULT_WEBHOOK_SECRET,
+}
 
 
 def start_sandbox(orders: int, seed: int, bucket: int = 40) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "plugins.shopify.sandbox", "--orders", str(orders),
-                             "--seed", str(seed), "--port", str(port), "--bucket", str(bucket)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "plugins.shopify.sandbox",
+            "--orders",
+            str(orders),
+            "--seed",
+            str(seed),
+            "--port",
+            str(port),
+            "--bucket",
+            str(bucket),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            requests.get(f"{url}/admin/api/2025-07/shop.json", timeout=1,
-                         headers={"X-Shopify-Access-Token": DEFAULT_TOKEN})
+            requests.get(
+                f"{url}/admin/api/2025-07/shop.json",
+                timeout=1,
+                headers={"X-Shopify-Access-Token": DEFAULT_TOKEN},
+            )
             return proc, url
         except requests.ConnectionError:
             time.sleep(0.1)
@@ -81,19 +100,24 @@ def run(orders: int, seed: int, *, database_url: str | None = None, bucket: int 
             hub = _fresh_hub(tmp, database_url)
             with hub.db.transaction() as session:
                 ensure_manual_channel(hub, session)
-                channel = create_channel(hub, session, name="Bench store", connector="shopify",
-                                         config={**CHANNEL_CONFIG, "api_base_url": url})
+                channel = create_channel(
+                    hub,
+                    session,
+                    name="Bench store",
+                    connector="shopify",
+                    config={**CHANNEL_CONFIG, "api_base_url": url},
+                )
                 channel_id = channel.id
                 enqueue(session, "channel.pull", {}, channel_id=channel_id)
             samples: list[tuple[int, float]] = []
-            real = HubPort.upsert_orders
+            real = ChannelPort.upsert_orders
 
             def measured(self, batch, **kwargs):
                 ids = real(self, batch, **kwargs)
                 samples.append((len(ids), rss_mb()))
                 return ids
 
-            HubPort.upsert_orders = measured
+            ChannelPort.upsert_orders = measured
             clients = []
             real_fetch = ShopifyConnector.fetch_orders
 
@@ -106,7 +130,7 @@ def run(orders: int, seed: int, *, database_url: str | None = None, bucket: int 
             started = time.perf_counter()
             ran = Worker(hub, kinds=("channel.pull",), worker_id="bench").run_until_idle()
             seconds = time.perf_counter() - started
-            HubPort.upsert_orders = real
+            ChannelPort.upsert_orders = real
             ShopifyConnector.fetch_orders = real_fetch
             stored = sum(n for n, _ in samples)
             hub.close()
@@ -116,21 +140,29 @@ def run(orders: int, seed: int, *, database_url: str | None = None, bucket: int 
     pages = len(samples)
     return {
         "database": "postgresql" if database_url else "sqlite",
-        "orders": orders, "stored": stored, "jobs": ran, "pages": pages,
-        "requests": sum(c.requests_sent for c in clients), "seconds": round(seconds, 2),
+        "orders": orders,
+        "stored": stored,
+        "jobs": ran,
+        "pages": pages,
+        "requests": sum(c.requests_sent for c in clients),
+        "seconds": round(seconds, 2),
         "orders_per_second": round(stored / seconds, 1),
         "rss_mb_before": round(rss_before, 1),
-        "rss_mb_after_pages": [round(samples[i][1], 1) for i in sorted({0, pages // 4, pages // 2,
-                                                                          3 * pages // 4, pages - 1})]
-        if samples else [],
+        "rss_mb_after_pages": [
+            round(samples[i][1], 1)
+            for i in sorted({0, pages // 4, pages // 2, 3 * pages // 4, pages - 1})
+        ]
+        if samples
+        else [],
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
 
 
 def _connector(url: str, channel_id: int = 0) -> ShopifyConnector:
     config = ShopifyConnector.validate_config({**CHANNEL_CONFIG, "api_base_url": url})
-    return ShopifyConnector(ChannelInfo(id=channel_id, slug="bench", name="bench", connector="shopify",
-                                        config=config))
+    return ShopifyConnector(
+        ChannelInfo(id=channel_id, slug="bench", name="bench", connector="shopify", config=config)
+    )
 
 
 def raw(orders: int, seed: int, *, database_url: str | None = None, bucket: int = 40) -> dict:
@@ -140,8 +172,13 @@ def raw(orders: int, seed: int, *, database_url: str | None = None, bucket: int 
         with tempfile.TemporaryDirectory() as tmp:
             hub = _fresh_hub(tmp, database_url)
             with hub.db.transaction() as session:
-                channel_id = create_channel(hub, session, name="Bench store", connector="shopify",
-                                            config={**CHANNEL_CONFIG, "api_base_url": url}).id
+                channel_id = create_channel(
+                    hub,
+                    session,
+                    name="Bench store",
+                    connector="shopify",
+                    config={**CHANNEL_CONFIG, "api_base_url": url},
+                ).id
             connector = _connector(url, channel_id)
             tables = (Order.__table__, OrderLine.__table__, Payment.__table__)
             ids = {"order": 0, "line": 0, "payment": 0}
@@ -159,8 +196,13 @@ def raw(orders: int, seed: int, *, database_url: str | None = None, bucket: int 
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    return {"database": "postgresql" if database_url else "sqlite", "orders": orders, "stored": stored,
-            "seconds": round(seconds, 2), "orders_per_second": round(stored / seconds, 1)}
+    return {
+        "database": "postgresql" if database_url else "sqlite",
+        "orders": orders,
+        "stored": stored,
+        "seconds": round(seconds, 2),
+        "orders_per_second": round(stored / seconds, 1),
+    }
 
 
 def _rows(batch, channel_id: int, ids: dict[str, int]) -> tuple[list, list, list]:
@@ -170,37 +212,77 @@ def _rows(batch, channel_id: int, ids: dict[str, int]) -> tuple[list, list, list
     for data in batch:
         ids["order"] += 1
         order_id = ids["order"]
-        orders.append({
-            "id": order_id, "channel_id": channel_id, "external_id": str(data.external_id),
-            "number": data.number or str(data.external_id), "status": "pending",
-            "financial_status": data.channel_financial_status or "pending",
-            "fulfillment_status": "unfulfilled",
-            "channel_financial_status": data.channel_financial_status or "", "hold_reasons": [],
-            "email": (data.customer.email or "").strip().lower(), "customer_name": data.customer.name or "",
-            "customer_phone": data.customer.phone or "",
-            "customer_external_id": str(data.customer.external_id or ""),
-            "shipping_address": data.shipping_address.to_dict() if data.shipping_address else None,
-            "billing_address": data.billing_address.to_dict() if data.billing_address else None,
-            "currency": data.currency, "subtotal": data.subtotal, "shipping": data.shipping,
-            "tax": data.tax, "discount": data.discount,
-            "total": data.total if data.total is not None else data.computed_total,
-            "placed_at": data.placed_at or now, "external_updated_at": data.updated_at,
-            "tags": list(data.tags), "notes": data.notes or "", "is_test": bool(data.is_test),
-            "tracking_token": secrets.token_urlsafe(24), "version": 1, "created_at": now, "updated_at": now,
-        })
+        orders.append(
+            {
+                "id": order_id,
+                "channel_id": channel_id,
+                "external_id": str(data.external_id),
+                "number": data.number or str(data.external_id),
+                "status": "pending",
+                "financial_status": data.channel_financial_status or "pending",
+                "fulfillment_status": "unfulfilled",
+                "channel_financial_status": data.channel_financial_status or "",
+                "hold_reasons": [],
+                "email": (data.customer.email or "").strip().lower(),
+                "customer_name": data.customer.name or "",
+                "customer_phone": data.customer.phone or "",
+                "customer_external_id": str(data.customer.external_id or ""),
+                "shipping_address": data.shipping_address.to_dict()
+                if data.shipping_address
+                else None,
+                "billing_address": data.billing_address.to_dict() if data.billing_address else None,
+                "currency": data.currency,
+                "subtotal": data.subtotal,
+                "shipping": data.shipping,
+                "tax": data.tax,
+                "discount": data.discount,
+                "total": data.total if data.total is not None else data.computed_total,
+                "placed_at": data.placed_at or now,
+                "external_updated_at": data.updated_at,
+                "tags": list(data.tags),
+                "notes": data.notes or "",
+                "is_test": bool(data.is_test),
+                "tracking_token": secrets.token_urlsafe(24),
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
         for position, line in enumerate(data.lines):
             ids["line"] += 1
-            lines.append({"id": ids["line"], "order_id": order_id, "position": position,
-                          "external_id": str(line.external_id or ""), "sku": line.sku, "name": line.name,
-                          "quantity": line.quantity, "unit_price": line.unit_price, "tax": line.tax,
-                          "discount": line.discount})
+            lines.append(
+                {
+                    "id": ids["line"],
+                    "order_id": order_id,
+                    "position": position,
+                    "external_id": str(line.external_id or ""),
+                    "sku": line.sku,
+                    "name": line.name,
+                    "quantity": line.quantity,
+                    "unit_price": line.unit_price,
+                    "tax": line.tax,
+                    "discount": line.discount,
+                }
+            )
         for p in data.payments:
             ids["payment"] += 1
-            payments.append({"id": ids["payment"], "order_id": order_id, "channel_id": None,
-                             "reference": p.reference, "status": p.status, "currency": data.currency,
-                             "amount": p.amount, "captured_amount": p.captured_amount,
-                             "refunded_amount": p.refunded_amount, "disputed": False, "failure_reason": "",
-                             "created_at": now, "updated_at": now})
+            payments.append(
+                {
+                    "id": ids["payment"],
+                    "order_id": order_id,
+                    "channel_id": None,
+                    "reference": p.reference,
+                    "status": p.status,
+                    "currency": data.currency,
+                    "amount": p.amount,
+                    "captured_amount": p.captured_amount,
+                    "refunded_amount": p.refunded_amount,
+                    "disputed": False,
+                    "failure_reason": "",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
     return orders, lines, payments
 
 
@@ -215,8 +297,13 @@ def fetch_only(orders: int, seed: int, bucket: int = 40) -> dict:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    return {"orders": orders, "mapped": mapped, "seconds": round(seconds, 2),
-            "orders_per_second": round(mapped / seconds, 1), "peak_rss_mb": round(peak_rss_mb(), 1)}
+    return {
+        "orders": orders,
+        "mapped": mapped,
+        "seconds": round(seconds, 2),
+        "orders_per_second": round(mapped / seconds, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
 
 
 def compare(database_url: str | None = None, *, quick: bool) -> dict:
@@ -236,8 +323,11 @@ def compare(database_url: str | None = None, *, quick: bool) -> dict:
     raw_rate = median([r["orders_per_second"] for r in raw_runs])
     middle = sorted(hub_runs, key=lambda r: r["orders_per_second"])[(repeats - 1) // 2]
     return {
-        "database": "postgresql" if database_url else "sqlite", "orders": orders, "repeats": repeats,
-        "hub_orders_per_second": round(hub_rate, 1), "raw_orders_per_second": round(raw_rate, 1),
+        "database": "postgresql" if database_url else "sqlite",
+        "orders": orders,
+        "repeats": repeats,
+        "hub_orders_per_second": round(hub_rate, 1),
+        "raw_orders_per_second": round(raw_rate, 1),
         "ratio": round(hub_rate / raw_rate, 3),
         "hub_runs": [r["orders_per_second"] for r in hub_runs],
         "raw_runs": [r["orders_per_second"] for r in raw_runs],
@@ -250,13 +340,21 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--database-url", help="PostgreSQL to pull into (emptied first!); default SQLite")
+    parser.add_argument(
+        "--database-url", help="PostgreSQL to pull into (emptied first!); default SQLite"
+    )
     parser.add_argument("--bucket", type=int, default=40, help="the sandbox's leaky bucket size")
     what = parser.add_mutually_exclusive_group()
-    what.add_argument("--fetch-only", action="store_true",
-                      help="measure the connector alone (HTTP, JSON, mapping), without the database")
-    what.add_argument("--raw", action="store_true",
-                      help="the baseline: the same pages stored with plain executemany")
+    what.add_argument(
+        "--fetch-only",
+        action="store_true",
+        help="measure the connector alone (HTTP, JSON, mapping), without the database",
+    )
+    what.add_argument(
+        "--raw",
+        action="store_true",
+        help="the baseline: the same pages stored with plain executemany",
+    )
     args = parser.parse_args(argv)
     if args.fetch_only:
         result = fetch_only(args.orders, args.seed, args.bucket)

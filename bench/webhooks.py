@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import common
+from bench import common
 
 CONCURRENCY = 16
 SERVER_THREADS = 16  # `hub serve --threads` default
@@ -66,20 +66,29 @@ def serve_bare(port: int, threads: int) -> None:
 
 def prepare_hub(database_url: str | None, data_dir: Path) -> None:
     """Migrate the database and add the Shopify channel the deliveries are for."""
-    from hub import migrate
-    from hub.channels import create_channel, ensure_manual_channel
-    from hub.config import Settings
-    from hub.runtime import Hub
+    from hub.channels.manage import create_channel, ensure_manual_channel
+    from hub.runtime.hub import Hub
+    from hub.store import migrate
+    from hub.store.config import Settings
     from plugins.shopify.sandbox import ShopifySandbox
 
-    hub = Hub(Settings.from_env({}, data_dir=data_dir, database_url=database_url,
-                                secret_key=common.SECRET_KEY))
+    hub = Hub(
+        Settings.from_env(
+            {}, data_dir=data_dir, database_url=database_url, secret_key=common.SECRET_KEY
+        )
+    )
     try:
         migrate.upgrade(hub.db)
         with hub.db.transaction() as session:
             ensure_manual_channel(hub, session)
-            create_channel(hub, session, name="Bench shop", connector="shopify", slug=SLUG,
-                           config=ShopifySandbox(orders=0).channel_config("http://127.0.0.1:9"))
+            create_channel(
+                hub,
+                session,
+                name="Bench shop",
+                connector="shopify",
+                slug=SLUG,
+                config=ShopifySandbox(orders=0).channel_config("http://127.0.0.1:9"),
+            )
     finally:
         hub.close()
 
@@ -97,7 +106,9 @@ def deliveries(count: int) -> list[tuple[dict[str, str], bytes]]:
 # --- the client ------------------------------------------------------------------------------------
 
 
-def load(port: int, requests: list[tuple[dict[str, str], bytes]], concurrency: int = CONCURRENCY) -> dict:
+def load(
+    port: int, requests: list[tuple[dict[str, str], bytes]], concurrency: int = CONCURRENCY
+) -> dict:
     """POST every delivery with ``concurrency`` keep-alive connections; requests/s, latencies."""
     latencies: list[float] = []
     failures: list[str] = []
@@ -127,7 +138,10 @@ def load(port: int, requests: list[tuple[dict[str, str], bytes]], concurrency: i
             latencies.extend(mine)
             failures.extend(bad)
 
-    threads = [threading.Thread(target=client, args=(requests[i::concurrency],)) for i in range(concurrency)]
+    threads = [
+        threading.Thread(target=client, args=(requests[i::concurrency],))
+        for i in range(concurrency)
+    ]
     for t in threads:
         t.start()
     start.wait()
@@ -136,7 +150,9 @@ def load(port: int, requests: list[tuple[dict[str, str], bytes]], concurrency: i
         t.join()
     seconds = time.perf_counter() - t0
     return {
-        "requests": len(requests), "failed": len(failures), "first_failure": failures[0] if failures else None,
+        "requests": len(requests),
+        "failed": len(failures),
+        "first_failure": failures[0] if failures else None,
         "seconds": round(seconds, 3),
         "requests_per_second": round(len(latencies) / seconds, 1),
         "p50_ms": round(common.percentile(latencies, 0.50) * 1000, 2),
@@ -154,17 +170,40 @@ def run(database_url: str | None = None, *, quick: bool) -> dict:
     prepare_hub(database_url, data_dir)
     env = common.hub_env(database_url=database_url, data_dir=str(data_dir))
     hub_port, bare_port = common.free_port(), common.free_port()
-    hub_proc = common.start_process(["-m", "hub", "serve", "--port", str(hub_port), "--threads",
-                                     str(SERVER_THREADS), "--workers", "0", "--no-scheduler"], env=env)
-    bare_proc = common.start_process(["-m", "bench.webhooks", "bare", "--port", str(bare_port),
-                                      "--threads", str(SERVER_THREADS)], env=env)
+    hub_proc = common.start_process(
+        [
+            "-m",
+            "hub",
+            "serve",
+            "--port",
+            str(hub_port),
+            "--threads",
+            str(SERVER_THREADS),
+            "--workers",
+            "0",
+            "--no-scheduler",
+        ],
+        env=env,
+    )
+    bare_proc = common.start_process(
+        [
+            "-m",
+            "bench.webhooks",
+            "bare",
+            "--port",
+            str(bare_port),
+            "--threads",
+            str(SERVER_THREADS),
+        ],
+        env=env,
+    )
     try:
         common.wait_http(f"http://127.0.0.1:{hub_port}/healthz", hub_proc)
         common.wait_http(f"http://127.0.0.1:{bare_port}/healthz", bare_proc)
         made = deliveries(warmup * 2 + per_round * rounds * 2)
-        batches = iter(made[i:i + per_round] for i in range(warmup * 2, len(made), per_round))
+        batches = iter(made[i : i + per_round] for i in range(warmup * 2, len(made), per_round))
         load(hub_port, made[:warmup])
-        load(bare_port, made[warmup:warmup * 2])
+        load(bare_port, made[warmup : warmup * 2])
         hub_runs, bare_runs = [], []
         for _ in range(rounds):
             bare_runs.append(load(bare_port, next(batches)))
@@ -175,9 +214,12 @@ def run(database_url: str | None = None, *, quick: bool) -> dict:
     hub, bare = _summary(hub_runs), _summary(bare_runs)
     return {
         "database": "postgresql" if database_url else "sqlite",
-        "concurrency": CONCURRENCY, "server_threads": SERVER_THREADS,
-        "requests_per_round": per_round, "rounds": rounds,
-        "hub": hub, "bare": bare,
+        "concurrency": CONCURRENCY,
+        "server_threads": SERVER_THREADS,
+        "requests_per_round": per_round,
+        "rounds": rounds,
+        "hub": hub,
+        "bare": bare,
         "ratio": round(hub["requests_per_second"] / bare["requests_per_second"], 2),
     }
 
@@ -194,7 +236,9 @@ def _summary(runs: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.webhooks", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.webhooks", description=__doc__.splitlines()[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     bare = sub.add_parser("bare", help="serve the bare Flask endpoint")
     bare.add_argument("--port", type=int, required=True)

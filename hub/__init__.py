@@ -1,7 +1,7 @@
 """hub: a plugin-based, headless commerce integration hub.
 
 Plugins write ``from hub import hookimpl`` and implement hooks from
-:mod:`hub.hookspecs`.
+:mod:`hub.integration.hookspecs`.
 """
 
 import pluggy

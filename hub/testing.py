@@ -6,7 +6,7 @@ Use them from a plugin's ``conftest.py``::
 
 Fixtures:
 
-- ``hub``: a :class:`hub.runtime.Hub` on a fresh, migrated SQLite database in a
+- ``hub``: a :class:`hub.runtime.hub.Hub` on a fresh, migrated SQLite database in a
   temporary data dir, with every installed plugin.
 - ``pg_hub``: the same on the real PostgreSQL named by ``HUB_TEST_DATABASE_URL``
   (emptied before each test); skipped, with the reason shown, when it is unset.
@@ -38,19 +38,21 @@ import pytest
 from marshmallow import Schema, fields
 from sqlalchemy import create_engine, text
 
-from . import actions, hookimpl, migrate
-from .channels import ensure_manual_channel
-from .config import Settings
-from .connectors import Connector, OrderPage, WebhookReceipt
-from .core.exceptions import ExternalError, MalformedPayload, SignatureError
-from .core.money import Money
-from .core.order import Address, Customer, Line, OrderData
-from .db import Database
-from .jobs import Worker
-from .models import Base
-from .plugins import get_plugin_manager
-from .runtime import Hub
-from .signing import matches, sign_hex
+from hub import hookimpl
+from hub.channels.manage import ensure_manual_channel
+from hub.core.exceptions import ExternalError, MalformedPayload, SignatureError
+from hub.core.money import Money
+from hub.core.order import Address, Customer, Line, OrderData
+from hub.integration.connectors import Connector, OrderPage, WebhookReceipt
+from hub.integration.manager import get_plugin_manager
+from hub.integration.signing import matches, sign_hex
+from hub.orders import actions
+from hub.queue.jobs import Worker
+from hub.runtime.hub import Hub
+from hub.store import migrate
+from hub.store.config import Settings
+from hub.store.db import Database
+from hub.store.models import Base
 
 PG_ENV = "HUB_TEST_DATABASE_URL"
 # A fixed key keeps tests fast (no key file) and is never a real secret.
@@ -101,16 +103,25 @@ def make_hub(tmp_path, _sqlite_template, request) -> Iterator[Callable[..., Hub]
     """Build hubs: ``make_hub(plugins=[obj], database_url=None, **settings)``."""
     made: list[Hub] = []
 
-    def factory(*, plugins: list[Any] = (), database_url: str | None = None,
-                data_dir: Path | None = None, **settings) -> Hub:
+    def factory(
+        *,
+        plugins: list[Any] = (),
+        database_url: str | None = None,
+        data_dir: Path | None = None,
+        **settings,
+    ) -> Hub:
         data_dir = data_dir or tmp_path / f"data{len(made)}"
         url = database_url or _new_sqlite_url(_sqlite_template, data_dir)
         pm = get_plugin_manager()
         for plugin in plugins:
             pm.register(plugin)
         pm.check_pending()
-        hub = Hub(Settings.from_env({}, data_dir=data_dir, database_url=url,
-                                    secret_key=TEST_SECRET_KEY, **settings), pm=pm)
+        hub = Hub(
+            Settings.from_env(
+                {}, data_dir=data_dir, database_url=url, secret_key=TEST_SECRET_KEY, **settings
+            ),
+            pm=pm,
+        )
         with hub.db.transaction() as session:
             ensure_manual_channel(hub, session)
         made.append(hub)
@@ -172,11 +183,14 @@ def stored_rows(hub: Hub) -> dict[str, list]:
     external id), to an audit event by its order and name, and a job's payload
     and dedupe key say so too. Each list is sorted.
     """
-    from .models import Job, Order, OrderAuditEvent, OrderLine, Payment
+    from hub.store.models import Job, Order, OrderAuditEvent, OrderLine, Payment
 
     def values(row, *skip: str) -> dict[str, Any]:
-        return {c.key: getattr(row, c.key) for c in row.__table__.columns
-                if c.key not in ("id", "order_id", "created_at", "updated_at", *skip)}
+        return {
+            c.key: getattr(row, c.key)
+            for c in row.__table__.columns
+            if c.key not in ("id", "order_id", "created_at", "updated_at", *skip)
+        }
 
     with hub.db.read() as session:
         orders = {o.id: (o.channel_id, o.external_id) for o in session.query(Order)}
@@ -196,14 +210,20 @@ def stored_rows(hub: Hub) -> dict[str, list]:
                 names[str(payload["event_id"])] = str(events[payload["event_id"]])
                 payload["event_id"] = events[payload["event_id"]]
             key = ":".join(names.get(part, part) for part in (job.dedupe_key or "").split(":"))
-            rows["jobs"].append((orders.get(job.order_id), key,
-                                 values(job, "payload", "dedupe_key", "run_at", "finished_at"), payload))
+            rows["jobs"].append(
+                (
+                    orders.get(job.order_id),
+                    key,
+                    values(job, "payload", "dedupe_key", "run_at", "finished_at"),
+                    payload,
+                )
+            )
     return {name: sorted(found, key=repr) for name, found in rows.items()}
 
 
 @pytest.fixture
 def app(hub):
-    from .web import create_app
+    from hub.web import create_app
 
     app = create_app({"HUB": hub, "TESTING": True})
     return app
@@ -229,8 +249,13 @@ def order_data(**overrides) -> OrderData:
         number="#1001",
         currency="USD",
         customer=Customer(email="ann@example.com", name="Ann Smith"),
-        shipping_address=Address(name="Ann Smith", address1="1 Main St", city="Springfield",
-                                 zip="12345", country_code="US"),
+        shipping_address=Address(
+            name="Ann Smith",
+            address1="1 Main St",
+            city="Springfield",
+            zip="12345",
+            country_code="US",
+        ),
         lines=[Line(sku="TSHIRT-M", name="T-shirt M", quantity=2, unit_price=1999)],
         shipping=500,
     )
@@ -252,10 +277,14 @@ def make_order() -> Callable[..., int]:
         # Each order its own customer: the same customer with the same lines
         # minutes apart is held as a likely duplicate (hub.validation).
         if n > 1:
-            overrides.setdefault("customer", Customer(email=f"ann+{n}@example.com", name="Ann Smith"))
+            overrides.setdefault(
+                "customer", Customer(email=f"ann+{n}@example.com", name="Ann Smith")
+            )
         with hub.db.transaction() as session:
             channel = ensure_manual_channel(hub, session)
-            return actions.upsert_order(session, channel, order_data(**overrides), actor="test").order.id
+            return actions.upsert_order(
+                session, channel, order_data(**overrides), actor="test"
+            ).order.id
 
     return factory
 
@@ -265,7 +294,7 @@ def cli(hub):
     """Invoke ``hub …`` in-process against the test hub's database."""
     from click.testing import CliRunner
 
-    from .cli import main
+    from hub.cli.main import main
 
     runner = CliRunner()
     env = {
@@ -284,7 +313,9 @@ def cli(hub):
 
 
 class _WebhookTestConfig(Schema):
-    webhook_secret = fields.String(required=True, metadata={"label": "Webhook secret", "secret": True})
+    webhook_secret = fields.String(
+        required=True, metadata={"label": "Webhook secret", "secret": True}
+    )
     api_key = fields.String(load_default="", metadata={"label": "API key", "secret": True})
     fail_check = fields.Boolean(load_default=False, metadata={"label": "Fail the connection check"})
 
@@ -309,8 +340,9 @@ class WebhookTestConnector(Connector):
 
     def check_connection(self) -> str:
         if self.config.get("fail_check"):
-            raise ExternalError("webhook_test: GET /shop answered 401: invalid API key",
-                                retryable=False, status=401)
+            raise ExternalError(
+                "webhook_test: GET /shop answered 401: invalid API key", retryable=False, status=401
+            )
         return "connected to the test shop"
 
     def verify_webhook(self, headers, body, query) -> WebhookReceipt:
@@ -328,12 +360,25 @@ class WebhookTestConnector(Connector):
         if not order:
             return f"ignored: {topic}"
         cur = order.get("currency", "USD")
-        hub.upsert_orders([order_data(
-            external_id=str(order["external_id"]), number=f"#{order['external_id']}", currency=cur,
-            customer=Customer(email=order.get("email", "ann@example.com")),
-            lines=[Line(sku=order.get("sku", "SKU-1"), name="Item", quantity=int(order.get("quantity", 1)),
-                        unit_price=Money.parse(str(order.get("price", "10.00")), cur).amount)],
-            shipping=0)])
+        hub.upsert_orders(
+            [
+                order_data(
+                    external_id=str(order["external_id"]),
+                    number=f"#{order['external_id']}",
+                    currency=cur,
+                    customer=Customer(email=order.get("email", "ann@example.com")),
+                    lines=[
+                        Line(
+                            sku=order.get("sku", "SKU-1"),
+                            name="Item",
+                            quantity=int(order.get("quantity", 1)),
+                            unit_price=Money.parse(str(order.get("price", "10.00")), cur).amount,
+                        )
+                    ],
+                    shipping=0,
+                )
+            ]
+        )
         return "processed"
 
     def fetch_orders(self, cursor):
@@ -376,7 +421,7 @@ class ApiClient:
 @pytest.fixture
 def api_token(hub) -> str:
     """A fresh API token (plain value) on ``hub``, named ``tests``."""
-    from .accounts import create_token
+    from hub.accounts.users import create_token
 
     with hub.db.transaction() as session:
         return create_token(session, "tests")[1]
@@ -393,8 +438,13 @@ def api(client, api_token) -> ApiClient:
 #: A manual order in the shape of ``POST /api/v1/orders`` (2 × 19.99 + 5.00 = 44.98 USD).
 MANUAL_ORDER = {
     "customer": {"email": "ann@example.com", "name": "Ann"},
-    "shipping_address": {"name": "Ann", "address1": "1 Main St", "city": "Springfield",
-                         "zip": "12345", "country_code": "US"},
+    "shipping_address": {
+        "name": "Ann",
+        "address1": "1 Main St",
+        "city": "Springfield",
+        "zip": "12345",
+        "country_code": "US",
+    },
     "lines": [{"sku": "TSHIRT-M", "name": "T-shirt", "quantity": 2, "unit_price": "19.99"}],
     "currency": "USD",
     "shipping": "5.00",
@@ -439,8 +489,14 @@ def hub_cmd(*args: str, data_dir: Path, input: str | None = None, check: bool = 
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "hub", *args], env=hub_process_env(data_dir, **env),
-                          input=input, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hub", *args],
+        env=hub_process_env(data_dir, **env),
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"hub {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
     return proc
@@ -473,7 +529,9 @@ def vendor_file(relative: str) -> Path:
     """
     base = vendor_dir()
     if base is None:
-        pytest.skip(f"vendor examples not found (set {VENDOR_ENV} or lay shared/vendor beside the repo)")
+        pytest.skip(
+            f"vendor examples not found (set {VENDOR_ENV} or lay shared/vendor beside the repo)"
+        )
     path = base / relative
     if not path.is_file():
         pytest.skip(f"vendor example {relative} is not in {base}")

@@ -4,14 +4,17 @@ import inspect
 import re
 from pathlib import Path
 
-from hub import hookspecs
+from hub.integration import hookspecs
 
 DOC = (Path(__file__).parent.parent / "docs" / "plugins.md").read_text()
 
 
 def specs():
-    return {name: fn for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
-            if name.startswith("hub_")}
+    return {
+        name: fn
+        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+        if name.startswith("hub_")
+    }
 
 
 def signature_line(name, fn) -> str:
@@ -36,4 +39,6 @@ def test_every_hook_has_a_docstring_and_types():
         assert fn.__doc__ and fn.__doc__.strip(), name
         sig = inspect.signature(fn)
         assert sig.return_annotation is not inspect.Signature.empty, name
-        assert all(p.annotation is not inspect.Parameter.empty for p in sig.parameters.values()), name
+        assert all(p.annotation is not inspect.Parameter.empty for p in sig.parameters.values()), (
+            name
+        )

@@ -59,8 +59,9 @@ def needs_by_sku(lines: Iterable[LineNeed]) -> Counter:
     return needed
 
 
-def shortages(lines: Sequence[LineNeed], sites: Sequence[Site],
-              available: Mapping[tuple[str, str], int]) -> dict[str, int]:
+def shortages(
+    lines: Sequence[LineNeed], sites: Sequence[Site], available: Mapping[tuple[str, str], int]
+) -> dict[str, int]:
     """How many units of each SKU are missing even with every site together."""
     missing = {}
     for sku, qty in needs_by_sku(lines).items():
@@ -70,8 +71,9 @@ def shortages(lines: Sequence[LineNeed], sites: Sequence[Site],
     return missing
 
 
-def route(lines: Sequence[LineNeed], sites: Sequence[Site],
-          available: Mapping[tuple[str, str], int]) -> Plan | None:
+def route(
+    lines: Sequence[LineNeed], sites: Sequence[Site], available: Mapping[tuple[str, str], int]
+) -> Plan | None:
     """Route an order's lines to sites; None when all sites together cannot ship it.
 
     :param lines: the order's lines (lines of quantity 0 or less are skipped).
@@ -118,8 +120,10 @@ def _greedy_cover(ranked: list[Site], needed: Counter, avail) -> list[Site]:
     chosen: list[Site] = []
     left = list(ranked)
     while +missing and left:
-        best = max(left, key=lambda s: (sum(min(avail(k, s), q) for k, q in missing.items()),
-                                        -ranked.index(s)))
+        best = max(
+            left,
+            key=lambda s: (sum(min(avail(k, s), q) for k, q in missing.items()), -ranked.index(s)),
+        )
         left.remove(best)
         chosen.append(best)
         for sku in list(missing):

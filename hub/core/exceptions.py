@@ -123,7 +123,13 @@ class PaymentDeclined(ExternalError):
 
     code = "payment_declined"
 
-    def __init__(self, message: str, *, decline_code: str = "", status: int | None = 402,
-                 details: dict | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        decline_code: str = "",
+        status: int | None = 402,
+        details: dict | None = None,
+    ):
         super().__init__(message, retryable=False, status=status, details=details)
         self.decline_code = decline_code

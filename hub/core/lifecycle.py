@@ -13,7 +13,7 @@ order's lines call for; a person (API, CLI, UI) normally uses ``ship``.
 
 from __future__ import annotations
 
-from .exceptions import InvalidTransition
+from hub.core.exceptions import InvalidTransition
 
 PENDING = "pending"
 ON_HOLD = "on_hold"
@@ -102,8 +102,11 @@ def allowed_events(status: str, *, person: bool = False) -> list[str]:
 
     :param person: only those a person may ask for by name (see PERSON_EVENTS).
     """
-    return [event for event, moves in TRANSITIONS.items()
-            if status in moves and (not person or event in PERSON_EVENTS)]
+    return [
+        event
+        for event, moves in TRANSITIONS.items()
+        if status in moves and (not person or event in PERSON_EVENTS)
+    ]
 
 
 def next_status(order: str, status: str, event: str) -> str:
@@ -124,4 +127,3 @@ def next_status(order: str, status: str, event: str) -> str:
     if status in moves.values():
         return status
     raise InvalidTransition(order, status, event, allowed_events(status))
-

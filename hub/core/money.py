@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeGuard
 
-from .exceptions import ValidationError
+from hub.core.exceptions import ValidationError
 
 __all__ = [
     "CURRENCY_EXPONENTS",

@@ -3,7 +3,7 @@
 Amounts are integer minor units of the order's ``currency`` (see
 :mod:`hub.core.money`); a connector parses the channel's decimal strings with
 ``Money.parse`` and stores ``.amount``. The hub persists an :class:`OrderData`
-with :func:`hub.actions.upsert_order`, keyed by (channel, ``external_id``).
+with :func:`hub.orders.actions.upsert_order`, keyed by (channel, ``external_id``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .exceptions import ValidationError
-from .money import Money, exponent
+from hub.core.exceptions import ValidationError
+from hub.core.money import Money, exponent
 
 
 @dataclass(slots=True)
@@ -125,8 +125,13 @@ class OrderData:
     @property
     def computed_total(self) -> int:
         """Lines + shipping − discount, + tax unless it is included in the prices."""
-        return expected_total(self.subtotal, self.shipping, self.tax, self.discount,
-                              taxes_included=self.taxes_included)
+        return expected_total(
+            self.subtotal,
+            self.shipping,
+            self.tax,
+            self.discount,
+            taxes_included=self.taxes_included,
+        )
 
     def money(self, amount: int) -> Money:
         return Money(amount, self.currency)
@@ -153,11 +158,15 @@ class OrderData:
                 if not isinstance(value, int) or isinstance(value, bool):
                     errors[f"lines.{i}.{name}"] = "must be a whole number"
         if errors:
-            raise ValidationError("order cannot be stored: " + "; ".join(
-                f"{k} {v}" for k, v in errors.items()), details=errors)
+            raise ValidationError(
+                "order cannot be stored: " + "; ".join(f"{k} {v}" for k, v in errors.items()),
+                details=errors,
+            )
 
 
-def expected_total(lines: int, shipping: int, tax: int, discount: int, *, taxes_included: bool) -> int:
+def expected_total(
+    lines: int, shipping: int, tax: int, discount: int, *, taxes_included: bool
+) -> int:
     """What an order's parts add up to: the rule the totals check holds an order to.
 
     With ``taxes_included`` the tax is already inside the line and shipping
@@ -270,8 +279,11 @@ def revise_lines(stored: list[Any], incoming: list[Line]) -> LineRevision:
     matches: dict[int, Line] = {}
     for key, (position, before) in old.items():
         after = matches[position] = new[key]
-        if (after.sku, after.unit_price, bool(after.requires_shipping)) != \
-                (before.sku, before.unit_price, bool(before.requires_shipping)):
+        if (after.sku, after.unit_price, bool(after.requires_shipping)) != (
+            before.sku,
+            before.unit_price,
+            bool(before.requires_shipping),
+        ):
             return edited
         if after.quantity > before.quantity:
             return edited

@@ -1,7 +1,7 @@
 """The web app: ``create_app(config=None)``, one blueprint per module.
 
 Configuration comes from defaults, then ``HUB_*`` environment variables, then
-the ``config`` mapping (tests pass one). A ready-made :class:`hub.runtime.Hub`
+the ``config`` mapping (tests pass one). A ready-made :class:`hub.runtime.hub.Hub`
 can be handed over as ``config["HUB"]``; otherwise one is built from the
 settings.
 """
@@ -12,8 +12,8 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from ..config import Settings
-from ..runtime import Hub
+from hub.runtime.hub import Hub
+from hub.store.config import Settings
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -21,8 +21,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(DATA_DIR=None, DATABASE_URL=None, SECRET_KEY=None, METRICS_PUBLIC=False)
     # Admin UI session cookie: not readable by scripts, not sent on cross-site posts.
     # HUB_SESSION_COOKIE_SECURE=true when served over HTTPS.
-    app.config.from_mapping(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                            PERMANENT_SESSION_LIFETIME=12 * 3600)
+    app.config.from_mapping(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
+    )
     # Machine-facing surfaces: webhook body limit (default: the hub's
     # HUB_WEBHOOK_MAX_BYTES setting), REST API body limit, and the public base URL
     # that webhook URLs are shown with (default: the request's own host).
@@ -39,8 +42,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         hub = Hub(settings)
     app.extensions["hub"] = hub
 
-    from . import api, errors, ops, security, track, webhooks
-    from .admin import bp as admin_bp
+    from hub.web import api, errors, ops, security, track, webhooks
+    from hub.web.admin import bp as admin_bp
 
     # JSON answers for routing errors (404, 405) under /api/, /webhooks/, /metrics.
     errors.init_app(app)

@@ -25,11 +25,19 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import Unauthorized
 
-from .. import actions, channels, inbox, inventory, jobs, returns
-from ..accounts import find_token
-from ..core.exceptions import ConcurrencyError, Conflict, NotFound, ValidationError
-from ..core.money import Money, MoneyError
-from ..models import (
+from hub.accounts.users import find_token
+from hub.channels import inbox
+from hub.channels import manage as channels
+from hub.core.exceptions import ConcurrencyError, Conflict, NotFound, ValidationError
+from hub.core.money import Money, MoneyError
+from hub.inventory import levels as inventory
+from hub.orders import actions
+from hub.orders.schemas import ManualOrderSchema
+from hub.orders.serialize import iso, order_detail, order_summary
+from hub.queue import jobs
+from hub.returns import actions as returns
+from hub.returns.schemas import ReturnCreateSchema, ReturnReceiveSchema, ReturnRefundSchema
+from hub.store.models import (
     ApiToken,
     Channel,
     Job,
@@ -42,11 +50,9 @@ from ..models import (
     WebhookEvent,
     utcnow,
 )
-from ..schemas import ManualOrderSchema, ReturnCreateSchema, ReturnReceiveSchema, ReturnRefundSchema
-from ..serialize import iso, order_detail, order_summary
-from . import api_schemas as s
-from . import errors, get_hub
-from .apidoc import ID, build_spec, operation
+from hub.web import api_schemas as s
+from hub.web import errors, get_hub
+from hub.web.apidoc import ID, build_spec, operation
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +95,10 @@ def _authenticate():
     if request.endpoint in _DOC_ENDPOINTS and _admin_in_session():
         g.caller = Caller(None, "admin")
         return None
-    raise Unauthorized("send an API token: `Authorization: Bearer <token>` (create one with "
-                       "`hub token create --name <who>`)")
+    raise Unauthorized(
+        "send an API token: `Authorization: Bearer <token>` (create one with "
+        "`hub token create --name <who>`)"
+    )
 
 
 def _caller_for_token(plain: str) -> Caller:
@@ -103,13 +111,15 @@ def _caller_for_token(plain: str) -> Caller:
         stale = token.last_used_at is None or utcnow() - token.last_used_at > TOUCH_EVERY
     if stale:
         with hub.db.transaction() as db:
-            db.execute(update(ApiToken).where(ApiToken.id == caller.token_id).values(last_used_at=utcnow()))
+            db.execute(
+                update(ApiToken).where(ApiToken.id == caller.token_id).values(last_used_at=utcnow())
+            )
     return caller
 
 
 def _admin_in_session() -> bool:
     """A person signed in to the admin UI may read the API docs (same check as the admin's)."""
-    from .admin import password_fingerprint
+    from hub.web.admin import password_fingerprint
 
     user_id = session.get("user_id") if current_app.secret_key else None
     if not isinstance(user_id, int):
@@ -117,14 +127,16 @@ def _admin_in_session() -> bool:
     with get_hub().db.read() as db:
         user = db.get(User, user_id)
         return user is not None and hmac.compare_digest(
-            str(session.get("user_fp", "")), password_fingerprint(user))
+            str(session.get("user_fp", "")), password_fingerprint(user)
+        )
 
 
 # Database errors a request can still provoke are the client's, not a crash of ours.
 @bp.errorhandler(StaleDataError)
 def _stale(exc):
-    return errors.hub_error_response(ConcurrencyError("the record was changed by someone else; "
-                                                      "read it again and retry"))
+    return errors.hub_error_response(
+        ConcurrencyError("the record was changed by someone else; read it again and retry")
+    )
 
 
 @bp.errorhandler(DataError)
@@ -154,8 +166,9 @@ def decode_cursor(cursor: str) -> int:
         if prefix != "id" or not 1 <= value <= s.MAX_ID:
             raise ValueError(raw)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationError("the cursor is not one this API gave",
-                              details={"cursor": ["invalid cursor"]}) from None
+        raise ValidationError(
+            "the cursor is not one this API gave", details={"cursor": ["invalid cursor"]}
+        ) from None
     return value
 
 
@@ -167,14 +180,18 @@ def page(db, query, id_column, args: dict[str, Any], serialize) -> dict[str, Any
     rows = db.scalars(query.order_by(id_column.desc()).limit(limit + 1)).unique().all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return {"data": [serialize(row) for row in rows],
-            "next_cursor": encode_cursor(rows[-1].id) if more and rows else None}
+    return {
+        "data": [serialize(row) for row in rows],
+        "next_cursor": encode_cursor(rows[-1].id) if more and rows else None,
+    }
 
 
 def _channel_id_for_slug(db, slug: str, field: str = "channel") -> int:
     channel_id = db.scalars(select(Channel.id).where(Channel.slug == slug)).first()
     if channel_id is None:
-        raise ValidationError(f"there is no channel {slug!r}", details={field: [f"no channel {slug!r}"]})
+        raise ValidationError(
+            f"there is no channel {slug!r}", details={field: [f"no channel {slug!r}"]}
+        )
     return channel_id
 
 
@@ -187,8 +204,15 @@ def _get(db, model, record_id: int, what: str):
 
 # --- connectors and channels --------------------------------------------------------------------------
 
-_FIELD_TYPES = {"Integer": "integer", "Float": "number", "Decimal": "number", "Boolean": "boolean",
-                "List": "array", "Dict": "object", "Nested": "object"}
+_FIELD_TYPES = {
+    "Integer": "integer",
+    "Float": "number",
+    "Decimal": "number",
+    "Boolean": "boolean",
+    "List": "array",
+    "Dict": "object",
+    "Nested": "object",
+}
 
 
 def connector_json(cls) -> dict[str, Any]:
@@ -198,17 +222,24 @@ def connector_json(cls) -> dict[str, Any]:
         choices = getattr(getattr(f, "validate", None), "choices", None)
         for v in getattr(f, "validators", []):
             choices = getattr(v, "choices", choices)
-        config_fields.append({
-            "name": f.data_key or name,
-            "type": _FIELD_TYPES.get(type(f).__name__, "string"),
-            "required": bool(f.required),
-            "secret": bool(f.metadata.get("secret")),
-            "label": str(f.metadata.get("label") or name.replace("_", " ").capitalize()),
-            "help": str(f.metadata.get("help") or f.metadata.get("description") or ""),
-            "choices": [str(c) for c in choices] if choices is not None else None,
-        })
-    return {"name": cls.name, "label": cls.label or cls.name, "description": cls.description or "",
-            "roles": list(cls.roles), "config_fields": config_fields}
+        config_fields.append(
+            {
+                "name": f.data_key or name,
+                "type": _FIELD_TYPES.get(type(f).__name__, "string"),
+                "required": bool(f.required),
+                "secret": bool(f.metadata.get("secret")),
+                "label": str(f.metadata.get("label") or name.replace("_", " ").capitalize()),
+                "help": str(f.metadata.get("help") or f.metadata.get("description") or ""),
+                "choices": [str(c) for c in choices] if choices is not None else None,
+            }
+        )
+    return {
+        "name": cls.name,
+        "label": cls.label or cls.name,
+        "description": cls.description or "",
+        "roles": list(cls.roles),
+        "config_fields": config_fields,
+    }
 
 
 def webhook_url(channel: Channel) -> str:
@@ -246,8 +277,11 @@ def _config_errors(exc: ValidationError) -> ValidationError:
 
 
 @bp.get("/connectors")
-@operation("List the installed connectors and their config fields", tag="channels",
-           ok=(200, s.ConnectorListSchema, "The connectors."))
+@operation(
+    "List the installed connectors and their config fields",
+    tag="channels",
+    ok=(200, s.ConnectorListSchema, "The connectors."),
+)
 def list_connectors():
     """What `connector` a channel may name, and the fields of its `config`."""
     hub = get_hub()
@@ -258,12 +292,18 @@ def list_connectors():
 @operation("List channels", tag="channels", ok=(200, s.ChannelListSchema, "Every channel."))
 def list_channels():
     with get_hub().db.read() as db:
-        return jsonify(data=[channel_json(c) for c in db.scalars(select(Channel).order_by(Channel.id))])
+        return jsonify(
+            data=[channel_json(c) for c in db.scalars(select(Channel).order_by(Channel.id))]
+        )
 
 
 @bp.post("/channels")
-@operation("Create a channel", tag="channels", body=s.ChannelCreateSchema,
-           ok=(201, s.ChannelSchema, "Created; secret fields come back masked."))
+@operation(
+    "Create a channel",
+    tag="channels",
+    body=s.ChannelCreateSchema,
+    ok=(201, s.ChannelSchema, "Created; secret fields come back masked."),
+)
 def create_channel(body):
     """The connector's own schema validates `config`: errors come back per field under
     `details.config`. Secret fields are encrypted at rest and never shown again."""
@@ -271,18 +311,32 @@ def create_channel(body):
     if body["connector"] not in hub.connectors:
         raise ValidationError(
             f"there is no connector {body['connector']!r}",
-            details={"connector": [f"installed: {', '.join(sorted(hub.connectors))}"]})
+            details={"connector": [f"installed: {', '.join(sorted(hub.connectors))}"]},
+        )
     try:
         hub.connectors[body["connector"]].validate_config(body["config"])
     except ValidationError as exc:
         raise _config_errors(exc) from None
     with hub.db.transaction() as db:
         channel = channels.create_channel(
-            hub, db, name=body["name"], connector=body["connector"], config=body["config"],
-            slug=body["slug"], enabled=body["enabled"], schedule_seconds=body["schedule_seconds"])
-        channels.link_channels(hub, db, channel, payment_channel_id=body["payment_channel_id"],
-                               shipping_channel_id=body["shipping_channel_id"],
-                               set_payment=True, set_shipping=True)
+            hub,
+            db,
+            name=body["name"],
+            connector=body["connector"],
+            config=body["config"],
+            slug=body["slug"],
+            enabled=body["enabled"],
+            schedule_seconds=body["schedule_seconds"],
+        )
+        channels.link_channels(
+            hub,
+            db,
+            channel,
+            payment_channel_id=body["payment_channel_id"],
+            shipping_channel_id=body["shipping_channel_id"],
+            set_payment=True,
+            set_shipping=True,
+        )
         db.flush()
         out = channel_json(channel)
     log.info("channel %s (%s) created by %s", out["slug"], out["connector"], g.caller.actor)
@@ -300,8 +354,12 @@ def get_channel(channel_id: int):
 
 
 @bp.patch(f"/channels/<{ID}:channel_id>")
-@operation("Change a channel", tag="channels", body=s.ChannelPatchSchema,
-           ok=(200, s.ChannelSchema, "The channel as it is now."))
+@operation(
+    "Change a channel",
+    tag="channels",
+    body=s.ChannelPatchSchema,
+    ok=(200, s.ChannelSchema, "The channel as it is now."),
+)
 def update_channel(channel_id: int, body):
     """Only the fields sent change. In `config`, a secret field sent blank (or as the mask
     `********`) keeps its stored value."""
@@ -316,10 +374,15 @@ def update_channel(channel_id: int, body):
         for name in ("name", "enabled", "schedule_seconds"):
             if name in body:
                 setattr(channel, name, body[name])
-        channels.link_channels(hub, db, channel, payment_channel_id=body.get("payment_channel_id"),
-                               shipping_channel_id=body.get("shipping_channel_id"),
-                               set_payment="payment_channel_id" in body,
-                               set_shipping="shipping_channel_id" in body)
+        channels.link_channels(
+            hub,
+            db,
+            channel,
+            payment_channel_id=body.get("payment_channel_id"),
+            shipping_channel_id=body.get("shipping_channel_id"),
+            set_payment="payment_channel_id" in body,
+            set_shipping="shipping_channel_id" in body,
+        )
         channel.updated_at = utcnow()
         db.flush()
         return jsonify(channel_json(channel))
@@ -339,8 +402,12 @@ def delete_channel(channel_id: int):
 
 
 @bp.post(f"/channels/<{ID}:channel_id>/test")
-@operation("Test a channel's connection", tag="channels",
-           ok=(200, s.ConnectionCheckSchema, "The connection works."), errors=(422, 502))
+@operation(
+    "Test a channel's connection",
+    tag="channels",
+    ok=(200, s.ConnectionCheckSchema, "The connection works."),
+    errors=(422, 502),
+)
 def test_channel(channel_id: int):
     """Reaches the outside system with the channel's credentials. A refusal or failure
     of the service answers 502 with its message."""
@@ -351,9 +418,12 @@ def test_channel(channel_id: int):
 
 
 @bp.post(f"/channels/<{ID}:channel_id>/sync")
-@operation("Sync a channel now", tag="channels",
-           ok=(202, s.SyncSchema, "The channel's scheduled work (a pull of orders, a poll) is queued."),
-           errors=(409, 422))
+@operation(
+    "Sync a channel now",
+    tag="channels",
+    ok=(202, s.SyncSchema, "The channel's scheduled work (a pull of orders, a poll) is queued."),
+    errors=(409, 422),
+)
 def sync_channel(channel_id: int):
     """Queues the jobs the scheduler would run for the channel (e.g. `channel.pull`), now.
     409 when the channel is disabled, 422 when its connector neither pulls nor polls."""
@@ -369,8 +439,12 @@ def sync_channel(channel_id: int):
 
 
 @bp.get("/orders")
-@operation("List orders", tag="orders", query=s.OrdersQuerySchema,
-           ok=(200, s.OrderPageSchema, "A page of orders, newest first."))
+@operation(
+    "List orders",
+    tag="orders",
+    query=s.OrdersQuerySchema,
+    ok=(200, s.OrderPageSchema, "A page of orders, newest first."),
+)
 def list_orders(query):
     """Filters combine with AND. Page with `limit` and the `next_cursor` of each answer."""
     with get_hub().db.read() as db:
@@ -383,8 +457,11 @@ def list_orders(query):
         if query.get("q"):
             text = query["q"].strip()
             bare = text.lstrip("#")
-            stmt = stmt.where(Order.number.in_({text, bare, f"#{bare}"}) | (Order.external_id == text)
-                              | (Order.email == text.lower()))
+            stmt = stmt.where(
+                Order.number.in_({text, bare, f"#{bare}"})
+                | (Order.external_id == text)
+                | (Order.email == text.lower())
+            )
         if query.get("updated_since"):
             stmt = stmt.where(Order.updated_at >= query["updated_since"])
         return jsonify(page(db, stmt, Order.id, query, order_summary))
@@ -399,17 +476,30 @@ def _order_json(order_id: int) -> dict[str, Any]:
 
 
 @bp.get(f"/orders/<{ID}:order_id>")
-@operation("Get an order", tag="orders", ok=(200, s.OrderDetailSchema,
-                                              "The order with lines, payments, shipments and events."))
+@operation(
+    "Get an order",
+    tag="orders",
+    ok=(200, s.OrderDetailSchema, "The order with lines, payments, shipments and events."),
+)
 def get_order(order_id: int):
     return jsonify(_order_json(order_id))
 
 
 @bp.post("/orders")
-@operation("Create a manual order", tag="orders", body=ManualOrderSchema,
-           ok=(201, s.OrderDetailSchema, "Created."),
-           also=((200, s.OrderDetailSchema, "An order with this `external_id` exists already: "
-                                            "it is returned and nothing new is created."),))
+@operation(
+    "Create a manual order",
+    tag="orders",
+    body=ManualOrderSchema,
+    ok=(201, s.OrderDetailSchema, "Created."),
+    also=(
+        (
+            200,
+            s.OrderDetailSchema,
+            "An order with this `external_id` exists already: "
+            "it is returned and nothing new is created.",
+        ),
+    ),
+)
 def create_order(body):
     """The order belongs to the built-in `manual` channel. Amounts are decimal strings in
     `currency` (`"19.99"`). Give your own `external_id` to make retries safe."""
@@ -435,8 +525,13 @@ def create_order(body):
 
 
 @bp.post(f"/orders/<{ID}:order_id>/transitions")
-@operation("Move an order through its life cycle", tag="orders", body=s.TransitionInSchema,
-           ok=(200, s.OrderDetailSchema, "The order after the transition."), errors=(409,))
+@operation(
+    "Move an order through its life cycle",
+    tag="orders",
+    body=s.TransitionInSchema,
+    ok=(200, s.OrderDetailSchema, "The order after the transition."),
+    errors=(409,),
+)
 def transition_order(order_id: int, body):
     """`{"event": "cancel", "reason": "customer asked"}`. An event the order's status does
     not allow answers 409 `invalid_transition` with `details.status` and `details.allowed`.
@@ -453,8 +548,10 @@ def transition_order(order_id: int, body):
 
 
 def _returns_query():
-    return select(Return).options(selectinload(Return.lines).joinedload(ReturnLine.order_line),
-                                  selectinload(Return.lines).joinedload(ReturnLine.location))
+    return select(Return).options(
+        selectinload(Return.lines).joinedload(ReturnLine.order_line),
+        selectinload(Return.lines).joinedload(ReturnLine.location),
+    )
 
 
 def _return_json(return_id: int) -> dict[str, Any]:
@@ -472,19 +569,32 @@ def _returned(return_id: int, status: int = 200):
 
 
 @bp.get(f"/orders/<{ID}:order_id>/returns")
-@operation("List an order's returns", tag="returns",
-           ok=(200, s.ReturnListSchema, "The order's returns, oldest first, with their refunds' progress."))
+@operation(
+    "List an order's returns",
+    tag="returns",
+    ok=(
+        200,
+        s.ReturnListSchema,
+        "The order's returns, oldest first, with their refunds' progress.",
+    ),
+)
 def list_order_returns(order_id: int):
     with get_hub().db.read() as db:
         _get(db, Order, order_id, "order")
-        rows = db.scalars(_returns_query().where(Return.order_id == order_id).order_by(Return.id)).all()
+        rows = db.scalars(
+            _returns_query().where(Return.order_id == order_id).order_by(Return.id)
+        ).all()
         jobs_of_order = returns.refund_jobs(db, order_id)
         return jsonify(data=[returns.return_detail(r, jobs=jobs_of_order) for r in rows])
 
 
 @bp.post(f"/orders/<{ID}:order_id>/returns")
-@operation("Open a return", tag="returns", body=ReturnCreateSchema,
-           ok=(201, s.ReturnDetailSchema, "The return, `requested`."))
+@operation(
+    "Open a return",
+    tag="returns",
+    body=ReturnCreateSchema,
+    ok=(201, s.ReturnDetailSchema, "The return, `requested`."),
+)
 def create_order_return(order_id: int, body):
     """Lines (`line_id` from the order's `lines`) and quantities, up to what shipped less what
     other returns (not rejected) take back; a `reason`. The refund is worked out now: each
@@ -499,8 +609,12 @@ def create_order_return(order_id: int, body):
 
 
 @bp.get("/returns")
-@operation("List returns", tag="returns", query=s.ReturnsQuerySchema,
-           ok=(200, s.ReturnPageSchema, "A page of returns, newest first."))
+@operation(
+    "List returns",
+    tag="returns",
+    query=s.ReturnsQuerySchema,
+    ok=(200, s.ReturnPageSchema, "A page of returns, newest first."),
+)
 def list_returns(query):
     """`status=requested` lists the returns waiting for approval; `status=approved`, those whose
     goods are awaited."""
@@ -513,23 +627,40 @@ def list_returns(query):
         jobs_by_order: dict[int, list[Job]] = {}
         order_ids = {ret.order_id for ret in found["data"]}
         if order_ids:
-            for job in db.scalars(select(Job).where(Job.kind == "payment.refund", Job.order_id.in_(order_ids))
-                                  .order_by(Job.id)):
+            for job in db.scalars(
+                select(Job)
+                .where(Job.kind == "payment.refund", Job.order_id.in_(order_ids))
+                .order_by(Job.id)
+            ):
                 jobs_by_order.setdefault(job.order_id, []).append(job)
-        return jsonify(data=[returns.return_detail(ret, jobs=jobs_by_order.get(ret.order_id, []))
-                             for ret in found["data"]], next_cursor=found["next_cursor"])
+        return jsonify(
+            data=[
+                returns.return_detail(ret, jobs=jobs_by_order.get(ret.order_id, []))
+                for ret in found["data"]
+            ],
+            next_cursor=found["next_cursor"],
+        )
 
 
 @bp.get(f"/returns/<{ID}:return_id>")
-@operation("Get a return", tag="returns",
-           ok=(200, s.ReturnDetailSchema, "The return and how its refund is going."))
+@operation(
+    "Get a return",
+    tag="returns",
+    ok=(200, s.ReturnDetailSchema, "The return and how its refund is going."),
+)
 def get_return(return_id: int):
     return jsonify(_return_json(return_id))
 
 
 @bp.post(f"/returns/<{ID}:return_id>/approve")
-@operation("Approve a return", tag="returns", body=s.ReturnApproveSchema, body_required=False,
-           ok=(200, s.ReturnDetailSchema, "The return, `approved`."), errors=(409,))
+@operation(
+    "Approve a return",
+    tag="returns",
+    body=s.ReturnApproveSchema,
+    body_required=False,
+    ok=(200, s.ReturnDetailSchema, "The return, `approved`."),
+    errors=(409,),
+)
 def approve_return(return_id: int, body):
     """Only a `requested` return (409 otherwise); approving it again is a no-op."""
     with get_hub().db.transaction() as db:
@@ -538,9 +669,13 @@ def approve_return(return_id: int, body):
 
 
 @bp.post(f"/returns/<{ID}:return_id>/reject")
-@operation("Reject a return", tag="returns", body=s.ReturnRejectSchema,
-           ok=(200, s.ReturnDetailSchema, "The return, `rejected`; its units can be returned again."),
-           errors=(409,))
+@operation(
+    "Reject a return",
+    tag="returns",
+    body=s.ReturnRejectSchema,
+    ok=(200, s.ReturnDetailSchema, "The return, `rejected`; its units can be returned again."),
+    errors=(409,),
+)
 def reject_return(return_id: int, body):
     """Only before its goods are received (409 otherwise). The reason is required."""
     with get_hub().db.transaction() as db:
@@ -549,25 +684,45 @@ def reject_return(return_id: int, body):
 
 
 @bp.post(f"/returns/<{ID}:return_id>/receive")
-@operation("Receive a return's goods", tag="returns", body=ReturnReceiveSchema, body_required=False,
-           ok=(200, s.ReturnDetailSchema, "The return, `received`, each line restocked or written off."),
-           errors=(409,))
+@operation(
+    "Receive a return's goods",
+    tag="returns",
+    body=ReturnReceiveSchema,
+    body_required=False,
+    ok=(200, s.ReturnDetailSchema, "The return, `received`, each line restocked or written off."),
+    errors=(409,),
+)
 def receive_return(return_id: int, body):
     """Only an `approved` return (409 otherwise). Where each line goes, first that applies:
     `lines[line_id]` (a location code or `write_off`), what the return was created with,
     `write_off: true` for all, `location` for all, the location it shipped from. Each
     restocked unit is a stock movement and is pushed to the sales channels."""
     with get_hub().db.transaction() as db:
-        returns.receive_return(db, return_id, actor=g.caller.actor, location=body["location"],
-                               write_off=body["write_off"], lines=body["lines"])
+        returns.receive_return(
+            db,
+            return_id,
+            actor=g.caller.actor,
+            location=body["location"],
+            write_off=body["write_off"],
+            lines=body["lines"],
+        )
     return _returned(return_id)
 
 
 @bp.post(f"/returns/<{ID}:return_id>/refund")
-@operation("Refund a return", tag="returns", body=ReturnRefundSchema, body_required=False,
-           ok=(200, s.ReturnDetailSchema, "The return, `refunded`: the refunds are queued to the "
-                                          "gateways (`refund.status` tells how they go)."),
-           errors=(409,))
+@operation(
+    "Refund a return",
+    tag="returns",
+    body=ReturnRefundSchema,
+    body_required=False,
+    ok=(
+        200,
+        s.ReturnDetailSchema,
+        "The return, `refunded`: the refunds are queued to the "
+        "gateways (`refund.status` tells how they go).",
+    ),
+    errors=(409,),
+)
 def refund_return(return_id: int, body):
     """Only a `received` return (409 otherwise). `amount` (shipping included) defaults to the
     return's refund plus its shipping refund. More than the order's payments can still give
@@ -581,7 +736,9 @@ def refund_return(return_id: int, body):
             try:
                 minor = Money.parse(body["amount"], currency).amount
             except MoneyError as exc:
-                raise ValidationError(f"invalid amount: {exc}", details={"amount": [str(exc)]}) from None
+                raise ValidationError(
+                    f"invalid amount: {exc}", details={"amount": [str(exc)]}
+                ) from None
         returns.refund_return(db, return_id, actor=g.caller.actor, amount=minor)
     log.info("return %s refunded by %s", return_id, g.caller.actor)
     return _returned(return_id)
@@ -591,15 +748,26 @@ def refund_return(return_id: int, body):
 
 
 def location_json(location: Location) -> dict[str, Any]:
-    return {"id": location.id, "code": location.code, "name": location.name,
-            "priority": location.priority, "active": location.active,
-            "created_at": iso(location.created_at)}
+    return {
+        "id": location.id,
+        "code": location.code,
+        "name": location.name,
+        "priority": location.priority,
+        "active": location.active,
+        "created_at": iso(location.created_at),
+    }
 
 
 def level_json(level: StockLevel) -> dict[str, Any]:
-    return {"id": level.id, "sku": level.sku, "location": level.location.code,
-            "on_hand": level.on_hand, "reserved": level.reserved, "available": level.available,
-            "updated_at": iso(level.updated_at)}
+    return {
+        "id": level.id,
+        "sku": level.sku,
+        "location": level.location.code,
+        "on_hand": level.on_hand,
+        "reserved": level.reserved,
+        "available": level.available,
+        "updated_at": iso(level.updated_at),
+    }
 
 
 @bp.get("/locations")
@@ -611,15 +779,23 @@ def list_locations():
 
 
 @bp.post("/locations")
-@operation("Create a location", tag="stock", body=s.LocationCreateSchema,
-           ok=(201, s.LocationSchema, "Created."), errors=(409,))
+@operation(
+    "Create a location",
+    tag="stock",
+    body=s.LocationCreateSchema,
+    ok=(201, s.LocationSchema, "Created."),
+    errors=(409,),
+)
 def create_location(body):
     with get_hub().db.transaction() as db:
         if db.scalars(select(Location.id).where(Location.code == body["code"])).first() is not None:
-            raise Conflict(f"location {body['code']!r} exists: change it with PATCH",
-                           details={"code": body["code"]})
-        location = inventory.upsert_location(db, body["code"], name=body["name"],
-                                             priority=body["priority"], active=body["active"])
+            raise Conflict(
+                f"location {body['code']!r} exists: change it with PATCH",
+                details={"code": body["code"]},
+            )
+        location = inventory.upsert_location(
+            db, body["code"], name=body["name"], priority=body["priority"], active=body["active"]
+        )
         out = location_json(location)
     response = jsonify(out)
     response.status_code = 201
@@ -635,20 +811,32 @@ def get_location(code: str):
 
 
 @bp.patch("/locations/<code>")
-@operation("Change a location", tag="stock", body=s.LocationPatchSchema,
-           ok=(200, s.LocationSchema, "The location as it is now."))
+@operation(
+    "Change a location",
+    tag="stock",
+    body=s.LocationPatchSchema,
+    ok=(200, s.LocationSchema, "The location as it is now."),
+)
 def update_location(code: str, body):
     with get_hub().db.transaction() as db:
         current = inventory.get_location(db, code)
         location = inventory.upsert_location(
-            db, code, name=body.get("name", current.name), priority=body.get("priority", current.priority),
-            active=body.get("active", current.active))
+            db,
+            code,
+            name=body.get("name", current.name),
+            priority=body.get("priority", current.priority),
+            active=body.get("active", current.active),
+        )
         return jsonify(location_json(location))
 
 
 @bp.get("/stock")
-@operation("List stock levels", tag="stock", query=s.StockQuerySchema,
-           ok=(200, s.StockPageSchema, "A page of stock levels."))
+@operation(
+    "List stock levels",
+    tag="stock",
+    query=s.StockQuerySchema,
+    ok=(200, s.StockPageSchema, "A page of stock levels."),
+)
 def list_stock(query):
     """One level per SKU and location: on hand, reserved by orders, available."""
     with get_hub().db.read() as db:
@@ -656,52 +844,81 @@ def list_stock(query):
         if query.get("sku"):
             stmt = stmt.where(StockLevel.sku == query["sku"])
         if query.get("location"):
-            location = db.scalars(select(Location).where(Location.code == query["location"])).first()
+            location = db.scalars(
+                select(Location).where(Location.code == query["location"])
+            ).first()
             if location is None:
-                raise ValidationError(f"there is no location {query['location']!r}",
-                                      details={"location": ["unknown location"]})
+                raise ValidationError(
+                    f"there is no location {query['location']!r}",
+                    details={"location": ["unknown location"]},
+                )
             stmt = stmt.where(StockLevel.location_id == location.id)
         return jsonify(page(db, stmt, StockLevel.id, query, level_json))
 
 
 @bp.post("/stock")
-@operation("Set stock levels", tag="stock", body=s.StockSetSchema,
-           ok=(200, s.StockSetResultSchema, "The levels after the change."))
+@operation(
+    "Set stock levels",
+    tag="stock",
+    body=s.StockSetSchema,
+    ok=(200, s.StockSetResultSchema, "The levels after the change."),
+)
 def set_stock(body):
     """Sets on-hand quantities (absolute, not deltas), all or none. Each change is recorded
     as a stock movement (actor: the token's name, source `api`) and pushed to the sales
     channels."""
-    changes = [inventory.LevelChange(sku=x["sku"], location_code=x["location"], on_hand=x["on_hand"])
-               for x in body["levels"]]
+    changes = [
+        inventory.LevelChange(sku=x["sku"], location_code=x["location"], on_hand=x["on_hand"])
+        for x in body["levels"]
+    ]
     with get_hub().db.transaction() as db:
         try:
-            changed = inventory.set_on_hand(db, changes, actor=g.caller.name, reason=body["reason"],
-                                            source="api")
+            changed = inventory.set_on_hand(
+                db, changes, actor=g.caller.name, reason=body["reason"], source="api"
+            )
         except NotFound as exc:
             raise ValidationError(exc.message, details={"levels": [exc.message]}) from None
         keys = {(c.sku, c.location_code) for c in changes}
         levels = db.scalars(
-            select(StockLevel).join(Location).options(joinedload(StockLevel.location))
-            .where(StockLevel.sku.in_({k[0] for k in keys}), Location.code.in_({k[1] for k in keys}))
+            select(StockLevel)
+            .join(Location)
+            .options(joinedload(StockLevel.location))
+            .where(
+                StockLevel.sku.in_({k[0] for k in keys}), Location.code.in_({k[1] for k in keys})
+            )
             .order_by(StockLevel.sku, Location.code)
         ).all()
-        return jsonify(changed=changed, levels=[level_json(x) for x in levels
-                                                if (x.sku, x.location.code) in keys])
+        return jsonify(
+            changed=changed,
+            levels=[level_json(x) for x in levels if (x.sku, x.location.code) in keys],
+        )
 
 
 # --- jobs -------------------------------------------------------------------------------------------------
 
 
 def job_json(job: Job) -> dict[str, Any]:
-    return {"id": job.id, "kind": job.kind, "status": job.status, "attempts": job.attempts,
-            "max_attempts": job.max_attempts, "channel_id": job.channel_id, "order_id": job.order_id,
-            "payload": job.payload or {}, "run_at": iso(job.run_at), "last_error": job.last_error,
-            "created_at": iso(job.created_at), "updated_at": iso(job.updated_at),
-            "finished_at": iso(job.finished_at)}
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "status": job.status,
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+        "channel_id": job.channel_id,
+        "order_id": job.order_id,
+        "payload": job.payload or {},
+        "run_at": iso(job.run_at),
+        "last_error": job.last_error,
+        "created_at": iso(job.created_at),
+        "updated_at": iso(job.updated_at),
+        "finished_at": iso(job.finished_at),
+    }
 
 
 @bp.get("/jobs")
-@operation("List jobs", tag="jobs", query=s.JobsQuerySchema, ok=(200, s.JobPageSchema, "A page of jobs."))
+@operation(
+    "List jobs", tag="jobs", query=s.JobsQuerySchema, ok=(200, s.JobPageSchema, "A page of jobs.")
+)
 def list_jobs(query):
     """`status=dead` lists the dead letters: work that failed for good, with its last error."""
     with get_hub().db.read() as db:
@@ -721,8 +938,12 @@ def get_job(job_id: int):
 
 
 @bp.post(f"/jobs/<{ID}:job_id>/retry")
-@operation("Retry a failed or dead job", tag="jobs", ok=(200, s.JobSchema, "Queued to run now."),
-           errors=(409,))
+@operation(
+    "Retry a failed or dead job",
+    tag="jobs",
+    ok=(200, s.JobSchema, "Queued to run now."),
+    errors=(409,),
+)
 def retry_job(job_id: int):
     """Queues the job to run now with a fresh set of attempts; 409 unless it is failed or dead."""
     with get_hub().db.transaction() as db:
@@ -740,18 +961,29 @@ def retry_job(job_id: int):
 
 
 def webhook_event_json(event: WebhookEvent, *, detail: bool = False) -> dict[str, Any]:
-    out = {"id": event.id, "channel": event.channel.slug, "event_id": event.event_id,
-           "topic": event.topic, "status": event.status, "error": event.error,
-           "attempts": event.attempts, "received_at": iso(event.received_at),
-           "processed_at": iso(event.processed_at)}
+    out = {
+        "id": event.id,
+        "channel": event.channel.slug,
+        "event_id": event.event_id,
+        "topic": event.topic,
+        "status": event.status,
+        "error": event.error,
+        "attempts": event.attempts,
+        "received_at": iso(event.received_at),
+        "processed_at": iso(event.processed_at),
+    }
     if detail:
         out.update(headers=event.headers or {}, body=event.body)
     return out
 
 
 @bp.get("/webhook-events")
-@operation("List inbound webhooks", tag="webhook-events", query=s.WebhookEventsQuerySchema,
-           ok=(200, s.WebhookEventPageSchema, "A page of the inbox."))
+@operation(
+    "List inbound webhooks",
+    tag="webhook-events",
+    query=s.WebhookEventsQuerySchema,
+    ok=(200, s.WebhookEventPageSchema, "A page of the inbox."),
+)
 def list_webhook_events(query):
     """The inbox: every verified webhook as received, and what processing it did
     (`processed`, `ignored`, `failed` with its error)."""
@@ -765,16 +997,24 @@ def list_webhook_events(query):
 
 
 @bp.get(f"/webhook-events/<{ID}:event_id>")
-@operation("Get an inbound webhook", tag="webhook-events",
-           ok=(200, s.WebhookEventDetailSchema, "The event with its headers and raw body."))
+@operation(
+    "Get an inbound webhook",
+    tag="webhook-events",
+    ok=(200, s.WebhookEventDetailSchema, "The event with its headers and raw body."),
+)
 def get_webhook_event(event_id: int):
     with get_hub().db.read() as db:
-        return jsonify(webhook_event_json(_get(db, WebhookEvent, event_id, "webhook event"), detail=True))
+        return jsonify(
+            webhook_event_json(_get(db, WebhookEvent, event_id, "webhook event"), detail=True)
+        )
 
 
 @bp.post(f"/webhook-events/<{ID}:event_id>/replay")
-@operation("Process an inbound webhook again", tag="webhook-events",
-           ok=(202, s.JobQueuedSchema, "Processing is queued."))
+@operation(
+    "Process an inbound webhook again",
+    tag="webhook-events",
+    ok=(202, s.JobQueuedSchema, "Processing is queued."),
+)
 def replay_webhook_event(event_id: int):
     """For an event whose processing failed (after fixing the cause). Processing is
     idempotent, so replaying a processed event changes nothing that is already right."""
@@ -787,13 +1027,13 @@ def replay_webhook_event(event_id: int):
 
 # The back office's ledgers (ERP files, notification deliveries) are read by views of their own
 # module, on this blueprint.
-from . import api_backoffice  # noqa: E402,F401
+from hub.web import api_backoffice  # noqa: E402,F401
 
 # --- the API's own documentation ------------------------------------------------------------------------
 
 DESCRIPTION = (
     "The hub's REST API. Send `Authorization: Bearer <token>` (tokens from `hub token create`). "
-    "Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`; lists page with `limit` and "
+    'Errors are `{"error": {"code", "message", "details"}}`; lists page with `limit` and '
     "`cursor` (`next_cursor` of the previous answer). Money is a decimal string in the order's "
     "`currency`."
 )
@@ -804,8 +1044,9 @@ def openapi_document() -> dict[str, Any]:
     app = current_app._get_current_object()
     cached = app.extensions.get("hub_openapi")
     if cached is None:
-        cached = build_spec(app, blueprint="api", title="hub REST API", version=API_VERSION,
-                            description=DESCRIPTION)
+        cached = build_spec(
+            app, blueprint="api", title="hub REST API", version=API_VERSION, description=DESCRIPTION
+        )
         cached["servers"] = [{"url": "/"}]
         app.extensions["hub_openapi"] = cached
     return cached
@@ -820,8 +1061,9 @@ def openapi():
 @bp.get("/docs")
 def docs():
     """The API reference for people: every operation, its parameters, bodies and answers."""
-    from .apidocs_page import operations_for_page, page_intro
+    from hub.web.apidocs_page import operations_for_page, page_intro
 
     spec = openapi_document()
-    return render_template("api/docs.html", spec=spec, groups=operations_for_page(spec),
-                           intro=page_intro(spec))
+    return render_template(
+        "api/docs.html", spec=spec, groups=operations_for_page(spec), intro=page_intro(spec)
+    )

@@ -1,7 +1,7 @@
 """The REST API's back-office views: ERP files and outbound notification deliveries.
 
 Both are ledgers other parts write (the ``erp_csv`` connector, the ``notify``
-job; see :mod:`hub.erp` and :mod:`hub.notifications`); these views only read
+job; see :mod:`hub.channels.erp_ledgers` and :mod:`hub.notifications.outbox`); these views only read
 them, on the API's blueprint, with its token check, errors and cursor pages.
 """
 
@@ -12,13 +12,14 @@ from typing import Any
 from flask import jsonify, send_file
 from sqlalchemy import select
 
-from .. import erp, notifications
-from ..models import Channel, ErpExport, ErpImport, Job, NotificationAttempt
-from ..serialize import iso
-from . import api_schemas as s
-from . import get_hub
-from .api import _channel_id_for_slug, _get, bp, page
-from .apidoc import ID, operation
+from hub.channels import erp_ledgers as erp
+from hub.notifications import outbox as notifications
+from hub.orders.serialize import iso
+from hub.store.models import Channel, ErpExport, ErpImport, Job, NotificationAttempt
+from hub.web import api_schemas as s
+from hub.web import get_hub
+from hub.web.api import _channel_id_for_slug, _get, bp, page
+from hub.web.apidoc import ID, operation
 
 # --- ERP files ------------------------------------------------------------------------------------------
 
@@ -45,8 +46,12 @@ def _rejects_download(import_id: int):
 
 
 @bp.get("/erp-files")
-@operation("List ERP stock files", tag="erp", query=s.ErpFilesQuerySchema,
-           ok=(200, s.ErpFilePageSchema, "A page of stock files, newest first."))
+@operation(
+    "List ERP stock files",
+    tag="erp",
+    query=s.ErpFilesQuerySchema,
+    ok=(200, s.ErpFilePageSchema, "A page of stock files, newest first."),
+)
 def list_erp_files(query):
     """Every stock file an ERP channel found in its import folder, and what became of it:
     `succeeded`, `partial` (some rows rejected), `failed` (nothing applied: `error` says
@@ -63,34 +68,58 @@ def list_erp_files(query):
 
 
 @bp.get(f"/erp-files/<{ID}:file_id>")
-@operation("Get an ERP stock file", tag="erp",
-           ok=(200, s.ErpFileDetailSchema, "The file with its first rejected rows (line and reason)."))
+@operation(
+    "Get an ERP stock file",
+    tag="erp",
+    ok=(200, s.ErpFileDetailSchema, "The file with its first rejected rows (line and reason)."),
+)
 def get_erp_file(file_id: int):
     """`rejects` holds the first rejected rows; all of them, with the row as read, are in
     the rejects file (`GET /erp-files/<id>/rejects`)."""
     with get_hub().db.read() as db:
-        return jsonify(erp_file_json(_get(db, ErpImport, file_id, "ERP file"), _slugs(db), detail=True))
+        return jsonify(
+            erp_file_json(_get(db, ErpImport, file_id, "ERP file"), _slugs(db), detail=True)
+        )
 
 
 @bp.get(f"/erp-files/<{ID}:file_id>/rejects")
-@operation("Download an ERP file's rejected rows", tag="erp",
-           ok=(200, {"type": "string"}, "The rejects file: the rows as read, plus `line` and `reason` "
-                                     "(CSV, in the file's own delimiter and encoding)."),
-           media_type="text/csv")
+@operation(
+    "Download an ERP file's rejected rows",
+    tag="erp",
+    ok=(
+        200,
+        {"type": "string"},
+        "The rejects file: the rows as read, plus `line` and `reason` "
+        "(CSV, in the file's own delimiter and encoding).",
+    ),
+    media_type="text/csv",
+)
 def get_erp_file_rejects(file_id: int):
     """404 when the file had no rejected rows (or its rejects file was removed)."""
     return _rejects_download(file_id)
 
 
 def erp_export_json(row: ErpExport, slugs: dict[int, str]) -> dict[str, Any]:
-    return {"id": row.id, "channel": slugs.get(row.channel_id), "channel_id": row.channel_id,
-            "sequence": row.sequence, "file_name": row.file_name, "orders": row.orders, "rows": row.rows,
-            "checksum": row.checksum, "created_at": iso(row.created_at)}
+    return {
+        "id": row.id,
+        "channel": slugs.get(row.channel_id),
+        "channel_id": row.channel_id,
+        "sequence": row.sequence,
+        "file_name": row.file_name,
+        "orders": row.orders,
+        "rows": row.rows,
+        "checksum": row.checksum,
+        "created_at": iso(row.created_at),
+    }
 
 
 @bp.get("/erp-exports")
-@operation("List ERP order files written", tag="erp", query=s.ErpExportsQuerySchema,
-           ok=(200, s.ErpExportPageSchema, "A page of order files, newest first."))
+@operation(
+    "List ERP order files written",
+    tag="erp",
+    query=s.ErpExportsQuerySchema,
+    ok=(200, s.ErpExportPageSchema, "A page of order files, newest first."),
+)
 def list_erp_exports(query):
     """Each order file an ERP channel wrote to its export folder: its name, how many
     orders and rows, and its SHA-256."""
@@ -105,8 +134,11 @@ def list_erp_exports(query):
 # --- notification deliveries ------------------------------------------------------------------------------
 
 
-def delivery_json(attempt: NotificationAttempt, channels: dict[int, tuple[str, str]],
-                  job_states: dict[str, tuple[int, str]]) -> dict[str, Any]:
+def delivery_json(
+    attempt: NotificationAttempt,
+    channels: dict[int, tuple[str, str]],
+    job_states: dict[str, tuple[int, str]],
+) -> dict[str, Any]:
     out = notifications.attempt_dict(attempt)
     slug, connector = channels.get(attempt.channel_id, (None, None))
     job_id, job_status = job_states.get(attempt.idempotency_key, (None, None))
@@ -116,17 +148,33 @@ def delivery_json(attempt: NotificationAttempt, channels: dict[int, tuple[str, s
 
 def delivery_serializer(db, attempts: list[NotificationAttempt]):
     """One function serialising a page of attempts, with their channels and jobs read in two queries."""
-    channels = {cid: (slug, connector) for cid, slug, connector
-                in db.execute(select(Channel.id, Channel.slug, Channel.connector)).all()}
+    channels = {
+        cid: (slug, connector)
+        for cid, slug, connector in db.execute(
+            select(Channel.id, Channel.slug, Channel.connector)
+        ).all()
+    }
     keys = {a.idempotency_key for a in attempts}
-    job_states = {key: (job_id, status) for key, job_id, status in db.execute(
-        select(Job.dedupe_key, Job.id, Job.status).where(Job.dedupe_key.in_(keys))).all()} if keys else {}
+    job_states = (
+        {
+            key: (job_id, status)
+            for key, job_id, status in db.execute(
+                select(Job.dedupe_key, Job.id, Job.status).where(Job.dedupe_key.in_(keys))
+            ).all()
+        }
+        if keys
+        else {}
+    )
     return lambda attempt: delivery_json(attempt, channels, job_states)
 
 
 @bp.get("/deliveries")
-@operation("List notification delivery attempts", tag="deliveries", query=s.DeliveriesQuerySchema,
-           ok=(200, s.DeliveryPageSchema, "A page of attempts, newest first."))
+@operation(
+    "List notification delivery attempts",
+    tag="deliveries",
+    query=s.DeliveriesQuerySchema,
+    ok=(200, s.DeliveryPageSchema, "A page of attempts, newest first."),
+)
 def list_deliveries(query):
     """Every attempt a notification channel (email, outbound webhook …) made to deliver an
     order event: `outcome` `sent`, `failed` (with the receiver's `status_code` and the
@@ -136,9 +184,14 @@ def list_deliveries(query):
     with get_hub().db.read() as db:
         stmt = select(NotificationAttempt)
         if query.get("channel"):
-            stmt = stmt.where(NotificationAttempt.channel_id == _channel_id_for_slug(db, query["channel"]))
-        for name, column in (("order_id", NotificationAttempt.order_id), ("event", NotificationAttempt.event_name),
-                             ("outcome", NotificationAttempt.outcome)):
+            stmt = stmt.where(
+                NotificationAttempt.channel_id == _channel_id_for_slug(db, query["channel"])
+            )
+        for name, column in (
+            ("order_id", NotificationAttempt.order_id),
+            ("event", NotificationAttempt.event_name),
+            ("outcome", NotificationAttempt.outcome),
+        ):
             if query.get(name) is not None:
                 stmt = stmt.where(column == query[name])
         # One pass to find the page, a second for its channels and jobs: a page costs three queries.
@@ -149,9 +202,12 @@ def list_deliveries(query):
 
 
 @bp.get(f"/deliveries/<{ID}:attempt_id>")
-@operation("Get a notification delivery attempt", tag="deliveries", ok=(200, s.DeliverySchema, "The attempt."))
+@operation(
+    "Get a notification delivery attempt",
+    tag="deliveries",
+    ok=(200, s.DeliverySchema, "The attempt."),
+)
 def get_delivery(attempt_id: int):
     with get_hub().db.read() as db:
         attempt = _get(db, NotificationAttempt, attempt_id, "delivery attempt")
         return jsonify(delivery_serializer(db, [attempt])(attempt))
-

@@ -3,7 +3,7 @@
 Input schemas load and validate requests (unknown fields are refused, with a
 422 naming them); output schemas document the answers. The OpenAPI document
 (``/api/v1/openapi.json``) is generated from both, so what the docs say is
-what the code checks. Answers are produced by :mod:`hub.serialize` and the
+what the code checks. Answers are produced by :mod:`hub.orders.serialize` and the
 small functions in :mod:`hub.web.api`; the schemathesis test proves they
 conform to these schemas.
 """
@@ -14,10 +14,10 @@ from datetime import UTC
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from ..core.lifecycle import EVENTS, STATUSES
-from ..core.status import FINANCIAL_STATUSES, FULFILLMENT_STATUSES, PAYMENT_STATUSES
-from ..jobs import STATUSES as JOB_STATUSES
-from ..returns import STATUSES as RETURN_STATUSES
+from hub.core.lifecycle import EVENTS, STATUSES
+from hub.core.status import FINANCIAL_STATUSES, FULFILLMENT_STATUSES, PAYMENT_STATUSES
+from hub.queue.jobs import STATUSES as JOB_STATUSES
+from hub.returns.actions import STATUSES as RETURN_STATUSES
 
 #: Largest value of an id in a path or a body (a 32-bit database integer).
 MAX_ID = 2**31 - 1
@@ -43,11 +43,23 @@ class OutSchema(Schema):
 
 
 class ErrorBodySchema(OutSchema):
-    code = fields.String(required=True, metadata={"description": "Stable, machine-readable: "
-                                                  "validation_error, not_found, invalid_transition …"})
-    message = fields.String(required=True, metadata={"description": "What went wrong, for a person."})
-    details = fields.Dict(required=True, metadata={"description": "Field errors (422) or facts "
-                                                   "about the error (409: status, allowed events)."})
+    code = fields.String(
+        required=True,
+        metadata={
+            "description": "Stable, machine-readable: "
+            "validation_error, not_found, invalid_transition …"
+        },
+    )
+    message = fields.String(
+        required=True, metadata={"description": "What went wrong, for a person."}
+    )
+    details = fields.Dict(
+        required=True,
+        metadata={
+            "description": "Field errors (422) or facts "
+            "about the error (409: status, allowed events)."
+        },
+    )
 
 
 class ErrorSchema(OutSchema):
@@ -55,19 +67,34 @@ class ErrorSchema(OutSchema):
 
 
 class PageQuerySchema(Schema):
-    limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT),
-                           metadata={"description": f"Items per page (1–{MAX_LIMIT})."})
-    cursor = fields.String(load_default=None, validate=validate.Length(max=100),
-                           metadata={"description": "`next_cursor` of the previous page."})
+    limit = fields.Integer(
+        load_default=DEFAULT_LIMIT,
+        validate=validate.Range(min=1, max=MAX_LIMIT),
+        metadata={"description": f"Items per page (1–{MAX_LIMIT})."},
+    )
+    cursor = fields.String(
+        load_default=None,
+        validate=validate.Length(max=100),
+        metadata={"description": "`next_cursor` of the previous page."},
+    )
 
 
 def page_schema(item: type[Schema], name: str) -> type[Schema]:
     """``{"data": [item…], "next_cursor": "…" | null}``."""
-    return type(name, (OutSchema,), {
-        "data": fields.List(fields.Nested(item), required=True),
-        "next_cursor": fields.String(required=True, allow_none=True, metadata={
-            "description": "Pass as `cursor` for the next page; null on the last page."}),
-    })
+    return type(
+        name,
+        (OutSchema,),
+        {
+            "data": fields.List(fields.Nested(item), required=True),
+            "next_cursor": fields.String(
+                required=True,
+                allow_none=True,
+                metadata={
+                    "description": "Pass as `cursor` for the next page; null on the last page."
+                },
+            ),
+        },
+    )
 
 
 class JobQueuedSchema(OutSchema):
@@ -80,28 +107,49 @@ class JobQueuedSchema(OutSchema):
 
 class ChannelCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    connector = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={
-        "description": "An installed connector's name (`GET /connectors`)."})
-    config = fields.Dict(keys=fields.String(), load_default=dict, metadata={
-        "description": "Validated by the connector's own schema; secret fields are write-only."})
-    slug = fields.String(load_default=None, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,79}$"),
-                         metadata={"description": "Default: made from the name."})
+    connector = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "An installed connector's name (`GET /connectors`)."},
+    )
+    config = fields.Dict(
+        keys=fields.String(),
+        load_default=dict,
+        metadata={
+            "description": "Validated by the connector's own schema; secret fields are write-only."
+        },
+    )
+    slug = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,79}$"),
+        metadata={"description": "Default: made from the name."},
+    )
     enabled = fields.Boolean(load_default=True)
-    schedule_seconds = fields.Integer(load_default=None, allow_none=True,
-                                      validate=validate.Range(min=10, max=7 * 86400), metadata={
-                                          "description": "How often scheduled work (pulls, polls) "
-                                                         "runs; default: the connector's."})
+    schedule_seconds = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=10, max=7 * 86400),
+        metadata={
+            "description": "How often scheduled work (pulls, polls) runs; default: the connector's."
+        },
+    )
     payment_channel_id = _id(load_default=None, allow_none=True)
     shipping_channel_id = _id(load_default=None, allow_none=True)
 
 
 class ChannelPatchSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=200))
-    config = fields.Dict(keys=fields.String(), metadata={
-        "description": "Only the fields given change; a secret sent blank (or as the mask) "
-                       "keeps its stored value."})
+    config = fields.Dict(
+        keys=fields.String(),
+        metadata={
+            "description": "Only the fields given change; a secret sent blank (or as the mask) "
+            "keeps its stored value."
+        },
+    )
     enabled = fields.Boolean()
-    schedule_seconds = fields.Integer(allow_none=True, validate=validate.Range(min=10, max=7 * 86400))
+    schedule_seconds = fields.Integer(
+        allow_none=True, validate=validate.Range(min=10, max=7 * 86400)
+    )
     payment_channel_id = _id(allow_none=True)
     shipping_channel_id = _id(allow_none=True)
 
@@ -113,13 +161,19 @@ class ChannelSchema(OutSchema):
     connector = fields.String(required=True)
     roles = fields.List(fields.String(), required=True)
     enabled = fields.Boolean(required=True)
-    config = fields.Dict(required=True, metadata={
-        "description": "Secret fields show `********` when set, an empty string when not."})
+    config = fields.Dict(
+        required=True,
+        metadata={
+            "description": "Secret fields show `********` when set, an empty string when not."
+        },
+    )
     schedule_seconds = fields.Integer(required=True, allow_none=True)
     payment_channel_id = fields.Integer(required=True, allow_none=True)
     shipping_channel_id = fields.Integer(required=True, allow_none=True)
-    webhook_url = fields.String(required=True, metadata={
-        "description": "Where the outside system posts this channel's webhooks."})
+    webhook_url = fields.String(
+        required=True,
+        metadata={"description": "Where the outside system posts this channel's webhooks."},
+    )
     last_sync_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
     last_error = fields.String(required=True, allow_none=True)
     created_at = fields.String(required=True, metadata={"format": "date-time"})
@@ -167,15 +221,24 @@ class ConnectorListSchema(OutSchema):
 
 class OrdersQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf(STATUSES))
-    channel = fields.String(validate=validate.Length(min=1, max=100), metadata={
-        "description": "A channel's slug."})
+    channel = fields.String(
+        validate=validate.Length(min=1, max=100), metadata={"description": "A channel's slug."}
+    )
     financial_status = fields.String(validate=validate.OneOf(FINANCIAL_STATUSES))
     fulfillment_status = fields.String(validate=validate.OneOf(FULFILLMENT_STATUSES))
-    q = fields.String(validate=validate.Length(min=1, max=320), metadata={
-        "description": "An order number (with or without `#`), the channel's order id, "
-                       "or the customer's email."})
-    updated_since = fields.AwareDateTime(default_timezone=UTC, metadata={
-        "description": "Only orders changed at or after this time (ISO 8601; UTC when it has no offset)."})
+    q = fields.String(
+        validate=validate.Length(min=1, max=320),
+        metadata={
+            "description": "An order number (with or without `#`), the channel's order id, "
+            "or the customer's email."
+        },
+    )
+    updated_since = fields.AwareDateTime(
+        default_timezone=UTC,
+        metadata={
+            "description": "Only orders changed at or after this time (ISO 8601; UTC when it has no offset)."
+        },
+    )
 
 
 class CustomerOutSchema(OutSchema):
@@ -189,13 +252,21 @@ class OrderLineOutSchema(OutSchema):
     sku = fields.String(required=True)
     name = fields.String(required=True)
     quantity = fields.Integer(required=True)
-    unit_price = fields.String(required=True, metadata={"description": "Decimal string, e.g. `19.99`."})
+    unit_price = fields.String(
+        required=True, metadata={"description": "Decimal string, e.g. `19.99`."}
+    )
     tax = fields.String(required=True)
     discount = fields.String(required=True)
-    requires_shipping = fields.Boolean(required=True, metadata={
-        "description": "False for what no warehouse ships (gift cards, digital goods)."})
-    removed_quantity = fields.Integer(required=True, metadata={
-        "description": "Units refunded or removed on the channel; `quantity` is what is still owed."})
+    requires_shipping = fields.Boolean(
+        required=True,
+        metadata={"description": "False for what no warehouse ships (gift cards, digital goods)."},
+    )
+    removed_quantity = fields.Integer(
+        required=True,
+        metadata={
+            "description": "Units refunded or removed on the channel; `quantity` is what is still owed."
+        },
+    )
 
 
 class PaymentOutSchema(OutSchema):
@@ -264,22 +335,39 @@ class OrderDetailSchema(OrderSummarySchema):
     shipping = fields.String(required=True)
     tax = fields.String(required=True)
     discount = fields.String(required=True)
-    taxes_included = fields.Boolean(required=True, metadata={
-        "description": "Line prices contain `tax`: the total is lines + shipping − discount."})
+    taxes_included = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Line prices contain `tax`: the total is lines + shipping − discount."
+        },
+    )
     tags = fields.List(fields.String(), required=True)
     notes = fields.String(required=True)
     is_test = fields.Boolean(required=True)
-    tracking_token = fields.String(required=True, metadata={
-        "description": "The customer's tracking page is `/track/<tracking_token>`."})
-    allowed_events = fields.List(fields.String(), required=True, metadata={
-        "description": "The transitions the order's status allows now."})
+    tracking_token = fields.String(
+        required=True,
+        metadata={"description": "The customer's tracking page is `/track/<tracking_token>`."},
+    )
+    allowed_events = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "The transitions the order's status allows now."},
+    )
     payments = fields.List(fields.Nested(PaymentOutSchema), required=True)
     shipments = fields.List(fields.Nested(ShipmentOutSchema), required=True)
-    returns = fields.List(fields.Nested(lambda: ReturnSchema()), required=True, metadata={
-        "description": "The order's returns, oldest first (each one's refund progress: "
-                       "`GET /returns/<id>`)."})
-    events = fields.List(fields.Nested(OrderEventOutSchema), required=True, metadata={
-        "description": "The audit trail, oldest first."})
+    returns = fields.List(
+        fields.Nested(lambda: ReturnSchema()),
+        required=True,
+        metadata={
+            "description": "The order's returns, oldest first (each one's refund progress: "
+            "`GET /returns/<id>`)."
+        },
+    )
+    events = fields.List(
+        fields.Nested(OrderEventOutSchema),
+        required=True,
+        metadata={"description": "The audit trail, oldest first."},
+    )
     created_at = fields.String(required=True, metadata={"format": "date-time"})
 
 
@@ -287,9 +375,14 @@ OrderPageSchema = page_schema(OrderSummarySchema, "OrderPageSchema")
 
 
 class TransitionInSchema(Schema):
-    event = fields.String(required=True, validate=validate.OneOf(PERSON_EVENTS), metadata={
-        "description": "confirm, hold (needs a reason), release, start_fulfillment, ship, "
-                       "deliver, complete, cancel, return …"})
+    event = fields.String(
+        required=True,
+        validate=validate.OneOf(PERSON_EVENTS),
+        metadata={
+            "description": "confirm, hold (needs a reason), release, start_fulfillment, ship, "
+            "deliver, complete, cancel, return …"
+        },
+    )
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
@@ -304,30 +397,50 @@ class ReturnLineOutSchema(OutSchema):
     line_id = fields.Integer(required=True, metadata={"description": "The order line's id."})
     sku = fields.String(required=True)
     quantity = fields.Integer(required=True)
-    location = fields.String(required=True, allow_none=True, metadata={
-        "description": "Location code the units go (or went) back to; null when written off or "
-                       "not decided yet."})
+    location = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "Location code the units go (or went) back to; null when written off or "
+            "not decided yet."
+        },
+    )
     write_off = fields.Boolean(required=True)
-    disposition = fields.String(required=True, metadata={
-        "description": "Empty until received, then `restocked`, `written_off` or `untracked` "
-                       "(the hub keeps no stock)."})
+    disposition = fields.String(
+        required=True,
+        metadata={
+            "description": "Empty until received, then `restocked`, `written_off` or `untracked` "
+            "(the hub keeps no stock)."
+        },
+    )
 
 
 class ReturnSchema(OutSchema):
     id = fields.Integer(required=True)
     order_id = fields.Integer(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(RETURN_STATUSES), metadata={
-        "description": "requested → approved → received → refunded; or rejected."})
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(RETURN_STATUSES),
+        metadata={"description": "requested → approved → received → refunded; or rejected."},
+    )
     reason = fields.String(required=True)
     note = fields.String(required=True)
     currency = fields.String(required=True)
-    refund_amount = fields.String(required=True, metadata={
-        "description": "What the returned lines are worth (their share of the order total), or "
-                       "the amount set when the return was created."})
-    shipping_refund = fields.String(required=True, metadata={
-        "description": "The part of the order's shipping given back with it."})
-    refunded_amount = fields.String(required=True, metadata={
-        "description": "What was sent to the payment gateways when it was refunded."})
+    refund_amount = fields.String(
+        required=True,
+        metadata={
+            "description": "What the returned lines are worth (their share of the order total), or "
+            "the amount set when the return was created."
+        },
+    )
+    shipping_refund = fields.String(
+        required=True,
+        metadata={"description": "The part of the order's shipping given back with it."},
+    )
+    refunded_amount = fields.String(
+        required=True,
+        metadata={"description": "What was sent to the payment gateways when it was refunded."},
+    )
     lines = fields.List(fields.Nested(ReturnLineOutSchema), required=True)
     created_by = fields.String(required=True)
     created_at = fields.String(required=True, metadata={"format": "date-time"})
@@ -342,20 +455,32 @@ class RefundJobSchema(OutSchema):
     status = fields.String(required=True, validate=validate.OneOf(JOB_STATUSES))
     amount = fields.String(required=True)
     payment_id = fields.Integer(required=True)
-    error = fields.String(required=True, allow_none=True, metadata={
-        "description": "The gateway's refusal or the last failure."})
+    error = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The gateway's refusal or the last failure."},
+    )
 
 
 class RefundProgressSchema(OutSchema):
-    status = fields.String(required=True, validate=validate.OneOf(REFUND_PROGRESS), metadata={
-        "description": "none (not refunded, or with 0), pending, failed (a job is dead: retry it "
-                       "at `POST /jobs/<id>/retry`) or succeeded."})
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(REFUND_PROGRESS),
+        metadata={
+            "description": "none (not refunded, or with 0), pending, failed (a job is dead: retry it "
+            "at `POST /jobs/<id>/retry`) or succeeded."
+        },
+    )
     jobs = fields.List(fields.Nested(RefundJobSchema), required=True)
 
 
 class ReturnDetailSchema(ReturnSchema):
-    refund = fields.Nested(RefundProgressSchema, required=True, allow_none=True, metadata={
-        "description": "How the refund is going at the gateways."})
+    refund = fields.Nested(
+        RefundProgressSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "How the refund is going at the gateways."},
+    )
 
 
 class ReturnListSchema(OutSchema):
@@ -366,31 +491,47 @@ ReturnPageSchema = page_schema(ReturnDetailSchema, "ReturnPageSchema")
 
 
 class ReturnsQuerySchema(PageQuerySchema):
-    status = fields.String(validate=validate.OneOf(RETURN_STATUSES), metadata={
-        "description": "e.g. `requested`: the returns waiting for a person to approve them."})
+    status = fields.String(
+        validate=validate.OneOf(RETURN_STATUSES),
+        metadata={
+            "description": "e.g. `requested`: the returns waiting for a person to approve them."
+        },
+    )
 
 
 class ReturnApproveSchema(Schema):
-    note = fields.String(load_default="", validate=validate.Length(max=2000), metadata={
-        "description": "Added to the return's note."})
+    note = fields.String(
+        load_default="",
+        validate=validate.Length(max=2000),
+        metadata={"description": "Added to the return's note."},
+    )
 
 
 class ReturnRejectSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000), metadata={
-        "description": "Why; it goes into the order's audit trail."})
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=2000),
+        metadata={"description": "Why; it goes into the order's audit trail."},
+    )
 
 
 # --- locations and stock -------------------------------------------------------------------------------
 
-_CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
-                        error="use letters, digits, dots, dashes and underscores (at most 100)")
+_CODE = validate.Regexp(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+    error="use letters, digits, dots, dashes and underscores (at most 100)",
+)
 
 
 class LocationCreateSchema(Schema):
     code = fields.String(required=True, validate=_CODE)
     name = fields.String(load_default="", validate=validate.Length(max=200))
-    priority = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=-10_000, max=10_000),
-                              metadata={"description": "Higher ships first."})
+    priority = fields.Integer(
+        load_default=0,
+        strict=True,
+        validate=validate.Range(min=-10_000, max=10_000),
+        metadata={"description": "Higher ships first."},
+    )
     active = fields.Boolean(load_default=True)
 
 
@@ -415,19 +556,23 @@ class LocationListSchema(OutSchema):
 
 class StockQuerySchema(PageQuerySchema):
     sku = fields.String(validate=validate.Length(min=1, max=100))
-    location = fields.String(validate=validate.Length(min=1, max=100), metadata={
-        "description": "A location's code."})
+    location = fields.String(
+        validate=validate.Length(min=1, max=100), metadata={"description": "A location's code."}
+    )
 
 
 class StockLevelInSchema(Schema):
     sku = fields.String(required=True, validate=validate.Length(min=1, max=100))
     location = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    on_hand = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=1_000_000_000))
+    on_hand = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=0, max=1_000_000_000)
+    )
 
 
 class StockSetSchema(Schema):
-    levels = fields.List(fields.Nested(StockLevelInSchema), required=True,
-                         validate=validate.Length(min=1, max=1000))
+    levels = fields.List(
+        fields.Nested(StockLevelInSchema), required=True, validate=validate.Length(min=1, max=1000)
+    )
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
@@ -445,7 +590,9 @@ StockPageSchema = page_schema(StockLevelSchema, "StockPageSchema")
 
 
 class StockSetResultSchema(OutSchema):
-    changed = fields.Integer(required=True, metadata={"description": "Levels whose on-hand changed."})
+    changed = fields.Integer(
+        required=True, metadata={"description": "Levels whose on-hand changed."}
+    )
     levels = fields.List(fields.Nested(StockLevelSchema), required=True)
 
 
@@ -477,8 +624,9 @@ JobPageSchema = page_schema(JobSchema, "JobPageSchema")
 
 
 class WebhookEventsQuerySchema(PageQuerySchema):
-    channel = fields.String(validate=validate.Length(min=1, max=100), metadata={
-        "description": "A channel's slug."})
+    channel = fields.String(
+        validate=validate.Length(min=1, max=100), metadata={"description": "A channel's slug."}
+    )
     status = fields.String(validate=validate.OneOf(WEBHOOK_EVENT_STATUSES))
 
 
@@ -504,20 +652,23 @@ WebhookEventPageSchema = page_schema(WebhookEventSchema, "WebhookEventPageSchema
 
 # --- back office: ERP files and notification deliveries (issue 7) ------------------------------------------
 
-#: An ERP stock file's status in the import ledger (see ``hub.models.ErpImport``).
+#: An ERP stock file's status in the import ledger (see ``hub.store.models.ErpImport``).
 ERP_FILE_STATUSES = ("processing", "succeeded", "partial", "failed", "duplicate")
-#: What one delivery attempt of a notification did (``hub.notifications.OUTCOMES``).
+#: What one delivery attempt of a notification did (``hub.notifications.outbox.OUTCOMES``).
 DELIVERY_OUTCOMES = ("sent", "failed", "skipped")
 
 
 class ErpFilesQuerySchema(PageQuerySchema):
-    channel = fields.String(validate=validate.Length(min=1, max=100), metadata={
-        "description": "An ERP channel's slug."})
+    channel = fields.String(
+        validate=validate.Length(min=1, max=100), metadata={"description": "An ERP channel's slug."}
+    )
     status = fields.String(validate=validate.OneOf(ERP_FILE_STATUSES))
 
 
 class ErpRejectSchema(OutSchema):
-    line = fields.Integer(required=True, metadata={"description": "Line number in the file (the header is 1)."})
+    line = fields.Integer(
+        required=True, metadata={"description": "Line number in the file (the header is 1)."}
+    )
     reason = fields.String(required=True)
 
 
@@ -528,17 +679,30 @@ class ErpFileSchema(OutSchema):
     file_name = fields.String(required=True)
     checksum = fields.String(required=True, metadata={"description": "SHA-256 of the file."})
     size = fields.Integer(required=True, metadata={"description": "Bytes."})
-    status = fields.String(required=True, validate=validate.OneOf(ERP_FILE_STATUSES), metadata={
-        "description": "succeeded, partial (some rows rejected), failed (nothing applied), "
-                       "duplicate (imported before: nothing done), processing."})
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(ERP_FILE_STATUSES),
+        metadata={
+            "description": "succeeded, partial (some rows rejected), failed (nothing applied), "
+            "duplicate (imported before: nothing done), processing."
+        },
+    )
     rows_total = fields.Integer(required=True, metadata={"description": "Rows read."})
     rows_ok = fields.Integer(required=True, metadata={"description": "Rows applied."})
     rows_rejected = fields.Integer(required=True)
-    rows_changed = fields.Integer(required=True, metadata={"description": "Levels whose on-hand changed."})
-    error = fields.String(required=True, allow_none=True, metadata={
-        "description": "Why the whole file failed (a column missing, not text …)."})
-    archived_as = fields.String(required=True, allow_none=True, metadata={
-        "description": "Where the file was moved (archive/ or failed/)."})
+    rows_changed = fields.Integer(
+        required=True, metadata={"description": "Levels whose on-hand changed."}
+    )
+    error = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Why the whole file failed (a column missing, not text …)."},
+    )
+    archived_as = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Where the file was moved (archive/ or failed/)."},
+    )
     rejects_file = fields.String(required=True, allow_none=True)
     started_at = fields.String(required=True, metadata={"format": "date-time"})
     updated_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
@@ -546,16 +710,20 @@ class ErpFileSchema(OutSchema):
 
 
 class ErpFileDetailSchema(ErpFileSchema):
-    rejects = fields.List(fields.Nested(ErpRejectSchema), required=True, metadata={
-        "description": "The first rejected rows; all of them are in the rejects file."})
+    rejects = fields.List(
+        fields.Nested(ErpRejectSchema),
+        required=True,
+        metadata={"description": "The first rejected rows; all of them are in the rejects file."},
+    )
 
 
 ErpFilePageSchema = page_schema(ErpFileSchema, "ErpFilePageSchema")
 
 
 class ErpExportsQuerySchema(PageQuerySchema):
-    channel = fields.String(validate=validate.Length(min=1, max=100), metadata={
-        "description": "An ERP channel's slug."})
+    channel = fields.String(
+        validate=validate.Length(min=1, max=100), metadata={"description": "An ERP channel's slug."}
+    )
 
 
 class ErpExportSchema(OutSchema):
@@ -566,7 +734,9 @@ class ErpExportSchema(OutSchema):
     file_name = fields.String(required=True)
     orders = fields.Integer(required=True)
     rows = fields.Integer(required=True)
-    checksum = fields.String(required=True, metadata={"description": "SHA-256 of the file as written."})
+    checksum = fields.String(
+        required=True, metadata={"description": "SHA-256 of the file as written."}
+    )
     created_at = fields.String(required=True, metadata={"format": "date-time"})
 
 
@@ -574,36 +744,58 @@ ErpExportPageSchema = page_schema(ErpExportSchema, "ErpExportPageSchema")
 
 
 class DeliveriesQuerySchema(PageQuerySchema):
-    channel = fields.String(validate=validate.Length(min=1, max=100), metadata={
-        "description": "A notification channel's slug."})
+    channel = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "A notification channel's slug."},
+    )
     order_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
-    event = fields.String(validate=validate.Length(min=1, max=64), metadata={
-        "description": "An event name, e.g. `order.shipped`."})
+    event = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "An event name, e.g. `order.shipped`."},
+    )
     outcome = fields.String(validate=validate.OneOf(DELIVERY_OUTCOMES))
 
 
 class DeliverySchema(OutSchema):
     id = fields.Integer(required=True)
-    idempotency_key = fields.String(required=True, metadata={
-        "description": "`notify:<channel id>:<event id>`: the same for every attempt of one delivery."})
+    idempotency_key = fields.String(
+        required=True,
+        metadata={
+            "description": "`notify:<channel id>:<event id>`: the same for every attempt of one delivery."
+        },
+    )
     channel = fields.String(required=True, allow_none=True)
     channel_id = fields.Integer(required=True, allow_none=True)
-    connector = fields.String(required=True, allow_none=True, metadata={"description": "e.g. `email`, `webhook`."})
+    connector = fields.String(
+        required=True, allow_none=True, metadata={"description": "e.g. `email`, `webhook`."}
+    )
     order_id = fields.Integer(required=True, allow_none=True)
     event_id = fields.Integer(required=True, allow_none=True)
     event = fields.String(required=True, metadata={"description": "e.g. `order.shipped`."})
-    recipient = fields.String(required=True, metadata={"description": "The address or URL it went to."})
+    recipient = fields.String(
+        required=True, metadata={"description": "The address or URL it went to."}
+    )
     attempt = fields.Integer(required=True, metadata={"description": "1 for the first try."})
     outcome = fields.String(required=True, validate=validate.OneOf(DELIVERY_OUTCOMES))
-    status_code = fields.Integer(required=True, allow_none=True, metadata={
-        "description": "The receiver's answer: HTTP status or SMTP reply code."})
+    status_code = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The receiver's answer: HTTP status or SMTP reply code."},
+    )
     duration_ms = fields.Integer(required=True)
     error = fields.String(required=True, allow_none=True)
     at = fields.String(required=True, metadata={"format": "date-time"})
-    job_id = fields.Integer(required=True, allow_none=True, metadata={"description": "The `notify` job."})
-    job_status = fields.String(required=True, allow_none=True, validate=validate.OneOf(JOB_STATUSES),
-                               metadata={"description": "`dead`: no more tries; retry it with "
-                                                        "`POST /jobs/<job_id>/retry`."})
+    job_id = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "The `notify` job."}
+    )
+    job_status = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.OneOf(JOB_STATUSES),
+        metadata={
+            "description": "`dead`: no more tries; retry it with `POST /jobs/<job_id>/retry`."
+        },
+    )
 
 
 DeliveryPageSchema = page_schema(DeliverySchema, "DeliveryPageSchema")

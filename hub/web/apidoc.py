@@ -25,8 +25,8 @@ from marshmallow import ValidationError as SchemaError
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
-from ..core.exceptions import ValidationError
-from .api_schemas import ErrorSchema
+from hub.core.exceptions import ValidationError
+from hub.web.api_schemas import ErrorSchema
 
 #: A path converter for database ids: positive 32-bit integers only, anything else is a 404.
 ID = "int(min=1, max=2147483647)"
@@ -75,23 +75,33 @@ def load_json_body(*, required: bool = True) -> Any:
 def load(schema: type[Schema], data: Any, *, what: str) -> Any:
     """Load ``data`` through ``schema``; a failure is a 422 naming every bad field."""
     if not isinstance(data, dict):
-        raise ValidationError(f"the {what} must be a JSON object",
-                              details={"_schema": [f"expected an object, got {type(data).__name__}"]})
+        raise ValidationError(
+            f"the {what} must be a JSON object",
+            details={"_schema": [f"expected an object, got {type(data).__name__}"]},
+        )
     try:
         return schema().load(data)
     except SchemaError as exc:
         messages = exc.normalized_messages()
         fields = ", ".join(sorted(str(k) for k in messages)) if isinstance(messages, dict) else ""
-        raise ValidationError(f"invalid {what}" + (f": check {fields}" if fields else ""),
-                              details=messages if isinstance(messages, dict) else {"_schema": messages}
-                              ) from None
+        raise ValidationError(
+            f"invalid {what}" + (f": check {fields}" if fields else ""),
+            details=messages if isinstance(messages, dict) else {"_schema": messages},
+        ) from None
 
 
-def operation(summary: str, *, tag: str, query: type[Schema] | None = None,
-              body: type[Schema] | None = None, ok: tuple[int, type[Schema] | dict | None, str] = (200, None, "OK"),
-              also: tuple[tuple[int, type[Schema] | None, str], ...] = (),
-              errors: tuple[int, ...] = (), body_required: bool = True,
-              media_type: str = "application/json") -> Callable:
+def operation(
+    summary: str,
+    *,
+    tag: str,
+    query: type[Schema] | None = None,
+    body: type[Schema] | None = None,
+    ok: tuple[int, type[Schema] | dict | None, str] = (200, None, "OK"),
+    also: tuple[tuple[int, type[Schema] | None, str], ...] = (),
+    errors: tuple[int, ...] = (),
+    body_required: bool = True,
+    media_type: str = "application/json",
+) -> Callable:
     """Declare a REST view: its schemas for input and answer, and its possible errors.
 
     :param ok: the success answer ``(status, schema, description)``; ``also``: other successes.
@@ -103,9 +113,17 @@ def operation(summary: str, *, tag: str, query: type[Schema] | None = None,
 
     def decorate(view: Callable) -> Callable:
         responses = {status: (schema, text) for status, schema, text in (ok, *also)}
-        op = Operation(summary=summary, tag=tag, description=_dedent(view.__doc__ or ""), query=query,
-                       body=body, responses=responses, errors=errors,
-                       body_required=body_required, media_type=media_type)
+        op = Operation(
+            summary=summary,
+            tag=tag,
+            description=_dedent(view.__doc__ or ""),
+            query=query,
+            body=body,
+            responses=responses,
+            errors=errors,
+            body_required=body_required,
+            media_type=media_type,
+        )
 
         @wraps(view)
         def wrapper(**kwargs):
@@ -130,15 +148,31 @@ def _dedent(text: str) -> str:
 _PATH_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
-def build_spec(app: Flask, *, blueprint: str, title: str, version: str, description: str,
-               extra_schemas: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_spec(
+    app: Flask,
+    *,
+    blueprint: str,
+    title: str,
+    version: str,
+    description: str,
+    extra_schemas: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The OpenAPI 3 document of every declared view of ``blueprint``."""
-    spec = APISpec(title=title, version=version, openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin()], info={"description": description})
-    spec.components.security_scheme("bearerAuth", {
-        "type": "http", "scheme": "bearer",
-        "description": "An API token from `hub token create` (or the admin UI).",
-    })
+    spec = APISpec(
+        title=title,
+        version=version,
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={"description": description},
+    )
+    spec.components.security_scheme(
+        "bearerAuth",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token from `hub token create` (or the admin UI).",
+        },
+    )
     spec.components.schema("Error", schema=ErrorSchema)
     for name, value in (extra_schemas or {}).items():
         spec.components.schema(name, value)
@@ -194,10 +228,14 @@ def _operation_dict(rule, op: Operation, method: str) -> dict[str, Any]:
     if op.query is not None:
         errors.add(422)
     for status in sorted(errors):
-        responses[str(status)] = {"description": _ERROR_TEXT.get(status, "Error."),
-                                  "content": {"application/json": {"schema": ErrorSchema}}}
-    responses["default"] = {"description": "Any other error, in the same shape.",
-                            "content": {"application/json": {"schema": ErrorSchema}}}
+        responses[str(status)] = {
+            "description": _ERROR_TEXT.get(status, "Error."),
+            "content": {"application/json": {"schema": ErrorSchema}},
+        }
+    responses["default"] = {
+        "description": "Any other error, in the same shape.",
+        "content": {"application/json": {"schema": ErrorSchema}},
+    }
     out: dict[str, Any] = {
         "summary": op.summary,
         "tags": [op.tag],
@@ -208,6 +246,8 @@ def _operation_dict(rule, op: Operation, method: str) -> dict[str, Any]:
     if op.description:
         out["description"] = op.description
     if op.body is not None:
-        out["requestBody"] = {"required": op.body_required,
-                              "content": {"application/json": {"schema": op.body}}}
+        out["requestBody"] = {
+            "required": op.body_required,
+            "content": {"application/json": {"schema": op.body}},
+        }
     return out

@@ -50,8 +50,14 @@ def constraints(schema: dict[str, Any]) -> str:
     parts = []
     if "enum" in schema:
         parts.append("one of: " + ", ".join(str(x) for x in schema["enum"]))
-    for key, label in (("minimum", "min"), ("maximum", "max"), ("minLength", "min length"),
-                       ("maxLength", "max length"), ("pattern", "pattern"), ("default", "default")):
+    for key, label in (
+        ("minimum", "min"),
+        ("maximum", "max"),
+        ("minLength", "min length"),
+        ("maxLength", "max length"),
+        ("pattern", "pattern"),
+        ("default", "default"),
+    ):
         if key in schema:
             parts.append(f"{label} {schema[key]}")
     return "; ".join(parts)
@@ -60,8 +66,13 @@ def constraints(schema: dict[str, Any]) -> str:
 def schema_fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
     required = set(schema.get("required", []))
     return [
-        {"name": name, "type": type_of(prop), "required": name in required,
-         "description": inline_code(prop.get("description", "")), "constraints": constraints(prop)}
+        {
+            "name": name,
+            "type": type_of(prop),
+            "required": name in required,
+            "description": inline_code(prop.get("description", "")),
+            "constraints": constraints(prop),
+        }
         for name, prop in (schema.get("properties") or {}).items()
     ]
 
@@ -72,27 +83,39 @@ def operations_for_page(spec: dict[str, Any]) -> list[dict[str, Any]]:
     for path, operations in spec.get("paths", {}).items():
         for method, op in operations.items():
             body = (op.get("requestBody") or {}).get("content", {}).get("application/json", {})
-            groups.setdefault((op.get("tags") or ["other"])[0], []).append({
-                "id": op.get("operationId", f"{method}-{path}"),
-                "method": method.upper(),
-                "path": path,
-                "summary": op.get("summary", ""),
-                "description": inline_code(op.get("description", "")),
-                "parameters": [
-                    {"name": p["name"], "in": p["in"], "required": p.get("required", False),
-                     "type": type_of(p.get("schema")), "description": inline_code(p.get("description", "")),
-                     "constraints": constraints(p.get("schema") or {})}
-                    for p in op.get("parameters", [])
-                ],
-                "body": type_of(body.get("schema")) if body else None,
-                "responses": [
-                    {"status": status, "description": inline_code(r.get("description", "")),
-                     "type": answer_type(r.get("content"))}
-                    for status, r in op.get("responses", {}).items()
-                ],
-            })
-    schemas = [{"name": name, "fields": schema_fields(schema)}
-               for name, schema in sorted(spec.get("components", {}).get("schemas", {}).items())]
+            groups.setdefault((op.get("tags") or ["other"])[0], []).append(
+                {
+                    "id": op.get("operationId", f"{method}-{path}"),
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": op.get("summary", ""),
+                    "description": inline_code(op.get("description", "")),
+                    "parameters": [
+                        {
+                            "name": p["name"],
+                            "in": p["in"],
+                            "required": p.get("required", False),
+                            "type": type_of(p.get("schema")),
+                            "description": inline_code(p.get("description", "")),
+                            "constraints": constraints(p.get("schema") or {}),
+                        }
+                        for p in op.get("parameters", [])
+                    ],
+                    "body": type_of(body.get("schema")) if body else None,
+                    "responses": [
+                        {
+                            "status": status,
+                            "description": inline_code(r.get("description", "")),
+                            "type": answer_type(r.get("content")),
+                        }
+                        for status, r in op.get("responses", {}).items()
+                    ],
+                }
+            )
+    schemas = [
+        {"name": name, "fields": schema_fields(schema)}
+        for name, schema in sorted(spec.get("components", {}).get("schemas", {}).items())
+    ]
     out = [{"tag": tag, "operations": ops} for tag, ops in groups.items()]
     out.append({"tag": "schemas", "schemas": schemas, "operations": []})
     return out

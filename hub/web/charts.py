@@ -49,8 +49,13 @@ def _nice_max(value: int) -> int:
         magnitude *= 10
 
 
-def stacked_bars(days: Sequence[date], series: Mapping[str, Mapping[date, int]], *,
-                 width: int = 960, height: int = 220) -> StackedBars:
+def stacked_bars(
+    days: Sequence[date],
+    series: Mapping[str, Mapping[date, int]],
+    *,
+    width: int = 960,
+    height: int = 220,
+) -> StackedBars:
     """One bar per day, stacked by series (e.g. orders per day per channel)."""
     left, right, top, bottom = 40, 10, 10, 28
     chart = StackedBars(width=width, height=height, plot_top=top, plot_bottom=height - bottom)
@@ -71,8 +76,16 @@ def stacked_bars(days: Sequence[date], series: Mapping[str, Mapping[date, int]],
                 continue
             h = plot_h * count / top_value
             y -= h
-            chart.bars.append(Bar(round(x, 1), round(y, 1), round(bar_w, 1), round(h, 1), colors[name],
-                                  f"{day.isoformat()} · {name}: {count}"))
+            chart.bars.append(
+                Bar(
+                    round(x, 1),
+                    round(y, 1),
+                    round(bar_w, 1),
+                    round(h, 1),
+                    colors[name],
+                    f"{day.isoformat()} · {name}: {count}",
+                )
+            )
         # Label every day when there are few, else every other one.
         if len(days) <= 16 or i % 2 == 0:
             chart.x_labels.append((round(x + bar_w / 2, 1), day.strftime("%d %b")))
@@ -92,4 +105,6 @@ class FunnelStep:
 
 def funnel(counts: Mapping[str, int], order: Sequence[str]) -> list[FunnelStep]:
     biggest = max((counts.get(s, 0) for s in order), default=0) or 1
-    return [FunnelStep(s, counts.get(s, 0), round(100 * counts.get(s, 0) / biggest, 1)) for s in order]
+    return [
+        FunnelStep(s, counts.get(s, 0), round(100 * counts.get(s, 0) / biggest, 1)) for s in order
+    ]

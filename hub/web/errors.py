@@ -20,7 +20,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
-from ..core.exceptions import (
+from hub.core.exceptions import (
     ConcurrencyError,
     ConfigError,
     Conflict,
@@ -102,7 +102,9 @@ def http_error_response(exc: HTTPException):
 def _http_message(exc: HTTPException) -> str:
     if exc.code == 405:
         allowed = ", ".join(getattr(exc, "valid_methods", None) or [])
-        return f"{request.method} is not allowed here" + (f" (allowed: {allowed})" if allowed else "")
+        return f"{request.method} is not allowed here" + (
+            f" (allowed: {allowed})" if allowed else ""
+        )
     if exc.code == 404:
         return f"nothing at {request.path}"
     return exc.description or exc.name
@@ -111,8 +113,9 @@ def _http_message(exc: HTTPException) -> str:
 def unexpected_error_response(exc: Exception):
     """A bug: log it with its traceback, tell the client only that it happened."""
     log.exception("unhandled error on %s %s", request.method, request.path)
-    return error_response(500, "internal_error", "the hub failed to handle this request; "
-                          "the error is logged")
+    return error_response(
+        500, "internal_error", "the hub failed to handle this request; the error is logged"
+    )
 
 
 def wants_json() -> bool:

@@ -55,7 +55,10 @@ def _choices(f: fields.Field) -> list[tuple[str, str]] | None:
     for v in f.validators:
         if isinstance(v, validate.OneOf):
             labels = list(v.labels) if v.labels else []
-            return [(str(c), str(labels[i]) if i < len(labels) else str(c)) for i, c in enumerate(v.choices)]
+            return [
+                (str(c), str(labels[i]) if i < len(labels) else str(c))
+                for i, c in enumerate(v.choices)
+            ]
     return None
 
 
@@ -125,16 +128,23 @@ def _flatten(messages: Any) -> list[str]:
     if isinstance(messages, Mapping):
         out = []
         for key, value in messages.items():
-            out += [f"item {int(key) + 1}: {m}" if str(key).isdigit() else m for m in _flatten(value)]
+            out += [
+                f"item {int(key) + 1}: {m}" if str(key).isdigit() else m for m in _flatten(value)
+            ]
         return out
     if isinstance(messages, list | tuple):
         return [m for item in messages for m in _flatten(item)]
     return [str(messages)]
 
 
-def build(schema_cls: type[Schema], *, stored: Mapping[str, Any] | None = None,
-          submitted: Mapping[str, Any] | None = None, errors: Mapping[str, Any] | None = None,
-          stored_secrets: frozenset[str] = frozenset()) -> list[FormField]:
+def build(
+    schema_cls: type[Schema],
+    *,
+    stored: Mapping[str, Any] | None = None,
+    submitted: Mapping[str, Any] | None = None,
+    errors: Mapping[str, Any] | None = None,
+    stored_secrets: frozenset[str] = frozenset(),
+) -> list[FormField]:
     """The form's fields, filled from the stored config or what was just submitted.
 
     :param stored: the channel's current config (decrypted values of secret
@@ -158,20 +168,22 @@ def build(schema_cls: type[Schema], *, stored: Mapping[str, Any] | None = None,
             value = _display(kind, stored.get(name, missing))
         else:
             value = _display(kind, _default(f))
-        out.append(FormField(
-            name=key,
-            label=f.metadata.get("label") or name.replace("_", " ").capitalize(),
-            kind=kind,
-            required=bool(f.required),
-            help=f.metadata.get("help", ""),
-            secret=kind == PASSWORD,
-            choices=choices,
-            value=value,
-            stored=name in stored_secrets,
-            retype=kind == PASSWORD and bool(submitted and submitted.get(key)),
-            errors=_flatten(errors.get(key, errors.get(name, []))),
-            attrs=_attrs(f),
-        ))
+        out.append(
+            FormField(
+                name=key,
+                label=f.metadata.get("label") or name.replace("_", " ").capitalize(),
+                kind=kind,
+                required=bool(f.required),
+                help=f.metadata.get("help", ""),
+                secret=kind == PASSWORD,
+                choices=choices,
+                value=value,
+                stored=name in stored_secrets,
+                retype=kind == PASSWORD and bool(submitted and submitted.get(key)),
+                errors=_flatten(errors.get(key, errors.get(name, []))),
+                attrs=_attrs(f),
+            )
+        )
     return out
 
 
@@ -195,7 +207,9 @@ def parse(schema_cls: type[Schema], form) -> dict[str, Any]:
         elif kind == LIST:
             raw = form.get(key, "")
             if raw.strip():
-                data[key] = [part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()]
+                data[key] = [
+                    part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()
+                ]
         else:
             raw = form.get(key, "")
             # Secrets are taken as typed (a password may start with a space); the rest is trimmed.

@@ -7,7 +7,7 @@ import ipaddress
 from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import errors, get_hub
+from hub.web import errors, get_hub
 
 bp = Blueprint("ops", __name__)
 
@@ -21,7 +21,7 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     """The database answers and its schema is current."""
-    from ..migrate import is_current
+    from hub.store.migrate import is_current
 
     hub = get_hub()
     try:
@@ -50,14 +50,20 @@ def _metrics_allowed() -> tuple[bool, int, str]:
         return True, 200, ""
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
-        from ..accounts import find_token
+        from hub.accounts.users import find_token
 
         with get_hub().db.read() as session:
             if find_token(session, value.strip()) is not None:
                 return True, 200, ""
         return False, 401, "the API token is unknown or revoked"
-    return False, 403, ("metrics are served to loopback, to a request with an API token "
-                        "(Authorization: Bearer), or to anyone with HUB_METRICS_PUBLIC=1")
+    return (
+        False,
+        403,
+        (
+            "metrics are served to loopback, to a request with an API token "
+            "(Authorization: Bearer), or to anyone with HUB_METRICS_PUBLIC=1"
+        ),
+    )
 
 
 @bp.get("/metrics")
@@ -65,7 +71,9 @@ def metrics():
     """Prometheus metrics of this hub (text exposition format)."""
     allowed, status, message = _metrics_allowed()
     if not allowed:
-        response = errors.error_response(status, "unauthorized" if status == 401 else "forbidden", message)
+        response = errors.error_response(
+            status, "unauthorized" if status == 401 else "forbidden", message
+        )
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="hub"'
         return response

@@ -53,7 +53,9 @@ def csrf_token() -> str:
 
 
 def csrf_field() -> Markup:
-    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, escape(csrf_token()))
+    return Markup('<input type="hidden" name="{}" value="{}">').format(
+        CSRF_FIELD, escape(csrf_token())
+    )
 
 
 def rotate_csrf_token() -> None:

@@ -51,4 +51,6 @@ def make_server(app, *, host: str, port: int, threads: int):
     """A waitress server for ``app`` on ``host:port`` with ``threads`` request threads (not started)."""
     dispatcher = _Dispatcher()
     dispatcher.set_thread_count(threads)
-    return create_server(app, host=host, port=port, threads=threads, ident="hub", _dispatcher=dispatcher)
+    return create_server(
+        app, host=host, port=port, threads=threads, ident="hub", _dispatcher=dispatcher
+    )

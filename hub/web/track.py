@@ -16,10 +16,10 @@ from flask import Blueprint, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ..models import Order, Shipment
-from ..serialize import money
-from . import get_hub
-from .security import page_headers
+from hub.orders.serialize import money
+from hub.store.models import Order, Shipment
+from hub.web import get_hub
+from hub.web.security import page_headers
 
 bp = Blueprint("track", __name__, url_prefix="/track")
 
@@ -28,7 +28,10 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 #: What each life-cycle status means to the customer.
 PLAIN_STATUS: dict[str, tuple[str, str]] = {
     "pending": ("Received", "We have your order and are checking it."),
-    "on_hold": ("Being reviewed", "We are looking at your order; we will contact you if we need anything."),
+    "on_hold": (
+        "Being reviewed",
+        "We are looking at your order; we will contact you if we need anything.",
+    ),
     "confirmed": ("Confirmed", "Your order is confirmed and will be packed soon."),
     "processing": ("Being packed", "Your order is being prepared for shipping."),
     "partially_shipped": ("Partly shipped", "Part of your order is on its way; the rest follows."),
@@ -43,8 +46,16 @@ PLAIN_STATUS: dict[str, tuple[str, str]] = {
 #: The steps shown as a progress line, and the statuses that have reached each.
 STEPS = ("Received", "Confirmed", "Shipped", "Delivered")
 _REACHED = {
-    "pending": 1, "on_hold": 1, "confirmed": 2, "processing": 2, "partially_shipped": 2,
-    "shipped": 3, "delivered": 4, "completed": 4, "partially_returned": 4, "returned": 4,
+    "pending": 1,
+    "on_hold": 1,
+    "confirmed": 2,
+    "processing": 2,
+    "partially_shipped": 2,
+    "shipped": 3,
+    "delivered": 4,
+    "completed": 4,
+    "partially_returned": 4,
+    "returned": 4,
 }
 
 #: Carrier tracking pages, for shipments that came without a tracking URL.
@@ -86,8 +97,10 @@ def order_status(token: str):
         with get_hub().db.read() as db:
             order = db.scalars(
                 select(Order)
-                .options(selectinload(Order.lines),
-                         selectinload(Order.shipments).selectinload(Shipment.lines))
+                .options(
+                    selectinload(Order.lines),
+                    selectinload(Order.shipments).selectinload(Shipment.lines),
+                )
                 .where(Order.tracking_token == token)
             ).one_or_none()
             if order is not None:
@@ -103,13 +116,19 @@ def _page(order: Order) -> dict:
     for s in order.shipments:
         if s.status == "voided":
             continue
-        shipments.append({
-            "carrier": s.carrier, "service": s.service, "tracking_number": s.tracking_number,
-            "link": tracking_link(s.carrier, s.tracking_number, s.tracking_url),
-            "shipped_at": s.shipped_at,
-            "contents": [(names.get(sl.order_line_id, "item"), sl.quantity) for sl in s.lines],
-        })
-    title, sentence = PLAIN_STATUS.get(order.status, (order.status.replace("_", " ").capitalize(), ""))
+        shipments.append(
+            {
+                "carrier": s.carrier,
+                "service": s.service,
+                "tracking_number": s.tracking_number,
+                "link": tracking_link(s.carrier, s.tracking_number, s.tracking_url),
+                "shipped_at": s.shipped_at,
+                "contents": [(names.get(sl.order_line_id, "item"), sl.quantity) for sl in s.lines],
+            }
+        )
+    title, sentence = PLAIN_STATUS.get(
+        order.status, (order.status.replace("_", " ").capitalize(), "")
+    )
     return {
         "number": order.label,
         "title": title,
@@ -118,7 +137,9 @@ def _page(order: Order) -> dict:
         "steps": STEPS,
         "reached": _REACHED.get(order.status, 0),
         "placed_at": order.placed_at or order.created_at,
-        "items": [{"name": line.name or line.sku, "quantity": line.quantity} for line in order.lines],
+        "items": [
+            {"name": line.name or line.sku, "quantity": line.quantity} for line in order.lines
+        ],
         "total": money(order.total, order.currency),
         "currency": order.currency,
         "shipments": shipments,

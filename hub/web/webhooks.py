@@ -1,7 +1,7 @@
 """Webhook ingress: ``POST /webhooks/<channel-slug>``.
 
 The raw body is read (never more than the configured maximum) and handed,
-unparsed, to :func:`hub.inbox.receive`: the channel's connector verifies the
+unparsed, to :func:`hub.channels.inbox.receive`: the channel's connector verifies the
 signature on those exact bytes, the event is stored in the inbox in its own
 transaction and a job is enqueued to process it. The answer comes at once:
 
@@ -19,16 +19,18 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request
 
-from .. import inbox
-from ..core.exceptions import HubError
-from . import errors, get_hub
+from hub.channels import inbox
+from hub.core.exceptions import HubError
+from hub.web import errors, get_hub
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 errors.register_blueprint_handlers(bp)
 
 _CHUNK = 64 * 1024
 # The two answers, encoded once (jsonify per request was a tenth of ingest's own time).
-_ANSWERS = {status: json.dumps({"status": status}).encode() + b"\n" for status in ("accepted", "duplicate")}
+_ANSWERS = {
+    status: json.dumps({"status": status}).encode() + b"\n" for status in ("accepted", "duplicate")
+}
 
 
 def max_bytes(app=None) -> int:
@@ -79,8 +81,9 @@ def answer(hub, slug: str, request: Request, limit: int) -> bytes:
 def error_answer(exc: Exception, limit: int):
     """The JSON error answer for what :func:`answer` raised (in a request context)."""
     if isinstance(exc, BodyTooLarge):
-        return errors.error_response(413, "too_large", f"the body is larger than {limit} bytes",
-                                     {"max_bytes": limit})
+        return errors.error_response(
+            413, "too_large", f"the body is larger than {limit} bytes", {"max_bytes": limit}
+        )
     if isinstance(exc, HubError):
         return errors.hub_error_response(exc)
     if isinstance(exc, HTTPException):  # the client went away mid-body, …
@@ -125,7 +128,7 @@ class Ingress:
         path = environ.get("PATH_INFO", "")
         if environ.get("REQUEST_METHOD") != "POST" or not path.startswith(self.PREFIX):
             return self.wsgi_app(environ, start_response)
-        slug = path[len(self.PREFIX):]
+        slug = path[len(self.PREFIX) :]
         if not slug or "/" in slug:
             return self.wsgi_app(environ, start_response)
         limit = max_bytes(self.app)
@@ -135,5 +138,7 @@ class Ingress:
             with self.app.request_context(environ):
                 response = error_answer(exc, limit)
             return response(environ, start_response)
-        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        start_response(
+            "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        )
         return [body]

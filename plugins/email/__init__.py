@@ -6,7 +6,7 @@ shipped (also partially), delivered, cancelled and refunded live in
 
 Exactly one email per (order, event), whatever the retries: the ``notify``
 job checks the sent ledger before calling :meth:`EmailConnector.notify` and
-writes it right after (see :mod:`hub.notifications`), and the Message-ID is
+writes it right after (see :mod:`hub.notifications.outbox`), and the Message-ID is
 derived from the idempotency key, so in the one crash window left (the SMTP
 server accepted the message, the hub died before writing the ledger) the copy
 sent on the retry carries the same Message-ID as the first.
@@ -36,12 +36,11 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from hub import hookimpl
-from hub.connectors import Connector, Delivery
 from hub.core.events import OrderEvent
 from hub.core.exceptions import ConfigError, ExternalError
-from hub.fields import StringList
-
-from .render import EVENT_TEMPLATES, Renderer, build_message, message_id
+from hub.integration.connectors import Connector, Delivery
+from hub.integration.fields import StringList
+from plugins.email.render import EVENT_TEMPLATES, Renderer, build_message, message_id
 
 SECURITY = ("none", "starttls", "ssl")
 #: Idle connections kept per channel for the next emails, closed after this long unused:
@@ -53,32 +52,77 @@ MESSAGES_PER_CONNECTION = 50
 
 
 class EmailConfig(Schema):
-    smtp_host = fields.String(required=True, validate=validate.Length(1, 255), metadata={
-        "label": "SMTP host", "help": "Your mail server or provider (smtp.example.com)."})
-    smtp_port = fields.Integer(load_default=587, validate=validate.Range(1, 65535), metadata={
-        "label": "SMTP port", "help": "587 for STARTTLS, 465 for SSL, 25 for none."})
-    security = fields.String(load_default="starttls", validate=validate.OneOf(SECURITY), metadata={
-        "label": "Security",
-        "help": "starttls (port 587), ssl (port 465) or none (a relay on a trusted network only)."})
-    username = fields.String(load_default="", metadata={
-        "label": "Username", "help": "Leave empty if the server needs no login."})
-    password = fields.String(load_default="", metadata={
-        "label": "Password", "secret": True, "help": "The SMTP password or API key."})
-    from_address = fields.Email(required=True, metadata={
-        "label": "From address", "help": "The sender customers see (orders@your-shop.com)."})
-    from_name = fields.String(load_default="", validate=validate.Length(max=100), metadata={
-        "label": "From name", "help": "The sender's name customers see (your shop's name)."})
-    reply_to = fields.String(load_default="", metadata={
-        "label": "Reply-to address", "help": "Where customers' replies go, if not the from address."})
-    events = StringList(load_default=lambda: list(EVENT_TEMPLATES), choices=list(EVENT_TEMPLATES), metadata={
-        "label": "Emails to send",
-        "help": "Order events that send the customer an email: " + ", ".join(EVENT_TEMPLATES) + "."})
-    templates_dir = fields.String(load_default="", metadata={
-        "label": "Templates folder",
-        "help": "Absolute path of a folder whose templates (e.g. shipped.html, shipped.subject.txt) "
-                "replace the built-in ones of the same name. Leave empty for the built-in ones."})
-    timeout_seconds = fields.Integer(load_default=20, validate=validate.Range(1, 120), metadata={
-        "label": "Timeout (seconds)", "help": "How long to wait for the SMTP server."})
+    smtp_host = fields.String(
+        required=True,
+        validate=validate.Length(1, 255),
+        metadata={"label": "SMTP host", "help": "Your mail server or provider (smtp.example.com)."},
+    )
+    smtp_port = fields.Integer(
+        load_default=587,
+        validate=validate.Range(1, 65535),
+        metadata={"label": "SMTP port", "help": "587 for STARTTLS, 465 for SSL, 25 for none."},
+    )
+    security = fields.String(
+        load_default="starttls",
+        validate=validate.OneOf(SECURITY),
+        metadata={
+            "label": "Security",
+            "help": "starttls (port 587), ssl (port 465) or none (a relay on a trusted network only).",
+        },
+    )
+    username = fields.String(
+        load_default="",
+        metadata={"label": "Username", "help": "Leave empty if the server needs no login."},
+    )
+    password = fields.String(
+        load_default="",
+        metadata={"label": "Password", "secret": True, "help": "The SMTP password or API key."},
+    )
+    from_address = fields.Email(
+        required=True,
+        metadata={
+            "label": "From address",
+            "help": "The sender customers see (orders@your-shop.com).",
+        },
+    )
+    from_name = fields.String(
+        load_default="",
+        validate=validate.Length(max=100),
+        metadata={
+            "label": "From name",
+            "help": "The sender's name customers see (your shop's name).",
+        },
+    )
+    reply_to = fields.String(
+        load_default="",
+        metadata={
+            "label": "Reply-to address",
+            "help": "Where customers' replies go, if not the from address.",
+        },
+    )
+    events = StringList(
+        load_default=lambda: list(EVENT_TEMPLATES),
+        choices=list(EVENT_TEMPLATES),
+        metadata={
+            "label": "Emails to send",
+            "help": "Order events that send the customer an email: "
+            + ", ".join(EVENT_TEMPLATES)
+            + ".",
+        },
+    )
+    templates_dir = fields.String(
+        load_default="",
+        metadata={
+            "label": "Templates folder",
+            "help": "Absolute path of a folder whose templates (e.g. shipped.html, shipped.subject.txt) "
+            "replace the built-in ones of the same name. Leave empty for the built-in ones.",
+        },
+    )
+    timeout_seconds = fields.Integer(
+        load_default=20,
+        validate=validate.Range(1, 120),
+        metadata={"label": "Timeout (seconds)", "help": "How long to wait for the SMTP server."},
+    )
 
     @validates("templates_dir")
     def _templates_dir(self, value, **kwargs):
@@ -94,7 +138,9 @@ class EmailConfig(Schema):
 class EmailConnector(Connector):
     name = "email"
     label = "Customer email (SMTP)"
-    description = "Emails customers when their order is confirmed, shipped, delivered, cancelled or refunded."
+    description = (
+        "Emails customers when their order is confirmed, shipped, delivered, cancelled or refunded."
+    )
     roles = ("notification",)
     config_schema = EmailConfig
 
@@ -116,14 +162,26 @@ class EmailConnector(Connector):
     def notify(self, event: OrderEvent, order: dict[str, Any], *, idempotency_key: str) -> Delivery:
         recipient = (order.get("customer") or {}).get("email") or order.get("email") or ""
         if not recipient:
-            return Delivery(skipped=f"order {order.get('number') or order.get('id')} has no customer email")
-        rendered = self.renderer.render(event, order, shop_name=self.config.get("from_name") or "",
-                                        public_url=self.channel.public_url)
+            return Delivery(
+                skipped=f"order {order.get('number') or order.get('id')} has no customer email"
+            )
+        rendered = self.renderer.render(
+            event,
+            order,
+            shop_name=self.config.get("from_name") or "",
+            public_url=self.channel.public_url,
+        )
         msg_id = message_id(idempotency_key, self.config["from_address"])
-        message = build_message(rendered, to=(order.get("customer") or {}).get("name") or "", to_address=recipient,
-                                from_name=self.config.get("from_name") or "",
-                                from_address=self.config["from_address"],
-                                reply_to=self.config.get("reply_to") or "", msg_id=msg_id, event=event.name)
+        message = build_message(
+            rendered,
+            to=(order.get("customer") or {}).get("name") or "",
+            to_address=recipient,
+            from_name=self.config.get("from_name") or "",
+            from_address=self.config["from_address"],
+            reply_to=self.config.get("reply_to") or "",
+            msg_id=msg_id,
+            event=event.name,
+        )
         try:
             self.send(message)
         except (ExternalError, ConfigError) as exc:
@@ -252,30 +310,41 @@ def smtp_error(exc: Exception, server: str) -> ExternalError | ConfigError:
         code, answer = next(iter(exc.recipients.values()), (None, b""))
         return _reply_error(f"SMTP {server} refused the recipient", code, _text(answer))
     if isinstance(exc, smtplib.SMTPResponseException):
-        what = {smtplib.SMTPSenderRefused: "refused the sender",
-                smtplib.SMTPDataError: "refused the message",
-                smtplib.SMTPAuthenticationError: "refused the login",
-                smtplib.SMTPConnectError: "refused the connection",
-                smtplib.SMTPHeloError: "refused the greeting"}.get(type(exc), "answered")
+        what = {
+            smtplib.SMTPSenderRefused: "refused the sender",
+            smtplib.SMTPDataError: "refused the message",
+            smtplib.SMTPAuthenticationError: "refused the login",
+            smtplib.SMTPConnectError: "refused the connection",
+            smtplib.SMTPHeloError: "refused the greeting",
+        }.get(type(exc), "answered")
         return _reply_error(f"SMTP {server} {what}", exc.smtp_code, _text(exc.smtp_error))
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return ConfigError(f"SMTP {server}: {exc} (check the channel's security setting)")
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return ConfigError(f"SMTP {server}: its TLS certificate cannot be trusted ({exc.verify_message})")
+        return ConfigError(
+            f"SMTP {server}: its TLS certificate cannot be trusted ({exc.verify_message})"
+        )
     if isinstance(exc, ssl.SSLError):
-        return ConfigError(f"SMTP {server}: TLS failed ({exc.reason}); is the security setting right "
-                           f"for this port (ssl: 465, starttls: 587)?")
+        return ConfigError(
+            f"SMTP {server}: TLS failed ({exc.reason}); is the security setting right "
+            f"for this port (ssl: 465, starttls: 587)?"
+        )
     if isinstance(exc, (smtplib.SMTPServerDisconnected, OSError)):
-        return ExternalError(f"SMTP {server} unreachable: {exc.__class__.__name__}: {exc}", retryable=True)
+        return ExternalError(
+            f"SMTP {server} unreachable: {exc.__class__.__name__}: {exc}", retryable=True
+        )
     return ExternalError(f"SMTP {server}: {exc.__class__.__name__}: {exc}", retryable=True)
 
 
 def _reply_error(prefix: str, code: int | None, answer: str) -> ExternalError:
     # 4xx: try again later; 5xx: the server will say the same again. A non-reply (-1) is transient.
     permanent = code is not None and 500 <= code < 600
-    return ExternalError(f"{prefix}: {code} {answer}".strip(), retryable=not permanent,
-                         status=code if code and code > 0 else None,
-                         details={"smtp_code": code, "smtp_answer": answer})
+    return ExternalError(
+        f"{prefix}: {code} {answer}".strip(),
+        retryable=not permanent,
+        status=code if code and code > 0 else None,
+        details={"smtp_code": code, "smtp_answer": answer},
+    )
 
 
 @hookimpl

@@ -82,25 +82,37 @@ class Renderer:
         self.env = SandboxedEnvironment(
             loader=ChoiceLoader([*loaders, FileSystemLoader(BUILTIN)]),
             autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-            undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
         )
 
-    def context(self, event: OrderEvent, order: dict[str, Any], *, shop_name: str,
-                public_url: str) -> dict[str, Any]:
+    def context(
+        self, event: OrderEvent, order: dict[str, Any], *, shop_name: str, public_url: str
+    ) -> dict[str, Any]:
         shipments = [s for s in order.get("shipments") or [] if s.get("status") != "voided"]
         shipment_id = (event.data or {}).get("shipment_id")
-        shipment = next((s for s in shipments if s.get("id") == shipment_id), None) or \
-            (shipments[-1] if shipments else None)
+        shipment = next((s for s in shipments if s.get("id") == shipment_id), None) or (
+            shipments[-1] if shipments else None
+        )
         if shipment is not None:
             by_id = {line["id"]: line for line in order.get("lines") or []}
             # "shipped_lines", not "items": Jinja would find the dict's items() method first.
-            shipment = {**shipment, "tracking_link": carrier_tracking_link(shipment),
-                        "shipped_lines": [{**by_id[sl["line_id"]], "quantity": sl["quantity"]}
-                                          for sl in shipment.get("lines") or [] if sl["line_id"] in by_id]}
+            shipment = {
+                **shipment,
+                "tracking_link": carrier_tracking_link(shipment),
+                "shipped_lines": [
+                    {**by_id[sl["line_id"]], "quantity": sl["quantity"]}
+                    for sl in shipment.get("lines") or []
+                    if sl["line_id"] in by_id
+                ],
+            }
         refund = None
         if event.name == "order.refunded" and (event.data or {}).get("amount") is not None:
-            refund = {"amount": str(Money(int(event.data["amount"]), order["currency"])),
-                      "currency": order["currency"]}
+            refund = {
+                "amount": str(Money(int(event.data["amount"]), order["currency"])),
+                "currency": order["currency"],
+            }
         customer = order.get("customer") or {}
         token = order.get("tracking_token") or ""
         return {
@@ -108,15 +120,18 @@ class Renderer:
             "order": order,
             "customer_name": customer.get("name") or "",
             "shop_name": shop_name,
-            "tracking_page_url": f"{(public_url or '').rstrip('/')}/track/{token}" if token else None,
+            "tracking_page_url": f"{(public_url or '').rstrip('/')}/track/{token}"
+            if token
+            else None,
             "shipment": shipment,
             "partial": event.name == "order.partially_shipped",
             "refund": refund,
             "reason": (event.data or {}).get("reason") or "",
         }
 
-    def render(self, event: OrderEvent, order: dict[str, Any], *, shop_name: str = "",
-               public_url: str = "") -> Rendered:
+    def render(
+        self, event: OrderEvent, order: dict[str, Any], *, shop_name: str = "", public_url: str = ""
+    ) -> Rendered:
         name = EVENT_TEMPLATES.get(event.name)
         if name is None:
             raise ConfigError(f"the email connector has no template for {event.name}")
@@ -127,13 +142,25 @@ class Renderer:
             html = self.env.get_template(f"{name}.html").render(context)
         except TemplateError as exc:
             where = f" ({exc.filename}:{exc.lineno})" if getattr(exc, "lineno", None) else ""
-            raise ConfigError(f"email template {name} cannot be rendered{where}: "
-                              f"{exc.__class__.__name__}: {exc}") from exc
-        return Rendered(subject=re.sub(r"\s+", " ", subject).strip(), text=text.strip() + "\n", html=html)
+            raise ConfigError(
+                f"email template {name} cannot be rendered{where}: {exc.__class__.__name__}: {exc}"
+            ) from exc
+        return Rendered(
+            subject=re.sub(r"\s+", " ", subject).strip(), text=text.strip() + "\n", html=html
+        )
 
 
-def build_message(rendered: Rendered, *, to: str, to_address: str, from_name: str, from_address: str,
-                  reply_to: str, msg_id: str, event: str) -> EmailMessage:
+def build_message(
+    rendered: Rendered,
+    *,
+    to: str,
+    to_address: str,
+    from_name: str,
+    from_address: str,
+    reply_to: str,
+    msg_id: str,
+    event: str,
+) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = rendered.subject
     message["From"] = formataddr((from_name, from_address)) if from_name else from_address

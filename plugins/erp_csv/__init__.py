@@ -21,63 +21,133 @@ from pathlib import Path
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from hub import hookimpl
-from hub.connectors import Connector
 from hub.core.exceptions import ConfigError
 from hub.core.lifecycle import STATUSES
-from hub.fields import StringList, validate_encoding
-from hub.jobs import JobContext
+from hub.integration.connectors import Connector
+from hub.integration.fields import StringList, validate_encoding
+from hub.integration.jobs import JobContext
 
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t", "pipe": "|"}
 
 #: Orders in these statuses are exported by default: everything from confirmation on.
-DEFAULT_EXPORT_STATUSES = ["confirmed", "processing", "partially_shipped", "shipped", "delivered",
-                           "completed", "partially_returned", "returned"]
+DEFAULT_EXPORT_STATUSES = [
+    "confirmed",
+    "processing",
+    "partially_shipped",
+    "shipped",
+    "delivered",
+    "completed",
+    "partially_returned",
+    "returned",
+]
 
 
 class ErpCsvConfig(Schema):
-    export_dir = fields.String(load_default="", metadata={
-        "label": "Export folder",
-        "help": "Absolute path of the folder order files are written to (the ERP reads them). "
-                "Leave empty to export nothing."})
-    import_dir = fields.String(load_default="", metadata={
-        "label": "Import folder",
-        "help": "Absolute path of the folder the ERP drops stock files in. Processed files move "
-                "to archive/, unreadable ones to failed/. Leave empty to import nothing."})
-    delimiter = fields.String(load_default=",", validate=validate.OneOf(list(DELIMITERS)), metadata={
-        "label": "Delimiter",
-        "help": "Field separator of the files: , ; | or tab. Stock files separated by another "
-                "of these are recognised from their header line."})
-    encoding = fields.String(load_default="utf-8", validate=validate_encoding, metadata={
-        "label": "Encoding",
-        "help": "Text encoding of the files (utf-8, cp1252, latin-1 …). A byte-order mark in a "
-                "stock file wins over this."})
-    excel_bom = fields.Boolean(load_default=False, metadata={
-        "label": "Byte-order mark for Excel",
-        "help": "Start exported UTF-8 files with a BOM so Excel reads accents right."})
-    export_statuses = StringList(load_default=lambda: list(DEFAULT_EXPORT_STATUSES), choices=STATUSES,
-                                 metadata={
-        "label": "Statuses to export",
-        "help": "An order is exported once it is in one of these statuses, and again whenever "
-                "it changes after that."})
-    file_prefix = fields.String(load_default="orders", validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,50}$"),
-                                metadata={
-        "label": "File name prefix",
-        "help": "Export files are named <prefix>-<UTC time>-<sequence>.csv."})
-    max_orders_per_file = fields.Integer(load_default=5000, validate=validate.Range(1, 100_000), metadata={
-        "label": "Orders per file", "help": "A larger backlog is written as several files."})
-    sku_column = fields.String(load_default="sku", validate=validate.Length(1, 100), metadata={
-        "label": "SKU column", "help": "Header of the SKU column in stock files."})
-    location_column = fields.String(load_default="location", validate=validate.Length(1, 100), metadata={
-        "label": "Location column", "help": "Header of the location code column in stock files."})
-    on_hand_column = fields.String(load_default="on_hand", validate=validate.Length(1, 100), metadata={
-        "label": "On-hand column", "help": "Header of the quantity-on-hand column in stock files."})
-    batch_size = fields.Integer(load_default=5000, validate=validate.Range(100, 50_000), metadata={
-        "label": "Rows per transaction", "help": "Stock rows applied together in one transaction."})
-    settle_seconds = fields.Integer(load_default=10, validate=validate.Range(0, 3600), metadata={
-        "label": "Settle time (seconds)",
-        "help": "A stock file changed more recently than this is left for the next run: the ERP "
-                "may still be writing it."})
+    export_dir = fields.String(
+        load_default="",
+        metadata={
+            "label": "Export folder",
+            "help": "Absolute path of the folder order files are written to (the ERP reads them). "
+            "Leave empty to export nothing.",
+        },
+    )
+    import_dir = fields.String(
+        load_default="",
+        metadata={
+            "label": "Import folder",
+            "help": "Absolute path of the folder the ERP drops stock files in. Processed files move "
+            "to archive/, unreadable ones to failed/. Leave empty to import nothing.",
+        },
+    )
+    delimiter = fields.String(
+        load_default=",",
+        validate=validate.OneOf(list(DELIMITERS)),
+        metadata={
+            "label": "Delimiter",
+            "help": "Field separator of the files: , ; | or tab. Stock files separated by another "
+            "of these are recognised from their header line.",
+        },
+    )
+    encoding = fields.String(
+        load_default="utf-8",
+        validate=validate_encoding,
+        metadata={
+            "label": "Encoding",
+            "help": "Text encoding of the files (utf-8, cp1252, latin-1 …). A byte-order mark in a "
+            "stock file wins over this.",
+        },
+    )
+    excel_bom = fields.Boolean(
+        load_default=False,
+        metadata={
+            "label": "Byte-order mark for Excel",
+            "help": "Start exported UTF-8 files with a BOM so Excel reads accents right.",
+        },
+    )
+    export_statuses = StringList(
+        load_default=lambda: list(DEFAULT_EXPORT_STATUSES),
+        choices=STATUSES,
+        metadata={
+            "label": "Statuses to export",
+            "help": "An order is exported once it is in one of these statuses, and again whenever "
+            "it changes after that.",
+        },
+    )
+    file_prefix = fields.String(
+        load_default="orders",
+        validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,50}$"),
+        metadata={
+            "label": "File name prefix",
+            "help": "Export files are named <prefix>-<UTC time>-<sequence>.csv.",
+        },
+    )
+    max_orders_per_file = fields.Integer(
+        load_default=5000,
+        validate=validate.Range(1, 100_000),
+        metadata={
+            "label": "Orders per file",
+            "help": "A larger backlog is written as several files.",
+        },
+    )
+    sku_column = fields.String(
+        load_default="sku",
+        validate=validate.Length(1, 100),
+        metadata={"label": "SKU column", "help": "Header of the SKU column in stock files."},
+    )
+    location_column = fields.String(
+        load_default="location",
+        validate=validate.Length(1, 100),
+        metadata={
+            "label": "Location column",
+            "help": "Header of the location code column in stock files.",
+        },
+    )
+    on_hand_column = fields.String(
+        load_default="on_hand",
+        validate=validate.Length(1, 100),
+        metadata={
+            "label": "On-hand column",
+            "help": "Header of the quantity-on-hand column in stock files.",
+        },
+    )
+    batch_size = fields.Integer(
+        load_default=5000,
+        validate=validate.Range(100, 50_000),
+        metadata={
+            "label": "Rows per transaction",
+            "help": "Stock rows applied together in one transaction.",
+        },
+    )
+    settle_seconds = fields.Integer(
+        load_default=10,
+        validate=validate.Range(0, 3600),
+        metadata={
+            "label": "Settle time (seconds)",
+            "help": "A stock file changed more recently than this is left for the next run: the ERP "
+            "may still be writing it.",
+        },
+    )
 
     @pre_load
     def _delimiter_names(self, data, **kwargs):
@@ -93,8 +163,13 @@ class ErpCsvConfig(Schema):
             value = (data.get(name) or "").strip()
             if value and not os.path.isabs(value):
                 errors[name] = ["must be an absolute path"]
-        if not (data.get("export_dir") or "").strip() and not (data.get("import_dir") or "").strip():
-            errors.setdefault("export_dir", []).append("give an export folder, an import folder or both")
+        if (
+            not (data.get("export_dir") or "").strip()
+            and not (data.get("import_dir") or "").strip()
+        ):
+            errors.setdefault("export_dir", []).append(
+                "give an export folder, an import folder or both"
+            )
         columns = [data.get(c) for c in ("sku_column", "location_column", "on_hand_column")]
         if len({(c or "").strip().lower() for c in columns}) < 3:
             errors["on_hand_column"] = ["the three stock columns need three different names"]
@@ -126,19 +201,22 @@ class ErpCsvConnector(Connector):
         return path
 
     def check_connection(self) -> str:
-        found = [f"{key} {path}" for key in ("export_dir", "import_dir")
-                 if (path := self.folder(key)) is not None]
+        found = [
+            f"{key} {path}"
+            for key in ("export_dir", "import_dir")
+            if (path := self.folder(key)) is not None
+        ]
         return "folders ready: " + ", ".join(found)
 
 
 def run_export(ctx: JobContext) -> None:
-    from .export import export_orders
+    from plugins.erp_csv.export import export_orders
 
     export_orders(ctx.hub, ctx.channel_id)
 
 
 def run_import(ctx: JobContext) -> None:
-    from .stock_import import import_stock_files
+    from plugins.erp_csv.stock_import import import_stock_files
 
     import_stock_files(ctx.hub, ctx.channel_id)
 

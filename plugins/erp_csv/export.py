@@ -34,9 +34,9 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from hub.core.order import expected_total
-from hub.models import Channel, ErpExport, ErpExportedOrder, Order, utcnow
-from hub.runtime import Hub
-from hub.serialize import iso, money
+from hub.orders.serialize import iso, money
+from hub.runtime.hub import Hub
+from hub.store.models import Channel, ErpExport, ErpExportedOrder, Order, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +44,47 @@ log = logging.getLogger(__name__)
 CHUNK = 200
 
 ORDER_COLUMNS = [
-    "order_id", "order_number", "channel", "external_id", "status", "financial_status",
-    "fulfillment_status", "placed_at", "updated_at", "order_version", "currency",
-    "customer_email", "customer_name", "customer_phone",
-    "ship_name", "ship_company", "ship_address1", "ship_address2", "ship_city", "ship_province",
-    "ship_zip", "ship_country_code", "ship_phone",
-    "order_subtotal", "order_shipping", "order_tax", "order_discount", "order_total", "taxes_included",
+    "order_id",
+    "order_number",
+    "channel",
+    "external_id",
+    "status",
+    "financial_status",
+    "fulfillment_status",
+    "placed_at",
+    "updated_at",
+    "order_version",
+    "currency",
+    "customer_email",
+    "customer_name",
+    "customer_phone",
+    "ship_name",
+    "ship_company",
+    "ship_address1",
+    "ship_address2",
+    "ship_city",
+    "ship_province",
+    "ship_zip",
+    "ship_country_code",
+    "ship_phone",
+    "order_subtotal",
+    "order_shipping",
+    "order_tax",
+    "order_discount",
+    "order_total",
+    "taxes_included",
 ]
 LINE_COLUMNS = [
-    "line_number", "line_id", "sku", "line_name", "quantity", "unit_price", "line_subtotal",
-    "line_discount", "line_tax", "line_total",
+    "line_number",
+    "line_id",
+    "sku",
+    "line_name",
+    "quantity",
+    "unit_price",
+    "line_subtotal",
+    "line_discount",
+    "line_tax",
+    "line_total",
 ]
 COLUMNS = ORDER_COLUMNS + LINE_COLUMNS
 
@@ -77,10 +108,12 @@ def _candidates(session: Session, channel_id: int, statuses: list[str], limit: i
     query = (
         select(Order.id)
         .outerjoin(ledger, and_(ledger.order_id == Order.id, ledger.channel_id == channel_id))
-        .where(or_(
-            and_(ledger.id.is_(None), Order.status.in_(statuses)),
-            and_(ledger.id.is_not(None), ledger.version != Order.version),
-        ))
+        .where(
+            or_(
+                and_(ledger.id.is_(None), Order.status.in_(statuses)),
+                and_(ledger.id.is_not(None), ledger.version != Order.version),
+            )
+        )
         .order_by(Order.id)
         .limit(limit)
     )
@@ -91,15 +124,25 @@ def export_one_file(hub: Hub, channel_id: int, folder: Path, config) -> str | No
     """Export up to ``max_orders_per_file`` orders as one file; None when nothing is due."""
     with hub.db.transaction() as session:
         # One export at a time per channel: the sequence and the ledger stay consistent.
-        channel = session.scalars(select(Channel).where(Channel.id == channel_id).with_for_update()).one()
+        channel = session.scalars(
+            select(Channel).where(Channel.id == channel_id).with_for_update()
+        ).one()
         prefix = config.get("file_prefix") or "orders"
         _remove_stale_temp_files(folder, prefix)
-        order_ids = _candidates(session, channel_id, list(config.get("export_statuses") or []),
-                                int(config.get("max_orders_per_file") or 5000))
+        order_ids = _candidates(
+            session,
+            channel_id,
+            list(config.get("export_statuses") or []),
+            int(config.get("max_orders_per_file") or 5000),
+        )
         if not order_ids:
             return None
-        sequence = (session.scalar(select(func.max(ErpExport.sequence))
-                                   .where(ErpExport.channel_id == channel_id)) or 0) + 1
+        sequence = (
+            session.scalar(
+                select(func.max(ErpExport.sequence)).where(ErpExport.channel_id == channel_id)
+            )
+            or 0
+        ) + 1
         now = utcnow()
         final = folder / f"{prefix}-{now:%Y%m%dT%H%M%SZ}-{sequence:06d}.csv"
         while final.exists():
@@ -109,8 +152,15 @@ def export_one_file(hub: Hub, channel_id: int, folder: Path, config) -> str | No
         temp = folder / f".{final.name}.tmp"
         try:
             versions, rows = _write(session, temp, order_ids, config)
-            export = ErpExport(channel_id=channel_id, sequence=sequence, file_name=final.name,
-                               orders=len(versions), rows=rows, checksum=_sha256(temp), created_at=now)
+            export = ErpExport(
+                channel_id=channel_id,
+                sequence=sequence,
+                file_name=final.name,
+                orders=len(versions),
+                rows=rows,
+                checksum=_sha256(temp),
+                created_at=now,
+            )
             session.add(export)
             session.flush()
             _record(session, channel_id, export.id, versions)
@@ -119,12 +169,19 @@ def export_one_file(hub: Hub, channel_id: int, folder: Path, config) -> str | No
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        log.info("erp_csv %s: exported %s orders (%s rows) to %s", channel.slug, len(versions), rows,
-                 final.name)
+        log.info(
+            "erp_csv %s: exported %s orders (%s rows) to %s",
+            channel.slug,
+            len(versions),
+            rows,
+            final.name,
+        )
         return final.name
 
 
-def _write(session: Session, temp: Path, order_ids: list[int], config) -> tuple[dict[int, int], int]:
+def _write(
+    session: Session, temp: Path, order_ids: list[int], config
+) -> tuple[dict[int, int], int]:
     encoding = config.get("encoding") or "utf-8"
     if config.get("excel_bom") and encoding.replace("_", "-").lower() in ("utf-8", "utf8"):
         encoding = "utf-8-sig"
@@ -146,9 +203,12 @@ def _write(session: Session, temp: Path, order_ids: list[int], config) -> tuple[
 
 def _orders(session: Session, order_ids: list[int]) -> Iterator[Order]:
     for start in range(0, len(order_ids), CHUNK):
-        chunk = order_ids[start:start + CHUNK]
+        chunk = order_ids[start : start + CHUNK]
         orders = session.scalars(
-            select(Order).where(Order.id.in_(chunk)).options(selectinload(Order.lines)).order_by(Order.id)
+            select(Order)
+            .where(Order.id.in_(chunk))
+            .options(selectinload(Order.lines))
+            .order_by(Order.id)
         ).all()
         yield from orders
         for order in orders:
@@ -160,40 +220,84 @@ def order_rows(order: Order) -> Iterator[list[str]]:
     cur = order.currency
     ship = order.shipping_address or {}
     head = [
-        order.id, order.number, order.channel.slug if order.channel else "", order.external_id,
-        order.status, order.financial_status, order.fulfillment_status, iso(order.placed_at) or "",
-        iso(order.updated_at) or "", order.version, cur,
-        order.email, order.customer_name, order.customer_phone,
-        ship.get("name", ""), ship.get("company", ""), ship.get("address1", ""), ship.get("address2", ""),
-        ship.get("city", ""), ship.get("province_code") or ship.get("province", ""), ship.get("zip", ""),
-        ship.get("country_code", ""), ship.get("phone", ""),
-        money(order.subtotal, cur), money(order.shipping, cur), money(order.tax, cur),
-        money(order.discount, cur), money(order.total, cur), "true" if order.taxes_included else "false",
+        order.id,
+        order.number,
+        order.channel.slug if order.channel else "",
+        order.external_id,
+        order.status,
+        order.financial_status,
+        order.fulfillment_status,
+        iso(order.placed_at) or "",
+        iso(order.updated_at) or "",
+        order.version,
+        cur,
+        order.email,
+        order.customer_name,
+        order.customer_phone,
+        ship.get("name", ""),
+        ship.get("company", ""),
+        ship.get("address1", ""),
+        ship.get("address2", ""),
+        ship.get("city", ""),
+        ship.get("province_code") or ship.get("province", ""),
+        ship.get("zip", ""),
+        ship.get("country_code", ""),
+        ship.get("phone", ""),
+        money(order.subtotal, cur),
+        money(order.shipping, cur),
+        money(order.tax, cur),
+        money(order.discount, cur),
+        money(order.total, cur),
+        "true" if order.taxes_included else "false",
     ]
     if not order.lines:
         yield [*head, *([""] * len(LINE_COLUMNS))]
         return
     for number, line in enumerate(order.lines, start=1):
         subtotal = line.unit_price * line.quantity
-        total = expected_total(subtotal, 0, line.tax, line.discount, taxes_included=order.taxes_included)
-        yield [*head, number, line.id, line.sku, line.name, line.quantity, money(line.unit_price, cur),
-               money(subtotal, cur), money(line.discount, cur), money(line.tax, cur), money(total, cur)]
+        total = expected_total(
+            subtotal, 0, line.tax, line.discount, taxes_included=order.taxes_included
+        )
+        yield [
+            *head,
+            number,
+            line.id,
+            line.sku,
+            line.name,
+            line.quantity,
+            money(line.unit_price, cur),
+            money(subtotal, cur),
+            money(line.discount, cur),
+            money(line.tax, cur),
+            money(total, cur),
+        ]
 
 
 def _record(session: Session, channel_id: int, export_id: int, versions: dict[int, int]) -> None:
     now = utcnow()
     ids = list(versions)
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        existing = {row.order_id: row for row in session.scalars(
-            select(ErpExportedOrder).where(ErpExportedOrder.channel_id == channel_id,
-                                           ErpExportedOrder.order_id.in_(chunk)))}
+        chunk = ids[start : start + 500]
+        existing = {
+            row.order_id: row
+            for row in session.scalars(
+                select(ErpExportedOrder).where(
+                    ErpExportedOrder.channel_id == channel_id, ErpExportedOrder.order_id.in_(chunk)
+                )
+            )
+        }
         for order_id in chunk:
             row = existing.get(order_id)
             if row is None:
-                session.add(ErpExportedOrder(channel_id=channel_id, order_id=order_id,
-                                             version=versions[order_id], export_id=export_id,
-                                             exported_at=now))
+                session.add(
+                    ErpExportedOrder(
+                        channel_id=channel_id,
+                        order_id=order_id,
+                        version=versions[order_id],
+                        export_id=export_id,
+                        exported_at=now,
+                    )
+                )
             else:
                 row.version, row.export_id, row.exported_at = versions[order_id], export_id, now
         session.flush()

@@ -14,12 +14,12 @@ changed files are left alone):
    one the header line uses among ``, ; tab |``). A missing column fails the
    whole file;
 4. rows are read one at a time and validated; valid ones are applied through
-   :func:`hub.stock_bulk.set_on_hand_many` (the bulk path of
-   :func:`hub.inventory.set_on_hand`) in batches of ``batch_size``, each batch
+   :func:`hub.inventory.bulk.set_on_hand_many` (the bulk path of
+   :func:`hub.inventory.levels.set_on_hand`) in batches of ``batch_size``, each batch
    one transaction (audit trail and stock push included), invalid ones are
    written with their line number and reason to
    ``archive/<file>.rejects.csv``;
-5. the file moves to ``archive/`` and the ledger row (:class:`hub.models.ErpImport`)
+5. the file moves to ``archive/`` and the ledger row (:class:`hub.store.models.ErpImport`)
    records the outcome.
 
 Setting on-hand is absolute, so a run cut short (crash, deploy) is resumed by
@@ -47,10 +47,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hub.inventory import LevelChange
-from hub.models import Channel, ErpImport, Location, utcnow
-from hub.runtime import Hub
-from hub.stock_bulk import set_on_hand_many
+from hub.inventory.bulk import set_on_hand_many
+from hub.inventory.levels import LevelChange
+from hub.runtime.hub import Hub
+from hub.store.models import Channel, ErpImport, Location, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,9 @@ def import_stock_files(hub: Hub, channel_id: int) -> list[Outcome]:
     if folder is None:
         return []
     config = connector.config
-    outcomes = [import_file(hub, channel_id, path, config) for path in waiting_files(folder, config)]
+    outcomes = [
+        import_file(hub, channel_id, path, config) for path in waiting_files(folder, config)
+    ]
     return [o for o in outcomes if o is not None]
 
 
@@ -135,7 +137,9 @@ def import_file(hub: Hub, channel_id: int, path: Path, config) -> Outcome | None
         return None  # another run archived it meanwhile
     with hub.db.transaction() as session:
         # One run decides per channel at a time: two never take the same file.
-        slug = session.scalars(select(Channel.slug).where(Channel.id == channel_id).with_for_update()).one()
+        slug = session.scalars(
+            select(Channel.slug).where(Channel.id == channel_id).with_for_update()
+        ).one()
         ledger, earlier = _ledger_row(session, channel_id, path.name, scan)
         if ledger is None:
             log.info("erp_csv %s: %s is being imported by another run", slug, path.name)
@@ -143,9 +147,12 @@ def import_file(hub: Hub, channel_id: int, path: Path, config) -> Outcome | None
         ledger_id = ledger.id
     if earlier is not None:
         archived = _move(path, path.parent / ARCHIVE)
-        outcome = Outcome(path.name, "duplicate",
-                          error=f"same content (SHA-256) as {earlier.file_name}, imported "
-                                f"{earlier.finished_at:%Y-%m-%d %H:%M} UTC: nothing done")
+        outcome = Outcome(
+            path.name,
+            "duplicate",
+            error=f"same content (SHA-256) as {earlier.file_name}, imported "
+            f"{earlier.finished_at:%Y-%m-%d %H:%M} UTC: nothing done",
+        )
         _finish(hub, ledger_id, outcome, archived=archived)
         return outcome
     if scan.problem:
@@ -166,11 +173,14 @@ def _release(hub: Hub, ledger_id: int) -> None:
             row = session.get(ErpImport, ledger_id)
             row.updated_at = utcnow() - timedelta(seconds=IMPORT_LEASE_SECONDS + 1)
     except Exception:
-        log.exception("erp_csv: could not release import %s; the next run waits for its lease", ledger_id)
+        log.exception(
+            "erp_csv: could not release import %s; the next run waits for its lease", ledger_id
+        )
 
 
-def _ledger_row(session, channel_id: int, name: str,
-                scan: Scan) -> tuple[ErpImport | None, ErpImport | None]:
+def _ledger_row(
+    session, channel_id: int, name: str, scan: Scan
+) -> tuple[ErpImport | None, ErpImport | None]:
     """The ledger row for this file and its earlier twin, if any.
 
     The row is a new one, or the one a cut-short run left (``processing`` with
@@ -178,8 +188,10 @@ def _ledger_row(session, channel_id: int, name: str,
     making progress on the file.
     """
     rows = session.scalars(
-        select(ErpImport).where(ErpImport.channel_id == channel_id, ErpImport.checksum == scan.checksum)
-        .order_by(ErpImport.id)).all()
+        select(ErpImport)
+        .where(ErpImport.channel_id == channel_id, ErpImport.checksum == scan.checksum)
+        .order_by(ErpImport.id)
+    ).all()
     done = next((r for r in rows if r.status in ("succeeded", "partial")), None)
     resumed = next((r for r in rows if r.status == "processing"), None)
     now = utcnow()
@@ -189,8 +201,15 @@ def _ledger_row(session, channel_id: int, name: str,
         log.warning("erp_csv: resuming the import of %s (ledger row %s)", name, resumed.id)
         resumed.started_at = resumed.updated_at = now
         return resumed, None
-    row = ErpImport(channel_id=channel_id, file_name=name, checksum=scan.checksum, size=scan.size,
-                    status="duplicate" if done else "processing", started_at=now, updated_at=now)
+    row = ErpImport(
+        channel_id=channel_id,
+        file_name=name,
+        checksum=scan.checksum,
+        size=scan.size,
+        status="duplicate" if done else "processing",
+        started_at=now,
+        updated_at=now,
+    )
     session.add(row)
     session.flush()
     return row, done
@@ -223,18 +242,27 @@ def scan_file(path: Path, encoding: str) -> Scan:
             try:
                 decoder.decode(block)
             except UnicodeDecodeError as exc:
-                problem = (f"not {_shown(encoding)} text: undecodable byte(s) at offset {offset + exc.start} "
-                           f"({exc.reason}); check the channel's encoding")
+                problem = (
+                    f"not {_shown(encoding)} text: undecodable byte(s) at offset {offset + exc.start} "
+                    f"({exc.reason}); check the channel's encoding"
+                )
             offset += len(block)
         if not problem and size:
             try:
                 decoder.decode(b"", final=True)
             except UnicodeDecodeError as exc:
-                problem = f"not {_shown(encoding)} text: the file ends inside a character ({exc.reason})"
+                problem = (
+                    f"not {_shown(encoding)} text: the file ends inside a character ({exc.reason})"
+                )
     if size == 0:
         problem = "empty file"
-    return Scan(checksum=digest.hexdigest(), size=size, encoding=encoding, problem=problem,
-                bom=head.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)))
+    return Scan(
+        checksum=digest.hexdigest(),
+        size=size,
+        encoding=encoding,
+        problem=problem,
+        bom=head.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)),
+    )
 
 
 def _shown(encoding: str) -> str:
@@ -252,8 +280,9 @@ def _encoding_for(head: bytes, configured: str) -> str:
 
 def _header(stream: io.TextIOBase, config) -> tuple[str, list[str], dict[str, int]]:
     """Read the header line: the delimiter, the header cells and where each wanted column is."""
-    wanted = {key: (config.get(f"{key}_column") or key).strip()
-              for key in ("sku", "location", "on_hand")}
+    wanted = {
+        key: (config.get(f"{key}_column") or key).strip() for key in ("sku", "location", "on_hand")
+    }
     line = stream.readline()
     while line and not line.strip():
         line = stream.readline()
@@ -274,7 +303,8 @@ def _header(stream: io.TextIOBase, config) -> tuple[str, list[str], dict[str, in
     shown = ", ".join(repr(c.strip()) for c in cells[:20])
     raise FileRejected(
         f"missing column(s) {', '.join(missing)} in the header (found: {shown}); the channel "
-        f"expects {', '.join(wanted.values())}")
+        f"expects {', '.join(wanted.values())}"
+    )
 
 
 def _rows(reader) -> Iterator[tuple[int, list[str]]]:
@@ -307,24 +337,28 @@ class _SeenKeys:
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.execute("PRAGMA cache_size=-8192")  # 8 MiB
-        self._db.execute("CREATE TABLE seen (sku TEXT, location TEXT, line INTEGER, "
-                         "PRIMARY KEY (sku, location)) WITHOUT ROWID")
+        self._db.execute(
+            "CREATE TABLE seen (sku TEXT, location TEXT, line INTEGER, "
+            "PRIMARY KEY (sku, location)) WITHOUT ROWID"
+        )
 
     def first_line(self, sku: str, location: str, line: int) -> int | None:
         """Remember the pair at ``line``; return the line it was first seen at if seen before."""
         cur = self._db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?, ?)", (sku, location, line))
         if cur.rowcount:
             return None
-        return self._db.execute("SELECT line FROM seen WHERE sku = ? AND location = ?",
-                                (sku, location)).fetchone()[0]
+        return self._db.execute(
+            "SELECT line FROM seen WHERE sku = ? AND location = ?", (sku, location)
+        ).fetchone()[0]
 
     def close(self):
         self._db.close()
         self._dir.cleanup()
 
 
-def _validate(cells: list[str], columns: dict[str, int], names: dict[str, str],
-              locations: set[str]) -> tuple[LevelChange | None, str]:
+def _validate(
+    cells: list[str], columns: dict[str, int], names: dict[str, str], locations: set[str]
+) -> tuple[LevelChange | None, str]:
     values = {}
     for key, index in columns.items():
         if index >= len(cells):
@@ -377,9 +411,12 @@ class _Rejects:
             self._handle.close()
 
 
-def _import_rows(hub: Hub, channel_id: int, slug: str, ledger_id: int, path: Path, scan: Scan,
-                 config) -> Outcome:
-    names = {key: (config.get(f"{key}_column") or key).strip() for key in ("sku", "location", "on_hand")}
+def _import_rows(
+    hub: Hub, channel_id: int, slug: str, ledger_id: int, path: Path, scan: Scan, config
+) -> Outcome:
+    names = {
+        key: (config.get(f"{key}_column") or key).strip() for key in ("sku", "location", "on_hand")
+    }
     batch_size = int(config.get("batch_size") or 5000)
     with hub.db.read() as session:
         locations = set(session.scalars(select(Location.code)))
@@ -392,8 +429,9 @@ def _import_rows(hub: Hub, channel_id: int, slug: str, ledger_id: int, path: Pat
     try:
         with open(path, encoding=scan.encoding, newline="") as stream:
             delimiter, header, columns = _header(stream, config)
-            rejects = _Rejects(archive / f".{path.name}.rejects.csv.tmp", header, delimiter,
-                               scan.write_encoding)
+            rejects = _Rejects(
+                archive / f".{path.name}.rejects.csv.tmp", header, delimiter, scan.write_encoding
+            )
             reader = csv.reader(stream, delimiter=delimiter)
             batch: list[_Row] = []
             for line, cells in _rows(reader):
@@ -402,9 +440,14 @@ def _import_rows(hub: Hub, channel_id: int, slug: str, ledger_id: int, path: Pat
                 if change is not None:
                     first = seen.first_line(change.sku, change.location_code, line)
                     if first is not None:
-                        change, reason = None, (f"duplicate of line {first} ({names['sku']} "
-                                                f"{cells[columns['sku']].strip()!r} at "
-                                                f"{cells[columns['location']].strip()!r})")
+                        change, reason = (
+                            None,
+                            (
+                                f"duplicate of line {first} ({names['sku']} "
+                                f"{cells[columns['sku']].strip()!r} at "
+                                f"{cells[columns['location']].strip()!r})"
+                            ),
+                        )
                 if change is None:
                     rejects.add(line, cells, reason)
                     continue
@@ -420,8 +463,10 @@ def _import_rows(hub: Hub, channel_id: int, slug: str, ledger_id: int, path: Pat
         if rejects is not None:
             rejects.close()
             rejects.temp.unlink(missing_ok=True)
-        raise FileRejected(f"unreadable CSV near line {line}: {exc} ({outcome.rows_ok} rows before "
-                           f"it were applied)") from exc
+        raise FileRejected(
+            f"unreadable CSV near line {line}: {exc} ({outcome.rows_ok} rows before "
+            f"it were applied)"
+        ) from exc
     except BaseException:
         if rejects is not None:
             rejects.close()
@@ -443,32 +488,63 @@ def _import_rows(hub: Hub, channel_id: int, slug: str, ledger_id: int, path: Pat
     # the next run finds its checksum imported (a duplicate) instead of a row stuck "processing".
     _finish(hub, ledger_id, outcome, archived=archived, rejects=rejects_path)
     os.replace(path, archived)
-    log.info("erp_csv %s: %s imported: %s rows, %s applied, %s changed, %s rejected", slug, path.name,
-             outcome.rows_total, outcome.rows_ok, outcome.rows_changed, outcome.rows_rejected)
+    log.info(
+        "erp_csv %s: %s imported: %s rows, %s applied, %s changed, %s rejected",
+        slug,
+        path.name,
+        outcome.rows_total,
+        outcome.rows_ok,
+        outcome.rows_changed,
+        outcome.rows_rejected,
+    )
     return outcome
 
 
-def _apply(hub: Hub, ledger_id: int, slug: str, file_name: str, batch: list[_Row], rejects: _Rejects,
-           outcome: Outcome) -> None:
+def _apply(
+    hub: Hub,
+    ledger_id: int,
+    slug: str,
+    file_name: str,
+    batch: list[_Row],
+    rejects: _Rejects,
+    outcome: Outcome,
+) -> None:
     """Apply one batch in one transaction; a row the hub refuses is rejected, the rest applied."""
     with hub.db.transaction() as session:
-        result = set_on_hand_many(session, [row.change for row in batch], actor=f"channel:{slug}",
-                                  reason="ERP stock import", source=file_name)
+        result = set_on_hand_many(
+            session,
+            [row.change for row in batch],
+            actor=f"channel:{slug}",
+            reason="ERP stock import",
+            source=file_name,
+        )
         if result.refused:
             # Rare (on hand below what orders reserved): find the rows refused by their change.
             lines = {row.change: row for row in batch}
             for change, reason in result.refused:
                 row = lines[change]
                 rejects.add(row.line, row.cells, reason)
-        _progress(session, ledger_id, outcome, len(batch) - len(result.refused), result.changed,
-                  rejects.count)
+        _progress(
+            session,
+            ledger_id,
+            outcome,
+            len(batch) - len(result.refused),
+            result.changed,
+            rejects.count,
+        )
 
 
-def _progress(session, ledger_id: int, outcome: Outcome, applied: int, changed: int, rejected: int) -> None:
+def _progress(
+    session, ledger_id: int, outcome: Outcome, applied: int, changed: int, rejected: int
+) -> None:
     outcome.rows_ok += applied
     outcome.rows_changed += changed
     row = session.get(ErpImport, ledger_id)
-    row.rows_total, row.rows_ok, row.rows_changed = outcome.rows_total, outcome.rows_ok, outcome.rows_changed
+    row.rows_total, row.rows_ok, row.rows_changed = (
+        outcome.rows_total,
+        outcome.rows_ok,
+        outcome.rows_changed,
+    )
     row.rows_rejected = rejected
     row.updated_at = utcnow()  # the run's lease on the file: it is making progress
 
@@ -476,8 +552,14 @@ def _progress(session, ledger_id: int, outcome: Outcome, applied: int, changed: 
 # --- the ledger and the folders ------------------------------------------------------------------
 
 
-def _finish(hub: Hub, ledger_id: int, outcome: Outcome, *, archived: Path | None = None,
-            rejects: Path | None = None) -> None:
+def _finish(
+    hub: Hub,
+    ledger_id: int,
+    outcome: Outcome,
+    *,
+    archived: Path | None = None,
+    rejects: Path | None = None,
+) -> None:
     with hub.db.transaction() as session:
         row = session.get(ErpImport, ledger_id)
         row.status = outcome.status

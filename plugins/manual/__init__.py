@@ -10,8 +10,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from hub import hookimpl
-from hub.connectors import Connector
 from hub.core.money import CURRENCY_EXPONENTS
+from hub.integration.connectors import Connector
 
 
 class ManualConfig(Schema):

@@ -9,10 +9,16 @@ and the benchmarks run against. User guide: ``docs/connectors/shipstation.md``.
 from __future__ import annotations
 
 from hub import hookimpl
-
-from .connector import ShipStationConnector
+from plugins.shipstation.connector import ShipStationConnector
 
 
 @hookimpl
 def hub_register_connectors():
     return [ShipStationConnector]
+
+
+@hookimpl
+def hub_register_sandboxes():
+    from plugins.shipstation.sandbox import ShipStationSandbox
+
+    return {"shipstation": ShipStationSandbox}

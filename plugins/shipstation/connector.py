@@ -41,13 +41,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import requests
 from marshmallow import Schema, fields, validate
 
-from hub.connectors import (
-    Connector,
-    ShipmentNotice,
-    ShippingOrder,
-    SubmissionRejected,
-    WebhookReceipt,
-)
 from hub.core.exceptions import (
     ConfigError,
     ExternalError,
@@ -56,10 +49,21 @@ from hub.core.exceptions import (
     SignatureError,
     ValidationError,
 )
-from hub.http import HttpClient, HttpStatusError, RateLimiter, json_body, same_origin
-from hub.signing import matches
-
-from .mapping import BULK_MAX, format_query_datetime, order_payload, shipment_notice
+from hub.integration.connectors import (
+    Connector,
+    ShipmentNotice,
+    ShippingOrder,
+    SubmissionRejected,
+    WebhookReceipt,
+)
+from hub.integration.http import HttpClient, HttpStatusError, RateLimiter, json_body, same_origin
+from hub.integration.signing import matches
+from plugins.shipstation.mapping import (
+    BULK_MAX,
+    format_query_datetime,
+    order_payload,
+    shipment_notice,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,21 +74,44 @@ MAX_PAGES = 1000  # a bound on a runaway pager, far above any real window
 
 
 class ShipStationConfig(Schema):
-    api_key = fields.String(required=True, validate=validate.Length(min=1), metadata={
-        "label": "API key", "help": "ShipStation → Settings → Account → API Settings."})
-    api_secret = fields.String(required=True, validate=validate.Length(min=1), metadata={
-        "label": "API secret", "secret": True, "help": "Shown next to the API key."})
-    webhook_token = fields.String(required=True, validate=validate.Length(min=16), metadata={
-        "label": "Webhook token", "secret": True,
-        "help": "A long random string (16+ characters). Subscribe ShipStation's SHIP_NOTIFY "
-                "webhook to https://<your hub>/webhooks/<channel slug>?token=<this token>."})
-    api_base_url = fields.Url(load_default=DEFAULT_BASE_URL, require_tld=False,
-                              schemes={"http", "https"}, metadata={
-        "label": "API base URL", "help": f"Scheme, host and port of the API ({DEFAULT_BASE_URL})."})
-    store_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1),
-                              metadata={"label": "Store id (optional)",
-                                        "help": "Send orders to this ShipStation store and read "
-                                                "only its shipments."})
+    api_key = fields.String(
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"label": "API key", "help": "ShipStation → Settings → Account → API Settings."},
+    )
+    api_secret = fields.String(
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"label": "API secret", "secret": True, "help": "Shown next to the API key."},
+    )
+    webhook_token = fields.String(
+        required=True,
+        validate=validate.Length(min=16),
+        metadata={
+            "label": "Webhook token",
+            "secret": True,
+            "help": "A long random string (16+ characters). Subscribe ShipStation's SHIP_NOTIFY "
+            "webhook to https://<your hub>/webhooks/<channel slug>?token=<this token>.",
+        },
+    )
+    api_base_url = fields.Url(
+        load_default=DEFAULT_BASE_URL,
+        require_tld=False,
+        schemes={"http", "https"},
+        metadata={
+            "label": "API base URL",
+            "help": f"Scheme, host and port of the API ({DEFAULT_BASE_URL}).",
+        },
+    )
+    store_id = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=1),
+        metadata={
+            "label": "Store id (optional)",
+            "help": "Send orders to this ShipStation store and read only its shipments.",
+        },
+    )
 
 
 class ShipStationLimiter(RateLimiter):
@@ -141,10 +168,12 @@ class ShipStationConnector(Connector):
         self.store_id = self.config.get("store_id")
         self.limiter = ShipStationLimiter()
         self.http = HttpClient(
-            self.base_url, connector=self.name,
+            self.base_url,
+            connector=self.name,
             auth=(str(self.config.get("api_key", "")), str(self.config.get("api_secret", ""))),
             headers={"Accept": "application/json"},
-            limiter=self.limiter, reset_header="X-Rate-Limit-Reset",
+            limiter=self.limiter,
+            reset_header="X-Rate-Limit-Reset",
         )
 
     def close(self) -> None:
@@ -157,14 +186,19 @@ class ShipStationConnector(Connector):
             stores = self.http.get("/stores").json()
         except ExternalError as exc:
             if exc.status in (401, 403):
-                raise ConfigError("ShipStation refused the API key and secret "
-                                  f"({exc.status}): check them under Settings → API Settings") from exc
+                raise ConfigError(
+                    "ShipStation refused the API key and secret "
+                    f"({exc.status}): check them under Settings → API Settings"
+                ) from exc
             raise
         names = [str(s.get("storeName") or s.get("storeId")) for s in stores or []]
         if self.store_id and all(s.get("storeId") != self.store_id for s in stores or []):
-            raise ConfigError(f"ShipStation has no store {self.store_id} "
-                              f"(stores: {', '.join(names) or 'none'})")
-        return f"connected to ShipStation: {len(names)} store(s)" + (f" ({', '.join(names)})" if names else "")
+            raise ConfigError(
+                f"ShipStation has no store {self.store_id} (stores: {', '.join(names) or 'none'})"
+            )
+        return f"connected to ShipStation: {len(names)} store(s)" + (
+            f" ({', '.join(names)})" if names else ""
+        )
 
     # --- orders out ---------------------------------------------------------------------------
 
@@ -179,7 +213,7 @@ class ShipStationConnector(Connector):
             except HubError as exc:  # the order itself cannot be mapped: refuse it alone
                 rejected[item.key] = exc.message
         for start in range(0, len(payloads), BULK_MAX):
-            chunk = payloads[start:start + BULK_MAX]
+            chunk = payloads[start : start + BULK_MAX]
             if len(chunk) == 1:
                 self._create_one(chunk[0], accepted, rejected)
             else:
@@ -188,7 +222,9 @@ class ShipStationConnector(Connector):
             raise SubmissionRejected(accepted, rejected)
         return accepted
 
-    def _create_one(self, payload: dict[str, Any], accepted: dict[str, str], rejected: dict[str, str]) -> None:
+    def _create_one(
+        self, payload: dict[str, Any], accepted: dict[str, str], rejected: dict[str, str]
+    ) -> None:
         response = self.http.post("/orders/createorder", json=payload, expected=(200, 201, 400))
         body = _json(response)
         key = payload["orderKey"]
@@ -199,13 +235,15 @@ class ShipStationConnector(Connector):
         else:
             rejected[key] = "ShipStation answered without an orderId"
 
-    def _create_many(self, chunk: list[dict[str, Any]], accepted: dict[str, str],
-                     rejected: dict[str, str]) -> None:
+    def _create_many(
+        self, chunk: list[dict[str, Any]], accepted: dict[str, str], rejected: dict[str, str]
+    ) -> None:
         body = _json(self.http.post("/orders/createorders", json=chunk))
         results = body.get("results") if isinstance(body, dict) else None
         if not isinstance(results, list):
-            raise ExternalError("shipstation: POST /orders/createorders answered without results",
-                                retryable=True)
+            raise ExternalError(
+                "shipstation: POST /orders/createorders answered without results", retryable=True
+            )
         by_key = {str(r.get("orderKey")): r for r in results if isinstance(r, dict)}
         for payload in chunk:
             key = payload["orderKey"]
@@ -219,7 +257,9 @@ class ShipStationConnector(Connector):
 
     # --- webhooks in ------------------------------------------------------------------------------
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]) -> WebhookReceipt:
+    def verify_webhook(
+        self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]
+    ) -> WebhookReceipt:
         """Check ``?token=`` in constant time, then read ``{resource_url, resource_type}``.
 
         ShipStation sends no event id: the id is the SHA-256 of the raw body,
@@ -229,8 +269,9 @@ class ShipStationConnector(Connector):
         if not matches(str(self.config.get("webhook_token") or ""), query.get("token")):
             raise SignatureError("missing or wrong webhook token")
         data = _payload(body)
-        return WebhookReceipt(event_id="sha256:" + hashlib.sha256(body).hexdigest(),
-                              topic=data["resource_type"])
+        return WebhookReceipt(
+            event_id="sha256:" + hashlib.sha256(body).hexdigest(), topic=data["resource_type"]
+        )
 
     def handle_webhook(self, hub, topic: str, body: bytes, headers: Mapping[str, str]) -> str:
         if topic not in SHIP_TOPICS:
@@ -239,8 +280,12 @@ class ShipStationConnector(Connector):
         if not self.allowed_resource(url):
             # Unsigned payload: fetching a URL it names would hand our credentials
             # (and our network position) to whoever wrote it.
-            log.warning("shipstation channel %s: refused resource_url on %s (API host is %s)",
-                        self.channel.slug, _origin(url), _origin(self.base_url))
+            log.warning(
+                "shipstation channel %s: refused resource_url on %s (API host is %s)",
+                self.channel.slug,
+                _origin(url),
+                _origin(self.base_url),
+            )
             return "ignored: resource_url not on the API host"
         recorded, unknown, refused = 0, [], []
         for notice in self._notices(self._shipments_at(url)):
@@ -252,7 +297,9 @@ class ShipStationConnector(Connector):
             except HubError as exc:
                 if exc.retryable:
                     raise
-                refused.append(f"shipment {notice.shipment.external_id} of {_names(notice)}: {exc.message}")
+                refused.append(
+                    f"shipment {notice.shipment.external_id} of {_names(notice)}: {exc.message}"
+                )
         if refused:
             # The others are recorded (and a replay will not double them).
             raise ValidationError("ShipStation shipment(s) refused: " + "; ".join(refused))
@@ -276,23 +323,32 @@ class ShipStationConnector(Connector):
         """
         parts = urlsplit(url)
         default_port = {"http": 80, "https": 443}.get(parts.scheme)
-        netloc = parts.hostname + (f":{parts.port}" if parts.port not in (None, default_port) else "")
-        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                 if k.lower() not in ("includeshipmentitems", "page", "pagesize")]
+        netloc = parts.hostname + (
+            f":{parts.port}" if parts.port not in (None, default_port) else ""
+        )
+        query = [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if k.lower() not in ("includeshipmentitems", "page", "pagesize")
+        ]
         # Items give lines and quantities; the largest page keeps a big batch to few requests.
         query += [("includeShipmentItems", "true"), ("pageSize", str(PAGE_SIZE))]
 
         def fetch(page: int) -> requests.Response:
-            page_url = urlunsplit((parts.scheme, netloc, parts.path,
-                                   urlencode([*query, ("page", str(page))]), ""))
+            page_url = urlunsplit(
+                (parts.scheme, netloc, parts.path, urlencode([*query, ("page", str(page))]), "")
+            )
             try:
                 return self.http.get(page_url)
             except HttpStatusError as exc:
                 if exc.status and 300 <= exc.status < 400:
                     target = _origin(exc.response.headers.get("Location") or "")
-                    raise ExternalError(f"shipstation: resource_url on {_origin(url)} answered a redirect "
-                                        f"({exc.status}, to {target}): not followed", retryable=False,
-                                        status=exc.status) from None
+                    raise ExternalError(
+                        f"shipstation: resource_url on {_origin(url)} answered a redirect "
+                        f"({exc.status}, to {target}): not followed",
+                        retryable=False,
+                        status=exc.status,
+                    ) from None
                 raise
 
         yield from self._pages(fetch)
@@ -318,9 +374,16 @@ class ShipStationConnector(Connector):
         """
         start = format_query_datetime(since)
         seen: dict[str, bool] = {}
-        for window in ({"createDateStart": start, "sortBy": "CreateDate"}, {"voidDateStart": start}):
-            params: dict[str, Any] = {**window, "includeShipmentItems": "true", "pageSize": PAGE_SIZE,
-                                      "sortDir": "ASC"}
+        for window in (
+            {"createDateStart": start, "sortBy": "CreateDate"},
+            {"voidDateStart": start},
+        ):
+            params: dict[str, Any] = {
+                **window,
+                "includeShipmentItems": "true",
+                "pageSize": PAGE_SIZE,
+                "sortDir": "ASC",
+            }
             if self.store_id:
                 params["storeId"] = self.store_id
 
@@ -339,8 +402,9 @@ class ShipStationConnector(Connector):
         while page <= MAX_PAGES:
             body = _json(fetch(page))
             if not isinstance(body, dict) or not isinstance(body.get("shipments"), list):
-                raise ExternalError("shipstation: GET /shipments answered without shipments",
-                                    retryable=True)
+                raise ExternalError(
+                    "shipstation: GET /shipments answered without shipments", retryable=True
+                )
             yield from (s for s in body["shipments"] if isinstance(s, dict))
             # ShipStation's own example answers ``pages: 0`` with ``total: 2``:
             # the count of shipments decides too, so a page is never left unread.
@@ -420,8 +484,11 @@ def resource_url_allowed(url: Any, base_url: str) -> bool:
     host = parts.hostname.lower()
     family = api_host_family(base_url)
     on_api_host = same_origin(url, base_url) or (
-        family is not None and parts.scheme == "https" and port in (None, 443)
-        and family.fullmatch(host) is not None)
+        family is not None
+        and parts.scheme == "https"
+        and port in (None, 443)
+        and family.fullmatch(host) is not None
+    )
     base_path = urlsplit(base_url).path.rstrip("/")
     return on_api_host and parts.path.rstrip("/") == f"{base_path}/shipments"
 
@@ -444,7 +511,9 @@ def _error_text(body: Any) -> str:
         return ""
     parts = [str(body[k]) for k in ("Message", "ExceptionMessage", "message") if body.get(k)]
     for field, errors in (body.get("ModelState") or {}).items():
-        parts.append(f"{field}: {' '.join(map(str, errors if isinstance(errors, list) else [errors]))}")
+        parts.append(
+            f"{field}: {' '.join(map(str, errors if isinstance(errors, list) else [errors]))}"
+        )
     return " ".join(parts)
 
 
@@ -453,8 +522,9 @@ def _payload(body: bytes) -> dict[str, str]:
         data = json.loads(body)
     except ValueError as exc:
         raise MalformedPayload("ShipStation webhook body is not JSON") from exc
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) and data.get(k)
-                                             for k in ("resource_url", "resource_type")):
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(k), str) and data.get(k) for k in ("resource_url", "resource_type")
+    ):
         raise MalformedPayload("ShipStation webhook needs resource_url and resource_type")
     return data
 

@@ -24,10 +24,10 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from hub.connectors import ShipmentNotice, ShippingOrder
 from hub.core.exceptions import ValidationError
 from hub.core.money import Money
 from hub.core.order import ShipmentData
+from hub.integration.connectors import ShipmentNotice, ShippingOrder
 
 #: The zone of every ShipStation V1 date (see the module docstring).
 SHIPSTATION_TZ = ZoneInfo("America/Los_Angeles")
@@ -57,16 +57,28 @@ def parse_datetime(value: str | None) -> datetime | None:
         return None
     m = _DATE_RE.match(str(value).strip())
     if m is None:
-        raise ValidationError(f"ShipStation date {value!r} is not a date", details={"date": str(value)})
+        raise ValidationError(
+            f"ShipStation date {value!r} is not a date", details={"date": str(value)}
+        )
     fraction = (m["f"] or "").ljust(7, "0")
     micro = int(fraction[:6])  # 100 ns digit dropped: truncation, never rounding
     zone = _zone(m["z"]) if m["z"] else SHIPSTATION_TZ
     try:
-        local = datetime(int(m["y"]), int(m["mo"]), int(m["d"]), int(m["h"] or 0), int(m["mi"] or 0),
-                         int(m["s"] or 0), micro, tzinfo=zone, fold=0)
+        local = datetime(
+            int(m["y"]),
+            int(m["mo"]),
+            int(m["d"]),
+            int(m["h"] or 0),
+            int(m["mi"] or 0),
+            int(m["s"] or 0),
+            micro,
+            tzinfo=zone,
+            fold=0,
+        )
     except ValueError as exc:
-        raise ValidationError(f"ShipStation date {value!r} is not a date: {exc}",
-                              details={"date": str(value)}) from None
+        raise ValidationError(
+            f"ShipStation date {value!r} is not a date: {exc}", details={"date": str(value)}
+        ) from None
     return local.astimezone(UTC)
 
 
@@ -130,7 +142,7 @@ def order_number(order: dict[str, Any], key: str) -> str:
     """The hub's order number, plus ``-N`` for the N-th group of a split order; ≤ 50 chars."""
     number = str(order.get("number") or order.get("id") or key)
     base = f"hub-{order.get('id')}"
-    suffix = key[len(base):] if key.startswith(base + "-") else ""
+    suffix = key[len(base) :] if key.startswith(base + "-") else ""
     return number[: ORDER_NUMBER_MAX - len(suffix)] + suffix
 
 
@@ -150,9 +162,16 @@ def _group_share(total: Money, group_value: int, order_value: int) -> Money:
 
 #: OrderItem fields the hub does not know, as an item states them (``adjustment``: a real item).
 ITEM_UNSET: dict[str, Any] = {
-    "imageUrl": None, "weight": None, "taxAmount": None, "shippingAmount": None,
-    "warehouseLocation": None, "options": [], "productId": None, "fulfillmentSku": None,
-    "adjustment": False, "upc": None,
+    "imageUrl": None,
+    "weight": None,
+    "taxAmount": None,
+    "shippingAmount": None,
+    "warehouseLocation": None,
+    "options": [],
+    "productId": None,
+    "fulfillmentSku": None,
+    "adjustment": False,
+    "upc": None,
 }
 
 
@@ -164,8 +183,12 @@ def order_payload(item: ShippingOrder, *, store_id: int | None = None) -> dict[s
     def money(text: Any) -> Money:
         return Money.parse(str(text if text is not None else "0"), currency)
 
-    order_value = sum(money(line["unit_price"]).amount * int(line["quantity"]) for line in order["lines"])
-    group_value = sum(money(line["unit_price"]).amount * int(line["quantity"]) for line in item.lines)
+    order_value = sum(
+        money(line["unit_price"]).amount * int(line["quantity"]) for line in order["lines"]
+    )
+    group_value = sum(
+        money(line["unit_price"]).amount * int(line["quantity"]) for line in item.lines
+    )
 
     def share(text: Any) -> float:
         return amount(_group_share(money(text), group_value, order_value))
@@ -176,10 +199,15 @@ def order_payload(item: ShippingOrder, *, store_id: int | None = None) -> dict[s
         placed_at = placed_at.replace(tzinfo=UTC)
     customer = order.get("customer") or {}
     email = (customer.get("email") or order.get("email") or "") or None
-    ship_to = _address(order.get("shipping_address"), name=customer.get("name") or "",
-                       phone=customer.get("phone") or "")
+    ship_to = _address(
+        order.get("shipping_address"),
+        name=customer.get("name") or "",
+        phone=customer.get("phone") or "",
+    )
     bill_source = order.get("billing_address") or order.get("shipping_address")
-    bill_to = _address(bill_source, name=customer.get("name") or "", phone=customer.get("phone") or "")
+    bill_to = _address(
+        bill_source, name=customer.get("name") or "", phone=customer.get("phone") or ""
+    )
     advanced: dict[str, Any] = {"customField1": f"hub order {order.get('id')}"}
     if item.location_code:
         advanced["customField2"] = f"location {item.location_code}"
@@ -226,9 +254,18 @@ CARRIERS: dict[str, tuple[str, str]] = {
     "usps": ("USPS", "https://tools.usps.com/go/TrackConfirmAction?tLabels={}"),
     "stamps_com": ("USPS", "https://tools.usps.com/go/TrackConfirmAction?tLabels={}"),
     "endicia": ("USPS", "https://tools.usps.com/go/TrackConfirmAction?tLabels={}"),
-    "dhl_express": ("DHL Express", "https://www.dhl.com/global-en/home/tracking/tracking-express.html?submit=1&tracking-id={}"),
-    "dhl_express_worldwide": ("DHL Express", "https://www.dhl.com/global-en/home/tracking/tracking-express.html?submit=1&tracking-id={}"),
-    "dhl_express_walleted": ("DHL Express", "https://www.dhl.com/global-en/home/tracking/tracking-express.html?submit=1&tracking-id={}"),
+    "dhl_express": (
+        "DHL Express",
+        "https://www.dhl.com/global-en/home/tracking/tracking-express.html?submit=1&tracking-id={}",
+    ),
+    "dhl_express_worldwide": (
+        "DHL Express",
+        "https://www.dhl.com/global-en/home/tracking/tracking-express.html?submit=1&tracking-id={}",
+    ),
+    "dhl_express_walleted": (
+        "DHL Express",
+        "https://www.dhl.com/global-en/home/tracking/tracking-express.html?submit=1&tracking-id={}",
+    ),
 }
 
 
@@ -291,7 +328,9 @@ def shipment_notice(shipment: dict[str, Any]) -> ShipmentNotice | None:
         return None
     tracking = str(shipment.get("trackingNumber") or "").strip()
     carrier, url = carrier_and_url(shipment.get("carrierCode"), tracking)
-    shipped_at = parse_datetime(shipment.get("createDate")) or parse_datetime(shipment.get("shipDate"))
+    shipped_at = parse_datetime(shipment.get("createDate")) or parse_datetime(
+        shipment.get("shipDate")
+    )
     return ShipmentNotice(
         key=key,
         group_ref=ref,
@@ -306,4 +345,3 @@ def shipment_notice(shipment: dict[str, Any]) -> ShipmentNotice | None:
         ),
         voided=is_voided(shipment),
     )
-

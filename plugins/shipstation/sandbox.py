@@ -56,47 +56,139 @@ from urllib.parse import parse_qsl, urlencode
 import requests
 
 from hub.core.exceptions import ValidationError
-
-from .mapping import BULK_MAX, ORDER_NUMBER_MAX, SHIPSTATION_TZ, format_datetime, parse_datetime
+from plugins.shipstation.mapping import (
+    BULK_MAX,
+    ORDER_NUMBER_MAX,
+    SHIPSTATION_TZ,
+    format_datetime,
+    parse_datetime,
+)
 
 log = logging.getLogger(__name__)
 
-ORDER_STATUSES = ("awaiting_payment", "awaiting_shipment", "pending_fulfillment", "shipped",
-                  "on_hold", "cancelled")
+ORDER_STATUSES = (
+    "awaiting_payment",
+    "awaiting_shipment",
+    "pending_fulfillment",
+    "shipped",
+    "on_hold",
+    "cancelled",
+)
 CARRIER_LIST = [
-    {"name": name, "code": code, "accountNumber": f"SB{n:04d}", "requiresFundedAccount": code == "stamps_com",
-     "balance": 100.0 if code == "stamps_com" else 0, "nickname": None, "shippingProviderId": 5000 + n,
-     "primary": True}
-    for n, (name, code) in enumerate([("UPS", "ups"), ("FedEx", "fedex"), ("Stamps.com", "stamps_com"),
-                                      ("DHL Express", "dhl_express")], start=1)
+    {
+        "name": name,
+        "code": code,
+        "accountNumber": f"SB{n:04d}",
+        "requiresFundedAccount": code == "stamps_com",
+        "balance": 100.0 if code == "stamps_com" else 0,
+        "nickname": None,
+        "shippingProviderId": 5000 + n,
+        "primary": True,
+    }
+    for n, (name, code) in enumerate(
+        [
+            ("UPS", "ups"),
+            ("FedEx", "fedex"),
+            ("Stamps.com", "stamps_com"),
+            ("DHL Express", "dhl_express"),
+        ],
+        start=1,
+    )
 ]
 #: Every field of ShipStation's Order model, as an answer writes it when the order leaves it unset.
 ORDER_FIELDS: dict[str, Any] = {
-    "orderId": None, "orderNumber": None, "orderKey": None, "orderDate": None, "createDate": None,
-    "modifyDate": None, "paymentDate": None, "shipByDate": None, "orderStatus": None, "customerId": None,
-    "customerUsername": None, "customerEmail": None, "billTo": None, "shipTo": None, "items": [],
-    "orderTotal": 0, "amountPaid": 0, "taxAmount": 0, "shippingAmount": 0, "customerNotes": None,
-    "internalNotes": None, "gift": False, "giftMessage": None, "paymentMethod": None,
-    "requestedShippingService": None, "carrierCode": None, "serviceCode": None, "packageCode": None,
-    "confirmation": None, "shipDate": None, "holdUntilDate": None, "weight": None, "dimensions": None,
-    "insuranceOptions": None, "internationalOptions": None, "advancedOptions": None, "tagIds": None,
-    "userId": None, "externallyFulfilled": False, "externallyFulfilledBy": None, "labelMessages": None,
+    "orderId": None,
+    "orderNumber": None,
+    "orderKey": None,
+    "orderDate": None,
+    "createDate": None,
+    "modifyDate": None,
+    "paymentDate": None,
+    "shipByDate": None,
+    "orderStatus": None,
+    "customerId": None,
+    "customerUsername": None,
+    "customerEmail": None,
+    "billTo": None,
+    "shipTo": None,
+    "items": [],
+    "orderTotal": 0,
+    "amountPaid": 0,
+    "taxAmount": 0,
+    "shippingAmount": 0,
+    "customerNotes": None,
+    "internalNotes": None,
+    "gift": False,
+    "giftMessage": None,
+    "paymentMethod": None,
+    "requestedShippingService": None,
+    "carrierCode": None,
+    "serviceCode": None,
+    "packageCode": None,
+    "confirmation": None,
+    "shipDate": None,
+    "holdUntilDate": None,
+    "weight": None,
+    "dimensions": None,
+    "insuranceOptions": None,
+    "internationalOptions": None,
+    "advancedOptions": None,
+    "tagIds": None,
+    "userId": None,
+    "externallyFulfilled": False,
+    "externallyFulfilledBy": None,
+    "labelMessages": None,
 }
 ITEM_FIELDS: dict[str, Any] = {
-    "orderItemId": None, "lineItemKey": None, "sku": None, "name": None, "imageUrl": None, "weight": None,
-    "quantity": 0, "unitPrice": 0, "taxAmount": None, "shippingAmount": None, "warehouseLocation": None,
-    "options": [], "productId": None, "fulfillmentSku": None, "adjustment": False, "upc": None,
-    "createDate": None, "modifyDate": None,
+    "orderItemId": None,
+    "lineItemKey": None,
+    "sku": None,
+    "name": None,
+    "imageUrl": None,
+    "weight": None,
+    "quantity": 0,
+    "unitPrice": 0,
+    "taxAmount": None,
+    "shippingAmount": None,
+    "warehouseLocation": None,
+    "options": [],
+    "productId": None,
+    "fulfillmentSku": None,
+    "adjustment": False,
+    "upc": None,
+    "createDate": None,
+    "modifyDate": None,
 }
 ADDRESS_FIELDS: dict[str, Any] = {
-    "name": None, "company": None, "street1": None, "street2": None, "street3": None, "city": None,
-    "state": None, "postalCode": None, "country": None, "phone": None, "residential": None,
+    "name": None,
+    "company": None,
+    "street1": None,
+    "street2": None,
+    "street3": None,
+    "city": None,
+    "state": None,
+    "postalCode": None,
+    "country": None,
+    "phone": None,
+    "residential": None,
 }
 ADVANCED_FIELDS: dict[str, Any] = {
-    "warehouseId": 1, "nonMachinable": False, "saturdayDelivery": False, "containsAlcohol": False,
-    "mergedOrSplit": False, "mergedIds": [], "parentId": None, "storeId": None, "customField1": None,
-    "customField2": None, "customField3": None, "source": None, "billToParty": None,
-    "billToAccount": None, "billToPostalCode": None, "billToCountryCode": None,
+    "warehouseId": 1,
+    "nonMachinable": False,
+    "saturdayDelivery": False,
+    "containsAlcohol": False,
+    "mergedOrSplit": False,
+    "mergedIds": [],
+    "parentId": None,
+    "storeId": None,
+    "customField1": None,
+    "customField2": None,
+    "customField3": None,
+    "source": None,
+    "billToParty": None,
+    "billToAccount": None,
+    "billToPostalCode": None,
+    "billToCountryCode": None,
 }
 _TRACKING_PREFIX = {"ups": "1Z999AA1", "fedex": "7946", "stamps_com": "9400", "dhl_express": "JD01"}
 _LABEL_PDF = base64.b64encode(b"%PDF-1.4\n% sandbox label\n%%EOF\n").decode()
@@ -111,10 +203,18 @@ class _Reply(Exception):
 class ShipStationSandbox:
     """The simulator's state and its WSGI entry point (an instance is the app)."""
 
-    def __init__(self, api_key: str = "sandbox-key", api_secret: str = "sandbox-secret", *,
-                 rate_limit: int = 40, window: float = 60.0, base_url: str = "http://127.0.0.1",
-                 store_id: int = 1, clock: Callable[[], float] = time.monotonic,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)):
+    def __init__(
+        self,
+        api_key: str = "sandbox-key",
+        api_secret: str = "sandbox-secret",
+        *,
+        rate_limit: int = 40,
+        window: float = 60.0,
+        base_url: str = "http://127.0.0.1",
+        store_id: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
         self.api_key, self.api_secret = api_key, api_secret
         self.rate_limit, self.window = rate_limit, window
         #: Where the sandbox is served: the origin of the ``resource_url`` it sends.
@@ -163,13 +263,20 @@ class ShipStationSandbox:
                 headers = getattr(reply, "headers", headers)
             self.log.append((method, path, status))
         data = json.dumps(body).encode()
-        start_response(f"{status} {_REASONS.get(status, 'OK')}", [
-            ("Content-Type", "application/json; charset=utf-8"),
-            ("Content-Length", str(len(data))), *headers])
+        start_response(
+            f"{status} {_REASONS.get(status, 'OK')}",
+            [
+                ("Content-Type", "application/json; charset=utf-8"),
+                ("Content-Length", str(len(data))),
+                *headers,
+            ],
+        )
         return [data]
 
     def _authenticate(self, header: str) -> None:
-        expected = "Basic " + base64.b64encode(f"{self.api_key}:{self.api_secret}".encode()).decode()
+        expected = (
+            "Basic " + base64.b64encode(f"{self.api_key}:{self.api_secret}".encode()).decode()
+        )
         if header != expected:
             raise _Reply(401, {"Message": "Authorization has been denied for this request."})
 
@@ -185,20 +292,38 @@ class ShipStationSandbox:
         return self._headers(self.rate_limit - self._window_count, reset)
 
     def _headers(self, remaining: int, reset: int) -> list[tuple[str, str]]:
-        return [("X-Rate-Limit-Limit", str(self.rate_limit)),
-                ("X-Rate-Limit-Remaining", str(remaining)),
-                ("X-Rate-Limit-Reset", str(reset))]
+        return [
+            ("X-Rate-Limit-Limit", str(self.rate_limit)),
+            ("X-Rate-Limit-Remaining", str(remaining)),
+            ("X-Rate-Limit-Reset", str(reset)),
+        ]
 
     def _route(self, method: str, path: str, query: dict[str, str], raw: bytes) -> Any:
         parts = [p for p in path.split("/") if p]
         lowered = [p.lower() for p in parts]
         if method == "GET" and lowered == ["stores"]:
             stamp = "2024-01-01T00:00:00.0000000"
-            return [{"storeId": self.store_id, "storeName": "Sandbox store", "marketplaceId": 0,
-                     "marketplaceName": "ShipStation", "accountName": None, "email": None,
-                     "integrationUrl": None, "active": True, "companyName": "", "phone": "",
-                     "publicEmail": "", "website": "", "refreshDate": stamp, "lastRefreshAttempt": stamp,
-                     "createDate": stamp, "modifyDate": stamp, "autoRefresh": False}]
+            return [
+                {
+                    "storeId": self.store_id,
+                    "storeName": "Sandbox store",
+                    "marketplaceId": 0,
+                    "marketplaceName": "ShipStation",
+                    "accountName": None,
+                    "email": None,
+                    "integrationUrl": None,
+                    "active": True,
+                    "companyName": "",
+                    "phone": "",
+                    "publicEmail": "",
+                    "website": "",
+                    "refreshDate": stamp,
+                    "lastRefreshAttempt": stamp,
+                    "createDate": stamp,
+                    "modifyDate": stamp,
+                    "autoRefresh": False,
+                }
+            ]
         if method == "GET" and lowered == ["carriers"]:
             return CARRIER_LIST
         if method == "POST" and lowered == ["orders", "createorder"]:
@@ -206,8 +331,9 @@ class ShipStationSandbox:
             try:
                 return self.upsert_order(order)
             except ValidationError as exc:
-                raise _Reply(400, {"Message": "The request is invalid.",
-                                   "ExceptionMessage": exc.message}) from None
+                raise _Reply(
+                    400, {"Message": "The request is invalid.", "ExceptionMessage": exc.message}
+                ) from None
         if method == "POST" and lowered == ["orders", "createorders"]:
             return self._create_orders(_body(raw, list))
         if method == "GET" and len(lowered) == 2 and lowered[0] == "orders" and parts[1].isdigit():
@@ -216,8 +342,12 @@ class ShipStationSandbox:
             data = _body(raw, dict)
             order = self._order_by_id(_int(data.get("orderId"), "orderId"))
             try:
-                return self.create_label(order["orderKey"], carrier=data.get("carrierCode") or "ups",
-                                         service=data.get("serviceCode") or "", with_label=True)
+                return self.create_label(
+                    order["orderKey"],
+                    carrier=data.get("carrierCode") or "ups",
+                    service=data.get("serviceCode") or "",
+                    with_label=True,
+                )
             except ValidationError as exc:
                 raise _Reply(400, {"Message": exc.message}) from None
         if method == "POST" and lowered == ["shipments", "voidlabel"]:
@@ -229,15 +359,21 @@ class ShipStationSandbox:
             data = _body(raw, dict)
             if not data.get("target_url") or not data.get("event"):
                 raise _Reply(400, {"Message": "target_url and event are required"})
-            sub = self._subscription(data["target_url"], data["event"], data.get("store_id"),
-                                     data.get("friendly_name") or "")
+            sub = self._subscription(
+                data["target_url"],
+                data["event"],
+                data.get("store_id"),
+                data.get("friendly_name") or "",
+            )
             return {"id": sub["WebHookID"]}
         if method == "GET" and lowered == ["webhooks"]:
             return {"webhooks": list(self.subscriptions)}
         if method == "DELETE" and len(lowered) == 2 and lowered[0] == "webhooks":
             self.subscriptions = [s for s in self.subscriptions if str(s["WebHookID"]) != parts[1]]
             return None
-        raise _Reply(404, {"Message": f"No HTTP resource was found that matches the request URI '{path}'."})
+        raise _Reply(
+            404, {"Message": f"No HTTP resource was found that matches the request URI '{path}'."}
+        )
 
     # --- orders ----------------------------------------------------------------------------------
 
@@ -264,25 +400,50 @@ class ShipStationSandbox:
                 raise ValidationError("; ".join(problems))
             key = data.get("orderKey") or f"ss-{next(self._ids)}"
             existing = self.orders.get(key)
-            if existing is not None and existing["orderStatus"] in ("shipped", "cancelled") \
-                    and data["orderStatus"] != existing["orderStatus"]:
-                raise ValidationError(f"order {key} is {existing['orderStatus']} and cannot be updated")
+            if (
+                existing is not None
+                and existing["orderStatus"] in ("shipped", "cancelled")
+                and data["orderStatus"] != existing["orderStatus"]
+            ):
+                raise ValidationError(
+                    f"order {key} is {existing['orderStatus']} and cannot be updated"
+                )
             stamp = format_datetime(self.now())
-            order = {**ORDER_FIELDS, **data, "orderKey": key,
-                     "orderId": existing["orderId"] if existing else next(self._ids),
-                     "createDate": existing["createDate"] if existing else stamp, "modifyDate": stamp,
-                     "orderTotal": round(sum((i.get("unitPrice") or 0) * i["quantity"]
-                                             for i in data.get("items") or [])
-                                         + (data.get("taxAmount") or 0)
-                                         + (data.get("shippingAmount") or 0), 2)}
+            order = {
+                **ORDER_FIELDS,
+                **data,
+                "orderKey": key,
+                "orderId": existing["orderId"] if existing else next(self._ids),
+                "createDate": existing["createDate"] if existing else stamp,
+                "modifyDate": stamp,
+                "orderTotal": round(
+                    sum((i.get("unitPrice") or 0) * i["quantity"] for i in data.get("items") or [])
+                    + (data.get("taxAmount") or 0)
+                    + (data.get("shippingAmount") or 0),
+                    2,
+                ),
+            }
             order["billTo"] = {**ADDRESS_FIELDS, **(data.get("billTo") or {})}
-            order["shipTo"] = {**ADDRESS_FIELDS, **(data.get("shipTo") or {}),
-                               "addressVerified": "Address not yet validated"}
-            order["advancedOptions"] = {**ADVANCED_FIELDS, "storeId": self.store_id,
-                                        **(data.get("advancedOptions") or {})}
-            order["items"] = [{**ITEM_FIELDS, **item, "orderItemId": order["orderId"] * 1000 + n,
-                               "createDate": stamp, "modifyDate": stamp}
-                              for n, item in enumerate(data.get("items") or [])]
+            order["shipTo"] = {
+                **ADDRESS_FIELDS,
+                **(data.get("shipTo") or {}),
+                "addressVerified": "Address not yet validated",
+            }
+            order["advancedOptions"] = {
+                **ADVANCED_FIELDS,
+                "storeId": self.store_id,
+                **(data.get("advancedOptions") or {}),
+            }
+            order["items"] = [
+                {
+                    **ITEM_FIELDS,
+                    **item,
+                    "orderItemId": order["orderId"] * 1000 + n,
+                    "createDate": stamp,
+                    "modifyDate": stamp,
+                }
+                for n, item in enumerate(data.get("items") or [])
+            ]
             self.orders[key] = order
             self.orders_by_id[order["orderId"]] = order
             return order
@@ -295,12 +456,25 @@ class ShipStationSandbox:
             data = data if isinstance(data, dict) else {}
             try:
                 order = self.upsert_order(data)
-                results.append({"orderId": order["orderId"], "orderNumber": order["orderNumber"],
-                                "orderKey": order["orderKey"], "success": True, "errorMessage": None})
+                results.append(
+                    {
+                        "orderId": order["orderId"],
+                        "orderNumber": order["orderNumber"],
+                        "orderKey": order["orderKey"],
+                        "success": True,
+                        "errorMessage": None,
+                    }
+                )
             except ValidationError as exc:
-                results.append({"orderId": 0, "orderNumber": data.get("orderNumber"),
-                                "orderKey": data.get("orderKey"), "success": False,
-                                "errorMessage": exc.message})
+                results.append(
+                    {
+                        "orderId": 0,
+                        "orderNumber": data.get("orderNumber"),
+                        "orderKey": data.get("orderKey"),
+                        "success": False,
+                        "errorMessage": exc.message,
+                    }
+                )
         return {"hasErrors": any(not r["success"] for r in results), "results": results}
 
     def _order_by_id(self, order_id: int) -> dict[str, Any]:
@@ -319,13 +493,23 @@ class ShipStationSandbox:
         """Buy labels for many orders in one batch: one ``SHIP_NOTIFY`` names them all."""
         with self.lock:
             batch_id = next(self._ids)
-            labels = [self.create_label(key, carrier=carrier, batch_id=batch_id) for key in order_keys]
+            labels = [
+                self.create_label(key, carrier=carrier, batch_id=batch_id) for key in order_keys
+            ]
             self._queue_notice(batch_id)
             return labels
 
-    def create_label(self, order_key: str, *, carrier: str = "ups", service: str = "",
-                     items: dict[str, int] | None = None, with_label: bool = False,
-                     batch_id: int | None = None, report_items: bool = True) -> dict[str, Any]:
+    def create_label(
+        self,
+        order_key: str,
+        *,
+        carrier: str = "ups",
+        service: str = "",
+        items: dict[str, int] | None = None,
+        with_label: bool = False,
+        batch_id: int | None = None,
+        report_items: bool = True,
+    ) -> dict[str, Any]:
         """Buy a label for an order, as the warehouse does: a shipment with a tracking number.
 
         ``items`` (``{lineItemKey: quantity}``) ships part of the order; by
@@ -343,8 +527,11 @@ class ShipStationSandbox:
                 raise ValidationError(f"no order {order_key}")
             if order["orderStatus"] != "awaiting_shipment":
                 raise ValidationError(f"order {order_key} is {order['orderStatus']}: no label")
-            chosen = [dict(i) for i in order.get("items") or []
-                      if items is None or str(i.get("lineItemKey")) in items]
+            chosen = [
+                dict(i)
+                for i in order.get("items") or []
+                if items is None or str(i.get("lineItemKey")) in items
+            ]
             for item in chosen:
                 if items is not None:
                     item["quantity"] = int(items[str(item["lineItemKey"])])
@@ -352,30 +539,63 @@ class ShipStationSandbox:
             tracking = f"{_TRACKING_PREFIX.get(carrier, 'SB')}{next(self._tracking):010d}"
             now = self.now()
             shipment = {
-                "shipmentId": next(self._ids), "orderId": order["orderId"], "orderKey": order_key,
-                "userId": "sandbox-user", "customerEmail": order.get("customerEmail"),
-                "orderNumber": order["orderNumber"], "createDate": format_datetime(now),
+                "shipmentId": next(self._ids),
+                "orderId": order["orderId"],
+                "orderKey": order_key,
+                "userId": "sandbox-user",
+                "customerEmail": order.get("customerEmail"),
+                "orderNumber": order["orderNumber"],
+                "createDate": format_datetime(now),
                 "shipDate": now.astimezone(SHIPSTATION_TZ).strftime("%Y-%m-%d"),
-                "shipmentCost": 7.5, "insuranceCost": 0, "trackingNumber": tracking,
-                "isReturnLabel": False, "batchNumber": str(batch_id), "carrierCode": carrier,
-                "serviceCode": service or f"{carrier}_ground", "packageCode": "package",
-                "confirmation": "none", "warehouseId": 1, "voided": False, "voidDate": None,
-                "marketplaceNotified": False, "notifyErrorMessage": None, "shipTo": order.get("shipTo"),
-                "weight": {"value": 16, "units": "ounces"}, "dimensions": None,
+                "shipmentCost": 7.5,
+                "insuranceCost": 0,
+                "trackingNumber": tracking,
+                "isReturnLabel": False,
+                "batchNumber": str(batch_id),
+                "carrierCode": carrier,
+                "serviceCode": service or f"{carrier}_ground",
+                "packageCode": "package",
+                "confirmation": "none",
+                "warehouseId": 1,
+                "voided": False,
+                "voidDate": None,
+                "marketplaceNotified": False,
+                "notifyErrorMessage": None,
+                "shipTo": order.get("shipTo"),
+                "weight": {"value": 16, "units": "ounces"},
+                "dimensions": None,
                 "insuranceOptions": {"provider": None, "insureShipment": False, "insuredValue": 0},
                 "advancedOptions": {"storeId": self.store_id},
                 "shipmentItems": [
-                    {"orderItemId": i.get("orderItemId"), "lineItemKey": i.get("lineItemKey"),
-                     "sku": i.get("sku"), "name": i.get("name"), "imageUrl": i.get("imageUrl"),
-                     "weight": i.get("weight"), "quantity": i["quantity"], "unitPrice": i.get("unitPrice"),
-                     "taxAmount": i.get("taxAmount"), "shippingAmount": i.get("shippingAmount"),
-                     "warehouseLocation": i.get("warehouseLocation"), "options": i.get("options") or [],
-                     "productId": i.get("productId"), "fulfillmentSku": i.get("fulfillmentSku"),
-                     "adjustment": bool(i.get("adjustment")), "upc": i.get("upc"),
-                     "createDate": i.get("createDate"), "modifyDate": i.get("modifyDate")}
-                    for i in chosen] if report_items else None,
-                "labelData": None, "formData": None,
-                "_batchId": batch_id, "_created": now, "_voided": None,
+                    {
+                        "orderItemId": i.get("orderItemId"),
+                        "lineItemKey": i.get("lineItemKey"),
+                        "sku": i.get("sku"),
+                        "name": i.get("name"),
+                        "imageUrl": i.get("imageUrl"),
+                        "weight": i.get("weight"),
+                        "quantity": i["quantity"],
+                        "unitPrice": i.get("unitPrice"),
+                        "taxAmount": i.get("taxAmount"),
+                        "shippingAmount": i.get("shippingAmount"),
+                        "warehouseLocation": i.get("warehouseLocation"),
+                        "options": i.get("options") or [],
+                        "productId": i.get("productId"),
+                        "fulfillmentSku": i.get("fulfillmentSku"),
+                        "adjustment": bool(i.get("adjustment")),
+                        "upc": i.get("upc"),
+                        "createDate": i.get("createDate"),
+                        "modifyDate": i.get("modifyDate"),
+                    }
+                    for i in chosen
+                ]
+                if report_items
+                else None,
+                "labelData": None,
+                "formData": None,
+                "_batchId": batch_id,
+                "_created": now,
+                "_voided": None,
                 "_items": [(str(i.get("lineItemKey")), i["quantity"]) for i in chosen],
             }
             self.shipments.append(shipment)
@@ -384,7 +604,10 @@ class ShipStationSandbox:
                 if s["orderKey"] == order_key and not s["voided"]:
                     for line, quantity in s["_items"]:
                         shipped[line] += quantity
-            if all(shipped[str(i.get("lineItemKey"))] >= i["quantity"] for i in order.get("items") or []):
+            if all(
+                shipped[str(i.get("lineItemKey"))] >= i["quantity"]
+                for i in order.get("items") or []
+            ):
                 order["orderStatus"] = "shipped"
             if notify:
                 self._queue_notice(batch_id)
@@ -402,7 +625,11 @@ class ShipStationSandbox:
             if shipment["voided"]:
                 return {"approved": False, "message": "Label already voided"}
             now = self.now()
-            shipment["voided"], shipment["voidDate"], shipment["_voided"] = True, format_datetime(now), now
+            shipment["voided"], shipment["voidDate"], shipment["_voided"] = (
+                True,
+                format_datetime(now),
+                now,
+            )
             order = self.orders.get(shipment["orderKey"])
             if order is not None and order["orderStatus"] == "shipped":
                 order["orderStatus"] = "awaiting_shipment"
@@ -434,16 +661,25 @@ class ShipStationSandbox:
         window("_created", "shipdatestart", "shipdateend")
         window("_voided", "voiddatestart", "voiddateend")
         sort = {"createdate": "_created", "shipdate": "_created", "voiddate": "_voided"}.get(
-            (q.get("sortby") or "").lower(), "shipmentId")
-        found.sort(key=lambda s: (s[sort] is None, s[sort] or 0, s["shipmentId"]),
-                   reverse=(q.get("sortdir") or "ASC").upper() == "DESC")
+            (q.get("sortby") or "").lower(), "shipmentId"
+        )
+        found.sort(
+            key=lambda s: (s[sort] is None, s[sort] or 0, s["shipmentId"]),
+            reverse=(q.get("sortdir") or "ASC").upper() == "DESC",
+        )
         page = max(1, _int(q.get("page") or 1, "page"))
         size = min(500, max(1, _int(q.get("pagesize") or 100, "pageSize")))
         items = (q.get("includeshipmentitems") or "").lower() == "true"
-        chunk = found[(page - 1) * size: page * size]
-        return {"shipments": [self._public(s, with_items=items, with_key=self.shipments_name_order_key)
-                              for s in chunk], "total": len(found),
-                "page": page, "pages": math.ceil(len(found) / size)}
+        chunk = found[(page - 1) * size : page * size]
+        return {
+            "shipments": [
+                self._public(s, with_items=items, with_key=self.shipments_name_order_key)
+                for s in chunk
+            ],
+            "total": len(found),
+            "page": page,
+            "pages": math.ceil(len(found) / size),
+        }
 
     @staticmethod
     def _public(shipment: dict[str, Any], *, with_items: bool, with_key: bool) -> dict[str, Any]:
@@ -458,22 +694,43 @@ class ShipStationSandbox:
 
     def _queue_notice(self, batch_id: int) -> None:
         resource = f"{self.base_url}/shipments?" + urlencode(
-            {"storeID": self.store_id, "batchId": batch_id, "includeShipmentItems": "False"})
+            {"storeID": self.store_id, "batchId": batch_id, "includeShipmentItems": "False"}
+        )
         for sub in self.subscriptions:
             if sub["HookType"] in ("SHIP_NOTIFY", "ITEM_SHIP_NOTIFY"):
-                url = resource.replace("False", "True") if sub["HookType"] == "ITEM_SHIP_NOTIFY" else resource
-                self.outbox.append((sub["Url"], {"resource_url": url, "resource_type": sub["HookType"]}))
+                url = (
+                    resource.replace("False", "True")
+                    if sub["HookType"] == "ITEM_SHIP_NOTIFY"
+                    else resource
+                )
+                self.outbox.append(
+                    (sub["Url"], {"resource_url": url, "resource_type": sub["HookType"]})
+                )
 
     def subscribe(self, target_url: str, event: str = "SHIP_NOTIFY") -> int:
         """Subscribe a webhook without an API call (as a person does in ShipStation's settings)."""
         return self._subscription(target_url, event, self.store_id, "hub")["WebHookID"]
 
-    def _subscription(self, target_url: str, event: str, store_id: Any, name: str) -> dict[str, Any]:
+    def _subscription(
+        self, target_url: str, event: str, store_id: Any, name: str
+    ) -> dict[str, Any]:
         with self.lock:
-            sub = {"WebHookID": next(self._ids), "SellerID": 100000, "StoreID": store_id,
-                   "HookType": event, "MessageFormat": "Json", "Url": target_url, "Name": name,
-                   "BulkCopyBatchID": None, "BulkCopyRecordID": None, "Active": True,
-                   "WebhookLogs": [], "Seller": None, "Store": None, "IsLabelAPIHook": False}
+            sub = {
+                "WebHookID": next(self._ids),
+                "SellerID": 100000,
+                "StoreID": store_id,
+                "HookType": event,
+                "MessageFormat": "Json",
+                "Url": target_url,
+                "Name": name,
+                "BulkCopyBatchID": None,
+                "BulkCopyRecordID": None,
+                "Active": True,
+                "WebhookLogs": [],
+                "Seller": None,
+                "Store": None,
+                "IsLabelAPIHook": False,
+            }
             self.subscriptions.append(sub)
             return sub
 
@@ -490,7 +747,9 @@ class ShipStationSandbox:
         codes, again = [], []
         for url, payload in pending:
             try:
-                code = send_notice(url, payload["resource_url"], payload["resource_type"], timeout=timeout)
+                code = send_notice(
+                    url, payload["resource_url"], payload["resource_type"], timeout=timeout
+                )
             except requests.RequestException:
                 if not retry:
                     raise
@@ -513,7 +772,11 @@ class ShipStationSandbox:
     def ship_waiting(self, *, carrier: str = "ups") -> list[dict[str, Any]]:
         """Buy labels, as one batch, for every order awaiting shipment (one ``SHIP_NOTIFY``)."""
         with self.lock:
-            keys = [key for key, order in self.orders.items() if order["orderStatus"] == "awaiting_shipment"]
+            keys = [
+                key
+                for key, order in self.orders.items()
+                if order["orderStatus"] == "awaiting_shipment"
+            ]
             return self.create_labels(keys, carrier=carrier) if keys else []
 
     def start_auto_ship(self, *, every: float = 0.5, carrier: str = "ups") -> None:
@@ -531,7 +794,9 @@ class ShipStationSandbox:
                 except Exception:  # keep the warehouse working; the hub's poll is the safety net
                     log.exception("shipstation sandbox: auto-ship round failed")
 
-        self._auto_thread = threading.Thread(target=work, name="shipstation-sandbox-auto-ship", daemon=True)
+        self._auto_thread = threading.Thread(
+            target=work, name="shipstation-sandbox-auto-ship", daemon=True
+        )
         self._auto_thread.start()
 
     def stop_auto_ship(self) -> None:
@@ -556,16 +821,26 @@ class _Throttled(_Reply):
         self.headers = headers
 
 
-def send_notice(target_url: str, resource_url: str, resource_type: str = "SHIP_NOTIFY", *,
-                timeout: float = 10.0) -> int:
+def send_notice(
+    target_url: str, resource_url: str, resource_type: str = "SHIP_NOTIFY", *, timeout: float = 10.0
+) -> int:
     """POST one ShipStation-style webhook (unsigned ``{resource_url, resource_type}``)."""
-    response = requests.post(target_url, json={"resource_url": resource_url,
-                                               "resource_type": resource_type}, timeout=timeout)
+    response = requests.post(
+        target_url,
+        json={"resource_url": resource_url, "resource_type": resource_type},
+        timeout=timeout,
+    )
     return response.status_code
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-            429: "Too Many Requests", 500: "Internal Server Error"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+}
 
 
 def _body(raw: bytes, kind: type) -> Any:
@@ -595,4 +870,3 @@ def _query_date(value: str | None, name: str, *, end_of_day: bool = False) -> da
     if end_of_day and len(value.strip()) == 10:  # a bare date ends at the end of that day
         parsed = parsed + timedelta(days=1) - timedelta(microseconds=1)
     return parsed
-

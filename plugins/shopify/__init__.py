@@ -8,8 +8,7 @@ simulates the API subset it uses (for the demo, the tests and the benchmarks).
 from __future__ import annotations
 
 from hub import hookimpl
-
-from .connector import ShopifyConnector
+from plugins.shopify.connector import ShopifyConnector
 
 __all__ = ["ShopifyConnector"]
 
@@ -17,3 +16,10 @@ __all__ = ["ShopifyConnector"]
 @hookimpl
 def hub_register_connectors():
     return [ShopifyConnector]
+
+
+@hookimpl
+def hub_register_sandboxes():
+    from plugins.shopify.sandbox import ShopifySandbox
+
+    return {"shopify": ShopifySandbox}

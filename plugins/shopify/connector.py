@@ -33,7 +33,6 @@ from typing import Any, ClassVar
 import requests
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates
 
-from hub.connectors import ChannelInfo, Connector, OrderPage, StockLevel, WebhookReceipt
 from hub.core.exceptions import (
     ConfigError,
     ExternalError,
@@ -43,10 +42,16 @@ from hub.core.exceptions import (
     SignatureError,
 )
 from hub.core.order import OrderData
-from hub.http import HttpClient, LeakyBucketLimiter, json_body, parse_link_header, same_origin
-from hub.signing import header, matches, sign_base64
-
-from .mapping import ORDER_FIELDS, format_time, order_from_shopify, parse_time
+from hub.integration.connectors import ChannelInfo, Connector, OrderPage, StockLevel, WebhookReceipt
+from hub.integration.http import (
+    HttpClient,
+    LeakyBucketLimiter,
+    json_body,
+    parse_link_header,
+    same_origin,
+)
+from hub.integration.signing import header, matches, sign_base64
+from plugins.shopify.mapping import ORDER_FIELDS, format_time, order_from_shopify, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +59,16 @@ log = logging.getLogger(__name__)
 DEFAULT_API_VERSION = "2025-07"
 
 #: Topics whose body is the whole order: upserted as they come.
-ORDER_TOPICS = frozenset({
-    "orders/create", "orders/updated", "orders/paid", "orders/cancelled",
-    "orders/fulfilled", "orders/partially_fulfilled",
-})
+ORDER_TOPICS = frozenset(
+    {
+        "orders/create",
+        "orders/updated",
+        "orders/paid",
+        "orders/cancelled",
+        "orders/fulfilled",
+        "orders/partially_fulfilled",
+    }
+)
 
 #: Topics whose body names an order (``order_id``) without being it: the order is fetched.
 #: ``orders/edited`` sends ``{"order_edit": {"order_id", "line_items": {"additions", "removals"}}}``.
@@ -66,10 +77,20 @@ ORDER_REF_TOPICS = frozenset({"refunds/create", "orders/edited"})
 #: The hub's carrier codes (ShipStation's and common ones) -> the names Shopify
 #: recognises for tracking links. Others are sent as they are.
 TRACKING_COMPANIES = {
-    "ups": "UPS", "usps": "USPS", "stamps_com": "USPS", "fedex": "FedEx",
-    "dhl": "DHL Express", "dhl_express": "DHL Express", "dhl_express_worldwide": "DHL Express",
-    "canada_post": "Canada Post", "royal_mail": "Royal Mail", "australia_post": "Australia Post",
-    "dpd": "DPD", "gls": "GLS", "japan_post": "Japan Post (EN)", "yamato": "Yamato (EN)",
+    "ups": "UPS",
+    "usps": "USPS",
+    "stamps_com": "USPS",
+    "fedex": "FedEx",
+    "dhl": "DHL Express",
+    "dhl_express": "DHL Express",
+    "dhl_express_worldwide": "DHL Express",
+    "canada_post": "Canada Post",
+    "royal_mail": "Royal Mail",
+    "australia_post": "Australia Post",
+    "dpd": "DPD",
+    "gls": "GLS",
+    "japan_post": "Japan Post (EN)",
+    "yamato": "Yamato (EN)",
 }
 
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
@@ -93,56 +114,76 @@ def parse_location_map(text: str | None) -> dict[str, int]:
 class ShopifyConfig(Schema):
     shop_domain = fields.String(
         required=True,
-        metadata={"label": "Shop domain",
-                  "help": "Your store's myshopify.com domain, e.g. my-store.myshopify.com "
-                          "(the Admin API is served there, not on a custom domain)."},
+        metadata={
+            "label": "Shop domain",
+            "help": "Your store's myshopify.com domain, e.g. my-store.myshopify.com "
+            "(the Admin API is served there, not on a custom domain).",
+        },
     )
     access_token = fields.String(
-        required=True, validate=validate.Length(min=1),
-        metadata={"label": "Admin API access token", "secret": True,
-                  "help": "From your custom app: Settings > Apps and sales channels > Develop apps > "
-                          "API credentials (starts with shpat_). Scopes: read_orders, "
-                          "write_fulfillments (or write_merchant_managed_fulfillment_orders), "
-                          "read_products, write_inventory, read_locations."},
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={
+            "label": "Admin API access token",
+            "secret": True,
+            "help": "From your custom app: Settings > Apps and sales channels > Develop apps > "
+            "API credentials (starts with shpat_). Scopes: read_orders, "
+            "write_fulfillments (or write_merchant_managed_fulfillment_orders), "
+            "read_products, write_inventory, read_locations.",
+        },
     )
     webhook_secret = fields.String(
-        required=True, validate=validate.Length(min=1),
-        metadata={"label": "Webhook signing secret", "secret": True,
-                  "help": "The app's API secret key (client secret): Shopify signs every "
-                          "webhook with it."},
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={
+            "label": "Webhook signing secret",
+            "secret": True,
+            "help": "The app's API secret key (client secret): Shopify signs every "
+            "webhook with it.",
+        },
     )
     api_version = fields.String(
         load_default=DEFAULT_API_VERSION,
         validate=validate.Regexp(_API_VERSION, error="must look like 2025-07 (or unstable)"),
-        metadata={"label": "API version",
-                  "help": f"Admin API version, e.g. {DEFAULT_API_VERSION}. Shopify supports a "
-                          "version for at least a year."},
+        metadata={
+            "label": "API version",
+            "help": f"Admin API version, e.g. {DEFAULT_API_VERSION}. Shopify supports a "
+            "version for at least a year.",
+        },
     )
     api_base_url = fields.String(
         load_default="",
-        metadata={"label": "API base URL",
-                  "help": "Leave empty for https://{shop_domain}. Only for a sandbox or a proxy."},
+        metadata={
+            "label": "API base URL",
+            "help": "Leave empty for https://{shop_domain}. Only for a sandbox or a proxy.",
+        },
     )
     locations = fields.String(
         load_default="",
-        metadata={"label": "Location mapping",
-                  "help": "Hub location code = Shopify location id, comma separated "
-                          "(WH1=655441491, WH2=655441492). Empty: all stock goes to the shop's "
-                          "primary location."},
+        metadata={
+            "label": "Location mapping",
+            "help": "Hub location code = Shopify location id, comma separated "
+            "(WH1=655441491, WH2=655441492). Empty: all stock goes to the shop's "
+            "primary location.",
+        },
     )
     payment_reference_attribute = fields.String(
         load_default="",
-        metadata={"label": "Payment reference note attribute",
-                  "help": "Only if your checkout authorises payments at a gateway the hub captures "
-                          "(Stripe, manual capture) and writes the payment's id (pi_…) on the order "
-                          "as a note attribute: that attribute's name. The hub then captures the "
-                          "payment through this channel's payment channel. Leave empty when Shopify "
-                          "collects payment itself."},
+        metadata={
+            "label": "Payment reference note attribute",
+            "help": "Only if your checkout authorises payments at a gateway the hub captures "
+            "(Stripe, manual capture) and writes the payment's id (pi_…) on the order "
+            "as a note attribute: that attribute's name. The hub then captures the "
+            "payment through this channel's payment channel. Leave empty when Shopify "
+            "collects payment itself.",
+        },
     )
     notify_customer = fields.Boolean(
         load_default=False,
-        metadata={"label": "Shopify emails the customer on fulfilment",
-                  "help": "Off when the hub sends its own shipping emails."},
+        metadata={
+            "label": "Shopify emails the customer on fulfilment",
+            "help": "Off when the hub sends its own shipping emails.",
+        },
     )
 
     @pre_load
@@ -171,7 +212,9 @@ class ShopifyConfig(Schema):
     @validates("api_base_url")
     def _check_base_url(self, value: str, **kwargs) -> None:
         if value and not re.match(r"^https?://[^/?#\s]+$", value):
-            raise ValidationError("must be a scheme and host (and port), e.g. https://my-store.myshopify.com")
+            raise ValidationError(
+                "must be a scheme and host (and port), e.g. https://my-store.myshopify.com"
+            )
 
     @validates("locations")
     def _check_locations(self, value: str, **kwargs) -> None:
@@ -209,10 +252,15 @@ class ShopifyCallLimiter(LeakyBucketLimiter):
         return used_n, size_n
 
 
-def _requested(by_order: list[dict[str, Any]], fulfillment_orders: list[dict[str, Any]]) -> dict[int, int]:
+def _requested(
+    by_order: list[dict[str, Any]], fulfillment_orders: list[dict[str, Any]]
+) -> dict[int, int]:
     """Shopify line item id -> quantity of a ``line_items_by_fulfillment_order`` request."""
-    line_item_of = {li["id"]: int(li.get("line_item_id") or 0)
-                    for fo in fulfillment_orders for li in fo.get("line_items") or []}
+    line_item_of = {
+        li["id"]: int(li.get("line_item_id") or 0)
+        for fo in fulfillment_orders
+        for li in fo.get("line_items") or []
+    }
     wanted: dict[int, int] = defaultdict(int)
     for group in by_order:
         for item in group["fulfillment_order_line_items"]:
@@ -269,8 +317,10 @@ class ShopifyConnector(Connector):
         self.http = HttpClient(
             f"{self.base_url}/admin/api/{self.api_version}",
             connector=self.name,
-            headers={"X-Shopify-Access-Token": str(config.get("access_token") or ""),
-                     "Accept": "application/json"},
+            headers={
+                "X-Shopify-Access-Token": str(config.get("access_token") or ""),
+                "Accept": "application/json",
+            },
             limiter=ShopifyCallLimiter(**self.limiter_options),
             **self.http_options,
         )
@@ -292,13 +342,19 @@ class ShopifyConnector(Connector):
             shop = self._json(self.http.get("shop.json")).get("shop") or {}
         except ExternalError as exc:
             if exc.status == 401:
-                raise ConfigError("Shopify refused the access token (401): check access_token") from exc
+                raise ConfigError(
+                    "Shopify refused the access token (401): check access_token"
+                ) from exc
             if exc.status == 403:
-                raise ConfigError("the access token lacks a scope this hub needs (403): "
-                                  "see the connector's set-up page") from exc
+                raise ConfigError(
+                    "the access token lacks a scope this hub needs (403): "
+                    "see the connector's set-up page"
+                ) from exc
             if exc.status == 404:
-                raise ConfigError(f"no Shopify Admin API at {self.base_url} for version "
-                                  f"{self.api_version} (404): check shop_domain and api_version") from exc
+                raise ConfigError(
+                    f"no Shopify Admin API at {self.base_url} for version "
+                    f"{self.api_version} (404): check shop_domain and api_version"
+                ) from exc
             raise
         return f"Connected to {shop.get('name') or self.shop_domain}"
 
@@ -329,12 +385,19 @@ class ShopifyConnector(Connector):
             except ExternalError as exc:
                 if exc.retryable:
                     raise
-                log.warning("shopify %s: the saved next page was refused (%s); pulling again "
-                            "from %s", self.channel.slug, exc.status, watermark)
+                log.warning(
+                    "shopify %s: the saved next page was refused (%s); pulling again from %s",
+                    self.channel.slug,
+                    exc.status,
+                    watermark,
+                )
                 response = None
         if response is None:
-            params: dict[str, Any] = {"status": "any", "limit": self.PAGE_SIZE,
-                                      "fields": ",".join(ORDER_FIELDS)}
+            params: dict[str, Any] = {
+                "status": "any",
+                "limit": self.PAGE_SIZE,
+                "fields": ",".join(ORDER_FIELDS),
+            }
             if watermark is not None:
                 params["updated_at_min"] = format_time(watermark - self.PULL_OVERLAP)
             started = datetime.now(UTC)
@@ -354,11 +417,18 @@ class ShopifyConnector(Connector):
                     newest = data.updated_at
             next_url = parse_link_header(response.headers.get("Link")).get("next")
             if next_url and not same_origin(next_url, self.base_url):
-                raise ExternalError(f"shopify: refusing to follow a next page on another host "
-                                    f"({next_url.split('?')[0]})", retryable=False)
+                raise ExternalError(
+                    f"shopify: refusing to follow a next page on another host "
+                    f"({next_url.split('?')[0]})",
+                    retryable=False,
+                )
             if next_url:
-                page_cursor = {"updated_at": _iso(watermark), "next": next_url,
-                               "run_started": _iso(started), "max_seen": _iso(newest)}
+                page_cursor = {
+                    "updated_at": _iso(watermark),
+                    "next": next_url,
+                    "run_started": _iso(started),
+                    "max_seen": _iso(newest),
+                }
             else:
                 reached = min(newest, started) if newest and started else newest
                 final = max(filter(None, (watermark, reached)), default=None)
@@ -384,12 +454,15 @@ class ShopifyConnector(Connector):
 
     def map_order(self, raw: Mapping[str, Any]) -> OrderData:
         """A Shopify order as the hub's, with the payment its note attribute names (if configured)."""
-        return order_from_shopify(raw, payment_attribute=str(self.config.get("payment_reference_attribute") or ""))
+        return order_from_shopify(
+            raw, payment_attribute=str(self.config.get("payment_reference_attribute") or "")
+        )
 
     # --- webhooks ------------------------------------------------------------------------
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes,
-                       query: Mapping[str, str]) -> WebhookReceipt:
+    def verify_webhook(
+        self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]
+    ) -> WebhookReceipt:
         signature = header(headers, "X-Shopify-Hmac-Sha256", "shopify-hmac-sha256")
         if not body:
             raise SignatureError("empty webhook body: nothing was signed")
@@ -402,10 +475,17 @@ class ShopifyConnector(Connector):
         if shop and shop.strip().lower() != self.shop_domain:
             # A public app's secret is the same for every shop: a webhook of
             # another shop is authentic but not this channel's.
-            raise SignatureError(f"webhook of shop {shop} sent to the channel of {self.shop_domain}")
+            raise SignatureError(
+                f"webhook of shop {shop} sent to the channel of {self.shop_domain}"
+            )
         topic = header(headers, "X-Shopify-Topic", "shopify-topic")
-        event_id = header(headers, "X-Shopify-Webhook-Id", "shopify-webhook-id",
-                          "X-Shopify-Event-Id", "shopify-event-id")
+        event_id = header(
+            headers,
+            "X-Shopify-Webhook-Id",
+            "shopify-webhook-id",
+            "X-Shopify-Event-Id",
+            "shopify-event-id",
+        )
         if not topic:
             raise MalformedPayload("missing X-Shopify-Topic header")
         if not event_id:
@@ -443,8 +523,9 @@ class ShopifyConnector(Connector):
 
     # --- fulfilment ------------------------------------------------------------------------
 
-    def push_fulfillment(self, order: dict[str, Any], shipment: dict[str, Any], *,
-                         idempotency_key: str) -> str | None:
+    def push_fulfillment(
+        self, order: dict[str, Any], shipment: dict[str, Any], *, idempotency_key: str
+    ) -> str | None:
         """Create the Shopify fulfilment of a hub shipment, once.
 
         Shopify's REST fulfilments take no idempotency key, so the fulfilment
@@ -462,20 +543,34 @@ class ShopifyConnector(Connector):
                 wanted[int(line_item)] += int(sl["quantity"])
         existing = self._existing_fulfillment(order_id, tracking, wanted)
         if existing is not None:
-            log.info("shopify %s: order %s already has fulfilment %s for this shipment",
-                     self.channel.slug, order_id, existing)
+            log.info(
+                "shopify %s: order %s already has fulfilment %s for this shipment",
+                self.channel.slug,
+                order_id,
+                existing,
+            )
             return existing
         if not wanted:
-            log.info("shopify %s: shipment %s of order %s has no Shopify lines to fulfil",
-                     self.channel.slug, shipment.get("id"), order_id)
+            log.info(
+                "shopify %s: shipment %s of order %s has no Shopify lines to fulfil",
+                self.channel.slug,
+                shipment.get("id"),
+                order_id,
+            )
             return None
-        fulfillment_orders = self._json(
-            self.http.get(f"orders/{order_id}/fulfillment_orders.json")).get("fulfillment_orders") or []
+        fulfillment_orders = (
+            self._json(self.http.get(f"orders/{order_id}/fulfillment_orders.json")).get(
+                "fulfillment_orders"
+            )
+            or []
+        )
         by_order: list[dict[str, Any]] = []
         for fo in fulfillment_orders:
             if fo.get("status") not in ("open", "in_progress"):
                 continue
-            if "supported_actions" in fo and "create_fulfillment" not in (fo["supported_actions"] or []):
+            if "supported_actions" in fo and "create_fulfillment" not in (
+                fo["supported_actions"] or []
+            ):
                 continue
             items = []
             for li in fo.get("line_items") or []:
@@ -485,23 +580,34 @@ class ShopifyConnector(Connector):
                     items.append({"id": li["id"], "quantity": take})
                     wanted[int(li["line_item_id"])] -= take
             if items:
-                by_order.append({"fulfillment_order_id": fo["id"], "fulfillment_order_line_items": items})
+                by_order.append(
+                    {"fulfillment_order_id": fo["id"], "fulfillment_order_line_items": items}
+                )
         if not by_order:
-            log.info("shopify %s: nothing of order %s is open to fulfil (fulfilled on Shopify?)",
-                     self.channel.slug, order_id)
+            log.info(
+                "shopify %s: nothing of order %s is open to fulfil (fulfilled on Shopify?)",
+                self.channel.slug,
+                order_id,
+            )
             return None
         left = {k: v for k, v in wanted.items() if v > 0}
         if left:
-            log.warning("shopify %s: order %s: line items %s are not open on Shopify; fulfilling "
-                        "the rest", self.channel.slug, order_id, sorted(left))
+            log.warning(
+                "shopify %s: order %s: line items %s are not open on Shopify; fulfilling the rest",
+                self.channel.slug,
+                order_id,
+                sorted(left),
+            )
         body: dict[str, Any] = {
             "notify_customer": bool(self.config.get("notify_customer", False)),
             "line_items_by_fulfillment_order": by_order,
         }
         if tracking:
             carrier = str(shipment.get("carrier") or "")
-            info = {"number": tracking,
-                    "company": TRACKING_COMPANIES.get(carrier.lower(), carrier) or None}
+            info = {
+                "number": tracking,
+                "company": TRACKING_COMPANIES.get(carrier.lower(), carrier) or None,
+            }
             if shipment.get("tracking_url"):
                 info["url"] = shipment["tracking_url"]
             body["tracking_info"] = {k: v for k, v in info.items() if v}
@@ -513,18 +619,29 @@ class ShopifyConnector(Connector):
             # A POST whose answer was lost (a timeout, a dropped connection) is sent
             # again by the client; if the first one got through, Shopify refuses the
             # second (nothing left to fulfil). The fulfilment made then is this one.
-            made = self._existing_fulfillment(order_id, tracking, dict(_requested(by_order, fulfillment_orders)))
+            made = self._existing_fulfillment(
+                order_id, tracking, dict(_requested(by_order, fulfillment_orders))
+            )
             if made is None:
                 raise
-            log.info("shopify %s: order %s: fulfilment %s was made by an earlier try whose answer "
-                     "was lost", self.channel.slug, order_id, made)
+            log.info(
+                "shopify %s: order %s: fulfilment %s was made by an earlier try whose answer "
+                "was lost",
+                self.channel.slug,
+                order_id,
+                made,
+            )
             return made
         fulfillment_id = (created.get("fulfillment") or {}).get("id")
         if not fulfillment_id:
-            raise ExternalError("shopify: fulfillments.json answered without a fulfilment", retryable=True)
+            raise ExternalError(
+                "shopify: fulfillments.json answered without a fulfilment", retryable=True
+            )
         return str(fulfillment_id)
 
-    def cancel_fulfillment(self, order: dict[str, Any], fulfillment_id: str, *, idempotency_key: str) -> None:
+    def cancel_fulfillment(
+        self, order: dict[str, Any], fulfillment_id: str, *, idempotency_key: str
+    ) -> None:
         """Cancel a fulfilment whose label was voided (``POST fulfillments/{id}/cancel.json``).
 
         Shopify answers 422 for one already cancelled (a retry whose first
@@ -537,13 +654,22 @@ class ShopifyConnector(Connector):
             if exc.retryable or exc.status != 422:
                 raise
             order_id = _numeric_id(order.get("external_id"), "order")
-            made = self._json(self.http.get(f"orders/{order_id}/fulfillments.json")).get("fulfillments") or []
+            made = (
+                self._json(self.http.get(f"orders/{order_id}/fulfillments.json")).get(
+                    "fulfillments"
+                )
+                or []
+            )
             if not any(str(f.get("id")) == fid and f.get("status") == "cancelled" for f in made):
                 raise
 
-    def _existing_fulfillment(self, order_id: str, tracking: str, wanted: Mapping[int, int]) -> str | None:
-        fulfillments = self._json(
-            self.http.get(f"orders/{order_id}/fulfillments.json")).get("fulfillments") or []
+    def _existing_fulfillment(
+        self, order_id: str, tracking: str, wanted: Mapping[int, int]
+    ) -> str | None:
+        fulfillments = (
+            self._json(self.http.get(f"orders/{order_id}/fulfillments.json")).get("fulfillments")
+            or []
+        )
         for f in fulfillments:
             if f.get("status") in ("cancelled", "error", "failure"):
                 continue
@@ -586,27 +712,44 @@ class ShopifyConnector(Connector):
                 continue
             totals[(location_id, level.sku)] += max(0, int(level.available))
         if skipped_locations:
-            log.info("shopify %s: hub locations %s are not mapped to Shopify; not pushed",
-                     self.channel.slug, sorted(skipped_locations))
+            log.info(
+                "shopify %s: hub locations %s are not mapped to Shopify; not pushed",
+                self.channel.slug,
+                sorted(skipped_locations),
+            )
         items = self._inventory_items_for({sku for _, sku in totals})
         unknown = sorted({sku for _, sku in totals if sku not in items})
         if unknown:
-            log.info("shopify %s: %d SKU(s) not sold on Shopify, not pushed: %s",
-                     self.channel.slug, len(unknown), ", ".join(unknown[:20]))
+            log.info(
+                "shopify %s: %d SKU(s) not sold on Shopify, not pushed: %s",
+                self.channel.slug,
+                len(unknown),
+                ", ".join(unknown[:20]),
+            )
         refused: list[str] = []
         for (location_id, sku), available in sorted(totals.items()):
             for item_id in items.get(sku, ()):
                 try:
-                    self.http.post("inventory_levels/set.json", json={
-                        "location_id": location_id, "inventory_item_id": item_id, "available": available})
+                    self.http.post(
+                        "inventory_levels/set.json",
+                        json={
+                            "location_id": location_id,
+                            "inventory_item_id": item_id,
+                            "available": available,
+                        },
+                    )
                 except ExternalError as exc:
                     if exc.retryable:
                         raise
-                    refused.append(f"{sku} at location {location_id} ({exc.status}: "
-                                   f"{exc.details.get('body', '')[:120]})")
+                    refused.append(
+                        f"{sku} at location {location_id} ({exc.status}: "
+                        f"{exc.details.get('body', '')[:120]})"
+                    )
         if refused:
-            raise ExternalError(f"shopify refused stock for {len(refused)} item(s): " + "; ".join(refused[:10]),
-                                retryable=False)
+            raise ExternalError(
+                f"shopify refused stock for {len(refused)} item(s): " + "; ".join(refused[:10]),
+                retryable=False,
+            )
 
     def _shopify_location(self, location_code: str) -> int | None:
         if self.location_map:
@@ -620,8 +763,10 @@ class ShopifyConnector(Connector):
 
     def _inventory_items_for(self, skus: set[str]) -> dict[str, list[int]]:
         missing = skus - self._inventory_items.keys()
-        stale = (self._catalog_read_at is None
-                 or time.monotonic() - self._catalog_read_at > self.CATALOG_REFRESH_SECONDS)
+        stale = (
+            self._catalog_read_at is None
+            or time.monotonic() - self._catalog_read_at > self.CATALOG_REFRESH_SECONDS
+        )
         if missing and stale:
             self._read_catalog()
         return {sku: self._inventory_items[sku] for sku in skus if sku in self._inventory_items}
@@ -641,8 +786,9 @@ class ShopifyConnector(Connector):
                         learnt[sku].append(int(item))
             url = parse_link_header(response.headers.get("Link")).get("next")
             if url and not same_origin(url, self.base_url):
-                raise ExternalError("shopify: refusing to follow a next page on another host",
-                                    retryable=False)
+                raise ExternalError(
+                    "shopify: refusing to follow a next page on another host", retryable=False
+                )
             params = None  # the next link carries everything
         self._inventory_items = learnt
         self._catalog_read_at = time.monotonic()

@@ -51,12 +51,38 @@ from hub.core.order import Address, ChannelRefund, Customer, Line, OrderData, Pa
 
 #: The order fields a pull asks for (``fields=``): less JSON over the wire.
 ORDER_FIELDS = (
-    "id", "name", "order_number", "email", "contact_email", "phone", "currency",
-    "total_price", "subtotal_price", "total_tax", "total_discounts", "taxes_included",
-    "financial_status", "fulfillment_status", "line_items", "shipping_lines",
-    "shipping_address", "billing_address", "customer", "cancelled_at", "cancel_reason",
-    "created_at", "processed_at", "updated_at", "test", "tags", "note", "note_attributes",
-    "current_total_price", "current_total_tax", "current_total_discounts", "refunds",
+    "id",
+    "name",
+    "order_number",
+    "email",
+    "contact_email",
+    "phone",
+    "currency",
+    "total_price",
+    "subtotal_price",
+    "total_tax",
+    "total_discounts",
+    "taxes_included",
+    "financial_status",
+    "fulfillment_status",
+    "line_items",
+    "shipping_lines",
+    "shipping_address",
+    "billing_address",
+    "customer",
+    "cancelled_at",
+    "cancel_reason",
+    "created_at",
+    "processed_at",
+    "updated_at",
+    "test",
+    "tags",
+    "note",
+    "note_attributes",
+    "current_total_price",
+    "current_total_tax",
+    "current_total_discounts",
+    "refunds",
 )
 
 #: Shopify ``financial_status`` -> the status of a payment the order names (see ``payments``).
@@ -142,8 +168,11 @@ def line(item: Mapping[str, Any], currency: str) -> Line:
     if owed > ordered:
         raise ValidationError(f"line item {item.get('id')} owes {owed} of {ordered} ordered")
     allocations = item.get("discount_allocations") or []
-    discount = (_sum((a.get("amount") for a in allocations), currency) if allocations
-                else minor(item.get("total_discount"), currency))
+    discount = (
+        _sum((a.get("amount") for a in allocations), currency)
+        if allocations
+        else minor(item.get("total_discount"), currency)
+    )
     return Line(
         sku=line_sku(item),
         name=_text(item.get("name")) or _text(item.get("title")) or line_sku(item),
@@ -161,28 +190,51 @@ def customer(order: Mapping[str, Any]) -> Customer:
     c = order.get("customer") or {}
     ship = order.get("shipping_address") or {}
     bill = order.get("billing_address") or {}
-    name = (_person(c.get("first_name"), c.get("last_name"))
-            or _text(bill.get("name")) or _text(ship.get("name")))
+    name = (
+        _person(c.get("first_name"), c.get("last_name"))
+        or _text(bill.get("name"))
+        or _text(ship.get("name"))
+    )
     return Customer(
-        email=_text(order.get("email")) or _text(order.get("contact_email")) or _text(c.get("email")),
+        email=_text(order.get("email"))
+        or _text(order.get("contact_email"))
+        or _text(c.get("email")),
         name=name,
-        phone=(_text(order.get("phone")) or _text(c.get("phone")) or _text(ship.get("phone"))
-               or _text(bill.get("phone"))),
+        phone=(
+            _text(order.get("phone"))
+            or _text(c.get("phone"))
+            or _text(ship.get("phone"))
+            or _text(bill.get("phone"))
+        ),
         external_id=_text(c.get("id")),
     )
 
 
-def payments(order: Mapping[str, Any], attribute: str, currency: str, total: int | None) -> list[PaymentData]:
+def payments(
+    order: Mapping[str, Any], attribute: str, currency: str, total: int | None
+) -> list[PaymentData]:
     """The payment the note attribute ``attribute`` names, if the order has one (see module doc)."""
     if not attribute:
         return []
-    reference = next((_text(a.get("value")) for a in order.get("note_attributes") or []
-                      if isinstance(a, Mapping) and _text(a.get("name")) == attribute), "")
+    reference = next(
+        (
+            _text(a.get("value"))
+            for a in order.get("note_attributes") or []
+            if isinstance(a, Mapping) and _text(a.get("name")) == attribute
+        ),
+        "",
+    )
     if not reference or total is None:
         return []
     status = PAYMENT_STATUSES.get(_text(order.get("financial_status")), "captured")
-    return [PaymentData(reference=reference, amount=total, status=status,
-                        captured_amount=total if status == "captured" else 0)]
+    return [
+        PaymentData(
+            reference=reference,
+            amount=total,
+            status=status,
+            captured_amount=total if status == "captured" else 0,
+        )
+    ]
 
 
 def refunds(order: Mapping[str, Any], currency: str) -> list[ChannelRefund]:
@@ -191,18 +243,33 @@ def refunds(order: Mapping[str, Any], currency: str) -> list[ChannelRefund]:
     for refund in order.get("refunds") or []:
         if not isinstance(refund, Mapping) or not refund.get("id"):
             continue
-        amount = _sum((t.get("amount") for t in refund.get("transactions") or []
-                       if t.get("kind") == "refund" and t.get("status") == "success"), currency)
+        amount = _sum(
+            (
+                t.get("amount")
+                for t in refund.get("transactions") or []
+                if t.get("kind") == "refund" and t.get("status") == "success"
+            ),
+            currency,
+        )
         units: dict[str, int] = {}
         for item in refund.get("refund_line_items") or []:
             key = _text(item.get("line_item_id"))
             units[key] = units.get(key, 0) + int(item.get("quantity") or 0)
-        out.append(ChannelRefund(
-            external_id=str(refund["id"]), amount=amount, lines=units, reason=_text(refund.get("note")),
-            created_at=parse_time(refund.get("processed_at")) or parse_time(refund.get("created_at")),
-            restock=bool(refund.get("restock")) or any(
-                item.get("restock_type") not in (None, "", "no_restock")
-                for item in refund.get("refund_line_items") or [])))
+        out.append(
+            ChannelRefund(
+                external_id=str(refund["id"]),
+                amount=amount,
+                lines=units,
+                reason=_text(refund.get("note")),
+                created_at=parse_time(refund.get("processed_at"))
+                or parse_time(refund.get("created_at")),
+                restock=bool(refund.get("restock"))
+                or any(
+                    item.get("restock_type") not in (None, "", "no_restock")
+                    for item in refund.get("refund_line_items") or []
+                ),
+            )
+        )
     return out
 
 
@@ -233,8 +300,11 @@ def order_from_shopify(order: Mapping[str, Any], *, payment_attribute: str = "")
             shipping=shipping,
             tax=minor(_current(order, "total_tax"), currency),
             discount=minor(_current(order, "total_discounts"), currency),
-            total=(minor(_current(order, "total_price"), currency)
-                   if _current(order, "total_price") not in (None, "") else None),
+            total=(
+                minor(_current(order, "total_price"), currency)
+                if _current(order, "total_price") not in (None, "")
+                else None
+            ),
             taxes_included=bool(order.get("taxes_included")),
             channel_refunds=refunds(order, currency),
             placed_at=parse_time(order.get("processed_at")) or parse_time(order.get("created_at")),
@@ -249,6 +319,9 @@ def order_from_shopify(order: Mapping[str, Any], *, payment_attribute: str = "")
         data.payments = payments(order, payment_attribute, currency, data.total)
         data.check()
     except ValidationError as exc:
-        raise ValidationError(f"Shopify order {order_id} ({order.get('name') or 'no name'}) "
-                              f"cannot be read: {exc.message}", details=exc.details) from exc
+        raise ValidationError(
+            f"Shopify order {order_id} ({order.get('name') or 'no name'}) "
+            f"cannot be read: {exc.message}",
+            details=exc.details,
+        ) from exc
     return data

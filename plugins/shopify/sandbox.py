@@ -2,7 +2,7 @@
 
 For the demo, the integration tests and the benchmarks::
 
-    from hub.sandbox import serve
+    from hub.integration.sandbox import serve
     from plugins.shopify.sandbox import ShopifySandbox
 
     shop = ShopifySandbox(orders=1000, seed=7)
@@ -66,7 +66,7 @@ import requests
 from werkzeug.wrappers import Request, Response
 
 from hub.core.money import Money
-from hub.signing import sign_base64
+from hub.integration.signing import sign_base64
 
 DEFAULT_SHOP = "hub-demo.myshopify.com"
 DEFAULT_TOKEN = "shpat_sandbox_token"
@@ -103,8 +103,32 @@ ADDRESSES = {
     "JP": ("Tokyo", "Tokyo", "JP-13", "100-0001", "Japan", "1-1 Chiyoda"),
     "CA": ("Ottawa", "Ontario", "ON", "K1A 0A6", "Canada", "24 Sussex Drive"),
 }
-FIRST = ("Ann", "Bob", "Chloé", "Dmitri", "Emi", "Farah", "Gus", "Hana", "Ivo", "Jun", "Kofi", "Lena")
-LAST = ("Smith", "Nguyen", "Müller", "Tanaka", "Okafor", "Rossi", "Dubois", "Kowalski", "Sato", "Lee")
+FIRST = (
+    "Ann",
+    "Bob",
+    "Chloé",
+    "Dmitri",
+    "Emi",
+    "Farah",
+    "Gus",
+    "Hana",
+    "Ivo",
+    "Jun",
+    "Kofi",
+    "Lena",
+)
+LAST = (
+    "Smith",
+    "Nguyen",
+    "Müller",
+    "Tanaka",
+    "Okafor",
+    "Rossi",
+    "Dubois",
+    "Kowalski",
+    "Sato",
+    "Lee",
+)
 PRODUCTS = ("T-shirt", "Hoodie", "Cap", "Mug", "Tote bag", "Sticker pack", "Poster", "Socks")
 SIZES = ("S", "M", "L")
 
@@ -135,12 +159,20 @@ def _money_fields(currency: str, **amounts: int) -> dict[str, Any]:
 
 
 def _json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(data), status=status, headers=headers or {},
-                    content_type="application/json; charset=utf-8")
+    return Response(
+        json.dumps(data),
+        status=status,
+        headers=headers or {},
+        content_type="application/json; charset=utf-8",
+    )
 
 
 def _encode_page_info(state: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode().rstrip("=")
+    return (
+        base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode())
+        .decode()
+        .rstrip("=")
+    )
 
 
 def _decode_page_info(value: str) -> dict[str, Any] | None:
@@ -148,7 +180,9 @@ def _decode_page_info(value: str) -> dict[str, Any] | None:
         state = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
     except (ValueError, TypeError):
         return None
-    return state if isinstance(state, dict) and "last_id" in state and "direction" in state else None
+    return (
+        state if isinstance(state, dict) and "last_id" in state and "direction" in state else None
+    )
 
 
 class _ApiError(Exception):
@@ -171,13 +205,24 @@ class Fault:
 class ShopifySandbox:
     """The simulated shop: its state, and the WSGI app serving it (the instance is the app)."""
 
-    def __init__(self, *, orders: int = 50, seed: int = 1, shop_domain: str = DEFAULT_SHOP,
-                 shop_name: str = "Hub Demo Store", access_token: str = DEFAULT_TOKEN,
-                 webhook_secret: str = DEFAULT_WEBHOOK_SECRET, products: int = 24,
-                 bucket_size: int = 40, leak_rate: float = 2.0, retry_after: float = 2.0,
-                 start: datetime = datetime(2025, 1, 6, 13, 0, tzinfo=UTC),
-                 clock: Callable[[], float] = time.monotonic, clean: bool = False,
-                 payment_attribute: str | None = None):
+    def __init__(
+        self,
+        *,
+        orders: int = 50,
+        seed: int = 1,
+        shop_domain: str = DEFAULT_SHOP,
+        shop_name: str = "Hub Demo Store",
+        access_token: str = DEFAULT_TOKEN,
+        webhook_secret: str = DEFAULT_WEBHOOK_SECRET,
+        products: int = 24,
+        bucket_size: int = 40,
+        leak_rate: float = 2.0,
+        retry_after: float = 2.0,
+        start: datetime = datetime(2025, 1, 6, 13, 0, tzinfo=UTC),
+        clock: Callable[[], float] = time.monotonic,
+        clean: bool = False,
+        payment_attribute: str | None = None,
+    ):
         self.seed = seed
         #: Every order open and shippable (the demo's shop): see :meth:`_generate`.
         self.clean = clean
@@ -208,10 +253,22 @@ class ShopifySandbox:
         self._variant_list = list(self.variants.values())
         self._sku_variants = [v for v in self._variant_list if v["sku"]]
         self.locations = [
-            {"id": PRIMARY_LOCATION, "name": "Main warehouse", "active": True, "legacy": False,
-             "country_code": "US", "admin_graphql_api_id": f"gid://shopify/Location/{PRIMARY_LOCATION}"},
-            {"id": OUTLET_LOCATION, "name": "Outlet store", "active": True, "legacy": False,
-             "country_code": "US", "admin_graphql_api_id": f"gid://shopify/Location/{OUTLET_LOCATION}"},
+            {
+                "id": PRIMARY_LOCATION,
+                "name": "Main warehouse",
+                "active": True,
+                "legacy": False,
+                "country_code": "US",
+                "admin_graphql_api_id": f"gid://shopify/Location/{PRIMARY_LOCATION}",
+            },
+            {
+                "id": OUTLET_LOCATION,
+                "name": "Outlet store",
+                "active": True,
+                "legacy": False,
+                "country_code": "US",
+                "admin_graphql_api_id": f"gid://shopify/Location/{OUTLET_LOCATION}",
+            },
         ]
         #: (inventory item id, location id) -> available
         self.levels: dict[tuple[int, int], int] = {}
@@ -224,7 +281,9 @@ class ShopifySandbox:
         # are generated on demand from the seed, or kept once changed. So 100,000
         # orders cost a few megabytes, not gigabytes.
         self._ids: list[int] = []
-        self._meta: dict[int, tuple[float, bool, bool]] = {}  # id -> (updated ts, cancelled, closed)
+        self._meta: dict[
+            int, tuple[float, bool, bool]
+        ] = {}  # id -> (updated ts, cancelled, closed)
         self._bodies: dict[int, dict[str, Any]] = {}
         self._generated = 0
         self._fulfilled: Counter[int] = Counter()  # fulfilment order line item id -> quantity done
@@ -247,21 +306,32 @@ class ShopifySandbox:
                 # The last product has no SKU: Shopify allows that, the hub must cope.
                 sku = "" if p == count - 1 else f"SKU-{p + 1:03d}-{size}"
                 variant = {
-                    "id": variant_id, "product_id": product_id, "title": size, "sku": sku,
-                    "price": _money(base_cents + v * 100, "USD"), "position": v + 1,
+                    "id": variant_id,
+                    "product_id": product_id,
+                    "title": size,
+                    "sku": sku,
+                    "price": _money(base_cents + v * 100, "USD"),
+                    "position": v + 1,
                     "inventory_item_id": INVENTORY_ITEM_BASE + p * 10 + v,
-                    "inventory_management": "shopify", "grams": 200 + v * 20,
+                    "inventory_management": "shopify",
+                    "grams": 200 + v * 20,
                     "admin_graphql_api_id": f"gid://shopify/ProductVariant/{variant_id}",
                     "_cents": base_cents + v * 100,
                 }
                 variants.append(variant)
                 self.variants[variant_id] = variant
-            self.products.append({
-                "id": product_id, "title": title, "vendor": "Hub Demo", "product_type": "Merch",
-                "status": "active", "handle": re.sub(r"\W+", "-", title.lower()),
-                "admin_graphql_api_id": f"gid://shopify/Product/{product_id}",
-                "variants": variants,
-            })
+            self.products.append(
+                {
+                    "id": product_id,
+                    "title": title,
+                    "vendor": "Hub Demo",
+                    "product_type": "Merch",
+                    "status": "active",
+                    "handle": re.sub(r"\W+", "-", title.lower()),
+                    "admin_graphql_api_id": f"gid://shopify/Product/{product_id}",
+                    "variants": variants,
+                }
+            )
 
     def _public_variant(self, variant: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in variant.items() if not k.startswith("_")}
@@ -292,11 +362,21 @@ class ShopifySandbox:
             has_customer = True
         city, province, province_code, zip_, country_name, street = ADDRESSES[country]
         addr = {
-            "first_name": first, "last_name": last, "name": f"{first} {last}", "company": None,
-            "address1": street, "address2": None if rng.random() < 0.7 else "Apt 4",
-            "city": city, "province": province, "province_code": province_code, "zip": zip_,
-            "country": country_name, "country_code": country, "phone": None,
-            "latitude": None, "longitude": None,
+            "first_name": first,
+            "last_name": last,
+            "name": f"{first} {last}",
+            "company": None,
+            "address1": street,
+            "address2": None if rng.random() < 0.7 else "Apt 4",
+            "city": city,
+            "province": province,
+            "province_code": province_code,
+            "zip": zip_,
+            "country": country_name,
+            "country_code": country,
+            "phone": None,
+            "latitude": None,
+            "longitude": None,
         }
         items = []
         discount_total = tax_total = items_total = 0
@@ -311,26 +391,55 @@ class ShopifySandbox:
             tax = ((line_total - discount) * tax_bp + 5000) // 10000
             custom = rng.random() < 0.02 and not self.clean  # a custom item: no variant, no SKU
             line_id = order_id * 100 + k
-            items.append({
-                "id": line_id, "admin_graphql_api_id": f"gid://shopify/LineItem/{line_id}",
-                "variant_id": None if custom else variant["id"],
-                "product_id": None if custom else product["id"],
-                "title": "Gift wrapping" if custom else product["title"],
-                "variant_title": None if custom else variant["title"],
-                "name": "Gift wrapping" if custom else f"{product['title']} - {variant['title']}",
-                "sku": "" if custom else variant["sku"],
-                "vendor": product["vendor"], "quantity": qty, "current_quantity": qty,
-                "fulfillable_quantity": qty, "fulfillment_status": None,
-                "requires_shipping": True, "taxable": tax_bp > 0, "gift_card": False,
-                "grams": variant["grams"],
-                "price": _money(unit, currency), "price_set": _set(unit, currency),
-                "total_discount": _money(discount, currency),
-                "discount_allocations": ([{"amount": _money(discount, currency),
-                                           "amount_set": _set(discount, currency),
-                                           "discount_application_index": 0}] if discount else []),
-                "tax_lines": ([{"title": "Tax", "rate": tax_bp / 10000, "price": _money(tax, currency),
-                                "price_set": _set(tax, currency)}] if tax_bp else []),
-            })
+            items.append(
+                {
+                    "id": line_id,
+                    "admin_graphql_api_id": f"gid://shopify/LineItem/{line_id}",
+                    "variant_id": None if custom else variant["id"],
+                    "product_id": None if custom else product["id"],
+                    "title": "Gift wrapping" if custom else product["title"],
+                    "variant_title": None if custom else variant["title"],
+                    "name": "Gift wrapping"
+                    if custom
+                    else f"{product['title']} - {variant['title']}",
+                    "sku": "" if custom else variant["sku"],
+                    "vendor": product["vendor"],
+                    "quantity": qty,
+                    "current_quantity": qty,
+                    "fulfillable_quantity": qty,
+                    "fulfillment_status": None,
+                    "requires_shipping": True,
+                    "taxable": tax_bp > 0,
+                    "gift_card": False,
+                    "grams": variant["grams"],
+                    "price": _money(unit, currency),
+                    "price_set": _set(unit, currency),
+                    "total_discount": _money(discount, currency),
+                    "discount_allocations": (
+                        [
+                            {
+                                "amount": _money(discount, currency),
+                                "amount_set": _set(discount, currency),
+                                "discount_application_index": 0,
+                            }
+                        ]
+                        if discount
+                        else []
+                    ),
+                    "tax_lines": (
+                        [
+                            {
+                                "title": "Tax",
+                                "rate": tax_bp / 10000,
+                                "price": _money(tax, currency),
+                                "price_set": _set(tax, currency),
+                            }
+                        ]
+                        if tax_bp
+                        else []
+                    ),
+                }
+            )
             items_total += line_total
             discount_total += discount
             tax_total += tax
@@ -346,8 +455,10 @@ class ShopifySandbox:
             financial = rng.choice(["voided", "refunded"])
             closed_at = cancelled_at
         else:
-            financial = rng.choices(["paid", "pending", "authorized", "partially_refunded", "refunded"],
-                                    weights=[80, 7, 8, 3, 2])[0]
+            financial = rng.choices(
+                ["paid", "pending", "authorized", "partially_refunded", "refunded"],
+                weights=[80, 7, 8, 3, 2],
+            )[0]
             if financial == "paid" and rng.random() < 0.1:
                 closed_at = updated  # archived
         test = rng.random() < 0.03
@@ -356,42 +467,94 @@ class ShopifySandbox:
             financial, test = "paid", False
         number = 1001 + i
         body = {
-            "id": order_id, "admin_graphql_api_id": f"gid://shopify/Order/{order_id}",
-            "name": f"#{number}", "order_number": number, "number": number - 1000,
+            "id": order_id,
+            "admin_graphql_api_id": f"gid://shopify/Order/{order_id}",
+            "name": f"#{number}",
+            "order_number": number,
+            "number": number - 1000,
             "token": f"{rng.getrandbits(128):032x}",
-            "email": email if has_customer else "", "contact_email": email if has_customer else None,
-            "phone": None, "currency": currency, "presentment_currency": currency,
-            "created_at": _ts(created), "processed_at": _ts(created), "updated_at": _ts(updated),
-            "cancelled_at": _ts(cancelled_at) if cancelled_at else None, "cancel_reason": cancel_reason,
+            "email": email if has_customer else "",
+            "contact_email": email if has_customer else None,
+            "phone": None,
+            "currency": currency,
+            "presentment_currency": currency,
+            "created_at": _ts(created),
+            "processed_at": _ts(created),
+            "updated_at": _ts(updated),
+            "cancelled_at": _ts(cancelled_at) if cancelled_at else None,
+            "cancel_reason": cancel_reason,
             "closed_at": _ts(closed_at) if closed_at else None,
-            "financial_status": financial, "fulfillment_status": None,
-            "test": test, "confirmed": True, "source_name": "web",
+            "financial_status": financial,
+            "fulfillment_status": None,
+            "test": test,
+            "confirmed": True,
+            "source_name": "web",
             "tags": "wholesale" if rng.random() < 0.1 else "",
-            "note": None, "taxes_included": False, "buyer_accepts_marketing": False,
-            **_money_fields(currency, total_line_items_price=items_total, total_discounts=discount_total,
-                            subtotal_price=subtotal, total_tax=tax_total, total_price=total,
-                            # What is owed after refunds and edits: the same until one.
-                            current_subtotal_price=subtotal, current_total_discounts=discount_total,
-                            current_total_tax=tax_total, current_total_price=total),
+            "note": None,
+            "taxes_included": False,
+            "buyer_accepts_marketing": False,
+            **_money_fields(
+                currency,
+                total_line_items_price=items_total,
+                total_discounts=discount_total,
+                subtotal_price=subtotal,
+                total_tax=tax_total,
+                total_price=total,
+                # What is owed after refunds and edits: the same until one.
+                current_subtotal_price=subtotal,
+                current_total_discounts=discount_total,
+                current_total_tax=tax_total,
+                current_total_price=total,
+            ),
             "total_shipping_price_set": _set(shipping, currency),
             "line_items": items,
-            "shipping_lines": ([{"id": order_id * 100 + 90, "title": "Standard", "code": "STANDARD",
-                                 "source": "shopify", "price": _money(shipping, currency),
-                                 "price_set": _set(shipping, currency), "discounted_price":
-                                 _money(shipping, currency), "tax_lines": [],
-                                 "discount_allocations": []}] if shipping else []),
-            "shipping_address": addr, "billing_address": dict(addr),
-            "customer": ({"id": customer_id, "email": email, "first_name": first, "last_name": last,
-                          "phone": None, "admin_graphql_api_id": f"gid://shopify/Customer/{customer_id}"}
-                         if has_customer else None),
-            "discount_codes": [{"code": "TENOFF", "amount": _money(discount_total, currency),
-                                "type": "percentage"}] if discounted else [],
-            "fulfillments": [], "refunds": [], "note_attributes": [], "payment_gateway_names": [],
+            "shipping_lines": (
+                [
+                    {
+                        "id": order_id * 100 + 90,
+                        "title": "Standard",
+                        "code": "STANDARD",
+                        "source": "shopify",
+                        "price": _money(shipping, currency),
+                        "price_set": _set(shipping, currency),
+                        "discounted_price": _money(shipping, currency),
+                        "tax_lines": [],
+                        "discount_allocations": [],
+                    }
+                ]
+                if shipping
+                else []
+            ),
+            "shipping_address": addr,
+            "billing_address": dict(addr),
+            "customer": (
+                {
+                    "id": customer_id,
+                    "email": email,
+                    "first_name": first,
+                    "last_name": last,
+                    "phone": None,
+                    "admin_graphql_api_id": f"gid://shopify/Customer/{customer_id}",
+                }
+                if has_customer
+                else None
+            ),
+            "discount_codes": [
+                {"code": "TENOFF", "amount": _money(discount_total, currency), "type": "percentage"}
+            ]
+            if discounted
+            else [],
+            "fulfillments": [],
+            "refunds": [],
+            "note_attributes": [],
+            "payment_gateway_names": [],
         }
         if self.payment_attribute and cancelled_at is None:
             # The demo's convention, not Shopify's: the storefront's checkout authorised a
             # Stripe PaymentIntent and wrote its id on the order as a note attribute.
-            body["note_attributes"] = [{"name": self.payment_attribute, "value": self.intent_id(order_id)}]
+            body["note_attributes"] = [
+                {"name": self.payment_attribute, "value": self.intent_id(order_id)}
+            ]
             body["payment_gateway_names"] = ["stripe"]
             body["financial_status"] = "authorized"
         return body
@@ -411,8 +574,11 @@ class ShopifySandbox:
         order_id = body["id"]
         if order_id not in self._meta:
             bisect.insort(self._ids, order_id)
-        self._meta[order_id] = (datetime.fromisoformat(body["updated_at"]).timestamp(),
-                                body.get("cancelled_at") is not None, body.get("closed_at") is not None)
+        self._meta[order_id] = (
+            datetime.fromisoformat(body["updated_at"]).timestamp(),
+            body.get("cancelled_at") is not None,
+            body.get("closed_at") is not None,
+        )
 
     @property
     def order_ids(self) -> list[int]:
@@ -426,7 +592,11 @@ class ShopifySandbox:
             if order_id not in self._meta:
                 raise KeyError(order_id)
             body = self._bodies.get(order_id)
-            return copy.deepcopy(body) if body is not None else self._generate(order_id - ORDER_ID_BASE)
+            return (
+                copy.deepcopy(body)
+                if body is not None
+                else self._generate(order_id - ORDER_ID_BASE)
+            )
 
     def _now_after(self, previous: str) -> datetime:
         now = datetime.now(UTC).replace(microsecond=0)
@@ -445,11 +615,22 @@ class ShopifySandbox:
 
     def cancel_order(self, order_id: int, reason: str = "customer") -> dict[str, Any]:
         now = _ts(datetime.now(UTC))
-        return self.update_order(order_id, cancelled_at=now, closed_at=now, cancel_reason=reason,
-                                 financial_status="voided")
+        return self.update_order(
+            order_id,
+            cancelled_at=now,
+            closed_at=now,
+            cancel_reason=reason,
+            financial_status="voided",
+        )
 
-    def refund_order(self, order_id: int, amount: str | None = None, *,
-                     line_items: dict[int, int] | None = None, note: str | None = None) -> dict[str, Any]:
+    def refund_order(
+        self,
+        order_id: int,
+        amount: str | None = None,
+        *,
+        line_items: dict[int, int] | None = None,
+        note: str | None = None,
+    ) -> dict[str, Any]:
         """Refund part (``amount``) or all of an order; returns the refund (the webhook's body).
 
         ``line_items`` (line item id -> units) refunds units as Shopify does:
@@ -463,23 +644,52 @@ class ShopifySandbox:
             total = Money.parse(body["total_price"], currency)
             refund_id = order_id * 10 + len(body["refunds"]) + 1
             refund_lines, worth = self._refund_lines(body, line_items or {}, refund_id)
-            value = Money.parse(amount, currency) if amount else (Money(worth, currency) if line_items else total)
-            refund = {"id": refund_id, "order_id": body["id"], "created_at": _ts(datetime.now(UTC)),
-                      "processed_at": _ts(datetime.now(UTC)), "note": note, "restock": bool(line_items),
-                      "order_adjustments": [],
-                      "transactions": [{"id": refund_id + 7, "order_id": body["id"], "kind": "refund",
-                                        "status": "success", "amount": str(value), "currency": currency,
-                                        "gateway": "bogus"}],
-                      "refund_line_items": refund_lines}
-            refunded = sum(Money.parse(t["amount"], currency).amount
-                           for r in body["refunds"] for t in r["transactions"]) + value.amount
-            self.update_order(order_id, refunds=[*body["refunds"], refund], line_items=body["line_items"],
-                              **{k: body[k] for k in body if k.startswith("current_")},
-                              financial_status="refunded" if refunded >= total.amount else "partially_refunded")
+            value = (
+                Money.parse(amount, currency)
+                if amount
+                else (Money(worth, currency) if line_items else total)
+            )
+            refund = {
+                "id": refund_id,
+                "order_id": body["id"],
+                "created_at": _ts(datetime.now(UTC)),
+                "processed_at": _ts(datetime.now(UTC)),
+                "note": note,
+                "restock": bool(line_items),
+                "order_adjustments": [],
+                "transactions": [
+                    {
+                        "id": refund_id + 7,
+                        "order_id": body["id"],
+                        "kind": "refund",
+                        "status": "success",
+                        "amount": str(value),
+                        "currency": currency,
+                        "gateway": "bogus",
+                    }
+                ],
+                "refund_line_items": refund_lines,
+            }
+            refunded = (
+                sum(
+                    Money.parse(t["amount"], currency).amount
+                    for r in body["refunds"]
+                    for t in r["transactions"]
+                )
+                + value.amount
+            )
+            self.update_order(
+                order_id,
+                refunds=[*body["refunds"], refund],
+                line_items=body["line_items"],
+                **{k: body[k] for k in body if k.startswith("current_")},
+                financial_status="refunded" if refunded >= total.amount else "partially_refunded",
+            )
             return refund
 
-    def _refund_lines(self, body: dict[str, Any], units: dict[int, int], refund_id: int
-                      ) -> tuple[list[dict[str, Any]], int]:
+    def _refund_lines(
+        self, body: dict[str, Any], units: dict[int, int], refund_id: int
+    ) -> tuple[list[dict[str, Any]], int]:
         """Take ``units`` off the order's lines in ``body`` (in place); the refund_line_items and their worth."""
         currency = body["currency"]
         out, worth, tax_off, discount_off = [], 0, 0, 0
@@ -489,26 +699,53 @@ class ShopifySandbox:
                 continue
             done = self._fulfilled[body["id"] * 100 + 60 + body["line_items"].index(item)]
             if qty > item["current_quantity"] - done:
-                raise ValueError(f"line item {item['id']}: only {item['current_quantity'] - done} refundable")
+                raise ValueError(
+                    f"line item {item['id']}: only {item['current_quantity'] - done} refundable"
+                )
             price = Money.parse(item["price"], currency).amount
-            tax = sum(Money.parse(t["price"], currency).amount for t in item["tax_lines"]) * qty // item["quantity"]
-            discount = Money.parse(item["total_discount"], currency).amount * qty // item["quantity"]
+            tax = (
+                sum(Money.parse(t["price"], currency).amount for t in item["tax_lines"])
+                * qty
+                // item["quantity"]
+            )
+            discount = (
+                Money.parse(item["total_discount"], currency).amount * qty // item["quantity"]
+            )
             item["current_quantity"] -= qty
             item["fulfillable_quantity"] = max(0, item["fulfillable_quantity"] - qty)
-            out.append({"id": refund_id * 100 + len(out), "line_item_id": item["id"], "quantity": qty,
-                        "restock_type": "cancel", "location_id": PRIMARY_LOCATION,
-                        "subtotal": float(Money(price * qty - discount, currency).to_decimal()),
-                        "subtotal_set": _set(price * qty - discount, currency),
-                        "total_tax": float(Money(tax, currency).to_decimal()), "total_tax_set": _set(tax, currency),
-                        "line_item": copy.deepcopy(item)})
+            out.append(
+                {
+                    "id": refund_id * 100 + len(out),
+                    "line_item_id": item["id"],
+                    "quantity": qty,
+                    "restock_type": "cancel",
+                    "location_id": PRIMARY_LOCATION,
+                    "subtotal": float(Money(price * qty - discount, currency).to_decimal()),
+                    "subtotal_set": _set(price * qty - discount, currency),
+                    "total_tax": float(Money(tax, currency).to_decimal()),
+                    "total_tax_set": _set(tax, currency),
+                    "line_item": copy.deepcopy(item),
+                }
+            )
             worth += price * qty - discount + tax
             tax_off += tax
             discount_off += discount
         if out:
-            off = {"current_total_price": worth, "current_total_tax": tax_off,
-                   "current_total_discounts": discount_off, "current_subtotal_price": worth - tax_off}
-            body.update(_money_fields(currency, **{name: Money.parse(body[name], currency).amount - by
-                                                   for name, by in off.items()}))
+            off = {
+                "current_total_price": worth,
+                "current_total_tax": tax_off,
+                "current_total_discounts": discount_off,
+                "current_subtotal_price": worth - tax_off,
+            }
+            body.update(
+                _money_fields(
+                    currency,
+                    **{
+                        name: Money.parse(body[name], currency).amount - by
+                        for name, by in off.items()
+                    },
+                )
+            )
         return out, worth
 
     def upcoming(self, count: int) -> list[dict[str, Any]]:
@@ -544,13 +781,20 @@ class ShopifySandbox:
             line_id = order["id"] * 100 + 60 + k
             done = self._fulfilled[line_id]
             variant = self.variants.get(item["variant_id"] or 0)
-            lines.append({
-                "id": line_id, "shop_id": SHOP_ID, "fulfillment_order_id": fo_id,
-                "line_item_id": item["id"], "quantity": item["current_quantity"],
-                "fulfillable_quantity": 0 if order["cancelled_at"] else max(0, item["current_quantity"] - done),
-                "inventory_item_id": variant["inventory_item_id"] if variant else None,
-                "variant_id": item["variant_id"],
-            })
+            lines.append(
+                {
+                    "id": line_id,
+                    "shop_id": SHOP_ID,
+                    "fulfillment_order_id": fo_id,
+                    "line_item_id": item["id"],
+                    "quantity": item["current_quantity"],
+                    "fulfillable_quantity": 0
+                    if order["cancelled_at"]
+                    else max(0, item["current_quantity"] - done),
+                    "inventory_item_id": variant["inventory_item_id"] if variant else None,
+                    "variant_id": item["variant_id"],
+                }
+            )
         remaining = sum(li["fulfillable_quantity"] for li in lines)
         done_any = any(self._fulfilled[li["id"]] for li in lines)
         if order["cancelled_at"]:
@@ -559,13 +803,23 @@ class ShopifySandbox:
             status = "closed"
         else:
             status = "in_progress" if done_any else "open"
-        return [{
-            "id": fo_id, "shop_id": SHOP_ID, "order_id": order["id"], "status": status,
-            "request_status": "unsubmitted", "assigned_location_id": PRIMARY_LOCATION,
-            "supported_actions": ["create_fulfillment", "hold", "move"] if status in ("open", "in_progress") else [],
-            "destination": None, "fulfill_at": order["created_at"], "line_items": lines,
-            "delivery_method": {"method_type": "shipping"},
-        }]
+        return [
+            {
+                "id": fo_id,
+                "shop_id": SHOP_ID,
+                "order_id": order["id"],
+                "status": status,
+                "request_status": "unsubmitted",
+                "assigned_location_id": PRIMARY_LOCATION,
+                "supported_actions": ["create_fulfillment", "hold", "move"]
+                if status in ("open", "in_progress")
+                else [],
+                "destination": None,
+                "fulfill_at": order["created_at"],
+                "line_items": lines,
+                "delivery_method": {"method_type": "shipping"},
+            }
+        ]
 
     def _create_fulfillment(self, body: Any) -> dict[str, Any]:
         data = body.get("fulfillment") if isinstance(body, dict) else None
@@ -586,20 +840,32 @@ class ShopifySandbox:
             order_id = owner
             fo = self.fulfillment_orders(owner)[0]
             if fo["status"] not in ("open", "in_progress"):
-                raise _ApiError(422, [f"Fulfillment order {fo_id} has an unfulfillable status= {fo['status']}."])
+                raise _ApiError(
+                    422, [f"Fulfillment order {fo_id} has an unfulfillable status= {fo['status']}."]
+                )
             by_id = {li["id"]: li for li in fo["line_items"]}
             wanted = group.get("fulfillment_order_line_items")
             if not wanted:  # none named: all that is left
-                wanted = [{"id": li["id"], "quantity": li["fulfillable_quantity"]}
-                          for li in fo["line_items"] if li["fulfillable_quantity"]]
+                wanted = [
+                    {"id": li["id"], "quantity": li["fulfillable_quantity"]}
+                    for li in fo["line_items"]
+                    if li["fulfillable_quantity"]
+                ]
             for w in wanted:
                 li = by_id.get(int(w.get("id") or 0))
                 qty = w.get("quantity")
                 if li is None:
-                    raise _ApiError(422, [f"Fulfillment order line item {w.get('id')} does not exist."])
+                    raise _ApiError(
+                        422, [f"Fulfillment order line item {w.get('id')} does not exist."]
+                    )
                 if not isinstance(qty, int) or qty < 1 or qty > li["fulfillable_quantity"]:
-                    raise _ApiError(422, [f"Invalid quantity {qty!r} for fulfillment order line item "
-                                          f"{li['id']}: {li['fulfillable_quantity']} fulfillable."])
+                    raise _ApiError(
+                        422,
+                        [
+                            f"Invalid quantity {qty!r} for fulfillment order line item "
+                            f"{li['id']}: {li['fulfillable_quantity']} fulfillable."
+                        ],
+                    )
                 plan.append((li, qty))
         order = self.order(order_id)
         items_by_id = {item["id"]: item for item in order["line_items"]}
@@ -610,21 +876,41 @@ class ShopifySandbox:
         now = _ts(datetime.now(UTC))
         number = tracking.get("number")
         fulfillment = {
-            "id": self._next_fulfillment, "order_id": order_id, "status": "success",
+            "id": self._next_fulfillment,
+            "order_id": order_id,
+            "status": "success",
             "name": f"{order['name']}.{len(self.fulfillments[order_id]) + 1}",
-            "created_at": now, "updated_at": now, "location_id": PRIMARY_LOCATION,
-            "service": "manual", "shipment_status": None,
-            "tracking_company": tracking.get("company"), "tracking_number": number,
+            "created_at": now,
+            "updated_at": now,
+            "location_id": PRIMARY_LOCATION,
+            "service": "manual",
+            "shipment_status": None,
+            "tracking_company": tracking.get("company"),
+            "tracking_number": number,
             "tracking_numbers": [number] if number else [],
-            "tracking_url": tracking.get("url"), "tracking_urls": [tracking["url"]] if tracking.get("url") else [],
+            "tracking_url": tracking.get("url"),
+            "tracking_urls": [tracking["url"]] if tracking.get("url") else [],
             "notify_customer": bool(data.get("notify_customer")),
-            "line_items": [{**{k: items_by_id[li["line_item_id"]][k] for k in ("id", "sku", "name", "variant_id")},
-                            "quantity": qty} for li, qty in plan],
+            "line_items": [
+                {
+                    **{
+                        k: items_by_id[li["line_item_id"]][k]
+                        for k in ("id", "sku", "name", "variant_id")
+                    },
+                    "quantity": qty,
+                }
+                for li, qty in plan
+            ],
         }
         self.fulfillments[order_id].append(fulfillment)
-        left = sum(li["fulfillable_quantity"] for li in self.fulfillment_orders(order_id)[0]["line_items"])
-        self.update_order(order_id, fulfillment_status="fulfilled" if left == 0 else "partial",
-                          fulfillments=[*order["fulfillments"], fulfillment])
+        left = sum(
+            li["fulfillable_quantity"] for li in self.fulfillment_orders(order_id)[0]["line_items"]
+        )
+        self.update_order(
+            order_id,
+            fulfillment_status="fulfilled" if left == 0 else "partial",
+            fulfillments=[*order["fulfillments"], fulfillment],
+        )
         return fulfillment
 
     def _cancel_fulfillment(self, fulfillment_id: int) -> dict[str, Any]:
@@ -642,15 +928,25 @@ class ShopifySandbox:
                         self._fulfilled[order_id * 100 + 60 + index[li["id"]]] -= li["quantity"]
                     fulfillment.update(status="cancelled", updated_at=_ts(datetime.now(UTC)))
                     done = any(f["status"] == "success" for f in made)
-                    self.update_order(order_id, fulfillment_status="partial" if done else None,
-                                      fulfillments=copy.deepcopy(made))
+                    self.update_order(
+                        order_id,
+                        fulfillment_status="partial" if done else None,
+                        fulfillments=copy.deepcopy(made),
+                    )
                     return copy.deepcopy(fulfillment)
         raise _ApiError(404, "Not Found")
 
     # --- faults and the bucket -------------------------------------------------------------------
 
-    def inject(self, status: int, *, times: int = 1, path: str | None = None, after: int = 0,
-               retry_after: float | None = None) -> None:
+    def inject(
+        self,
+        status: int,
+        *,
+        times: int = 1,
+        path: str | None = None,
+        after: int = 0,
+        retry_after: float | None = None,
+    ) -> None:
         """Answer ``status`` to the next ``times`` requests whose path contains ``path``
         (any request if None), after letting ``after`` of them through."""
         with self.lock:
@@ -700,29 +996,45 @@ class ShopifySandbox:
         version, path = match[1], match[2]
         if request.headers.get("X-Shopify-Access-Token") != self.access_token:
             return _json_response(
-                {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}, 401)
+                {
+                    "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
+                },
+                401,
+            )
         fault = self._fault_for(path)
         if fault is not None:
             self.injected += 1
             headers = {"X-Shopify-Shop-Api-Call-Limit": self._call_limit()}
             if fault.status == 429:
-                headers["Retry-After"] = str(float(fault.retry_after if fault.retry_after is not None
-                                                   else self.retry_after))
+                headers["Retry-After"] = str(
+                    float(fault.retry_after if fault.retry_after is not None else self.retry_after)
+                )
                 headers["X-Shopify-Shop-Api-Call-Limit"] = f"{self.bucket_size}/{self.bucket_size}"
-                body = {"errors": "Exceeded 2 calls per second for api client. Reduce request rates "
-                                  "to resume uninterrupted service."}
+                body = {
+                    "errors": "Exceeded 2 calls per second for api client. Reduce request rates "
+                    "to resume uninterrupted service."
+                }
             else:
                 body = {"errors": "Internal Server Error" if fault.status >= 500 else "Error"}
             return _json_response(body, fault.status, headers)
         if not self._take_from_bucket():
             self.throttled += 1
             return _json_response(
-                {"errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume "
-                           "uninterrupted service."}, 429,
-                {"Retry-After": str(float(self.retry_after)),  # Shopify sends "2.0"
-                 "X-Shopify-Shop-Api-Call-Limit": f"{self.bucket_size}/{self.bucket_size}"})
-        headers = {"X-Shopify-Shop-Api-Call-Limit": self._call_limit(), "X-Shopify-API-Version": version,
-                   "X-Request-Id": str(uuid.uuid4())}
+                {
+                    "errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume "
+                    "uninterrupted service."
+                },
+                429,
+                {
+                    "Retry-After": str(float(self.retry_after)),  # Shopify sends "2.0"
+                    "X-Shopify-Shop-Api-Call-Limit": f"{self.bucket_size}/{self.bucket_size}",
+                },
+            )
+        headers = {
+            "X-Shopify-Shop-Api-Call-Limit": self._call_limit(),
+            "X-Shopify-API-Version": version,
+            "X-Request-Id": str(uuid.uuid4()),
+        }
         try:
             route, data, status, extra = self._route(request, version, path)
         except _ApiError as exc:
@@ -731,7 +1043,9 @@ class ShopifySandbox:
         self.calls[f"{request.method} {route}"] += 1
         return _json_response(data, status, {**headers, **extra})
 
-    def _route(self, request: Request, version: str, path: str) -> tuple[str, Any, int, dict[str, str]]:
+    def _route(
+        self, request: Request, version: str, path: str
+    ) -> tuple[str, Any, int, dict[str, str]]:
         method = request.method
         if method == "GET" and path == "shop.json":
             return path, {"shop": self._shop()}, 200, {}
@@ -751,20 +1065,41 @@ class ShopifySandbox:
             return path, {"fulfillment": self._create_fulfillment(self._body(request))}, 201, {}
         m = re.fullmatch(r"fulfillments/(\d+)/cancel\.json", path)
         if m and method == "POST":
-            return "fulfillments/{id}/cancel.json", {"fulfillment": self._cancel_fulfillment(int(m[1]))}, 200, {}
+            return (
+                "fulfillments/{id}/cancel.json",
+                {"fulfillment": self._cancel_fulfillment(int(m[1]))},
+                200,
+                {},
+            )
         if method == "POST" and path == "inventory_levels/set.json":
             return path, {"inventory_level": self._set_level(self._body(request))}, 200, {}
-        m = re.fullmatch(r"orders/(\d+)(\.json|/fulfillment_orders\.json|/fulfillments\.json)", path)
+        m = re.fullmatch(
+            r"orders/(\d+)(\.json|/fulfillment_orders\.json|/fulfillments\.json)", path
+        )
         if m and method == "GET":
             order_id = int(m[1])
             if order_id not in self._meta:
                 raise _ApiError(404, "Not Found")
             if m[2] == ".json":
-                return "orders/{id}.json", {"order": self._pick(self.order(order_id), self._fields(request))}, 200, {}
+                return (
+                    "orders/{id}.json",
+                    {"order": self._pick(self.order(order_id), self._fields(request))},
+                    200,
+                    {},
+                )
             if m[2] == "/fulfillment_orders.json":
-                return ("orders/{id}/fulfillment_orders.json",
-                        {"fulfillment_orders": self.fulfillment_orders(order_id)}, 200, {})
-            return "orders/{id}/fulfillments.json", {"fulfillments": copy.deepcopy(self.fulfillments[order_id])}, 200, {}
+                return (
+                    "orders/{id}/fulfillment_orders.json",
+                    {"fulfillment_orders": self.fulfillment_orders(order_id)},
+                    200,
+                    {},
+                )
+            return (
+                "orders/{id}/fulfillments.json",
+                {"fulfillments": copy.deepcopy(self.fulfillments[order_id])},
+                200,
+                {},
+            )
         m = re.fullmatch(r"variants/(\d+)\.json", path)
         if m and method == "GET":
             variant = self.variants.get(int(m[1]))
@@ -776,10 +1111,18 @@ class ShopifySandbox:
     # --- helpers of the routes -------------------------------------------------------------------------
 
     def _shop(self) -> dict[str, Any]:
-        return {"id": SHOP_ID, "name": self.shop_name, "email": "owner@example.com",
-                "domain": self.shop_domain, "myshopify_domain": self.shop_domain,
-                "currency": "USD", "iana_timezone": "America/New_York", "plan_name": "basic",
-                "primary_location_id": PRIMARY_LOCATION, "created_at": _ts(self.start)}
+        return {
+            "id": SHOP_ID,
+            "name": self.shop_name,
+            "email": "owner@example.com",
+            "domain": self.shop_domain,
+            "myshopify_domain": self.shop_domain,
+            "currency": "USD",
+            "iana_timezone": "America/New_York",
+            "plan_name": "basic",
+            "primary_location_id": PRIMARY_LOCATION,
+            "created_at": _ts(self.start),
+        }
 
     def _public_product(self, product: dict[str, Any]) -> dict[str, Any]:
         return {**product, "variants": [self._public_variant(v) for v in product["variants"]]}
@@ -803,9 +1146,11 @@ class ShopifySandbox:
     def _set_level(self, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise _ApiError(400, {"inventory_item_id": "Required parameter missing or invalid"})
-        errors = {k: ["is required and must be a whole number"]
-                  for k in ("location_id", "inventory_item_id", "available")
-                  if not isinstance(body.get(k), int) or isinstance(body.get(k), bool)}
+        errors = {
+            k: ["is required and must be a whole number"]
+            for k in ("location_id", "inventory_item_id", "available")
+            if not isinstance(body.get(k), int) or isinstance(body.get(k), bool)
+        }
         if errors:
             raise _ApiError(422, errors)
         key = (body["inventory_item_id"], body["location_id"])
@@ -815,9 +1160,13 @@ class ShopifySandbox:
             raise _ApiError(422, {"inventory_item_id": ["Inventory item does not exist"]})
         self.levels[key] = body["available"]
         self.stock_sets.append((body["inventory_item_id"], body["location_id"], body["available"]))
-        return {"inventory_item_id": key[0], "location_id": key[1], "available": body["available"],
-                "updated_at": _ts(datetime.now(UTC)),
-                "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{key[1]}?inventory_item_id={key[0]}"}
+        return {
+            "inventory_item_id": key[0],
+            "location_id": key[1],
+            "available": body["available"],
+            "updated_at": _ts(datetime.now(UTC)),
+            "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{key[1]}?inventory_item_id={key[0]}",
+        }
 
     def _order_ids_matching(self, filters: dict[str, Any]) -> Callable[[int], bool]:
         status = filters.get("status") or "open"
@@ -848,7 +1197,9 @@ class ShopifySandbox:
                 raise _ApiError(400, {"status": ["is not included in the list"]})
             filters["status"] = status
             if args.get("updated_at_min"):
-                text = args["updated_at_min"].replace(" ", "+")  # an unencoded "+" arrives as a space
+                text = args["updated_at_min"].replace(
+                    " ", "+"
+                )  # an unencoded "+" arrives as a space
                 try:
                     value = datetime.fromisoformat(text)
                 except ValueError as exc:
@@ -858,8 +1209,13 @@ class ShopifySandbox:
                 filters["updated_at_min"] = value.timestamp()
         return filters
 
-    def _list(self, request: Request, version: str, resource: str,
-              matcher: Callable[[dict[str, Any]], Callable[[int], bool]]) -> tuple[list[int], dict[str, str]]:
+    def _list(
+        self,
+        request: Request,
+        version: str,
+        resource: str,
+        matcher: Callable[[dict[str, Any]], Callable[[int], bool]],
+    ) -> tuple[list[int], dict[str, str]]:
         """One page of ``resource``, newest id first, and its ``Link`` header, as Shopify pages."""
         args = request.args
         try:
@@ -871,7 +1227,9 @@ class ShopifySandbox:
         if page_info:
             extra = sorted(set(args) - PAGE_INFO_PARAMS)
             if extra:
-                raise _ApiError(400, {"page_info": [f"{extra[0]} cannot be passed when page_info is present."]})
+                raise _ApiError(
+                    400, {"page_info": [f"{extra[0]} cannot be passed when page_info is present."]}
+                )
             state = _decode_page_info(page_info)
             if state is None or state.get("resource") != resource:
                 raise _ApiError(400, {"page_info": ["Invalid value."]})
@@ -907,9 +1265,17 @@ class ShopifySandbox:
         fields = args.get("fields")
 
         def link(direction: str, last_id: int, rel: str) -> str:
-            token = _encode_page_info({"resource": resource, "filters": filters, "last_id": last_id,
-                                       "direction": direction})
-            query = urlencode({"limit": limit, **({"fields": fields} if fields else {}), "page_info": token})
+            token = _encode_page_info(
+                {
+                    "resource": resource,
+                    "filters": filters,
+                    "last_id": last_id,
+                    "direction": direction,
+                }
+            )
+            query = urlencode(
+                {"limit": limit, **({"fields": fields} if fields else {}), "page_info": token}
+            )
             return f'<{base}?{query}>; rel="{rel}"'
 
         if page and has_prev:
@@ -920,12 +1286,18 @@ class ShopifySandbox:
 
     def channel_config(self, base_url: str) -> dict[str, Any]:
         """The config of a hub channel on this shop served at ``base_url`` (demo, tests)."""
-        return {"shop_domain": self.shop_domain, "access_token": self.access_token,
-                "webhook_secret": self.webhook_secret, "api_base_url": base_url}
+        return {
+            "shop_domain": self.shop_domain,
+            "access_token": self.access_token,
+            "webhook_secret": self.webhook_secret,
+            "api_base_url": base_url,
+        }
 
     # --- webhooks ---------------------------------------------------------------------------------------
 
-    def webhook(self, topic: str, payload: dict[str, Any] | int, **kwargs: Any) -> tuple[dict[str, str], bytes]:
+    def webhook(
+        self, topic: str, payload: dict[str, Any] | int, **kwargs: Any
+    ) -> tuple[dict[str, str], bytes]:
         """Headers and body of a webhook this shop would send (``payload``: a body or an order id)."""
         if isinstance(payload, int):
             payload = self.order(payload)
@@ -933,14 +1305,24 @@ class ShopifySandbox:
         kwargs.setdefault("shop_domain", self.shop_domain)
         return webhook_request(topic, payload, **kwargs)
 
-    def send_webhook(self, url: str, topic: str, payload: dict[str, Any] | int, **kwargs: Any) -> requests.Response:
+    def send_webhook(
+        self, url: str, topic: str, payload: dict[str, Any] | int, **kwargs: Any
+    ) -> requests.Response:
         headers, body = self.webhook(topic, payload, **kwargs)
         return requests.post(url, data=body, headers=headers, timeout=5)
 
 
-def webhook_request(topic: str, payload: dict[str, Any], *, secret: str, shop_domain: str = DEFAULT_SHOP,
-                    api_version: str = DEFAULT_API_VERSION, webhook_id: str | None = None,
-                    triggered_at: datetime | None = None, lowercase: bool = False) -> tuple[dict[str, str], bytes]:
+def webhook_request(
+    topic: str,
+    payload: dict[str, Any],
+    *,
+    secret: str,
+    shop_domain: str = DEFAULT_SHOP,
+    api_version: str = DEFAULT_API_VERSION,
+    webhook_id: str | None = None,
+    triggered_at: datetime | None = None,
+    lowercase: bool = False,
+) -> tuple[dict[str, str], bytes]:
     """Headers and raw body of a webhook as Shopify signs it: base64 HMAC-SHA256 of the body.
 
     ``lowercase`` sends the newer header names (``shopify-hmac-sha256`` …)
@@ -978,9 +1360,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bucket", type=int, default=40, help="leaky bucket size")
     parser.add_argument("--leak", type=float, default=2.0, help="leaky bucket drain per second")
     args = parser.parse_args(argv)
-    shop = ShopifySandbox(orders=args.orders, seed=args.seed, bucket_size=args.bucket, leak_rate=args.leak)
-    print(f"Shopify sandbox: {args.orders} orders at http://127.0.0.1:{args.port} "
-          f"(token {shop.access_token}, webhook secret {shop.webhook_secret})", flush=True)
+    shop = ShopifySandbox(
+        orders=args.orders, seed=args.seed, bucket_size=args.bucket, leak_rate=args.leak
+    )
+    print(
+        f"Shopify sandbox: {args.orders} orders at http://127.0.0.1:{args.port} "
+        f"(token {shop.access_token}, webhook secret {shop.webhook_secret})",
+        flush=True,
+    )
     run_simple("127.0.0.1", args.port, shop, threaded=True)
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from hub import hookimpl
-
-from .connector import StripeConnector
+from plugins.stripe.connector import StripeConnector
 
 __all__ = ["StripeConnector"]
 
@@ -12,3 +11,10 @@ __all__ = ["StripeConnector"]
 @hookimpl
 def hub_register_connectors():
     return [StripeConnector]
+
+
+@hookimpl
+def hub_register_sandboxes():
+    from plugins.stripe.sandbox import StripeSandbox
+
+    return {"stripe": StripeSandbox}

@@ -1,6 +1,6 @@
 """The Stripe payment connector: capture, void and refund PaymentIntents; read Stripe's events.
 
-Requests go through the shared :class:`hub.http.HttpClient` with Stripe's
+Requests go through the shared :class:`hub.integration.http.HttpClient` with Stripe's
 conventions: Bearer auth, form-encoded bodies (``a[b]=c``), ``Stripe-Version``,
 and an ``Idempotency-Key`` on every POST — the key the hub's job hands over,
 identical on every retry of that job, so a retried capture or refund is
@@ -28,7 +28,6 @@ import requests
 from marshmallow import Schema, fields, validate, validates
 from marshmallow import ValidationError as SchemaError
 
-from hub.connectors import Connector, PaymentRef, PaymentResult, RefundResult, WebhookReceipt
 from hub.core.exceptions import (
     ExternalError,
     MalformedPayload,
@@ -46,12 +45,18 @@ from hub.core.money import (
     to_stripe_amount,
 )
 from hub.core.order import PaymentUpdate, RefundData
-from hub.http import HttpClient, HttpStatusError, json_body
-
-from . import signature
+from hub.integration.connectors import (
+    Connector,
+    PaymentRef,
+    PaymentResult,
+    RefundResult,
+    WebhookReceipt,
+)
+from hub.integration.http import HttpClient, HttpStatusError, json_body
+from plugins.stripe import signature
 
 if TYPE_CHECKING:
-    from hub.port import HubPort
+    from hub.integration.port import HubPort
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +73,16 @@ CAPTURE_EVENTS: dict[str, tuple[str, ...]] = {
 }
 
 #: The PaymentIntent events: what each says is read from the intent's own ``status``.
-INTENT_EVENTS = frozenset({
-    "payment_intent.amount_capturable_updated",
-    "payment_intent.succeeded",
-    "payment_intent.payment_failed",
-    "payment_intent.canceled",
-    "payment_intent.requires_action",
-    "payment_intent.processing",
-})
+INTENT_EVENTS = frozenset(
+    {
+        "payment_intent.amount_capturable_updated",
+        "payment_intent.succeeded",
+        "payment_intent.payment_failed",
+        "payment_intent.canceled",
+        "payment_intent.requires_action",
+        "payment_intent.processing",
+    }
+)
 #: Dispute events -> whether the payment is disputed after them. ``funds_reinstated``:
 #: Stripe gave the money back, the dispute was won.
 DISPUTE_EVENTS: dict[str, bool] = {
@@ -87,7 +94,9 @@ DISPUTE_EVENTS: dict[str, bool] = {
 #: ``warning_closed`` (an inquiry that never became a chargeback) clear it.
 DISPUTE_CLOSED = "charge.dispute.closed"
 #: Refund events (a refund object, or a charge with its refunds).
-REFUND_EVENTS = frozenset({"charge.refunded", "charge.refund.updated", "refund.created", "refund.updated"})
+REFUND_EVENTS = frozenset(
+    {"charge.refunded", "charge.refund.updated", "refund.created", "refund.updated"}
+)
 #: The event types that change a payment; every other type is answered "ignored: <type>".
 HANDLED_EVENTS = INTENT_EVENTS | REFUND_EVENTS | frozenset(DISPUTE_EVENTS) | {DISPUTE_CLOSED}
 
@@ -96,8 +105,13 @@ HANDLED_EVENTS = INTENT_EVENTS | REFUND_EVENTS | frozenset(DISPUTE_EVENTS) | {DI
 AWAITING_CUSTOMER_STATUSES = ("requires_action", "requires_confirmation")
 
 #: PaymentIntent statuses Stripe can still cancel.
-CANCELABLE_STATUSES = ("requires_payment_method", "requires_capture", "requires_confirmation",
-                       "requires_action", "processing")
+CANCELABLE_STATUSES = (
+    "requires_payment_method",
+    "requires_capture",
+    "requires_confirmation",
+    "requires_action",
+    "processing",
+)
 
 #: Stripe refund status -> the hub's (``RefundResult.status``).
 REFUND_STATUSES = {
@@ -115,8 +129,10 @@ REFUND_STATUSES = {
 def rounding_message(requested: Money, done: Money, verb: str) -> str:
     """What a person is told when Stripe's steps changed an amount: "KWD 5.124 refunded as 5.120 at Stripe: …"."""
     step = Money(stripe_step(requested.currency), requested.currency)
-    return (f"{requested.currency} {requested} {verb} as {done} at Stripe: Stripe takes three-decimal "
-            f"currencies in multiples of {step}")
+    return (
+        f"{requested.currency} {requested} {verb} as {done} at Stripe: Stripe takes three-decimal "
+        f"currencies in multiples of {step}"
+    )
 
 
 # --- configuration ----------------------------------------------------------------------------
@@ -124,42 +140,67 @@ def rounding_message(requested: Money, done: Money, verb: str) -> str:
 
 class StripeConfig(Schema):
     secret_key = fields.String(
-        required=True, validate=validate.Length(min=8, max=255),
-        metadata={"label": "Secret key", "secret": True,
-                  "help": "Your Stripe secret key (sk_live_… / sk_test_…) or a restricted key "
-                          "(rk_…) allowed to write PaymentIntents and Refunds."},
+        required=True,
+        validate=validate.Length(min=8, max=255),
+        metadata={
+            "label": "Secret key",
+            "secret": True,
+            "help": "Your Stripe secret key (sk_live_… / sk_test_…) or a restricted key "
+            "(rk_…) allowed to write PaymentIntents and Refunds.",
+        },
     )
     webhook_secret = fields.String(
-        load_default="", validate=validate.Length(max=255),
-        metadata={"label": "Webhook signing secret", "secret": True,
-                  "help": "The endpoint's signing secret (whsec_…) from Stripe's webhook settings; "
-                          "without it every webhook is refused."},
+        load_default="",
+        validate=validate.Length(max=255),
+        metadata={
+            "label": "Webhook signing secret",
+            "secret": True,
+            "help": "The endpoint's signing secret (whsec_…) from Stripe's webhook settings; "
+            "without it every webhook is refused.",
+        },
     )
     capture = fields.String(
-        load_default="manual", validate=validate.OneOf(["automatic", "manual"]),
-        metadata={"label": "Capture",
-                  "help": "manual: the hub captures authorised PaymentIntents (see Capture on); "
-                          "automatic: Stripe captured at checkout, the hub only voids and refunds."},
+        load_default="manual",
+        validate=validate.OneOf(["automatic", "manual"]),
+        metadata={
+            "label": "Capture",
+            "help": "manual: the hub captures authorised PaymentIntents (see Capture on); "
+            "automatic: Stripe captured at checkout, the hub only voids and refunds.",
+        },
     )
     capture_on = fields.String(
-        load_default="confirm", validate=validate.OneOf(sorted(CAPTURE_EVENTS)),
-        metadata={"label": "Capture on",
-                  "help": "confirm: capture when the order is confirmed; ship: when it (first) ships."},
+        load_default="confirm",
+        validate=validate.OneOf(sorted(CAPTURE_EVENTS)),
+        metadata={
+            "label": "Capture on",
+            "help": "confirm: capture when the order is confirmed; ship: when it (first) ships.",
+        },
     )
     api_version = fields.String(
         load_default=DEFAULT_API_VERSION,
-        validate=validate.Regexp(r"^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$",
-                                 error="must be a Stripe API version such as 2024-06-20"),
+        validate=validate.Regexp(
+            r"^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$",
+            error="must be a Stripe API version such as 2024-06-20",
+        ),
         metadata={"label": "API version", "help": "Sent as Stripe-Version on every request."},
     )
     api_base_url = fields.Url(
-        load_default=API_BASE_URL, require_tld=False, schemes={"http", "https"},
-        metadata={"label": "API base URL", "help": "Scheme, host and port; the default is Stripe itself."},
+        load_default=API_BASE_URL,
+        require_tld=False,
+        schemes={"http", "https"},
+        metadata={
+            "label": "API base URL",
+            "help": "Scheme, host and port; the default is Stripe itself.",
+        },
     )
     webhook_tolerance = fields.Integer(
-        load_default=signature.DEFAULT_TOLERANCE, strict=True, validate=validate.Range(min=0, max=86_400),
-        metadata={"label": "Webhook tolerance (seconds)",
-                  "help": "Oldest signature timestamp accepted (replay protection); 0 turns the check off."},
+        load_default=signature.DEFAULT_TOLERANCE,
+        strict=True,
+        validate=validate.Range(min=0, max=86_400),
+        metadata={
+            "label": "Webhook tolerance (seconds)",
+            "help": "Oldest signature timestamp accepted (replay protection); 0 turns the check off.",
+        },
     )
 
     @validates("secret_key")
@@ -229,11 +270,34 @@ def should_retry(response: requests.Response) -> bool:
 class StripeError(ExternalError):
     """Stripe answered with an error: its ``type``, ``code`` and message are kept."""
 
-    def __init__(self, message: str, *, retryable: bool, status: int | None = None, type: str = "",
-                 code: str = "", param: str = "", request_id: str = "", retry_after: float | None = None):
-        super().__init__(message, retryable=retryable, retry_after=retry_after, status=status,
-                         details={k: v for k, v in {"type": type, "code": code, "param": param,
-                                                    "request_id": request_id}.items() if v})
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        status: int | None = None,
+        type: str = "",
+        code: str = "",
+        param: str = "",
+        request_id: str = "",
+        retry_after: float | None = None,
+    ):
+        super().__init__(
+            message,
+            retryable=retryable,
+            retry_after=retry_after,
+            status=status,
+            details={
+                k: v
+                for k, v in {
+                    "type": type,
+                    "code": code,
+                    "param": param,
+                    "request_id": request_id,
+                }.items()
+                if v
+            },
+        )
         self.type, self.code, self.param, self.request_id = type, code, param, request_id
 
 
@@ -251,9 +315,12 @@ def error_from_response(exc: HttpStatusError, method: str, path: str) -> Externa
     request_id = response.headers.get("Request-Id", "")
     if status == 402 or error.get("type") == "card_error":
         decline = str(error.get("decline_code") or code)
-        return PaymentDeclined(f"Stripe declined: {message}" + (f" ({decline})" if decline else ""),
-                               decline_code=decline, status=status,
-                               details={"code": code, "request_id": request_id})
+        return PaymentDeclined(
+            f"Stripe declined: {message}" + (f" ({decline})" if decline else ""),
+            decline_code=decline,
+            status=status,
+            details={"code": code, "request_id": request_id},
+        )
     text = f"stripe: {method} {path} answered {status}: {message}" + (f" [{code}]" if code else "")
     if status in (401, 403):
         text += " — check the channel's secret key and its permissions"
@@ -261,9 +328,16 @@ def error_from_response(exc: HttpStatusError, method: str, path: str) -> Externa
     if status == 429:
         # Not retried at once (Stripe's rule), but the job may run again after the wait.
         retryable = True
-    return StripeError(text, retryable=retryable, status=status, type=str(error.get("type") or ""),
-                       code=code, param=str(error.get("param") or ""), request_id=request_id,
-                       retry_after=exc.retry_after)
+    return StripeError(
+        text,
+        retryable=retryable,
+        status=status,
+        type=str(error.get("type") or ""),
+        code=code,
+        param=str(error.get("param") or ""),
+        request_id=request_id,
+        retry_after=exc.retry_after,
+    )
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -283,8 +357,13 @@ def parse_event(body: bytes) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise MalformedPayload("Stripe event is not a JSON object")
     data = event.get("data")
-    if (not isinstance(event.get("id"), str) or not event["id"] or not isinstance(event.get("type"), str)
-            or not isinstance(data, dict) or not isinstance(data.get("object"), dict)):
+    if (
+        not isinstance(event.get("id"), str)
+        or not event["id"]
+        or not isinstance(event.get("type"), str)
+        or not isinstance(data, dict)
+        or not isinstance(data.get("object"), dict)
+    ):
         raise MalformedPayload("Stripe event lacks id, type or data.object")
     return event
 
@@ -294,11 +373,15 @@ def _minor(amount: Any, currency: Any) -> int:
     try:
         return from_stripe_amount(int(amount), str(currency)).amount
     except (MoneyError, TypeError, ValueError) as exc:
-        raise MalformedPayload(f"Stripe amount {amount!r} {currency!r} cannot be read: {exc}") from exc
+        raise MalformedPayload(
+            f"Stripe amount {amount!r} {currency!r} cannot be read: {exc}"
+        ) from exc
 
 
 #: What the hub shows for a payment whose customer still has to act at Stripe.
-AWAITING_CUSTOMER = "awaiting the customer's authentication at Stripe (3-D Secure or a bank redirect)"
+AWAITING_CUSTOMER = (
+    "awaiting the customer's authentication at Stripe (3-D Secure or a bank redirect)"
+)
 
 
 def _decline_message(intent: Mapping[str, Any]) -> str:
@@ -317,7 +400,9 @@ def dispute_message(dispute: Mapping[str, Any], kind: str) -> str:
     except (MoneyError, TypeError, ValueError):
         what = f"{amount} {currency}"
     head = f"Dispute {dispute.get('id', '?')} ({dispute.get('reason') or 'no reason given'})"
-    if kind == "charge.dispute.funds_reinstated" or (kind == DISPUTE_CLOSED and dispute.get("status") == "won"):
+    if kind == "charge.dispute.funds_reinstated" or (
+        kind == DISPUTE_CLOSED and dispute.get("status") == "won"
+    ):
         return f"{head}: {what} reinstated by Stripe, the dispute was won"
     if kind == "charge.dispute.funds_withdrawn":
         return f"{head}: {what} withdrawn by Stripe until the dispute is decided"
@@ -334,7 +419,9 @@ def dispute_message(dispute: Mapping[str, Any], kind: str) -> str:
 class StripeConnector(Connector):
     name = "stripe"
     label = "Stripe"
-    description = "Payments: capture, void and refund PaymentIntents; Stripe webhooks drive payment status."
+    description = (
+        "Payments: capture, void and refund PaymentIntents; Stripe webhooks drive payment status."
+    )
     roles = ("payment",)
     config_schema = StripeConfig
 
@@ -362,8 +449,14 @@ class StripeConnector(Connector):
 
     # --- requests ---------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, params: Mapping[str, Any] | None = None, *,
-                idempotency_key: str | None = None) -> dict[str, Any]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
         """Call Stripe; return the JSON answer or raise the hub's error for Stripe's."""
         kwargs: dict[str, Any] = {}
         if method == "POST":
@@ -397,29 +490,48 @@ class StripeConnector(Connector):
         bound = Money(max(limit, requested.amount), requested.currency)
         sent = stripe_rounded(requested, at_most=bound)
         if sent.amount <= 0:
-            raise ValidationError(f"{requested.currency} {requested} cannot be {verb} at Stripe: Stripe takes "
-                                  f"three-decimal currencies in multiples of "
-                                  f"{Money(stripe_step(requested.currency), requested.currency)}")
+            raise ValidationError(
+                f"{requested.currency} {requested} cannot be {verb} at Stripe: Stripe takes "
+                f"three-decimal currencies in multiples of "
+                f"{Money(stripe_step(requested.currency), requested.currency)}"
+            )
         return sent
 
     # --- every connector -----------------------------------------------------------------------
 
     def check_connection(self) -> str:
         account = self.request("GET", "/v1/account")
-        name = ((account.get("settings") or {}).get("dashboard") or {}).get("display_name") \
-            or (account.get("business_profile") or {}).get("name") or ""
-        mode = "test mode" if str(self.config.get("secret_key", "")).split("_")[1:2] == ["test"] else "live mode"
-        text = f"Stripe account {account.get('id', '?')}" + (f" ({name})" if name else "") + f", {mode}"
+        name = (
+            ((account.get("settings") or {}).get("dashboard") or {}).get("display_name")
+            or (account.get("business_profile") or {}).get("name")
+            or ""
+        )
+        mode = (
+            "test mode"
+            if str(self.config.get("secret_key", "")).split("_")[1:2] == ["test"]
+            else "live mode"
+        )
+        text = (
+            f"Stripe account {account.get('id', '?')}"
+            + (f" ({name})" if name else "")
+            + f", {mode}"
+        )
         if not self.config.get("webhook_secret"):
             text += "; no webhook signing secret set, so webhooks will be refused"
         return text
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]) -> WebhookReceipt:
+    def verify_webhook(
+        self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]
+    ) -> WebhookReceipt:
         header = _header(headers, signature.HEADER)
         if not header:
             raise SignatureError("missing Stripe-Signature header")
-        signature.verify(body, header, self.config.get("webhook_secret") or "",
-                         tolerance=int(self.config.get("webhook_tolerance", signature.DEFAULT_TOLERANCE)))
+        signature.verify(
+            body,
+            header,
+            self.config.get("webhook_secret") or "",
+            tolerance=int(self.config.get("webhook_tolerance", signature.DEFAULT_TOLERANCE)),
+        )
         event = parse_event(body)
         return WebhookReceipt(event_id=event["id"], topic=event["type"])
 
@@ -437,14 +549,17 @@ class StripeConnector(Connector):
         authorisation); the result records what Stripe captured and says so.
         """
         if amount <= 0:
-            raise ValidationError(f"nothing to capture on payment {payment.reference}: amount is {amount}")
+            raise ValidationError(
+                f"nothing to capture on payment {payment.reference}: amount is {amount}"
+            )
         requested = Money(amount, payment.currency)
         sent = self.rounded(requested, payment.amount, "captured")
         params: dict[str, Any] = {}
         if sent.amount < payment.amount:
             params["amount_to_capture"] = self.stripe_amount(sent.amount, payment.currency)
-        intent = self._intent_action(payment.reference, "capture", params, idempotency_key,
-                                     actionable=("requires_capture",))
+        intent = self._intent_action(
+            payment.reference, "capture", params, idempotency_key, actionable=("requires_capture",)
+        )
         if intent.get("status") != "succeeded":
             # A replayed answer is a snapshot of its time: decide on the intent as it is now.
             intent = self.retrieve_intent(payment.reference)
@@ -452,11 +567,21 @@ class StripeConnector(Connector):
         if sent == requested:
             return result
         done = Money(result.captured_amount, payment.currency)
-        return PaymentResult(status=result.status, captured_amount=result.captured_amount,
-                                   message=rounding_message(requested, done, "captured"))
+        return PaymentResult(
+            status=result.status,
+            captured_amount=result.captured_amount,
+            message=rounding_message(requested, done, "captured"),
+        )
 
-    def _intent_action(self, intent_id: str, action: str, params: dict[str, Any], idempotency_key: str, *,
-                       actionable: tuple[str, ...]) -> dict[str, Any]:
+    def _intent_action(
+        self,
+        intent_id: str,
+        action: str,
+        params: dict[str, Any],
+        idempotency_key: str,
+        *,
+        actionable: tuple[str, ...],
+    ) -> dict[str, Any]:
         """POST ``…/{action}``; when Stripe refuses it for the intent's state, return the intent as it is.
 
         Captured or canceled before (a lost answer, the dashboard): Stripe answers
@@ -478,59 +603,89 @@ class StripeConnector(Connector):
             if intent.get("status") not in actionable:
                 return intent
             if server_error and not exc.retryable:
-                return self.request("POST", path, params, idempotency_key=f"{idempotency_key}:after-server-error")
+                return self.request(
+                    "POST", path, params, idempotency_key=f"{idempotency_key}:after-server-error"
+                )
             raise
 
     def _capture_outcome(self, intent: Mapping[str, Any]) -> PaymentResult:
         status, pi = intent.get("status"), intent.get("id")
         if status == "succeeded":
-            return PaymentResult(status="captured",
-                                       captured_amount=_minor(intent.get("amount_received", 0), intent["currency"]))
+            return PaymentResult(
+                status="captured",
+                captured_amount=_minor(intent.get("amount_received", 0), intent["currency"]),
+            )
         if status in ("processing", "requires_capture"):
-            raise RetryLater(f"PaymentIntent {pi} is {status}; checking again later", retry_after=60)
+            raise RetryLater(
+                f"PaymentIntent {pi} is {status}; checking again later", retry_after=60
+            )
         if status in AWAITING_CUSTOMER_STATUSES:
             # Not declined: the customer has not finished authenticating (3-D Secure) yet.
-            raise RetryLater(f"PaymentIntent {pi} is {status}: {AWAITING_CUSTOMER}", retry_after=900)
+            raise RetryLater(
+                f"PaymentIntent {pi} is {status}: {AWAITING_CUSTOMER}", retry_after=900
+            )
         if status == "canceled":
             reason = intent.get("cancellation_reason") or "no reason given"
-            raise PaymentDeclined(f"PaymentIntent {pi} was canceled before capture ({reason})",
-                                  decline_code="canceled", status=None)
-        raise PaymentDeclined(f"PaymentIntent {pi} is {status}, nothing to capture: {_decline_message(intent)}",
-                              decline_code=str(status), status=None)
+            raise PaymentDeclined(
+                f"PaymentIntent {pi} was canceled before capture ({reason})",
+                decline_code="canceled",
+                status=None,
+            )
+        raise PaymentDeclined(
+            f"PaymentIntent {pi} is {status}, nothing to capture: {_decline_message(intent)}",
+            decline_code=str(status),
+            status=None,
+        )
 
     def void(self, payment: PaymentRef, *, idempotency_key: str) -> PaymentResult:
         """Cancel the PaymentIntent; if it was captured meanwhile, say so (the hub then refunds)."""
-        intent = self._intent_action(payment.reference, "cancel", {}, idempotency_key,
-                                     actionable=CANCELABLE_STATUSES)
+        intent = self._intent_action(
+            payment.reference, "cancel", {}, idempotency_key, actionable=CANCELABLE_STATUSES
+        )
         status = intent.get("status")
         if status == "canceled":
             return PaymentResult(status="voided", captured_amount=0)
         if status == "succeeded":
-            return PaymentResult(status="captured",
-                                 captured_amount=_minor(intent.get("amount_received", 0), intent["currency"]))
-        raise StripeError(f"stripe: PaymentIntent {payment.reference} cannot be canceled: it is {status}",
-                          retryable=False, code="payment_intent_unexpected_state")
+            return PaymentResult(
+                status="captured",
+                captured_amount=_minor(intent.get("amount_received", 0), intent["currency"]),
+            )
+        raise StripeError(
+            f"stripe: PaymentIntent {payment.reference} cannot be canceled: it is {status}",
+            retryable=False,
+            code="payment_intent_unexpected_state",
+        )
 
-    def refund(self, payment: PaymentRef, amount: int, *, idempotency_key: str,
-               reason: str = "") -> RefundResult:
+    def refund(
+        self, payment: PaymentRef, amount: int, *, idempotency_key: str, reason: str = ""
+    ) -> RefundResult:
         """Refund ``amount``; a three-decimal amount is rounded to Stripe's step first (never
         above what is left to refund), and the result records what Stripe refunded and says so."""
         requested = Money(amount, payment.currency)
-        sent = self.rounded(requested, payment.captured_amount - payment.refunded_amount, "refunded")
+        sent = self.rounded(
+            requested, payment.captured_amount - payment.refunded_amount, "refunded"
+        )
         params: dict[str, Any] = {
             "payment_intent": payment.reference,
             "amount": self.stripe_amount(sent.amount, payment.currency),
             "metadata": {"hub_reason": reason[:500]} if reason else None,
         }
         refund = self.request("POST", "/v1/refunds", params, idempotency_key=idempotency_key)
-        done = Money(_minor(refund["amount"], refund.get("currency") or payment.currency), payment.currency)
-        return RefundResult(external_id=str(refund["id"]), amount=done.amount,
-                                  status=REFUND_STATUSES.get(str(refund.get("status")), "pending"),
-                                  message="" if sent == requested else rounding_message(requested, done, "refunded"))
+        done = Money(
+            _minor(refund["amount"], refund.get("currency") or payment.currency), payment.currency
+        )
+        return RefundResult(
+            external_id=str(refund["id"]),
+            amount=done.amount,
+            status=REFUND_STATUSES.get(str(refund.get("status")), "pending"),
+            message="" if sent == requested else rounding_message(requested, done, "refunded"),
+        )
 
     # --- webhooks -------------------------------------------------------------------------------
 
-    def handle_webhook(self, hub: HubPort, topic: str, body: bytes, headers: Mapping[str, str]) -> str:
+    def handle_webhook(
+        self, hub: HubPort, topic: str, body: bytes, headers: Mapping[str, str]
+    ) -> str:
         event = parse_event(body)
         kind = event["type"]
         if kind not in HANDLED_EVENTS:
@@ -576,40 +731,60 @@ class StripeConnector(Connector):
             # By the hub's void, or behind its back ("automatic": the authorisation
             # expired after 7 days), which puts a live order on hold.
             update.status = "voided"
-            update.failure_reason = f"PaymentIntent canceled ({intent.get('cancellation_reason') or 'no reason given'})"
+            update.failure_reason = (
+                f"PaymentIntent canceled ({intent.get('cancellation_reason') or 'no reason given'})"
+            )
         elif status in AWAITING_CUSTOMER_STATUSES:
-            update.status, update.failure_reason = "pending", f"PaymentIntent {ref} is {status}: {AWAITING_CUSTOMER}"
-        elif status == "requires_payment_method" and (kind == "payment_intent.payment_failed"
-                                                       or intent.get("last_payment_error")):
+            update.status, update.failure_reason = (
+                "pending",
+                f"PaymentIntent {ref} is {status}: {AWAITING_CUSTOMER}",
+            )
+        elif status == "requires_payment_method" and (
+            kind == "payment_intent.payment_failed" or intent.get("last_payment_error")
+        ):
             update.status, update.failure_reason = "failed", _decline_message(intent)
         elif status == "processing":
             update.status = "pending"
         return update
 
-    def _dispute_event(self, dispute: dict[str, Any], at: datetime, *, disputed: bool,
-                       kind: str) -> PaymentUpdate | None:
+    def _dispute_event(
+        self, dispute: dict[str, Any], at: datetime, *, disputed: bool, kind: str
+    ) -> PaymentUpdate | None:
         """A dispute opened or its funds withdrawn (disputed), or its funds reinstated (won)."""
         ref = dispute.get("payment_intent")
         if not ref and dispute.get("charge"):
-            ref = self.request("GET", f"/v1/charges/{quote(str(dispute['charge']), safe='')}").get("payment_intent")
+            ref = self.request("GET", f"/v1/charges/{quote(str(dispute['charge']), safe='')}").get(
+                "payment_intent"
+            )
         if not ref:
             return None
-        return PaymentUpdate(reference=str(ref), occurred_at=at, disputed=disputed,
-                             failure_reason=dispute_message(dispute, kind))
+        return PaymentUpdate(
+            reference=str(ref),
+            occurred_at=at,
+            disputed=disputed,
+            failure_reason=dispute_message(dispute, kind),
+        )
 
     def _charge_refunded(self, charge: dict[str, Any], at: datetime) -> PaymentUpdate | None:
         ref, cur = charge.get("payment_intent"), charge.get("currency") or "usd"
         if not ref:
             return None
         embedded = charge.get("refunds")
-        if isinstance(embedded, dict) and not embedded.get("has_more") and isinstance(embedded.get("data"), list):
+        if (
+            isinstance(embedded, dict)
+            and not embedded.get("has_more")
+            and isinstance(embedded.get("data"), list)
+        ):
             refunds = embedded["data"]
         else:
             # Since API version 2022-11-15 a charge no longer embeds its refunds.
             refunds = self._list_refunds(str(ref))
         return PaymentUpdate(
-            reference=str(ref), occurred_at=at,
-            captured_amount=_minor(charge["amount_captured"], cur) if "amount_captured" in charge else None,
+            reference=str(ref),
+            occurred_at=at,
+            captured_amount=_minor(charge["amount_captured"], cur)
+            if "amount_captured" in charge
+            else None,
             refunded_amount=_minor(charge.get("amount_refunded", 0), cur),
             refunds=[self._refund_data(r) for r in refunds],
         )
@@ -618,7 +793,9 @@ class StripeConnector(Connector):
         ref = refund.get("payment_intent")
         if not ref:
             return None
-        return PaymentUpdate(reference=str(ref), occurred_at=at, refunds=[self._refund_data(refund)])
+        return PaymentUpdate(
+            reference=str(ref), occurred_at=at, refunds=[self._refund_data(refund)]
+        )
 
     def _list_refunds(self, intent_id: str) -> list[dict[str, Any]]:
         refunds: list[dict[str, Any]] = []
@@ -632,6 +809,11 @@ class StripeConnector(Connector):
 
     @staticmethod
     def _refund_data(refund: Mapping[str, Any]) -> RefundData:
-        return RefundData(external_id=str(refund["id"]), amount=_minor(refund["amount"], refund["currency"]),
-                          status=REFUND_STATUSES.get(str(refund.get("status")), "pending"),
-                          reason=str((refund.get("metadata") or {}).get("hub_reason") or refund.get("reason") or ""))
+        return RefundData(
+            external_id=str(refund["id"]),
+            amount=_minor(refund["amount"], refund["currency"]),
+            status=REFUND_STATUSES.get(str(refund.get("status")), "pending"),
+            reason=str(
+                (refund.get("metadata") or {}).get("hub_reason") or refund.get("reason") or ""
+            ),
+        )

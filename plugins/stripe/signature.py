@@ -25,7 +25,7 @@ import hmac
 import time
 
 from hub.core.exceptions import SignatureError
-from hub.signing import sign_hex
+from hub.integration.signing import sign_hex
 
 HEADER = "Stripe-Signature"
 SCHEME = "v1"
@@ -49,8 +49,14 @@ def parse_header(header: str) -> tuple[int, list[str]]:
     return timestamp, signatures
 
 
-def verify(payload: bytes, header: str | None, secret: str, *, tolerance: int | None = DEFAULT_TOLERANCE,
-           now: float | None = None) -> int:
+def verify(
+    payload: bytes,
+    header: str | None,
+    secret: str,
+    *,
+    tolerance: int | None = DEFAULT_TOLERANCE,
+    now: float | None = None,
+) -> int:
     """Check a ``Stripe-Signature`` header against the raw body; return its timestamp.
 
     :param payload: the raw request body, exactly as received (never re-serialised JSON).
@@ -62,10 +68,12 @@ def verify(payload: bytes, header: str | None, secret: str, *, tolerance: int | 
         raise SignatureError("no webhook signing secret is configured for this channel")
     if not header:
         # Newer versions of Stripe's library say so before parsing; the outcome is the same.
-        raise SignatureError("No Stripe-Signature header value was provided. Read it from the incoming "
-                             "request's headers and pass it in; if this webhook has already been verified "
-                             "(or came from a trusted source), use one of the `*_without_verification` "
-                             "methods instead.")
+        raise SignatureError(
+            "No Stripe-Signature header value was provided. Read it from the incoming "
+            "request's headers and pass it in; if this webhook has already been verified "
+            "(or came from a trusted source), use one of the `*_without_verification` "
+            "methods instead."
+        )
     try:
         timestamp, signatures = parse_header(header)
     except Exception:  # any parsing failure is the same refusal, as in Stripe's library
@@ -74,7 +82,9 @@ def verify(payload: bytes, header: str | None, secret: str, *, tolerance: int | 
         raise SignatureError(f"No signatures found with expected scheme {SCHEME}")
     expected = expected_signature(secret, timestamp, payload).encode()
     # Compare with every candidate (no early exit) so the time taken says nothing.
-    results = [hmac.compare_digest(expected, s.encode("utf-8", "surrogateescape")) for s in signatures]
+    results = [
+        hmac.compare_digest(expected, s.encode("utf-8", "surrogateescape")) for s in signatures
+    ]
     if not any(results):
         raise SignatureError("No signatures found matching the expected signature for payload")
     current = time.time() if now is None else now
@@ -83,9 +93,16 @@ def verify(payload: bytes, header: str | None, secret: str, *, tolerance: int | 
     return timestamp
 
 
-def sign_header(payload: bytes, secret: str, *, timestamp: int | None = None,
-                extra_secrets: tuple[str, ...] = ()) -> str:
+def sign_header(
+    payload: bytes,
+    secret: str,
+    *,
+    timestamp: int | None = None,
+    extra_secrets: tuple[str, ...] = (),
+) -> str:
     """A ``Stripe-Signature`` value as Stripe sends it: ``t=…,v1=…`` (one ``v1`` per secret)."""
     t = int(time.time()) if timestamp is None else int(timestamp)
-    parts = [f"t={t}"] + [f"{SCHEME}={expected_signature(s, t, payload)}" for s in (secret, *extra_secrets)]
+    parts = [f"t={t}"] + [
+        f"{SCHEME}={expected_signature(s, t, payload)}" for s in (secret, *extra_secrets)
+    ]
     return ",".join(parts)

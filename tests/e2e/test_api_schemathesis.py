@@ -14,10 +14,10 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from hub import notifications
-from hub.accounts import create_token
-from hub.channels import create_channel
-from hub.jobs import Worker, enqueue
+from hub.accounts.users import create_token
+from hub.channels.manage import create_channel
+from hub.notifications import outbox as notifications
+from hub.queue.jobs import Worker, enqueue
 from hub.testing import WebhookTestPlugin
 from hub.web import create_app
 
@@ -39,12 +39,25 @@ def erp_file_with_rejects(hub, folder) -> None:
     """An ERP channel that imported a stock file with a rejected row, and a delivery attempt on record."""
     folder.mkdir()
     with hub.db.transaction() as session:
-        channel = create_channel(hub, session, name="ERP", connector="erp_csv",
-                                 config={"import_dir": str(folder), "settle_seconds": 0})
+        channel = create_channel(
+            hub,
+            session,
+            name="ERP",
+            connector="erp_csv",
+            config={"import_dir": str(folder), "settle_seconds": 0},
+        )
         enqueue(session, "erp.import", {}, channel_id=channel.id)
-        notifications.record_attempt(session, "notify:1:1", outcome="failed", channel_id=channel.id,
-                                     order_id=None, event_id=1, event_name="order.created",
-                                     status_code=500, error="ExternalError: answered 500")
+        notifications.record_attempt(
+            session,
+            "notify:1:1",
+            outcome="failed",
+            channel_id=channel.id,
+            order_id=None,
+            event_id=1,
+            event_name="order.created",
+            status_code=500,
+            error="ExternalError: answered 500",
+        )
     (folder / "stock.csv").write_text("sku,location,on_hand\nMUG,MAIN,2\nMUG,MARS,1\n")
     Worker(hub, kinds=("erp.import",), worker_id="schemathesis").run_until_idle()
 
@@ -56,19 +69,37 @@ def api_schema(hub, token, tmp_path):
     client = app.test_client()
     auth = {"Authorization": f"Bearer {token}"}
     client.post("/api/v1/locations", json={"code": "MAIN"}, headers=auth)
-    client.post("/api/v1/stock", json={"levels": [{"sku": "MUG", "location": "MAIN", "on_hand": 3}]},
-                headers=auth)
-    order = client.post("/api/v1/orders", headers=auth, json={
-        "customer": {"email": "a@example.com"}, "shipping_address": {}, "currency": "USD",
-        "lines": [{"sku": "MUG", "quantity": 1, "unit_price": "9.99"}]}).get_json()
+    client.post(
+        "/api/v1/stock",
+        json={"levels": [{"sku": "MUG", "location": "MAIN", "on_hand": 3}]},
+        headers=auth,
+    )
+    order = client.post(
+        "/api/v1/orders",
+        headers=auth,
+        json={
+            "customer": {"email": "a@example.com"},
+            "shipping_address": {},
+            "currency": "USD",
+            "lines": [{"sku": "MUG", "quantity": 1, "unit_price": "9.99"}],
+        },
+    ).get_json()
     # ... shipped, with a return opened for it (the return operations have a subject).
     for event in ("confirm", "start_fulfillment", "ship"):
-        client.post(f"/api/v1/orders/{order['id']}/transitions", json={"event": event}, headers=auth)
-    opened = client.post(f"/api/v1/orders/{order['id']}/returns", headers=auth, json={
-        "lines": [{"line_id": order["lines"][0]["id"], "quantity": 1}], "reason": "broken"})
+        client.post(
+            f"/api/v1/orders/{order['id']}/transitions", json={"event": event}, headers=auth
+        )
+    opened = client.post(
+        f"/api/v1/orders/{order['id']}/returns",
+        headers=auth,
+        json={"lines": [{"line_id": order["lines"][0]["id"], "quantity": 1}], "reason": "broken"},
+    )
     assert opened.status_code == 201, opened.get_json()
-    client.post("/api/v1/channels", headers=auth, json={
-        "name": "Shop", "connector": "webhook_test", "config": {"webhook_secret": "s"}})
+    client.post(
+        "/api/v1/channels",
+        headers=auth,
+        json={"name": "Shop", "connector": "webhook_test", "config": {"webhook_secret": "s"}},
+    )
     erp_file_with_rejects(hub, tmp_path / "erp-in")
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, headers=auth)
 
@@ -81,17 +112,30 @@ def test_api_answers_conform_and_never_fail(api_schema, token):
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 24
     failures = []
-    cases = [(op, mode) for op in operations for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)]
+    cases = [
+        (op, mode)
+        for op in operations
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+    ]
     for operation, mode in cases:
 
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=MAX_EXAMPLES, derandomize=True, database=None, deadline=None,
-                  suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            phases=[Phase.explicit, Phase.generate],
+        )
         def run(case):
             case.call_and_validate(headers=headers, checks=checks)
 
         try:
             run()
-        except (Exception, BaseExceptionGroup) as exc:  # collect them all: one run shows every broken operation
+        except (
+            Exception,
+            BaseExceptionGroup,
+        ) as exc:  # collect them all: one run shows every broken operation
             failures.append(f"{operation.label} ({mode.value}): {exc}")
     assert not failures, "\n\n".join(failures)

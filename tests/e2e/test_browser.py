@@ -23,11 +23,11 @@ from playwright.sync_api import expect, sync_playwright
 from waitress import create_server
 
 from hub import hookimpl
-from hub.accounts import set_admin
-from hub.connectors import Connector
+from hub.accounts.users import set_admin
 from hub.core.exceptions import ExternalError
-from hub.http import HttpClient
-from hub.plugins import collect_connectors, get_plugin_manager
+from hub.integration.connectors import Connector
+from hub.integration.http import HttpClient
+from hub.integration.manager import collect_connectors, get_plugin_manager
 from hub.web import create_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -53,15 +53,26 @@ SHOP_DOMAIN = "stub-shop.myshopify.com"
 
 
 class FakeShopifyConfig(Schema):
-    shop_domain = fields.String(required=True, metadata={
-        "label": "Shop domain", "help": "Your store's myshopify.com domain, e.g. example.myshopify.com."})
-    access_token = fields.String(required=True, metadata={
-        "label": "Admin API access token", "secret": True})
-    webhook_secret = fields.String(required=True, metadata={
-        "label": "Webhook signing secret", "secret": True})
+    shop_domain = fields.String(
+        required=True,
+        metadata={
+            "label": "Shop domain",
+            "help": "Your store's myshopify.com domain, e.g. example.myshopify.com.",
+        },
+    )
+    access_token = fields.String(
+        required=True, metadata={"label": "Admin API access token", "secret": True}
+    )
+    webhook_secret = fields.String(
+        required=True, metadata={"label": "Webhook signing secret", "secret": True}
+    )
     api_version = fields.String(load_default="2025-07", metadata={"label": "API version"})
-    api_base_url = fields.Url(load_default=None, allow_none=True, require_tld=False, metadata={
-        "label": "API base URL", "help": "Leave blank for https://{shop_domain}."})
+    api_base_url = fields.Url(
+        load_default=None,
+        allow_none=True,
+        require_tld=False,
+        metadata={"label": "API base URL", "help": "Leave blank for https://{shop_domain}."},
+    )
 
 
 class FakeShopifyConnector(Connector):
@@ -73,8 +84,12 @@ class FakeShopifyConnector(Connector):
 
     def check_connection(self) -> str:
         base = self.config.get("api_base_url") or f"https://{self.config['shop_domain']}"
-        client = HttpClient(base, connector=self.name, max_retries=0,
-                            headers={"X-Shopify-Access-Token": self.config["access_token"]})
+        client = HttpClient(
+            base,
+            connector=self.name,
+            max_retries=0,
+            headers={"X-Shopify-Access-Token": self.config["access_token"]},
+        )
         try:
             answer = client.get(f"/admin/api/{self.config['api_version']}/shop.json")
         finally:
@@ -82,7 +97,9 @@ class FakeShopifyConnector(Connector):
         try:
             shop = answer.json()["shop"]
         except (ValueError, KeyError) as exc:
-            raise ExternalError("shopify: shop.json answered without a shop", retryable=False) from exc
+            raise ExternalError(
+                "shopify: shop.json answered without a shop", retryable=False
+            ) from exc
         return f"connected to {shop['name']} ({shop['domain']})"
 
 
@@ -104,14 +121,33 @@ class ShopifyStub(BaseHTTPRequestHandler):
     seen: list[dict] = []
 
     def do_GET(self):  # noqa: N802  (http.server's naming)
-        ShopifyStub.seen.append({"path": self.path, "token": self.headers.get("X-Shopify-Access-Token")})
-        if not (self.path.startswith("/admin/api/") and self.path.split("?")[0].endswith("/shop.json")):
+        ShopifyStub.seen.append(
+            {"path": self.path, "token": self.headers.get("X-Shopify-Access-Token")}
+        )
+        if not (
+            self.path.startswith("/admin/api/") and self.path.split("?")[0].endswith("/shop.json")
+        ):
             return self._answer(404, {"errors": "Not Found"})
         if self.headers.get("X-Shopify-Access-Token") != ACCESS_TOKEN:
-            return self._answer(401, {"errors": "[API] Invalid API key or access token "
-                                                "(unrecognized login or wrong password)"})
-        return self._answer(200, {"shop": {"id": 548380009, "name": "Stub Shop", "domain": SHOP_DOMAIN,
-                                           "myshopify_domain": SHOP_DOMAIN, "currency": "USD"}})
+            return self._answer(
+                401,
+                {
+                    "errors": "[API] Invalid API key or access token "
+                    "(unrecognized login or wrong password)"
+                },
+            )
+        return self._answer(
+            200,
+            {
+                "shop": {
+                    "id": 548380009,
+                    "name": "Stub Shop",
+                    "domain": SHOP_DOMAIN,
+                    "myshopify_domain": SHOP_DOMAIN,
+                    "currency": "USD",
+                }
+            },
+        )
 
     def _answer(self, status: int, body: dict) -> None:
         data = json.dumps(body).encode()

@@ -10,11 +10,23 @@ ORDER = MANUAL_ORDER
 
 
 def test_init_is_idempotent_and_creates_the_manual_channel(tmp_path):
-    first = hub_cmd("init", "--admin-email", "Admin@Example.com", "--admin-password", "s3cret-pass",
-                    data_dir=tmp_path)
+    first = hub_cmd(
+        "init",
+        "--admin-email",
+        "Admin@Example.com",
+        "--admin-password",
+        "s3cret-pass",
+        data_dir=tmp_path,
+    )
     assert "admin admin@example.com created" in first.stdout
-    second = hub_cmd("init", "--admin-email", "admin@example.com", "--admin-password", "n3w-pass!",
-                     data_dir=tmp_path)
+    second = hub_cmd(
+        "init",
+        "--admin-email",
+        "admin@example.com",
+        "--admin-password",
+        "n3w-pass!",
+        data_dir=tmp_path,
+    )
     assert "admin admin@example.com updated" in second.stdout
     channels = hub_cmd("channels", "list", data_dir=tmp_path).stdout.strip().splitlines()
     assert len(channels) == 1 and "\tmanual\tmanual\tenabled" in channels[0]
@@ -23,8 +35,15 @@ def test_init_is_idempotent_and_creates_the_manual_channel(tmp_path):
 
 
 def test_a_short_password_is_a_one_line_error_not_a_traceback(tmp_path):
-    proc = hub_cmd("init", "--admin-email", "a@example.com", "--admin-password", "short",
-                   data_dir=tmp_path, check=False)
+    proc = hub_cmd(
+        "init",
+        "--admin-email",
+        "a@example.com",
+        "--admin-password",
+        "short",
+        data_dir=tmp_path,
+        check=False,
+    )
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: the password needs at least 8 characters")
     assert "Traceback" not in proc.stderr
@@ -47,7 +66,9 @@ def test_an_order_created_from_json_flows_to_confirmed_and_can_be_transitioned(c
     assert moved.output.strip() == f"order {order_id}: confirmed -> on_hold"
     shown = json.loads(cli("orders", "show", order_id).output)
     assert shown["status"] == "on_hold" and shown["total"] == "44.98"
-    assert shown["events"][-1]["reason"] == "customer called" and shown["events"][-1]["actor"] == "cli"
+    assert (
+        shown["events"][-1]["reason"] == "customer called" and shown["events"][-1]["actor"] == "cli"
+    )
 
 
 def test_an_illegal_transition_exits_1_naming_status_and_event(cli):
@@ -58,7 +79,11 @@ def test_an_illegal_transition_exits_1_naming_status_and_event(cli):
 
 
 def test_an_invalid_order_lists_every_field_error(cli):
-    bad = {**ORDER, "currency": "USD", "lines": [{"sku": "X", "quantity": 0, "unit_price": "1.005"}]}
+    bad = {
+        **ORDER,
+        "currency": "USD",
+        "lines": [{"sku": "X", "quantity": 0, "unit_price": "1.005"}],
+    }
     result = cli("orders", "create", input=json.dumps(bad))
     assert result.exit_code == 1
     assert "the order is not valid" in result.output and "quantity" in result.output
@@ -68,7 +93,7 @@ def test_token_create_prints_the_token_alone_on_the_last_line(cli, hub):
     result = cli("token", "create", "--name", "storefront")
     token = result.stdout.strip().splitlines()[-1]
     assert token.startswith("hub_") and len(token) > 30
-    from hub.accounts import find_token
+    from hub.accounts.users import find_token
 
     with hub.db.read() as session:
         assert find_token(session, token).name == "storefront"
@@ -76,7 +101,7 @@ def test_token_create_prints_the_token_alone_on_the_last_line(cli, hub):
 
 
 def test_jobs_can_be_listed_and_a_dead_one_retried(cli, hub):
-    from hub.jobs import dead_letter
+    from hub.queue.jobs import dead_letter
 
     with hub.db.transaction() as session:
         job_id = dead_letter(session, "order.process", {}, error="boom")

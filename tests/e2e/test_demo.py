@@ -4,26 +4,41 @@ import re
 
 import pytest
 
-from hub.db import Database
+from hub.store.db import Database
 from hub.testing import hub_cmd, truncate_all
 
 ORDERS = 12
 
 
 def _rows(out: str) -> dict[str, str]:
-    return {cells[1].strip(): cells[2].strip()
-            for cells in (line.split("│") for line in out.splitlines()) if len(cells) == 4}
+    return {
+        cells[1].strip(): cells[2].strip()
+        for cells in (line.split("│") for line in out.splitlines())
+        if len(cells) == 4
+    }
 
 
 def test_demo_ships_every_order_once_with_no_dead_jobs(tmp_path):
-    proc = hub_cmd("demo", "--orders", str(ORDERS), "--exit", "--data-dir", str(tmp_path / "demo"),
-                   data_dir=tmp_path, COLUMNS="120")
+    proc = hub_cmd(
+        "demo",
+        "--orders",
+        str(ORDERS),
+        "--exit",
+        "--data-dir",
+        str(tmp_path / "demo"),
+        data_dir=tmp_path,
+        COLUMNS="120",
+    )
     out = proc.stdout
     rows = _rows(out)
     assert rows["orders shipped"] == str(ORDERS), out
     assert rows["dead jobs"] == "0", out
-    assert not any(name.startswith("orders ") and name != "orders shipped"
-                   and not name.startswith("orders split") for name in rows), out
+    assert not any(
+        name.startswith("orders ")
+        and name != "orders shipped"
+        and not name.startswith("orders split")
+        for name in rows
+    ), out
     # Counted at the sandboxes: one capture per order, one fulfilment per label.
     assert rows["captures at Stripe"] == str(ORDERS), out
     labels = int(rows["labels bought at ShipStation"])
@@ -31,7 +46,9 @@ def test_demo_ships_every_order_once_with_no_dead_jobs(tmp_path):
     assert rows["fulfilments pushed to Shopify"] == str(labels), out
     # Every email once: as many messages as distinct Message-IDs; each order was
     # confirmed and shipped (a split order also heard it partly shipped).
-    emails, ids = map(int, re.fullmatch(r"(\d+) \((\d+) Message-IDs\)", rows["emails sent (SMTP)"]).groups())
+    emails, ids = map(
+        int, re.fullmatch(r"(\d+) \((\d+) Message-IDs\)", rows["emails sent (SMTP)"]).groups()
+    )
     assert emails == ids and emails == 2 * ORDERS + (labels - ORDERS), out
     assert rows["webhook deliveries (CRM)"] == str(2 * ORDERS), out  # confirmed + shipped
     assert rows["ERP export"].endswith(f", {ORDERS} orders"), out
@@ -40,7 +57,16 @@ def test_demo_ships_every_order_once_with_no_dead_jobs(tmp_path):
 
 def test_demo_refuses_a_data_dir_that_holds_a_hub(tmp_path):
     hub_cmd("init", data_dir=tmp_path)
-    proc = hub_cmd("demo", "--orders", "1", "--exit", "--data-dir", str(tmp_path), data_dir=tmp_path, check=False)
+    proc = hub_cmd(
+        "demo",
+        "--orders",
+        "1",
+        "--exit",
+        "--data-dir",
+        str(tmp_path),
+        data_dir=tmp_path,
+        check=False,
+    )
     assert proc.returncode == 1
     assert "holds a hub already" in proc.stderr
 
@@ -48,11 +74,25 @@ def test_demo_refuses_a_data_dir_that_holds_a_hub(tmp_path):
 @pytest.mark.postgres
 def test_demo_runs_on_postgresql_when_asked(tmp_path, pg_url):
     try:
-        out = hub_cmd("demo", "--orders", "4", "--exit", "--data-dir", str(tmp_path / "demo"),
-                      "--database-url", pg_url, data_dir=tmp_path, COLUMNS="120").stdout
+        out = hub_cmd(
+            "demo",
+            "--orders",
+            "4",
+            "--exit",
+            "--data-dir",
+            str(tmp_path / "demo"),
+            "--database-url",
+            pg_url,
+            data_dir=tmp_path,
+            COLUMNS="120",
+        ).stdout
     finally:
         db = Database(pg_url)
         truncate_all(db)  # leave the shared test database empty
         db.dispose()
     rows = _rows(out)
-    assert (rows["orders shipped"], rows["dead jobs"], rows["captures at Stripe"]) == ("4", "0", "4"), out
+    assert (rows["orders shipped"], rows["dead jobs"], rows["captures at Stripe"]) == (
+        "4",
+        "0",
+        "4",
+    ), out

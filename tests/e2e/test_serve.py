@@ -17,15 +17,22 @@ def test_serve_answers_health_runs_jobs_and_stops_on_sigterm(tmp_path):
     hub_cmd("init", data_dir=tmp_path)
     port = free_port()
     env = hub_process_env(tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         assert wait_for(f"{base}/healthz").json() == {"status": "ok"}
         assert requests.get(f"{base}/readyz", timeout=5).json() == {"status": "ok"}
         # The server is waitress, not Flask's development server.
         assert requests.get(f"{base}/healthz", timeout=5).headers["Server"] == "hub"
-        order_id = hub_cmd("orders", "create", data_dir=tmp_path, input=json.dumps(ORDER)).stdout.split()[1]
+        order_id = hub_cmd(
+            "orders", "create", data_dir=tmp_path, input=json.dumps(ORDER)
+        ).stdout.split()[1]
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             shown = json.loads(hub_cmd("orders", "show", order_id, data_dir=tmp_path).stdout)

@@ -5,10 +5,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from hub import actions, hookimpl
+from hub import hookimpl
 from hub.core.exceptions import ConcurrencyError, InvalidTransition, ValidationError
 from hub.core.order import Line, PaymentData, PaymentUpdate, RefundData, ShipmentData
-from hub.models import Channel, Job, Order, OrderAuditEvent
+from hub.orders import actions
+from hub.store.models import Channel, Job, Order, OrderAuditEvent
 from hub.testing import order_data
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -20,7 +21,9 @@ def _manual(session) -> Channel:
 
 def _upsert(hub, **overrides):
     with hub.db.transaction() as session:
-        result = actions.upsert_order(session, _manual(session), order_data(**overrides), actor="test")
+        result = actions.upsert_order(
+            session, _manual(session), order_data(**overrides), actor="test"
+        )
         return result.order.id, result.created, result.changed
 
 
@@ -41,7 +44,9 @@ def test_the_same_order_sent_twice_exists_once(any_hub):
 
 
 def test_an_older_update_never_overwrites_a_newer_one(any_hub):
-    order_id, *_ = _upsert(any_hub, external_id="A2", notes="v2", updated_at=T0 + timedelta(minutes=5))
+    order_id, *_ = _upsert(
+        any_hub, external_id="A2", notes="v2", updated_at=T0 + timedelta(minutes=5)
+    )
     _upsert(any_hub, external_id="A2", notes="v1", updated_at=T0)
     assert _order(any_hub, order_id).notes == "v2"
     _upsert(any_hub, external_id="A2", notes="v3", updated_at=T0 + timedelta(minutes=6))
@@ -51,7 +56,12 @@ def test_an_older_update_never_overwrites_a_newer_one(any_hub):
 def test_a_new_order_is_audited_and_its_follow_up_jobs_are_written_with_it(any_hub):
     order_id, *_ = _upsert(any_hub, external_id="A3")
     with any_hub.db.read() as session:
-        names = [e.name for e in session.scalars(select(OrderAuditEvent).where(OrderAuditEvent.order_id == order_id))]
+        names = [
+            e.name
+            for e in session.scalars(
+                select(OrderAuditEvent).where(OrderAuditEvent.order_id == order_id)
+            )
+        ]
         kinds = sorted(j.kind for j in session.scalars(select(Job).where(Job.order_id == order_id)))
     assert names == ["order.created"]
     assert kinds == ["order.event", "order.process"]
@@ -64,7 +74,12 @@ def test_transitions_write_who_when_from_to_and_why(any_hub, run_jobs):
     order = _order(any_hub, order_id)
     held = order.events[-1]
     assert (held.name, held.actor, held.from_status, held.to_status, held.reason) == (
-        "order.held", "user:ann@example.com", "pending", "on_hold", "check the address")
+        "order.held",
+        "user:ann@example.com",
+        "pending",
+        "on_hold",
+        "check the address",
+    )
     assert held.created_at.tzinfo is not None
     assert order.hold_reasons == ["check the address"]
 
@@ -74,7 +89,9 @@ def test_an_illegal_event_names_the_order_its_status_and_the_event(any_hub):
     with pytest.raises(InvalidTransition) as info:
         with any_hub.db.transaction() as session:
             actions.transition(session, order_id, "deliver", actor="test")
-    assert "#5005" in str(info.value) and "pending" in str(info.value) and "deliver" in str(info.value)
+    assert (
+        "#5005" in str(info.value) and "pending" in str(info.value) and "deliver" in str(info.value)
+    )
     assert _order(any_hub, order_id).status == "pending"
 
 
@@ -105,8 +122,11 @@ def test_a_hold_needs_a_reason_and_release_runs_the_checks_again(any_hub, run_jo
 
 
 def test_a_failed_payment_holds_the_order_instead_of_confirming_it(any_hub, run_jobs):
-    order_id, *_ = _upsert(any_hub, external_id="A8",
-                           payments=[PaymentData(reference="pay_1", amount=4498, status="failed")])
+    order_id, *_ = _upsert(
+        any_hub,
+        external_id="A8",
+        payments=[PaymentData(reference="pay_1", amount=4498, status="failed")],
+    )
     run_jobs(any_hub)
     order = _order(any_hub, order_id)
     assert order.status == "on_hold" and order.hold_reasons == ["payment_failed"]
@@ -125,7 +145,9 @@ def test_a_lost_update_is_detected_not_silently_overwritten(any_hub):
             # Someone else saves the order in between …
             with any_hub.db.sessions() as other, other.begin():
                 pass  # (SQLite has one writer: simulate by bumping the version directly below)
-            first.execute(Order.__table__.update().where(Order.id == order_id).values(version=version + 1))
+            first.execute(
+                Order.__table__.update().where(Order.id == order_id).values(version=version + 1)
+            )
             stale.notes = "my change"
             first.flush()
     assert "StaleData" in type(info.value).__name__ or isinstance(info.value, ConcurrencyError)
@@ -137,8 +159,12 @@ def test_lines_changed_on_the_channel_after_fulfilment_started_hold_the_order(an
     run_jobs(any_hub)
     with any_hub.db.transaction() as session:
         actions.start_fulfillment(session, order_id, actor="test")
-    _upsert(any_hub, external_id="A10", updated_at=T0 + timedelta(minutes=1),
-            lines=[Line("TSHIRT-M", "T-shirt M", 3, 1999)])
+    _upsert(
+        any_hub,
+        external_id="A10",
+        updated_at=T0 + timedelta(minutes=1),
+        lines=[Line("TSHIRT-M", "T-shirt M", 3, 1999)],
+    )
     order = _order(any_hub, order_id)
     assert order.status == "on_hold" and "changed_after_confirmation" in order.hold_reasons
     assert [line.quantity for line in order.lines] == [2]
@@ -148,8 +174,13 @@ def test_lines_changed_on_the_channel_before_fulfilment_update_a_confirmed_order
     order_id, *_ = _upsert(any_hub, external_id="A11", updated_at=T0)
     run_jobs(any_hub)
     assert _order(any_hub, order_id).status == "confirmed"
-    _upsert(any_hub, external_id="A11", updated_at=T0 + timedelta(minutes=1), total=None,
-            lines=[Line("TSHIRT-M", "T-shirt M", 3, 1999), Line("MUG", "Mug", 1, 900)])
+    _upsert(
+        any_hub,
+        external_id="A11",
+        updated_at=T0 + timedelta(minutes=1),
+        total=None,
+        lines=[Line("TSHIRT-M", "T-shirt M", 3, 1999), Line("MUG", "Mug", 1, 900)],
+    )
     order = _order(any_hub, order_id)
     assert order.status == "pending"
     assert [(line.sku, line.quantity) for line in order.lines] == [("TSHIRT-M", 3), ("MUG", 1)]
@@ -161,28 +192,46 @@ def test_lines_changed_on_the_channel_before_fulfilment_update_a_confirmed_order
 
 def test_a_cancellation_from_the_channel_cancels_the_order(any_hub, run_jobs):
     order_id, *_ = _upsert(any_hub, external_id="A11", updated_at=T0)
-    _upsert(any_hub, external_id="A11", updated_at=T0 + timedelta(minutes=1), cancelled=True,
-            cancel_reason="customer")
+    _upsert(
+        any_hub,
+        external_id="A11",
+        updated_at=T0 + timedelta(minutes=1),
+        cancelled=True,
+        cancel_reason="customer",
+    )
     assert _order(any_hub, order_id).status == "cancelled"
 
 
 def test_shipments_move_the_order_to_partially_shipped_then_shipped_once_each(any_hub, run_jobs):
-    order_id, *_ = _upsert(any_hub, external_id="A12",
-                           lines=[Line("A", "a", 2, 1000), Line("B", "b", 1, 500)])
+    order_id, *_ = _upsert(
+        any_hub, external_id="A12", lines=[Line("A", "a", 2, 1000), Line("B", "b", 1, 500)]
+    )
     run_jobs(any_hub)
     with any_hub.db.transaction() as session:
-        actions.ship(session, order_id, ShipmentData(external_id="S1", carrier="UPS", tracking_number="1Z1",
-                                                     lines={"A": 2}), actor="test")
+        actions.ship(
+            session,
+            order_id,
+            ShipmentData(external_id="S1", carrier="UPS", tracking_number="1Z1", lines={"A": 2}),
+            actor="test",
+        )
     order = _order(any_hub, order_id)
     assert (order.status, order.fulfillment_status) == ("partially_shipped", "partial")
     for _ in range(2):  # the same shipment reported twice is recorded once
         with any_hub.db.transaction() as session:
-            actions.ship(session, order_id, ShipmentData(external_id="S2", lines={"B": 1}), actor="test")
+            actions.ship(
+                session, order_id, ShipmentData(external_id="S2", lines={"B": 1}), actor="test"
+            )
     order = _order(any_hub, order_id)
-    assert (order.status, order.fulfillment_status, len(order.shipments)) == ("shipped", "fulfilled", 2)
+    assert (order.status, order.fulfillment_status, len(order.shipments)) == (
+        "shipped",
+        "fulfilled",
+        2,
+    )
     with pytest.raises(InvalidTransition, match="is shipped: cannot ship"):
         with any_hub.db.transaction() as session:
-            actions.ship(session, order_id, ShipmentData(external_id="S3", lines={"A": 1}), actor="test")
+            actions.ship(
+                session, order_id, ShipmentData(external_id="S3", lines={"A": 1}), actor="test"
+            )
 
 
 def test_a_voided_label_undoes_its_shipment(any_hub, run_jobs):
@@ -197,13 +246,18 @@ def test_a_voided_label_undoes_its_shipment(any_hub, run_jobs):
 
 
 def test_payment_facts_drive_financial_status_and_stale_ones_change_nothing(any_hub, run_jobs):
-    order_id, *_ = _upsert(any_hub, external_id="A14",
-                           payments=[PaymentData(reference="pi_1", amount=4498, status="authorized")])
+    order_id, *_ = _upsert(
+        any_hub,
+        external_id="A14",
+        payments=[PaymentData(reference="pi_1", amount=4498, status="authorized")],
+    )
     assert _order(any_hub, order_id).financial_status == "authorized"
 
     def update(**kw):
         with any_hub.db.transaction() as session:
-            actions.apply_payment_update(session, PaymentUpdate(reference="pi_1", **kw), actor="test")
+            actions.apply_payment_update(
+                session, PaymentUpdate(reference="pi_1", **kw), actor="test"
+            )
 
     update(occurred_at=T0 + timedelta(seconds=10), status="captured", captured_amount=4498)
     assert _order(any_hub, order_id).financial_status == "paid"
@@ -232,7 +286,9 @@ class Listener:
         self.heard.append((event.name, order["id"]))
 
 
-def test_plugins_hear_events_after_commit_and_one_failure_is_isolated(make_hub, make_order, run_jobs):
+def test_plugins_hear_events_after_commit_and_one_failure_is_isolated(
+    make_hub, make_order, run_jobs
+):
     good, bad = Listener("good"), Listener("bad", fail=True)
     hub = make_hub(plugins=[good, bad])
     order_id = make_order(hub)
@@ -240,13 +296,16 @@ def test_plugins_hear_events_after_commit_and_one_failure_is_isolated(make_hub, 
     run_jobs(hub)
     assert ("order.created", order_id) in good.heard and ("order.confirmed", order_id) in good.heard
     with hub.db.read() as session:
-        failed = session.scalars(select(Job).where(Job.kind == "order.event.deliver",
-                                                   Job.status == "failed")).all()
+        failed = session.scalars(
+            select(Job).where(Job.kind == "order.event.deliver", Job.status == "failed")
+        ).all()
     assert failed and all("is broken" in j.last_error for j in failed)
     assert _order(hub, order_id).status == "confirmed"
 
 
-def test_a_person_ships_everything_open_by_the_ship_event_and_repeating_it_is_harmless(any_hub, run_jobs):
+def test_a_person_ships_everything_open_by_the_ship_event_and_repeating_it_is_harmless(
+    any_hub, run_jobs
+):
     order_id, *_ = _upsert(any_hub, external_id="A15")
     run_jobs(any_hub)
     with pytest.raises(InvalidTransition):  # confirmed: fulfilment must start first
@@ -256,7 +315,11 @@ def test_a_person_ships_everything_open_by_the_ship_event_and_repeating_it_is_ha
         with any_hub.db.transaction() as session:
             actions.transition(session, order_id, event, actor="test")
     order = _order(any_hub, order_id)
-    assert (order.status, order.fulfillment_status, len(order.shipments)) == ("shipped", "fulfilled", 1)
+    assert (order.status, order.fulfillment_status, len(order.shipments)) == (
+        "shipped",
+        "fulfilled",
+        1,
+    )
 
 
 def test_events_that_follow_from_facts_cannot_be_asked_for_by_name(any_hub):

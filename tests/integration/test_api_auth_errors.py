@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from hub.accounts import create_token, set_admin
-from hub.models import ApiToken, utcnow
+from hub.accounts.users import create_token, set_admin
+from hub.store.models import ApiToken, utcnow
 
 
 def api_routes(app):
@@ -31,8 +31,16 @@ def test_every_api_route_refuses_a_request_without_a_token(app, client):
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-@pytest.mark.parametrize("header", [
-    "Bearer hub_not-a-real-token", "Bearer ", "Basic dXNlcjpwYXNz", "hub_xyz", "Bearer nothub_prefix"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer hub_not-a-real-token",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "hub_xyz",
+        "Bearer nothub_prefix",
+    ],
+)
 def test_bad_credentials_are_401(client, header):
     response = client.get("/api/v1/orders", headers={"Authorization": header})
 
@@ -73,8 +81,10 @@ def test_the_docs_are_open_to_a_signed_in_admin_without_a_token(make_hub):
     client.get("/login")
     with client.session_transaction() as session:
         csrf = session["csrf_token"]
-    signed_in = client.post("/login", data={"email": "admin@example.com", "password": "correct horse",
-                                            "csrf_token": csrf})
+    signed_in = client.post(
+        "/login",
+        data={"email": "admin@example.com", "password": "correct horse", "csrf_token": csrf},
+    )
     assert signed_in.status_code == 302
 
     assert client.get("/api/v1/docs").status_code == 200
@@ -119,9 +129,15 @@ def test_an_unexpected_error_is_a_json_500_without_details_and_logged(api, monke
         raise RuntimeError("internal detail: /srv/hub/secret-path")
 
     monkeypatch.setattr(api_module, "order_summary", broken)
-    api.post("/api/v1/orders", json={
-        "customer": {"email": "a@example.com"}, "shipping_address": {}, "currency": "USD",
-        "lines": [{"sku": "A", "quantity": 1, "unit_price": "1.00"}]})
+    api.post(
+        "/api/v1/orders",
+        json={
+            "customer": {"email": "a@example.com"},
+            "shipping_address": {},
+            "currency": "USD",
+            "lines": [{"sku": "A", "quantity": 1, "unit_price": "1.00"}],
+        },
+    )
 
     response = api.get("/api/v1/orders")
 
@@ -136,5 +152,7 @@ def test_a_second_token_works_alongside_the_first(api, hub, client):
     with hub.db.transaction() as session:
         _, other = create_token(session, "bi-tool")
 
-    assert client.get("/api/v1/jobs", headers={"Authorization": f"Bearer {other}"}).status_code == 200
+    assert (
+        client.get("/api/v1/jobs", headers={"Authorization": f"Bearer {other}"}).status_code == 200
+    )
     assert api.get("/api/v1/jobs").status_code == 200

@@ -11,17 +11,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import update
 
-from hub import notifications
-from hub.channels import create_channel
-from hub.inventory import LevelChange, set_on_hand, upsert_location
-from hub.jobs import Worker, enqueue
-from hub.models import Job, utcnow
+from hub.channels.manage import create_channel
+from hub.inventory.levels import LevelChange, set_on_hand, upsert_location
+from hub.notifications import outbox as notifications
+from hub.queue.jobs import Worker, enqueue
+from hub.store.models import Job, utcnow
 
 BAD_FILE = (
     "sku,location,on_hand\n"
-    "MUG,WH1,5\n"       # line 2
-    "CUP,MARS,1\n"      # 3: unknown location
-    "PLATE,WH1,-2\n"    # 4: negative
+    "MUG,WH1,5\n"  # line 2
+    "CUP,MARS,1\n"  # 3: unknown location
+    "PLATE,WH1,-2\n"  # 4: negative
 )
 
 
@@ -59,8 +59,18 @@ def erp_channel(hub, tmp_path, slug="erp") -> tuple[int, object]:
     export_dir.mkdir()
     with hub.db.transaction() as session:
         upsert_location(session, "WH1")
-        channel = create_channel(hub, session, name=slug.upper(), slug=slug, connector="erp_csv", config={
-            "import_dir": str(import_dir), "export_dir": str(export_dir), "settle_seconds": 0})
+        channel = create_channel(
+            hub,
+            session,
+            name=slug.upper(),
+            slug=slug,
+            connector="erp_csv",
+            config={
+                "import_dir": str(import_dir),
+                "export_dir": str(export_dir),
+                "settle_seconds": 0,
+            },
+        )
         return channel.id, import_dir
 
 
@@ -86,18 +96,24 @@ def test_a_rejected_erp_row_is_shown_with_its_line_number_and_reason(api, import
     assert (row["rows_total"], row["rows_ok"], row["rows_rejected"]) == (3, 1, 2)
     assert "rejects" not in row and listed["next_cursor"] is None
     detail = api.get(f"/api/v1/erp-files/{row['id']}").get_json()
-    assert detail["rejects"] == [{"line": 3, "reason": "unknown location 'MARS'"},
-                                 {"line": 4, "reason": "on_hand -2 is negative"}]
+    assert detail["rejects"] == [
+        {"line": 3, "reason": "unknown location 'MARS'"},
+        {"line": 4, "reason": "on_hand -2 is negative"},
+    ]
     download = api.get(f"/api/v1/erp-files/{row['id']}/rejects")
     assert download.status_code == 200 and download.mimetype == "text/csv"
     assert "stock-0301.csv.rejects.csv" in download.headers["Content-Disposition"]
     table = list(csv.reader(io.StringIO(download.get_data(as_text=True))))
-    assert table == [["sku", "location", "on_hand", "line", "reason"],
-                     ["CUP", "MARS", "1", "3", "unknown location 'MARS'"],
-                     ["PLATE", "WH1", "-2", "4", "on_hand -2 is negative"]]
+    assert table == [
+        ["sku", "location", "on_hand", "line", "reason"],
+        ["CUP", "MARS", "1", "3", "unknown location 'MARS'"],
+        ["PLATE", "WH1", "-2", "4", "on_hand -2 is negative"],
+    ]
 
 
-def test_erp_files_filter_by_status_and_channel_and_a_clean_file_has_no_rejects(api, hub, tmp_path, imported):
+def test_erp_files_filter_by_status_and_channel_and_a_clean_file_has_no_rejects(
+    api, hub, tmp_path, imported
+):
     other_id, other_dir = erp_channel(hub, tmp_path, slug="erp-two")
     (other_dir / "good.csv").write_text("sku,location,on_hand\nMUG,WH1,9\n")
     (other_dir / "broken.csv").write_text("sku,warehouse\nMUG,WH1\n")
@@ -137,25 +153,44 @@ def test_webhook_delivery_attempts_show_the_failure_and_the_retry(api, hub, make
     receiver = Receiver(500)
     try:
         with hub.db.transaction() as session:
-            create_channel(hub, session, name="CRM", slug="crm", connector="webhook", config={
-                "url": receiver.url, "secret": "s" * 16, "events": ["order.created"]})
+            create_channel(
+                hub,
+                session,
+                name="CRM",
+                slug="crm",
+                connector="webhook",
+                config={"url": receiver.url, "secret": "s" * 16, "events": ["order.created"]},
+            )
         order_id = make_order(hub)
         run_jobs(hub)
         failed = api.get("/api/v1/deliveries").get_json()["data"]
         with hub.db.transaction() as session:  # the retry's backoff, skipped
-            session.execute(update(Job).where(Job.status == "failed").values(run_at=utcnow() - timedelta(seconds=1)))
+            session.execute(
+                update(Job)
+                .where(Job.status == "failed")
+                .values(run_at=utcnow() - timedelta(seconds=1))
+            )
         run_jobs(hub)
     finally:
         receiver.close()
 
     [first] = failed
-    assert (first["outcome"], first["attempt"], first["status_code"], first["job_status"]) == \
-        ("failed", 1, 500, "failed")
+    assert (first["outcome"], first["attempt"], first["status_code"], first["job_status"]) == (
+        "failed",
+        1,
+        500,
+        "failed",
+    )
     assert "500" in first["error"]
     attempts = api.get(f"/api/v1/deliveries?order_id={order_id}").get_json()["data"]
-    assert [(a["attempt"], a["outcome"], a["status_code"]) for a in attempts] == [(2, "sent", 200), (1, "failed", 500)]
-    assert {(a["event"], a["channel"], a["connector"], a["recipient"], a["job_status"]) for a in attempts} == \
-        {("order.created", "crm", "webhook", receiver.url, "succeeded")}
+    assert [(a["attempt"], a["outcome"], a["status_code"]) for a in attempts] == [
+        (2, "sent", 200),
+        (1, "failed", 500),
+    ]
+    assert {
+        (a["event"], a["channel"], a["connector"], a["recipient"], a["job_status"])
+        for a in attempts
+    } == {("order.created", "crm", "webhook", receiver.url, "succeeded")}
     assert all(a["at"] for a in attempts)
     [only_failed] = api.get("/api/v1/deliveries?outcome=failed&channel=crm").get_json()["data"]
     assert only_failed["id"] == first["id"]
@@ -164,10 +199,19 @@ def test_webhook_delivery_attempts_show_the_failure_and_the_retry(api, hub, make
 
 def test_deliveries_filter_by_event_and_refuse_bad_filters(api, hub):
     with hub.db.transaction() as session:
-        for n, (event, outcome) in enumerate([("order.shipped", "sent"), ("order.confirmed", "skipped")]):
-            notifications.record_attempt(session, f"notify:9:{n}", outcome=outcome, channel_id=None,
-                                         order_id=None, event_id=n, event_name=event,
-                                         error="no email address" if outcome == "skipped" else None)
+        for n, (event, outcome) in enumerate(
+            [("order.shipped", "sent"), ("order.confirmed", "skipped")]
+        ):
+            notifications.record_attempt(
+                session,
+                f"notify:9:{n}",
+                outcome=outcome,
+                channel_id=None,
+                order_id=None,
+                event_id=n,
+                event_name=event,
+                error="no email address" if outcome == "skipped" else None,
+            )
 
     [shipped] = api.get("/api/v1/deliveries?event=order.shipped").get_json()["data"]
     assert (shipped["outcome"], shipped["channel"], shipped["job_id"]) == ("sent", None, None)
@@ -180,8 +224,14 @@ def test_deliveries_filter_by_event_and_refuse_bad_filters(api, hub):
 
 def test_the_back_office_operations_are_in_the_openapi_document(api):
     spec = api.get("/api/v1/openapi.json").get_json()
-    assert {"/api/v1/erp-files", "/api/v1/erp-files/{file_id}", "/api/v1/erp-files/{file_id}/rejects",
-            "/api/v1/erp-exports", "/api/v1/deliveries", "/api/v1/deliveries/{attempt_id}"} <= set(spec["paths"])
+    assert {
+        "/api/v1/erp-files",
+        "/api/v1/erp-files/{file_id}",
+        "/api/v1/erp-files/{file_id}/rejects",
+        "/api/v1/erp-exports",
+        "/api/v1/deliveries",
+        "/api/v1/deliveries/{attempt_id}",
+    } <= set(spec["paths"])
     rejects = spec["paths"]["/api/v1/erp-files/{file_id}/rejects"]["get"]["responses"]["200"]
     assert list(rejects["content"]) == ["text/csv"]
     assert "rejects" in spec["components"]["schemas"]["ErpFileDetail"]["properties"]

@@ -7,10 +7,10 @@ from marshmallow import Schema
 from sqlalchemy import select
 
 from hub import hookimpl
-from hub.accounts import create_token
-from hub.connectors import Connector
-from hub.models import Channel, Job, WebhookEvent
-from hub.secrets import MASK
+from hub.accounts.users import create_token
+from hub.integration.connectors import Connector
+from hub.store.models import Channel, Job, WebhookEvent
+from hub.store.secrets import MASK
 from hub.testing import WebhookTestPlugin
 
 SECRET = "whsec_live_abcdef123456"
@@ -58,14 +58,17 @@ def test_config_errors_come_back_per_field_under_config(api, hub):
         assert session.scalars(select(Channel.slug)).all() == ["manual"]
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"name": ""}, "name"),
-    ({"connector": "no-such"}, "connector"),
-    ({"slug": "Bad Slug!"}, "slug"),
-    ({"schedule_seconds": "often"}, "schedule_seconds"),
-    ({"colour": "blue"}, "colour"),
-    ({"payment_channel_id": 999}, "payment_channel_id"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"name": ""}, "name"),
+        ({"connector": "no-such"}, "connector"),
+        ({"slug": "Bad Slug!"}, "slug"),
+        ({"schedule_seconds": "often"}, "schedule_seconds"),
+        ({"colour": "blue"}, "colour"),
+        ({"payment_channel_id": 999}, "payment_channel_id"),
+    ],
+)
 def test_bad_create_fields_are_422_naming_the_field(api, body, field):
     response = create(api, **body)
 
@@ -95,8 +98,10 @@ def test_patch_with_blank_or_masked_secret_keeps_the_stored_one(api, hub):
     channel_id = create(api).get_json()["id"]
 
     for kept in ("", MASK, None):
-        response = api.patch(f"/api/v1/channels/{channel_id}",
-                             json={"name": "Renamed", "config": {"webhook_secret": kept}})
+        response = api.patch(
+            f"/api/v1/channels/{channel_id}",
+            json={"name": "Renamed", "config": {"webhook_secret": kept}},
+        )
         assert response.status_code == 200, response.get_json()
     response = api.patch(f"/api/v1/channels/{channel_id}", json={"config": {"api_key": "key-2"}})
 
@@ -112,15 +117,20 @@ def test_patch_replaces_a_secret_and_validates_config(api, hub):
     channel_id = create(api).get_json()["id"]
 
     bad = api.patch(f"/api/v1/channels/{channel_id}", json={"config": {"fail_check": "perhaps"}})
-    good = api.patch(f"/api/v1/channels/{channel_id}",
-                     json={"config": {"webhook_secret": "new-secret"}, "enabled": False})
+    good = api.patch(
+        f"/api/v1/channels/{channel_id}",
+        json={"config": {"webhook_secret": "new-secret"}, "enabled": False},
+    )
 
     assert bad.status_code == 422
     assert "fail_check" in bad.get_json()["error"]["details"]["config"]
     assert good.status_code == 200
     assert good.get_json()["enabled"] is False
     with hub.db.read() as session:
-        assert hub.channel_info(session.get(Channel, channel_id)).config["webhook_secret"] == "new-secret"
+        assert (
+            hub.channel_info(session.get(Channel, channel_id)).config["webhook_secret"]
+            == "new-secret"
+        )
 
 
 def test_patch_links_a_payment_channel_only_of_the_payment_role(api):
@@ -138,8 +148,11 @@ def test_delete_removes_an_unused_channel_and_its_inbox(api, hub, client):
     from hub.testing import WebhookTestConnector
 
     body = b'{"id": "e1", "topic": "x"}'
-    client.post(f"/webhooks/{channel['slug']}", data=body,
-                headers={WebhookTestConnector.SIGNATURE_HEADER: WebhookTestConnector.sign(SECRET, body)})
+    client.post(
+        f"/webhooks/{channel['slug']}",
+        data=body,
+        headers={WebhookTestConnector.SIGNATURE_HEADER: WebhookTestConnector.sign(SECRET, body)},
+    )
 
     response = api.delete(f"/api/v1/channels/{channel['id']}")
 
@@ -154,10 +167,12 @@ def test_delete_is_refused_while_orders_belong_to_the_channel(api, make_order, h
     manual_id = api.get("/api/v1/channels").get_json()["data"][0]["id"]
     shop = create(api).get_json()["id"]
     with hub.db.transaction() as session:
-        from hub import actions
+        from hub.orders import actions
         from hub.testing import order_data
 
-        actions.upsert_order(session, session.get(Channel, shop), order_data(external_id="X1"), actor="test")
+        actions.upsert_order(
+            session, session.get(Channel, shop), order_data(external_id="X1"), actor="test"
+        )
 
     response = api.delete(f"/api/v1/channels/{shop}")
     manual = api.delete(f"/api/v1/channels/{manual_id}")
@@ -171,7 +186,9 @@ def test_delete_is_refused_while_orders_belong_to_the_channel(api, make_order, h
 
 def test_connection_check_success_and_failure(api):
     ok = create(api).get_json()["id"]
-    failing = create(api, name="Broken", config={"webhook_secret": "s", "fail_check": True}).get_json()["id"]
+    failing = create(
+        api, name="Broken", config={"webhook_secret": "s", "fail_check": True}
+    ).get_json()["id"]
 
     good = api.post(f"/api/v1/channels/{ok}/test")
     bad = api.post(f"/api/v1/channels/{failing}/test")
@@ -211,7 +228,10 @@ def test_connector_without_a_connection_check_is_422_with_its_reason(make_hub):
 
     assert response.status_code == 422
     assert response.get_json()["error"] == {
-        "code": "config_error", "message": "the silent connector has no connection check", "details": {}}
+        "code": "config_error",
+        "message": "the silent connector has no connection check",
+        "details": {},
+    }
 
 
 def test_sync_queues_one_pull_and_reuses_it_while_queued(api, hub, run_jobs):
@@ -224,7 +244,9 @@ def test_sync_queues_one_pull_and_reuses_it_while_queued(api, hub, run_jobs):
     assert first.get_json()["status"] == "queued"
     assert first.get_json()["job_ids"] == second.get_json()["job_ids"]
     with hub.db.read() as session:
-        assert session.scalars(select(Job.kind).where(Job.channel_id == channel_id)).all() == ["channel.pull"]
+        assert session.scalars(select(Job.kind).where(Job.channel_id == channel_id)).all() == [
+            "channel.pull"
+        ]
     run_jobs(hub)
     with hub.db.read() as session:
         channel = session.get(Channel, channel_id)
@@ -245,10 +267,15 @@ def test_sync_of_a_disabled_channel_is_409_and_of_a_connector_that_never_pulls_4
 
 
 def test_unknown_channel_ids_are_404_everywhere(api):
-    for method, path in [("GET", "/api/v1/channels/999"), ("PATCH", "/api/v1/channels/999"),
-                         ("DELETE", "/api/v1/channels/999"), ("POST", "/api/v1/channels/999/test"),
-                         ("POST", "/api/v1/channels/999/sync"), ("GET", "/api/v1/channels/0"),
-                         ("GET", "/api/v1/channels/99999999999999999999")]:
+    for method, path in [
+        ("GET", "/api/v1/channels/999"),
+        ("PATCH", "/api/v1/channels/999"),
+        ("DELETE", "/api/v1/channels/999"),
+        ("POST", "/api/v1/channels/999/test"),
+        ("POST", "/api/v1/channels/999/sync"),
+        ("GET", "/api/v1/channels/0"),
+        ("GET", "/api/v1/channels/99999999999999999999"),
+    ]:
         response = api.open(method, path, json={} if method == "PATCH" else None)
         assert response.status_code == 404, (method, path)
         assert response.get_json()["error"]["code"] == "not_found"

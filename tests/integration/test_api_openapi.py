@@ -10,13 +10,16 @@ def test_the_document_covers_every_api_route_with_bearer_security(api, app):
 
     assert spec["openapi"].startswith("3.")
     assert spec["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http", "scheme": "bearer",
-        "description": "An API token from `hub token create` (or the admin UI)."}
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API token from `hub token create` (or the admin UI).",
+    }
     assert spec["security"] == [{"bearerAuth": []}]
     documented = {(method.upper(), path) for path, ops in spec["paths"].items() for method in ops}
     routed = {
         (method, re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule))
-        for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("api.")
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
     assert documented == routed - {("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/docs")}
@@ -28,16 +31,26 @@ def test_request_bodies_come_from_the_marshmallow_schemas(api):
 
     create_order = spec["paths"]["/api/v1/orders"]["post"]
     assert create_order["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/ManualOrder"}
-    assert set(schemas["ManualOrder"]["required"]) == {"customer", "shipping_address", "lines", "currency"}
+        "$ref": "#/components/schemas/ManualOrder"
+    }
+    assert set(schemas["ManualOrder"]["required"]) == {
+        "customer",
+        "shipping_address",
+        "lines",
+        "currency",
+    }
     assert schemas["ManualOrder"]["properties"]["currency"]["enum"][:2] == ["AED", "AFN"]
     assert {"200", "201", "400", "401", "422"} <= set(create_order["responses"])
     transition = spec["paths"]["/api/v1/orders/{order_id}/transitions"]["post"]
     assert "409" in transition["responses"]
     assert "ship_partial" not in schemas["TransitionIn"]["properties"]["event"]["enum"]
     order_id = transition["parameters"][0]
-    assert order_id == {"in": "path", "name": "order_id", "required": True,
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
+    assert order_id == {
+        "in": "path",
+        "name": "order_id",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    }
     assert schemas["Error"]["properties"]["error"] == {"$ref": "#/components/schemas/ErrorBody"}
 
 

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
-from hub import actions
-from hub.channels import create_channel
+from hub.channels.manage import create_channel
 from hub.core.exceptions import ConcurrencyError
 from hub.core.order import Customer
-from hub.models import Order, OrderAuditEvent
+from hub.orders import actions
+from hub.store.models import Order, OrderAuditEvent
 from hub.testing import WebhookTestPlugin, order_data
 
 
@@ -25,8 +25,13 @@ def manual_order(**overrides):
     body = {
         "external_id": "phone-1",
         "customer": {"email": "Bob@Example.com", "name": "Bob"},
-        "shipping_address": {"name": "Bob", "address1": "2 High St", "city": "Leeds", "zip": "LS1",
-                             "country_code": "GB"},
+        "shipping_address": {
+            "name": "Bob",
+            "address1": "2 High St",
+            "city": "Leeds",
+            "zip": "LS1",
+            "country_code": "GB",
+        },
         "lines": [{"sku": "MUG", "name": "Mug", "quantity": 3, "unit_price": "7.50"}],
         "currency": "GBP",
         "shipping": "4.99",
@@ -48,12 +53,28 @@ def test_manual_order_is_created_with_decimal_totals_and_its_audit_trail(api):
     assert response.status_code == 201
     order = response.get_json()
     assert response.headers["Location"] == f"/api/v1/orders/{order['id']}"
-    assert (order["channel"], order["external_id"], order["status"]) == ("manual", "phone-1", "pending")
-    assert (order["subtotal"], order["shipping"], order["total"], order["currency"]) == \
-        ("22.50", "4.99", "27.49", "GBP")
-    assert order["lines"][0] | {"id": 0} == {"id": 0, "sku": "MUG", "name": "Mug", "quantity": 3,
-                                             "unit_price": "7.50", "tax": "0.00", "discount": "0.00",
-                                             "requires_shipping": True, "removed_quantity": 0}
+    assert (order["channel"], order["external_id"], order["status"]) == (
+        "manual",
+        "phone-1",
+        "pending",
+    )
+    assert (order["subtotal"], order["shipping"], order["total"], order["currency"]) == (
+        "22.50",
+        "4.99",
+        "27.49",
+        "GBP",
+    )
+    assert order["lines"][0] | {"id": 0} == {
+        "id": 0,
+        "sku": "MUG",
+        "name": "Mug",
+        "quantity": 3,
+        "unit_price": "7.50",
+        "tax": "0.00",
+        "discount": "0.00",
+        "requires_shipping": True,
+        "removed_quantity": 0,
+    }
     assert order["taxes_included"] is False
     assert order["customer"]["email"] == "bob@example.com"
     assert [e["name"] for e in order["events"]] == ["order.created"]
@@ -63,12 +84,25 @@ def test_manual_order_is_created_with_decimal_totals_and_its_audit_trail(api):
 
 def test_a_tax_inclusive_desk_order_with_a_gift_card_is_confirmed_not_held(api, hub, run_jobs):
     # 3 mugs at 7.50 with 20% VAT inside (1.25 each), and a gift card no warehouse ships.
-    body = manual_order(taxes_included=True, tax="3.75", lines=[
-        {"sku": "MUG", "name": "Mug", "quantity": 3, "unit_price": "7.50", "tax": "3.75"},
-        {"sku": "GIFT-25", "name": "Gift card", "quantity": 1, "unit_price": "25.00",
-         "requires_shipping": False}])
+    body = manual_order(
+        taxes_included=True,
+        tax="3.75",
+        lines=[
+            {"sku": "MUG", "name": "Mug", "quantity": 3, "unit_price": "7.50", "tax": "3.75"},
+            {
+                "sku": "GIFT-25",
+                "name": "Gift card",
+                "quantity": 1,
+                "unit_price": "25.00",
+                "requires_shipping": False,
+            },
+        ],
+    )
     order = api.post("/api/v1/orders", json=body).get_json()
-    assert (order["total"], order["taxes_included"]) == ("52.49", True)  # 22.50 + 25.00 + 4.99, no VAT on top
+    assert (order["total"], order["taxes_included"]) == (
+        "52.49",
+        True,
+    )  # 22.50 + 25.00 + 4.99, no VAT on top
     run_jobs(hub)
     order = api.get(f"/api/v1/orders/{order['id']}").get_json()
     assert order["hold_reasons"] == [] and order["status"] == "confirmed"
@@ -97,18 +131,27 @@ def test_without_external_id_each_post_is_a_new_order(api):
     assert first["number"].startswith("M-")
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"lines": [{"sku": "MUG", "quantity": 1, "unit_price": "7.505"}]}, "lines.0.unit_price"),
-    ({"lines": [{"sku": "MUG", "quantity": "1", "unit_price": "7.50"}]}, "lines"),
-    ({"lines": []}, "lines"),
-    ({"currency": "XXX"}, "currency"),
-    ({"customer": {"email": "not-an-email"}}, "customer"),
-    ({"shipping": "-1.00"}, "shipping"),
-    ({"unknown_field": 1}, "unknown_field"),
-    ({"lines": [{"sku": "MUG", "quantity": 1, "unit_price": "99999999999999999999"}]}, "lines.0.unit_price"),
-    ({"lines": [{"sku": "MUG", "quantity": 1_000_000, "unit_price": "9999999999999.99"}]}, "lines"),
-    ({"customer": {"email": "bob@example.com", "name": "n" * 201}}, "customer"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"lines": [{"sku": "MUG", "quantity": 1, "unit_price": "7.505"}]}, "lines.0.unit_price"),
+        ({"lines": [{"sku": "MUG", "quantity": "1", "unit_price": "7.50"}]}, "lines"),
+        ({"lines": []}, "lines"),
+        ({"currency": "XXX"}, "currency"),
+        ({"customer": {"email": "not-an-email"}}, "customer"),
+        ({"shipping": "-1.00"}, "shipping"),
+        ({"unknown_field": 1}, "unknown_field"),
+        (
+            {"lines": [{"sku": "MUG", "quantity": 1, "unit_price": "99999999999999999999"}]},
+            "lines.0.unit_price",
+        ),
+        (
+            {"lines": [{"sku": "MUG", "quantity": 1_000_000, "unit_price": "9999999999999.99"}]},
+            "lines",
+        ),
+        ({"customer": {"email": "bob@example.com", "name": "n" * 201}}, "customer"),
+    ],
+)
 def test_invalid_manual_orders_are_422_naming_the_field(api, hub, change, field):
     response = api.post("/api/v1/orders", json=manual_order(**change))
 
@@ -130,9 +173,15 @@ def test_unknown_payment_channel_is_422_and_stores_nothing(api, hub):
         assert session.scalar(select(func.count()).select_from(Order)) == 0
 
 
-@pytest.mark.parametrize("data, status", [
-    (b"{not json", 400), (b"", 400), (b"[1, 2]", 422), (b'"text"', 422),
-])
+@pytest.mark.parametrize(
+    "data, status",
+    [
+        (b"{not json", 400),
+        (b"", 400),
+        (b"[1, 2]", 422),
+        (b'"text"', 422),
+    ],
+)
 def test_a_body_that_is_not_a_json_object_is_refused(api, data, status):
     response = api.post("/api/v1/orders", data=data, content_type="application/json")
 
@@ -153,8 +202,12 @@ def test_a_body_over_the_api_limit_is_413(api):
 
 
 def test_detail_shows_payments_shipments_and_events(api):
-    created = api.post("/api/v1/orders", json=manual_order(
-        payments=[{"reference": "cash-1", "amount": "27.49", "status": "captured"}])).get_json()
+    created = api.post(
+        "/api/v1/orders",
+        json=manual_order(
+            payments=[{"reference": "cash-1", "amount": "27.49", "status": "captured"}]
+        ),
+    ).get_json()
     oid = created["id"]
     api.post(f"/api/v1/orders/{oid}/transitions", json={"event": "confirm"})
     api.post(f"/api/v1/orders/{oid}/transitions", json={"event": "start_fulfillment"})
@@ -174,8 +227,11 @@ def test_unknown_order_is_404(api):
     response = api.get("/api/v1/orders/424242")
 
     assert response.status_code == 404
-    assert response.get_json()["error"] == {"code": "not_found", "message": "order 424242 does not exist",
-                                            "details": {}}
+    assert response.get_json()["error"] == {
+        "code": "not_found",
+        "message": "order 424242 does not exist",
+        "details": {},
+    }
 
 
 def test_list_pages_newest_first_with_an_opaque_cursor(api, hub, make_order):
@@ -192,16 +248,21 @@ def test_list_pages_newest_first_with_an_opaque_cursor(api, hub, make_order):
 
 def test_list_filters(api, hub, make_order):
     with hub.db.transaction() as session:
-        shop = create_channel(hub, session, name="Shop", connector="webhook_test",
-                              config={"webhook_secret": "s"})
-        in_shop = actions.upsert_order(session, shop, order_data(external_id="S1", number="#S1"),
-                                       actor="test").order.id
+        shop = create_channel(
+            hub, session, name="Shop", connector="webhook_test", config={"webhook_secret": "s"}
+        )
+        in_shop = actions.upsert_order(
+            session, shop, order_data(external_id="S1", number="#S1"), actor="test"
+        ).order.id
     pending = make_order(hub, customer=Customer(email="zed@example.com"))
     confirmed = make_order(hub, number="#2002")
     with hub.db.transaction() as session:
         actions.confirm(session, confirmed, actor="test")
-        session.execute(update(Order).where(Order.id == in_shop)
-                        .values(updated_at=datetime.now(UTC) - timedelta(days=3)))
+        session.execute(
+            update(Order)
+            .where(Order.id == in_shop)
+            .values(updated_at=datetime.now(UTC) - timedelta(days=3))
+        )
     since = (datetime.now(UTC) - timedelta(days=1)).isoformat()
 
     def listed(**params):
@@ -221,11 +282,18 @@ def test_list_filters(api, hub, make_order):
     assert listed(updated_since=since) == sorted([pending, confirmed])
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"status": "lost"}, "status"), ({"limit": "0"}, "limit"), ({"limit": "lots"}, "limit"),
-    ({"cursor": "garbage!"}, "cursor"), ({"updated_since": "yesterday"}, "updated_since"),
-    ({"channel": "nope"}, "channel"), ({"colour": "red"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"status": "lost"}, "status"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "lots"}, "limit"),
+        ({"cursor": "garbage!"}, "cursor"),
+        ({"updated_since": "yesterday"}, "updated_since"),
+        ({"channel": "nope"}, "channel"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
 def test_bad_list_parameters_are_422_naming_the_parameter(api, params, field):
     response = api.get("/api/v1/orders", query_string=params)
 
@@ -239,17 +307,26 @@ def test_bad_list_parameters_are_422_naming_the_parameter(api, params, field):
 def test_transition_returns_the_updated_order_with_the_audit_event(api, hub, make_order):
     oid = make_order(hub)
 
-    response = api.post(f"/api/v1/orders/{oid}/transitions", json={"event": "hold", "reason": "fraud check"})
+    response = api.post(
+        f"/api/v1/orders/{oid}/transitions", json={"event": "hold", "reason": "fraud check"}
+    )
 
     assert response.status_code == 200
     order = response.get_json()
     assert (order["status"], order["hold_reasons"]) == ("on_hold", ["fraud check"])
     held = order["events"][-1]
-    assert (held["name"], held["from"], held["to"], held["reason"], held["actor"]) == \
-        ("order.held", "pending", "on_hold", "fraud check", "api:tests")
+    assert (held["name"], held["from"], held["to"], held["reason"], held["actor"]) == (
+        "order.held",
+        "pending",
+        "on_hold",
+        "fraud check",
+        "api:tests",
+    )
 
 
-def test_an_event_the_status_does_not_allow_is_409_with_status_and_allowed_events(api, hub, make_order):
+def test_an_event_the_status_does_not_allow_is_409_with_status_and_allowed_events(
+    api, hub, make_order
+):
     oid = make_order(hub)
 
     response = api.post(f"/api/v1/orders/{oid}/transitions", json={"event": "deliver"})
@@ -260,8 +337,14 @@ def test_an_event_the_status_does_not_allow_is_409_with_status_and_allowed_event
     assert error["details"]["status"] == "pending"
     assert error["details"]["allowed"] == ["confirm", "hold", "cancel"]
     with hub.db.read() as session:
-        assert session.scalar(select(func.count()).select_from(OrderAuditEvent)
-                              .where(OrderAuditEvent.order_id == oid)) == 1
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(OrderAuditEvent)
+                .where(OrderAuditEvent.order_id == oid)
+            )
+            == 1
+        )
 
 
 def test_repeating_the_current_status_is_a_no_op(api, hub, make_order):
@@ -274,13 +357,16 @@ def test_repeating_the_current_status_is_a_no_op(api, hub, make_order):
     assert [e["name"] for e in again.get_json()["events"]].count("order.cancelled") == 1
 
 
-@pytest.mark.parametrize("body, status", [
-    ({"event": "hold"}, 422),  # a hold needs a reason
-    ({"event": "fly"}, 422),
-    ({"event": "ship_partial"}, 422),
-    ({}, 422),
-    ({"event": 3}, 422),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"event": "hold"}, 422),  # a hold needs a reason
+        ({"event": "fly"}, 422),
+        ({"event": "ship_partial"}, 422),
+        ({}, 422),
+        ({"event": 3}, 422),
+    ],
+)
 def test_bad_transition_requests_are_refused(api, hub, make_order, body, status):
     oid = make_order(hub)
 
@@ -291,10 +377,15 @@ def test_transition_of_an_unknown_order_is_404(api):
     assert api.post("/api/v1/orders/777/transitions", json={"event": "confirm"}).status_code == 404
 
 
-@pytest.mark.parametrize("error", [
-    ConcurrencyError("order 1 was changed concurrently"),
-    StaleDataError("UPDATE statement on table 'orders' expected to update 1 row(s); 0 were matched."),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConcurrencyError("order 1 was changed concurrently"),
+        StaleDataError(
+            "UPDATE statement on table 'orders' expected to update 1 row(s); 0 were matched."
+        ),
+    ],
+)
 def test_a_lost_update_race_is_a_409_conflict(api, hub, make_order, monkeypatch, error):
     oid = make_order(hub)
 

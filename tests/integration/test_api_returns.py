@@ -7,9 +7,9 @@ from marshmallow import Schema
 from sqlalchemy import select
 
 from hub import hookimpl
-from hub.channels import create_channel
-from hub.connectors import Connector
-from hub.models import Job
+from hub.channels.manage import create_channel
+from hub.integration.connectors import Connector
+from hub.store.models import Job
 from hub.testing import MANUAL_ORDER
 
 
@@ -41,8 +41,13 @@ def hub(make_hub):
 
 def shipped_order(api, **overrides) -> dict:
     """2 × 19.99 + 5.00 shipping = 44.98 USD, captured through the gateway, shipped in full."""
-    body = dict(MANUAL_ORDER, payments=[{"channel": "gateway", "reference": "pi_1", "amount": "44.98",
-                                         "status": "captured"}], **overrides)
+    body = dict(
+        MANUAL_ORDER,
+        payments=[
+            {"channel": "gateway", "reference": "pi_1", "amount": "44.98", "status": "captured"}
+        ],
+        **overrides,
+    )
     order = api.post("/api/v1/orders", json=body).get_json()
     for event in ("confirm", "start_fulfillment", "ship"):
         answer = api.post(f"/api/v1/orders/{order['id']}/transitions", json={"event": event})
@@ -51,14 +56,20 @@ def shipped_order(api, **overrides) -> dict:
 
 
 def open_return(api, order, quantity=1, **extra):
-    body = {"lines": [{"line_id": order["lines"][0]["id"], "quantity": quantity}], "reason": "too small",
-            **extra}
+    body = {
+        "lines": [{"line_id": order["lines"][0]["id"], "quantity": quantity}],
+        "reason": "too small",
+        **extra,
+    }
     return api.post(f"/api/v1/orders/{order['id']}/returns", json=body)
 
 
 def refund_jobs(hub) -> list[int]:
     with hub.db.read() as session:
-        return [j.payload["amount"] for j in session.scalars(select(Job).where(Job.kind == "payment.refund"))]
+        return [
+            j.payload["amount"]
+            for j in session.scalars(select(Job).where(Job.kind == "payment.refund"))
+        ]
 
 
 def test_a_return_opened_through_the_api_is_listed_on_the_order_detail(api):
@@ -69,18 +80,32 @@ def test_a_return_opened_through_the_api_is_listed_on_the_order_detail(api):
     assert answer.status_code == 201
     ret = answer.get_json()
     assert answer.headers["Location"] == f"/api/v1/returns/{ret['id']}"
-    assert (ret["status"], ret["refund_amount"], ret["shipping_refund"], ret["created_by"]) == \
-        ("requested", "19.99", "5.00", "api:tests")
+    assert (ret["status"], ret["refund_amount"], ret["shipping_refund"], ret["created_by"]) == (
+        "requested",
+        "19.99",
+        "5.00",
+        "api:tests",
+    )
     detail = api.get(f"/api/v1/orders/{order['id']}").get_json()
-    assert [(r["id"], r["status"], r["reason"]) for r in detail["returns"]] == \
-        [(ret["id"], "requested", "too small")]
+    assert [(r["id"], r["status"], r["reason"]) for r in detail["returns"]] == [
+        (ret["id"], "requested", "too small")
+    ]
     assert detail["returns"][0]["lines"][0] | {"id": 0} == {
-        "id": 0, "line_id": order["lines"][0]["id"], "sku": "TSHIRT-M", "quantity": 1, "location": None,
-        "write_off": False, "disposition": ""}
+        "id": 0,
+        "line_id": order["lines"][0]["id"],
+        "sku": "TSHIRT-M",
+        "quantity": 1,
+        "location": None,
+        "write_off": False,
+        "disposition": "",
+    }
     assert "order.return_requested" in [e["name"] for e in detail["events"]]
     listed = api.get(f"/api/v1/orders/{order['id']}/returns").get_json()["data"]
     assert [r["id"] for r in listed] == [ret["id"]]
-    assert api.get(f"/api/v1/returns/{ret['id']}").get_json()["refund"] == {"status": "none", "jobs": []}
+    assert api.get(f"/api/v1/returns/{ret['id']}").get_json()["refund"] == {
+        "status": "none",
+        "jobs": [],
+    }
 
 
 def test_approve_receive_refund_queues_the_refund_and_partly_returns_the_order(api, hub):
@@ -94,15 +119,22 @@ def test_approve_receive_refund_queues_the_refund_and_partly_returns_the_order(a
 
     assert refunded.status_code == 200
     body = refunded.get_json()
-    assert (body["status"], body["refunded_amount"], body["refund"]["status"]) == ("refunded", "19.99", "pending")
+    assert (body["status"], body["refunded_amount"], body["refund"]["status"]) == (
+        "refunded",
+        "19.99",
+        "pending",
+    )
     assert [j["amount"] for j in body["refund"]["jobs"]] == ["19.99"]
     assert refund_jobs(hub) == [1999]
     [listed] = api.get("/api/v1/returns?status=refunded").get_json()["data"]
     assert (listed["id"], listed["refund"]["status"]) == (rid, "pending")
     detail = api.get(f"/api/v1/orders/{order['id']}").get_json()
     assert detail["status"] == "partially_returned"
-    assert [e["name"] for e in detail["events"]][-3:] == \
-        ["order.return_received", "order.return_refunded", "order.partially_returned"]
+    assert [e["name"] for e in detail["events"]][-3:] == [
+        "order.return_received",
+        "order.return_refunded",
+        "order.partially_returned",
+    ]
 
 
 def test_a_refund_over_what_can_be_refunded_is_refused_with_the_figure_and_queues_nothing(api, hub):
@@ -152,12 +184,18 @@ def test_returning_more_than_shipped_or_an_unshipped_order_is_a_422(api):
     too_many = open_return(api, order, quantity=3)
     assert too_many.status_code == 422
     assert too_many.get_json()["error"]["details"] == {
-        "lines.0.quantity": [f"2 of line {line_id} (TSHIRT-M) can be returned"]}
+        "lines.0.quantity": [f"2 of line {line_id} (TSHIRT-M) can be returned"]
+    }
     unshipped = api.post("/api/v1/orders", json=dict(MANUAL_ORDER, external_id="other")).get_json()
     answer = open_return(api, unshipped)
-    assert answer.status_code == 422 and "only orders that shipped" in answer.get_json()["error"]["message"]
-    no_reason = api.post(f"/api/v1/orders/{order['id']}/returns",
-                         json={"lines": [{"line_id": line_id, "quantity": 1}]})
+    assert (
+        answer.status_code == 422
+        and "only orders that shipped" in answer.get_json()["error"]["message"]
+    )
+    no_reason = api.post(
+        f"/api/v1/orders/{order['id']}/returns",
+        json={"lines": [{"line_id": line_id, "quantity": 1}]},
+    )
     assert no_reason.status_code == 422 and "reason" in no_reason.get_json()["error"]["details"]
     assert api.get(f"/api/v1/orders/{order['id']}").get_json()["returns"] == []
 
@@ -173,14 +211,18 @@ def test_a_rejected_return_needs_a_reason_and_frees_its_units(api):
 
     assert (rejected["status"], rejected["rejected_at"] is not None) == ("rejected", True)
     assert open_return(api, order, quantity=2).status_code == 201
-    statuses = [r["status"] for r in api.get(f"/api/v1/orders/{order['id']}/returns").get_json()["data"]]
+    statuses = [
+        r["status"] for r in api.get(f"/api/v1/orders/{order['id']}/returns").get_json()["data"]
+    ]
     assert statuses == ["rejected", "requested"]
 
 
 def test_receiving_restocks_each_line_where_it_is_told(api):
     api.post("/api/v1/locations", json={"code": "wh", "priority": 10})
     api.post("/api/v1/locations", json={"code": "outlet"})
-    api.post("/api/v1/stock", json={"levels": [{"sku": "TSHIRT-M", "location": "wh", "on_hand": 5}]})
+    api.post(
+        "/api/v1/stock", json={"levels": [{"sku": "TSHIRT-M", "location": "wh", "on_hand": 5}]}
+    )
     order = shipped_order(api)
     line_id = order["lines"][0]["id"]
     rid = open_return(api, order, quantity=2).get_json()["id"]
@@ -189,10 +231,17 @@ def test_receiving_restocks_each_line_where_it_is_told(api):
     unknown = api.post(f"/api/v1/returns/{rid}/receive", json={"lines": {str(line_id): "nowhere"}})
     assert unknown.status_code == 422 and "nowhere" in unknown.get_json()["error"]["message"]
     assert list(unknown.get_json()["error"]["details"]) == [f"lines.{line_id}"]
-    received = api.post(f"/api/v1/returns/{rid}/receive", json={"lines": {str(line_id): "outlet"}}).get_json()
+    received = api.post(
+        f"/api/v1/returns/{rid}/receive", json={"lines": {str(line_id): "outlet"}}
+    ).get_json()
 
-    assert [(x["location"], x["disposition"]) for x in received["lines"]] == [("outlet", "restocked")]
-    levels = {(x["location"], x["on_hand"]) for x in api.get("/api/v1/stock?sku=TSHIRT-M").get_json()["data"]}
+    assert [(x["location"], x["disposition"]) for x in received["lines"]] == [
+        ("outlet", "restocked")
+    ]
+    levels = {
+        (x["location"], x["on_hand"])
+        for x in api.get("/api/v1/stock?sku=TSHIRT-M").get_json()["data"]
+    }
     assert levels == {("wh", 3), ("outlet", 2)}
 
 
@@ -217,10 +266,14 @@ def test_the_openapi_document_describes_the_return_operations(api):
 
     create = spec["paths"]["/api/v1/orders/{order_id}/returns"]["post"]
     assert create["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/ReturnCreate"}
+        "$ref": "#/components/schemas/ReturnCreate"
+    }
     assert {"201", "404", "422"} <= set(create["responses"])
     refund = spec["paths"]["/api/v1/returns/{return_id}/refund"]["post"]
     assert refund["requestBody"]["required"] is False and "409" in refund["responses"]
-    assert spec["paths"]["/api/v1/returns/{return_id}/reject"]["post"]["requestBody"]["required"] is True
+    assert (
+        spec["paths"]["/api/v1/returns/{return_id}/reject"]["post"]["requestBody"]["required"]
+        is True
+    )
     assert "returns" in schemas["OrderDetail"]["properties"]
     assert schemas["ReturnDetail"]["properties"]["refund"]

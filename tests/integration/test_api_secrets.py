@@ -8,7 +8,7 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from hub.models import Channel
+from hub.store.models import Channel
 from hub.testing import WebhookTestConnector, WebhookTestPlugin
 
 WEBHOOK_SECRET = "whsec_S3cr3t-Needle-7f2a9c"
@@ -37,21 +37,42 @@ def test_channel_secrets_are_in_no_file_log_or_answer(api, client, hub, run_jobs
         answers.append(response.get_data(as_text=True))
         return response
 
-    created = call("POST", "/api/v1/channels", json={
-        "name": "Secret shop", "connector": "webhook_test",
-        "config": {"webhook_secret": WEBHOOK_SECRET, "api_key": API_KEY}})
+    created = call(
+        "POST",
+        "/api/v1/channels",
+        json={
+            "name": "Secret shop",
+            "connector": "webhook_test",
+            "config": {"webhook_secret": WEBHOOK_SECRET, "api_key": API_KEY},
+        },
+    )
     assert created.status_code == 201
     channel_id = created.get_json()["id"]
     call("GET", "/api/v1/channels")
     call("GET", f"/api/v1/channels/{channel_id}")
-    call("PATCH", f"/api/v1/channels/{channel_id}", json={"name": "Renamed", "config": {"webhook_secret": ""}})
+    call(
+        "PATCH",
+        f"/api/v1/channels/{channel_id}",
+        json={"name": "Renamed", "config": {"webhook_secret": ""}},
+    )
     call("POST", f"/api/v1/channels/{channel_id}/test")
     call("POST", f"/api/v1/channels/{channel_id}/sync")
     # A config error on a secret field must not echo the value either.
-    call("PATCH", f"/api/v1/channels/{channel_id}", json={"config": {"api_key": 12345, "fail_check": "no"}})
-    body = json.dumps({"id": "evt-1", "topic": "orders/create", "order": {"external_id": "1"}}).encode()
-    hook = client.post("/webhooks/secret-shop", data=body, headers={
-        WebhookTestConnector.SIGNATURE_HEADER: WebhookTestConnector.sign(WEBHOOK_SECRET, body)})
+    call(
+        "PATCH",
+        f"/api/v1/channels/{channel_id}",
+        json={"config": {"api_key": 12345, "fail_check": "no"}},
+    )
+    body = json.dumps(
+        {"id": "evt-1", "topic": "orders/create", "order": {"external_id": "1"}}
+    ).encode()
+    hook = client.post(
+        "/webhooks/secret-shop",
+        data=body,
+        headers={
+            WebhookTestConnector.SIGNATURE_HEADER: WebhookTestConnector.sign(WEBHOOK_SECRET, body)
+        },
+    )
     run_jobs(hub)
     call("GET", "/api/v1/webhook-events")
     call("GET", "/api/v1/jobs")

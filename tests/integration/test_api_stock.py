@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from hub.models import Job, StockMovement
+from hub.store.models import Job, StockMovement
 
 
 @pytest.fixture
@@ -15,13 +15,21 @@ def warehouses(api):
 
 
 def test_create_get_list_and_patch_locations(api):
-    created = api.post("/api/v1/locations", json={"code": "MAIN", "name": "Main warehouse", "priority": 3})
+    created = api.post(
+        "/api/v1/locations", json={"code": "MAIN", "name": "Main warehouse", "priority": 3}
+    )
     api.post("/api/v1/locations", json={"code": "SHOP", "priority": 7})
 
     assert created.status_code == 201
     assert created.headers["Location"] == "/api/v1/locations/MAIN"
     assert created.get_json() | {"id": 0, "created_at": ""} == {
-        "id": 0, "code": "MAIN", "name": "Main warehouse", "priority": 3, "active": True, "created_at": ""}
+        "id": 0,
+        "code": "MAIN",
+        "name": "Main warehouse",
+        "priority": 3,
+        "active": True,
+        "created_at": "",
+    }
     assert [x["code"] for x in api.get("/api/v1/locations").get_json()["data"]] == ["SHOP", "MAIN"]
     patched = api.patch("/api/v1/locations/MAIN", json={"priority": 9, "active": False})
     assert patched.get_json()["priority"] == 9
@@ -45,29 +53,51 @@ def test_location_errors(api):
 
 
 def test_setting_levels_records_movements_with_the_token_as_actor(api, hub, warehouses):
-    response = api.post("/api/v1/stock", json={
-        "levels": [{"sku": "MUG", "location": "EAST", "on_hand": 12},
-                   {"sku": "MUG", "location": "WEST", "on_hand": 3}],
-        "reason": "cycle count"})
+    response = api.post(
+        "/api/v1/stock",
+        json={
+            "levels": [
+                {"sku": "MUG", "location": "EAST", "on_hand": 12},
+                {"sku": "MUG", "location": "WEST", "on_hand": 3},
+            ],
+            "reason": "cycle count",
+        },
+    )
 
     assert response.status_code == 200
     body = response.get_json()
     assert body["changed"] == 2
-    assert [(x["sku"], x["location"], x["on_hand"], x["available"]) for x in body["levels"]] == \
-        [("MUG", "EAST", 12, 12), ("MUG", "WEST", 3, 3)]
+    assert [(x["sku"], x["location"], x["on_hand"], x["available"]) for x in body["levels"]] == [
+        ("MUG", "EAST", 12, 12),
+        ("MUG", "WEST", 3, 3),
+    ]
     with hub.db.read() as session:
         moves = session.scalars(select(StockMovement).order_by(StockMovement.id)).all()
-        assert [(m.actor, m.reason, m.source, m.on_hand_change) for m in moves] == \
-            [("tests", "cycle count", "api", 12), ("tests", "cycle count", "api", 3)]
-        assert session.scalars(select(Job.kind).where(Job.kind == "stock.push")).all() == ["stock.push"]
+        assert [(m.actor, m.reason, m.source, m.on_hand_change) for m in moves] == [
+            ("tests", "cycle count", "api", 12),
+            ("tests", "cycle count", "api", 3),
+        ]
+        assert session.scalars(select(Job.kind).where(Job.kind == "stock.push")).all() == [
+            "stock.push"
+        ]
 
-    again = api.post("/api/v1/stock", json={"levels": [{"sku": "MUG", "location": "EAST", "on_hand": 12}]})
+    again = api.post(
+        "/api/v1/stock", json={"levels": [{"sku": "MUG", "location": "EAST", "on_hand": 12}]}
+    )
     assert again.get_json()["changed"] == 0
 
 
 def test_stock_list_filters_and_pages(api, warehouses):
-    api.post("/api/v1/stock", json={"levels": [
-        {"sku": s, "location": loc, "on_hand": 1} for s in ("A", "B", "C") for loc in ("EAST", "WEST")]})
+    api.post(
+        "/api/v1/stock",
+        json={
+            "levels": [
+                {"sku": s, "location": loc, "on_hand": 1}
+                for s in ("A", "B", "C")
+                for loc in ("EAST", "WEST")
+            ]
+        },
+    )
 
     by_sku = api.get("/api/v1/stock?sku=B").get_json()["data"]
     by_location = api.get("/api/v1/stock?location=WEST").get_json()["data"]
@@ -80,12 +110,15 @@ def test_stock_list_filters_and_pages(api, warehouses):
     assert api.get("/api/v1/stock?location=NOWHERE").status_code == 422
 
 
-@pytest.mark.parametrize("levels, field", [
-    ([{"sku": "MUG", "location": "EAST", "on_hand": -1}], "levels"),
-    ([{"sku": "MUG", "location": "EAST", "on_hand": 1.5}], "levels"),
-    ([{"sku": "MUG", "on_hand": 1}], "levels"),
-    ([], "levels"),
-])
+@pytest.mark.parametrize(
+    "levels, field",
+    [
+        ([{"sku": "MUG", "location": "EAST", "on_hand": -1}], "levels"),
+        ([{"sku": "MUG", "location": "EAST", "on_hand": 1.5}], "levels"),
+        ([{"sku": "MUG", "on_hand": 1}], "levels"),
+        ([], "levels"),
+    ],
+)
 def test_bad_levels_are_422(api, warehouses, levels, field):
     response = api.post("/api/v1/stock", json={"levels": levels})
 
@@ -94,9 +127,15 @@ def test_bad_levels_are_422(api, warehouses, levels, field):
 
 
 def test_an_unknown_location_refuses_the_whole_batch(api, hub, warehouses):
-    response = api.post("/api/v1/stock", json={"levels": [
-        {"sku": "MUG", "location": "EAST", "on_hand": 5},
-        {"sku": "MUG", "location": "MOON", "on_hand": 5}]})
+    response = api.post(
+        "/api/v1/stock",
+        json={
+            "levels": [
+                {"sku": "MUG", "location": "EAST", "on_hand": 5},
+                {"sku": "MUG", "location": "MOON", "on_hand": 5},
+            ]
+        },
+    )
 
     assert response.status_code == 422
     assert "MOON" in response.get_json()["error"]["message"]

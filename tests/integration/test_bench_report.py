@@ -20,14 +20,33 @@ def _by_name(rows: list[dict]) -> dict[str, str]:
 def test_each_target_is_judged_against_its_own_figure():
     results = {
         "webhook_ingest": {"sqlite": _webhooks(0.6, 20.0), "postgresql": _webhooks(0.4, 80.0)},
-        "order_pull": {"sqlite": {"orders": 2000, "hub_orders_per_second": 300.0,
-                                  "raw_orders_per_second": 1000.0, "ratio": 0.3},
-                       "postgresql": {"orders": 2000, "hub_orders_per_second": 100.0,
-                                      "raw_orders_per_second": 1000.0, "ratio": 0.1}},
-        "stock_import": {"database": "sqlite", "rows": 1000, "process_peak_rss_mib": 260.0,
-                         "runs": [{"run": "new levels", "seconds": 1.0, "peak_rss_mib": 100.0}]},
-        "jobs_postgresql": {"1_workers": 100.0, "2_workers": 180.0, "4_workers": 300.0, "jobs": 10,
-                            "ratio_2_to_1": 1.8},
+        "order_pull": {
+            "sqlite": {
+                "orders": 2000,
+                "hub_orders_per_second": 300.0,
+                "raw_orders_per_second": 1000.0,
+                "ratio": 0.3,
+            },
+            "postgresql": {
+                "orders": 2000,
+                "hub_orders_per_second": 100.0,
+                "raw_orders_per_second": 1000.0,
+                "ratio": 0.1,
+            },
+        },
+        "stock_import": {
+            "database": "sqlite",
+            "rows": 1000,
+            "process_peak_rss_mib": 260.0,
+            "runs": [{"run": "new levels", "seconds": 1.0, "peak_rss_mib": 100.0}],
+        },
+        "jobs_postgresql": {
+            "1_workers": 100.0,
+            "2_workers": 180.0,
+            "4_workers": 300.0,
+            "jobs": 10,
+            "ratio_2_to_1": 1.8,
+        },
     }
     verdicts = _by_name(report.rows(results))
     assert verdicts == {
@@ -47,20 +66,36 @@ def test_each_target_is_judged_against_its_own_figure():
 
 
 def test_a_flow_that_lost_orders_fails_however_fast_and_linearity_is_its_own_row():
-    runs = {"100": {"orders": 100, "elapsed_s": 10.0, "orders_per_s": 10.0, "sound": True},
-            "1000": {"orders": 1000, "elapsed_s": 90.0, "orders_per_s": 11.1, "sound": False,
-                     "shipped": 990, "dead_jobs": 3}}
+    runs = {
+        "100": {"orders": 100, "elapsed_s": 10.0, "orders_per_s": 10.0, "sound": True},
+        "1000": {
+            "orders": 1000,
+            "elapsed_s": 90.0,
+            "orders_per_s": 11.1,
+            "sound": False,
+            "shipped": 990,
+            "dead_jobs": 3,
+        },
+    }
     rows = report.rows({"whole_flow": {"sizes": [100, 1000], "runs": runs, "time_ratio": 9.0}})
-    assert _by_name(rows) == {"(c) whole flow, 100 orders": "pass", "(c) whole flow, 1,000 orders": "FAIL",
-                              "(c) whole flow: time(1,000) / time(100)": "pass"}
+    assert _by_name(rows) == {
+        "(c) whole flow, 100 orders": "pass",
+        "(c) whole flow, 1,000 orders": "FAIL",
+        "(c) whole flow: time(1,000) / time(100)": "pass",
+    }
     assert "NOT SOUND: 990 shipped, 3 dead jobs" in rows[1]["result"]
 
 
 def test_without_postgresql_or_the_flow_scenario_rows_say_so_instead_of_failing(monkeypatch):
     monkeypatch.setattr(report, "flow_module", lambda: None)
-    results = {"webhook_ingest": {"sqlite": _webhooks(0.6, 20.0), "postgresql": {"skipped": "no database"}},
-               "whole_flow": report.bench_flow(None, True),
-               "jobs_postgresql": {"skipped": "no database"}}
+    results = {
+        "webhook_ingest": {
+            "sqlite": _webhooks(0.6, 20.0),
+            "postgresql": {"skipped": "no database"},
+        },
+        "whole_flow": report.bench_flow(None, True),
+        "jobs_postgresql": {"skipped": "no database"},
+    }
     verdicts = _by_name(report.rows(results))
     assert verdicts["(a) webhook ingest, PostgreSQL"] == "skipped"
     assert verdicts["(c) whole flow"] == "not available"
@@ -72,12 +107,20 @@ def fake_benchmarks(monkeypatch, tmp_path):
     monkeypatch.setattr(report, "RESULTS", tmp_path)
 
     def slow_jobs(pg, quick):
-        return {"1_workers": 100.0, "2_workers": 110.0, "4_workers": 120.0, "jobs": 10, "ratio_2_to_1": 1.1}
+        return {
+            "1_workers": 100.0,
+            "2_workers": 110.0,
+            "4_workers": 120.0,
+            "jobs": 10,
+            "ratio_2_to_1": 1.1,
+        }
 
     def broken(pg, quick):
         raise RuntimeError("the sandbox did not start")
 
-    monkeypatch.setattr(report, "BENCHMARKS", {"d": ("stock_import", broken), "e": ("jobs_postgresql", slow_jobs)})
+    monkeypatch.setattr(
+        report, "BENCHMARKS", {"d": ("stock_import", broken), "e": ("jobs_postgresql", slow_jobs)}
+    )
     return tmp_path
 
 
@@ -88,7 +131,9 @@ def test_a_missed_target_is_reported_but_does_not_fail_the_run(fake_benchmarks, 
     [written] = fake_benchmarks.glob("*-quick.json")
     saved = json.loads(written.read_text())
     assert saved["jobs_postgresql"]["ratio_2_to_1"] == 1.1 and saved["quick"] is True
-    assert {"cpus", "python", "commit"} <= set(saved["machine"]) and len(saved["load_average_before"]) == 3
+    assert {"cpus", "python", "commit"} <= set(saved["machine"]) and len(
+        saved["load_average_before"]
+    ) == 3
 
 
 def test_a_broken_benchmark_fails_the_run_and_the_others_still_report(fake_benchmarks, capsys):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from hub import db as hub_db
-from hub.db import Database
+from hub.store import db as hub_db
+from hub.store.db import Database
 
 pytestmark = pytest.mark.postgres
 
@@ -31,7 +31,10 @@ def test_a_pooled_connection_dropped_by_the_server(pg_url, monkeypatch, idle_aft
                 after = conn.execute(text("SELECT pg_backend_pid()")).scalar()
             assert after != before
         else:
-            with pytest.raises(Exception, match="terminat|closed|connection"), database.write() as conn:
+            with (
+                pytest.raises(Exception, match="terminat|closed|connection"),
+                database.write() as conn,
+            ):
                 conn.execute(text("SELECT 1"))
             with database.write() as conn:
                 assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != before

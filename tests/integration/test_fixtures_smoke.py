@@ -1,4 +1,4 @@
-from hub.models import Order
+from hub.store.models import Order
 
 
 def test_an_order_is_confirmed_by_its_jobs_on_each_database(any_hub, make_order, run_jobs):

@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 
 from hub import hookimpl
 from hub.core.exceptions import ExternalError, ValidationError
-from hub.jobs import Worker, backoff_seconds, claim, enqueue, retry, run
-from hub.models import Job, utcnow
+from hub.queue.jobs import Worker, backoff_seconds, claim, enqueue, retry, run
+from hub.store.models import Job, utcnow
 
 
 class JobPlugin:
@@ -19,8 +19,12 @@ class JobPlugin:
 
     @hookimpl
     def hub_register_job_handlers(self):
-        return {"test.ok": self.ok, "test.flaky": self.flaky, "test.broken": self.broken,
-                "test.crash": self.crash}
+        return {
+            "test.ok": self.ok,
+            "test.flaky": self.flaky,
+            "test.broken": self.broken,
+            "test.crash": self.crash,
+        }
 
     def ok(self, ctx):
         self.runs.append((ctx.id, ctx.attempts))
@@ -28,7 +32,9 @@ class JobPlugin:
     def flaky(self, ctx):
         self.runs.append((ctx.id, ctx.attempts))
         if ctx.attempts < ctx.payload["succeed_on"]:
-            raise ExternalError("service unavailable", retryable=True, retry_after=ctx.payload.get("retry_after"))
+            raise ExternalError(
+                "service unavailable", retryable=True, retry_after=ctx.payload.get("retry_after")
+            )
 
     def broken(self, ctx):
         self.runs.append((ctx.id, ctx.attempts))
@@ -44,7 +50,7 @@ def jobs_hub(request, make_hub):
     plugin = JobPlugin()
     if request.param == "postgresql":
         request.getfixturevalue("pg_url")
-        from hub.db import Database
+        from hub.store.db import Database
         from hub.testing import truncate_all
 
         db = Database(request.getfixturevalue("pg_url"))
@@ -76,7 +82,9 @@ def test_a_job_exists_only_if_its_transaction_committed(jobs_hub):
             enqueue(session, "test.ok")
             raise RuntimeError("the action failed after enqueueing")
     with hub.db.read() as session:
-        assert session.scalar(select(func.count()).select_from(Job).where(Job.kind == "test.ok")) == 0
+        assert (
+            session.scalar(select(func.count()).select_from(Job).where(Job.kind == "test.ok")) == 0
+        )
 
 
 def test_a_job_runs_once_and_succeeds(jobs_hub):
@@ -87,7 +95,12 @@ def test_a_job_runs_once_and_succeeds(jobs_hub):
     assert Worker(hub).run_until_idle() == 0
     assert plugin.runs == [(job_id, 1)]
     job = _job(hub, job_id)
-    assert (job.status, job.attempts, job.locked_by, job.finished_at is not None) == ("succeeded", 1, None, True)
+    assert (job.status, job.attempts, job.locked_by, job.finished_at is not None) == (
+        "succeeded",
+        1,
+        None,
+        True,
+    )
 
 
 def test_the_same_dedupe_key_enqueues_one_job_and_keeps_the_transaction_usable(jobs_hub):
@@ -191,8 +204,8 @@ def test_backoff_grows_exponentially_within_jitter_and_respects_retry_after(jobs
 
 
 def test_a_periodic_job_still_waiting_takes_the_next_slots_work_too(jobs_hub):
-    from hub.jobs import PeriodicJob
-    from hub.scheduler import fire
+    from hub.integration.jobs import PeriodicJob
+    from hub.queue.scheduler import fire
 
     hub, plugin = jobs_hub
     pull = PeriodicJob(kind="test.ok", every_seconds=10, channel_id=None)

@@ -9,8 +9,8 @@ import responses
 from prometheus_client.parser import text_string_to_metric_families
 
 from hub import hookimpl
-from hub.channels import create_channel
-from hub.http import HttpClient
+from hub.channels.manage import create_channel
+from hub.integration.http import HttpClient
 from hub.testing import WebhookTestConnector, WebhookTestPlugin
 
 SECRET = "whsec_metrics"
@@ -32,16 +32,23 @@ def samples(response) -> dict[tuple[str, tuple], float]:
 
 
 def deliver(client, slug, event_id, secret=SECRET):
-    body = json.dumps({"id": event_id, "topic": "orders/create",
-                       "order": {"external_id": event_id}}).encode()
-    return client.post(f"/webhooks/{slug}", data=body, headers={
-        WebhookTestConnector.SIGNATURE_HEADER: WebhookTestConnector.sign(secret, body)})
+    body = json.dumps(
+        {"id": event_id, "topic": "orders/create", "order": {"external_id": event_id}}
+    ).encode()
+    return client.post(
+        f"/webhooks/{slug}",
+        data=body,
+        headers={WebhookTestConnector.SIGNATURE_HEADER: WebhookTestConnector.sign(secret, body)},
+    )
 
 
-def test_metrics_count_webhooks_jobs_orders_and_outbound_requests(hub, client, make_order, run_jobs):
+def test_metrics_count_webhooks_jobs_orders_and_outbound_requests(
+    hub, client, make_order, run_jobs
+):
     with hub.db.transaction() as session:
-        channel = create_channel(hub, session, name="Shop", connector="webhook_test",
-                                 config={"webhook_secret": SECRET})
+        channel = create_channel(
+            hub, session, name="Shop", connector="webhook_test", config={"webhook_secret": SECRET}
+        )
     make_order(hub)
     deliver(client, "shop", "e1")
     deliver(client, "shop", "e1")
@@ -91,8 +98,9 @@ class _PlainHttpPlugin:
 def test_every_http_client_a_connector_holds_is_timed(make_hub):
     hub = make_hub(plugins=[_PlainHttpPlugin()])
     with hub.db.transaction() as session:
-        channel = create_channel(hub, session, name="Plain", connector="plain_http",
-                                 config={"webhook_secret": SECRET})
+        channel = create_channel(
+            hub, session, name="Plain", connector="plain_http", config={"webhook_secret": SECRET}
+        )
     with hub.db.read() as session:
         connector = hub.connector_for(session.get(type(channel), channel.id))
     with responses.RequestsMock() as mock:
@@ -102,15 +110,21 @@ def test_every_http_client_a_connector_holds_is_timed(make_hub):
         connector.http.get("/orders")
 
     sample = hub.metrics.registry.get_sample_value
-    assert sample("hub_external_request_seconds_count", {"connector": "plain_http", "status": "503"}) == 1
-    assert sample("hub_external_request_seconds_count", {"connector": "plain_http", "status": "200"}) == 1
+    assert (
+        sample("hub_external_request_seconds_count", {"connector": "plain_http", "status": "503"})
+        == 1
+    )
+    assert (
+        sample("hub_external_request_seconds_count", {"connector": "plain_http", "status": "200"})
+        == 1
+    )
 
 
 def test_queued_work_shows_its_age(hub, client):
     from datetime import timedelta
 
-    from hub.jobs import enqueue
-    from hub.models import utcnow
+    from hub.queue.jobs import enqueue
+    from hub.store.models import utcnow
 
     with hub.db.transaction() as session:
         enqueue(session, "notify", {}, run_at=utcnow() - timedelta(minutes=5))
@@ -130,7 +144,9 @@ def test_metrics_are_refused_to_a_remote_caller_without_a_token(client):
 
 
 def test_a_remote_caller_with_an_api_token_may_read_them(client, api_token):
-    ok = client.get("/metrics", environ_base=REMOTE, headers={"Authorization": f"Bearer {api_token}"})
+    ok = client.get(
+        "/metrics", environ_base=REMOTE, headers={"Authorization": f"Bearer {api_token}"}
+    )
     bad = client.get("/metrics", environ_base=REMOTE, headers={"Authorization": "Bearer hub_wrong"})
 
     assert ok.status_code == 200
@@ -172,7 +188,7 @@ def test_without_proxy_hops_a_client_cannot_claim_another_address(client):
 
 @pytest.mark.parametrize("hops", ["-1", "two", "11"])
 def test_a_wrong_proxy_hops_setting_is_refused_clearly(hops):
-    from hub.config import Settings
+    from hub.store.config import Settings
 
     with pytest.raises(ValueError, match="HUB_PROXY_HOPS must be a whole number from 0 to 10"):
         Settings.from_env({"HUB_PROXY_HOPS": hops})

@@ -4,15 +4,16 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from hub import migrate
-from hub.db import Database
-from hub.models import Base
+from hub.store import migrate
+from hub.store.db import Database
+from hub.store.models import Base
 
 
 def _diff(db: Database):
     with db.engine.connect() as conn:
-        return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
-                                Base.metadata)
+        return compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+        )
 
 
 def test_migrations_match_the_models_on_sqlite(tmp_path):

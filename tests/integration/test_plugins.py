@@ -4,10 +4,10 @@ import pytest
 from marshmallow import Schema, fields
 
 from hub import hookimpl
-from hub.channels import create_channel, update_config
-from hub.connectors import Connector
+from hub.channels.manage import create_channel, update_config
 from hub.core.exceptions import ConfigError, ValidationError
-from hub.plugins import collect_connectors, get_plugin_manager
+from hub.integration.connectors import Connector
+from hub.integration.manager import collect_connectors, get_plugin_manager
 
 
 class SecretConfig(Schema):
@@ -75,7 +75,8 @@ def test_hub_plugins_registers_modules_by_import_name(monkeypatch, tmp_path):
         "from hub import hookimpl\n"
         "@hookimpl\n"
         "def hub_register_job_handlers():\n"
-        "    return {'acme.job': lambda ctx: None}\n")
+        "    return {'acme.job': lambda ctx: None}\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("HUB_PLUGINS", "acme_plugin")
     pm = get_plugin_manager()
@@ -91,13 +92,21 @@ def test_channel_config_is_validated_and_secrets_are_encrypted_at_rest(make_hub)
         with pytest.raises(ValidationError) as info:
             create_channel(hub, session, name="CRM", connector="dummy", config={"url": "not a url"})
         assert set(info.value.details) == {"url", "token"}
-        channel = create_channel(hub, session, name="CRM", connector="dummy",
-                                 config={"url": "https://crm.example/hook", "token": "tok-123-secret"})
+        channel = create_channel(
+            hub,
+            session,
+            name="CRM",
+            connector="dummy",
+            config={"url": "https://crm.example/hook", "token": "tok-123-secret"},
+        )
         stored = dict(channel.config)
         assert "tok-123-secret" not in repr(stored) and "$enc" in repr(stored["token"])
         assert hub.decrypt_config("dummy", stored)["token"] == "tok-123-secret"
         # A blank secret on edit keeps the stored one.
         update_config(hub, session, channel, {"url": "https://crm.example/v2", "token": ""})
-        assert hub.channel_info(channel).config == {"url": "https://crm.example/v2", "token": "tok-123-secret"}
+        assert hub.channel_info(channel).config == {
+            "url": "https://crm.example/v2",
+            "token": "tok-123-secret",
+        }
     raw = (hub.settings.data_dir / "hub.db").read_bytes()
     assert b"tok-123-secret" not in raw

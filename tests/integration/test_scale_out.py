@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from hub.jobs import enqueue
-from hub.models import Job
+from hub.queue.jobs import enqueue
+from hub.store.models import Job
 from hub.testing import hub_process_env
 
 pytestmark = pytest.mark.postgres
@@ -25,12 +25,23 @@ SUPPORT = Path(__file__).parent.parent / "support"
 
 
 def start(args, *, data_dir, pg_url, log_file, **env):
-    environ = hub_process_env(data_dir, HUB_DATABASE_URL=pg_url, HUB_PLUGINS="scale_plugin",
-                              PYTHONPATH=f"{SUPPORT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-                              SCALE_LOG=str(log_file), HUB_LOG_LEVEL="INFO",
-                              HUB_SECRET_KEY="pX1tWcGz6n2WQ6o2mJfQJ0lVuyqQ6vYbJ3m6m0w3i1Q=", **env)
-    return subprocess.Popen([sys.executable, "-m", "hub", *args], env=environ,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    environ = hub_process_env(
+        data_dir,
+        HUB_DATABASE_URL=pg_url,
+        HUB_PLUGINS="scale_plugin",
+        PYTHONPATH=f"{SUPPORT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        SCALE_LOG=str(log_file),
+        HUB_LOG_LEVEL="INFO",
+        HUB_SECRET_KEY="pX1tWcGz6n2WQ6o2mJfQJ0lVuyqQ6vYbJ3m6m0w3i1Q=",
+        **env,
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "hub", *args],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def stop(proc):
@@ -57,10 +68,14 @@ def test_two_workers_run_2000_jobs_each_exactly_once(pg_hub, pg_url, tmp_path):
     log_file = tmp_path / "runs.log"
     with pg_hub.db.transaction() as session:
         ids = [enqueue(session, "scale.record") for _ in range(2000)]
-    workers = [start(["worker"], data_dir=tmp_path, pg_url=pg_url, log_file=log_file) for _ in range(2)]
+    workers = [
+        start(["worker"], data_dir=tmp_path, pg_url=pg_url, log_file=log_file) for _ in range(2)
+    ]
     started = time.monotonic()
     try:
-        assert wait_until(lambda: count(pg_hub, Job.kind == "scale.record", Job.status == "succeeded") == 2000)
+        assert wait_until(
+            lambda: count(pg_hub, Job.kind == "scale.record", Job.status == "succeeded") == 2000
+        )
         elapsed = time.monotonic() - started
     finally:
         outputs = [stop(w) for w in workers]
@@ -80,13 +95,17 @@ def test_a_job_whose_worker_is_killed_completes_after_its_lease(pg_hub, pg_url, 
         job_id = enqueue(session, "scale.slow", {"seconds": 3})
     lease = {"HUB_JOB_LEASE_SECONDS": "3"}
     victim = start(["worker"], data_dir=tmp_path, pg_url=pg_url, log_file=log_file, **lease)
-    assert wait_until(lambda: log_file.exists() and f"start {job_id}" in log_file.read_text(), timeout=60)
+    assert wait_until(
+        lambda: log_file.exists() and f"start {job_id}" in log_file.read_text(), timeout=60
+    )
     victim.send_signal(signal.SIGKILL)
     victim.communicate(timeout=30)
     assert count(pg_hub, Job.id == job_id, Job.status == "running") == 1  # stranded, for now
     rescuer = start(["worker"], data_dir=tmp_path, pg_url=pg_url, log_file=log_file, **lease)
     try:
-        assert wait_until(lambda: count(pg_hub, Job.id == job_id, Job.status == "succeeded") == 1, timeout=60)
+        assert wait_until(
+            lambda: count(pg_hub, Job.id == job_id, Job.status == "succeeded") == 1, timeout=60
+        )
     finally:
         stop(rescuer)
     lines = log_file.read_text().splitlines()
@@ -96,8 +115,10 @@ def test_a_job_whose_worker_is_killed_completes_after_its_lease(pg_hub, pg_url, 
 
 def test_two_schedulers_firing_the_same_slots_enqueue_one_job_per_slot(pg_hub, pg_url, tmp_path):
     log_file = tmp_path / "runs.log"
-    schedulers = [start(["scheduler"], data_dir=tmp_path, pg_url=pg_url, log_file=log_file, SCALE_TICK="1")
-                  for _ in range(2)]
+    schedulers = [
+        start(["scheduler"], data_dir=tmp_path, pg_url=pg_url, log_file=log_file, SCALE_TICK="1")
+        for _ in range(2)
+    ]
     # A worker runs each tick: a tick still queued would hold the next slots back (coalescing).
     worker = start(["worker"], data_dir=tmp_path, pg_url=pg_url, log_file=log_file)
     # Both must be up before the window starts: start-up time varies with load.

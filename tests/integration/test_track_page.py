@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hub import actions
 from hub.core.order import PaymentData, ShipmentData
-from hub.models import Order
+from hub.orders import actions
+from hub.store.models import Order
 from hub.web.track import tracking_link
 
 
@@ -16,15 +16,27 @@ def _token(hub, order_id) -> str:
 
 
 def test_the_page_needs_no_sign_in_and_shows_status_items_and_tracking(hub, client, make_order):
-    order_id = make_order(hub, number="#1001", notes="VIP: call before delivery",
-                          payments=[PaymentData(reference="pi_secret_ref_42", amount=4498, status="captured")])
+    order_id = make_order(
+        hub,
+        number="#1001",
+        notes="VIP: call before delivery",
+        payments=[PaymentData(reference="pi_secret_ref_42", amount=4498, status="captured")],
+    )
     with hub.db.transaction() as db:
         actions.hold(db, order_id, "fraud_check_manual", actor="test")
         actions.confirm(db, order_id, actor="test")
         actions.start_fulfillment(db, order_id, actor="test")
-        actions.ship(db, order_id, ShipmentData(external_id="s1", carrier="UPS",
-                                                tracking_number="1Z999AA10123456784",
-                                                lines={"TSHIRT-M": 1}), actor="test")
+        actions.ship(
+            db,
+            order_id,
+            ShipmentData(
+                external_id="s1",
+                carrier="UPS",
+                tracking_number="1Z999AA10123456784",
+                lines={"TSHIRT-M": 1},
+            ),
+            actor="test",
+        )
     answer = client.get(f"/track/{_token(hub, order_id)}")
     assert answer.status_code == 200
     html = answer.get_data(as_text=True)
@@ -33,8 +45,15 @@ def test_the_page_needs_no_sign_in_and_shows_status_items_and_tracking(hub, clie
     assert 'href="https://www.ups.com/track?tracknum=1Z999AA10123456784"' in html
     assert "1 × T-shirt M" in html
     # Nothing internal: no notes, no hold reasons, no payment references, no email, no actors.
-    for internal in ("VIP", "fraud_check_manual", "pi_secret_ref_42", "ann@example.com",
-                     ">test<", "Manual orders", "1 Main St"):
+    for internal in (
+        "VIP",
+        "fraud_check_manual",
+        "pi_secret_ref_42",
+        "ann@example.com",
+        ">test<",
+        "Manual orders",
+        "1 Main St",
+    ):
         assert internal not in html
     assert answer.headers["Referrer-Policy"] == "no-referrer"
     assert "noindex" in answer.headers["X-Robots-Tag"]
@@ -57,8 +76,12 @@ def test_a_voided_shipment_is_not_shown(hub, client, make_order):
     order_id = make_order(hub)
     with hub.db.transaction() as db:
         actions.confirm(db, order_id, actor="test")
-        actions.ship(db, order_id, ShipmentData(external_id="s1", carrier="FedEx", tracking_number="VOIDME1"),
-                     actor="test")
+        actions.ship(
+            db,
+            order_id,
+            ShipmentData(external_id="s1", carrier="FedEx", tracking_number="VOIDME1"),
+            actor="test",
+        )
         actions.void_shipment(db, order_id, "s1", actor="test")
     html = client.get(f"/track/{_token(hub, order_id)}").get_data(as_text=True)
     assert "VOIDME1" not in html
@@ -80,7 +103,10 @@ def test_tokens_are_long_and_random(hub, make_order):
 def test_tracking_links():
     assert tracking_link("UPS", "1Z 9", "") == "https://www.ups.com/track?tracknum=1Z%209"
     assert tracking_link("usps", "94001", "").startswith("https://tools.usps.com/")
-    assert tracking_link("Acme Freight", "123", "https://acme.example/t/123") == "https://acme.example/t/123"
+    assert (
+        tracking_link("Acme Freight", "123", "https://acme.example/t/123")
+        == "https://acme.example/t/123"
+    )
     assert tracking_link("Acme Freight", "123", "") is None
     # A URL that is not a web address is never made a link.
     assert tracking_link("Acme", "1", "javascript:alert(1)") is None

@@ -18,4 +18,7 @@ def test_environment_configures_the_app_and_the_mapping_wins(hub, monkeypatch):
 
 def test_each_surface_is_its_own_blueprint(app):
     assert {"ops", "webhooks", "api"} <= set(app.blueprints)
-    assert app.url_map.bind("localhost").match("/webhooks/shop", method="POST")[0] == "webhooks.receive"
+    assert (
+        app.url_map.bind("localhost").match("/webhooks/shop", method="POST")[0]
+        == "webhooks.receive"
+    )

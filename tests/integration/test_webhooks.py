@@ -11,13 +11,13 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select, text
 
-from hub import inbox
-from hub.channels import create_channel, get_channel, update_config
+from hub.channels import inbox
+from hub.channels.manage import create_channel, get_channel, update_config
 from hub.core.exceptions import NotFound, SignatureError
-from hub.db import Database
-from hub.jobs import job_row
-from hub.models import Channel, Job, Order, WebhookEvent, utcnow
-from hub.runtime import Hub
+from hub.queue.jobs import job_row
+from hub.runtime.hub import Hub
+from hub.store.db import Database
+from hub.store.models import Channel, Job, Order, WebhookEvent, utcnow
 from hub.testing import WebhookTestConnector, WebhookTestPlugin, truncate_all
 
 SECRET = "whsec_test_0123456789"
@@ -38,13 +38,21 @@ def hub(request, make_hub):
 @pytest.fixture
 def shop(hub):
     with hub.db.transaction() as session:
-        return create_channel(hub, session, name="Test shop", connector="webhook_test",
-                              config={"webhook_secret": SECRET}).slug
+        return create_channel(
+            hub,
+            session,
+            name="Test shop",
+            connector="webhook_test",
+            config={"webhook_secret": SECRET},
+        ).slug
 
 
 def body_for(event_id: str, external_id: str = "5001", **extra) -> bytes:
-    payload = {"id": event_id, "topic": "orders/create",
-               "order": {"external_id": external_id, "email": "ann@example.com", "price": "12.50"}}
+    payload = {
+        "id": event_id,
+        "topic": "orders/create",
+        "order": {"external_id": external_id, "email": "ann@example.com", "price": "12.50"},
+    }
     payload.update(extra)
     return json.dumps(payload).encode()
 
@@ -53,8 +61,9 @@ def post(client, slug: str, body: bytes, *, secret: str | None = SECRET, headers
     headers = dict(headers or {})
     if secret is not None:
         headers[WebhookTestConnector.SIGNATURE_HEADER] = WebhookTestConnector.sign(secret, body)
-    return client.post(f"/webhooks/{slug}", data=body, headers=headers,
-                       content_type="application/json", **kwargs)
+    return client.post(
+        f"/webhooks/{slug}", data=body, headers=headers, content_type="application/json", **kwargs
+    )
 
 
 def count(hub, model, *where) -> int:
@@ -70,7 +79,9 @@ def test_signed_webhook_is_accepted_stored_and_processed_into_an_order(hub, clie
     with hub.db.read() as session:
         event = session.scalars(select(WebhookEvent)).one()
         assert (event.event_id, event.topic, event.status) == ("evt-1", "orders/create", "received")
-        assert session.scalars(select(Job.kind).where(Job.kind == "webhook.process")).all() == ["webhook.process"]
+        assert session.scalars(select(Job.kind).where(Job.kind == "webhook.process")).all() == [
+            "webhook.process"
+        ]
     run_jobs(hub)
     with hub.db.read() as session:
         assert session.scalars(select(WebhookEvent.status)).one() == "processed"
@@ -105,7 +116,9 @@ def test_raw_bytes_are_verified_and_stored_exactly_as_sent(hub, client, shop):
 
 
 @pytest.mark.parametrize("secret", [None, "not-the-secret"], ids=["missing", "wrong"])
-def test_bad_or_missing_signature_is_refused_and_nothing_is_stored(hub, client, shop, secret, caplog):
+def test_bad_or_missing_signature_is_refused_and_nothing_is_stored(
+    hub, client, shop, secret, caplog
+):
     response = post(client, shop, body_for("evt-3"), secret=secret)
 
     assert response.status_code == 401
@@ -114,7 +127,8 @@ def test_bad_or_missing_signature_is_refused_and_nothing_is_stored(hub, client, 
     assert count(hub, Job) == 0
     assert "refused" in caplog.text
     rejected = hub.metrics.registry.get_sample_value(
-        "hub_webhooks_total", {"channel": shop, "outcome": "rejected"})
+        "hub_webhooks_total", {"channel": shop, "outcome": "rejected"}
+    )
     assert rejected == 1
 
 
@@ -170,10 +184,14 @@ def test_chunked_body_without_length_is_cut_off_at_the_limit(hub, client, shop):
     stream = io.BytesIO(big)
 
     response = client.post(
-        f"/webhooks/{shop}", input_stream=stream,
-        headers={"Transfer-Encoding": "chunked",
-                 WebhookTestConnector.SIGNATURE_HEADER: WebhookTestConnector.sign(SECRET, big)},
-        environ_overrides={"wsgi.input_terminated": True})
+        f"/webhooks/{shop}",
+        input_stream=stream,
+        headers={
+            "Transfer-Encoding": "chunked",
+            WebhookTestConnector.SIGNATURE_HEADER: WebhookTestConnector.sign(SECRET, big),
+        },
+        environ_overrides={"wsgi.input_terminated": True},
+    )
 
     assert response.status_code == 413
     assert stream.tell() <= 1001 + 64 * 1024  # stopped reading soon after the limit
@@ -185,7 +203,9 @@ def test_default_limit_comes_from_the_hub_setting(make_hub):
 
     hub = make_hub(plugins=[WebhookTestPlugin()], webhook_max_bytes=50)
     with hub.db.transaction() as session:
-        create_channel(hub, session, name="Tiny", connector="webhook_test", config={"webhook_secret": SECRET})
+        create_channel(
+            hub, session, name="Tiny", connector="webhook_test", config={"webhook_secret": SECRET}
+        )
     client = create_app({"HUB": hub, "TESTING": True}).test_client()
 
     assert post(client, "tiny", body_for("evt-10")).status_code == 413
@@ -310,21 +330,37 @@ def hold_writes(hub):
     def release():
         conn.rollback()
         conn.close()
+
     return release
 
 
 def event_row(hub, event_id, channel_id=None):
     if channel_id is None:
         with hub.db.read() as session:
-            channel_id = session.scalar(select(func.min(Channel.id)).where(Channel.connector == "webhook_test"))
-    return {"channel_id": channel_id, "event_id": event_id, "topic": "orders/create", "headers": {},
-            "body": "{}", "status": "received", "attempts": 0, "received_at": utcnow()}
+            channel_id = session.scalar(
+                select(func.min(Channel.id)).where(Channel.connector == "webhook_test")
+            )
+    return {
+        "channel_id": channel_id,
+        "event_id": event_id,
+        "topic": "orders/create",
+        "headers": {},
+        "body": "{}",
+        "status": "received",
+        "attempts": 0,
+        "received_at": utcnow(),
+    }
 
 
 def test_in_one_batch_a_delivery_that_cannot_be_stored_fails_alone(hub, shop):
-    outcomes = store_in_one_batch(hub, {
-        "ok-1": event_row(hub, "e-1"), "bad": event_row(hub, "e-2", channel_id=999_999),
-        "ok-2": event_row(hub, "e-3")})
+    outcomes = store_in_one_batch(
+        hub,
+        {
+            "ok-1": event_row(hub, "e-1"),
+            "bad": event_row(hub, "e-2", channel_id=999_999),
+            "ok-2": event_row(hub, "e-3"),
+        },
+    )
 
     assert isinstance(outcomes["bad"], Exception)
     assert isinstance(outcomes["ok-1"], int) and isinstance(outcomes["ok-2"], int)
@@ -334,8 +370,14 @@ def test_in_one_batch_a_delivery_that_cannot_be_stored_fails_alone(hub, shop):
 
 
 def test_in_one_batch_a_second_copy_of_an_event_is_a_duplicate(hub, shop):
-    outcomes = store_in_one_batch(hub, {
-        "copy-1": event_row(hub, "e-1"), "other": event_row(hub, "e-2"), "copy-2": event_row(hub, "e-1")})
+    outcomes = store_in_one_batch(
+        hub,
+        {
+            "copy-1": event_row(hub, "e-1"),
+            "other": event_row(hub, "e-2"),
+            "copy-2": event_row(hub, "e-1"),
+        },
+    )
 
     assert [v is None for v in outcomes.values()].count(True) == 1
     assert count(hub, WebhookEvent) == 3
@@ -343,11 +385,28 @@ def test_in_one_batch_a_second_copy_of_an_event_is_a_duplicate(hub, shop):
         events = session.scalars(select(WebhookEvent)).all()
         jobs = session.scalars(select(Job).order_by(Job.id)).all()
     # One job per event, just as enqueue() would have made it.
-    expected = [job_row("webhook.process", {"webhook_event_id": e.id}, channel_id=e.channel_id,
-                        dedupe_key=f"webhook.process:{e.id}") for e in events]
-    keys = ("kind", "payload", "channel_id", "order_id", "dedupe_key", "status", "attempts", "max_attempts")
-    assert sorted([{k: getattr(j, k) for k in keys} for j in jobs], key=lambda j: j["dedupe_key"]) == \
-        sorted([{k: e[k] for k in keys} for e in expected], key=lambda j: j["dedupe_key"])
+    expected = [
+        job_row(
+            "webhook.process",
+            {"webhook_event_id": e.id},
+            channel_id=e.channel_id,
+            dedupe_key=f"webhook.process:{e.id}",
+        )
+        for e in events
+    ]
+    keys = (
+        "kind",
+        "payload",
+        "channel_id",
+        "order_id",
+        "dedupe_key",
+        "status",
+        "attempts",
+        "max_attempts",
+    )
+    assert sorted(
+        [{k: getattr(j, k) for k in keys} for j in jobs], key=lambda j: j["dedupe_key"]
+    ) == sorted([{k: e[k] for k in keys} for e in expected], key=lambda j: j["dedupe_key"])
     assert all(j.run_at <= utcnow() and j.created_at == j.run_at for j in jobs)
 
 
@@ -365,7 +424,9 @@ def test_a_secret_changed_in_another_process_applies_to_the_next_delivery(hub, s
     assert deliver(hub, shop, "evt-1") == "accepted"  # the old secret is read and kept
 
     with elsewhere.db.transaction() as session:
-        update_config(elsewhere, session, get_channel(session, shop), {"webhook_secret": "whsec_rotated_987"})
+        update_config(
+            elsewhere, session, get_channel(session, shop), {"webhook_secret": "whsec_rotated_987"}
+        )
 
     assert deliver(hub, shop, "evt-2", secret="whsec_rotated_987") == "accepted"
     with pytest.raises(SignatureError):
@@ -376,8 +437,9 @@ def test_a_secret_changed_in_another_process_applies_to_the_next_delivery(hub, s
 def test_a_channel_disabled_in_another_process_refuses_deliveries_within_the_cache_time(make_hub):
     hub = make_hub(plugins=[WebhookTestPlugin()], channel_cache_seconds=0.3)
     with hub.db.transaction() as session:
-        slug = create_channel(hub, session, name="Shop", connector="webhook_test",
-                              config={"webhook_secret": SECRET}).slug
+        slug = create_channel(
+            hub, session, name="Shop", connector="webhook_test", config={"webhook_secret": SECRET}
+        ).slug
     other = Hub(hub.settings, pm=hub.pm)
     try:
         assert deliver(hub, slug, "evt-1") == "accepted"
@@ -399,13 +461,15 @@ def test_the_flask_view_and_the_ingress_below_flask_answer_alike(hub, shop):
         big = body_for(f"{prefix}-big", note="x" * 6_000_000)
         return [
             (r.status_code, r.get_json(), r.headers.get("Content-Type"))
-            for r in (post(client, shop, body_for(f"{prefix}-1")),
-                      post(client, shop, body_for(f"{prefix}-1")),
-                      post(client, shop, body_for(f"{prefix}-2"), secret="wrong-secret"),
-                      post(client, shop, b"{not json"),
-                      post(client, "no-such-shop", body_for(f"{prefix}-3")),
-                      post(client, shop, big),
-                      client.get(f"/webhooks/{shop}"))
+            for r in (
+                post(client, shop, body_for(f"{prefix}-1")),
+                post(client, shop, body_for(f"{prefix}-1")),
+                post(client, shop, body_for(f"{prefix}-2"), secret="wrong-secret"),
+                post(client, shop, b"{not json"),
+                post(client, "no-such-shop", body_for(f"{prefix}-3")),
+                post(client, shop, big),
+                client.get(f"/webhooks/{shop}"),
+            )
         ]
 
     below = create_app({"HUB": hub})

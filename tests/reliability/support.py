@@ -12,29 +12,36 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from hub.models import (
-    FulfillmentGroup,
-    Job,
-    NotificationAttempt,
-    NotificationSent,
-    Order,
-)
-from hub.runtime import Hub
-from hub.sandboxes import Sandboxes
-from hub.scenario import (
+from hub.demo.sandboxes import Sandboxes
+from hub.demo.scenario import (
     FROM_ADDRESS,
     OPEN_STATUSES,
     DemoChannels,
     periodic_kinds,
     progress,
 )
+from hub.runtime.hub import Hub
+from hub.store.models import (
+    FulfillmentGroup,
+    Job,
+    NotificationAttempt,
+    NotificationSent,
+    Order,
+)
 
 #: The suite's size: small in CI (a few minutes in all), larger by hand.
 ORDERS = int(os.environ.get("HUB_RELIABILITY_ORDERS", "40"))
 
 
-def wait_until_settled(hub: Hub, sandboxes: Sandboxes, n_orders: int, *, timeout: float,
-                       open_statuses=OPEN_STATUSES, alive=lambda: True) -> dict:
+def wait_until_settled(
+    hub: Hub,
+    sandboxes: Sandboxes,
+    n_orders: int,
+    *,
+    timeout: float,
+    open_statuses=OPEN_STATUSES,
+    alive=lambda: True,
+) -> dict:
     """Wait until every order is in and done, no job is left to run and nothing is in flight."""
     kinds = periodic_kinds(hub)
     deadline = time.monotonic() + timeout
@@ -43,9 +50,13 @@ def wait_until_settled(hub: Hub, sandboxes: Sandboxes, n_orders: int, *, timeout
     while time.monotonic() < deadline:
         alive()
         state = progress(hub, kinds)
-        settled = (state["orders"] >= n_orders and state["open_jobs"] == 0
-                   and sum(state["by_status"].get(s, 0) for s in open_statuses) == 0
-                   and sandboxes.courier.idle and not sandboxes.shipstation.outbox)
+        settled = (
+            state["orders"] >= n_orders
+            and state["open_jobs"] == 0
+            and sum(state["by_status"].get(s, 0) for s in open_statuses) == 0
+            and sandboxes.courier.idle
+            and not sandboxes.shipstation.outbox
+        )
         if settled:
             quiet = quiet or time.monotonic()
             if time.monotonic() - quiet > 1.0:
@@ -58,15 +69,21 @@ def wait_until_settled(hub: Hub, sandboxes: Sandboxes, n_orders: int, *, timeout
 
 def drain(hub: Hub, *, timeout: float = 60.0) -> None:
     """Run every job still queued, failed or running with a lapsed lease, here, until none is left."""
-    from hub.jobs import Worker
+    from hub.queue.jobs import Worker
 
     worker = Worker(hub, worker_id="reliability-drain")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         worker.run_until_idle()
         with hub.db.read() as session:
-            left = session.scalar(select(func.count()).select_from(Job).where(
-                Job.status.in_(("queued", "running", "failed")))) or 0
+            left = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(Job)
+                    .where(Job.status.in_(("queued", "running", "failed")))
+                )
+                or 0
+            )
         if not left:
             return
         time.sleep(0.2)
@@ -79,7 +96,10 @@ def job_statuses(hub: Hub) -> dict[str, int]:
 
 def dead_jobs(hub: Hub) -> list[tuple[str, str]]:
     with hub.db.read() as session:
-        return [(j.kind, j.last_error or "") for j in session.scalars(select(Job).where(Job.status == "dead"))]
+        return [
+            (j.kind, j.last_error or "")
+            for j in session.scalars(select(Job).where(Job.status == "dead"))
+        ]
 
 
 def assert_orders_once(hub: Hub, sandboxes: Sandboxes) -> None:
@@ -116,14 +136,27 @@ def assert_labelled_and_fulfilled_once(hub: Hub, sandboxes: Sandboxes) -> None:
 def notification_ledger(hub: Hub, channel_id: int) -> tuple[set[str], Counter]:
     """The keys a notification channel delivered, and per key its attempts left ``sending``."""
     with hub.db.read() as session:
-        sent = set(session.scalars(select(NotificationSent.idempotency_key)
-                                   .where(NotificationSent.channel_id == channel_id)))
-        in_doubt = Counter(session.scalars(select(NotificationAttempt.idempotency_key).where(
-            NotificationAttempt.channel_id == channel_id, NotificationAttempt.outcome == "sending")))
+        sent = set(
+            session.scalars(
+                select(NotificationSent.idempotency_key).where(
+                    NotificationSent.channel_id == channel_id
+                )
+            )
+        )
+        in_doubt = Counter(
+            session.scalars(
+                select(NotificationAttempt.idempotency_key).where(
+                    NotificationAttempt.channel_id == channel_id,
+                    NotificationAttempt.outcome == "sending",
+                )
+            )
+        )
     return sent, in_doubt
 
 
-def assert_emails_once(hub: Hub, sandboxes: Sandboxes, channels: DemoChannels, *, exact: bool) -> None:
+def assert_emails_once(
+    hub: Hub, sandboxes: Sandboxes, channels: DemoChannels, *, exact: bool
+) -> None:
     """Every email the ledger says was sent reached the SMTP server; copies only where the hub knows.
 
     Exactly once is what SMTP can promise only while the hub does not die
@@ -146,8 +179,9 @@ def assert_emails_once(hub: Hub, sandboxes: Sandboxes, channels: DemoChannels, *
         assert sandboxes.smtp.duplicates == 0 and not in_doubt
 
 
-def assert_webhooks_once(hub: Hub, sandboxes: Sandboxes, channels: DemoChannels, *,
-                         allowed_extra: Counter | None = None) -> None:
+def assert_webhooks_once(
+    hub: Hub, sandboxes: Sandboxes, channels: DemoChannels, *, allowed_extra: Counter | None = None
+) -> None:
     """Every delivery the ledger records reached the receiver, signed; copies only where accounted for.
 
     ``allowed_extra`` adds copies a test knows were possible (answers lost to

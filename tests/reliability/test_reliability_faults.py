@@ -11,9 +11,8 @@ from collections import Counter
 
 import pytest
 
-from hub.scenario import Scenario
-
-from .support import (
+from hub.demo.scenario import Scenario
+from reliability.support import (
     ORDERS,
     assert_captured_once,
     assert_emails_once,
@@ -31,8 +30,15 @@ def test_twenty_percent_of_calls_failing_still_completes_everything_once(tmp_pat
     # The hub gives up on an answer after 1 s; a "timeout" fault holds the request 1.5 s.
     monkeypatch.setenv("HUB_HTTP_TIMEOUT", "2,1")
     seed = int(os.environ.get("HUB_RELIABILITY_SEED", "23"))
-    with Scenario(ORDERS, data_dir=tmp_path / "data", seed=seed, fault_rate=0.2, fault_hold=1.5,
-                  client_timeouts=1, timeout=300) as scenario:
+    with Scenario(
+        ORDERS,
+        data_dir=tmp_path / "data",
+        seed=seed,
+        fault_rate=0.2,
+        fault_hold=1.5,
+        client_timeouts=1,
+        timeout=300,
+    ) as scenario:
         summary = scenario.run()
         hub, sandboxes, channels = scenario.hub, scenario.sandboxes, scenario.channels
         faults = {name: f.counts for name, f in sandboxes.faults.items()}
@@ -55,5 +61,6 @@ def test_twenty_percent_of_calls_failing_still_completes_everything_once(tmp_pat
         assert_emails_once(hub, sandboxes, channels, exact=True)
         # A delivery whose answer was lost to a held request reached the receiver
         # all the same: the hub's retry is a second copy with the same X-Hub-Delivery.
-        assert_webhooks_once(hub, sandboxes, channels,
-                             allowed_extra=Counter(timeout=faults["receiver"]["timeout"]))
+        assert_webhooks_once(
+            hub, sandboxes, channels, allowed_extra=Counter(timeout=faults["receiver"]["timeout"])
+        )

@@ -38,16 +38,15 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from hub import migrate
-from hub.channels import request_sync
-from hub.config import Settings
-from hub.models import Channel, Order
-from hub.runtime import Hub
-from hub.sandboxes import Sandboxes, free_port
-from hub.scenario import OrderFeeder, configure_hub, progress, reset_database, stock_locations
+from hub.channels.manage import request_sync
+from hub.demo.sandboxes import Sandboxes, free_port
+from hub.demo.scenario import OrderFeeder, configure_hub, progress, reset_database, stock_locations
+from hub.runtime.hub import Hub
+from hub.store import migrate
+from hub.store.config import Settings
+from hub.store.models import Channel, Order
 from hub.testing import TEST_SECRET_KEY, hub_process_env
-
-from .support import (
+from reliability.support import (
     ORDERS,
     assert_captured_once,
     assert_emails_once,
@@ -80,15 +79,29 @@ def hub_processes(database: str, port: int, run_dir: Path) -> list[Role]:
     healthz = f"http://127.0.0.1:{port}/healthz"
     if database == "sqlite":
         return [Role("hub serve", (*hub, "serve", "--port", str(port), "--workers", "2"), healthz)]
-    web = (sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-           "--threads", "16", "hub.web:create_app()")
+    web = (
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--threads",
+        "16",
+        "hub.web:create_app()",
+    )
     if gunicorn.version_info >= (25, 1):
         # Its control socket defaults to one path in $HOME for every gunicorn on the machine.
         web = (*web[:-1], "--control-socket", str(run_dir / "gunicorn.ctl"), web[-1])
-    return [Role("web", web, healthz),
-            *(Role(f"worker-{i}", (*hub, "worker", "--concurrency", "2"), r"worker \S+ started")
-              for i in (1, 2)),
-            *(Role(f"scheduler-{i}", (*hub, "scheduler"), r"scheduler started") for i in (1, 2))]
+    return [
+        Role("web", web, healthz),
+        *(
+            Role(f"worker-{i}", (*hub, "worker", "--concurrency", "2"), r"worker \S+ started")
+            for i in (1, 2)
+        ),
+        *(Role(f"scheduler-{i}", (*hub, "scheduler"), r"scheduler started") for i in (1, 2)),
+    ]
 
 
 @dataclass(frozen=True)
@@ -98,7 +111,9 @@ class KillPoint:
     victims: tuple[str, ...]
 
 
-def kill_plan(rng: random.Random, names: list[str], n_orders: int, kills: int = KILLS) -> list[KillPoint]:
+def kill_plan(
+    rng: random.Random, names: list[str], n_orders: int, kills: int = KILLS
+) -> list[KillPoint]:
     """Random points spread over the run, and who dies at each: one process or several.
 
     Points are set by progress (orders shipped, anywhere in the first four fifths),
@@ -121,7 +136,9 @@ def wait_until_shipped(hub: Hub, n: int, *, alive, timeout: float = 90) -> int:
     while (shipped := progress(hub)["by_status"].get("shipped", 0)) < n:
         alive()
         if time.monotonic() > deadline:
-            raise AssertionError(f"the flow stalled: {shipped} orders shipped, waited {timeout:.0f} s for {n}")
+            raise AssertionError(
+                f"the flow stalled: {shipped} orders shipped, waited {timeout:.0f} s for {n}"
+            )
         time.sleep(0.1)
     return shipped
 
@@ -144,8 +161,13 @@ class Fleet:
             self.starts += 1
             log = self.logs[name] = self.log_dir / f"{self.starts:02d}-{name.replace(' ', '-')}.log"
             with open(log, "w") as out:
-                self.procs[name] = subprocess.Popen(self.roles[name].argv, env=self.env, stdout=out,
-                                                    stderr=subprocess.STDOUT, start_new_session=True)
+                self.procs[name] = subprocess.Popen(
+                    self.roles[name].argv,
+                    env=self.env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
         for name in names:
             self._wait_ready(name)
         return time.monotonic() - began
@@ -156,7 +178,9 @@ class Fleet:
         while not self._is_ready(name, ready):
             self.check_alive(name)
             if time.monotonic() > deadline:
-                raise AssertionError(f"{name} did not start in {timeout:.0f} s: {self.logs[name].read_text()}")
+                raise AssertionError(
+                    f"{name} did not start in {timeout:.0f} s: {self.logs[name].read_text()}"
+                )
             time.sleep(0.05)
 
     def _is_ready(self, name: str, ready: str) -> bool:
@@ -179,9 +203,13 @@ class Fleet:
             proc = self.procs[name]
             # WNOWAIT: a dead leader stays unreaped, so its pid (the group's id) cannot be
             # reused before kill_all() has killed whatever is left of its group.
-            if proc.returncode is not None or os.waitid(
-                    os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-                raise AssertionError(f"{name} stopped by itself: {self.logs[name].read_text()[-3000:]}")
+            if (
+                proc.returncode is not None
+                or os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+            ):
+                raise AssertionError(
+                    f"{name} stopped by itself: {self.logs[name].read_text()[-3000:]}"
+                )
 
     def stop(self, timeout: float = 60) -> dict[str, int]:
         """SIGTERM to each (graceful: running jobs finish); their exit codes."""
@@ -200,7 +228,9 @@ class Fleet:
                 proc.wait()
 
 
-@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def test_kill_9_and_restart_five_times_loses_and_doubles_nothing(tmp_path, request, database):
     seed = int(os.environ.get("HUB_RELIABILITY_SEED", random.randrange(1_000_000)))
     rng = random.Random(seed)
@@ -210,10 +240,18 @@ def test_kill_9_and_restart_five_times_loses_and_doubles_nothing(tmp_path, reque
     port = free_port()
     hub_url = f"http://127.0.0.1:{port}"
     # A short lease: a job whose worker was killed runs again 3 s later.
-    env = hub_process_env(data, HUB_JOB_LEASE_SECONDS="3", HUB_LOG_LEVEL="ERROR", HUB_SECRET_KEY=TEST_SECRET_KEY,
-                          **({"HUB_DATABASE_URL": url} if url else {}))
-    hub = Hub(Settings.from_env({}, data_dir=data, database_url=url, job_lease_seconds=3,
-                                secret_key=TEST_SECRET_KEY))
+    env = hub_process_env(
+        data,
+        HUB_JOB_LEASE_SECONDS="3",
+        HUB_LOG_LEVEL="ERROR",
+        HUB_SECRET_KEY=TEST_SECRET_KEY,
+        **({"HUB_DATABASE_URL": url} if url else {}),
+    )
+    hub = Hub(
+        Settings.from_env(
+            {}, data_dir=data, database_url=url, job_lease_seconds=3, secret_key=TEST_SECRET_KEY
+        )
+    )
     migrate.upgrade(hub.db)
     if url:
         reset_database(hub)  # the shared test database: start empty
@@ -221,8 +259,9 @@ def test_kill_9_and_restart_five_times_loses_and_doubles_nothing(tmp_path, reque
     plan = kill_plan(rng, list(fleet.roles), ORDERS)
     try:
         with Sandboxes(ORDERS, seed=seed % 1000) as sandboxes:
-            channels = configure_hub(hub, sandboxes, hub_url, data_dir=data, pull_every=2, poll_every=2,
-                                     erp_every=3)
+            channels = configure_hub(
+                hub, sandboxes, hub_url, data_dir=data, pull_every=2, poll_every=2, erp_every=3
+            )
             stock_locations(hub, sandboxes.demand())
             with hub.db.transaction() as session:
                 request_sync(hub, session, session.get(Channel, channels.shopify))
@@ -237,8 +276,11 @@ def test_kill_9_and_restart_five_times_loses_and_doubles_nothing(tmp_path, reque
                     shipped = wait_until_shipped(hub, point.shipped, alive=fleet.check_alive)
                     fleet.kill(*point.victims)
                     # Printed at once: a run that fails later still shows where it was killed.
-                    print(f"{time.monotonic() - started:5.1f} s, {shipped:2d} shipped: killed "
-                          f"{', '.join(point.victims)}; jobs {job_statuses(hub)}", flush=True)
+                    print(
+                        f"{time.monotonic() - started:5.1f} s, {shipped:2d} shipped: killed "
+                        f"{', '.join(point.victims)}; jobs {job_statuses(hub)}",
+                        flush=True,
+                    )
                     kills.append(point)
                     print(f"  up again in {fleet.start(*point.victims):.1f} s")
                 wait_until_settled(hub, sandboxes, ORDERS, timeout=240, alive=fleet.check_alive)
@@ -257,8 +299,9 @@ def test_kill_9_and_restart_five_times_loses_and_doubles_nothing(tmp_path, reque
 
             assert_orders_once(hub, sandboxes)
             with hub.db.read() as session:
-                assert dict(session.execute(select(Order.status, func.count()).group_by(Order.status)).all()) \
-                    == {"shipped": ORDERS}
+                assert dict(
+                    session.execute(select(Order.status, func.count()).group_by(Order.status)).all()
+                ) == {"shipped": ORDERS}
             assert_captured_once(sandboxes, ORDERS)
             assert_labelled_and_fulfilled_once(hub, sandboxes)
             assert_emails_once(hub, sandboxes, channels, exact=False)

@@ -8,7 +8,7 @@ import os
 import time
 
 from hub import hookimpl
-from hub.jobs import PeriodicJob
+from hub.integration.jobs import PeriodicJob
 
 
 def _log(line: str) -> None:

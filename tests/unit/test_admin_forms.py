@@ -14,7 +14,9 @@ class Config(Schema):
     host = fields.String(required=True, metadata={"label": "Host", "help": "Name or address."})
     port = fields.Integer(load_default=25, validate=validate.Range(min=1, max=65535))
     password = fields.String(metadata={"secret": True})
-    security = fields.String(load_default="starttls", validate=validate.OneOf(["none", "starttls", "ssl"]))
+    security = fields.String(
+        load_default="starttls", validate=validate.OneOf(["none", "starttls", "ssl"])
+    )
     debug = fields.Boolean(load_default=False)
     tags = fields.List(fields.String())
     events = fields.List(fields.String(validate=validate.OneOf(["a", "b"])))
@@ -49,24 +51,46 @@ def test_a_secret_is_never_filled_back_from_the_store_or_a_submission():
 
 
 def test_parse_turns_a_form_into_what_the_schema_loads():
-    form = MultiDict([("host", "  mail.example.com "), ("port", ""), ("password", " pw with spaces "),
-                      ("debug", "on"), ("tags", "a, b,,c"), ("events", "a"), ("events", "b"),
-                      ("from", "shop@example.com")])
+    form = MultiDict(
+        [
+            ("host", "  mail.example.com "),
+            ("port", ""),
+            ("password", " pw with spaces "),
+            ("debug", "on"),
+            ("tags", "a, b,,c"),
+            ("events", "a"),
+            ("events", "b"),
+            ("from", "shop@example.com"),
+        ]
+    )
     data = forms.parse(Config, form)
-    assert data == {"host": "mail.example.com", "password": " pw with spaces ", "debug": True,
-                    "tags": ["a", "b", "c"], "events": ["a", "b"], "from": "shop@example.com"}
+    assert data == {
+        "host": "mail.example.com",
+        "password": " pw with spaces ",
+        "debug": True,
+        "tags": ["a", "b", "c"],
+        "events": ["a", "b"],
+        "from": "shop@example.com",
+    }
     loaded = Config().load(data)
     assert loaded["port"] == 25 and loaded["sender"] == "shop@example.com"
     assert forms.parse(Config, MultiDict())["debug"] is False
 
 
 def test_errors_land_on_their_fields_and_the_rest_on_the_form():
-    errors = {"host": ["Missing data for required field."], "tags": {1: ["Not a valid string."]},
-              "_schema": ["host and port disagree"], "mystery": ["Unknown field."]}
+    errors = {
+        "host": ["Missing data for required field."],
+        "tags": {1: ["Not a valid string."]},
+        "_schema": ["host and port disagree"],
+        "mystery": ["Unknown field."],
+    }
     built = _by_name(forms.build(Config, submitted={}, errors=errors))
     assert built["host"].errors == ["Missing data for required field."]
     assert built["tags"].errors == ["item 2: Not a valid string."]
-    assert forms.schema_level_errors(errors, Config) == ["host and port disagree", "mystery: Unknown field."]
+    assert forms.schema_level_errors(errors, Config) == [
+        "host and port disagree",
+        "mystery: Unknown field.",
+    ]
 
 
 def test_stacked_bars_stack_series_per_day_on_a_round_axis():
@@ -86,4 +110,7 @@ def test_stacked_bars_stack_series_per_day_on_a_round_axis():
 def test_funnel_percentages_are_of_the_largest_step():
     steps = charts.funnel({"pending": 5, "confirmed": 10}, ["pending", "confirmed", "shipped"])
     assert [(s.name, s.count, s.percent) for s in steps] == [
-        ("pending", 5, 50.0), ("confirmed", 10, 100.0), ("shipped", 0, 0.0)]
+        ("pending", 5, 50.0),
+        ("confirmed", 10, 100.0),
+        ("shipped", 0, 0.0),
+    ]

@@ -12,7 +12,13 @@ from hub.core.allocation import LineNeed, Site, route, shortages
 def test_the_highest_priority_location_that_has_everything_ships_it_all():
     lines = [LineNeed(1, "A", 2), LineNeed(2, "B", 1)]
     sites = [Site("small", 9), Site("big", 5), Site("bigger", 1)]
-    stock = {("A", "small"): 2, ("A", "big"): 2, ("B", "big"): 1, ("A", "bigger"): 9, ("B", "bigger"): 9}
+    stock = {
+        ("A", "small"): 2,
+        ("A", "big"): 2,
+        ("B", "big"): 1,
+        ("A", "bigger"): 9,
+        ("B", "bigger"): 9,
+    }
     assert route(lines, sites, stock) == [("big", {1: 2, 2: 1})]
 
 
@@ -57,8 +63,10 @@ def test_many_locations_fall_back_to_a_greedy_cover(monkeypatch):
 @settings(max_examples=200, deadline=None)
 @given(
     needs=st.lists(st.tuples(st.sampled_from("ABC"), st.integers(1, 4)), min_size=1, max_size=4),
-    stock=st.dictionaries(st.tuples(st.sampled_from("ABC"), st.sampled_from(["w1", "w2", "w3", "w4"])),
-                          st.integers(0, 5)),
+    stock=st.dictionaries(
+        st.tuples(st.sampled_from("ABC"), st.sampled_from(["w1", "w2", "w3", "w4"])),
+        st.integers(0, 5),
+    ),
 )
 def test_a_plan_covers_every_line_within_stock_with_no_smaller_plan(needs, stock):
     from itertools import combinations
@@ -83,4 +91,6 @@ def test_a_plan_covers_every_line_within_stock_with_no_smaller_plan(needs, stock
         need[x.sku] = need.get(x.sku, 0) + x.quantity
     for size in range(1, len(plan)):
         for chosen in combinations(sites, size):
-            assert not all(sum(stock.get((sku, s.code), 0) for s in chosen) >= q for sku, q in need.items())
+            assert not all(
+                sum(stock.get((sku, s.code), 0) for s in chosen) >= q for sku, q in need.items()
+            )

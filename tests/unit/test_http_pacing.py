@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from hub.http import LeakyBucketLimiter, parse_link_header
+from hub.integration.http import LeakyBucketLimiter, parse_link_header
 
 
 def test_link_header_targets_may_hold_commas():
-    value = ('<https://s.example/a.json?limit=2&fields=id,name&page_info=n1>; rel="next", '
-             '<https://s.example/a.json?limit=2&page_info=p1>; rel="previous"')
+    value = (
+        '<https://s.example/a.json?limit=2&fields=id,name&page_info=n1>; rel="next", '
+        '<https://s.example/a.json?limit=2&page_info=p1>; rel="previous"'
+    )
     assert parse_link_header(value) == {
         "next": "https://s.example/a.json?limit=2&fields=id,name&page_info=n1",
         "previous": "https://s.example/a.json?limit=2&page_info=p1",
@@ -23,7 +25,10 @@ def test_link_header_without_links_is_empty(value):
 
 def test_unquoted_and_multiple_rels_are_read():
     assert parse_link_header("<https://x/2>; rel=next") == {"next": "https://x/2"}
-    assert parse_link_header('<https://x/1>; rel="first prev"') == {"first": "https://x/1", "prev": "https://x/1"}
+    assert parse_link_header('<https://x/1>; rel="first prev"') == {
+        "first": "https://x/1",
+        "prev": "https://x/1",
+    }
 
 
 class _Bucket(LeakyBucketLimiter):

@@ -39,7 +39,10 @@ def test_final_statuses_allow_only_returns_or_nothing():
 
 def test_every_event_has_a_past_tense_name():
     assert set(lifecycle.EVENT_NAMES) == set(lifecycle.TRANSITIONS)
-    assert all(name.startswith("order.") and name.endswith(("ed", ".held")) for name in lifecycle.EVENT_NAMES.values())
+    assert all(
+        name.startswith("order.") and name.endswith(("ed", ".held"))
+        for name in lifecycle.EVENT_NAMES.values()
+    )
 
 
 def test_every_target_is_a_known_status():

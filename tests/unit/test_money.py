@@ -468,12 +468,18 @@ def test_stripe_three_decimal_amounts_round_to_the_nearest_ten(amount, expected)
 
 def test_stripe_rounding_never_goes_above_what_stripe_holds():
     # Refunding KWD 5.126 when only 5.126 is left: 5.130 would be more than was taken.
-    assert stripe_rounded(Money.parse("5.126", "KWD"), at_most=Money.parse("5.126", "KWD")) \
-        == Money.parse("5.120", "KWD")
-    assert stripe_rounded(Money.parse("5.126", "KWD"), at_most=Money.parse("9.000", "KWD")) \
-        == Money.parse("5.130", "KWD")
+    assert stripe_rounded(
+        Money.parse("5.126", "KWD"), at_most=Money.parse("5.126", "KWD")
+    ) == Money.parse("5.120", "KWD")
+    assert stripe_rounded(
+        Money.parse("5.126", "KWD"), at_most=Money.parse("9.000", "KWD")
+    ) == Money.parse("5.130", "KWD")
 
 
 def test_stripe_rounding_leaves_other_currencies_alone():
-    for money in (Money.parse("5.12", "USD"), Money.parse("1501", "JPY"), Money.parse("0.125", "LYD")):
+    for money in (
+        Money.parse("5.12", "USD"),
+        Money.parse("1501", "JPY"),
+        Money.parse("0.125", "LYD"),
+    ):
         assert stripe_rounded(money, at_most=Money.zero(money.currency)) == money

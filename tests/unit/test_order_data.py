@@ -6,8 +6,9 @@ from hub.testing import order_data
 
 
 def test_computed_total_is_lines_plus_shipping_plus_tax_minus_discount():
-    data = order_data(lines=[Line("A", "a", 2, 1999), Line("B", "b", 1, 500)], shipping=500, tax=300,
-                      discount=250)
+    data = order_data(
+        lines=[Line("A", "a", 2, 1999), Line("B", "b", 1, 500)], shipping=500, tax=300, discount=250
+    )
     assert data.subtotal == 4498
     assert data.computed_total == 4498 + 500 + 300 - 250
 
@@ -31,8 +32,10 @@ def test_an_order_that_cannot_be_stored_is_refused_naming_the_field(overrides, f
 
 
 def _lines(*specs):
-    return [Line(sku=sku, name=sku, quantity=qty, unit_price=price, external_id=ext)
-            for sku, qty, price, ext in specs]
+    return [
+        Line(sku=sku, name=sku, quantity=qty, unit_price=price, external_id=ext)
+        for sku, qty, price, ext in specs
+    ]
 
 
 def test_units_refunded_on_the_channel_are_a_reduction_not_an_edit():
@@ -41,13 +44,16 @@ def test_units_refunded_on_the_channel_are_a_reduction_not_an_edit():
     assert revision.reduced == {0: 1} and not revision.edited
 
 
-@pytest.mark.parametrize("incoming", [
-    (("A", 4, 1000, "11"), ("B", 1, 500, "12")),   # raised
-    (("A", 3, 900, "11"), ("B", 1, 500, "12")),    # re-priced
-    (("A", 3, 1000, "11"),),                       # a line dropped
-    (("A", 3, 1000, "11"), ("B", 1, 500, "12"), ("C", 1, 100, "13")),  # a line added
-    (("A", 3, 1000, "11"), ("X", 1, 500, "12")),   # another SKU
-])
+@pytest.mark.parametrize(
+    "incoming",
+    [
+        (("A", 4, 1000, "11"), ("B", 1, 500, "12")),  # raised
+        (("A", 3, 900, "11"), ("B", 1, 500, "12")),  # re-priced
+        (("A", 3, 1000, "11"),),  # a line dropped
+        (("A", 3, 1000, "11"), ("B", 1, 500, "12"), ("C", 1, 100, "13")),  # a line added
+        (("A", 3, 1000, "11"), ("X", 1, 500, "12")),  # another SKU
+    ],
+)
 def test_any_other_change_of_lines_is_an_edit(incoming):
     stored = _lines(("A", 3, 1000, "11"), ("B", 1, 500, "12"))
     assert revise_lines(stored, _lines(*incoming)).edited

@@ -17,7 +17,9 @@ def test_a_thousand_queue_warnings_in_a_minute_are_said_once(caplog):
     finally:
         server.close()
         server.task_dispatcher.shutdown()
-    assert [r.getMessage() for r in caplog.records] == ["Task queue depth is 0 (said at most once per 60 s)"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "Task queue depth is 0 (said at most once per 60 s)"
+    ]
 
 
 def test_it_is_said_again_once_the_time_has_passed(caplog, monkeypatch):
@@ -30,5 +32,7 @@ def test_it_is_said_again_once_the_time_has_passed(caplog, monkeypatch):
     once.warning("depth %d", 2)
     now[0] += 2
     once.warning("depth %d", 3)
-    assert [r.getMessage() for r in caplog.records] == ["depth 1 (said at most once per 60 s)",
-                                                        "depth 3 (said at most once per 60 s)"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "depth 1 (said at most once per 60 s)",
+        "depth 3 (said at most once per 60 s)",
+    ]

@@ -2,8 +2,8 @@
 
 Every view of this blueprint needs a signed-in user except the sign-in page
 itself; an anonymous request is sent to sign in. Views are thin: they parse
-the form, call one function of the hub (``hub.actions``, ``hub.channels``,
-``hub.inventory``, ``hub.jobs``, ``hub.inbox``) and redirect with a message.
+the form, call one function of the hub (``hub.orders.actions``, ``hub.channels.manage``,
+``hub.inventory.levels``, ``hub.queue.jobs``, ``hub.channels.inbox``) and redirect with a message.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 
-from ...core.money import Money
-from ...models import User
-from .. import get_hub
-from ..security import page_headers
+from hub.core.money import Money
+from hub.store.models import User
+from hub.web import get_hub
+from hub.web.security import page_headers
 
 bp = Blueprint("admin", __name__)
 
@@ -86,7 +86,7 @@ def format_money(amount: int, currency: str) -> str:
 
 @bp.app_template_global("page_args")
 def page_args(**overrides) -> dict:
-    from .helpers import page_url_args
+    from hub.web.admin.helpers import page_url_args
 
     return page_url_args(**overrides)
 
@@ -104,7 +104,7 @@ def _headers(response):
     return response
 
 
-from . import (  # noqa: E402,F401  (views register themselves on bp)
+from hub.web.admin import (  # noqa: E402,F401  (views register themselves on bp)
     auth,
     backoffice,
     channels,

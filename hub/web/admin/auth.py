@@ -6,12 +6,12 @@ import logging
 
 from flask import flash, g, redirect, render_template, request, session, url_for
 
-from ... import throttle
-from ...accounts import check_login
-from .. import get_hub
-from ..security import rotate_csrf_token
-from . import bp, sign_in
-from .helpers import safe_next
+from hub.accounts import throttle
+from hub.accounts.users import check_login
+from hub.web import get_hub
+from hub.web.admin import bp, sign_in
+from hub.web.admin.helpers import safe_next
+from hub.web.security import rotate_csrf_token
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,10 @@ def login():
             lock = throttle.record_failure(db, email, ip)
             log.warning("admin sign-in failed for %s from %s", email, ip)
     if lock is not None:
-        message = (f"Too many failed sign-ins for this email from your address. "
-                   f"Try again in {lock.minutes_left()} minute{'s' if lock.minutes_left() != 1 else ''}.")
+        message = (
+            f"Too many failed sign-ins for this email from your address. "
+            f"Try again in {lock.minutes_left()} minute{'s' if lock.minutes_left() != 1 else ''}."
+        )
         status = 429
     else:
         message, status = "Wrong email or password.", 401

@@ -1,6 +1,6 @@
 """Channels: list, add (choose a connector, then its generated form), edit, test, sync, enable.
 
-Creating and changing go through :mod:`hub.channels`, where the connector's
+Creating and changing go through :mod:`hub.channels.manage`, where the connector's
 schema validates the config and secret fields are encrypted. No page ever
 contains a secret's value: secret inputs are empty, "leave blank to keep".
 """
@@ -12,14 +12,14 @@ import logging
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from ... import channels as channel_service
-from ...connectors import Connector
-from ...core.exceptions import HubError, ValidationError
-from ...jobs import enqueue
-from ...models import Channel, Job, utcnow
-from .. import forms, get_hub
-from . import bp
-from .helpers import flash_error, safe_next
+from hub.channels import manage as channel_service
+from hub.core.exceptions import HubError, ValidationError
+from hub.integration.connectors import Connector
+from hub.queue.jobs import enqueue
+from hub.store.models import Channel, Job, utcnow
+from hub.web import forms, get_hub
+from hub.web.admin import bp
+from hub.web.admin.helpers import flash_error, safe_next
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +59,17 @@ def _schedule(raw: str, errors: dict) -> int | None:
     if not raw:
         return None
     if not raw.isdigit() or int(raw) < MIN_SCHEDULE_SECONDS:
-        errors["schedule_seconds"] = [f"Whole seconds, at least {MIN_SCHEDULE_SECONDS}; "
-                                      "blank for the connector's default."]
+        errors["schedule_seconds"] = [
+            f"Whole seconds, at least {MIN_SCHEDULE_SECONDS}; blank for the connector's default."
+        ]
         return None
     return int(raw)
 
 
 def _stored_secrets(cls: type[Connector], channel: Channel) -> frozenset[str]:
-    return frozenset(k for k in cls.secret_fields() if (channel.config or {}).get(k) not in (None, ""))
+    return frozenset(
+        k for k in cls.secret_fields() if (channel.config or {}).get(k) not in (None, "")
+    )
 
 
 # --- list -------------------------------------------------------------------------------
@@ -77,8 +80,14 @@ def channels():
     hub = get_hub()
     with hub.db.read() as db:
         rows = list(db.scalars(select(Channel).order_by(Channel.name)))
-        return render_template("admin/channels.html", channels=rows, connectors=hub.connectors,
-                               pulls=pulls, takes_webhooks=takes_webhooks, webhook_url=webhook_url)
+        return render_template(
+            "admin/channels.html",
+            channels=rows,
+            connectors=hub.connectors,
+            pulls=pulls,
+            takes_webhooks=takes_webhooks,
+            webhook_url=webhook_url,
+        )
 
 
 # --- add ----------------------------------------------------------------------------------
@@ -94,9 +103,17 @@ def channel_choose():
 def channel_new(connector: str):
     cls = _connector_or_404(connector)
     if request.method == "GET":
-        return render_template("admin/channel_form.html", cls=cls, channel=None,
-                               fields=forms.build(cls.config_schema), name="", schedule="",
-                               errors={}, general=[], pulls=pulls(cls))
+        return render_template(
+            "admin/channel_form.html",
+            cls=cls,
+            channel=None,
+            fields=forms.build(cls.config_schema),
+            name="",
+            schedule="",
+            errors={},
+            general=[],
+            pulls=pulls(cls),
+        )
     name = (request.form.get("name") or "").strip()
     schedule_raw = request.form.get("schedule_seconds", "")
     submitted = forms.parse(cls.config_schema, request.form)
@@ -113,8 +130,13 @@ def channel_new(connector: str):
         try:
             with hub.db.transaction() as db:
                 created = channel_service.create_channel(
-                    hub, db, name=name, connector=connector, config=submitted,
-                    schedule_seconds=schedule)
+                    hub,
+                    db,
+                    name=name,
+                    connector=connector,
+                    config=submitted,
+                    schedule_seconds=schedule,
+                )
                 slug, channel_id = created.slug, created.id
         except HubError as exc:
             errors["config"] = exc.details
@@ -125,10 +147,15 @@ def channel_new(connector: str):
             return redirect(url_for("admin.channels", _anchor=f"channel-{channel_id}"))
     config_errors = errors.get("config", {})
     return render_template(
-        "admin/channel_form.html", cls=cls, channel=None,
+        "admin/channel_form.html",
+        cls=cls,
+        channel=None,
         fields=forms.build(cls.config_schema, submitted=submitted, errors=config_errors),
-        name=name, schedule=schedule_raw, errors=errors,
-        general=forms.schema_level_errors(config_errors, cls.config_schema), pulls=pulls(cls),
+        name=name,
+        schedule=schedule_raw,
+        errors=errors,
+        general=forms.schema_level_errors(config_errors, cls.config_schema),
+        pulls=pulls(cls),
     ), 422
 
 
@@ -172,8 +199,11 @@ def channel_edit(channel_id: int):
         channel = _channel_or_404(db, channel_id)
         cls = hub.connectors.get(channel.connector)
         if cls is None:
-            flash(f"Channel {channel.slug} uses connector {channel.connector!r}, which is not "
-                  "installed.", "error")
+            flash(
+                f"Channel {channel.slug} uses connector {channel.connector!r}, which is not "
+                "installed.",
+                "error",
+            )
             return redirect(url_for("admin.channels"))
         stored_secrets = _stored_secrets(cls, channel)
         config_errors = errors.get("config", {})
@@ -182,12 +212,23 @@ def channel_edit(channel_id: int):
             fields = forms.build(cls.config_schema, stored=stored, stored_secrets=stored_secrets)
             name, schedule_raw = channel.name, channel.schedule_seconds or ""
         else:
-            fields = forms.build(cls.config_schema, submitted=submitted, errors=config_errors,
-                                 stored_secrets=stored_secrets)
+            fields = forms.build(
+                cls.config_schema,
+                submitted=submitted,
+                errors=config_errors,
+                stored_secrets=stored_secrets,
+            )
         html = render_template(
-            "admin/channel_form.html", cls=cls, channel=channel, pulls=pulls(cls),
-            takes_webhooks=takes_webhooks(cls), webhook_url=webhook_url(channel.slug),
-            fields=fields, name=name, schedule=schedule_raw, errors=errors,
+            "admin/channel_form.html",
+            cls=cls,
+            channel=channel,
+            pulls=pulls(cls),
+            takes_webhooks=takes_webhooks(cls),
+            webhook_url=webhook_url(channel.slug),
+            fields=fields,
+            name=name,
+            schedule=schedule_raw,
+            errors=errors,
             general=forms.schema_level_errors(config_errors, cls.config_schema),
         )
     return html, (422 if errors else 200)
@@ -233,13 +274,20 @@ def channel_sync(channel_id: int):
             flash(f"“{channel.name}” does not pull orders; nothing to sync.", "error")
         elif not channel.enabled:
             flash(f"“{channel.name}” is disabled: enable it first.", "error")
-        elif db.scalars(select(Job.id).where(Job.kind == PULL_JOB, Job.channel_id == channel.id,
-                                             Job.status.in_(("queued", "running")))).first():
+        elif db.scalars(
+            select(Job.id).where(
+                Job.kind == PULL_JOB,
+                Job.channel_id == channel.id,
+                Job.status.in_(("queued", "running")),
+            )
+        ).first():
             flash(f"A sync of “{channel.name}” is already queued or running.", "info")
         else:
             enqueue(db, PULL_JOB, {}, channel_id=channel.id)
-            flash(f"Sync of “{channel.name}” queued: new orders appear as the worker pulls them.",
-                  "success")
+            flash(
+                f"Sync of “{channel.name}” queued: new orders appear as the worker pulls them.",
+                "success",
+            )
     return redirect(_back(channel_id))
 
 

@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 from flask import render_template
 from sqlalchemy import func, select
 
-from ...core.lifecycle import STATUSES
-from ...jobs import STATUSES as JOB_STATUSES
-from ...models import Channel, Job, Order, WebhookEvent
-from .. import get_hub
-from ..charts import funnel, stacked_bars
-from . import bp
+from hub.core.lifecycle import STATUSES
+from hub.queue.jobs import STATUSES as JOB_STATUSES
+from hub.store.models import Channel, Job, Order, WebhookEvent
+from hub.web import get_hub
+from hub.web.admin import bp
+from hub.web.charts import funnel, stacked_bars
 
 CHART_DAYS = 14
 
@@ -36,20 +36,28 @@ def dashboard():
             .where(when >= since)
             .group_by(day, Channel.id)
         ).all()
-        by_status = dict(db.execute(select(Order.status, func.count()).group_by(Order.status)).all())
+        by_status = dict(
+            db.execute(select(Order.status, func.count()).group_by(Order.status)).all()
+        )
         jobs = dict(db.execute(select(Job.status, func.count()).group_by(Job.status)).all())
         failed_webhooks = db.scalar(
-            select(func.count()).select_from(WebhookEvent).where(WebhookEvent.status == "failed"))
+            select(func.count()).select_from(WebhookEvent).where(WebhookEvent.status == "failed")
+        )
         channels = list(db.scalars(select(Channel).order_by(Channel.name)))
         # Each channel's newest job failure, when its own last_error says nothing newer.
         job_errors: dict[int, Job] = {}
-        for job in db.scalars(select(Job).where(Job.status.in_(("failed", "dead")),
-                                                Job.channel_id.is_not(None))
-                              .order_by(Job.updated_at.desc()).limit(500)):
+        for job in db.scalars(
+            select(Job)
+            .where(Job.status.in_(("failed", "dead")), Job.channel_id.is_not(None))
+            .order_by(Job.updated_at.desc())
+            .limit(500)
+        ):
             job_errors.setdefault(job.channel_id, job)
         # Channels are told apart by name, and by slug too when two share a name.
         names = [c.name for c in channels]
-        label = {c.id: c.name if names.count(c.name) == 1 else f"{c.name} ({c.slug})" for c in channels}
+        label = {
+            c.id: c.name if names.count(c.name) == 1 else f"{c.name} ({c.slug})" for c in channels
+        }
         series: dict[str, dict[date, int]] = defaultdict(dict)
         for d, channel_id, count in per_day:
             series[label[channel_id]][_as_date(d)] = count

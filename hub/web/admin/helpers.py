@@ -11,7 +11,7 @@ from flask import flash, request
 from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from ...core.exceptions import HubError
+from hub.core.exceptions import HubError
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,13 @@ def safe_next(target: str | None, default: str) -> str:
     if not target:
         return default
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target:
+    if (
+        parts.scheme
+        or parts.netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+    ):
         return default
     return target
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 
-from ... import actions
-from ...core.lifecycle import EVENT_NAMES, STATUSES, allowed_events
-from ...models import Channel, Order
-from ...serialize import order_detail
-from .. import get_hub
-from ..track import tracking_link
-from . import bp
-from .backoffice import order_deliveries
-from .helpers import flash_error, paginate
-from .returns import returns_panel
+from hub.core.lifecycle import EVENT_NAMES, STATUSES, allowed_events
+from hub.orders import actions
+from hub.orders.serialize import order_detail
+from hub.store.models import Channel, Order
+from hub.web import get_hub
+from hub.web.admin import bp
+from hub.web.admin.backoffice import order_deliveries
+from hub.web.admin.helpers import flash_error, paginate
+from hub.web.admin.returns import returns_panel
+from hub.web.track import tracking_link
 
 #: Events that follow from recording or voiding a shipment, not from a button.
 SHIPMENT_EVENTS = frozenset({"ship_partial", "unship", "unship_partial"})
@@ -52,13 +52,26 @@ def orders():
         query = query.join(Channel, Channel.id == Order.channel_id).where(Channel.slug == channel)
     if q:
         like = f"%{q.lstrip('#')}%"
-        query = query.where(or_(Order.number.ilike(like), Order.email.ilike(like),
-                                Order.external_id.ilike(like), Order.customer_name.ilike(like)))
+        query = query.where(
+            or_(
+                Order.number.ilike(like),
+                Order.email.ilike(like),
+                Order.external_id.ilike(like),
+                Order.customer_name.ilike(like),
+            )
+        )
     with get_hub().db.read() as db:
         page = paginate(db, query)
         channels = list(db.scalars(select(Channel).order_by(Channel.name)))
-        return render_template("admin/orders.html", page=page, channels=channels, statuses=STATUSES,
-                               status=status, channel=channel, q=q)
+        return render_template(
+            "admin/orders.html",
+            page=page,
+            channels=channels,
+            statuses=STATUSES,
+            status=status,
+            channel=channel,
+            q=q,
+        )
 
 
 @bp.get("/orders/<int:order_id>")
@@ -71,10 +84,17 @@ def order(order_id: int):
         channel = found.channel
         shipment_totals = {s.id: sum(sl.quantity for sl in s.lines) for s in found.shipments}
         return render_template(
-            "admin/order.html", order=detail, channel=channel, shipment_totals=shipment_totals,
-            events=button_events(detail["status"]), event_labels=EVENT_LABELS,
-            dangerous=DANGEROUS_EVENTS, event_names=EVENT_NAMES, tracking_link=tracking_link,
-            **returns_panel(db, found), **order_deliveries(db, found.id),
+            "admin/order.html",
+            order=detail,
+            channel=channel,
+            shipment_totals=shipment_totals,
+            events=button_events(detail["status"]),
+            event_labels=EVENT_LABELS,
+            dangerous=DANGEROUS_EVENTS,
+            event_names=EVENT_NAMES,
+            tracking_link=tracking_link,
+            **returns_panel(db, found),
+            **order_deliveries(db, found.id),
         )
 
 
@@ -92,6 +112,9 @@ def transition(order_id: int):
     except Exception as exc:  # noqa: BLE001  (shown to the person, logged when unexpected)
         flash_error(exc)
     else:
-        flash(f"Order {label}: {EVENT_LABELS.get(event, event)} done — it is now "
-              f"{status.replace('_', ' ')}.", "success")
+        flash(
+            f"Order {label}: {EVENT_LABELS.get(event, event)} done — it is now "
+            f"{status.replace('_', ' ')}.",
+            "success",
+        )
     return redirect(url_for("admin.order", order_id=order_id))

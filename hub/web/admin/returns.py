@@ -1,6 +1,6 @@
 """Returns in the admin UI: the section of the order page, its forms, and the list of returns.
 
-The steps are :mod:`hub.returns`' (the API and the CLI call the same ones):
+The steps are :mod:`hub.returns.actions`' (the API and the CLI call the same ones):
 open a return for shipped units, approve or reject it, receive its goods
 (restock each line to a location or write it off), refund it through the
 order's payments. Every form posts with its CSRF token and comes back to the
@@ -15,14 +15,15 @@ from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from ... import inventory, returns
-from ...core.exceptions import NotFound, ValidationError
-from ...core.money import Money, MoneyError
-from ...models import Order, Return, ReturnLine
-from ...serialize import money
-from .. import get_hub
-from . import bp
-from .helpers import flash_error, paginate
+from hub.core.exceptions import NotFound, ValidationError
+from hub.core.money import Money, MoneyError
+from hub.inventory import levels as inventory
+from hub.orders.serialize import money
+from hub.returns import actions as returns
+from hub.store.models import Order, Return, ReturnLine
+from hub.web import get_hub
+from hub.web.admin import bp
+from hub.web.admin.helpers import flash_error, paginate
 
 #: The value of a line's "where does it go" choice that writes it off.
 WRITE_OFF = returns.WRITE_OFF
@@ -31,24 +32,34 @@ WRITE_OFF = returns.WRITE_OFF
 def returns_panel(db: Session, order: Order) -> dict[str, Any]:
     """What the order page needs for its Returns section (``order`` loaded by ``order_query``)."""
     jobs = returns.refund_jobs(db, order.id) if order.returns else []
-    shown = [returns.return_detail(r, jobs=jobs) | {"with_shipping": r.shipping_refund > 0}
-             for r in order.returns]
-    returnable = returns.returnable_quantities(db, order) \
-        if order.status in returns.RETURNABLE_STATUSES else {}
+    shown = [
+        returns.return_detail(r, jobs=jobs) | {"with_shipping": r.shipping_refund > 0}
+        for r in order.returns
+    ]
+    returnable = (
+        returns.returnable_quantities(db, order)
+        if order.status in returns.RETURNABLE_STATUSES
+        else {}
+    )
     tracked = inventory.tracking_enabled(db)
     needs_money = any(r.status == "received" for r in order.returns)
-    refundable = sum(left for _, left in returns.refundable_by_payment(db, order)) if needs_money else 0
+    refundable = (
+        sum(left for _, left in returns.refundable_by_payment(db, order)) if needs_money else 0
+    )
     shipping_taken = sum(r.shipping_refund for r in order.returns if r.status != "rejected")
     return {
         "returns": shown,
         "returnable": returnable,
-        "return_locations": [loc.code for loc in inventory.list_locations(db) if loc.active] if tracked else [],
+        "return_locations": [loc.code for loc in inventory.list_locations(db) if loc.active]
+        if tracked
+        else [],
         "stock_tracked": tracked,
         "refundable": money(refundable, order.currency),
         "nothing_refundable": refundable == 0,
         "takes_returns": order.status in returns.RETURNABLE_STATUSES,
         "shipping_left": money(max(0, order.shipping - shipping_taken), order.currency)
-        if order.shipping - shipping_taken > 0 else None,
+        if order.shipping - shipping_taken > 0
+        else None,
         "write_off": WRITE_OFF,
     }
 
@@ -81,9 +92,14 @@ def return_create(order_id: int):
             problems.append(f"a whole number of units (not {raw!r})")
             continue
         where = (form.get(f"loc-{line_id}") or "").strip()
-        lines.append(returns.ReturnLineRequest(
-            line_id=int(line_id), quantity=int(raw), write_off=where == WRITE_OFF,
-            restock_location=where if where and where != WRITE_OFF else None))
+        lines.append(
+            returns.ReturnLineRequest(
+                line_id=int(line_id),
+                quantity=int(raw),
+                write_off=where == WRITE_OFF,
+                restock_location=where if where and where != WRITE_OFF else None,
+            )
+        )
     reason = (form.get("reason") or "").strip()
     if not lines and not problems:
         problems.append("how many units of which line come back")
@@ -93,9 +109,12 @@ def return_create(order_id: int):
         flash("To open a return, give " + ", ".join(problems) + ".", "error")
         return _back(order_id)
     request_ = returns.ReturnRequest(
-        lines=sorted(lines, key=lambda x: x.line_id), reason=reason[:500],
-        note=(form.get("note") or "").strip(), refund_shipping=form.get("refund_shipping") == "on",
-        refund_amount=(form.get("refund_amount") or "").strip() or None)
+        lines=sorted(lines, key=lambda x: x.line_id),
+        reason=reason[:500],
+        note=(form.get("note") or "").strip(),
+        refund_shipping=form.get("refund_shipping") == "on",
+        refund_amount=(form.get("refund_amount") or "").strip() or None,
+    )
     try:
         with get_hub().db.transaction() as db:
             ret = returns.create_return(db, order_id, request_, actor=g.user.actor)
@@ -105,16 +124,23 @@ def return_create(order_id: int):
     except Exception as exc:  # noqa: BLE001  (shown to the person, logged when unexpected)
         flash_error(exc)
     else:
-        flash(f"Return {rid} opened for {units} unit{'s' if units != 1 else ''}: it refunds "
-              f"{worth} {currency} once received. Approve it when the customer may send the goods.",
-              "success")
+        flash(
+            f"Return {rid} opened for {units} unit{'s' if units != 1 else ''}: it refunds "
+            f"{worth} {currency} once received. Approve it when the customer may send the goods.",
+            "success",
+        )
     return _back(order_id)
 
 
 @bp.post("/returns/<int:return_id>/approve")
 def return_approve(return_id: int):
-    return _step(return_id, "approved", lambda db: returns.approve_return(
-        db, return_id, actor=g.user.actor, note=(request.form.get("note") or "").strip()))
+    return _step(
+        return_id,
+        "approved",
+        lambda db: returns.approve_return(
+            db, return_id, actor=g.user.actor, note=(request.form.get("note") or "").strip()
+        ),
+    )
 
 
 @bp.post("/returns/<int:return_id>/reject")
@@ -128,16 +154,25 @@ def return_reject(return_id: int):
             return redirect(url_for("admin.returns_list"))
         flash("Rejecting a return needs a reason: the customer will ask why.", "error")
         return _back(order_id)
-    return _step(return_id, "rejected", lambda db: returns.reject_return(
-        db, return_id, actor=g.user.actor, reason=reason))
+    return _step(
+        return_id,
+        "rejected",
+        lambda db: returns.reject_return(db, return_id, actor=g.user.actor, reason=reason),
+    )
 
 
 @bp.post("/returns/<int:return_id>/receive")
 def return_receive(return_id: int):
-    lines = {int(key.removeprefix("dest-")): value.strip() for key, value in request.form.items()
-             if key.startswith("dest-") and key.removeprefix("dest-").isdigit() and value.strip()}
-    return _step(return_id, "received", lambda db: returns.receive_return(
-        db, return_id, actor=g.user.actor, lines=lines))
+    lines = {
+        int(key.removeprefix("dest-")): value.strip()
+        for key, value in request.form.items()
+        if key.startswith("dest-") and key.removeprefix("dest-").isdigit() and value.strip()
+    }
+    return _step(
+        return_id,
+        "received",
+        lambda db: returns.receive_return(db, return_id, actor=g.user.actor, lines=lines),
+    )
 
 
 @bp.post("/returns/<int:return_id>/refund")
@@ -153,8 +188,9 @@ def return_refund(return_id: int):
             try:
                 amount = Money.parse(raw, ret.currency).amount
             except MoneyError as exc:
-                raise ValidationError(f"The refund amount {raw!r} is not an amount in {ret.currency}: "
-                                      f"{exc}") from None
+                raise ValidationError(
+                    f"The refund amount {raw!r} is not an amount in {ret.currency}: {exc}"
+                ) from None
         return returns.refund_return(db, return_id, actor=g.user.actor, amount=amount)
 
     return _step(return_id, "refunded", refund)
@@ -183,22 +219,32 @@ def _done_message(ret: Return, done: str) -> str:
     if done == "received":
         kept = [rl for rl in ret.lines if rl.disposition == "restocked"]
         if kept:
-            text += " Restocked: " + ", ".join(f"{rl.quantity} × {rl.order_line.sku} at {rl.location.code}"
-                                               for rl in kept) + "."
+            text += (
+                " Restocked: "
+                + ", ".join(
+                    f"{rl.quantity} × {rl.order_line.sku} at {rl.location.code}" for rl in kept
+                )
+                + "."
+            )
         off = sum(rl.quantity for rl in ret.lines if rl.disposition == "written_off")
         if off:
             text += f" Written off: {off} unit{'s' if off != 1 else ''}."
     elif done == "refunded":
-        text += (f" {money(ret.refunded_amount, ret.currency)} {ret.currency} goes back through the "
-                 f"order's payments; the order is now {ret.order.status.replace('_', ' ')}.")
+        text += (
+            f" {money(ret.refunded_amount, ret.currency)} {ret.currency} goes back through the "
+            f"order's payments; the order is now {ret.order.status.replace('_', ' ')}."
+        )
     return text
 
 
 @bp.get("/returns")
 def returns_list():
     status = request.args.get("status", "")
-    query = select(Return).options(selectinload(Return.lines).selectinload(ReturnLine.order_line)) \
+    query = (
+        select(Return)
+        .options(selectinload(Return.lines).selectinload(ReturnLine.order_line))
         .order_by(Return.id.desc())
+    )
     if status in returns.STATUSES:
         query = query.where(Return.status == status)
     else:
@@ -207,6 +253,16 @@ def returns_list():
         page = paginate(db, query)
         counts = dict(db.execute(select(Return.status, func.count()).group_by(Return.status)).all())
         ids = {r.order_id for r in page.items}
-        labels = dict(db.execute(select(Order.id, Order.number).where(Order.id.in_(ids))).all()) if ids else {}
-        return render_template("admin/returns.html", page=page, status=status, counts=counts,
-                               statuses=returns.STATUSES, order_labels=labels)
+        labels = (
+            dict(db.execute(select(Order.id, Order.number).where(Order.id.in_(ids))).all())
+            if ids
+            else {}
+        )
+        return render_template(
+            "admin/returns.html",
+            page=page,
+            status=status,
+            counts=counts,
+            statuses=returns.STATUSES,
+            order_labels=labels,
+        )

@@ -6,31 +6,45 @@ from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
-from ... import inventory
-from ...models import Location, StockLevel, StockMovement
-from .. import get_hub
-from . import bp
-from .helpers import flash_error, paginate
+from hub.inventory import levels as inventory
+from hub.store.models import Location, StockLevel, StockMovement
+from hub.web import get_hub
+from hub.web.admin import bp
+from hub.web.admin.helpers import flash_error, paginate
 
 
 @bp.get("/stock")
 def stock():
     q = (request.args.get("q") or "").strip()
     location = request.args.get("location", "")
-    query = select(StockLevel).join(Location, Location.id == StockLevel.location_id) \
-        .options(contains_eager(StockLevel.location)) \
+    query = (
+        select(StockLevel)
+        .join(Location, Location.id == StockLevel.location_id)
+        .options(contains_eager(StockLevel.location))
         .order_by(StockLevel.sku, Location.priority.desc(), Location.code)
+    )
     if q:
         query = query.where(StockLevel.sku.ilike(f"%{q}%"))
     if location:
         query = query.where(Location.code == location)
     with get_hub().db.read() as db:
         page = paginate(db, query)
-        locations = list(db.scalars(select(Location).order_by(Location.priority.desc(), Location.code)))
-        movements = list(db.scalars(select(StockMovement).order_by(StockMovement.id.desc()).limit(15)))
+        locations = list(
+            db.scalars(select(Location).order_by(Location.priority.desc(), Location.code))
+        )
+        movements = list(
+            db.scalars(select(StockMovement).order_by(StockMovement.id.desc()).limit(15))
+        )
         codes = {loc.id: loc.code for loc in locations}
-        return render_template("admin/stock.html", page=page, locations=locations, movements=movements,
-                               codes=codes, q=q, location=location)
+        return render_template(
+            "admin/stock.html",
+            page=page,
+            locations=locations,
+            movements=movements,
+            codes=codes,
+            q=q,
+            location=location,
+        )
 
 
 @bp.post("/stock/levels")
@@ -55,8 +69,12 @@ def stock_set():
     try:
         with get_hub().db.transaction() as db:
             changed = inventory.set_on_hand(
-                db, [inventory.LevelChange(sku=sku, location_code=code, on_hand=int(raw))],
-                actor=g.user.actor, reason=reason, source="ui")
+                db,
+                [inventory.LevelChange(sku=sku, location_code=code, on_hand=int(raw))],
+                actor=g.user.actor,
+                reason=reason,
+                source="ui",
+            )
     except Exception as exc:  # noqa: BLE001
         flash_error(exc)
     else:
@@ -76,9 +94,13 @@ def location_save():
         return redirect(url_for("admin.stock"))
     try:
         with get_hub().db.transaction() as db:
-            inventory.upsert_location(db, code, name=(request.form.get("name") or "").strip(),
-                                      priority=int(raw_priority),
-                                      active=request.form.get("active") == "on")
+            inventory.upsert_location(
+                db,
+                code,
+                name=(request.form.get("name") or "").strip(),
+                priority=int(raw_priority),
+                active=request.form.get("active") == "on",
+            )
     except Exception as exc:  # noqa: BLE001
         flash_error(exc)
     else:

@@ -5,15 +5,17 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from ... import accounts
-from ...models import ApiToken, utcnow
-from .. import get_hub
-from . import bp
-from .helpers import flash_error
+from hub.accounts import users as accounts
+from hub.store.models import ApiToken, utcnow
+from hub.web import get_hub
+from hub.web.admin import bp
+from hub.web.admin.helpers import flash_error
 
 
 def _tokens(db) -> list[ApiToken]:
-    return list(db.scalars(select(ApiToken).order_by(ApiToken.revoked_at.is_not(None), ApiToken.id.desc())))
+    return list(
+        db.scalars(select(ApiToken).order_by(ApiToken.revoked_at.is_not(None), ApiToken.id.desc()))
+    )
 
 
 @bp.get("/tokens")
@@ -33,8 +35,13 @@ def token_create():
         return redirect(url_for("admin.tokens"))
     with get_hub().db.read() as db:
         # Rendered in this answer only (not flashed: the session cookie is signed, not secret).
-        return render_template("admin/tokens.html", tokens=_tokens(db), new_token=plain, new_name=name,
-                               created_by=g.user.email)
+        return render_template(
+            "admin/tokens.html",
+            tokens=_tokens(db),
+            new_token=plain,
+            new_name=name,
+            created_by=g.user.email,
+        )
 
 
 @bp.post("/tokens/<int:token_id>/revoke")

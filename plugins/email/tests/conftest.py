@@ -46,7 +46,9 @@ class SmtpServer:
         self.controller: Controller | None = None
 
     def start(self) -> SmtpServer:
-        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port, **self.smtp_options)
+        self.controller = Controller(
+            self.mailbox, hostname="127.0.0.1", port=self.port, **self.smtp_options
+        )
         self.controller.start()
         return self
 

@@ -8,33 +8,45 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select, update
 
-from hub import actions, notifications
-from hub.channels import create_channel
+from hub.channels.manage import create_channel
 from hub.core.exceptions import ValidationError
 from hub.core.order import PaymentUpdate, RefundData, ShipmentData
-from hub.jobs import retry
-from hub.models import Job, Order, utcnow
-
-from .conftest import SmtpServer
+from hub.notifications import outbox as notifications
+from hub.orders import actions
+from hub.queue.jobs import retry
+from hub.store.models import Job, Order, utcnow
+from plugins.email.tests.conftest import SmtpServer
 
 
 def add_channel(hub, port, **config) -> int:
-    settings = {"smtp_host": "127.0.0.1", "smtp_port": port, "security": "none",
-                "from_address": "orders@shop.example", "from_name": "Example Shop", "timeout_seconds": 5}
+    settings = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "security": "none",
+        "from_address": "orders@shop.example",
+        "from_name": "Example Shop",
+        "timeout_seconds": 5,
+    }
     settings.update(config)
     with hub.db.transaction() as session:
-        return create_channel(hub, session, name="Customer email", connector="email", config=settings).id
+        return create_channel(
+            hub, session, name="Customer email", connector="email", config=settings
+        ).id
 
 
 def notify_jobs(hub) -> list[SimpleNamespace]:
     with hub.db.read() as session:
-        return [SimpleNamespace(id=j.id, status=j.status, last_error=j.last_error)
-                for j in session.scalars(select(Job).where(Job.kind == "notify").order_by(Job.id))]
+        return [
+            SimpleNamespace(id=j.id, status=j.status, last_error=j.last_error)
+            for j in session.scalars(select(Job).where(Job.kind == "notify").order_by(Job.id))
+        ]
 
 
 def run_due_retries(hub, run_jobs) -> None:
     with hub.db.transaction() as session:
-        session.execute(update(Job).where(Job.status == "failed").values(run_at=utcnow() - timedelta(seconds=1)))
+        session.execute(
+            update(Job).where(Job.status == "failed").values(run_at=utcnow() - timedelta(seconds=1))
+        )
     run_jobs(hub)
 
 
@@ -70,8 +82,12 @@ def test_smtp_down_then_up_sends_exactly_one_email(any_hub, make_order, run_jobs
     assert all(a["recipient"] == "ann@example.com" for a in attempts(hub))
 
 
-def test_a_550_answer_makes_the_job_dead_with_the_servers_reason(hub, smtp_server, make_order, run_jobs):
-    smtp_server.mailbox.rcpt_reply = "550 5.1.1 <ann@example.com>: Recipient address rejected: mailbox unavailable"
+def test_a_550_answer_makes_the_job_dead_with_the_servers_reason(
+    hub, smtp_server, make_order, run_jobs
+):
+    smtp_server.mailbox.rcpt_reply = (
+        "550 5.1.1 <ann@example.com>: Recipient address rejected: mailbox unavailable"
+    )
     smtp_server.start()
     add_channel(hub, smtp_server.port, events="order.confirmed")
     make_order(hub)
@@ -80,7 +96,10 @@ def test_a_550_answer_makes_the_job_dead_with_the_servers_reason(hub, smtp_serve
 
     [job] = notify_jobs(hub)
     assert job.status == "dead"
-    assert "550" in job.last_error and "Recipient address rejected: mailbox unavailable" in job.last_error
+    assert (
+        "550" in job.last_error
+        and "Recipient address rejected: mailbox unavailable" in job.last_error
+    )
     [attempt] = attempts(hub)
     assert (attempt["outcome"], attempt["status_code"]) == ("failed", 550)
     assert "mailbox unavailable" in attempt["error"]
@@ -113,7 +132,9 @@ def connections(peers) -> list[int]:
     return runs
 
 
-def test_emails_share_a_connection_until_the_server_drops_it(hub, smtp_server, make_order, run_jobs):
+def test_emails_share_a_connection_until_the_server_drops_it(
+    hub, smtp_server, make_order, run_jobs
+):
     smtp_server.start()
     add_channel(hub, smtp_server.port, events="order.confirmed")
     for _ in range(3):
@@ -134,7 +155,8 @@ def test_emails_share_a_connection_until_the_server_drops_it(hub, smtp_server, m
 
 
 def test_a_connection_carries_a_bounded_number_of_messages_and_none_after_an_error(
-        hub, smtp_server, make_order, run_jobs, monkeypatch):
+    hub, smtp_server, make_order, run_jobs, monkeypatch
+):
     import plugins.email as email_connector
 
     monkeypatch.setattr(email_connector, "MESSAGES_PER_CONNECTION", 2)
@@ -156,7 +178,8 @@ def test_a_connection_carries_a_bounded_number_of_messages_and_none_after_an_err
 
 
 def test_the_confirmation_has_a_subject_a_text_part_an_html_part_and_a_stable_message_id(
-        hub, smtp_server, make_order, run_jobs):
+    hub, smtp_server, make_order, run_jobs
+):
     smtp_server.start()
     add_channel(hub, smtp_server.port, events="order.confirmed", reply_to="help@shop.example")
     order_id = make_order(hub, number="#1001")
@@ -181,16 +204,26 @@ def test_the_confirmation_has_a_subject_a_text_part_an_html_part_and_a_stable_me
     assert mail["Message-ID"].endswith("@shop.example>")
 
 
-def test_the_shipped_email_links_the_carrier_tracking_and_the_order_page(make_hub, smtp_server, make_order,
-                                                                         run_jobs):
+def test_the_shipped_email_links_the_carrier_tracking_and_the_order_page(
+    make_hub, smtp_server, make_order, run_jobs
+):
     hub = make_hub(public_url="https://shop.example/")
     smtp_server.start()
     add_channel(hub, smtp_server.port, events="order.shipped")
     order_id = make_order(hub, number="#1002")
     run_jobs(hub)
     with hub.db.transaction() as session:
-        actions.ship(session, order_id, ShipmentData(external_id="S1", carrier="UPS", service="Ground",
-                                                     tracking_number="1Z999AA10123456784"), actor="user:ann")
+        actions.ship(
+            session,
+            order_id,
+            ShipmentData(
+                external_id="S1",
+                carrier="UPS",
+                service="Ground",
+                tracking_number="1Z999AA10123456784",
+            ),
+            actor="user:ann",
+        )
     run_jobs(hub)
 
     [mail] = smtp_server.messages
@@ -216,24 +249,42 @@ def test_cancelled_and_refunded_emails(hub, smtp_server, make_order, run_jobs):
     run_jobs(hub)
     with hub.db.transaction() as session:  # a payment taken outside the hub, refunded by hand
         order = actions.get_order(session, order_id)
-        from hub.models import Payment
+        from hub.store.models import Payment
 
-        order.payments.append(Payment(reference="pi_1", currency="USD", amount=4498, captured_amount=4498,
-                                      status="captured"))
+        order.payments.append(
+            Payment(
+                reference="pi_1",
+                currency="USD",
+                amount=4498,
+                captured_amount=4498,
+                status="captured",
+            )
+        )
         session.flush()
-        actions.apply_payment_update(session, PaymentUpdate(
-            reference="pi_1", occurred_at=utcnow(),
-            refunds=[RefundData(external_id="re_1", amount=4498, status="succeeded")]), actor="user:ann")
+        actions.apply_payment_update(
+            session,
+            PaymentUpdate(
+                reference="pi_1",
+                occurred_at=utcnow(),
+                refunds=[RefundData(external_id="re_1", amount=4498, status="succeeded")],
+            ),
+            actor="user:ann",
+        )
     run_jobs(hub)
 
     subjects = [m["Subject"] for m in smtp_server.messages]
-    assert subjects == ["Your order #1003 is confirmed", "Your order #1003 was cancelled",
-                        "A refund of 44.98 USD for your order #1003"]
+    assert subjects == [
+        "Your order #1003 is confirmed",
+        "Your order #1003 was cancelled",
+        "A refund of 44.98 USD for your order #1003",
+    ]
     cancelled = smtp_server.messages[1].get_body(("plain",)).get_content()
     assert "was cancelled (out of stock)" in cancelled
 
 
-def test_a_templates_folder_overrides_templates_by_name(hub, smtp_server, make_order, run_jobs, tmp_path):
+def test_a_templates_folder_overrides_templates_by_name(
+    hub, smtp_server, make_order, run_jobs, tmp_path
+):
     (tmp_path / "confirmed.subject.txt").write_text("Merci ! Commande {{ order.number }} confirmée")
     smtp_server.start()
     add_channel(hub, smtp_server.port, events="order.confirmed", templates_dir=str(tmp_path))
@@ -246,7 +297,9 @@ def test_a_templates_folder_overrides_templates_by_name(hub, smtp_server, make_o
     assert "Total: 44.98 USD" in mail.get_body(("plain",)).get_content()  # the built-in body
 
 
-def test_a_broken_override_template_is_a_dead_job_naming_it(hub, smtp_server, make_order, run_jobs, tmp_path):
+def test_a_broken_override_template_is_a_dead_job_naming_it(
+    hub, smtp_server, make_order, run_jobs, tmp_path
+):
     (tmp_path / "confirmed.txt").write_text("Hello {{ order.customer.nmae.upper() }}")
     smtp_server.start()
     add_channel(hub, smtp_server.port, events="order.confirmed", templates_dir=str(tmp_path))
@@ -284,20 +337,24 @@ def test_login_is_used_and_the_password_stays_secret(hub, make_order, run_jobs):
         return AuthResult(success=auth_data.password == b"app-password", handled=False)
 
     # PLAIN only: aiosmtpd's LOGIN does not take smtplib's initial response.
-    server = SmtpServer(authenticator=authenticator, auth_require_tls=False,
-                        auth_exclude_mechanism=["LOGIN"]).start()
+    server = SmtpServer(
+        authenticator=authenticator, auth_require_tls=False, auth_exclude_mechanism=["LOGIN"]
+    ).start()
     try:
-        channel_id = add_channel(hub, server.port, events="order.confirmed", username="shop",
-                                 password="app-password")
+        channel_id = add_channel(
+            hub, server.port, events="order.confirmed", username="shop", password="app-password"
+        )
         with hub.db.read() as session:
-            from hub.models import Channel
+            from hub.store.models import Channel
 
             assert "app-password" not in str(session.get(Channel, channel_id).config)
         make_order(hub)
         run_jobs(hub)
         assert len(server.messages) == 1 and logins == [(b"shop", b"app-password")]
 
-        bad = add_channel(hub, server.port, events="order.confirmed", username="shop", password="wrong")
+        bad = add_channel(
+            hub, server.port, events="order.confirmed", username="shop", password="wrong"
+        )
         make_order(hub)
         run_jobs(hub)
     finally:
@@ -311,17 +368,33 @@ def test_login_is_used_and_the_password_stays_secret(hub, make_order, run_jobs):
 def test_check_connection_reaches_the_server(hub, smtp_server):
     smtp_server.start()
     channel_id = add_channel(hub, smtp_server.port)
-    assert hub.connector_for_id(channel_id).check_connection().startswith(
-        f"connected to 127.0.0.1:{smtp_server.port}")
+    assert (
+        hub.connector_for_id(channel_id)
+        .check_connection()
+        .startswith(f"connected to 127.0.0.1:{smtp_server.port}")
+    )
 
 
 def test_the_config_is_validated_for_people():
     from plugins.email import EmailConnector
 
     with pytest.raises(ValidationError) as exc:
-        EmailConnector.validate_config({"smtp_host": "", "security": "tls", "from_address": "nope",
-                                        "events": "order.created", "templates_dir": "/no/such/dir"})
-    assert set(exc.value.details) == {"smtp_host", "security", "from_address", "events", "templates_dir"}
+        EmailConnector.validate_config(
+            {
+                "smtp_host": "",
+                "security": "tls",
+                "from_address": "nope",
+                "events": "order.created",
+                "templates_dir": "/no/such/dir",
+            }
+        )
+    assert set(exc.value.details) == {
+        "smtp_host",
+        "security",
+        "from_address",
+        "events",
+        "templates_dir",
+    }
     assert EmailConnector.secret_fields() == {"password"}
     fields = EmailConnector.config_schema().fields
     assert all(f.metadata.get("label") and f.metadata.get("help") for f in fields.values())

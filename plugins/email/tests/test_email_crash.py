@@ -11,11 +11,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from hub import notifications
-from hub.models import Job, utcnow
+from hub.notifications import outbox as notifications
+from hub.store.models import Job, utcnow
 from plugins.email import EmailConnector
-
-from .test_email import add_channel, attempts, notify_jobs
+from plugins.email.tests.test_email import add_channel, attempts, notify_jobs
 
 
 class Crash(BaseException):
@@ -23,7 +22,8 @@ class Crash(BaseException):
 
 
 def test_a_crash_after_the_server_accepted_is_on_record_and_the_resend_has_the_same_message_id(
-        hub, smtp_server, make_order, run_jobs, monkeypatch):
+    hub, smtp_server, make_order, run_jobs, monkeypatch
+):
     smtp_server.start()
     add_channel(hub, smtp_server.port, events="order.confirmed")
     make_order(hub)
@@ -40,8 +40,11 @@ def test_a_crash_after_the_server_accepted_is_on_record_and_the_resend_has_the_s
     assert [a["outcome"] for a in attempts(hub)] == ["sending"]
     # The dead worker's lease runs out; the job runs again.
     with hub.db.transaction() as session:
-        session.execute(update(Job).where(Job.status == "running")
-                        .values(locked_until=utcnow() - timedelta(seconds=1)))
+        session.execute(
+            update(Job)
+            .where(Job.status == "running")
+            .values(locked_until=utcnow() - timedelta(seconds=1))
+        )
     run_jobs(hub)
     run_jobs(hub)  # and again: the ledger has it now, nothing more is sent
 

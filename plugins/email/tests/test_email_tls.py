@@ -13,10 +13,9 @@ import pytest
 import trustme
 from sqlalchemy import select
 
-from hub.models import Job
-
-from .conftest import SmtpServer
-from .test_email import add_channel, notify_jobs
+from hub.store.models import Job
+from plugins.email.tests.conftest import SmtpServer
+from plugins.email.tests.test_email import add_channel, notify_jobs
 
 
 @pytest.fixture(scope="module")
@@ -64,14 +63,25 @@ def login_checker(logins: list):
     return authenticator
 
 
-def test_starttls_encrypts_before_the_login_and_the_message(hub, make_order, run_jobs, server_tls, trusted,
-                                                             start):
+def test_starttls_encrypts_before_the_login_and_the_message(
+    hub, make_order, run_jobs, server_tls, trusted, start
+):
     logins: list = []
     # The server takes no login and no mail before STARTTLS (aiosmtpd: 530 otherwise).
-    server = start(tls_context=server_tls, require_starttls=True, authenticator=login_checker(logins),
-                   auth_exclude_mechanism=["LOGIN"])
-    add_channel(hub, server.port, events="order.confirmed", security="starttls", username="shop",
-                password="app-password")
+    server = start(
+        tls_context=server_tls,
+        require_starttls=True,
+        authenticator=login_checker(logins),
+        auth_exclude_mechanism=["LOGIN"],
+    )
+    add_channel(
+        hub,
+        server.port,
+        events="order.confirmed",
+        security="starttls",
+        username="shop",
+        password="app-password",
+    )
     make_order(hub)
     make_order(hub)
 
@@ -95,10 +105,13 @@ def test_ssl_speaks_tls_from_the_first_byte(hub, make_order, run_jobs, server_tl
     assert len(server.messages) == 1
 
 
-def test_a_certificate_the_system_does_not_trust_is_a_dead_job_saying_so(hub, make_order, run_jobs,
-                                                                          server_tls, start):
+def test_a_certificate_the_system_does_not_trust_is_a_dead_job_saying_so(
+    hub, make_order, run_jobs, server_tls, start
+):
     server = start(tls_context=server_tls, require_starttls=True)
-    add_channel(hub, server.port, events="order.confirmed", security="starttls", password="app-password")
+    add_channel(
+        hub, server.port, events="order.confirmed", security="starttls", password="app-password"
+    )
     make_order(hub)
 
     run_jobs(hub)
@@ -108,14 +121,18 @@ def test_a_certificate_the_system_does_not_trust_is_a_dead_job_saying_so(hub, ma
     assert server.messages == []
 
 
-@pytest.mark.parametrize(("security", "offers_starttls", "says"), [
-    # STARTTLS asked of a server that does not offer it: no silent fall back to plain text.
-    ("starttls", False, "STARTTLS extension not supported by server"),
-    # TLS from the first byte against a server that starts in plain text (port 587 given "ssl").
-    ("ssl", True, "is the security setting right for this port"),
-])
+@pytest.mark.parametrize(
+    ("security", "offers_starttls", "says"),
+    [
+        # STARTTLS asked of a server that does not offer it: no silent fall back to plain text.
+        ("starttls", False, "STARTTLS extension not supported by server"),
+        # TLS from the first byte against a server that starts in plain text (port 587 given "ssl").
+        ("ssl", True, "is the security setting right for this port"),
+    ],
+)
 def test_a_security_setting_that_does_not_fit_the_server_is_a_dead_job_naming_it(
-        hub, make_order, run_jobs, server_tls, trusted, start, security, offers_starttls, says):
+    hub, make_order, run_jobs, server_tls, trusted, start, security, offers_starttls, says
+):
     server = start(**({"tls_context": server_tls} if offers_starttls else {}))
     add_channel(hub, server.port, events="order.confirmed", security=security)
     make_order(hub)

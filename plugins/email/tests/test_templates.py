@@ -10,14 +10,40 @@ from plugins.email.render import EVENT_TEMPLATES, Renderer, carrier_tracking_lin
 
 def order(**overrides):
     base = {
-        "id": 7, "number": "#1007", "currency": "EUR", "email": "zoe@example.com",
+        "id": 7,
+        "number": "#1007",
+        "currency": "EUR",
+        "email": "zoe@example.com",
         "customer": {"email": "zoe@example.com", "name": "Zoë <b>Doe</b>", "phone": ""},
-        "lines": [{"id": 1, "sku": "MUG", "name": "Mug & Saucer", "quantity": 2, "unit_price": "12.50",
-                   "tax": "0.00", "discount": "0.00"}],
-        "subtotal": "25.00", "shipping": "4.90", "tax": "0.00", "discount": "0.00", "total": "29.90",
-        "financial_status": "paid", "tracking_token": "tok123",
-        "shipments": [{"id": 3, "status": "shipped", "carrier": "DHL", "service": "", "tracking_number": "JD0123",
-                       "tracking_url": "", "lines": [{"line_id": 1, "quantity": 1}]}],
+        "lines": [
+            {
+                "id": 1,
+                "sku": "MUG",
+                "name": "Mug & Saucer",
+                "quantity": 2,
+                "unit_price": "12.50",
+                "tax": "0.00",
+                "discount": "0.00",
+            }
+        ],
+        "subtotal": "25.00",
+        "shipping": "4.90",
+        "tax": "0.00",
+        "discount": "0.00",
+        "total": "29.90",
+        "financial_status": "paid",
+        "tracking_token": "tok123",
+        "shipments": [
+            {
+                "id": 3,
+                "status": "shipped",
+                "carrier": "DHL",
+                "service": "",
+                "tracking_number": "JD0123",
+                "tracking_url": "",
+                "lines": [{"line_id": 1, "quantity": 1}],
+            }
+        ],
     }
     base.update(overrides)
     return base
@@ -25,10 +51,16 @@ def order(**overrides):
 
 @pytest.mark.parametrize("event_name", list(EVENT_TEMPLATES))
 def test_every_event_renders_a_subject_a_text_and_an_escaped_html(event_name):
-    event = OrderEvent(name=event_name, order_id=7, id=99,
-                       data={"shipment_id": 3, "amount": 1250, "reason": "customer asked"})
+    event = OrderEvent(
+        name=event_name,
+        order_id=7,
+        id=99,
+        data={"shipment_id": 3, "amount": 1250, "reason": "customer asked"},
+    )
 
-    rendered = Renderer().render(event, order(), shop_name="Café Shop", public_url="https://shop.example")
+    rendered = Renderer().render(
+        event, order(), shop_name="Café Shop", public_url="https://shop.example"
+    )
 
     assert "#1007" in rendered.subject and "\n" not in rendered.subject
     assert "https://shop.example/track/tok123" in rendered.text
@@ -42,13 +74,23 @@ def test_partial_shipments_say_so_and_list_what_shipped():
     rendered = Renderer().render(event, order(), public_url="http://hub")
     assert rendered.subject == "Part of your order #1007 has shipped"
     assert "- 1 x Mug & Saucer (MUG)" in rendered.text
-    assert "https://www.dhl.com/global-en/home/tracking/tracking-express.html?tracking-id=JD0123" in rendered.text
+    assert (
+        "https://www.dhl.com/global-en/home/tracking/tracking-express.html?tracking-id=JD0123"
+        in rendered.text
+    )
 
 
 def test_carrier_links_prefer_the_shipments_own_url_and_refuse_other_schemes():
-    assert carrier_tracking_link({"tracking_url": "https://t.example/1", "carrier": "ups"}) == "https://t.example/1"
-    assert carrier_tracking_link({"tracking_url": "javascript:alert(1)", "carrier": "ups",
-                                  "tracking_number": "1Z 9"}) == "https://www.ups.com/track?tracknum=1Z%209"
+    assert (
+        carrier_tracking_link({"tracking_url": "https://t.example/1", "carrier": "ups"})
+        == "https://t.example/1"
+    )
+    assert (
+        carrier_tracking_link(
+            {"tracking_url": "javascript:alert(1)", "carrier": "ups", "tracking_number": "1Z 9"}
+        )
+        == "https://www.ups.com/track?tracknum=1Z%209"
+    )
     assert carrier_tracking_link({"carrier": "Pigeon Post", "tracking_number": "7"}) is None
 
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from hub.channels import create_channel
-from hub.inventory import upsert_location
-from hub.jobs import Worker, enqueue
-from hub.runtime import Hub
+from hub.channels.manage import create_channel
+from hub.inventory.levels import upsert_location
+from hub.queue.jobs import Worker, enqueue
+from hub.runtime.hub import Hub
 
 
 @dataclass
@@ -20,7 +20,7 @@ class Erp:
 
     def run(self, kind: str) -> str:
         """Enqueue one ``erp.*`` job for the channel, run it, return its final status."""
-        from hub.models import Job
+        from hub.store.models import Job
 
         with self.hub.db.transaction() as session:
             job_id = enqueue(session, kind, {}, channel_id=self.channel_id)

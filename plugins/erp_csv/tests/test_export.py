@@ -12,14 +12,13 @@ import textwrap
 import pytest
 from sqlalchemy import select
 
-from hub import actions
-from hub import erp as ledgers
+from hub.channels import erp_ledgers as ledgers
 from hub.core.order import Line
-from hub.inventory import LevelChange, set_on_hand
-from hub.models import ErpExportedOrder, Order
+from hub.inventory.levels import LevelChange, set_on_hand
+from hub.orders import actions
+from hub.store.models import ErpExportedOrder, Order
 from hub.testing import TEST_SECRET_KEY
-
-from .conftest import make_erp
+from plugins.erp_csv.tests.conftest import make_erp
 
 
 def exported(erp) -> list[str]:
@@ -43,7 +42,9 @@ def confirmed_orders(erp, make_order, run_jobs, n=2, **overrides) -> list[int]:
     return ids
 
 
-def test_confirmed_orders_are_exported_once_and_again_only_when_they_change(any_erp, make_order, run_jobs):
+def test_confirmed_orders_are_exported_once_and_again_only_when_they_change(
+    any_erp, make_order, run_jobs
+):
     erp = any_erp
     first, second = confirmed_orders(erp, make_order, run_jobs)
     held = make_order(erp.hub, external_id="HELD")
@@ -71,10 +72,23 @@ def test_confirmed_orders_are_exported_once_and_again_only_when_they_change(any_
 
 
 def test_the_layout_is_one_row_per_line_with_decimal_money(erp, make_order, run_jobs):
-    [order_id] = confirmed_orders(erp, make_order, run_jobs, n=1, lines=[
-        Line(sku="TSHIRT-M", name="T-shirt, size M", quantity=2, unit_price=1999, discount=500, tax=290),
-        Line(sku="MUG", name='Mug "Hub"', quantity=1, unit_price=1250),
-    ])
+    [order_id] = confirmed_orders(
+        erp,
+        make_order,
+        run_jobs,
+        n=1,
+        lines=[
+            Line(
+                sku="TSHIRT-M",
+                name="T-shirt, size M",
+                quantity=2,
+                unit_price=1999,
+                discount=500,
+                tax=290,
+            ),
+            Line(sku="MUG", name='Mug "Hub"', quantity=1, unit_price=1250),
+        ],
+    )
 
     assert erp.run("erp.export") == "succeeded"
 
@@ -83,9 +97,21 @@ def test_the_layout_is_one_row_per_line_with_decimal_money(erp, make_order, run_
     assert first["order_id"] == second["order_id"] == str(order_id)
     assert first["customer_email"] == second["customer_email"] == "ann@example.com"
     assert first["currency"] == "USD" and first["ship_city"] == "Springfield"
-    assert (first["line_number"], first["sku"], first["line_name"]) == ("1", "TSHIRT-M", "T-shirt, size M")
-    assert (first["quantity"], first["unit_price"], first["line_subtotal"]) == ("2", "19.99", "39.98")
-    assert (first["line_discount"], first["line_tax"], first["line_total"]) == ("5.00", "2.90", "37.88")
+    assert (first["line_number"], first["sku"], first["line_name"]) == (
+        "1",
+        "TSHIRT-M",
+        "T-shirt, size M",
+    )
+    assert (first["quantity"], first["unit_price"], first["line_subtotal"]) == (
+        "2",
+        "19.99",
+        "39.98",
+    )
+    assert (first["line_discount"], first["line_tax"], first["line_total"]) == (
+        "5.00",
+        "2.90",
+        "37.88",
+    )
     assert (second["line_name"], second["line_total"]) == ('Mug "Hub"', "12.50")
     assert first["order_shipping"] == "5.00"
     assert first["order_total"] == second["order_total"]
@@ -96,13 +122,26 @@ def test_the_layout_is_one_row_per_line_with_decimal_money(erp, make_order, run_
 
 def test_a_tax_inclusive_order_exports_line_totals_without_tax_on_top(erp, make_order, run_jobs):
     # 2 x 11.90 with 1.90 VAT inside (a German shop's prices): the line is worth 23.80, not 25.70.
-    confirmed_orders(erp, make_order, run_jobs, n=1, taxes_included=True, shipping=0, tax=190, total=2380,
-                     lines=[Line(sku="MUG", name="Mug", quantity=2, unit_price=1190, tax=190)])
+    confirmed_orders(
+        erp,
+        make_order,
+        run_jobs,
+        n=1,
+        taxes_included=True,
+        shipping=0,
+        tax=190,
+        total=2380,
+        lines=[Line(sku="MUG", name="Mug", quantity=2, unit_price=1190, tax=190)],
+    )
     assert erp.run("erp.export") == "succeeded"
     [name] = exported(erp)
     [row] = rows_of(erp.export_dir / name)
-    assert (row["taxes_included"], row["line_tax"], row["line_total"], row["order_total"]) == \
-        ("true", "1.90", "23.80", "23.80")
+    assert (row["taxes_included"], row["line_tax"], row["line_total"], row["order_total"]) == (
+        "true",
+        "1.90",
+        "23.80",
+        "23.80",
+    )
 
 
 def test_excel_settings_write_a_bom_and_semicolons(hub, tmp_path, make_order, run_jobs):
@@ -129,8 +168,9 @@ def test_a_large_backlog_is_split_into_numbered_files(hub, tmp_path, make_order,
     assert [int(r["order_id"]) for f in files for r in rows_of(erp.export_dir / f)] == ids
 
 
-def test_an_export_that_fails_midway_leaves_no_file_and_the_next_run_exports_all(erp, make_order, run_jobs,
-                                                                                  monkeypatch):
+def test_an_export_that_fails_midway_leaves_no_file_and_the_next_run_exports_all(
+    erp, make_order, run_jobs, monkeypatch
+):
     from plugins.erp_csv import export
 
     ids = confirmed_orders(erp, make_order, run_jobs, n=3)
@@ -158,7 +198,7 @@ def test_an_export_killed_midway_never_shows_a_partial_file(erp, make_order, run
     ids = confirmed_orders(erp, make_order, run_jobs, n=3)
     script = textwrap.dedent(f"""
         import os, signal
-        from hub.runtime import Hub
+        from hub.runtime.hub import Hub
         from plugins.erp_csv import export
         real_rows, seen = export.order_rows, []
         def rows(order):
@@ -169,8 +209,12 @@ def test_an_export_killed_midway_never_shows_a_partial_file(erp, make_order, run
         export.order_rows = rows
         export.export_orders(Hub.from_env(), {erp.channel_id})
     """)
-    env = {**os.environ, "HUB_DATA_DIR": str(erp.hub.settings.data_dir),
-           "HUB_DATABASE_URL": erp.hub.settings.database_url, "HUB_SECRET_KEY": TEST_SECRET_KEY}
+    env = {
+        **os.environ,
+        "HUB_DATA_DIR": str(erp.hub.settings.data_dir),
+        "HUB_DATABASE_URL": erp.hub.settings.database_url,
+        "HUB_SECRET_KEY": TEST_SECRET_KEY,
+    }
     done = subprocess.run([sys.executable, "-c", script], env=env, timeout=60)
     assert done.returncode == -9
 
@@ -182,12 +226,15 @@ def test_an_export_killed_midway_never_shows_a_partial_file(erp, make_order, run
     assert [int(r["order_id"]) for r in rows_of(erp.export_dir / name)] == ids
 
 
-def test_a_crash_between_rename_and_commit_exports_the_same_set_again(erp, make_order, run_jobs,
-                                                                      monkeypatch):
+def test_a_crash_between_rename_and_commit_exports_the_same_set_again(
+    erp, make_order, run_jobs, monkeypatch
+):
     from plugins.erp_csv import export
 
     ids = confirmed_orders(erp, make_order, run_jobs, n=2)
-    monkeypatch.setattr(export, "_fsync_dir", lambda folder: (_ for _ in ()).throw(OSError("I/O error")))
+    monkeypatch.setattr(
+        export, "_fsync_dir", lambda folder: (_ for _ in ()).throw(OSError("I/O error"))
+    )
     assert erp.run("erp.export") == "failed"
     [first] = exported(erp)  # complete under its final name, but its ledger rows rolled back
 
@@ -199,7 +246,9 @@ def test_a_crash_between_rename_and_commit_exports_the_same_set_again(erp, make_
 
 
 @pytest.mark.parametrize("statuses, expected", [(["shipped"], 0), (["confirmed"], 1)])
-def test_only_the_configured_statuses_are_exported(hub, tmp_path, make_order, run_jobs, statuses, expected):
+def test_only_the_configured_statuses_are_exported(
+    hub, tmp_path, make_order, run_jobs, statuses, expected
+):
     erp = make_erp(hub, tmp_path, export_statuses=statuses)
     confirmed_orders(erp, make_order, run_jobs, n=1)
 

@@ -10,17 +10,19 @@ import time
 import pytest
 from sqlalchemy import select
 
-from hub import erp as ledgers
-from hub.inventory import LevelChange, set_on_hand
-from hub.models import Channel, Job, Location, StockLevel, StockMovement
-
-from .conftest import make_erp
+from hub.channels import erp_ledgers as ledgers
+from hub.inventory.levels import LevelChange, set_on_hand
+from hub.store.models import Channel, Job, Location, StockLevel, StockMovement
+from plugins.erp_csv.tests.conftest import make_erp
 
 
 def levels(hub) -> dict[tuple[str, str], int]:
     with hub.db.read() as session:
-        rows = session.execute(select(StockLevel.sku, Location.code, StockLevel.on_hand)
-                               .join(Location, Location.id == StockLevel.location_id)).all()
+        rows = session.execute(
+            select(StockLevel.sku, Location.code, StockLevel.on_hand).join(
+                Location, Location.id == StockLevel.location_id
+            )
+        ).all()
     return {(sku, code): on_hand for sku, code, on_hand in rows}
 
 
@@ -44,35 +46,50 @@ def test_a_stock_file_sets_on_hand_is_archived_and_triggers_the_stock_push(any_e
     assert not (erp.import_dir / "stock.csv").exists()
     assert (erp.import_dir / "archive" / "stock.csv").is_file()
     [row] = imports(erp.hub)
-    assert (row["status"], row["rows_total"], row["rows_ok"], row["rows_rejected"]) == ("succeeded", 3, 3, 0)
+    assert (row["status"], row["rows_total"], row["rows_ok"], row["rows_rejected"]) == (
+        "succeeded",
+        3,
+        3,
+        0,
+    )
     assert row["rows_changed"] == 2  # MUG at WH1 was already 0
     with erp.hub.db.read() as session:
         assert session.scalars(select(Job).where(Job.kind == "stock.push")).first() is not None
-        movement = session.scalars(select(StockMovement).where(StockMovement.sku == "TSHIRT-M")).first()
+        movement = session.scalars(
+            select(StockMovement).where(StockMovement.sku == "TSHIRT-M")
+        ).first()
         assert (movement.source, movement.actor) == ("stock.csv", "channel:erp")
 
 
 def test_bad_rows_are_rejected_with_line_and_reason_and_the_good_ones_applied(any_erp):
     erp = any_erp
-    erp.drop("stock.csv", (
-        "sku,location,on_hand,note\n"
-        "A,WH1,5,ok\n"          # line 2
-        "B,WH1,five,words\n"    # 3
-        "C,WH1,-2,negative\n"   # 4
-        "D,MARS,1,unknown\n"    # 5
-        ",WH1,1,no sku\n"       # 6
-        "A,WH1,7,again\n"       # 7
-        "E,STORE,1.5,decimal\n"  # 8
-        "F,WH1\n"               # 9
-        "\n"                    # 10: blank, skipped
-        "G,STORE,9,ok\n"        # 11
-    ))
+    erp.drop(
+        "stock.csv",
+        (
+            "sku,location,on_hand,note\n"
+            "A,WH1,5,ok\n"  # line 2
+            "B,WH1,five,words\n"  # 3
+            "C,WH1,-2,negative\n"  # 4
+            "D,MARS,1,unknown\n"  # 5
+            ",WH1,1,no sku\n"  # 6
+            "A,WH1,7,again\n"  # 7
+            "E,STORE,1.5,decimal\n"  # 8
+            "F,WH1\n"  # 9
+            "\n"  # 10: blank, skipped
+            "G,STORE,9,ok\n"  # 11
+        ),
+    )
 
     assert erp.run("erp.import") == "succeeded"
 
     assert levels(erp.hub) == {("A", "WH1"): 5, ("G", "STORE"): 9}
     [row] = imports(erp.hub)
-    assert (row["status"], row["rows_total"], row["rows_ok"], row["rows_rejected"]) == ("partial", 9, 2, 7)
+    assert (row["status"], row["rows_total"], row["rows_ok"], row["rows_rejected"]) == (
+        "partial",
+        9,
+        2,
+        7,
+    )
     reasons = {r["line"]: r["reason"] for r in row["rejects"]}
     assert reasons == {
         3: "on_hand 'five' is not a whole number",
@@ -88,7 +105,14 @@ def test_bad_rows_are_rejected_with_line_and_reason_and_the_good_ones_applied(an
     table = read_csv(rejects)
     assert table[0] == ["sku", "location", "on_hand", "note", "line", "reason"]
     assert table[1] == ["B", "WH1", "five", "words", "3", "on_hand 'five' is not a whole number"]
-    assert table[-1] == ["F", "WH1", "", "", "9", "missing value for on_hand (the row has 2 fields)"]
+    assert table[-1] == [
+        "F",
+        "WH1",
+        "",
+        "",
+        "9",
+        "missing value for on_hand (the row has 2 fields)",
+    ]
     assert len(table) == 8
     with erp.hub.db.read() as session:
         assert ledgers.get_import(session, row["id"]) == row
@@ -107,15 +131,26 @@ def test_a_missing_column_fails_the_whole_file_with_the_reason(erp):
     assert row["status"] == "failed"
     assert row["error"].startswith("missing column(s) location, on_hand in the header")
     assert "'warehouse'" in row["error"]
-    assert (erp.import_dir / "failed" / "stock.csv.error.txt").read_text().startswith("missing column(s)")
+    assert (
+        (erp.import_dir / "failed" / "stock.csv.error.txt")
+        .read_text()
+        .startswith("missing column(s)")
+    )
 
 
-@pytest.mark.parametrize("name, content, reason", [
-    ("empty.csv", b"", "empty file"),
-    ("image.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "binary file: NUL byte at offset 8"),
-    ("latin.csv", "sku,location,on_hand\nCAFÉ,WH1,1\n".encode("latin-1"), "not utf-8 text"),
-    ("blank.csv", b"\n\n  \n", "no header row"),
-])
+@pytest.mark.parametrize(
+    "name, content, reason",
+    [
+        ("empty.csv", b"", "empty file"),
+        (
+            "image.csv",
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00",
+            "binary file: NUL byte at offset 8",
+        ),
+        ("latin.csv", "sku,location,on_hand\nCAFÉ,WH1,1\n".encode("latin-1"), "not utf-8 text"),
+        ("blank.csv", b"\n\n  \n", "no header row"),
+    ],
+)
 def test_unreadable_files_go_to_failed_with_the_reason(erp, name, content, reason):
     erp.drop(name, content)
 
@@ -129,7 +164,10 @@ def test_unreadable_files_go_to_failed_with_the_reason(erp, name, content, reaso
 
 
 def test_a_bom_and_a_semicolon_delimiter_are_recognised(erp):
-    erp.drop("excel.csv", codecs.BOM_UTF8 + "SKU;Location;On_Hand\r\nCAFÉ-1;WH1;4\r\nTEE;STORE;2\r\n".encode())
+    erp.drop(
+        "excel.csv",
+        codecs.BOM_UTF8 + "SKU;Location;On_Hand\r\nCAFÉ-1;WH1;4\r\nTEE;STORE;2\r\n".encode(),
+    )
 
     assert erp.run("erp.import") == "succeeded"
 
@@ -138,8 +176,15 @@ def test_a_bom_and_a_semicolon_delimiter_are_recognised(erp):
 
 
 def test_utf16_excel_export_and_a_configured_encoding_are_read(hub, tmp_path):
-    erp = make_erp(hub, tmp_path, encoding="cp1252", delimiter="tab",
-                   sku_column="Artikel", location_column="Lager", on_hand_column="Bestand")
+    erp = make_erp(
+        hub,
+        tmp_path,
+        encoding="cp1252",
+        delimiter="tab",
+        sku_column="Artikel",
+        location_column="Lager",
+        on_hand_column="Bestand",
+    )
     erp.drop("a.txt", "Artikel\tLager\tBestand\nKÄSE\tWH1\t7\n".encode("cp1252"))
     erp.drop("b.txt", "Artikel\tLager\tBestand\nBRÖT\tSTORE\t8\n".encode("utf-16"))
     os.utime(erp.import_dir / "a.txt", (time.time() - 5, time.time() - 5))
@@ -179,7 +224,9 @@ def test_a_row_below_what_orders_reserved_is_rejected_and_its_batch_still_applie
     assert levels(erp.hub) == {("A", "WH1"): 10, ("B", "WH1"): 1, ("C", "WH1"): 2}
     [row] = imports(erp.hub)
     assert (row["rows_ok"], row["rows_rejected"]) == (2, 1)
-    assert row["rejects"] == [{"line": 3, "reason": "A at WH1: on hand 4 is below the 6 reserved by orders"}]
+    assert row["rejects"] == [
+        {"line": 3, "reason": "A at WH1: on hand 4 is below the 6 reserved by orders"}
+    ]
 
 
 def test_an_import_cut_short_is_resumed_by_the_next_run(erp, monkeypatch):
@@ -222,7 +269,11 @@ def test_files_still_being_written_and_hidden_files_are_left_alone(hub, tmp_path
     assert erp.run("erp.import") == "succeeded"
 
     assert imports(hub) == []
-    assert sorted(p.name for p in erp.import_dir.iterdir()) == [".hidden.csv", "fresh.csv", "upload.csv.part"]
+    assert sorted(p.name for p in erp.import_dir.iterdir()) == [
+        ".hidden.csv",
+        "fresh.csv",
+        "upload.csv.part",
+    ]
 
 
 def test_a_file_name_imported_before_is_archived_beside_the_first(erp):
@@ -235,7 +286,9 @@ def test_a_file_name_imported_before_is_archived_beside_the_first(erp):
     assert len(archived) == 3 and "stock.csv" in archived
     second = imports(erp.hub)[0]
     assert second["rejects_file"].endswith(".csv.rejects.csv")
-    assert os.path.basename(second["archived_as"]) + ".rejects.csv" == os.path.basename(second["rejects_file"])
+    assert os.path.basename(second["archived_as"]) + ".rejects.csv" == os.path.basename(
+        second["rejects_file"]
+    )
     assert levels(erp.hub) == {("A", "WH1"): 6}
 
 
@@ -254,8 +307,13 @@ def test_the_config_is_validated_for_people():
         ErpCsvConnector.validate_config({"export_dir": "relative/out", "delimiter": ":"})
     assert set(exc.value.details) == {"export_dir", "delimiter"}
     assert exc.value.details["export_dir"] == ["must be an absolute path"]
-    config = ErpCsvConnector.validate_config({"import_dir": "/srv/erp/in", "delimiter": "semicolon",
-                                              "export_statuses": "shipped, delivered"})
+    config = ErpCsvConnector.validate_config(
+        {
+            "import_dir": "/srv/erp/in",
+            "delimiter": "semicolon",
+            "export_statuses": "shipped, delivered",
+        }
+    )
     assert (config["delimiter"], config["export_statuses"]) == (";", ["shipped", "delivered"])
     with pytest.raises(ValidationError):
         ErpCsvConnector.validate_config({"import_dir": "/x", "encoding": "klingon"})
@@ -269,19 +327,30 @@ def test_a_file_another_run_is_importing_is_left_to_it_until_its_lease_runs_out(
     import hashlib
     from datetime import timedelta
 
-    from hub.models import ErpImport, utcnow
+    from hub.store.models import ErpImport, utcnow
 
     content = b"sku,location,on_hand\nA,WH1,5\n"
     erp.drop("stock.csv", content)
     with erp.hub.db.transaction() as session:  # a run on another worker, making progress
-        session.add(ErpImport(channel_id=erp.channel_id, file_name="stock.csv", size=len(content),
-                              checksum=hashlib.sha256(content).hexdigest(), status="processing"))
+        session.add(
+            ErpImport(
+                channel_id=erp.channel_id,
+                file_name="stock.csv",
+                size=len(content),
+                checksum=hashlib.sha256(content).hexdigest(),
+                status="processing",
+            )
+        )
 
     assert erp.run("erp.import") == "succeeded"
     assert (erp.import_dir / "stock.csv").exists() and levels(erp.hub) == {}
 
-    with erp.hub.db.transaction() as session:  # ... that died: no progress for longer than the lease
-        session.execute(ErpImport.__table__.update().values(updated_at=utcnow() - timedelta(minutes=6)))
+    with (
+        erp.hub.db.transaction() as session
+    ):  # ... that died: no progress for longer than the lease
+        session.execute(
+            ErpImport.__table__.update().values(updated_at=utcnow() - timedelta(minutes=6))
+        )
     assert erp.run("erp.import") == "succeeded"
     assert levels(erp.hub) == {("A", "WH1"): 5}
     [row] = imports(erp.hub)
@@ -292,8 +361,9 @@ def test_check_connection_names_the_folders_or_what_is_wrong(erp):
     from hub.core.exceptions import ConfigError
 
     connector = erp.hub.connector_for_id(erp.channel_id)
-    assert connector.check_connection() == (f"folders ready: export_dir {erp.export_dir}, "
-                                            f"import_dir {erp.import_dir}")
+    assert connector.check_connection() == (
+        f"folders ready: export_dir {erp.export_dir}, import_dir {erp.import_dir}"
+    )
     erp.export_dir.rmdir()
     with pytest.raises(ConfigError, match="export_dir .* does not exist"):
         connector.check_connection()

@@ -2,7 +2,7 @@
 
 ``serve`` is a minimal thread + werkzeug ``make_server`` helper; the shared
 ``hub/sandbox.py`` serve-on-loopback helper can replace it. ``hub_webhooks``
-is the smallest WSGI front for :func:`hub.inbox.receive` (what
+is the smallest WSGI front for :func:`hub.channels.inbox.receive` (what
 ``POST /webhooks/<slug>`` does in the web app).
 """
 
@@ -18,11 +18,12 @@ import pytest
 from sqlalchemy import update
 from werkzeug.serving import make_server
 
-from hub import flow, inbox
-from hub.channels import create_channel
+from hub.channels import inbox
+from hub.channels.manage import create_channel
 from hub.core.exceptions import MalformedPayload, NotFound, SignatureError
-from hub.jobs import Worker
-from hub.models import Job, utcnow
+from hub.pipeline import handlers as flow
+from hub.queue.jobs import Worker
+from hub.store.models import Job, utcnow
 from plugins.shipstation.sandbox import ShipStationSandbox
 
 API_KEY, API_SECRET = "ss-test-key", "ss-test-secret"
@@ -57,22 +58,30 @@ class Listener:
 
 
 def webhook_app(hub):
-    """``POST /webhooks/<slug>`` → :func:`hub.inbox.receive`, with the web app's status codes."""
+    """``POST /webhooks/<slug>`` → :func:`hub.channels.inbox.receive`, with the web app's status codes."""
 
     def app(environ, start_response):
         path = environ.get("PATH_INFO", "")
         slug = path.removeprefix("/webhooks/")
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length)
-        headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        headers = {
+            k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")
+        }
         query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
         try:
             receipt = inbox.receive(hub, slug, headers, body, query)
             status, answer = "200 OK", {"status": receipt.status}
         except SignatureError as exc:
-            status, answer = "401 Unauthorized", {"error": {"code": exc.code, "message": exc.message}}
+            status, answer = (
+                "401 Unauthorized",
+                {"error": {"code": exc.code, "message": exc.message}},
+            )
         except MalformedPayload as exc:
-            status, answer = "400 Bad Request", {"error": {"code": exc.code, "message": exc.message}}
+            status, answer = (
+                "400 Bad Request",
+                {"error": {"code": exc.code, "message": exc.message}},
+            )
         except NotFound as exc:
             status, answer = "404 Not Found", {"error": {"code": exc.code, "message": exc.message}}
         data = json.dumps(answer).encode()
@@ -95,11 +104,22 @@ def shipstation_channel(sandbox) -> Callable:
     """Create the ``shipstation`` channel on a hub, pointed at the sandbox; returns its id."""
 
     def make(hub, **config) -> int:
-        values = {"api_key": API_KEY, "api_secret": API_SECRET, "webhook_token": WEBHOOK_TOKEN,
-                  "api_base_url": sandbox.base_url, **config}
+        values = {
+            "api_key": API_KEY,
+            "api_secret": API_SECRET,
+            "webhook_token": WEBHOOK_TOKEN,
+            "api_base_url": sandbox.base_url,
+            **config,
+        }
         with hub.db.transaction() as session:
-            return create_channel(hub, session, name="ShipStation", connector="shipstation",
-                                  slug="shipstation", config=values).id
+            return create_channel(
+                hub,
+                session,
+                name="ShipStation",
+                connector="shipstation",
+                slug="shipstation",
+                config=values,
+            ).id
 
     return make
 
@@ -120,8 +140,11 @@ def run_all(hub, *, kinds: tuple[str, ...] | None = None, rounds: int = 20) -> i
     total = 0
     for _ in range(rounds):
         with hub.db.transaction() as session:
-            session.execute(update(Job).where(Job.kind == "shipping.flush", Job.status == "queued")
-                            .values(run_at=utcnow()))
+            session.execute(
+                update(Job)
+                .where(Job.kind == "shipping.flush", Job.status == "queued")
+                .values(run_at=utcnow())
+            )
         ran = Worker(hub, worker_id="test-worker", kinds=kinds).run_until_idle()
         total += ran
         if ran == 0:

@@ -17,17 +17,24 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from hub import actions, migrate
-from hub.channels import create_channel, ensure_manual_channel
-from hub.config import Settings
-from hub.db import Database
-from hub.jobs import enqueue
-from hub.models import Order
-from hub.runtime import Hub
+from hub.channels.manage import create_channel, ensure_manual_channel
+from hub.orders import actions
+from hub.queue.jobs import enqueue
+from hub.runtime.hub import Hub
+from hub.store import migrate
+from hub.store.config import Settings
+from hub.store.db import Database
+from hub.store.models import Order
 from hub.testing import TEST_SECRET_KEY, order_data
 from plugins.shipstation.sandbox import ShipStationSandbox
-
-from .conftest import API_KEY, API_SECRET, WEBHOOK_TOKEN, run_all, serve, webhook_app
+from plugins.shipstation.tests.conftest import (
+    API_KEY,
+    API_SECRET,
+    WEBHOOK_TOKEN,
+    run_all,
+    serve,
+    webhook_app,
+)
 
 RATE = 40  # requests a minute, ShipStation's limit
 
@@ -37,7 +44,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=100, help="labels per warehouse batch")
     args = parser.parse_args()
-    from hub import flow
+    from hub.pipeline import handlers as flow
 
     flow.SHIPPING_BATCH_SECONDS = 0.001  # no waiting for the batching slot
     with tempfile.TemporaryDirectory() as tmp:
@@ -45,19 +52,32 @@ def main() -> None:
         db = Database(url)
         migrate.upgrade(db)
         db.dispose()
-        hub = Hub(Settings.from_env({}, data_dir=Path(tmp), database_url=url, secret_key=TEST_SECRET_KEY))
+        hub = Hub(
+            Settings.from_env({}, data_dir=Path(tmp), database_url=url, secret_key=TEST_SECRET_KEY)
+        )
         box = ShipStationSandbox(API_KEY, API_SECRET, rate_limit=10**9)
         with serve(box) as api, serve(webhook_app(hub)) as hub_url:
             box.base_url = api
             box.subscribe(f"{hub_url}/webhooks/shipstation?token={WEBHOOK_TOKEN}")
             with hub.db.transaction() as session:
                 manual = ensure_manual_channel(hub, session)
-                channel_id = create_channel(hub, session, name="ShipStation", connector="shipstation",
-                                            slug="shipstation", config={
-                                                "api_key": API_KEY, "api_secret": API_SECRET,
-                                                "webhook_token": WEBHOOK_TOKEN, "api_base_url": api}).id
+                channel_id = create_channel(
+                    hub,
+                    session,
+                    name="ShipStation",
+                    connector="shipstation",
+                    slug="shipstation",
+                    config={
+                        "api_key": API_KEY,
+                        "api_secret": API_SECRET,
+                        "webhook_token": WEBHOOK_TOKEN,
+                        "api_base_url": api,
+                    },
+                ).id
                 for n in range(args.orders):
-                    actions.upsert_order(session, manual, order_data(external_id=f"M{n}"), actor="measure")
+                    actions.upsert_order(
+                        session, manual, order_data(external_id=f"M{n}"), actor="measure"
+                    )
             started = time.perf_counter()
             run_all(hub, rounds=1000)
             submitted = box.total_calls
@@ -66,7 +86,7 @@ def main() -> None:
                 if args.batch == 1:
                     box.create_label(keys[i])
                 else:
-                    box.create_labels(keys[i:i + args.batch])
+                    box.create_labels(keys[i : i + args.batch])
             box.deliver_webhooks()
             run_all(hub, rounds=1000)
             by_webhook = box.total_calls - submitted
@@ -76,15 +96,20 @@ def main() -> None:
             by_poll = box.total_calls - submitted - by_webhook
             elapsed = time.perf_counter() - started
             with hub.db.read() as session:
-                shipped = session.scalar(select(func.count()).select_from(Order)
-                                         .where(Order.status == "shipped"))
+                shipped = session.scalar(
+                    select(func.count()).select_from(Order).where(Order.status == "shipped")
+                )
         hub.close()
     total = box.total_calls
     print(f"{args.orders} orders, labels in batches of {args.batch}: {shipped} shipped")
-    print(f"  submission: {submitted} requests {dict((k, v) for k, v in box.calls.items() if 'orders' in k)}")
+    print(
+        f"  submission: {submitted} requests {dict((k, v) for k, v in box.calls.items() if 'orders' in k)}"
+    )
     print(f"  shipments by webhook: {by_webhook} requests; one poll: {by_poll} requests")
-    print(f"  total {total} requests = {total / RATE:.1f} min of ShipStation's 40/min budget "
-          f"(the first {RATE} go at once: {max(0, total - RATE) / RATE:.1f} min of waiting)")
+    print(
+        f"  total {total} requests = {total / RATE:.1f} min of ShipStation's 40/min budget "
+        f"(the first {RATE} go at once: {max(0, total - RATE) / RATE:.1f} min of waiting)"
+    )
     print(f"  hub wall time here (no limit): {elapsed:.0f} s")
 
 

@@ -9,7 +9,6 @@ import pytest
 import responses
 from responses import matchers
 
-from hub.connectors import ChannelInfo, ShippingOrder, SubmissionRejected
 from hub.core.exceptions import (
     ConfigError,
     ExternalError,
@@ -17,6 +16,7 @@ from hub.core.exceptions import (
     SignatureError,
     ValidationError,
 )
+from hub.integration.connectors import ChannelInfo, ShippingOrder, SubmissionRejected
 from hub.testing import vendor_example
 from plugins.shipstation.connector import ShipStationConnector, ShipStationLimiter
 
@@ -25,28 +25,50 @@ TOKEN = "tok-0123456789abcdef-ship"
 
 
 def make_connector(**config) -> ShipStationConnector:
-    values = {"api_key": "ShipStation", "api_secret": "Rocks", "webhook_token": TOKEN,
-              "api_base_url": BASE, "store_id": None, **config}
-    connector = ShipStationConnector(ChannelInfo(id=1, slug="ss", name="SS", connector="shipstation",
-                                                 config=values))
+    values = {
+        "api_key": "ShipStation",
+        "api_secret": "Rocks",
+        "webhook_token": TOKEN,
+        "api_base_url": BASE,
+        "store_id": None,
+        **config,
+    }
+    connector = ShipStationConnector(
+        ChannelInfo(id=1, slug="ss", name="SS", connector="shipstation", config=values)
+    )
     connector.sleeps = []
     connector.http.sleep = connector.sleeps.append
     return connector
 
 
 def group(key: str, order_id: int = 7) -> ShippingOrder:
-    order = {"id": order_id, "number": f"#{order_id}", "currency": "USD", "email": "a@example.com",
-             "customer": {"email": "a@example.com", "name": "Ann"}, "shipping_address": None,
-             "billing_address": None, "lines": [{"id": 1, "sku": "S", "name": "N", "quantity": 1,
-                                                 "unit_price": "10.00"}],
-             "shipping": "0.00", "tax": "0.00", "total": "10.00", "placed_at": "2024-01-01T00:00:00+00:00"}
-    return ShippingOrder(key=key, order=order, lines=[{"line_id": 1, "sku": "S", "name": "N", "quantity": 1,
-                                                       "unit_price": "10.00"}])
+    order = {
+        "id": order_id,
+        "number": f"#{order_id}",
+        "currency": "USD",
+        "email": "a@example.com",
+        "customer": {"email": "a@example.com", "name": "Ann"},
+        "shipping_address": None,
+        "billing_address": None,
+        "lines": [{"id": 1, "sku": "S", "name": "N", "quantity": 1, "unit_price": "10.00"}],
+        "shipping": "0.00",
+        "tax": "0.00",
+        "total": "10.00",
+        "placed_at": "2024-01-01T00:00:00+00:00",
+    }
+    return ShippingOrder(
+        key=key,
+        order=order,
+        lines=[{"line_id": 1, "sku": "S", "name": "N", "quantity": 1, "unit_price": "10.00"}],
+    )
 
 
 def limit_headers(remaining: int, reset: int = 30) -> dict[str, str]:
-    return {"X-Rate-Limit-Limit": "40", "X-Rate-Limit-Remaining": str(remaining),
-            "X-Rate-Limit-Reset": str(reset)}
+    return {
+        "X-Rate-Limit-Limit": "40",
+        "X-Rate-Limit-Remaining": str(remaining),
+        "X-Rate-Limit-Reset": str(reset),
+    }
 
 
 # --- orders out -------------------------------------------------------------------------------------
@@ -54,8 +76,11 @@ def limit_headers(remaining: int, reset: int = 30) -> dict[str, str]:
 
 @responses.activate
 def test_one_group_goes_to_createorder_with_basic_auth():
-    responses.post(f"{BASE}/orders/createorder", json={"orderId": 555, "orderKey": "hub-7"},
-                   match=[matchers.header_matcher({"Authorization": "Basic U2hpcFN0YXRpb246Um9ja3M="})])
+    responses.post(
+        f"{BASE}/orders/createorder",
+        json={"orderId": 555, "orderKey": "hub-7"},
+        match=[matchers.header_matcher({"Authorization": "Basic U2hpcFN0YXRpb246Um9ja3M="})],
+    )
     assert make_connector().submit_orders([group("hub-7")]) == {"hub-7": "555"}
     sent = json.loads(responses.calls[0].request.body)
     assert sent["orderKey"] == "hub-7" and sent["orderStatus"] == "awaiting_shipment"
@@ -66,8 +91,16 @@ def test_many_groups_go_in_bulk_calls_of_at_most_100():
     def answer(request):
         orders = json.loads(request.body)
         assert len(orders) <= 100
-        results = [{"orderId": 1000 + i, "orderKey": o["orderKey"], "orderNumber": o["orderNumber"],
-                    "success": True, "errorMessage": None} for i, o in enumerate(orders)]
+        results = [
+            {
+                "orderId": 1000 + i,
+                "orderKey": o["orderKey"],
+                "orderNumber": o["orderNumber"],
+                "success": True,
+                "errorMessage": None,
+            }
+            for i, o in enumerate(orders)
+        ]
         return 200, {}, json.dumps({"hasErrors": False, "results": results})
 
     responses.add_callback(responses.POST, f"{BASE}/orders/createorders", callback=answer)
@@ -75,30 +108,57 @@ def test_many_groups_go_in_bulk_calls_of_at_most_100():
     accepted = make_connector().submit_orders([group(f"hub-{i}", i) for i in range(1, 202)])
     assert len(accepted) == 201
     assert [c.request.url.rsplit("/", 1)[1] for c in responses.calls] == [
-        "createorders", "createorders", "createorder"]
+        "createorders",
+        "createorders",
+        "createorder",
+    ]
 
 
 @responses.activate
 def test_bulk_errors_name_each_refused_order_and_keep_the_accepted_ones():
-    responses.post(f"{BASE}/orders/createorders", json={"hasErrors": True, "results": [
-        {"orderId": 11, "orderKey": "hub-1", "orderNumber": "#1", "success": True, "errorMessage": None},
-        {"orderId": 0, "orderKey": "hub-2", "orderNumber": "#2", "success": False,
-         "errorMessage": "The order cannot be updated because it has shipped"},
-    ]})
+    responses.post(
+        f"{BASE}/orders/createorders",
+        json={
+            "hasErrors": True,
+            "results": [
+                {
+                    "orderId": 11,
+                    "orderKey": "hub-1",
+                    "orderNumber": "#1",
+                    "success": True,
+                    "errorMessage": None,
+                },
+                {
+                    "orderId": 0,
+                    "orderKey": "hub-2",
+                    "orderNumber": "#2",
+                    "success": False,
+                    "errorMessage": "The order cannot be updated because it has shipped",
+                },
+            ],
+        },
+    )
     with pytest.raises(SubmissionRejected) as caught:
         make_connector().submit_orders([group("hub-1", 1), group("hub-2", 2), group("hub-3", 3)])
     assert caught.value.accepted == {"hub-1": "11"}
-    assert caught.value.rejected == {"hub-2": "The order cannot be updated because it has shipped",
-                                     "hub-3": "missing from ShipStation's answer"}
+    assert caught.value.rejected == {
+        "hub-2": "The order cannot be updated because it has shipped",
+        "hub-3": "missing from ShipStation's answer",
+    }
     assert not caught.value.retryable
     assert "hub-2: The order cannot be updated" in caught.value.message
 
 
 @responses.activate
 def test_a_single_refused_order_carries_shipstations_reason():
-    responses.post(f"{BASE}/orders/createorder", status=400, json={
-        "Message": "The request is invalid.",
-        "ModelState": {"apiOrder.orderNumber": ["The orderNumber field is required."]}})
+    responses.post(
+        f"{BASE}/orders/createorder",
+        status=400,
+        json={
+            "Message": "The request is invalid.",
+            "ModelState": {"apiOrder.orderNumber": ["The orderNumber field is required."]},
+        },
+    )
     with pytest.raises(SubmissionRejected) as caught:
         make_connector().submit_orders([group("hub-7")])
     assert "The orderNumber field is required." in caught.value.rejected["hub-7"]
@@ -143,9 +203,15 @@ def test_requests_wait_for_the_window_when_none_are_left():
 
 @responses.activate
 def test_a_429_waits_the_reset_seconds_then_succeeds():
-    responses.get(f"{BASE}/stores", status=429, json={"message": "Too Many Requests"},
-                  headers=limit_headers(0, reset=17))
-    responses.get(f"{BASE}/stores", json=[{"storeId": 1, "storeName": "Main"}], headers=limit_headers(39))
+    responses.get(
+        f"{BASE}/stores",
+        status=429,
+        json={"message": "Too Many Requests"},
+        headers=limit_headers(0, reset=17),
+    )
+    responses.get(
+        f"{BASE}/stores", json=[{"storeId": 1, "storeName": "Main"}], headers=limit_headers(39)
+    )
     connector = make_connector()
     clock = FakeClock()
     connector.limiter.clock = clock
@@ -190,8 +256,12 @@ def test_a_configured_store_must_exist():
 # --- webhooks ----------------------------------------------------------------------------------------------
 
 
-BODY = json.dumps({"resource_url": f"{BASE}/shipments?storeID=1&batchId=9&includeShipmentItems=False",
-                   "resource_type": "SHIP_NOTIFY"}).encode()
+BODY = json.dumps(
+    {
+        "resource_url": f"{BASE}/shipments?storeID=1&batchId=9&includeShipmentItems=False",
+        "resource_type": "SHIP_NOTIFY",
+    }
+).encode()
 
 
 @pytest.mark.parametrize("query", [{}, {"token": ""}, {"token": "wrong"}, {"token": TOKEN + "x"}])
@@ -224,22 +294,55 @@ class Port:
         return 1 if (notice.key or notice.group_ref) in self.known else None
 
 
-SHIPMENT = {"shipmentId": 1, "orderKey": "hub-12", "trackingNumber": "9400111", "carrierCode": "stamps_com",
-            "serviceCode": "usps_priority_mail", "createDate": "2024-03-11T09:15:00.0000000",
-            "voided": False, "shipmentItems": [{"lineItemKey": "5", "quantity": 1}]}
+SHIPMENT = {
+    "shipmentId": 1,
+    "orderKey": "hub-12",
+    "trackingNumber": "9400111",
+    "carrierCode": "stamps_com",
+    "serviceCode": "usps_priority_mail",
+    "createDate": "2024-03-11T09:15:00.0000000",
+    "voided": False,
+    "shipmentItems": [{"lineItemKey": "5", "quantity": 1}],
+}
 
 
 @responses.activate
 def test_ship_notify_fetches_the_resource_with_items_and_records_each_shipment():
-    responses.get(f"{BASE}/shipments", json={"shipments": [SHIPMENT], "total": 2, "page": 1, "pages": 2},
-                  match=[matchers.query_param_matcher({"storeID": "1", "batchId": "9",
-                                                       "includeShipmentItems": "true", "pageSize": "500",
-                                                       "page": "1"})])
-    responses.get(f"{BASE}/shipments", json={"shipments": [{**SHIPMENT, "shipmentId": 2, "orderKey": "x-1"}],
-                                             "total": 2, "page": 2, "pages": 2},
-                  match=[matchers.query_param_matcher({"storeID": "1", "batchId": "9",
-                                                       "includeShipmentItems": "true", "pageSize": "500",
-                                                       "page": "2"})])
+    responses.get(
+        f"{BASE}/shipments",
+        json={"shipments": [SHIPMENT], "total": 2, "page": 1, "pages": 2},
+        match=[
+            matchers.query_param_matcher(
+                {
+                    "storeID": "1",
+                    "batchId": "9",
+                    "includeShipmentItems": "true",
+                    "pageSize": "500",
+                    "page": "1",
+                }
+            )
+        ],
+    )
+    responses.get(
+        f"{BASE}/shipments",
+        json={
+            "shipments": [{**SHIPMENT, "shipmentId": 2, "orderKey": "x-1"}],
+            "total": 2,
+            "page": 2,
+            "pages": 2,
+        },
+        match=[
+            matchers.query_param_matcher(
+                {
+                    "storeID": "1",
+                    "batchId": "9",
+                    "includeShipmentItems": "true",
+                    "pageSize": "500",
+                    "page": "2",
+                }
+            )
+        ],
+    )
     port = Port()
     outcome = make_connector().handle_webhook(port, "SHIP_NOTIFY", BODY, {})
     assert outcome == "processed: 1 shipment(s); ignored orderKey x-1"
@@ -250,8 +353,15 @@ def test_ship_notify_fetches_the_resource_with_items_and_records_each_shipment()
 
 @responses.activate
 def test_only_unknown_order_keys_is_ignored_with_the_reason():
-    responses.get(f"{BASE}/shipments", json={"shipments": [{**SHIPMENT, "orderKey": "shopify-9"}],
-                                             "total": 1, "page": 1, "pages": 1})
+    responses.get(
+        f"{BASE}/shipments",
+        json={
+            "shipments": [{**SHIPMENT, "orderKey": "shopify-9"}],
+            "total": 1,
+            "page": 1,
+            "pages": 1,
+        },
+    )
     outcome = make_connector().handle_webhook(Port(), "SHIP_NOTIFY", BODY, {})
     assert outcome == "ignored: no hub order with orderKey shopify-9"
 
@@ -264,31 +374,34 @@ def documented_notice(resource_url: str, resource_type: str = "SHIP_NOTIFY") -> 
     return json.dumps({field: values[field] for field in model["fields"]}).encode()
 
 
-@pytest.mark.parametrize("url", [
-    "https://evil.example.com/shipments?batchId=1",
-    "http://ssapi.shipstation.com/shipments?batchId=1",          # scheme differs
-    "https://ssapi.shipstation.com:8443/shipments?batchId=1",    # port differs
-    "https://ssapi.shipstation.com.evil.example/shipments",      # host only starts the same
-    "https://user:pw@ssapi.shipstation.com/shipments",           # credentials in the URL
-    "https://ssapi.shipstation.com/accounts/listtags",           # not a shipments resource
-    "file:///etc/passwd",
-    # The API host family is ssapiN.shipstation.com over https on port 443, nothing else:
-    "https://ssapi6.shipstation.com.evil.com/shipments?batchId=1",
-    "https://evilshipstation.com/shipments",
-    "https://ssapi6.evilshipstation.com/shipments",
-    "https://shipstation.com/shipments",
-    "https://api.shipstation.com/shipments",
-    "https://xssapi6.shipstation.com/shipments",
-    "https://ssapi6.shipstation.com./shipments",
-    "http://ssapi6.shipstation.com/shipments?batchId=1",
-    "https://ssapi6.shipstation.com:8443/shipments",
-    "https://ssapi6.shipstation.com:80/shipments",
-    "https://user@ssapi6.shipstation.com/shipments",
-    "https://ssapi6.shipstation.com\\@evil.example/shipments",
-    "https://ssapi6.shipstation.com /shipments",
-    "https://ssapi6.shipstation.com/orders?orderId=1",
-    "https://169.254.169.254/shipments",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example.com/shipments?batchId=1",
+        "http://ssapi.shipstation.com/shipments?batchId=1",  # scheme differs
+        "https://ssapi.shipstation.com:8443/shipments?batchId=1",  # port differs
+        "https://ssapi.shipstation.com.evil.example/shipments",  # host only starts the same
+        "https://user:pw@ssapi.shipstation.com/shipments",  # credentials in the URL
+        "https://ssapi.shipstation.com/accounts/listtags",  # not a shipments resource
+        "file:///etc/passwd",
+        # The API host family is ssapiN.shipstation.com over https on port 443, nothing else:
+        "https://ssapi6.shipstation.com.evil.com/shipments?batchId=1",
+        "https://evilshipstation.com/shipments",
+        "https://ssapi6.evilshipstation.com/shipments",
+        "https://shipstation.com/shipments",
+        "https://api.shipstation.com/shipments",
+        "https://xssapi6.shipstation.com/shipments",
+        "https://ssapi6.shipstation.com./shipments",
+        "http://ssapi6.shipstation.com/shipments?batchId=1",
+        "https://ssapi6.shipstation.com:8443/shipments",
+        "https://ssapi6.shipstation.com:80/shipments",
+        "https://user@ssapi6.shipstation.com/shipments",
+        "https://ssapi6.shipstation.com\\@evil.example/shipments",
+        "https://ssapi6.shipstation.com /shipments",
+        "https://ssapi6.shipstation.com/orders?orderId=1",
+        "https://169.254.169.254/shipments",
+    ],
+)
 @responses.activate
 def test_a_resource_url_off_the_api_host_is_never_fetched(url, caplog):
     port = Port()
@@ -298,27 +411,45 @@ def test_a_resource_url_off_the_api_host_is_never_fetched(url, caplog):
     assert "refused resource_url" in caplog.text
 
 
-@pytest.mark.parametrize("host", ["ssapi6.shipstation.com", "ssapi2.shipstation.com", "SSAPI6.ShipStation.com",
-                                  "ssapi6.shipstation.com:443", "ssapi.shipstation.com"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "ssapi6.shipstation.com",
+        "ssapi2.shipstation.com",
+        "SSAPI6.ShipStation.com",
+        "ssapi6.shipstation.com:443",
+        "ssapi.shipstation.com",
+    ],
+)
 @responses.activate
 def test_ship_notify_naming_a_sibling_api_host_is_fetched_there_with_basic_auth(host):
     resource = f"https://{host}/shipments?storeID=1&batchId=9&includeShipmentItems=False"
-    responses.get("https://" + host.lower().removesuffix(":443") + "/shipments",
-                  json={"shipments": [SHIPMENT], "total": 1, "page": 1, "pages": 1})
+    responses.get(
+        "https://" + host.lower().removesuffix(":443") + "/shipments",
+        json={"shipments": [SHIPMENT], "total": 1, "page": 1, "pages": 1},
+    )
     port = Port()
     outcome = make_connector().handle_webhook(port, "SHIP_NOTIFY", documented_notice(resource), {})
     assert outcome == "processed: 1 shipment(s)"
     assert [n.shipment.tracking_number for n in port.notices] == ["9400111"]
     [call] = responses.calls
-    assert call.request.url.startswith("https://" + host.lower().removesuffix(":443") + "/shipments?")
+    assert call.request.url.startswith(
+        "https://" + host.lower().removesuffix(":443") + "/shipments?"
+    )
     assert call.request.headers["Authorization"] == "Basic U2hpcFN0YXRpb246Um9ja3M="
 
 
-@pytest.mark.parametrize("resource, location", [
-    ("https://ssapi6.shipstation.com/shipments", "https://evil.example/shipments?batchId=9"),
-    ("https://ssapi6.shipstation.com/shipments", "https://ssapi.shipstation.com/shipments?batchId=9"),
-    (f"{BASE}/shipments", "https://evil.example/shipments?batchId=9"),
-])
+@pytest.mark.parametrize(
+    "resource, location",
+    [
+        ("https://ssapi6.shipstation.com/shipments", "https://evil.example/shipments?batchId=9"),
+        (
+            "https://ssapi6.shipstation.com/shipments",
+            "https://ssapi.shipstation.com/shipments?batchId=9",
+        ),
+        (f"{BASE}/shipments", "https://evil.example/shipments?batchId=9"),
+    ],
+)
 @responses.activate
 def test_a_redirect_from_the_resource_url_is_not_followed(resource, location):
     for url in (resource, "https://evil.example/shipments", f"{BASE}/shipments"):
@@ -328,25 +459,33 @@ def test_a_redirect_from_the_resource_url_is_not_followed(resource, location):
             responses.get(url, json={"shipments": [SHIPMENT], "total": 1, "pages": 1})
     port = Port()
     with pytest.raises(ExternalError, match="redirect") as caught:
-        make_connector().handle_webhook(port, "SHIP_NOTIFY", documented_notice(f"{resource}?batchId=9"), {})
+        make_connector().handle_webhook(
+            port, "SHIP_NOTIFY", documented_notice(f"{resource}?batchId=9"), {}
+        )
     assert not caught.value.retryable
     assert [c.request.url.split("?")[0] for c in responses.calls] == [resource]
     assert port.notices == []
 
 
-@pytest.mark.parametrize("url, fetched", [
-    ("http://127.0.0.1:5000/shipments?batchId=1", True),
-    ("http://127.0.0.1:5001/shipments?batchId=1", False),       # the sandbox's origin only
-    ("http://localhost:5000/shipments?batchId=1", False),
-    ("http://127.0.0.2:5000/shipments?batchId=1", False),
-    ("https://ssapi6.shipstation.com/shipments?batchId=1", False),
-])
+@pytest.mark.parametrize(
+    "url, fetched",
+    [
+        ("http://127.0.0.1:5000/shipments?batchId=1", True),
+        ("http://127.0.0.1:5001/shipments?batchId=1", False),  # the sandbox's origin only
+        ("http://localhost:5000/shipments?batchId=1", False),
+        ("http://127.0.0.2:5000/shipments?batchId=1", False),
+        ("https://ssapi6.shipstation.com/shipments?batchId=1", False),
+    ],
+)
 @responses.activate
 def test_a_loopback_api_base_accepts_its_exact_origin_only(url, fetched):
-    responses.get("http://127.0.0.1:5000/shipments", json={"shipments": [SHIPMENT], "total": 1, "pages": 1})
+    responses.get(
+        "http://127.0.0.1:5000/shipments", json={"shipments": [SHIPMENT], "total": 1, "pages": 1}
+    )
     port = Port()
     outcome = make_connector(api_base_url="http://127.0.0.1:5000").handle_webhook(
-        port, "SHIP_NOTIFY", documented_notice(url), {})
+        port, "SHIP_NOTIFY", documented_notice(url), {}
+    )
     assert (outcome == "processed: 1 shipment(s)") is fetched
     assert len(responses.calls) == (1 if fetched else 0)
 
@@ -355,16 +494,27 @@ def test_a_loopback_api_base_accepts_its_exact_origin_only(url, fetched):
 def test_shipments_without_an_order_key_are_matched_by_shipstations_order_id_without_a_request():
     # ShipStation's own list example names orderId and orderNumber, not orderKey.
     listed = vendor_example("shipstation/shipments.list.response.json")
-    listed["shipments"].append({**listed["shipments"][0], "shipmentId": 33974375,
-                                "trackingNumber": "9400111899561704681190"})  # a second package
+    listed["shipments"].append(
+        {
+            **listed["shipments"][0],
+            "shipmentId": 33974375,
+            "trackingNumber": "9400111899561704681190",
+        }
+    )  # a second package
     responses.get("https://ssapi6.shipstation.com/shipments", json=listed)
-    port = Port(known=("43945660",))  # the orderId ShipStation answered when the hub created the order
+    port = Port(
+        known=("43945660",)
+    )  # the orderId ShipStation answered when the hub created the order
     body = documented_notice("https://ssapi6.shipstation.com/shipments?storeID=1&batchId=9")
     outcome = make_connector().handle_webhook(port, "SHIP_NOTIFY", body, {})
     assert outcome == "processed: 2 shipment(s); ignored orderId 43337328"
-    assert [(n.group_ref, n.shipment.tracking_number, n.shipment.lines) for n in port.notices[:1] + port.notices[2:]] == [
+    assert [
+        (n.group_ref, n.shipment.tracking_number, n.shipment.lines)
+        for n in port.notices[:1] + port.notices[2:]
+    ] == [
         ("43945660", "9400111899561704681189", {"SQ3785739": 1}),
-        ("43945660", "9400111899561704681190", {"SQ3785739": 1})]
+        ("43945660", "9400111899561704681190", {"SQ3785739": 1}),
+    ]
     assert len(responses.calls) == 1  # the shipments, nothing else
 
 
@@ -383,14 +533,26 @@ def test_a_page_count_of_zero_does_not_hide_shipments(total, requests_made):
 
 
 def test_other_topics_are_ignored():
-    body = json.dumps({"resource_url": f"{BASE}/orders?x=1", "resource_type": "ORDER_NOTIFY"}).encode()
-    assert make_connector().handle_webhook(Port(), "ORDER_NOTIFY", body, {}) == "ignored: topic ORDER_NOTIFY"
+    body = json.dumps(
+        {"resource_url": f"{BASE}/orders?x=1", "resource_type": "ORDER_NOTIFY"}
+    ).encode()
+    assert (
+        make_connector().handle_webhook(Port(), "ORDER_NOTIFY", body, {})
+        == "ignored: topic ORDER_NOTIFY"
+    )
 
 
 @responses.activate
 def test_a_shipment_the_hub_refuses_fails_the_event_after_recording_the_others():
-    responses.get(f"{BASE}/shipments", json={"shipments": [SHIPMENT, {**SHIPMENT, "shipmentId": 2}],
-                                             "total": 2, "page": 1, "pages": 1})
+    responses.get(
+        f"{BASE}/shipments",
+        json={
+            "shipments": [SHIPMENT, {**SHIPMENT, "shipmentId": 2}],
+            "total": 2,
+            "page": 1,
+            "pages": 1,
+        },
+    )
 
     class Refusing(Port):
         def record_shipment(self, notice):
@@ -410,19 +572,53 @@ def test_a_shipment_the_hub_refuses_fails_the_event_after_recording_the_others()
 @responses.activate
 def test_poll_reads_created_and_voided_labels_all_pages_each_shipment_once():
     since = datetime(2024, 3, 11, 17, 0, 0, 900000, tzinfo=UTC)
-    created = {"createDateStart": "2024-03-11 10:00:00", "sortBy": "CreateDate", "sortDir": "ASC",
-               "includeShipmentItems": "true", "pageSize": "500", "storeId": "3"}
-    voided = {"voidDateStart": "2024-03-11 10:00:00", "sortDir": "ASC",
-              "includeShipmentItems": "true", "pageSize": "500", "storeId": "3"}
-    responses.get(f"{BASE}/shipments", json={"shipments": [SHIPMENT], "total": 2, "page": 1, "pages": 2},
-                  match=[matchers.query_param_matcher({**created, "page": "1"})])
-    responses.get(f"{BASE}/shipments", json={"shipments": [{**SHIPMENT, "shipmentId": 2}], "total": 2,
-                                             "page": 2, "pages": 2},
-                  match=[matchers.query_param_matcher({**created, "page": "2"})])
-    responses.get(f"{BASE}/shipments", json={"shipments": [
-        {**SHIPMENT, "shipmentId": 2, "voided": True, "voidDate": "2024-03-11T11:00:00.0000000"},
-        {**SHIPMENT, "shipmentId": 3, "voided": True}], "total": 2, "page": 1, "pages": 1},
-        match=[matchers.query_param_matcher({**voided, "page": "1"})])
+    created = {
+        "createDateStart": "2024-03-11 10:00:00",
+        "sortBy": "CreateDate",
+        "sortDir": "ASC",
+        "includeShipmentItems": "true",
+        "pageSize": "500",
+        "storeId": "3",
+    }
+    voided = {
+        "voidDateStart": "2024-03-11 10:00:00",
+        "sortDir": "ASC",
+        "includeShipmentItems": "true",
+        "pageSize": "500",
+        "storeId": "3",
+    }
+    responses.get(
+        f"{BASE}/shipments",
+        json={"shipments": [SHIPMENT], "total": 2, "page": 1, "pages": 2},
+        match=[matchers.query_param_matcher({**created, "page": "1"})],
+    )
+    responses.get(
+        f"{BASE}/shipments",
+        json={"shipments": [{**SHIPMENT, "shipmentId": 2}], "total": 2, "page": 2, "pages": 2},
+        match=[matchers.query_param_matcher({**created, "page": "2"})],
+    )
+    responses.get(
+        f"{BASE}/shipments",
+        json={
+            "shipments": [
+                {
+                    **SHIPMENT,
+                    "shipmentId": 2,
+                    "voided": True,
+                    "voidDate": "2024-03-11T11:00:00.0000000",
+                },
+                {**SHIPMENT, "shipmentId": 3, "voided": True},
+            ],
+            "total": 2,
+            "page": 1,
+            "pages": 1,
+        },
+        match=[matchers.query_param_matcher({**voided, "page": "1"})],
+    )
     notices = list(make_connector(store_id=3).fetch_shipments(since))
     assert [(n.shipment.external_id, n.voided) for n in notices] == [
-        ("1", False), ("2", False), ("2", True), ("3", True)]
+        ("1", False),
+        ("2", False),
+        ("2", True),
+        ("3", True),
+    ]

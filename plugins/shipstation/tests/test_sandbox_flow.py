@@ -7,19 +7,25 @@ from types import SimpleNamespace
 import requests
 from sqlalchemy import select, update
 
-from hub import actions
-from hub.channels import ensure_manual_channel
-from hub.connectors import ChannelInfo
+from hub.channels.manage import ensure_manual_channel
+from hub.channels.port import ChannelPort
 from hub.core.order import Line
-from hub.flow import enqueue_shipping_flush
-from hub.jobs import Worker, enqueue
-from hub.models import FulfillmentGroup, Job, Order, WebhookEvent, utcnow
-from hub.port import HubPort
+from hub.integration.connectors import ChannelInfo
+from hub.orders import actions
+from hub.pipeline.handlers import enqueue_shipping_flush
+from hub.queue.jobs import Worker, enqueue
+from hub.store.models import FulfillmentGroup, Job, Order, WebhookEvent, utcnow
 from hub.testing import order_data
 from plugins.shipstation.connector import ShipStationConnector
 from plugins.shipstation.sandbox import send_notice
-
-from .conftest import API_KEY, API_SECRET, WEBHOOK_TOKEN, Listener, run_all, serve
+from plugins.shipstation.tests.conftest import (
+    API_KEY,
+    API_SECRET,
+    WEBHOOK_TOKEN,
+    Listener,
+    run_all,
+    serve,
+)
 
 
 def webhook_url(hub_url: str, token: str = WEBHOOK_TOKEN) -> str:
@@ -29,17 +35,29 @@ def webhook_url(hub_url: str, token: str = WEBHOOK_TOKEN) -> str:
 def order_state(hub, order_id: int):
     with hub.db.read() as session:
         order = session.scalars(actions.order_query().where(Order.id == order_id)).one()
-        return order.status, [(s.external_id, s.status, s.carrier, s.tracking_number, s.tracking_url,
-                               sorted((sl.order_line_id, sl.quantity) for sl in s.lines))
-                              for s in order.shipments]
+        return order.status, [
+            (
+                s.external_id,
+                s.status,
+                s.carrier,
+                s.tracking_number,
+                s.tracking_url,
+                sorted((sl.order_line_id, sl.quantity) for sl in s.lines),
+            )
+            for s in order.shipments
+        ]
 
 
 def groups_of(hub, order_id: int) -> list[SimpleNamespace]:
     with hub.db.read() as session:
-        return [SimpleNamespace(key=g.key, status=g.status, error=g.error, external_id=g.external_id)
-                for g in session.scalars(select(FulfillmentGroup)
-                                         .where(FulfillmentGroup.order_id == order_id)
-                                         .order_by(FulfillmentGroup.id))]
+        return [
+            SimpleNamespace(key=g.key, status=g.status, error=g.error, external_id=g.external_id)
+            for g in session.scalars(
+                select(FulfillmentGroup)
+                .where(FulfillmentGroup.order_id == order_id)
+                .order_by(FulfillmentGroup.id)
+            )
+        ]
 
 
 def poll(hub, channel_id: int) -> None:
@@ -60,8 +78,9 @@ def submitted_order(hub, make_order, **overrides) -> tuple[int, str]:
 # --- end to end -----------------------------------------------------------------------------------------
 
 
-def test_a_manual_order_ships_through_shipstation_end_to_end(pg_hub, sandbox, shipstation_channel,
-                                                              hub_url, make_order):
+def test_a_manual_order_ships_through_shipstation_end_to_end(
+    pg_hub, sandbox, shipstation_channel, hub_url, make_order
+):
     hub = pg_hub
     shipstation_channel(hub)
     sandbox.subscribe(webhook_url(hub_url))
@@ -77,10 +96,18 @@ def test_a_manual_order_ships_through_shipstation_end_to_end(pg_hub, sandbox, sh
     assert remote["orderStatus"] == "awaiting_shipment" and remote["orderNumber"] == "#1001"
     assert remote["shipTo"]["street1"] == "1 Main St" and remote["items"][0]["quantity"] == 2
     # The warehouse buys a label through the API; ShipStation tells the hub.
-    label = requests.post(f"{sandbox.base_url}/orders/createlabelfororder", auth=(API_KEY, API_SECRET),
-                          json={"orderId": remote["orderId"], "carrierCode": "ups",
-                                "serviceCode": "ups_ground", "confirmation": "none",
-                                "shipDate": "2024-03-11"}, timeout=10).json()
+    label = requests.post(
+        f"{sandbox.base_url}/orders/createlabelfororder",
+        auth=(API_KEY, API_SECRET),
+        json={
+            "orderId": remote["orderId"],
+            "carrierCode": "ups",
+            "serviceCode": "ups_ground",
+            "confirmation": "none",
+            "shipDate": "2024-03-11",
+        },
+        timeout=10,
+    ).json()
     assert label["trackingNumber"] and label["labelData"]
     assert sandbox.deliver_webhooks() == [200]
     run_all(hub)
@@ -88,7 +115,11 @@ def test_a_manual_order_ships_through_shipstation_end_to_end(pg_hub, sandbox, sh
     assert status == "shipped"
     [(external_id, shipment_status, carrier, tracking, url, lines)] = shipments
     assert (external_id, shipment_status, carrier, tracking) == (
-        str(label["shipmentId"]), "shipped", "UPS", label["trackingNumber"])
+        str(label["shipmentId"]),
+        "shipped",
+        "UPS",
+        label["trackingNumber"],
+    )
     assert url == f"https://www.ups.com/track?tracknum={label['trackingNumber']}"
     with hub.db.read() as session:
         line_id = session.get(Order, order_id).lines[0].id
@@ -97,8 +128,9 @@ def test_a_manual_order_ships_through_shipstation_end_to_end(pg_hub, sandbox, sh
         assert (event.topic, event.status) == ("SHIP_NOTIFY", "processed")
 
 
-def test_shipments_by_webhook_and_by_poll_are_recorded_once(pg_hub, sandbox, shipstation_channel,
-                                                            hub_url, make_order):
+def test_shipments_by_webhook_and_by_poll_are_recorded_once(
+    pg_hub, sandbox, shipstation_channel, hub_url, make_order
+):
     hub = pg_hub
     channel_id = shipstation_channel(hub)
     sandbox.subscribe(webhook_url(hub_url))
@@ -122,7 +154,9 @@ def test_shipments_by_webhook_and_by_poll_are_recorded_once(pg_hub, sandbox, shi
         assert len(session.scalars(select(WebhookEvent)).all()) == 1
 
 
-def test_a_voided_label_undoes_its_shipment(pg_hub, sandbox, shipstation_channel, hub_url, make_order):
+def test_a_voided_label_undoes_its_shipment(
+    pg_hub, sandbox, shipstation_channel, hub_url, make_order
+):
     hub = pg_hub
     channel_id = shipstation_channel(hub)
     sandbox.subscribe(webhook_url(hub_url))
@@ -132,8 +166,12 @@ def test_a_voided_label_undoes_its_shipment(pg_hub, sandbox, shipstation_channel
     run_all(hub)
     assert order_state(hub, order_id)[0] == "shipped"
     poll(hub, channel_id)  # the poll window starts now
-    answer = requests.post(f"{sandbox.base_url}/shipments/voidlabel", auth=(API_KEY, API_SECRET),
-                           json={"shipmentId": shipment["shipmentId"]}, timeout=10).json()
+    answer = requests.post(
+        f"{sandbox.base_url}/shipments/voidlabel",
+        auth=(API_KEY, API_SECRET),
+        json={"shipmentId": shipment["shipmentId"]},
+        timeout=10,
+    ).json()
     assert answer["approved"] is True
     poll(hub, channel_id)
     status, [(_, shipment_status, carrier, *_)] = order_state(hub, order_id)
@@ -147,8 +185,9 @@ def test_a_voided_label_undoes_its_shipment(pg_hub, sandbox, shipstation_channel
     assert shipments[1][4].startswith("https://www.dhl.com/")
 
 
-def test_a_shipment_in_two_packages_records_each_package_with_its_tracking(pg_hub, sandbox, shipstation_channel,
-                                                                          hub_url, make_order):
+def test_a_shipment_in_two_packages_records_each_package_with_its_tracking(
+    pg_hub, sandbox, shipstation_channel, hub_url, make_order
+):
     # A V1 shipment has one tracking number: each package is a label, a shipment of its own.
     hub = pg_hub
     shipstation_channel(hub)
@@ -163,11 +202,13 @@ def test_a_shipment_in_two_packages_records_each_package_with_its_tracking(pg_hu
     assert status == "shipped"
     assert [(s[0], s[3], [q for _, q in s[5]]) for s in shipments] == [
         (str(first["shipmentId"]), first["trackingNumber"], [1]),
-        (str(second["shipmentId"]), second["trackingNumber"], [1])]
+        (str(second["shipmentId"]), second["trackingNumber"], [1]),
+    ]
 
 
-def test_shipments_that_do_not_name_their_order_key_reach_their_order(pg_hub, sandbox, shipstation_channel,
-                                                                      hub_url, make_order):
+def test_shipments_that_do_not_name_their_order_key_reach_their_order(
+    pg_hub, sandbox, shipstation_channel, hub_url, make_order
+):
     hub = pg_hub
     shipstation_channel(hub)
     sandbox.subscribe(webhook_url(hub_url))
@@ -185,11 +226,12 @@ def test_shipments_that_do_not_name_their_order_key_reach_their_order(pg_hub, sa
         channel_id = session.scalar(select(FulfillmentGroup.shipping_channel_id))
     notices = list(hub.connector_for_id(channel_id).fetch_shipments(utcnow().replace(year=2000)))
     assert [n.key for n in notices] == [""]
-    assert HubPort(hub, channel_id).unchanged_shipments(notices) == {0}
+    assert ChannelPort(hub, channel_id).unchanged_shipments(notices) == {0}
 
 
 def test_a_package_that_does_not_name_its_items_ships_what_is_left_of_its_group(
-        pg_hub, sandbox, shipstation_channel, hub_url, make_order):
+    pg_hub, sandbox, shipstation_channel, hub_url, make_order
+):
     hub = pg_hub
     shipstation_channel(hub)
     sandbox.subscribe(webhook_url(hub_url))
@@ -206,16 +248,24 @@ def test_a_package_that_does_not_name_its_items_ships_what_is_left_of_its_group(
         assert {e.status for e in session.scalars(select(WebhookEvent))} == {"processed"}
 
 
-def test_split_orders_become_one_shipstation_order_per_group(pg_hub, sandbox, shipstation_channel,
-                                                             make_order):
+def test_split_orders_become_one_shipstation_order_per_group(
+    pg_hub, sandbox, shipstation_channel, make_order
+):
     hub = pg_hub
     channel_id = shipstation_channel(hub)
-    order_id = make_order(hub, lines=[Line(sku="TSHIRT-M", name="T-shirt M", quantity=2, unit_price=1999),
-                                      Line(sku="MUG", name="Mug", quantity=1, unit_price=1001)])
+    order_id = make_order(
+        hub,
+        lines=[
+            Line(sku="TSHIRT-M", name="T-shirt M", quantity=2, unit_price=1999),
+            Line(sku="MUG", name="Mug", quantity=1, unit_price=1001),
+        ],
+    )
     with hub.db.transaction() as session:
         order = actions.confirm(session, order_id, actor="test")
         shirt, mug = order.lines
-        actions.plan_fulfillment(session, order, [("EAST", {shirt.id: 2}), ("WEST", {mug.id: 1})], channel_id)
+        actions.plan_fulfillment(
+            session, order, [("EAST", {shirt.id: 2}), ("WEST", {mug.id: 1})], channel_id
+        )
         actions.apply_event(session, order, "start_fulfillment", actor="test")
     run_all(hub)
     first, second = groups_of(hub, order_id)
@@ -235,8 +285,9 @@ def test_split_orders_become_one_shipstation_order_per_group(pg_hub, sandbox, sh
     assert sorted(s[5] for s in shipments) == sorted([[(shirt.id, 2)], [(mug.id, 1)]])
 
 
-def test_a_cancellation_reaches_shipstation_unless_the_order_shipped_there(pg_hub, sandbox,
-                                                                           shipstation_channel, make_order):
+def test_a_cancellation_reaches_shipstation_unless_the_order_shipped_there(
+    pg_hub, sandbox, shipstation_channel, make_order
+):
     hub = pg_hub
     shipstation_channel(hub)
     kept, kept_key = submitted_order(hub, make_order)
@@ -258,7 +309,8 @@ def test_a_cancellation_reaches_shipstation_unless_the_order_shipped_there(pg_hu
 
 
 def test_a_shipment_the_hub_cannot_take_waits_as_a_dead_job_and_the_others_go_on(
-        pg_hub, sandbox, shipstation_channel, make_order):
+    pg_hub, sandbox, shipstation_channel, make_order
+):
     hub = pg_hub
     channel_id = shipstation_channel(hub)
     cancelled, cancelled_key = submitted_order(hub, make_order)
@@ -282,20 +334,21 @@ def test_a_shipment_the_hub_cannot_take_waits_as_a_dead_job_and_the_others_go_on
 
 
 def test_a_poll_passes_over_shipments_recorded_already_unless_their_group_needs_them(
-        pg_hub, sandbox, shipstation_channel, make_order, monkeypatch):
+    pg_hub, sandbox, shipstation_channel, make_order, monkeypatch
+):
     hub = pg_hub
     channel_id = shipstation_channel(hub)
     orders = [submitted_order(hub, make_order) for _ in range(3)]
     for _, key in orders:
         sandbox.create_label(key)
     recorded: list[str] = []
-    real = HubPort.record_shipment
+    real = ChannelPort.record_shipment
 
     def spy(self, notice):
         recorded.append(notice.key)
         return real(self, notice)
 
-    monkeypatch.setattr(HubPort, "record_shipment", spy)
+    monkeypatch.setattr(ChannelPort, "record_shipment", spy)
     poll(hub, channel_id)
     assert sorted(recorded) == sorted(key for _, key in orders)
     assert all(order_state(hub, order_id)[0] == "shipped" for order_id, _ in orders)
@@ -308,8 +361,11 @@ def test_a_poll_passes_over_shipments_recorded_already_unless_their_group_needs_
     # A group left in error (a resend the warehouse refused) still hears of its shipment.
     order_id, key = orders[1]
     with hub.db.transaction() as session:
-        session.execute(update(FulfillmentGroup).where(FulfillmentGroup.key == key)
-                        .values(error="shipped and cannot be updated"))
+        session.execute(
+            update(FulfillmentGroup)
+            .where(FulfillmentGroup.key == key)
+            .values(error="shipped and cannot be updated")
+        )
     poll(hub, channel_id)
     assert recorded == [key]
     assert groups_of(hub, order_id)[0].error is None
@@ -319,22 +375,34 @@ def test_a_poll_passes_over_shipments_recorded_already_unless_their_group_needs_
 # --- SSRF ------------------------------------------------------------------------------------------------
 
 
-def test_a_resource_url_pointing_elsewhere_is_never_fetched(pg_hub, sandbox, shipstation_channel, hub_url):
+def test_a_resource_url_pointing_elsewhere_is_never_fetched(
+    pg_hub, sandbox, shipstation_channel, hub_url
+):
     hub = pg_hub
     shipstation_channel(hub)
     listener = Listener()
     with serve(listener) as elsewhere:
         # Same host, another port: not the API's origin.
-        status = send_notice(webhook_url(hub_url), f"{elsewhere}/shipments?batchId=1&includeShipmentItems=True")
+        status = send_notice(
+            webhook_url(hub_url), f"{elsewhere}/shipments?batchId=1&includeShipmentItems=True"
+        )
         assert status == 200
         # A wrong token is refused before anything is stored.
-        assert send_notice(webhook_url(hub_url, "wrong-token-000000"), f"{sandbox.base_url}/shipments") == 401
-        assert send_notice(f"{hub_url}/webhooks/shipstation", f"{sandbox.base_url}/shipments") == 401
+        assert (
+            send_notice(webhook_url(hub_url, "wrong-token-000000"), f"{sandbox.base_url}/shipments")
+            == 401
+        )
+        assert (
+            send_notice(f"{hub_url}/webhooks/shipstation", f"{sandbox.base_url}/shipments") == 401
+        )
         run_all(hub)
         assert listener.requests == []
     with hub.db.read() as session:
         [event] = session.scalars(select(WebhookEvent)).all()
-        assert (event.status, event.error) == ("ignored", "ignored: resource_url not on the API host")
+        assert (event.status, event.error) == (
+            "ignored",
+            "ignored: resource_url not on the API host",
+        )
     assert sandbox.total_calls == 0
 
 
@@ -350,8 +418,9 @@ def test_250_groups_go_in_three_bulk_calls_within_the_limit(pg_hub, sandbox, shi
     with hub.db.transaction() as session:
         manual = ensure_manual_channel(hub, session)
         for n in range(250):
-            order = actions.upsert_order(session, manual, order_data(external_id=f"B{n}", number=f"#B{n}"),
-                                         actor="test").order
+            order = actions.upsert_order(
+                session, manual, order_data(external_id=f"B{n}", number=f"#B{n}"), actor="test"
+            ).order
             actions.apply_event(session, order, "confirm", actor="test")
             actions.plan_fulfillment(session, order, [("", {order.lines[0].id: 2})], channel_id)
             actions.apply_event(session, order, "start_fulfillment", actor="test")
@@ -370,9 +439,20 @@ def test_a_429_is_obeyed_before_the_request_is_sent_again(sandbox):
     sandbox.rate_limit, sandbox.window = 1, 1.5
     # Another client with the same key takes the window's only request.
     assert requests.get(f"{sandbox.base_url}/carriers", auth=(API_KEY, API_SECRET), timeout=10).ok
-    connector = ShipStationConnector(ChannelInfo(id=1, slug="ss", name="SS", connector="shipstation", config={
-        "api_key": API_KEY, "api_secret": API_SECRET, "webhook_token": WEBHOOK_TOKEN,
-        "api_base_url": sandbox.base_url}))
+    connector = ShipStationConnector(
+        ChannelInfo(
+            id=1,
+            slug="ss",
+            name="SS",
+            connector="shipstation",
+            config={
+                "api_key": API_KEY,
+                "api_secret": API_SECRET,
+                "webhook_token": WEBHOOK_TOKEN,
+                "api_base_url": sandbox.base_url,
+            },
+        )
+    )
     try:
         assert connector.check_connection().startswith("connected to ShipStation: 1 store(s)")
     finally:
@@ -387,8 +467,9 @@ def _processing_orders(hub, channel_id: int, count: int) -> list[int]:
         manual = ensure_manual_channel(hub, session)
         ids = []
         for n in range(count):
-            order = actions.upsert_order(session, manual, order_data(external_id=f"C{n}", number=f"#C{n}"),
-                                         actor="test").order
+            order = actions.upsert_order(
+                session, manual, order_data(external_id=f"C{n}", number=f"#C{n}"), actor="test"
+            ).order
             actions.apply_event(session, order, "confirm", actor="test")
             actions.plan_fulfillment(session, order, [("", {order.lines[0].id: 2})], channel_id)
             actions.apply_event(session, order, "start_fulfillment", actor="test")
@@ -397,7 +478,8 @@ def _processing_orders(hub, channel_id: int, count: int) -> list[int]:
 
 
 def test_two_flushes_at_once_send_each_group_once_and_a_cancel_in_flight_still_arrives(
-        pg_hub, sandbox, shipstation_channel, monkeypatch):
+    pg_hub, sandbox, shipstation_channel, monkeypatch
+):
     """A backlog runs several ``shipping.flush`` jobs of one channel at the same time.
 
     While the first flush's call is at ShipStation, a second flush runs and an
@@ -416,7 +498,9 @@ def test_two_flushes_at_once_send_each_group_once_and_a_cancel_in_flight_still_a
 
     def submit(connector, orders):
         sent.extend((o.key, o.status) for o in orders)
-        if len(sent) == len(orders):  # the first call: the other flush and a cancel happen meanwhile
+        if len(sent) == len(
+            orders
+        ):  # the first call: the other flush and a cancel happen meanwhile
             with hub.db.transaction() as session:
                 actions.cancel(session, order_ids[0], actor="test", reason="changed mind")
             second = Worker(hub, worker_id="second-worker", kinds=("order.event", "shipping.flush"))
@@ -431,12 +515,15 @@ def test_two_flushes_at_once_send_each_group_once_and_a_cancel_in_flight_still_a
     assert sandbox.order(f"hub-{order_ids[0]}")["orderStatus"] == "cancelled"
     assert len(sandbox.orders) == 130
     with hub.db.read() as session:
-        statuses = session.scalars(select(FulfillmentGroup.status).order_by(FulfillmentGroup.id)).all()
+        statuses = session.scalars(
+            select(FulfillmentGroup.status).order_by(FulfillmentGroup.id)
+        ).all()
     assert statuses == ["cancelled"] + ["submitted"] * 129
 
 
 def test_a_flush_whose_worker_died_sends_its_groups_again_when_its_job_runs_again(
-        pg_hub, sandbox, shipstation_channel, monkeypatch):
+    pg_hub, sandbox, shipstation_channel, monkeypatch
+):
     hub = pg_hub
     channel_id = shipstation_channel(hub)
     _processing_orders(hub, channel_id, 3)

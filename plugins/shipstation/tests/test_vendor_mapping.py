@@ -65,20 +65,28 @@ def test_every_date_in_shipstations_examples_parses_as_pacific_time(example):
 
 def test_seven_digit_fractions_of_the_examples_keep_their_microseconds():
     first, second = vendor_example(SHIPMENTS)["shipments"]
-    assert parse_datetime(first["createDate"]) == datetime(2014, 10, 3, 13, 51, 33, 627000, tzinfo=UTC)
+    assert parse_datetime(first["createDate"]) == datetime(
+        2014, 10, 3, 13, 51, 33, 627000, tzinfo=UTC
+    )
     assert parse_datetime(second["createDate"]).microsecond == 943000
 
 
 def test_every_vendor_shipment_becomes_a_shipment_with_tracking_lines_and_time():
     listed = vendor_example(SHIPMENTS)
     notices = [shipment_notice(_keyed(s)) for s in listed["shipments"]]
-    assert [(n.shipment.external_id, n.shipment.carrier, n.shipment.tracking_number, n.voided)
-            for n in notices] == [("33974374", "USPS", "9400111899561704681189", False),
-                                  ("33974373", "USPS", "9400111899561704681196", False)]
+    assert [
+        (n.shipment.external_id, n.shipment.carrier, n.shipment.tracking_number, n.voided)
+        for n in notices
+    ] == [
+        ("33974374", "USPS", "9400111899561704681189", False),
+        ("33974373", "USPS", "9400111899561704681196", False),
+    ]
     # The items name a SKU and ShipStation's own item id, no lineItemKey: the SKU is the line.
     assert [n.shipment.lines for n in notices] == [{"SQ3785739": 1}, {"test": 1}]
-    assert notices[0].shipment.tracking_url == \
-        "https://tools.usps.com/go/TrackConfirmAction?tLabels=9400111899561704681189"
+    assert (
+        notices[0].shipment.tracking_url
+        == "https://tools.usps.com/go/TrackConfirmAction?tLabels=9400111899561704681189"
+    )
     assert notices[0].shipment.service == "usps_first_class_mail"
     assert notices[0].shipment.shipped_at == parse_datetime("2014-10-03T06:51:33.6270000")
 
@@ -91,11 +99,14 @@ def test_a_shipment_without_its_order_key_names_its_order_by_shipstations_id():
     assert shipment_notice({**vendor_example(SHIPMENTS)["shipments"][0], "orderId": None}) is None
 
 
-@pytest.mark.parametrize("change", [
-    {"voided": True, "voidDate": "2014-10-04T08:00:00.0000000"},
-    {"voided": True},
-    {"voidDate": "2014-10-04T08:00:00.0000000"},  # a void date alone says it too
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"voided": True, "voidDate": "2014-10-04T08:00:00.0000000"},
+        {"voided": True},
+        {"voidDate": "2014-10-04T08:00:00.0000000"},  # a void date alone says it too
+    ],
+)
 def test_a_voided_vendor_shipment_maps_to_a_voided_label(change):
     shipment = {k: v for k, v in vendor_example(SHIPMENTS)["shipments"][0].items() if k != "voided"}
     notice = shipment_notice(_keyed({**shipment, **change}))
@@ -115,21 +126,28 @@ def test_packages_of_one_order_are_separate_shipments_of_the_same_group():
     notices = [shipment_notice(_keyed(s)) for s in (first, second)]
     assert {n.key for n in notices} == {"hub-12"}
     assert [n.shipment.external_id for n in notices] == ["33974374", "33974375"]
-    assert [n.shipment.tracking_number for n in notices] == ["9400111899561704681189",
-                                                             "9400111899561704681190"]
+    assert [n.shipment.tracking_number for n in notices] == [
+        "9400111899561704681189",
+        "9400111899561704681190",
+    ]
 
 
 @pytest.mark.parametrize("items", [None, []])
 def test_a_shipment_that_does_not_say_its_items_leaves_the_lines_to_the_hub(items):
     # The hub then ships what is still open in the group (hub.port), never the group twice.
-    notice = shipment_notice(_keyed({**vendor_example(SHIPMENTS)["shipments"][0], "shipmentItems": items}))
+    notice = shipment_notice(
+        _keyed({**vendor_example(SHIPMENTS)["shipments"][0], "shipmentItems": items})
+    )
     assert notice.shipment.lines == {} and notice.shipment.tracking_number
 
 
-@pytest.mark.parametrize("example, lines", [
-    ("shipstation/orders.get.response.json", {"ABC123": 2}),
-    ("shipstation/orders.createorder.response.json", {"ABC123": 2}),
-])
+@pytest.mark.parametrize(
+    "example, lines",
+    [
+        ("shipstation/orders.get.response.json", {"ABC123": 2}),
+        ("shipstation/orders.createorder.response.json", {"ABC123": 2}),
+    ],
+)
 def test_order_items_ship_goods_never_adjustments(example, lines):
     # ShipStation's order examples carry a "10% OFF" item with adjustment: true and a negative price.
     items = vendor_example(example)["items"]
@@ -140,11 +158,17 @@ def test_order_items_ship_goods_never_adjustments(example, lines):
 def test_the_orders_of_the_list_example_give_their_lines():
     for order in vendor_example("shipstation/orders.list.response.json")["orders"]:
         lines = shipment_lines(order["items"])
-        assert sum(lines.values()) == sum(i["quantity"] for i in order["items"] if not i["adjustment"])
+        assert sum(lines.values()) == sum(
+            i["quantity"] for i in order["items"] if not i["adjustment"]
+        )
 
 
 def test_fulfillments_name_their_carrier_in_display_case_and_still_get_a_tracking_link():
-    for fulfillment in vendor_example("shipstation/fulfillments.list.response.json")["fulfillments"]:
+    for fulfillment in vendor_example("shipstation/fulfillments.list.response.json")[
+        "fulfillments"
+    ]:
         carrier, url = carrier_and_url(fulfillment["carrierCode"], fulfillment["trackingNumber"])
         assert carrier in ("USPS", "FedEx") and url.endswith(fulfillment["trackingNumber"])
-        assert parse_datetime(fulfillment["shipDate"]) is not None and fulfillment["voided"] is False
+        assert (
+            parse_datetime(fulfillment["shipDate"]) is not None and fulfillment["voided"] is False
+        )

@@ -28,11 +28,10 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from hub.connectors import ChannelInfo, ShippingOrder
+from hub.integration.connectors import ChannelInfo, ShippingOrder
 from hub.testing import vendor_example, vendor_file
 from plugins.shipstation.connector import ShipStationConnector
-
-from .conftest import API_KEY, API_SECRET, WEBHOOK_TOKEN
+from plugins.shipstation.tests.conftest import API_KEY, API_SECRET, WEBHOOK_TOKEN
 
 jsonschema = pytest.importorskip("jsonschema")
 yaml = pytest.importorskip("yaml")
@@ -86,7 +85,9 @@ def loosened(schema):
         return [loosened(s) for s in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {k: loosened(v) if k in ("items", "additionalProperties") else v for k, v in schema.items()}
+    out = {
+        k: loosened(v) if k in ("items", "additionalProperties") else v for k, v in schema.items()
+    }
     if "properties" in schema:
         out["properties"] = {k: loosened(v) for k, v in schema["properties"].items()}
     types = schema.get("type")
@@ -137,8 +138,9 @@ def _merged(schemas: list[dict]) -> dict:
     objects = [s for s in schemas if "properties" in s]
     if objects:
         names = {k for s in objects for k in s["properties"]}
-        out["properties"] = {k: _merged([s["properties"][k] for s in objects if k in s["properties"]])
-                             for k in names}
+        out["properties"] = {
+            k: _merged([s["properties"][k] for s in objects if k in s["properties"]]) for k in names
+        }
         out["required"] = sorted(set.intersection(*(set(s["required"]) for s in objects)))
     arrays = [s["items"] for s in schemas if "items" in s]
     if arrays:
@@ -158,8 +160,10 @@ def response_schema(swagger: dict, method: str, path: str) -> dict:
 
 def problems(schema: dict, instance) -> list[str]:
     validator = jsonschema.Draft4Validator(schema)
-    return [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
-            for e in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.path)))]
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
+        for e in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.path)))
+    ]
 
 
 # --- the exchanges ---------------------------------------------------------------------------------
@@ -175,54 +179,111 @@ class Recorder:
         request = response.request
         parts = urlsplit(request.url)
         body = json.loads(request.body) if request.body else None
-        self.exchanges.append((request.method, parts.path, dict(parse_qsl(parts.query)), body,
-                               response.status_code, response.json()))
+        self.exchanges.append(
+            (
+                request.method,
+                parts.path,
+                dict(parse_qsl(parts.query)),
+                body,
+                response.status_code,
+                response.json(),
+            )
+        )
 
     def of(self, method: str, path: str) -> list:
         return [e for e in self.exchanges if e[0] == method and e[1] == path]
 
 
 def _order(n: int) -> ShippingOrder:
-    order = {"id": n, "number": f"#{1000 + n}", "currency": "USD", "email": "ann@example.com",
-             "customer": {"email": "ann@example.com", "name": "Ann Smith", "phone": "555-0100"},
-             "shipping_address": {"name": "Ann Smith", "address1": "1 Main St", "city": "Springfield",
-                                  "province_code": "OR", "zip": "97477", "country_code": "US"},
-             "billing_address": None, "shipping": "5.00", "tax": "1.00", "total": "26.00",
-             "placed_at": "2024-01-10T20:00:00+00:00", "notes": None,
-             "lines": [{"id": 1, "sku": "MUG", "name": "Mug", "quantity": 2, "unit_price": "10.00"}]}
-    return ShippingOrder(key=f"hub-{n}", order=order,
-                         lines=[{"line_id": 1, "sku": "MUG", "name": "Mug", "quantity": 2, "unit_price": "10.00"}])
+    order = {
+        "id": n,
+        "number": f"#{1000 + n}",
+        "currency": "USD",
+        "email": "ann@example.com",
+        "customer": {"email": "ann@example.com", "name": "Ann Smith", "phone": "555-0100"},
+        "shipping_address": {
+            "name": "Ann Smith",
+            "address1": "1 Main St",
+            "city": "Springfield",
+            "province_code": "OR",
+            "zip": "97477",
+            "country_code": "US",
+        },
+        "billing_address": None,
+        "shipping": "5.00",
+        "tax": "1.00",
+        "total": "26.00",
+        "placed_at": "2024-01-10T20:00:00+00:00",
+        "notes": None,
+        "lines": [{"id": 1, "sku": "MUG", "name": "Mug", "quantity": 2, "unit_price": "10.00"}],
+    }
+    return ShippingOrder(
+        key=f"hub-{n}",
+        order=order,
+        lines=[{"line_id": 1, "sku": "MUG", "name": "Mug", "quantity": 2, "unit_price": "10.00"}],
+    )
 
 
 @pytest.fixture
 def played(sandbox):
     """The connector's calls and the warehouse's, against the sandbox, all recorded."""
     recorder = Recorder()
-    connector = ShipStationConnector(ChannelInfo(id=1, slug="ss", name="SS", connector="shipstation", config={
-        "api_key": API_KEY, "api_secret": API_SECRET, "webhook_token": WEBHOOK_TOKEN,
-        "api_base_url": sandbox.base_url, "store_id": sandbox.store_id}))
+    connector = ShipStationConnector(
+        ChannelInfo(
+            id=1,
+            slug="ss",
+            name="SS",
+            connector="shipstation",
+            config={
+                "api_key": API_KEY,
+                "api_secret": API_SECRET,
+                "webhook_token": WEBHOOK_TOKEN,
+                "api_base_url": sandbox.base_url,
+                "store_id": sandbox.store_id,
+            },
+        )
+    )
     connector.http.session.hooks["response"].append(recorder)
     warehouse = requests.Session()
     warehouse.auth = (API_KEY, API_SECRET)
     warehouse.hooks["response"].append(recorder)
     try:
         assert connector.check_connection().startswith("connected")
-        accepted = connector.submit_orders([_order(1)])                       # createorder
-        accepted.update(connector.submit_orders([_order(2), _order(3)]))      # createorders
-        subscribe = {"target_url": "https://hub.example/webhooks/ss?token=x", "event": "SHIP_NOTIFY",
-                     "store_id": sandbox.store_id, "friendly_name": "hub"}
-        assert warehouse.post(f"{sandbox.base_url}/webhooks/subscribe", json=subscribe, timeout=10).ok
+        accepted = connector.submit_orders([_order(1)])  # createorder
+        accepted.update(connector.submit_orders([_order(2), _order(3)]))  # createorders
+        subscribe = {
+            "target_url": "https://hub.example/webhooks/ss?token=x",
+            "event": "SHIP_NOTIFY",
+            "store_id": sandbox.store_id,
+            "friendly_name": "hub",
+        }
+        assert warehouse.post(
+            f"{sandbox.base_url}/webhooks/subscribe", json=subscribe, timeout=10
+        ).ok
         assert warehouse.get(f"{sandbox.base_url}/webhooks", timeout=10).ok
         assert warehouse.get(f"{sandbox.base_url}/carriers", timeout=10).ok
         assert warehouse.get(f"{sandbox.base_url}/orders/{accepted['hub-1']}", timeout=10).ok
-        label = warehouse.post(f"{sandbox.base_url}/orders/createlabelfororder", timeout=10, json={
-            "orderId": int(accepted["hub-1"]), "carrierCode": "ups", "serviceCode": "ups_ground",
-            "packageCode": "package", "confirmation": None, "shipDate": "2024-03-11",
-            "weight": {"value": 16, "units": "ounces"}, "testLabel": False}).json()
+        label = warehouse.post(
+            f"{sandbox.base_url}/orders/createlabelfororder",
+            timeout=10,
+            json={
+                "orderId": int(accepted["hub-1"]),
+                "carrierCode": "ups",
+                "serviceCode": "ups_ground",
+                "packageCode": "package",
+                "confirmation": None,
+                "shipDate": "2024-03-11",
+                "weight": {"value": 16, "units": "ounces"},
+                "testLabel": False,
+            },
+        ).json()
         sandbox.create_labels(["hub-2", "hub-3"])
         [(_, notice)] = sandbox.outbox[-1:]
-        assert warehouse.post(f"{sandbox.base_url}/shipments/voidlabel", timeout=10,
-                              json={"shipmentId": label["shipmentId"]}).json()["approved"]
+        assert warehouse.post(
+            f"{sandbox.base_url}/shipments/voidlabel",
+            timeout=10,
+            json={"shipmentId": label["shipmentId"]},
+        ).json()["approved"]
         # The shipments come back by webhook (with a shipment that does not name its order)
         # and by poll.
         sandbox.shipments_name_order_key = False  # as ShipStation's own list example
@@ -247,10 +308,18 @@ class _Port:
 
 
 #: The calls whose answers the test checks, each at least once.
-CHECKED = [("GET", "/stores"), ("POST", "/orders/createorder"), ("POST", "/orders/createorders"),
-           ("POST", "/webhooks/subscribe"), ("GET", "/webhooks"), ("GET", "/carriers"),
-           ("POST", "/orders/createlabelfororder"), ("POST", "/shipments/voidlabel"),
-           ("GET", "/shipments"), ("GET", "/orders/{orderId}")]
+CHECKED = [
+    ("GET", "/stores"),
+    ("POST", "/orders/createorder"),
+    ("POST", "/orders/createorders"),
+    ("POST", "/webhooks/subscribe"),
+    ("GET", "/webhooks"),
+    ("GET", "/carriers"),
+    ("POST", "/orders/createlabelfororder"),
+    ("POST", "/shipments/voidlabel"),
+    ("GET", "/shipments"),
+    ("GET", "/orders/{orderId}"),
+]
 
 
 def _template(path: str) -> str:
@@ -280,15 +349,22 @@ def test_the_connectors_order_bodies_meet_shipstations_request_schemas(played, s
 
 def test_the_warehouses_request_bodies_in_this_test_meet_the_schemas_too(played, swagger):
     recorder, _ = played
-    for method, path in (("POST", "/webhooks/subscribe"), ("POST", "/orders/createlabelfororder"),
-                         ("POST", "/shipments/voidlabel")):
+    for method, path in (
+        ("POST", "/webhooks/subscribe"),
+        ("POST", "/orders/createlabelfororder"),
+        ("POST", "/shipments/voidlabel"),
+    ):
         [(*_, body, _, _)] = recorder.of(method, path)
         assert not problems(request_schema(swagger, method, path), body), path
 
 
 def test_the_shipment_queries_use_documented_filters_and_values(played, swagger):
     recorder, _ = played
-    [filters] = [item["get"] for template, item in swagger["paths"].items() if template.startswith("/shipments?")]
+    [filters] = [
+        item["get"]
+        for template, item in swagger["paths"].items()
+        if template.startswith("/shipments?")
+    ]
     documented = {p["name"]: p for p in filters["parameters"]}
     # storeId is missing from this (apiary) copy; ShipStation's current V1 page lists it
     # (www.shipstation.com/docs/api/shipments/list/), and its own SHIP_NOTIFY URLs carry storeID

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from hub import inbox
-from hub.channels import create_channel
-from hub.jobs import Worker, enqueue
-from hub.models import Job, Order, WebhookEvent
-from hub.runtime import Hub
-from hub.sandbox import serve
+from hub.channels import inbox
+from hub.channels.manage import create_channel
+from hub.integration.sandbox import serve
+from hub.queue.jobs import Worker, enqueue
+from hub.runtime.hub import Hub
+from hub.store.models import Job, Order, WebhookEvent
 from plugins.shopify.connector import ShopifyConnector
 from plugins.shopify.sandbox import ShopifySandbox
 
@@ -22,7 +22,9 @@ from plugins.shopify.sandbox import ShopifySandbox
 @pytest.fixture(autouse=True)
 def _fast_retries(monkeypatch):
     # Real backoff waits seconds; the behaviour under test is the same with milliseconds.
-    monkeypatch.setattr(ShopifyConnector, "http_options", {"backoff_base": 0.01, "backoff_cap": 0.05})
+    monkeypatch.setattr(
+        ShopifyConnector, "http_options", {"backoff_base": 0.01, "backoff_cap": 0.05}
+    )
     # After a 429 the bucket reads 40/40 and the limiter would wait seconds for it
     # to drain at Shopify's pace; a test that checks the pacing sets its own.
     monkeypatch.setattr(ShopifyConnector, "limiter_options", {"leak_rate": 1000.0})
@@ -60,12 +62,17 @@ class ShopEnv:
 
     def order_count(self) -> int:
         with self.hub.db.read() as session:
-            return session.scalar(select(func.count(Order.id)).where(Order.channel_id == self.channel_id))
+            return session.scalar(
+                select(func.count(Order.id)).where(Order.channel_id == self.channel_id)
+            )
 
     def order(self, external_id: int | str) -> Order | None:
         with self.hub.db.read() as session:
-            order = session.scalars(select(Order).where(Order.channel_id == self.channel_id,
-                                                        Order.external_id == str(external_id))).one_or_none()
+            order = session.scalars(
+                select(Order).where(
+                    Order.channel_id == self.channel_id, Order.external_id == str(external_id)
+                )
+            ).one_or_none()
             if order is not None:
                 session.expunge(order)
             return order
@@ -75,9 +82,9 @@ class ShopEnv:
             return session.scalar(select(func.count(WebhookEvent.id)))
 
     def state(self) -> dict[str, Any]:
-        from hub.port import HubPort
+        from hub.channels.port import ChannelPort
 
-        return HubPort(self.hub, self.channel_id).state
+        return ChannelPort(self.hub, self.channel_id).state
 
 
 @pytest.fixture
@@ -85,14 +92,25 @@ def shopify():
     """``shopify(hub, orders=20, seed=1, config={...}, **sandbox_options) -> ShopEnv``."""
     stack = ExitStack()
 
-    def make(hub: Hub, *, orders: int = 20, seed: int = 1, config: dict[str, Any] | None = None,
-             **options: Any) -> ShopEnv:
+    def make(
+        hub: Hub,
+        *,
+        orders: int = 20,
+        seed: int = 1,
+        config: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> ShopEnv:
         options.setdefault("retry_after", 0.01)
         shop = ShopifySandbox(orders=orders, seed=seed, **options)
         url = stack.enter_context(serve(shop))
         with hub.db.transaction() as session:
-            channel = create_channel(hub, session, name="Demo store", connector="shopify",
-                                     config={**shop.channel_config(url), **(config or {})})
+            channel = create_channel(
+                hub,
+                session,
+                name="Demo store",
+                connector="shopify",
+                config={**shop.channel_config(url), **(config or {})},
+            )
             channel_id, slug = channel.id, channel.slug
         return ShopEnv(hub=hub, shop=shop, url=url, channel_id=channel_id, slug=slug)
 

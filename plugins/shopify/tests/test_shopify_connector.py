@@ -9,7 +9,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from hub.connectors import ChannelInfo, StockLevel
 from hub.core.exceptions import (
     ConfigError,
     ExternalError,
@@ -17,11 +16,11 @@ from hub.core.exceptions import (
     SignatureError,
     ValidationError,
 )
-from hub.signing import sign_base64
+from hub.integration.connectors import ChannelInfo, StockLevel
+from hub.integration.signing import sign_base64
 from plugins.shopify.connector import ShopifyCallLimiter, ShopifyConnector
 from plugins.shopify.sandbox import webhook_request
-
-from .fixtures import shopify_order
+from plugins.shopify.tests.fixtures import shopify_order
 
 SHOP = "https://bobs-store.myshopify.com"
 API = f"{SHOP}/admin/api/2025-07"
@@ -29,10 +28,17 @@ SECRET = "hush"
 
 
 def connector(**config) -> ShopifyConnector:
-    values = ShopifyConnector.validate_config({
-        "shop_domain": "bobs-store.myshopify.com", "access_token": "shpat_x", "webhook_secret": SECRET,
-        **config})
-    return ShopifyConnector(ChannelInfo(id=1, slug="bobs", name="Bob's", connector="shopify", config=values))
+    values = ShopifyConnector.validate_config(
+        {
+            "shop_domain": "bobs-store.myshopify.com",
+            "access_token": "shpat_x",
+            "webhook_secret": SECRET,
+            **config,
+        }
+    )
+    return ShopifyConnector(
+        ChannelInfo(id=1, slug="bobs", name="Bob's", connector="shopify", config=values)
+    )
 
 
 def query(call) -> dict[str, list[str]]:
@@ -43,20 +49,31 @@ def query(call) -> dict[str, list[str]]:
 
 
 def test_config_defaults_and_normalises_the_shop_domain():
-    config = ShopifyConnector.validate_config({"shop_domain": " https://Bobs-Store/ ",
-                                               "access_token": "t", "webhook_secret": "s"})
+    config = ShopifyConnector.validate_config(
+        {"shop_domain": " https://Bobs-Store/ ", "access_token": "t", "webhook_secret": "s"}
+    )
     assert config["shop_domain"] == "bobs-store.myshopify.com"
     assert config["api_version"] == "2025-07"
     assert config["api_base_url"] == ""
     assert ShopifyConnector.secret_fields() == {"access_token", "webhook_secret"}
     assert connector().http.base_url == f"{SHOP}/admin/api/2025-07"
-    assert connector(api_base_url="http://127.0.0.1:9/").http.base_url == "http://127.0.0.1:9/admin/api/2025-07"
+    assert (
+        connector(api_base_url="http://127.0.0.1:9/").http.base_url
+        == "http://127.0.0.1:9/admin/api/2025-07"
+    )
 
 
-@pytest.mark.parametrize("field, value", [
-    ("shop_domain", "not a host"), ("api_version", "2025-08"), ("api_base_url", "ftp://x"),
-    ("locations", "WH1=abc"), ("locations", "WH1=1, WH1=2"), ("access_token", ""),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("shop_domain", "not a host"),
+        ("api_version", "2025-08"),
+        ("api_base_url", "ftp://x"),
+        ("locations", "WH1=abc"),
+        ("locations", "WH1=1, WH1=2"),
+        ("access_token", ""),
+    ],
+)
 def test_bad_config_is_refused_naming_the_field(field, value):
     base = {"shop_domain": "bobs-store.myshopify.com", "access_token": "t", "webhook_secret": "s"}
     with pytest.raises(ValidationError) as info:
@@ -74,13 +91,17 @@ def test_every_config_field_has_a_label_and_help():
 
 @responses.activate
 def test_check_connection_names_the_shop_and_sends_the_token():
-    responses.get(f"{API}/shop.json", json={"shop": {"name": "Bob's Store", "primary_location_id": 1}})
+    responses.get(
+        f"{API}/shop.json", json={"shop": {"name": "Bob's Store", "primary_location_id": 1}}
+    )
     assert connector().check_connection() == "Connected to Bob's Store"
     assert responses.calls[0].request.headers["X-Shopify-Access-Token"] == "shpat_x"
 
 
 @responses.activate
-@pytest.mark.parametrize("status, message", [(401, "access token"), (403, "scope"), (404, "api_version")])
+@pytest.mark.parametrize(
+    "status, message", [(401, "access token"), (403, "scope"), (404, "api_version")]
+)
 def test_check_connection_explains_what_to_fix(status, message):
     responses.get(f"{API}/shop.json", status=status, json={"errors": "nope"})
     with pytest.raises(ConfigError, match=message):
@@ -93,13 +114,20 @@ def test_check_connection_explains_what_to_fix(status, message):
 @responses.activate
 def test_pull_asks_for_every_status_since_the_cursor_and_follows_link_verbatim():
     next_url = f"{API}/orders.json?limit=250&page_info=abc123"
-    responses.get(f"{API}/orders.json", match=[responses.matchers.query_param_matcher(
-        {"page_info": "abc123", "limit": "250"})],
+    responses.get(
+        f"{API}/orders.json",
+        match=[responses.matchers.query_param_matcher({"page_info": "abc123", "limit": "250"})],
         json={"orders": [shopify_order(id=2, updated_at="2024-05-01T10:00:00-04:00")]},
-        headers={"Link": f'<{API}/orders.json?limit=250&page_info=prev1>; rel="previous"',
-                 "Date": "Wed, 01 May 2024 15:00:00 GMT"})
-    responses.get(f"{API}/orders.json", json={"orders": [shopify_order(id=1, updated_at="2024-05-01T09:00:00-04:00")]},
-                  headers={"Link": f'<{next_url}>; rel="next"', "Date": "Wed, 01 May 2024 15:00:00 GMT"})
+        headers={
+            "Link": f'<{API}/orders.json?limit=250&page_info=prev1>; rel="previous"',
+            "Date": "Wed, 01 May 2024 15:00:00 GMT",
+        },
+    )
+    responses.get(
+        f"{API}/orders.json",
+        json={"orders": [shopify_order(id=1, updated_at="2024-05-01T09:00:00-04:00")]},
+        headers={"Link": f'<{next_url}>; rel="next"', "Date": "Wed, 01 May 2024 15:00:00 GMT"},
+    )
     pages = list(connector().fetch_orders({"updated_at": "2024-05-01T12:00:00+00:00"}))
     first = query(responses.calls[0])
     assert first["status"] == ["any"] and first["limit"] == ["250"]
@@ -118,8 +146,11 @@ def test_pull_asks_for_every_status_since_the_cursor_and_follows_link_verbatim()
 @responses.activate
 def test_the_watermark_never_passes_the_start_of_the_pull():
     # An order changed while the pull ran must be read again next time.
-    responses.get(f"{API}/orders.json", json={"orders": [shopify_order(updated_at="2024-05-01T16:30:00Z")]},
-                  headers={"Date": "Wed, 01 May 2024 16:00:00 GMT"})
+    responses.get(
+        f"{API}/orders.json",
+        json={"orders": [shopify_order(updated_at="2024-05-01T16:30:00Z")]},
+        headers={"Date": "Wed, 01 May 2024 16:00:00 GMT"},
+    )
     [page] = connector().fetch_orders(None)
     assert "updated_at_min" not in query(responses.calls[0])
     assert page.cursor == {"updated_at": "2024-05-01T16:00:00+00:00"}
@@ -134,8 +165,16 @@ def test_an_empty_pull_keeps_the_watermark():
 
 @responses.activate
 def test_an_unreadable_order_is_rejected_alone():
-    responses.get(f"{API}/orders.json", json={"orders": [
-        shopify_order(id=1), shopify_order(id=2, currency="JPY", total_price="10.50"), shopify_order(id=3)]})
+    responses.get(
+        f"{API}/orders.json",
+        json={
+            "orders": [
+                shopify_order(id=1),
+                shopify_order(id=2, currency="JPY", total_price="10.50"),
+                shopify_order(id=3),
+            ]
+        },
+    )
     [page] = connector().fetch_orders(None)
     assert [o.external_id for o in page.orders] == ["1", "3"]
     assert list(page.rejected) == ["2"] and "more decimals than JPY" in page.rejected["2"]
@@ -145,8 +184,12 @@ def test_an_unreadable_order_is_rejected_alone():
 def test_a_pull_resumes_at_the_saved_next_page():
     saved = f"{API}/orders.json?limit=250&page_info=p3"
     responses.get(saved, json={"orders": [shopify_order(id=9, updated_at="2024-05-01T09:00:00Z")]})
-    cursor = {"updated_at": "2024-04-01T00:00:00+00:00", "next": saved,
-              "run_started": "2024-05-01T10:00:00+00:00", "max_seen": "2024-05-01T09:30:00+00:00"}
+    cursor = {
+        "updated_at": "2024-04-01T00:00:00+00:00",
+        "next": saved,
+        "run_started": "2024-05-01T10:00:00+00:00",
+        "max_seen": "2024-05-01T09:30:00+00:00",
+    }
     [page] = connector().fetch_orders(cursor)
     assert len(responses.calls) == 1 and responses.calls[0].request.url == saved
     assert page.cursor == {"updated_at": "2024-05-01T09:30:00+00:00"}
@@ -165,8 +208,11 @@ def test_a_refused_saved_page_starts_over_from_the_watermark():
 
 @responses.activate
 def test_a_next_page_on_another_host_is_not_followed():
-    responses.get(f"{API}/orders.json", json={"orders": [shopify_order()]},
-                  headers={"Link": '<https://evil.example/steal?page_info=x>; rel="next"'})
+    responses.get(
+        f"{API}/orders.json",
+        json={"orders": [shopify_order()]},
+        headers={"Link": '<https://evil.example/steal?page_info=x>; rel="next"'},
+    )
     with pytest.raises(ExternalError, match="another host"):
         list(connector().fetch_orders(None))
     assert len(responses.calls) == 1
@@ -189,14 +235,22 @@ def test_fetch_order_refuses_an_id_that_is_not_shopifys():
 
 
 def signed(topic="orders/create", payload=None, **kwargs):
-    return webhook_request(topic, payload or shopify_order(), secret=SECRET,
-                           shop_domain="bobs-store.myshopify.com", **kwargs)
+    return webhook_request(
+        topic,
+        payload or shopify_order(),
+        secret=SECRET,
+        shop_domain="bobs-store.myshopify.com",
+        **kwargs,
+    )
 
 
 def test_a_signed_webhook_is_verified_with_its_id_and_topic():
     headers, body = signed(webhook_id="b54557e4-bdd9-4b37-8a5f-bf7d70bcd043")
     receipt = connector().verify_webhook(headers, body, {})
-    assert (receipt.event_id, receipt.topic) == ("b54557e4-bdd9-4b37-8a5f-bf7d70bcd043", "orders/create")
+    assert (receipt.event_id, receipt.topic) == (
+        "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+        "orders/create",
+    )
 
 
 def test_lower_case_header_names_are_accepted():
@@ -211,13 +265,16 @@ def test_header_names_match_in_any_case():
     assert connector().verify_webhook(shouting, body, {}).event_id == "abc"
 
 
-@pytest.mark.parametrize("tamper", [
-    lambda h, b: (h, b + b" "),                                        # body changed
-    lambda h, b: ({**h, "X-Shopify-Hmac-Sha256": sign_base64("other", b)}, b),  # other secret
-    lambda h, b: ({k: v for k, v in h.items() if "Hmac" not in k}, b),  # no signature
-    lambda h, b: (h, b""),                                             # empty body
-    lambda h, b: ({**h, "X-Shopify-Shop-Domain": "other.myshopify.com"}, b),  # another shop's
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda h, b: (h, b + b" "),  # body changed
+        lambda h, b: ({**h, "X-Shopify-Hmac-Sha256": sign_base64("other", b)}, b),  # other secret
+        lambda h, b: ({k: v for k, v in h.items() if "Hmac" not in k}, b),  # no signature
+        lambda h, b: (h, b""),  # empty body
+        lambda h, b: ({**h, "X-Shopify-Shop-Domain": "other.myshopify.com"}, b),  # another shop's
+    ],
+)
 def test_bad_signatures_are_refused(tamper):
     headers, body = tamper(*signed())
     with pytest.raises(SignatureError):
@@ -226,8 +283,11 @@ def test_bad_signatures_are_refused(tamper):
 
 def test_a_verified_body_that_is_not_json_is_malformed():
     body = b"{not json"
-    headers = {"X-Shopify-Hmac-Sha256": sign_base64(SECRET, body), "X-Shopify-Topic": "orders/create",
-               "X-Shopify-Webhook-Id": "1"}
+    headers = {
+        "X-Shopify-Hmac-Sha256": sign_base64(SECRET, body),
+        "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Webhook-Id": "1",
+    }
     with pytest.raises(MalformedPayload):
         connector().verify_webhook(headers, body, {})
 
@@ -246,44 +306,90 @@ def test_the_event_id_stands_in_for_a_missing_webhook_id():
 
 @responses.activate
 def test_stock_push_sets_only_the_given_skus_at_the_primary_location():
-    responses.get(f"{API}/shop.json", json={"shop": {"name": "Bob's", "primary_location_id": 905684977}})
-    responses.get(f"{API}/products.json", json={"products": [
-        {"id": 1, "variants": [{"id": 11, "sku": "IPOD2008GREEN", "inventory_item_id": 808950810},
-                               {"id": 12, "sku": "IPOD2008RED", "inventory_item_id": 808950811}]},
-        {"id": 2, "variants": [{"id": 21, "sku": "", "inventory_item_id": 808950812}]}]})
+    responses.get(
+        f"{API}/shop.json", json={"shop": {"name": "Bob's", "primary_location_id": 905684977}}
+    )
+    responses.get(
+        f"{API}/products.json",
+        json={
+            "products": [
+                {
+                    "id": 1,
+                    "variants": [
+                        {"id": 11, "sku": "IPOD2008GREEN", "inventory_item_id": 808950810},
+                        {"id": 12, "sku": "IPOD2008RED", "inventory_item_id": 808950811},
+                    ],
+                },
+                {"id": 2, "variants": [{"id": 21, "sku": "", "inventory_item_id": 808950812}]},
+            ]
+        },
+    )
     responses.post(f"{API}/inventory_levels/set.json", json={"inventory_level": {}})
     c = connector()
     c.push_stock([StockLevel("IPOD2008RED", "WH1", 5), StockLevel("NOT-ON-SHOPIFY", "WH1", 9)])
-    sets = [json.loads(call.request.body) for call in responses.calls if call.request.method == "POST"]
+    sets = [
+        json.loads(call.request.body) for call in responses.calls if call.request.method == "POST"
+    ]
     # Unwrapped body, as inventory_levels/set.json takes it.
     assert sets == [{"location_id": 905684977, "inventory_item_id": 808950811, "available": 5}]
 
 
 @responses.activate
 def test_stock_push_follows_the_location_mapping_and_adds_up_shared_locations():
-    responses.get(f"{API}/products.json", json={"products": [
-        {"id": 1, "variants": [{"id": 11, "sku": "A", "inventory_item_id": 100}]}]})
+    responses.get(
+        f"{API}/products.json",
+        json={
+            "products": [{"id": 1, "variants": [{"id": 11, "sku": "A", "inventory_item_id": 100}]}]
+        },
+    )
     responses.post(f"{API}/inventory_levels/set.json", json={"inventory_level": {}})
     c = connector(locations="WH1=7, WH2=7, WH3=8")
-    c.push_stock([StockLevel("A", "WH1", 2), StockLevel("A", "WH2", 3), StockLevel("A", "WH3", 4),
-                  StockLevel("A", "UNMAPPED", 50)])
-    sets = sorted((b["location_id"], b["available"]) for b in
-                  (json.loads(c.request.body) for c in responses.calls if c.request.method == "POST"))
+    c.push_stock(
+        [
+            StockLevel("A", "WH1", 2),
+            StockLevel("A", "WH2", 3),
+            StockLevel("A", "WH3", 4),
+            StockLevel("A", "UNMAPPED", 50),
+        ]
+    )
+    sets = sorted(
+        (b["location_id"], b["available"])
+        for b in (json.loads(c.request.body) for c in responses.calls if c.request.method == "POST")
+    )
     assert sets == [(7, 5), (8, 4)]
 
 
 @responses.activate
 def test_a_refused_item_does_not_stop_the_others_and_fails_the_push():
-    responses.get(f"{API}/products.json", json={"products": [
-        {"id": 1, "variants": [{"id": 11, "sku": "A", "inventory_item_id": 100},
-                               {"id": 12, "sku": "B", "inventory_item_id": 200}]}]})
-    responses.post(f"{API}/inventory_levels/set.json", status=422,
-                   json={"errors": ["Inventory item does not have inventory tracking enabled"]},
-                   match=[responses.matchers.json_params_matcher(
-                       {"location_id": 7, "inventory_item_id": 100, "available": 1})])
+    responses.get(
+        f"{API}/products.json",
+        json={
+            "products": [
+                {
+                    "id": 1,
+                    "variants": [
+                        {"id": 11, "sku": "A", "inventory_item_id": 100},
+                        {"id": 12, "sku": "B", "inventory_item_id": 200},
+                    ],
+                }
+            ]
+        },
+    )
+    responses.post(
+        f"{API}/inventory_levels/set.json",
+        status=422,
+        json={"errors": ["Inventory item does not have inventory tracking enabled"]},
+        match=[
+            responses.matchers.json_params_matcher(
+                {"location_id": 7, "inventory_item_id": 100, "available": 1}
+            )
+        ],
+    )
     responses.post(f"{API}/inventory_levels/set.json", json={"inventory_level": {}})
     with pytest.raises(ExternalError, match="A at location 7") as info:
-        connector(locations="WH1=7").push_stock([StockLevel("A", "WH1", 1), StockLevel("B", "WH1", 2)])
+        connector(locations="WH1=7").push_stock(
+            [StockLevel("A", "WH1", 1), StockLevel("B", "WH1", 2)]
+        )
     assert info.value.retryable is False
     assert len([c for c in responses.calls if c.request.method == "POST"]) == 2
 

@@ -8,8 +8,7 @@ import pytest
 
 from hub.core.exceptions import ValidationError
 from plugins.shopify.mapping import line_sku, order_from_shopify
-
-from .fixtures import jpy_order, shopify_order
+from plugins.shopify.tests.fixtures import jpy_order, shopify_order
 
 
 def test_reference_order_maps_money_strings_to_minor_units():
@@ -35,8 +34,14 @@ def test_reference_order_maps_people_addresses_and_statuses():
     assert order.customer.phone == "+557734881234"
     assert order.customer.external_id == "207119551"
     ship = order.shipping_address
-    assert (ship.name, ship.address1, ship.city, ship.province_code, ship.zip, ship.country_code) == (
-        "Bob Norman", "Chestnut Street 92", "Louisville", "KY", "40202", "US")
+    assert (
+        ship.name,
+        ship.address1,
+        ship.city,
+        ship.province_code,
+        ship.zip,
+        ship.country_code,
+    ) == ("Bob Norman", "Chestnut Street 92", "Louisville", "KY", "40202", "US")
     assert order.billing_address.phone == "+1(502)-459-2181"
     assert order.channel_financial_status == "partially_refunded"
     assert order.tags == ["Wholesale", "VIP"]
@@ -56,14 +61,21 @@ def test_yen_have_no_decimals_with_or_without_trailing_zeros():
 
 
 def test_an_amount_with_more_decimals_than_its_currency_is_refused_naming_the_order():
-    with pytest.raises(ValidationError, match=r"Shopify order 820982911946154508 \(#9001\).*1500.5"):
+    with pytest.raises(
+        ValidationError, match=r"Shopify order 820982911946154508 \(#9001\).*1500.5"
+    ):
         order_from_shopify(jpy_order(total_price="1500.5"))
 
 
 def test_cancelled_and_test_orders_are_flagged():
-    order = order_from_shopify(shopify_order(cancelled_at="2008-01-10T12:00:00-05:00",
-                                             cancel_reason="customer", financial_status="voided",
-                                             test=True))
+    order = order_from_shopify(
+        shopify_order(
+            cancelled_at="2008-01-10T12:00:00-05:00",
+            cancel_reason="customer",
+            financial_status="voided",
+            test=True,
+        )
+    )
     assert order.cancelled is True
     assert order.cancel_reason == "customer"
     assert order.channel_financial_status == "voided"
@@ -71,9 +83,18 @@ def test_cancelled_and_test_orders_are_flagged():
 
 
 def test_missing_optional_fields_leave_blanks_not_errors():
-    raw = shopify_order(email=None, phone=None, customer=None, shipping_address=None,
-                        billing_address=None, shipping_lines=[], tags="", note=None,
-                        total_discounts=None, processed_at=None)
+    raw = shopify_order(
+        email=None,
+        phone=None,
+        customer=None,
+        shipping_address=None,
+        billing_address=None,
+        shipping_lines=[],
+        tags="",
+        note=None,
+        total_discounts=None,
+        processed_at=None,
+    )
     raw["contact_email"] = "guest@example.com"
     order = order_from_shopify(raw)
     assert order.customer.email == "guest@example.com"
@@ -85,7 +106,9 @@ def test_missing_optional_fields_leave_blanks_not_errors():
 
 
 def test_customer_name_falls_back_to_the_billing_address():
-    order = order_from_shopify(shopify_order(customer={"id": 5, "first_name": None, "last_name": None}))
+    order = order_from_shopify(
+        shopify_order(customer={"id": 5, "first_name": None, "last_name": None})
+    )
     assert order.customer.name == "Bob Norman"
 
 
@@ -104,12 +127,15 @@ def test_line_discount_falls_back_to_total_discount():
     assert order_from_shopify(raw).lines[1].discount == 500
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"currency": None}, "no currency"),
-    ({"currency": "XXX"}, "currency"),
-    ({"line_items": []}, "at least one line"),
-    ({"updated_at": "yesterday"}, "timestamp"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"currency": None}, "no currency"),
+        ({"currency": "XXX"}, "currency"),
+        ({"line_items": []}, "at least one line"),
+        ({"updated_at": "yesterday"}, "timestamp"),
+    ],
+)
 def test_orders_the_hub_cannot_store_are_refused_with_the_reason(change, message):
     with pytest.raises(ValidationError, match=message):
         order_from_shopify(shopify_order(**change))

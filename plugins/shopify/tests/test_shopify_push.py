@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from hub import actions
-from hub.connectors import StockLevel
 from hub.core.order import ShipmentData
-from hub.jobs import enqueue
-from hub.models import Job, Order, Shipment
+from hub.integration.connectors import StockLevel
+from hub.orders import actions
+from hub.queue.jobs import enqueue
+from hub.store.models import Job, Order, Shipment
 from plugins.shopify.connector import ShopifyConnector
 from plugins.shopify.sandbox import OUTLET_LOCATION, PRIMARY_LOCATION
 
@@ -19,21 +19,36 @@ def pulled_order(env, *, lines_at_least: int = 1) -> dict:
     env.run()
     for order_id in env.shop.order_ids:
         raw = env.shop.order(order_id)
-        if (not raw["cancelled_at"] and len(raw["line_items"]) >= lines_at_least
-                and env.order(order_id).status == "confirmed"):
+        if (
+            not raw["cancelled_at"]
+            and len(raw["line_items"]) >= lines_at_least
+            and env.order(order_id).status == "confirmed"
+        ):
             return raw
     raise AssertionError("no suitable order in the sandbox")
 
 
 def ship(env, raw: dict, *, tracking: str, lines: int | None = None) -> int:
     with env.hub.db.transaction() as session:
-        order = session.scalars(select(Order).where(Order.channel_id == env.channel_id,
-                                                    Order.external_id == str(raw["id"]))).one()
+        order = session.scalars(
+            select(Order).where(
+                Order.channel_id == env.channel_id, Order.external_id == str(raw["id"])
+            )
+        ).one()
         chosen = {line.id: line.quantity for line in order.lines[:lines]} if lines else {}
-        shipment = actions.ship(session, order.id, ShipmentData(
-            external_id=f"ss-{tracking}", carrier="ups", tracking_number=tracking,
-            tracking_url=f"https://www.ups.com/track?tracknum={tracking}", lines=chosen),
-            actor="test", channel_id=None)
+        shipment = actions.ship(
+            session,
+            order.id,
+            ShipmentData(
+                external_id=f"ss-{tracking}",
+                carrier="ups",
+                tracking_number=tracking,
+                tracking_url=f"https://www.ups.com/track?tracknum={tracking}",
+                lines=chosen,
+            ),
+            actor="test",
+            channel_id=None,
+        )
         return shipment.id
 
 
@@ -48,7 +63,8 @@ def test_a_shipment_becomes_one_shopify_fulfilment_with_tracking(any_hub, shopif
     assert fulfillment["tracking_url"].endswith("1Z999AA10123456784")
     assert fulfillment["notify_customer"] is False
     assert sorted((li["id"], li["quantity"]) for li in fulfillment["line_items"]) == sorted(
-        (li["id"], li["quantity"]) for li in raw["line_items"])
+        (li["id"], li["quantity"]) for li in raw["line_items"]
+    )
     assert env.shop.order(raw["id"])["fulfillment_status"] == "fulfilled"
     with any_hub.db.read() as session:
         assert session.get(Shipment, shipment_id).channel_fulfillment_id == str(fulfillment["id"])
@@ -65,15 +81,22 @@ def test_the_push_running_twice_creates_one_fulfilment(hub, shopify):
     with hub.db.transaction() as session:
         session.get(Shipment, shipment_id).channel_fulfillment_id = None
         order_id = session.get(Shipment, shipment_id).order_id
-        enqueue(session, "sales.push_fulfillment", {"shipment_id": shipment_id},
-                channel_id=env.channel_id, order_id=order_id)
+        enqueue(
+            session,
+            "sales.push_fulfillment",
+            {"shipment_id": shipment_id},
+            channel_id=env.channel_id,
+            order_id=order_id,
+        )
     env.run("sales.push_fulfillment")
     assert [f["id"] for f in env.shop.fulfillments[raw["id"]]] == [first]
     assert env.shop.calls["POST fulfillments.json"] == 1
     with hub.db.read() as session:
         assert session.get(Shipment, shipment_id).channel_fulfillment_id == str(first)
-        assert {j.status for j in session.scalars(select(Job).where(Job.kind == "sales.push_fulfillment"))} == {
-            "succeeded"}
+        assert {
+            j.status
+            for j in session.scalars(select(Job).where(Job.kind == "sales.push_fulfillment"))
+        } == {"succeeded"}
 
 
 def test_a_partial_shipment_fulfils_only_its_lines(hub, shopify):
@@ -83,11 +106,15 @@ def test_a_partial_shipment_fulfils_only_its_lines(hub, shopify):
     env.run()
     [fulfillment] = env.shop.fulfillments[raw["id"]]
     assert [(li["id"], li["quantity"]) for li in fulfillment["line_items"]] == [
-        (raw["line_items"][0]["id"], raw["line_items"][0]["quantity"])]
+        (raw["line_items"][0]["id"], raw["line_items"][0]["quantity"])
+    ]
     assert env.shop.order(raw["id"])["fulfillment_status"] == "partial"
     ship(env, raw, tracking="1ZPART2")  # the rest, with its own tracking number
     env.run()
-    assert [f["tracking_number"] for f in env.shop.fulfillments[raw["id"]]] == ["1ZPART1", "1ZPART2"]
+    assert [f["tracking_number"] for f in env.shop.fulfillments[raw["id"]]] == [
+        "1ZPART1",
+        "1ZPART2",
+    ]
     assert env.shop.order(raw["id"])["fulfillment_status"] == "fulfilled"
 
 
@@ -96,24 +123,39 @@ def test_an_order_already_fulfilled_on_shopify_is_not_fulfilled_again(hub, shopi
     raw = pulled_order(env)
     connector: ShopifyConnector = env.connector()
     order = {"external_id": str(raw["id"])}
-    shipment = {"id": 1, "tracking_number": "", "carrier": "",
-                "lines": [{"external_id": str(li["id"]), "quantity": li["quantity"]} for li in raw["line_items"]]}
+    shipment = {
+        "id": 1,
+        "tracking_number": "",
+        "carrier": "",
+        "lines": [
+            {"external_id": str(li["id"]), "quantity": li["quantity"]} for li in raw["line_items"]
+        ],
+    }
     created = connector.push_fulfillment(order, shipment, idempotency_key="k")
     # Without a tracking number, the same line items identify the same fulfilment.
     assert connector.push_fulfillment(order, shipment, idempotency_key="k") == created
     other = {**shipment, "lines": shipment["lines"][:1]}
-    assert connector.push_fulfillment(order, other, idempotency_key="k2") is None  # nothing left open
+    assert (
+        connector.push_fulfillment(order, other, idempotency_key="k2") is None
+    )  # nothing left open
     assert len(env.shop.fulfillments[raw["id"]]) == 1
 
 
 def test_stock_push_sets_only_the_given_skus(hub, shopify):
     env = shopify(hub, orders=1)
     connector = env.connector()
-    connector.push_stock([StockLevel("SKU-001-S", "WH1", 7), StockLevel("SKU-003-L", "WH1", 0),
-                          StockLevel("NOT-SOLD-HERE", "WH1", 4)])
+    connector.push_stock(
+        [
+            StockLevel("SKU-001-S", "WH1", 7),
+            StockLevel("SKU-003-L", "WH1", 0),
+            StockLevel("NOT-SOLD-HERE", "WH1", 4),
+        ]
+    )
     item_1 = env.shop.variant_for_sku("SKU-001-S")["inventory_item_id"]
     item_3 = env.shop.variant_for_sku("SKU-003-L")["inventory_item_id"]
-    assert sorted(env.shop.stock_sets) == sorted([(item_1, PRIMARY_LOCATION, 7), (item_3, PRIMARY_LOCATION, 0)])
+    assert sorted(env.shop.stock_sets) == sorted(
+        [(item_1, PRIMARY_LOCATION, 7), (item_3, PRIMARY_LOCATION, 0)]
+    )
     assert env.shop.available("SKU-001-S") == 7 and env.shop.available("SKU-002-S") == 100
     # The catalogue is learnt once and kept.
     connector.push_stock([StockLevel("SKU-002-S", "WH1", 3)])
@@ -122,9 +164,16 @@ def test_stock_push_sets_only_the_given_skus(hub, shopify):
 
 
 def test_stock_push_uses_the_configured_locations(hub, shopify):
-    env = shopify(hub, orders=1, config={"locations": f"WH1={PRIMARY_LOCATION}, SHOP={OUTLET_LOCATION}"})
-    env.connector().push_stock([StockLevel("SKU-004-S", "WH1", 12), StockLevel("SKU-004-S", "SHOP", 2),
-                                StockLevel("SKU-004-S", "ELSEWHERE", 99)])
+    env = shopify(
+        hub, orders=1, config={"locations": f"WH1={PRIMARY_LOCATION}, SHOP={OUTLET_LOCATION}"}
+    )
+    env.connector().push_stock(
+        [
+            StockLevel("SKU-004-S", "WH1", 12),
+            StockLevel("SKU-004-S", "SHOP", 2),
+            StockLevel("SKU-004-S", "ELSEWHERE", 99),
+        ]
+    )
     assert env.shop.available("SKU-004-S", PRIMARY_LOCATION) == 12
     assert env.shop.available("SKU-004-S", OUTLET_LOCATION) == 2
     assert len(env.shop.stock_sets) == 2

@@ -6,17 +6,18 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from hub.channels import create_channel, link_channels
-from hub.models import Channel, Job, OrderAuditEvent
-from hub.port import HubPort
+from hub.channels.manage import create_channel, link_channels
+from hub.channels.port import ChannelPort
+from hub.store.models import Channel, Job, OrderAuditEvent
 from hub.testing import stored_rows
 from plugins.shopify.connector import ShopifyConnector
 
 
 def created_events(hub) -> int:
     with hub.db.read() as session:
-        return session.scalar(select(func.count(OrderAuditEvent.id))
-                              .where(OrderAuditEvent.name == "order.created"))
+        return session.scalar(
+            select(func.count(OrderAuditEvent.id)).where(OrderAuditEvent.name == "order.created")
+        )
 
 
 @pytest.mark.slow
@@ -89,7 +90,7 @@ def test_a_pull_killed_midway_resumes_without_loss_or_doubles(any_hub, shopify, 
 def test_a_crash_while_storing_a_page_loses_nothing(hub, shopify, monkeypatch):
     monkeypatch.setattr(ShopifyConnector, "PAGE_SIZE", 50)
     env = shopify(hub, orders=120, seed=8)
-    real = HubPort.upsert_orders
+    real = ChannelPort.upsert_orders
     calls = {"n": 0}
 
     def crash_on_third_page(self, orders, **kwargs):
@@ -98,10 +99,10 @@ def test_a_crash_while_storing_a_page_loses_nothing(hub, shopify, monkeypatch):
             raise RuntimeError("worker killed")
         return real(self, orders, **kwargs)
 
-    monkeypatch.setattr(HubPort, "upsert_orders", crash_on_third_page)
+    monkeypatch.setattr(ChannelPort, "upsert_orders", crash_on_third_page)
     assert env.pull().status == "failed"
     assert env.order_count() == 100  # the third page rolled back whole
-    monkeypatch.setattr(HubPort, "upsert_orders", real)
+    monkeypatch.setattr(ChannelPort, "upsert_orders", real)
     env.pull()
     assert env.order_count() == 120
     assert created_events(hub) == 120
@@ -114,14 +115,22 @@ def test_an_order_the_hub_cannot_read_is_dead_lettered_and_the_rest_arrive(hub, 
     assert env.pull().status == "succeeded"
     assert env.order_count() == 39
     with hub.db.read() as session:
-        dead = [(j.id, j.payload["external_id"], j.status, j.last_error)
-                for j in session.scalars(select(Job).where(Job.kind == "channel.order_rejected"))]
+        dead = [
+            (j.id, j.payload["external_id"], j.status, j.last_error)
+            for j in session.scalars(select(Job).where(Job.kind == "channel.order_rejected"))
+        ]
     assert [(external, status) for _, external, status, _ in dead] == [(str(broken), "dead")]
     assert "more decimals than JPY" in dead[0][3]
     # Fixed on Shopify, a retry of the dead letter fetches and stores it.
-    env.shop.update_order(broken, **{k: v for k, v in env.shop.order(broken + 1).items()
-                                     if k not in ("id", "name", "order_number")})
-    from hub.jobs import retry
+    env.shop.update_order(
+        broken,
+        **{
+            k: v
+            for k, v in env.shop.order(broken + 1).items()
+            if k not in ("id", "name", "order_number")
+        },
+    )
+    from hub.queue.jobs import retry
 
     with hub.db.transaction() as session:
         retry(session, dead[0][0])
@@ -130,21 +139,41 @@ def test_an_order_the_hub_cannot_read_is_dead_lettered_and_the_rest_arrive(hub, 
 
 
 def test_a_pull_stores_the_same_rows_whether_new_orders_go_together_or_one_by_one(
-        fresh_hubs, shopify, monkeypatch):
+    fresh_hubs, shopify, monkeypatch
+):
     """The bulk creation of a page's new orders against upsert_order, on the same pages from the same shop."""
     monkeypatch.setattr(ShopifyConnector, "PAGE_SIZE", 60)
     stored = {}
     for bulk in (False, True):
-        monkeypatch.setattr(HubPort, "bulk_create", bulk)
+        monkeypatch.setattr(ChannelPort, "bulk_create", bulk)
         hub = fresh_hubs()
-        env = shopify(hub, orders=150, seed=21, payment_attribute="pi",
-                      config={"payment_reference_attribute": "pi"})
+        env = shopify(
+            hub,
+            orders=150,
+            seed=21,
+            payment_attribute="pi",
+            config={"payment_reference_attribute": "pi"},
+        )
         with hub.db.transaction() as session:
-            stripe = create_channel(hub, session, name="Stripe", connector="stripe", slug="stripe", config={
-                "secret_key": "sk_test_never_called", "capture": "automatic",
-                "api_base_url": "http://127.0.0.1:9"})
-            link_channels(hub, session, session.get(Channel, env.channel_id), payment_channel_id=stripe.id,
-                          set_payment=True)
+            stripe = create_channel(
+                hub,
+                session,
+                name="Stripe",
+                connector="stripe",
+                slug="stripe",
+                config={
+                    "secret_key": "sk_test_never_called",
+                    "capture": "automatic",
+                    "api_base_url": "http://127.0.0.1:9",
+                },
+            )
+            link_channels(
+                hub,
+                session,
+                session.get(Channel, env.channel_id),
+                payment_channel_id=stripe.id,
+                set_payment=True,
+            )
             stripe_id = stripe.id
         assert env.pull().status == "succeeded"
         assert env.pull().status == "succeeded"  # the overlap again: orders the hub has
@@ -163,13 +192,17 @@ def test_a_pull_stores_the_same_rows_whether_new_orders_go_together_or_one_by_on
 def test_the_sandbox_refuses_filters_beside_page_info_like_shopify(hub, shopify):
     env = shopify(hub, orders=60)
     headers = {"X-Shopify-Access-Token": env.shop.access_token}
-    first = requests.get(f"{env.url}/admin/api/2025-07/orders.json",
-                         params={"status": "any", "limit": 50}, headers=headers, timeout=5)
+    first = requests.get(
+        f"{env.url}/admin/api/2025-07/orders.json",
+        params={"status": "any", "limit": 50},
+        headers=headers,
+        timeout=5,
+    )
     assert first.status_code == 200 and len(first.json()["orders"]) == 50
     link = first.headers["Link"]
     assert link.startswith(f"<{env.url}/admin/api/2025-07/orders.json?limit=50&page_info=")
     assert link.endswith('>; rel="next"')
-    next_url = link[1:link.index(">")]
+    next_url = link[1 : link.index(">")]
     refused = requests.get(next_url + "&status=any", headers=headers, timeout=5)
     assert refused.status_code == 400
     assert "status cannot be passed when page_info is present." in refused.text
@@ -184,7 +217,9 @@ def test_the_sandbox_default_status_hides_cancelled_orders(hub, shopify):
     headers = {"X-Shopify-Access-Token": env.shop.access_token}
     url = f"{env.url}/admin/api/2025-07/orders.json"
     open_ = requests.get(url, params={"limit": 250}, headers=headers, timeout=5).json()["orders"]
-    every = requests.get(url, params={"limit": 250, "status": "any"}, headers=headers, timeout=5).json()["orders"]
+    every = requests.get(
+        url, params={"limit": 250, "status": "any"}, headers=headers, timeout=5
+    ).json()["orders"]
     assert len(every) == 200 and len(open_) < 200
     assert all(o["cancelled_at"] is None for o in open_)
 
@@ -192,10 +227,16 @@ def test_the_sandbox_default_status_hides_cancelled_orders(hub, shopify):
 def test_the_sandbox_bucket_answers_429_with_retry_after(hub, shopify):
     env = shopify(hub, orders=1, bucket_size=3, leak_rate=0.001)
     headers = {"X-Shopify-Access-Token": env.shop.access_token}
-    answers = [requests.get(f"{env.url}/admin/api/2025-07/shop.json", headers=headers, timeout=5)
-               for _ in range(4)]
+    answers = [
+        requests.get(f"{env.url}/admin/api/2025-07/shop.json", headers=headers, timeout=5)
+        for _ in range(4)
+    ]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
-    assert [a.headers["X-Shopify-Shop-Api-Call-Limit"] for a in answers[:3]] == ["1/3", "2/3", "3/3"]
+    assert [a.headers["X-Shopify-Shop-Api-Call-Limit"] for a in answers[:3]] == [
+        "1/3",
+        "2/3",
+        "3/3",
+    ]
     assert float(answers[3].headers["Retry-After"]) > 0
     unauthorised = requests.get(f"{env.url}/admin/api/2025-07/shop.json", timeout=5)
     assert unauthorised.status_code == 401
@@ -204,7 +245,11 @@ def test_the_sandbox_bucket_answers_429_with_retry_after(hub, shopify):
 def test_the_sandbox_is_deterministic_for_a_seed():
     from plugins.shopify.sandbox import ShopifySandbox
 
-    a, b, c = ShopifySandbox(orders=50, seed=4), ShopifySandbox(orders=50, seed=4), ShopifySandbox(orders=50, seed=5)
+    a, b, c = (
+        ShopifySandbox(orders=50, seed=4),
+        ShopifySandbox(orders=50, seed=4),
+        ShopifySandbox(orders=50, seed=5),
+    )
     assert [a.order(i) for i in a.order_ids] == [b.order(i) for i in b.order_ids]
     assert [a.order(i) for i in a.order_ids] != [c.order(i) for i in c.order_ids]
     big = ShopifySandbox(orders=300, seed=4)

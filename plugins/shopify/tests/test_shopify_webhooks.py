@@ -10,14 +10,17 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Request, Response
 
 from hub.core.exceptions import SignatureError
-from hub.models import Channel, Order, WebhookEvent
-from hub.sandbox import serve
+from hub.integration.sandbox import serve
+from hub.store.models import Channel, Order, WebhookEvent
 from plugins.shopify.sandbox import send_webhook
 
 
 def events(hub) -> list[tuple[str, str, str | None]]:
     with hub.db.read() as session:
-        return [(e.topic, e.status, e.error) for e in session.scalars(select(WebhookEvent).order_by(WebhookEvent.id))]
+        return [
+            (e.topic, e.status, e.error)
+            for e in session.scalars(select(WebhookEvent).order_by(WebhookEvent.id))
+        ]
 
 
 def test_an_order_webhook_creates_the_order(any_hub, shopify):
@@ -44,7 +47,9 @@ def test_a_duplicate_delivery_is_stored_once(any_hub, shopify):
 
 def test_a_bad_signature_stores_nothing(hub, shopify):
     env = shopify(hub, orders=5)
-    headers, body = env.shop.webhook("orders/create", env.shop.order_ids[0], secret="not-the-secret")
+    headers, body = env.shop.webhook(
+        "orders/create", env.shop.order_ids[0], secret="not-the-secret"
+    )
     with pytest.raises(SignatureError):
         env.receive(headers, body)
     forged = body.replace(b'"currency"', b'"currency_"')
@@ -83,7 +88,9 @@ def test_a_cancellation_webhook_cancels_the_order(hub, shopify):
 
 def test_a_refund_webhook_refreshes_its_order_from_shopify(hub, shopify):
     env = shopify(hub, orders=5)
-    order_id = next(i for i in env.shop.order_ids if env.shop.order(i)["financial_status"] == "paid")
+    order_id = next(
+        i for i in env.shop.order_ids if env.shop.order(i)["financial_status"] == "paid"
+    )
     env.receive(*env.shop.webhook("orders/create", order_id))
     env.run("webhook.process")
     refund = env.shop.refund_order(order_id, amount="1.00")
@@ -96,8 +103,12 @@ def test_a_refund_webhook_refreshes_its_order_from_shopify(hub, shopify):
 
 def test_inventory_updates_from_shopify_are_recorded_not_applied(hub, shopify):
     env = shopify(hub, orders=1)
-    payload = {"inventory_item_id": 6000000000, "location_id": 655441491, "available": 3,
-               "updated_at": "2025-01-06T10:00:00-04:00"}
+    payload = {
+        "inventory_item_id": 6000000000,
+        "location_id": 655441491,
+        "available": 3,
+        "updated_at": "2025-01-06T10:00:00-04:00",
+    }
     env.receive(*env.shop.webhook("inventory_levels/update", payload))
     env.run("webhook.process")
     [(topic, status, note)] = events(hub)
@@ -140,24 +151,29 @@ def test_a_webhook_and_a_pull_of_the_same_order_make_one_order(hub, shopify):
 
 def test_the_sandbox_sender_signs_like_shopify_over_http(hub, shopify):
     """POST a webhook over real HTTP to a bare WSGI endpoint that hands it to the inbox."""
-    from hub import inbox
+    from hub.channels import inbox
 
     env = shopify(hub, orders=2)
 
     @Request.application
     def endpoint(request: Request) -> Response:
         try:
-            receipt = inbox.receive(hub, env.slug, dict(request.headers), request.get_data(), request.args)
+            receipt = inbox.receive(
+                hub, env.slug, dict(request.headers), request.get_data(), request.args
+            )
         except SignatureError:
             return Response("bad signature", status=401)
         return Response(json.dumps({"status": receipt.status}), content_type="application/json")
 
     triggered = datetime.now(UTC) - timedelta(seconds=3)
     with serve(endpoint) as url:
-        first = env.shop.send_webhook(url, "orders/create", env.shop.order_ids[0], webhook_id="w-1",
-                                      triggered_at=triggered)
+        first = env.shop.send_webhook(
+            url, "orders/create", env.shop.order_ids[0], webhook_id="w-1", triggered_at=triggered
+        )
         again = env.shop.send_webhook(url, "orders/create", env.shop.order_ids[0], webhook_id="w-1")
-        forged = send_webhook(url, "orders/create", {"id": 1}, secret="wrong", shop_domain=env.shop.shop_domain)
+        forged = send_webhook(
+            url, "orders/create", {"id": 1}, secret="wrong", shop_domain=env.shop.shop_domain
+        )
     assert (first.status_code, first.json()) == (200, {"status": "accepted"})
     assert again.json() == {"status": "duplicate"}
     assert forged.status_code == 401

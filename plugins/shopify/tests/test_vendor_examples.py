@@ -17,10 +17,10 @@ import json
 import pytest
 from sqlalchemy import select
 
-from hub import actions
-from hub.connectors import ChannelInfo
 from hub.core.exceptions import SignatureError
-from hub.models import Order, OrderAuditEvent
+from hub.integration.connectors import ChannelInfo
+from hub.orders import actions
+from hub.store.models import Order, OrderAuditEvent
 from hub.testing import vendor_example
 from plugins.shopify.connector import ShopifyConnector
 from plugins.shopify.mapping import order_from_shopify
@@ -42,17 +42,28 @@ def test_a_partially_refunded_order_owes_only_what_was_not_refunded():
     order = order_from_shopify(_vendor_order("orders_list_partially_refunded.response.json"))
     # Shopify: quantity 1 each as ordered; current_quantity 0 for the two refunded lines.
     assert [(x.sku, x.quantity, x.removed_quantity) for x in order.lines] == [
-        ("IPOD2008GREEN", 0, 1), ("IPOD2008RED", 1, 0), ("IPOD2008BLACK", 0, 1)]
+        ("IPOD2008GREEN", 0, 1),
+        ("IPOD2008RED", 1, 0),
+        ("IPOD2008BLACK", 0, 1),
+    ]
     # The totals are Shopify's current ones, and they add up (no totals hold).
     assert (order.total, order.tax, order.discount) == (19965, 398, 333)
     assert order.computed_total == order.total
     [refund] = order.channel_refunds
-    assert (refund.external_id, refund.amount, refund.reason) == ("509562969", 20900, "it broke during shipping")
+    assert (refund.external_id, refund.amount, refund.reason) == (
+        "509562969",
+        20900,
+        "it broke during shipping",
+    )
     assert refund.lines["703073504"] == 1 and refund.restock
 
 
 def test_every_vendor_order_maps_with_totals_that_add_up():
-    for name in ("order_get.response.json", "order_create_eur.response.json", "order_cancel.response.json"):
+    for name in (
+        "order_get.response.json",
+        "order_create_eur.response.json",
+        "order_cancel.response.json",
+    ):
         order = order_from_shopify(_vendor_order(name))
         assert order.computed_total == order.total, name
 
@@ -67,17 +78,29 @@ def test_a_tax_inclusive_order_adds_no_tax_on_top():
     assert order.computed_total == order.total == 22497
 
 
-@pytest.mark.parametrize(("currency", "price", "tax", "total", "minor"), [
-    ("JPY", "1500", "150", "3150", 3150),       # no decimals (Shopify writes "23600" for JPY)
-    ("KWD", "5.124", "0.256", "10.504", 10504),  # three decimals
-])
-def test_orders_in_zero_and_three_decimal_currencies_keep_every_unit(currency, price, tax, total, minor):
+@pytest.mark.parametrize(
+    ("currency", "price", "tax", "total", "minor"),
+    [
+        ("JPY", "1500", "150", "3150", 3150),  # no decimals (Shopify writes "23600" for JPY)
+        ("KWD", "5.124", "0.256", "10.504", 10504),  # three decimals
+    ],
+)
+def test_orders_in_zero_and_three_decimal_currencies_keep_every_unit(
+    currency, price, tax, total, minor
+):
     raw = _vendor_order("order_create_eur.response.json")
     item = raw["line_items"][0]
     item.update(price=price, quantity=2, current_quantity=2)
     item["tax_lines"] = [{"price": tax, "rate": 0.05, "title": "VAT"}]
-    raw.update(currency=currency, total_price=total, current_total_price=total, total_tax=tax,
-               current_total_tax=tax, total_discounts="0", current_total_discounts="0")
+    raw.update(
+        currency=currency,
+        total_price=total,
+        current_total_price=total,
+        total_tax=tax,
+        current_total_tax=tax,
+        total_discounts="0",
+        current_total_discounts="0",
+    )
     order = order_from_shopify(raw)
     assert order.currency == currency and order.total == minor == order.computed_total
 
@@ -94,17 +117,26 @@ def test_a_gift_card_line_is_not_for_the_warehouse():
 @pytest.fixture
 def store(hub):
     """A Shopify channel with the vendor examples' shop; webhooks arrive through the inbox."""
-    from hub.channels import create_channel
+    from hub.channels.manage import create_channel
 
     with hub.db.transaction() as session:
-        channel = create_channel(hub, session, name="Vendor shop", connector="shopify", config={
-            "shop_domain": SHOP, "access_token": "shpat_test", "webhook_secret": SECRET,
-            "api_base_url": "http://127.0.0.1:9"})
+        channel = create_channel(
+            hub,
+            session,
+            name="Vendor shop",
+            connector="shopify",
+            config={
+                "shop_domain": SHOP,
+                "access_token": "shpat_test",
+                "webhook_secret": SECRET,
+                "api_base_url": "http://127.0.0.1:9",
+            },
+        )
         return channel.slug
 
 
 def _deliver(hub, slug, run_jobs, topic: str, body: dict) -> None:
-    from hub import inbox
+    from hub.channels import inbox
 
     headers, raw = webhook_request(topic, body, secret=SECRET, shop_domain=SHOP)
     inbox.receive(hub, slug, headers, raw, {})
@@ -113,7 +145,9 @@ def _deliver(hub, slug, run_jobs, topic: str, body: dict) -> None:
 
 def _stored(hub, external_id) -> Order:
     with hub.db.read() as session:
-        order = session.scalars(actions.order_query().where(Order.external_id == str(external_id))).one()
+        order = session.scalars(
+            actions.order_query().where(Order.external_id == str(external_id))
+        ).one()
         _ = [e.name for e in order.events]
         session.expunge_all()
         return order
@@ -121,10 +155,21 @@ def _stored(hub, external_id) -> Order:
 
 def test_a_tax_inclusive_order_is_not_held_for_its_totals(hub, store, run_jobs):
     raw = _vendor_order("order_create_eur.response.json")
-    raw.update(taxes_included=True, total_price="224.97", current_total_price="224.97",
-               email="anna@example.com", shipping_address={
-                   "first_name": "Anna", "last_name": "Schmidt", "address1": "Hauptstr. 1", "city": "Berlin",
-                   "zip": "10115", "country": "Germany", "country_code": "DE"})
+    raw.update(
+        taxes_included=True,
+        total_price="224.97",
+        current_total_price="224.97",
+        email="anna@example.com",
+        shipping_address={
+            "first_name": "Anna",
+            "last_name": "Schmidt",
+            "address1": "Hauptstr. 1",
+            "city": "Berlin",
+            "zip": "10115",
+            "country": "Germany",
+            "country_code": "DE",
+        },
+    )
     _deliver(hub, store, run_jobs, "orders/create", raw)
     order = _stored(hub, raw["id"])
     assert order.taxes_included
@@ -149,24 +194,34 @@ def test_the_refund_shopify_made_shows_on_the_order_once(hub, store, run_jobs):
 
 def test_orders_cancelled_from_the_shop_cancels_the_order_in_the_hub(hub, store, run_jobs):
     _deliver(hub, store, run_jobs, "orders/create", _vendor_order("order_get.response.json"))
-    cancelled = _vendor_order("order_cancel.response.json")  # cancel_reason, cancelled_at set; newer updated_at
+    cancelled = _vendor_order(
+        "order_cancel.response.json"
+    )  # cancel_reason, cancelled_at set; newer updated_at
     _deliver(hub, store, run_jobs, "orders/cancelled", cancelled)
     order = _stored(hub, cancelled["id"])
     assert order.status == "cancelled"
     with hub.db.read() as session:
-        event = session.scalars(select(OrderAuditEvent).where(OrderAuditEvent.order_id == order.id,
-                                                              OrderAuditEvent.name == "order.cancelled")).one()
+        event = session.scalars(
+            select(OrderAuditEvent).where(
+                OrderAuditEvent.order_id == order.id, OrderAuditEvent.name == "order.cancelled"
+            )
+        ).one()
         assert event.reason == "other"  # the example's cancel_reason
 
 
 def test_a_vendor_order_under_shopifys_newer_header_names_is_accepted_only_with_the_right_hmac():
     # Shopify's library's "new format" header set (lower-case shopify-*), on a vendor order
     # body, signed as Shopify documents: base64(HMAC-SHA256(app secret, raw body)).
-    example = vendor_example("shopify/webhook_request_headers.test_vectors.json")["new_format_full_example"]
+    example = vendor_example("shopify/webhook_request_headers.test_vectors.json")[
+        "new_format_full_example"
+    ]
     shop = example["expected"]["shop"]
-    config = ShopifyConnector.validate_config({"shop_domain": shop, "access_token": "shpat_test",
-                                               "webhook_secret": SECRET})
-    connector = ShopifyConnector(ChannelInfo(id=1, slug="shop", name="Shop", connector="shopify", config=config))
+    config = ShopifyConnector.validate_config(
+        {"shop_domain": shop, "access_token": "shpat_test", "webhook_secret": SECRET}
+    )
+    connector = ShopifyConnector(
+        ChannelInfo(id=1, slug="shop", name="Shop", connector="shopify", config=config)
+    )
     raw = json.dumps(_vendor_order("order_get.response.json")).encode()
     digest = base64.b64encode(hmac.new(SECRET.encode(), raw, hashlib.sha256).digest()).decode()
     headers = {**example["headers"], "shopify-hmac-sha256": digest}
@@ -182,8 +237,14 @@ def test_a_vendor_order_under_shopifys_newer_header_names_is_accepted_only_with_
 def _json_type(value) -> str:
     if value is None:
         return "null"
-    return {bool: "boolean", int: "number", float: "number", str: "string", list: "array",
-            dict: "object"}[type(value)]
+    return {
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        str: "string",
+        list: "array",
+        dict: "object",
+    }[type(value)]
 
 
 def _same_shape(ours: dict, theirs: dict, keys, where: str) -> list[str]:
@@ -194,8 +255,12 @@ def _same_shape(ours: dict, theirs: dict, keys, where: str) -> list[str]:
             continue
         if key not in ours:
             problems.append(f"{where}.{key} missing")
-        elif None not in (ours[key], theirs[key]) and _json_type(ours[key]) != _json_type(theirs[key]):
-            problems.append(f"{where}.{key}: {_json_type(ours[key])}, Shopify sends {_json_type(theirs[key])}")
+        elif None not in (ours[key], theirs[key]) and _json_type(ours[key]) != _json_type(
+            theirs[key]
+        ):
+            problems.append(
+                f"{where}.{key}: {_json_type(ours[key])}, Shopify sends {_json_type(theirs[key])}"
+            )
     return problems
 
 
@@ -209,16 +274,50 @@ def test_the_sandbox_orders_have_the_shape_of_shopifys():
     ours = shop.order(shop.order_ids[0])
     theirs = _vendor_order("orders_list_partially_refunded.response.json")
     problems = _same_shape(ours, theirs, ORDER_FIELDS, "order")
-    line_keys = ("id", "sku", "quantity", "current_quantity", "fulfillable_quantity", "requires_shipping",
-                 "price", "tax_lines", "discount_allocations", "total_discount", "variant_id", "name", "title")
+    line_keys = (
+        "id",
+        "sku",
+        "quantity",
+        "current_quantity",
+        "fulfillable_quantity",
+        "requires_shipping",
+        "price",
+        "tax_lines",
+        "discount_allocations",
+        "total_discount",
+        "variant_id",
+        "name",
+        "title",
+    )
     problems += _same_shape(ours["line_items"][0], theirs["line_items"][0], line_keys, "line_item")
-    problems += _same_shape(refund, theirs["refunds"][0], ("id", "order_id", "note", "created_at", "processed_at",
-                                                           "restock", "transactions", "refund_line_items",
-                                                           "order_adjustments"), "refund")
-    problems += _same_shape(refund["refund_line_items"][0], theirs["refunds"][0]["refund_line_items"][0],
-                            ("line_item_id", "quantity", "restock_type", "subtotal", "total_tax"), "refund_line_item")
-    problems += _same_shape(refund["transactions"][0], theirs["refunds"][0]["transactions"][0],
-                            ("kind", "status", "amount", "currency"), "transaction")
+    problems += _same_shape(
+        refund,
+        theirs["refunds"][0],
+        (
+            "id",
+            "order_id",
+            "note",
+            "created_at",
+            "processed_at",
+            "restock",
+            "transactions",
+            "refund_line_items",
+            "order_adjustments",
+        ),
+        "refund",
+    )
+    problems += _same_shape(
+        refund["refund_line_items"][0],
+        theirs["refunds"][0]["refund_line_items"][0],
+        ("line_item_id", "quantity", "restock_type", "subtotal", "total_tax"),
+        "refund_line_item",
+    )
+    problems += _same_shape(
+        refund["transactions"][0],
+        theirs["refunds"][0]["transactions"][0],
+        ("kind", "status", "amount", "currency"),
+        "transaction",
+    )
     assert problems == []
     # Shopify's own rule the sandbox must keep: what is owed adds up to the current total.
     assert order_from_shopify(ours).computed_total == order_from_shopify(ours).total
@@ -229,19 +328,41 @@ def test_the_sandbox_fulfilment_orders_and_cancels_have_the_shape_of_shopifys():
 
     shop = ShopifySandbox(orders=1, seed=1, clean=True)
     [fo] = shop.fulfillment_orders(shop.order_ids[0])
-    theirs = vendor_example("shopify/fulfillment_orders_list.response.json")["fulfillment_orders"][0]
-    problems = _same_shape(fo, theirs, ("id", "order_id", "status", "supported_actions", "line_items",
-                                        "assigned_location_id"), "fulfillment_order")
-    problems += _same_shape(fo["line_items"][0], theirs["line_items"][0], theirs["line_items"][0].keys(),
-                            "fulfillment_order_line_item")
-    made = shop._create_fulfillment({"fulfillment": {"line_items_by_fulfillment_order": [
-        {"fulfillment_order_id": fo["id"]}], "tracking_info": {"number": "1Z001", "company": "UPS"}}})
+    theirs = vendor_example("shopify/fulfillment_orders_list.response.json")["fulfillment_orders"][
+        0
+    ]
+    problems = _same_shape(
+        fo,
+        theirs,
+        ("id", "order_id", "status", "supported_actions", "line_items", "assigned_location_id"),
+        "fulfillment_order",
+    )
+    problems += _same_shape(
+        fo["line_items"][0],
+        theirs["line_items"][0],
+        theirs["line_items"][0].keys(),
+        "fulfillment_order_line_item",
+    )
+    made = shop._create_fulfillment(
+        {
+            "fulfillment": {
+                "line_items_by_fulfillment_order": [{"fulfillment_order_id": fo["id"]}],
+                "tracking_info": {"number": "1Z001", "company": "UPS"},
+            }
+        }
+    )
     cancelled = shop._cancel_fulfillment(made["id"])
     vendor_cancel = vendor_example("shopify/fulfillment_cancel.response.json")["fulfillment"]
-    problems += _same_shape(cancelled, vendor_cancel, ("id", "order_id", "status", "tracking_number",
-                                                       "tracking_company", "line_items"), "fulfillment")
+    problems += _same_shape(
+        cancelled,
+        vendor_cancel,
+        ("id", "order_id", "status", "tracking_number", "tracking_company", "line_items"),
+        "fulfillment",
+    )
     assert problems == []
     assert cancelled["status"] == vendor_cancel["status"] == "cancelled"
     # Its units are open to fulfil again, as on Shopify.
     [again] = shop.fulfillment_orders(shop.order_ids[0])
-    assert [li["fulfillable_quantity"] for li in again["line_items"]] == [li["quantity"] for li in again["line_items"]]
+    assert [li["fulfillable_quantity"] for li in again["line_items"]] == [
+        li["quantity"] for li in again["line_items"]
+    ]

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import update
 from werkzeug.serving import make_server
 
-from hub import inbox
-from hub.channels import create_channel
-from hub.models import Job, utcnow
+from hub.channels import inbox
+from hub.channels.manage import create_channel
+from hub.store.models import Job, utcnow
 from plugins.stripe.sandbox import DEFAULT_SECRET_KEY, DEFAULT_WEBHOOK_SECRET, StripeSandbox
 
 
@@ -20,8 +20,12 @@ from plugins.stripe.sandbox import DEFAULT_SECRET_KEY, DEFAULT_WEBHOOK_SECRET, S
 def serve(app) -> Iterator[str]:
     """Serve a WSGI app on 127.0.0.1 in a thread; yield its base URL. (Tiny on purpose: swappable.)"""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
-                              name="wsgi-sandbox")
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        daemon=True,
+        name="wsgi-sandbox",
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
@@ -50,9 +54,20 @@ class StripeSetup:
     def __init__(self, hub, sandbox: StripeSandbox, url: str, **config):
         self.hub, self.sandbox, self.url = hub, sandbox, url
         with hub.db.transaction() as session:
-            channel = create_channel(hub, session, name="Stripe", connector="stripe", slug="stripe", config={
-                "secret_key": DEFAULT_SECRET_KEY, "webhook_secret": DEFAULT_WEBHOOK_SECRET,
-                "capture": "manual", "api_base_url": url, **config})
+            channel = create_channel(
+                hub,
+                session,
+                name="Stripe",
+                connector="stripe",
+                slug="stripe",
+                config={
+                    "secret_key": DEFAULT_SECRET_KEY,
+                    "webhook_secret": DEFAULT_WEBHOOK_SECRET,
+                    "capture": "manual",
+                    "api_base_url": url,
+                    **config,
+                },
+            )
             self.channel_id = channel.id
         self.sleeps: list[float] = []
         self.connector  # noqa: B018 - builds the cached connector with its no-wait backoff
@@ -66,7 +81,8 @@ class StripeSetup:
     def webhooks_to_hub(self) -> None:
         """Deliver the sandbox's events through the hub's real webhook inbox."""
         self.sandbox.webhook_targets.append(
-            lambda body, headers: inbox.receive(self.hub, "stripe", headers, body, {}))
+            lambda body, headers: inbox.receive(self.hub, "stripe", headers, body, {})
+        )
 
     def retries_due_now(self) -> None:
         """Make jobs waiting for their backoff due at once (no waiting in tests)."""

@@ -10,16 +10,16 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select, update
 
-from hub import actions, flow, inbox
-from hub.channels import ensure_manual_channel, get_channel, update_config
+from hub.channels import inbox
+from hub.channels.manage import ensure_manual_channel, get_channel, update_config
 from hub.core.exceptions import SignatureError, ValidationError
-from hub.jobs import enqueue
-from hub.models import Job, Order, Payment, Refund, WebhookEvent, utcnow
-from hub.schemas import ManualOrderSchema
-from hub.serialize import order_detail
+from hub.orders import actions
+from hub.orders.schemas import ManualOrderSchema
+from hub.orders.serialize import order_detail
+from hub.queue.jobs import enqueue
+from hub.store.models import Job, Order, Payment, Refund, WebhookEvent, utcnow
 from plugins.stripe.connector import StripeError
-
-from .conftest import StripeSetup
+from plugins.stripe.tests.conftest import StripeSetup
 
 CAPTURE = "/v1/payment_intents/*/capture"
 
@@ -28,19 +28,37 @@ class Crash(BaseException):
     """The process dies here: nothing after it runs and nothing catches it (like kill -9)."""
 
 
-def stripe_order(setup: StripeSetup, pi: str, *, amount: str = "44.98", status: str = "authorized",
-                 external_id: str | None = None, currency: str = "USD") -> int:
+def stripe_order(
+    setup: StripeSetup,
+    pi: str,
+    *,
+    amount: str = "44.98",
+    status: str = "authorized",
+    external_id: str | None = None,
+    currency: str = "USD",
+) -> int:
     """A manual order paid by a Stripe PaymentIntent, entered as the API's ``payments[]`` enters it."""
-    data = ManualOrderSchema().load({
-        "external_id": external_id or pi,
-        "customer": {"email": "ann@example.com", "name": "Ann Smith"},
-        "shipping_address": {"name": "Ann Smith", "address1": "1 Main St", "city": "Springfield",
-                             "zip": "12345", "country_code": "US"},
-        "lines": [{"sku": "TSHIRT-M", "name": "T-shirt M", "quantity": 2, "unit_price": "19.99"}],
-        "currency": currency,
-        "shipping": "5.00",
-        "payments": [{"channel": "stripe", "reference": pi, "amount": amount, "status": status}],
-    })
+    data = ManualOrderSchema().load(
+        {
+            "external_id": external_id or pi,
+            "customer": {"email": "ann@example.com", "name": "Ann Smith"},
+            "shipping_address": {
+                "name": "Ann Smith",
+                "address1": "1 Main St",
+                "city": "Springfield",
+                "zip": "12345",
+                "country_code": "US",
+            },
+            "lines": [
+                {"sku": "TSHIRT-M", "name": "T-shirt M", "quantity": 2, "unit_price": "19.99"}
+            ],
+            "currency": currency,
+            "shipping": "5.00",
+            "payments": [
+                {"channel": "stripe", "reference": pi, "amount": amount, "status": status}
+            ],
+        }
+    )
     with setup.hub.db.transaction() as session:
         channel = ensure_manual_channel(setup.hub, session)
         return actions.upsert_order(session, channel, data, actor="test").order.id
@@ -48,13 +66,17 @@ def stripe_order(setup: StripeSetup, pi: str, *, amount: str = "44.98", status: 
 
 def detail(hub, order_id: int) -> dict:
     with hub.db.read() as session:
-        return order_detail(session.scalars(actions.order_query().where(Order.id == order_id)).one())
+        return order_detail(
+            session.scalars(actions.order_query().where(Order.id == order_id)).one()
+        )
 
 
 def jobs(hub, kind: str) -> list[SimpleNamespace]:
     with hub.db.read() as session:
-        return [SimpleNamespace(id=j.id, status=j.status, attempts=j.attempts, last_error=j.last_error)
-                for j in session.scalars(select(Job).where(Job.kind == kind).order_by(Job.id))]
+        return [
+            SimpleNamespace(id=j.id, status=j.status, attempts=j.attempts, last_error=j.last_error)
+            for j in session.scalars(select(Job).where(Job.kind == kind).order_by(Job.id))
+        ]
 
 
 def transition(hub, order_id: int, event: str) -> None:
@@ -65,14 +87,17 @@ def transition(hub, order_id: int, event: str) -> None:
 def refund(hub, pi: str, amount: int, key: str) -> None:
     with hub.db.transaction() as session:
         payment = session.scalars(select(Payment).where(Payment.reference == pi)).one()
-        flow.request_refund(session, payment, amount, key=key, reason="customer return")
+        actions.request_refund(session, payment, amount, key=key, reason="customer return")
 
 
 def worker_died(hub) -> None:
     """The lease of every running job runs out, as when its worker was killed."""
     with hub.db.transaction() as session:
-        session.execute(update(Job).where(Job.status == "running")
-                        .values(locked_until=utcnow() - timedelta(seconds=1)))
+        session.execute(
+            update(Job)
+            .where(Job.status == "running")
+            .values(locked_until=utcnow() - timedelta(seconds=1))
+        )
 
 
 @pytest.fixture
@@ -90,7 +115,11 @@ def test_payments_from_the_api_are_linked_to_the_stripe_channel(stripe_setup):
     with stripe_setup.hub.db.read() as session:
         payment = session.scalars(select(Payment).where(Payment.order_id == order_id)).one()
         assert (payment.reference, payment.channel_id, payment.amount, payment.status) == (
-            pi, stripe_setup.channel_id, 4498, "authorized")
+            pi,
+            stripe_setup.channel_id,
+            4498,
+            "authorized",
+        )
 
 
 # --- capture -----------------------------------------------------------------------------------------
@@ -146,7 +175,9 @@ def test_a_capture_whose_first_attempt_gets_a_500_captures_once(stripe_setup, ru
     assert setup.sandbox.replays == (1 if when == "after" else 0)
 
 
-def test_a_500_stripe_keeps_for_the_key_is_overcome_once_without_a_second_capture(stripe_setup, run_jobs):
+def test_a_500_stripe_keeps_for_the_key_is_overcome_once_without_a_second_capture(
+    stripe_setup, run_jobs
+):
     setup = stripe_setup
     pi = setup.sandbox.create_intent(4498)["id"]
     setup.sandbox.inject(CAPTURE, 500, when="stored")
@@ -156,11 +187,14 @@ def test_a_500_stripe_keeps_for_the_key_is_overcome_once_without_a_second_captur
     assert setup.sandbox.effects["captures"] == 1
     (job,) = jobs(setup.hub, "payment.capture")
     assert [p.idempotency_key for p in setup.sandbox.posts(CAPTURE)] == [
-        f"hub-job-{job.id}", f"hub-job-{job.id}:after-server-error"]
+        f"hub-job-{job.id}",
+        f"hub-job-{job.id}:after-server-error",
+    ]
 
 
 def test_the_hub_crashing_between_sending_a_capture_and_recording_it_captures_once(
-        any_stripe_setup, run_jobs, monkeypatch):
+    any_stripe_setup, run_jobs, monkeypatch
+):
     setup = any_stripe_setup
     pi = setup.sandbox.create_intent(4498)["id"]
     order_id = stripe_order(setup, pi)
@@ -195,7 +229,9 @@ def test_the_hub_crashing_between_sending_a_capture_and_recording_it_captures_on
     assert order["payments"][0]["captured"] == "44.98"
 
 
-def test_a_capture_that_times_out_is_retried_through_409_until_stripe_replays_it(stripe_setup, run_jobs):
+def test_a_capture_that_times_out_is_retried_through_409_until_stripe_replays_it(
+    stripe_setup, run_jobs
+):
     setup = stripe_setup
     connector = setup.connector
     connector.http.timeout = (5.0, 0.3)
@@ -267,15 +303,23 @@ def test_partial_refunds_up_to_the_captured_amount_and_not_a_cent_more(stripe_se
     refund(hub, pi, 3000, key="return-2")
     run_jobs(hub)
     order = detail(hub, order_id)
-    assert (order["financial_status"], order["payments"][0]["refunded"]) == ("partially_refunded", "40.00")
+    assert (order["financial_status"], order["payments"][0]["refunded"]) == (
+        "partially_refunded",
+        "40.00",
+    )
     # 4.98 left: the hub refuses 5.00 before calling Stripe ...
     with pytest.raises(ValidationError, match="4.98"):
         refund(hub, pi, 500, key="return-3")
     # ... and Stripe refuses it when a job asks anyway: a dead job, Stripe's reason shown.
     with hub.db.transaction() as session:
         payment = session.scalars(select(Payment).where(Payment.reference == pi)).one()
-        enqueue(session, "payment.refund", {"payment_id": payment.id, "amount": 500},
-                channel_id=setup.channel_id, order_id=order_id)
+        enqueue(
+            session,
+            "payment.refund",
+            {"payment_id": payment.id, "amount": 500},
+            channel_id=setup.channel_id,
+            order_id=order_id,
+        )
     run_jobs(hub)
     forced = jobs(hub, "payment.refund")[-1]
     assert forced.status == "dead"
@@ -291,7 +335,8 @@ def test_partial_refunds_up_to_the_captured_amount_and_not_a_cent_more(stripe_se
 
 
 def test_a_three_decimal_refund_is_rounded_to_stripes_step_and_the_ledger_records_what_stripe_refunded(
-        stripe_setup, run_jobs):
+    stripe_setup, run_jobs
+):
     setup = stripe_setup
     hub = setup.hub
     pi = setup.sandbox.create_intent(44980, "kwd")["id"]
@@ -302,17 +347,23 @@ def test_a_three_decimal_refund_is_rounded_to_stripes_step_and_the_ledger_record
     run_jobs(hub)
     assert [j.status for j in jobs(hub, "payment.refund")] == ["succeeded"]
     order = detail(hub, order_id)
-    assert (order["financial_status"], order["payments"][0]["refunded"]) == ("partially_refunded", "5.120")
+    assert (order["financial_status"], order["payments"][0]["refunded"]) == (
+        "partially_refunded",
+        "5.120",
+    )
     with hub.db.read() as session:
         assert [r.amount for r in session.scalars(select(Refund))] == [5120]
     # The person is told what was rounded, on the order's timeline.
     [note] = [e for e in order["events"] if e["name"] == "order.payment_adjusted"]
-    assert note["reason"] == ("KWD 5.124 refunded as 5.120 at Stripe: "
-                              "Stripe takes three-decimal currencies in multiples of 0.010")
+    assert note["reason"] == (
+        "KWD 5.124 refunded as 5.120 at Stripe: "
+        "Stripe takes three-decimal currencies in multiples of 0.010"
+    )
 
 
 def test_a_payment_awaiting_authentication_is_pending_with_the_reason_until_the_customer_authenticates(
-        ship_setup, run_jobs):
+    ship_setup, run_jobs
+):
     setup = ship_setup
     setup.webhooks_to_hub()
     pi = setup.sandbox.create_intent(4498, payment_method="pm_card_authenticationRequired")["id"]
@@ -320,12 +371,18 @@ def test_a_payment_awaiting_authentication_is_pending_with_the_reason_until_the_
     deliver(setup, run_jobs)
     order = detail(setup.hub, order_id)
     assert (order["financial_status"], order["payments"][0]["status"], order["hold_reasons"]) == (
-        "pending", "pending", [])
+        "pending",
+        "pending",
+        [],
+    )
     assert "awaiting the customer's authentication" in order["payments"][0]["failure_reason"]
     setup.sandbox.authenticate(pi)
     deliver(setup, run_jobs)
     order = detail(setup.hub, order_id)
-    assert (order["financial_status"], order["payments"][0]["status"]) == ("authorized", "authorized")
+    assert (order["financial_status"], order["payments"][0]["status"]) == (
+        "authorized",
+        "authorized",
+    )
 
 
 def test_a_dispute_shows_the_funds_withdrawn_then_that_the_dispute_was_won(stripe_setup, run_jobs):
@@ -340,13 +397,15 @@ def test_a_dispute_shows_the_funds_withdrawn_then_that_the_dispute_was_won(strip
     order = detail(setup.hub, order_id)
     assert (order["hold_reasons"], order["payments"][0]["disputed"]) == (["dispute"], True)
     assert order["payments"][0]["failure_reason"] == (
-        f"Dispute {dispute['id']} (fraudulent): USD 44.98 withdrawn by Stripe until the dispute is decided")
+        f"Dispute {dispute['id']} (fraudulent): USD 44.98 withdrawn by Stripe until the dispute is decided"
+    )
     setup.sandbox.clock = lambda: time.time() + 30 * 86_400
     setup.sandbox.close_dispute(dispute["id"], won=True)
     deliver(setup, run_jobs)
     order = detail(setup.hub, order_id)
     assert order["payments"][0]["failure_reason"] == (
-        f"Dispute {dispute['id']} (fraudulent): USD 44.98 reinstated by Stripe, the dispute was won")
+        f"Dispute {dispute['id']} (fraudulent): USD 44.98 reinstated by Stripe, the dispute was won"
+    )
     # Won: no longer disputed, and the hold it caused is gone.
     assert order["payments"][0]["disputed"] is False
     assert "dispute" not in order["hold_reasons"] and order["status"] != "on_hold"
@@ -356,7 +415,8 @@ def test_a_dispute_shows_the_funds_withdrawn_then_that_the_dispute_was_won(strip
 
 
 def test_a_lost_dispute_keeps_the_payment_disputed_and_says_the_funds_stay_with_the_customer(
-        stripe_setup, run_jobs):
+    stripe_setup, run_jobs
+):
     setup = stripe_setup
     setup.webhooks_to_hub()
     pi = setup.sandbox.create_intent(4498)["id"]
@@ -371,7 +431,8 @@ def test_a_lost_dispute_keeps_the_payment_disputed_and_says_the_funds_stay_with_
     order = detail(setup.hub, order_id)
     assert order["payments"][0]["disputed"] is True and "dispute" in order["hold_reasons"]
     assert order["payments"][0]["failure_reason"] == (
-        f"Dispute {dispute['id']} (fraudulent): USD 44.98 lost, the funds stay with the customer")
+        f"Dispute {dispute['id']} (fraudulent): USD 44.98 lost, the funds stay with the customer"
+    )
 
 
 def test_a_refund_retried_after_a_crash_refunds_once(any_stripe_setup, run_jobs, monkeypatch):
@@ -392,7 +453,10 @@ def test_a_refund_retried_after_a_crash_refunds_once(any_stripe_setup, run_jobs,
     run_jobs(setup.hub)
     assert setup.sandbox.effects["refunds"] == 1
     order = detail(setup.hub, order_id)
-    assert (order["financial_status"], order["payments"][0]["refunded"]) == ("partially_refunded", "15.00")
+    assert (order["financial_status"], order["payments"][0]["refunded"]) == (
+        "partially_refunded",
+        "15.00",
+    )
     with setup.hub.db.read() as session:
         assert session.scalars(select(Refund)).one().external_id in setup.sandbox.refunds
 
@@ -422,7 +486,10 @@ def deliver(setup: StripeSetup, run_jobs) -> None:
 
 def inbox_outcomes(hub) -> list[tuple[str, str, str | None]]:
     with hub.db.read() as session:
-        return [(e.topic, e.status, e.error) for e in session.scalars(select(WebhookEvent).order_by(WebhookEvent.id))]
+        return [
+            (e.topic, e.status, e.error)
+            for e in session.scalars(select(WebhookEvent).order_by(WebhookEvent.id))
+        ]
 
 
 def test_webhooks_drive_the_financial_status(any_stripe_setup, run_jobs):
@@ -443,7 +510,10 @@ def test_webhooks_drive_the_financial_status(any_stripe_setup, run_jobs):
     sandbox.refund_now(pi, 1000)
     deliver(setup, run_jobs)
     order = detail(hub, order_id)
-    assert (order["financial_status"], order["payments"][0]["refunded"]) == ("partially_refunded", "10.00")
+    assert (order["financial_status"], order["payments"][0]["refunded"]) == (
+        "partially_refunded",
+        "10.00",
+    )
 
     sandbox.dispute(pi)
     deliver(setup, run_jobs)
@@ -474,7 +544,9 @@ def test_a_webhook_delivered_twice_is_stored_once(stripe_setup, run_jobs):
 
 
 def test_a_bad_signature_stores_nothing(stripe_setup):
-    event = stripe_setup.sandbox.emit("payment_intent.succeeded", {"id": "pi_x", "object": "payment_intent"})
+    event = stripe_setup.sandbox.emit(
+        "payment_intent.succeeded", {"id": "pi_x", "object": "payment_intent"}
+    )
     body, headers = stripe_setup.sandbox.signed(event, secret="whsec_someone_else")
     with pytest.raises(SignatureError):
         inbox.receive(stripe_setup.hub, "stripe", headers, body, {})
@@ -493,16 +565,30 @@ def test_a_stale_event_never_moves_a_payment_back(ship_setup, run_jobs):
     sandbox.emit("payment_intent.amount_capturable_updated", authorised, created=now + 100)
     deliver(setup, run_jobs)
     # Older facts arrive late: a failure and a smaller authorisation. Neither is applied.
-    failed = authorised | {"status": "requires_payment_method", "amount_capturable": 0,
-                           "last_payment_error": {"message": "Your card was declined.", "code": "card_declined"}}
+    failed = authorised | {
+        "status": "requires_payment_method",
+        "amount_capturable": 0,
+        "last_payment_error": {"message": "Your card was declined.", "code": "card_declined"},
+    }
     sandbox.emit("payment_intent.payment_failed", failed, created=now + 50)
-    sandbox.emit("payment_intent.amount_capturable_updated", authorised | {"amount_capturable": 100},
-                 created=now + 51)
+    sandbox.emit(
+        "payment_intent.amount_capturable_updated",
+        authorised | {"amount_capturable": 100},
+        created=now + 51,
+    )
     deliver(setup, run_jobs)
     order = detail(setup.hub, order_id)
-    assert (order["status"], order["financial_status"], order["hold_reasons"]) == ("confirmed", "authorized", [])
+    assert (order["status"], order["financial_status"], order["hold_reasons"]) == (
+        "confirmed",
+        "authorized",
+        [],
+    )
     payment = order["payments"][0]
-    assert (payment["status"], payment["amount"], payment["failure_reason"]) == ("authorized", "44.98", "")
+    assert (payment["status"], payment["amount"], payment["failure_reason"]) == (
+        "authorized",
+        "44.98",
+        "",
+    )
     # A newer capture counts; an older cancellation after it does not undo it.
     captured = sandbox.capture_now(pi)
     sandbox.emit("payment_intent.succeeded", captured, created=now + 200)
@@ -519,14 +605,25 @@ def test_a_failed_payment_event_holds_the_order(ship_setup, run_jobs):
     pi = setup.sandbox.create_intent(4498)["id"]
     order_id = stripe_order(setup, pi)
     run_jobs(setup.hub)
-    failed = setup.sandbox.intents[pi] | {"status": "requires_payment_method", "last_payment_error": {
-        "message": "Your card has insufficient funds.", "decline_code": "insufficient_funds"}}
+    failed = setup.sandbox.intents[pi] | {
+        "status": "requires_payment_method",
+        "last_payment_error": {
+            "message": "Your card has insufficient funds.",
+            "decline_code": "insufficient_funds",
+        },
+    }
     setup.sandbox.emit("payment_intent.payment_failed", failed, created=int(time.time()) + 5)
     deliver(setup, run_jobs)
     order = detail(setup.hub, order_id)
     assert (order["status"], order["hold_reasons"], order["financial_status"]) == (
-        "on_hold", ["payment_failed"], "failed")
-    assert order["payments"][0]["failure_reason"] == "Your card has insufficient funds. (insufficient_funds)"
+        "on_hold",
+        ["payment_failed"],
+        "failed",
+    )
+    assert (
+        order["payments"][0]["failure_reason"]
+        == "Your card has insufficient funds. (insufficient_funds)"
+    )
 
 
 def test_an_authorisation_canceled_behind_the_hubs_back_holds_the_order(ship_setup, run_jobs):
@@ -542,7 +639,10 @@ def test_an_authorisation_canceled_behind_the_hubs_back_holds_the_order(ship_set
     deliver(setup, run_jobs)
     order = detail(setup.hub, order_id)
     assert (order["status"], order["hold_reasons"], order["financial_status"]) == (
-        "on_hold", ["payment_failed"], "voided")
+        "on_hold",
+        ["payment_failed"],
+        "voided",
+    )
     assert order["payments"][0]["failure_reason"] == "PaymentIntent canceled (automatic)"
 
 
@@ -559,10 +659,17 @@ def test_events_for_unknown_payments_and_other_types_are_ignored_visibly(stripe_
 
 
 def test_check_connection_names_the_account_or_says_the_key_is_wrong(stripe_setup, sandbox_url):
-    assert stripe_setup.connector.check_connection() == "Stripe account acct_hubsandbox (Hub Sandbox), test mode"
+    assert (
+        stripe_setup.connector.check_connection()
+        == "Stripe account acct_hubsandbox (Hub Sandbox), test mode"
+    )
     with stripe_setup.hub.db.transaction() as session:
-        update_config(stripe_setup.hub, session, get_channel(session, "stripe"),
-                      {"secret_key": "sk_test_notthekey00000"})
+        update_config(
+            stripe_setup.hub,
+            session,
+            get_channel(session, "stripe"),
+            {"secret_key": "sk_test_notthekey00000"},
+        )
     with pytest.raises(StripeError) as caught:
         stripe_setup.hub.connector_for_id(stripe_setup.channel_id).check_connection()
     assert caught.value.status == 401 and caught.value.retryable is False

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from hub import actions
 from hub.core.order import PaymentUpdate
-from hub.jobs import Worker
-from hub.models import utcnow
-
-from .test_flow import detail, jobs, stripe_order, transition
+from hub.orders import actions
+from hub.queue.jobs import Worker
+from hub.store.models import utcnow
+from plugins.stripe.tests.test_flow import detail, jobs, stripe_order, transition
 
 
 def run_kinds(hub, *kinds: str) -> None:
     Worker(hub, kinds=kinds, worker_id="test").run_until_idle()
 
 
-def test_a_capture_reported_by_webhook_before_the_capture_job_still_moves_the_order_on(stripe_setup, run_jobs):
+def test_a_capture_reported_by_webhook_before_the_capture_job_still_moves_the_order_on(
+    stripe_setup, run_jobs
+):
     setup = stripe_setup
     setup.webhooks_to_hub()
     pi = setup.sandbox.create_intent(4498)["id"]
@@ -56,8 +57,13 @@ def test_a_capture_recorded_before_the_cancellations_void_ran_is_refunded(stripe
     # The capture was in flight when the order was cancelled: it lands first.
     setup.sandbox.capture_now(pi)
     with setup.hub.db.transaction() as session:
-        actions.apply_payment_update(session, PaymentUpdate(reference=pi, occurred_at=utcnow(), status="captured",
-                                                            captured_amount=4498), actor="test")
+        actions.apply_payment_update(
+            session,
+            PaymentUpdate(
+                reference=pi, occurred_at=utcnow(), status="captured", captured_amount=4498
+            ),
+            actor="test",
+        )
     run_jobs(setup.hub)
     order = detail(setup.hub, order_id)
     assert (order["status"], order["financial_status"]) == ("cancelled", "refunded")

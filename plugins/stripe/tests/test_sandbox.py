@@ -19,7 +19,9 @@ def api(sandbox_url):
 
     def call(method, path, data=None, key=None, **kwargs):
         headers = {"Idempotency-Key": key} if key else {}
-        return session.request(method, sandbox_url + path, data=data, headers=headers, timeout=10, **kwargs)
+        return session.request(
+            method, sandbox_url + path, data=data, headers=headers, timeout=10, **kwargs
+        )
 
     yield call
     session.close()
@@ -30,20 +32,40 @@ def authorised(sandbox, amount=5000, currency="usd"):
 
 
 def test_create_confirm_capture_and_refund_over_http(api, sandbox):
-    created = api("POST", "/v1/payment_intents", {"amount": "5000", "currency": "usd", "capture_method": "manual",
-                                                   "payment_method": "pm_card_visa", "confirm": "true"}, key="k1")
+    created = api(
+        "POST",
+        "/v1/payment_intents",
+        {
+            "amount": "5000",
+            "currency": "usd",
+            "capture_method": "manual",
+            "payment_method": "pm_card_visa",
+            "confirm": "true",
+        },
+        key="k1",
+    )
     assert created.status_code == 200
     intent = created.json()
     assert (intent["status"], intent["amount_capturable"]) == ("requires_capture", 5000)
-    captured = api("POST", f"/v1/payment_intents/{intent['id']}/capture", {"amount_to_capture": "4000"}, key="k2")
+    captured = api(
+        "POST",
+        f"/v1/payment_intents/{intent['id']}/capture",
+        {"amount_to_capture": "4000"},
+        key="k2",
+    )
     assert (captured.json()["status"], captured.json()["amount_received"]) == ("succeeded", 4000)
-    refund = api("POST", "/v1/refunds", {"payment_intent": intent["id"], "amount": "1500"}, key="k3").json()
+    refund = api(
+        "POST", "/v1/refunds", {"payment_intent": intent["id"], "amount": "1500"}, key="k3"
+    ).json()
     assert (refund["status"], refund["amount"]) == ("succeeded", 1500)
     listed = api("GET", "/v1/refunds", params={"payment_intent": intent["id"]}).json()
     assert [r["id"] for r in listed["data"]] == [refund["id"]]
     assert sandbox.effects == {"confirmations": 1, "captures": 1, "refunds": 1}
     assert [e["type"] for e in sandbox.events] == [
-        "payment_intent.amount_capturable_updated", "payment_intent.succeeded", "charge.refunded"]
+        "payment_intent.amount_capturable_updated",
+        "payment_intent.succeeded",
+        "charge.refunded",
+    ]
 
 
 def test_the_same_key_replays_the_first_answer_without_doing_it_again(api, sandbox):
@@ -64,7 +86,9 @@ def test_the_same_key_replays_the_first_answer_without_doing_it_again(api, sandb
 def test_the_same_key_with_other_parameters_is_an_idempotency_error(api, sandbox):
     pi = authorised(sandbox)
     api("POST", f"/v1/payment_intents/{pi}/capture", {"amount_to_capture": "1000"}, key="cap-1")
-    answer = api("POST", f"/v1/payment_intents/{pi}/capture", {"amount_to_capture": "2000"}, key="cap-1")
+    answer = api(
+        "POST", f"/v1/payment_intents/{pi}/capture", {"amount_to_capture": "2000"}, key="cap-1"
+    )
     assert answer.status_code == 400
     assert answer.json()["error"]["type"] == "idempotency_error"
     assert sandbox.effects["captures"] == 1
@@ -74,8 +98,11 @@ def test_the_same_key_while_the_first_request_runs_is_a_409(api, sandbox):
     pi = authorised(sandbox)
     sandbox.inject(f"/v1/payment_intents/{pi}/capture", "timeout", when="after", seconds=0.5)
     first: list[requests.Response] = []
-    thread = threading.Thread(target=lambda: first.append(
-        api("POST", f"/v1/payment_intents/{pi}/capture", {}, key="cap-1")))
+    thread = threading.Thread(
+        target=lambda: first.append(
+            api("POST", f"/v1/payment_intents/{pi}/capture", {}, key="cap-1")
+        )
+    )
     thread.start()
     try:
         for _ in range(200):  # the first request is in flight once its POST is logged
@@ -124,11 +151,17 @@ def test_a_lost_answer_happened_all_the_same(api, sandbox):
 def test_refunds_never_exceed_what_was_captured(api, sandbox):
     pi = authorised(sandbox, 5000)
     api("POST", f"/v1/payment_intents/{pi}/capture", {}, key="c")
-    assert api("POST", "/v1/refunds", {"payment_intent": pi, "amount": "3000"}, key="r1").status_code == 200
+    assert (
+        api("POST", "/v1/refunds", {"payment_intent": pi, "amount": "3000"}, key="r1").status_code
+        == 200
+    )
     too_much = api("POST", "/v1/refunds", {"payment_intent": pi, "amount": "2001"}, key="r2")
     assert too_much.status_code == 400
     assert too_much.json()["error"]["code"] == "amount_too_large"
-    assert api("POST", "/v1/refunds", {"payment_intent": pi, "amount": "2000"}, key="r3").status_code == 200
+    assert (
+        api("POST", "/v1/refunds", {"payment_intent": pi, "amount": "2000"}, key="r3").status_code
+        == 200
+    )
     done = api("POST", "/v1/refunds", {"payment_intent": pi, "amount": "1"}, key="r4")
     assert done.json()["error"]["code"] == "charge_already_refunded"
     assert sandbox.effects["refunds"] == 2
@@ -137,17 +170,28 @@ def test_refunds_never_exceed_what_was_captured(api, sandbox):
 def test_stripe_error_shapes_for_auth_unknown_params_routes_and_declines(sandbox_url, api, sandbox):
     unauth = requests.get(sandbox_url + "/v1/account", timeout=10)
     assert unauth.status_code == 401
-    wrong = requests.get(sandbox_url + "/v1/account", headers={"Authorization": "Bearer sk_test_wrongwrong"},
-                         timeout=10)
+    wrong = requests.get(
+        sandbox_url + "/v1/account",
+        headers={"Authorization": "Bearer sk_test_wrongwrong"},
+        timeout=10,
+    )
     assert wrong.status_code == 401
     assert "sk_test_wrongwrong" not in wrong.text  # Stripe masks the key it refuses
     pi = authorised(sandbox)
     unknown = api("POST", f"/v1/payment_intents/{pi}/capture", {"amount": "10"}, key="x")
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (400, "parameter_unknown")
     assert api("GET", "/v1/nothing").json()["error"]["type"] == "invalid_request_error"
-    declined = api("POST", "/v1/payment_intents", {"amount": "100", "currency": "usd", "confirm": "true",
-                                                    "payment_method": "pm_card_chargeDeclinedInsufficientFunds"},
-                   key="d")
+    declined = api(
+        "POST",
+        "/v1/payment_intents",
+        {
+            "amount": "100",
+            "currency": "usd",
+            "confirm": "true",
+            "payment_method": "pm_card_chargeDeclinedInsufficientFunds",
+        },
+        key="d",
+    )
     assert declined.status_code == 402
     assert declined.json()["error"]["decline_code"] == "insufficient_funds"
     assert sandbox.events[-1]["type"] == "payment_intent.payment_failed"
@@ -155,7 +199,9 @@ def test_stripe_error_shapes_for_auth_unknown_params_routes_and_declines(sandbox
 
 def test_cancel_follows_stripes_status_rules(api, sandbox):
     pi = authorised(sandbox)
-    assert api("POST", f"/v1/payment_intents/{pi}/cancel", {}, key="v1").json()["status"] == "canceled"
+    assert (
+        api("POST", f"/v1/payment_intents/{pi}/cancel", {}, key="v1").json()["status"] == "canceled"
+    )
     refused = api("POST", f"/v1/payment_intents/{pi}/cancel", {}, key="v2")
     assert refused.json()["error"]["code"] == "payment_intent_unexpected_state"
     assert sandbox.effects["cancels"] == 1
@@ -173,10 +219,23 @@ def test_three_decimal_amounts_must_end_in_0_as_stripe_requires(api, sandbox, cu
     with pytest.raises(ValueError, match="three-decimal"):
         sandbox.create_intent(5124, currency)
     pi = sandbox.create_intent(46130, currency)["id"]
-    refused(api("POST", f"/v1/payment_intents/{pi}/capture", {"amount_to_capture": "46124"}, key="c1"),
-            "amount_to_capture")
-    assert api("POST", f"/v1/payment_intents/{pi}/capture", {"amount_to_capture": "46120"}, key="c1") \
-        .status_code == 200  # a refusal is not remembered under the key
-    refused(api("POST", "/v1/refunds", {"payment_intent": pi, "amount": "5124"}, key="r1"), "amount")
+    refused(
+        api("POST", f"/v1/payment_intents/{pi}/capture", {"amount_to_capture": "46124"}, key="c1"),
+        "amount_to_capture",
+    )
+    assert (
+        api(
+            "POST", f"/v1/payment_intents/{pi}/capture", {"amount_to_capture": "46120"}, key="c1"
+        ).status_code
+        == 200
+    )  # a refusal is not remembered under the key
+    refused(
+        api("POST", "/v1/refunds", {"payment_intent": pi, "amount": "5124"}, key="r1"), "amount"
+    )
     assert sandbox.effects["refunds"] == 0
-    assert api("POST", "/v1/refunds", {"payment_intent": pi, "amount": "5120"}, key="r2").json()["amount"] == 5120
+    assert (
+        api("POST", "/v1/refunds", {"payment_intent": pi, "amount": "5120"}, key="r2").json()[
+            "amount"
+        ]
+        == 5120
+    )

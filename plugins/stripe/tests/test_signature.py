@@ -7,8 +7,8 @@ import json
 import pytest
 import stripe
 
-from hub.connectors import ChannelInfo
 from hub.core.exceptions import MalformedPayload, SignatureError
+from hub.integration.connectors import ChannelInfo
 from plugins.stripe import signature
 from plugins.stripe.connector import StripeConnector
 from plugins.stripe.sandbox import StripeSandbox
@@ -16,8 +16,16 @@ from plugins.stripe.sandbox import StripeSandbox
 SECRET = "whsec_test_secret"
 OTHER = "whsec_previous_secret"
 NOW = 1_700_000_000
-BODY = json.dumps({"id": "evt_1", "object": "event", "type": "payment_intent.succeeded", "created": NOW,
-                   "data": {"object": {"id": "pi_1", "object": "payment_intent"}}}, indent=2).encode()
+BODY = json.dumps(
+    {
+        "id": "evt_1",
+        "object": "event",
+        "type": "payment_intent.succeeded",
+        "created": NOW,
+        "data": {"object": {"id": "pi_1", "object": "payment_intent"}},
+    },
+    indent=2,
+).encode()
 
 
 def v1(body: bytes = BODY, t: int = NOW, secret: str = SECRET) -> str:
@@ -25,7 +33,9 @@ def v1(body: bytes = BODY, t: int = NOW, secret: str = SECRET) -> str:
 
 
 def v0(body: bytes = BODY, t: int = NOW) -> str:
-    return signature.expected_signature(SECRET, t, body)  # Stripe's old scheme, same maths, other label
+    return signature.expected_signature(
+        SECRET, t, body
+    )  # Stripe's old scheme, same maths, other label
 
 
 def verify(header, body=BODY, **kwargs):
@@ -79,7 +89,9 @@ def test_the_first_t_counts():
 
 @pytest.mark.parametrize("header", ["garbage", f"v1={v1()}", "t=abc,v1=00", "t,v1=00"])
 def test_an_unparsable_header_is_refused_first(header):
-    with pytest.raises(SignatureError, match="Unable to extract timestamp and signatures from header"):
+    with pytest.raises(
+        SignatureError, match="Unable to extract timestamp and signatures from header"
+    ):
         verify(header)
 
 
@@ -163,9 +175,12 @@ def test_signed_headers_with_two_secrets_pass_stripe_and_the_hub():
 
 
 def connector(**config) -> StripeConnector:
-    loaded = StripeConnector.validate_config({"secret_key": "sk_test_x1234567", "webhook_secret": SECRET,
-                                              **config})
-    return StripeConnector(ChannelInfo(id=1, slug="stripe", name="Stripe", connector="stripe", config=loaded))
+    loaded = StripeConnector.validate_config(
+        {"secret_key": "sk_test_x1234567", "webhook_secret": SECRET, **config}
+    )
+    return StripeConnector(
+        ChannelInfo(id=1, slug="stripe", name="Stripe", connector="stripe", config=loaded)
+    )
 
 
 def test_verify_webhook_returns_the_event_id_and_type(monkeypatch):

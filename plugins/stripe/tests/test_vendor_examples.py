@@ -23,8 +23,7 @@ from hub.testing import vendor_example
 from plugins.stripe import signature
 from plugins.stripe.connector import HANDLED_EVENTS
 from plugins.stripe.sandbox import StripeSandbox
-
-from .test_connector import BASE, FakePort, make_connector
+from plugins.stripe.tests.test_connector import BASE, FakePort, make_connector
 
 AT = datetime(2024, 6, 1, tzinfo=UTC)
 
@@ -70,14 +69,21 @@ def test_every_vendor_event_tells_the_hub_what_stripe_says(name):
     outcome, port = through_webhook(event)
     assert outcome == "processed"
     (update,) = port.updates
-    assert (update.status, update.amount, update.captured_amount, update.refunded_amount, update.disputed) \
-        == EXPECTED[name]
+    assert (
+        update.status,
+        update.amount,
+        update.captured_amount,
+        update.refunded_amount,
+        update.disputed,
+    ) == EXPECTED[name]
     assert update.occurred_at == datetime.fromtimestamp(event["created"], UTC)
 
 
 def test_a_payment_failed_event_whose_intent_is_authorised_does_not_fail_the_payment():
     event = vendor_event("payment_intent.payment_failed")
-    assert event["data"]["object"]["status"] == "requires_capture"  # the mock's defect, kept on purpose
+    assert (
+        event["data"]["object"]["status"] == "requires_capture"
+    )  # the mock's defect, kept on purpose
     update = read(event["type"], event["data"]["object"])
     assert update.status == "authorized" and update.failure_reason == ""
 
@@ -93,9 +99,14 @@ def test_an_intent_awaiting_authentication_stays_pending_and_says_why():
     # Stripe's fixture intent, as Stripe shows one waiting for 3-D Secure (status and next_action
     # per docs.stripe.com/payments/paymentintents/lifecycle).
     intent = vendor_example("stripe/fixtures3.payment_intent.json")
-    intent.update(status="requires_action", next_action={"type": "use_stripe_sdk", "use_stripe_sdk": {}})
-    event = {**vendor_example("stripe/fixtures3.event.json"), "type": "payment_intent.requires_action",
-             "data": {"object": intent}}
+    intent.update(
+        status="requires_action", next_action={"type": "use_stripe_sdk", "use_stripe_sdk": {}}
+    )
+    event = {
+        **vendor_example("stripe/fixtures3.event.json"),
+        "type": "payment_intent.requires_action",
+        "data": {"object": intent},
+    }
     outcome, port = through_webhook(event)
     assert outcome == "processed"
     (update,) = port.updates
@@ -108,8 +119,10 @@ def test_dispute_funds_withdrawn_marks_the_payment_disputed_and_says_what_was_ta
     assert outcome == "processed"
     (update,) = port.updates
     assert (update.reference, update.disputed) == ("pi_1JAyTwJSZQVUcJYgBbsz0NuH", True)
-    assert update.failure_reason == ("Dispute dp_1JAyTwJSZQVUcJYgPqasUEn1 (fraudulent): USD 10.00 withdrawn "
-                                     "by Stripe until the dispute is decided")
+    assert update.failure_reason == (
+        "Dispute dp_1JAyTwJSZQVUcJYgPqasUEn1 (fraudulent): USD 10.00 withdrawn "
+        "by Stripe until the dispute is decided"
+    )
 
 
 def funds_reinstated_event() -> dict[str, Any]:
@@ -125,13 +138,25 @@ def funds_reinstated_event() -> dict[str, Any]:
     event = vendor_event("charge.dispute.funds_withdrawn")
     dispute = event["data"]["object"]
     withdrawal = dispute["balance_transactions"][0]
-    dispute["balance_transactions"].append({
-        **copy.deepcopy(withdrawal), "id": "txn_reinstated", "amount": -withdrawal["amount"], "fee": 0,
-        "fee_details": [], "net": -withdrawal["amount"], "reporting_category": "dispute_reversal",
-        "description": f"Chargeback reversal for {dispute['charge']}"})
+    dispute["balance_transactions"].append(
+        {
+            **copy.deepcopy(withdrawal),
+            "id": "txn_reinstated",
+            "amount": -withdrawal["amount"],
+            "fee": 0,
+            "fee_details": [],
+            "net": -withdrawal["amount"],
+            "reporting_category": "dispute_reversal",
+            "description": f"Chargeback reversal for {dispute['charge']}",
+        }
+    )
     dispute["status"] = "won"
-    event.update(id="evt_reinstated", type="charge.dispute.funds_reinstated", created=event["created"] + 86_400,
-                 request={"id": None, "idempotency_key": None})
+    event.update(
+        id="evt_reinstated",
+        type="charge.dispute.funds_reinstated",
+        created=event["created"] + 86_400,
+        request={"id": None, "idempotency_key": None},
+    )
     return event
 
 
@@ -148,11 +173,18 @@ def test_every_stripe_fixture_is_read_without_error(name):
     """stripe-mock's fixtures have real shapes and placeholder values (a payment_intent
     of null on the charge, refund and dispute): each is read, or said to name no payment."""
     obj = vendor_example(f"stripe/fixtures3.{name}.json")
-    kind = {"payment_intent": "payment_intent.succeeded", "charge": "charge.refunded",
-            "refund": "refund.updated", "dispute": "charge.dispute.created"}[name]
+    kind = {
+        "payment_intent": "payment_intent.succeeded",
+        "charge": "charge.refunded",
+        "refund": "refund.updated",
+        "dispute": "charge.dispute.created",
+    }[name]
     with responses.RequestsMock() as mock:
         # The dispute names only its charge: the connector asks Stripe for the charge's intent.
-        mock.get(f"{BASE}/v1/charges/{obj.get('charge')}", json=vendor_example("stripe/fixtures3.charge.json"))
+        mock.get(
+            f"{BASE}/v1/charges/{obj.get('charge')}",
+            json=vendor_example("stripe/fixtures3.charge.json"),
+        )
         mock.assert_all_requests_are_fired = False
         update = read(kind, obj)
     if name == "payment_intent":  # requires_payment_method with a last_payment_error: failed
@@ -176,14 +208,27 @@ def test_stripe_dotnets_fixed_vector_verifies_and_reads_as_its_event(monkeypatch
     v = dotnet_vector()
     case = next(c for c in v["cases"] if c["test"] == "ConstructEvent")
     payload = v["payload"].encode()
-    assert signature.verify(payload, v["stripe_signature_header"], v["secret"], tolerance=case["tolerance"],
-                            now=case["now"]) == v["timestamp"]
+    assert (
+        signature.verify(
+            payload,
+            v["stripe_signature_header"],
+            v["secret"],
+            tolerance=case["tolerance"],
+            now=case["now"],
+        )
+        == v["timestamp"]
+    )
     monkeypatch.setattr(signature.time, "time", lambda: case["now"])
     connector = make_connector()
     connector.config = {**connector.config, "webhook_secret": v["secret"]}
-    receipt = connector.verify_webhook({"stripe-signature": v["stripe_signature_header"]}, payload, {})
+    receipt = connector.verify_webhook(
+        {"stripe-signature": v["stripe_signature_header"]}, payload, {}
+    )
     assert (receipt.event_id, receipt.topic) == ("evt_123", "customer.created")
-    assert connector.handle_webhook(FakePort(), receipt.topic, payload, {}) == "ignored: customer.created"
+    assert (
+        connector.handle_webhook(FakePort(), receipt.topic, payload, {})
+        == "ignored: customer.created"
+    )
 
 
 def test_stripe_dotnets_vector_refusals():
@@ -192,26 +237,42 @@ def test_stripe_dotnets_vector_refusals():
     cases = {c["test"]: c for c in v["cases"]}
     outdated = cases["RejectOutdatedTimestamp"]
     with pytest.raises(SignatureError, match="Timestamp outside the tolerance zone"):
-        signature.verify(payload, header, secret, tolerance=outdated["tolerance"], now=outdated["now"])
+        signature.verify(
+            payload, header, secret, tolerance=outdated["tolerance"], now=outdated["now"]
+        )
     with pytest.raises(SignatureError, match="No signatures found matching"):
-        signature.verify(payload + cases["RejectIncorrectSignature"]["payload_suffix"].encode(), header, secret,
-                         tolerance=None)
+        signature.verify(
+            payload + cases["RejectIncorrectSignature"]["payload_suffix"].encode(),
+            header,
+            secret,
+            tolerance=None,
+        )
     for bad in cases["ValidateSignatureHandlesIncorrectHeaderValues"]["headers"]:
         with pytest.raises(SignatureError):
             signature.verify(b"{}", bad, secret, tolerance=None)
     v0 = header.split(",")[2]
     with pytest.raises(SignatureError, match="No signatures found with expected scheme v1"):
         signature.verify(payload, f"t={v['timestamp']},{v0}", secret, tolerance=None)
-    assert signature.verify(payload, f"{header.split(',v0=')[0]},v1={'deadbeef' * 8}", secret,
-                            tolerance=None) == v["timestamp"]
+    assert (
+        signature.verify(
+            payload, f"{header.split(',v0=')[0]},v1={'deadbeef' * 8}", secret, tolerance=None
+        )
+        == v["timestamp"]
+    )
 
 
 def python_vectors() -> dict[str, Any]:
     return vendor_example("stripe/webhook_signature.stripe-python.test_vectors.json")
 
 
-def generate_header(v: dict[str, Any], *, payload: str | None = None, timestamp: int, scheme: str = "v1",
-                    sig: str | None = None) -> str:
+def generate_header(
+    v: dict[str, Any],
+    *,
+    payload: str | None = None,
+    timestamp: int,
+    scheme: str = "v1",
+    sig: str | None = None,
+) -> str:
     """stripe-python's ``generate_header`` (tests/test_webhook.py), as the vector file spells it out."""
     body = v["payload"] if payload is None else payload
     return f"t={timestamp},{scheme}={sig or signature.expected_signature(v['secret'], timestamp, body.encode())}"
@@ -221,16 +282,25 @@ def test_stripe_pythons_vectors():
     v = python_vectors()
     now, payload, secret = 1_700_000_000, v["payload"].encode(), v["secret"]
     verify = lambda header, tolerance=v["default_tolerance_seconds"]: signature.verify(  # noqa: E731
-        payload, header, secret, tolerance=tolerance, now=now)
+        payload, header, secret, tolerance=tolerance, now=now
+    )
     assert verify(generate_header(v, timestamp=now)) == now
     assert verify(generate_header(v, timestamp=now) + ",v1=bad_signature", 10) == now
     assert verify(v["collector_computed_header_for_timestamp_12345"], None) == 12345
     for header, message in [
         ("bad_header", "Unable to extract timestamp and signatures from header"),
-        ("i'm not even a real signature header", "Unable to extract timestamp and signatures from header"),
-        (generate_header(v, timestamp=now, scheme="v0"), "No signatures found with expected scheme v1"),
-        (generate_header(v, timestamp=now, sig="bad_signature"),
-         "No signatures found matching the expected signature for payload"),
+        (
+            "i'm not even a real signature header",
+            "Unable to extract timestamp and signatures from header",
+        ),
+        (
+            generate_header(v, timestamp=now, scheme="v0"),
+            "No signatures found with expected scheme v1",
+        ),
+        (
+            generate_header(v, timestamp=now, sig="bad_signature"),
+            "No signatures found matching the expected signature for payload",
+        ),
         (generate_header(v, timestamp=now - 15), "Timestamp outside the tolerance zone"),
     ]:
         with pytest.raises(SignatureError, match=message):
@@ -253,8 +323,16 @@ def test_verified_bodies_that_are_not_v1_events_are_malformed(which, monkeypatch
 
 #: What the connector reads of each object: the key must exist with the fixture's JSON type.
 CONNECTOR_READS: dict[str, tuple[str, ...]] = {
-    "payment_intent": ("id", "status", "amount", "amount_capturable", "amount_received", "currency",
-                       "last_payment_error", "cancellation_reason"),
+    "payment_intent": (
+        "id",
+        "status",
+        "amount",
+        "amount_capturable",
+        "amount_received",
+        "currency",
+        "last_payment_error",
+        "cancellation_reason",
+    ),
     "charge": ("id", "payment_intent", "currency", "amount_captured", "amount_refunded"),
     "refund": ("id", "amount", "currency", "status", "payment_intent", "metadata", "reason"),
     "dispute": ("id", "payment_intent", "charge", "amount", "currency", "reason", "status"),
@@ -268,8 +346,15 @@ LEFT_OUT = {"charge": {"refunds"}}
 
 
 def json_type(value: Any) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number",
-            type(None): "null"}[type(value)]
+    return {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        type(None): "null",
+    }[type(value)]
 
 
 def sandbox_objects() -> dict[str, dict[str, Any]]:
@@ -279,8 +364,13 @@ def sandbox_objects() -> dict[str, dict[str, Any]]:
     sandbox.capture_now(intent["id"])
     refund = sandbox.refund_now(intent["id"], 1000)
     dispute = sandbox.dispute(intent["id"])
-    return {"payment_intent": sandbox.intents[intent["id"]], "charge": sandbox.charges[intent["latest_charge"]],
-            "refund": refund, "dispute": dispute, "event": sandbox.events[-1]}
+    return {
+        "payment_intent": sandbox.intents[intent["id"]],
+        "charge": sandbox.charges[intent["latest_charge"]],
+        "refund": refund,
+        "dispute": dispute,
+        "event": sandbox.events[-1],
+    }
 
 
 @pytest.mark.parametrize("name", sorted(CONNECTOR_READS))
@@ -291,4 +381,8 @@ def test_the_sandbox_answers_with_stripes_shapes(name):
     for key in CONNECTOR_READS[name]:
         assert key in ours, key
         types = {json_type(fixture[key]), json_type(ours[key])}
-        assert len(types) == 1 or (key in NULLABLE and "null" in types), (key, fixture[key], ours[key])
+        assert len(types) == 1 or (key in NULLABLE and "null" in types), (
+            key,
+            fixture[key],
+            ours[key],
+        )

@@ -13,10 +13,10 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select, update
 
-from hub import notifications
-from hub.channels import create_channel
+from hub.channels.manage import create_channel
 from hub.core.exceptions import ValidationError
-from hub.models import Job, utcnow
+from hub.notifications import outbox as notifications
+from hub.store.models import Job, utcnow
 
 SECRET = "s3cret-s3cret-s3cret"
 DOCS = Path(__file__).parents[3] / "docs" / "connectors" / "webhook.md"
@@ -73,25 +73,35 @@ def receiver():
 
 def add_channel(hub, url, events=("order.confirmed",)) -> int:
     with hub.db.transaction() as session:
-        return create_channel(hub, session, name="CRM", connector="webhook",
-                              config={"url": url, "secret": SECRET, "events": list(events)}).id
+        return create_channel(
+            hub,
+            session,
+            name="CRM",
+            connector="webhook",
+            config={"url": url, "secret": SECRET, "events": list(events)},
+        ).id
 
 
 def notify_jobs(hub) -> list[SimpleNamespace]:
     with hub.db.read() as session:
-        return [SimpleNamespace(id=j.id, status=j.status, last_error=j.last_error, run_at=j.run_at)
-                for j in session.scalars(select(Job).where(Job.kind == "notify").order_by(Job.id))]
+        return [
+            SimpleNamespace(id=j.id, status=j.status, last_error=j.last_error, run_at=j.run_at)
+            for j in session.scalars(select(Job).where(Job.kind == "notify").order_by(Job.id))
+        ]
 
 
 def run_due_retries(hub, run_jobs) -> None:
     """Skip the backoff wait: make the failed jobs due now and run them."""
     with hub.db.transaction() as session:
-        session.execute(update(Job).where(Job.status == "failed").values(run_at=utcnow() - timedelta(seconds=1)))
+        session.execute(
+            update(Job).where(Job.status == "failed").values(run_at=utcnow() - timedelta(seconds=1))
+        )
     run_jobs(hub)
 
 
 def test_a_receiver_answering_500_then_200_gets_one_delivery_recorded_as_retried(
-        any_hub, receiver, make_order, run_jobs):
+    any_hub, receiver, make_order, run_jobs
+):
     channel_id = add_channel(any_hub, receiver.url)
     receiver.answers = [(500, {}), (200, {})]
     order_id = make_order(any_hub)
@@ -117,15 +127,18 @@ def test_a_receiver_answering_500_then_200_gets_one_delivery_recorded_as_retried
         attempts = notifications.list_attempts(session, channel_id=channel_id)
         sent = notifications.list_sent(session, channel_id=channel_id)
     assert [(a["attempt"], a["outcome"], a["status_code"]) for a in reversed(attempts)] == [
-        (1, "failed", 500), (2, "sent", 200)]
+        (1, "failed", 500),
+        (2, "sent", 200),
+    ]
     assert all(a["recipient"] == receiver.url and a["order_id"] == order_id for a in attempts)
     assert "answered 500" in attempts[1]["error"]
     assert len(sent) == 1
 
 
-def test_a_delivery_once_made_is_never_repeated_even_when_its_job_is_retried(hub, receiver, make_order,
-                                                                            run_jobs):
-    from hub.jobs import retry
+def test_a_delivery_once_made_is_never_repeated_even_when_its_job_is_retried(
+    hub, receiver, make_order, run_jobs
+):
+    from hub.queue.jobs import retry
 
     add_channel(hub, receiver.url)
     make_order(hub)
@@ -140,8 +153,9 @@ def test_a_delivery_once_made_is_never_repeated_even_when_its_job_is_retried(hub
 
 
 @pytest.mark.parametrize("status", [400, 401, 404, 410, 422, 301])
-def test_a_4xx_answer_is_not_retried_and_the_job_dies_with_the_answer(hub, receiver, make_order, run_jobs,
-                                                                       status):
+def test_a_4xx_answer_is_not_retried_and_the_job_dies_with_the_answer(
+    hub, receiver, make_order, run_jobs, status
+):
     add_channel(hub, receiver.url)
     receiver.answers = [(status, {"Location": "http://127.0.0.1:1/elsewhere"})]
     make_order(hub)
@@ -155,8 +169,9 @@ def test_a_4xx_answer_is_not_retried_and_the_job_dies_with_the_answer(hub, recei
 
 
 @pytest.mark.parametrize("status", [408, 429, 503])
-def test_408_429_and_5xx_are_retried_later_with_retry_after_honoured(hub, receiver, make_order, run_jobs,
-                                                                      status):
+def test_408_429_and_5xx_are_retried_later_with_retry_after_honoured(
+    hub, receiver, make_order, run_jobs, status
+):
     add_channel(hub, receiver.url)
     receiver.answers = [(status, {"Retry-After": "120"})]
     make_order(hub)
@@ -203,12 +218,19 @@ def test_the_config_keeps_the_secret_secret_and_refuses_bad_values(hub, receiver
     from plugins.webhook import WebhookConnector
 
     with pytest.raises(ValidationError) as exc:
-        WebhookConnector.validate_config({"url": "ftp://x", "secret": "short", "events": "confirmed"})
+        WebhookConnector.validate_config(
+            {"url": "ftp://x", "secret": "short", "events": "confirmed"}
+        )
     assert set(exc.value.details) == {"url", "secret", "events"}
     assert WebhookConnector.secret_fields() == {"secret"}
     with hub.db.transaction() as session:
-        channel = create_channel(hub, session, name="BI", connector="webhook",
-                                 config={"url": receiver.url, "secret": SECRET})
+        channel = create_channel(
+            hub,
+            session,
+            name="BI",
+            connector="webhook",
+            config={"url": receiver.url, "secret": SECRET},
+        )
         assert SECRET not in json.dumps(channel.config)
         connector = hub.connector_for(channel)
     assert connector.check_connection() == "the receiver answered 200 to a signed ping"

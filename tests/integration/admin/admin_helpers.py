@@ -8,7 +8,7 @@ import re
 from marshmallow import Schema, fields, validate
 
 from hub import hookimpl
-from hub.connectors import Connector, WebhookReceipt
+from hub.integration.connectors import Connector, WebhookReceipt
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "correct horse battery"
@@ -20,18 +20,31 @@ SECRET_SIGNING = "whsec_Unshowable4242xyz"
 class VaultConfig(Schema):
     """Every kind of field the form generator knows, in one schema."""
 
-    account = fields.String(required=True, metadata={"label": "Account id", "help": "As shown in Vault."})
+    account = fields.String(
+        required=True, metadata={"label": "Account id", "help": "As shown in Vault."}
+    )
     api_token = fields.String(required=True, metadata={"label": "API token", "secret": True})
-    signing_secret = fields.String(load_default="", metadata={"label": "Signing secret", "secret": True})
-    mode = fields.String(load_default="live", validate=validate.OneOf(["live", "test"], labels=["Live", "Test"]),
-                         metadata={"label": "Mode"})
-    retries = fields.Integer(load_default=3, validate=validate.Range(min=0, max=10),
-                             metadata={"label": "Retries"})
+    signing_secret = fields.String(
+        load_default="", metadata={"label": "Signing secret", "secret": True}
+    )
+    mode = fields.String(
+        load_default="live",
+        validate=validate.OneOf(["live", "test"], labels=["Live", "Test"]),
+        metadata={"label": "Mode"},
+    )
+    retries = fields.Integer(
+        load_default=3, validate=validate.Range(min=0, max=10), metadata={"label": "Retries"}
+    )
     verbose = fields.Boolean(load_default=False, metadata={"label": "Verbose logging"})
     contact = fields.Email(load_default=None, allow_none=True, metadata={"label": "Contact email"})
-    api_base_url = fields.Url(load_default="https://vault.example.com", metadata={"label": "API base URL"})
-    events = fields.List(fields.String(validate=validate.OneOf(["order.created", "order.shipped"])),
-                         load_default=list, metadata={"label": "Events"})
+    api_base_url = fields.Url(
+        load_default="https://vault.example.com", metadata={"label": "API base URL"}
+    )
+    events = fields.List(
+        fields.String(validate=validate.OneOf(["order.created", "order.shipped"])),
+        load_default=list,
+        metadata={"label": "Events"},
+    )
 
 
 class VaultConnector(Connector):
@@ -68,8 +81,10 @@ def csrf_of(client) -> str:
 
 def sign_in(client, email=ADMIN_EMAIL, password=ADMIN_PASSWORD, **extra):
     client.get("/login")
-    return client.post("/login", data={"email": email, "password": password,
-                                       "csrf_token": csrf_of(client), **extra})
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": csrf_of(client), **extra},
+    )
 
 
 def flashes(page: str) -> list[str]:

@@ -9,8 +9,8 @@ from admin_helpers import ADMIN_EMAIL, ADMIN_PASSWORD, VaultConnector, VaultPlug
 from flask import session as flask_session
 from werkzeug.security import generate_password_hash
 
-from hub.db import Database
-from hub.models import User
+from hub.store.db import Database
+from hub.store.models import User
 from hub.testing import truncate_all
 from hub.web import create_app
 from hub.web.admin import sign_in as sign_in_session

@@ -8,11 +8,11 @@ from email.utils import parsedate_to_datetime
 
 from admin_helpers import ADMIN_EMAIL, ADMIN_PASSWORD, csrf_of, flashes, sign_in
 
-from hub import throttle
-from hub.accounts import set_admin
-from hub.config import Settings
-from hub.models import LoginThrottle, utcnow
-from hub.runtime import Hub
+from hub.accounts import throttle
+from hub.accounts.users import set_admin
+from hub.runtime.hub import Hub
+from hub.store.config import Settings
+from hub.store.models import LoginThrottle, utcnow
 from hub.testing import TEST_SECRET_KEY
 from hub.web import create_app
 
@@ -23,8 +23,15 @@ def test_an_anonymous_visitor_is_sent_to_sign_in_and_back_afterwards(admin_app):
     assert answer.status_code == 302
     assert answer.headers["Location"].startswith("/login?next=")
     client.get(answer.headers["Location"])
-    signed = client.post("/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD,
-                                         "csrf_token": csrf_of(client), "next": "/orders?status=pending"})
+    signed = client.post(
+        "/login",
+        data={
+            "email": ADMIN_EMAIL,
+            "password": ADMIN_PASSWORD,
+            "csrf_token": csrf_of(client),
+            "next": "/orders?status=pending",
+        },
+    )
     assert signed.status_code == 302
     assert signed.headers["Location"] == "/orders?status=pending"
     assert client.get("/orders").status_code == 200
@@ -84,9 +91,14 @@ def test_a_lock_ends_after_its_time_and_a_success_clears_the_count(admin_hub):
     start = utcnow()
     with admin_hub.db.transaction() as db:
         for i in range(throttle.MAX_FAILURES):
-            lock = throttle.record_failure(db, "a@example.com", "1.2.3.4", now=start + timedelta(seconds=i))
+            lock = throttle.record_failure(
+                db, "a@example.com", "1.2.3.4", now=start + timedelta(seconds=i)
+            )
         assert lock is not None
-        assert throttle.check(db, "a@example.com", "1.2.3.4", now=start + timedelta(minutes=5)) is not None
+        assert (
+            throttle.check(db, "a@example.com", "1.2.3.4", now=start + timedelta(minutes=5))
+            is not None
+        )
         later = start + throttle.LOCKOUT + timedelta(seconds=10)
         assert throttle.check(db, "a@example.com", "1.2.3.4", now=later) is None
         # After the lock, counting starts afresh: one failure does not lock again.
@@ -114,7 +126,12 @@ def test_success_clears_earlier_failures(admin_app, admin_hub):
 
 
 def test_next_never_leads_off_the_site(admin_app):
-    for target in ("https://evil.example/x", "//evil.example", "/\\evil.example", "javascript:alert(1)"):
+    for target in (
+        "https://evil.example/x",
+        "//evil.example",
+        "/\\evil.example",
+        "javascript:alert(1)",
+    ):
         client = admin_app.test_client()
         answer = sign_in(client, next=target)
         assert answer.status_code == 302
@@ -143,7 +160,9 @@ def test_the_session_cookie_is_http_only_and_same_site(admin_app):
     assert timedelta(hours=11) < expires - utcnow() <= timedelta(hours=12)
 
 
-def test_the_session_key_is_derived_from_the_hub_secret_not_a_constant(admin_app, make_hub, tmp_path):
+def test_the_session_key_is_derived_from_the_hub_secret_not_a_constant(
+    admin_app, make_hub, tmp_path
+):
     other_key = "Jm3Ai0mX3cZ2H4a0b2oDkZJ0h1xQw8h6Y2QyPq8kM1U="
     other_hub = Hub(Settings.from_env({}, data_dir=tmp_path / "other", secret_key=other_key))
     other = create_app({"HUB": other_hub, "TESTING": True})

@@ -7,7 +7,7 @@ import re
 from admin_helpers import SECRET_TOKEN, VaultConnector, flashes
 
 from hub.core.exceptions import ExternalError
-from hub.models import Channel, Job
+from hub.store.models import Channel, Job
 
 
 def _field(html: str, name: str) -> str:
@@ -15,7 +15,7 @@ def _field(html: str, name: str) -> str:
     start = html.index(f'id="f-{name}"')
     begin = html.rfind('<div class="field', 0, start)
     end = html.find('<div class="field', start)
-    return html[begin:end if end != -1 else None]
+    return html[begin : end if end != -1 else None]
 
 
 def _channel(hub, name):
@@ -43,7 +43,9 @@ def test_the_form_is_generated_from_the_connector_schema(browser):
     assert "novalidate" in html  # the server validates, and says so next to each field
     account = _field(html, "account")
     assert "Account id" in account and "As shown in Vault." in account and 'class="req"' in account
-    assert 'type="password"' in _field(html, "api_token") and 'class="req"' in _field(html, "api_token")
+    assert 'type="password"' in _field(html, "api_token") and 'class="req"' in _field(
+        html, "api_token"
+    )
     assert 'type="password"' in _field(html, "signing_secret")
     assert 'class="req"' not in _field(html, "signing_secret")
     mode = _field(html, "mode")
@@ -65,7 +67,9 @@ def test_errors_are_shown_next_to_their_fields_and_nothing_is_stored(browser, ad
     assert answer.status_code == 422
     html = answer.get_data(as_text=True)
     assert "Missing data for required field." in _field(html, "account")
-    assert "Must be greater than or equal to 0 and less than or equal to 10." in _field(html, "retries")
+    assert "Must be greater than or equal to 0 and less than or equal to 10." in _field(
+        html, "retries"
+    )
     assert "Not a valid email address." in _field(html, "contact")
     assert "Not a valid URL." in _field(html, "api_base_url")
     assert 'aria-invalid="true"' in _field(html, "account")
@@ -85,7 +89,9 @@ def test_a_missing_name_is_reported_with_the_config_errors(browser, admin_hub):
 
 
 def test_a_valid_channel_is_stored_encrypted_and_listed(browser, admin_hub):
-    answer = _add(browser, mode="test", verbose="on", events=["order.shipped"], schedule_seconds="600")
+    answer = _add(
+        browser, mode="test", verbose="on", events=["order.shipped"], schedule_seconds="600"
+    )
     assert answer.status_code == 302
     listing = browser.get(answer.headers["Location"]).get_data(as_text=True)
     assert "Channel “EU store” added." in flashes(listing)
@@ -94,7 +100,11 @@ def test_a_valid_channel_is_stored_encrypted_and_listed(browser, admin_hub):
     assert channel.schedule_seconds == 600 and channel.enabled
     config = admin_hub.decrypt_config("vault", channel.config)
     assert config["api_token"] == SECRET_TOKEN and config["mode"] == "test"
-    assert config["verbose"] is True and config["events"] == ["order.shipped"] and config["retries"] == 3
+    assert (
+        config["verbose"] is True
+        and config["events"] == ["order.shipped"]
+        and config["retries"] == 3
+    )
     assert channel.config["api_token"] != SECRET_TOKEN
 
 
@@ -107,8 +117,10 @@ def test_editing_keeps_a_secret_left_blank_and_never_shows_it(browser, admin_hub
     assert "No value stored." in _field(html, "signing_secret")
     assert 'value="acct-1"' in _field(html, "account")
     assert "/webhooks/eu-store" in html  # vault takes webhooks: its URL is shown
-    answer = browser.post(f"/channels/{channel.id}", {"name": "EU shop", "account": "acct-2",
-                                                     "api_token": "", "mode": "live"})
+    answer = browser.post(
+        f"/channels/{channel.id}",
+        {"name": "EU shop", "account": "acct-2", "api_token": "", "mode": "live"},
+    )
     assert answer.status_code == 302
     changed = _channel(admin_hub, "EU shop")
     config = admin_hub.decrypt_config("vault", changed.config)
@@ -120,8 +132,10 @@ def test_editing_keeps_a_secret_left_blank_and_never_shows_it(browser, admin_hub
 def test_editing_can_replace_a_secret(browser, admin_hub):
     _add(browser)
     channel = _channel(admin_hub, "EU store")
-    browser.post(f"/channels/{channel.id}", {"name": "EU store", "account": "acct-1",
-                                             "api_token": "new-token-value"})
+    browser.post(
+        f"/channels/{channel.id}",
+        {"name": "EU store", "account": "acct-1", "api_token": "new-token-value"},
+    )
     config = admin_hub.decrypt_config("vault", _channel(admin_hub, "EU store").config)
     assert config["api_token"] == "new-token-value"
 
@@ -129,8 +143,9 @@ def test_editing_can_replace_a_secret(browser, admin_hub):
 def test_a_failed_edit_shows_errors_and_changes_nothing(browser, admin_hub):
     _add(browser)
     channel = _channel(admin_hub, "EU store")
-    answer = browser.post(f"/channels/{channel.id}", {"name": "EU store", "account": "",
-                                                     "retries": "-1"})
+    answer = browser.post(
+        f"/channels/{channel.id}", {"name": "EU store", "account": "", "retries": "-1"}
+    )
     html = answer.get_data(as_text=True)
     assert answer.status_code == 422
     assert "Missing data for required field." in _field(html, "account")
@@ -145,22 +160,32 @@ def test_test_connection_shows_the_connectors_answer(browser, admin_hub):
     answer = browser.post(f"/channels/{channel.id}/test", {"next": "/channels"})
     assert answer.headers["Location"] == "/channels"
     html = browser.get("/channels").get_data(as_text=True)
-    assert "Connection test of “EU store” passed: account acct-1 reachable in live mode" in flashes(html)
+    assert "Connection test of “EU store” passed: account acct-1 reachable in live mode" in flashes(
+        html
+    )
 
 
 def test_test_connection_shows_the_error(browser, admin_hub):
     _add(browser)
     channel = _channel(admin_hub, "EU store")
-    VaultConnector.fail_with = ExternalError("401 Unauthorized: check the API token", retryable=False)
-    html = browser.post(f"/channels/{channel.id}/test", follow_redirects=True).get_data(as_text=True)
-    assert "Connection test of “EU store” failed: 401 Unauthorized: check the API token" in flashes(html)
+    VaultConnector.fail_with = ExternalError(
+        "401 Unauthorized: check the API token", retryable=False
+    )
+    html = browser.post(f"/channels/{channel.id}/test", follow_redirects=True).get_data(
+        as_text=True
+    )
+    assert "Connection test of “EU store” failed: 401 Unauthorized: check the API token" in flashes(
+        html
+    )
 
 
 def test_an_unexpected_error_in_a_check_is_named_not_dumped(browser, admin_hub):
     _add(browser)
     channel = _channel(admin_hub, "EU store")
     VaultConnector.fail_with = RuntimeError(f"boom {SECRET_TOKEN}")
-    html = browser.post(f"/channels/{channel.id}/test", follow_redirects=True).get_data(as_text=True)
+    html = browser.post(f"/channels/{channel.id}/test", follow_redirects=True).get_data(
+        as_text=True
+    )
     assert "Unexpected error (RuntimeError)" in " ".join(flashes(html))
     assert SECRET_TOKEN not in html
 
@@ -168,9 +193,13 @@ def test_an_unexpected_error_in_a_check_is_named_not_dumped(browser, admin_hub):
 def test_sync_now_queues_one_pull(browser, admin_hub):
     _add(browser)
     channel = _channel(admin_hub, "EU store")
-    first = browser.post(f"/channels/{channel.id}/sync", follow_redirects=True).get_data(as_text=True)
+    first = browser.post(f"/channels/{channel.id}/sync", follow_redirects=True).get_data(
+        as_text=True
+    )
     assert "Sync of “EU store” queued" in " ".join(flashes(first))
-    second = browser.post(f"/channels/{channel.id}/sync", follow_redirects=True).get_data(as_text=True)
+    second = browser.post(f"/channels/{channel.id}/sync", follow_redirects=True).get_data(
+        as_text=True
+    )
     assert "already queued or running" in " ".join(flashes(second))
     with admin_hub.db.read() as db:
         assert db.query(Job).filter_by(kind="channel.pull", channel_id=channel.id).count() == 1
@@ -179,10 +208,12 @@ def test_sync_now_queues_one_pull(browser, admin_hub):
 def test_sync_now_is_refused_for_a_connector_that_does_not_pull(browser, admin_hub):
     manual = _channel(admin_hub, "Manual orders")
     html = browser.get("/channels").get_data(as_text=True)
-    row = html[html.index(f'id="channel-{manual.id}"'):]
-    row = row[:row.index("</tr>")]
+    row = html[html.index(f'id="channel-{manual.id}"') :]
+    row = row[: row.index("</tr>")]
     assert "Sync now" not in row and "Test connection" in row
-    answer = browser.post(f"/channels/{manual.id}/sync", follow_redirects=True).get_data(as_text=True)
+    answer = browser.post(f"/channels/{manual.id}/sync", follow_redirects=True).get_data(
+        as_text=True
+    )
     assert "does not pull orders" in " ".join(flashes(answer))
     with admin_hub.db.read() as db:
         assert db.query(Job).filter_by(kind="channel.pull").count() == 0
@@ -191,12 +222,20 @@ def test_sync_now_is_refused_for_a_connector_that_does_not_pull(browser, admin_h
 def test_disable_and_enable(browser, admin_hub):
     _add(browser)
     channel = _channel(admin_hub, "EU store")
-    html = browser.post(f"/channels/{channel.id}/enabled", {"enabled": "0", "next": "/channels"},
-                        follow_redirects=True).get_data(as_text=True)
+    html = browser.post(
+        f"/channels/{channel.id}/enabled",
+        {"enabled": "0", "next": "/channels"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert "“EU store” is disabled." in flashes(html)
     assert not _channel(admin_hub, "EU store").enabled
-    assert "is disabled: enable it first" in " ".join(flashes(
-        browser.post(f"/channels/{channel.id}/sync", follow_redirects=True).get_data(as_text=True)))
+    assert "is disabled: enable it first" in " ".join(
+        flashes(
+            browser.post(f"/channels/{channel.id}/sync", follow_redirects=True).get_data(
+                as_text=True
+            )
+        )
+    )
     browser.post(f"/channels/{channel.id}/enabled", {"enabled": "1"})
     assert _channel(admin_hub, "EU store").enabled
 
@@ -204,7 +243,9 @@ def test_disable_and_enable(browser, admin_hub):
 def test_the_list_shows_each_channels_last_error(browser, admin_hub):
     _add(browser)
     with admin_hub.db.transaction() as db:
-        db.query(Channel).filter_by(name="EU store").one().last_error = "ExternalError: 503 from vault"
+        db.query(Channel).filter_by(
+            name="EU store"
+        ).one().last_error = "ExternalError: 503 from vault"
     html = browser.get("/channels").get_data(as_text=True)
     assert "ExternalError: 503 from vault" in html
     assert re.search(r"Vault\s*<br>", html)

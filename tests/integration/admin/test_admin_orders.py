@@ -6,10 +6,10 @@ import re
 
 from admin_helpers import flashes
 
-from hub import actions
-from hub.channels import create_channel
+from hub.channels.manage import create_channel
 from hub.core.order import Customer, PaymentData, ShipmentData
-from hub.models import Order, OrderAuditEvent
+from hub.orders import actions
+from hub.store.models import Order, OrderAuditEvent
 from hub.testing import order_data
 
 
@@ -25,12 +25,19 @@ def _order(hub, order_id) -> Order:
 
 
 def test_the_list_filters_by_status_channel_and_search(browser, admin_hub, make_order):
-    first = make_order(admin_hub, number="#2001", customer=Customer(email="bob@example.com", name="Bob"))
+    first = make_order(
+        admin_hub, number="#2001", customer=Customer(email="bob@example.com", name="Bob")
+    )
     make_order(admin_hub, number="#2002", customer=Customer(email="ann@example.com", name="Ann"))
     with admin_hub.db.transaction() as db:
         actions.cancel(db, first, actor="test")
-        store = create_channel(admin_hub, db, name="EU store", connector="vault",
-                               config={"account": "a", "api_token": "t"})
+        store = create_channel(
+            admin_hub,
+            db,
+            name="EU store",
+            connector="vault",
+            config={"account": "a", "api_token": "t"},
+        )
         actions.upsert_order(db, store, order_data(external_id="77", number="#EU-77"), actor="test")
     every = browser.get("/orders").get_data(as_text=True)
     assert all(n in every for n in ("#2001", "#2002", "#EU-77"))
@@ -42,7 +49,9 @@ def test_the_list_filters_by_status_channel_and_search(browser, admin_hub, make_
     assert "#2002" in search and "#2001" not in search
     by_email = browser.get("/orders?q=ann@example").get_data(as_text=True)
     assert "#2002" in by_email and "#2001" not in by_email
-    assert "No orders match these filters." in browser.get("/orders?q=nothing-like-it").get_data(as_text=True)
+    assert "No orders match these filters." in browser.get("/orders?q=nothing-like-it").get_data(
+        as_text=True
+    )
 
 
 def test_the_list_pages_through_many_orders(browser, admin_hub, make_order):
@@ -56,8 +65,9 @@ def test_the_list_pages_through_many_orders(browser, admin_hub, make_order):
 
 
 def test_the_order_page_shows_lines_totals_payments_and_timeline(browser, admin_hub, make_order):
-    order_id = make_order(admin_hub, payments=[PaymentData(reference="pi_123", amount=4498,
-                                                           status="authorized")])
+    order_id = make_order(
+        admin_hub, payments=[PaymentData(reference="pi_123", amount=4498, status="authorized")]
+    )
     html = browser.get(f"/orders/{order_id}").get_data(as_text=True)
     assert "TSHIRT-M" in html and "T-shirt M" in html
     assert "19.99" in html and "39.98 USD" in html and "5.00 USD" in html and "44.98 USD" in html
@@ -69,12 +79,20 @@ def test_the_order_page_shows_lines_totals_payments_and_timeline(browser, admin_
 
 def test_buttons_are_exactly_the_events_the_status_allows(browser, admin_hub, make_order):
     order_id = make_order(admin_hub)
-    assert _buttons(browser.get(f"/orders/{order_id}").get_data(as_text=True)) == ["confirm", "hold", "cancel"]
+    assert _buttons(browser.get(f"/orders/{order_id}").get_data(as_text=True)) == [
+        "confirm",
+        "hold",
+        "cancel",
+    ]
     with admin_hub.db.transaction() as db:
         actions.confirm(db, order_id, actor="test")
         actions.start_fulfillment(db, order_id, actor="test")
     # Partial shipping follows from shipments; "ship" records one for the rest.
-    assert _buttons(browser.get(f"/orders/{order_id}").get_data(as_text=True)) == ["hold", "ship", "cancel"]
+    assert _buttons(browser.get(f"/orders/{order_id}").get_data(as_text=True)) == [
+        "hold",
+        "ship",
+        "cancel",
+    ]
     with admin_hub.db.transaction() as db:
         actions.ship(db, order_id, ShipmentData(external_id="s1"), actor="test")
         actions.deliver(db, order_id, actor="test")
@@ -85,7 +103,9 @@ def test_buttons_are_exactly_the_events_the_status_allows(browser, admin_hub, ma
 
 def test_pressing_a_button_moves_the_order_and_writes_who_did_it(browser, admin_hub, make_order):
     order_id = make_order(admin_hub)
-    answer = browser.post(f"/orders/{order_id}/transition", {"event": "confirm"}, follow_redirects=True)
+    answer = browser.post(
+        f"/orders/{order_id}/transition", {"event": "confirm"}, follow_redirects=True
+    )
     assert "Confirm done — it is now confirmed." in " ".join(flashes(answer.get_data(as_text=True)))
     assert _order(admin_hub, order_id).status == "confirmed"
     with admin_hub.db.read() as db:
@@ -97,11 +117,14 @@ def test_hold_needs_a_reason(browser, admin_hub, make_order):
     order_id = make_order(admin_hub)
     html = browser.get(f"/orders/{order_id}").get_data(as_text=True)
     assert 'name="reason"' in html and "Reason for the hold" in html
-    refused = browser.post(f"/orders/{order_id}/transition", {"event": "hold", "reason": "  "},
-                           follow_redirects=True).get_data(as_text=True)
+    refused = browser.post(
+        f"/orders/{order_id}/transition", {"event": "hold", "reason": "  "}, follow_redirects=True
+    ).get_data(as_text=True)
     assert "A hold needs a reason" in " ".join(flashes(refused))
     assert _order(admin_hub, order_id).status == "pending"
-    browser.post(f"/orders/{order_id}/transition", {"event": "hold", "reason": "address looks wrong"})
+    browser.post(
+        f"/orders/{order_id}/transition", {"event": "hold", "reason": "address looks wrong"}
+    )
     held = _order(admin_hub, order_id)
     assert held.status == "on_hold" and held.hold_reasons == ["address looks wrong"]
     page = browser.get(f"/orders/{order_id}").get_data(as_text=True)
@@ -111,13 +134,15 @@ def test_hold_needs_a_reason(browser, admin_hub, make_order):
 
 def test_an_invalid_transition_is_explained_and_changes_nothing(browser, admin_hub, make_order):
     order_id = make_order(admin_hub)
-    html = browser.post(f"/orders/{order_id}/transition", {"event": "deliver"},
-                        follow_redirects=True).get_data(as_text=True)
+    html = browser.post(
+        f"/orders/{order_id}/transition", {"event": "deliver"}, follow_redirects=True
+    ).get_data(as_text=True)
     message = " ".join(flashes(html))
     assert "is pending: cannot deliver (allowed: confirm, hold, cancel)" in message
     assert _order(admin_hub, order_id).status == "pending"
-    unknown = browser.post(f"/orders/{order_id}/transition", {"event": "explode"},
-                           follow_redirects=True).get_data(as_text=True)
+    unknown = browser.post(
+        f"/orders/{order_id}/transition", {"event": "explode"}, follow_redirects=True
+    ).get_data(as_text=True)
     assert "cannot explode" in " ".join(flashes(unknown))
 
 

@@ -12,11 +12,14 @@ from datetime import timedelta
 import pytest
 from admin_helpers import flashes, sign_in
 
-from hub import throttle
-from hub.jobs import dead_letter
-from hub.models import StockLevel, utcnow
+from hub.accounts import throttle
+from hub.queue.jobs import dead_letter
+from hub.store.models import StockLevel, utcnow
 
-pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("admin_hub", ["postgresql"], indirect=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.parametrize("admin_hub", ["postgresql"], indirect=True),
+]
 
 
 def test_dashboard_and_orders_on_postgres(browser, admin_hub, make_order):
@@ -42,8 +45,11 @@ def test_sign_in_throttle_on_postgres(admin_app, admin_hub):
 
 def test_stock_jobs_and_inbox_on_postgres(browser, admin_hub):
     browser.post("/stock/locations", {"code": "main", "priority": "1", "active": "on"})
-    answer = browser.post("/stock/levels", {"sku": "MUG", "location": "main", "on_hand": "4",
-                                            "reason": "count"}, follow_redirects=True)
+    answer = browser.post(
+        "/stock/levels",
+        {"sku": "MUG", "location": "main", "on_hand": "4", "reason": "count"},
+        follow_redirects=True,
+    )
     assert "MUG at main: on hand is now 4." in flashes(answer.get_data(as_text=True))
     with admin_hub.db.read() as db:
         assert db.query(StockLevel).one().on_hand == 4

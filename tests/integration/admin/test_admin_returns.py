@@ -8,10 +8,11 @@ import pytest
 from admin_helpers import flashes
 from sqlalchemy import select
 
-from hub import actions, inventory
-from hub.channels import create_channel
+from hub.channels.manage import create_channel
 from hub.core.order import PaymentData, ShipmentData
-from hub.models import Job, Order, Return, StockLevel
+from hub.inventory import levels as inventory
+from hub.orders import actions
+from hub.store.models import Job, Order, Return, StockLevel
 
 TOTAL = 2 * 1999 + 500  # make_order: 2 × TSHIRT-M at 19.99 + 5.00 shipping
 
@@ -20,14 +21,33 @@ TOTAL = 2 * 1999 + 500  # make_order: 2 × TSHIRT-M at 19.99 + 5.00 shipping
 def shipped(admin_hub, make_order):
     """A shipped order of 2 × TSHIRT-M paid through a Stripe channel (captured), stock kept at "wh"."""
     with admin_hub.db.transaction() as db:
-        create_channel(admin_hub, db, name="Stripe", connector="stripe", slug="stripe", config={
-            "secret_key": "sk_test_never_called", "capture": "automatic",
-            "api_base_url": "http://127.0.0.1:9"})
+        create_channel(
+            admin_hub,
+            db,
+            name="Stripe",
+            connector="stripe",
+            slug="stripe",
+            config={
+                "secret_key": "sk_test_never_called",
+                "capture": "automatic",
+                "api_base_url": "http://127.0.0.1:9",
+            },
+        )
         inventory.upsert_location(db, "wh", priority=10)
         inventory.upsert_location(db, "outlet")
         inventory.set_on_hand(db, [inventory.LevelChange("TSHIRT-M", "wh", 5)], actor="test")
-    order_id = make_order(admin_hub, payments=[PaymentData(reference="pi_1", amount=TOTAL, status="captured",
-                                                           channel="stripe", captured_amount=TOTAL)])
+    order_id = make_order(
+        admin_hub,
+        payments=[
+            PaymentData(
+                reference="pi_1",
+                amount=TOTAL,
+                status="captured",
+                channel="stripe",
+                captured_amount=TOTAL,
+            )
+        ],
+    )
     with admin_hub.db.transaction() as db:
         actions.confirm(db, order_id, actor="test")
         actions.start_fulfillment(db, order_id, actor="test")
@@ -43,33 +63,46 @@ def messages(answer) -> str:
 def returns_of(hub, order_id) -> list[tuple[str, int, int]]:
     """(status, refund amount, refunded amount) of each return of the order, oldest first."""
     with hub.db.read() as db:
-        return [(r.status, r.refund_amount + r.shipping_refund, r.refunded_amount)
-                for r in db.scalars(select(Return).where(Return.order_id == order_id).order_by(Return.id))]
+        return [
+            (r.status, r.refund_amount + r.shipping_refund, r.refunded_amount)
+            for r in db.scalars(
+                select(Return).where(Return.order_id == order_id).order_by(Return.id)
+            )
+        ]
 
 
 def refund_jobs(hub) -> list[int]:
     with hub.db.read() as db:
-        return [j.payload["amount"] for j in db.scalars(select(Job).where(Job.kind == "payment.refund"))]
+        return [
+            j.payload["amount"] for j in db.scalars(select(Job).where(Job.kind == "payment.refund"))
+        ]
 
 
 def open_return(browser, order_id, line_id, qty=1, **extra):
-    return browser.post(f"/orders/{order_id}/returns", {f"qty-{line_id}": str(qty), "reason": "too small",
-                                                        **extra}, follow_redirects=True)
+    return browser.post(
+        f"/orders/{order_id}/returns",
+        {f"qty-{line_id}": str(qty), "reason": "too small", **extra},
+        follow_redirects=True,
+    )
 
 
-def test_a_return_opened_on_the_order_page_is_listed_there_with_its_next_step(browser, admin_hub, shipped):
+def test_a_return_opened_on_the_order_page_is_listed_there_with_its_next_step(
+    browser, admin_hub, shipped
+):
     order_id, line_id = shipped
     page = browser.get(f"/orders/{order_id}").get_data(as_text=True)
     assert "Open a return" in page
     assert f'name="qty-{line_id}" min="0" max="2"' in page
     assert "Also refund the shipping (5.00 USD)" in page
 
-    answer = open_return(browser, order_id, line_id, 1, refund_shipping="on", **{f"loc-{line_id}": "outlet"})
+    answer = open_return(
+        browser, order_id, line_id, 1, refund_shipping="on", **{f"loc-{line_id}": "outlet"}
+    )
 
     assert "Return 1 opened for 1 unit: it refunds 24.99 USD once received." in messages(answer)
     assert returns_of(admin_hub, order_id) == [("requested", 1999 + 500, 0)]
     html = answer.get_data(as_text=True)
-    section = html[html.index('id="returns"'):html.index("<h2>Timeline</h2>")]
+    section = html[html.index('id="returns"') : html.index("<h2>Timeline</h2>")]
     assert "too small" in section and "back to outlet" in section and "+ 5.00 shipping" in section
     assert 'class="badge return-requested"' in section
     assert re.search(r'action="/returns/1/approve"', section)
@@ -84,14 +117,18 @@ def test_approve_receive_and_refund_from_the_order_page(browser, admin_hub, ship
     approved = browser.post("/returns/1/approve", follow_redirects=True)
     assert "Return 1 approved." in messages(approved)
     assert 'action="/returns/1/receive"' in approved.get_data(as_text=True)
-    received = browser.post("/returns/1/receive", {f"dest-{line_id}": "outlet"}, follow_redirects=True)
+    received = browser.post(
+        "/returns/1/receive", {f"dest-{line_id}": "outlet"}, follow_redirects=True
+    )
     assert "Return 1 received. Restocked: 2 × TSHIRT-M at outlet." in messages(received)
     page = received.get_data(as_text=True)
     assert "At most 44.98 USD can still be refunded" in page
     refunded = browser.post("/returns/1/refund", {"amount": ""}, follow_redirects=True)
 
-    assert "Return 1 refunded. 39.98 USD goes back through the order's payments; the order is now returned." \
+    assert (
+        "Return 1 refunded. 39.98 USD goes back through the order's payments; the order is now returned."
         in messages(refunded)
+    )
     assert returns_of(admin_hub, order_id) == [("refunded", 3998, 3998)]
     assert refund_jobs(admin_hub) == [3998]
     with admin_hub.db.read() as db:
@@ -102,7 +139,8 @@ def test_approve_receive_and_refund_from_the_order_page(browser, admin_hub, ship
 
 
 def test_a_refund_over_what_can_be_refunded_is_refused_with_the_figure_and_queues_nothing(
-        browser, admin_hub, shipped):
+    browser, admin_hub, shipped
+):
     order_id, line_id = shipped
     open_return(browser, order_id, line_id, 1)
     browser.post("/returns/1/approve")
@@ -123,9 +161,13 @@ def test_return_forms_without_their_csrf_token_change_nothing(browser, admin_hub
     open_return(browser, order_id, line_id, 1)
     client = browser.client  # posts without the token
 
-    for url, data in ((f"/orders/{order_id}/returns", {f"qty-{line_id}": "1", "reason": "forged"}),
-                      ("/returns/1/approve", {}), ("/returns/1/reject", {"reason": "forged"}),
-                      ("/returns/1/receive", {}), ("/returns/1/refund", {"amount": "1.00"})):
+    for url, data in (
+        (f"/orders/{order_id}/returns", {f"qty-{line_id}": "1", "reason": "forged"}),
+        ("/returns/1/approve", {}),
+        ("/returns/1/reject", {"reason": "forged"}),
+        ("/returns/1/receive", {}),
+        ("/returns/1/refund", {"amount": "1.00"}),
+    ):
         assert client.post(url, data=data).status_code == 400, url
         assert client.post(url, data={**data, "csrf_token": "forged"}).status_code == 400, url
 
@@ -135,9 +177,12 @@ def test_return_forms_without_their_csrf_token_change_nothing(browser, admin_hub
 
 def test_what_the_forms_cannot_accept_is_explained(browser, admin_hub, shipped):
     order_id, line_id = shipped
-    nothing = browser.post(f"/orders/{order_id}/returns", {f"qty-{line_id}": "0", "reason": ""},
-                           follow_redirects=True)
-    assert "To open a return, give how many units of which line come back, a reason." in messages(nothing)
+    nothing = browser.post(
+        f"/orders/{order_id}/returns", {f"qty-{line_id}": "0", "reason": ""}, follow_redirects=True
+    )
+    assert "To open a return, give how many units of which line come back, a reason." in messages(
+        nothing
+    )
     not_a_number = open_return(browser, order_id, line_id, "two")
     assert "a whole number of units (not 'two')" in messages(not_a_number)
     too_many = open_return(browser, order_id, line_id, 3)

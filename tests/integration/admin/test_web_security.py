@@ -13,7 +13,7 @@ import pytest
 from admin_helpers import SECRET_SIGNING, SECRET_TOKEN, csrf_of
 from werkzeug.routing.converters import NumberConverter, UUIDConverter
 
-from hub.models import Channel, Order
+from hub.store.models import Channel, Order
 
 #: Routes anyone may call: provider webhooks (signed), the customer's tracking
 #: page (unguessable token), health and metrics probes, signing in, static files.
@@ -45,8 +45,17 @@ def _is_public(path: str) -> bool:
 
 def test_the_walk_covers_the_admin_ui(admin_app):
     walked = {path for _, path, _ in _routes(admin_app) if not _is_public(path)}
-    assert {"/", "/orders", "/orders/1", "/channels", "/channels/new", "/stock", "/jobs", "/inbox",
-            "/tokens"} <= walked
+    assert {
+        "/",
+        "/orders",
+        "/orders/1",
+        "/channels",
+        "/channels/new",
+        "/stock",
+        "/jobs",
+        "/inbox",
+        "/tokens",
+    } <= walked
 
 
 def test_every_route_but_the_public_ones_refuses_an_anonymous_request(admin_app):
@@ -57,8 +66,9 @@ def test_every_route_but_the_public_ones_refuses_an_anonymous_request(admin_app)
     for method, path, rule in _routes(admin_app):
         if _is_public(path):
             continue
-        answer = client.open(path, method=method, data={"csrf_token": token},
-                             headers={"X-CSRF-Token": token})
+        answer = client.open(
+            path, method=method, data={"csrf_token": token}, headers={"X-CSRF-Token": token}
+        )
         checked += 1
         if path.startswith(API_PREFIX):
             assert answer.status_code == 401, f"{method} {rule} answered {answer.status_code}"
@@ -85,9 +95,15 @@ def test_every_form_post_without_its_csrf_token_is_refused(browser):
 def test_a_forged_post_changes_nothing(browser, admin_hub, make_order):
     order_id = make_order(admin_hub)
     client = browser.client
-    assert client.post(f"/orders/{order_id}/transition", data={"event": "cancel"}).status_code == 400
-    assert client.post("/channels/new/vault", data={"name": "Forged", "account": "a",
-                                                     "api_token": "t"}).status_code == 400
+    assert (
+        client.post(f"/orders/{order_id}/transition", data={"event": "cancel"}).status_code == 400
+    )
+    assert (
+        client.post(
+            "/channels/new/vault", data={"name": "Forged", "account": "a", "api_token": "t"}
+        ).status_code
+        == 400
+    )
     assert client.post("/logout").status_code == 400
     with admin_hub.db.read() as db:
         assert db.get(Order, order_id).status == "pending"
@@ -118,16 +134,24 @@ def test_pages_send_a_strict_content_security_policy(browser):
 
 @pytest.fixture
 def channel_with_secrets(browser, admin_hub):
-    answer = browser.post("/channels/new/vault", {
-        "name": "Secret store", "account": "acct-1", "api_token": SECRET_TOKEN,
-        "signing_secret": SECRET_SIGNING, "mode": "live",
-    })
+    answer = browser.post(
+        "/channels/new/vault",
+        {
+            "name": "Secret store",
+            "account": "acct-1",
+            "api_token": SECRET_TOKEN,
+            "signing_secret": SECRET_SIGNING,
+            "mode": "live",
+        },
+    )
     assert answer.status_code == 302, answer.get_data(as_text=True)
     with admin_hub.db.read() as db:
         return db.query(Channel).filter_by(name="Secret store").one().id
 
 
-def test_no_page_ever_shows_a_stored_secret(browser, admin_hub, channel_with_secrets, make_order, caplog):
+def test_no_page_ever_shows_a_stored_secret(
+    browser, admin_hub, channel_with_secrets, make_order, caplog
+):
     caplog.set_level(logging.DEBUG)
     order_id = make_order(admin_hub)
     with admin_hub.db.read() as db:
@@ -136,16 +160,24 @@ def test_no_page_ever_shows_a_stored_secret(browser, admin_hub, channel_with_sec
     pages = []
     for method, path, rule in _routes(browser.app):
         if method == "GET" and not path.startswith(("/static/", "/api/", "/webhooks/", "/metrics")):
-            pages.append(rule.build({k: channel_id if k == "channel_id" else 1
-                                     for k in rule.arguments}, append_unknown=False)[1])
+            pages.append(
+                rule.build(
+                    {k: channel_id if k == "channel_id" else 1 for k in rule.arguments},
+                    append_unknown=False,
+                )[1]
+            )
     pages += ["/channels/new/vault", "/jobs?status=dead", "/inbox?status=failed", f"/track/{token}"]
     # A failed edit re-shows the form: still no secret in it.
-    failed = browser.post(f"/channels/{channel_id}", {"name": "", "account": "acct-1",
-                                                     "api_token": "another-secret-typed-in"})
+    failed = browser.post(
+        f"/channels/{channel_id}",
+        {"name": "", "account": "acct-1", "api_token": "another-secret-typed-in"},
+    )
     assert failed.status_code == 422
     bodies = [failed.get_data(as_text=True)]
     # Test the connection too: its message must not echo the secret either.
-    bodies.append(browser.post(f"/channels/{channel_id}/test", follow_redirects=True).get_data(as_text=True))
+    bodies.append(
+        browser.post(f"/channels/{channel_id}/test", follow_redirects=True).get_data(as_text=True)
+    )
     shown = 0
     for page in pages:
         answer = browser.get(page)

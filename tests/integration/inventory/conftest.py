@@ -13,6 +13,7 @@ def fakes():
     FakeMailer.sent = []
     return FakePlugin()
 
+
 @pytest.fixture
 def new_order(make_order):
     """Create an order with these (sku, qty) lines and its own customer email (no duplicate holds)."""

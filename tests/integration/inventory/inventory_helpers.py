@@ -9,12 +9,12 @@ from marshmallow import Schema, fields
 from sqlalchemy import func, select
 
 from hub import hookimpl
-from hub.channels import create_channel
-from hub.connectors import Connector, RefundResult
+from hub.channels.manage import create_channel
 from hub.core.order import Line
-from hub.http import HttpClient
-from hub.inventory import LevelChange, set_on_hand, upsert_location
-from hub.models import Order, StockLevel, StockReservation
+from hub.integration.connectors import Connector, RefundResult
+from hub.integration.http import HttpClient
+from hub.inventory.levels import LevelChange, set_on_hand, upsert_location
+from hub.store.models import Order, StockLevel, StockReservation
 
 
 class NoConfig(Schema):
@@ -47,11 +47,17 @@ class FakeGateway(Connector):
 
     def __init__(self, channel):
         super().__init__(channel)
-        self.http = HttpClient(self.config["api_base_url"], connector="fake-gateway", sleep=lambda s: None)
+        self.http = HttpClient(
+            self.config["api_base_url"], connector="fake-gateway", sleep=lambda s: None
+        )
 
     def refund(self, payment, amount, *, idempotency_key, reason=""):
-        body = self.http.request("POST", "/v1/refunds", data={"payment": payment.reference, "amount": amount},
-                                 headers={"Idempotency-Key": idempotency_key}).json()
+        body = self.http.request(
+            "POST",
+            "/v1/refunds",
+            data={"payment": payment.reference, "amount": amount},
+            headers={"Idempotency-Key": idempotency_key},
+        ).json()
         return RefundResult(external_id=body["id"], amount=body["amount"], status=body["status"])
 
     def close(self):
@@ -91,31 +97,45 @@ class FakePlugin:
         return [FakeShipping, FakeGateway, FakeStore, FakeMailer]
 
 
-def stock(hub, levels: dict[tuple[str, str], int], priorities: dict[str, int] | None = None) -> None:
+def stock(
+    hub, levels: dict[tuple[str, str], int], priorities: dict[str, int] | None = None
+) -> None:
     """Create locations (with priorities) and set on-hand quantities."""
     priorities = priorities or {}
     with hub.db.transaction() as session:
         for code in sorted({loc for _, loc in levels} | set(priorities)):
             upsert_location(session, code, priority=priorities.get(code, 0))
-        set_on_hand(session, [LevelChange(sku, loc, qty) for (sku, loc), qty in levels.items()],
-                    actor="test", reason="set-up", source="test")
+        set_on_hand(
+            session,
+            [LevelChange(sku, loc, qty) for (sku, loc), qty in levels.items()],
+            actor="test",
+            reason="set-up",
+            source="test",
+        )
 
 
 def levels(hub) -> dict[tuple[str, str], tuple[int, int]]:
     """{(sku, location code): (on_hand, reserved)}."""
-    from hub.inventory import list_levels
+    from hub.inventory.levels import list_levels
 
     with hub.db.read() as session:
-        return {(lv.sku, lv.location_code): (lv.on_hand, lv.reserved)
-                for lv in list_levels(session, limit=10_000)}
+        return {
+            (lv.sku, lv.location_code): (lv.on_hand, lv.reserved)
+            for lv in list_levels(session, limit=10_000)
+        }
 
 
 def active_reserved(hub) -> dict[tuple[str, int], int]:
     with hub.db.read() as session:
         rows = session.execute(
-            select(StockReservation.sku, StockReservation.location_id, func.sum(StockReservation.quantity))
+            select(
+                StockReservation.sku,
+                StockReservation.location_id,
+                func.sum(StockReservation.quantity),
+            )
             .where(StockReservation.status == "active")
-            .group_by(StockReservation.sku, StockReservation.location_id))
+            .group_by(StockReservation.sku, StockReservation.location_id)
+        )
         return {(sku, loc): int(q) for sku, loc, q in rows}
 
 
@@ -126,7 +146,10 @@ def check_invariants(hub) -> None:
         for lv in session.scalars(select(StockLevel)):
             assert lv.on_hand >= 0 and lv.reserved >= 0, (lv.sku, lv.on_hand, lv.reserved)
             assert lv.reserved <= lv.on_hand, (lv.sku, lv.on_hand, lv.reserved)
-            assert lv.reserved == reserved.get((lv.sku, lv.location_id), 0), (lv.sku, lv.location_id)
+            assert lv.reserved == reserved.get((lv.sku, lv.location_id), 0), (
+                lv.sku,
+                lv.location_id,
+            )
 
 
 def order_state(hub, order_id: int) -> SimpleNamespace:
@@ -134,11 +157,26 @@ def order_state(hub, order_id: int) -> SimpleNamespace:
     with hub.db.read() as session:
         o = session.get(Order, order_id)
         return SimpleNamespace(
-            id=o.id, status=o.status, financial_status=o.financial_status, hold_reasons=list(o.hold_reasons),
+            id=o.id,
+            status=o.status,
+            financial_status=o.financial_status,
+            hold_reasons=list(o.hold_reasons),
             lines=[SimpleNamespace(id=x.id, sku=x.sku, quantity=x.quantity) for x in o.lines],
-            events=[SimpleNamespace(name=e.name, reason=e.reason, data=e.data, actor=e.actor) for e in o.events],
-            payments=[SimpleNamespace(id=p.id, reference=p.reference, captured=p.captured_amount,
-                                      refunded=p.refunded_amount, refunds=len(p.refunds)) for p in o.payments])
+            events=[
+                SimpleNamespace(name=e.name, reason=e.reason, data=e.data, actor=e.actor)
+                for e in o.events
+            ],
+            payments=[
+                SimpleNamespace(
+                    id=p.id,
+                    reference=p.reference,
+                    captured=p.captured_amount,
+                    refunded=p.refunded_amount,
+                    refunds=len(p.refunds),
+                )
+                for p in o.payments
+            ],
+        )
 
 
 def lines(*items: tuple[str, int], price: int = 1000) -> dict[str, Any]:

@@ -9,8 +9,8 @@ import pytest
 from inventory_helpers import active_reserved, check_invariants, levels, stock
 from sqlalchemy import func, select
 
-from hub.jobs import claim, run
-from hub.models import Job, Order
+from hub.queue.jobs import claim, run
+from hub.store.models import Job, Order
 
 pytestmark = pytest.mark.postgres
 
@@ -40,8 +40,12 @@ def test_fifty_orders_confirmed_in_parallel_for_ten_units_confirm_exactly_ten(pg
     # Every job succeeded the first time: no deadlock, no retry.
     assert outcomes == ["succeeded"] * 50
     with hub.db.read() as session:
-        orders = session.execute(select(Order.status, Order.hold_reasons).where(Order.id.in_(order_ids))).all()
-        assert session.scalar(select(func.count()).select_from(Job).where(Job.status == "failed")) == 0
+        orders = session.execute(
+            select(Order.status, Order.hold_reasons).where(Order.id.in_(order_ids))
+        ).all()
+        assert (
+            session.scalar(select(func.count()).select_from(Job).where(Job.status == "failed")) == 0
+        )
     confirmed = [o for o in orders if o.status == "confirmed"]
     held = [o for o in orders if o.status == "on_hold"]
     assert len(confirmed) == 10
@@ -49,14 +53,19 @@ def test_fifty_orders_confirmed_in_parallel_for_ten_units_confirm_exactly_ten(pg
     assert levels(hub) == {("HOT", "wh"): (10, 10)}
     assert sum(active_reserved(hub).values()) == 10
     check_invariants(hub)
-    print(f"\n50 orders / 10 units / 8 threads on PostgreSQL: {len(confirmed)} confirmed, "
-          f"{len(held)} held out_of_stock, reserved 10, {elapsed:.2f}s")
+    print(
+        f"\n50 orders / 10 units / 8 threads on PostgreSQL: {len(confirmed)} confirmed, "
+        f"{len(held)} held out_of_stock, reserved 10, {elapsed:.2f}s"
+    )
 
 
 def test_concurrent_split_orders_across_locations_never_oversell(pg_hub, new_order):
     hub = pg_hub
-    stock(hub, {("A", "east"): 3, ("A", "west"): 3, ("B", "east"): 2, ("B", "west"): 4},
-          priorities={"east": 2, "west": 1})
+    stock(
+        hub,
+        {("A", "east"): 3, ("A", "west"): 3, ("B", "east"): 2, ("B", "west"): 4},
+        priorities={"east": 2, "west": 1},
+    )
     for _ in range(20):
         new_order(hub, ("A", 1), ("B", 1))
     start = threading.Barrier(6)

@@ -12,11 +12,12 @@ from inventory_helpers import (
 )
 from sqlalchemy import select
 
-from hub import actions, hookimpl
+from hub import hookimpl
 from hub.core.exceptions import ValidationError
 from hub.core.order import ShipmentData
-from hub.inventory import LevelChange, adjust_on_hand, set_on_hand
-from hub.models import FulfillmentGroup, StockMovement, StockReservation
+from hub.inventory.levels import LevelChange, adjust_on_hand, set_on_hand
+from hub.orders import actions
+from hub.store.models import FulfillmentGroup, StockMovement, StockReservation
 
 
 def held_event(hub, order_id, reason):
@@ -25,17 +26,26 @@ def held_event(hub, order_id, reason):
 
 
 def test_confirm_reserves_every_line_at_the_highest_priority_location(hub, new_order, run_jobs):
-    stock(hub, {("A", "east"): 5, ("B", "east"): 5, ("A", "west"): 5, ("B", "west"): 5},
-          priorities={"east": 1, "west": 9})
+    stock(
+        hub,
+        {("A", "east"): 5, ("B", "east"): 5, ("A", "west"): 5, ("B", "west"): 5},
+        priorities={"east": 1, "west": 9},
+    )
     oid = new_order(hub, ("A", 2), ("B", 1))
     run_jobs(hub)
     assert order_state(hub, oid).status == "confirmed"
-    assert levels(hub) == {("A", "east"): (5, 0), ("B", "east"): (5, 0),
-                           ("A", "west"): (5, 2), ("B", "west"): (5, 1)}
+    assert levels(hub) == {
+        ("A", "east"): (5, 0),
+        ("B", "east"): (5, 0),
+        ("A", "west"): (5, 2),
+        ("B", "west"): (5, 1),
+    }
     check_invariants(hub)
 
 
-def test_short_stock_holds_out_of_stock_naming_the_skus_and_reserves_nothing(hub, new_order, run_jobs):
+def test_short_stock_holds_out_of_stock_naming_the_skus_and_reserves_nothing(
+    hub, new_order, run_jobs
+):
     stock(hub, {("A", "wh"): 5, ("B", "wh"): 1})
     oid = new_order(hub, ("A", 2), ("B", 3))
     run_jobs(hub)
@@ -76,14 +86,18 @@ def test_cancel_releases_the_reserved_stock(any_hub, new_order, run_jobs):
     check_invariants(hub)
 
 
-def test_shipping_consumes_at_the_location_that_ships_and_a_void_restores_it(any_hub, new_order, run_jobs):
+def test_shipping_consumes_at_the_location_that_ships_and_a_void_restores_it(
+    any_hub, new_order, run_jobs
+):
     hub = any_hub
     stock(hub, {("A", "wh"): 10})
     oid = new_order(hub, ("A", 4))
     run_jobs(hub)
     with hub.db.transaction() as session:
         line_id = actions.get_order(session, oid).lines[0].id
-        actions.ship(session, oid, ShipmentData(external_id="s1", lines={line_id: 1}), actor="carrier")
+        actions.ship(
+            session, oid, ShipmentData(external_id="s1", lines={line_id: 1}), actor="carrier"
+        )
     assert levels(hub)[("A", "wh")] == (9, 3)
     with hub.db.transaction() as session:
         actions.ship(session, oid, ShipmentData(external_id="s2"), actor="carrier")
@@ -105,42 +119,59 @@ def test_every_change_is_a_movement_with_who_why_and_where(hub, new_order, run_j
     with hub.db.transaction() as session:
         actions.cancel(session, oid, actor="user:bob", reason="fraud")
     with hub.db.read() as session:
-        moves = [(m.on_hand_change, m.reserved_change, m.actor, m.source)
-                 for m in session.scalars(select(StockMovement).order_by(StockMovement.id))]
-    assert moves == [(2, 0, "test", "test"), (0, 2, "system", f"order:{oid}"),
-                     (0, -2, "user:bob", f"order:{oid}")]
+        moves = [
+            (m.on_hand_change, m.reserved_change, m.actor, m.source)
+            for m in session.scalars(select(StockMovement).order_by(StockMovement.id))
+        ]
+    assert moves == [
+        (2, 0, "test", "test"),
+        (0, 2, "system", f"order:{oid}"),
+        (0, -2, "user:bob", f"order:{oid}"),
+    ]
 
 
-def test_split_routing_uses_the_fewest_locations_and_makes_one_group_each(make_hub, fakes, new_order,
-                                                                        run_jobs):
+def test_split_routing_uses_the_fewest_locations_and_makes_one_group_each(
+    make_hub, fakes, new_order, run_jobs
+):
     hub = make_hub(plugins=[fakes])
     create_channel_for(hub, "fake-shipping")
     # No location has both; "big" has neither; "a" and "b" together do.
-    stock(hub, {("A", "a"): 2, ("B", "b"): 1, ("A", "c"): 1, ("B", "c"): 0, ("C", "b"): 5},
-          priorities={"a": 5, "b": 3, "c": 9, "big": 10})
+    stock(
+        hub,
+        {("A", "a"): 2, ("B", "b"): 1, ("A", "c"): 1, ("B", "c"): 0, ("C", "b"): 5},
+        priorities={"a": 5, "b": 3, "c": 9, "big": 10},
+    )
     oid = new_order(hub, ("A", 2), ("B", 1), ("C", 1))
     run_jobs(hub)
     order = order_state(hub, oid)
     assert order.status == "processing"
     with hub.db.read() as session:
-        groups = session.scalars(select(FulfillmentGroup).where(FulfillmentGroup.order_id == oid)
-                                 .order_by(FulfillmentGroup.id)).all()
+        groups = session.scalars(
+            select(FulfillmentGroup)
+            .where(FulfillmentGroup.order_id == oid)
+            .order_by(FulfillmentGroup.id)
+        ).all()
         by_sku = {line.id: line.sku for line in order.lines}
-        plan = [(g.location_code, {by_sku[x["line_id"]]: x["quantity"] for x in g.lines}, g.key) for g in groups]
+        plan = [
+            (g.location_code, {by_sku[x["line_id"]]: x["quantity"] for x in g.lines}, g.key)
+            for g in groups
+        ]
     assert plan == [("a", {"A": 2}, f"hub-{oid}"), ("b", {"B": 1, "C": 1}, f"hub-{oid}-2")]
     assert levels(hub)[("A", "a")] == (2, 2) and levels(hub)[("A", "c")] == (1, 0)
 
 
 def test_shipment_of_a_group_consumes_at_that_groups_location(make_hub, fakes, new_order, run_jobs):
-    from hub.connectors import ShipmentNotice
-    from hub.port import HubPort
+    from hub.channels.port import ChannelPort
+    from hub.integration.connectors import ShipmentNotice
 
     hub = make_hub(plugins=[fakes])
     ship_id = create_channel_for(hub, "fake-shipping")
     stock(hub, {("A", "a"): 1, ("A", "b"): 1}, priorities={"a": 2, "b": 1})
     oid = new_order(hub, ("A", 2))
     run_jobs(hub)
-    HubPort(hub, ship_id).record_shipment(ShipmentNotice(key=f"hub-{oid}-2", shipment=ShipmentData("t-b")))
+    ChannelPort(hub, ship_id).record_shipment(
+        ShipmentNotice(key=f"hub-{oid}-2", shipment=ShipmentData("t-b"))
+    )
     assert levels(hub) == {("A", "a"): (1, 1), ("A", "b"): (0, 0)}
     assert order_state(hub, oid).status == "partially_shipped"
 
@@ -175,7 +206,9 @@ def test_a_plugin_strategy_replaces_the_default_routing(make_hub, new_order, run
     assert levels(hub) == {("A", "east"): (5, 0), ("A", "west"): (5, 2)}
 
 
-def test_held_after_confirmation_keeps_its_stock_and_is_not_reserved_twice(any_hub, new_order, run_jobs):
+def test_held_after_confirmation_keeps_its_stock_and_is_not_reserved_twice(
+    any_hub, new_order, run_jobs
+):
     hub = any_hub
     stock(hub, {("A", "wh"): 5})
     oid = new_order(hub, ("A", 2))
@@ -193,7 +226,7 @@ def test_held_after_confirmation_keeps_its_stock_and_is_not_reserved_twice(any_h
 
 def test_changed_lines_give_back_the_old_reservation(any_hub, new_order, run_jobs, make_order):
     hub = any_hub
-    from hub.channels import ensure_manual_channel
+    from hub.channels.manage import ensure_manual_channel
     from hub.core.order import Customer, Line
     from hub.testing import order_data
 
@@ -203,9 +236,16 @@ def test_changed_lines_give_back_the_old_reservation(any_hub, new_order, run_job
     with hub.db.transaction() as session:
         actions.hold(session, oid, "customer called", actor="user:ann")
         channel = ensure_manual_channel(hub, session)
-        actions.upsert_order(session, channel, order_data(
-            external_id="X1", customer=Customer(email="x@example.com"),
-            lines=[Line(sku="B", name="B", quantity=1, unit_price=1000)]), actor="user:ann")
+        actions.upsert_order(
+            session,
+            channel,
+            order_data(
+                external_id="X1",
+                customer=Customer(email="x@example.com"),
+                lines=[Line(sku="B", name="B", quantity=1, unit_price=1000)],
+            ),
+            actor="user:ann",
+        )
         actions.release(session, oid, actor="user:ann")
     run_jobs(hub)
     assert levels(hub) == {("A", "wh"): (5, 0), ("B", "wh"): (5, 1)}

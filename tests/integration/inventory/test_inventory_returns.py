@@ -11,13 +11,14 @@ import responses
 from inventory_helpers import FakeMailer, create_channel_for, levels, order_state, stock
 from sqlalchemy import select, update
 
-from hub import actions, returns
 from hub.core.exceptions import Conflict, ValidationError
 from hub.core.order import Customer, PaymentData, ShipmentData
-from hub.db import Database
-from hub.models import Job, Refund, utcnow
-from hub.returns import ReturnLineRequest, ReturnRequest
-from hub.schemas import ReturnCreateSchema
+from hub.orders import actions
+from hub.returns import actions as returns
+from hub.returns.actions import ReturnLineRequest, ReturnRequest
+from hub.returns.schemas import ReturnCreateSchema
+from hub.store.db import Database
+from hub.store.models import Job, Refund, utcnow
 from hub.testing import truncate_all
 
 GATEWAY = "https://pay.example.test"
@@ -37,8 +38,11 @@ class StripeLikeStub:
         form = {k: v[0] for k, v in parse_qs(request.body).items()}
         self.requests.append((key, form))
         if key not in self.refunds:
-            self.refunds[key] = {"id": f"re_{len(self.refunds) + 1}", "amount": int(form["amount"]),
-                                 "status": "succeeded"}
+            self.refunds[key] = {
+                "id": f"re_{len(self.refunds) + 1}",
+                "amount": int(form["amount"]),
+                "status": "succeeded",
+            }
         return 200, {}, json.dumps(self.refunds[key])
 
 
@@ -55,9 +59,19 @@ def shop(request, make_hub, fakes, new_order, run_jobs):
     create_channel_for(hub, "fake-gateway", api_base_url=GATEWAY)
     create_channel_for(hub, "fake-mailer")
     stock(hub, {("TSHIRT-M", "wh"): 5})
-    oid = new_order(hub, customer=Customer(email="ann@example.com", name="Ann"),
-                    payments=[PaymentData(reference="pi_1", amount=TOTAL, status="captured",
-                                          channel="fake-gateway", captured_amount=TOTAL)])
+    oid = new_order(
+        hub,
+        customer=Customer(email="ann@example.com", name="Ann"),
+        payments=[
+            PaymentData(
+                reference="pi_1",
+                amount=TOTAL,
+                status="captured",
+                channel="fake-gateway",
+                captured_amount=TOTAL,
+            )
+        ],
+    )
     run_jobs(hub)
     line_id = ship_everything(hub, oid)[0]
     run_jobs(hub)
@@ -74,9 +88,14 @@ def ship_everything(hub, oid) -> list[int]:
 
 def open_return(hub, oid, line_id, qty, **kw):
     with hub.db.transaction() as session:
-        ret = returns.create_return(session, oid, ReturnRequest(
-            lines=[ReturnLineRequest(line_id, qty)], reason=kw.pop("reason", "too small"), **kw),
-            actor="user:ann")
+        ret = returns.create_return(
+            session,
+            oid,
+            ReturnRequest(
+                lines=[ReturnLineRequest(line_id, qty)], reason=kw.pop("reason", "too small"), **kw
+            ),
+            actor="user:ann",
+        )
         return ret.id
 
 
@@ -98,8 +117,15 @@ def test_partial_return_refunds_once_restocks_and_tells_the_customer(shop, run_j
         run_jobs(hub)
         # The refund job runs again, as after a worker died between its commit and its finish.
         with hub.db.transaction() as session:
-            session.execute(update(Job).where(Job.kind == "payment.refund").values(
-                status="running", locked_by="dead-worker", locked_until=utcnow() - timedelta(seconds=1)))
+            session.execute(
+                update(Job)
+                .where(Job.kind == "payment.refund")
+                .values(
+                    status="running",
+                    locked_by="dead-worker",
+                    locked_until=utcnow() - timedelta(seconds=1),
+                )
+            )
         run_jobs(hub)
     assert gateway.requests == [(gateway.requests[0][0], {"payment": "pi_1", "amount": "1999"})]
     order = order_state(hub, oid)
@@ -110,8 +136,11 @@ def test_partial_return_refunds_once_restocks_and_tells_the_customer(shop, run_j
     assert ("order.partially_returned", oid, "ann@example.com") in FakeMailer.sent
     with hub.db.read() as session:
         detail = returns.return_detail(returns.get_return(session, rid))
-    assert (detail["status"], detail["refunded_amount"], detail["refund"]["status"]) == \
-        ("refunded", "19.99", "succeeded")
+    assert (detail["status"], detail["refunded_amount"], detail["refund"]["status"]) == (
+        "refunded",
+        "19.99",
+        "succeeded",
+    )
 
 
 def test_a_refund_the_gateway_refuses_is_a_dead_job_shown_on_the_return(shop, run_jobs):
@@ -119,8 +148,12 @@ def test_a_refund_the_gateway_refuses_is_a_dead_job_shown_on_the_return(shop, ru
     rid = open_return(hub, oid, line_id, 1)
     received(hub, rid)
     with responses.RequestsMock() as rsps:
-        rsps.add(responses.POST, f"{GATEWAY}/v1/refunds", status=400,
-                 json={"error": {"message": "charge already refunded"}})
+        rsps.add(
+            responses.POST,
+            f"{GATEWAY}/v1/refunds",
+            status=400,
+            json={"error": {"message": "charge already refunded"}},
+        )
         with hub.db.transaction() as session:
             returns.refund_return(session, rid, actor="user:ann")
         run_jobs(hub)
@@ -195,7 +228,10 @@ def test_never_more_than_captured_counting_refunds_still_on_their_way(shop):
             returns.refund_return(session, second, actor="user:ann")
     with hub.db.read() as session:
         assert returns.get_return(session, second).status == "received"
-        assert returns.refund_progress(session, returns.get_return(session, first))["status"] == "pending"
+        assert (
+            returns.refund_progress(session, returns.get_return(session, first))["status"]
+            == "pending"
+        )
         jobs = session.scalars(select(Job).where(Job.kind == "payment.refund")).all()
         assert [j.payload["amount"] for j in jobs] == [1999]
 
@@ -204,7 +240,9 @@ def test_return_quantities_are_checked_against_what_shipped_and_other_returns(sh
     hub, oid, line_id = shop
     with pytest.raises(ValidationError) as err:
         open_return(hub, oid, line_id, 3)
-    assert err.value.details == {"lines.0.quantity": [f"2 of line {line_id} (TSHIRT-M) can be returned"]}
+    assert err.value.details == {
+        "lines.0.quantity": [f"2 of line {line_id} (TSHIRT-M) can be returned"]
+    }
     first = open_return(hub, oid, line_id, 2)
     with pytest.raises(ValidationError, match="0 of line"):
         open_return(hub, oid, line_id, 1)
@@ -254,27 +292,49 @@ def test_line_shares_carry_order_tax_and_discount_and_sum_to_the_total(hub, new_
 
     stock(hub, {("A", "wh"): 9, ("B", "wh"): 9})
     # 3 × 10.00 + 1 × 5.00 = 35.00, tax 2.80, discount 3.50, shipping 4.00 -> total 38.30
-    oid = new_order(hub, lines=[Line(sku="A", name="A", quantity=3, unit_price=1000),
-                                Line(sku="B", name="B", quantity=1, unit_price=500)],
-                    tax=280, discount=350, shipping=400)
+    oid = new_order(
+        hub,
+        lines=[
+            Line(sku="A", name="A", quantity=3, unit_price=1000),
+            Line(sku="B", name="B", quantity=1, unit_price=500),
+        ],
+        tax=280,
+        discount=350,
+        shipping=400,
+    )
     run_jobs(hub)
     a, b = ship_everything(hub, oid)
     amounts = []
     for line_id in (a, a, a, b):
         with hub.db.transaction() as session:
-            ret = returns.create_return(session, oid, ReturnRequest(
-                lines=[ReturnLineRequest(line_id, 1)], reason="r", refund_shipping=True), actor="t")
+            ret = returns.create_return(
+                session,
+                oid,
+                ReturnRequest(
+                    lines=[ReturnLineRequest(line_id, 1)], reason="r", refund_shipping=True
+                ),
+                actor="t",
+            )
             amounts.append(ret.refund_amount + ret.shipping_refund)
     assert sum(amounts) == 3830
     assert amounts[0] == 400 + amounts[1]  # shipping once, with the first return
 
 
 def test_the_schema_loads_a_return_request_and_refuses_bad_input():
-    request = ReturnCreateSchema().load({"lines": [{"line_id": 7, "quantity": 2, "restock_location": "wh"}],
-                                         "reason": "damaged", "refund_shipping": True,
-                                         "refund_amount": "12.50"})
-    assert request == ReturnRequest(lines=[ReturnLineRequest(7, 2, "wh", False)], reason="damaged",
-                                    refund_shipping=True, refund_amount="12.50")
+    request = ReturnCreateSchema().load(
+        {
+            "lines": [{"line_id": 7, "quantity": 2, "restock_location": "wh"}],
+            "reason": "damaged",
+            "refund_shipping": True,
+            "refund_amount": "12.50",
+        }
+    )
+    assert request == ReturnRequest(
+        lines=[ReturnLineRequest(7, 2, "wh", False)],
+        reason="damaged",
+        refund_shipping=True,
+        refund_amount="12.50",
+    )
     from marshmallow import ValidationError as SchemaError
 
     with pytest.raises(SchemaError) as err:
@@ -289,6 +349,8 @@ def test_without_tracked_stock_a_return_restocks_nothing(hub, new_order, run_job
     rid = open_return(hub, oid, line_id, 1)
     received(hub, rid)
     with hub.db.read() as session:
-        assert [rl["disposition"] for rl in returns.return_detail(returns.get_return(session, rid))["lines"]] \
-            == ["untracked"]
+        assert [
+            rl["disposition"]
+            for rl in returns.return_detail(returns.get_return(session, rid))["lines"]
+        ] == ["untracked"]
     assert levels(hub) == {}

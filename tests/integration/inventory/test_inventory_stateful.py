@@ -23,12 +23,13 @@ from hypothesis.stateful import (
 from inventory_helpers import check_invariants
 from sqlalchemy import delete, select
 
-from hub import actions, returns
-from hub.channels import ensure_manual_channel
+from hub.channels.manage import ensure_manual_channel
 from hub.core import lifecycle
 from hub.core.order import Customer, Line, ShipmentData
-from hub.inventory import LevelChange, get_location, set_on_hand, upsert_location
-from hub.models import Base, Order, StockLevel
+from hub.inventory.levels import LevelChange, get_location, set_on_hand, upsert_location
+from hub.orders import actions
+from hub.returns import actions as returns
+from hub.store.models import Base, Order, StockLevel
 from hub.testing import order_data
 
 SKUS = ("A", "B")
@@ -52,7 +53,9 @@ def test_random_order_life_never_breaks_stock(make_hub):
                 ensure_manual_channel(hub, session)
                 upsert_location(session, "near", priority=2)
                 upsert_location(session, "far", priority=1)
-                set_on_hand(session, [LevelChange(s, loc, 4) for s in SKUS for loc in LOCATIONS], actor="t")
+                set_on_hand(
+                    session, [LevelChange(s, loc, 4) for s in SKUS for loc in LOCATIONS], actor="t"
+                )
 
         def pick(self, data, session, statuses) -> int | None:
             ids = sorted(session.scalars(select(Order.id).where(Order.status.in_(statuses))))
@@ -70,8 +73,11 @@ def test_random_order_life_never_breaks_stock(make_hub):
             self.n += 1
             with hub.db.transaction() as session:
                 channel = ensure_manual_channel(hub, session)
-                data = order_data(external_id=f"P{self.n}", customer=Customer(email=f"c{self.n}@x.com"),
-                                  lines=[Line(sku=s, name=s, quantity=q, unit_price=100) for s, q in items])
+                data = order_data(
+                    external_id=f"P{self.n}",
+                    customer=Customer(email=f"c{self.n}@x.com"),
+                    lines=[Line(sku=s, name=s, quantity=q, unit_price=100) for s, q in items],
+                )
                 order = actions.upsert_order(session, channel, data, actor="t").order
                 actions.process_order(session, order.id, actor="t", problems=[])
                 seen[f"placed: {order.status}"] += 1
@@ -87,14 +93,18 @@ def test_random_order_life_never_breaks_stock(make_hub):
         @rule(data=st.data())
         def hold_confirmed(self, data):
             with hub.db.transaction() as session:
-                if (order := self.pick(data, session, [lifecycle.CONFIRMED, lifecycle.PROCESSING])) is not None:
+                if (
+                    order := self.pick(data, session, [lifecycle.CONFIRMED, lifecycle.PROCESSING])
+                ) is not None:
                     actions.hold(session, order, "check", actor="t")
                     seen["held"] += 1
 
         @rule(data=st.data())
         def cancel(self, data):
             with hub.db.transaction() as session:
-                if (order := self.pick(data, session, list(lifecycle.TRANSITIONS["cancel"]))) is not None:
+                if (
+                    order := self.pick(data, session, list(lifecycle.TRANSITIONS["cancel"]))
+                ) is not None:
                     actions.cancel(session, order, actor="t")
                     seen["cancelled"] += 1
 
@@ -108,18 +118,28 @@ def test_random_order_life_never_breaks_stock(make_hub):
                 o = actions.get_order(session, order)
                 line_id, qty = next(iter(actions._open_quantities(o).items()))
                 lines = {} if everything else {line_id: 1}
-                actions.ship(session, order, ShipmentData(external_id=f"s{len(o.shipments) + 1}", lines=lines),
-                             actor="t", location_code=where)
+                actions.ship(
+                    session,
+                    order,
+                    ShipmentData(external_id=f"s{len(o.shipments) + 1}", lines=lines),
+                    actor="t",
+                    location_code=where,
+                )
                 seen["shipped all" if everything else "shipped one"] += 1
 
         @rule(data=st.data())
         def void_label(self, data):
             with hub.db.transaction() as session:
-                order = self.pick(data, session, [lifecycle.SHIPPED, lifecycle.PARTIALLY_SHIPPED,
-                                                  lifecycle.PARTIALLY_RETURNED])
+                order = self.pick(
+                    data,
+                    session,
+                    [lifecycle.SHIPPED, lifecycle.PARTIALLY_SHIPPED, lifecycle.PARTIALLY_RETURNED],
+                )
                 if order is None:
                     return
-                live = [s for s in actions.get_order(session, order).shipments if s.status != "voided"]
+                live = [
+                    s for s in actions.get_order(session, order).shipments if s.status != "voided"
+                ]
                 if not live:
                     return
                 actions.void_shipment(session, order, live[-1].external_id, actor="t")
@@ -136,8 +156,14 @@ def test_random_order_life_never_breaks_stock(make_hub):
                 if not left:
                     return
                 line_id, qty = next(iter(left.items()))
-                ret = returns.create_return(session, order, returns.ReturnRequest(
-                    lines=[returns.ReturnLineRequest(line_id, qty)], reason="r"), actor="t")
+                ret = returns.create_return(
+                    session,
+                    order,
+                    returns.ReturnRequest(
+                        lines=[returns.ReturnLineRequest(line_id, qty)], reason="r"
+                    ),
+                    actor="t",
+                )
                 returns.approve_return(session, ret.id, actor="t")
                 returns.receive_return(session, ret.id, actor="t", lines={line_id: restock})
                 returns.refund_return(session, ret.id, actor="t", amount=0)
@@ -146,9 +172,15 @@ def test_random_order_life_never_breaks_stock(make_hub):
         @rule(sku=st.sampled_from(SKUS), location=st.sampled_from(LOCATIONS), qty=st.integers(0, 6))
         def count(self, sku, location, qty):
             with hub.db.transaction() as session:
-                level = session.scalars(select(StockLevel).where(
-                    StockLevel.sku == sku, StockLevel.location_id == get_location(session, location).id)).one()
-                set_on_hand(session, [LevelChange(sku, location, max(qty, level.reserved))], actor="t")
+                level = session.scalars(
+                    select(StockLevel).where(
+                        StockLevel.sku == sku,
+                        StockLevel.location_id == get_location(session, location).id,
+                    )
+                ).one()
+                set_on_hand(
+                    session, [LevelChange(sku, location, max(qty, level.reserved))], actor="t"
+                )
 
         @invariant()
         def stock_adds_up(self):
@@ -157,8 +189,14 @@ def test_random_order_life_never_breaks_stock(make_hub):
 
     run_state_machine_as_test(
         StockMachine,
-        settings=settings(max_examples=30, stateful_step_count=30, deadline=None, derandomize=True,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+        settings=settings(
+            max_examples=30,
+            stateful_step_count=30,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
     # The run did reach the interesting places.
     assert seen["placed: confirmed"] and seen["placed: on_hold"] and seen["shipped all"]
     assert seen["label voided"] and seen["cancelled"]

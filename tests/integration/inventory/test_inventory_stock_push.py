@@ -6,9 +6,9 @@ import pytest
 from inventory_helpers import FakeStore, create_channel_for, stock
 from sqlalchemy import select, update
 
-from hub import inventory
-from hub.inventory import LevelChange, set_on_hand, upsert_location
-from hub.models import Channel, Job, utcnow
+from hub.inventory import levels as inventory
+from hub.inventory.levels import LevelChange, set_on_hand, upsert_location
+from hub.store.models import Channel, Job, utcnow
 
 
 class Clock:
@@ -41,7 +41,9 @@ def pushed(call) -> dict[str, int]:
     return {lv.sku: lv.available for lv in call}
 
 
-def test_first_push_sends_everything_then_only_what_changed(make_hub, fakes, new_order, run_jobs, clock):
+def test_first_push_sends_everything_then_only_what_changed(
+    make_hub, fakes, new_order, run_jobs, clock
+):
     hub = make_hub(plugins=[fakes])
     create_channel_for(hub, "fake-store")
     stock(hub, {("A", "east"): 3, ("A", "west"): 4, ("B", "east"): 1}, priorities={"east": 1})
@@ -59,7 +61,9 @@ def test_first_push_sends_everything_then_only_what_changed(make_hub, fakes, new
     assert FakeStore.pushed == []
 
 
-def test_inactive_locations_do_not_count_and_levels_go_in_batches(make_hub, fakes, run_jobs, monkeypatch):
+def test_inactive_locations_do_not_count_and_levels_go_in_batches(
+    make_hub, fakes, run_jobs, monkeypatch
+):
     monkeypatch.setattr(inventory, "PUSH_BATCH_SIZE", 2)
     hub = make_hub(plugins=[fakes])
     create_channel_for(hub, "fake-store")
@@ -80,7 +84,9 @@ def test_only_enabled_channels_whose_connector_takes_stock_are_pushed(make_hub, 
     assert FakeStore.pushed == []
     with hub.db.read() as session:
         kinds = set(session.scalars(select(Job.kind)))
-    assert "stock.push" in kinds and "stock.push.channel" not in kinds  # the manual channel takes none
+    assert (
+        "stock.push" in kinds and "stock.push.channel" not in kinds
+    )  # the manual channel takes none
 
 
 def test_changes_in_one_transaction_enqueue_one_debounced_push(hub):
@@ -92,17 +98,21 @@ def test_changes_in_one_transaction_enqueue_one_debounced_push(hub):
         assert len(jobs) == 1 and jobs[0].dedupe_key == "stock.push:200001"
 
 
-def test_a_movement_committed_after_a_higher_one_was_pushed_is_pushed_next_time(make_hub, fakes, run_jobs,
-                                                                                clock):
-    from hub.models import StockMovement
+def test_a_movement_committed_after_a_higher_one_was_pushed_is_pushed_next_time(
+    make_hub, fakes, run_jobs, clock
+):
+    from hub.store.models import StockMovement
 
     hub = make_hub(plugins=[fakes])
     create_channel_for(hub, "fake-store")
     stock(hub, {("A", "wh"): 1, ("B", "wh"): 1, ("C", "wh"): 1})
     run_due_now(hub, run_jobs, clock)
     with hub.db.transaction() as session:
-        set_on_hand(session, [LevelChange("A", "wh", 2), LevelChange("B", "wh", 3),
-                              LevelChange("C", "wh", 2)], actor="test")
+        set_on_hand(
+            session,
+            [LevelChange("A", "wh", 2), LevelChange("B", "wh", 3), LevelChange("C", "wh", 2)],
+            actor="test",
+        )
         # As if B's movement (between A's and C's) were still uncommitted at the push.
         late = sorted(session.scalars(select(StockMovement.id)))[-2]
         session.delete(session.get(StockMovement, late))

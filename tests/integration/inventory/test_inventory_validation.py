@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from inventory_helpers import lines, order_state, stock
 
-from hub import actions, hookimpl
-from hub.channels import ensure_manual_channel
+from hub import hookimpl
+from hub.channels.manage import ensure_manual_channel
 from hub.core.order import Address, Customer, Line
+from hub.orders import actions
 from hub.testing import order_data
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -26,28 +27,45 @@ def test_every_failing_check_is_listed_on_the_hold(make_hub, make_order, run_job
     stock(hub, {("KNOWN", "wh"): 10})
     bad = dict(
         customer=Customer(email="eve@example.com"),
-        shipping_address=Address(name="Eve", address1="1 Main St", country_code="US"),  # no city, no zip
-        lines=[Line(sku="KNOWN", name="k", quantity=0, unit_price=500),
-               Line(sku="GHOST", name="g", quantity=1, unit_price=500)],
+        shipping_address=Address(
+            name="Eve", address1="1 Main St", country_code="US"
+        ),  # no city, no zip
+        lines=[
+            Line(sku="KNOWN", name="k", quantity=0, unit_price=500),
+            Line(sku="GHOST", name="g", quantity=1, unit_price=500),
+        ],
         total=99_99,  # lines 5.00 + shipping 5.00 = 10.00
     )
     first = make_order(hub, placed_at=T0, **bad)
     second = make_order(hub, placed_at=T0 + timedelta(minutes=3), **bad)
     run_jobs(hub)
-    common = ["address_incomplete", "unknown_sku", "invalid_quantity", "totals_mismatch",
-              "currency_not_supported"]
+    common = [
+        "address_incomplete",
+        "unknown_sku",
+        "invalid_quantity",
+        "totals_mismatch",
+        "currency_not_supported",
+    ]
     assert order_state(hub, first).hold_reasons == common + ["out_of_stock"]
     assert order_state(hub, second).hold_reasons == common + ["possible_duplicate", "out_of_stock"]
     assert order_state(hub, second).status == "on_hold"
 
 
 def test_postal_code_is_only_required_where_the_country_uses_one(hub, make_order, run_jobs):
-    hk = make_order(hub, customer=Customer(email="a@example.com"),
-                    shipping_address=Address(name="Li", address1="1 Queen's Rd", city="Hong Kong",
-                                             country_code="HK"))
-    us = make_order(hub, customer=Customer(email="b@example.com"),
-                    shipping_address=Address(name="Al", address1="1 Main St", city="Springfield",
-                                             country_code="US"))
+    hk = make_order(
+        hub,
+        customer=Customer(email="a@example.com"),
+        shipping_address=Address(
+            name="Li", address1="1 Queen's Rd", city="Hong Kong", country_code="HK"
+        ),
+    )
+    us = make_order(
+        hub,
+        customer=Customer(email="b@example.com"),
+        shipping_address=Address(
+            name="Al", address1="1 Main St", city="Springfield", country_code="US"
+        ),
+    )
     run_jobs(hub)
     assert order_state(hub, hk).status == "confirmed"
     assert order_state(hub, us).hold_reasons == ["address_incomplete"]
@@ -55,12 +73,26 @@ def test_postal_code_is_only_required_where_the_country_uses_one(hub, make_order
 
 def test_totals_are_compared_to_the_currency_minor_unit(hub, make_order, run_jobs):
     # JPY has no minor unit: 3 × ¥1200 + ¥500 shipping + ¥360 tax − ¥100 discount = ¥4360.
-    ok = make_order(hub, currency="JPY", customer=Customer(email="jp@example.com"),
-                    lines=[Line(sku="T", name="t", quantity=3, unit_price=1200)], shipping=500, tax=360,
-                    discount=100, total=4360)
-    off = make_order(hub, currency="JPY", customer=Customer(email="jp2@example.com"),
-                     lines=[Line(sku="T", name="t", quantity=3, unit_price=1200)], shipping=500, tax=360,
-                     discount=100, total=4361)
+    ok = make_order(
+        hub,
+        currency="JPY",
+        customer=Customer(email="jp@example.com"),
+        lines=[Line(sku="T", name="t", quantity=3, unit_price=1200)],
+        shipping=500,
+        tax=360,
+        discount=100,
+        total=4360,
+    )
+    off = make_order(
+        hub,
+        currency="JPY",
+        customer=Customer(email="jp2@example.com"),
+        lines=[Line(sku="T", name="t", quantity=3, unit_price=1200)],
+        shipping=500,
+        tax=360,
+        discount=100,
+        total=4361,
+    )
     run_jobs(hub)
     assert order_state(hub, ok).status == "confirmed"
     assert order_state(hub, off).hold_reasons == ["totals_mismatch"]
@@ -77,22 +109,29 @@ def test_release_checks_again_and_confirms_once_the_address_is_fixed(hub, make_o
     assert order_state(hub, oid).hold_reasons == ["address_incomplete"]  # nothing fixed: held again
     with hub.db.transaction() as session:
         channel = ensure_manual_channel(hub, session)
-        fixed = Address(name="Ann", address1="1 Main St", city="Springfield", zip="12345", country_code="US")
-        actions.upsert_order(session, channel, order_data(external_id="A1", shipping_address=fixed),
-                             actor="user:ann")
+        fixed = Address(
+            name="Ann", address1="1 Main St", city="Springfield", zip="12345", country_code="US"
+        )
+        actions.upsert_order(
+            session, channel, order_data(external_id="A1", shipping_address=fixed), actor="user:ann"
+        )
         actions.release(session, oid, actor="user:ann")
     run_jobs(hub)
     order = order_state(hub, oid)
     assert order.status == "confirmed" and order.hold_reasons == []
 
 
-def test_same_customer_same_lines_minutes_apart_is_a_likely_duplicate(any_hub, make_order, run_jobs):
+def test_same_customer_same_lines_minutes_apart_is_a_likely_duplicate(
+    any_hub, make_order, run_jobs
+):
     hub = any_hub
     ann = Customer(email="ann@example.com")
     first = make_order(hub, customer=ann, placed_at=T0)
     again = make_order(hub, customer=ann, placed_at=T0 + timedelta(minutes=4))
     later = make_order(hub, customer=ann, placed_at=T0 + timedelta(minutes=30))
-    other_lines = make_order(hub, customer=ann, placed_at=T0 + timedelta(minutes=5), **lines(("X", 1)))
+    other_lines = make_order(
+        hub, customer=ann, placed_at=T0 + timedelta(minutes=5), **lines(("X", 1))
+    )
     run_jobs(hub)
     assert order_state(hub, first).status == "confirmed"
     assert order_state(hub, again).hold_reasons == ["possible_duplicate"]
@@ -111,8 +150,9 @@ def test_a_cancelled_original_makes_no_duplicate(hub, make_order, run_jobs):
     assert order_state(hub, again).status == "confirmed"
 
 
-def test_a_person_accepts_a_held_order_by_confirming_it_and_stock_is_still_reserved(hub, make_order,
-                                                                                  run_jobs):
+def test_a_person_accepts_a_held_order_by_confirming_it_and_stock_is_still_reserved(
+    hub, make_order, run_jobs
+):
     from inventory_helpers import levels
 
     stock(hub, {("TSHIRT-M", "wh"): 10})
@@ -134,8 +174,12 @@ def test_a_plugin_adds_its_own_rule(make_hub, make_order, run_jobs):
             return ["po_box"] if "po box" in order["shipping_address"]["address1"].lower() else []
 
     hub = make_hub(plugins=[NoPoBoxes()])
-    oid = make_order(hub, shipping_address=Address(name="Ann", address1="PO Box 12", city="X", zip="1",
-                                                   country_code="US"),
-                     total=1)
+    oid = make_order(
+        hub,
+        shipping_address=Address(
+            name="Ann", address1="PO Box 12", city="X", zip="1", country_code="US"
+        ),
+        total=1,
+    )
     run_jobs(hub)
     assert sorted(order_state(hub, oid).hold_reasons) == ["po_box", "totals_mismatch"]

@@ -1,0 +1,1 @@
+"""People who sign in, API tokens, and sign-in throttling."""

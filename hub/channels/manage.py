@@ -1,0 +1,229 @@
+"""Channels: configured connections, created and changed through one set of functions.
+
+The API, the admin UI and the CLI all go through here, so config is always
+validated by the connector's schema and secret fields are always encrypted.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hub.core.exceptions import Conflict, NotFound, ValidationError
+from hub.queue.jobs import enqueue
+from hub.runtime.hub import Hub
+from hub.store.models import Channel, Job, Order, utcnow
+from hub.store.secrets import MASK
+
+MANUAL_SLUG = "manual"
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", (name or "").lower()).strip("-")
+    return slug[:80] or "channel"
+
+
+def _unique_slug(session: Session, base: str) -> str:
+    slug, n = base, 1
+    while session.scalars(select(Channel.id).where(Channel.slug == slug)).first() is not None:
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def create_channel(
+    hub: Hub,
+    session: Session,
+    *,
+    name: str,
+    connector: str,
+    config: dict[str, Any] | None = None,
+    slug: str | None = None,
+    enabled: bool = True,
+    schedule_seconds: int | None = None,
+) -> Channel:
+    """Validate the config with the connector's schema and store the channel."""
+    if not (name or "").strip():
+        raise ValidationError("a channel needs a name", details={"name": ["is required"]})
+    cls = hub.connector_class(connector)
+    loaded = cls.validate_config(config or {})
+    if slug is not None:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,79}", slug):
+            raise ValidationError(
+                f"slug {slug!r} must be lower-case letters, digits and dashes",
+                details={"slug": ["invalid"]},
+            )
+        if session.scalars(select(Channel.id).where(Channel.slug == slug)).first() is not None:
+            raise ValidationError(f"slug {slug!r} is taken", details={"slug": ["is taken"]})
+    else:
+        slug = _unique_slug(session, slugify(name))
+    channel = Channel(
+        slug=slug,
+        name=name.strip(),
+        connector=connector,
+        config=hub.encrypt_config(connector, loaded),
+        enabled=enabled,
+        schedule_seconds=schedule_seconds,
+        state={},
+        created_at=utcnow(),
+        updated_at=utcnow(),
+    )
+    session.add(channel)
+    session.flush()
+    return channel
+
+
+def update_config(
+    hub: Hub, session: Session, channel: Channel, changes: dict[str, Any], *, replace: bool = False
+) -> Channel:
+    """Change some config fields; a secret field left blank keeps its stored value.
+
+    With ``replace`` (a whole form was submitted), ``changes`` is the new config:
+    fields it leaves out are dropped (their schema defaults apply), except secret
+    fields, which keep their stored value.
+    """
+    cls = hub.connector_class(channel.connector)
+    secret = cls.secret_fields()
+    current = hub.decrypt_config(channel.connector, channel.config)
+    merged = {k: v for k, v in current.items() if k in secret} if replace else dict(current)
+    for key, value in changes.items():
+        # The mask is what answers show for a stored secret: sent back, it keeps it too.
+        if key in secret and value in (None, "", MASK):
+            continue
+        merged[key] = value
+    loaded = cls.validate_config(merged)
+    channel.config = hub.encrypt_config(channel.connector, loaded)
+    channel.updated_at = utcnow()
+    return channel
+
+
+def get_channel(session: Session, ref: int | str) -> Channel:
+    query = (
+        select(Channel).where(Channel.id == int(ref))
+        if str(ref).isdigit()
+        else select(Channel).where(Channel.slug == str(ref))
+    )
+    channel = session.scalars(query).one_or_none()
+    if channel is None:
+        raise NotFound(f"channel {ref} does not exist")
+    return channel
+
+
+def ensure_manual_channel(hub: Hub, session: Session) -> Channel:
+    """The built-in channel for orders people enter; created once."""
+    channel = session.scalars(select(Channel).where(Channel.slug == MANUAL_SLUG)).one_or_none()
+    if channel is None:
+        channel = create_channel(
+            hub, session, name="Manual orders", connector="manual", slug=MANUAL_SLUG
+        )
+    return channel
+
+
+# --- reading, linking, syncing and deleting (REST API and admin UI) ----------------
+
+
+def masked_config(hub: Hub, channel: Channel) -> dict[str, Any]:
+    """The channel's config as answers may show it: a stored secret is ``MASK``, never its value."""
+    secret = (
+        hub.connector_class(channel.connector).secret_fields()
+        if channel.connector in hub.connectors
+        else frozenset(
+            k for k, v in (channel.config or {}).items() if isinstance(v, dict) and "$enc" in v
+        )
+    )
+    return {
+        key: ((MASK if value not in (None, "") else "") if key in secret else value)
+        for key, value in (channel.config or {}).items()
+    }
+
+
+def link_channels(
+    hub: Hub,
+    session: Session,
+    channel: Channel,
+    *,
+    payment_channel_id: int | None = None,
+    shipping_channel_id: int | None = None,
+    set_payment: bool = False,
+    set_shipping: bool = False,
+) -> Channel:
+    """Name the payment and/or shipping channel a sales channel's orders use (None: the default)."""
+    for role, wanted, setting in (
+        ("payment", payment_channel_id, set_payment),
+        ("shipping", shipping_channel_id, set_shipping),
+    ):
+        if not setting:
+            continue
+        field = f"{role}_channel_id"
+        if wanted is not None:
+            other = session.get(Channel, wanted)
+            if other is None:
+                raise ValidationError(
+                    f"channel {wanted} does not exist",
+                    details={field: [f"channel {wanted} does not exist"]},
+                )
+            cls = hub.connectors.get(other.connector)
+            if cls is None or role not in cls.roles:
+                raise ValidationError(
+                    f"channel {other.slug} is not a {role} channel",
+                    details={field: [f"channel {other.slug} is not a {role} channel"]},
+                )
+        setattr(channel, field, wanted)
+    channel.updated_at = utcnow()
+    return channel
+
+
+def request_sync(hub: Hub, session: Session, channel: Channel) -> list[int]:
+    """Enqueue the channel's scheduled work (a pull of orders, a poll of shipments) to run now.
+
+    A job of the same kind already queued or running for the channel is
+    reused, so pressing "sync" twice does the work once. Returns the job ids.
+
+    :raises Conflict: the channel is disabled.
+    :raises ValidationError: its connector has nothing to sync.
+    """
+    cls = hub.connector_class(channel.connector)
+    if not cls.scheduled_jobs:
+        raise ValidationError(
+            f"the {channel.connector} connector has nothing to sync",
+            details={"connector": [f"{channel.connector} neither pulls nor polls"]},
+        )
+    if not channel.enabled:
+        raise Conflict(f"channel {channel.slug} is disabled: enable it first")
+    ids = []
+    for kind in cls.scheduled_jobs:
+        existing = session.scalars(
+            select(Job.id)
+            .where(
+                Job.kind == kind,
+                Job.channel_id == channel.id,
+                Job.status.in_(("queued", "running")),
+            )
+            .order_by(Job.id)
+        ).first()
+        ids.append(
+            existing if existing is not None else enqueue(session, kind, {}, channel_id=channel.id)
+        )
+    return ids
+
+
+def delete_channel(session: Session, channel: Channel) -> None:
+    """Delete a channel that no order belongs to (its inbox goes with it).
+
+    :raises Conflict: orders reference it (disable it instead), or it is the built-in manual channel.
+    """
+    if channel.slug == MANUAL_SLUG:
+        raise Conflict("the built-in manual channel cannot be deleted")
+    count = session.scalar(
+        select(func.count()).select_from(Order).where(Order.channel_id == channel.id)
+    )
+    if count:
+        raise Conflict(
+            f"channel {channel.slug} cannot be deleted: {count} order(s) belong to it; disable it instead",
+            details={"orders": count},
+        )
+    session.delete(channel)
+    session.flush()

@@ -1,0 +1,1 @@
+"""``hub demo``: the whole flow on loopback sandboxes."""

@@ -1,0 +1,144 @@
+"""``hub demo``: the whole flow on sandboxes, with a progress bar, a summary, then the admin UI.
+
+It runs :class:`hub.demo.scenario.Scenario` on an embedded SQLite in a fresh data dir
+(a temporary one unless ``--data-dir`` is given): a Shopify store, Stripe,
+ShipStation, an SMTP server and a CRM's webhook endpoint on loopback, and the
+hub serving its web app, running a worker and a scheduler. The summary counts
+what happened where it happened: captures at Stripe, labels at ShipStation,
+fulfilments at Shopify, emails at the SMTP server, deliveries at the CRM. Then
+the admin UI is served (its URL and login printed) until Ctrl-C; ``--exit``
+stops after the summary. The exit status is 1 when an order did not ship or a
+job died.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hub.demo.scenario import ADMIN_EMAIL, ADMIN_PASSWORD, Scenario, Summary
+
+#: The progress bar's rows: (label, how to read its count from the scenario's progress).
+STAGES = (
+    ("orders in the hub", lambda s: s["orders"]),
+    ("payments captured", lambda s: s["captured"]),
+    ("orders shipped", lambda s: s["by_status"].get("shipped", 0)),
+)
+
+
+def run_demo(
+    *,
+    n_orders: int,
+    data_dir: Path | None,
+    exit_after: bool,
+    port: int,
+    database_url: str | None = None,
+    console: Console | None = None,
+) -> Summary:
+    console = console or Console()
+    console.print(
+        f"[bold]hub demo[/bold]: {n_orders} orders from a Shopify sandbox through capture "
+        f"(Stripe), shipping (ShipStation), fulfilment, emails, webhooks and the ERP export"
+    )
+    with (
+        _logs_through(console),
+        Scenario(n_orders, data_dir=data_dir, port=port, database_url=database_url) as scenario,
+    ):
+        console.print(
+            f"data dir: {scenario.data_dir}"
+            + (
+                f" (database: {scenario.hub.db.engine.url.render_as_string(hide_password=True)})"
+                if database_url
+                else ""
+            )
+        )
+        with Progress(
+            TextColumn("{task.description:<22}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            tasks = [bar.add_task(label, total=n_orders) for label, _ in STAGES]
+            pushed = bar.add_task("fulfilments pushed", total=None)
+
+            def on_progress(state: dict) -> None:
+                for task, (_, count) in zip(tasks, STAGES, strict=True):
+                    bar.update(task, completed=count(state))
+                bar.update(pushed, completed=state["pushed"], total=max(state["shipments"], 1))
+
+            scenario.on_progress = on_progress
+            summary = scenario.run()
+        print_summary(console, summary)
+        if not exit_after:
+            scenario.server.start_work()  # retries from the UI run; the schedule goes on
+            console.print(
+                f"\nadmin UI: [bold]{scenario.server.url}/[/bold]  login [bold]{ADMIN_EMAIL}[/bold] "
+                f"/ [bold]{ADMIN_PASSWORD}[/bold]   (Ctrl-C to stop)"
+            )
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                console.print("stopping")
+    return summary
+
+
+@contextmanager
+def _logs_through(console: Console) -> Iterator[None]:
+    """Log lines (a retried job's warning) print above the progress bar, not through it."""
+    root = logging.getLogger()
+    before = root.handlers[:]
+    root.handlers = [RichHandler(console=console, show_path=False, show_time=False)]
+    try:
+        yield
+    finally:
+        root.handlers = before
+
+
+def succeeded(summary: Summary) -> bool:
+    return (
+        not summary.timed_out
+        and summary.dead_jobs == 0
+        and summary.open_orders == 0
+        and summary.shipped == summary.orders
+    )
+
+
+def print_summary(console: Console, s: Summary) -> None:
+    outside = s.outside
+    table = Table(title=f"hub demo: {s.orders} orders")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for status, count in sorted(s.by_status.items()):
+        table.add_row(f"orders {status}", str(count))
+    table.add_row("orders split across locations", str(s.split_orders))
+    for currency, amount in s.captured.items():
+        table.add_row(f"captured in {currency}", amount)
+    table.add_row("captures at Stripe", str(outside["captures"]))
+    table.add_row("labels bought at ShipStation", str(outside["labels"]))
+    table.add_row("fulfilments pushed to Shopify", str(outside["fulfilments"]))
+    table.add_row(
+        "emails sent (SMTP)", f"{outside['emails']} ({outside['email_message_ids']} Message-IDs)"
+    )
+    table.add_row("webhook deliveries (CRM)", str(outside["webhook_deliveries"]))
+    table.add_row("ERP export", f"{s.erp_files} file(s), {s.erp_orders} orders")
+    table.add_row("jobs run", str(s.jobs))
+    table.add_row("dead jobs", str(s.dead_jobs))
+    table.add_row("elapsed", f"{s.elapsed:.1f} s")
+    table.add_row("orders/s", f"{s.orders_per_second:.1f}")
+    console.print(table)
+    if s.timed_out:
+        console.print("[red]the flow did not finish in time[/red]")
+    if not succeeded(s):
+        console.print(
+            f"[red]not every order shipped ({s.shipped} of {s.orders}) or jobs died "
+            f"({s.dead_jobs}): see the admin UI's jobs page[/red]"
+        )

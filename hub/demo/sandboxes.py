@@ -1,0 +1,505 @@
+"""The demo's outside world: every service the flow talks to, on loopback, counting what it did.
+
+- :class:`Sandboxes` starts them together (threads of this process, free ports):
+  the Shopify store (its orders carry the Stripe PaymentIntent their checkout
+  authorised, a note attribute: the demo's convention), Stripe holding those
+  intents, ShipStation in auto-ship mode, an SMTP server and a CRM's webhook
+  endpoint; :meth:`Sandboxes.counts` says what happened, counted where it happened.
+- :class:`SmtpSink` (aiosmtpd) counts messages and Message-IDs;
+  :class:`WebhookReceiver` checks ``X-Hub-Signature-256`` and counts deliveries;
+  :class:`Courier` delivers the providers' webhooks as they do (in the background,
+  again until answered 2xx); :class:`Faults` makes a share of a service's answers
+  fail (the reliability suite).
+
+:mod:`hub.demo.scenario` connects the hub to them and runs the flow.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import heapq
+import hmac
+import itertools
+import json
+import logging
+import random
+import secrets
+import socket
+import struct
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from werkzeug.wrappers import Request, Response
+
+from hub.core.money import Money, stripe_rounded, to_stripe_amount
+from hub.integration.manager import get_plugin_manager
+from hub.integration.sandbox import serve
+
+log = logging.getLogger(__name__)
+
+#: The note attribute the demo's Shopify orders carry their PaymentIntent id in.
+PAYMENT_ATTRIBUTE = "stripe_payment_intent"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Faults:
+    """WSGI middleware: answer a share of requests with a failure instead of the real answer.
+
+    Kinds: ``"429"`` (with ``Retry-After: 1``), ``"500"``, ``"timeout"`` (the request
+    is held ``hold`` seconds, longer than the hub's read timeout, then served: the
+    effect happens, the answer is lost) and ``"reset"`` (the connection is dropped
+    with a TCP reset before anything runs). ``counts`` says how many of each were given.
+    """
+
+    KINDS = ("429", "500", "timeout", "reset")
+
+    def __init__(
+        self,
+        app: Callable,
+        *,
+        rate: float,
+        seed: int = 0,
+        hold: float = 2.0,
+        kinds: Iterable[str] = KINDS,
+    ):
+        self.app, self.rate, self.hold = app, rate, hold
+        self.kinds = tuple(kinds)
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+        self.passed = 0
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            kind = self.rng.choice(self.kinds) if self.rng.random() < self.rate else None
+            if kind:
+                self.counts[kind] += 1
+            else:
+                self.passed += 1
+        if kind is None:
+            return self.app(environ, start_response)
+        if kind == "timeout":
+            time.sleep(self.hold)
+            return self.app(environ, start_response)
+        # Read the request's body first: on a kept-alive connection, an unread body
+        # would be taken for the next request.
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length:
+            environ["wsgi.input"].read(length)
+        if kind == "reset":
+            sock = environ.get("werkzeug.socket")
+            if sock is not None:
+                # Linger 0: the socket is dropped with a reset, never answered.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.shutdown(socket.SHUT_RDWR)
+            raise ConnectionResetError("injected connection reset")
+        status = "429 Too Many Requests" if kind == "429" else "500 Internal Server Error"
+        body = json.dumps({"errors": "injected fault", "message": "injected fault"}).encode()
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        if kind == "429":
+            headers.append(("Retry-After", "1"))
+        start_response(status, headers)
+        return [body]
+
+
+class SmtpSink:
+    """An SMTP server on loopback (aiosmtpd) that keeps count of what it accepted.
+
+    ``messages`` counts every message accepted, ``message_ids`` each Message-ID's
+    copies: a message sent twice shows as a Message-ID counted twice. With
+    ``fault_rate``, that share of messages is refused with a temporary 4xx reply.
+    """
+
+    def __init__(self, *, fault_rate: float = 0.0, seed: int = 0):
+        self.fault_rate = fault_rate
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.messages = 0
+        self.refused = 0
+        self.message_ids: Counter[str] = Counter()
+        self.subjects: Counter[str] = Counter()
+        self.port = 0
+        self._controller = None
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
+        with self.lock:
+            if self.rng.random() < self.fault_rate:
+                self.refused += 1
+                return self.rng.choice(
+                    [
+                        "451 4.3.0 Temporary failure, try again later",
+                        "421 4.3.2 Service shutting down, try again later",
+                    ]
+                )
+            message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+            self.messages += 1
+            self.message_ids[str(message.get("Message-ID", "")).strip()] += 1
+            self.subjects[str(message.get("Subject", ""))] += 1
+        return "250 2.0.0 OK: queued"
+
+    def start(self) -> SmtpSink:
+        from aiosmtpd.controller import Controller
+
+        self.port = free_port()
+        self._controller = Controller(
+            self, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=True
+        )
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    @property
+    def duplicates(self) -> int:
+        """Copies beyond the first of any Message-ID."""
+        return sum(n - 1 for n in self.message_ids.values() if n > 1)
+
+
+class WebhookReceiver:
+    """A WSGI endpoint standing for a CRM: verifies ``X-Hub-Signature-256`` and counts.
+
+    The signature is checked here from its documented definition (HMAC-SHA256 of
+    ``"<X-Hub-Timestamp>.<body>"`` with the shared secret, hex, ``sha256=`` prefix),
+    not with the connector's own code. ``deliveries`` counts requests accepted,
+    ``delivery_ids`` each ``X-Hub-Delivery``'s copies, ``bad_signatures`` requests refused.
+    """
+
+    def __init__(self, secret: str):
+        self.secret = secret.encode()
+        self.lock = threading.Lock()
+        self.deliveries = 0
+        self.bad_signatures = 0
+        self.delivery_ids: Counter[str] = Counter()
+        self.events: Counter[str] = Counter()
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        body = request.get_data()
+        timestamp = request.headers.get("X-Hub-Timestamp", "")
+        expected = (
+            "sha256="
+            + hmac.new(self.secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        )
+        given = request.headers.get("X-Hub-Signature-256", "")
+        with self.lock:
+            if not timestamp or not hmac.compare_digest(expected, given):
+                self.bad_signatures += 1
+                response = Response(
+                    '{"error": "bad signature"}', 401, content_type="application/json"
+                )
+            else:
+                self.deliveries += 1
+                self.delivery_ids[request.headers.get("X-Hub-Delivery", "")] += 1
+                self.events[request.headers.get("X-Hub-Event", "")] += 1
+                response = Response('{"ok": true}', 200, content_type="application/json")
+        return response(environ, start_response)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(n - 1 for n in self.delivery_ids.values() if n > 1)
+
+
+@dataclass(order=True)
+class _Parcel:
+    due: float
+    seq: int
+    url: str = field(compare=False)
+    body: bytes = field(compare=False)
+    headers: dict[str, str] = field(compare=False)
+    attempts: int = field(default=0, compare=False)
+
+
+class Courier:
+    """Delivers webhooks as the providers do: in the background, again until answered 2xx.
+
+    Shopify retries a failed delivery for hours, Stripe for days; here the waits are
+    short (``0.1 s`` doubling to ``max_delay``) and a delivery is given up after
+    ``max_attempts`` (``given_up`` counts them; the hub's pulls and polls are the
+    safety net, as in production).
+    """
+
+    def __init__(self, *, threads: int = 4, max_attempts: int = 60, max_delay: float = 2.0):
+        self.max_attempts, self.max_delay = max_attempts, max_delay
+        self.lock = threading.Condition()
+        self._heap: list[_Parcel] = []
+        self._seq = itertools.count()
+        self._busy = 0
+        self._closed = False
+        self.delivered = 0
+        self.attempts = 0
+        self.given_up = 0
+        self.answers: Counter[int] = Counter()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"courier-{i}", daemon=True)
+            for i in range(threads)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def send(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+        with self.lock:
+            heapq.heappush(
+                self._heap, _Parcel(time.monotonic(), next(self._seq), url, body, dict(headers))
+            )
+            self.lock.notify()
+
+    def to(self, url: str) -> Callable[[bytes, dict[str, str]], None]:
+        """A target for a sandbox that hands over ``(body, headers)`` (Stripe's webhook targets)."""
+        return lambda body, headers: self.send(url, body, headers)
+
+    @property
+    def idle(self) -> bool:
+        with self.lock:
+            return not self._heap and not self._busy
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.idle:
+                return True
+            time.sleep(0.05)
+        return self.idle
+
+    def close(self) -> None:
+        with self.lock:
+            self._closed = True
+            self.lock.notify_all()
+        for t in self._threads:
+            t.join(timeout=10)
+
+    def _work(self) -> None:
+        with requests.Session() as session:  # closed on the way out: no connection left open
+            self._deliver(session)
+
+    def _deliver(self, session: requests.Session) -> None:
+        while True:
+            with self.lock:
+                while not self._closed and (not self._heap or self._heap[0].due > time.monotonic()):
+                    wait = self._heap[0].due - time.monotonic() if self._heap else None
+                    self.lock.wait(timeout=wait)
+                if self._closed:
+                    return
+                parcel = heapq.heappop(self._heap)
+                self._busy += 1
+            try:
+                status = session.post(
+                    parcel.url, data=parcel.body, headers=parcel.headers, timeout=10
+                ).status_code
+            except requests.RequestException:
+                status = 0
+            with self.lock:
+                self._busy -= 1
+                self.attempts += 1
+                self.answers[status] += 1
+                parcel.attempts += 1
+                if 200 <= status < 300:
+                    self.delivered += 1
+                elif parcel.attempts >= self.max_attempts:
+                    self.given_up += 1
+                    log.warning(
+                        "courier: gave up on %s after %s attempts", parcel.url, parcel.attempts
+                    )
+                else:
+                    parcel.due = time.monotonic() + min(
+                        self.max_delay, 0.1 * 2 ** (parcel.attempts - 1)
+                    )
+                    heapq.heappush(self._heap, parcel)
+                    self.lock.notify()
+
+
+def sandbox_classes() -> dict[str, type]:
+    """The sandboxes the installed plugins bring (``hub_register_sandboxes``), by connector name."""
+    found: dict[str, type] = {}
+    for result in get_plugin_manager().hook.hub_register_sandboxes():
+        found.update(result or {})
+    return found
+
+
+class Sandboxes:
+    """Every outside service the flow talks to, served on loopback; a context manager.
+
+    ``n_orders`` orders in all: ``initial`` of them are in the shop from the start
+    (the pull finds them), the rest are placed while the flow runs
+    (:meth:`place_orders`, each announced by an ``orders/create`` webhook).
+    ``fault_rate`` makes that share of the requests to the HTTP sandboxes (and
+    of the messages to the SMTP server) fail (:class:`Faults`).
+    """
+
+    def __init__(
+        self,
+        n_orders: int,
+        *,
+        seed: int = 7,
+        initial: int | None = None,
+        fault_rate: float = 0.0,
+        fault_hold: float = 2.0,
+        generous_limits: bool = True,
+    ):
+        installed = sandbox_classes()
+        ShopifySandbox, StripeSandbox, ShipStationSandbox = (  # noqa: N806
+            installed[name] for name in ("shopify", "stripe", "shipstation")
+        )
+        self.n_orders = n_orders
+        self.initial = n_orders - n_orders // 2 if initial is None else initial
+        # Shopify Plus-sized rate limits and a ShipStation key allowed far more than
+        # 40 calls a minute: the demo measures the hub, not the services' throttles
+        # (the connectors' own tests cover those).
+        bucket = 2000 if generous_limits else 40
+        self.shop = ShopifySandbox(
+            orders=self.initial,
+            seed=seed,
+            clean=True,
+            payment_attribute=PAYMENT_ATTRIBUTE,
+            bucket_size=bucket,
+            leak_rate=bucket / 20,
+            retry_after=1.0,
+        )
+        self.stripe = StripeSandbox()
+        self.shipstation = ShipStationSandbox(rate_limit=6000 if generous_limits else 40)
+        self.smtp = SmtpSink(fault_rate=fault_rate, seed=seed + 1)
+        self.webhook_secret = "crm-" + secrets.token_hex(16)
+        self.receiver = WebhookReceiver(self.webhook_secret)
+        self.courier = Courier()
+        self.fault_rate = fault_rate
+        self.faults: dict[str, Faults] = {}
+        self._fault_hold = fault_hold
+        self._seed = seed
+        self._stack = ExitStack()
+        self.placed = self.initial
+        self._place_lock = threading.Lock()
+        self.shop_url = self.stripe_url = self.shipstation_url = self.receiver_url = ""
+
+    def _app(self, name: str, app: Callable) -> Callable:
+        if not self.fault_rate:
+            return app
+        wrapped = self.faults[name] = Faults(
+            app,
+            rate=self.fault_rate,
+            hold=self._fault_hold,
+            seed=self._seed * 31 + len(self.faults),
+        )
+        return wrapped
+
+    def __enter__(self) -> Sandboxes:
+        try:
+            self.shop_url = self._stack.enter_context(serve(self._app("shopify", self.shop)))
+            self.stripe_url = self._stack.enter_context(serve(self._app("stripe", self.stripe)))
+            self.shipstation_url = self._stack.enter_context(
+                serve(self._app("shipstation", self.shipstation))
+            )
+            self.shipstation.base_url = self.shipstation_url
+            self.receiver_url = (
+                self._stack.enter_context(serve(self._app("receiver", self.receiver)))
+                + "/crm/events"
+            )
+            self.smtp.start()
+            self._stack.callback(self.smtp.stop)
+            self._stack.callback(self.stripe.close)
+            self._stack.callback(self.courier.close)
+            self._stack.callback(self.shipstation.stop_auto_ship)
+            self.checkout(self.shop.order_ids)
+            self.stripe.deliver_pending()  # no target yet: the checkouts' events go nowhere
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    def close(self) -> None:
+        self._stack.close()
+
+    # --- what happens outside the hub -----------------------------------------------------------
+
+    def checkout(self, order_ids: Iterable[int]) -> None:
+        """Authorise at Stripe the PaymentIntent each of these shop orders names."""
+        for order_id in order_ids:
+            order = self.shop.order(order_id)
+            amount = to_stripe_amount(
+                stripe_rounded(Money.parse(order["total_price"], order["currency"]))
+            )
+            self.stripe.create_intent(
+                amount, order["currency"], intent_id=self.shop.intent_id(order_id)
+            )
+
+    def demand(self) -> Counter:
+        """Units of each SKU every order (placed or to come) asks for."""
+        needed: Counter = Counter()
+        bodies = [self.shop.order(i) for i in self.shop.order_ids]
+        bodies += self.shop.upcoming(self.n_orders - self.placed)
+        for order in bodies:
+            for item in order["line_items"]:
+                needed[item["sku"]] += item["quantity"]
+        return needed
+
+    def place_orders(self, count: int, webhook_url: str) -> list[int]:
+        """Place ``count`` new orders (checkout authorises their payment); each sends ``orders/create``."""
+        with self._place_lock:
+            count = min(count, self.n_orders - self.placed)
+            if count <= 0:
+                return []
+            ids = self.shop.add_orders(count)
+            self.placed += count
+        self.checkout(ids)
+        for order_id in ids:
+            headers, body = self.shop.webhook("orders/create", order_id)
+            self.courier.send(webhook_url, body, headers)
+        return ids
+
+    def connect(
+        self, hub_url: str, *, shipstation_slug: str, shipstation_token: str, stripe_slug: str
+    ) -> None:
+        """Point the services' webhooks at the hub and start the warehouse."""
+        self.shipstation.subscribe(
+            f"{hub_url}/webhooks/{shipstation_slug}?token={shipstation_token}"
+        )
+        self.stripe.webhook_targets = [self.courier.to(f"{hub_url}/webhooks/{stripe_slug}")]
+        self.stripe.auto_deliver = True
+        self.shipstation.start_auto_ship(every=0.3)
+
+    def counts(self) -> dict[str, Any]:
+        """What the outside world saw: the proof of what happened, counted where it happened."""
+        captured: Counter[str] = Counter()
+        with self.stripe.lock:
+            for intent in self.stripe.intents.values():
+                if intent["status"] == "succeeded":
+                    captured[intent["currency"].upper()] += intent["amount_received"]
+            captures = self.stripe.effects["captures"]
+        with self.shipstation.lock:
+            labels = [s for s in self.shipstation.shipments if not s["voided"]]
+            labels_per_order = Counter(s["orderKey"] for s in labels)
+        with self.shop.lock:
+            fulfilments = sum(len(v) for v in self.shop.fulfillments.values())
+        return {
+            "captures": captures,
+            "captured": dict(captured),
+            "labels": len(labels),
+            "orders_labelled_twice": sum(1 for n in labels_per_order.values() if n > 1),
+            "fulfilments": fulfilments,
+            "emails": self.smtp.messages,
+            "email_message_ids": len(self.smtp.message_ids),
+            "email_duplicates": self.smtp.duplicates,
+            "webhook_deliveries": self.receiver.deliveries,
+            "webhook_delivery_ids": len(self.receiver.delivery_ids),
+            "webhook_duplicates": self.receiver.duplicates,
+            "webhook_bad_signatures": self.receiver.bad_signatures,
+            "faults": {name: dict(f.counts) for name, f in self.faults.items()},
+            "smtp_refused": self.smtp.refused,
+        }

@@ -1,0 +1,394 @@
+"""Connectors: the classes plugins write to reach an outside system.
+
+A *connector* is the code (Shopify, Stripe, …); a *channel* is one configured
+instance of it (a given store, a given Stripe account). A connector declares:
+
+- ``name``: unique, lower-case (``"shopify"``);
+- ``roles``: what it does for the hub, from :data:`ROLES`;
+- ``config_schema``: a marshmallow schema for a channel's configuration. Field
+  metadata drives the admin form and the API: ``label``, ``help`` and
+  ``secret`` (``True``: write-only, encrypted at rest, never shown back).
+
+Then it implements the operations of its roles. The hub calls them from jobs,
+so an operation may raise :class:`hub.core.exceptions.ExternalError` with
+``retryable`` set and the job layer will retry or dead-letter accordingly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from marshmallow import Schema
+from marshmallow import ValidationError as SchemaError
+
+from hub.core.exceptions import ConfigError, ExternalError, ValidationError
+from hub.core.order import OrderData, ShipmentData
+
+if TYPE_CHECKING:
+    from hub.core.events import OrderEvent
+    from hub.integration.http import HttpClient
+    from hub.integration.port import HubPort
+
+ROLES: tuple[str, ...] = ("sales", "payment", "shipping", "erp", "notification")
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """What a connector knows of its channel: identity and decrypted config."""
+
+    id: int
+    slug: str
+    name: str
+    connector: str
+    config: Mapping[str, Any]
+    state: Mapping[str, Any] = field(default_factory=dict)
+    enabled: bool = True
+    #: The hub's :class:`hub.runtime.metrics.Metrics`: pass it to ``HttpClient(metrics=...)`` so
+    #: outbound request times show in ``/metrics`` per connector.
+    metrics: Any = field(default=None, compare=False, repr=False)
+    #: The hub's public base URL (``HUB_PUBLIC_URL``), for links a connector
+    #: sends out (the customer's ``/track/<token>`` page in an email).
+    public_url: str = ""
+
+
+@dataclass(frozen=True)
+class WebhookReceipt:
+    """What a verified inbound webhook is: the provider's id for it and its topic."""
+
+    event_id: str
+    topic: str
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    """One page of a pull: the orders, and the cursor to store once they are committed.
+
+    ``rejected`` maps the channel's id of each order on the page that could not
+    be read (its money, its currency …) to the reason: the hub dead-letters
+    them with the page, so one bad order never stalls the sync.
+    """
+
+    orders: list[OrderData]
+    cursor: dict[str, Any]
+    rejected: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PaymentRef:
+    """A payment as the hub holds it, handed to the payment connector."""
+
+    reference: str
+    currency: str
+    amount: int
+    captured_amount: int
+    refunded_amount: int
+    status: str
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    """The gateway's answer to capture / void: the payment's totals after it."""
+
+    status: str
+    captured_amount: int
+    refunded_amount: int = 0
+    occurred_at: datetime | None = None
+    #: What a person should be told about this answer (an amount the gateway
+    #: could not take exactly and that was rounded): on the order's timeline.
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    external_id: str
+    amount: int
+    status: str  # succeeded | pending | failed
+    message: str = ""  # as PaymentResult.message
+
+
+@dataclass(frozen=True)
+class ShippingOrder:
+    """One fulfilment group to send to a warehouse or carrier.
+
+    ``order`` is the order as the REST API shows it; ``lines`` are the lines of
+    this group only (``{"line_id", "sku", "name", "quantity", "unit_price"}``,
+    money as decimal strings). ``status`` is ``awaiting_shipment`` or
+    ``cancelled``.
+    """
+
+    key: str
+    order: dict[str, Any]
+    lines: list[dict[str, Any]]
+    location_code: str = ""
+    status: str = "awaiting_shipment"
+
+
+@dataclass(frozen=True)
+class ShipmentNotice:
+    """A shipment a shipping service reports, for the order group ``key``.
+
+    ``group_ref`` is the service's own id of the group (what
+    :meth:`Connector.submit_orders` returned for it): the group is found by it
+    when the service leaves ``key`` out (ShipStation's shipments may name only
+    their ``orderId``).
+    """
+
+    key: str
+    shipment: ShipmentData
+    voided: bool = False
+    group_ref: str = ""
+
+    def to_payload(self) -> dict[str, Any]:
+        """JSON-ready form (a job payload); lines as pairs, since line keys may be ints or SKUs."""
+        s = self.shipment
+        return {
+            "key": self.key,
+            "group_ref": self.group_ref,
+            "voided": self.voided,
+            "shipment": {
+                "external_id": s.external_id,
+                "carrier": s.carrier,
+                "service": s.service,
+                "tracking_number": s.tracking_number,
+                "tracking_url": s.tracking_url,
+                "label_ref": s.label_ref,
+                "shipped_at": s.shipped_at.isoformat() if s.shipped_at else None,
+                "lines": [[k, q] for k, q in s.lines.items()],
+            },
+        }
+
+    @classmethod
+    def from_payload(cls, data: Mapping[str, Any]) -> ShipmentNotice:
+        s = dict(data["shipment"])
+        s["shipped_at"] = datetime.fromisoformat(s["shipped_at"]) if s.get("shipped_at") else None
+        s["lines"] = {k: int(q) for k, q in s.get("lines") or []}
+        return cls(
+            key=data["key"],
+            shipment=ShipmentData(**s),
+            voided=bool(data.get("voided")),
+            group_ref=str(data.get("group_ref") or ""),
+        )
+
+
+class SubmissionRejected(ExternalError):
+    """Some order groups of a :meth:`Connector.submit_orders` batch were refused.
+
+    ``accepted`` is ``{key: service id}`` of those taken (as ``submit_orders``
+    returns them); ``rejected`` is ``{key: the service's reason}``. The hub
+    records the accepted ones and dead-letters each rejected one with its
+    reason, so one bad order never holds back the others.
+    """
+
+    def __init__(self, accepted: dict[str, str], rejected: dict[str, str]):
+        reasons = "; ".join(f"{key}: {why}" for key, why in rejected.items())
+        super().__init__(
+            f"{len(rejected)} order(s) refused: {reasons}",
+            retryable=False,
+            details={"rejected": dict(rejected)},
+        )
+        self.accepted = dict(accepted)
+        self.rejected = dict(rejected)
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    sku: str
+    location_code: str
+    available: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a notification connector's ``notify`` delivered (recorded in the sent ledger).
+
+    ``recipient``: the address or URL it went to; ``message_id``: the id the
+    receiver sees (an email's Message-ID); ``status_code``: the receiver's
+    answer (HTTP status, SMTP reply code). ``skipped``: a reason nothing was
+    sent and nothing needs retrying (an order without an email address).
+    """
+
+    recipient: str = ""
+    message_id: str = ""
+    status_code: int | None = None
+    skipped: str = ""
+
+
+class Connector:
+    """Base class of every connector; subclass it and set the class attributes."""
+
+    name: ClassVar[str]
+    roles: ClassVar[tuple[str, ...]]
+    config_schema: ClassVar[type[Schema]]
+    label: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    #: Job kinds the scheduler runs for every enabled channel of this connector,
+    #: with their default interval in seconds (a channel's schedule overrides it).
+    scheduled_jobs: ClassVar[dict[str, int]] = {}
+
+    def __init__(self, channel: ChannelInfo):
+        self.channel = channel
+        self.config = channel.config
+
+    # --- configuration -------------------------------------------------------
+
+    @classmethod
+    def secret_fields(cls) -> frozenset[str]:
+        """Names of config fields marked ``secret`` in the schema's metadata."""
+        return frozenset(
+            name for name, f in cls.config_schema().fields.items() if f.metadata.get("secret")
+        )
+
+    @classmethod
+    def validate_config(cls, data: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
+        """Return the config as the schema loads it, or raise ValidationError with field errors."""
+        try:
+            return cls.config_schema().load(dict(data), partial=partial)
+        except SchemaError as exc:
+            raise ValidationError(
+                f"invalid {cls.name} configuration", details=exc.normalized_messages()
+            ) from exc
+
+    # --- every connector ------------------------------------------------------
+
+    def check_connection(self) -> str:
+        """Reach the outside system with the channel's credentials.
+
+        :return: a short human message on success (e.g. the shop's name).
+        :raises ExternalError: or ConfigError, with a message a merchant can act on.
+        """
+        raise ConfigError(f"the {self.name} connector has no connection check")
+
+    def verify_webhook(
+        self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]
+    ) -> WebhookReceipt:
+        """Verify an inbound webhook on its raw bytes, before anything parses it.
+
+        :raises SignatureError: missing or wrong signature (the request is refused with 401).
+        :raises MalformedPayload: verified but unreadable (400).
+        :return: the provider's event id (the dedupe key) and topic.
+        """
+        raise ConfigError(f"the {self.name} connector does not accept webhooks")
+
+    def handle_webhook(
+        self, hub: HubPort, topic: str, body: bytes, headers: Mapping[str, str]
+    ) -> str:
+        """Process a stored inbound webhook (run from a job, after verification).
+
+        Turn the provider's payload into hub changes through ``hub`` (upsert
+        orders, payment updates, shipments …).
+
+        :return: a short outcome for the inbox ("processed", "ignored: topic x").
+        """
+        raise ConfigError(f"the {self.name} connector does not accept webhooks")
+
+    def close(self) -> None:
+        """Release what the connector holds (HTTP sessions); called on shutdown."""
+
+    def http_client(self, base_url: str, **kwargs: Any) -> HttpClient:
+        """The shared :class:`hub.integration.http.HttpClient`, named after this connector and timed
+        in the hub's metrics (``hub_external_request_seconds{connector=...}``)."""
+        from hub.integration.http import HttpClient
+
+        kwargs.setdefault("connector", self.name)
+        kwargs.setdefault("metrics", self.channel.metrics)
+        return HttpClient(base_url, **kwargs)
+
+    # --- role "sales" -------------------------------------------------------------
+    # A sales connector that can pull sets ``scheduled_jobs = {"channel.pull": secs}``.
+
+    def fetch_orders(self, cursor: Mapping[str, Any] | None) -> Iterator[OrderPage]:
+        """Yield the orders changed since ``cursor`` (None: from the beginning), page by page.
+
+        The hub commits each page and stores ``page.cursor`` with it, so a pull
+        cut short resumes after the last committed page.
+        """
+        raise ConfigError(f"the {self.name} connector cannot pull orders")
+
+    def fetch_order(self, external_id: str) -> OrderData:
+        """Fetch one order by the channel's id (to retry an order a pull could not store)."""
+        raise ConfigError(f"the {self.name} connector cannot fetch an order")
+
+    def push_fulfillment(
+        self, order: dict[str, Any], shipment: dict[str, Any], *, idempotency_key: str
+    ) -> str | None:
+        """Tell the channel an order (part) shipped, with tracking; return the channel's id for it.
+
+        Return None when the channel needs no push (e.g. manual orders).
+        """
+        return None
+
+    def cancel_fulfillment(
+        self, order: dict[str, Any], fulfillment_id: str, *, idempotency_key: str
+    ) -> None:
+        """Cancel the channel's fulfilment ``fulfillment_id`` (what :meth:`push_fulfillment` returned).
+
+        Called when the shipment's label was voided, so the channel shows no
+        dead tracking number; the replacement label is pushed as a new
+        fulfilment. Cancelling one already cancelled must succeed.
+        """
+
+    def push_stock(self, levels: list[StockLevel]) -> None:
+        """Set the channel's available stock for these SKUs (only changed ones are passed)."""
+
+    # --- role "payment" ---------------------------------------------------------------
+
+    def capture_events(self) -> tuple[str, ...]:
+        """Order events after which the hub captures this connector's authorised payments."""
+        return ()
+
+    def capture(self, payment: PaymentRef, amount: int, *, idempotency_key: str) -> PaymentResult:
+        """Capture ``amount`` (minor units) of an authorised payment, exactly once per key.
+
+        :raises PaymentDeclined: the gateway refused for good (the order goes on hold).
+        """
+        raise ConfigError(f"the {self.name} connector cannot capture payments")
+
+    def void(self, payment: PaymentRef, *, idempotency_key: str) -> PaymentResult:
+        """Cancel an authorisation that was never captured."""
+        raise ConfigError(f"the {self.name} connector cannot void payments")
+
+    def refund(
+        self, payment: PaymentRef, amount: int, *, idempotency_key: str, reason: str = ""
+    ) -> RefundResult:
+        """Give back ``amount`` of a captured payment, exactly once per key."""
+        raise ConfigError(f"the {self.name} connector cannot refund payments")
+
+    # --- role "shipping" --------------------------------------------------------------
+
+    def submit_orders(self, orders: list[ShippingOrder]) -> dict[str, str]:
+        """Create or update these order groups at the warehouse (an upsert by ``key``).
+
+        :return: ``{key: the service's id for it}`` for each group accepted.
+        :raises SubmissionRejected: when the service refused some groups (and
+            took the others): it carries both.
+        """
+        raise ConfigError(f"the {self.name} connector cannot take orders")
+
+    def fetch_shipments(self, since: datetime) -> Iterator[ShipmentNotice]:
+        """Yield the shipments (and voided labels) since ``since``: the safety net for webhooks."""
+        raise ConfigError(f"the {self.name} connector cannot list shipments")
+
+    # --- role "notification" -----------------------------------------------------------
+
+    def wants(self, event_name: str) -> bool:
+        """Whether this channel sends anything for ``event_name`` (e.g. ``order.shipped``)."""
+        return False
+
+    def notify(
+        self, event: OrderEvent, order: dict[str, Any], *, idempotency_key: str
+    ) -> Delivery | None:
+        """Tell the customer or an outside system about an order event, once per key.
+
+        Deliver once, without a retry loop of its own: the ``notify`` job checks
+        the sent ledger before calling it, records what it returns (or the error
+        it raises, with the error's ``status``) as an attempt, and retries a
+        retryable error with backoff. See :mod:`hub.notifications.outbox`.
+        """
+        raise ConfigError(f"the {self.name} connector sends no notifications")
+
+
+def has_role(connector: type[Connector] | Connector, role: str) -> bool:
+    return role in connector.roles

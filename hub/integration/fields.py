@@ -1,0 +1,62 @@
+"""Marshmallow fields that schemas share: connector config schemas, and what people send.
+
+Config comes from JSON (the API), from an HTML form (the admin UI) and from the
+CLI, so a list may arrive as a list or as one comma-separated string.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterable
+
+from marshmallow import ValidationError, fields
+
+
+class StringList(fields.Field):
+    """A list of strings, given as a list or as ``"a, b, c"``; blanks dropped, order kept.
+
+    :param choices: when given, every item must be one of them.
+    """
+
+    def __init__(self, *, choices: Iterable[str] | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.choices = tuple(choices) if choices is not None else None
+
+    def _deserialize(self, value, attr, data, **kwargs) -> list[str]:
+        if isinstance(value, str):
+            items = value.replace("\n", ",").split(",")
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            items = list(value)
+        else:
+            raise ValidationError("must be a list of strings or a comma-separated string")
+        out: list[str] = []
+        for item in (i.strip() for i in items):
+            if item and item not in out:
+                out.append(item)
+        if self.choices is not None:
+            unknown = [i for i in out if i not in self.choices]
+            if unknown:
+                raise ValidationError(
+                    f"unknown: {', '.join(unknown)} (choose from {', '.join(self.choices)})"
+                )
+        return out
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else list(value)
+
+
+def validate_encoding(name: str) -> None:
+    """A text encoding Python knows (``utf-8``, ``cp1252``, ``latin-1`` …)."""
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        raise ValidationError(f"unknown text encoding {name!r}") from None
+
+
+class DecimalString(fields.String):
+    """A money amount as a decimal string ("409.94"); parsed against the currency later."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ValidationError('must be a decimal string such as "19.99"')
+        return str(value).strip()

@@ -1,0 +1,135 @@
+"""Every hook a plugin can implement. Plugins write ``from hub import hookimpl``.
+
+Hooks are called with keyword arguments only. A plugin's failure in a fan-out
+hook is logged and isolated: it never aborts the core's transaction and never
+stops the other plugins from hearing the event.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from sqlalchemy.orm import Session
+
+    from hub.core.events import OrderEvent
+    from hub.integration.connectors import Connector
+    from hub.integration.jobs import JobHandler, PeriodicJob
+
+hookspec = pluggy.HookspecMarker("hub")
+
+
+# --- Start-up: what a plugin brings -------------------------------------------
+
+
+@hookspec
+def hub_register_connectors() -> list[type[Connector]]:
+    """Return the connector classes this plugin provides.
+
+    A connector declares its ``name``, its ``roles`` (``sales``, ``payment``,
+    ``shipping``, ``erp``, ``notification``) and its marshmallow
+    ``config_schema``; channels are configured instances of it.
+
+    :return: a list of :class:`hub.integration.connectors.Connector` subclasses; names
+        must be unique across all plugins.
+    """
+
+
+@hookspec
+def hub_register_job_handlers() -> dict[str, JobHandler]:
+    """Return the job kinds this plugin can run, each mapped to its handler.
+
+    A handler is called as ``handler(ctx)`` with a :class:`hub.integration.jobs.JobContext`.
+    Raise an error whose ``retryable`` is false to send the job to ``dead`` at
+    once; any other exception retries it with backoff.
+
+    :return: ``{"kind": handler}``; a kind must be unique across all plugins.
+    """
+
+
+@hookspec
+def hub_register_periodic_jobs() -> list[PeriodicJob]:
+    """Return jobs the scheduler enqueues on a fixed interval.
+
+    Each firing is enqueued with a dedupe key for its time slot, so several
+    schedulers running at once never double the work.
+
+    :return: a list of :class:`hub.integration.jobs.PeriodicJob`.
+    """
+
+
+@hookspec
+def hub_register_sandboxes() -> dict[str, type]:
+    """Return loopback simulators of the services this plugin's connectors call.
+
+    ``{connector name: sandbox class}``; a sandbox is a WSGI app (see
+    :mod:`hub.integration.sandbox`). ``hub demo``, the benchmarks and the
+    reliability suite run the flow against them, so the hub never imports a
+    plugin to find one.
+    """
+
+
+@hookspec
+def hub_register_blueprints(app: Flask) -> None:
+    """Register Flask blueprints (pages, endpoints) on the web app.
+
+    :param app: the application being built by ``create_app``.
+    """
+
+
+# --- Order flow: what a plugin decides ----------------------------------------
+
+
+@hookspec
+def hub_validate_order(order: dict[str, Any], session: Session) -> list[str]:
+    """Check a pending order before it is confirmed; return the reasons to hold it.
+
+    Every implementation runs and every reason found is kept: the order goes
+    on hold with all of them listed, never dropped. Releasing the order runs
+    the checks again.
+
+    :param order: the order as the REST API shows it.
+    :param session: the open database session of the check (read what you need).
+    :return: hold reasons, e.g. ``["address_incomplete"]``; empty when all is well.
+    """
+
+
+@hookspec(firstresult=True)
+def hub_allocate_order(
+    order: dict[str, Any], session: Session
+) -> list[tuple[str, dict[int, int]]] | None:
+    """Decide which locations ship which lines of a confirmed order.
+
+    Stops at first non-None result. The hub's default is registered
+    ``trylast`` so a plugin can replace the strategy. Called while the order
+    is being confirmed, with every stock level of its SKUs locked: the hub
+    reserves the answer (all of it or, if a location lacks the stock, none:
+    the order is held ``out_of_stock``) and later ships from it, one
+    fulfilment group per location. Orders whose stock is not tracked are
+    routed when their fulfilment starts.
+
+    :param order: the order as the REST API shows it.
+    :param session: the open database session (stock levels, locations).
+    :return: fulfilment groups ``[(location_code, {line_id: quantity})]``
+        covering every line, or None to leave the decision to the next plugin.
+    """
+
+
+# --- Order flow: what a plugin hears ------------------------------------------
+
+
+@hookspec
+def hub_order_event(event: OrderEvent, order: dict[str, Any]) -> None:
+    """React to something that happened to an order, after it was committed.
+
+    Called from a job of its own for each implementing plugin: a failure is
+    retried for this plugin alone and never touches the others or the order.
+    The same event may be delivered more than once after a crash; use
+    ``event.id`` to make the reaction idempotent.
+
+    :param event: what happened (``event.name``, e.g. ``order.shipped``).
+    :param order: the order as the REST API shows it, at delivery time.
+    """

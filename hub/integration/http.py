@@ -1,0 +1,410 @@
+"""HTTP for every connector: one place for sessions, timeouts, retries and rate limits.
+
+A connector makes one :class:`HttpClient` per channel and calls
+:meth:`HttpClient.request`. The client
+
+- keeps a ``requests.Session`` (keep-alive) with connect/read timeouts;
+- retries connection errors, timeouts and the statuses in ``retry_statuses``
+  (429 and 5xx by default) with exponential backoff and jitter, waiting at
+  least a ``Retry-After`` given in seconds (or, on a 429 without one, the
+  service's own reset header named by ``reset_header``, e.g. ShipStation's
+  ``X-Rate-Limit-Reset``);
+- asks its :class:`RateLimiter` before every request and tells it every answer,
+  so a connector can follow its service's own rate-limit headers;
+- logs method, URL path and status, never headers or bodies (secrets live there);
+- times every request in the ``hub_external_request_seconds`` metric;
+- raises :class:`hub.core.exceptions.ExternalError` with ``retryable`` set, so
+  the job layer knows whether to retry the job or send it to ``dead``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from hub.core.exceptions import ExternalError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read
+
+
+def default_timeout() -> tuple[float, float]:
+    """Connect and read timeouts of a client given none: ``HUB_HTTP_TIMEOUT`` if set
+    (``"5,30"``, or one number for both; the reliability tests shorten it), else 5 s and 30 s."""
+    value = os.environ.get("HUB_HTTP_TIMEOUT", "").strip()
+    if not value:
+        return DEFAULT_TIMEOUT
+    try:
+        parts = [float(p) for p in value.split(",")]
+    except ValueError:
+        log.warning(
+            "HUB_HTTP_TIMEOUT=%r is not one or two numbers; using %s", value, DEFAULT_TIMEOUT
+        )
+        return DEFAULT_TIMEOUT
+    if len(parts) not in (1, 2) or min(parts) <= 0:
+        log.warning(
+            "HUB_HTTP_TIMEOUT=%r is not one or two positive numbers; using %s",
+            value,
+            DEFAULT_TIMEOUT,
+        )
+        return DEFAULT_TIMEOUT
+    return (parts[0], parts[-1])
+
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class RateLimiter:
+    """Decides how long to wait before a request; learns from each response.
+
+    The base class never waits. Subclass it for a service's own scheme
+    (a leaky bucket's call-limit header, a per-minute window).
+    """
+
+    def before_request(self) -> float:
+        """Seconds to wait before sending the next request."""
+        return 0.0
+
+    def after_response(self, response: requests.Response) -> None:
+        """Learn from an answer (its rate-limit headers)."""
+
+
+class MinIntervalLimiter(RateLimiter):
+    """At most ``rate`` requests a second, evenly spaced (thread-safe)."""
+
+    def __init__(self, rate: float):
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def before_request(self) -> float:
+        with self._lock:
+            now = time.monotonic()
+            wait = max(0.0, self._next - now)
+            self._next = max(now, self._next) + self.interval
+            return wait
+
+
+class HttpStatusError(ExternalError):
+    """An answer whose status the caller did not expect, with the answer itself.
+
+    A connector reads ``response`` to turn its service's error body (e.g.
+    Stripe's ``{"error": {"type", "code", "decline_code", "message"}}``) into
+    the right domain error; everyone else handles it as an ``ExternalError``.
+    """
+
+    def __init__(self, message: str, *, response: requests.Response, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.response = response
+
+
+class LeakyBucketLimiter(RateLimiter):
+    """Stay under a service's leaky bucket, as its answers report the bucket.
+
+    The service drains the bucket at ``leak_rate`` requests a second and
+    refuses (429) a request that would overflow ``size``. The limiter keeps an
+    estimate of the level between answers and, once a request would take it
+    past ``threshold`` of the size, waits for the bucket to drain that far:
+    a burst slows down before the service has to say 429. Subclasses tell it
+    the level the service reports with :meth:`read_bucket` (Shopify:
+    ``X-Shopify-Shop-Api-Call-Limit: 32/40``). Thread-safe: concurrent
+    callers each reserve their own slot.
+    """
+
+    def __init__(
+        self,
+        *,
+        size: float = 40,
+        leak_rate: float = 2.0,
+        threshold: float = 0.8,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.size = float(size)
+        self.leak_rate = float(leak_rate)
+        self.threshold = threshold
+        self.clock = clock
+        self._level = 0.0
+        self._at = clock()
+        self._lock = threading.Lock()
+
+    def read_bucket(self, response: requests.Response) -> tuple[float, float] | None:
+        """``(used, size)`` as the answer reports them, or None when it says nothing."""
+        return None
+
+    def before_request(self) -> float:
+        with self._lock:
+            now = self.clock()
+            start = max(now, self._at)  # a slot reserved by another caller may lie ahead
+            level = max(0.0, self._level - (start - self._at) * self.leak_rate)
+            ceiling = max(1.0, self.size * self.threshold)
+            wait = max(0.0, (level + 1 - ceiling) / self.leak_rate) if self.leak_rate > 0 else 0.0
+            self._level = max(0.0, level - wait * self.leak_rate) + 1
+            self._at = start + wait
+            return self._at - now
+
+    def after_response(self, response: requests.Response) -> None:
+        reported = self.read_bucket(response)
+        if reported is None:
+            return
+        used, size = reported
+        with self._lock:
+            self.size = float(size) or self.size
+            now = self.clock()
+            if self._at <= now:
+                # Nothing reserved ahead: the service's count is the truth.
+                self._level, self._at = float(used), now
+            else:
+                # Other callers hold slots ahead; never estimate below what the service saw.
+                self._level = max(self._level, float(used))
+
+
+def retry_after_seconds(
+    response: requests.Response, reset_header: str | None = None
+) -> float | None:
+    """``Retry-After`` in seconds (the form these services send), if present and sane.
+
+    With ``reset_header``, a 429 that has no ``Retry-After`` waits the seconds
+    that header gives instead (services that say "wait until the window resets"
+    their own way, e.g. ShipStation's ``X-Rate-Limit-Reset``).
+    """
+    value = response.headers.get("Retry-After")
+    if value is None and reset_header and response.status_code == 429:
+        value = response.headers.get(reset_header)
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds <= 3600 else None
+
+
+class HttpClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connector: str,
+        headers: Mapping[str, str] | None = None,
+        auth: Any = None,
+        timeout: tuple[float, float] | None = None,
+        max_retries: int = 4,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 8.0,
+        retry_statuses: Iterable[int] = RETRY_STATUSES,
+        limiter: RateLimiter | None = None,
+        metrics: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+        should_retry: Callable[[requests.Response], bool | None] | None = None,
+        reset_header: str | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.connector = connector
+        self.timeout = timeout or default_timeout()
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.retry_statuses = frozenset(retry_statuses)
+        self.limiter = limiter or RateLimiter()
+        self.metrics = metrics
+        self.sleep = sleep
+        self.should_retry = should_retry
+        #: Header giving the seconds until a rate-limit window resets, obeyed on 429.
+        self.reset_header = reset_header
+        self.session = requests.Session()
+        self.session.headers.update({"User-Agent": "hub/0.1 (+https://github.com/hub)"})
+        if headers:
+            self.session.headers.update(headers)
+        if auth is not None:
+            self.session.auth = auth
+        #: Requests actually sent, retries included (benchmarks and tests read it).
+        self.requests_sent = 0
+
+    def url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        delay = delay / 2 + random.uniform(0, delay / 2)
+        return max(delay, retry_after or 0.0)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        expected: Iterable[int] = (200, 201, 202, 204),
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send a request, retrying what may succeed later; return the answer or raise.
+
+        :param expected: statuses that count as success (others raise ExternalError).
+        """
+        url = self.url(path)
+        kwargs.setdefault("timeout", self.timeout)
+        # Never follow a redirect: it could take the credentials (or the request
+        # itself) to a host nobody configured; a 3xx is an answer like any other.
+        kwargs.setdefault("allow_redirects", False)
+        expected = frozenset(expected)
+        attempt = 0
+        while True:
+            attempt += 1
+            wait = self.limiter.before_request()
+            if wait > 0:
+                self.sleep(wait)
+            started = time.perf_counter()
+            try:
+                self.requests_sent += 1
+                response = self.session.request(method, url, **kwargs)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                self._observe("error", started)
+                if attempt <= self.max_retries:
+                    delay = self.backoff(attempt)
+                    log.info(
+                        "%s %s %s: %s; retry %s in %.2fs",
+                        self.connector,
+                        method,
+                        _path(url),
+                        exc.__class__.__name__,
+                        attempt,
+                        delay,
+                    )
+                    self.sleep(delay)
+                    continue
+                raise ExternalError(
+                    f"{self.connector}: {method} {_path(url)} failed: {exc.__class__.__name__}",
+                    retryable=True,
+                ) from exc
+            self._observe(str(response.status_code), started)
+            self.limiter.after_response(response)
+            log.debug("%s %s %s -> %s", self.connector, method, _path(url), response.status_code)
+            if response.status_code in expected:
+                return response
+            retryable = self._retryable(response)
+            if retryable and attempt <= self.max_retries:
+                delay = self.backoff(attempt, retry_after_seconds(response, self.reset_header))
+                log.info(
+                    "%s %s %s -> %s; retry %s in %.2fs",
+                    self.connector,
+                    method,
+                    _path(url),
+                    response.status_code,
+                    attempt,
+                    delay,
+                )
+                self.sleep(delay)
+                continue
+            raise HttpStatusError(
+                f"{self.connector}: {method} {_path(url)} answered {response.status_code}: "
+                f"{_excerpt(response)}",
+                response=response,
+                retryable=retryable,
+                retry_after=retry_after_seconds(response, self.reset_header),
+                status=response.status_code,
+                details={"body": _excerpt(response)},
+            )
+
+    def _retryable(self, response: requests.Response) -> bool:
+        if self.should_retry is not None:
+            verdict = self.should_retry(response)
+            if verdict is not None:
+                return verdict
+        return response.status_code in self.retry_statuses
+
+    def _observe(self, status: str, started: float) -> None:
+        if self.metrics is not None:
+            self.metrics.external_seconds.labels(connector=self.connector, status=status).observe(
+                time.perf_counter() - started
+            )
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _path(url: str) -> str:
+    # Only the path: query strings can carry tokens.
+    return urlsplit(url).path
+
+
+def _excerpt(response: requests.Response, limit: int = 300) -> str:
+    text = response.text or ""
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+def same_origin(url: str, base_url: str) -> bool:
+    """True when ``url`` has the scheme, host and port of ``base_url`` (no SSRF)."""
+    a, b = urlsplit(url), urlsplit(base_url)
+    default = {"http": 80, "https": 443}
+    try:
+        port_a = a.port or default.get(a.scheme)
+        port_b = b.port or default.get(b.scheme)
+    except ValueError:
+        return False
+    return (a.scheme, (a.hostname or "").lower(), port_a) == (
+        b.scheme,
+        (b.hostname or "").lower(),
+        port_b,
+    )
+
+
+def parse_link_header(value: str | None) -> dict[str, str]:
+    """``Link: <url>; rel="next", <url>; rel="previous"`` -> ``{"next": url, "previous": url}``."""
+    links: dict[str, str] = {}
+    # Split on the <…> targets, not on commas: a URL may hold unescaped commas
+    # (``fields=id,name``), and RFC 8288 allows them.
+    for match in _LINK.finditer(value or ""):
+        url, params = match.group(1).strip(), match.group(2)
+        for param in params.split(";"):
+            key, _, val = param.strip().partition("=")
+            if key.strip().lower() == "rel":
+                for rel in val.strip().strip('"').split():
+                    links[rel] = url
+    return links
+
+
+_LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,<=]+(?:=(?:\"[^\"]*\"|[^;,<]*))?)*)")
+
+
+def json_body(response: requests.Response, connector: str, *, want: type = dict) -> Any:
+    """The answer's JSON, checked to be a ``want`` (an object by default).
+
+    A body that is not JSON, or JSON of another shape, is the service
+    misbehaving (a proxy's HTML error page, a truncated answer): a retryable
+    :class:`ExternalError` naming the connector, the request and the status.
+    """
+    where = (
+        f"{response.request.method} {_path(response.url)}" if response.request is not None else ""
+    )
+    try:
+        data = response.json()
+    except ValueError as exc:
+        raise ExternalError(
+            f"{connector}: {where} answered {response.status_code} without JSON",
+            retryable=True,
+            status=response.status_code,
+        ) from exc
+    if not isinstance(data, want):
+        raise ExternalError(
+            f"{connector}: {where} answered JSON that is not a {want.__name__}",
+            retryable=True,
+            status=response.status_code,
+        )
+    return data

@@ -1,0 +1,1 @@
+"""Stock: locations, levels, every movement, bulk updates, and reservations for confirmed orders."""

@@ -1,0 +1,1 @@
+"""Outbound notifications: sent once per key, every attempt on record."""

@@ -1,0 +1,188 @@
+"""Marshmallow schemas for what people and systems send the hub.
+
+The REST API, the CLI and the admin UI load input through these, so a manual
+order is validated the same way wherever it comes from; the OpenAPI document is
+generated from them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from hub.core.money import CURRENCY_EXPONENTS, Money, MoneyError
+from hub.core.order import Address, Customer, Line, OrderData, PaymentData
+from hub.core.status import PAYMENT_STATUSES
+from hub.integration.fields import DecimalString
+
+
+class AddressSchema(Schema):
+    name = fields.String(load_default="")
+    company = fields.String(load_default="")
+    address1 = fields.String(load_default="")
+    address2 = fields.String(load_default="")
+    city = fields.String(load_default="")
+    province = fields.String(load_default="")
+    province_code = fields.String(load_default="")
+    zip = fields.String(load_default="")
+    country = fields.String(load_default="")
+    country_code = fields.String(load_default="")
+    phone = fields.String(load_default="")
+
+
+class CustomerSchema(Schema):
+    # Lengths are the database columns' (an over-long value is a 422, not a database error).
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+    name = fields.String(load_default="", validate=validate.Length(max=200))
+    phone = fields.String(load_default="", validate=validate.Length(max=64))
+
+
+class LineInSchema(Schema):
+    sku = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = fields.String(load_default="", validate=validate.Length(max=300))
+    quantity = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=1_000_000)
+    )
+    unit_price = DecimalString(required=True)
+    tax = DecimalString(load_default="0")
+    discount = DecimalString(load_default="0")
+    requires_shipping = fields.Boolean(
+        load_default=True,
+        metadata={"description": "False for what no warehouse ships (gift cards, digital goods)."},
+    )
+
+
+class PaymentInSchema(Schema):
+    channel = fields.String(load_default=None, allow_none=True)
+    reference = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    amount = DecimalString(required=True)
+    status = fields.String(load_default="authorized", validate=validate.OneOf(PAYMENT_STATUSES))
+
+
+class ManualOrderSchema(Schema):
+    """A manual order (phone, in-store): ``POST /api/v1/orders`` and ``hub orders create``."""
+
+    external_id = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=200),
+        metadata={
+            "description": "Your own id for this order; sending it again creates nothing new."
+        },
+    )
+    number = fields.String(load_default=None, validate=validate.Length(max=100))
+    customer = fields.Nested(CustomerSchema, required=True)
+    shipping_address = fields.Nested(AddressSchema, required=True)
+    billing_address = fields.Nested(AddressSchema, load_default=None)
+    lines = fields.List(
+        fields.Nested(LineInSchema), required=True, validate=validate.Length(min=1, max=1000)
+    )
+    currency = fields.String(required=True, validate=validate.OneOf(sorted(CURRENCY_EXPONENTS)))
+    shipping = DecimalString(load_default="0")
+    tax = DecimalString(load_default="0")
+    discount = DecimalString(load_default="0")
+    taxes_included = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "True when line prices and shipping already contain `tax` (EU, UK, AU pricing): "
+            "the total is then lines + shipping − discount."
+        },
+    )
+    notes = fields.String(load_default="")
+    tags = fields.List(fields.String(), load_default=list)
+    payments = fields.List(fields.Nested(PaymentInSchema), load_default=list)
+
+    @validates_schema(skip_on_field_errors=True)
+    def _check_amounts(self, data: dict[str, Any], **kwargs) -> None:
+        errors: dict[str, Any] = {}
+        cur = data["currency"]
+        for name in ("shipping", "tax", "discount"):
+            _parse_into(errors, name, data[name], cur, non_negative=True)
+        for i, line in enumerate(data["lines"]):
+            for name in ("unit_price", "tax", "discount"):
+                _parse_into(errors, f"lines.{i}.{name}", line[name], cur, non_negative=True)
+        for i, pay in enumerate(data["payments"]):
+            _parse_into(errors, f"payments.{i}.amount", pay["amount"], cur, non_negative=True)
+        if not errors:
+            total = sum(
+                Money.parse(x["unit_price"], cur).amount * x["quantity"] for x in data["lines"]
+            )
+            total += (
+                Money.parse(data["shipping"], cur).amount + Money.parse(data["tax"], cur).amount
+            )
+            if total > MAX_AMOUNT:
+                errors["lines"] = [f"the order total is larger than {Money(MAX_AMOUNT, cur)} {cur}"]
+        if errors:
+            raise ValidationError(errors)
+
+    @post_load
+    def _to_order(self, data: dict[str, Any], **kwargs) -> OrderData:
+        cur = data["currency"]
+
+        def m(text: str) -> int:
+            return Money.parse(text, cur).amount
+
+        external_id = data["external_id"] or uuid.uuid4().hex[:16]
+        return OrderData(
+            external_id=external_id,
+            number=data["number"] or f"M-{external_id[:8].upper()}",
+            currency=cur,
+            customer=Customer(
+                email=data["customer"]["email"],
+                name=data["customer"]["name"],
+                phone=data["customer"]["phone"],
+            ),
+            shipping_address=Address(**data["shipping_address"]),
+            billing_address=Address(**data["billing_address"]) if data["billing_address"] else None,
+            lines=[
+                Line(
+                    sku=x["sku"],
+                    name=x["name"] or x["sku"],
+                    quantity=x["quantity"],
+                    unit_price=m(x["unit_price"]),
+                    tax=m(x["tax"]),
+                    discount=m(x["discount"]),
+                    requires_shipping=x["requires_shipping"],
+                )
+                for x in data["lines"]
+            ],
+            taxes_included=data["taxes_included"],
+            shipping=m(data["shipping"]),
+            tax=m(data["tax"]),
+            discount=m(data["discount"]),
+            notes=data["notes"],
+            tags=data["tags"],
+            payments=[
+                PaymentData(
+                    reference=p["reference"],
+                    amount=m(p["amount"]),
+                    status=p["status"],
+                    channel=p["channel"],
+                    captured_amount=m(p["amount"]) if p["status"] == "captured" else 0,
+                )
+                for p in data["payments"]
+            ],
+        )
+
+
+#: Largest amount (minor units) an order or any of its parts may have: far above any real
+#: order, far below what a 64-bit database integer holds once lines are summed.
+MAX_AMOUNT = 10**15
+
+
+def _parse_into(errors: dict, key: str, text: str, currency: str, *, non_negative: bool) -> None:
+    try:
+        value = Money.parse(text, currency)
+    except MoneyError as exc:
+        errors[key] = [str(exc)]
+        return
+    if non_negative and value.amount < 0:
+        errors[key] = ["must not be negative"]
+    elif abs(value.amount) > MAX_AMOUNT:
+        errors[key] = [f"must be at most {Money(MAX_AMOUNT, currency)}"]
+
+
+class TransitionSchema(Schema):
+    event = fields.String(required=True)
+    reason = fields.String(load_default="")

@@ -1,0 +1,46 @@
+"""The hub's order-management defaults, registered as a plugin like any other.
+
+- ``hub_validate_order``: the hub's own checks (:mod:`hub.orders.validation`);
+  plugins add theirs next to it, and every reason found is kept.
+- ``hub_allocate_order``: the default routing (:func:`hub.inventory.reservations.route_order`),
+  ``trylast`` so a plugin's strategy answers first.
+- ``hub_register_job_handlers``: ``stock.push`` and ``stock.push.channel``
+  (:mod:`hub.inventory.levels`); ``hub_register_periodic_jobs``: a ``stock.push``
+  every five minutes as a safety net.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from hub import hookimpl
+from hub.integration.jobs import PeriodicJob
+from hub.inventory import levels as inventory
+from hub.inventory import reservations
+from hub.orders import validation
+
+
+@hookimpl
+def hub_validate_order(order: dict[str, Any], session: Session) -> list[str]:
+    return validation.check_order(order, session)
+
+
+@hookimpl(trylast=True)
+def hub_allocate_order(
+    order: dict[str, Any], session: Session
+) -> list[tuple[str, dict[int, int]]] | None:
+    return reservations.route_order(session, order)
+
+
+@hookimpl
+def hub_register_job_handlers():
+    return dict(inventory.JOB_HANDLERS)
+
+
+@hookimpl
+def hub_register_periodic_jobs():
+    # Changes enqueue their own debounced push; this catches anything a push
+    # in flight could not see (see hub.inventory.push_stock_to_channel).
+    return [PeriodicJob(kind="stock.push", every_seconds=inventory.PUSH_EVERY_SECONDS)]

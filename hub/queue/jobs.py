@@ -1,0 +1,702 @@
+"""Durable jobs: one table that is both the transactional outbox and the queue.
+
+- :func:`enqueue` writes a job inside the caller's transaction, so a job exists
+  if and only if the change that asked for it committed.
+- Workers :func:`claim` jobs (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
+  has one writer) and hold a *lease*: a job whose worker died is claimed again
+  once its lease runs out.
+- A failure is retried with exponential backoff and jitter, honouring a
+  service's ``Retry-After``; an error that retrying cannot fix (its
+  ``retryable`` is false) sends the job to ``dead`` at once, and so does
+  running out of attempts. Dead jobs are listed and can be retried by a person.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from hub.core.exceptions import HubError, NotFound, ValidationError
+from hub.store.models import Job, utcnow
+
+if TYPE_CHECKING:
+    from hub.integration.connectors import Connector
+    from hub.runtime.hub import Hub
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("queued", "running", "succeeded", "failed", "dead")
+DEFAULT_MAX_ATTEMPTS = 10
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 3600.0
+
+
+@dataclass
+class JobContext:
+    """What a job handler gets: the job's facts and the hub to act through.
+
+    Implements :class:`hub.integration.jobs.JobContext`, the part plugins rely on.
+    """
+
+    hub: Hub
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    channel_id: int | None = None
+    order_id: int | None = None
+    dedupe_key: str | None = None
+
+    @property
+    def idempotency_key(self) -> str:
+        """A key for outbound calls, identical on every retry of this job."""
+        return f"hub-job-{self.id}"
+
+    @property
+    def db(self):
+        return self.hub.db
+
+    def connector(self) -> Connector:
+        """The connector of this job's channel."""
+        if self.channel_id is None:
+            raise NotFound(f"job {self.id} ({self.kind}) has no channel")
+        return self.hub.connector_for_id(self.channel_id)
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    channel_id: int | None = None,
+    order_id: int | None = None,
+    dedupe_key: str | None = None,
+    run_at: datetime | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> int | None:
+    """Add a job in the caller's transaction; return its id.
+
+    With a ``dedupe_key`` a second enqueue of the same key adds nothing and
+    returns ``None`` (``INSERT … ON CONFLICT DO NOTHING``), without spoiling
+    the caller's transaction.
+    """
+    return enqueue_row(
+        session,
+        job_row(
+            kind,
+            payload,
+            channel_id=channel_id,
+            order_id=order_id,
+            dedupe_key=dedupe_key,
+            run_at=run_at,
+            max_attempts=max_attempts,
+        ),
+    )
+
+
+def enqueue_row(session: Session, row: dict[str, Any]) -> int | None:
+    """:func:`enqueue` a row made by :func:`job_row`; return its id (None: its dedupe key was taken)."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        job = Job(**row)
+        session.add(job)
+        session.flush()
+        return job.id
+    # A Core statement built once and given the values as parameters: building an
+    # ORM insert with .values() for every job cost more than the insert itself
+    # (profiled in `make bench`). The job's order and channel have ids, so they
+    # are in the database already; other pending changes flush at commit.
+    return session.execute(_insert_statement(dialect, row["dedupe_key"] is not None), row).scalar()
+
+
+def job_row(
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    channel_id: int | None = None,
+    order_id: int | None = None,
+    dedupe_key: str | None = None,
+    run_at: datetime | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> dict[str, Any]:
+    """The row of a new queued job (what :func:`enqueue` and :func:`enqueue_many` insert)."""
+    now = utcnow()
+    return dict(
+        kind=kind,
+        payload=payload or {},
+        channel_id=channel_id,
+        order_id=order_id,
+        dedupe_key=dedupe_key,
+        status="queued",
+        attempts=0,
+        max_attempts=max_attempts,
+        run_at=run_at or now,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def enqueue_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Add jobs (rows from :func:`job_row`, each with a ``dedupe_key``) in one ``executemany``.
+
+    A key enqueued before adds nothing. For hot paths that write many jobs in one
+    transaction and need none of their ids (the webhook inbox's group commit).
+    """
+    if not rows:
+        return
+    if any(row["dedupe_key"] is None for row in rows):
+        raise ValueError("enqueue_many needs a dedupe_key on every job")
+    conn.execute(_insert_statement(conn.dialect.name, True, returning=False), rows)
+
+
+_INSERTS: dict[tuple[str, bool, bool], Any] = {}
+
+
+def _insert_statement(dialect: str, dedupe: bool, returning: bool = True):
+    """``INSERT INTO jobs … RETURNING id``; with ``dedupe``, ``ON CONFLICT (dedupe_key) DO NOTHING``."""
+    statement = _INSERTS.get((dialect, dedupe, returning))
+    if statement is None:
+        table = Job.__table__
+        if dedupe:
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            statement = insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        else:
+            statement = table.insert()
+        if returning:
+            statement = statement.returning(table.c.id)
+        _INSERTS[(dialect, dedupe, returning)] = statement
+    return statement
+
+
+def dead_letter(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    error: str,
+    channel_id: int | None = None,
+    order_id: int | None = None,
+    unique_by: str | tuple[str, ...] | None = None,
+) -> int:
+    """Record work that failed before it could become a job: a dead job a person can retry.
+
+    With ``unique_by`` (a payload key, or a path of keys), the same failure seen again adds
+    nothing while the first one is not done: a dead job of this kind and
+    channel whose payload has the same value there gets the newer ``error``
+    (one queued or running, a retry a person asked for, is left alone).
+    Once that job has succeeded, the next failure is a new dead job.
+    """
+    now = utcnow()
+    if unique_by is not None:
+        value: Any = payload
+        for key in (unique_by,) if isinstance(unique_by, str) else unique_by:
+            value = value[key]
+        earlier = session.scalars(
+            select(Job)
+            .where(
+                Job.kind == kind,
+                Job.channel_id == channel_id,
+                Job.status != "succeeded",
+                Job.payload[unique_by].as_string() == str(value),
+            )
+            .order_by(Job.id)
+            .limit(1)
+        ).first()
+        if earlier is not None:
+            if earlier.status == "dead":
+                earlier.last_error, earlier.updated_at, earlier.finished_at = error, now, now
+            return earlier.id
+    job = Job(
+        kind=kind,
+        payload=payload,
+        channel_id=channel_id,
+        order_id=order_id,
+        status="dead",
+        attempts=0,
+        max_attempts=DEFAULT_MAX_ATTEMPTS,
+        run_at=now,
+        last_error=error,
+        created_at=now,
+        updated_at=now,
+        finished_at=now,
+    )
+    session.add(job)
+    session.flush()
+    return job.id
+
+
+def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
+    """Delay before the next attempt: exponential with jitter, never below ``retry_after``."""
+    exp = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    delay = exp / 2 + random.uniform(0, exp / 2)
+    if retry_after is not None:
+        delay = max(delay, float(retry_after))
+    return delay
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a job's run ended, to be written by its lease holder."""
+
+    job_id: int
+    worker_id: str
+    status: str  # succeeded | failed | dead
+    error: str | None = None
+    run_at: datetime | None = None
+
+
+def claim(
+    hub: Hub,
+    worker_id: str,
+    *,
+    limit: int = 1,
+    kinds: tuple[str, ...] | None = None,
+    finished: tuple[Outcome, ...] | list[Outcome] = (),
+    leases: bool = True,
+) -> list[JobContext]:
+    """Take up to ``limit`` due jobs for ``worker_id`` and lease them.
+
+    ``finished`` outcomes of the previous jobs are written in the same
+    transaction: a busy worker commits once per job, not twice. With
+    ``leases`` (the default), jobs whose lease ran out (their worker died) are
+    taken first; a busy worker asks for those about once a second rather than
+    with every claim (see :class:`Worker`).
+    """
+    now = utcnow()
+    params: dict[str, Any] = {
+        "now": now,
+        "worker_id": worker_id,
+        "until": now + timedelta(seconds=hub.settings.job_lease_seconds),
+    }
+    if kinds:
+        params["kinds"] = list(kinds)
+    claimed: list[JobContext] = []
+    # Core statements built once on a plain connection, rows instead of ORM objects:
+    # the queue's own bookkeeping is per job, and an ORM session cost more than the
+    # queries (`make bench`, (e)).
+    with hub.db.write() as session:
+        for outcome in finished:
+            _write_outcome(session, outcome)
+        if leases:
+            # Expired leases first (few, and a worker's death must not wait behind a busy queue).
+            for job in session.execute(_due_statement("leased", limit, bool(kinds)), params).all():
+                if job.attempts >= job.max_attempts:
+                    session.execute(
+                        _BURY,
+                        {
+                            "job_id": job.id,
+                            "now": now,
+                            "error": f"lease expired after {job.attempts} attempts (worker {job.locked_by} died?)",
+                        },
+                    )
+                    continue
+                log.warning("job %s: lease of %s expired, running it again", job.id, job.locked_by)
+                attempts = session.execute(_TAKE, {**params, "job_id": job.id}).scalar_one()
+                claimed.append(_context(hub, job, attempts))
+        if len(claimed) < limit:
+            # Waiting jobs are found, locked and leased by one statement (one round trip).
+            taken = session.execute(
+                _take_waiting(session.dialect.name, limit - len(claimed), bool(kinds)), params
+            ).all()
+            claimed += [_context(hub, job) for job in sorted(taken, key=lambda job: job.id)]
+    return claimed
+
+
+def _context(hub: Hub, job, attempts: int | None = None) -> JobContext:
+    """The context of a job just leased (``attempts``, else ``job.attempts``, counts this run)."""
+    return JobContext(
+        hub=hub,
+        id=job.id,
+        kind=job.kind,
+        payload=dict(job.payload or {}),
+        attempts=job.attempts if attempts is None else attempts,
+        max_attempts=job.max_attempts,
+        channel_id=job.channel_id,
+        order_id=job.order_id,
+        dedupe_key=job.dedupe_key,
+    )
+
+
+_jobs = Job.__table__
+_DUE: dict[tuple[str, int, bool], Any] = {}
+_LEASE = dict(
+    status="running",
+    attempts=_jobs.c.attempts + 1,
+    locked_by=bindparam("worker_id"),
+    locked_until=bindparam("until"),
+    updated_at=bindparam("now"),
+)
+_TAKE = (
+    update(_jobs)
+    .where(_jobs.c.id == bindparam("job_id"))
+    .values(**_LEASE)
+    .returning(_jobs.c.attempts)
+)
+_BURY = (
+    update(_jobs)
+    .where(_jobs.c.id == bindparam("job_id"))
+    .values(
+        status="dead",
+        last_error=bindparam("error"),
+        locked_by=None,
+        locked_until=None,
+        finished_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+)
+_CONTEXT_COLUMNS = (
+    _jobs.c.id,
+    _jobs.c.kind,
+    _jobs.c.payload,
+    _jobs.c.attempts,
+    _jobs.c.max_attempts,
+    _jobs.c.channel_id,
+    _jobs.c.order_id,
+    _jobs.c.dedupe_key,
+)
+
+
+def _due_statement(which: str, limit: int, by_kind: bool):
+    """Due jobs, locked with ``SKIP LOCKED`` (workers never wait for each other).
+
+    ``leased``: running jobs whose lease ran out, by expiry (``ix_jobs_leased``);
+    ``waiting``: queued or failed jobs whose time came, oldest first (``ix_jobs_waiting``).
+    """
+    statement = _DUE.get((which, limit, by_kind))
+    if statement is None:
+        c = _jobs.c
+        now = bindparam("now")
+        statement = select(*_CONTEXT_COLUMNS, c.locked_by)
+        # The status tests are literal SQL, as in the partial indexes' WHERE:
+        # with bound parameters a prepared (generic) plan could not use them.
+        if which == "leased":
+            statement = statement.where(text("status = 'running'"), c.locked_until < now).order_by(
+                c.locked_until
+            )
+        else:
+            statement = statement.where(
+                text("status IN ('queued', 'failed')"), c.run_at <= now
+            ).order_by(c.run_at, c.id)
+        if by_kind:
+            statement = statement.where(c.kind.in_(bindparam("kinds", expanding=True)))
+        statement = _DUE[(which, limit, by_kind)] = statement.limit(limit).with_for_update(
+            skip_locked=True
+        )
+    return statement
+
+
+_TAKE_WAITING: dict[tuple[str, int, bool], Any] = {}
+
+
+def _take_waiting(dialect: str, limit: int, by_kind: bool):
+    """``UPDATE jobs SET <leased> WHERE id IN (<waiting jobs, SKIP LOCKED>) RETURNING …``."""
+    key = (dialect, limit, by_kind)
+    statement = _TAKE_WAITING.get(key)
+    if statement is None:
+        waiting = _due_statement("waiting", limit, by_kind).with_only_columns(_jobs.c.id)
+        statement = _TAKE_WAITING[key] = (
+            update(_jobs)
+            .where(_jobs.c.id.in_(waiting))
+            .values(**_LEASE)
+            .returning(*_CONTEXT_COLUMNS)
+        )
+    return statement
+
+
+def execute(hub: Hub, ctx: JobContext, worker_id: str) -> Outcome:
+    """Run one claimed job's handler and decide its next status (not yet written)."""
+    handler = hub.job_handlers.get(ctx.kind)
+    started = time.perf_counter()
+    if handler is None:
+        return Outcome(ctx.id, worker_id, "dead", f"no handler for job kind {ctx.kind!r}")
+    try:
+        with _Heartbeat(hub, ctx, worker_id):
+            handler(ctx)
+    except Exception as exc:  # every failure is recorded on the job, never lost
+        retryable = getattr(exc, "retryable", True)
+        message = _describe(exc)
+        if not retryable:
+            status, run_at = "dead", None
+        elif ctx.attempts >= ctx.max_attempts:
+            status, run_at = "dead", None
+            message = f"gave up after {ctx.attempts} attempts: {message}"
+        else:
+            delay = backoff_seconds(ctx.attempts, getattr(exc, "retry_after", None))
+            status, run_at = "failed", utcnow() + timedelta(seconds=delay)
+        level = logging.ERROR if status == "dead" else logging.WARNING
+        log.log(
+            level, "job %s %s attempt %s: %s -> %s", ctx.id, ctx.kind, ctx.attempts, message, status
+        )
+        if not isinstance(exc, HubError):
+            # Not raised on purpose: keep the traceback for whoever debugs it.
+            log.info("job %s traceback:\n%s", ctx.id, traceback.format_exc())
+        outcome = Outcome(ctx.id, worker_id, status, message, run_at)
+    else:
+        outcome = Outcome(ctx.id, worker_id, "succeeded")
+    hub.metrics.job_finished(ctx.kind, outcome.status, time.perf_counter() - started)
+    return outcome
+
+
+def run(hub: Hub, ctx: JobContext, worker_id: str) -> str:
+    """Run one claimed job, write its outcome, and return its new status."""
+    outcome = execute(hub, ctx, worker_id)
+    finish(hub, [outcome])
+    return outcome.status
+
+
+def finish(hub: Hub, outcomes: list[Outcome]) -> None:
+    """Write outcomes in their own transaction (when no claim follows to carry them)."""
+    if outcomes:
+        with hub.db.write() as conn:
+            for outcome in outcomes:
+                _write_outcome(conn, outcome)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or exc.__class__.__name__
+    return f"{exc.__class__.__name__}: {text}"
+
+
+def _write_outcome(session: Session | Connection, outcome: Outcome) -> None:
+    finished = outcome.status in ("succeeded", "dead")
+    params = {
+        "job_id": outcome.job_id,
+        "worker_id": outcome.worker_id,
+        "new_status": outcome.status,
+        "error": outcome.error,
+        "now": utcnow(),
+    }
+    if outcome.run_at is not None:
+        params["next_run"] = outcome.run_at
+    # Only the lease holder may finish a job: if our lease ran out and another
+    # worker took the job over, its outcome is the one that counts.
+    done = session.execute(
+        _outcome_statement(finished, outcome.run_at is not None), params
+    ).rowcount
+    if not done:
+        log.warning("job %s: lease lost before it finished; its new holder decides", outcome.job_id)
+
+
+_OUTCOMES: dict[tuple[bool, bool], Any] = {}
+
+
+def _outcome_statement(finished: bool, rescheduled: bool):
+    statement = _OUTCOMES.get((finished, rescheduled))
+    if statement is None:
+        c = _jobs.c
+        values: dict[str, Any] = dict(
+            status=bindparam("new_status"),
+            locked_by=None,
+            locked_until=None,
+            last_error=bindparam("error"),
+            updated_at=bindparam("now"),
+        )
+        if finished:
+            values["finished_at"] = bindparam("now")
+        if rescheduled:
+            values["run_at"] = bindparam("next_run")
+        statement = _OUTCOMES[(finished, rescheduled)] = (
+            update(_jobs)
+            .where(
+                c.id == bindparam("job_id"),
+                c.locked_by == bindparam("worker_id"),
+                c.status == "running",
+            )
+            .values(**values)
+        )
+    return statement
+
+
+class _Heartbeat:
+    """Keep a running job's lease alive while its handler works.
+
+    One keeper thread per hub extends the leases of every job that has run for
+    longer than a third of the lease; short jobs (nearly all) cost a dict update.
+    """
+
+    def __init__(self, hub: Hub, ctx: JobContext, worker_id: str):
+        self.keeper = _LeaseKeeper.of(hub)
+        self.key = (ctx.id, worker_id)
+
+    def __enter__(self):
+        self.keeper.running[self.key] = time.monotonic()
+        return self
+
+    def __exit__(self, *exc):
+        self.keeper.running.pop(self.key, None)
+
+
+class _LeaseKeeper:
+    _lock = threading.Lock()
+
+    def __init__(self, hub: Hub):
+        self.hub = hub
+        self.running: dict[tuple[int, str], float] = {}
+        self.interval = max(0.5, hub.settings.job_lease_seconds / 3)
+        self._thread = threading.Thread(target=self._beat, daemon=True, name="lease-keeper")
+        self._thread.start()
+
+    @classmethod
+    def of(cls, hub: Hub) -> _LeaseKeeper:
+        keeper = getattr(hub, "_lease_keeper", None)
+        if keeper is None:
+            with cls._lock:
+                keeper = getattr(hub, "_lease_keeper", None)
+                if keeper is None:
+                    keeper = hub._lease_keeper = cls(hub)
+        return keeper
+
+    def _beat(self) -> None:
+        lease = timedelta(seconds=self.hub.settings.job_lease_seconds)
+        while True:
+            time.sleep(self.interval / 2)
+            now = time.monotonic()
+            due = [key for key, since in list(self.running.items()) if now - since >= self.interval]
+            for job_id, worker_id in due:
+                try:
+                    with self.hub.db.transaction() as session:
+                        session.execute(
+                            update(Job)
+                            .where(
+                                Job.id == job_id,
+                                Job.locked_by == worker_id,
+                                Job.status == "running",
+                            )
+                            .values(locked_until=utcnow() + lease)
+                        )
+                    if (job_id, worker_id) in self.running:
+                        self.running[(job_id, worker_id)] = now
+                except Exception:  # a missed beat only shortens the lease
+                    log.exception("job %s: could not extend its lease", job_id)
+
+
+def retry(session: Session, job_id: int) -> Job:
+    """Queue a failed or dead job to run now, with a fresh set of attempts."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"job {job_id} does not exist")
+    if job.status not in ("failed", "dead"):
+        raise ValidationError(
+            f"job {job_id} is {job.status}: only failed or dead jobs can be retried"
+        )
+    job.status = "queued"
+    job.run_at = utcnow()
+    job.attempts = 0
+    job.finished_at = None
+    return job
+
+
+class Worker:
+    """Claims and runs jobs until told to stop.
+
+    ``concurrency`` threads each claim one job at a time, so a stop request
+    never strands a claimed-but-unstarted job: running jobs finish, then the
+    threads exit.
+    """
+
+    def __init__(
+        self,
+        hub: Hub,
+        *,
+        concurrency: int = 1,
+        poll_interval: float = 0.5,
+        kinds: tuple[str, ...] | None = None,
+        worker_id: str | None = None,
+    ):
+        self.hub = hub
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.kinds = kinds
+        self.name = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.stop_event = threading.Event()
+
+    def run_forever(self) -> None:
+        threads = [
+            threading.Thread(target=self._loop, args=(f"{self.name}:{i}",), name=f"worker-{i}")
+            for i in range(self.concurrency)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    #: How often a busy worker looks for jobs whose lease ran out (an idle one, at every poll).
+    LEASE_CHECK_SECONDS = 1.0
+
+    def _loop(self, worker_id: str) -> None:
+        idle = self.poll_interval / 4
+        pending: list[Outcome] = []
+        leases_due = 0.0
+        while not self.stop_event.is_set():
+            now = time.monotonic()
+            leases = now >= leases_due
+            try:
+                jobs = claim(self.hub, worker_id, kinds=self.kinds, finished=pending, leases=leases)
+                if leases:
+                    leases_due = now + self.LEASE_CHECK_SECONDS
+            except Exception:
+                log.exception("worker %s: could not claim jobs; trying again", worker_id)
+                self.stop_event.wait(self.poll_interval)
+                continue
+            pending = []
+            if not jobs:
+                leases_due = 0.0
+                self.stop_event.wait(idle)
+                idle = min(self.poll_interval, idle * 2)
+                continue
+            idle = self.poll_interval / 4
+            pending = [execute(self.hub, ctx, worker_id) for ctx in jobs]
+        self._flush(pending)
+
+    def _flush(self, pending: list[Outcome]) -> None:
+        for attempt in range(5):
+            try:
+                finish(self.hub, pending)
+                return
+            except Exception:
+                log.exception(
+                    "worker %s: could not record job outcomes (try %s)", self.name, attempt + 1
+                )
+                time.sleep(1)
+
+    def run_until_idle(self, *, max_jobs: int | None = None, timeout: float | None = None) -> int:
+        """Run due jobs in this thread until none is due; return how many ran.
+
+        For tests, the demo and one-off commands. Jobs scheduled in the future
+        (a retry's backoff) are not waited for.
+        """
+        ran = 0
+        pending: list[Outcome] = []
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while max_jobs is None or ran < max_jobs:
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            jobs = claim(self.hub, self.name, kinds=self.kinds, finished=pending)
+            pending = []
+            if not jobs:
+                break
+            pending = [execute(self.hub, ctx, self.name) for ctx in jobs]
+            ran += len(jobs)
+        self._flush(pending)
+        return ran

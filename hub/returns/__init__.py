@@ -1,0 +1,1 @@
+"""Returns: goods coming back, and the refund that ends them."""

@@ -1,0 +1,226 @@
+"""The running hub: settings, database, plugins and connectors in one object.
+
+Every entry point (CLI, web app, worker, scheduler, tests) builds one
+:class:`Hub` and passes it down; nothing is global.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import pluggy
+from sqlalchemy import bindparam, event, select
+
+from hub.core.exceptions import ConfigError, NotFound
+from hub.integration.connectors import ChannelInfo, Connector
+from hub.integration.jobs import PeriodicJob
+from hub.integration.manager import collect_connectors, collect_job_handlers, get_plugin_manager
+from hub.runtime.metrics import Metrics
+from hub.store.config import Settings
+from hub.store.db import Database
+from hub.store.models import Channel
+from hub.store.secrets import SecretBox
+
+log = logging.getLogger(__name__)
+
+# What connector_for and channel_info read of a channel, as one Core row.
+_WEBHOOK_CHANNEL = select(
+    Channel.id,
+    Channel.slug,
+    Channel.name,
+    Channel.connector,
+    Channel.config,
+    Channel.state,
+    Channel.enabled,
+).where(Channel.slug == bindparam("slug"))
+
+
+class Hub:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        pm: pluggy.PluginManager | None = None,
+        db: Database | None = None,
+    ):
+        self.settings = settings
+        self.db = db or Database(settings.database_url)
+        self.pm = pm or get_plugin_manager()
+        self.connectors: dict[str, type[Connector]] = collect_connectors(self.pm)
+        self.job_handlers = collect_job_handlers(self.pm)
+        # Actions take only a session; hub_of(session) gives them the plugins and settings.
+        self.db.session_info["hub"] = self
+        self.secrets = SecretBox.for_data_dir(settings.data_dir, settings.secret_key)
+        # With the database: gauges of jobs and orders are read from it at scrape time.
+        self.metrics = Metrics(self.db)
+        self._connector_cache: dict[int, tuple[Any, Connector]] = {}
+        self._lock = threading.Lock()
+        #: Per-hub state of modules that need one (the inbox's group commit).
+        self.extensions: dict[Any, Any] = {}
+        # slug -> (read again after, (channel id, connector) or None): webhook_connector.
+        self._webhook_routes: dict[str, tuple[float, tuple[int, Connector] | None]] = {}
+        event.listen(self.db.sessions, "after_flush", _note_channel_changes)
+        event.listen(self.db.sessions, "after_commit", self._after_commit)
+
+    @classmethod
+    def from_env(cls, **overrides) -> Hub:
+        return cls(Settings.from_env(**overrides))
+
+    # --- connectors and channels -----------------------------------------------
+
+    def connector_class(self, name: str) -> type[Connector]:
+        try:
+            return self.connectors[name]
+        except KeyError:
+            raise NotFound(
+                f"no connector named {name!r} (installed: {', '.join(sorted(self.connectors))})"
+            ) from None
+
+    def encrypt_config(self, connector: str, config: dict[str, Any]) -> dict[str, Any]:
+        """Return config ready to store: secret fields encrypted."""
+        secret = self.connector_class(connector).secret_fields()
+        return {
+            k: (self.secrets.encrypt(str(v)) if k in secret and v not in (None, "") else v)
+            for k, v in config.items()
+        }
+
+    def decrypt_config(self, connector: str, stored: dict[str, Any]) -> dict[str, Any]:
+        secret = self.connector_class(connector).secret_fields()
+        return {
+            k: (self.secrets.decrypt(v) if k in secret else v) for k, v in (stored or {}).items()
+        }
+
+    def channel_info(self, channel: Channel | Any) -> ChannelInfo:
+        return ChannelInfo(
+            id=channel.id,
+            slug=channel.slug,
+            name=channel.name,
+            connector=channel.connector,
+            config=self.decrypt_config(channel.connector, channel.config),
+            state=dict(channel.state or {}),
+            enabled=channel.enabled,
+            metrics=self.metrics,
+            public_url=self.settings.public_url,
+        )
+
+    def connector_for(self, channel: Channel | Any) -> Connector:
+        """The connector instance of a channel, kept while its config is unchanged.
+
+        Keeping it keeps its HTTP session (and keep-alive connections) alive.
+        """
+        cls = self.connector_class(channel.connector)
+        # Not updated_at: it moves with every saved pull cursor (channel.state),
+        # and rebuilding the connector each time would drop its session and caches.
+        stamp = (channel.enabled, channel.slug, channel.name, repr(channel.config))
+        with self._lock:
+            cached = self._connector_cache.get(channel.id)
+            if cached and cached[0] == stamp:
+                return cached[1]
+            connector = cls(self.channel_info(channel))
+            self._time_http_clients(connector)
+            if cached:
+                cached[1].close()
+            self._connector_cache[channel.id] = (stamp, connector)
+            return connector
+
+    def _time_http_clients(self, connector: Connector) -> None:
+        """Time every HttpClient the connector holds in this hub's metrics (per connector)."""
+        from hub.integration.http import HttpClient
+
+        for value in vars(connector).values():
+            if isinstance(value, HttpClient) and value.metrics is None:
+                value.metrics = self.metrics
+
+    def webhook_connector(self, slug: str, *, fresh: bool = False) -> tuple[int, Connector]:
+        """The enabled channel ``slug``'s id and connector, for webhook ingest.
+
+        Ingest is the hub's hottest path, and reading the channel cost more than
+        storing the event (``make bench`` (a)), so what is read is kept for
+        ``settings.channel_cache_seconds``. A change to a channel made in this
+        process forgets it at once (see :meth:`forget_channels`); one made in
+        another process applies within that time. ``fresh`` reads it again
+        (a signature that failed against what was kept is checked once more).
+
+        :raises NotFound: no such channel, or it is disabled.
+        """
+        now = time.monotonic()
+        kept = None if fresh else self._webhook_routes.get(slug)
+        if kept is None or kept[0] <= now:
+            with self.db.read_engine.connect() as conn:
+                channel = conn.execute(_WEBHOOK_CHANNEL, {"slug": slug}).first()
+            route = None
+            if channel is not None and channel.enabled:
+                route = (channel.id, self.connector_for(channel))
+            kept = (now + self.settings.channel_cache_seconds, route)
+            if self.settings.channel_cache_seconds > 0:
+                self._webhook_routes[slug] = kept
+        if kept[1] is None:
+            raise NotFound(f"no enabled channel {slug!r}")
+        return kept[1]
+
+    def _after_commit(self, session) -> None:
+        if session.info.pop("channels_changed", False):
+            self.forget_channels()
+
+    def forget_channels(self) -> None:
+        """Read channels afresh for webhooks (called after any channel changes here)."""
+        self._webhook_routes.clear()
+
+    def connector_for_id(self, channel_id: int) -> Connector:
+        with self.db.read() as session:
+            channel = session.get(Channel, channel_id)
+            if channel is None:
+                raise NotFound(f"channel {channel_id} does not exist")
+            return self.connector_for(channel)
+
+    def periodic_jobs(self) -> list[PeriodicJob]:
+        """Plugin-declared periodic jobs plus each enabled channel's scheduled jobs."""
+        jobs: list[PeriodicJob] = []
+        for result in self.pm.hook.hub_register_periodic_jobs():
+            jobs.extend(result or [])
+        with self.db.read() as session:
+            for channel in session.scalars(select(Channel).where(Channel.enabled.is_(True))):
+                cls = self.connectors.get(channel.connector)
+                if cls is None:
+                    log.warning(
+                        "channel %s uses unknown connector %s", channel.slug, channel.connector
+                    )
+                    continue
+                for kind, every in cls.scheduled_jobs.items():
+                    jobs.append(
+                        PeriodicJob(
+                            kind=kind,
+                            every_seconds=channel.schedule_seconds or every,
+                            channel_id=channel.id,
+                        )
+                    )
+        return jobs
+
+    def close(self) -> None:
+        with self._lock:
+            for _, connector in self._connector_cache.values():
+                try:
+                    connector.close()
+                except Exception:
+                    log.exception("closing a connector failed")
+            self._connector_cache.clear()
+        self.db.dispose()
+
+
+def _note_channel_changes(session, _flush_context) -> None:
+    """Remember that this transaction changed a channel: its commit forgets what ingest kept."""
+    if any(isinstance(o, Channel) for o in (*session.new, *session.dirty, *session.deleted)):
+        session.info["channels_changed"] = True
+
+
+def hub_of(session) -> Hub | None:
+    """The Hub whose database made ``session`` (None for a session made elsewhere)."""
+    return session.info.get("hub")
+
+
+def require_enabled(channel: Channel) -> None:
+    if not channel.enabled:
+        raise ConfigError(f"channel {channel.slug} is disabled")

@@ -1,0 +1,1 @@
+"""The store: settings, the database engine and sessions, the tables, their migrations, secrets at rest."""

@@ -1,0 +1,111 @@
+"""Where the hub keeps its data and how it reaches its database.
+
+Read from the environment (``HUB_*``) with defaults for the embedded case:
+``HUB_DATA_DIR`` (default ``./hub-data``) holds ``hub.db`` and the secret key
+file; ``HUB_DATABASE_URL`` selects another database (PostgreSQL:
+``postgresql+psycopg://user@host/db``). ``HUB_PUBLIC_URL`` is the address
+customers reach the hub at (links in emails to ``/track/<token>``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    secret_key: str | None = None
+    webhook_max_bytes: int = 5 * 1024 * 1024
+    job_lease_seconds: int = 300
+    # Order checks (hub.validation): currencies orders may be in (empty: any
+    # ISO 4217 currency) and how close two identical orders count as a duplicate.
+    currencies: tuple[str, ...] = ()
+    duplicate_window_minutes: int = 10
+    #: Scheme, host (and port) customers reach the hub at, without a trailing slash.
+    public_url: str = DEFAULT_PUBLIC_URL
+    #: How long webhook ingest may use a channel it read (its enabled flag and
+    #: secret) before reading it again. Changes made in this process apply at
+    #: once; a secret changed elsewhere applies at once too (a signature that
+    #: fails is checked again against the channel read fresh).
+    channel_cache_seconds: float = 2.0
+    #: Reverse proxies in front of the web server that set X-Forwarded-For,
+    #: -Proto and -Host (nginx, Caddy, a load balancer: usually 1). Their
+    #: headers are believed for that many hops; with 0 (the default) they are
+    #: ignored, so a client cannot claim another address.
+    proxy_hops: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(overrides.pop("data_dir", None) or env.get("HUB_DATA_DIR") or "hub-data")
+        data_dir = data_dir.expanduser().resolve()
+        url = overrides.pop("database_url", None) or env.get("HUB_DATABASE_URL") or ""
+        if not url:
+            url = f"sqlite:///{data_dir / 'hub.db'}"
+        return cls(
+            data_dir=data_dir,
+            database_url=url,
+            secret_key=overrides.pop("secret_key", None) or env.get("HUB_SECRET_KEY") or None,
+            webhook_max_bytes=int(
+                overrides.pop("webhook_max_bytes", None)
+                or env.get("HUB_WEBHOOK_MAX_BYTES")
+                or 5 * 1024 * 1024
+            ),
+            job_lease_seconds=int(
+                overrides.pop("job_lease_seconds", None) or env.get("HUB_JOB_LEASE_SECONDS") or 300
+            ),
+            currencies=_codes(overrides.pop("currencies", None) or env.get("HUB_CURRENCIES") or ""),
+            duplicate_window_minutes=int(
+                _first(
+                    overrides.pop("duplicate_window_minutes", None),
+                    env.get("HUB_DUPLICATE_WINDOW_MINUTES"),
+                    10,
+                )
+            ),
+            channel_cache_seconds=float(
+                _first(
+                    overrides.pop("channel_cache_seconds", None),
+                    env.get("HUB_CHANNEL_CACHE_SECONDS"),
+                    2.0,
+                )
+            ),
+            proxy_hops=_hops(
+                _first(overrides.pop("proxy_hops", None), env.get("HUB_PROXY_HOPS"), 0)
+            ),
+            public_url=(
+                overrides.pop("public_url", None) or env.get("HUB_PUBLIC_URL") or DEFAULT_PUBLIC_URL
+            ).rstrip("/"),
+            extra=overrides,
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _codes(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """``"usd, eur"`` (or a list) -> ``("EUR", "USD")``."""
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(sorted({c.strip().upper() for c in items if c and c.strip()}))
+
+
+def _first(*values):
+    """The first value that is not None or blank (0 counts as a value)."""
+    return next(v for v in values if v is not None and v != "")
+
+
+def _hops(value) -> int:
+    try:
+        hops = int(value)
+    except (TypeError, ValueError):
+        hops = -1
+    if not 0 <= hops <= 10:
+        raise ValueError(f"HUB_PROXY_HOPS must be a whole number from 0 to 10, not {value!r}")
+    return hops

@@ -1,0 +1,706 @@
+"""The hub's tables, as SQLAlchemy 2.0 mapped classes.
+
+Unique constraints carry idempotency: an order is unique per (channel,
+external_id), an inbound webhook per (channel, event_id), a job per
+``dedupe_key``. Orders carry a ``version`` column: SQLAlchemy adds it to every
+UPDATE's WHERE clause, so a lost update raises instead of overwriting.
+Amounts are integer minor units of the order's currency.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+    text,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every database (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the hub stores UTC-aware times only")
+        return value.astimezone(UTC).replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType, list[Any]: JSONType}
+
+
+class User(Base):
+    """A person who logs in to the admin UI."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token for the REST API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Channel(Base):
+    """One configured connection to an outside system, backed by a connector."""
+
+    __tablename__ = "channels"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    connector: Mapped[str] = mapped_column(String(100))
+    # Secret fields are stored encrypted (see hub.secrets); never read them raw.
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    schedule_seconds: Mapped[int | None] = mapped_column(Integer)
+    payment_channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channels.id", ondelete="SET NULL")
+    )
+    shipping_channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channels.id", ondelete="SET NULL")
+    )
+    # Connector-owned progress: pull cursors, learnt id mappings.
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_sync_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "external_id", name="uq_orders_channel_external"),
+        Index("ix_orders_status", "status"),
+        Index("ix_orders_updated_at", "updated_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    external_id: Mapped[str] = mapped_column(String(200))
+    number: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[str] = mapped_column(String(32), default="pending")
+    financial_status: Mapped[str] = mapped_column(String(32), default="pending")
+    fulfillment_status: Mapped[str] = mapped_column(String(32), default="unfulfilled")
+    channel_financial_status: Mapped[str] = mapped_column(String(32), default="")
+    hold_reasons: Mapped[list[Any]] = mapped_column(default=list)
+    email: Mapped[str] = mapped_column(String(320), default="", index=True)
+    customer_name: Mapped[str] = mapped_column(String(200), default="")
+    customer_phone: Mapped[str] = mapped_column(String(64), default="")
+    customer_external_id: Mapped[str] = mapped_column(String(100), default="")
+    shipping_address: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    billing_address: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    currency: Mapped[str] = mapped_column(String(3))
+    subtotal: Mapped[int] = mapped_column(BigInteger, default=0)
+    shipping: Mapped[int] = mapped_column(BigInteger, default=0)
+    tax: Mapped[int] = mapped_column(BigInteger, default=0)
+    discount: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Line prices contain the tax (the channel's ``taxes_included``): ``tax`` is not added on top.
+    taxes_included: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    placed_at: Mapped[datetime | None]
+    external_updated_at: Mapped[datetime | None]
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    is_test: Mapped[bool] = mapped_column(Boolean, default=False)
+    tracking_token: Mapped[str] = mapped_column(String(64), unique=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    channel: Mapped[Channel] = relationship(lazy="joined")
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.position"
+    )
+    payments: Mapped[list[Payment]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="Payment.id"
+    )
+    shipments: Mapped[list[Shipment]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="Shipment.id"
+    )
+    events: Mapped[list[OrderAuditEvent]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderAuditEvent.id"
+    )
+    fulfillment_groups: Mapped[list[FulfillmentGroup]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="FulfillmentGroup.id"
+    )
+    # Read-only view of the order's returns (issue 8; written through hub.returns,
+    # which sets Return.order_id): lets order_query load them with the order.
+    returns: Mapped[list[Return]] = relationship(viewonly=True, order_by="Return.id")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def label(self) -> str:
+        """How people name this order: its number, else its id."""
+        return self.number or f"#{self.id}"
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    external_id: Mapped[str] = mapped_column(String(100), default="")
+    sku: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(300), default="")
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[int] = mapped_column(BigInteger)
+    tax: Mapped[int] = mapped_column(BigInteger, default=0)
+    discount: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Gift cards, digital goods: never reserved, routed or sent to a warehouse.
+    requires_shipping: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Units refunded or removed on the channel; ``quantity`` is what is still owed.
+    removed_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("order_id", "reference", name="uq_payments_order_reference"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"))
+    reference: Mapped[str] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(32), default="pending")
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    captured_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    disputed: Mapped[bool] = mapped_column(Boolean, default=False)
+    failure_reason: Mapped[str] = mapped_column(Text, default="")
+    # Time of the newest gateway fact applied: an older one never moves state back.
+    last_event_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="payments")
+    channel: Mapped[Channel | None] = relationship()
+    refunds: Mapped[list[Refund]] = relationship(
+        back_populates="payment", cascade="all, delete-orphan", order_by="Refund.id"
+    )
+
+
+class Refund(Base):
+    """Money given back on a payment; the payment's refunded amount is their sum."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        UniqueConstraint("payment_id", "external_id", name="uq_refunds_payment_external"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payments.id", ondelete="CASCADE"), index=True
+    )
+    external_id: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(32), default="succeeded")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    payment: Mapped[Payment] = relationship(back_populates="refunds")
+
+
+#: The groups a shipping flush may send; the predicate of ``ix_fulfillment_groups_unsent``,
+#: written the same in a query so the database sees the query can use it.
+UNSENT_GROUPS = "status IN ('pending', 'cancelling')"
+
+
+class FulfillmentGroup(Base):
+    """The part of an order one location ships: what goes to the shipping channel.
+
+    ``key`` is the order key the shipping service knows it by (ShipStation's
+    ``orderKey``): stable, so sending it again updates instead of duplicating.
+    """
+
+    __tablename__ = "fulfillment_groups"
+    __table_args__ = (
+        # What a shipping flush sends, kept small: sent groups leave it.
+        Index(
+            "ix_fulfillment_groups_unsent",
+            "shipping_channel_id",
+            "id",
+            postgresql_where=text(UNSENT_GROUPS),
+            sqlite_where=text(UNSENT_GROUPS),
+        ),
+        # A shipment that names only the service's id of its group (ShipStation's orderId).
+        Index("ix_fulfillment_groups_external", "shipping_channel_id", "external_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    location_code: Mapped[str] = mapped_column(String(100), default="")
+    shipping_channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channels.id", ondelete="SET NULL")
+    )
+    # [{"line_id": 1, "quantity": 2}, …]
+    lines: Mapped[list[Any]] = mapped_column(default=list)
+    # pending -> submitted; cancelling -> cancelled (the warehouse is told)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    submitted_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    # The ``shipping.flush`` job sending this group: it is that flush's while the
+    # job runs, so two flushes of one channel never send the same group.
+    flush_job_id: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="fulfillment_groups")
+
+
+class Shipment(Base):
+    __tablename__ = "shipments"
+    __table_args__ = (
+        UniqueConstraint("order_id", "external_id", name="uq_shipments_order_external"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"))
+    external_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(32), default="shipped")  # shipped | voided
+    carrier: Mapped[str] = mapped_column(String(100), default="")
+    service: Mapped[str] = mapped_column(String(100), default="")
+    tracking_number: Mapped[str] = mapped_column(String(200), default="")
+    tracking_url: Mapped[str] = mapped_column(String(500), default="")
+    label_ref: Mapped[str] = mapped_column(String(500), default="")
+    # The sales channel's id for this shipment once pushed back (e.g. a Shopify fulfillment).
+    channel_fulfillment_id: Mapped[str | None] = mapped_column(String(200))
+    # A voided shipment's fulfilment on the sales channel, cancelled there at this time.
+    channel_fulfillment_cancelled_at: Mapped[datetime | None]
+    shipped_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="shipments")
+    lines: Mapped[list[ShipmentLine]] = relationship(
+        back_populates="shipment", cascade="all, delete-orphan"
+    )
+
+
+class ShipmentLine(Base):
+    __tablename__ = "shipment_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(
+        ForeignKey("shipments.id", ondelete="CASCADE"), index=True
+    )
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id", ondelete="CASCADE"))
+    quantity: Mapped[int] = mapped_column(Integer)
+
+    shipment: Mapped[Shipment] = relationship(back_populates="lines")
+    order_line: Mapped[OrderLine] = relationship()
+
+
+class OrderAuditEvent(Base):
+    """The audit trail: who did what to an order, when, from which status to which, why."""
+
+    __tablename__ = "order_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(200))
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="events")
+
+
+class Job(Base):
+    """One unit of durable work: the outbox and the queue in one table."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_claim", "status", "run_at"),
+        # What workers claim, kept small: finished jobs leave these partial
+        # indexes, so a claim never wades through their dead entries.
+        Index(
+            "ix_jobs_waiting",
+            "run_at",
+            "id",
+            postgresql_where=text("status IN ('queued', 'failed')"),
+            sqlite_where=text("status IN ('queued', 'failed')"),
+        ),
+        Index(
+            "ix_jobs_leased",
+            "locked_until",
+            postgresql_where=text("status = 'running'"),
+            sqlite_where=text("status = 'running'"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(100))
+    channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channels.id", ondelete="SET NULL"), index=True
+    )
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="SET NULL"), index=True
+    )
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=10)
+    run_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locked_by: Mapped[str | None] = mapped_column(String(200))
+    locked_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    dedupe_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class WebhookEvent(Base):
+    """The inbox: an inbound webhook, verified and stored raw before anything parses it."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "event_id", name="uq_webhook_events_channel_event"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(200))
+    topic: Mapped[str] = mapped_column(String(100), default="")
+    headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]
+
+    channel: Mapped[Channel] = relationship()
+
+
+class Location(Base):
+    """A place stock is kept and shipped from (a warehouse, a store)."""
+
+    __tablename__ = "locations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    # Higher ships first when several locations can ship an order.
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StockLevel(Base):
+    """Stock of one SKU at one location: on hand, and how much of it orders reserved."""
+
+    __tablename__ = "stock_levels"
+    __table_args__ = (UniqueConstraint("sku", "location_id", name="uq_stock_levels_sku_location"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(100), index=True)
+    location_id: Mapped[int] = mapped_column(
+        ForeignKey("locations.id", ondelete="CASCADE"), index=True
+    )
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    location: Mapped[Location] = relationship()
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+class StockMovement(Base):
+    """The stock audit trail and change feed: every change of a level, who, why, from where."""
+
+    __tablename__ = "stock_movements"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(100), index=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
+    on_hand_change: Mapped[int] = mapped_column(Integer, default=0)
+    reserved_change: Mapped[int] = mapped_column(Integer, default=0)
+    on_hand_after: Mapped[int] = mapped_column(Integer)
+    reserved_after: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(
+        String(200), default=""
+    )  # api, ui, erp file name, order id …
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- Admin UI: sign-in throttling (web-admin) ----------------------------------------------
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per (email, client address): too many lock that pair for a while.
+
+    Kept in the database, not in a process, so every web process behind a load
+    balancer sees the same count.
+    """
+
+    __tablename__ = "login_throttles"
+    __table_args__ = (UniqueConstraint("email", "ip", name="uq_login_throttles_email_ip"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    ip: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locked_until: Mapped[datetime | None]
+
+
+# --- Order management: reservations, returns, stock push (issue 8) -----------------
+
+
+class StockReservation(Base):
+    """Stock set aside at one location for one order line.
+
+    ``active`` counts in its level's ``reserved``; ``released`` gave it back
+    (cancel, changed lines); ``consumed`` left the building with
+    ``shipment_id`` (on hand and reserved both went down). A partial shipment
+    splits a row: the shipped part becomes a consumed row of its own, so a
+    voided label restores exactly what it took.
+    """
+
+    __tablename__ = "stock_reservations"
+    __table_args__ = (Index("ix_stock_reservations_sku_location", "sku", "location_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    order_line_id: Mapped[int] = mapped_column(
+        ForeignKey("order_lines.id", ondelete="CASCADE"), index=True
+    )
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
+    sku: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(
+        String(16), default="active"
+    )  # active | released | consumed
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    location: Mapped[Location] = relationship()
+
+
+class Return(Base):
+    """Goods a customer sends back: requested -> approved -> received -> refunded (or rejected).
+
+    ``refund_amount`` is what the returned lines are worth (their share of the
+    order total, tax and discounts included) unless a person set another
+    amount; ``shipping_refund`` is the part of the order's shipping given back.
+    """
+
+    __tablename__ = "returns"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    currency: Mapped[str] = mapped_column(String(3))
+    refund_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    shipping_refund: Mapped[int] = mapped_column(BigInteger, default=0)
+    # What was sent to the payment gateways when the return was refunded.
+    refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    approved_at: Mapped[datetime | None]
+    received_at: Mapped[datetime | None]
+    refunded_at: Mapped[datetime | None]
+    rejected_at: Mapped[datetime | None]
+
+    order: Mapped[Order] = relationship()
+    lines: Mapped[list[ReturnLine]] = relationship(
+        back_populates="return_", cascade="all, delete-orphan", order_by="ReturnLine.id"
+    )
+
+
+class ReturnLine(Base):
+    """How many of one order line come back, and where they go: a location, or written off."""
+
+    __tablename__ = "return_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    return_id: Mapped[int] = mapped_column(ForeignKey("returns.id", ondelete="CASCADE"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id", ondelete="CASCADE"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    # Where it is restocked (chosen at creation or on receipt); None with write_off.
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id", ondelete="SET NULL"))
+    write_off: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What receiving did: "" until received, then "restocked" or "written_off".
+    disposition: Mapped[str] = mapped_column(String(16), default="")
+
+    return_: Mapped[Return] = relationship(back_populates="lines")
+    order_line: Mapped[OrderLine] = relationship()
+    location: Mapped[Location | None] = relationship()
+
+
+class StockPushMark(Base):
+    """How far a sales channel's stock push has read the movement feed."""
+
+    __tablename__ = "stock_push_marks"
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The highest StockMovement.id pushed.
+    movement_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Ids below it that were not visible at the push ([[id, unix time first missed], …]):
+    # a transaction still running then commits them later, and the next push reads them.
+    gaps: Mapped[list[Any]] = mapped_column(default=list)
+    pushed_at: Mapped[datetime | None]
+
+
+# --- Back office: ERP file exchange and outbound notifications (issue 7) ----------------------
+
+
+class ErpExport(Base):
+    """One order file an ERP channel wrote: committed together with its rename."""
+
+    __tablename__ = "erp_exports"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "sequence", name="uq_erp_exports_channel_sequence"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    sequence: Mapped[int] = mapped_column(Integer)
+    file_name: Mapped[str] = mapped_column(String(300))
+    orders: Mapped[int] = mapped_column(Integer, default=0)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    checksum: Mapped[str] = mapped_column(String(64))  # SHA-256 of the file as written
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ErpExportedOrder(Base):
+    """The export ledger: the version of each order an ERP channel last received."""
+
+    __tablename__ = "erp_exported_orders"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "order_id", name="uq_erp_exported_orders_channel_order"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    export_id: Mapped[int] = mapped_column(
+        ForeignKey("erp_exports.id", ondelete="CASCADE"), index=True
+    )
+    exported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ErpImport(Base):
+    """The import ledger: one stock file an ERP channel found, and what became of it.
+
+    ``status``: ``processing`` (running, or cut short: the next run resumes it),
+    ``succeeded``, ``partial`` (some rows rejected), ``failed`` (nothing
+    applied: unreadable, or a column missing), ``duplicate`` (same checksum as a
+    file already imported: nothing done).
+    """
+
+    __tablename__ = "erp_imports"
+    __table_args__ = (Index("ix_erp_imports_channel_checksum", "channel_id", "checksum"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    file_name: Mapped[str] = mapped_column(String(300))
+    checksum: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="processing")
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    rows_ok: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    rows_changed: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    archived_as: Mapped[str | None] = mapped_column(String(500))
+    rejects_file: Mapped[str | None] = mapped_column(String(500))
+    # The first rejected rows ({"line", "reason"}) for the UI; all of them are in rejects_file.
+    rejects: Mapped[list[Any]] = mapped_column(default=list)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Last progress: a "processing" row without any for a while was cut short (see erp_csv).
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class NotificationSent(Base):
+    """What a notification channel delivered, once per idempotency key, ever."""
+
+    __tablename__ = "notifications_sent"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channels.id", ondelete="SET NULL"), index=True
+    )
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="SET NULL"), index=True
+    )
+    event_id: Mapped[int | None] = mapped_column(Integer)
+    event_name: Mapped[str] = mapped_column(String(64), default="")
+    recipient: Mapped[str] = mapped_column(String(500), default="")  # an address or a URL
+    message_id: Mapped[str] = mapped_column(String(300), default="")
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NotificationAttempt(Base):
+    """Every attempt to deliver a notification (email or webhook), failed or not."""
+
+    __tablename__ = "notification_attempts"
+    __table_args__ = (Index("ix_notification_attempts_key", "idempotency_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channels.id", ondelete="SET NULL"), index=True
+    )
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="SET NULL"), index=True
+    )
+    event_id: Mapped[int | None] = mapped_column(Integer)
+    event_name: Mapped[str] = mapped_column(String(64), default="")
+    recipient: Mapped[str] = mapped_column(String(500), default="")
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    outcome: Mapped[str] = mapped_column(
+        String(16)
+    )  # sending (in flight, or died) | sent | failed | skipped
+    status_code: Mapped[int | None] = mapped_column(Integer)  # HTTP status or SMTP reply code
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

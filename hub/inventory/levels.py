@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import event, func, or_, select, tuple_
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,7 @@ from hub.core.exceptions import NotFound, ValidationError
 from hub.integration.connectors import Connector
 from hub.integration.connectors import StockLevel as ChannelStockLevel
 from hub.queue.jobs import JobContext, enqueue
+from hub.store.db import before_commit
 from hub.store.models import Channel, Location, StockLevel, StockMovement, StockPushMark, utcnow
 
 log = logging.getLogger(__name__)
@@ -378,29 +379,18 @@ def stock_changed(session: Session) -> None:
     transaction takes: writers of the same debounce slot wait on each other's
     job row only when they hold no lock another one needs (no deadlock).
     """
-    session.info[_PUSH_PENDING] = True
+    before_commit(session, "stock.push", _enqueue_stock_push)
 
 
-_PUSH_PENDING = "hub.stock_push_pending"
-
-
-@event.listens_for(Session, "before_commit")
 def _enqueue_stock_push(session: Session) -> None:
-    if session.info.pop(_PUSH_PENDING, False):
-        slot = int(time.time() // PUSH_DEBOUNCE_SECONDS) + 1
-        enqueue(
-            session,
-            "stock.push",
-            {},
-            dedupe_key=f"stock.push:{slot}",
-            run_at=datetime.fromtimestamp(slot * PUSH_DEBOUNCE_SECONDS, UTC),
-        )
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_stock_push(session: Session) -> None:
-    if not session.in_transaction():
-        session.info.pop(_PUSH_PENDING, None)
+    slot = int(time.time() // PUSH_DEBOUNCE_SECONDS) + 1
+    enqueue(
+        session,
+        "stock.push",
+        {},
+        dedupe_key=f"stock.push:{slot}",
+        run_at=datetime.fromtimestamp(slot * PUSH_DEBOUNCE_SECONDS, UTC),
+    )
 
 
 # --- pushing stock to sales channels --------------------------------------------------------

@@ -551,23 +551,29 @@ class _LeaseKeeper:
         self.hub = hub
         self.running: dict[tuple[int, str], float] = {}
         self.interval = max(0.5, hub.settings.job_lease_seconds / 3)
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, daemon=True, name="lease-keeper")
         self._thread.start()
+        hub.on_close(self.stop)
+
+    def stop(self) -> None:
+        """End the thread (``Hub.close`` calls this)."""
+        self._stop.set()
+        self._thread.join(timeout=self.interval)
 
     @classmethod
     def of(cls, hub: Hub) -> _LeaseKeeper:
-        keeper = getattr(hub, "_lease_keeper", None)
+        keeper = hub.extensions.get(cls)
         if keeper is None:
             with cls._lock:
-                keeper = getattr(hub, "_lease_keeper", None)
+                keeper = hub.extensions.get(cls)
                 if keeper is None:
-                    keeper = hub._lease_keeper = cls(hub)
+                    keeper = hub.extensions[cls] = cls(hub)
         return keeper
 
     def _beat(self) -> None:
         lease = timedelta(seconds=self.hub.settings.job_lease_seconds)
-        while True:
-            time.sleep(self.interval / 2)
+        while not self._stop.wait(self.interval / 2):
             now = time.monotonic()
             due = [key for key, since in list(self.running.items()) if now - since >= self.interval]
             for job_id, worker_id in due:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pluggy
@@ -62,6 +63,8 @@ class Hub:
         self.extensions: dict[Any, Any] = {}
         # slug -> (read again after, (channel id, connector) or None): webhook_connector.
         self._webhook_routes: dict[str, tuple[float, tuple[int, Connector] | None]] = {}
+        # What other parts started for this hub and must stop with it (see on_close).
+        self._closers: list[Callable[[], None]] = []
         event.listen(self.db.sessions, "after_flush", _note_channel_changes)
         event.listen(self.db.sessions, "after_commit", self._after_commit)
 
@@ -199,7 +202,20 @@ class Hub:
                     )
         return jobs
 
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Have :meth:`close` call ``callback`` (a thread started for this hub stops there)."""
+        with self._lock:
+            self._closers.append(callback)
+
     def close(self) -> None:
+        """Stop every thread started for this hub, close connectors, release the database."""
+        with self._lock:
+            closers, self._closers = self._closers, []
+        for stop in reversed(closers):
+            try:
+                stop()
+            except Exception:
+                log.exception("stopping %r failed", stop)
         with self._lock:
             for _, connector in self._connector_cache.values():
                 try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -68,6 +68,9 @@ class Database:
         )
         # SQLite: this process's writers take turns here (see the module docstring).
         self._write_lock = threading.RLock() if self.is_sqlite else None
+        # What a transaction asked to run as it commits (see before_commit).
+        event.listen(self.sessions, "before_commit", _run_before_commit)
+        event.listen(self.sessions, "after_rollback", _forget_before_commit)
 
     @property
     def dialect(self) -> str:
@@ -196,3 +199,28 @@ def _make_sqlite_safe(engine: Engine, *, immediate: bool) -> None:
         # Straight to the driver: exec_driver_sql's execution context cost more
         # than the BEGIN itself, on every transaction (`make bench` (a)).
         conn.connection.driver_connection.execute(begin)
+
+
+# --- work a transaction leaves for its commit -------------------------------------------------
+
+_BEFORE_COMMIT = "hub.before_commit"
+
+
+def before_commit(session: Session, key: str, callback: Callable[[Session], None]) -> None:
+    """Run ``callback(session)`` once, just before this session's transaction commits.
+
+    Keyed: asking again with the same key in one transaction runs it once. A
+    rollback forgets it. Only sessions of a :class:`Database` run it (its own
+    listener, not a global one on every SQLAlchemy session).
+    """
+    session.info.setdefault(_BEFORE_COMMIT, {})[key] = callback
+
+
+def _run_before_commit(session: Session) -> None:
+    for callback in session.info.pop(_BEFORE_COMMIT, {}).values():
+        callback(session)
+
+
+def _forget_before_commit(session: Session) -> None:
+    if not session.in_transaction():
+        session.info.pop(_BEFORE_COMMIT, None)

@@ -43,7 +43,7 @@ from hub.channels.manage import ensure_manual_channel
 from hub.core.exceptions import ExternalError, MalformedPayload, SignatureError
 from hub.core.money import Money
 from hub.core.order import Address, Customer, Line, OrderData
-from hub.integration.connectors import Connector, OrderPage, WebhookReceipt
+from hub.integration.connectors import Connector, OrderPage, WebhookOutcome, WebhookReceipt
 from hub.integration.manager import get_plugin_manager
 from hub.integration.signing import matches, sign_hex
 from hub.orders import actions
@@ -355,10 +355,10 @@ class WebhookTestConnector(Connector):
         except (ValueError, KeyError, TypeError) as exc:
             raise MalformedPayload(f"unreadable webhook: {exc.__class__.__name__}") from None
 
-    def handle_webhook(self, hub, topic, body, headers) -> str:
+    def handle_webhook(self, hub, topic, body, headers) -> WebhookOutcome:
         order = json.loads(body).get("order")
         if not order:
-            return f"ignored: {topic}"
+            return WebhookOutcome.ignored(topic)
         cur = order.get("currency", "USD")
         hub.upsert_orders(
             [
@@ -379,7 +379,7 @@ class WebhookTestConnector(Connector):
                 )
             ]
         )
-        return "processed"
+        return WebhookOutcome.processed()
 
     def fetch_orders(self, cursor):
         yield OrderPage(orders=[], cursor={"pulled": True})

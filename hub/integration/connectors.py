@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from marshmallow import Schema
@@ -60,6 +61,39 @@ class WebhookReceipt:
 
     event_id: str
     topic: str
+
+
+class WebhookStatus(StrEnum):
+    """What became of a stored webhook once its connector handled it."""
+
+    PROCESSED = "processed"
+    #: Nothing for the hub in it (a topic it does not use, an order it does not know).
+    IGNORED = "ignored"
+    #: It named something the hub could not take (an order dead-lettered for a person to retry).
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    """What :meth:`Connector.handle_webhook` returns; the inbox records it on the event."""
+
+    status: WebhookStatus
+    detail: str = ""
+
+    @classmethod
+    def processed(cls, detail: str = "") -> WebhookOutcome:
+        return cls(WebhookStatus.PROCESSED, detail)
+
+    @classmethod
+    def ignored(cls, reason: str) -> WebhookOutcome:
+        return cls(WebhookStatus.IGNORED, reason)
+
+    @classmethod
+    def rejected(cls, reason: str) -> WebhookOutcome:
+        return cls(WebhookStatus.REJECTED, reason)
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.detail}" if self.detail else str(self.status)
 
 
 @dataclass(frozen=True)
@@ -274,13 +308,13 @@ class Connector:
 
     def handle_webhook(
         self, hub: HubPort, topic: str, body: bytes, headers: Mapping[str, str]
-    ) -> str:
+    ) -> WebhookOutcome:
         """Process a stored inbound webhook (run from a job, after verification).
 
         Turn the provider's payload into hub changes through ``hub`` (upsert
         orders, payment updates, shipments …).
 
-        :return: a short outcome for the inbox ("processed", "ignored: topic x").
+        :return: what became of it, for the inbox (``WebhookOutcome.ignored("topic x")``).
         """
         raise ConfigError(f"the {self.name} connector does not accept webhooks")
 

@@ -42,6 +42,8 @@ from hub.integration.connectors import (
     ShipmentNotice,
     ShippingOrder,
     SubmissionRejected,
+    WebhookOutcome,
+    WebhookStatus,
 )
 from hub.inventory import reservations
 from hub.notifications import outbox as notifications
@@ -913,10 +915,15 @@ def process_webhook(ctx: JobContext) -> None:
             event.status, event.error = "failed", f"{exc.__class__.__name__}: {exc}"
             event.attempts += 1
         raise
+    if not isinstance(outcome, WebhookOutcome):
+        raise TypeError(
+            f"{type(ctx.connector()).__name__}.handle_webhook returned {outcome!r}, "
+            "not a hub.integration.connectors.WebhookOutcome"
+        )
     with hub.db.transaction() as session:
         event = session.get(WebhookEvent, ctx.payload["webhook_event_id"])
-        event.status = "ignored" if str(outcome or "").startswith("ignored") else "processed"
-        event.error = None if event.status == "processed" else outcome
+        event.status = outcome.status.value
+        event.error = None if outcome.status is WebhookStatus.PROCESSED else str(outcome)
         event.attempts += 1
         event.processed_at = utcnow()
 

@@ -23,7 +23,7 @@ from hub.returns.actions import STATUSES as RETURN_STATUSES
 MAX_ID = 2**31 - 1
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-WEBHOOK_EVENT_STATUSES = ("received", "processed", "ignored", "failed")
+WEBHOOK_EVENT_STATUSES = ("received", "processed", "ignored", "rejected", "failed")
 #: Events a caller may send; partial shipping and unshipping follow from shipments.
 PERSON_EVENTS = tuple(e for e in EVENTS if e not in ("ship_partial", "unship", "unship_partial"))
 

@@ -54,6 +54,7 @@ from hub.integration.connectors import (
     ShipmentNotice,
     ShippingOrder,
     SubmissionRejected,
+    WebhookOutcome,
     WebhookReceipt,
 )
 from hub.integration.http import HttpClient, HttpStatusError, RateLimiter, json_body, same_origin
@@ -273,9 +274,11 @@ class ShipStationConnector(Connector):
             event_id="sha256:" + hashlib.sha256(body).hexdigest(), topic=data["resource_type"]
         )
 
-    def handle_webhook(self, hub, topic: str, body: bytes, headers: Mapping[str, str]) -> str:
+    def handle_webhook(
+        self, hub, topic: str, body: bytes, headers: Mapping[str, str]
+    ) -> WebhookOutcome:
         if topic not in SHIP_TOPICS:
-            return f"ignored: topic {topic}"
+            return WebhookOutcome.ignored(f"topic {topic}")
         url = _payload(body)["resource_url"]
         if not self.allowed_resource(url):
             # Unsigned payload: fetching a URL it names would hand our credentials
@@ -286,7 +289,7 @@ class ShipStationConnector(Connector):
                 _origin(url),
                 _origin(self.base_url),
             )
-            return "ignored: resource_url not on the API host"
+            return WebhookOutcome.ignored("resource_url not on the API host")
         recorded, unknown, refused = 0, [], []
         for notice in self._notices(self._shipments_at(url)):
             try:
@@ -305,10 +308,12 @@ class ShipStationConnector(Connector):
             raise ValidationError("ShipStation shipment(s) refused: " + "; ".join(refused))
         if not recorded:
             if unknown:
-                return f"ignored: no hub order with {', '.join(sorted(set(unknown)))}"
-            return "ignored: no shipments at resource_url"
+                return WebhookOutcome.ignored(
+                    f"no hub order with {', '.join(sorted(set(unknown)))}"
+                )
+            return WebhookOutcome.ignored("no shipments at resource_url")
         note = f"; ignored {', '.join(sorted(set(unknown)))}" if unknown else ""
-        return f"processed: {recorded} shipment(s){note}"
+        return WebhookOutcome.processed(f"{recorded} shipment(s){note}")
 
     def allowed_resource(self, url: str) -> bool:
         """Only a ``/shipments`` URL on the API host family (see :func:`resource_url_allowed`)."""

@@ -42,7 +42,14 @@ from hub.core.exceptions import (
     SignatureError,
 )
 from hub.core.order import OrderData
-from hub.integration.connectors import ChannelInfo, Connector, OrderPage, StockLevel, WebhookReceipt
+from hub.integration.connectors import (
+    ChannelInfo,
+    Connector,
+    OrderPage,
+    StockLevel,
+    WebhookOutcome,
+    WebhookReceipt,
+)
 from hub.integration.http import (
     HttpClient,
     LeakyBucketLimiter,
@@ -496,7 +503,9 @@ class ShopifyConnector(Connector):
             raise MalformedPayload(f"webhook body is not JSON: {exc}") from exc
         return WebhookReceipt(event_id=event_id.strip(), topic=topic.strip().lower())
 
-    def handle_webhook(self, hub, topic: str, body: bytes, headers: Mapping[str, str]) -> str:
+    def handle_webhook(
+        self, hub, topic: str, body: bytes, headers: Mapping[str, str]
+    ) -> WebhookOutcome:
         topic = (topic or "").lower()
         try:
             payload = json.loads(body)
@@ -505,7 +514,11 @@ class ShopifyConnector(Connector):
         if topic in ORDER_TOPICS:
             order = self.map_order(payload)
             stored = hub.upsert_orders([order])
-            return "processed" if stored else f"rejected: order {order.external_id} dead-lettered"
+            return (
+                WebhookOutcome.processed()
+                if stored
+                else WebhookOutcome.rejected(f"order {order.external_id} dead-lettered")
+            )
         if topic in ORDER_REF_TOPICS:
             # The refund (or the order edit, under ``order_edit``) names its order;
             # the order as Shopify holds it now carries what is still owed per line,
@@ -513,13 +526,15 @@ class ShopifyConnector(Connector):
             ref = payload.get("order_edit") if topic == "orders/edited" else payload
             order = self.fetch_order((ref or {}).get("order_id"))
             hub.upsert_orders([order])
-            return f"processed: order {order.external_id} refreshed"
+            return WebhookOutcome.processed(f"order {order.external_id} refreshed")
         if topic == "inventory_levels/update":
-            return "ignored: inventory_levels/update (the hub is the stock master; it pushes stock)"
+            return WebhookOutcome.ignored(
+                "inventory_levels/update (the hub is the stock master; it pushes stock)"
+            )
         if topic == "app/uninstalled":
             hub.disable_channel(f"the Shopify app was uninstalled from {self.shop_domain}")
-            return "processed: channel disabled"
-        return f"ignored: {topic}"
+            return WebhookOutcome.processed("channel disabled")
+        return WebhookOutcome.ignored(topic)
 
     # --- fulfilment ------------------------------------------------------------------------
 

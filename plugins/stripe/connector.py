@@ -50,6 +50,7 @@ from hub.integration.connectors import (
     PaymentRef,
     PaymentResult,
     RefundResult,
+    WebhookOutcome,
     WebhookReceipt,
 )
 from hub.integration.http import HttpClient, HttpStatusError, json_body
@@ -685,18 +686,18 @@ class StripeConnector(Connector):
 
     def handle_webhook(
         self, hub: HubPort, topic: str, body: bytes, headers: Mapping[str, str]
-    ) -> str:
+    ) -> WebhookOutcome:
         event = parse_event(body)
         kind = event["type"]
         if kind not in HANDLED_EVENTS:
-            return f"ignored: {kind}"
+            return WebhookOutcome.ignored(kind)
         occurred_at = datetime.fromtimestamp(int(event.get("created") or time.time()), UTC)
         update = self.payment_update(kind, event["data"]["object"], occurred_at)
         if update is None:
-            return f"ignored: {kind} names no PaymentIntent"
+            return WebhookOutcome.ignored(f"{kind} names no PaymentIntent")
         if hub.apply_payment_update(update) is None:
-            return "ignored: unknown payment"
-        return "processed"
+            return WebhookOutcome.ignored("unknown payment")
+        return WebhookOutcome.processed()
 
     def payment_update(self, kind: str, obj: dict[str, Any], at: datetime) -> PaymentUpdate | None:
         """What a Stripe event of type ``kind`` says about a payment; None if it names none."""

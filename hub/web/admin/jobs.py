@@ -12,7 +12,7 @@ from hub.web import get_hub
 from hub.web.admin import bp
 from hub.web.admin.helpers import flash_error, paginate, safe_next
 
-INBOX_STATUSES = ("received", "processed", "ignored", "failed")
+INBOX_STATUSES = ("received", "processed", "ignored", "rejected", "failed")
 
 
 @bp.get("/jobs")

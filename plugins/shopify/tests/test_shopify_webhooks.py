@@ -186,3 +186,17 @@ def test_the_sandbox_sender_signs_like_shopify_over_http(hub, shopify):
     env.run("webhook.process")
     with hub.db.read() as session:
         assert session.scalar(select(func.count(Order.id))) == 1
+
+
+def test_an_order_the_hub_cannot_store_is_recorded_as_rejected(hub, shopify, monkeypatch):
+    """The port dead-letters the order (a person retries it); the event says so, not "processed"."""
+    from hub.channels.port import ChannelPort
+
+    monkeypatch.setattr(ChannelPort, "upsert_orders", lambda self, orders, **kw: [])
+    env = shopify(hub, orders=1)
+    order_id = env.shop.order_ids[0]
+    env.receive(*env.shop.webhook("orders/create", order_id))
+    env.run("webhook.process")
+    assert events(hub) == [
+        ("orders/create", "rejected", f"rejected: order {order_id} dead-lettered")
+    ]

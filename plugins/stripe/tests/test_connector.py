@@ -511,8 +511,10 @@ def test_charge_refunded_records_each_embedded_refund():
         },
     }
     assert (
-        make_connector().handle_webhook(
-            port, "charge.refunded", event("charge.refunded", charge), {}
+        str(
+            make_connector().handle_webhook(
+                port, "charge.refunded", event("charge.refunded", charge), {}
+            )
         )
         == "processed"
     )
@@ -561,13 +563,19 @@ def test_charge_refunded_without_embedded_refunds_lists_them_page_by_page():
 def test_webhook_outcomes_for_unknown_payments_and_other_types():
     connector = make_connector()
     assert (
-        connector.handle_webhook(
-            FakePort(known=False), "x", event("payment_intent.succeeded", intent()), {}
+        str(
+            connector.handle_webhook(
+                FakePort(known=False), "x", event("payment_intent.succeeded", intent()), {}
+            )
         )
         == "ignored: unknown payment"
     )
     assert (
-        connector.handle_webhook(FakePort(), "x", event("customer.created", {"id": "cus_1"}), {})
+        str(
+            connector.handle_webhook(
+                FakePort(), "x", event("customer.created", {"id": "cus_1"}), {}
+            )
+        )
         == "ignored: customer.created"
     )
 

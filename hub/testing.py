@@ -43,10 +43,16 @@ from hub.channels.manage import ensure_manual_channel
 from hub.core.exceptions import ExternalError, MalformedPayload, SignatureError
 from hub.core.money import Money
 from hub.core.order import Address, Customer, Line, OrderData
-from hub.integration.connectors import Connector, OrderPage, WebhookOutcome, WebhookReceipt
+from hub.integration.connectors import (
+    Capability,
+    OrderPage,
+    SalesConnector,
+    WebhookOutcome,
+    WebhookReceipt,
+)
 from hub.integration.manager import get_plugin_manager
 from hub.integration.signing import matches, sign_hex
-from hub.orders import actions
+from hub.orders import intake
 from hub.queue.jobs import Worker
 from hub.runtime.hub import Hub
 from hub.store import migrate
@@ -282,7 +288,7 @@ def make_order() -> Callable[..., int]:
             )
         with hub.db.transaction() as session:
             channel = ensure_manual_channel(hub, session)
-            return actions.upsert_order(
+            return intake.upsert_order(
                 session, channel, order_data(**overrides), actor="test"
             ).order.id
 
@@ -320,7 +326,7 @@ class _WebhookTestConfig(Schema):
     fail_check = fields.Boolean(load_default=False, metadata={"label": "Fail the connection check"})
 
 
-class WebhookTestConnector(Connector):
+class WebhookTestConnector(SalesConnector):
     """A sales connector for tests: HMAC-SHA256 (hex) of the raw body in ``X-Test-Signature``.
 
     Body: ``{"id": event id, "topic": "...", "order": {"external_id", "email", "sku",
@@ -329,7 +335,7 @@ class WebhookTestConnector(Connector):
 
     name = "webhook_test"
     label = "Webhook test"
-    roles = ("sales",)
+    capabilities = frozenset({Capability.WEBHOOKS, Capability.PULL_ORDERS})
     config_schema = _WebhookTestConfig
     scheduled_jobs = {"channel.pull": 300}
     SIGNATURE_HEADER = "X-Test-Signature"

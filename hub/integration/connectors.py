@@ -4,7 +4,10 @@ A *connector* is the code (Shopify, Stripe, …); a *channel* is one configured
 instance of it (a given store, a given Stripe account). A connector declares:
 
 - ``name``: unique, lower-case (``"shopify"``);
-- ``roles``: what it does for the hub, from :data:`ROLES`;
+- ``roles``: what it does for the hub, from :data:`ROLES`; it subclasses the
+  class of each role (:class:`SalesConnector`, :class:`PaymentConnector`,
+  :class:`ShippingConnector`, :class:`ErpConnector`, :class:`NotificationConnector`);
+- ``capabilities``: the optional operations it implements (:class:`Capability`);
 - ``config_schema``: a marshmallow schema for a channel's configuration. Field
   metadata drives the admin form and the API: ``label``, ``help`` and
   ``secret`` (``True``: write-only, encrypted at rest, never shown back).
@@ -34,6 +37,23 @@ if TYPE_CHECKING:
     from hub.integration.port import HubPort
 
 ROLES: tuple[str, ...] = ("sales", "payment", "shipping", "erp", "notification")
+
+
+class Capability(StrEnum):
+    """An optional operation a connector declares it implements (``capabilities``)."""
+
+    #: ``verify_webhook`` and ``handle_webhook``: the service posts webhooks.
+    WEBHOOKS = "webhooks"
+    #: ``fetch_orders``: the hub pulls the channel's orders page by page.
+    PULL_ORDERS = "pull_orders"
+    #: ``fetch_order``: one order again by its id (to retry one a pull could not store).
+    FETCH_ORDER = "fetch_order"
+    #: ``push_fulfillment``: the channel is told what shipped.
+    PUSH_FULFILLMENT = "push_fulfillment"
+    #: ``cancel_fulfillment``: a fulfilment pushed before can be cancelled (a voided label).
+    CANCEL_FULFILLMENT = "cancel_fulfillment"
+    #: ``push_stock``: the channel's stock is set from the hub's.
+    PUSH_STOCK = "push_stock"
 
 
 @dataclass(frozen=True)
@@ -258,6 +278,8 @@ class Connector:
     config_schema: ClassVar[type[Schema]]
     label: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    #: The optional operations it implements (checked at start-up against what it defines).
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
     #: Job kinds the scheduler runs for every enabled channel of this connector,
     #: with their default interval in seconds (a channel's schedule overrides it).
     scheduled_jobs: ClassVar[dict[str, int]] = {}
@@ -330,8 +352,19 @@ class Connector:
         kwargs.setdefault("metrics", self.channel.metrics)
         return HttpClient(base_url, **kwargs)
 
-    # --- role "sales" -------------------------------------------------------------
-    # A sales connector that can pull sets ``scheduled_jobs = {"channel.pull": secs}``.
+
+# --- the five roles ---------------------------------------------------------------------
+# A connector subclasses the class of each role it plays; each gives the role's
+# operations, with a default that says clearly the connector does not do it.
+
+
+class SalesConnector(Connector):
+    """A sales channel: orders in; fulfilments and stock out.
+
+    A connector that can pull sets ``scheduled_jobs = {"channel.pull": secs}``;
+    the optional operations it implements are declared in ``capabilities``."""
+
+    roles: ClassVar[tuple[str, ...]] = ("sales",)
 
     def fetch_orders(self, cursor: Mapping[str, Any] | None) -> Iterator[OrderPage]:
         """Yield the orders changed since ``cursor`` (None: from the beginning), page by page.
@@ -367,7 +400,11 @@ class Connector:
     def push_stock(self, levels: list[StockLevel]) -> None:
         """Set the channel's available stock for these SKUs (only changed ones are passed)."""
 
-    # --- role "payment" ---------------------------------------------------------------
+
+class PaymentConnector(Connector):
+    """A payment gateway: captures, voids and refunds what checkout authorised."""
+
+    roles: ClassVar[tuple[str, ...]] = ("payment",)
 
     def capture_events(self) -> tuple[str, ...]:
         """Order events after which the hub captures this connector's authorised payments."""
@@ -390,7 +427,11 @@ class Connector:
         """Give back ``amount`` of a captured payment, exactly once per key."""
         raise ConfigError(f"the {self.name} connector cannot refund payments")
 
-    # --- role "shipping" --------------------------------------------------------------
+
+class ShippingConnector(Connector):
+    """A shipping service: order groups go to the warehouse, shipments come back."""
+
+    roles: ClassVar[tuple[str, ...]] = ("shipping",)
 
     def submit_orders(self, orders: list[ShippingOrder]) -> dict[str, str]:
         """Create or update these order groups at the warehouse (an upsert by ``key``).
@@ -405,7 +446,11 @@ class Connector:
         """Yield the shipments (and voided labels) since ``since``: the safety net for webhooks."""
         raise ConfigError(f"the {self.name} connector cannot list shipments")
 
-    # --- role "notification" -----------------------------------------------------------
+
+class NotificationConnector(Connector):
+    """Tells customers or outside systems about order events."""
+
+    roles: ClassVar[tuple[str, ...]] = ("notification",)
 
     def wants(self, event_name: str) -> bool:
         """Whether this channel sends anything for ``event_name`` (e.g. ``order.shipped``)."""
@@ -424,5 +469,73 @@ class Connector:
         raise ConfigError(f"the {self.name} connector sends no notifications")
 
 
-def has_role(connector: type[Connector] | Connector, role: str) -> bool:
-    return role in connector.roles
+class ErpConnector(Connector):
+    """An ERP's file exchange: its work is done by the plugin's own jobs (``scheduled_jobs``)."""
+
+    roles: ClassVar[tuple[str, ...]] = ("erp",)
+
+
+#: The class of each role.
+ROLE_CLASSES: dict[str, type[Connector]] = {
+    "sales": SalesConnector,
+    "payment": PaymentConnector,
+    "shipping": ShippingConnector,
+    "erp": ErpConnector,
+    "notification": NotificationConnector,
+}
+
+#: The operations each optional capability stands for (all must be implemented).
+CAPABILITY_OPERATIONS: dict[Capability, tuple[str, ...]] = {
+    Capability.WEBHOOKS: ("verify_webhook", "handle_webhook"),
+    Capability.PULL_ORDERS: ("fetch_orders",),
+    Capability.FETCH_ORDER: ("fetch_order",),
+    Capability.PUSH_FULFILLMENT: ("push_fulfillment",),
+    Capability.CANCEL_FULFILLMENT: ("cancel_fulfillment",),
+    Capability.PUSH_STOCK: ("push_stock",),
+}
+
+
+def can(connector: Connector | type[Connector], capability: Capability) -> bool:
+    """Whether a connector declares ``capability``."""
+    return capability in connector.capabilities
+
+
+def check_connector(cls: type[Connector]) -> None:
+    """Check a connector class is what it declares; raise ConfigError saying what is not.
+
+    Its ``roles`` must be known and match the role classes it subclasses, and
+    its ``capabilities`` must match the optional operations it implements: the
+    hub decides from the declaration what to ask of a connector.
+    """
+    name = getattr(cls, "name", cls.__name__)
+    unknown = set(cls.roles) - set(ROLES)
+    if unknown:
+        raise ConfigError(f"connector {name}: unknown role(s) {', '.join(sorted(unknown))}")
+    for role, role_cls in ROLE_CLASSES.items():
+        if (role in cls.roles) != issubclass(cls, role_cls):
+            raise ConfigError(
+                f"connector {name}: roles {cls.roles} do not match its classes "
+                f"(the {role} role needs {role_cls.__name__} as a base class, and only it)"
+            )
+    for capability, operations in CAPABILITY_OPERATIONS.items():
+        implemented = [op for op in operations if _overrides(cls, op)]
+        declared = capability in cls.capabilities
+        if declared and len(implemented) < len(operations):
+            missing = sorted(set(operations) - set(implemented))
+            raise ConfigError(
+                f"connector {name} declares {capability} but does not implement {', '.join(missing)}"
+            )
+        if implemented and not declared:
+            raise ConfigError(
+                f"connector {name} implements {', '.join(implemented)}: "
+                f"declare it with capabilities = {{Capability.{capability.name}, ...}}"
+            )
+
+
+def _overrides(cls: type[Connector], operation: str) -> bool:
+    for klass in cls.__mro__:
+        if klass in ROLE_CLASSES.values() or klass is Connector:
+            return False
+        if operation in vars(klass):
+            return True
+    return False

@@ -21,7 +21,7 @@ import pluggy
 
 from hub.core.exceptions import ConfigError
 from hub.integration import hookspecs
-from hub.integration.connectors import ROLES, Connector
+from hub.integration.connectors import ROLES, Connector, check_connector
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,10 @@ def collect_connectors(pm: pluggy.PluginManager) -> dict[str, type[Connector]]:
                     f"connector {cls.name!r} of plugin {plugin_name} has bad roles {sorted(unknown)}"
                     f" (known: {', '.join(ROLES)})"
                 )
+            try:
+                check_connector(cls)
+            except ConfigError as exc:
+                raise ConfigError(f"plugin {plugin_name}: {exc.message}") from None
             if cls.name in found and found[cls.name] is not cls:
                 raise ConfigError(f"two plugins register a connector named {cls.name!r}")
             found[cls.name] = cls

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.core.exceptions import NotFound, ValidationError
-from hub.integration.connectors import Connector
+from hub.integration.connectors import Capability, Connector, can
 from hub.integration.connectors import StockLevel as ChannelStockLevel
 from hub.queue.jobs import JobContext, enqueue
 from hub.store.db import before_commit
@@ -397,8 +397,8 @@ def _enqueue_stock_push(session: Session) -> None:
 
 
 def pushes_stock(connector_cls: type[Connector]) -> bool:
-    """Whether a connector implements ``push_stock`` (the base class does nothing)."""
-    return "sales" in connector_cls.roles and connector_cls.push_stock is not Connector.push_stock
+    """Whether a connector takes stock from the hub (it declares ``push_stock``)."""
+    return "sales" in connector_cls.roles and can(connector_cls, Capability.PUSH_STOCK)
 
 
 def push_stock(ctx: JobContext) -> None:

@@ -36,7 +36,7 @@ from hub.core.events import OrderEvent
 from hub.core.exceptions import HubError, PaymentDeclined, ValidationError
 from hub.core.order import PaymentUpdate, RefundData
 from hub.integration.connectors import (
-    Connector,
+    Capability,
     Delivery,
     PaymentRef,
     ShipmentNotice,
@@ -44,10 +44,11 @@ from hub.integration.connectors import (
     SubmissionRejected,
     WebhookOutcome,
     WebhookStatus,
+    can,
 )
 from hub.inventory import reservations
 from hub.notifications import outbox as notifications
-from hub.orders import actions
+from hub.orders import intake, payments, records, shipments, transitions
 from hub.orders.serialize import money, order_detail
 from hub.queue.jobs import JobContext, dead_letter, enqueue
 from hub.store.models import (
@@ -122,7 +123,7 @@ def _follow_up(session: Session, hub, audit: OrderAuditEvent, order: Order) -> N
     elif name in ("order.shipped", "order.partially_shipped"):
         _enqueue_captures(session, hub, order, name)
         shipment_id = (audit.data or {}).get("shipment_id")
-        if shipment_id and _implements(hub.connector_for(order.channel), "push_fulfillment"):
+        if shipment_id and can(hub.connector_for(order.channel), Capability.PUSH_FULFILLMENT):
             enqueue(
                 session,
                 "sales.push_fulfillment",
@@ -145,7 +146,7 @@ def _follow_up(session: Session, hub, audit: OrderAuditEvent, order: Order) -> N
                     dedupe_key=f"payment.void:{payment.id}",
                 )
             elif payment.captured_amount > payment.refunded_amount:
-                actions.request_refund(
+                payments.request_refund(
                     session,
                     payment,
                     payment.captured_amount - payment.refunded_amount,
@@ -160,7 +161,7 @@ def _follow_up(session: Session, hub, audit: OrderAuditEvent, order: Order) -> N
         )
     elif name in ("order.unshipped", "order.partially_unshipped", ev.SHIPMENT_VOIDED):
         shipment_id = (audit.data or {}).get("shipment_id")
-        if shipment_id and _implements(hub.connector_for(order.channel), "cancel_fulfillment"):
+        if shipment_id and can(hub.connector_for(order.channel), Capability.CANCEL_FULFILLMENT):
             enqueue(
                 session,
                 "sales.cancel_fulfillment",
@@ -210,11 +211,6 @@ def _shrink_groups(session: Session, order: Order, units: dict[int, int]) -> Non
         elif group.shipping_channel_id:
             group.status = "pending"  # sent again with what is still owed
             enqueue_shipping_flush(session, group.shipping_channel_id)
-
-
-def _implements(connector, operation: str) -> bool:
-    """Whether a connector overrides a role operation (no job for what it does not do)."""
-    return getattr(type(connector), operation) is not getattr(Connector, operation)
 
 
 def _enqueue_captures(session: Session, hub, order: Order, event_name: str) -> int:
@@ -280,20 +276,20 @@ def process_order(ctx: JobContext) -> None:
     """Check a pending order: hold it with every reason, or confirm it."""
     hub = ctx.hub
     with hub.db.transaction() as session:
-        order = actions.get_order(session, ctx.order_id)
+        order = records.get_order(session, ctx.order_id)
         if order.status != "pending":
             return
         problems: list[str] = []
         for result in hub.pm.hook.hub_validate_order(order=order_detail(order), session=session):
             problems.extend(result or [])
-        actions.process_order(session, order.id, actor="system", problems=problems)
+        transitions.process_order(session, order.id, actor="system", problems=problems)
 
 
 def fulfill_order(ctx: JobContext) -> None:
     """Route a confirmed order to its locations and start fulfilment at its shipping channel."""
     hub = ctx.hub
     with hub.db.transaction() as session:
-        order = actions.get_order(session, ctx.order_id)
+        order = records.get_order(session, ctx.order_id)
         if order.status != "confirmed":
             return
         channel = shipping_channel_for(session, hub, order)
@@ -318,7 +314,7 @@ def fulfill_order(ctx: JobContext) -> None:
         groups = [(code, lines) for code, lines in groups if lines]
         if not groups:
             # Gift cards, digital goods, or everything refunded: no warehouse has work.
-            actions.record(
+            records.record(
                 session,
                 order,
                 "order.nothing_to_ship",
@@ -326,8 +322,8 @@ def fulfill_order(ctx: JobContext) -> None:
                 reason="no line of the order needs shipping",
             )
             return
-        actions.plan_fulfillment(session, order, groups, channel.id)
-        actions.apply_event(session, order, "start_fulfillment", actor="system")
+        shipments.plan_fulfillment(session, order, groups, channel.id)
+        transitions.apply_event(session, order, "start_fulfillment", actor="system")
 
 
 # --- payments --------------------------------------------------------------------------------------
@@ -371,7 +367,7 @@ def capture_payment(ctx: JobContext) -> None:
         result = connector.capture(ref, amount, idempotency_key=ctx.idempotency_key)
     except PaymentDeclined as exc:
         with hub.db.transaction() as session:
-            actions.apply_payment_update(
+            payments.apply_payment_update(
                 session,
                 PaymentUpdate(
                     reference=ref.reference,
@@ -384,7 +380,7 @@ def capture_payment(ctx: JobContext) -> None:
             )
         raise
     with hub.db.transaction() as session:
-        order = actions.apply_payment_update(
+        order = payments.apply_payment_update(
             session,
             PaymentUpdate(
                 reference=ref.reference,
@@ -415,7 +411,7 @@ def _note_adjustment(
 ) -> None:
     """Put on the order's timeline what the gateway changed of an amount (a person must know)."""
     if message and order is not None:
-        actions.record(session, order, ev.PAYMENT_ADJUSTED, actor=actor, reason=message, data=data)
+        records.record(session, order, ev.PAYMENT_ADJUSTED, actor=actor, reason=message, data=data)
 
 
 def _fulfil_once_captured(session: Session, order_id: int) -> None:
@@ -455,14 +451,14 @@ def void_payment(ctx: JobContext) -> None:
                 payment = session.get(Payment, ctx.payload["payment_id"])
                 left = payment.captured_amount - payment.refunded_amount
                 if left > 0:
-                    actions.request_refund(
+                    payments.request_refund(
                         session, payment, left, key=f"cancel:{order_id}", reason="order cancelled"
                     )
         return
     connector = ctx.connector()
     result = connector.void(ref, idempotency_key=ctx.idempotency_key)
     with hub.db.transaction() as session:
-        order = actions.apply_payment_update(
+        order = payments.apply_payment_update(
             session,
             PaymentUpdate(
                 reference=ref.reference,
@@ -481,7 +477,7 @@ def void_payment(ctx: JobContext) -> None:
             and order.status == "cancelled"
             and payment.captured_amount > payment.refunded_amount
         ):
-            actions.request_refund(
+            payments.request_refund(
                 session,
                 payment,
                 payment.captured_amount - payment.refunded_amount,
@@ -511,7 +507,7 @@ def refund_payment(ctx: JobContext) -> None:
         )
     actor = f"channel:{connector.channel.slug}"
     with hub.db.transaction() as session:
-        order = actions.apply_payment_update(
+        order = payments.apply_payment_update(
             session,
             PaymentUpdate(
                 reference=ref.reference,
@@ -658,7 +654,7 @@ def flush_shipping(ctx: JobContext) -> None:
                 .values(flush_job_id=None)
             )
         for item in batch:
-            group = actions.find_group(session, item.key)
+            group = shipments.find_group(session, item.key)
             if item.key in accepted:
                 group.external_id = str(accepted[item.key])
                 group.submitted_at = utcnow()
@@ -773,7 +769,7 @@ def _record_polled_shipment(ctx: JobContext, port: ChannelPort, notice: Shipment
 def resubmit_group(ctx: JobContext) -> None:
     """Retry of a group the shipping service refused: clear its error and send it again."""
     with ctx.hub.db.transaction() as session:
-        group = actions.find_group(session, ctx.payload["key"])
+        group = shipments.find_group(session, ctx.payload["key"])
         if group is None or group.status not in ("pending", "cancelling"):
             return
         group.error = None
@@ -805,7 +801,7 @@ def refetch_rejected_order(ctx: JobContext) -> None:
     data = ctx.connector().fetch_order(ctx.payload["external_id"])
     with ctx.hub.db.transaction() as session:
         channel = session.get(Channel, ctx.channel_id)
-        actions.upsert_order(session, channel, data, actor=f"channel:{channel.slug}")
+        intake.upsert_order(session, channel, data, actor=f"channel:{channel.slug}")
 
 
 def push_fulfillment(ctx: JobContext) -> None:
@@ -821,7 +817,7 @@ def push_fulfillment(ctx: JobContext) -> None:
         _cancel_channel_fulfillment(ctx, shipment_id)
     with hub.db.read() as session:
         shipment = session.get(Shipment, ctx.payload["shipment_id"])
-        order = session.scalars(actions.order_query().where(Order.id == shipment.order_id)).one()
+        order = session.scalars(records.order_query().where(Order.id == shipment.order_id)).one()
         detail = order_detail(order)
         shipment_dict = next(s for s in detail["shipments"] if s["id"] == shipment.id)
         for line in shipment_dict["lines"]:
@@ -865,7 +861,7 @@ def _cancel_channel_fulfillment(ctx: JobContext, shipment_id: int) -> None:
         shipment = session.get(Shipment, shipment_id)
         if shipment is None or not _fulfillment_to_cancel(shipment):
             return
-        order = session.scalars(actions.order_query().where(Order.id == shipment.order_id)).one()
+        order = session.scalars(records.order_query().where(Order.id == shipment.order_id)).one()
         detail = order_detail(order)
         fulfillment_id = str(shipment.channel_fulfillment_id)
         tracking = shipment.tracking_number
@@ -876,8 +872,8 @@ def _cancel_channel_fulfillment(ctx: JobContext, shipment_id: int) -> None:
         shipment = session.get(Shipment, shipment_id)
         if shipment.channel_fulfillment_cancelled_at is None:
             shipment.channel_fulfillment_cancelled_at = utcnow()
-            order = actions.get_order(session, shipment.order_id)
-            actions.record(
+            order = records.get_order(session, shipment.order_id)
+            records.record(
                 session,
                 order,
                 ev.CHANNEL_FULFILLMENT_CANCELLED,
@@ -933,7 +929,7 @@ def load_event(session: Session, event_id: int) -> tuple[OrderEvent, dict[str, A
     audit = session.get(OrderAuditEvent, event_id)
     if audit is None:
         return None
-    order = session.scalars(actions.order_query().where(Order.id == audit.order_id)).one()
+    order = session.scalars(records.order_query().where(Order.id == audit.order_id)).one()
     event = OrderEvent(
         name=audit.name,
         order_id=audit.order_id,

@@ -38,7 +38,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 from hub import hookimpl
 from hub.core.events import OrderEvent
 from hub.core.exceptions import ConfigError, ExternalError
-from hub.integration.connectors import Connector, Delivery
+from hub.integration.connectors import Delivery, NotificationConnector
 from hub.integration.fields import StringList
 from plugins.email.render import EVENT_TEMPLATES, Renderer, build_message, message_id
 
@@ -135,13 +135,12 @@ class EmailConfig(Schema):
             fields.Email().deserialize(value)
 
 
-class EmailConnector(Connector):
+class EmailConnector(NotificationConnector):
     name = "email"
     label = "Customer email (SMTP)"
     description = (
         "Emails customers when their order is confirmed, shipped, delivered, cancelled or refunded."
     )
-    roles = ("notification",)
     config_schema = EmailConfig
 
     def __init__(self, channel):

@@ -11,7 +11,7 @@ from marshmallow import Schema, fields, validate
 
 from hub import hookimpl
 from hub.core.money import CURRENCY_EXPONENTS
-from hub.integration.connectors import Connector
+from hub.integration.connectors import SalesConnector
 
 
 class ManualConfig(Schema):
@@ -22,11 +22,10 @@ class ManualConfig(Schema):
     )
 
 
-class ManualConnector(Connector):
+class ManualConnector(SalesConnector):
     name = "manual"
     label = "Manual orders"
     description = "Orders entered by people: phone, in-store, email."
-    roles = ("sales",)
     config_schema = ManualConfig
 
     def check_connection(self) -> str:

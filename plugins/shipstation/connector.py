@@ -50,8 +50,9 @@ from hub.core.exceptions import (
     ValidationError,
 )
 from hub.integration.connectors import (
-    Connector,
+    Capability,
     ShipmentNotice,
+    ShippingConnector,
     ShippingOrder,
     SubmissionRejected,
     WebhookOutcome,
@@ -155,11 +156,11 @@ def _number(value: str | None) -> float | None:
         return None
 
 
-class ShipStationConnector(Connector):
+class ShipStationConnector(ShippingConnector):
     name = "shipstation"
     label = "ShipStation"
     description = "Sends orders to ShipStation; labels, tracking and voids come back."
-    roles = ("shipping",)
+    capabilities = frozenset({Capability.WEBHOOKS})
     config_schema = ShipStationConfig
     scheduled_jobs = {"shipping.poll": 900}
 

@@ -43,9 +43,10 @@ from hub.core.exceptions import (
 )
 from hub.core.order import OrderData
 from hub.integration.connectors import (
+    Capability,
     ChannelInfo,
-    Connector,
     OrderPage,
+    SalesConnector,
     StockLevel,
     WebhookOutcome,
     WebhookReceipt,
@@ -294,11 +295,20 @@ def _numeric_id(value: Any, what: str) -> str:
     return text
 
 
-class ShopifyConnector(Connector):
+class ShopifyConnector(SalesConnector):
     name = "shopify"
     label = "Shopify"
     description = "A Shopify store: orders in (pull + webhooks), fulfilments and stock out."
-    roles = ("sales",)
+    capabilities = frozenset(
+        {
+            Capability.WEBHOOKS,
+            Capability.PULL_ORDERS,
+            Capability.FETCH_ORDER,
+            Capability.PUSH_FULFILLMENT,
+            Capability.CANCEL_FULFILLMENT,
+            Capability.PUSH_STOCK,
+        }
+    )
     config_schema = ShopifyConfig
     scheduled_jobs = {"channel.pull": 300}
 

@@ -36,17 +36,11 @@ from hub.core.exceptions import (
     SignatureError,
     ValidationError,
 )
-from hub.core.money import (
-    Money,
-    MoneyError,
-    from_stripe_amount,
-    stripe_rounded,
-    stripe_step,
-    to_stripe_amount,
-)
+from hub.core.money import Money, MoneyError
 from hub.core.order import PaymentUpdate, RefundData
 from hub.integration.connectors import (
-    Connector,
+    Capability,
+    PaymentConnector,
     PaymentRef,
     PaymentResult,
     RefundResult,
@@ -55,6 +49,12 @@ from hub.integration.connectors import (
 )
 from hub.integration.http import HttpClient, HttpStatusError, json_body
 from plugins.stripe import signature
+from plugins.stripe.amounts import (
+    from_stripe_amount,
+    stripe_rounded,
+    stripe_step,
+    to_stripe_amount,
+)
 
 if TYPE_CHECKING:
     from hub.integration.port import HubPort
@@ -417,13 +417,13 @@ def dispute_message(dispute: Mapping[str, Any], kind: str) -> str:
 # --- the connector ----------------------------------------------------------------------------
 
 
-class StripeConnector(Connector):
+class StripeConnector(PaymentConnector):
     name = "stripe"
     label = "Stripe"
     description = (
         "Payments: capture, void and refund PaymentIntents; Stripe webhooks drive payment status."
     )
-    roles = ("payment",)
+    capabilities = frozenset({Capability.WEBHOOKS})
     config_schema = StripeConfig
 
     #: Client retries per request (Stripe's library defaults to 2); the job retries after that.
@@ -486,7 +486,7 @@ class StripeConnector(Connector):
         """``requested`` as Stripe takes it, never above ``limit`` (nor above the request if more).
 
         ``limit`` is what Stripe holds: the authorisation for a capture, what is
-        left to refund for a refund. See :func:`hub.core.money.stripe_rounded`.
+        left to refund for a refund. See :func:`plugins.stripe.amounts.stripe_rounded`.
         """
         bound = Money(max(limit, requested.amount), requested.currency)
         sent = stripe_rounded(requested, at_most=bound)

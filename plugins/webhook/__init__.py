@@ -34,7 +34,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from hub import hookimpl
 from hub.core.events import OrderEvent
 from hub.core.exceptions import ExternalError
-from hub.integration.connectors import Connector, Delivery
+from hub.integration.connectors import Delivery, NotificationConnector
 from hub.integration.fields import StringList
 from hub.integration.http import HttpClient
 from hub.integration.signing import sign_hex
@@ -108,11 +108,10 @@ def should_retry(response: requests.Response) -> bool:
     return response.status_code >= 500 or response.status_code in (408, 429)
 
 
-class WebhookConnector(Connector):
+class WebhookConnector(NotificationConnector):
     name = "webhook"
     label = "Outbound webhook"
     description = "POSTs signed order events as JSON to a URL: CRMs, BI tools, automation."
-    roles = ("notification",)
     config_schema = WebhookConfig
 
     def __init__(self, channel):

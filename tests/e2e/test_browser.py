@@ -25,7 +25,7 @@ from waitress import create_server
 from hub import hookimpl
 from hub.accounts.users import set_admin
 from hub.core.exceptions import ExternalError
-from hub.integration.connectors import Connector
+from hub.integration.connectors import SalesConnector
 from hub.integration.http import HttpClient
 from hub.integration.manager import collect_connectors, get_plugin_manager
 from hub.web import create_app
@@ -75,11 +75,10 @@ class FakeShopifyConfig(Schema):
     )
 
 
-class FakeShopifyConnector(Connector):
+class FakeShopifyConnector(SalesConnector):
     name = "shopify"
     label = "Shopify"
     description = "Stand-in for the Shopify connector (browser test only)."
-    roles = ("sales",)
     config_schema = FakeShopifyConfig
 
     def check_connection(self) -> str:

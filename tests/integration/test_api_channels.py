@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from hub import hookimpl
 from hub.accounts.users import create_token
-from hub.integration.connectors import Connector
+from hub.integration.connectors import NotificationConnector
 from hub.store.models import Channel, Job, WebhookEvent
 from hub.store.secrets import MASK
 from hub.testing import WebhookTestPlugin
@@ -167,10 +167,10 @@ def test_delete_is_refused_while_orders_belong_to_the_channel(api, make_order, h
     manual_id = api.get("/api/v1/channels").get_json()["data"][0]["id"]
     shop = create(api).get_json()["id"]
     with hub.db.transaction() as session:
-        from hub.orders import actions
+        from hub.orders import intake
         from hub.testing import order_data
 
-        actions.upsert_order(
+        intake.upsert_order(
             session, session.get(Channel, shop), order_data(external_id="X1"), actor="test"
         )
 
@@ -200,11 +200,10 @@ def test_connection_check_success_and_failure(api):
     assert "invalid API key" in bad.get_json()["error"]["message"]
 
 
-class _Silent(Connector):
+class _Silent(NotificationConnector):
     """A connector with no connection check and nothing to sync."""
 
     name = "silent"
-    roles = ("notification",)
     config_schema = Schema
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from hub import hookimpl
 from hub.channels.manage import create_channel
-from hub.integration.connectors import Connector
+from hub.integration.connectors import PaymentConnector
 from hub.store.models import Job
 from hub.testing import MANUAL_ORDER
 
@@ -17,11 +17,10 @@ class _NoConfig(Schema):
     pass
 
 
-class Gateway(Connector):
+class Gateway(PaymentConnector):
     """A payment channel: the API tests only queue refunds, a worker would send them."""
 
     name = "test_gateway"
-    roles = ("payment",)
     config_schema = _NoConfig
 
 

@@ -6,7 +6,7 @@ from marshmallow import Schema, fields
 from hub import hookimpl
 from hub.channels.manage import create_channel, update_config
 from hub.core.exceptions import ConfigError, ValidationError
-from hub.integration.connectors import Connector
+from hub.integration.connectors import Capability, NotificationConnector, SalesConnector, can
 from hub.integration.manager import collect_connectors, get_plugin_manager
 
 
@@ -15,9 +15,8 @@ class SecretConfig(Schema):
     token = fields.String(required=True, metadata={"label": "Token", "secret": True})
 
 
-class Dummy(Connector):
+class Dummy(NotificationConnector):
     name = "dummy"
-    roles = ("notification",)
     config_schema = SecretConfig
 
 
@@ -68,6 +67,49 @@ def test_a_connector_with_an_unknown_role_is_refused():
     pm.register(Provides(Odd))
     with pytest.raises(ConfigError, match="teleport"):
         collect_connectors(pm)
+
+
+def test_a_connector_must_subclass_the_class_of_each_role_it_claims():
+    class Claims(Dummy):
+        name = "claims"
+        roles = ("notification", "payment")
+
+    pm = get_plugin_manager()
+    pm.register(Provides(Claims))
+    with pytest.raises(ConfigError, match="PaymentConnector"):
+        collect_connectors(pm)
+
+
+def test_capabilities_are_declared_not_guessed():
+    """An operation defined but not declared, or declared but not defined, is refused at start-up."""
+
+    class Undeclared(SalesConnector):
+        name = "undeclared"
+        config_schema = SecretConfig
+
+        def push_stock(self, levels):
+            pass
+
+    class Overclaims(SalesConnector):
+        name = "overclaims"
+        config_schema = SecretConfig
+        capabilities = frozenset({Capability.WEBHOOKS})
+
+        def verify_webhook(self, headers, body, query):
+            raise NotImplementedError
+
+    class Declared(Undeclared):
+        name = "declared"
+        capabilities = frozenset({Capability.PUSH_STOCK})
+
+    for cls, message in [(Undeclared, "Capability.PUSH_STOCK"), (Overclaims, "handle_webhook")]:
+        pm = get_plugin_manager()
+        pm.register(Provides(cls))
+        with pytest.raises(ConfigError, match=message):
+            collect_connectors(pm)
+    pm = get_plugin_manager()
+    pm.register(Provides(Declared))
+    assert can(collect_connectors(pm)["declared"], Capability.PUSH_STOCK)
 
 
 def test_hub_plugins_registers_modules_by_import_name(monkeypatch, tmp_path):

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from hub.channels import manage as channel_service
 from hub.core.exceptions import HubError, ValidationError
-from hub.integration.connectors import Connector
+from hub.integration.connectors import Capability, Connector, can
 from hub.queue.jobs import enqueue
 from hub.store.models import Channel, Job, utcnow
 from hub.web import forms, get_hub
@@ -33,7 +33,7 @@ def pulls(cls: type[Connector]) -> bool:
 
 
 def takes_webhooks(cls: type[Connector]) -> bool:
-    return cls.verify_webhook is not Connector.verify_webhook
+    return can(cls, Capability.WEBHOOKS)
 
 
 def webhook_url(slug: str) -> str:

@@ -8,7 +8,7 @@ import re
 from marshmallow import Schema, fields, validate
 
 from hub import hookimpl
-from hub.integration.connectors import Connector, WebhookReceipt
+from hub.integration.connectors import Capability, SalesConnector, WebhookReceipt
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "correct horse battery"
@@ -47,11 +47,11 @@ class VaultConfig(Schema):
     )
 
 
-class VaultConnector(Connector):
+class VaultConnector(SalesConnector):
     name = "vault"
     label = "Vault"
     description = "A test connector with secrets."
-    roles = ("sales",)
+    capabilities = frozenset({Capability.PULL_ORDERS})
     config_schema = VaultConfig
     scheduled_jobs = {"channel.pull": 300}
     fail_with: Exception | None = None

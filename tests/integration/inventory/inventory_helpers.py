@@ -11,7 +11,14 @@ from sqlalchemy import func, select
 from hub import hookimpl
 from hub.channels.manage import create_channel
 from hub.core.order import Line
-from hub.integration.connectors import Connector, RefundResult
+from hub.integration.connectors import (
+    Capability,
+    NotificationConnector,
+    PaymentConnector,
+    RefundResult,
+    SalesConnector,
+    ShippingConnector,
+)
 from hub.integration.http import HttpClient
 from hub.inventory.levels import LevelChange, set_on_hand, upsert_location
 from hub.store.models import Order, StockLevel, StockReservation
@@ -21,11 +28,10 @@ class NoConfig(Schema):
     pass
 
 
-class FakeShipping(Connector):
+class FakeShipping(ShippingConnector):
     """A warehouse that accepts every group it is sent."""
 
     name = "fake-shipping"
-    roles = ("shipping",)
     config_schema = NoConfig
     submitted: list = []
 
@@ -38,11 +44,10 @@ class PayConfig(Schema):
     api_base_url = fields.String(load_default="https://pay.example.test")
 
 
-class FakeGateway(Connector):
+class FakeGateway(PaymentConnector):
     """A payment connector that refunds over real HTTP, with an idempotency key, like Stripe."""
 
     name = "fake-gateway"
-    roles = ("payment",)
     config_schema = PayConfig
 
     def __init__(self, channel):
@@ -64,11 +69,11 @@ class FakeGateway(Connector):
         self.http.close()
 
 
-class FakeStore(Connector):
+class FakeStore(SalesConnector):
     """A sales channel that records the stock it is pushed."""
 
     name = "fake-store"
-    roles = ("sales",)
+    capabilities = frozenset({Capability.PUSH_STOCK})
     config_schema = NoConfig
     pushed: list = []
 
@@ -76,11 +81,10 @@ class FakeStore(Connector):
         FakeStore.pushed.append(list(levels))
 
 
-class FakeMailer(Connector):
+class FakeMailer(NotificationConnector):
     """A notification channel that records what it would email."""
 
     name = "fake-mailer"
-    roles = ("notification",)
     config_schema = NoConfig
     sent: list = []
 

@@ -1,1 +1,1 @@
-"""The connectors bundled with hub, registered through the ``hub.integration.manager`` entry points."""
+"""The connectors bundled with hub, registered through the ``hub.plugins`` entry points."""

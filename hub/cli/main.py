@@ -11,16 +11,19 @@ import logging
 import signal
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from hub import __version__
 from hub.core.exceptions import HubError
-from hub.orders import actions
+from hub.core.lifecycle import STATUSES
+from hub.core.status import FINANCIAL_STATUSES, FULFILLMENT_STATUSES
+from hub.orders import commands, intake, records
 from hub.store import migrate
-from hub.store.models import Job, Order
+from hub.store.models import Order
 
 log = logging.getLogger("hub")
 
@@ -243,12 +246,13 @@ def _raise_on_sigterm() -> None:
 @click.pass_context
 def plugins(ctx):
     """List plugins, their versions, connectors and roles."""
-    from hub.integration.manager import plugin_version
+    from hub.integration.manager import call_one, implementers, plugin_version
 
     hub = _hub(ctx)
-    by_plugin: dict[str, list] = {}
-    for impl in hub.pm.hook.hub_register_connectors.get_hookimpls():
-        by_plugin[impl.plugin_name] = impl.function() or []
+    by_plugin: dict[str, list] = {
+        name: [cls for found in call_one(hub.pm, "hub_register_connectors", name) for cls in found]
+        for name in implementers(hub.pm, "hub_register_connectors")
+    }
     for name, plugin in sorted(hub.pm.list_name_plugin()):
         click.echo(f"{name} {plugin_version(plugin)}")
         for cls in by_plugin.get(name, []):
@@ -308,19 +312,55 @@ def orders():
 
 
 @orders.command("list")
-@click.option("--status", help="Only orders in this status.")
-@click.option("--limit", default=50, show_default=True, type=int)
+@click.option("--status", type=click.Choice(STATUSES), help="Only orders in this status.")
+@click.option("--channel", help="Only this channel's orders (its slug).")
+@click.option(
+    "--financial-status", type=click.Choice(FINANCIAL_STATUSES), help="Only this payment status."
+)
+@click.option(
+    "--fulfillment-status",
+    type=click.Choice(FULFILLMENT_STATUSES),
+    help="Only this fulfilment status.",
+)
+@click.option(
+    "-q",
+    "--q",
+    "--search",
+    "q",
+    help="Search (any case, part of): order number, channel's order id, email, customer name.",
+)
+@click.option(
+    "--updated-since",
+    type=click.DateTime(),
+    help="Only orders changed at or after this time (UTC).",
+)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
 @click.pass_context
-def orders_list(ctx, status, limit):
-    """List the newest orders."""
+def orders_list(
+    ctx: click.Context,
+    status: str | None,
+    channel: str | None,
+    financial_status: str | None,
+    fulfillment_status: str | None,
+    q: str | None,
+    updated_since: datetime | None,
+    limit: int,
+) -> None:
+    """List the newest orders, filtered as the API and the admin UI filter them."""
+    from hub.orders.queries import OrderFilters, search_orders
     from hub.orders.serialize import money
 
+    filters = OrderFilters(
+        status=status,
+        channel=channel,
+        financial_status=financial_status,
+        fulfillment_status=fulfillment_status,
+        q=q,
+        updated_since=updated_since.replace(tzinfo=UTC) if updated_since else None,
+    )
     hub = _ready_hub(ctx)
     with hub.db.read() as session:
-        query = select(Order).order_by(Order.id.desc()).limit(limit)
-        if status:
-            query = query.where(Order.status == status)
-        rows = session.scalars(query).all()
+        rows = search_orders(session, filters, limit=limit).rows
         for o in rows:
             click.echo(
                 f"{o.id}\t{o.number}\t{o.channel.slug}\t{o.status}\t{o.financial_status}"
@@ -339,7 +379,7 @@ def orders_show(ctx, order_id):
 
     hub = _ready_hub(ctx)
     with hub.db.read() as session:
-        order = session.scalars(actions.order_query().where(Order.id == order_id)).one_or_none()
+        order = session.scalars(records.order_query().where(Order.id == order_id)).one_or_none()
         if order is None:
             raise HubError(f"order {order_id} does not exist")
         click.echo(json.dumps(order_detail(order), indent=2))
@@ -373,7 +413,7 @@ def orders_create(ctx, path):
         raise HubError("the order is not valid", details=exc.normalized_messages()) from None
     with hub.db.transaction() as session:
         channel = ensure_manual_channel(hub, session)
-        result = actions.upsert_order(session, channel, data, actor="cli")
+        result = intake.upsert_order(session, channel, data, actor="cli")
         click.echo(
             f"order {result.order.id} {result.order.number} "
             f"{'created' if result.created else 'already exists'}"
@@ -389,8 +429,8 @@ def orders_transition(ctx, order_id, event, reason):
     """Apply a life-cycle event: confirm, hold, release, cancel, ship …"""
     hub = _ready_hub(ctx)
     with hub.db.transaction() as session:
-        before = actions.get_order(session, order_id).status
-        order = actions.transition(session, order_id, event, actor="cli", reason=reason)
+        before = records.get_order(session, order_id).status
+        order = commands.transition(session, order_id, event, actor="cli", reason=reason)
         after = order.status
     click.echo(
         f"order {order_id}: {before} -> {after}"
@@ -409,24 +449,20 @@ def jobs():
 
 @jobs.command("list")
 @click.option("--status", type=click.Choice(["queued", "running", "succeeded", "failed", "dead"]))
-@click.option("--limit", default=50, show_default=True, type=int)
+@click.option("--kind", help="Only jobs of this kind (e.g. channel.pull).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
 @click.pass_context
-def jobs_list(ctx, status, limit):
+def jobs_list(ctx: click.Context, status: str | None, kind: str | None, limit: int) -> None:
     """List jobs, newest first, and a count by status."""
+    from hub.queue.jobs import STATUSES as JOB_STATUSES
+    from hub.queue.queries import JobFilters, search_jobs, status_counts
+
     hub = _ready_hub(ctx)
     with hub.db.read() as session:
-        counts = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
-        click.echo(
-            "  ".join(
-                f"{k}={counts.get(k, 0)}"
-                for k in ("queued", "running", "succeeded", "failed", "dead")
-            ),
-            err=True,
-        )
-        query = select(Job).order_by(Job.id.desc()).limit(limit)
-        if status:
-            query = query.where(Job.status == status)
-        for j in session.scalars(query):
+        counts = status_counts(session)
+        click.echo("  ".join(f"{k}={counts.get(k, 0)}" for k in JOB_STATUSES), err=True)
+        found = search_jobs(session, JobFilters(status=status, kind=kind), limit=limit)
+        for j in found.rows:
             error = f"\t{j.last_error}" if j.last_error else ""
             click.echo(
                 f"{j.id}\t{j.kind}\t{j.status}\tattempts={j.attempts}/{j.max_attempts}{error}"
@@ -780,15 +816,16 @@ def returns_refund(ctx, return_id, amount):
 @click.option(
     "--status", type=click.Choice(["requested", "approved", "received", "refunded", "rejected"])
 )
-@click.option("--limit", default=50, show_default=True, type=int)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
 @click.pass_context
-def returns_list(ctx, order_id, status, limit):
+def returns_list(ctx: click.Context, order_id: int | None, status: str | None, limit: int) -> None:
     """List returns, newest first."""
-    from hub.returns.actions import list_returns
+    from hub.returns.queries import ReturnFilters, search_returns
 
     hub = _ready_hub(ctx)
     with hub.db.read() as session:
-        rows = list_returns(session, order_id=order_id, status=status, limit=limit)
+        filters = ReturnFilters(order_id=order_id, status=status)
+        rows = search_returns(session, filters, limit=limit).rows
         for r in rows:
             click.echo(
                 f"{r.id}\torder {r.order_id}\t{r.status}\t"

@@ -1,6 +1,6 @@
 """The plugin manager: bundled and third-party plugins, found the same way.
 
-Bundled plugins are the ``hub.integration.manager`` entry points of this very package (see
+Bundled plugins are the ``hub.plugins`` entry points of this very package (see
 ``pyproject.toml``); third-party plugins add their own. The hub's own job
 handlers are registered from :data:`DEFAULT_PLUGINS` through the same hooks, so
 nothing in the core is special-cased.
@@ -15,7 +15,10 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from importlib.metadata import entry_points
+from typing import Any
 
 import pluggy
 
@@ -107,8 +110,53 @@ def _entry_point_dists():
             continue
 
 
-def _results_with_plugins(pm: pluggy.PluginManager, hook_name: str):
+def _results_with_plugins(pm: pluggy.PluginManager, hook_name: str) -> Iterator[tuple[Any, str]]:
     # Calling each implementation alone lets errors name the plugin at fault.
-    hook = getattr(pm.hook, hook_name)
-    for impl in hook.get_hookimpls():
-        yield impl.function(), impl.plugin_name
+    for plugin_name in implementers(pm, hook_name):
+        [result] = call_one(pm, hook_name, plugin_name) or [None]
+        yield result, plugin_name
+
+
+def implementers(pm: pluggy.PluginManager, hook_name: str) -> list[str]:
+    """The names of the plugins implementing ``hook_name``, in the order pluggy calls them."""
+    return [impl.plugin_name for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls())]
+
+
+def call_one(
+    pm: pluggy.PluginManager, hook_name: str, plugin_name: str, **kwargs: Any
+) -> list[Any]:
+    """Call one plugin's implementation of a hook, through pluggy (its results, [] if none).
+
+    The hook is called as pluggy calls it (keyword arguments matched to the
+    implementation's, ``None`` results dropped), with the other plugins left out.
+    """
+    plugin = pm.get_plugin(plugin_name)
+    if plugin is None:
+        return []
+    others = [p for _, p in pm.list_name_plugin() if p is not plugin]
+    return list(pm.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs) or [])
+
+
+def call_isolated(
+    pm: pluggy.PluginManager,
+    hook_name: str,
+    *,
+    on_error: Callable[[str, BaseException], None],
+    around: Callable[[], AbstractContextManager[Any]] | None = None,
+    **kwargs: Any,
+) -> list[Any]:
+    """Call every implementation of a fan-out hook, each on its own; the results of those that ran.
+
+    One that raises is reported to ``on_error(plugin name, error)`` (the hub logs
+    and counts it) and left out: it never stops the others or the caller.
+    ``around`` wraps each call (a savepoint, so a failing plugin's writes go
+    with it).
+    """
+    results: list[Any] = []
+    for plugin_name in implementers(pm, hook_name):
+        try:
+            with around() if around else nullcontext():
+                results.extend(call_one(pm, hook_name, plugin_name, **kwargs))
+        except Exception as exc:
+            on_error(plugin_name, exc)
+    return results

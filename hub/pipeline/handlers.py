@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,6 +47,7 @@ from hub.integration.connectors import (
     WebhookStatus,
     can,
 )
+from hub.integration.manager import call_isolated, call_one, implementers
 from hub.inventory import reservations
 from hub.notifications import outbox as notifications
 from hub.orders import intake, payments, records, shipments, transitions
@@ -78,7 +80,7 @@ def announce_order_event(ctx: JobContext) -> None:
     """Enqueue every job that follows an audit event, in one transaction."""
     hub = ctx.hub
     event_id = ctx.payload["event_id"]
-    listeners = [impl.plugin_name for impl in hub.pm.hook.hub_order_event.get_hookimpls()]
+    listeners = implementers(hub.pm, "hub_order_event")
     with hub.db.transaction() as session:
         audit = session.get(OrderAuditEvent, event_id)
         if audit is None:
@@ -280,9 +282,32 @@ def process_order(ctx: JobContext) -> None:
         if order.status != "pending":
             return
         problems: list[str] = []
-        for result in hub.pm.hook.hub_validate_order(order=order_detail(order), session=session):
+        for result in call_isolated(
+            hub.pm,
+            "hub_validate_order",
+            on_error=_plugin_failed(hub, "hub_validate_order", order.label),
+            around=session.begin_nested,
+            order=order_detail(order),
+            session=session,
+        ):
             problems.extend(result or [])
         transitions.process_order(session, order.id, actor="system", problems=problems)
+
+
+def _plugin_failed(hub: Any, hook: str, label: str) -> Callable[[str, BaseException], None]:
+    """Log and count a plugin that raised in a fan-out hook (it holds and aborts nothing)."""
+
+    def report(plugin: str, exc: BaseException) -> None:
+        log.error(
+            "plugin %s failed in %s for order %s; its answer is left out",
+            plugin,
+            hook,
+            label,
+            exc_info=exc,
+        )
+        hub.metrics.plugin_error(plugin, hook)
+
+    return report
 
 
 def fulfill_order(ctx: JobContext) -> None:
@@ -1007,12 +1032,10 @@ def deliver_order_event(ctx: JobContext) -> None:
     if loaded is None:
         return
     event, order = loaded
-    for impl in ctx.hub.pm.hook.hub_order_event.get_hookimpls():
-        if impl.plugin_name == plugin:
-            kwargs = {"event": event, "order": order}
-            impl.function(**{name: kwargs[name] for name in impl.argnames})
-            return
-    log.info("plugin %s no longer listens to order events; dropping delivery", plugin)
+    if plugin not in implementers(ctx.hub.pm, "hub_order_event"):
+        log.info("plugin %s no longer listens to order events; dropping delivery", plugin)
+        return
+    call_one(ctx.hub.pm, "hub_order_event", plugin, event=event, order=order)
 
 
 HANDLERS = {

@@ -50,6 +50,12 @@ class Metrics:
             ["connector", "status"],
             registry=self.registry,
         )
+        self.plugin_errors = Counter(
+            "hub_plugin_errors",
+            "Plugin implementations of a fan-out hook that raised (logged, isolated)",
+            ["plugin", "hook"],
+            registry=self.registry,
+        )
         if db is not None:
             self.registry.register(DatabaseCollector(db))
         self._webhook_counters: dict[tuple[str, str], Any] = {}
@@ -62,6 +68,9 @@ class Metrics:
                 (channel, outcome), self.webhooks.labels(channel=channel, outcome=outcome)
             )
         counter.inc()
+
+    def plugin_error(self, plugin: str, hook: str) -> None:
+        self.plugin_errors.labels(plugin=plugin, hook=hook).inc()
 
     def job_finished(self, kind: str, status: str, seconds: float) -> None:
         self.jobs.labels(kind=kind, status=status).inc()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from inventory_helpers import lines, order_state, stock
+from sqlalchemy import text
 
 from hub import hookimpl
 from hub.channels.manage import ensure_manual_channel
 from hub.core.order import Address, Customer, Line
-from hub.orders import actions
+from hub.orders import intake, transitions
 from hub.testing import order_data
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -104,7 +105,7 @@ def test_release_checks_again_and_confirms_once_the_address_is_fixed(hub, make_o
     run_jobs(hub)
     assert order_state(hub, oid).hold_reasons == ["address_incomplete"]
     with hub.db.transaction() as session:
-        actions.release(session, oid, actor="user:ann")
+        transitions.release(session, oid, actor="user:ann")
     run_jobs(hub)
     assert order_state(hub, oid).hold_reasons == ["address_incomplete"]  # nothing fixed: held again
     with hub.db.transaction() as session:
@@ -112,10 +113,10 @@ def test_release_checks_again_and_confirms_once_the_address_is_fixed(hub, make_o
         fixed = Address(
             name="Ann", address1="1 Main St", city="Springfield", zip="12345", country_code="US"
         )
-        actions.upsert_order(
+        intake.upsert_order(
             session, channel, order_data(external_id="A1", shipping_address=fixed), actor="user:ann"
         )
-        actions.release(session, oid, actor="user:ann")
+        transitions.release(session, oid, actor="user:ann")
     run_jobs(hub)
     order = order_state(hub, oid)
     assert order.status == "confirmed" and order.hold_reasons == []
@@ -144,7 +145,7 @@ def test_a_cancelled_original_makes_no_duplicate(hub, make_order, run_jobs):
     first = make_order(hub, customer=ann, placed_at=T0)
     run_jobs(hub)
     with hub.db.transaction() as session:
-        actions.cancel(session, first, actor="user:ann")
+        transitions.cancel(session, first, actor="user:ann")
     again = make_order(hub, customer=ann, placed_at=T0 + timedelta(minutes=2))
     run_jobs(hub)
     assert order_state(hub, again).status == "confirmed"
@@ -162,7 +163,7 @@ def test_a_person_accepts_a_held_order_by_confirming_it_and_stock_is_still_reser
     run_jobs(hub)
     assert order_state(hub, again).hold_reasons == ["possible_duplicate"]
     with hub.db.transaction() as session:
-        actions.confirm(session, again, actor="user:ann", reason="genuine second order")
+        transitions.confirm(session, again, actor="user:ann", reason="genuine second order")
     assert order_state(hub, again).status == "confirmed"
     assert levels(hub)[("TSHIRT-M", "wh")] == (10, 4)
 
@@ -183,3 +184,42 @@ def test_a_plugin_adds_its_own_rule(make_hub, make_order, run_jobs):
     )
     run_jobs(hub)
     assert sorted(order_state(hub, oid).hold_reasons) == ["po_box", "totals_mismatch"]
+
+
+def test_a_failing_rule_holds_nothing_and_aborts_nothing(make_hub, make_order, run_jobs, caplog):
+    """A plugin's rule that raises is logged and counted; the others decide, the job succeeds."""
+
+    class Broken:
+        @hookimpl
+        def hub_validate_order(self, order, session):
+            session.execute(text("SELECT * FROM no_such_table"))  # its failed SQL goes with it
+
+    class NoPoBoxes:
+        @hookimpl
+        def hub_validate_order(self, order, session):
+            return ["po_box"] if "po box" in order["shipping_address"]["address1"].lower() else []
+
+    hub = make_hub(plugins=[Broken(), NoPoBoxes()])
+    sound, po_box = (
+        make_order(hub),
+        make_order(
+            hub,
+            shipping_address=Address(
+                name="Ann", address1="PO Box 12", city="X", zip="1", country_code="US"
+            ),
+        ),
+    )
+    run_jobs(hub)
+    assert order_state(hub, sound).status == "confirmed"
+    assert order_state(hub, po_box).hold_reasons == ["po_box"]
+    assert "failed in hub_validate_order" in caplog.text
+    assert (
+        hub.metrics.registry.get_sample_value(
+            "hub_plugin_errors_total", {"plugin": _name(hub, Broken), "hook": "hub_validate_order"}
+        )
+        == 2
+    )
+
+
+def _name(hub, cls) -> str:
+    return next(name for name, plugin in hub.pm.list_name_plugin() if isinstance(plugin, cls))

@@ -68,8 +68,8 @@ def _store_events_and_jobs():
     The batch travels as one JSON parameter. Against an insert of each table
     (multi-row ``VALUES`` whose text grows with the batch, in a transaction of
     its own) it is one round trip instead of four, one statement the server
-    keeps prepared and psycopg parses once: 58 against 108 µs of CPU per
-    event at batches of 8 (``make bench`` (a)).
+    keeps prepared and psycopg parses once: about half the CPU per event
+    (``make bench`` (a); figures in ``docs/benchmarks.md``).
     """
     statement = _STATEMENTS.get("postgresql+jobs")
     if statement is None:
@@ -240,8 +240,7 @@ class GroupCommit:
     Every request thread of a server storing its own event in its own
     transaction made them queue for the one write lock (SQLite) or one commit
     each (PostgreSQL), and under load a transaction waited far longer for the
-    interpreter than it took: ingest p99 0.2 s at 16 concurrent senders
-    (``make bench`` (a)). Here the first thread to arrive writes every event
+    interpreter than it took (ingest p99, ``make bench`` (a)). Here the first thread to arrive writes every event
     waiting at that moment (its own included) in one transaction, and the
     others wait for that commit; whoever arrived while it wrote is woken to
     write the next batch. No thread of its own, nothing held in memory past a

@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -77,22 +76,6 @@ class RateLimiter:
 
     def after_response(self, response: requests.Response) -> None:
         """Learn from an answer (its rate-limit headers)."""
-
-
-class MinIntervalLimiter(RateLimiter):
-    """At most ``rate`` requests a second, evenly spaced (thread-safe)."""
-
-    def __init__(self, rate: float):
-        self.interval = 1.0 / rate if rate > 0 else 0.0
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def before_request(self) -> float:
-        with self._lock:
-            now = time.monotonic()
-            wait = max(0.0, self._next - now)
-            self._next = max(now, self._next) + self.interval
-            return wait
 
 
 class HttpStatusError(ExternalError):
@@ -363,24 +346,6 @@ def same_origin(url: str, base_url: str) -> bool:
         (b.hostname or "").lower(),
         port_b,
     )
-
-
-def parse_link_header(value: str | None) -> dict[str, str]:
-    """``Link: <url>; rel="next", <url>; rel="previous"`` -> ``{"next": url, "previous": url}``."""
-    links: dict[str, str] = {}
-    # Split on the <…> targets, not on commas: a URL may hold unescaped commas
-    # (``fields=id,name``), and RFC 8288 allows them.
-    for match in _LINK.finditer(value or ""):
-        url, params = match.group(1).strip(), match.group(2)
-        for param in params.split(";"):
-            key, _, val = param.strip().partition("=")
-            if key.strip().lower() == "rel":
-                for rel in val.strip().strip('"').split():
-                    links[rel] = url
-    return links
-
-
-_LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,<=]+(?:=(?:\"[^\"]*\"|[^;,<]*))?)*)")
 
 
 def json_body(response: requests.Response, connector: str, *, want: type = dict) -> Any:

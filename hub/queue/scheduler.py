@@ -41,8 +41,8 @@ def fire(hub: Hub, job: PeriodicJob, now: float | None = None) -> int | None:
     Coalescing: when the workers are behind, an earlier firing still waiting
     will do this slot's work too (a pull reads from its cursor, a poll from its
     window, an export takes whatever is unexported), so queueing another would
-    only add to the backlog (46 pulls and 116 stock pushes queued behind order
-    work in a 10,000-order run, `make bench` (c)).
+    only add to the backlog (pulls and stock pushes piled up behind order work
+    in the large runs of `make bench` (c)).
     """
     now = time.time() if now is None else now
     with hub.db.transaction() as session:

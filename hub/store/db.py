@@ -9,8 +9,8 @@ workers claim jobs with ``FOR UPDATE SKIP LOCKED`` instead.
 Threads of one process that write to SQLite queue on a lock of their own
 before ``BEGIN IMMEDIATE``: SQLite's busy handler makes a waiting writer
 sleep and poll (up to 100 ms a nap), so eight web threads contending for the
-one write lock waited far longer than the writes took (webhook ingest p99
-0.4 s, found by ``make bench``). Other processes still wait in the busy timeout.
+one write lock waited far longer than the writes took (webhook ingest p99,
+found by ``make bench``). Other processes still wait in the busy timeout.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 One thing differs from ``waitress.create_server``: its "Task queue depth is N"
 warning. Waitress logs it, holding the lock every request thread takes, for
 each request that arrives while no thread is free, which under a steady load
-is nearly every request: building those records cost 4-6 % of the server's
-time at 16 concurrent webhook senders (``make bench`` (a)), and a filter on
-the logger drops a record only after it was built. Here the warning is said
+is nearly every request: building those records was a measurable share of
+the server's time under concurrent webhook senders (``make bench`` (a); the
+figures are in ``docs/benchmarks.md``), and a filter on the logger drops a
+record only after it was built. Here the warning is said
 at most once a minute, and nothing is built in between.
 """
 

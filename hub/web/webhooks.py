@@ -111,8 +111,8 @@ class Ingress:
 
     Ingest is the hub's hottest path (``make bench`` (a)): Flask's request
     context, its session (a cookie signature check), its response object and
-    its after-request hooks were a fifth of the server's time for a request
-    that needs none of them. The request is read with werkzeug's ``Request``
+    its after-request hooks cost a large share of the server's time for a
+    request that needs none of them (see ``docs/benchmarks.md``). The request is read with werkzeug's ``Request``
     (the same headers, query and body Flask would give the view); an error is
     answered by the app's own JSON error answers, made in a request context.
     Any other method or path goes to the app unchanged (a ``GET`` gets its 405).

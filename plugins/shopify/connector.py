@@ -55,7 +55,6 @@ from hub.integration.http import (
     HttpClient,
     LeakyBucketLimiter,
     json_body,
-    parse_link_header,
     same_origin,
 )
 from hub.integration.signing import header, matches, sign_base64
@@ -432,7 +431,7 @@ class ShopifyConnector(SalesConnector):
                 orders.append(data)
                 if data.updated_at and (newest is None or data.updated_at > newest):
                     newest = data.updated_at
-            next_url = parse_link_header(response.headers.get("Link")).get("next")
+            next_url = response.links.get("next", {}).get("url")
             if next_url and not same_origin(next_url, self.base_url):
                 raise ExternalError(
                     f"shopify: refusing to follow a next page on another host "
@@ -809,7 +808,7 @@ class ShopifyConnector(SalesConnector):
                     item = variant.get("inventory_item_id")
                     if sku and item and int(item) not in learnt.setdefault(sku, []):
                         learnt[sku].append(int(item))
-            url = parse_link_header(response.headers.get("Link")).get("next")
+            url = response.links.get("next", {}).get("url")
             if url and not same_origin(url, self.base_url):
                 raise ExternalError(
                     "shopify: refusing to follow a next page on another host", retryable=False

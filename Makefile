@@ -26,9 +26,12 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check hub plugins tests bench
+	$(BIN)/ruff format --check hub plugins tests bench
+	$(BIN)/mypy
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix hub plugins tests bench
+	$(BIN)/ruff format hub plugins tests bench
 
 clean:
 	rm -rf $(VENV) hub-data .pytest_cache .ruff_cache

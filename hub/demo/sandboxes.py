@@ -8,8 +8,9 @@
 - :class:`SmtpSink` (aiosmtpd) counts messages and Message-IDs;
   :class:`WebhookReceiver` checks ``X-Hub-Signature-256`` and counts deliveries;
   :class:`Courier` delivers the providers' webhooks as they do (in the background,
-  again until answered 2xx); :class:`Faults` makes a share of a service's answers
-  fail (the reliability suite).
+  again until answered 2xx). With ``fault_rate``, every HTTP service fails a share
+  of its answers through its fault plan (:class:`hub.integration.sandbox.FaultPlan`,
+  :data:`FAULT_KINDS`; the reliability suite).
 
 :mod:`hub.demo.scenario` connects the hub to them and runs the flow.
 """
@@ -22,12 +23,10 @@ import hashlib
 import heapq
 import hmac
 import itertools
-import json
 import logging
 import random
 import secrets
 import socket
-import struct
 import threading
 import time
 from collections import Counter
@@ -39,9 +38,8 @@ from typing import Any
 import requests
 from werkzeug.wrappers import Request, Response
 
-from hub.core.money import Money, stripe_rounded, to_stripe_amount
 from hub.integration.manager import get_plugin_manager
-from hub.integration.sandbox import serve
+from hub.integration.sandbox import FaultKind, FaultPlan, Sandbox, route, serve
 
 log = logging.getLogger(__name__)
 
@@ -55,64 +53,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Faults:
-    """WSGI middleware: answer a share of requests with a failure instead of the real answer.
-
-    Kinds: ``"429"`` (with ``Retry-After: 1``), ``"500"``, ``"timeout"`` (the request
-    is held ``hold`` seconds, longer than the hub's read timeout, then served: the
-    effect happens, the answer is lost) and ``"reset"`` (the connection is dropped
-    with a TCP reset before anything runs). ``counts`` says how many of each were given.
-    """
-
-    KINDS = ("429", "500", "timeout", "reset")
-
-    def __init__(
-        self,
-        app: Callable,
-        *,
-        rate: float,
-        seed: int = 0,
-        hold: float = 2.0,
-        kinds: Iterable[str] = KINDS,
-    ):
-        self.app, self.rate, self.hold = app, rate, hold
-        self.kinds = tuple(kinds)
-        self.rng = random.Random(seed)
-        self.lock = threading.Lock()
-        self.counts: Counter[str] = Counter()
-        self.passed = 0
-
-    def __call__(self, environ, start_response):
-        with self.lock:
-            kind = self.rng.choice(self.kinds) if self.rng.random() < self.rate else None
-            if kind:
-                self.counts[kind] += 1
-            else:
-                self.passed += 1
-        if kind is None:
-            return self.app(environ, start_response)
-        if kind == "timeout":
-            time.sleep(self.hold)
-            return self.app(environ, start_response)
-        # Read the request's body first: on a kept-alive connection, an unread body
-        # would be taken for the next request.
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        if length:
-            environ["wsgi.input"].read(length)
-        if kind == "reset":
-            sock = environ.get("werkzeug.socket")
-            if sock is not None:
-                # Linger 0: the socket is dropped with a reset, never answered.
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                sock.shutdown(socket.SHUT_RDWR)
-            raise ConnectionResetError("injected connection reset")
-        status = "429 Too Many Requests" if kind == "429" else "500 Internal Server Error"
-        body = json.dumps({"errors": "injected fault", "message": "injected fault"}).encode()
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-        if kind == "429":
-            headers.append(("Retry-After", "1"))
-        start_response(status, headers)
-        return [body]
+#: The failures ``fault_rate`` plans at every HTTP service, one at random per failed
+#: request: 429 (``Retry-After: 1``), 500, a timeout (the request is held ``fault_hold``
+#: seconds, longer than the hub's read timeout, then served: the effect happens, the
+#: answer is lost) and a TCP reset (before anything runs). They come from "a proxy in
+#: front of" the service: a plain body, nothing of the service's own.
+FAULT_KINDS: tuple[FaultKind, ...] = (429, 500, "timeout", "reset")
 
 
 class SmtpSink:
@@ -171,7 +117,7 @@ class SmtpSink:
         return sum(n - 1 for n in self.message_ids.values() if n > 1)
 
 
-class WebhookReceiver:
+class WebhookReceiver(Sandbox):
     """A WSGI endpoint standing for a CRM: verifies ``X-Hub-Signature-256`` and counts.
 
     The signature is checked here from its documented definition (HMAC-SHA256 of
@@ -181,15 +127,17 @@ class WebhookReceiver:
     """
 
     def __init__(self, secret: str):
+        super().__init__()
         self.secret = secret.encode()
-        self.lock = threading.Lock()
         self.deliveries = 0
         self.bad_signatures = 0
         self.delivery_ids: Counter[str] = Counter()
         self.events: Counter[str] = Counter()
 
-    def __call__(self, environ, start_response):
-        request = Request(environ)
+    @route("/")
+    @route("/<path:path>")
+    def _receive(self, request: Request, path: str = "") -> Response:
+        """Any path, any method: a CRM's endpoint is wherever it was configured."""
         body = request.get_data()
         timestamp = request.headers.get("X-Hub-Timestamp", "")
         expected = (
@@ -208,7 +156,7 @@ class WebhookReceiver:
                 self.delivery_ids[request.headers.get("X-Hub-Delivery", "")] += 1
                 self.events[request.headers.get("X-Hub-Event", "")] += 1
                 response = Response('{"ok": true}', 200, content_type="application/json")
-        return response(environ, start_response)
+        return response
 
     @property
     def duplicates(self) -> int:
@@ -338,7 +286,8 @@ class Sandboxes:
     (the pull finds them), the rest are placed while the flow runs
     (:meth:`place_orders`, each announced by an ``orders/create`` webhook).
     ``fault_rate`` makes that share of the requests to the HTTP sandboxes (and
-    of the messages to the SMTP server) fail (:class:`Faults`).
+    of the messages to the SMTP server) fail (:data:`FAULT_KINDS`); ``faults``
+    holds each HTTP service's fault plan, whose ``counts`` say what was given.
     """
 
     def __init__(
@@ -377,40 +326,41 @@ class Sandboxes:
         self.receiver = WebhookReceiver(self.webhook_secret)
         self.courier = Courier()
         self.fault_rate = fault_rate
-        self.faults: dict[str, Faults] = {}
-        self._fault_hold = fault_hold
-        self._seed = seed
+        self.services: dict[str, Sandbox] = {
+            "shopify": self.shop,
+            "stripe": self.stripe,
+            "shipstation": self.shipstation,
+            "receiver": self.receiver,
+        }
+        self.faults: dict[str, FaultPlan] = {}
+        if fault_rate:
+            for n, (name, service) in enumerate(self.services.items()):
+                service.faults.plan(
+                    FAULT_KINDS,
+                    rate=fault_rate,
+                    times=None,
+                    seconds=fault_hold,
+                    retry_after=1,
+                    source="proxy",
+                    seed=seed * 31 + n,
+                )
+                self.faults[name] = service.faults
         self._stack = ExitStack()
         self.placed = self.initial
         self._place_lock = threading.Lock()
         self.shop_url = self.stripe_url = self.shipstation_url = self.receiver_url = ""
 
-    def _app(self, name: str, app: Callable) -> Callable:
-        if not self.fault_rate:
-            return app
-        wrapped = self.faults[name] = Faults(
-            app,
-            rate=self.fault_rate,
-            hold=self._fault_hold,
-            seed=self._seed * 31 + len(self.faults),
-        )
-        return wrapped
-
     def __enter__(self) -> Sandboxes:
         try:
-            self.shop_url = self._stack.enter_context(serve(self._app("shopify", self.shop)))
-            self.stripe_url = self._stack.enter_context(serve(self._app("stripe", self.stripe)))
-            self.shipstation_url = self._stack.enter_context(
-                serve(self._app("shipstation", self.shipstation))
-            )
+            self.shop_url = self._stack.enter_context(serve(self.shop))
+            self.stripe_url = self._stack.enter_context(serve(self.stripe))
+            self.shipstation_url = self._stack.enter_context(serve(self.shipstation))
             self.shipstation.base_url = self.shipstation_url
-            self.receiver_url = (
-                self._stack.enter_context(serve(self._app("receiver", self.receiver)))
-                + "/crm/events"
-            )
+            self.receiver_url = self._stack.enter_context(serve(self.receiver)) + "/crm/events"
             self.smtp.start()
             self._stack.callback(self.smtp.stop)
-            self._stack.callback(self.stripe.close)
+            for service in self.services.values():
+                self._stack.callback(service.close)  # wake requests held by timeouts
             self._stack.callback(self.courier.close)
             self._stack.callback(self.shipstation.stop_auto_ship)
             self.checkout(self.shop.order_ids)
@@ -432,9 +382,7 @@ class Sandboxes:
         """Authorise at Stripe the PaymentIntent each of these shop orders names."""
         for order_id in order_ids:
             order = self.shop.order(order_id)
-            amount = to_stripe_amount(
-                stripe_rounded(Money.parse(order["total_price"], order["currency"]))
-            )
+            amount = self.stripe.amount_of(order["total_price"], order["currency"])
             self.stripe.create_intent(
                 amount, order["currency"], intent_id=self.shop.intent_id(order_id)
             )

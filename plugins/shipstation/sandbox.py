@@ -23,6 +23,8 @@
   and sending the ``SHIP_NOTIFY`` webhooks, again until answered 2xx.
 - Counters: ``calls`` (``"POST /orders/createorders"`` → n), ``throttled``
   (429s answered) and ``log`` (method, path, status) for tests and benchmarks.
+- Failures planned with ``sandbox.faults`` (:class:`hub.integration.sandbox.FaultPlan`),
+  answered in ShipStation's shape (``{"Message": …}``).
 
 Dates are written as ShipStation writes them: Pacific time, no zone, 7 digits.
 
@@ -51,11 +53,13 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import requests
+from werkzeug.wrappers import Request, Response
 
 from hub.core.exceptions import ValidationError
+from hub.integration.sandbox import Sandbox, Strike, route
 from plugins.shipstation.mapping import (
     BULK_MAX,
     ORDER_NUMBER_MAX,
@@ -200,8 +204,11 @@ class _Reply(Exception):
         self.status, self.body = status, body
 
 
-class ShipStationSandbox:
-    """The simulator's state and its WSGI entry point (an instance is the app)."""
+class ShipStationSandbox(Sandbox):
+    """The simulator's state and its WSGI entry point (an instance is the app).
+
+    Paths match without regard to case or empty segments, as ShipStation's do.
+    """
 
     def __init__(
         self,
@@ -221,7 +228,7 @@ class ShipStationSandbox:
         self.base_url = base_url.rstrip("/")
         self.store_id = store_id
         self.clock, self.now = clock, now
-        self.lock = threading.RLock()
+        super().__init__()
         self.orders: dict[str, dict[str, Any]] = {}  # by orderKey
         self.orders_by_id: dict[int, dict[str, Any]] = {}
         self.shipments: list[dict[str, Any]] = []
@@ -245,33 +252,40 @@ class ShipStationSandbox:
 
     # --- WSGI ------------------------------------------------------------------------------------
 
-    def __call__(self, environ, start_response):
-        method = environ["REQUEST_METHOD"]
-        path = environ.get("PATH_INFO", "") or "/"
-        query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        raw = environ["wsgi.input"].read(length) if length else b""
+    def handle(self, request: Request) -> Response:
+        method, path = request.method, request.path
         headers: list[tuple[str, str]] = []
         with self.lock:
             try:
-                self._authenticate(environ.get("HTTP_AUTHORIZATION", ""))
+                self._authenticate(request.headers.get("Authorization", ""))
                 headers = self._count_request()
                 self.calls[f"{method} {path}"] += 1
-                status, body = 200, self._route(method, path, query, raw)
+                # ShipStation ignores case and empty segments: /Orders//CreateOrder/ works.
+                canonical = "/" + "/".join(p for p in path.lower().split("/") if p)
+                found = self.match(request, canonical)
+                if found is None:
+                    raise _Reply(
+                        404,
+                        {
+                            "Message": "No HTTP resource was found that matches the request "
+                            f"URI '{path}'."
+                        },
+                    )
+                response = self.invoke(request, found)
             except _Reply as reply:
-                status, body = reply.status, reply.body
+                response = self.json(reply.body, reply.status)
                 headers = getattr(reply, "headers", headers)
-            self.log.append((method, path, status))
-        data = json.dumps(body).encode()
-        start_response(
-            f"{status} {_REASONS.get(status, 'OK')}",
-            [
-                ("Content-Type", "application/json; charset=utf-8"),
-                ("Content-Length", str(len(data))),
-                *headers,
-            ],
-        )
-        return [data]
+            self.log.append((method, path, response.status_code))
+        for name, value in headers:
+            response.headers[name] = value
+        return response
+
+    def fault_response(self, strike: Strike, request: Request) -> Response:
+        message = "Too Many Requests" if strike.status == 429 else "An error has occurred."
+        headers = {}
+        if strike.status == 429 and strike.retry_after is not None:
+            headers["Retry-After"] = str(strike.retry_after)
+        return self.json({"Message": message}, strike.status, headers)
 
     def _authenticate(self, header: str) -> None:
         expected = (
@@ -298,82 +312,103 @@ class ShipStationSandbox:
             ("X-Rate-Limit-Reset", str(reset)),
         ]
 
-    def _route(self, method: str, path: str, query: dict[str, str], raw: bytes) -> Any:
-        parts = [p for p in path.split("/") if p]
-        lowered = [p.lower() for p in parts]
-        if method == "GET" and lowered == ["stores"]:
-            stamp = "2024-01-01T00:00:00.0000000"
-            return [
-                {
-                    "storeId": self.store_id,
-                    "storeName": "Sandbox store",
-                    "marketplaceId": 0,
-                    "marketplaceName": "ShipStation",
-                    "accountName": None,
-                    "email": None,
-                    "integrationUrl": None,
-                    "active": True,
-                    "companyName": "",
-                    "phone": "",
-                    "publicEmail": "",
-                    "website": "",
-                    "refreshDate": stamp,
-                    "lastRefreshAttempt": stamp,
-                    "createDate": stamp,
-                    "modifyDate": stamp,
-                    "autoRefresh": False,
-                }
-            ]
-        if method == "GET" and lowered == ["carriers"]:
-            return CARRIER_LIST
-        if method == "POST" and lowered == ["orders", "createorder"]:
-            order = _body(raw, dict)
-            try:
-                return self.upsert_order(order)
-            except ValidationError as exc:
-                raise _Reply(
-                    400, {"Message": "The request is invalid.", "ExceptionMessage": exc.message}
-                ) from None
-        if method == "POST" and lowered == ["orders", "createorders"]:
-            return self._create_orders(_body(raw, list))
-        if method == "GET" and len(lowered) == 2 and lowered[0] == "orders" and parts[1].isdigit():
-            return self._order_by_id(int(parts[1]))
-        if method == "POST" and lowered == ["orders", "createlabelfororder"]:
-            data = _body(raw, dict)
-            order = self._order_by_id(_int(data.get("orderId"), "orderId"))
-            try:
-                return self.create_label(
-                    order["orderKey"],
-                    carrier=data.get("carrierCode") or "ups",
-                    service=data.get("serviceCode") or "",
-                    with_label=True,
-                )
-            except ValidationError as exc:
-                raise _Reply(400, {"Message": exc.message}) from None
-        if method == "POST" and lowered == ["shipments", "voidlabel"]:
-            data = _body(raw, dict)
-            return self.void_label(_int(data.get("shipmentId"), "shipmentId"))
-        if method == "GET" and lowered == ["shipments"]:
-            return self.list_shipments(query)
-        if method == "POST" and lowered == ["webhooks", "subscribe"]:
-            data = _body(raw, dict)
-            if not data.get("target_url") or not data.get("event"):
-                raise _Reply(400, {"Message": "target_url and event are required"})
-            sub = self._subscription(
-                data["target_url"],
-                data["event"],
-                data.get("store_id"),
-                data.get("friendly_name") or "",
+    @staticmethod
+    def _query(request: Request) -> dict[str, str]:
+        return dict(request.args.items(multi=True))  # the last of a repeated parameter wins
+
+    @route("/stores", methods=["GET"])
+    def _list_stores(self, request: Request) -> Any:
+        stamp = "2024-01-01T00:00:00.0000000"
+        return [
+            {
+                "storeId": self.store_id,
+                "storeName": "Sandbox store",
+                "marketplaceId": 0,
+                "marketplaceName": "ShipStation",
+                "accountName": None,
+                "email": None,
+                "integrationUrl": None,
+                "active": True,
+                "companyName": "",
+                "phone": "",
+                "publicEmail": "",
+                "website": "",
+                "refreshDate": stamp,
+                "lastRefreshAttempt": stamp,
+                "createDate": stamp,
+                "modifyDate": stamp,
+                "autoRefresh": False,
+            }
+        ]
+
+    @route("/carriers", methods=["GET"])
+    def _list_carriers(self, request: Request) -> Any:
+        return CARRIER_LIST
+
+    @route("/orders/createorder", methods=["POST"])
+    def _create_order(self, request: Request) -> Any:
+        order = _body(request.get_data(), dict)
+        try:
+            return self.upsert_order(order)
+        except ValidationError as exc:
+            raise _Reply(
+                400, {"Message": "The request is invalid.", "ExceptionMessage": exc.message}
+            ) from None
+
+    @route("/orders/createorders", methods=["POST"])
+    def _create_orders_route(self, request: Request) -> Any:
+        return self._create_orders(_body(request.get_data(), list))
+
+    @route("/orders/<int:order_id>", methods=["GET"])
+    def _get_order(self, request: Request, order_id: int) -> Any:
+        return self._order_by_id(order_id)
+
+    @route("/orders/createlabelfororder", methods=["POST"])
+    def _create_label_for_order(self, request: Request) -> Any:
+        data = _body(request.get_data(), dict)
+        order = self._order_by_id(_int(data.get("orderId"), "orderId"))
+        try:
+            return self.create_label(
+                order["orderKey"],
+                carrier=data.get("carrierCode") or "ups",
+                service=data.get("serviceCode") or "",
+                with_label=True,
             )
-            return {"id": sub["WebHookID"]}
-        if method == "GET" and lowered == ["webhooks"]:
-            return {"webhooks": list(self.subscriptions)}
-        if method == "DELETE" and len(lowered) == 2 and lowered[0] == "webhooks":
-            self.subscriptions = [s for s in self.subscriptions if str(s["WebHookID"]) != parts[1]]
-            return None
-        raise _Reply(
-            404, {"Message": f"No HTTP resource was found that matches the request URI '{path}'."}
+        except ValidationError as exc:
+            raise _Reply(400, {"Message": exc.message}) from None
+
+    @route("/shipments/voidlabel", methods=["POST"])
+    def _void_label(self, request: Request) -> Any:
+        data = _body(request.get_data(), dict)
+        return self.void_label(_int(data.get("shipmentId"), "shipmentId"))
+
+    @route("/shipments", methods=["GET"])
+    def _list_shipments(self, request: Request) -> Any:
+        return self.list_shipments(self._query(request))
+
+    @route("/webhooks/subscribe", methods=["POST"])
+    def _subscribe(self, request: Request) -> Any:
+        data = _body(request.get_data(), dict)
+        if not data.get("target_url") or not data.get("event"):
+            raise _Reply(400, {"Message": "target_url and event are required"})
+        sub = self._subscription(
+            data["target_url"],
+            data["event"],
+            data.get("store_id"),
+            data.get("friendly_name") or "",
         )
+        return {"id": sub["WebHookID"]}
+
+    @route("/webhooks", methods=["GET"])
+    def _list_webhooks(self, request: Request) -> Any:
+        return {"webhooks": list(self.subscriptions)}
+
+    @route("/webhooks/<webhook_id>", methods=["DELETE"])
+    def _unsubscribe(self, request: Request, webhook_id: str) -> Any:
+        # Matched lower-cased; ids are digits, so compare with the path as sent.
+        sent = [p for p in request.path.split("/") if p][1]
+        self.subscriptions = [s for s in self.subscriptions if str(s["WebHookID"]) != sent]
+        return None
 
     # --- orders ----------------------------------------------------------------------------------
 
@@ -831,16 +866,6 @@ def send_notice(
         timeout=timeout,
     )
     return response.status_code
-
-
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-}
 
 
 def _body(raw: bytes, kind: type) -> Any:

@@ -8,7 +8,7 @@ For the demo, the integration tests and the benchmarks::
     shop = ShopifySandbox(orders=1000, seed=7)
     with serve(shop) as base_url:      # config: api_base_url=base_url
         ...
-        shop.inject(429, times=2, path="orders.json")
+        shop.faults.plan(429, times=2, path="*/orders.json")
         headers, body = shop.webhook("orders/updated", shop.update_order(order_id, note="x"))
 
 What it simulates, as the real service does it:
@@ -34,7 +34,8 @@ What it simulates, as the real service does it:
   (``financial_status`` "authorized"). This is the demo's convention, not
   Shopify's (see ``docs/connectors/shopify.md``); :meth:`ShopifySandbox.intent_id`
   gives the id, for the Stripe sandbox to hold the intent;
-- injectable failures (:meth:`ShopifySandbox.inject`) and request counters
+- failures planned with ``shop.faults`` (:class:`hub.integration.sandbox.FaultPlan`,
+  answered in Shopify's shape, a 429 with ``Retry-After``) and request counters
   (``calls``, ``requests``, ``throttled``);
 - webhooks signed like Shopify's (:func:`webhook_request`, :func:`send_webhook`).
 
@@ -51,13 +52,11 @@ import hashlib
 import json
 import random
 import re
-import threading
 import time
 import unicodedata
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
@@ -66,12 +65,15 @@ import requests
 from werkzeug.wrappers import Request, Response
 
 from hub.core.money import Money
+from hub.integration.sandbox import Answer, Sandbox, Strike, route
 from hub.integration.signing import sign_base64
 
 DEFAULT_SHOP = "hub-demo.myshopify.com"
 DEFAULT_TOKEN = "shpat_sandbox_token"
 DEFAULT_WEBHOOK_SECRET = "sandbox-webhook-secret"
 DEFAULT_API_VERSION = "2025-07"
+#: Every route is under the API version (checked in :meth:`ShopifySandbox.handle`).
+API = "/admin/api/<version>"
 
 SHOP_ID = 548380009
 ORDER_ID_BASE = 5_100_000_000_000
@@ -158,15 +160,6 @@ def _money_fields(currency: str, **amounts: int) -> dict[str, Any]:
     return out
 
 
-def _json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        json.dumps(data),
-        status=status,
-        headers=headers or {},
-        content_type="application/json; charset=utf-8",
-    )
-
-
 def _encode_page_info(state: dict[str, Any]) -> str:
     return (
         base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode())
@@ -185,24 +178,14 @@ def _decode_page_info(value: str) -> dict[str, Any] | None:
     )
 
 
-class _ApiError(Exception):
+class _ApiError(Answer):
+    """Shopify's error answer: ``{"errors": …}``."""
+
     def __init__(self, status: int, errors: Any, headers: dict[str, str] | None = None):
-        super().__init__(str(errors))
-        self.status, self.errors, self.headers = status, errors, headers or {}
+        super().__init__(Sandbox.json({"errors": errors}, status, headers))
 
 
-@dataclass
-class Fault:
-    """An answer to give instead of the real one: ``times`` matching requests after ``after``."""
-
-    status: int
-    times: int = 1
-    path: str | None = None
-    after: int = 0
-    retry_after: float | None = None
-
-
-class ShopifySandbox:
+class ShopifySandbox(Sandbox):
     """The simulated shop: its state, and the WSGI app serving it (the instance is the app)."""
 
     def __init__(
@@ -237,13 +220,11 @@ class ShopifySandbox:
         self.retry_after = retry_after
         self.start = start
         self.clock = clock
-        self.lock = threading.RLock()
-        # Counters tests and benchmarks read.
+        super().__init__()
+        # Counters tests and benchmarks read (``faults.counts``: the faults given).
         self.calls: Counter[str] = Counter()
         self.requests = 0
         self.throttled = 0
-        self.injected = 0
-        self.faults: list[Fault] = []
         self._bucket = 0.0
         self._bucket_at = clock()
         # The catalogue, generated eagerly (small).
@@ -938,30 +919,20 @@ class ShopifySandbox:
 
     # --- faults and the bucket -------------------------------------------------------------------
 
-    def inject(
-        self,
-        status: int,
-        *,
-        times: int = 1,
-        path: str | None = None,
-        after: int = 0,
-        retry_after: float | None = None,
-    ) -> None:
-        """Answer ``status`` to the next ``times`` requests whose path contains ``path``
-        (any request if None), after letting ``after`` of them through."""
-        with self.lock:
-            self.faults.append(Fault(status, times, path, after, retry_after))
-
-    def _fault_for(self, path: str) -> Fault | None:
-        for fault in self.faults:
-            if fault.times <= 0 or (fault.path and fault.path not in path):
-                continue
-            if fault.after > 0:
-                fault.after -= 1
-                continue
-            fault.times -= 1
-            return fault
-        return None
+    def fault_response(self, strike: Strike, request: Request) -> Response:
+        """Shopify's answer: a 429 says the bucket is full and when to come back."""
+        headers = {"X-Shopify-Shop-Api-Call-Limit": self._call_limit()}
+        if strike.status == 429:
+            retry = strike.retry_after if strike.retry_after is not None else self.retry_after
+            headers["Retry-After"] = str(float(retry))
+            headers["X-Shopify-Shop-Api-Call-Limit"] = f"{self.bucket_size}/{self.bucket_size}"
+            body = {
+                "errors": "Exceeded 2 calls per second for api client. Reduce request rates "
+                "to resume uninterrupted service."
+            }
+        else:
+            body = {"errors": "Internal Server Error" if strike.status >= 500 else "Error"}
+        return self.json(body, strike.status, headers)
 
     def _take_from_bucket(self) -> bool:
         now = self.clock()
@@ -982,44 +953,29 @@ class ShopifySandbox:
 
     # --- the WSGI app ----------------------------------------------------------------------------------
 
-    def __call__(self, environ, start_response):
-        request = Request(environ)
+    def seen(self, request: Request) -> None:
         with self.lock:
-            response = self._handle(request)
-        return response(environ, start_response)
+            self.requests += 1
+
+    def handle(self, request: Request) -> Response:
+        with self.lock:
+            return self._handle(request)
 
     def _handle(self, request: Request) -> Response:
-        self.requests += 1
         match = re.fullmatch(r"/admin/api/([^/]+)/(.+)", request.path)
         if match is None or not re.fullmatch(r"\d{4}-(01|04|07|10)|unstable", match[1]):
-            return _json_response({"errors": "Not Found"}, 404)
+            return self.json({"errors": "Not Found"}, 404)
         version, path = match[1], match[2]
         if request.headers.get("X-Shopify-Access-Token") != self.access_token:
-            return _json_response(
+            return self.json(
                 {
                     "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
                 },
                 401,
             )
-        fault = self._fault_for(path)
-        if fault is not None:
-            self.injected += 1
-            headers = {"X-Shopify-Shop-Api-Call-Limit": self._call_limit()}
-            if fault.status == 429:
-                headers["Retry-After"] = str(
-                    float(fault.retry_after if fault.retry_after is not None else self.retry_after)
-                )
-                headers["X-Shopify-Shop-Api-Call-Limit"] = f"{self.bucket_size}/{self.bucket_size}"
-                body = {
-                    "errors": "Exceeded 2 calls per second for api client. Reduce request rates "
-                    "to resume uninterrupted service."
-                }
-            else:
-                body = {"errors": "Internal Server Error" if fault.status >= 500 else "Error"}
-            return _json_response(body, fault.status, headers)
         if not self._take_from_bucket():
             self.throttled += 1
-            return _json_response(
+            return self.json(
                 {
                     "errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume "
                     "uninterrupted service."
@@ -1035,78 +991,85 @@ class ShopifySandbox:
             "X-Shopify-API-Version": version,
             "X-Request-Id": str(uuid.uuid4()),
         }
+        found = self.match(request)
         try:
-            route, data, status, extra = self._route(request, version, path)
-        except _ApiError as exc:
+            if found is None:
+                raise _ApiError(404, "Not Found")
+            response = self.invoke(request, found)
+        except Answer as answer:
+            # Refused requests count under their own path, not the route's.
             self.calls[f"{request.method} {path}"] += 1
-            return _json_response({"errors": exc.errors}, exc.status, {**headers, **exc.headers})
-        self.calls[f"{request.method} {route}"] += 1
-        return _json_response(data, status, {**headers, **extra})
+            response = answer.response
+        else:
+            route = re.sub(r"<[^>]+>", "{id}", found[2].rule.removeprefix(f"{API}/"))
+            self.calls[f"{request.method} {route}"] += 1
+        for name, value in headers.items():
+            if name not in response.headers:
+                response.headers[name] = value
+        return response
 
-    def _route(
-        self, request: Request, version: str, path: str
-    ) -> tuple[str, Any, int, dict[str, str]]:
-        method = request.method
-        if method == "GET" and path == "shop.json":
-            return path, {"shop": self._shop()}, 200, {}
-        if method == "GET" and path == "orders.json":
-            orders, links = self._list(request, version, "orders.json", self._order_ids_matching)
-            fields = self._fields(request)
-            bodies = [self._pick(self.order(i), fields) for i in orders]
-            return path, {"orders": bodies}, 200, links
-        if method == "GET" and path == "products.json":
-            ids, links = self._list(request, version, "products.json", self._product_filter)
-            fields = self._fields(request)
-            products = [self._public_product(self.products[i - PRODUCT_ID_BASE]) for i in ids]
-            return path, {"products": [self._pick(p, fields) for p in products]}, 200, links
-        if method == "GET" and path == "locations.json":
-            return path, {"locations": self.locations}, 200, {}
-        if method == "POST" and path == "fulfillments.json":
-            return path, {"fulfillment": self._create_fulfillment(self._body(request))}, 201, {}
-        m = re.fullmatch(r"fulfillments/(\d+)/cancel\.json", path)
-        if m and method == "POST":
-            return (
-                "fulfillments/{id}/cancel.json",
-                {"fulfillment": self._cancel_fulfillment(int(m[1]))},
-                200,
-                {},
-            )
-        if method == "POST" and path == "inventory_levels/set.json":
-            return path, {"inventory_level": self._set_level(self._body(request))}, 200, {}
-        m = re.fullmatch(
-            r"orders/(\d+)(\.json|/fulfillment_orders\.json|/fulfillments\.json)", path
-        )
-        if m and method == "GET":
-            order_id = int(m[1])
-            if order_id not in self._meta:
-                raise _ApiError(404, "Not Found")
-            if m[2] == ".json":
-                return (
-                    "orders/{id}.json",
-                    {"order": self._pick(self.order(order_id), self._fields(request))},
-                    200,
-                    {},
-                )
-            if m[2] == "/fulfillment_orders.json":
-                return (
-                    "orders/{id}/fulfillment_orders.json",
-                    {"fulfillment_orders": self.fulfillment_orders(order_id)},
-                    200,
-                    {},
-                )
-            return (
-                "orders/{id}/fulfillments.json",
-                {"fulfillments": copy.deepcopy(self.fulfillments[order_id])},
-                200,
-                {},
-            )
-        m = re.fullmatch(r"variants/(\d+)\.json", path)
-        if m and method == "GET":
-            variant = self.variants.get(int(m[1]))
-            if variant is None:
-                raise _ApiError(404, "Not Found")
-            return "variants/{id}.json", {"variant": self._public_variant(variant)}, 200, {}
-        raise _ApiError(404, "Not Found")
+    @route(f"{API}/shop.json", methods=["GET"])
+    def _get_shop(self, request: Request, version: str) -> Response:
+        return self.json({"shop": self._shop()})
+
+    @route(f"{API}/orders.json", methods=["GET"])
+    def _list_orders(self, request: Request, version: str) -> Response:
+        orders, links = self._list(request, version, "orders.json", self._order_ids_matching)
+        fields = self._fields(request)
+        bodies = [self._pick(self.order(i), fields) for i in orders]
+        return self.json({"orders": bodies}, 200, links)
+
+    @route(f"{API}/products.json", methods=["GET"])
+    def _list_products(self, request: Request, version: str) -> Response:
+        ids, links = self._list(request, version, "products.json", self._product_filter)
+        fields = self._fields(request)
+        products = [self._public_product(self.products[i - PRODUCT_ID_BASE]) for i in ids]
+        return self.json({"products": [self._pick(p, fields) for p in products]}, 200, links)
+
+    @route(f"{API}/locations.json", methods=["GET"])
+    def _list_locations(self, request: Request, version: str) -> Response:
+        return self.json({"locations": self.locations})
+
+    @route(f"{API}/fulfillments.json", methods=["POST"])
+    def _post_fulfillment(self, request: Request, version: str) -> Response:
+        return self.json({"fulfillment": self._create_fulfillment(self._body(request))}, 201)
+
+    @route(f"{API}/fulfillments/<int:fulfillment_id>/cancel.json", methods=["POST"])
+    def _post_cancel_fulfillment(
+        self, request: Request, version: str, fulfillment_id: int
+    ) -> Response:
+        return self.json({"fulfillment": self._cancel_fulfillment(fulfillment_id)})
+
+    @route(f"{API}/inventory_levels/set.json", methods=["POST"])
+    def _post_inventory_level(self, request: Request, version: str) -> Response:
+        return self.json({"inventory_level": self._set_level(self._body(request))})
+
+    def _known_order(self, order_id: int) -> int:
+        if order_id not in self._meta:
+            raise _ApiError(404, "Not Found")
+        return order_id
+
+    @route(f"{API}/orders/<int:order_id>.json", methods=["GET"])
+    def _get_order(self, request: Request, version: str, order_id: int) -> Response:
+        body = self.order(self._known_order(order_id))
+        return self.json({"order": self._pick(body, self._fields(request))})
+
+    @route(f"{API}/orders/<int:order_id>/fulfillment_orders.json", methods=["GET"])
+    def _get_fulfillment_orders(self, request: Request, version: str, order_id: int) -> Response:
+        orders = self.fulfillment_orders(self._known_order(order_id))
+        return self.json({"fulfillment_orders": orders})
+
+    @route(f"{API}/orders/<int:order_id>/fulfillments.json", methods=["GET"])
+    def _get_fulfillments(self, request: Request, version: str, order_id: int) -> Response:
+        found = copy.deepcopy(self.fulfillments[self._known_order(order_id)])
+        return self.json({"fulfillments": found})
+
+    @route(f"{API}/variants/<int:variant_id>.json", methods=["GET"])
+    def _get_variant(self, request: Request, version: str, variant_id: int) -> Response:
+        variant = self.variants.get(variant_id)
+        if variant is None:
+            raise _ApiError(404, "Not Found")
+        return self.json({"variant": self._public_variant(variant)})
 
     # --- helpers of the routes -------------------------------------------------------------------------
 

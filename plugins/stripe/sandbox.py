@@ -24,14 +24,15 @@ like Stripe where the connector's correctness depends on it:
   ran (bad parameters, auth, injected "before" faults) are not remembered;
 - Stripe's error shape ``{"error": {"type", "code", "decline_code", "message", "param"}}``,
   Bearer (or Basic) auth, unknown parameters refused;
-- injectable faults per path: 429/5xx before the endpoint runs, a lost answer
-  after it ran, a stored 500, timeouts (see :meth:`StripeSandbox.inject`);
+- failures planned with ``sandbox.faults`` (:class:`hub.integration.sandbox.FaultPlan`,
+  per path glob): 429/5xx before the endpoint runs, a lost answer after it ran,
+  timeouts, resets, and ``when="stored"``: a 500 Stripe keeps under the key;
 - :attr:`StripeSandbox.effects` counts what was really done (captures,
   refunds, cancels), so a test can prove nothing happened twice;
 - events signed exactly like Stripe (``Stripe-Signature: t=…,v1=…``),
   delivered to URLs or callables (:meth:`StripeSandbox.deliver_pending`).
 
-Serve it with any WSGI server, e.g. ``werkzeug.serving.make_server``.
+Serve it with :func:`hub.integration.sandbox.serve` (or any WSGI server).
 """
 
 from __future__ import annotations
@@ -49,12 +50,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from hub.core.money import STRIPE_THREE_DECIMAL, STRIPE_THREE_DECIMAL_STEP
+from hub.core.money import Money
+from hub.integration.sandbox import Answer, Sandbox, Strike, route
 from plugins.stripe import signature
+from plugins.stripe.amounts import (
+    STRIPE_THREE_DECIMAL,
+    STRIPE_THREE_DECIMAL_STEP,
+    stripe_rounded,
+    to_stripe_amount,
+)
 from plugins.stripe.connector import DEFAULT_API_VERSION
 
 DEFAULT_SECRET_KEY = "sk_test_hubsandbox0000000000"
@@ -155,26 +161,8 @@ ALLOWED_PARAMS: dict[str, set[str]] = {
 }
 
 
-class _Refused(Exception):
+class _Refused(Answer):
     """An answer given before the endpoint ran: never remembered under an idempotency key."""
-
-    def __init__(self, response: Response):
-        self.response = response
-
-
-@dataclass
-class Fault:
-    """An injected failure: see :meth:`StripeSandbox.inject`."""
-
-    path: str
-    status: int | str
-    method: str = "POST"
-    times: int = 1
-    when: str = "before"
-    seconds: float = 0.0
-    retry_after: int | None = None
-    should_retry: bool | None = None
-    hits: int = 0
 
 
 @dataclass
@@ -200,8 +188,16 @@ class SandboxRequest:
         return self.headers.get("Idempotency-Key")
 
 
-class StripeSandbox:
-    """The simulator; a WSGI application. All state is in memory and thread-safe."""
+class StripeSandbox(Sandbox):
+    """The simulator; a WSGI application. All state is in memory and thread-safe.
+
+    Its faults may also strike ``when="stored"``: the endpoint fails without an
+    effect and Stripe keeps the 500 under the idempotency key (replayed with
+    ``Stripe-Should-Retry: false``). A ``"timeout"`` struck ``"after"`` keeps the
+    key in flight while held: a concurrent retry gets 409.
+    """
+
+    fault_times = ("before", "after", "stored")
 
     def __init__(
         self,
@@ -215,7 +211,7 @@ class StripeSandbox:
         self.webhook_secret = webhook_secret
         self.api_version = api_version
         self.clock = clock
-        self.lock = threading.RLock()
+        super().__init__()
         self.intents: dict[str, dict[str, Any]] = {}
         self.charges: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
@@ -225,7 +221,6 @@ class StripeSandbox:
         self.effects: Counter[str] = Counter()
         #: Answers replayed for an idempotency key seen before.
         self.replays = 0
-        self.faults: list[Fault] = []
         self.requests: list[SandboxRequest] = []
         #: Every event emitted, oldest first; :meth:`deliver_pending` sends the undelivered ones.
         self.events: list[dict[str, Any]] = []
@@ -237,102 +232,15 @@ class StripeSandbox:
         #: Statuses the next refunds get (then "succeeded"): e.g. ["failed"] or ["pending"].
         self.refund_statuses: list[str] = []
         self._deliver_lock = threading.Lock()
-        self._release = threading.Event()
-        self.url_map = Map(
-            [
-                Rule("/v1/payment_intents", methods=["POST"], endpoint="create_intent"),
-                Rule("/v1/payment_intents/<intent_id>", methods=["GET"], endpoint="get_intent"),
-                Rule(
-                    "/v1/payment_intents/<intent_id>/confirm",
-                    methods=["POST"],
-                    endpoint="confirm_intent",
-                ),
-                Rule(
-                    "/v1/payment_intents/<intent_id>/capture",
-                    methods=["POST"],
-                    endpoint="capture_intent",
-                ),
-                Rule(
-                    "/v1/payment_intents/<intent_id>/cancel",
-                    methods=["POST"],
-                    endpoint="cancel_intent",
-                ),
-                Rule("/v1/refunds", methods=["POST"], endpoint="create_refund"),
-                Rule("/v1/refunds", methods=["GET"], endpoint="list_refunds"),
-                Rule("/v1/refunds/<refund_id>", methods=["GET"], endpoint="get_refund"),
-                Rule("/v1/charges/<charge_id>", methods=["GET"], endpoint="get_charge"),
-                Rule("/v1/account", methods=["GET"], endpoint="get_account"),
-                Rule("/v1/balance", methods=["GET"], endpoint="get_balance"),
-            ]
-        )
 
     # --- faults -----------------------------------------------------------------------------------
 
-    def inject(
-        self,
-        path: str,
-        status: int | str = 500,
-        *,
-        method: str = "POST",
-        times: int = 1,
-        when: str = "before",
-        seconds: float = 0.0,
-        retry_after: int | None = None,
-        should_retry: bool | None = None,
-    ) -> Fault:
-        """Make the next ``times`` requests to ``path`` (a glob: ``/v1/payment_intents/*/capture``) fail.
-
-        ``when``:
-
-        - ``"before"``: answer ``status`` (429, 500, 503 …) without running the
-          endpoint; nothing is done or remembered, so a retry succeeds. With
-          ``status="timeout"`` the answer only comes after ``seconds``.
-        - ``"after"``: run the endpoint (the effect happens and its answer is
-          stored under the idempotency key), then answer ``status`` instead: the
-          answer is lost on the way. With ``status="timeout"`` the true answer
-          comes after ``seconds``, the key staying "in flight" meanwhile (a
-          concurrent retry gets 409).
-        - ``"stored"``: the endpoint fails without an effect and Stripe keeps the
-          500 under the key (replayed with ``Stripe-Should-Retry: false``).
-        """
-        if when not in ("before", "after", "stored"):
-            raise ValueError(f"unknown fault time {when!r}")
-        fault = Fault(
-            path=path,
-            status=status,
-            method=method.upper(),
-            times=times,
-            when=when,
-            seconds=seconds,
-            retry_after=retry_after,
-            should_retry=should_retry,
-        )
-        with self.lock:
-            self.faults.append(fault)
-        return fault
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self.lock:
-            for fault in self.faults:
-                if (
-                    fault.method == method
-                    and fnmatch.fnmatchcase(path, fault.path)
-                    and fault.hits < fault.times
-                ):
-                    fault.hits += 1
-                    return fault
-        return None
-
-    def _fault_response(self, fault: Fault) -> Response:
-        if fault.status == "timeout":
-            self._sleep(fault.seconds)
-            return self._error(504, "api_error", "The request timed out.")
-        status = int(fault.status)
+    def fault_response(self, strike: Strike, request: Request) -> Response:
+        """A planned failure in Stripe's error shape (``Retry-After`` on any status, if given)."""
+        status = strike.status
         headers = {}
-        if fault.retry_after is not None:
-            headers["Retry-After"] = str(fault.retry_after)
-        if fault.should_retry is not None:
-            headers["Stripe-Should-Retry"] = "true" if fault.should_retry else "false"
+        if strike.retry_after is not None:
+            headers["Retry-After"] = str(strike.retry_after)
         if status == 429:
             return self._error(
                 429,
@@ -342,6 +250,8 @@ class StripeSandbox:
                 code="rate_limit",
                 headers=headers,
             )
+        if status == 504:
+            return self._error(504, "api_error", "The request timed out.", headers=headers)
         if status >= 500:
             return self._error(status, "api_error", "An unknown error occurred", headers=headers)
         if status == 402:
@@ -355,63 +265,59 @@ class StripeSandbox:
             )
         return self._error(status, "invalid_request_error", "Injected error", headers=headers)
 
-    def _sleep(self, seconds: float) -> None:
-        # An Event, not time.sleep: close() wakes every sleeper at once.
-        self._release.wait(seconds)
-
-    def close(self) -> None:
-        """Wake requests held by injected timeouts (before stopping the server)."""
-        self._release.set()
+    @staticmethod
+    def _unstruck(strike: Strike | None, response: Response) -> Response:
+        """``response`` as it is: the endpoint did not run, so no fault "after" it applies."""
+        if strike is not None:
+            strike.settled = True
+        return response
 
     # --- WSGI -------------------------------------------------------------------------------------
 
-    def __call__(self, environ, start_response):
-        request = Request(environ)
-        response = self.handle(request)
-        return response(environ, start_response)
-
-    def handle(self, request: Request) -> Response:
-        method, path = request.method, request.path
-        form = list(request.form.items(multi=True))
+    def seen(self, request: Request) -> None:
         with self.lock:
             self.requests.append(
                 SandboxRequest(
-                    method, path, dict(request.headers), form, list(request.args.items(multi=True))
+                    request.method,
+                    request.path,
+                    dict(request.headers),
+                    list(request.form.items(multi=True)),
+                    list(request.args.items(multi=True)),
                 )
             )
-        fault = self._take_fault(method, path)
-        if fault is not None and fault.when == "before":
-            return self._fault_response(fault)
+
+    def handle(self, request: Request) -> Response:
+        method, path = request.method, request.path
+        strike = self.strike_of(request)
         refused = self._check_auth(request.headers.get("Authorization", ""))
         if refused is not None:
-            return refused
-        try:
-            endpoint, args = self.url_map.bind("api.stripe.com").match(path, method=method)
-        except HTTPException:
-            return self._error(
-                404,
-                "invalid_request_error",
-                f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs.",
+            return self._unstruck(strike, refused)
+        found = self.match(request)
+        if found is None:
+            return self._unstruck(
+                strike,
+                self._error(
+                    404,
+                    "invalid_request_error",
+                    f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs.",
+                ),
             )
+        _, args, rule = found
+        endpoint = str(rule.endpoint)
+        form = list(request.form.items(multi=True))
         params = form if method == "POST" else list(request.args.items(multi=True))
         key = request.headers.get("Idempotency-Key") if method == "POST" else None
         if not key:
-            return self._run(endpoint, args, params, fault)
-        return self._run_idempotent(key, endpoint, args, params, fault, method, path)
+            return self._run(endpoint, args, params, strike)
+        return self._run_idempotent(key, endpoint, args, params, strike, method, path)
 
     def _run(
-        self, endpoint: str, args: dict, params: list[tuple[str, str]], fault: Fault | None
+        self, endpoint: str, args: dict, params: list[tuple[str, str]], strike: Strike | None
     ) -> Response:
         try:
-            response = self._execute(endpoint, args, params)
+            return self._execute(endpoint, args, params)
         except _Refused as refused:
-            return refused.response
-        if fault is not None and fault.when == "after":
-            if fault.status == "timeout":
-                self._sleep(fault.seconds)
-                return response
-            return self._fault_response(fault)
-        return response
+            return self._unstruck(strike, refused.response)
 
     def _run_idempotent(
         self,
@@ -419,39 +325,48 @@ class StripeSandbox:
         endpoint: str,
         args: dict,
         params: list[tuple[str, str]],
-        fault: Fault | None,
+        strike: Strike | None,
         method: str,
         path: str,
     ) -> Response:
         if len(key) > 255:
-            return self._error(
-                400,
-                "invalid_request_error",
-                "Keys for idempotent requests can only be 255 characters long.",
+            return self._unstruck(
+                strike,
+                self._error(
+                    400,
+                    "invalid_request_error",
+                    "Keys for idempotent requests can only be 255 characters long.",
+                ),
             )
         fingerprint = (method, path, tuple(sorted(params)))
         with self.lock:
             stored = self.idempotency.get(key)
             if stored is not None:
                 if stored.status is None:
-                    return self._error(
-                        409,
-                        "idempotency_error",
-                        "There is currently another in-progress request using this "
-                        "Idempotent Key (that probably means you submitted twice, and the "
-                        "other request is still going through): "
-                        + key
-                        + ". Please try again later.",
-                        code="idempotency_key_in_use",
+                    return self._unstruck(
+                        strike,
+                        self._error(
+                            409,
+                            "idempotency_error",
+                            "There is currently another in-progress request using this "
+                            "Idempotent Key (that probably means you submitted twice, and the "
+                            "other request is still going through): "
+                            + key
+                            + ". Please try again later.",
+                            code="idempotency_key_in_use",
+                        ),
                     )
                 if stored.fingerprint != fingerprint:
-                    return self._error(
-                        400,
-                        "idempotency_error",
-                        "Keys for idempotent requests can only be used with the same "
-                        "parameters they were first used with. Try using a key other than '"
-                        + key
-                        + "' if you meant to execute a different request.",
+                    return self._unstruck(
+                        strike,
+                        self._error(
+                            400,
+                            "idempotency_error",
+                            "Keys for idempotent requests can only be used with the same "
+                            "parameters they were first used with. Try using a key other than '"
+                            + key
+                            + "' if you meant to execute a different request.",
+                        ),
                     )
                 replay = Response(
                     stored.body,
@@ -461,11 +376,11 @@ class StripeSandbox:
                 )
                 replay.headers["Idempotent-Replayed"] = "true"
                 self.replays += 1
-                return replay
+                return self._unstruck(strike, replay)
             stored = _Stored(fingerprint)
             self.idempotency[key] = stored  # in flight
         try:
-            if fault is not None and fault.when == "stored":
+            if strike is not None and strike.when == "stored":
                 response = self._error(
                     500,
                     "api_error",
@@ -477,22 +392,21 @@ class StripeSandbox:
         except _Refused as refused:
             with self.lock:
                 del self.idempotency[key]
-            return refused.response
+            return self._unstruck(strike, refused.response)
         except BaseException:
             with self.lock:
                 del self.idempotency[key]
             raise
-        if fault is not None and fault.when == "after" and fault.status == "timeout":
-            self._sleep(fault.seconds)  # still in flight: a concurrent retry gets 409
+        if strike is not None and strike.when == "after" and strike.kind == "timeout":
+            self.hold(strike.seconds)  # still in flight: a concurrent retry gets 409
+            strike.settled = True
         with self.lock:
             stored.status = response.status_code
             stored.body = response.get_data()
             stored.headers = [
                 (k, v) for k, v in response.headers.items() if k.lower() != "content-type"
             ]
-        if fault is not None and fault.when == "after" and fault.status != "timeout":
-            return self._fault_response(fault)
-        return response
+        return response  # a fault "after" replaces it on the way out (Sandbox.__call__)
 
     def _check_auth(self, header: str) -> Response | None:
         given = ""
@@ -518,7 +432,7 @@ class StripeSandbox:
         return None
 
     def _execute(self, endpoint: str, args: dict, params: list[tuple[str, str]]) -> Response:
-        allowed = ALLOWED_PARAMS.get(endpoint)
+        allowed = ALLOWED_PARAMS.get(endpoint.removeprefix("_ep_"))
         if allowed is not None:
             for name, _ in params:
                 if name.split("[", 1)[0] not in allowed:
@@ -533,7 +447,7 @@ class StripeSandbox:
                     )
         flat = dict(params)
         with self.lock:
-            status, body = getattr(self, f"_ep_{endpoint}")(flat, **args)
+            status, body = getattr(self, endpoint)(flat, **args)
         return self._json(status, body)
 
     # --- responses ----------------------------------------------------------------------------
@@ -749,6 +663,7 @@ class StripeSandbox:
 
     # --- endpoints (each returns (status, body); run under the lock) ---------------------------------
 
+    @route("/v1/payment_intents", methods=["POST"])
     def _ep_create_intent(self, params: dict[str, str]):
         amount = self._int(params, "amount", required=True)
         currency = params.get("currency")
@@ -789,6 +704,7 @@ class StripeSandbox:
             return self._confirm(intent, payment_method)
         return 200, copy.deepcopy(intent)
 
+    @route("/v1/payment_intents/<intent_id>/confirm", methods=["POST"])
     def _ep_confirm_intent(self, params: dict[str, str], intent_id: str):
         intent = self._intent(intent_id)
         if intent["status"] not in ("requires_payment_method", "requires_confirmation"):
@@ -804,9 +720,11 @@ class StripeSandbox:
             )
         return self._confirm(intent, payment_method)
 
+    @route("/v1/payment_intents/<intent_id>", methods=["GET"])
     def _ep_get_intent(self, params: dict[str, str], intent_id: str):
         return 200, copy.deepcopy(self._intent(intent_id))
 
+    @route("/v1/payment_intents/<intent_id>/capture", methods=["POST"])
     def _ep_capture_intent(self, params: dict[str, str], intent_id: str):
         intent = self._intent(intent_id)
         if intent["status"] != "requires_capture":
@@ -827,6 +745,7 @@ class StripeSandbox:
         self._do_capture(intent, amount)
         return 200, copy.deepcopy(intent)
 
+    @route("/v1/payment_intents/<intent_id>/cancel", methods=["POST"])
     def _ep_cancel_intent(self, params: dict[str, str], intent_id: str):
         intent = self._intent(intent_id)
         if intent["status"] not in CANCELABLE:
@@ -841,6 +760,7 @@ class StripeSandbox:
         self.emit("payment_intent.canceled", intent)
         return 200, copy.deepcopy(intent)
 
+    @route("/v1/refunds", methods=["POST"])
     def _ep_create_refund(self, params: dict[str, str]):
         intent_id = params.get("payment_intent")
         charge_id = params.get("charge")
@@ -923,6 +843,7 @@ class StripeSandbox:
             self.emit("charge.refunded", charge)
         return 200, copy.deepcopy(refund)
 
+    @route("/v1/refunds", methods=["GET"])
     def _ep_list_refunds(self, params: dict[str, str]):
         limit = min(max(self._int(params, "limit") or 10, 1), 100)
         found = [
@@ -943,6 +864,7 @@ class StripeSandbox:
             "data": copy.deepcopy(page),
         }
 
+    @route("/v1/refunds/<refund_id>", methods=["GET"])
     def _ep_get_refund(self, params: dict[str, str], refund_id: str):
         refund = self.refunds.get(refund_id)
         if refund is None:
@@ -951,6 +873,7 @@ class StripeSandbox:
             )
         return 200, copy.deepcopy(refund)
 
+    @route("/v1/charges/<charge_id>", methods=["GET"])
     def _ep_get_charge(self, params: dict[str, str], charge_id: str):
         charge = self.charges.get(charge_id)
         if charge is None:
@@ -959,6 +882,7 @@ class StripeSandbox:
             )
         return 200, copy.deepcopy(charge)
 
+    @route("/v1/account", methods=["GET"])
     def _ep_get_account(self, params: dict[str, str]):
         return 200, {
             "id": "acct_hubsandbox",
@@ -968,6 +892,7 @@ class StripeSandbox:
             "settings": {"dashboard": {"display_name": "Hub Sandbox"}},
         }
 
+    @route("/v1/balance", methods=["GET"])
     def _ep_get_balance(self, params: dict[str, str]):
         return 200, {
             "object": "balance",
@@ -1006,6 +931,12 @@ class StripeSandbox:
         return status, {"error": error}
 
     # --- the "dashboard": what happens at Stripe without the hub asking ------------------------------
+
+    @staticmethod
+    def amount_of(price: str, currency: str) -> int:
+        """The ``amount`` a checkout asks Stripe for a price (a decimal string): in Stripe's
+        units, rounded to Stripe's steps (three-decimal currencies) — what a storefront sends."""
+        return to_stripe_amount(stripe_rounded(Money.parse(price, currency)))
 
     def create_intent(
         self,

@@ -23,14 +23,16 @@ def created_events(hub) -> int:
 @pytest.mark.slow
 def test_a_thousand_orders_arrive_once_across_pages_despite_429s(any_hub, shopify):
     env = shopify(any_hub, orders=1000, seed=11)
-    env.shop.inject(429, times=3, path="orders.json", after=1)  # pages 2..4 are refused once each
+    env.shop.faults.plan(
+        429, times=3, path="*/orders.json", after=1
+    )  # pages 2..4 are refused once each
     job = env.pull()
     assert job.status == "succeeded", job.last_error
     assert env.order_count() == 1000
     assert env.shop.calls["GET orders.json"] >= 4  # 250 a page
-    assert env.shop.injected == 3
+    assert env.shop.faults.given == 3
     # A second pull finds only the overlap window again and adds nothing.
-    env.shop.injected = 0
+    env.shop.faults.counts.clear()
     assert env.pull().status == "succeeded"
     assert env.order_count() == 1000
     assert created_events(any_hub) == 1000
@@ -69,7 +71,7 @@ def test_a_pull_killed_midway_resumes_without_loss_or_doubles(any_hub, shopify, 
     monkeypatch.setattr(ShopifyConnector, "PAGE_SIZE", 50)
     env = shopify(any_hub, orders=200, seed=3)
     # Page 3 fails past every retry: the job fails after committing pages 1 and 2.
-    env.shop.inject(500, times=10, path="orders.json", after=2)
+    env.shop.faults.plan(500, times=10, path="*/orders.json", after=2)
     job = env.pull()
     assert job.status == "failed" and "500" in job.last_error
     assert env.order_count() == 100

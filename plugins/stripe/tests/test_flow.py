@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from hub.channels import inbox
 from hub.channels.manage import ensure_manual_channel, get_channel, update_config
 from hub.core.exceptions import SignatureError, ValidationError
-from hub.orders import actions
+from hub.orders import commands, intake, payments, records
 from hub.orders.schemas import ManualOrderSchema
 from hub.orders.serialize import order_detail
 from hub.queue.jobs import enqueue
@@ -61,13 +61,13 @@ def stripe_order(
     )
     with setup.hub.db.transaction() as session:
         channel = ensure_manual_channel(setup.hub, session)
-        return actions.upsert_order(session, channel, data, actor="test").order.id
+        return intake.upsert_order(session, channel, data, actor="test").order.id
 
 
 def detail(hub, order_id: int) -> dict:
     with hub.db.read() as session:
         return order_detail(
-            session.scalars(actions.order_query().where(Order.id == order_id)).one()
+            session.scalars(records.order_query().where(Order.id == order_id)).one()
         )
 
 
@@ -81,13 +81,13 @@ def jobs(hub, kind: str) -> list[SimpleNamespace]:
 
 def transition(hub, order_id: int, event: str) -> None:
     with hub.db.transaction() as session:
-        actions.transition(session, order_id, event, actor="test")
+        commands.transition(session, order_id, event, actor="test")
 
 
 def refund(hub, pi: str, amount: int, key: str) -> None:
     with hub.db.transaction() as session:
         payment = session.scalars(select(Payment).where(Payment.reference == pi)).one()
-        actions.request_refund(session, payment, amount, key=key, reason="customer return")
+        payments.request_refund(session, payment, amount, key=key, reason="customer return")
 
 
 def worker_died(hub) -> None:
@@ -164,7 +164,7 @@ def test_a_capture_whose_first_attempt_gets_a_500_captures_once(stripe_setup, ru
     # before: the 500 came before Stripe did anything; after: Stripe captured, then the answer was lost.
     setup = stripe_setup
     pi = setup.sandbox.create_intent(4498)["id"]
-    setup.sandbox.inject(CAPTURE, 500, when=when)
+    setup.sandbox.faults.plan(500, path=CAPTURE, method="POST", when=when)
     order_id = stripe_order(setup, pi)
     run_jobs(setup.hub)
     assert detail(setup.hub, order_id)["financial_status"] == "paid"
@@ -180,7 +180,7 @@ def test_a_500_stripe_keeps_for_the_key_is_overcome_once_without_a_second_captur
 ):
     setup = stripe_setup
     pi = setup.sandbox.create_intent(4498)["id"]
-    setup.sandbox.inject(CAPTURE, 500, when="stored")
+    setup.sandbox.faults.plan(500, path=CAPTURE, method="POST", when="stored")
     order_id = stripe_order(setup, pi)
     run_jobs(setup.hub)
     assert detail(setup.hub, order_id)["financial_status"] == "paid"
@@ -204,7 +204,7 @@ def test_the_hub_crashing_between_sending_a_capture_and_recording_it_captures_on
 
     # 1. The capture job sends the capture; Stripe takes the money; the hub dies
     #    before it commits what Stripe answered.
-    monkeypatch.setattr(actions, "apply_payment_update", crash)
+    monkeypatch.setattr(payments, "apply_payment_update", crash)
     with pytest.raises(Crash):
         run_jobs(setup.hub)
     monkeypatch.undo()
@@ -237,7 +237,7 @@ def test_a_capture_that_times_out_is_retried_through_409_until_stripe_replays_it
     connector.http.timeout = (5.0, 0.3)
     connector.http.sleep = time.sleep  # real backoff: the first request is still running at Stripe
     pi = setup.sandbox.create_intent(4498)["id"]
-    setup.sandbox.inject(CAPTURE, "timeout", when="after", seconds=1.0)
+    setup.sandbox.faults.plan("timeout", path=CAPTURE, method="POST", when="after", seconds=1.0)
     order_id = stripe_order(setup, pi)
     run_jobs(setup.hub)
     assert detail(setup.hub, order_id)["financial_status"] == "paid"
@@ -250,7 +250,7 @@ def test_a_capture_that_times_out_is_retried_through_409_until_stripe_replays_it
 def test_a_declined_capture_puts_the_order_on_hold_with_the_reason(stripe_setup, run_jobs):
     setup = stripe_setup
     pi = setup.sandbox.create_intent(4498)["id"]
-    setup.sandbox.inject(CAPTURE, 402)
+    setup.sandbox.faults.plan(402, path=CAPTURE, method="POST")
     order_id = stripe_order(setup, pi)
     run_jobs(setup.hub)
     order = detail(setup.hub, order_id)
@@ -445,7 +445,7 @@ def test_a_refund_retried_after_a_crash_refunds_once(any_stripe_setup, run_jobs,
     def crash(*args, **kwargs):
         raise Crash("killed after Stripe refunded")
 
-    monkeypatch.setattr(actions, "apply_payment_update", crash)
+    monkeypatch.setattr(payments, "apply_payment_update", crash)
     with pytest.raises(Crash):
         run_jobs(setup.hub)
     monkeypatch.undo()

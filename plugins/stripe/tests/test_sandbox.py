@@ -96,7 +96,13 @@ def test_the_same_key_with_other_parameters_is_an_idempotency_error(api, sandbox
 
 def test_the_same_key_while_the_first_request_runs_is_a_409(api, sandbox):
     pi = authorised(sandbox)
-    sandbox.inject(f"/v1/payment_intents/{pi}/capture", "timeout", when="after", seconds=0.5)
+    sandbox.faults.plan(
+        "timeout",
+        path=f"/v1/payment_intents/{pi}/capture",
+        method="POST",
+        when="after",
+        seconds=0.5,
+    )
     first: list[requests.Response] = []
     thread = threading.Thread(
         target=lambda: first.append(
@@ -120,7 +126,7 @@ def test_the_same_key_while_the_first_request_runs_is_a_409(api, sandbox):
 
 def test_a_stored_500_is_replayed_and_says_not_to_retry(api, sandbox):
     pi = authorised(sandbox)
-    sandbox.inject("/v1/payment_intents/*/capture", 500, when="stored")
+    sandbox.faults.plan(500, path="/v1/payment_intents/*/capture", method="POST", when="stored")
     first = api("POST", f"/v1/payment_intents/{pi}/capture", {}, key="cap-1")
     again = api("POST", f"/v1/payment_intents/{pi}/capture", {}, key="cap-1")
     assert first.status_code == again.status_code == 500
@@ -131,7 +137,7 @@ def test_a_stored_500_is_replayed_and_says_not_to_retry(api, sandbox):
 
 def test_faults_before_the_endpoint_are_not_remembered(api, sandbox):
     pi = authorised(sandbox)
-    sandbox.inject("/v1/payment_intents/*/capture", 429, retry_after=3)
+    sandbox.faults.plan(429, path="/v1/payment_intents/*/capture", method="POST", retry_after=3)
     limited = api("POST", f"/v1/payment_intents/{pi}/capture", {}, key="cap-1")
     assert (limited.status_code, limited.headers["Retry-After"]) == (429, "3")
     assert limited.json()["error"]["code"] == "rate_limit"
@@ -141,7 +147,7 @@ def test_faults_before_the_endpoint_are_not_remembered(api, sandbox):
 
 def test_a_lost_answer_happened_all_the_same(api, sandbox):
     pi = authorised(sandbox)
-    sandbox.inject("/v1/payment_intents/*/capture", 502, when="after")
+    sandbox.faults.plan(502, path="/v1/payment_intents/*/capture", method="POST", when="after")
     assert api("POST", f"/v1/payment_intents/{pi}/capture", {}, key="cap-1").status_code == 502
     replay = api("POST", f"/v1/payment_intents/{pi}/capture", {}, key="cap-1")
     assert (replay.status_code, replay.json()["status"]) == (200, "succeeded")

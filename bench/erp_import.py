@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from hub.channels.erp_exchange import ChannelErpExchange  # noqa: E402
 from hub.channels.manage import create_channel  # noqa: E402
 from hub.inventory.levels import upsert_location  # noqa: E402
 from hub.runtime.hub import Hub  # noqa: E402
@@ -106,7 +107,9 @@ def run_import(hub: Hub, channel_id: int) -> tuple[float, float, float, object]:
     before = rss_mib()
     sampler.start()
     started = time.perf_counter()
-    [outcome] = import_stock_files(hub, channel_id)
+    [outcome] = import_stock_files(
+        ChannelErpExchange(hub, channel_id), hub.connector_for_id(channel_id)
+    )
     elapsed = time.perf_counter() - started
     samples = sampler.stop()
     return elapsed, before, max(samples), outcome

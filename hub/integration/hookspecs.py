@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from flask import Flask
     from sqlalchemy.orm import Session
 
@@ -58,6 +60,20 @@ def hub_register_periodic_jobs() -> list[PeriodicJob]:
     schedulers running at once never double the work.
 
     :return: a list of :class:`hub.integration.jobs.PeriodicJob`.
+    """
+
+
+@hookspec
+def hub_register_services() -> dict[str, Callable[[Any, int], Any]]:
+    """Return the hub's services a job handler reaches through its context, by name.
+
+    The hub calls ``factory(hub, channel_id)`` when a job asks for one:
+    ``ctx.erp()`` asks for ``"erp"``, a
+    :class:`hub.integration.erp.ErpExchange`. The hub's own plugin
+    (:mod:`hub.pipeline.builtin`) provides them, so a connector's plugin uses
+    the hub without importing its internals.
+
+    :return: ``{"name": factory}``; a name must be unique across all plugins.
     """
 
 

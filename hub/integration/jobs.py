@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from hub.integration.connectors import Connector
+    from hub.integration.erp import ErpExchange
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class PeriodicJob:
 
 
 class JobContext(Protocol):
-    """What a job handler is given: the job's facts, and its channel's connector."""
+    """What a job handler is given: the job's facts, its channel's connector and the hub's side."""
 
     id: int
     kind: str
@@ -40,6 +41,10 @@ class JobContext(Protocol):
 
     def connector(self) -> Connector:
         """The connector of this job's channel."""
+        ...
+
+    def erp(self) -> ErpExchange:
+        """The hub's side of the ERP exchange, for this job's channel."""
         ...
 
 

@@ -29,11 +29,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from hub.core.exceptions import HubError, NotFound, ValidationError
+from hub.core.exceptions import ConfigError, HubError, NotFound, ValidationError
 from hub.store.models import Job, utcnow
 
 if TYPE_CHECKING:
     from hub.integration.connectors import Connector
+    from hub.integration.erp import ErpExchange
     from hub.runtime.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,17 @@ class JobContext:
         if self.channel_id is None:
             raise NotFound(f"job {self.id} ({self.kind}) has no channel")
         return self.hub.connector_for_id(self.channel_id)
+
+    def erp(self) -> ErpExchange:
+        """The hub's side of the ERP exchange for this job's channel (service ``erp``)."""
+        if self.channel_id is None:
+            raise NotFound(f"job {self.id} ({self.kind}) has no channel")
+        factory = self.hub.services.get("erp")
+        if factory is None:
+            raise ConfigError(
+                "no plugin provides the hub service 'erp' (hub.pipeline.builtin does)"
+            )
+        return factory(self.hub, self.channel_id)
 
 
 def enqueue(

@@ -52,6 +52,14 @@ class Hub:
         self.pm = pm or get_plugin_manager()
         self.connectors: dict[str, type[Connector]] = collect_connectors(self.pm)
         self.job_handlers = collect_job_handlers(self.pm)
+        #: What a job reaches through its context (``ctx.erp()``: ``"erp"``), by name:
+        #: ``factory(hub, channel_id)``, from ``hub_register_services`` (the hub's own plugin).
+        self.services: dict[str, Callable[[Hub, int], Any]] = {}
+        for found in self.pm.hook.hub_register_services():
+            for name, factory in (found or {}).items():
+                if name in self.services:
+                    raise ConfigError(f"two plugins register the hub service {name!r}")
+                self.services[name] = factory
         # Actions take only a session; hub_of(session) gives them the plugins and settings.
         self.db.session_info["hub"] = self
         self.secrets = SecretBox.for_data_dir(settings.data_dir, settings.secret_key)

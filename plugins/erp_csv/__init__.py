@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import cast
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from hub import hookimpl
 from hub.core.exceptions import ConfigError
 from hub.core.lifecycle import STATUSES
-from hub.integration.connectors import Connector
+from hub.integration.connectors import ErpConnector
 from hub.integration.fields import StringList, validate_encoding
 from hub.integration.jobs import JobContext
 
@@ -177,11 +178,10 @@ class ErpCsvConfig(Schema):
             raise ValidationError(errors)
 
 
-class ErpCsvConnector(Connector):
+class ErpCsvConnector(ErpConnector):
     name = "erp_csv"
     label = "ERP (CSV files)"
     description = "Exports orders to and imports stock levels from CSV files in shared folders."
-    roles = ("erp",)
     config_schema = ErpCsvConfig
     scheduled_jobs = {"erp.export": 900, "erp.import": 300}
 
@@ -212,13 +212,15 @@ class ErpCsvConnector(Connector):
 def run_export(ctx: JobContext) -> None:
     from plugins.erp_csv.export import export_orders
 
-    export_orders(ctx.hub, ctx.channel_id)
+    connector = cast(ErpCsvConnector, ctx.connector())
+    export_orders(ctx.erp(), connector)
 
 
 def run_import(ctx: JobContext) -> None:
     from plugins.erp_csv.stock_import import import_stock_files
 
-    import_stock_files(ctx.hub, ctx.channel_id)
+    connector = cast(ErpCsvConnector, ctx.connector())
+    import_stock_files(ctx.erp(), connector)
 
 
 @hookimpl

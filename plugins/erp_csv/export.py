@@ -27,21 +27,19 @@ import csv
 import hashlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, selectinload
-
+from hub.core.money import Money
 from hub.core.order import expected_total
-from hub.orders.serialize import iso, money
-from hub.runtime.hub import Hub
-from hub.store.models import Channel, ErpExport, ErpExportedOrder, Order, utcnow
+from hub.integration.erp import ErpExchange, ExportOrder, ExportRun
+
+if TYPE_CHECKING:
+    from plugins.erp_csv import ErpCsvConnector
 
 log = logging.getLogger(__name__)
-
-#: Orders loaded at once while writing (memory stays bounded whatever the backlog).
-CHUNK = 200
 
 ORDER_COLUMNS = [
     "order_id",
@@ -89,61 +87,32 @@ LINE_COLUMNS = [
 COLUMNS = ORDER_COLUMNS + LINE_COLUMNS
 
 
-def export_orders(hub: Hub, channel_id: int) -> list[str]:
+def export_orders(erp: ErpExchange, connector: ErpCsvConnector) -> list[str]:
     """Write every pending order of the channel to files; return the file names written."""
-    connector = hub.connector_for_id(channel_id)
     folder = connector.folder("export_dir")
     if folder is None:
         return []
     written: list[str] = []
     while True:
-        name = export_one_file(hub, channel_id, folder, connector.config)
+        name = export_one_file(erp, folder, connector.config)
         if name is None:
             return written
         written.append(name)
 
 
-def _candidates(session: Session, channel_id: int, statuses: list[str], limit: int) -> list[int]:
-    ledger = ErpExportedOrder
-    query = (
-        select(Order.id)
-        .outerjoin(ledger, and_(ledger.order_id == Order.id, ledger.channel_id == channel_id))
-        .where(
-            or_(
-                and_(ledger.id.is_(None), Order.status.in_(statuses)),
-                and_(ledger.id.is_not(None), ledger.version != Order.version),
-            )
-        )
-        .order_by(Order.id)
-        .limit(limit)
-    )
-    return list(session.scalars(query))
-
-
-def export_one_file(hub: Hub, channel_id: int, folder: Path, config) -> str | None:
+def export_one_file(erp: ErpExchange, folder: Path, config: Mapping[str, Any]) -> str | None:
     """Export up to ``max_orders_per_file`` orders as one file; None when nothing is due."""
-    with hub.db.transaction() as session:
-        # One export at a time per channel: the sequence and the ledger stay consistent.
-        channel = session.scalars(
-            select(Channel).where(Channel.id == channel_id).with_for_update()
-        ).one()
-        prefix = config.get("file_prefix") or "orders"
+    prefix = config.get("file_prefix") or "orders"
+    with erp.export_run(
+        statuses=list(config.get("export_statuses") or []),
+        limit=int(config.get("max_orders_per_file") or 5000),
+    ) as run:
+        # The run holds the channel's lock: a temporary file found now is a dead run's leftover.
         _remove_stale_temp_files(folder, prefix)
-        order_ids = _candidates(
-            session,
-            channel_id,
-            list(config.get("export_statuses") or []),
-            int(config.get("max_orders_per_file") or 5000),
-        )
-        if not order_ids:
+        if not run.order_ids:
             return None
-        sequence = (
-            session.scalar(
-                select(func.max(ErpExport.sequence)).where(ErpExport.channel_id == channel_id)
-            )
-            or 0
-        ) + 1
-        now = utcnow()
+        sequence = run.next_sequence()
+        now = datetime.now(UTC)
         final = folder / f"{prefix}-{now:%Y%m%dT%H%M%SZ}-{sequence:06d}.csv"
         while final.exists():
             # A file whose ledger rows never committed (a crash after its rename): keep it whole.
@@ -151,19 +120,15 @@ def export_one_file(hub: Hub, channel_id: int, folder: Path, config) -> str | No
             final = folder / f"{prefix}-{now:%Y%m%dT%H%M%SZ}-{sequence:06d}.csv"
         temp = folder / f".{final.name}.tmp"
         try:
-            versions, rows = _write(session, temp, order_ids, config)
-            export = ErpExport(
-                channel_id=channel_id,
+            versions, rows = _write(run, temp, config)
+            run.record(
                 sequence=sequence,
                 file_name=final.name,
-                orders=len(versions),
+                versions=versions,
                 rows=rows,
                 checksum=_sha256(temp),
                 created_at=now,
             )
-            session.add(export)
-            session.flush()
-            _record(session, channel_id, export.id, versions)
             os.replace(temp, final)
             _fsync_dir(folder)
         except BaseException:
@@ -171,7 +136,7 @@ def export_one_file(hub: Hub, channel_id: int, folder: Path, config) -> str | No
             raise
         log.info(
             "erp_csv %s: exported %s orders (%s rows) to %s",
-            channel.slug,
+            erp.slug,
             len(versions),
             rows,
             final.name,
@@ -179,9 +144,7 @@ def export_one_file(hub: Hub, channel_id: int, folder: Path, config) -> str | No
         return final.name
 
 
-def _write(
-    session: Session, temp: Path, order_ids: list[int], config
-) -> tuple[dict[int, int], int]:
+def _write(run: ExportRun, temp: Path, config: Mapping[str, Any]) -> tuple[dict[int, int], int]:
     encoding = config.get("encoding") or "utf-8"
     if config.get("excel_bom") and encoding.replace("_", "-").lower() in ("utf-8", "utf8"):
         encoding = "utf-8-sig"
@@ -191,7 +154,7 @@ def _write(
     with open(temp, "w", encoding=encoding, errors="replace", newline="") as handle:
         writer = csv.writer(handle, delimiter=config.get("delimiter") or ",", lineterminator="\r\n")
         writer.writerow(COLUMNS)
-        for order in _orders(session, order_ids):
+        for order in run.orders():
             versions[order.id] = order.version
             for row in order_rows(order):
                 writer.writerow(row)
@@ -201,34 +164,20 @@ def _write(
     return versions, rows
 
 
-def _orders(session: Session, order_ids: list[int]) -> Iterator[Order]:
-    for start in range(0, len(order_ids), CHUNK):
-        chunk = order_ids[start : start + CHUNK]
-        orders = session.scalars(
-            select(Order)
-            .where(Order.id.in_(chunk))
-            .options(selectinload(Order.lines))
-            .order_by(Order.id)
-        ).all()
-        yield from orders
-        for order in orders:
-            session.expunge(order)
-
-
-def order_rows(order: Order) -> Iterator[list[str]]:
+def order_rows(order: ExportOrder) -> Iterator[list[Any]]:
     """The CSV rows of one order: one per line, the order's fields repeated on each."""
     cur = order.currency
-    ship = order.shipping_address or {}
+    ship = order.shipping_address
     head = [
         order.id,
         order.number,
-        order.channel.slug if order.channel else "",
+        order.channel,
         order.external_id,
         order.status,
         order.financial_status,
         order.fulfillment_status,
-        iso(order.placed_at) or "",
-        iso(order.updated_at) or "",
+        _iso(order.placed_at),
+        _iso(order.updated_at),
         order.version,
         cur,
         order.email,
@@ -243,11 +192,11 @@ def order_rows(order: Order) -> Iterator[list[str]]:
         ship.get("zip", ""),
         ship.get("country_code", ""),
         ship.get("phone", ""),
-        money(order.subtotal, cur),
-        money(order.shipping, cur),
-        money(order.tax, cur),
-        money(order.discount, cur),
-        money(order.total, cur),
+        _money(order.subtotal, cur),
+        _money(order.shipping, cur),
+        _money(order.tax, cur),
+        _money(order.discount, cur),
+        _money(order.total, cur),
         "true" if order.taxes_included else "false",
     ]
     if not order.lines:
@@ -265,42 +214,20 @@ def order_rows(order: Order) -> Iterator[list[str]]:
             line.sku,
             line.name,
             line.quantity,
-            money(line.unit_price, cur),
-            money(subtotal, cur),
-            money(line.discount, cur),
-            money(line.tax, cur),
-            money(total, cur),
+            _money(line.unit_price, cur),
+            _money(subtotal, cur),
+            _money(line.discount, cur),
+            _money(line.tax, cur),
+            _money(total, cur),
         ]
 
 
-def _record(session: Session, channel_id: int, export_id: int, versions: dict[int, int]) -> None:
-    now = utcnow()
-    ids = list(versions)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        existing = {
-            row.order_id: row
-            for row in session.scalars(
-                select(ErpExportedOrder).where(
-                    ErpExportedOrder.channel_id == channel_id, ErpExportedOrder.order_id.in_(chunk)
-                )
-            )
-        }
-        for order_id in chunk:
-            row = existing.get(order_id)
-            if row is None:
-                session.add(
-                    ErpExportedOrder(
-                        channel_id=channel_id,
-                        order_id=order_id,
-                        version=versions[order_id],
-                        export_id=export_id,
-                        exported_at=now,
-                    )
-                )
-            else:
-                row.version, row.export_id, row.exported_at = versions[order_id], export_id, now
-        session.flush()
+def _money(amount: int, currency: str) -> str:
+    return str(Money(amount, currency))
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value is not None else ""
 
 
 def _sha256(path: Path) -> str:
@@ -320,7 +247,6 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _remove_stale_temp_files(folder: Path, prefix: str) -> None:
-    # Runs under the channel lock: a temporary file found now is a dead run's leftover.
     for stale in folder.glob(f".{prefix}-*.csv.tmp"):
         log.warning("erp_csv: removing %s, left by an export that did not finish", stale.name)
         stale.unlink(missing_ok=True)

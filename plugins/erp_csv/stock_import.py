@@ -13,14 +13,13 @@ changed files are left alone):
    case-insensitive; the delimiter is the configured one or, failing that, the
    one the header line uses among ``, ; tab |``). A missing column fails the
    whole file;
-4. rows are read one at a time and validated; valid ones are applied through
-   :func:`hub.inventory.bulk.set_on_hand_many` (the bulk path of
-   :func:`hub.inventory.levels.set_on_hand`) in batches of ``batch_size``, each batch
-   one transaction (audit trail and stock push included), invalid ones are
-   written with their line number and reason to
-   ``archive/<file>.rejects.csv``;
-5. the file moves to ``archive/`` and the ledger row (:class:`hub.store.models.ErpImport`)
-   records the outcome.
+4. rows are read one at a time and validated; valid ones are handed to the
+   hub (:meth:`hub.integration.erp.ErpExchange.apply_stock`, the bulk path of
+   setting on hand) in batches of ``batch_size``, each batch one transaction
+   (audit trail and stock push included), invalid ones are written with their
+   line number and reason to ``archive/<file>.rejects.csv``;
+5. the file moves to ``archive/`` and the hub's ledger row (one per file, see
+   :meth:`~hub.integration.erp.ErpExchange.claim_import`) records the outcome.
 
 Setting on-hand is absolute, so a run cut short (crash, deploy) is resumed by
 simply reading the file again: the ledger row stays ``processing`` and the
@@ -39,25 +38,21 @@ import re
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import timedelta
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from hub.integration.erp import ErpExchange, ImportOutcome, StockCount
 
-from hub.inventory.bulk import set_on_hand_many
-from hub.inventory.levels import LevelChange
-from hub.runtime.hub import Hub
-from hub.store.models import Channel, ErpImport, Location, utcnow
+if TYPE_CHECKING:
+    from plugins.erp_csv import ErpCsvConnector
 
 log = logging.getLogger(__name__)
 
 ARCHIVE = "archive"
 FAILED = "failed"
-#: A ``processing`` file whose run made no progress for this long was cut short: the next run resumes it.
-IMPORT_LEASE_SECONDS = 300
 #: Rejected rows kept on the ledger row for the UI (all of them are in the rejects file).
 REJECT_SAMPLE = 50
 MAX_ON_HAND = 2_147_483_647
@@ -84,34 +79,17 @@ class Scan:
         return "utf-8" if self.encoding == "utf-8-sig" and not self.bom else self.encoding
 
 
-@dataclass
-class Outcome:
-    """What one file's import did (also stored on its ledger row)."""
-
-    file_name: str
-    status: str
-    rows_total: int = 0
-    rows_ok: int = 0
-    rows_rejected: int = 0
-    rows_changed: int = 0
-    error: str | None = None
-    rejects: list[dict[str, Any]] = field(default_factory=list)
-
-
-def import_stock_files(hub: Hub, channel_id: int) -> list[Outcome]:
+def import_stock_files(erp: ErpExchange, connector: ErpCsvConnector) -> list[ImportOutcome]:
     """Import every stock file waiting in the channel's import folder."""
-    connector = hub.connector_for_id(channel_id)
     folder = connector.folder("import_dir")
     if folder is None:
         return []
     config = connector.config
-    outcomes = [
-        import_file(hub, channel_id, path, config) for path in waiting_files(folder, config)
-    ]
+    outcomes = [import_file(erp, path, config) for path in waiting_files(folder, config)]
     return [o for o in outcomes if o is not None]
 
 
-def waiting_files(folder: Path, config) -> list[Path]:
+def waiting_files(folder: Path, config: Mapping[str, Any]) -> list[Path]:
     """The files to import now, oldest first."""
     settle = int(config.get("settle_seconds", 10))
     now = time.time()
@@ -129,90 +107,50 @@ def waiting_files(folder: Path, config) -> list[Path]:
     return [path for _, _, path in sorted(found)]
 
 
-def import_file(hub: Hub, channel_id: int, path: Path, config) -> Outcome | None:
+def import_file(erp: ErpExchange, path: Path, config: Mapping[str, Any]) -> ImportOutcome | None:
     """Import one file; None when another run is importing it right now (or just moved it)."""
     try:
         scan = scan_file(path, config.get("encoding") or "utf-8")
     except FileNotFoundError:
         return None  # another run archived it meanwhile
-    with hub.db.transaction() as session:
-        # One run decides per channel at a time: two never take the same file.
-        slug = session.scalars(
-            select(Channel.slug).where(Channel.id == channel_id).with_for_update()
-        ).one()
-        ledger, earlier = _ledger_row(session, channel_id, path.name, scan)
-        if ledger is None:
-            log.info("erp_csv %s: %s is being imported by another run", slug, path.name)
-            return None
-        ledger_id = ledger.id
+    claim = erp.claim_import(path.name, scan.checksum, scan.size)
+    if claim is None:
+        log.info("erp_csv %s: %s is being imported by another run", erp.slug, path.name)
+        return None
+    if claim.resumed:
+        log.warning(
+            "erp_csv: resuming the import of %s (ledger row %s)", path.name, claim.import_id
+        )
+    import_id, earlier = claim.import_id, claim.earlier
     if earlier is not None:
         archived = _move(path, path.parent / ARCHIVE)
-        outcome = Outcome(
+        outcome = ImportOutcome(
             path.name,
             "duplicate",
             error=f"same content (SHA-256) as {earlier.file_name}, imported "
             f"{earlier.finished_at:%Y-%m-%d %H:%M} UTC: nothing done",
         )
-        _finish(hub, ledger_id, outcome, archived=archived)
+        erp.finish_import(import_id, outcome, archived_as=archived)
         return outcome
     if scan.problem:
-        return _fail(hub, ledger_id, path, scan.problem)
+        return _fail(erp, import_id, path, scan.problem)
     try:
-        return _import_rows(hub, channel_id, slug, ledger_id, path, scan, config)
+        return _import_rows(erp, import_id, path, scan, config)
     except FileRejected as exc:
-        return _fail(hub, ledger_id, path, str(exc))
+        return _fail(erp, import_id, path, str(exc))
     except Exception:
-        _release(hub, ledger_id)
+        _release(erp, import_id)
         raise
 
 
-def _release(hub: Hub, ledger_id: int) -> None:
+def _release(erp: ErpExchange, import_id: int) -> None:
     """Let the next run resume this file at once (a crash leaves it to the lease's expiry)."""
     try:
-        with hub.db.transaction() as session:
-            row = session.get(ErpImport, ledger_id)
-            row.updated_at = utcnow() - timedelta(seconds=IMPORT_LEASE_SECONDS + 1)
+        erp.release_import(import_id)
     except Exception:
         log.exception(
-            "erp_csv: could not release import %s; the next run waits for its lease", ledger_id
+            "erp_csv: could not release import %s; the next run waits for its lease", import_id
         )
-
-
-def _ledger_row(
-    session, channel_id: int, name: str, scan: Scan
-) -> tuple[ErpImport | None, ErpImport | None]:
-    """The ledger row for this file and its earlier twin, if any.
-
-    The row is a new one, or the one a cut-short run left (``processing`` with
-    no progress for :data:`IMPORT_LEASE_SECONDS`); None while another run is
-    making progress on the file.
-    """
-    rows = session.scalars(
-        select(ErpImport)
-        .where(ErpImport.channel_id == channel_id, ErpImport.checksum == scan.checksum)
-        .order_by(ErpImport.id)
-    ).all()
-    done = next((r for r in rows if r.status in ("succeeded", "partial")), None)
-    resumed = next((r for r in rows if r.status == "processing"), None)
-    now = utcnow()
-    if resumed is not None and done is None:
-        if (now - resumed.updated_at).total_seconds() < IMPORT_LEASE_SECONDS:
-            return None, None
-        log.warning("erp_csv: resuming the import of %s (ledger row %s)", name, resumed.id)
-        resumed.started_at = resumed.updated_at = now
-        return resumed, None
-    row = ErpImport(
-        channel_id=channel_id,
-        file_name=name,
-        checksum=scan.checksum,
-        size=scan.size,
-        status="duplicate" if done else "processing",
-        started_at=now,
-        updated_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return row, done
 
 
 # --- reading the file ---------------------------------------------------------------------------
@@ -278,7 +216,9 @@ def _encoding_for(head: bytes, configured: str) -> str:
     return "utf-8-sig" if name == "utf-8" else name
 
 
-def _header(stream: io.TextIOBase, config) -> tuple[str, list[str], dict[str, int]]:
+def _header(
+    stream: io.TextIOBase, config: Mapping[str, Any]
+) -> tuple[str, list[str], dict[str, int]]:
     """Read the header line: the delimiter, the header cells and where each wanted column is."""
     wanted = {
         key: (config.get(f"{key}_column") or key).strip() for key in ("sku", "location", "on_hand")
@@ -325,7 +265,7 @@ def _rows(reader) -> Iterator[tuple[int, list[str]]]:
 class _Row:
     line: int
     cells: list[str]
-    change: LevelChange
+    change: StockCount
 
 
 class _SeenKeys:
@@ -358,7 +298,7 @@ class _SeenKeys:
 
 def _validate(
     cells: list[str], columns: dict[str, int], names: dict[str, str], locations: set[str]
-) -> tuple[LevelChange | None, str]:
+) -> tuple[StockCount | None, str]:
     values = {}
     for key, index in columns.items():
         if index >= len(cells):
@@ -382,7 +322,7 @@ def _validate(
     on_hand = int(quantity)
     if on_hand > MAX_ON_HAND:
         return None, f"{names['on_hand']} {quantity} is too large"
-    return LevelChange(sku=sku, location_code=location, on_hand=on_hand), ""
+    return StockCount(sku=sku, location_code=location, on_hand=on_hand), ""
 
 
 class _Rejects:
@@ -412,15 +352,14 @@ class _Rejects:
 
 
 def _import_rows(
-    hub: Hub, channel_id: int, slug: str, ledger_id: int, path: Path, scan: Scan, config
-) -> Outcome:
+    erp: ErpExchange, import_id: int, path: Path, scan: Scan, config: Mapping[str, Any]
+) -> ImportOutcome:
     names = {
         key: (config.get(f"{key}_column") or key).strip() for key in ("sku", "location", "on_hand")
     }
     batch_size = int(config.get("batch_size") or 5000)
-    with hub.db.read() as session:
-        locations = set(session.scalars(select(Location.code)))
-    outcome = Outcome(path.name, "processing")
+    locations = erp.location_codes()
+    outcome = ImportOutcome(path.name, "processing")
     archive = path.parent / ARCHIVE
     archive.mkdir(exist_ok=True)
     seen = _SeenKeys()
@@ -453,10 +392,10 @@ def _import_rows(
                     continue
                 batch.append(_Row(line, cells, change))
                 if len(batch) >= batch_size:
-                    _apply(hub, ledger_id, slug, path.name, batch, rejects, outcome)
+                    _apply(erp, import_id, path.name, batch, rejects, outcome)
                     batch = []
             if batch:
-                _apply(hub, ledger_id, slug, path.name, batch, rejects, outcome)
+                _apply(erp, import_id, path.name, batch, rejects, outcome)
         rejects.close()
     except csv.Error as exc:
         line = reader.line_num + 1 if reader is not None else 1
@@ -486,11 +425,11 @@ def _import_rows(
         rejects.temp.unlink(missing_ok=True)
     # The ledger first, then the move: a crash between them leaves the file in place, and
     # the next run finds its checksum imported (a duplicate) instead of a row stuck "processing".
-    _finish(hub, ledger_id, outcome, archived=archived, rejects=rejects_path)
+    erp.finish_import(import_id, outcome, archived_as=archived, rejects_file=rejects_path)
     os.replace(path, archived)
     log.info(
         "erp_csv %s: %s imported: %s rows, %s applied, %s changed, %s rejected",
-        slug,
+        erp.slug,
         path.name,
         outcome.rows_total,
         outcome.rows_ok,
@@ -501,82 +440,34 @@ def _import_rows(
 
 
 def _apply(
-    hub: Hub,
-    ledger_id: int,
-    slug: str,
+    erp: ErpExchange,
+    import_id: int,
     file_name: str,
     batch: list[_Row],
     rejects: _Rejects,
-    outcome: Outcome,
+    outcome: ImportOutcome,
 ) -> None:
     """Apply one batch in one transaction; a row the hub refuses is rejected, the rest applied."""
-    with hub.db.transaction() as session:
-        result = set_on_hand_many(
-            session,
-            [row.change for row in batch],
-            actor=f"channel:{slug}",
-            reason="ERP stock import",
-            source=file_name,
-        )
-        if result.refused:
-            # Rare (on hand below what orders reserved): find the rows refused by their change.
-            lines = {row.change: row for row in batch}
-            for change, reason in result.refused:
-                row = lines[change]
-                rejects.add(row.line, row.cells, reason)
-        _progress(
-            session,
-            ledger_id,
-            outcome,
-            len(batch) - len(result.refused),
-            result.changed,
-            rejects.count,
-        )
-
-
-def _progress(
-    session, ledger_id: int, outcome: Outcome, applied: int, changed: int, rejected: int
-) -> None:
-    outcome.rows_ok += applied
-    outcome.rows_changed += changed
-    row = session.get(ErpImport, ledger_id)
-    row.rows_total, row.rows_ok, row.rows_changed = (
-        outcome.rows_total,
-        outcome.rows_ok,
-        outcome.rows_changed,
+    outcome.rows_rejected = rejects.count
+    applied = erp.apply_stock(
+        import_id, [row.change for row in batch], source=file_name, before=outcome
     )
-    row.rows_rejected = rejected
-    row.updated_at = utcnow()  # the run's lease on the file: it is making progress
+    # Rare (on hand below what orders reserved): the hub names the refused rows by position.
+    for position, reason in applied.refused:
+        row = batch[position]
+        rejects.add(row.line, row.cells, reason)
+    outcome.rows_ok += len(batch) - len(applied.refused)
+    outcome.rows_changed += applied.changed
 
 
-# --- the ledger and the folders ------------------------------------------------------------------
+# --- the folders ---------------------------------------------------------------------------------
 
 
-def _finish(
-    hub: Hub,
-    ledger_id: int,
-    outcome: Outcome,
-    *,
-    archived: Path | None = None,
-    rejects: Path | None = None,
-) -> None:
-    with hub.db.transaction() as session:
-        row = session.get(ErpImport, ledger_id)
-        row.status = outcome.status
-        row.rows_total, row.rows_ok = outcome.rows_total, outcome.rows_ok
-        row.rows_rejected, row.rows_changed = outcome.rows_rejected, outcome.rows_changed
-        row.error = outcome.error
-        row.rejects = outcome.rejects
-        row.archived_as = str(archived) if archived else None
-        row.rejects_file = str(rejects) if rejects else None
-        row.finished_at = row.updated_at = utcnow()
-
-
-def _fail(hub: Hub, ledger_id: int, path: Path, reason: str) -> Outcome:
+def _fail(erp: ErpExchange, import_id: int, path: Path, reason: str) -> ImportOutcome:
     target = _target(path, path.parent / FAILED)
     target.with_name(target.name + ".error.txt").write_text(reason + "\n", encoding="utf-8")
-    outcome = Outcome(path.name, "failed", error=reason)
-    _finish(hub, ledger_id, outcome, archived=target)
+    outcome = ImportOutcome(path.name, "failed", error=reason)
+    erp.finish_import(import_id, outcome, archived_as=target)
     os.replace(path, target)
     log.warning("erp_csv: %s failed: %s", path.name, reason)
     return outcome
@@ -594,6 +485,6 @@ def _target(path: Path, folder: Path) -> Path:
     folder.mkdir(exist_ok=True)
     target = folder / path.name
     if target.exists():
-        stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         target = folder / f"{path.stem}-{stamp}{path.suffix}"
     return target

@@ -198,6 +198,7 @@ def test_an_export_killed_midway_never_shows_a_partial_file(erp, make_order, run
     ids = confirmed_orders(erp, make_order, run_jobs, n=3)
     script = textwrap.dedent(f"""
         import os, signal
+        from hub.channels.erp_exchange import ChannelErpExchange
         from hub.runtime.hub import Hub
         from plugins.erp_csv import export
         real_rows, seen = export.order_rows, []
@@ -207,7 +208,10 @@ def test_an_export_killed_midway_never_shows_a_partial_file(erp, make_order, run
                 os.kill(os.getpid(), signal.SIGKILL)
             return real_rows(order)
         export.order_rows = rows
-        export.export_orders(Hub.from_env(), {erp.channel_id})
+        hub = Hub.from_env()
+        export.export_orders(
+            ChannelErpExchange(hub, {erp.channel_id}), hub.connector_for_id({erp.channel_id})
+        )
     """)
     env = {
         **os.environ,

@@ -1,0 +1,309 @@
+"""The hub's side of an ERP exchange: the orders to export, the ledgers, stock set in bulk.
+
+:class:`ChannelErpExchange` implements :class:`hub.integration.erp.ErpExchange`
+for one channel; an ERP connector (``plugins/erp_csv``) gets it from
+``ctx.erp()`` and keeps the files to itself. :mod:`hub.channels.erp_ledgers`
+reads the same ledgers for the API and the UI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from hub.core.exceptions import NotFound
+from hub.integration.erp import (
+    EarlierImport,
+    ExportLine,
+    ExportOrder,
+    ImportClaim,
+    ImportOutcome,
+    StockApplied,
+    StockCount,
+)
+from hub.inventory.bulk import set_on_hand_many
+from hub.inventory.levels import LevelChange
+from hub.runtime.hub import Hub
+from hub.store.models import (
+    Channel,
+    ErpExport,
+    ErpExportedOrder,
+    ErpImport,
+    Location,
+    Order,
+    utcnow,
+)
+
+#: Orders loaded at once while exporting (memory stays bounded whatever the backlog).
+CHUNK = 200
+#: Ledger rows read or written at once.
+LEDGER_CHUNK = 500
+#: A ``processing`` import whose run made no progress for this long was cut short: the next run resumes it.
+IMPORT_LEASE_SECONDS = 300
+
+
+class ChannelErpExchange:
+    """The ERP exchange of one channel: implements :class:`hub.integration.erp.ErpExchange`."""
+
+    def __init__(self, hub: Hub, channel_id: int):
+        self.hub = hub
+        self.channel_id = channel_id
+        with hub.db.read() as session:
+            slug = session.scalar(select(Channel.slug).where(Channel.id == channel_id))
+        if slug is None:
+            raise NotFound(f"channel {channel_id} does not exist")
+        self.slug: str = slug
+        self.actor = f"channel:{self.slug}"
+
+    # --- order export ---------------------------------------------------------------------
+
+    @contextmanager
+    def export_run(self, *, statuses: Sequence[str], limit: int) -> Iterator[ChannelExportRun]:
+        with self.hub.db.transaction() as session:
+            # One export at a time per channel: the sequence and the ledger stay consistent.
+            session.scalars(
+                select(Channel).where(Channel.id == self.channel_id).with_for_update()
+            ).one()
+            yield ChannelExportRun(
+                session, self.channel_id, _due(session, self.channel_id, statuses, limit)
+            )
+
+    # --- stock import ---------------------------------------------------------------------
+
+    def claim_import(self, file_name: str, checksum: str, size: int) -> ImportClaim | None:
+        with self.hub.db.transaction() as session:
+            # One run decides per channel at a time: two never take the same file.
+            session.scalars(
+                select(Channel.slug).where(Channel.id == self.channel_id).with_for_update()
+            ).one()
+            rows = session.scalars(
+                select(ErpImport)
+                .where(ErpImport.channel_id == self.channel_id, ErpImport.checksum == checksum)
+                .order_by(ErpImport.id)
+            ).all()
+            done = next((r for r in rows if r.status in ("succeeded", "partial")), None)
+            resumed = next((r for r in rows if r.status == "processing"), None)
+            now = utcnow()
+            if resumed is not None and done is None:
+                if (now - resumed.updated_at).total_seconds() < IMPORT_LEASE_SECONDS:
+                    return None
+                resumed.started_at = resumed.updated_at = now
+                return ImportClaim(resumed.id, resumed=True)
+            row = ErpImport(
+                channel_id=self.channel_id,
+                file_name=file_name,
+                checksum=checksum,
+                size=size,
+                status="duplicate" if done else "processing",
+                started_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            session.flush()
+            earlier = (
+                EarlierImport(done.file_name, done.finished_at or done.updated_at) if done else None
+            )
+            return ImportClaim(row.id, earlier)
+
+    def release_import(self, import_id: int) -> None:
+        with self.hub.db.transaction() as session:
+            row = _import_row(session, import_id)
+            row.updated_at = utcnow() - timedelta(seconds=IMPORT_LEASE_SECONDS + 1)
+
+    def location_codes(self) -> set[str]:
+        with self.hub.db.read() as session:
+            return set(session.scalars(select(Location.code)))
+
+    def apply_stock(
+        self,
+        import_id: int,
+        counts: Sequence[StockCount],
+        *,
+        source: str,
+        before: ImportOutcome,
+    ) -> StockApplied:
+        changes = [LevelChange(c.sku, c.location_code, c.on_hand) for c in counts]
+        with self.hub.db.transaction() as session:
+            result = set_on_hand_many(
+                session, changes, actor=self.actor, reason="ERP stock import", source=source
+            )
+            applied = StockApplied(changed=result.changed)
+            if result.refused:
+                # Refused changes are named by value; the connector knows its counts by position.
+                position = {change: i for i, change in enumerate(changes)}
+                applied.refused = [(position[change], reason) for change, reason in result.refused]
+            row = _import_row(session, import_id)
+            row.rows_total = before.rows_total
+            row.rows_ok = before.rows_ok + len(changes) - len(applied.refused)
+            row.rows_changed = before.rows_changed + applied.changed
+            row.rows_rejected = before.rows_rejected + len(applied.refused)
+            row.updated_at = utcnow()  # the run's lease on the file: it is making progress
+            return applied
+
+    def finish_import(
+        self,
+        import_id: int,
+        outcome: ImportOutcome,
+        *,
+        archived_as: Path | None = None,
+        rejects_file: Path | None = None,
+    ) -> None:
+        with self.hub.db.transaction() as session:
+            row = _import_row(session, import_id)
+            row.status = outcome.status
+            row.rows_total, row.rows_ok = outcome.rows_total, outcome.rows_ok
+            row.rows_rejected, row.rows_changed = outcome.rows_rejected, outcome.rows_changed
+            row.error = outcome.error
+            row.rejects = outcome.rejects
+            row.archived_as = str(archived_as) if archived_as else None
+            row.rejects_file = str(rejects_file) if rejects_file else None
+            row.finished_at = row.updated_at = utcnow()
+
+
+class ChannelExportRun:
+    """One export in the making: implements :class:`hub.integration.erp.ExportRun`."""
+
+    def __init__(self, session: Session, channel_id: int, order_ids: list[int]):
+        self._session = session
+        self._channel_id = channel_id
+        self.order_ids = order_ids
+
+    def next_sequence(self) -> int:
+        last = self._session.scalar(
+            select(func.max(ErpExport.sequence)).where(ErpExport.channel_id == self._channel_id)
+        )
+        return (last or 0) + 1
+
+    def orders(self) -> Iterator[ExportOrder]:
+        session = self._session
+        for start in range(0, len(self.order_ids), CHUNK):
+            chunk = self.order_ids[start : start + CHUNK]
+            orders = session.scalars(
+                select(Order)
+                .where(Order.id.in_(chunk))
+                .options(selectinload(Order.lines))
+                .order_by(Order.id)
+            ).all()
+            exported = [_export_order(order) for order in orders]
+            for order in orders:
+                session.expunge(order)
+            yield from exported
+
+    def record(
+        self,
+        *,
+        sequence: int,
+        file_name: str,
+        versions: Mapping[int, int],
+        rows: int,
+        checksum: str,
+        created_at: datetime,
+    ) -> None:
+        session = self._session
+        export = ErpExport(
+            channel_id=self._channel_id,
+            sequence=sequence,
+            file_name=file_name,
+            orders=len(versions),
+            rows=rows,
+            checksum=checksum,
+            created_at=created_at,
+        )
+        session.add(export)
+        session.flush()
+        now = utcnow()
+        ids = list(versions)
+        for start in range(0, len(ids), LEDGER_CHUNK):
+            chunk = ids[start : start + LEDGER_CHUNK]
+            existing = {
+                row.order_id: row
+                for row in session.scalars(
+                    select(ErpExportedOrder).where(
+                        ErpExportedOrder.channel_id == self._channel_id,
+                        ErpExportedOrder.order_id.in_(chunk),
+                    )
+                )
+            }
+            for order_id in chunk:
+                row = existing.get(order_id)
+                if row is None:
+                    session.add(
+                        ErpExportedOrder(
+                            channel_id=self._channel_id,
+                            order_id=order_id,
+                            version=versions[order_id],
+                            export_id=export.id,
+                            exported_at=now,
+                        )
+                    )
+                else:
+                    row.version, row.export_id, row.exported_at = versions[order_id], export.id, now
+            session.flush()
+
+
+def _import_row(session: Session, import_id: int) -> ErpImport:
+    row = session.get(ErpImport, import_id)
+    if row is None:
+        raise NotFound(f"stock import {import_id} does not exist")
+    return row
+
+
+def _due(session: Session, channel_id: int, statuses: Sequence[str], limit: int) -> list[int]:
+    """Orders never exported in ``statuses``, and exported ones changed since, oldest first."""
+    ledger = ErpExportedOrder
+    query = (
+        select(Order.id)
+        .outerjoin(ledger, and_(ledger.order_id == Order.id, ledger.channel_id == channel_id))
+        .where(
+            or_(
+                and_(ledger.id.is_(None), Order.status.in_(list(statuses))),
+                and_(ledger.id.is_not(None), ledger.version != Order.version),
+            )
+        )
+        .order_by(Order.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def _export_order(order: Order) -> ExportOrder:
+    return ExportOrder(
+        id=order.id,
+        number=order.number,
+        channel=order.channel.slug if order.channel else "",
+        external_id=order.external_id,
+        status=order.status,
+        financial_status=order.financial_status,
+        fulfillment_status=order.fulfillment_status,
+        placed_at=order.placed_at,
+        updated_at=order.updated_at,
+        version=order.version,
+        currency=order.currency,
+        email=order.email,
+        customer_name=order.customer_name,
+        customer_phone=order.customer_phone,
+        shipping_address=dict(order.shipping_address or {}),
+        subtotal=order.subtotal,
+        shipping=order.shipping,
+        tax=order.tax,
+        discount=order.discount,
+        total=order.total,
+        taxes_included=order.taxes_included,
+        lines=tuple(
+            ExportLine(
+                id=line.id,
+                sku=line.sku,
+                name=line.name,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                discount=line.discount,
+                tax=line.tax,
+            )
+            for line in order.lines
+        ),
+    )

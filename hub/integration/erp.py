@@ -1,0 +1,218 @@
+"""The ERP exchange as a connector sees it: the :class:`ErpExchange` its jobs are handed.
+
+An ERP connector moves files (or calls an ERP); the hub chooses the orders to
+export, keeps the export and import ledgers and sets stock levels. A job handler
+gets the exchange of its channel from ``ctx.erp()``; the hub's implementation is
+:class:`hub.channels.erp_exchange.ChannelErpExchange`. Everything crossing it is
+plain data: no ORM objects, no sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+# --- order export ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportLine:
+    """One line of an order to export; amounts in minor units."""
+
+    id: int
+    sku: str
+    name: str
+    quantity: int
+    unit_price: int
+    discount: int
+    tax: int
+
+
+@dataclass(frozen=True)
+class ExportOrder:
+    """An order to export, as the hub stores it; amounts in minor units of ``currency``."""
+
+    id: int
+    number: str
+    #: The slug of the channel the order came from ("" if it has none).
+    channel: str
+    external_id: str
+    status: str
+    financial_status: str
+    fulfillment_status: str
+    placed_at: datetime | None
+    updated_at: datetime | None
+    version: int
+    currency: str
+    email: str
+    customer_name: str
+    customer_phone: str
+    shipping_address: Mapping[str, Any]
+    subtotal: int
+    shipping: int
+    tax: int
+    discount: int
+    total: int
+    taxes_included: bool
+    lines: tuple[ExportLine, ...] = ()
+
+
+class ExportRun(Protocol):
+    """One export file in the making, inside the transaction that records it."""
+
+    #: The orders due, oldest id first: never exported, or changed since (at most ``limit``).
+    order_ids: list[int]
+
+    def next_sequence(self) -> int:
+        """The channel's next export sequence number (1 for its first file)."""
+        ...
+
+    def orders(self) -> Iterator[ExportOrder]:
+        """The orders of :attr:`order_ids`, in that order, read a few hundred at a time."""
+        ...
+
+    def record(
+        self,
+        *,
+        sequence: int,
+        file_name: str,
+        versions: Mapping[int, int],
+        rows: int,
+        checksum: str,
+        created_at: datetime,
+    ) -> None:
+        """Write the file's ledger row and mark each order exported in its version.
+
+        :param versions: order id -> the version written to the file.
+        """
+        ...
+
+
+# --- stock import ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StockCount:
+    """An on-hand quantity the ERP counted for a SKU at a location."""
+
+    sku: str
+    location_code: str
+    on_hand: int
+
+
+@dataclass(frozen=True)
+class EarlierImport:
+    """A file with the same content, imported before."""
+
+    file_name: str
+    finished_at: datetime
+
+
+@dataclass(frozen=True)
+class ImportClaim:
+    """The right to import a file: its ledger row, and the earlier twin that makes it a duplicate."""
+
+    import_id: int
+    earlier: EarlierImport | None = None
+    #: The row is one a run cut short left, taken over.
+    resumed: bool = False
+
+
+@dataclass
+class ImportOutcome:
+    """What one file's import did (also stored on its ledger row)."""
+
+    file_name: str
+    status: str
+    rows_total: int = 0
+    rows_ok: int = 0
+    rows_rejected: int = 0
+    rows_changed: int = 0
+    error: str | None = None
+    #: A sample of the rejected rows, ``{"line": …, "reason": …}``, shown in the UI.
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class StockApplied:
+    """What a batch of counts did: how many levels changed, and which counts the hub refused."""
+
+    changed: int = 0
+    #: (position in the batch, reason) of each refused count; the others were applied.
+    refused: list[tuple[int, str]] = field(default_factory=list)
+
+
+# --- the exchange ---------------------------------------------------------------------------
+
+
+class ErpExchange(Protocol):
+    """The hub, as an ERP connector of one channel reads and changes it."""
+
+    channel_id: int
+    slug: str
+    #: Who the hub records as having made the change (``channel:<slug>``).
+    actor: str
+
+    def export_run(
+        self, *, statuses: Sequence[str], limit: int
+    ) -> AbstractContextManager[ExportRun]:
+        """Open one export: the channel locked, the orders due chosen, in one transaction.
+
+        Orders in ``statuses`` never exported, and orders exported once whose
+        version changed since (whatever their status), at most ``limit``. What
+        :meth:`ExportRun.record` writes commits when the block ends, and rolls
+        back if it raises; two runs of one channel never overlap.
+        """
+        ...
+
+    def claim_import(self, file_name: str, checksum: str, size: int) -> ImportClaim | None:
+        """Take the file with this content for import; None while another run makes progress on it.
+
+        The claim is a new ledger row, or the one a run cut short left
+        (``processing`` with no progress for a while), which is resumed. With
+        ``earlier`` set the content was imported before: the row is a ``duplicate``.
+        """
+        ...
+
+    def release_import(self, import_id: int) -> None:
+        """Let the next run resume this import at once (instead of after its lease)."""
+        ...
+
+    def location_codes(self) -> set[str]:
+        """The codes of the hub's locations."""
+        ...
+
+    def apply_stock(
+        self,
+        import_id: int,
+        counts: Sequence[StockCount],
+        *,
+        source: str,
+        before: ImportOutcome,
+    ) -> StockApplied:
+        """Set on-hand from ``counts`` and record the import's progress, in one transaction.
+
+        A later count of the same SKU and location wins. A count the hub refuses
+        (an unknown location, on hand below what orders reserved) is returned
+        with its reason; the others are applied.
+
+        :param source: what the stock movements name as their source (the file name).
+        :param before: the import's counts before this batch; its ledger row gets
+            them plus what this batch applied, changed and refused.
+        """
+        ...
+
+    def finish_import(
+        self,
+        import_id: int,
+        outcome: ImportOutcome,
+        *,
+        archived_as: Path | None = None,
+        rejects_file: Path | None = None,
+    ) -> None:
+        """Record the import's outcome and where its file (and rejects file) went."""
+        ...

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from hub.core.exceptions import HubError
 from hub.core.order import OrderData, PaymentUpdate
 from hub.integration.connectors import ShipmentNotice
-from hub.orders import actions
+from hub.orders import bulk_intake, intake, payments, records, shipments
 from hub.queue.jobs import dead_letter
 from hub.runtime.hub import Hub
 from hub.store.models import Channel, FulfillmentGroup, Shipment, utcnow
@@ -40,7 +40,7 @@ class ChannelPort:
     # --- orders ---------------------------------------------------------------------
 
     #: Create a page's new orders with one statement per table (False: each by
-    #: :func:`hub.orders.actions.upsert_order`, as the fallback does; tests compare the two).
+    #: :func:`hub.orders.intake.upsert_order`, as the fallback does; tests compare the two).
     bulk_create = True
 
     def upsert_orders(
@@ -55,7 +55,7 @@ class ChannelPort:
 
         Orders the hub does not have yet are created together (see
         :meth:`_create_new`); the others, and any that need more than creating,
-        go through :func:`hub.orders.actions.upsert_order` one by one, each in its own
+        go through :func:`hub.orders.intake.upsert_order` one by one, each in its own
         savepoint: one that cannot be stored is dead-lettered with its reason
         (a ``channel.order_rejected`` job a person can retry) and the others go
         on. ``rejected`` (channel order id -> reason) names orders the
@@ -87,27 +87,29 @@ class ChannelPort:
 
         One query finds the orders the hub has already, one the payment
         channels named; the new ones are written with one ``executemany`` per
-        table (:func:`hub.orders.actions.insert_new_orders`), which cost a fraction of
+        table (:func:`hub.orders.bulk_intake.insert_new_orders`), which cost a fraction of
         the ORM's flush per order (``make bench`` (b)). Left to the caller, for
-        :func:`hub.orders.actions.upsert_order`: orders stored already, a second
+        :func:`hub.orders.intake.upsert_order`: orders stored already, a second
         occurrence of one in the batch, cancelled or unstorable ones, and the
         whole batch when the insert fails (an order created meanwhile by a
         webhook, a value the database refuses): the savepoint undoes it and
         the orders go one by one, as before.
         """
-        existing = actions.existing_orders(session, channel.id, (str(d.external_id) for d in batch))
-        known = actions.payment_channels(session, batch)
+        existing = bulk_intake.existing_orders(
+            session, channel.id, (str(d.external_id) for d in batch)
+        )
+        known = bulk_intake.payment_channels(session, batch)
         positions: list[int] = []
-        rows: list[actions.NewOrderRows] = []
+        rows: list[intake.NewOrderRows] = []
         seen: set[str] = set()
         for i, data in enumerate(batch):
             external_id = str(data.external_id)
             first = external_id not in seen and external_id not in existing
             seen.add(external_id)
-            if not first or not actions.is_plain_new_order(data):
+            if not first or not bulk_intake.is_plain_new_order(data):
                 continue
             try:
-                rows.append(actions.new_order_rows(channel, data, known, actor=self.actor))
+                rows.append(intake.new_order_rows(channel, data, known, actor=self.actor))
             except (
                 HubError
             ):  # an unknown payment channel: upsert_order says so and it is dead-lettered
@@ -117,7 +119,7 @@ class ChannelPort:
             return {}
         try:
             with session.begin_nested():
-                order_ids = actions.insert_new_orders(session, rows)
+                order_ids = bulk_intake.insert_new_orders(session, rows)
         except DBAPIError as exc:
             log.info(
                 "channel %s: %d new orders could not be written together (%s); one by one instead",
@@ -131,7 +133,7 @@ class ChannelPort:
     def _upsert_one(self, session: Session, channel: Channel, data: OrderData) -> int | None:
         try:
             with session.begin_nested():
-                return actions.upsert_order(session, channel, data, actor=self.actor).order.id
+                return intake.upsert_order(session, channel, data, actor=self.actor).order.id
         except HubError as exc:
             if exc.retryable:
                 raise
@@ -144,7 +146,7 @@ class ChannelPort:
     def apply_payment_update(self, update: PaymentUpdate) -> int | None:
         """Apply a gateway fact to the payment with that reference; None if no order has it."""
         with self.hub.db.transaction() as session:
-            order = actions.apply_payment_update(
+            order = payments.apply_payment_update(
                 session, update, actor=self.actor, channel_id=self.channel_id
             )
             return order.id if order else None
@@ -156,21 +158,21 @@ class ChannelPort:
             if group is None:
                 return None
             if notice.voided:
-                actions.void_shipment(
+                shipments.void_shipment(
                     session, group.order_id, notice.shipment.external_id, actor=self.actor
                 )
                 return group.order_id
-            actions.group_reached_warehouse(session, group)
+            shipments.group_reached_warehouse(session, group)
             shipment = notice.shipment
-            order = actions.get_order(session, group.order_id)
+            order = records.get_order(session, group.order_id)
             if any(s.external_id == shipment.external_id for s in order.shipments):
                 return order.id
             if not shipment.lines:
                 # A package that does not say what it holds: what is still open of its group.
-                shipment.lines = actions.open_in_group(order, group)
+                shipment.lines = shipments.open_in_group(order, group)
                 if not shipment.lines:
                     # A further package of a group shipped already: keep its tracking number.
-                    actions.record(
+                    records.record(
                         session,
                         order,
                         "order.extra_package",
@@ -183,7 +185,7 @@ class ChannelPort:
                         },
                     )
                     return order.id
-            actions.ship(
+            shipments.ship(
                 session,
                 order.id,
                 shipment,
@@ -195,7 +197,7 @@ class ChannelPort:
 
     def _group(self, session: Session, notice: ShipmentNotice) -> FulfillmentGroup | None:
         if notice.key:
-            return actions.find_group(session, notice.key)
+            return shipments.find_group(session, notice.key)
         if not notice.group_ref:
             return None
         return session.scalars(

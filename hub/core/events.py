@@ -15,7 +15,6 @@ from typing import Any
 ORDER_CREATED = "order.created"
 ORDER_UPDATED = "order.updated"
 PAYMENT_UPDATED = "order.payment_updated"
-SHIPMENT_RECORDED = "order.shipment_recorded"
 SHIPMENT_VOIDED = "order.shipment_voided"
 REFUNDED = "order.refunded"
 #: Units refunded or removed on the channel before they shipped; ``data["lines"]``

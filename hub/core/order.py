@@ -3,7 +3,7 @@
 Amounts are integer minor units of the order's ``currency`` (see
 :mod:`hub.core.money`); a connector parses the channel's decimal strings with
 ``Money.parse`` and stores ``.amount``. The hub persists an :class:`OrderData`
-with :func:`hub.orders.actions.upsert_order`, keyed by (channel, ``external_id``).
+with :func:`hub.orders.intake.upsert_order`, keyed by (channel, ``external_id``).
 """
 
 from __future__ import annotations

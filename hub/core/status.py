@@ -1,14 +1,19 @@
-"""The two derived status axes: ``financial_status`` and ``fulfillment_status``.
+"""The two derived status axes, ``financial_status`` and ``fulfillment_status``, and the rules under them.
 
 Neither is ever set by hand. ``financial_status`` follows from the order's
 payments, ``fulfillment_status`` from its shipments; both are recomputed by the
-action that changes a payment or a shipment, so they cannot drift.
+action that changes a payment or a shipment, so they cannot drift. The rules
+they rest on live here once: how far a payment's status may move
+(:func:`next_payment_status`), which payments stop a confirmation
+(:func:`blocking_payments`), and the units of each line shipped and still open
+(:func:`units_shipped`, :func:`units_open`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Protocol
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol, TypeVar
 
 FINANCIAL_STATUSES: tuple[str, ...] = (
     "pending",
@@ -23,14 +28,28 @@ FINANCIAL_STATUSES: tuple[str, ...] = (
 
 FULFILLMENT_STATUSES: tuple[str, ...] = ("unfulfilled", "partial", "fulfilled")
 
-#: What one payment record can be, as the gateway tells it.
-PAYMENT_STATUSES: tuple[str, ...] = (
-    "pending",  # created, nothing authorised yet
-    "authorized",  # money held, not captured
-    "captured",  # some or all of it taken (see captured_amount)
-    "voided",  # authorisation cancelled before capture
-    "failed",  # declined or errored
+#: The steps a payment record goes through, as the gateway tells it; it never
+#: goes back a step. The last step has two ends that rank alike.
+_PAYMENT_STEPS: tuple[tuple[str, ...], ...] = (
+    ("pending",),  # created, nothing authorised yet
+    ("authorized",),  # money held, not captured
+    ("captured",),  # some or all of it taken (see captured_amount)
+    (
+        "voided",  # authorisation cancelled before capture
+        "failed",  # declined or errored
+    ),
 )
+
+#: What one payment record can be.
+PAYMENT_STATUSES: tuple[str, ...] = tuple(status for step in _PAYMENT_STEPS for status in step)
+
+#: How far along its steps a payment status is (an unknown one ranks as ``pending``).
+PAYMENT_RANK: dict[str, int] = {
+    status: rank for rank, step in enumerate(_PAYMENT_STEPS) for status in step
+}
+
+#: Payment statuses with nothing left to take: the payment counts for nothing.
+ENDED_PAYMENT_STATUSES = frozenset(_PAYMENT_STEPS[-1])
 
 
 class PaymentLike(Protocol):
@@ -38,6 +57,77 @@ class PaymentLike(Protocol):
     amount: int  # authorised (or charged) amount, minor units
     captured_amount: int
     refunded_amount: int
+
+
+class DisputablePayment(Protocol):
+    status: str
+    disputed: bool
+
+
+class ShipmentLineLike(Protocol):
+    order_line_id: int
+    quantity: int
+
+
+class ShipmentLike(Protocol):
+    status: str  # "voided" ships nothing
+
+    @property
+    def lines(self) -> Sequence[ShipmentLineLike]: ...
+
+
+class OrderLineLike(Protocol):
+    id: int
+    quantity: int  # owed now
+    requires_shipping: bool
+
+
+_Payment = TypeVar("_Payment", bound=DisputablePayment)
+
+
+def next_payment_status(current: str, reported: str | None) -> str:
+    """The status a payment takes when its gateway reports ``reported`` (None: not said).
+
+    A payment never goes back a step (:data:`PAYMENT_RANK`), so a stale or
+    replayed report changes nothing, and money captured stays captured: a
+    late ``failed`` or ``voided`` does not undo a capture.
+    """
+    if not reported or PAYMENT_RANK.get(reported, 0) < PAYMENT_RANK.get(current, 0):
+        return current
+    if current == "captured" and reported in ENDED_PAYMENT_STATUSES:
+        return current
+    return reported
+
+
+def blocking_payments(payments: Iterable[_Payment]) -> list[_Payment]:
+    """The payments that stop an order from being confirmed: failed, voided or disputed."""
+    return [p for p in payments if p.status in ENDED_PAYMENT_STATUSES or p.disputed]
+
+
+def units_shipped(shipments: Iterable[ShipmentLike]) -> Counter[int]:
+    """Units of each line (by line id) shipped by the shipments that were not voided."""
+    shipped: Counter[int] = Counter()
+    for shipment in shipments:
+        if shipment.status != "voided":
+            for line in shipment.lines:
+                shipped[line.order_line_id] += line.quantity
+    return shipped
+
+
+def units_open(
+    lines: Iterable[OrderLineLike], shipped: Mapping[int, int], *, shipping_only: bool = False
+) -> dict[int, int]:
+    """Units of each line (by line id) owed and not shipped yet; lines with none open are left out.
+
+    :param shipped: what :func:`units_shipped` counts.
+    :param shipping_only: leave out lines no warehouse ships (gift cards, digital goods).
+    """
+    return {
+        line.id: line.quantity - shipped.get(line.id, 0)
+        for line in lines
+        if line.quantity - shipped.get(line.id, 0) > 0
+        and (line.requires_shipping or not shipping_only)
+    }
 
 
 def financial_status(payments: Iterable[PaymentLike], total: int, fallback: str = "pending") -> str:
@@ -51,7 +141,7 @@ def financial_status(payments: Iterable[PaymentLike], total: int, fallback: str 
     payments = list(payments)
     if not payments:
         return fallback if fallback in FINANCIAL_STATUSES else "pending"
-    live = [p for p in payments if p.status not in ("failed", "voided")]
+    live = [p for p in payments if p.status not in ENDED_PAYMENT_STATUSES]
     if not live:
         # Nothing usable: voided wins over failed when both are there, since a
         # void is a decision and a failure only an attempt.

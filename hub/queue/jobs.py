@@ -260,10 +260,6 @@ def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
     return delay
 
 
-def default_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-
-
 @dataclass(frozen=True)
 class Outcome:
     """How a job's run ended, to be written by its lease holder."""

@@ -35,7 +35,8 @@ from hub.core import lifecycle
 from hub.core.exceptions import Conflict, NotFound, ValidationError
 from hub.core.money import Money, MoneyError
 from hub.inventory import levels as inventory
-from hub.orders import actions
+from hub.orders import records, transitions
+from hub.orders.payments import request_refund
 from hub.orders.serialize import money, return_json
 from hub.store.models import (
     Job,
@@ -85,7 +86,7 @@ def get_return(session: Session, return_id: int) -> Return:
     ret = session.get(Return, return_id)
     if ret is None:
         raise NotFound(f"return {return_id} does not exist")
-    actions.get_order(session, ret.order_id)
+    records.get_order(session, ret.order_id)
     session.refresh(ret)
     return ret
 
@@ -260,7 +261,7 @@ def refundable_by_payment(session: Session, order: Order) -> list[tuple[Payment,
 
 def create_return(session: Session, order_id: int, request: ReturnRequest, *, actor: str) -> Return:
     """Open a return for some shipped units of an order (status ``requested``)."""
-    order = actions.get_order(session, order_id)
+    order = records.get_order(session, order_id)
     if order.status not in RETURNABLE_STATUSES:
         raise ValidationError(
             f"order {order.label} is {order.status}: only orders that shipped "
@@ -537,7 +538,7 @@ def refund_return(
         take = min(left, can)
         if take <= 0:
             break
-        actions.request_refund(
+        request_refund(
             session,
             payment,
             take,
@@ -561,7 +562,7 @@ def refund_return(
     everything = all(
         done.get(line.id, 0) >= line.quantity for line in order.lines if line.quantity > 0
     )
-    actions.apply_event(
+    transitions.apply_event(
         session,
         order,
         "return" if everything else "return_partial",
@@ -601,7 +602,7 @@ def _record(
 ) -> None:
     ret.updated_at = utcnow()
     session.flush()
-    actions.record(
+    records.record(
         session,
         order,
         name,

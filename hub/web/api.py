@@ -31,7 +31,7 @@ from hub.channels import manage as channels
 from hub.core.exceptions import ConcurrencyError, Conflict, NotFound, ValidationError
 from hub.core.money import Money, MoneyError
 from hub.inventory import levels as inventory
-from hub.orders import actions
+from hub.orders import commands, intake, records
 from hub.orders.schemas import ManualOrderSchema
 from hub.orders.serialize import iso, order_detail, order_summary
 from hub.queue import jobs
@@ -469,7 +469,7 @@ def list_orders(query):
 
 def _order_json(order_id: int) -> dict[str, Any]:
     with get_hub().db.read() as db:
-        order = db.scalars(actions.order_query().where(Order.id == order_id)).one_or_none()
+        order = db.scalars(records.order_query().where(Order.id == order_id)).one_or_none()
         if order is None:
             raise NotFound(f"order {order_id} does not exist")
         return order_detail(order)
@@ -506,18 +506,18 @@ def create_order(body):
     hub = get_hub()
     with hub.db.transaction() as db:
         channel = channels.ensure_manual_channel(hub, db)
-        existing = actions.find_order(db, channel.id, body.external_id, lock=False)
+        existing = records.find_order(db, channel.id, body.external_id, lock=False)
         created = existing is None
         if created:
             try:
-                order_id = actions.upsert_order(db, channel, body, actor=g.caller.actor).order.id
+                order_id = intake.upsert_order(db, channel, body, actor=g.caller.actor).order.id
             except ConcurrencyError:
                 created = False  # the same order, sent twice at once: the other one won
         else:
             order_id = existing.id
     if not created:
         with hub.db.read() as db:
-            order_id = actions.find_order(db, channel.id, body.external_id, lock=False).id
+            order_id = records.find_order(db, channel.id, body.external_id, lock=False).id
     response = jsonify(_order_json(order_id))
     response.status_code = 201 if created else 200
     response.headers["Location"] = url_for("api.get_order", order_id=order_id)
@@ -538,7 +538,9 @@ def transition_order(order_id: int, body):
     The same status again is a no-op."""
     hub = get_hub()
     with hub.db.transaction() as db:
-        actions.transition(db, order_id, body["event"], actor=g.caller.actor, reason=body["reason"])
+        commands.transition(
+            db, order_id, body["event"], actor=g.caller.actor, reason=body["reason"]
+        )
     return jsonify(_order_json(order_id))
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from hub import hookimpl
 from hub.core.exceptions import ConcurrencyError, InvalidTransition, ValidationError
 from hub.core.order import Line, PaymentData, PaymentUpdate, RefundData, ShipmentData
-from hub.orders import actions
+from hub.orders import commands, intake, payments, records, shipments, transitions
 from hub.store.models import Channel, Job, Order, OrderAuditEvent
 from hub.testing import order_data
 
@@ -21,7 +21,7 @@ def _manual(session) -> Channel:
 
 def _upsert(hub, **overrides):
     with hub.db.transaction() as session:
-        result = actions.upsert_order(
+        result = intake.upsert_order(
             session, _manual(session), order_data(**overrides), actor="test"
         )
         return result.order.id, result.created, result.changed
@@ -29,7 +29,7 @@ def _upsert(hub, **overrides):
 
 def _order(hub, order_id) -> Order:
     with hub.db.read() as session:
-        order = session.scalars(actions.order_query().where(Order.id == order_id)).one()
+        order = session.scalars(records.order_query().where(Order.id == order_id)).one()
         _ = order.channel.slug
         return order
 
@@ -70,7 +70,7 @@ def test_a_new_order_is_audited_and_its_follow_up_jobs_are_written_with_it(any_h
 def test_transitions_write_who_when_from_to_and_why(any_hub, run_jobs):
     order_id, *_ = _upsert(any_hub, external_id="A4")
     with any_hub.db.transaction() as session:
-        actions.hold(session, order_id, "check the address", actor="user:ann@example.com")
+        transitions.hold(session, order_id, "check the address", actor="user:ann@example.com")
     order = _order(any_hub, order_id)
     held = order.events[-1]
     assert (held.name, held.actor, held.from_status, held.to_status, held.reason) == (
@@ -88,7 +88,7 @@ def test_an_illegal_event_names_the_order_its_status_and_the_event(any_hub):
     order_id, *_ = _upsert(any_hub, external_id="A5", number="#5005")
     with pytest.raises(InvalidTransition) as info:
         with any_hub.db.transaction() as session:
-            actions.transition(session, order_id, "deliver", actor="test")
+            commands.transition(session, order_id, "deliver", actor="test")
     assert (
         "#5005" in str(info.value) and "pending" in str(info.value) and "deliver" in str(info.value)
     )
@@ -100,7 +100,7 @@ def test_repeating_the_current_state_is_a_no_op_with_no_new_audit_event(any_hub,
     run_jobs(any_hub)
     before = len(_order(any_hub, order_id).events)
     with any_hub.db.transaction() as session:
-        actions.confirm(session, order_id, actor="test")
+        transitions.confirm(session, order_id, actor="test")
     order = _order(any_hub, order_id)
     assert order.status == "confirmed" and len(order.events) == before
 
@@ -109,13 +109,13 @@ def test_a_hold_needs_a_reason_and_release_runs_the_checks_again(any_hub, run_jo
     order_id, *_ = _upsert(any_hub, external_id="A7")
     with pytest.raises(ValidationError, match="reason"):
         with any_hub.db.transaction() as session:
-            actions.hold(session, order_id, "", actor="test")
+            transitions.hold(session, order_id, "", actor="test")
     with any_hub.db.transaction() as session:
-        actions.hold(session, order_id, "customer called", actor="test")
+        transitions.hold(session, order_id, "customer called", actor="test")
     run_jobs(any_hub)
     assert _order(any_hub, order_id).status == "on_hold"
     with any_hub.db.transaction() as session:
-        actions.release(session, order_id, actor="test")
+        transitions.release(session, order_id, actor="test")
     run_jobs(any_hub)
     order = _order(any_hub, order_id)
     assert order.status == "confirmed" and order.hold_reasons == []
@@ -132,7 +132,7 @@ def test_a_failed_payment_holds_the_order_instead_of_confirming_it(any_hub, run_
     assert order.status == "on_hold" and order.hold_reasons == ["payment_failed"]
     with pytest.raises(ValidationError, match="pay_1"):
         with any_hub.db.transaction() as session:
-            actions.confirm(session, order_id, actor="test")
+            transitions.confirm(session, order_id, actor="test")
 
 
 def test_a_lost_update_is_detected_not_silently_overwritten(any_hub):
@@ -158,7 +158,7 @@ def test_lines_changed_on_the_channel_after_fulfilment_started_hold_the_order(an
     order_id, *_ = _upsert(any_hub, external_id="A10", updated_at=T0)
     run_jobs(any_hub)
     with any_hub.db.transaction() as session:
-        actions.start_fulfillment(session, order_id, actor="test")
+        transitions.start_fulfillment(session, order_id, actor="test")
     _upsert(
         any_hub,
         external_id="A10",
@@ -208,7 +208,7 @@ def test_shipments_move_the_order_to_partially_shipped_then_shipped_once_each(an
     )
     run_jobs(any_hub)
     with any_hub.db.transaction() as session:
-        actions.ship(
+        shipments.ship(
             session,
             order_id,
             ShipmentData(external_id="S1", carrier="UPS", tracking_number="1Z1", lines={"A": 2}),
@@ -218,7 +218,7 @@ def test_shipments_move_the_order_to_partially_shipped_then_shipped_once_each(an
     assert (order.status, order.fulfillment_status) == ("partially_shipped", "partial")
     for _ in range(2):  # the same shipment reported twice is recorded once
         with any_hub.db.transaction() as session:
-            actions.ship(
+            shipments.ship(
                 session, order_id, ShipmentData(external_id="S2", lines={"B": 1}), actor="test"
             )
     order = _order(any_hub, order_id)
@@ -229,7 +229,7 @@ def test_shipments_move_the_order_to_partially_shipped_then_shipped_once_each(an
     )
     with pytest.raises(InvalidTransition, match="is shipped: cannot ship"):
         with any_hub.db.transaction() as session:
-            actions.ship(
+            shipments.ship(
                 session, order_id, ShipmentData(external_id="S3", lines={"A": 1}), actor="test"
             )
 
@@ -238,9 +238,9 @@ def test_a_voided_label_undoes_its_shipment(any_hub, run_jobs):
     order_id, *_ = _upsert(any_hub, external_id="A13")
     run_jobs(any_hub)
     with any_hub.db.transaction() as session:
-        actions.ship(session, order_id, ShipmentData(external_id="S1"), actor="test")
+        shipments.ship(session, order_id, ShipmentData(external_id="S1"), actor="test")
     with any_hub.db.transaction() as session:
-        actions.void_shipment(session, order_id, "S1", actor="test")
+        shipments.void_shipment(session, order_id, "S1", actor="test")
     order = _order(any_hub, order_id)
     assert (order.status, order.fulfillment_status) == ("processing", "unfulfilled")
 
@@ -255,7 +255,7 @@ def test_payment_facts_drive_financial_status_and_stale_ones_change_nothing(any_
 
     def update(**kw):
         with any_hub.db.transaction() as session:
-            actions.apply_payment_update(
+            payments.apply_payment_update(
                 session, PaymentUpdate(reference="pi_1", **kw), actor="test"
             )
 
@@ -310,10 +310,10 @@ def test_a_person_ships_everything_open_by_the_ship_event_and_repeating_it_is_ha
     run_jobs(any_hub)
     with pytest.raises(InvalidTransition):  # confirmed: fulfilment must start first
         with any_hub.db.transaction() as session:
-            actions.transition(session, order_id, "ship", actor="test")
+            commands.transition(session, order_id, "ship", actor="test")
     for event in ("start_fulfillment", "ship", "ship"):
         with any_hub.db.transaction() as session:
-            actions.transition(session, order_id, event, actor="test")
+            commands.transition(session, order_id, event, actor="test")
     order = _order(any_hub, order_id)
     assert (order.status, order.fulfillment_status, len(order.shipments)) == (
         "shipped",
@@ -326,4 +326,4 @@ def test_events_that_follow_from_facts_cannot_be_asked_for_by_name(any_hub):
     order_id, *_ = _upsert(any_hub, external_id="A16")
     with pytest.raises(InvalidTransition):
         with any_hub.db.transaction() as session:
-            actions.transition(session, order_id, "unship", actor="test")
+            commands.transition(session, order_id, "unship", actor="test")

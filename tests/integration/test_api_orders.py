@@ -11,7 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from hub.channels.manage import create_channel
 from hub.core.exceptions import ConcurrencyError
 from hub.core.order import Customer
-from hub.orders import actions
+from hub.orders import commands, intake, transitions
 from hub.store.models import Order, OrderAuditEvent
 from hub.testing import WebhookTestPlugin, order_data
 
@@ -251,13 +251,13 @@ def test_list_filters(api, hub, make_order):
         shop = create_channel(
             hub, session, name="Shop", connector="webhook_test", config={"webhook_secret": "s"}
         )
-        in_shop = actions.upsert_order(
+        in_shop = intake.upsert_order(
             session, shop, order_data(external_id="S1", number="#S1"), actor="test"
         ).order.id
     pending = make_order(hub, customer=Customer(email="zed@example.com"))
     confirmed = make_order(hub, number="#2002")
     with hub.db.transaction() as session:
-        actions.confirm(session, confirmed, actor="test")
+        transitions.confirm(session, confirmed, actor="test")
         session.execute(
             update(Order)
             .where(Order.id == in_shop)
@@ -392,7 +392,7 @@ def test_a_lost_update_race_is_a_409_conflict(api, hub, make_order, monkeypatch,
     def racing(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(actions, "transition", racing)
+    monkeypatch.setattr(commands, "transition", racing)
     response = api.post(f"/api/v1/orders/{oid}/transitions", json={"event": "confirm"})
 
     assert response.status_code == 409

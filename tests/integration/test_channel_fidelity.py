@@ -18,7 +18,7 @@ from hub.channels import inbox
 from hub.channels.manage import create_channel
 from hub.integration.sandbox import serve
 from hub.inventory.levels import LevelChange, set_on_hand, upsert_location
-from hub.orders import actions
+from hub.orders import records
 from hub.pipeline import handlers as flow
 from hub.queue.jobs import Worker, enqueue
 from hub.store.models import Job, Order, StockLevel, utcnow
@@ -91,7 +91,7 @@ class World:
     def order(self) -> Order:
         with self.hub.db.read() as session:
             order = session.scalars(
-                actions.order_query().where(Order.external_id == str(self.order_id))
+                records.order_query().where(Order.external_id == str(self.order_id))
             ).one()
             _ = [e.name for e in order.events], [s.lines for s in order.shipments]
             session.expunge_all()

@@ -12,7 +12,7 @@ from hub import hookimpl
 from hub.channels.manage import create_channel
 from hub.channels.port import ChannelPort
 from hub.core.order import Customer, Line, PaymentData
-from hub.orders import actions
+from hub.orders import bulk_intake, intake
 from hub.queue.jobs import retry
 from hub.store.db import Database
 from hub.store.models import Channel, Job, Order, OrderAuditEvent, Payment
@@ -128,13 +128,13 @@ def test_a_pulled_page_is_stored_alike_with_or_without_bulk_creation(fresh_hubs)
 def upsert_calls(monkeypatch) -> list[str]:
     """The external ids that go through ``upsert_order`` one by one, in order."""
     calls: list[str] = []
-    real = actions.upsert_order
+    real = intake.upsert_order
 
     def spy(session, channel, data, *, actor):
         calls.append(data.external_id)
         return real(session, channel, data, actor=actor)
 
-    monkeypatch.setattr(actions, "upsert_order", spy)
+    monkeypatch.setattr(intake, "upsert_order", spy)
     return calls
 
 
@@ -268,7 +268,7 @@ def test_an_order_created_by_a_webhook_after_the_pull_looked_loses_nothing_and_d
     hub = fresh_hubs(plugins=[WebhookTestPlugin()])
     channel_id = shop_channel(hub)
     ChannelPort(hub, channel_id).upsert_orders([order(2, notes="from the webhook")])
-    monkeypatch.setattr(actions, "existing_orders", lambda *args, **kwargs: set())
+    monkeypatch.setattr(bulk_intake, "existing_orders", lambda *args, **kwargs: set())
     calls = upsert_calls(monkeypatch)
     ChannelPort(hub, channel_id).upsert_orders(
         [order(1), order(2, minutes=1), order(3)], cursor={"page": 1}
@@ -311,7 +311,7 @@ def test_a_webhook_racing_the_pull_on_postgresql_loses_nothing_and_doubles_nothi
     channel_id = shop_channel(hub)
     webhook = hub.db.sessions()
     webhook.begin()
-    actions.upsert_order(
+    intake.upsert_order(
         webhook, webhook.get(Channel, channel_id), order(2, notes="from the webhook"), actor="test"
     )
     outcome: dict = {}

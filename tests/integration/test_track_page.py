@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hub.core.order import PaymentData, ShipmentData
-from hub.orders import actions
+from hub.orders import shipments, transitions
 from hub.store.models import Order
 from hub.web.track import tracking_link
 
@@ -23,10 +23,10 @@ def test_the_page_needs_no_sign_in_and_shows_status_items_and_tracking(hub, clie
         payments=[PaymentData(reference="pi_secret_ref_42", amount=4498, status="captured")],
     )
     with hub.db.transaction() as db:
-        actions.hold(db, order_id, "fraud_check_manual", actor="test")
-        actions.confirm(db, order_id, actor="test")
-        actions.start_fulfillment(db, order_id, actor="test")
-        actions.ship(
+        transitions.hold(db, order_id, "fraud_check_manual", actor="test")
+        transitions.confirm(db, order_id, actor="test")
+        transitions.start_fulfillment(db, order_id, actor="test")
+        shipments.ship(
             db,
             order_id,
             ShipmentData(
@@ -64,25 +64,25 @@ def test_plain_words_for_each_status(hub, client, make_order):
     token = _token(hub, order_id)
     assert "Received" in client.get(f"/track/{token}").get_data(as_text=True)
     with hub.db.transaction() as db:
-        actions.hold(db, order_id, "address_incomplete", actor="test")
+        transitions.hold(db, order_id, "address_incomplete", actor="test")
     held = client.get(f"/track/{token}").get_data(as_text=True)
     assert "Being reviewed" in held and "address_incomplete" not in held
     with hub.db.transaction() as db:
-        actions.cancel(db, order_id, actor="test")
+        transitions.cancel(db, order_id, actor="test")
     assert "Cancelled" in client.get(f"/track/{token}").get_data(as_text=True)
 
 
 def test_a_voided_shipment_is_not_shown(hub, client, make_order):
     order_id = make_order(hub)
     with hub.db.transaction() as db:
-        actions.confirm(db, order_id, actor="test")
-        actions.ship(
+        transitions.confirm(db, order_id, actor="test")
+        shipments.ship(
             db,
             order_id,
             ShipmentData(external_id="s1", carrier="FedEx", tracking_number="VOIDME1"),
             actor="test",
         )
-        actions.void_shipment(db, order_id, "s1", actor="test")
+        shipments.void_shipment(db, order_id, "s1", actor="test")
     html = client.get(f"/track/{_token(hub, order_id)}").get_data(as_text=True)
     assert "VOIDME1" not in html
 

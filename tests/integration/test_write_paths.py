@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from hub.core.exceptions import ConcurrencyError
 from hub.core.order import PaymentData
-from hub.orders import actions
+from hub.orders import intake
 from hub.queue.jobs import enqueue
 from hub.store.models import Channel, Job, Order, OrderAuditEvent, Payment
 from hub.testing import order_data
@@ -21,17 +21,17 @@ def test_losing_the_race_to_create_an_order_spoils_nothing_else_in_the_transacti
     any_hub, monkeypatch
 ):
     with any_hub.db.transaction() as session:
-        actions.upsert_order(
+        intake.upsert_order(
             session, _manual(session), order_data(external_id="RACE"), actor="test"
         )
     # Another writer stored RACE after our lookup found nothing: our insert must lose cleanly.
-    monkeypatch.setattr(actions, "find_order", lambda *args, **kwargs: None)
+    monkeypatch.setattr(intake, "find_order", lambda *args, **kwargs: None)
     with any_hub.db.transaction() as session:
-        kept = actions.upsert_order(
+        kept = intake.upsert_order(
             session, _manual(session), order_data(external_id="KEPT"), actor="test"
         ).order.id
         with pytest.raises(ConcurrencyError, match="created concurrently"):
-            actions.upsert_order(
+            intake.upsert_order(
                 session, _manual(session), order_data(external_id="RACE"), actor="test"
             )
         enqueue(session, "notify", {"after": "the race"})
@@ -56,7 +56,7 @@ def test_a_new_order_is_stored_whole_with_its_payment_and_derived_statuses(any_h
     )
     data.payments[0].amount = data.payments[0].captured_amount = data.total or data.computed_total
     with any_hub.db.transaction() as session:
-        order_id = actions.upsert_order(session, _manual(session), data, actor="test").order.id
+        order_id = intake.upsert_order(session, _manual(session), data, actor="test").order.id
     with any_hub.db.read() as session:
         order = session.get(Order, order_id)
         assert (order.financial_status, order.fulfillment_status, order.version) == (

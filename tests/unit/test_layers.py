@@ -68,7 +68,7 @@ def imports(name: str, path: Path) -> Iterator[tuple[int, str]]:
 
 
 def package_of(module: str) -> str | None:
-    """The package of the house a module belongs to (``hub.orders.actions`` -> ``hub.orders``)."""
+    """The package of the house a module belongs to (``hub.orders.intake`` -> ``hub.orders``)."""
     parts = module.split(".")
     if parts[0] != "hub" or len(parts) < 2:
         return None
@@ -135,7 +135,7 @@ def test_plugins_use_only_the_plugin_api():
 @pytest.mark.parametrize(
     "source, expected",
     [
-        ("from hub.orders import actions\n", "hub.orders.actions"),
+        ("from hub.orders import intake\n", "hub.orders.intake"),
         ("def f():\n    from hub.web import create_app\n", "hub.web.create_app"),
         (
             "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import hub.cli.main\n",

@@ -2,7 +2,7 @@
 
 Every view of this blueprint needs a signed-in user except the sign-in page
 itself; an anonymous request is sent to sign in. Views are thin: they parse
-the form, call one function of the hub (``hub.orders.actions``, ``hub.channels.manage``,
+the form, call one function of the hub (``hub.orders.commands``, ``hub.channels.manage``,
 ``hub.inventory.levels``, ``hub.queue.jobs``, ``hub.channels.inbox``) and redirect with a message.
 """
 

@@ -6,7 +6,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 
 from hub.core.lifecycle import EVENT_NAMES, STATUSES, allowed_events
-from hub.orders import actions
+from hub.orders import commands, records
 from hub.orders.serialize import order_detail
 from hub.store.models import Channel, Order
 from hub.web import get_hub
@@ -77,7 +77,7 @@ def orders():
 @bp.get("/orders/<int:order_id>")
 def order(order_id: int):
     with get_hub().db.read() as db:
-        found = db.scalars(actions.order_query().where(Order.id == order_id)).one_or_none()
+        found = db.scalars(records.order_query().where(Order.id == order_id)).one_or_none()
         if found is None:
             abort(404)
         detail = order_detail(found)
@@ -107,7 +107,7 @@ def transition(order_id: int):
         return redirect(url_for("admin.order", order_id=order_id))
     try:
         with get_hub().db.transaction() as db:
-            changed = actions.transition(db, order_id, event, actor=g.user.actor, reason=reason)
+            changed = commands.transition(db, order_id, event, actor=g.user.actor, reason=reason)
             label, status = changed.label, changed.status
     except Exception as exc:  # noqa: BLE001  (shown to the person, logged when unexpected)
         flash_error(exc)

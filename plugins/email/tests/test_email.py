@@ -12,7 +12,7 @@ from hub.channels.manage import create_channel
 from hub.core.exceptions import ValidationError
 from hub.core.order import PaymentUpdate, RefundData, ShipmentData
 from hub.notifications import outbox as notifications
-from hub.orders import actions
+from hub.orders import payments, records, shipments, transitions
 from hub.queue.jobs import retry
 from hub.store.models import Job, Order, utcnow
 from plugins.email.tests.conftest import SmtpServer
@@ -213,7 +213,7 @@ def test_the_shipped_email_links_the_carrier_tracking_and_the_order_page(
     order_id = make_order(hub, number="#1002")
     run_jobs(hub)
     with hub.db.transaction() as session:
-        actions.ship(
+        shipments.ship(
             session,
             order_id,
             ShipmentData(
@@ -245,10 +245,10 @@ def test_cancelled_and_refunded_emails(hub, smtp_server, make_order, run_jobs):
     order_id = make_order(hub, number="#1003")
     run_jobs(hub)
     with hub.db.transaction() as session:
-        actions.cancel(session, order_id, actor="user:ann", reason="out of stock")
+        transitions.cancel(session, order_id, actor="user:ann", reason="out of stock")
     run_jobs(hub)
     with hub.db.transaction() as session:  # a payment taken outside the hub, refunded by hand
-        order = actions.get_order(session, order_id)
+        order = records.get_order(session, order_id)
         from hub.store.models import Payment
 
         order.payments.append(
@@ -261,7 +261,7 @@ def test_cancelled_and_refunded_emails(hub, smtp_server, make_order, run_jobs):
             )
         )
         session.flush()
-        actions.apply_payment_update(
+        payments.apply_payment_update(
             session,
             PaymentUpdate(
                 reference="pi_1",

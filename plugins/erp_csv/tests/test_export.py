@@ -15,7 +15,7 @@ from sqlalchemy import select
 from hub.channels import erp_ledgers as ledgers
 from hub.core.order import Line
 from hub.inventory.levels import LevelChange, set_on_hand
-from hub.orders import actions
+from hub.orders import transitions
 from hub.store.models import ErpExportedOrder, Order
 from hub.testing import TEST_SECRET_KEY
 from plugins.erp_csv.tests.conftest import make_erp
@@ -49,7 +49,7 @@ def test_confirmed_orders_are_exported_once_and_again_only_when_they_change(
     first, second = confirmed_orders(erp, make_order, run_jobs)
     held = make_order(erp.hub, external_id="HELD")
     with erp.hub.db.transaction() as session:  # on hold: not exported (yet)
-        actions.hold(session, held, "address check", actor="user:ann")
+        transitions.hold(session, held, "address check", actor="user:ann")
 
     assert erp.run("erp.export") == "succeeded"
     [name] = exported(erp)
@@ -60,7 +60,7 @@ def test_confirmed_orders_are_exported_once_and_again_only_when_they_change(
     assert exported(erp) == [name]  # nothing changed: nothing written
 
     with erp.hub.db.transaction() as session:
-        actions.cancel(session, second, actor="user:ann", reason="customer called")
+        transitions.cancel(session, second, actor="user:ann", reason="customer called")
     assert erp.run("erp.export") == "succeeded"
 
     files = exported(erp)

@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from hub.channels.manage import create_channel, ensure_manual_channel
-from hub.orders import actions
+from hub.orders import intake
 from hub.queue.jobs import enqueue
 from hub.runtime.hub import Hub
 from hub.store import migrate
@@ -75,7 +75,7 @@ def main() -> None:
                     },
                 ).id
                 for n in range(args.orders):
-                    actions.upsert_order(
+                    intake.upsert_order(
                         session, manual, order_data(external_id=f"M{n}"), actor="measure"
                     )
             started = time.perf_counter()

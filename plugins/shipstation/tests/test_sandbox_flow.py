@@ -11,7 +11,8 @@ from hub.channels.manage import ensure_manual_channel
 from hub.channels.port import ChannelPort
 from hub.core.order import Line
 from hub.integration.connectors import ChannelInfo
-from hub.orders import actions
+from hub.orders import intake, records, transitions
+from hub.orders.shipments import plan_fulfillment
 from hub.pipeline.handlers import enqueue_shipping_flush
 from hub.queue.jobs import Worker, enqueue
 from hub.store.models import FulfillmentGroup, Job, Order, WebhookEvent, utcnow
@@ -34,7 +35,7 @@ def webhook_url(hub_url: str, token: str = WEBHOOK_TOKEN) -> str:
 
 def order_state(hub, order_id: int):
     with hub.db.read() as session:
-        order = session.scalars(actions.order_query().where(Order.id == order_id)).one()
+        order = session.scalars(records.order_query().where(Order.id == order_id)).one()
         return order.status, [
             (
                 s.external_id,
@@ -261,12 +262,12 @@ def test_split_orders_become_one_shipstation_order_per_group(
         ],
     )
     with hub.db.transaction() as session:
-        order = actions.confirm(session, order_id, actor="test")
+        order = transitions.confirm(session, order_id, actor="test")
         shirt, mug = order.lines
-        actions.plan_fulfillment(
+        plan_fulfillment(
             session, order, [("EAST", {shirt.id: 2}), ("WEST", {mug.id: 1})], channel_id
         )
-        actions.apply_event(session, order, "start_fulfillment", actor="test")
+        transitions.apply_event(session, order, "start_fulfillment", actor="test")
     run_all(hub)
     first, second = groups_of(hub, order_id)
     assert (first.key, second.key) == (f"hub-{order_id}", f"hub-{order_id}-2")
@@ -294,8 +295,8 @@ def test_a_cancellation_reaches_shipstation_unless_the_order_shipped_there(
     shipped, shipped_key = submitted_order(hub, make_order)
     sandbox.create_label(shipped_key)  # the hub has not heard yet
     with hub.db.transaction() as session:
-        actions.cancel(session, kept, actor="test", reason="customer asked")
-        actions.cancel(session, shipped, actor="test", reason="customer asked")
+        transitions.cancel(session, kept, actor="test", reason="customer asked")
+        transitions.cancel(session, shipped, actor="test", reason="customer asked")
     run_all(hub)
     assert sandbox.order(kept_key)["orderStatus"] == "cancelled"
     assert groups_of(hub, kept)[0].status == "cancelled"
@@ -316,7 +317,7 @@ def test_a_shipment_the_hub_cannot_take_waits_as_a_dead_job_and_the_others_go_on
     cancelled, cancelled_key = submitted_order(hub, make_order)
     fine, fine_key = submitted_order(hub, make_order)
     with hub.db.transaction() as session:
-        actions.cancel(session, cancelled, actor="test", reason="fraud")
+        transitions.cancel(session, cancelled, actor="test", reason="fraud")
     sandbox.create_label(cancelled_key)  # shipped at the warehouse before the cancel arrived
     sandbox.create_label(fine_key)
     poll(hub, channel_id)
@@ -418,12 +419,12 @@ def test_250_groups_go_in_three_bulk_calls_within_the_limit(pg_hub, sandbox, shi
     with hub.db.transaction() as session:
         manual = ensure_manual_channel(hub, session)
         for n in range(250):
-            order = actions.upsert_order(
+            order = intake.upsert_order(
                 session, manual, order_data(external_id=f"B{n}", number=f"#B{n}"), actor="test"
             ).order
-            actions.apply_event(session, order, "confirm", actor="test")
-            actions.plan_fulfillment(session, order, [("", {order.lines[0].id: 2})], channel_id)
-            actions.apply_event(session, order, "start_fulfillment", actor="test")
+            transitions.apply_event(session, order, "confirm", actor="test")
+            plan_fulfillment(session, order, [("", {order.lines[0].id: 2})], channel_id)
+            transitions.apply_event(session, order, "start_fulfillment", actor="test")
         enqueue_shipping_flush(session, channel_id)
     run_all(hub, kinds=("shipping.flush",))
     assert sandbox.count("POST", "/orders/createorders") == 3
@@ -467,12 +468,12 @@ def _processing_orders(hub, channel_id: int, count: int) -> list[int]:
         manual = ensure_manual_channel(hub, session)
         ids = []
         for n in range(count):
-            order = actions.upsert_order(
+            order = intake.upsert_order(
                 session, manual, order_data(external_id=f"C{n}", number=f"#C{n}"), actor="test"
             ).order
-            actions.apply_event(session, order, "confirm", actor="test")
-            actions.plan_fulfillment(session, order, [("", {order.lines[0].id: 2})], channel_id)
-            actions.apply_event(session, order, "start_fulfillment", actor="test")
+            transitions.apply_event(session, order, "confirm", actor="test")
+            plan_fulfillment(session, order, [("", {order.lines[0].id: 2})], channel_id)
+            transitions.apply_event(session, order, "start_fulfillment", actor="test")
             ids.append(order.id)
         return ids
 
@@ -502,7 +503,7 @@ def test_two_flushes_at_once_send_each_group_once_and_a_cancel_in_flight_still_a
             orders
         ):  # the first call: the other flush and a cancel happen meanwhile
             with hub.db.transaction() as session:
-                actions.cancel(session, order_ids[0], actor="test", reason="changed mind")
+                transitions.cancel(session, order_ids[0], actor="test", reason="changed mind")
             second = Worker(hub, worker_id="second-worker", kinds=("order.event", "shipping.flush"))
             assert second.run_until_idle() >= 2
         return real_submit(connector, orders)

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from hub.core.order import ShipmentData
 from hub.integration.connectors import StockLevel
-from hub.orders import actions
+from hub.orders import shipments
 from hub.queue.jobs import enqueue
 from hub.store.models import Job, Order, Shipment
 from plugins.shopify.connector import ShopifyConnector
@@ -36,7 +36,7 @@ def ship(env, raw: dict, *, tracking: str, lines: int | None = None) -> int:
             )
         ).one()
         chosen = {line.id: line.quantity for line in order.lines[:lines]} if lines else {}
-        shipment = actions.ship(
+        shipment = shipments.ship(
             session,
             order.id,
             ShipmentData(

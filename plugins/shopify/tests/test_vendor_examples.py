@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from hub.core.exceptions import SignatureError
 from hub.integration.connectors import ChannelInfo
-from hub.orders import actions
+from hub.orders import records
 from hub.store.models import Order, OrderAuditEvent
 from hub.testing import vendor_example
 from plugins.shopify.connector import ShopifyConnector
@@ -146,7 +146,7 @@ def _deliver(hub, slug, run_jobs, topic: str, body: dict) -> None:
 def _stored(hub, external_id) -> Order:
     with hub.db.read() as session:
         order = session.scalars(
-            actions.order_query().where(Order.external_id == str(external_id))
+            records.order_query().where(Order.external_id == str(external_id))
         ).one()
         _ = [e.name for e in order.events]
         session.expunge_all()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub.core.order import PaymentUpdate
-from hub.orders import actions
+from hub.orders import payments
 from hub.queue.jobs import Worker
 from hub.store.models import utcnow
 from plugins.stripe.tests.test_flow import detail, jobs, stripe_order, transition
@@ -57,7 +57,7 @@ def test_a_capture_recorded_before_the_cancellations_void_ran_is_refunded(stripe
     # The capture was in flight when the order was cancelled: it lands first.
     setup.sandbox.capture_now(pi)
     with setup.hub.db.transaction() as session:
-        actions.apply_payment_update(
+        payments.apply_payment_update(
             session,
             PaymentUpdate(
                 reference=pi, occurred_at=utcnow(), status="captured", captured_amount=4498

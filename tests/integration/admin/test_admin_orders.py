@@ -8,7 +8,7 @@ from admin_helpers import flashes
 
 from hub.channels.manage import create_channel
 from hub.core.order import Customer, PaymentData, ShipmentData
-from hub.orders import actions
+from hub.orders import intake, shipments, transitions
 from hub.store.models import Order, OrderAuditEvent
 from hub.testing import order_data
 
@@ -30,7 +30,7 @@ def test_the_list_filters_by_status_channel_and_search(browser, admin_hub, make_
     )
     make_order(admin_hub, number="#2002", customer=Customer(email="ann@example.com", name="Ann"))
     with admin_hub.db.transaction() as db:
-        actions.cancel(db, first, actor="test")
+        transitions.cancel(db, first, actor="test")
         store = create_channel(
             admin_hub,
             db,
@@ -38,7 +38,7 @@ def test_the_list_filters_by_status_channel_and_search(browser, admin_hub, make_
             connector="vault",
             config={"account": "a", "api_token": "t"},
         )
-        actions.upsert_order(db, store, order_data(external_id="77", number="#EU-77"), actor="test")
+        intake.upsert_order(db, store, order_data(external_id="77", number="#EU-77"), actor="test")
     every = browser.get("/orders").get_data(as_text=True)
     assert all(n in every for n in ("#2001", "#2002", "#EU-77"))
     cancelled = browser.get("/orders?status=cancelled").get_data(as_text=True)
@@ -85,8 +85,8 @@ def test_buttons_are_exactly_the_events_the_status_allows(browser, admin_hub, ma
         "cancel",
     ]
     with admin_hub.db.transaction() as db:
-        actions.confirm(db, order_id, actor="test")
-        actions.start_fulfillment(db, order_id, actor="test")
+        transitions.confirm(db, order_id, actor="test")
+        transitions.start_fulfillment(db, order_id, actor="test")
     # Partial shipping follows from shipments; "ship" records one for the rest.
     assert _buttons(browser.get(f"/orders/{order_id}").get_data(as_text=True)) == [
         "hold",
@@ -94,9 +94,9 @@ def test_buttons_are_exactly_the_events_the_status_allows(browser, admin_hub, ma
         "cancel",
     ]
     with admin_hub.db.transaction() as db:
-        actions.ship(db, order_id, ShipmentData(external_id="s1"), actor="test")
-        actions.deliver(db, order_id, actor="test")
-        actions.complete(db, order_id, actor="test")
+        shipments.ship(db, order_id, ShipmentData(external_id="s1"), actor="test")
+        transitions.deliver(db, order_id, actor="test")
+        transitions.complete(db, order_id, actor="test")
     html = browser.get(f"/orders/{order_id}").get_data(as_text=True)
     assert _buttons(html) == ["return_partial", "return"]
 

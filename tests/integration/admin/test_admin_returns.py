@@ -11,7 +11,7 @@ from sqlalchemy import select
 from hub.channels.manage import create_channel
 from hub.core.order import PaymentData, ShipmentData
 from hub.inventory import levels as inventory
-from hub.orders import actions
+from hub.orders import records, shipments, transitions
 from hub.store.models import Job, Order, Return, StockLevel
 
 TOTAL = 2 * 1999 + 500  # make_order: 2 × TSHIRT-M at 19.99 + 5.00 shipping
@@ -49,10 +49,10 @@ def shipped(admin_hub, make_order):
         ],
     )
     with admin_hub.db.transaction() as db:
-        actions.confirm(db, order_id, actor="test")
-        actions.start_fulfillment(db, order_id, actor="test")
-        actions.ship(db, order_id, ShipmentData(external_id="s1"), actor="test")
-        line_id = actions.get_order(db, order_id).lines[0].id
+        transitions.confirm(db, order_id, actor="test")
+        transitions.start_fulfillment(db, order_id, actor="test")
+        shipments.ship(db, order_id, ShipmentData(external_id="s1"), actor="test")
+        line_id = records.get_order(db, order_id).lines[0].id
     return order_id, line_id
 
 

@@ -7,7 +7,7 @@ from inventory_helpers import levels, order_state
 
 from hub.cli.main import main
 from hub.core.order import ShipmentData
-from hub.orders import actions
+from hub.orders import records, shipments
 from hub.testing import TEST_SECRET_KEY
 
 
@@ -54,8 +54,8 @@ def test_a_return_from_the_command_line(hub, cli, new_order, run_jobs):
     oid = new_order(hub)
     run_jobs(hub)
     with hub.db.transaction() as session:
-        actions.ship(session, oid, ShipmentData(external_id="s1"), actor="carrier")
-        line_id = actions.get_order(session, oid).lines[0].id
+        shipments.ship(session, oid, ShipmentData(external_id="s1"), actor="carrier")
+        line_id = records.get_order(session, oid).lines[0].id
     out = cli(
         "returns",
         "create",

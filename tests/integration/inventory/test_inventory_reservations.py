@@ -16,7 +16,7 @@ from hub import hookimpl
 from hub.core.exceptions import ValidationError
 from hub.core.order import ShipmentData
 from hub.inventory.levels import LevelChange, adjust_on_hand, set_on_hand
-from hub.orders import actions
+from hub.orders import intake, records, shipments, transitions
 from hub.store.models import FulfillmentGroup, StockMovement, StockReservation
 
 
@@ -64,7 +64,7 @@ def test_release_runs_the_checks_again_and_confirms_once_stock_arrived(hub, new_
     assert order_state(hub, oid).status == "on_hold"
     with hub.db.transaction() as session:
         adjust_on_hand(session, "A", "wh", 4, actor="user:ann", reason="delivery", source="ui")
-        actions.release(session, oid, actor="user:ann")
+        transitions.release(session, oid, actor="user:ann")
     run_jobs(hub)
     order = order_state(hub, oid)
     assert order.status == "confirmed" and order.hold_reasons == []
@@ -78,7 +78,7 @@ def test_cancel_releases_the_reserved_stock(any_hub, new_order, run_jobs):
     run_jobs(hub)
     assert levels(hub)[("A", "wh")] == (4, 3)
     with hub.db.transaction() as session:
-        actions.cancel(session, oid, actor="user:ann", reason="customer asked")
+        transitions.cancel(session, oid, actor="user:ann", reason="customer asked")
     assert levels(hub)[("A", "wh")] == (4, 0)
     with hub.db.read() as session:
         statuses = set(session.scalars(select(StockReservation.status)))
@@ -94,18 +94,18 @@ def test_shipping_consumes_at_the_location_that_ships_and_a_void_restores_it(
     oid = new_order(hub, ("A", 4))
     run_jobs(hub)
     with hub.db.transaction() as session:
-        line_id = actions.get_order(session, oid).lines[0].id
-        actions.ship(
+        line_id = records.get_order(session, oid).lines[0].id
+        shipments.ship(
             session, oid, ShipmentData(external_id="s1", lines={line_id: 1}), actor="carrier"
         )
     assert levels(hub)[("A", "wh")] == (9, 3)
     with hub.db.transaction() as session:
-        actions.ship(session, oid, ShipmentData(external_id="s2"), actor="carrier")
+        shipments.ship(session, oid, ShipmentData(external_id="s2"), actor="carrier")
     assert levels(hub)[("A", "wh")] == (6, 0)
     assert order_state(hub, oid).status == "shipped"
     check_invariants(hub)
     with hub.db.transaction() as session:
-        actions.void_shipment(session, oid, "s2", actor="carrier")
+        shipments.void_shipment(session, oid, "s2", actor="carrier")
     # The 3 units of the voided label are back on hand and reserved for the order again.
     assert levels(hub)[("A", "wh")] == (9, 3)
     assert order_state(hub, oid).status == "partially_shipped"
@@ -117,7 +117,7 @@ def test_every_change_is_a_movement_with_who_why_and_where(hub, new_order, run_j
     oid = new_order(hub, ("A", 2))
     run_jobs(hub)
     with hub.db.transaction() as session:
-        actions.cancel(session, oid, actor="user:bob", reason="fraud")
+        transitions.cancel(session, oid, actor="user:bob", reason="fraud")
     with hub.db.read() as session:
         moves = [
             (m.on_hand_change, m.reserved_change, m.actor, m.source)
@@ -214,10 +214,10 @@ def test_held_after_confirmation_keeps_its_stock_and_is_not_reserved_twice(
     oid = new_order(hub, ("A", 2))
     run_jobs(hub)
     with hub.db.transaction() as session:
-        actions.hold(session, oid, "address check", actor="user:ann")
+        transitions.hold(session, oid, "address check", actor="user:ann")
     assert levels(hub)[("A", "wh")] == (5, 2)
     with hub.db.transaction() as session:
-        actions.release(session, oid, actor="user:ann")
+        transitions.release(session, oid, actor="user:ann")
     run_jobs(hub)
     assert order_state(hub, oid).status == "confirmed"
     assert levels(hub)[("A", "wh")] == (5, 2)
@@ -234,9 +234,9 @@ def test_changed_lines_give_back_the_old_reservation(any_hub, new_order, run_job
     oid = new_order(hub, ("A", 2), external_id="X1", customer=Customer(email="x@example.com"))
     run_jobs(hub)
     with hub.db.transaction() as session:
-        actions.hold(session, oid, "customer called", actor="user:ann")
+        transitions.hold(session, oid, "customer called", actor="user:ann")
         channel = ensure_manual_channel(hub, session)
-        actions.upsert_order(
+        intake.upsert_order(
             session,
             channel,
             order_data(
@@ -246,7 +246,7 @@ def test_changed_lines_give_back_the_old_reservation(any_hub, new_order, run_job
             ),
             actor="user:ann",
         )
-        actions.release(session, oid, actor="user:ann")
+        transitions.release(session, oid, actor="user:ann")
     run_jobs(hub)
     assert levels(hub) == {("A", "wh"): (5, 0), ("B", "wh"): (5, 1)}
     check_invariants(hub)

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from hub.core.exceptions import Conflict, ValidationError
 from hub.core.order import Customer, PaymentData, ShipmentData
-from hub.orders import actions
+from hub.orders import payments, records, shipments
 from hub.returns import actions as returns
 from hub.returns.actions import ReturnLineRequest, ReturnRequest
 from hub.returns.schemas import ReturnCreateSchema
@@ -82,8 +82,8 @@ def shop(request, make_hub, fakes, new_order, run_jobs):
 def ship_everything(hub, oid) -> list[int]:
     """Ship the whole order in one shipment; return its line ids."""
     with hub.db.transaction() as session:
-        actions.ship(session, oid, ShipmentData(external_id="s1"), actor="carrier")
-        return [line.id for line in actions.get_order(session, oid).lines]
+        shipments.ship(session, oid, ShipmentData(external_id="s1"), actor="carrier")
+        return [line.id for line in records.get_order(session, oid).lines]
 
 
 def open_return(hub, oid, line_id, qty, **kw):
@@ -170,7 +170,7 @@ def test_a_gateway_answer_lost_in_a_crash_is_recorded_once_on_retry(shop, run_jo
     rid = open_return(hub, oid, line_id, 2)
     received(hub, rid, write_off=True)
     assert levels(hub)[("TSHIRT-M", "wh")] == (3, 0)  # written off: nothing restocked
-    real = actions.apply_payment_update
+    real = payments.apply_payment_update
     calls = {"n": 0}
 
     def crash_once(*args, **kwargs):
@@ -179,7 +179,7 @@ def test_a_gateway_answer_lost_in_a_crash_is_recorded_once_on_retry(shop, run_jo
             raise ConnectionError("database went away")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(actions, "apply_payment_update", crash_once)
+    monkeypatch.setattr(payments, "apply_payment_update", crash_once)
     with responses.RequestsMock() as rsps:
         gateway = StripeLikeStub(rsps)
         with hub.db.transaction() as session:
@@ -255,7 +255,7 @@ def test_an_order_that_did_not_ship_takes_no_return(hub, new_order, run_jobs):
     oid = new_order(hub)
     run_jobs(hub)
     with hub.db.read() as session:
-        line_id = actions.get_order(session, oid, lock=False).lines[0].id
+        line_id = records.get_order(session, oid, lock=False).lines[0].id
     with pytest.raises(ValidationError, match="is confirmed: only orders that shipped"):
         open_return(hub, oid, line_id, 1)
 

@@ -27,20 +27,25 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
 from hub.accounts.users import set_admin
 from hub.channels.manage import create_channel, ensure_manual_channel, link_channels, request_sync
-from hub.core.exceptions import ConfigError
+from hub.core.exceptions import ConfigError, NotFound
 from hub.core.money import Money
 from hub.demo.sandboxes import PAYMENT_ATTRIBUTE, Sandboxes
 from hub.inventory import levels as inventory
 from hub.runtime.hub import Hub
 from hub.store import migrate
 from hub.store.config import Settings
-from hub.store.models import Base, Job, Order, Payment, Shipment
+from hub.store.models import Base, Channel, Job, Order, Payment, Shipment
+
+if TYPE_CHECKING:
+    from hub.queue.jobs import Worker
+    from hub.queue.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -315,8 +320,8 @@ class HubServer:
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self.workers = workers
         self._worker_cls, self._scheduler_cls = Worker, Scheduler
-        self.worker = None
-        self.scheduler = None
+        self.worker: Worker | None = None
+        self.scheduler: Scheduler | None = None
         self._threads: list[threading.Thread] = []
         self._web_thread: threading.Thread | None = None
 
@@ -344,7 +349,8 @@ class HubServer:
         """Stop the scheduler, then the worker (its running jobs finish first)."""
         if self.worker is None:
             return
-        self.scheduler.shutdown()
+        if self.scheduler is not None:  # started together with the worker
+            self.scheduler.shutdown()
         self.worker.stop()
         for thread in self._threads:
             thread.join(timeout=60)
@@ -422,7 +428,7 @@ class Scenario:
     :param on_progress: called about four times a second with :func:`progress`'s answer
         plus ``placed`` (orders in the shop so far).
     :param timeout: seconds the flow may take before the run gives up (and says so).
-    :param fault_rate: share of the sandboxes' answers replaced by failures (:class:`Faults`,
+    :param fault_rate: share of the sandboxes' answers replaced by failures (their fault plans,
         held ``fault_hold`` seconds for a timeout); ``client_timeouts`` shortens the SMTP
         and outbound webhook timeouts to match (``HUB_HTTP_TIMEOUT`` does it for the rest).
     """
@@ -509,17 +515,20 @@ class Scenario:
 
     def run(self) -> Summary:
         """Run the flow to its end; return what happened, counted in the hub and at the sandboxes."""
-        hub, sandboxes, server = self.hub, self.sandboxes, self.server
-        assert hub is not None and sandboxes is not None and server is not None, (
-            "use the scenario in a with block"
-        )
+        hub, sandboxes, server, channels = self.hub, self.sandboxes, self.server, self.channels
+        assert (
+            hub is not None
+            and sandboxes is not None
+            and server is not None
+            and channels is not None
+        ), "use the scenario in a with block"
         kinds = periodic_kinds(hub)
         started = time.perf_counter()
         server.start_work()
         self._stack.callback(server.stop_work)
         with hub.db.transaction() as session:  # "sync now": the pull brings the shop's orders
-            request_sync(hub, session, _channel(session, self.channels.shopify))
-        feeder = OrderFeeder(sandboxes, f"{server.url}/webhooks/{self.channels.slugs['shopify']}")
+            request_sync(hub, session, _channel(session, channels.shopify))
+        feeder = OrderFeeder(sandboxes, f"{server.url}/webhooks/{channels.slugs['shopify']}")
         feeder.start()
         deadline = time.monotonic() + self.timeout
         timed_out = False
@@ -553,21 +562,22 @@ class Scenario:
             time.sleep(0.25)
         feeder.stop()
         if not timed_out:
-            self._export_to_erp(kinds, deadline)
+            self._export_to_erp(hub, channels, kinds, deadline)
         elapsed = time.perf_counter() - started
         server.stop_work()
         self._report(progress(hub, kinds) | {"placed": sandboxes.placed})
-        return self._summary(elapsed, timed_out)
+        return self._summary(hub, sandboxes, elapsed, timed_out)
 
     def _report(self, state: dict[str, Any]) -> None:
         if self.on_progress is not None:
             self.on_progress(state)
 
-    def _export_to_erp(self, kinds: frozenset[str], deadline: float) -> None:
+    def _export_to_erp(
+        self, hub: Hub, channels: DemoChannels, kinds: frozenset[str], deadline: float
+    ) -> None:
         """The ERP's scheduled export, now ("sync now"), and wait for it."""
-        hub = self.hub
         with hub.db.transaction() as session:
-            ids = request_sync(hub, session, _channel(session, self.channels.erp))
+            ids = request_sync(hub, session, _channel(session, channels.erp))
         while time.monotonic() < deadline:
             with hub.db.read() as session:
                 left = (
@@ -582,10 +592,9 @@ class Scenario:
                 return
             time.sleep(0.1)
 
-    def _summary(self, elapsed: float, timed_out: bool) -> Summary:
+    def _summary(self, hub: Hub, sandboxes: Sandboxes, elapsed: float, timed_out: bool) -> Summary:
         from hub.store.models import ErpExport, ErpExportedOrder, FulfillmentGroup
 
-        hub = self.hub
         with hub.db.read() as session:
             by_status = dict(
                 session.execute(select(Order.status, func.count()).group_by(Order.status)).all()
@@ -624,7 +633,7 @@ class Scenario:
             captured={
                 cur: str(Money(int(amount or 0), cur)) for cur, amount in sorted(captured.items())
             },
-            outside=self.sandboxes.counts(),
+            outside=sandboxes.counts(),
             jobs=jobs,
             dead_jobs=dead,
             open_orders=sum(by_status.get(s, 0) for s in OPEN_STATUSES),
@@ -636,10 +645,11 @@ class Scenario:
         )
 
 
-def _channel(session, channel_id: int):
-    from hub.store.models import Channel
-
-    return session.get(Channel, channel_id)
+def _channel(session: Session, channel_id: int) -> Channel:
+    channel = session.get(Channel, channel_id)
+    if channel is None:
+        raise NotFound(f"the demo's channel {channel_id} does not exist")
+    return channel
 
 
 class OrderFeeder:

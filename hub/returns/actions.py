@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, object_session
 from hub.core import lifecycle
 from hub.core.exceptions import Conflict, NotFound, ValidationError
 from hub.core.money import Money, MoneyError
+from hub.core.status import units_shipped
 from hub.inventory import levels as inventory
 from hub.orders import records, transitions
 from hub.orders.payments import request_refund
@@ -168,15 +169,6 @@ def _open_returns(session: Session, order_id: int, *, exclude: int | None = None
     return list(session.scalars(query.order_by(Return.id)))
 
 
-def shipped_quantities(order: Order) -> dict[int, int]:
-    shipped: dict[int, int] = defaultdict(int)
-    for shipment in order.shipments:
-        if shipment.status != "voided":
-            for sl in shipment.lines:
-                shipped[sl.order_line_id] += sl.quantity
-    return dict(shipped)
-
-
 def returned_quantities(returns: list[Return]) -> dict[int, int]:
     out: dict[int, int] = defaultdict(int)
     for ret in returns:
@@ -187,7 +179,7 @@ def returned_quantities(returns: list[Return]) -> dict[int, int]:
 
 def returnable_quantities(session: Session, order: Order) -> dict[int, int]:
     """Units of each line that can still be returned: shipped minus taken back by other returns."""
-    shipped = shipped_quantities(order)
+    shipped = units_shipped(order.shipments)
     taken = returned_quantities(_open_returns(session, order.id))
     return {
         line_id: qty - taken.get(line_id, 0)

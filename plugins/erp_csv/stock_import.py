@@ -238,6 +238,7 @@ def _header(
             best = (len(found), delimiter, cells, found)
         if len(found) == len(wanted):
             return delimiter, cells, found
+    assert best is not None  # the configured delimiter is always tried
     _, delimiter, cells, found = best
     missing = [wanted[k] for k in wanted if k not in found]
     shown = ", ".join(repr(c.strip()) for c in cells[:20])

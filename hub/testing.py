@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +111,7 @@ def make_hub(tmp_path, _sqlite_template, request) -> Iterator[Callable[..., Hub]
 
     def factory(
         *,
-        plugins: list[Any] = (),
+        plugins: Sequence[Any] = (),
         database_url: str | None = None,
         data_dir: Path | None = None,
         **settings,
@@ -218,7 +218,7 @@ def stored_rows(hub: Hub) -> dict[str, list]:
             key = ":".join(names.get(part, part) for part in (job.dedupe_key or "").split(":"))
             rows["jobs"].append(
                 (
-                    orders.get(job.order_id),
+                    orders.get(job.order_id) if job.order_id is not None else None,
                     key,
                     values(job, "payload", "dedupe_key", "run_at", "finished_at"),
                     payload,

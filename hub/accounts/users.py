@@ -29,7 +29,7 @@ def set_admin(session: Session, email: str, password: str) -> tuple[User, bool]:
         )
     user = session.scalars(select(User).where(User.email == email)).one_or_none()
     created = user is None
-    if created:
+    if user is None:
         user = User(email=email, password_hash="")
         session.add(user)
     user.password_hash = generate_password_hash(password)

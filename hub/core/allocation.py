@@ -16,7 +16,7 @@ most of what is still missing), which is close to minimal but not guaranteed.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from math import comb
@@ -45,14 +45,19 @@ class Site:
 #: ``[(location_code, {line_id: quantity})]``: one fulfilment group per location.
 Plan = list[tuple[str, dict[int, int]]]
 
+#: Units of a SKU a site can ship: ``avail(sku, site)``, never below 0.
+_Avail = Callable[[str, Site], int]
+#: Whether a set of sites together has every SKU's quantity.
+_Covers = Callable[[Sequence[Site]], bool]
+
 
 def order_sites(sites: Iterable[Site]) -> list[Site]:
     """Sites in routing preference: highest priority first, then by code (stable)."""
     return sorted(sites, key=lambda s: (-s.priority, s.code))
 
 
-def needs_by_sku(lines: Iterable[LineNeed]) -> Counter:
-    needed: Counter = Counter()
+def needs_by_sku(lines: Iterable[LineNeed]) -> Counter[str]:
+    needed: Counter[str] = Counter()
     for line in lines:
         if line.quantity > 0:
             needed[line.sku] += line.quantity
@@ -102,7 +107,7 @@ def route(
     return _fill(lines, chosen, avail)
 
 
-def _smallest_cover(ranked: list[Site], covers) -> list[Site] | None:
+def _smallest_cover(ranked: list[Site], covers: _Covers) -> list[Site] | None:
     n = len(ranked)
     for size in range(2, n + 1):
         if comb(n, size) > EXACT_SEARCH_LIMIT:
@@ -115,7 +120,7 @@ def _smallest_cover(ranked: list[Site], covers) -> list[Site] | None:
     return None
 
 
-def _greedy_cover(ranked: list[Site], needed: Counter, avail) -> list[Site]:
+def _greedy_cover(ranked: list[Site], needed: Counter[str], avail: _Avail) -> list[Site]:
     missing = Counter(needed)
     chosen: list[Site] = []
     left = list(ranked)
@@ -131,7 +136,7 @@ def _greedy_cover(ranked: list[Site], needed: Counter, avail) -> list[Site]:
     return order_sites(chosen)
 
 
-def _fill(lines: Sequence[LineNeed], chosen: Sequence[Site], avail) -> Plan:
+def _fill(lines: Sequence[LineNeed], chosen: Sequence[Site], avail: _Avail) -> Plan:
     left = {(s.code, sku): avail(sku, s) for s in chosen for sku in {x.sku for x in lines}}
     groups: dict[str, dict[int, int]] = {s.code: {} for s in chosen}
     for line in lines:

@@ -52,10 +52,12 @@ def run_demo(
         _logs_through(console),
         Scenario(n_orders, data_dir=data_dir, port=port, database_url=database_url) as scenario,
     ):
+        hub, server = scenario.hub, scenario.server
+        assert hub is not None and server is not None, "entering the scenario starts them"
         console.print(
             f"data dir: {scenario.data_dir}"
             + (
-                f" (database: {scenario.hub.db.engine.url.render_as_string(hide_password=True)})"
+                f" (database: {hub.db.engine.url.render_as_string(hide_password=True)})"
                 if database_url
                 else ""
             )
@@ -79,9 +81,9 @@ def run_demo(
             summary = scenario.run()
         print_summary(console, summary)
         if not exit_after:
-            scenario.server.start_work()  # retries from the UI run; the schedule goes on
+            server.start_work()  # retries from the UI run; the schedule goes on
             console.print(
-                f"\nadmin UI: [bold]{scenario.server.url}/[/bold]  login [bold]{ADMIN_EMAIL}[/bold] "
+                f"\nadmin UI: [bold]{server.url}/[/bold]  login [bold]{ADMIN_EMAIL}[/bold] "
                 f"/ [bold]{ADMIN_PASSWORD}[/bold]   (Ctrl-C to stop)"
             )
             try:

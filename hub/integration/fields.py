@@ -7,22 +7,25 @@ CLI, so a list may arrive as a list or as one comma-separated string.
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from marshmallow import ValidationError, fields
 
 
-class StringList(fields.Field):
+class StringList(fields.Field[list[str]]):
     """A list of strings, given as a list or as ``"a, b, c"``; blanks dropped, order kept.
 
     :param choices: when given, every item must be one of them.
     """
 
-    def __init__(self, *, choices: Iterable[str] | None = None, **kwargs):
+    def __init__(self, *, choices: Iterable[str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.choices = tuple(choices) if choices is not None else None
 
-    def _deserialize(self, value, attr, data, **kwargs) -> list[str]:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> list[str]:
         if isinstance(value, str):
             items = value.replace("\n", ",").split(",")
         elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
@@ -41,7 +44,9 @@ class StringList(fields.Field):
                 )
         return out
 
-    def _serialize(self, value, attr, obj, **kwargs):
+    def _serialize(
+        self, value: Iterable[str] | None, attr: str | None, obj: Any, **kwargs: Any
+    ) -> list[str] | None:
         return None if value is None else list(value)
 
 
@@ -56,7 +61,9 @@ def validate_encoding(name: str) -> None:
 class DecimalString(fields.String):
     """A money amount as a decimal string ("409.94"); parsed against the currency later."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise ValidationError('must be a decimal string such as "19.99"')
         return str(value).strip()

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 hookspec = pluggy.HookspecMarker("hub")
 
+# pluggy reads only a spec's signature and never calls it; each body raises so
+# that it honours its declared return type for the type checker.
+
 
 # --- Start-up: what a plugin brings -------------------------------------------
 
@@ -38,6 +41,7 @@ def hub_register_connectors() -> list[type[Connector]]:
     :return: a list of :class:`hub.integration.connectors.Connector` subclasses; names
         must be unique across all plugins.
     """
+    raise NotImplementedError
 
 
 @hookspec
@@ -50,6 +54,7 @@ def hub_register_job_handlers() -> dict[str, JobHandler]:
 
     :return: ``{"kind": handler}``; a kind must be unique across all plugins.
     """
+    raise NotImplementedError
 
 
 @hookspec
@@ -61,6 +66,7 @@ def hub_register_periodic_jobs() -> list[PeriodicJob]:
 
     :return: a list of :class:`hub.integration.jobs.PeriodicJob`.
     """
+    raise NotImplementedError
 
 
 @hookspec
@@ -75,6 +81,7 @@ def hub_register_services() -> dict[str, Callable[[Any, int], Any]]:
 
     :return: ``{"name": factory}``; a name must be unique across all plugins.
     """
+    raise NotImplementedError
 
 
 @hookspec
@@ -86,6 +93,7 @@ def hub_register_sandboxes() -> dict[str, type]:
     reliability suite run the flow against them, so the hub never imports a
     plugin to find one.
     """
+    raise NotImplementedError
 
 
 @hookspec
@@ -94,6 +102,7 @@ def hub_register_blueprints(app: Flask) -> None:
 
     :param app: the application being built by ``create_app``.
     """
+    raise NotImplementedError
 
 
 # --- Order flow: what a plugin decides ----------------------------------------
@@ -111,6 +120,7 @@ def hub_validate_order(order: dict[str, Any], session: Session) -> list[str]:
     :param session: the open database session of the check (read what you need).
     :return: hold reasons, e.g. ``["address_incomplete"]``; empty when all is well.
     """
+    raise NotImplementedError
 
 
 @hookspec(firstresult=True)
@@ -132,6 +142,7 @@ def hub_allocate_order(
     :return: fulfilment groups ``[(location_code, {line_id: quantity})]``
         covering every line, or None to leave the decision to the next plugin.
     """
+    raise NotImplementedError
 
 
 # --- Order flow: what a plugin hears ------------------------------------------
@@ -149,3 +160,4 @@ def hub_order_event(event: OrderEvent, order: dict[str, Any]) -> None:
     :param event: what happened (``event.name``, e.g. ``order.shipped``).
     :param order: the order as the REST API shows it, at delivery time.
     """
+    raise NotImplementedError

@@ -60,12 +60,12 @@ def set_on_hand_many(
         else {}
     )
     wanted: dict[tuple[str, int], LevelChange] = {}
-    for change in changes:
-        problem = _problem(change, location_ids)
+    for requested in changes:
+        problem = _problem(requested, location_ids)
         if problem:
-            result.refused.append((change, problem))
+            result.refused.append((requested, problem))
         else:
-            wanted[(change.sku, location_ids[change.location_code])] = change
+            wanted[(requested.sku, location_ids[requested.location_code])] = requested
     if not wanted:
         return result
     keys = sorted(wanted)

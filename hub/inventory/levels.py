@@ -23,8 +23,8 @@ from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub.core.exceptions import NotFound, ValidationError
-from hub.integration.connectors import Capability, Connector, can
+from hub.core.exceptions import ConfigError, NotFound, ValidationError
+from hub.integration.connectors import Capability, Connector, SalesConnector, can
 from hub.integration.connectors import StockLevel as ChannelStockLevel
 from hub.queue.jobs import JobContext, enqueue
 from hub.store.db import before_commit
@@ -466,6 +466,12 @@ def push_stock_to_channel(ctx: JobContext) -> None:
         ]
     if levels:
         connector = ctx.connector()
+        if not isinstance(connector, SalesConnector):
+            # Only sales channels are given this job (pushes_stock); a channel
+            # whose connector changed role since cannot take stock.
+            raise ConfigError(
+                f"channel {ctx.channel_id}: the {connector.name} connector is not a sales connector"
+            )
         for start in range(0, len(levels), PUSH_BATCH_SIZE):
             connector.push_stock(levels[start : start + PUSH_BATCH_SIZE])
         log.info("pushed %d stock level(s) to channel %s", len(levels), connector.channel.slug)

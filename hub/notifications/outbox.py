@@ -35,6 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hub.core.exceptions import NotFound
 from hub.orders.serialize import iso
 from hub.store.models import NotificationAttempt, NotificationSent, utcnow
 
@@ -131,6 +132,8 @@ def finish_attempt(
     if outcome not in OUTCOMES or outcome == "sending":
         raise ValueError(f"an attempt ends sent, failed or skipped, not {outcome!r}")
     attempt = session.get(NotificationAttempt, attempt_id)
+    if attempt is None:
+        raise NotFound(f"notification attempt {attempt_id} does not exist")
     attempt.outcome = outcome
     attempt.status_code = status_code
     attempt.duration_ms = max(0, int(duration_ms))

@@ -10,8 +10,10 @@ customers reach the hub at (links in emails to ``/track/<token>``).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
@@ -42,8 +44,9 @@ class Settings:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
-        env = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        if env is None:
+            env = os.environ
         data_dir = Path(overrides.pop("data_dir", None) or env.get("HUB_DATA_DIR") or "hub-data")
         data_dir = data_dir.expanduser().resolve()
         url = overrides.pop("database_url", None) or env.get("HUB_DATABASE_URL") or ""
@@ -96,12 +99,12 @@ def _codes(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(sorted({c.strip().upper() for c in items if c and c.strip()}))
 
 
-def _first(*values):
+def _first(*values: Any) -> Any:
     """The first value that is not None or blank (0 counts as a value)."""
     return next(v for v in values if v is not None and v != "")
 
 
-def _hops(value) -> int:
+def _hops(value: Any) -> int:
     try:
         hops = int(value)
     except (TypeError, ValueError):

@@ -81,15 +81,14 @@ class Database:
         """Yield a session whose work commits once at the end, or not at all."""
         # Never wait longer than SQLite's own busy timeout would: past it, go
         # on and let SQLite answer "database is locked" as it did before.
-        locked = self._write_lock is not None and self._write_lock.acquire(
-            timeout=SQLITE_BUSY_SECONDS
-        )
+        lock = self._write_lock
+        locked = lock is not None and lock.acquire(timeout=SQLITE_BUSY_SECONDS)
         try:
             with self.sessions() as session, session.begin():
                 yield session
         finally:
-            if locked:
-                self._write_lock.release()
+            if lock is not None and locked:
+                lock.release()
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -98,15 +97,14 @@ class Database:
         For hot paths that run a few prebuilt Core statements (webhook ingest):
         no ORM session to build, flush and close. Same locking as :meth:`transaction`.
         """
-        locked = self._write_lock is not None and self._write_lock.acquire(
-            timeout=SQLITE_BUSY_SECONDS
-        )
+        lock = self._write_lock
+        locked = lock is not None and lock.acquire(timeout=SQLITE_BUSY_SECONDS)
         try:
             with self.engine.begin() as conn:
                 yield conn
         finally:
-            if locked:
-                self._write_lock.release()
+            if lock is not None and locked:
+                lock.release()
 
     @contextmanager
     def autocommit(self) -> Iterator[Connection]:

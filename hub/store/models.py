@@ -10,7 +10,7 @@ Amounts are integer minor units of the order's currency.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -21,6 +21,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -60,6 +61,12 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType, list[Any]: JSONType}
+
+    if TYPE_CHECKING:
+        # SQLAlchemy types it as any FromClause; every model here names its
+        # table (``__tablename__``), so it is a Table, and Core statements
+        # (insert, update) take it as one.
+        __table__: ClassVar[Table]
 
 
 class User(Base):

@@ -56,14 +56,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     hub.pm.hook.hub_register_blueprints(app=app)
     # POST /webhooks/<slug> is answered below Flask (see webhooks.Ingress).
-    app.wsgi_app = webhooks.Ingress(app, app.wsgi_app)
+    # Wrapping wsgi_app is Flask's documented way to add middleware; its type
+    # declares a method, so the assignment needs the ignore (flask typing gap).
+    app.wsgi_app = webhooks.Ingress(app, app.wsgi_app)  # type: ignore[method-assign]
     if hub.settings.proxy_hops:
         # Behind reverse proxies: the client's address (sign-in throttle, /metrics from
         # loopback only), scheme and host come from their X-Forwarded-* headers.
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         n = hub.settings.proxy_hops
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # as above
+            app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n
+        )
     return app
 
 

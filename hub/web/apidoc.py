@@ -28,6 +28,10 @@ from werkzeug.routing import IntegerConverter
 from hub.core.exceptions import ValidationError
 from hub.web.api_schemas import ErrorSchema
 
+#: The attribute a declared view carries its :class:`Operation` in (functions
+#: take attributes at run time; their static type does not declare this one).
+_OPERATION_ATTR = "api_operation"
+
 #: A path converter for database ids: positive 32-bit integers only, anything else is a 404.
 ID = "int(min=1, max=2147483647)"
 
@@ -133,7 +137,7 @@ def operation(
                 kwargs["body"] = load(body, load_json_body(required=body_required), what="body")
             return view(**kwargs)
 
-        wrapper.api_operation = op
+        setattr(wrapper, _OPERATION_ATTR, op)
         return wrapper
 
     return decorate
@@ -182,7 +186,7 @@ def build_spec(
         if not rule.endpoint.startswith(blueprint + "."):
             continue
         view = app.view_functions[rule.endpoint]
-        op: Operation | None = getattr(view, "api_operation", None)
+        op: Operation | None = getattr(view, _OPERATION_ATTR, None)
         if op is None:
             continue
         path = _PATH_ARG.sub(r"{\1}", rule.rule)
@@ -215,10 +219,10 @@ def _operation_dict(rule, op: Operation, method: str) -> dict[str, Any]:
     if op.query is not None:
         parameters.append({"in": "query", "schema": op.query})
     responses: dict[str, Any] = {}
-    for status, (schema, text) in op.responses.items():
+    for status, (answer, text) in op.responses.items():
         entry: dict[str, Any] = {"description": text}
-        if schema is not None:
-            entry["content"] = {op.media_type: {"schema": schema}}
+        if answer is not None:
+            entry["content"] = {op.media_type: {"schema": answer}}
         responses[str(status)] = entry
     errors = set(op.errors) | {401}
     if rule.arguments:

@@ -69,7 +69,7 @@ def stacked_bars(
     bar_w = max(2.0, slot * 0.7)
     for i, day in enumerate(days):
         x = left + i * slot + (slot - bar_w) / 2
-        y = height - bottom
+        y: float = height - bottom
         for name in names:
             count = series[name].get(day, 0)
             if not count:

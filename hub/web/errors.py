@@ -92,8 +92,10 @@ def hub_error_response(exc: HubError):
 def http_error_response(exc: HTTPException):
     status = exc.code or 500
     response = error_response(status, _HTTP_CODES.get(status, "error"), _http_message(exc))
-    if status == 405 and getattr(exc, "valid_methods", None):
-        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    # Werkzeug's MethodNotAllowed carries them; other HTTPExceptions do not.
+    valid_methods = getattr(exc, "valid_methods", None)
+    if status == 405 and valid_methods:
+        response.headers["Allow"] = ", ".join(valid_methods)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="hub"'
     return response

@@ -14,6 +14,8 @@ transaction and a job is enqueued to process it. The answer comes at once:
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, cast
 
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
@@ -22,6 +24,9 @@ from werkzeug.wrappers import Request
 from hub.channels import inbox
 from hub.core.exceptions import HubError
 from hub.web import errors, get_hub
+
+if TYPE_CHECKING:
+    from hub.runtime.hub import Hub
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 errors.register_blueprint_handlers(bp)
@@ -67,7 +72,7 @@ def read_body(request: Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def answer(hub, slug: str, request: Request, limit: int) -> bytes:
+def answer(hub: Hub, slug: str, request: Request, limit: int) -> bytes:
     """Verify, store and acknowledge one delivery: the answer's body (status 200).
 
     Errors are raised, and answered by :func:`error_answer`: :class:`BodyTooLarge`
@@ -75,7 +80,10 @@ def answer(hub, slug: str, request: Request, limit: int) -> bytes:
     connector that takes no webhooks, a secret that cannot be decrypted) 422.
     """
     body = read_body(request, limit)
-    return _ANSWERS[inbox.receive(hub, slug, request.headers, body, request.args).status]
+    # Werkzeug's Headers is no Mapping by type (iterating it yields pairs), but it
+    # answers the reads a connector makes (get, items, in; any spelling of a name).
+    headers = cast("Mapping[str, str]", request.headers)
+    return _ANSWERS[inbox.receive(hub, slug, headers, body, request.args).status]
 
 
 def error_answer(exc: Exception, limit: int):

@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
+    select_autoescape,
+)
 from jinja2.sandbox import SandboxedEnvironment
 
 from hub.core.events import OrderEvent
@@ -141,7 +148,9 @@ class Renderer:
             text = self.env.get_template(f"{name}.txt").render(context)
             html = self.env.get_template(f"{name}.html").render(context)
         except TemplateError as exc:
-            where = f" ({exc.filename}:{exc.lineno})" if getattr(exc, "lineno", None) else ""
+            where = ""
+            if isinstance(exc, TemplateSyntaxError) and exc.lineno:  # only it knows the line
+                where = f" ({exc.filename}:{exc.lineno})"
             raise ConfigError(
                 f"email template {name} cannot be rendered{where}: {exc.__class__.__name__}: {exc}"
             ) from exc

@@ -328,6 +328,7 @@ class ShipStationConnector(ShippingConnector):
         leave the hosts :meth:`allowed_resource` accepts.
         """
         parts = urlsplit(url)
+        assert parts.hostname is not None, "allowed_resource() refuses a URL without a host"
         default_port = {"http": 80, "https": 443}.get(parts.scheme)
         netloc = parts.hostname + (
             f":{parts.port}" if parts.port not in (None, default_port) else ""
@@ -537,6 +538,7 @@ def _payload(body: bytes) -> dict[str, str]:
 
 def _origin(url: str) -> str:
     parts = urlsplit(url if isinstance(url, str) else "")
+    port: int | str | None
     try:
         port = parts.port
     except ValueError:

@@ -533,7 +533,10 @@ class ShopifyConnector(SalesConnector):
             # the order as Shopify holds it now carries what is still owed per line,
             # the new totals and the refunds.
             ref = payload.get("order_edit") if topic == "orders/edited" else payload
-            order = self.fetch_order((ref or {}).get("order_id"))
+            order_id = (ref or {}).get("order_id")
+            if not order_id:
+                raise NotFound(f"the Shopify {topic} webhook names no order_id")
+            order = self.fetch_order(str(order_id))
             hub.upsert_orders([order])
             return WebhookOutcome.processed(f"order {order.external_id} refreshed")
         if topic == "inventory_levels/update":

@@ -167,7 +167,7 @@ class WebhookConnector(NotificationConnector):
         )
 
     def check_connection(self) -> str:
-        ping = {
+        ping: dict[str, Any] = {
             "id": None,
             "name": "hub.ping",
             "order_id": None,

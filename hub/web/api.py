@@ -14,6 +14,7 @@ import base64
 import binascii
 import hmac
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,21 +22,25 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, render_template, request, session, url_for
 from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import Unauthorized
 
 from hub.accounts.users import find_token
 from hub.channels import inbox
 from hub.channels import manage as channels
+from hub.channels import queries as channel_queries
 from hub.core.exceptions import ConcurrencyError, Conflict, NotFound, ValidationError
 from hub.core.money import Money, MoneyError
 from hub.inventory import levels as inventory
 from hub.orders import commands, intake, records
+from hub.orders import queries as order_queries
 from hub.orders.schemas import ManualOrderSchema
 from hub.orders.serialize import iso, order_detail, order_summary
 from hub.queue import jobs
+from hub.queue import queries as job_queries
 from hub.returns import actions as returns
+from hub.returns import queries as return_queries
 from hub.returns.schemas import ReturnCreateSchema, ReturnReceiveSchema, ReturnRefundSchema
 from hub.store.models import (
     ApiToken,
@@ -44,12 +49,12 @@ from hub.store.models import (
     Location,
     Order,
     Return,
-    ReturnLine,
     StockLevel,
     User,
     WebhookEvent,
     utcnow,
 )
+from hub.store.queries import Found
 from hub.web import api_schemas as s
 from hub.web import errors, get_hub
 from hub.web.apidoc import ID, build_spec, operation
@@ -186,13 +191,17 @@ def page(db, query, id_column, args: dict[str, Any], serialize) -> dict[str, Any
     }
 
 
-def _channel_id_for_slug(db, slug: str, field: str = "channel") -> int:
-    channel_id = db.scalars(select(Channel.id).where(Channel.slug == slug)).first()
-    if channel_id is None:
-        raise ValidationError(
-            f"there is no channel {slug!r}", details={field: [f"no channel {slug!r}"]}
-        )
-    return channel_id
+def _before(args: dict[str, Any]) -> int | None:
+    """The keyset of a list's ``cursor`` argument (None on the first page)."""
+    return decode_cursor(args["cursor"]) if args.get("cursor") else None
+
+
+def cursor_page(found: Found[Any], serialize: Callable[[Any], Any]) -> dict[str, Any]:
+    """A slice read by a capability's query, as the API answers it."""
+    return {
+        "data": [serialize(row) for row in found.rows],
+        "next_cursor": encode_cursor(found.last_id) if found.last_id is not None else None,
+    }
 
 
 def _get(db, model, record_id: int, what: str):
@@ -447,24 +456,19 @@ def sync_channel(channel_id: int):
 )
 def list_orders(query):
     """Filters combine with AND. Page with `limit` and the `next_cursor` of each answer."""
+    filters = order_queries.OrderFilters(
+        status=query.get("status"),
+        channel=query.get("channel"),
+        financial_status=query.get("financial_status"),
+        fulfillment_status=query.get("fulfillment_status"),
+        q=query.get("q"),
+        updated_since=query.get("updated_since"),
+    )
     with get_hub().db.read() as db:
-        stmt = select(Order)
-        for name in ("status", "financial_status", "fulfillment_status"):
-            if query.get(name):
-                stmt = stmt.where(getattr(Order, name) == query[name])
-        if query.get("channel"):
-            stmt = stmt.where(Order.channel_id == _channel_id_for_slug(db, query["channel"]))
-        if query.get("q"):
-            text = query["q"].strip()
-            bare = text.lstrip("#")
-            stmt = stmt.where(
-                Order.number.in_({text, bare, f"#{bare}"})
-                | (Order.external_id == text)
-                | (Order.email == text.lower())
-            )
-        if query.get("updated_since"):
-            stmt = stmt.where(Order.updated_at >= query["updated_since"])
-        return jsonify(page(db, stmt, Order.id, query, order_summary))
+        found = order_queries.search_orders(
+            db, filters, limit=query["limit"], before_id=_before(query)
+        )
+        return jsonify(cursor_page(found, order_summary))
 
 
 def _order_json(order_id: int) -> dict[str, Any]:
@@ -550,10 +554,7 @@ def transition_order(order_id: int, body):
 
 
 def _returns_query():
-    return select(Return).options(
-        selectinload(Return.lines).joinedload(ReturnLine.order_line),
-        selectinload(Return.lines).joinedload(ReturnLine.location),
-    )
+    return return_queries.returns_statement()
 
 
 def _return_json(return_id: int) -> dict[str, Any]:
@@ -584,7 +585,9 @@ def list_order_returns(order_id: int):
     with get_hub().db.read() as db:
         _get(db, Order, order_id, "order")
         rows = db.scalars(
-            _returns_query().where(Return.order_id == order_id).order_by(Return.id)
+            return_queries.returns_statement(
+                return_queries.ReturnFilters(order_id=order_id)
+            ).order_by(Return.id)
         ).all()
         jobs_of_order = returns.refund_jobs(db, order_id)
         return jsonify(data=[returns.return_detail(r, jobs=jobs_of_order) for r in rows])
@@ -620,27 +623,18 @@ def create_order_return(order_id: int, body):
 def list_returns(query):
     """`status=requested` lists the returns waiting for approval; `status=approved`, those whose
     goods are awaited."""
+    filters = return_queries.ReturnFilters(status=query.get("status"))
     with get_hub().db.read() as db:
-        stmt = _returns_query()
-        if query.get("status"):
-            stmt = stmt.where(Return.status == query["status"])
-        found = page(db, stmt, Return.id, query, lambda ret: ret)
+        found = return_queries.search_returns(
+            db, filters, limit=query["limit"], before_id=_before(query)
+        )
         # The refund jobs of the page's orders in one query, not one per return.
-        jobs_by_order: dict[int, list[Job]] = {}
-        order_ids = {ret.order_id for ret in found["data"]}
-        if order_ids:
-            for job in db.scalars(
-                select(Job)
-                .where(Job.kind == "payment.refund", Job.order_id.in_(order_ids))
-                .order_by(Job.id)
-            ):
-                jobs_by_order.setdefault(job.order_id, []).append(job)
+        jobs_by_order = return_queries.refund_jobs_by_order(db, {r.order_id for r in found.rows})
         return jsonify(
-            data=[
-                returns.return_detail(ret, jobs=jobs_by_order.get(ret.order_id, []))
-                for ret in found["data"]
-            ],
-            next_cursor=found["next_cursor"],
+            cursor_page(
+                found,
+                lambda ret: returns.return_detail(ret, jobs=jobs_by_order.get(ret.order_id, [])),
+            )
         )
 
 
@@ -923,13 +917,10 @@ def job_json(job: Job) -> dict[str, Any]:
 )
 def list_jobs(query):
     """`status=dead` lists the dead letters: work that failed for good, with its last error."""
+    filters = job_queries.JobFilters(status=query.get("status"), kind=query.get("kind"))
     with get_hub().db.read() as db:
-        stmt = select(Job)
-        if query.get("status"):
-            stmt = stmt.where(Job.status == query["status"])
-        if query.get("kind"):
-            stmt = stmt.where(Job.kind == query["kind"])
-        return jsonify(page(db, stmt, Job.id, query, job_json))
+        found = job_queries.search_jobs(db, filters, limit=query["limit"], before_id=_before(query))
+        return jsonify(cursor_page(found, job_json))
 
 
 @bp.get(f"/jobs/<{ID}:job_id>")
@@ -989,13 +980,14 @@ def webhook_event_json(event: WebhookEvent, *, detail: bool = False) -> dict[str
 def list_webhook_events(query):
     """The inbox: every verified webhook as received, and what processing it did
     (`processed`, `ignored`, `failed` with its error)."""
+    filters = channel_queries.WebhookEventFilters(
+        channel=query.get("channel"), status=query.get("status")
+    )
     with get_hub().db.read() as db:
-        stmt = select(WebhookEvent).options(joinedload(WebhookEvent.channel))
-        if query.get("channel"):
-            stmt = stmt.where(WebhookEvent.channel_id == _channel_id_for_slug(db, query["channel"]))
-        if query.get("status"):
-            stmt = stmt.where(WebhookEvent.status == query["status"])
-        return jsonify(page(db, stmt, WebhookEvent.id, query, webhook_event_json))
+        found = channel_queries.search_webhook_events(
+            db, filters, limit=query["limit"], before_id=_before(query)
+        )
+        return jsonify(cursor_page(found, webhook_event_json))
 
 
 @bp.get(f"/webhook-events/<{ID}:event_id>")

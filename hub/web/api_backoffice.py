@@ -13,12 +13,14 @@ from flask import jsonify, send_file
 from sqlalchemy import select
 
 from hub.channels import erp_ledgers as erp
+from hub.channels import queries
 from hub.notifications import outbox as notifications
+from hub.notifications import queries as delivery_queries
 from hub.orders.serialize import iso
-from hub.store.models import Channel, ErpExport, ErpImport, Job, NotificationAttempt
+from hub.store.models import Channel, ErpExport, ErpImport, NotificationAttempt
 from hub.web import api_schemas as s
 from hub.web import get_hub
-from hub.web.api import _channel_id_for_slug, _get, bp, page
+from hub.web.api import _before, _get, bp, cursor_page
 from hub.web.apidoc import ID, operation
 
 # --- ERP files ------------------------------------------------------------------------------------------
@@ -57,14 +59,13 @@ def list_erp_files(query):
     `succeeded`, `partial` (some rows rejected), `failed` (nothing applied: `error` says
     why), `duplicate` (same content as a file imported before: nothing done) or
     `processing`. `GET /erp-files/<id>` lists its rejected rows."""
+    filters = queries.ErpFileFilters(channel=query.get("channel"), status=query.get("status"))
     with get_hub().db.read() as db:
-        stmt = select(ErpImport)
-        if query.get("channel"):
-            stmt = stmt.where(ErpImport.channel_id == _channel_id_for_slug(db, query["channel"]))
-        if query.get("status"):
-            stmt = stmt.where(ErpImport.status == query["status"])
+        found = queries.search_erp_files(
+            db, filters, limit=query["limit"], before_id=_before(query)
+        )
         slugs = _slugs(db)
-        return jsonify(page(db, stmt, ErpImport.id, query, lambda row: erp_file_json(row, slugs)))
+        return jsonify(cursor_page(found, lambda row: erp_file_json(row, slugs)))
 
 
 @bp.get(f"/erp-files/<{ID}:file_id>")
@@ -124,11 +125,11 @@ def list_erp_exports(query):
     """Each order file an ERP channel wrote to its export folder: its name, how many
     orders and rows, and its SHA-256."""
     with get_hub().db.read() as db:
-        stmt = select(ErpExport)
-        if query.get("channel"):
-            stmt = stmt.where(ErpExport.channel_id == _channel_id_for_slug(db, query["channel"]))
+        found = queries.search_erp_exports(
+            db, channel=query.get("channel"), limit=query["limit"], before_id=_before(query)
+        )
         slugs = _slugs(db)
-        return jsonify(page(db, stmt, ErpExport.id, query, lambda row: erp_export_json(row, slugs)))
+        return jsonify(cursor_page(found, lambda row: erp_export_json(row, slugs)))
 
 
 # --- notification deliveries ------------------------------------------------------------------------------
@@ -154,17 +155,7 @@ def delivery_serializer(db, attempts: list[NotificationAttempt]):
             select(Channel.id, Channel.slug, Channel.connector)
         ).all()
     }
-    keys = {a.idempotency_key for a in attempts}
-    job_states = (
-        {
-            key: (job_id, status)
-            for key, job_id, status in db.execute(
-                select(Job.dedupe_key, Job.id, Job.status).where(Job.dedupe_key.in_(keys))
-            ).all()
-        }
-        if keys
-        else {}
-    )
+    job_states = delivery_queries.notify_jobs(db, attempts)
     return lambda attempt: delivery_json(attempt, channels, job_states)
 
 
@@ -181,24 +172,18 @@ def list_deliveries(query):
     `error`; the `notify` job retries it, `job_status` says how that goes) or `skipped`
     (nothing to send, e.g. an order without an email address). An event is delivered at
     most once per channel: `attempt` counts the tries."""
+    filters = delivery_queries.DeliveryFilters(
+        channel=query.get("channel"),
+        order_id=query.get("order_id"),
+        event=query.get("event"),
+        outcome=query.get("outcome"),
+    )
     with get_hub().db.read() as db:
-        stmt = select(NotificationAttempt)
-        if query.get("channel"):
-            stmt = stmt.where(
-                NotificationAttempt.channel_id == _channel_id_for_slug(db, query["channel"])
-            )
-        for name, column in (
-            ("order_id", NotificationAttempt.order_id),
-            ("event", NotificationAttempt.event_name),
-            ("outcome", NotificationAttempt.outcome),
-        ):
-            if query.get(name) is not None:
-                stmt = stmt.where(column == query[name])
         # One pass to find the page, a second for its channels and jobs: a page costs three queries.
-        first = page(db, stmt, NotificationAttempt.id, query, lambda row: row)
-        rows = first["data"]
-        serialize = delivery_serializer(db, rows)
-        return jsonify(data=[serialize(row) for row in rows], next_cursor=first["next_cursor"])
+        found = delivery_queries.search_attempts(
+            db, filters, limit=query["limit"], before_id=_before(query)
+        )
+        return jsonify(cursor_page(found, delivery_serializer(db, found.rows)))
 
 
 @bp.get(f"/deliveries/<{ID}:attempt_id>")

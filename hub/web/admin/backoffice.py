@@ -8,18 +8,35 @@ the jobs page's own form.
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 from flask import abort, render_template, request, send_file
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from hub.channels import erp_ledgers as erp
+from hub.channels.queries import (
+    ErpFileFilters,
+    erp_file_status_counts,
+    search_erp_exports,
+    search_erp_files,
+)
 from hub.core.exceptions import NotFound
-from hub.store.models import Channel, ErpExport, ErpImport, Job, NotificationAttempt, Order
+from hub.notifications.queries import OUTCOMES as DELIVERY_OUTCOMES
+from hub.notifications.queries import (
+    DeliveryFilters,
+    event_names,
+    notify_jobs,
+    outcome_counts,
+    search_attempts,
+)
+from hub.store.models import Channel, ErpImport, NotificationAttempt, Order
 from hub.web import get_hub
 from hub.web.admin import bp
-from hub.web.admin.helpers import paginate
+from hub.web.admin.helpers import page_of
 
 ERP_FILE_STATUSES = ("processing", "succeeded", "partial", "failed", "duplicate")
-DELIVERY_OUTCOMES = ("sent", "failed", "skipped")
 #: Order files written shown under the stock files (the API pages through all of them).
 RECENT_EXPORTS = 20
 
@@ -36,26 +53,14 @@ def _channels_with_role(db, role: str) -> list[Channel]:
 @bp.get("/erp")
 def erp_files():
     status = request.args.get("status", "")
+    status = status if status in ERP_FILE_STATUSES else ""
     channel = request.args.get("channel", "")
-    query = select(ErpImport).order_by(ErpImport.id.desc())
-    if status in ERP_FILE_STATUSES:
-        query = query.where(ErpImport.status == status)
-    else:
-        status = ""
     with get_hub().db.read() as db:
         channels = _channels_with_role(db, "erp")
-        by_slug = {c.slug: c for c in channels}
-        if channel in by_slug:
-            query = query.where(ErpImport.channel_id == by_slug[channel].id)
-        else:
-            channel = ""
-        page = paginate(db, query)
-        counts = dict(
-            db.execute(select(ErpImport.status, func.count()).group_by(ErpImport.status)).all()
-        )
-        exports = list(
-            db.scalars(select(ErpExport).order_by(ErpExport.id.desc()).limit(RECENT_EXPORTS))
-        )
+        channel = channel if channel in {c.slug for c in channels} else ""
+        filters = ErpFileFilters(channel=channel or None, status=status or None)
+        page = page_of(partial(search_erp_files, db, filters))
+        exports = search_erp_exports(db, limit=RECENT_EXPORTS).rows
         names = dict(db.execute(select(Channel.id, Channel.name)).all())
         return render_template(
             "admin/erp_files.html",
@@ -64,7 +69,7 @@ def erp_files():
             channel=channel,
             channels=channels,
             statuses=ERP_FILE_STATUSES,
-            counts=counts,
+            counts=erp_file_status_counts(db),
             exports=exports,
             channel_names=names,
         )
@@ -94,37 +99,16 @@ def erp_file_rejects(file_id: int):
 @bp.get("/deliveries")
 def deliveries():
     outcome = request.args.get("outcome", "")
+    outcome = outcome if outcome in DELIVERY_OUTCOMES else ""
     channel = request.args.get("channel", "")
     event = (request.args.get("event") or "").strip()
-    query = select(NotificationAttempt).order_by(NotificationAttempt.id.desc())
-    if outcome in DELIVERY_OUTCOMES:
-        query = query.where(NotificationAttempt.outcome == outcome)
-    else:
-        outcome = ""
-    if event:
-        query = query.where(NotificationAttempt.event_name == event)
     with get_hub().db.read() as db:
         channels = _channels_with_role(db, "notification")
-        by_slug = {c.slug: c for c in channels}
-        if channel in by_slug:
-            query = query.where(NotificationAttempt.channel_id == by_slug[channel].id)
-        else:
-            channel = ""
-        page = paginate(db, query)
-        counts = dict(
-            db.execute(
-                select(NotificationAttempt.outcome, func.count()).group_by(
-                    NotificationAttempt.outcome
-                )
-            ).all()
+        channel = channel if channel in {c.slug for c in channels} else ""
+        filters = DeliveryFilters(
+            channel=channel or None, event=event or None, outcome=outcome or None
         )
-        events = list(
-            db.scalars(
-                select(NotificationAttempt.event_name)
-                .distinct()
-                .order_by(NotificationAttempt.event_name)
-            )
-        )
+        page = page_of(partial(search_attempts, db, filters))
         context = delivery_context(db, page.items)
         return render_template(
             "admin/deliveries.html",
@@ -132,15 +116,15 @@ def deliveries():
             outcome=outcome,
             channel=channel,
             event=event,
-            events=events,
+            events=event_names(db),
             channels=channels,
             outcomes=DELIVERY_OUTCOMES,
-            counts=counts,
+            counts=outcome_counts(db),
             **context,
         )
 
 
-def delivery_context(db, attempts: list[NotificationAttempt]) -> dict:
+def delivery_context(db: Session, attempts: list[NotificationAttempt]) -> dict[str, Any]:
     """Channel names, order numbers and ``notify`` jobs of a page of attempts (three queries)."""
     names = dict(db.execute(select(Channel.id, Channel.name)).all())
     order_ids = {a.order_id for a in attempts if a.order_id}
@@ -149,30 +133,12 @@ def delivery_context(db, attempts: list[NotificationAttempt]) -> dict:
         if order_ids
         else {}
     )
-    keys = {a.idempotency_key for a in attempts}
-    jobs = (
-        {
-            key: (job_id, status)
-            for key, job_id, status in db.execute(
-                select(Job.dedupe_key, Job.id, Job.status).where(Job.dedupe_key.in_(keys))
-            ).all()
-        }
-        if keys
-        else {}
-    )
-    return {"channel_names": names, "order_numbers": numbers, "jobs": jobs}
+    return {"channel_names": names, "order_numbers": numbers, "jobs": notify_jobs(db, attempts)}
 
 
-def order_deliveries(db, order_id: int, limit: int = 20) -> dict:
+def order_deliveries(db: Session, order_id: int, limit: int = 20) -> dict[str, Any]:
     """The newest delivery attempts of one order, for its page."""
-    attempts = list(
-        db.scalars(
-            select(NotificationAttempt)
-            .where(NotificationAttempt.order_id == order_id)
-            .order_by(NotificationAttempt.id.desc())
-            .limit(limit)
-        )
-    )
+    attempts = search_attempts(db, DeliveryFilters(order_id=order_id), limit=limit).rows
     return {
         "deliveries": attempts,
         "delivery_context": delivery_context(db, attempts) if attempts else {},

@@ -8,9 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 from flask import render_template
 from sqlalchemy import func, select
 
+from hub.channels.queries import webhook_status_counts
 from hub.core.lifecycle import STATUSES
 from hub.queue.jobs import STATUSES as JOB_STATUSES
-from hub.store.models import Channel, Job, Order, WebhookEvent
+from hub.queue.queries import status_counts as job_status_counts
+from hub.store.models import Channel, Job, Order
 from hub.web import get_hub
 from hub.web.admin import bp
 from hub.web.charts import funnel, stacked_bars
@@ -39,10 +41,8 @@ def dashboard():
         by_status = dict(
             db.execute(select(Order.status, func.count()).group_by(Order.status)).all()
         )
-        jobs = dict(db.execute(select(Job.status, func.count()).group_by(Job.status)).all())
-        failed_webhooks = db.scalar(
-            select(func.count()).select_from(WebhookEvent).where(WebhookEvent.status == "failed")
-        )
+        jobs = job_status_counts(db)
+        failed_webhooks = webhook_status_counts(db).get("failed", 0)
         channels = list(db.scalars(select(Channel).order_by(Channel.name)))
         # Each channel's newest job failure, when its own last_error says nothing newer.
         job_errors: dict[int, Job] = {}

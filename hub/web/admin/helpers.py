@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import flash, request
@@ -12,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from hub.core.exceptions import HubError
+from hub.store.queries import Found
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +86,23 @@ def paginate(session, query, *, size: int = PAGE_SIZE) -> Page:
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     items = list(session.scalars(query.limit(size).offset((number - 1) * size)))
     return Page(items, number, size, total or 0)
+
+
+def page_of(read: Callable[..., Found[Any]], *, size: int = PAGE_SIZE) -> Page:
+    """One page of a capability's list (the ``page`` query argument), with the total count.
+
+    ``read`` is the capability's list function with its filters bound; it takes
+    ``limit``, ``offset`` and ``with_total``.
+    """
+    number = int_arg("page")
+    found = read(limit=size, offset=(number - 1) * size, with_total=True)
+    return Page(found.rows, number, size, found.total or 0)
+
+
+def whole_number(raw: str) -> int | str:
+    """A form's whole number (``-3``, ``12``) as an int; anything else as typed, so that the
+    API's schema refuses it with the field named."""
+    return int(raw) if re.fullmatch(r"-?[0-9]+", raw) else raw
 
 
 def page_url_args(**overrides) -> dict:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import flash, g, redirect, render_template, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from hub.channels import inbox
+from hub.channels.queries import WebhookEventFilters, search_webhook_events, webhook_status_counts
+from hub.core.exceptions import ValidationError
 from hub.queue import jobs as job_service
-from hub.store.models import Channel, Job, WebhookEvent
+from hub.queue.queries import JobFilters, search_jobs
+from hub.queue.queries import kinds as job_kinds
+from hub.queue.queries import status_counts as job_status_counts
+from hub.store.models import Channel
 from hub.web import get_hub
 from hub.web.admin import bp
-from hub.web.admin.helpers import flash_error, paginate, safe_next
+from hub.web.admin.helpers import PAGE_SIZE, Page, flash_error, page_of, safe_next
 
 INBOX_STATUSES = ("received", "processed", "ignored", "rejected", "failed")
 
@@ -18,30 +25,20 @@ INBOX_STATUSES = ("received", "processed", "ignored", "rejected", "failed")
 @bp.get("/jobs")
 def jobs():
     status = request.args.get("status", "")
+    status = status if status in job_service.STATUSES else ""
     kind = (request.args.get("kind") or "").strip()
-    query = select(Job)
-    if status:
-        query = query.where(Job.status == status)
-    if kind:
-        query = query.where(Job.kind == kind)
-    # Dead letters and failures: newest trouble first; otherwise newest job first.
-    query = (
-        query.order_by(Job.updated_at.desc(), Job.id.desc())
-        if status in ("dead", "failed")
-        else query.order_by(Job.id.desc())
-    )
+    filters = JobFilters(status=status or None, kind=kind or None)
     with get_hub().db.read() as db:
-        page = paginate(db, query)
-        counts = dict(db.execute(select(Job.status, func.count()).group_by(Job.status)).all())
-        kinds = list(db.scalars(select(Job.kind).distinct().order_by(Job.kind)))
+        # Dead letters and failures: newest trouble first; otherwise newest job first.
+        page = page_of(partial(search_jobs, db, filters, trouble_first=True))
         names = dict(db.execute(select(Channel.id, Channel.name)).all())
         return render_template(
             "admin/jobs.html",
             page=page,
             status=status,
             kind=kind,
-            kinds=kinds,
-            counts=counts,
+            kinds=job_kinds(db),
+            counts=job_status_counts(db),
             statuses=job_service.STATUSES,
             channel_names=names,
         )
@@ -64,32 +61,25 @@ def job_retry(job_id: int):
 @bp.get("/inbox")
 def webhook_inbox():
     status = request.args.get("status", "")
+    status = status if status in INBOX_STATUSES else ""
     channel = request.args.get("channel", "")
-    query = select(WebhookEvent).order_by(WebhookEvent.id.desc())
-    if status:
-        query = query.where(WebhookEvent.status == status)
-    if channel:
-        query = query.join(Channel, Channel.id == WebhookEvent.channel_id).where(
-            Channel.slug == channel
-        )
+    filters = WebhookEventFilters(channel=channel or None, status=status or None)
     with get_hub().db.read() as db:
-        page = paginate(db, query)
         channels = list(db.scalars(select(Channel).order_by(Channel.name)))
-        counts = dict(
-            db.execute(
-                select(WebhookEvent.status, func.count()).group_by(WebhookEvent.status)
-            ).all()
-        )
-        by_id = {c.id: c for c in channels}
+        try:
+            page = page_of(partial(search_webhook_events, db, filters))
+        except ValidationError as exc:  # a channel that is no more: say so, list nothing
+            flash(exc.message, "error")
+            page = Page([], 1, PAGE_SIZE, 0)
         return render_template(
             "admin/inbox.html",
             page=page,
             status=status,
             channel=channel,
             channels=channels,
-            by_id=by_id,
+            by_id={c.id: c for c in channels},
             statuses=INBOX_STATUSES,
-            counts=counts,
+            counts=webhook_status_counts(db),
         )
 
 

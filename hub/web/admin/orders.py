@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import or_, select
+from functools import partial
 
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from marshmallow import ValidationError as SchemaError
+from sqlalchemy import select
+
+from hub.core.exceptions import ValidationError
 from hub.core.lifecycle import EVENT_NAMES, STATUSES, allowed_events
+from hub.core.status import FINANCIAL_STATUSES, FULFILLMENT_STATUSES
 from hub.orders import commands, records
+from hub.orders.queries import OrderFilters, search_orders
 from hub.orders.serialize import order_detail
 from hub.store.models import Channel, Order
 from hub.web import get_hub
 from hub.web.admin import bp
 from hub.web.admin.backoffice import order_deliveries
-from hub.web.admin.helpers import flash_error, paginate
+from hub.web.admin.helpers import PAGE_SIZE, Page, flash_error, page_of
 from hub.web.admin.returns import returns_panel
+from hub.web.api_schemas import TransitionInSchema
 from hub.web.track import tracking_link
 
 #: Events that follow from recording or voiding a shipment, not from a button.
@@ -42,36 +49,40 @@ def button_events(status: str) -> list[str]:
 
 @bp.get("/orders")
 def orders():
-    status = request.args.get("status", "")
-    channel = request.args.get("channel", "")
-    q = (request.args.get("q") or "").strip()
-    query = select(Order).order_by(Order.id.desc())
-    if status:
-        query = query.where(Order.status == status)
-    if channel:
-        query = query.join(Channel, Channel.id == Order.channel_id).where(Channel.slug == channel)
-    if q:
-        like = f"%{q.lstrip('#')}%"
-        query = query.where(
-            or_(
-                Order.number.ilike(like),
-                Order.email.ilike(like),
-                Order.external_id.ilike(like),
-                Order.customer_name.ilike(like),
-            )
-        )
+    filters = OrderFilters(
+        status=_choice("status", STATUSES),
+        channel=request.args.get("channel") or None,
+        financial_status=_choice("financial_status", FINANCIAL_STATUSES),
+        fulfillment_status=_choice("fulfillment_status", FULFILLMENT_STATUSES),
+        q=(request.args.get("q") or "").strip() or None,
+    )
     with get_hub().db.read() as db:
-        page = paginate(db, query)
         channels = list(db.scalars(select(Channel).order_by(Channel.name)))
+        try:
+            page = page_of(partial(search_orders, db, filters))
+        except ValidationError as exc:  # a channel that is no more: say so, list nothing
+            flash(exc.message, "error")
+            page = Page([], 1, PAGE_SIZE, 0)
         return render_template(
             "admin/orders.html",
             page=page,
             channels=channels,
             statuses=STATUSES,
-            status=status,
-            channel=channel,
-            q=q,
+            financial_statuses=FINANCIAL_STATUSES,
+            fulfillment_statuses=FULFILLMENT_STATUSES,
+            status=filters.status or "",
+            channel=filters.channel or "",
+            financial_status=filters.financial_status or "",
+            fulfillment_status=filters.fulfillment_status or "",
+            q=filters.q or "",
+            filtered=filters.any,
         )
+
+
+def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
+    """A select's value when it is one of ``allowed`` (anything else filters nothing)."""
+    value = request.args.get(name, "")
+    return value if value in allowed else None
 
 
 @bp.get("/orders/<int:order_id>")
@@ -106,8 +117,20 @@ def transition(order_id: int):
         flash("A hold needs a reason: say what a person must look at.", "error")
         return redirect(url_for("admin.order", order_id=order_id))
     try:
+        body = TransitionInSchema().load({"event": event, "reason": reason})
+    except SchemaError as exc:  # the API's schema: an event a person may send, a short reason
+        flash(
+            f"Order {order_id}: cannot {event or 'do nothing'} — not a step a person takes here."
+            if "event" in exc.normalized_messages()
+            else "The reason is too long: at most 2000 characters.",
+            "error",
+        )
+        return redirect(url_for("admin.order", order_id=order_id))
+    try:
         with get_hub().db.transaction() as db:
-            changed = commands.transition(db, order_id, event, actor=g.user.actor, reason=reason)
+            changed = commands.transition(
+                db, order_id, body["event"], actor=g.user.actor, reason=body["reason"]
+            )
             label, status = changed.label, changed.status
     except Exception as exc:  # noqa: BLE001  (shown to the person, logged when unexpected)
         flash_error(exc)

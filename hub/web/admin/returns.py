@@ -9,21 +9,29 @@ order page with a message saying what happened, or what to fix.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from flask import flash, g, redirect, render_template, request, url_for
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from flask.typing import ResponseReturnValue
+from marshmallow import Schema
+from marshmallow import ValidationError as SchemaError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from hub.core.exceptions import NotFound, ValidationError
 from hub.core.money import Money, MoneyError
 from hub.inventory import levels as inventory
 from hub.orders.serialize import money
 from hub.returns import actions as returns
-from hub.store.models import Order, Return, ReturnLine
+from hub.returns.queries import ReturnFilters, order_labels, search_returns, status_counts
+from hub.returns.schemas import ReturnCreateSchema, ReturnReceiveSchema
+from hub.store.models import Order, Return
 from hub.web import get_hub
 from hub.web.admin import bp
-from hub.web.admin.helpers import flash_error, paginate
+from hub.web.admin.helpers import flash_error, page_of, whole_number
+from hub.web.api_schemas import ReturnApproveSchema, ReturnRejectSchema
 
 #: The value of a line's "where does it go" choice that writes it off.
 WRITE_OFF = returns.WRITE_OFF
@@ -76,11 +84,10 @@ def _order_of(return_id: int) -> int:
     return order_id
 
 
-@bp.post("/orders/<int:order_id>/returns")
-def return_create(order_id: int):
-    form = request.form
-    problems: list[str] = []
-    lines: list[returns.ReturnLineRequest] = []
+def return_form_data(form: Mapping[str, str]) -> dict[str, Any]:
+    """The return form as the API's ``ReturnCreateSchema`` takes it (a line per ``qty-<line id>``
+    with units; whole numbers as ints, anything else as typed, for the schema to refuse)."""
+    lines: list[dict[str, Any]] = []
     for key, raw in form.items():
         if not key.startswith("qty-"):
             continue
@@ -88,33 +95,63 @@ def return_create(order_id: int):
         if raw in ("", "0"):
             continue
         line_id = key.removeprefix("qty-")
-        if not (line_id.isdigit() and raw.isdigit()):
-            problems.append(f"a whole number of units (not {raw!r})")
-            continue
         where = (form.get(f"loc-{line_id}") or "").strip()
         lines.append(
-            returns.ReturnLineRequest(
-                line_id=int(line_id),
-                quantity=int(raw),
-                write_off=where == WRITE_OFF,
-                restock_location=where if where and where != WRITE_OFF else None,
-            )
+            {
+                "line_id": whole_number(line_id),
+                "quantity": whole_number(raw),
+                "write_off": where == WRITE_OFF,
+                "restock_location": where if where and where != WRITE_OFF else None,
+            }
         )
-    reason = (form.get("reason") or "").strip()
-    if not lines and not problems:
+    lines.sort(key=lambda line: str(line["line_id"]).zfill(20))  # by line id, as numbers
+    return {
+        "lines": lines,
+        "reason": (form.get("reason") or "").strip(),
+        "note": (form.get("note") or "").strip(),
+        "refund_shipping": form.get("refund_shipping") == "on",
+        "refund_amount": (form.get("refund_amount") or "").strip() or None,
+    }
+
+
+def return_form_problems(data: dict[str, Any], messages: dict[str, Any]) -> list[str]:
+    """The schema's errors as what the person must give, in the order of the form."""
+    problems: list[str] = []
+    lines = messages.get("lines")
+    if isinstance(lines, dict):
+        for index, errors in sorted(lines.items(), key=lambda item: str(item[0])):
+            if not isinstance(index, int) or not isinstance(errors, dict):
+                continue
+            line = data["lines"][index]
+            if "quantity" in errors:
+                problems.append(f"a whole number of units (not {str(line['quantity'])!r})")
+            if "line_id" in errors:
+                problems.append(f"a line of this order (not {str(line['line_id'])!r})")
+            if "restock_location" in errors:
+                problems.append("a location code of at most 100 characters")
+    elif lines:
         problems.append("how many units of which line come back")
-    if not reason:
-        problems.append("a reason")
-    if problems:
+    if "reason" in messages:
+        problems.append("a reason" if not data["reason"] else "a reason of at most 500 characters")
+    if "note" in messages:
+        problems.append("a note of at most 5000 characters")
+    if "refund_amount" in messages:
+        problems.append(f"a refund amount such as 12.50 (not {data['refund_amount']!r})")
+    for field in sorted(set(messages) - {"lines", "reason", "note", "refund_amount"}):
+        problems.append(f"{field.replace('_', ' ')}: {' '.join(map(str, messages[field]))}")
+    return problems
+
+
+@bp.post("/orders/<int:order_id>/returns")
+def return_create(order_id: int):
+    """Opens a return from the order page: the form is loaded by the API's ``ReturnCreateSchema``."""
+    data = return_form_data(request.form)
+    try:
+        request_ = ReturnCreateSchema().load(data)
+    except SchemaError as exc:
+        problems = return_form_problems(data, exc.normalized_messages())
         flash("To open a return, give " + ", ".join(problems) + ".", "error")
         return _back(order_id)
-    request_ = returns.ReturnRequest(
-        lines=sorted(lines, key=lambda x: x.line_id),
-        reason=reason[:500],
-        note=(form.get("note") or "").strip(),
-        refund_shipping=form.get("refund_shipping") == "on",
-        refund_amount=(form.get("refund_amount") or "").strip() or None,
-    )
     try:
         with get_hub().db.transaction() as db:
             ret = returns.create_return(db, order_id, request_, actor=g.user.actor)
@@ -134,45 +171,80 @@ def return_create(order_id: int):
 
 @bp.post("/returns/<int:return_id>/approve")
 def return_approve(return_id: int):
+    body = _load(return_id, ReturnApproveSchema(), {"note": _field("note")}, "Give a note")
+    if not isinstance(body, dict):
+        return body
     return _step(
         return_id,
         "approved",
-        lambda db: returns.approve_return(
-            db, return_id, actor=g.user.actor, note=(request.form.get("note") or "").strip()
-        ),
+        lambda db: returns.approve_return(db, return_id, actor=g.user.actor, note=body["note"]),
     )
 
 
 @bp.post("/returns/<int:return_id>/reject")
 def return_reject(return_id: int):
-    reason = (request.form.get("reason") or "").strip()
-    if not reason:
-        try:
-            order_id = _order_of(return_id)
-        except NotFound as exc:
-            flash_error(exc)
-            return redirect(url_for("admin.returns_list"))
-        flash("Rejecting a return needs a reason: the customer will ask why.", "error")
-        return _back(order_id)
+    reason = _field("reason")
+    if not reason:  # the schema says "required"; a person is told why it is
+        return _refuse(return_id, "Rejecting a return needs a reason: the customer will ask why.")
+    body = _load(return_id, ReturnRejectSchema(), {"reason": reason}, "Give a reason")
+    if not isinstance(body, dict):
+        return body
     return _step(
         return_id,
         "rejected",
-        lambda db: returns.reject_return(db, return_id, actor=g.user.actor, reason=reason),
+        lambda db: returns.reject_return(db, return_id, actor=g.user.actor, reason=body["reason"]),
     )
 
 
 @bp.post("/returns/<int:return_id>/receive")
 def return_receive(return_id: int):
     lines = {
-        int(key.removeprefix("dest-")): value.strip()
+        key.removeprefix("dest-"): value.strip()
         for key, value in request.form.items()
-        if key.startswith("dest-") and key.removeprefix("dest-").isdigit() and value.strip()
+        if key.startswith("dest-") and value.strip()
     }
+    body = _load(return_id, ReturnReceiveSchema(), {"lines": lines}, "Give a place for each line")
+    if not isinstance(body, dict):
+        return body
     return _step(
         return_id,
         "received",
-        lambda db: returns.receive_return(db, return_id, actor=g.user.actor, lines=lines),
+        lambda db: returns.receive_return(db, return_id, actor=g.user.actor, lines=body["lines"]),
     )
+
+
+def _field(name: str) -> str:
+    return (request.form.get(name) or "").strip()
+
+
+def _load(
+    return_id: int, schema: Schema, data: dict[str, Any], ask: str
+) -> dict[str, Any] | ResponseReturnValue:
+    """``data`` loaded by the API's ``schema``; if it refuses, back to the order page with
+    ``ask`` ("Give a reason") and the schema's words."""
+    try:
+        return schema.load(data)
+    except SchemaError as exc:
+        return _refuse(return_id, f"{ask}: {'; '.join(_flatten(exc.normalized_messages()))}")
+
+
+def _refuse(return_id: int, message: str) -> ResponseReturnValue:
+    """Back to the return's order page, saying what to fix."""
+    try:
+        order_id = _order_of(return_id)
+    except NotFound as exc:
+        flash_error(exc)
+        return redirect(url_for("admin.returns_list"))
+    flash(message, "error")
+    return _back(order_id)
+
+
+def _flatten(errors: Any) -> list[str]:
+    if isinstance(errors, dict):
+        return [text for value in errors.values() for text in _flatten(value)]
+    if isinstance(errors, list):
+        return [str(text) for text in errors]
+    return [str(errors)]
 
 
 @bp.post("/returns/<int:return_id>/refund")
@@ -240,29 +312,15 @@ def _done_message(ret: Return, done: str) -> str:
 @bp.get("/returns")
 def returns_list():
     status = request.args.get("status", "")
-    query = (
-        select(Return)
-        .options(selectinload(Return.lines).selectinload(ReturnLine.order_line))
-        .order_by(Return.id.desc())
-    )
-    if status in returns.STATUSES:
-        query = query.where(Return.status == status)
-    else:
-        status = ""
+    status = status if status in returns.STATUSES else ""
+    filters = ReturnFilters(status=status or None)
     with get_hub().db.read() as db:
-        page = paginate(db, query)
-        counts = dict(db.execute(select(Return.status, func.count()).group_by(Return.status)).all())
-        ids = {r.order_id for r in page.items}
-        labels = (
-            dict(db.execute(select(Order.id, Order.number).where(Order.id.in_(ids))).all())
-            if ids
-            else {}
-        )
+        page = page_of(partial(search_returns, db, filters))
         return render_template(
             "admin/returns.html",
             page=page,
             status=status,
-            counts=counts,
+            counts=status_counts(db),
             statuses=returns.STATUSES,
-            order_labels=labels,
+            order_labels=order_labels(db, {r.order_id for r in page.items}),
         )

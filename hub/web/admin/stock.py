@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, request, url_for
+from marshmallow import ValidationError as SchemaError
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
@@ -10,7 +11,8 @@ from hub.inventory import levels as inventory
 from hub.store.models import Location, StockLevel, StockMovement
 from hub.web import get_hub
 from hub.web.admin import bp
-from hub.web.admin.helpers import flash_error, paginate
+from hub.web.admin.helpers import flash_error, paginate, whole_number
+from hub.web.api_schemas import LocationCreateSchema, StockSetSchema
 
 
 @bp.get("/stock")
@@ -49,60 +51,104 @@ def stock():
 
 @bp.post("/stock/levels")
 def stock_set():
-    sku = (request.form.get("sku") or "").strip()
-    code = request.form.get("location") or ""
-    reason = (request.form.get("reason") or "").strip()
-    raw = (request.form.get("on_hand") or "").strip()
-    back = url_for("admin.stock", q=request.form.get("q") or None)
-    problems = []
-    if not sku:
-        problems.append("a SKU")
-    if not code:
-        problems.append("a location")
-    if not raw.lstrip("-").isdigit():
-        problems.append("the quantity on hand as a whole number")
-    if not reason:
+    """Sets one level, loaded by the API's ``StockSetSchema``; the page also wants a reason."""
+    form = request.form
+    back = url_for("admin.stock", q=form.get("q") or None)
+    raw = (form.get("on_hand") or "").strip()
+    data = {
+        "levels": [
+            {
+                "sku": (form.get("sku") or "").strip(),
+                "location": form.get("location") or "",
+                "on_hand": whole_number(raw),
+            }
+        ],
+        "reason": (form.get("reason") or "").strip(),
+    }
+    try:
+        body = StockSetSchema().load(data)
+    except SchemaError as exc:
+        body, errors = None, exc.normalized_messages()
+    else:
+        errors = {}
+    levels = errors.get("levels")
+    line = levels.get(0, {}) if isinstance(levels, dict) else {}
+    problems = [
+        text
+        for field, text in (
+            ("sku", "a SKU (at most 100 characters)"),
+            ("location", "a location"),
+            (
+                "on_hand",
+                f"the quantity on hand (not {raw!r}: it must be a whole number of 0 or more)",
+            ),
+        )
+        if field in line
+    ]
+    if not data["reason"]:  # the API may leave it out; a person says why
         problems.append("a reason (it goes into the stock history)")
-    if problems:
-        flash("To set a stock level, give " + ", ".join(problems) + ".", "error")
+    elif "reason" in errors:
+        problems.append("a reason of at most 2000 characters")
+    if problems or body is None:
+        flash(
+            "To set a stock level, give " + ", ".join(problems or ["valid values"]) + ".", "error"
+        )
         return redirect(back)
+    [level] = body["levels"]
+    sku, code, on_hand = level["sku"], level["location"], level["on_hand"]
     try:
         with get_hub().db.transaction() as db:
             changed = inventory.set_on_hand(
                 db,
-                [inventory.LevelChange(sku=sku, location_code=code, on_hand=int(raw))],
+                [inventory.LevelChange(sku=sku, location_code=code, on_hand=on_hand)],
                 actor=g.user.actor,
-                reason=reason,
+                reason=body["reason"],
                 source="ui",
             )
     except Exception as exc:  # noqa: BLE001
         flash_error(exc)
     else:
         if changed:
-            flash(f"{sku} at {code}: on hand is now {int(raw)}.", "success")
+            flash(f"{sku} at {code}: on hand is now {on_hand}.", "success")
         else:
-            flash(f"{sku} at {code} already had {int(raw)} on hand; nothing changed.", "info")
+            flash(f"{sku} at {code} already had {on_hand} on hand; nothing changed.", "info")
     return redirect(back)
 
 
 @bp.post("/stock/locations")
 def location_save():
-    code = (request.form.get("code") or "").strip()
-    raw_priority = (request.form.get("priority") or "0").strip()
-    if not raw_priority.lstrip("-").isdigit():
-        flash("Priority is a whole number (higher ships first).", "error")
+    """Adds or changes a location, loaded by the API's ``LocationCreateSchema``."""
+    form = request.form
+    data = {
+        "code": (form.get("code") or "").strip(),
+        "name": (form.get("name") or "").strip(),
+        "priority": whole_number((form.get("priority") or "0").strip()),
+        "active": form.get("active") == "on",
+    }
+    try:
+        body = LocationCreateSchema().load(data)
+    except SchemaError as exc:
+        errors = exc.normalized_messages()
+        problems = []
+        if "code" in errors:
+            problems.append(f"a code: {' '.join(errors['code'])}")
+        if "name" in errors:
+            problems.append("a name of at most 200 characters")
+        if "priority" in errors:
+            problems.append("a priority as a whole number (higher ships first)")
+        flash("To save a location, give " + ", ".join(problems) + ".", "error")
         return redirect(url_for("admin.stock"))
     try:
         with get_hub().db.transaction() as db:
             inventory.upsert_location(
                 db,
-                code,
-                name=(request.form.get("name") or "").strip(),
-                priority=int(raw_priority),
-                active=request.form.get("active") == "on",
+                body["code"],
+                name=body["name"],
+                priority=body["priority"],
+                active=body["active"],
             )
     except Exception as exc:  # noqa: BLE001
         flash_error(exc)
     else:
-        flash(f"Location {code} saved.", "success")
+        flash(f"Location {body['code']} saved.", "success")
     return redirect(url_for("admin.stock"))

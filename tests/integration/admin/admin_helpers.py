@@ -8,7 +8,12 @@ import re
 from marshmallow import Schema, fields, validate
 
 from hub import hookimpl
-from hub.integration.connectors import Capability, SalesConnector, WebhookReceipt
+from hub.integration.connectors import (
+    Capability,
+    SalesConnector,
+    WebhookOutcome,
+    WebhookReceipt,
+)
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "correct horse battery"
@@ -51,7 +56,7 @@ class VaultConnector(SalesConnector):
     name = "vault"
     label = "Vault"
     description = "A test connector with secrets."
-    capabilities = frozenset({Capability.PULL_ORDERS})
+    capabilities = frozenset({Capability.PULL_ORDERS, Capability.WEBHOOKS})
     config_schema = VaultConfig
     scheduled_jobs = {"channel.pull": 300}
     fail_with: Exception | None = None
@@ -66,6 +71,9 @@ class VaultConnector(SalesConnector):
 
     def verify_webhook(self, headers, body, query):
         return WebhookReceipt(event_id=headers.get("X-Event-Id", "1"), topic="test")
+
+    def handle_webhook(self, hub, topic, body, headers):
+        return WebhookOutcome.ignored(f"topic {topic}")
 
 
 class VaultPlugin:

@@ -1,0 +1,105 @@
+"""One read side for orders: the API, the admin UI and the CLI find the same orders for a search."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from admin_helpers import flashes
+from click.testing import CliRunner
+
+from hub.accounts.users import create_token
+from hub.channels.manage import create_channel
+from hub.cli.main import main
+from hub.core.order import Customer
+from hub.orders import intake
+from hub.testing import TEST_SECRET_KEY, order_data
+
+#: Each search, and the orders (by their number) a merchant expects it to find.
+SEARCHES = {
+    "2001": {"#2001"},
+    "#2001": {"#2001"},
+    "ann": {"#2001"},  # the customer's name, any case
+    "LEE@example": {"#2001"},  # part of the email, any case
+    "stone": {"#2002"},
+    "T2": {"#2002"},  # the channel's order id, exactly
+    "eu-77": {"#EU-77"},  # part of the number, any case
+    "%": {"#EU-77"},  # a wildcard of SQL is a plain character
+    "_": {"#EU-77"},
+    "nobody": set(),
+}
+
+
+def _orders(hub, make_order) -> dict[int, str]:
+    first = make_order(
+        hub, number="#2001", customer=Customer(email="Ann.Lee@example.com", name="Ann Lee")
+    )
+    second = make_order(
+        hub, number="#2002", customer=Customer(email="bob@shop.test", name="Bob Stone")
+    )
+    with hub.db.transaction() as db:
+        store = create_channel(
+            hub, db, name="EU store", connector="vault", config={"account": "a", "api_token": "t"}
+        )
+        third = intake.upsert_order(
+            db,
+            store,
+            order_data(
+                external_id="EU-77_X",
+                number="#EU-77",
+                customer=Customer(email="cara@example.org", name="Cara 50% off"),
+            ),
+            actor="test",
+        ).order.id
+    return {first: "#2001", second: "#2002", third: "#EU-77"}
+
+
+def _api_finds(app, hub, q: str) -> set[int]:
+    with hub.db.transaction() as db:
+        token = create_token(db, "search")[1]
+    answer = app.test_client().get(
+        "/api/v1/orders", query_string={"q": q}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status_code == 200, answer.get_json()
+    return {order["id"] for order in answer.get_json()["data"]}
+
+
+def _admin_finds(browser, q: str) -> set[int]:
+    page = browser.get("/orders", query_string={"q": q}).get_data(as_text=True)
+    return {int(n) for n in re.findall(r'<td><a href="/orders/(\d+)">', page)}
+
+
+def _cli_finds(hub, q: str) -> set[int]:
+    env = {
+        "HUB_DATA_DIR": str(hub.settings.data_dir),
+        "HUB_DATABASE_URL": hub.settings.database_url,
+        "HUB_SECRET_KEY": TEST_SECRET_KEY,
+    }
+    result = CliRunner().invoke(main, ["orders", "list", "--search", q], env=env)
+    assert result.exit_code == 0, result.output
+    return {int(line.split("\t")[0]) for line in result.stdout.splitlines() if line.strip()}
+
+
+@pytest.mark.parametrize(
+    "admin_hub", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_the_api_the_admin_ui_and_the_cli_find_the_same_orders(
+    browser, admin_app, admin_hub, make_order
+):
+    numbers = _orders(admin_hub, make_order)
+    for q, expected in SEARCHES.items():
+        api = _api_finds(admin_app, admin_hub, q)
+        assert {numbers[i] for i in api} == expected, q
+        assert _admin_finds(browser, q) == api, q
+        assert _cli_finds(admin_hub, q) == api, q
+
+
+def test_filters_combine_the_same_way_on_every_surface(browser, admin_app, admin_hub, make_order):
+    numbers = _orders(admin_hub, make_order)
+    by_number = {n: i for i, n in numbers.items()}
+    page = browser.get("/orders?channel=eu-store&q=example").get_data(as_text=True)
+    assert re.findall(r'<td><a href="/orders/(\d+)">', page) == [str(by_number["#EU-77"])]
+    paid = browser.get("/orders?financial_status=paid").get_data(as_text=True)
+    assert "No orders match these filters." in paid
+    gone = browser.get("/orders?channel=closed-store").get_data(as_text=True)
+    assert flashes(gone) == ["there is no channel 'closed-store'"] and "No orders match" in gone

@@ -21,9 +21,7 @@ def test_losing_the_race_to_create_an_order_spoils_nothing_else_in_the_transacti
     any_hub, monkeypatch
 ):
     with any_hub.db.transaction() as session:
-        intake.upsert_order(
-            session, _manual(session), order_data(external_id="RACE"), actor="test"
-        )
+        intake.upsert_order(session, _manual(session), order_data(external_id="RACE"), actor="test")
     # Another writer stored RACE after our lookup found nothing: our insert must lose cleanly.
     monkeypatch.setattr(intake, "find_order", lambda *args, **kwargs: None)
     with any_hub.db.transaction() as session:

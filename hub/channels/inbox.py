@@ -329,6 +329,8 @@ def replay(hub: Hub, webhook_event_id: int) -> int:
             raise NotFound(f"webhook event {webhook_event_id} does not exist")
         event.status = "received"
         event.error = None
-        return enqueue(
+        job_id = enqueue(
             session, PROCESS_JOB, {"webhook_event_id": event.id}, channel_id=event.channel_id
         )
+        assert job_id is not None  # no dedupe key: always a new job
+        return job_id

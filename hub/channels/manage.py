@@ -204,9 +204,10 @@ def request_sync(hub: Hub, session: Session, channel: Channel) -> list[int]:
             )
             .order_by(Job.id)
         ).first()
-        ids.append(
-            existing if existing is not None else enqueue(session, kind, {}, channel_id=channel.id)
-        )
+        if existing is None:
+            existing = enqueue(session, kind, {}, channel_id=channel.id)
+            assert existing is not None  # no dedupe key: always a new job
+        ids.append(existing)
     return ids
 
 

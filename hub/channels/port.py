@@ -11,11 +11,11 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from hub.core.exceptions import HubError
+from hub.core.exceptions import HubError, NotFound
 from hub.core.order import OrderData, PaymentUpdate
 from hub.integration.connectors import ShipmentNotice
 from hub.orders import bulk_intake, intake, payments, records, shipments
@@ -33,8 +33,7 @@ class ChannelPort:
         self.hub = hub
         self.channel_id = channel_id
         with hub.db.read() as session:
-            channel = session.get(Channel, channel_id)
-            self.slug = channel.slug
+            self.slug = _channel(session, channel_id).slug
         self.actor = f"channel:{self.slug}"
 
     # --- orders ---------------------------------------------------------------------
@@ -64,7 +63,7 @@ class ChannelPort:
         """
         batch = list(orders)
         with self.hub.db.transaction() as session:
-            channel = session.get(Channel, self.channel_id)
+            channel = _channel(session, self.channel_id)
             created = self._create_new(session, channel, batch) if self.bulk_create else {}
             ids: list[int] = []
             for i, data in enumerate(batch):
@@ -223,7 +222,7 @@ class ChannelPort:
         keys = {n.key for n in notices if n.key}
         refs = {n.group_ref for n in notices if not n.key and n.group_ref}
         ids = {n.shipment.external_id for n in notices}
-        named = FulfillmentGroup.key.in_(keys)
+        named: ColumnElement[bool] = FulfillmentGroup.key.in_(keys)
         if refs:
             named = named | (
                 (FulfillmentGroup.shipping_channel_id == self.channel_id)
@@ -245,17 +244,17 @@ class ChannelPort:
                     FulfillmentGroup.error.is_(None),
                 )
             ).all()
-        recorded = {}
+        recorded: dict[tuple[str, str, str], str] = {}
         for key, ref, external_id, status in rows:
             recorded[(key, "", external_id)] = status
             if ref:
                 recorded[("", ref, external_id)] = status
         unchanged = set()
         for i, notice in enumerate(notices):
-            status = recorded.get(
+            seen = recorded.get(
                 (notice.key, "" if notice.key else notice.group_ref, notice.shipment.external_id)
             )
-            if status is not None and (status == "voided" or not notice.voided):
+            if seen is not None and (seen == "voided" or not notice.voided):
                 unchanged.add(i)
         return unchanged
 
@@ -264,20 +263,27 @@ class ChannelPort:
     @property
     def state(self) -> dict[str, Any]:
         with self.hub.db.read() as session:
-            return dict(session.get(Channel, self.channel_id).state or {})
+            return dict(_channel(session, self.channel_id).state or {})
 
     def save_state(self, **values: Any) -> None:
         with self.hub.db.transaction() as session:
-            channel = session.get(Channel, self.channel_id)
+            channel = _channel(session, self.channel_id)
             channel.state = {**(channel.state or {}), **values}
 
     def disable_channel(self, reason: str) -> None:
         with self.hub.db.transaction() as session:
-            channel = session.get(Channel, self.channel_id)
+            channel = _channel(session, self.channel_id)
             channel.enabled = False
             channel.last_error = reason
             channel.updated_at = utcnow()
         log.warning("channel %s disabled: %s", self.slug, reason)
+
+
+def _channel(session: Session, channel_id: int) -> Channel:
+    channel = session.get(Channel, channel_id)
+    if channel is None:
+        raise NotFound(f"channel {channel_id} does not exist")
+    return channel
 
 
 def _reject(session: Session, channel: Channel, external_id: Any, reason: str) -> None:

@@ -11,8 +11,10 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import click
 from sqlalchemy import select
@@ -26,6 +28,8 @@ from hub.store import migrate
 from hub.store.models import Order
 
 log = logging.getLogger("hub")
+
+_Value = TypeVar("_Value")
 
 
 class HubGroup(click.Group):
@@ -181,6 +185,7 @@ def serve(ctx, host, port, threads, worker_threads, no_scheduler):
         click.echo("stopping: running jobs finish first", err=True)
         if worker:
             worker.stop()
+        if worker_thread is not None:
             worker_thread.join()
         if scheduler:
             scheduler.shutdown()
@@ -517,8 +522,10 @@ def _person() -> str:
         return "cli"
 
 
-def _pairs(option: str, values: tuple[str, ...], value_type=str) -> dict[int, object]:
-    out: dict[int, object] = {}
+def _pairs(
+    option: str, values: tuple[str, ...], value_type: Callable[[str], _Value]
+) -> dict[int, _Value]:
+    out: dict[int, _Value] = {}
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key.strip().isdigit() or not value.strip():
@@ -777,7 +784,7 @@ def returns_receive(ctx, return_id, location, write_off, lines):
             actor=_person(),
             location=location,
             write_off=write_off,
-            lines=_pairs("--line", lines),
+            lines=_pairs("--line", lines, str),
         )
         done = ", ".join(
             f"{rl.order_line.sku}×{rl.quantity} {rl.disposition}"

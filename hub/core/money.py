@@ -31,6 +31,7 @@ __all__ = [
     "CURRENCY_EXPONENTS",
     "Money",
     "MoneyError",
+    "currency_code",
     "exponent",
 ]
 
@@ -237,8 +238,8 @@ _MAX_INTEGER_DIGITS = 50
 _DECIMAL_TEXT = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?")
 
 
-def _currency_code(currency: object) -> str:
-    """Return the normalised ISO code for ``currency`` or raise MoneyError."""
+def currency_code(currency: object) -> str:
+    """Return the normalised ISO code for ``currency`` (" usd " is USD) or raise MoneyError."""
     if not isinstance(currency, str):
         raise MoneyError(
             f"invalid currency {currency!r}: expected a 3-letter ISO 4217 code such as 'USD'"
@@ -262,7 +263,7 @@ def exponent(currency: str) -> int:
     Accepts any case and surrounding whitespace (" usd " is USD); raises
     :class:`MoneyError` for malformed or unknown codes.
     """
-    return CURRENCY_EXPONENTS[_currency_code(currency)]
+    return CURRENCY_EXPONENTS[currency_code(currency)]
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -308,10 +309,10 @@ def _parse_minor(value: object, currency: str) -> int:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise MoneyError(f"{value!r} is not an amount of {currency}: not a finite number")
-        sign, digit_tuple, point = value.as_tuple()
+        negative, digit_tuple, point = value.as_tuple()
         assert isinstance(point, int)  # finite Decimals have an int exponent
         digits = "".join(map(str, digit_tuple))
-        return _minor_units("-" if sign else "", digits, point, currency, repr(value))
+        return _minor_units("-" if negative else "", digits, point, currency, repr(value))
     if isinstance(value, str):
         text = value.strip()
         match = _DECIMAL_TEXT.fullmatch(text)
@@ -346,7 +347,7 @@ class Money:
                 f"amount must be an int number of minor units, got {self.amount!r}"
                 f" ({type(self.amount).__name__}) for currency {self.currency!r}"
             )
-        code = _currency_code(self.currency)
+        code = currency_code(self.currency)
         if code != self.currency:
             # Frozen dataclass: normalising the code needs the object setter.
             object.__setattr__(self, "currency", code)
@@ -364,7 +365,7 @@ class Money:
         Infinity and thousands separators. An ``int`` counts major units.
         A ``float`` is always refused.
         """
-        code = _currency_code(currency)
+        code = currency_code(currency)
         return cls(_parse_minor(text, code), code)
 
     @classmethod
@@ -383,7 +384,7 @@ class Money:
 
         The currency is required so that an empty total still has one.
         """
-        code = _currency_code(currency)
+        code = currency_code(currency)
         total = 0
         for item in items:
             if not isinstance(item, Money):

@@ -12,7 +12,7 @@ they rest on live here once: how far a payment's status may move
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
 FINANCIAL_STATUSES: tuple[str, ...] = (
@@ -83,6 +83,7 @@ class OrderLineLike(Protocol):
 
 
 _Payment = TypeVar("_Payment", bound=DisputablePayment)
+_Line = TypeVar("_Line", bound=Hashable)
 
 
 def next_payment_status(current: str, reported: str | None) -> str:
@@ -157,7 +158,7 @@ def financial_status(payments: Iterable[PaymentLike], total: int, fallback: str 
     return "pending"
 
 
-def fulfillment_status(ordered: Mapping[object, int], shipped: Mapping[object, int]) -> str:
+def fulfillment_status(ordered: Mapping[_Line, int], shipped: Mapping[_Line, int]) -> str:
     """Return the fulfilment status from quantities ordered and shipped per line.
 
     :param ordered: quantity ordered, keyed by line.

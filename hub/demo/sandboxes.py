@@ -33,13 +33,16 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from werkzeug.wrappers import Request, Response
 
 from hub.integration.manager import get_plugin_manager
 from hub.integration.sandbox import FaultKind, FaultPlan, Sandbox, route, serve
+
+if TYPE_CHECKING:
+    from aiosmtpd.controller import Controller
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +81,7 @@ class SmtpSink:
         self.message_ids: Counter[str] = Counter()
         self.subjects: Counter[str] = Counter()
         self.port = 0
-        self._controller = None
+        self._controller: Controller | None = None
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
         with self.lock:

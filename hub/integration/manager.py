@@ -102,7 +102,7 @@ def plugin_version(plugin: object) -> str:
     return __version__
 
 
-def _entry_point_dists():
+def _entry_point_dists() -> Iterator[tuple[str, object]]:
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             yield (ep.dist.version if ep.dist else "?"), ep.load()

@@ -352,7 +352,7 @@ class Sandbox:
             )
         except HTTPException:
             return None
-        return getattr(self, rule.endpoint), args, rule
+        return getattr(self, rule.endpoint), dict(args), rule
 
     def call(self, endpoint: Callable[..., Any], request: Request, args: dict[str, Any]) -> Any:
         """Run an endpoint; a Response, or a body to send as JSON."""

@@ -103,7 +103,7 @@ def _create_order(
     rows = new_order_rows(
         channel,
         data,
-        {slug: _payment_channel_id(session, channel, slug) for slug in slugs},
+        {slug: _named_payment_channel(session, slug) for slug in slugs},
         actor=actor,
     )
     order = Order(
@@ -453,9 +453,16 @@ def _merge_payments(
 
 def _payment_channel_id(session: Session, channel: Channel, slug: str | None) -> int | None:
     if slug:
-        found = session.scalars(select(Channel).where(Channel.slug == slug)).one_or_none()
-        return _known_payment_channel(channel, slug, {slug: found.id} if found else {})
+        return _named_payment_channel(session, slug)
     return channel.payment_channel_id
+
+
+def _named_payment_channel(session: Session, slug: str) -> int:
+    """The id of the payment channel ``slug``; an unknown one is a :class:`ValidationError`."""
+    found = session.scalars(select(Channel).where(Channel.slug == slug)).one_or_none()
+    if found is None:
+        raise _unknown_payment_channel(slug)
+    return found.id
 
 
 def _known_payment_channel(
@@ -465,11 +472,15 @@ def _known_payment_channel(
     if not slug:
         return channel.payment_channel_id
     if slug not in known:
-        raise ValidationError(
-            f"payment channel {slug!r} does not exist",
-            details={"payments": f"unknown channel {slug}"},
-        )
+        raise _unknown_payment_channel(slug)
     return known[slug]
+
+
+def _unknown_payment_channel(slug: str) -> ValidationError:
+    return ValidationError(
+        f"payment channel {slug!r} does not exist",
+        details={"payments": f"unknown channel {slug}"},
+    )
 
 
 def _cancel_from_channel(session: Session, order: Order, reason: str, *, actor: str) -> None:

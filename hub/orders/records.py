@@ -13,8 +13,8 @@ commit, when that job fans the event out (see :mod:`hub.pipeline.builtin`)::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
@@ -50,7 +50,7 @@ def find_order(
     return session.scalars(query).one_or_none()
 
 
-def order_query() -> Select[tuple[Order]]:
+def order_query() -> Select[Order]:
     """A query for orders with everything the API shows loaded up front."""
     return select(Order).options(
         selectinload(Order.lines),
@@ -74,12 +74,15 @@ def refresh_derived(order: Order) -> None:
     )
 
 
+_Line = TypeVar("_Line", bound=Hashable)
+
+
 def derived_statuses(
     payments: Iterable[PaymentLike],
     total: int,
     channel_financial_status: str,
-    ordered: Mapping[object, int],
-    shipped: Mapping[object, int],
+    ordered: Mapping[_Line, int],
+    shipped: Mapping[_Line, int],
 ) -> tuple[str, str]:
     """(financial status, fulfilment status) of an order with these payments, lines and shipments."""
     return (

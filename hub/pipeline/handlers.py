@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import exists, or_, select, text, update
 from sqlalchemy.orm import Session
@@ -34,13 +34,17 @@ from sqlalchemy.orm import Session
 from hub.channels.port import ChannelPort
 from hub.core import events as ev
 from hub.core.events import OrderEvent
-from hub.core.exceptions import HubError, PaymentDeclined, ValidationError
+from hub.core.exceptions import HubError, NotFound, PaymentDeclined, ValidationError
 from hub.core.order import PaymentUpdate, RefundData
 from hub.integration.connectors import (
     Capability,
     Delivery,
+    NotificationConnector,
+    PaymentConnector,
     PaymentRef,
+    SalesConnector,
     ShipmentNotice,
+    ShippingConnector,
     ShippingOrder,
     SubmissionRejected,
     WebhookOutcome,
@@ -53,6 +57,7 @@ from hub.notifications import outbox as notifications
 from hub.orders import intake, payments, records, shipments, transitions
 from hub.orders.serialize import money, order_detail
 from hub.queue.jobs import JobContext, dead_letter, enqueue
+from hub.runtime.hub import as_role
 from hub.store.models import (
     UNSENT_GROUPS,
     Channel,
@@ -66,11 +71,36 @@ from hub.store.models import (
     utcnow,
 )
 
+if TYPE_CHECKING:
+    from hub.runtime.hub import Hub
+
 log = logging.getLogger(__name__)
+
+_Row = TypeVar("_Row", Channel, Payment, Shipment, WebhookEvent)
+_Item = TypeVar("_Item")
 
 #: Shipping submissions wait this long to be sent together (ShipStation: 40 requests a minute).
 SHIPPING_BATCH_SECONDS = 2
 SHIPPING_BATCH_SIZE = 100
+
+#: What a row a step needs is called when it is missing (see :func:`_get`).
+_ROW_NAMES: dict[type, str] = {
+    Channel: "channel",
+    Payment: "payment",
+    Shipment: "shipment",
+    WebhookEvent: "webhook event",
+}
+
+
+def _get(session: Session, model: type[_Row], row_id: int) -> _Row:
+    """The row of ``model`` a step goes on with (one it found before, or its channel).
+
+    :raises NotFound: it does not exist (any more).
+    """
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"{_ROW_NAMES[model]} {row_id} does not exist")
+    return row
 
 
 # --- routing: what follows an event ---------------------------------------------------------
@@ -95,7 +125,7 @@ def announce_order_event(ctx: JobContext) -> None:
                 dedupe_key=f"order.event.deliver:{event_id}:{plugin}",
             )
         for channel in _enabled_channels(session, hub, "notification"):
-            if hub.connector_for(channel).wants(audit.name):
+            if as_role(hub.connector_for(channel), NotificationConnector).wants(audit.name):
                 enqueue(
                     session,
                     "notify",
@@ -107,7 +137,7 @@ def announce_order_event(ctx: JobContext) -> None:
         _follow_up(session, hub, audit, order)
 
 
-def _follow_up(session: Session, hub, audit: OrderAuditEvent, order: Order) -> None:
+def _follow_up(session: Session, hub: Hub, audit: OrderAuditEvent, order: Order) -> None:
     name = audit.name
     if name == "order.confirmed":
         if not _enqueue_captures(session, hub, order, name):
@@ -182,7 +212,10 @@ def _withdraw_group(session: Session, group: FulfillmentGroup) -> None:
     elif group.status == "pending":
         if being_sent(session, group):  # it may reach the warehouse: tell it after
             group.status = "cancelling"
-            enqueue_shipping_flush(session, group.shipping_channel_id)
+            # None: its shipping channel was deleted since the flush claimed it
+            # (a flush of no channel would find nothing to send).
+            if group.shipping_channel_id is not None:
+                enqueue_shipping_flush(session, group.shipping_channel_id)
         else:
             group.status = "cancelled"
 
@@ -215,7 +248,7 @@ def _shrink_groups(session: Session, order: Order, units: dict[int, int]) -> Non
             enqueue_shipping_flush(session, group.shipping_channel_id)
 
 
-def _enqueue_captures(session: Session, hub, order: Order, event_name: str) -> int:
+def _enqueue_captures(session: Session, hub: Hub, order: Order, event_name: str) -> int:
     count = 0
     for payment in order.payments:
         if payment.channel_id is None or payment.status != "authorized":
@@ -223,7 +256,7 @@ def _enqueue_captures(session: Session, hub, order: Order, event_name: str) -> i
         channel = session.get(Channel, payment.channel_id)
         if channel is None or not channel.enabled:
             continue
-        if event_name in hub.connector_for(channel).capture_events():
+        if event_name in as_role(hub.connector_for(channel), PaymentConnector).capture_events():
             enqueue(
                 session,
                 "payment.capture",
@@ -236,7 +269,7 @@ def _enqueue_captures(session: Session, hub, order: Order, event_name: str) -> i
     return count
 
 
-def _enabled_channels(session: Session, hub, role: str) -> list[Channel]:
+def _enabled_channels(session: Session, hub: Hub, role: str) -> list[Channel]:
     channels = session.scalars(
         select(Channel).where(Channel.enabled.is_(True)).order_by(Channel.id)
     )
@@ -247,7 +280,7 @@ def _enabled_channels(session: Session, hub, role: str) -> list[Channel]:
     ]
 
 
-def shipping_channel_for(session: Session, hub, order: Order) -> Channel | None:
+def shipping_channel_for(session: Session, hub: Hub, order: Order) -> Channel | None:
     """The sales channel's own shipping channel, else the one enabled shipping channel."""
     sales = order.channel
     if sales.shipping_channel_id:
@@ -278,7 +311,7 @@ def process_order(ctx: JobContext) -> None:
     """Check a pending order: hold it with every reason, or confirm it."""
     hub = ctx.hub
     with hub.db.transaction() as session:
-        order = records.get_order(session, ctx.order_id)
+        order = records.get_order(session, ctx.require_order())
         if order.status != "pending":
             return
         problems: list[str] = []
@@ -294,7 +327,7 @@ def process_order(ctx: JobContext) -> None:
         transitions.process_order(session, order.id, actor="system", problems=problems)
 
 
-def _plugin_failed(hub: Any, hook: str, label: str) -> Callable[[str, BaseException], None]:
+def _plugin_failed(hub: Hub, hook: str, label: str) -> Callable[[str, BaseException], None]:
     """Log and count a plugin that raised in a fan-out hook (it holds and aborts nothing)."""
 
     def report(plugin: str, exc: BaseException) -> None:
@@ -314,7 +347,7 @@ def fulfill_order(ctx: JobContext) -> None:
     """Route a confirmed order to its locations and start fulfilment at its shipping channel."""
     hub = ctx.hub
     with hub.db.transaction() as session:
-        order = records.get_order(session, ctx.order_id)
+        order = records.get_order(session, ctx.require_order())
         if order.status != "confirmed":
             return
         channel = shipping_channel_for(session, hub, order)
@@ -386,7 +419,7 @@ def capture_payment(ctx: JobContext) -> None:
             with hub.db.transaction() as session:
                 _fulfil_once_captured(session, order_id)
         return
-    connector = ctx.connector()
+    connector = as_role(ctx.connector(), PaymentConnector)
     actor = f"channel:{connector.channel.slug}"
     try:
         result = connector.capture(ref, amount, idempotency_key=ctx.idempotency_key)
@@ -405,7 +438,7 @@ def capture_payment(ctx: JobContext) -> None:
             )
         raise
     with hub.db.transaction() as session:
-        order = payments.apply_payment_update(
+        updated = payments.apply_payment_update(
             session,
             PaymentUpdate(
                 reference=ref.reference,
@@ -418,7 +451,7 @@ def capture_payment(ctx: JobContext) -> None:
         )
         _note_adjustment(
             session,
-            order,
+            updated,
             result.message,
             actor=actor,
             data={
@@ -473,14 +506,14 @@ def void_payment(ctx: JobContext) -> None:
     if refund is not None:
         if refund:
             with hub.db.transaction() as session:
-                payment = session.get(Payment, ctx.payload["payment_id"])
+                payment = _get(session, Payment, ctx.payload["payment_id"])
                 left = payment.captured_amount - payment.refunded_amount
                 if left > 0:
                     payments.request_refund(
                         session, payment, left, key=f"cancel:{order_id}", reason="order cancelled"
                     )
         return
-    connector = ctx.connector()
+    connector = as_role(ctx.connector(), PaymentConnector)
     result = connector.void(ref, idempotency_key=ctx.idempotency_key)
     with hub.db.transaction() as session:
         order = payments.apply_payment_update(
@@ -496,7 +529,7 @@ def void_payment(ctx: JobContext) -> None:
         )
         # Too late to void: the gateway captured it meanwhile (a race with a capture
         # elsewhere). A cancelled order keeps no money: refund what was taken.
-        payment = session.get(Payment, ctx.payload["payment_id"])
+        payment = _get(session, Payment, ctx.payload["payment_id"])
         if (
             order is not None
             and order.status == "cancelled"
@@ -518,9 +551,8 @@ def refund_payment(ctx: JobContext) -> None:
     if ctx.payload.get("refund_id"):
         return  # an earlier run committed this refund, then lost its lease before finishing
     with hub.db.read() as session:
-        payment = session.get(Payment, ctx.payload["payment_id"])
-        ref = _payment_ref(payment)
-    connector = ctx.connector()
+        ref = _payment_ref(_get(session, Payment, ctx.payload["payment_id"]))
+    connector = as_role(ctx.connector(), PaymentConnector)
     # No local "already refunded" check: after a crash the same key makes the
     # gateway answer with the refund it already made, which is recorded once.
     result = connector.refund(
@@ -563,6 +595,7 @@ def refund_payment(ctx: JobContext) -> None:
         )
         # Committed with the refund: a run of this job after a crash sees it and calls no one.
         job = session.get(Job, ctx.id)
+        assert job is not None  # the job running now
         job.payload = {**job.payload, "refund_id": result.external_id}
 
 
@@ -639,8 +672,11 @@ def being_sent(session: Session, group: FulfillmentGroup) -> bool:
 def flush_shipping(ctx: JobContext) -> None:
     """Send up to 100 pending (or cancelling) groups of one shipping channel in one call."""
     hub = ctx.hub
+    channel_id = ctx.channel_id
+    if channel_id is None:
+        return  # asked for a group whose shipping channel was deleted: none to send
     with hub.db.transaction() as session:
-        ids = _claim_groups(session, ctx.channel_id, ctx.id)
+        ids = _claim_groups(session, channel_id, ctx.id)
     if not ids:
         return
     with hub.db.read() as session:
@@ -668,7 +704,7 @@ def flush_shipping(ctx: JobContext) -> None:
     accepted: dict[str, Any] = {}
     if batch:
         try:
-            accepted = ctx.connector().submit_orders(batch)
+            accepted = as_role(ctx.connector(), ShippingConnector).submit_orders(batch)
         except SubmissionRejected as exc:
             accepted, rejected = exc.accepted, exc.rejected
     with hub.db.transaction() as session:
@@ -680,6 +716,8 @@ def flush_shipping(ctx: JobContext) -> None:
             )
         for item in batch:
             group = shipments.find_group(session, item.key)
+            if group is None:  # groups are never deleted
+                raise NotFound(f"fulfilment group {item.key} does not exist")
             if item.key in accepted:
                 group.external_id = str(accepted[item.key])
                 group.submitted_at = utcnow()
@@ -688,14 +726,14 @@ def flush_shipping(ctx: JobContext) -> None:
                     group.status = "cancelled"
                 elif group.status == "pending" and _sent_lines(item) != _sent_lines(group):
                     # Its lines shrank while this flush was sending the old ones: send again.
-                    enqueue_shipping_flush(session, ctx.channel_id)
+                    enqueue_shipping_flush(session, channel_id)
                 elif group.status == "pending":
                     group.status = "submitted"
                 else:
                     # Its order was cancelled while this flush was sending it: the
                     # warehouse has it now, so the next flush tells it to cancel.
                     group.status = "cancelling"
-                    enqueue_shipping_flush(session, ctx.channel_id)
+                    enqueue_shipping_flush(session, channel_id)
             elif item.key in rejected:
                 group.error = rejected[item.key]
                 log.warning(
@@ -719,21 +757,22 @@ def flush_shipping(ctx: JobContext) -> None:
 
 def poll_shipments(ctx: JobContext) -> None:
     """The safety net for missed webhooks: fetch recent shipments and record the new ones."""
-    port = ChannelPort(ctx.hub, ctx.channel_id)
+    channel_id = ctx.require_channel()
+    port = ChannelPort(ctx.hub, channel_id)
     with ctx.hub.db.transaction() as session:
         # Safety net for the batching: a group whose transaction committed just
         # after its time slot's flush had read the table has no flush of its own.
         waiting = session.scalars(
             select(FulfillmentGroup.id)
             .where(
-                FulfillmentGroup.shipping_channel_id == ctx.channel_id,
+                FulfillmentGroup.shipping_channel_id == channel_id,
                 FulfillmentGroup.status.in_(("pending", "cancelling")),
                 FulfillmentGroup.error.is_(None),
             )
             .limit(1)
         ).first()
         if waiting is not None:
-            enqueue_shipping_flush(session, ctx.channel_id)
+            enqueue_shipping_flush(session, channel_id)
     state = port.state
     since = (
         datetime.fromisoformat(state["shipments_since"])
@@ -741,7 +780,8 @@ def poll_shipments(ctx: JobContext) -> None:
         else utcnow() - timedelta(days=7)
     )
     started = utcnow()
-    for notices in _chunks(ctx.connector().fetch_shipments(since), SHIPMENTS_CHECKED_TOGETHER):
+    connector = as_role(ctx.connector(), ShippingConnector)
+    for notices in _chunks(connector.fetch_shipments(since), SHIPMENTS_CHECKED_TOGETHER):
         unchanged = port.unchanged_shipments(notices)
         for notice in (n for i, n in enumerate(notices) if i not in unchanged):
             _record_polled_shipment(ctx, port, notice)
@@ -753,8 +793,8 @@ def poll_shipments(ctx: JobContext) -> None:
 SHIPMENTS_CHECKED_TOGETHER = 200
 
 
-def _chunks(items, size: int):
-    chunk: list = []
+def _chunks(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
+    chunk: list[_Item] = []
     for item in items:
         chunk.append(item)
         if len(chunk) == size:
@@ -798,12 +838,14 @@ def resubmit_group(ctx: JobContext) -> None:
         if group is None or group.status not in ("pending", "cancelling"):
             return
         group.error = None
-        enqueue_shipping_flush(session, group.shipping_channel_id or ctx.channel_id)
+        enqueue_shipping_flush(session, group.shipping_channel_id or ctx.require_channel())
 
 
 def record_shipment(ctx: JobContext) -> None:
     """Retry of a reported shipment the hub refused once (see :func:`poll_shipments`)."""
-    ChannelPort(ctx.hub, ctx.channel_id).record_shipment(ShipmentNotice.from_payload(ctx.payload))
+    ChannelPort(ctx.hub, ctx.require_channel()).record_shipment(
+        ShipmentNotice.from_payload(ctx.payload)
+    )
 
 
 # --- sales channels ---------------------------------------------------------------------------------
@@ -811,21 +853,22 @@ def record_shipment(ctx: JobContext) -> None:
 
 def pull_orders(ctx: JobContext) -> None:
     """Pull changed orders page by page; each page and its cursor commit together."""
-    port = ChannelPort(ctx.hub, ctx.channel_id)
-    connector = ctx.connector()
+    channel_id = ctx.require_channel()
+    port = ChannelPort(ctx.hub, channel_id)
+    connector = as_role(ctx.connector(), SalesConnector)
     for page in connector.fetch_orders(port.state.get("cursor")):
         port.upsert_orders(page.orders, cursor=page.cursor, rejected=page.rejected)
     with ctx.hub.db.transaction() as session:
-        channel = session.get(Channel, ctx.channel_id)
+        channel = _get(session, Channel, channel_id)
         channel.last_sync_at = utcnow()
         channel.last_error = None
 
 
 def refetch_rejected_order(ctx: JobContext) -> None:
     """Retry of a dead-lettered order: fetch it again and store it."""
-    data = ctx.connector().fetch_order(ctx.payload["external_id"])
+    data = as_role(ctx.connector(), SalesConnector).fetch_order(ctx.payload["external_id"])
     with ctx.hub.db.transaction() as session:
-        channel = session.get(Channel, ctx.channel_id)
+        channel = _get(session, Channel, ctx.require_channel())
         intake.upsert_order(session, channel, data, actor=f"channel:{channel.slug}")
 
 
@@ -841,19 +884,19 @@ def push_fulfillment(ctx: JobContext) -> None:
     for shipment_id in stale:
         _cancel_channel_fulfillment(ctx, shipment_id)
     with hub.db.read() as session:
-        shipment = session.get(Shipment, ctx.payload["shipment_id"])
+        shipment = _get(session, Shipment, ctx.payload["shipment_id"])
         order = session.scalars(records.order_query().where(Order.id == shipment.order_id)).one()
         detail = order_detail(order)
         shipment_dict = next(s for s in detail["shipments"] if s["id"] == shipment.id)
         for line in shipment_dict["lines"]:
             source = next(x for x in order.lines if x.id == line["line_id"])
             line.update(sku=source.sku, external_id=source.external_id)
-    external = ctx.connector().push_fulfillment(
+    external = as_role(ctx.connector(), SalesConnector).push_fulfillment(
         detail, shipment_dict, idempotency_key=ctx.idempotency_key
     )
     if external:
         with hub.db.transaction() as session:
-            shipment = session.get(Shipment, shipment_dict["id"])
+            shipment = _get(session, Shipment, shipment_dict["id"])
             shipment.channel_fulfillment_id = str(external)
             if shipment.status == "voided":
                 # Voided while this job was at the channel: its fulfilment goes too.
@@ -890,11 +933,11 @@ def _cancel_channel_fulfillment(ctx: JobContext, shipment_id: int) -> None:
         detail = order_detail(order)
         fulfillment_id = str(shipment.channel_fulfillment_id)
         tracking = shipment.tracking_number
-    ctx.connector().cancel_fulfillment(
+    as_role(ctx.connector(), SalesConnector).cancel_fulfillment(
         detail, fulfillment_id, idempotency_key=f"{ctx.idempotency_key}:{shipment_id}"
     )
     with hub.db.transaction() as session:
-        shipment = session.get(Shipment, shipment_id)
+        shipment = _get(session, Shipment, shipment_id)
         if shipment.channel_fulfillment_cancelled_at is None:
             shipment.channel_fulfillment_cancelled_at = utcnow()
             order = records.get_order(session, shipment.order_id)
@@ -933,8 +976,9 @@ def process_webhook(ctx: JobContext) -> None:
     except Exception as exc:
         with hub.db.transaction() as session:
             event = session.get(WebhookEvent, ctx.payload["webhook_event_id"])
-            event.status, event.error = "failed", f"{exc.__class__.__name__}: {exc}"
-            event.attempts += 1
+            if event is not None:  # deleted meanwhile (with its channel): the error still counts
+                event.status, event.error = "failed", f"{exc.__class__.__name__}: {exc}"
+                event.attempts += 1
         raise
     if not isinstance(outcome, WebhookOutcome):
         raise TypeError(
@@ -942,7 +986,7 @@ def process_webhook(ctx: JobContext) -> None:
             "not a hub.integration.connectors.WebhookOutcome"
         )
     with hub.db.transaction() as session:
-        event = session.get(WebhookEvent, ctx.payload["webhook_event_id"])
+        event = _get(session, WebhookEvent, ctx.payload["webhook_event_id"])
         event.status = outcome.status.value
         event.error = None if outcome.status is WebhookStatus.PROCESSED else str(outcome)
         event.attempts += 1
@@ -994,7 +1038,8 @@ def notify(ctx: JobContext) -> None:
         attempt_id = notifications.begin_attempt(session, key, resend=resend, **facts)
     started = time.perf_counter()
     try:
-        delivery = ctx.connector().notify(event, order, idempotency_key=key)
+        connector = as_role(ctx.connector(), NotificationConnector)
+        delivery = connector.notify(event, order, idempotency_key=key)
     except Exception as exc:
         with ctx.hub.db.transaction() as session:
             notifications.finish_attempt(
@@ -1020,7 +1065,14 @@ def notify(ctx: JobContext) -> None:
         )
         if not delivery.skipped:
             notifications.record_sent(
-                session, key, recipient=delivery.recipient, message_id=delivery.message_id, **facts
+                session,
+                key,
+                channel_id=ctx.channel_id,
+                order_id=event.order_id,
+                event_id=event.id,
+                event_name=event.name,
+                recipient=delivery.recipient,
+                message_id=delivery.message_id,
             )
 
 

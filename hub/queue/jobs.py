@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import BindParameter, bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from hub.integration.connectors import Connector
     from hub.integration.erp import ErpExchange
     from hub.runtime.hub import Hub
+    from hub.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -68,25 +69,40 @@ class JobContext:
         return f"hub-job-{self.id}"
 
     @property
-    def db(self):
+    def db(self) -> Database:
         return self.hub.db
+
+    def require_channel(self) -> int:
+        """This job's channel id, for a kind of job that always has one.
+
+        :raises NotFound: the job has no channel.
+        """
+        if self.channel_id is None:
+            raise NotFound(f"job {self.id} ({self.kind}) has no channel")
+        return self.channel_id
+
+    def require_order(self) -> int:
+        """This job's order id, for a kind of job that always has one.
+
+        :raises NotFound: the job has no order.
+        """
+        if self.order_id is None:
+            raise NotFound(f"job {self.id} ({self.kind}) has no order")
+        return self.order_id
 
     def connector(self) -> Connector:
         """The connector of this job's channel."""
-        if self.channel_id is None:
-            raise NotFound(f"job {self.id} ({self.kind}) has no channel")
-        return self.hub.connector_for_id(self.channel_id)
+        return self.hub.connector_for_id(self.require_channel())
 
     def erp(self) -> ErpExchange:
         """The hub's side of the ERP exchange for this job's channel (service ``erp``)."""
-        if self.channel_id is None:
-            raise NotFound(f"job {self.id} ({self.kind}) has no channel")
+        channel_id = self.require_channel()
         factory = self.hub.services.get("erp")
         if factory is None:
             raise ConfigError(
                 "no plugin provides the hub service 'erp' (hub.pipeline.builtin does)"
             )
-        return factory(self.hub, self.channel_id)
+        return factory(self.hub, channel_id)
 
 
 def enqueue(
@@ -391,7 +407,7 @@ def _due_statement(which: str, limit: int, by_kind: bool):
     statement = _DUE.get((which, limit, by_kind))
     if statement is None:
         c = _jobs.c
-        now = bindparam("now")
+        now: BindParameter[datetime] = bindparam("now")
         statement = select(*_CONTEXT_COLUMNS, c.locked_by)
         # The status tests are literal SQL, as in the partial indexes' WHERE:
         # with bound parameters a prepared (generic) plan could not use them.
@@ -483,7 +499,7 @@ def _describe(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {text}"
 
 
-def _write_outcome(session: Session | Connection, outcome: Outcome) -> None:
+def _write_outcome(conn: Connection, outcome: Outcome) -> None:
     finished = outcome.status in ("succeeded", "dead")
     params = {
         "job_id": outcome.job_id,
@@ -496,9 +512,7 @@ def _write_outcome(session: Session | Connection, outcome: Outcome) -> None:
         params["next_run"] = outcome.run_at
     # Only the lease holder may finish a job: if our lease ran out and another
     # worker took the job over, its outcome is the one that counts.
-    done = session.execute(
-        _outcome_statement(finished, outcome.run_at is not None), params
-    ).rowcount
+    done = conn.execute(_outcome_statement(finished, outcome.run_at is not None), params).rowcount
     if not done:
         log.warning("job %s: lease lost before it finished; its new holder decides", outcome.job_id)
 

@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import pluggy
 from sqlalchemy import bindparam, event, select
@@ -26,6 +26,8 @@ from hub.store.models import Channel
 from hub.store.secrets import SecretBox
 
 log = logging.getLogger(__name__)
+
+_Role = TypeVar("_Role", bound=Connector)
 
 # What connector_for and channel_info read of a channel, as one Core row.
 _WEBHOOK_CHANNEL = select(
@@ -243,6 +245,21 @@ def _note_channel_changes(session, _flush_context) -> None:
 def hub_of(session) -> Hub | None:
     """The Hub whose database made ``session`` (None for a session made elsewhere)."""
     return session.info.get("hub")
+
+
+def as_role(connector: Connector, role: type[_Role]) -> _Role:
+    """``connector`` as ``role``: the role class whose operations the caller is about to use
+    (:class:`~hub.integration.connectors.PaymentConnector` …).
+
+    :raises ConfigError: the connector does not play that role (its channel's
+        connector was changed since the work was asked for).
+    """
+    if not isinstance(connector, role):
+        raise ConfigError(
+            f"channel {connector.channel.slug}: the {connector.name} connector "
+            f"is not a {role.roles[0]} connector"
+        )
+    return connector
 
 
 def require_enabled(channel: Channel) -> None:

@@ -512,7 +512,7 @@ def create_order(body):
         channel = channels.ensure_manual_channel(hub, db)
         existing = records.find_order(db, channel.id, body.external_id, lock=False)
         created = existing is None
-        if created:
+        if existing is None:
             try:
                 order_id = intake.upsert_order(db, channel, body, actor=g.caller.actor).order.id
             except ConcurrencyError:
@@ -521,7 +521,10 @@ def create_order(body):
             order_id = existing.id
     if not created:
         with hub.db.read() as db:
-            order_id = records.find_order(db, channel.id, body.external_id, lock=False).id
+            found = records.find_order(db, channel.id, body.external_id, lock=False)
+            if found is None:
+                raise NotFound(f"manual order {body.external_id} does not exist")
+            order_id = found.id
     response = jsonify(_order_json(order_id))
     response.status_code = 201 if created else 200
     response.headers["Location"] = url_for("api.get_order", order_id=order_id)
@@ -1035,7 +1038,8 @@ DESCRIPTION = (
 
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document of this app, built once per app from the declared views."""
-    app = current_app._get_current_object()
+    # Flask types current_app as a Flask, not as the LocalProxy it is.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     cached = app.extensions.get("hub_openapi")
     if cached is None:
         cached = build_spec(

@@ -141,7 +141,11 @@ def delivery_json(
     job_states: dict[str, tuple[int, str]],
 ) -> dict[str, Any]:
     out = notifications.attempt_dict(attempt)
-    slug, connector = channels.get(attempt.channel_id, (None, None))
+    slug, connector = (
+        channels.get(attempt.channel_id, (None, None))
+        if attempt.channel_id is not None  # its channel deleted since
+        else (None, None)
+    )
     job_id, job_status = job_states.get(attempt.idempotency_key, (None, None))
     out.update(channel=slug, connector=connector, job_id=job_id, job_status=job_status)
     return out

@@ -634,7 +634,7 @@ class ShipStationSandbox(Sandbox):
                 "_items": [(str(i.get("lineItemKey")), i["quantity"]) for i in chosen],
             }
             self.shipments.append(shipment)
-            shipped = Counter()
+            shipped: Counter[str] = Counter()
             for s in self.shipments:
                 if s["orderKey"] == order_key and not s["voided"]:
                     for line, quantity in s["_items"]:
@@ -892,6 +892,8 @@ def _query_date(value: str | None, name: str, *, end_of_day: bool = False) -> da
         parsed = parse_datetime(value)
     except ValidationError:
         raise _Reply(400, {"Message": f"{name} is not a date: {value}"}) from None
+    if parsed is None:  # blank
+        return None
     if end_of_day and len(value.strip()) == 10:  # a bare date ends at the end of that day
         parsed = parsed + timedelta(days=1) - timedelta(microseconds=1)
     return parsed

@@ -673,7 +673,8 @@ class ShopifySandbox(Sandbox):
     ) -> tuple[list[dict[str, Any]], int]:
         """Take ``units`` off the order's lines in ``body`` (in place); the refund_line_items and their worth."""
         currency = body["currency"]
-        out, worth, tax_off, discount_off = [], 0, 0, 0
+        out: list[dict[str, Any]] = []
+        worth, tax_off, discount_off = 0, 0, 0
         for item in body["line_items"]:
             qty = units.get(item["id"], 0)
             if not qty:
@@ -848,6 +849,7 @@ class ShopifySandbox(Sandbox):
                         ],
                     )
                 plan.append((li, qty))
+        assert order_id is not None  # set by the first of the groups, and there are some
         order = self.order(order_id)
         items_by_id = {item["id"]: item for item in order["line_items"]}
         for li, qty in plan:

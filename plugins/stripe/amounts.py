@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TypeGuard
 
-from hub.core.money import CURRENCY_EXPONENTS, Money, MoneyError, exponent
+from hub.core.money import CURRENCY_EXPONENTS, Money, MoneyError, currency_code
 
 __all__ = [
     "STRIPE_THREE_DECIMAL",
@@ -54,8 +54,7 @@ STRIPE_THREE_DECIMAL_STEP = 10
 
 def _code(currency: object) -> str:
     """The normalised ISO code of ``currency``, or :class:`MoneyError` (as Money says it)."""
-    exponent(currency)  # type: ignore[arg-type]  # validates, with Money's own messages
-    return currency.strip().upper()  # type: ignore[attr-defined]
+    return currency_code(currency)
 
 
 def _is_int(value: object) -> TypeGuard[int]:

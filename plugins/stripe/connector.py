@@ -395,11 +395,13 @@ def _decline_message(intent: Mapping[str, Any]) -> str:
 def dispute_message(dispute: Mapping[str, Any], kind: str) -> str:
     """What a person is told of a dispute: "Dispute dp_1 (fraudulent): USD 10.00 withdrawn by Stripe"."""
     amount, currency = dispute.get("amount"), str(dispute.get("currency") or "usd")
-    try:
-        money = from_stripe_amount(int(amount), currency)  # type: ignore[arg-type]
-        what = f"{money.currency} {money}"
-    except (MoneyError, TypeError, ValueError):
-        what = f"{amount} {currency}"
+    what = f"{amount} {currency}"
+    if amount is not None:
+        try:
+            money = from_stripe_amount(int(amount), currency)
+            what = f"{money.currency} {money}"
+        except (MoneyError, TypeError, ValueError):
+            pass
     head = f"Dispute {dispute.get('id', '?')} ({dispute.get('reason') or 'no reason given'})"
     if kind == "charge.dispute.funds_reinstated" or (
         kind == DISPUTE_CLOSED and dispute.get("status") == "won"

@@ -507,19 +507,23 @@ class StripeSandbox(Sandbox):
             )
         return intent
 
-    def _int(self, params: dict[str, str], name: str, *, required: bool = False) -> int | None:
+    def _int(self, params: dict[str, str], name: str) -> int | None:
         value = params.get(name)
         if value is None or value == "":
-            if required:
-                raise self._refuse(
-                    400, f"Missing required param: {name}.", code="parameter_missing", param=name
-                )
             return None
         if not (value.isascii() and value.isdigit()):
             raise self._refuse(
                 400, f"Invalid integer: {value}", code="parameter_invalid_integer", param=name
             )
         return int(value)
+
+    def _required_int(self, params: dict[str, str], name: str) -> int:
+        value = self._int(params, name)
+        if value is None:
+            raise self._refuse(
+                400, f"Missing required param: {name}.", code="parameter_missing", param=name
+            )
+        return value
 
     def _check_step(self, amount: int, currency: str, param: str) -> None:
         """Refuse what Stripe refuses: a three-decimal currency amount whose last digit is not 0."""
@@ -547,9 +551,9 @@ class StripeSandbox(Sandbox):
         capture_method: str,
         metadata: dict[str, str],
         intent_id: str | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         pi = intent_id or self._id("pi")
-        intent = {
+        intent: dict[str, Any] = {
             "id": pi,
             "object": "payment_intent",
             "amount": amount,
@@ -665,7 +669,7 @@ class StripeSandbox(Sandbox):
 
     @route("/v1/payment_intents", methods=["POST"])
     def _ep_create_intent(self, params: dict[str, str]):
-        amount = self._int(params, "amount", required=True)
+        amount = self._required_int(params, "amount")
         currency = params.get("currency")
         if not currency:
             raise self._refuse(

@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
+from hub.core.exceptions import ConfigError
 from hub.store.models import Base, UTCDateTime
 
 config = context.config
@@ -12,7 +13,10 @@ target_metadata = Base.metadata
 def run_migrations() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        if url is None:
+            raise ConfigError("no database to migrate: give a connection or sqlalchemy.url")
+        engine = create_engine(url)
         with engine.connect() as connection:
             _run(connection)
     else:

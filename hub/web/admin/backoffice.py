@@ -88,11 +88,14 @@ def erp_file(file_id: int):
 @bp.get("/erp/<int:file_id>/rejects.csv")
 def erp_file_rejects(file_id: int):
     with get_hub().db.read() as db:
+        row = db.get(ErpImport, file_id)
+        if row is None:
+            abort(404)
         try:
             path = erp.rejects_path(db, file_id)
         except NotFound:
             abort(404)
-        name = f"{db.get(ErpImport, file_id).file_name}.rejects.csv"
+        name = f"{row.file_name}.rejects.csv"
     return send_file(path, mimetype="text/csv", as_attachment=True, download_name=name, max_age=0)
 
 

@@ -210,7 +210,7 @@ def channel_edit(channel_id: int):
         if submitted is None:
             stored = hub.decrypt_config(channel.connector, channel.config)
             fields = forms.build(cls.config_schema, stored=stored, stored_secrets=stored_secrets)
-            name, schedule_raw = channel.name, channel.schedule_seconds or ""
+            name, schedule_raw = channel.name, str(channel.schedule_seconds or "")
         else:
             fields = forms.build(
                 cls.config_schema,

@@ -52,7 +52,8 @@ def dashboard():
             .order_by(Job.updated_at.desc())
             .limit(500)
         ):
-            job_errors.setdefault(job.channel_id, job)
+            if job.channel_id is not None:  # as the query says
+                job_errors.setdefault(job.channel_id, job)
         # Channels are told apart by name, and by slug too when two share a name.
         names = [c.name for c in channels]
         label = {

@@ -289,12 +289,18 @@ def _step(return_id: int, done: str, action):
 def _done_message(ret: Return, done: str) -> str:
     text = f"Return {ret.id} {done}."
     if done == "received":
-        kept = [rl for rl in ret.lines if rl.disposition == "restocked"]
+        # Just received: each restocked line has its location.
+        kept = [
+            (rl, rl.location)
+            for rl in ret.lines
+            if rl.disposition == "restocked" and rl.location is not None
+        ]
         if kept:
             text += (
                 " Restocked: "
                 + ", ".join(
-                    f"{rl.quantity} × {rl.order_line.sku} at {rl.location.code}" for rl in kept
+                    f"{rl.quantity} × {rl.order_line.sku} at {location.code}"
+                    for rl, location in kept
                 )
                 + "."
             )

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from hub.core.exceptions import MalformedPayload, NotFound, SignatureError
 from hub.queue.jobs import enqueue, enqueue_many, job_row
+from hub.queue.kinds import JobKind
 from hub.runtime.hub import Hub
 from hub.store.db import Database
 from hub.store.models import Job, WebhookEvent, utcnow
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 _DROP_HEADERS = {"authorization", "cookie", "proxy-authorization"}
 
 #: The job each stored event gets, once: its dedupe key is this and the event's id.
-PROCESS_JOB = "webhook.process"
+PROCESS_JOB = JobKind.WEBHOOK_PROCESS
 
 # Built once: ingest is the hub's hottest path, and building a statement per
 # request cost more than running it (profiled with `make bench`, (a)).

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from hub.core.exceptions import Conflict, NotFound, ValidationError
 from hub.queue.jobs import enqueue
 from hub.runtime.hub import Hub
-from hub.store.models import Channel, Job, Order, utcnow
+from hub.store.models import Channel, Job, JobStatus, Order, utcnow
 from hub.store.secrets import MASK
 
 MANUAL_SLUG = "manual"
@@ -200,7 +200,7 @@ def request_sync(hub: Hub, session: Session, channel: Channel) -> list[int]:
             .where(
                 Job.kind == kind,
                 Job.channel_id == channel.id,
-                Job.status.in_(("queued", "running")),
+                Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
             )
             .order_by(Job.id)
         ).first()

@@ -20,6 +20,7 @@ from hub.core.order import OrderData, PaymentUpdate
 from hub.integration.connectors import ShipmentNotice
 from hub.orders import bulk_intake, intake, payments, records, shipments
 from hub.queue.jobs import dead_letter
+from hub.queue.kinds import JobKind
 from hub.runtime.hub import Hub
 from hub.store.models import Channel, FulfillmentGroup, Shipment, utcnow
 
@@ -296,7 +297,7 @@ def _reject(session: Session, channel: Channel, external_id: Any, reason: str) -
     """
     dead_letter(
         session,
-        "channel.order_rejected",
+        JobKind.CHANNEL_ORDER_REJECTED,
         {"external_id": str(external_id)},
         error=reason,
         channel_id=channel.id,

@@ -25,7 +25,7 @@ from hub.core.lifecycle import STATUSES
 from hub.core.status import FINANCIAL_STATUSES, FULFILLMENT_STATUSES
 from hub.orders import commands, intake, records
 from hub.store import migrate
-from hub.store.models import Order
+from hub.store.models import JobStatus, Order
 
 log = logging.getLogger("hub")
 
@@ -453,7 +453,7 @@ def jobs():
 
 
 @jobs.command("list")
-@click.option("--status", type=click.Choice(["queued", "running", "succeeded", "failed", "dead"]))
+@click.option("--status", type=click.Choice([str(s) for s in JobStatus]))
 @click.option("--kind", help="Only jobs of this kind (e.g. channel.pull).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
 @click.pass_context

@@ -13,33 +13,41 @@ order's lines call for; a person (API, CLI, UI) normally uses ``ship``.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from hub.core.exceptions import InvalidTransition
 
-PENDING = "pending"
-ON_HOLD = "on_hold"
-CONFIRMED = "confirmed"
-PROCESSING = "processing"
-PARTIALLY_SHIPPED = "partially_shipped"
-SHIPPED = "shipped"
-DELIVERED = "delivered"
-COMPLETED = "completed"
-CANCELLED = "cancelled"
-PARTIALLY_RETURNED = "partially_returned"
-RETURNED = "returned"
 
-STATUSES: tuple[str, ...] = (
-    PENDING,
-    ON_HOLD,
-    CONFIRMED,
-    PROCESSING,
-    PARTIALLY_SHIPPED,
-    SHIPPED,
-    DELIVERED,
-    COMPLETED,
-    CANCELLED,
-    PARTIALLY_RETURNED,
-    RETURNED,
-)
+class OrderStatus(StrEnum):
+    """Where an order is in its life cycle (the table below moves it)."""
+
+    PENDING = "pending"
+    ON_HOLD = "on_hold"
+    CONFIRMED = "confirmed"
+    PROCESSING = "processing"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    PARTIALLY_RETURNED = "partially_returned"
+    RETURNED = "returned"
+
+
+#: Short names for the members, as the transition table reads them.
+PENDING = OrderStatus.PENDING
+ON_HOLD = OrderStatus.ON_HOLD
+CONFIRMED = OrderStatus.CONFIRMED
+PROCESSING = OrderStatus.PROCESSING
+PARTIALLY_SHIPPED = OrderStatus.PARTIALLY_SHIPPED
+SHIPPED = OrderStatus.SHIPPED
+DELIVERED = OrderStatus.DELIVERED
+COMPLETED = OrderStatus.COMPLETED
+CANCELLED = OrderStatus.CANCELLED
+PARTIALLY_RETURNED = OrderStatus.PARTIALLY_RETURNED
+RETURNED = OrderStatus.RETURNED
+
+STATUSES: tuple[str, ...] = tuple(OrderStatus)
 
 #: Statuses an order never leaves by itself: nothing more is going to happen.
 FINAL_STATUSES = frozenset({COMPLETED, CANCELLED, RETURNED})

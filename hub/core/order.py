@@ -14,6 +14,7 @@ from typing import Any
 
 from hub.core.exceptions import ValidationError
 from hub.core.money import Money, exponent
+from hub.core.status import PaymentStatus
 
 
 @dataclass(slots=True)
@@ -83,7 +84,7 @@ class PaymentData:
 
     reference: str
     amount: int
-    status: str = "authorized"
+    status: str = PaymentStatus.AUTHORIZED
     channel: str | None = None
     captured_amount: int = 0
     refunded_amount: int = 0

@@ -13,31 +13,52 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from enum import StrEnum
 from typing import Protocol, TypeVar
 
-FINANCIAL_STATUSES: tuple[str, ...] = (
-    "pending",
-    "authorized",
-    "partially_paid",
-    "paid",
-    "partially_refunded",
-    "refunded",
-    "voided",
-    "failed",
-)
 
-FULFILLMENT_STATUSES: tuple[str, ...] = ("unfulfilled", "partial", "fulfilled")
+class PaymentStatus(StrEnum):
+    """What one payment record is, as the gateway tells it."""
+
+    PENDING = "pending"  # created, nothing authorised yet
+    AUTHORIZED = "authorized"  # money held, not captured
+    CAPTURED = "captured"  # some or all of it taken (see captured_amount)
+    VOIDED = "voided"  # authorisation cancelled before capture
+    FAILED = "failed"  # declined or errored
+
+
+class FinancialStatus(StrEnum):
+    """Where the order's money stands, derived from its payments."""
+
+    PENDING = "pending"
+    AUTHORIZED = "authorized"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    VOIDED = "voided"
+    FAILED = "failed"
+
+
+class FulfillmentStatus(StrEnum):
+    """How much of the order has shipped, derived from its shipments."""
+
+    UNFULFILLED = "unfulfilled"
+    PARTIAL = "partial"
+    FULFILLED = "fulfilled"
+
+
+FINANCIAL_STATUSES: tuple[str, ...] = tuple(FinancialStatus)
+
+FULFILLMENT_STATUSES: tuple[str, ...] = tuple(FulfillmentStatus)
 
 #: The steps a payment record goes through, as the gateway tells it; it never
 #: goes back a step. The last step has two ends that rank alike.
-_PAYMENT_STEPS: tuple[tuple[str, ...], ...] = (
-    ("pending",),  # created, nothing authorised yet
-    ("authorized",),  # money held, not captured
-    ("captured",),  # some or all of it taken (see captured_amount)
-    (
-        "voided",  # authorisation cancelled before capture
-        "failed",  # declined or errored
-    ),
+_PAYMENT_STEPS: tuple[tuple[PaymentStatus, ...], ...] = (
+    (PaymentStatus.PENDING,),
+    (PaymentStatus.AUTHORIZED,),
+    (PaymentStatus.CAPTURED,),
+    (PaymentStatus.VOIDED, PaymentStatus.FAILED),
 )
 
 #: What one payment record can be.
@@ -95,7 +116,7 @@ def next_payment_status(current: str, reported: str | None) -> str:
     """
     if not reported or PAYMENT_RANK.get(reported, 0) < PAYMENT_RANK.get(current, 0):
         return current
-    if current == "captured" and reported in ENDED_PAYMENT_STATUSES:
+    if current == PaymentStatus.CAPTURED and reported in ENDED_PAYMENT_STATUSES:
         return current
     return reported
 
@@ -131,7 +152,9 @@ def units_open(
     }
 
 
-def financial_status(payments: Iterable[PaymentLike], total: int, fallback: str = "pending") -> str:
+def financial_status(
+    payments: Iterable[PaymentLike], total: int, fallback: str = FinancialStatus.PENDING
+) -> str:
     """Return the order's financial status from its payments.
 
     :param total: the order total in minor units.
@@ -141,21 +164,27 @@ def financial_status(payments: Iterable[PaymentLike], total: int, fallback: str 
     """
     payments = list(payments)
     if not payments:
-        return fallback if fallback in FINANCIAL_STATUSES else "pending"
+        return fallback if fallback in FINANCIAL_STATUSES else FinancialStatus.PENDING
     live = [p for p in payments if p.status not in ENDED_PAYMENT_STATUSES]
     if not live:
         # Nothing usable: voided wins over failed when both are there, since a
         # void is a decision and a failure only an attempt.
-        return "voided" if any(p.status == "voided" for p in payments) else "failed"
+        return (
+            FinancialStatus.VOIDED
+            if any(p.status == PaymentStatus.VOIDED for p in payments)
+            else FinancialStatus.FAILED
+        )
     captured = sum(p.captured_amount for p in live)
     refunded = sum(p.refunded_amount for p in live)
     if refunded > 0:
-        return "refunded" if refunded >= captured else "partially_refunded"
+        return (
+            FinancialStatus.REFUNDED if refunded >= captured else FinancialStatus.PARTIALLY_REFUNDED
+        )
     if captured > 0:
-        return "paid" if captured >= total else "partially_paid"
-    if any(p.status == "authorized" for p in live):
-        return "authorized"
-    return "pending"
+        return FinancialStatus.PAID if captured >= total else FinancialStatus.PARTIALLY_PAID
+    if any(p.status == PaymentStatus.AUTHORIZED for p in live):
+        return FinancialStatus.AUTHORIZED
+    return FinancialStatus.PENDING
 
 
 def fulfillment_status(ordered: Mapping[_Line, int], shipped: Mapping[_Line, int]) -> str:
@@ -166,10 +195,10 @@ def fulfillment_status(ordered: Mapping[_Line, int], shipped: Mapping[_Line, int
     """
     wanted = {line: qty for line, qty in ordered.items() if qty > 0}
     if not wanted:
-        return "unfulfilled"
+        return FulfillmentStatus.UNFULFILLED
     done = [min(shipped.get(line, 0), qty) for line, qty in wanted.items()]
     if sum(done) == 0:
-        return "unfulfilled"
+        return FulfillmentStatus.UNFULFILLED
     if all(shipped.get(line, 0) >= qty for line, qty in wanted.items()):
-        return "fulfilled"
-    return "partial"
+        return FulfillmentStatus.FULFILLED
+    return FulfillmentStatus.PARTIAL

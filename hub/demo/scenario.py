@@ -36,12 +36,13 @@ from hub.accounts.users import set_admin
 from hub.channels.manage import create_channel, ensure_manual_channel, link_channels, request_sync
 from hub.core.exceptions import ConfigError, NotFound
 from hub.core.money import Money
+from hub.core.status import PaymentStatus
 from hub.demo.sandboxes import PAYMENT_ATTRIBUTE, Sandboxes
 from hub.inventory import levels as inventory
 from hub.runtime.hub import Hub
 from hub.store import migrate
 from hub.store.config import Settings
-from hub.store.models import Base, Channel, Job, Order, Payment, Shipment
+from hub.store.models import Base, Channel, Job, JobStatus, Order, Payment, Shipment
 
 if TYPE_CHECKING:
     from hub.queue.jobs import Worker
@@ -246,19 +247,24 @@ def progress(
                 select(func.count())
                 .select_from(Job)
                 .where(
-                    Job.status.in_(("queued", "running", "failed")),
+                    Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED)),
                     Job.kind.not_in(sorted(periodic_kinds)),
                 )
             )
             or 0
         )
         dead = (
-            session.scalar(select(func.count()).select_from(Job).where(Job.status == "dead")) or 0
+            session.scalar(
+                select(func.count()).select_from(Job).where(Job.status == JobStatus.DEAD)
+            )
+            or 0
         )
         if earlier is None:
             captured = (
                 session.scalar(
-                    select(func.count()).select_from(Payment).where(Payment.status == "captured")
+                    select(func.count())
+                    .select_from(Payment)
+                    .where(Payment.status == PaymentStatus.CAPTURED)
                 )
                 or 0
             )
@@ -584,7 +590,10 @@ class Scenario:
                     session.scalar(
                         select(func.count())
                         .select_from(Job)
-                        .where(Job.id.in_(ids), Job.status.in_(("queued", "running", "failed")))
+                        .where(
+                            Job.id.in_(ids),
+                            Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED)),
+                        )
                     )
                     or 0
                 )
@@ -608,7 +617,9 @@ class Scenario:
             )
             jobs = session.scalar(select(func.count()).select_from(Job)) or 0
             dead = (
-                session.scalar(select(func.count()).select_from(Job).where(Job.status == "dead"))
+                session.scalar(
+                    select(func.count()).select_from(Job).where(Job.status == JobStatus.DEAD)
+                )
                 or 0
             )
             erp_files = session.scalar(select(func.count()).select_from(ErpExport)) or 0

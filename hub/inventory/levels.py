@@ -27,6 +27,7 @@ from hub.core.exceptions import ConfigError, NotFound, ValidationError
 from hub.integration.connectors import Capability, Connector, SalesConnector, can
 from hub.integration.connectors import StockLevel as ChannelStockLevel
 from hub.queue.jobs import JobContext, enqueue
+from hub.queue.kinds import JobKind
 from hub.store.db import before_commit
 from hub.store.models import Channel, Location, StockLevel, StockMovement, StockPushMark, utcnow
 
@@ -379,16 +380,16 @@ def stock_changed(session: Session) -> None:
     transaction takes: writers of the same debounce slot wait on each other's
     job row only when they hold no lock another one needs (no deadlock).
     """
-    before_commit(session, "stock.push", _enqueue_stock_push)
+    before_commit(session, JobKind.STOCK_PUSH, _enqueue_stock_push)
 
 
 def _enqueue_stock_push(session: Session) -> None:
     slot = int(time.time() // PUSH_DEBOUNCE_SECONDS) + 1
     enqueue(
         session,
-        "stock.push",
+        JobKind.STOCK_PUSH,
         {},
-        dedupe_key=f"stock.push:{slot}",
+        dedupe_key=JobKind.STOCK_PUSH.key(slot),
         run_at=datetime.fromtimestamp(slot * PUSH_DEBOUNCE_SECONDS, UTC),
     )
 
@@ -416,10 +417,10 @@ def push_stock(ctx: JobContext) -> None:
             if cls is not None and pushes_stock(cls):
                 enqueue(
                     session,
-                    "stock.push.channel",
+                    JobKind.STOCK_PUSH_CHANNEL,
                     {},
                     channel_id=channel.id,
-                    dedupe_key=f"stock.push.channel:{channel.id}:{ctx.id}",
+                    dedupe_key=JobKind.STOCK_PUSH_CHANNEL.key(channel.id, ctx.id),
                 )
 
 
@@ -485,4 +486,4 @@ def push_stock_to_channel(ctx: JobContext) -> None:
         mark.pushed_at = utcnow()
 
 
-JOB_HANDLERS = {"stock.push": push_stock, "stock.push.channel": push_stock_to_channel}
+JOB_HANDLERS = {JobKind.STOCK_PUSH: push_stock, JobKind.STOCK_PUSH_CHANNEL: push_stock_to_channel}

@@ -37,6 +37,7 @@ from hub.orders.records import (
 )
 from hub.orders.transitions import apply_event, put_on_hold
 from hub.queue.jobs import enqueue, enqueue_row, job_row
+from hub.queue.kinds import JobKind
 from hub.store.models import Channel, Order, OrderAuditEvent, OrderLine, Payment, utcnow
 
 #: Why the hub itself holds an order that changed on its channel.
@@ -92,7 +93,10 @@ def upsert_order(
 def first_check(order_id: int) -> dict[str, Any]:
     """The ``order.process`` job a new order starts with."""
     return job_row(
-        "order.process", {}, order_id=order_id, dedupe_key=f"order.process:{order_id}:new"
+        JobKind.ORDER_PROCESS,
+        {},
+        order_id=order_id,
+        dedupe_key=JobKind.ORDER_PROCESS.key(order_id, "new"),
     )
 
 
@@ -348,10 +352,10 @@ def _revise(session: Session, order: Order, data: OrderData, *, actor: str) -> l
             )
             enqueue(
                 session,
-                "order.process",
+                JobKind.ORDER_PROCESS,
                 {},
                 order_id=order.id,
-                dedupe_key=f"order.process:{order.id}:revised:{order.version}",
+                dedupe_key=JobKind.ORDER_PROCESS.key(order.id, "revised", order.version),
             )
         return ["lines"]
     return _reduce_lines(session, order, revision, actor=actor)

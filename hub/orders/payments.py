@@ -15,11 +15,12 @@ from hub.core import events as ev
 from hub.core import lifecycle
 from hub.core.exceptions import ValidationError
 from hub.core.order import PaymentUpdate, RefundData
-from hub.core.status import next_payment_status
+from hub.core.status import PaymentStatus, next_payment_status
 from hub.orders.records import get_order, record, refresh_derived
 from hub.orders.serialize import money
 from hub.orders.transitions import HOLD_PAYMENT, put_on_hold, release
 from hub.queue.jobs import enqueue
+from hub.queue.kinds import JobKind
 from hub.store.models import Order, Payment, Refund, utcnow
 
 
@@ -56,7 +57,10 @@ def apply_payment_update(
             payment.captured_amount = max(payment.captured_amount, update.captured_amount)
         if update.failure_reason:
             payment.failure_reason = update.failure_reason
-        elif payment.status != before[0] and payment.status in ("authorized", "captured"):
+        elif payment.status != before[0] and payment.status in (
+            PaymentStatus.AUTHORIZED,
+            PaymentStatus.CAPTURED,
+        ):
             payment.failure_reason = ""  # what held it up (awaiting authentication) is over
         payment.last_event_at = update.occurred_at
     for refund in update.refunds:
@@ -101,10 +105,12 @@ def apply_payment_update(
         _hold_if_possible(session, order, "dispute", actor=actor)
     elif before[3] and not payment.disputed:
         _dispute_won(session, order, payment, actor=actor)
-    elif payment.status == "failed" and before[0] != "failed":
+    elif payment.status == PaymentStatus.FAILED and before[0] != "failed":
         _hold_if_possible(session, order, HOLD_PAYMENT, actor=actor)
     elif (
-        payment.status == "voided" and before[0] != "voided" and order.status != lifecycle.CANCELLED
+        payment.status == PaymentStatus.VOIDED
+        and before[0] != PaymentStatus.VOIDED
+        and order.status != lifecycle.CANCELLED
     ):
         # Voided behind the hub's back (an authorisation that expired, the gateway's
         # dashboard): nothing is left to capture, so a person must look before it ships.
@@ -125,11 +131,11 @@ def request_refund(
         )
     return enqueue(
         session,
-        "payment.refund",
+        JobKind.PAYMENT_REFUND,
         {"payment_id": payment.id, "amount": amount, "reason": reason},
         channel_id=payment.channel_id,
         order_id=payment.order_id,
-        dedupe_key=f"payment.refund:{payment.id}:{key}",
+        dedupe_key=JobKind.PAYMENT_REFUND.key(payment.id, key),
     )
 
 

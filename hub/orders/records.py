@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from hub.core.exceptions import NotFound
 from hub.core.status import PaymentLike, financial_status, fulfillment_status, units_shipped
 from hub.queue.jobs import enqueue_row, job_row
+from hub.queue.kinds import JobKind
 from hub.store.models import Order, OrderAuditEvent, Return, ReturnLine, Shipment, utcnow
 
 # --- loading ---------------------------------------------------------------------
@@ -130,8 +131,8 @@ def announce(session: Session, order: Order, event: OrderAuditEvent) -> None:
 def announcement(order_id: int, event_id: int) -> dict[str, Any]:
     """The ``order.event`` job of an audit event: it fans the event out to plugins and notifications."""
     return job_row(
-        "order.event",
+        JobKind.ORDER_EVENT,
         {"event_id": event_id},
         order_id=order_id,
-        dedupe_key=f"order.event:{event_id}",
+        dedupe_key=JobKind.ORDER_EVENT.key(event_id),
     )

@@ -14,7 +14,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from hub.core.money import CURRENCY_EXPONENTS, Money, MoneyError
 from hub.core.order import Address, Customer, Line, OrderData, PaymentData
-from hub.core.status import PAYMENT_STATUSES
+from hub.core.status import PAYMENT_STATUSES, PaymentStatus
 from hub.integration.fields import DecimalString
 
 
@@ -58,7 +58,9 @@ class PaymentInSchema(Schema):
     channel = fields.String(load_default=None, allow_none=True)
     reference = fields.String(required=True, validate=validate.Length(min=1, max=200))
     amount = DecimalString(required=True)
-    status = fields.String(load_default="authorized", validate=validate.OneOf(PAYMENT_STATUSES))
+    status = fields.String(
+        load_default=PaymentStatus.AUTHORIZED.value, validate=validate.OneOf(PAYMENT_STATUSES)
+    )
 
 
 class ManualOrderSchema(Schema):
@@ -159,7 +161,7 @@ class ManualOrderSchema(Schema):
                     amount=m(p["amount"]),
                     status=p["status"],
                     channel=p["channel"],
-                    captured_amount=m(p["amount"]) if p["status"] == "captured" else 0,
+                    captured_amount=m(p["amount"]) if p["status"] == PaymentStatus.CAPTURED else 0,
                 )
                 for p in data["payments"]
             ],

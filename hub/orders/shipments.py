@@ -22,7 +22,17 @@ from hub.core.status import units_open, units_shipped
 from hub.inventory import reservations
 from hub.orders.records import get_order, record, refresh_derived
 from hub.orders.transitions import apply_event
-from hub.store.models import FulfillmentGroup, Job, Order, OrderLine, Shipment, ShipmentLine, utcnow
+from hub.queue.kinds import JobKind
+from hub.store.models import (
+    FulfillmentGroup,
+    Job,
+    JobStatus,
+    Order,
+    OrderLine,
+    Shipment,
+    ShipmentLine,
+    utcnow,
+)
 
 # --- shipments -------------------------------------------------------------------
 
@@ -217,11 +227,13 @@ def group_reached_warehouse(session: Session, group: FulfillmentGroup) -> None:
     group.updated_at = utcnow()
     dead = session.scalars(
         select(Job).where(
-            Job.kind == "shipping.resubmit", Job.status == "dead", Job.order_id == group.order_id
+            Job.kind == JobKind.SHIPPING_RESUBMIT,
+            Job.status == JobStatus.DEAD,
+            Job.order_id == group.order_id,
         )
     )
     for job in dead:
         if (job.payload or {}).get("key") == group.key:
-            job.status = "succeeded"
+            job.status = JobStatus.SUCCEEDED
             job.last_error = f"{job.last_error} (moot: the warehouse shipped {group.key})"
             job.finished_at = job.updated_at = utcnow()

@@ -20,6 +20,7 @@ from hub.inventory import reservations
 from hub.orders.records import get_order, record
 from hub.orders.serialize import order_detail
 from hub.queue.jobs import enqueue
+from hub.queue.kinds import JobKind
 from hub.runtime.hub import hub_of
 from hub.store.models import Order
 
@@ -70,10 +71,10 @@ def apply_event(
         # Back to pending: the checks run again.
         enqueue(
             session,
-            "order.process",
+            JobKind.ORDER_PROCESS,
             {},
             order_id=order.id,
-            dedupe_key=f"order.process:{order.id}:{audit.id}",
+            dedupe_key=JobKind.ORDER_PROCESS.key(order.id, audit.id),
         )
     return order
 

@@ -20,6 +20,7 @@ from hub.integration.jobs import PeriodicJob
 from hub.inventory import levels as inventory
 from hub.inventory import reservations
 from hub.orders import validation
+from hub.queue.kinds import JobKind
 
 
 @hookimpl
@@ -43,4 +44,4 @@ def hub_register_job_handlers():
 def hub_register_periodic_jobs():
     # Changes enqueue their own debounced push; this catches anything a push
     # in flight could not see (see hub.inventory.push_stock_to_channel).
-    return [PeriodicJob(kind="stock.push", every_seconds=inventory.PUSH_EVERY_SECONDS)]
+    return [PeriodicJob(kind=JobKind.STOCK_PUSH, every_seconds=inventory.PUSH_EVERY_SECONDS)]

@@ -35,7 +35,9 @@ from hub.channels.port import ChannelPort
 from hub.core import events as ev
 from hub.core.events import OrderEvent
 from hub.core.exceptions import HubError, NotFound, PaymentDeclined, ValidationError
+from hub.core.lifecycle import OrderStatus
 from hub.core.order import PaymentUpdate, RefundData
+from hub.core.status import PaymentStatus
 from hub.integration.connectors import (
     Capability,
     Delivery,
@@ -57,12 +59,14 @@ from hub.notifications import outbox as notifications
 from hub.orders import intake, payments, records, shipments, transitions
 from hub.orders.serialize import money, order_detail
 from hub.queue.jobs import JobContext, dead_letter, enqueue
+from hub.queue.kinds import JobKind
 from hub.runtime.hub import as_role
 from hub.store.models import (
     UNSENT_GROUPS,
     Channel,
     FulfillmentGroup,
     Job,
+    JobStatus,
     Order,
     OrderAuditEvent,
     Payment,
@@ -119,16 +123,16 @@ def announce_order_event(ctx: JobContext) -> None:
         for plugin in listeners:
             enqueue(
                 session,
-                "order.event.deliver",
+                JobKind.ORDER_EVENT_DELIVER,
                 {"event_id": event_id, "plugin": plugin},
                 order_id=order.id,
-                dedupe_key=f"order.event.deliver:{event_id}:{plugin}",
+                dedupe_key=JobKind.ORDER_EVENT_DELIVER.key(event_id, plugin),
             )
         for channel in _enabled_channels(session, hub, "notification"):
             if as_role(hub.connector_for(channel), NotificationConnector).wants(audit.name):
                 enqueue(
                     session,
-                    "notify",
+                    JobKind.NOTIFY,
                     {"event_id": event_id},
                     channel_id=channel.id,
                     order_id=order.id,
@@ -143,10 +147,10 @@ def _follow_up(session: Session, hub: Hub, audit: OrderAuditEvent, order: Order)
         if not _enqueue_captures(session, hub, order, name):
             enqueue(
                 session,
-                "order.fulfill",
+                JobKind.ORDER_FULFILL,
                 {},
                 order_id=order.id,
-                dedupe_key=f"order.fulfill:{order.id}:{audit.id}",
+                dedupe_key=JobKind.ORDER_FULFILL.key(order.id, audit.id),
             )
     elif name == "order.fulfillment_started":
         for group in order.fulfillment_groups:
@@ -158,24 +162,24 @@ def _follow_up(session: Session, hub: Hub, audit: OrderAuditEvent, order: Order)
         if shipment_id and can(hub.connector_for(order.channel), Capability.PUSH_FULFILLMENT):
             enqueue(
                 session,
-                "sales.push_fulfillment",
+                JobKind.SALES_PUSH_FULFILLMENT,
                 {"shipment_id": shipment_id},
                 channel_id=order.channel_id,
                 order_id=order.id,
-                dedupe_key=f"sales.push_fulfillment:{shipment_id}",
+                dedupe_key=JobKind.SALES_PUSH_FULFILLMENT.key(shipment_id),
             )
     elif name == "order.cancelled":
         for payment in order.payments:
             if payment.channel_id is None:
                 continue
-            if payment.status == "authorized" and payment.captured_amount == 0:
+            if payment.status == PaymentStatus.AUTHORIZED and payment.captured_amount == 0:
                 enqueue(
                     session,
-                    "payment.void",
+                    JobKind.PAYMENT_VOID,
                     {"payment_id": payment.id},
                     channel_id=payment.channel_id,
                     order_id=order.id,
-                    dedupe_key=f"payment.void:{payment.id}",
+                    dedupe_key=JobKind.PAYMENT_VOID.key(payment.id),
                 )
             elif payment.captured_amount > payment.refunded_amount:
                 payments.request_refund(
@@ -196,11 +200,11 @@ def _follow_up(session: Session, hub: Hub, audit: OrderAuditEvent, order: Order)
         if shipment_id and can(hub.connector_for(order.channel), Capability.CANCEL_FULFILLMENT):
             enqueue(
                 session,
-                "sales.cancel_fulfillment",
+                JobKind.SALES_CANCEL_FULFILLMENT,
                 {"shipment_id": shipment_id},
                 channel_id=order.channel_id,
                 order_id=order.id,
-                dedupe_key=f"sales.cancel_fulfillment:{shipment_id}",
+                dedupe_key=JobKind.SALES_CANCEL_FULFILLMENT.key(shipment_id),
             )
 
 
@@ -251,7 +255,7 @@ def _shrink_groups(session: Session, order: Order, units: dict[int, int]) -> Non
 def _enqueue_captures(session: Session, hub: Hub, order: Order, event_name: str) -> int:
     count = 0
     for payment in order.payments:
-        if payment.channel_id is None or payment.status != "authorized":
+        if payment.channel_id is None or payment.status != PaymentStatus.AUTHORIZED:
             continue
         channel = session.get(Channel, payment.channel_id)
         if channel is None or not channel.enabled:
@@ -259,11 +263,11 @@ def _enqueue_captures(session: Session, hub: Hub, order: Order, event_name: str)
         if event_name in as_role(hub.connector_for(channel), PaymentConnector).capture_events():
             enqueue(
                 session,
-                "payment.capture",
+                JobKind.PAYMENT_CAPTURE,
                 {"payment_id": payment.id},
                 channel_id=channel.id,
                 order_id=order.id,
-                dedupe_key=f"payment.capture:{payment.id}",
+                dedupe_key=JobKind.PAYMENT_CAPTURE.key(payment.id),
             )
             count += 1
     return count
@@ -296,11 +300,11 @@ def enqueue_shipping_flush(session: Session, channel_id: int) -> None:
     run_at = datetime.fromtimestamp(slot * SHIPPING_BATCH_SECONDS, UTC)
     enqueue(
         session,
-        "shipping.flush",
+        JobKind.SHIPPING_FLUSH,
         {},
         channel_id=channel_id,
         run_at=run_at,
-        dedupe_key=f"shipping.flush:{channel_id}:{slot}",
+        dedupe_key=JobKind.SHIPPING_FLUSH.key(channel_id, slot),
     )
 
 
@@ -312,7 +316,7 @@ def process_order(ctx: JobContext) -> None:
     hub = ctx.hub
     with hub.db.transaction() as session:
         order = records.get_order(session, ctx.require_order())
-        if order.status != "pending":
+        if order.status != OrderStatus.PENDING:
             return
         problems: list[str] = []
         for result in call_isolated(
@@ -348,7 +352,7 @@ def fulfill_order(ctx: JobContext) -> None:
     hub = ctx.hub
     with hub.db.transaction() as session:
         order = records.get_order(session, ctx.require_order())
-        if order.status != "confirmed":
+        if order.status != OrderStatus.CONFIRMED:
             return
         channel = shipping_channel_for(session, hub, order)
         if channel is None:
@@ -405,17 +409,21 @@ def capture_payment(ctx: JobContext) -> None:
         if payment is None:
             return
         order = payment.order
-        order_id, confirmed, status = order.id, order.status == "confirmed", payment.status
-        if order.status == "cancelled":
+        order_id, confirmed, status = (
+            order.id,
+            order.status == OrderStatus.CONFIRMED,
+            payment.status,
+        )
+        if order.status == OrderStatus.CANCELLED:
             return  # cancelled before its capture: the cancellation voids (or refunds) instead
-        if status == "authorized":
+        if status == PaymentStatus.AUTHORIZED:
             amount = min(payment.amount, max(0, order.total - _captured_elsewhere(order, payment)))
             ref = _payment_ref(payment)
-    if status != "authorized":
+    if status != PaymentStatus.AUTHORIZED:
         # Voided or failed since: nothing to do. Captured since (the gateway's
         # webhook told first, or an earlier try got through and then failed):
         # nothing to capture, but the order must still move on to fulfilment.
-        if status == "captured" and confirmed:
+        if status == PaymentStatus.CAPTURED and confirmed:
             with hub.db.transaction() as session:
                 _fulfil_once_captured(session, order_id)
         return
@@ -475,10 +483,10 @@ def _note_adjustment(
 def _fulfil_once_captured(session: Session, order_id: int) -> None:
     enqueue(
         session,
-        "order.fulfill",
+        JobKind.ORDER_FULFILL,
         {},
         order_id=order_id,
-        dedupe_key=f"order.fulfill:{order_id}:captured",
+        dedupe_key=JobKind.ORDER_FULFILL.key(order_id, "captured"),
     )
 
 
@@ -492,11 +500,11 @@ def void_payment(ctx: JobContext) -> None:
         payment = session.get(Payment, ctx.payload["payment_id"])
         if payment is None:
             return
-        if payment.status != "authorized" or payment.captured_amount:
+        if payment.status != PaymentStatus.AUTHORIZED or payment.captured_amount:
             # Captured before this void ran (a capture in flight when the order was
             # cancelled): a cancelled order keeps no money, so it is refunded instead.
             refund = (
-                payment.order.status == "cancelled"
+                payment.order.status == OrderStatus.CANCELLED
                 and payment.captured_amount > payment.refunded_amount
             )
             order_id = payment.order_id
@@ -532,7 +540,7 @@ def void_payment(ctx: JobContext) -> None:
         payment = _get(session, Payment, ctx.payload["payment_id"])
         if (
             order is not None
-            and order.status == "cancelled"
+            and order.status == OrderStatus.CANCELLED
             and payment.captured_amount > payment.refunded_amount
         ):
             payments.request_refund(
@@ -640,7 +648,7 @@ def _claim_groups(session: Session, channel_id: int, job_id: int) -> list[int]:
     flush is claiming at this moment.
     """
     g = _GROUPS
-    taken = exists().where(_JOBS.c.id == g.c.flush_job_id, _JOBS.c.status == "running")
+    taken = exists().where(_JOBS.c.id == g.c.flush_job_id, _JOBS.c.status == JobStatus.RUNNING)
     free = (
         select(g.c.id)
         .where(
@@ -665,7 +673,8 @@ def being_sent(session: Session, group: FulfillmentGroup) -> bool:
     """Whether a running ``shipping.flush`` has claimed ``group`` (it may be at the warehouse)."""
     return (
         group.flush_job_id is not None
-        and session.scalar(select(Job.status).where(Job.id == group.flush_job_id)) == "running"
+        and session.scalar(select(Job.status).where(Job.id == group.flush_job_id))
+        == JobStatus.RUNNING
     )
 
 
@@ -687,7 +696,10 @@ def flush_shipping(ctx: JobContext) -> None:
         ).all()
         batch, skipped = [], []
         for g in groups:
-            if g.status == "pending" and g.order.status not in ("processing", "partially_shipped"):
+            if g.status == "pending" and g.order.status not in (
+                OrderStatus.PROCESSING,
+                OrderStatus.PARTIALLY_SHIPPED,
+            ):
                 skipped.append(g.id)
                 continue
             batch.append(
@@ -745,14 +757,14 @@ def flush_shipping(ctx: JobContext) -> None:
                 # Retrying this dead job (after fixing the order) sends the group again.
                 dead_letter(
                     session,
-                    "shipping.resubmit",
+                    JobKind.SHIPPING_RESUBMIT,
                     {"key": item.key},
                     error=f"{item.key} refused: {rejected[item.key]}",
                     channel_id=ctx.channel_id,
                     order_id=group.order_id,
                 )
         if more:
-            enqueue(session, "shipping.flush", {}, channel_id=ctx.channel_id)
+            enqueue(session, JobKind.SHIPPING_FLUSH, {}, channel_id=ctx.channel_id)
 
 
 def poll_shipments(ctx: JobContext) -> None:
@@ -823,7 +835,7 @@ def _record_polled_shipment(ctx: JobContext, port: ChannelPort, notice: Shipment
         with ctx.hub.db.transaction() as session:
             dead_letter(
                 session,
-                "shipping.record",
+                JobKind.SHIPPING_RECORD,
                 notice.to_payload(),
                 error=exc.message,
                 channel_id=ctx.channel_id,
@@ -902,11 +914,11 @@ def push_fulfillment(ctx: JobContext) -> None:
                 # Voided while this job was at the channel: its fulfilment goes too.
                 enqueue(
                     session,
-                    "sales.cancel_fulfillment",
+                    JobKind.SALES_CANCEL_FULFILLMENT,
                     {"shipment_id": shipment.id},
                     channel_id=ctx.channel_id,
                     order_id=shipment.order_id,
-                    dedupe_key=f"sales.cancel_fulfillment:{shipment.id}",
+                    dedupe_key=JobKind.SALES_CANCEL_FULFILLMENT.key(shipment.id),
                 )
 
 
@@ -1091,21 +1103,21 @@ def deliver_order_event(ctx: JobContext) -> None:
 
 
 HANDLERS = {
-    "order.event": announce_order_event,
-    "order.event.deliver": deliver_order_event,
-    "order.process": process_order,
-    "order.fulfill": fulfill_order,
-    "payment.capture": capture_payment,
-    "payment.void": void_payment,
-    "payment.refund": refund_payment,
-    "shipping.flush": flush_shipping,
-    "shipping.poll": poll_shipments,
-    "shipping.resubmit": resubmit_group,
-    "shipping.record": record_shipment,
-    "channel.pull": pull_orders,
-    "channel.order_rejected": refetch_rejected_order,
-    "sales.push_fulfillment": push_fulfillment,
-    "sales.cancel_fulfillment": cancel_fulfillment,
-    "webhook.process": process_webhook,
-    "notify": notify,
+    JobKind.ORDER_EVENT: announce_order_event,
+    JobKind.ORDER_EVENT_DELIVER: deliver_order_event,
+    JobKind.ORDER_PROCESS: process_order,
+    JobKind.ORDER_FULFILL: fulfill_order,
+    JobKind.PAYMENT_CAPTURE: capture_payment,
+    JobKind.PAYMENT_VOID: void_payment,
+    JobKind.PAYMENT_REFUND: refund_payment,
+    JobKind.SHIPPING_FLUSH: flush_shipping,
+    JobKind.SHIPPING_POLL: poll_shipments,
+    JobKind.SHIPPING_RESUBMIT: resubmit_group,
+    JobKind.SHIPPING_RECORD: record_shipment,
+    JobKind.CHANNEL_PULL: pull_orders,
+    JobKind.CHANNEL_ORDER_REJECTED: refetch_rejected_order,
+    JobKind.SALES_PUSH_FULFILLMENT: push_fulfillment,
+    JobKind.SALES_CANCEL_FULFILLMENT: cancel_fulfillment,
+    JobKind.WEBHOOK_PROCESS: process_webhook,
+    JobKind.NOTIFY: notify,
 }

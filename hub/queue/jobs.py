@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from hub.core.exceptions import ConfigError, HubError, NotFound, ValidationError
-from hub.store.models import Job, utcnow
+from hub.store.models import Job, JobStatus, utcnow
 
 if TYPE_CHECKING:
     from hub.integration.connectors import Connector
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("queued", "running", "succeeded", "failed", "dead")
+STATUSES: tuple[str, ...] = tuple(JobStatus)
 DEFAULT_MAX_ATTEMPTS = 10
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 3600.0
@@ -169,7 +169,7 @@ def job_row(
         channel_id=channel_id,
         order_id=order_id,
         dedupe_key=dedupe_key,
-        status="queued",
+        status=JobStatus.QUEUED,
         attempts=0,
         max_attempts=max_attempts,
         run_at=run_at or now,
@@ -238,14 +238,14 @@ def dead_letter(
             .where(
                 Job.kind == kind,
                 Job.channel_id == channel_id,
-                Job.status != "succeeded",
+                Job.status != JobStatus.SUCCEEDED,
                 Job.payload[unique_by].as_string() == str(value),
             )
             .order_by(Job.id)
             .limit(1)
         ).first()
         if earlier is not None:
-            if earlier.status == "dead":
+            if earlier.status == JobStatus.DEAD:
                 earlier.last_error, earlier.updated_at, earlier.finished_at = error, now, now
             return earlier.id
     job = Job(
@@ -253,7 +253,7 @@ def dead_letter(
         payload=payload,
         channel_id=channel_id,
         order_id=order_id,
-        status="dead",
+        status=JobStatus.DEAD,
         attempts=0,
         max_attempts=DEFAULT_MAX_ATTEMPTS,
         run_at=now,
@@ -362,7 +362,7 @@ def _context(hub: Hub, job, attempts: int | None = None) -> JobContext:
 _jobs = Job.__table__
 _DUE: dict[tuple[str, int, bool], Any] = {}
 _LEASE = dict(
-    status="running",
+    status=JobStatus.RUNNING,
     attempts=_jobs.c.attempts + 1,
     locked_by=bindparam("worker_id"),
     locked_until=bindparam("until"),
@@ -378,7 +378,7 @@ _BURY = (
     update(_jobs)
     .where(_jobs.c.id == bindparam("job_id"))
     .values(
-        status="dead",
+        status=JobStatus.DEAD,
         last_error=bindparam("error"),
         locked_by=None,
         locked_until=None,
@@ -450,7 +450,7 @@ def execute(hub: Hub, ctx: JobContext, worker_id: str) -> Outcome:
     handler = hub.job_handlers.get(ctx.kind)
     started = time.perf_counter()
     if handler is None:
-        return Outcome(ctx.id, worker_id, "dead", f"no handler for job kind {ctx.kind!r}")
+        return Outcome(ctx.id, worker_id, JobStatus.DEAD, f"no handler for job kind {ctx.kind!r}")
     try:
         with _Heartbeat(hub, ctx, worker_id):
             handler(ctx)
@@ -458,14 +458,14 @@ def execute(hub: Hub, ctx: JobContext, worker_id: str) -> Outcome:
         retryable = getattr(exc, "retryable", True)
         message = _describe(exc)
         if not retryable:
-            status, run_at = "dead", None
+            status, run_at = JobStatus.DEAD, None
         elif ctx.attempts >= ctx.max_attempts:
-            status, run_at = "dead", None
+            status, run_at = JobStatus.DEAD, None
             message = f"gave up after {ctx.attempts} attempts: {message}"
         else:
             delay = backoff_seconds(ctx.attempts, getattr(exc, "retry_after", None))
-            status, run_at = "failed", utcnow() + timedelta(seconds=delay)
-        level = logging.ERROR if status == "dead" else logging.WARNING
+            status, run_at = JobStatus.FAILED, utcnow() + timedelta(seconds=delay)
+        level = logging.ERROR if status == JobStatus.DEAD else logging.WARNING
         log.log(
             level, "job %s %s attempt %s: %s -> %s", ctx.id, ctx.kind, ctx.attempts, message, status
         )
@@ -474,7 +474,7 @@ def execute(hub: Hub, ctx: JobContext, worker_id: str) -> Outcome:
             log.info("job %s traceback:\n%s", ctx.id, traceback.format_exc())
         outcome = Outcome(ctx.id, worker_id, status, message, run_at)
     else:
-        outcome = Outcome(ctx.id, worker_id, "succeeded")
+        outcome = Outcome(ctx.id, worker_id, JobStatus.SUCCEEDED)
     hub.metrics.job_finished(ctx.kind, outcome.status, time.perf_counter() - started)
     return outcome
 
@@ -500,7 +500,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _write_outcome(conn: Connection, outcome: Outcome) -> None:
-    finished = outcome.status in ("succeeded", "dead")
+    finished = outcome.status in (JobStatus.SUCCEEDED, JobStatus.DEAD)
     params = {
         "job_id": outcome.job_id,
         "worker_id": outcome.worker_id,
@@ -540,7 +540,7 @@ def _outcome_statement(finished: bool, rescheduled: bool):
             .where(
                 c.id == bindparam("job_id"),
                 c.locked_by == bindparam("worker_id"),
-                c.status == "running",
+                c.status == JobStatus.RUNNING,
             )
             .values(**values)
         )
@@ -606,7 +606,7 @@ class _LeaseKeeper:
                             .where(
                                 Job.id == job_id,
                                 Job.locked_by == worker_id,
-                                Job.status == "running",
+                                Job.status == JobStatus.RUNNING,
                             )
                             .values(locked_until=utcnow() + lease)
                         )
@@ -621,11 +621,11 @@ def retry(session: Session, job_id: int) -> Job:
     job = session.get(Job, job_id)
     if job is None:
         raise NotFound(f"job {job_id} does not exist")
-    if job.status not in ("failed", "dead"):
+    if job.status not in (JobStatus.FAILED, JobStatus.DEAD):
         raise ValidationError(
             f"job {job_id} is {job.status}: only failed or dead jobs can be retried"
         )
-    job.status = "queued"
+    job.status = JobStatus.QUEUED
     job.run_at = utcnow()
     job.attempts = 0
     job.finished_at = None

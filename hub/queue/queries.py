@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from hub.store.models import Job
+from hub.store.models import Job, JobStatus
 from hub.store.queries import Found, fetch
 
 #: Statuses where the newest trouble matters more than the newest job.
-TROUBLE = ("dead", "failed")
+TROUBLE = (JobStatus.DEAD, JobStatus.FAILED)
 
 
 @dataclass(frozen=True)

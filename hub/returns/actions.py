@@ -39,8 +39,10 @@ from hub.inventory import levels as inventory
 from hub.orders import records, transitions
 from hub.orders.payments import request_refund
 from hub.orders.serialize import money, return_json
+from hub.queue.kinds import JobKind
 from hub.store.models import (
     Job,
+    JobStatus,
     Location,
     Order,
     Payment,
@@ -108,7 +110,7 @@ def refund_jobs(session: Session, order_id: int) -> list[Job]:
     return list(
         session.scalars(
             select(Job)
-            .where(Job.kind == "payment.refund", Job.order_id == order_id)
+            .where(Job.kind == JobKind.PAYMENT_REFUND, Job.order_id == order_id)
             .order_by(Job.id)
         )
     )
@@ -129,9 +131,9 @@ def refund_progress(session: Session, ret: Return, jobs: list[Job] | None = None
     jobs = [j for j in jobs if j.order_id == ret.order_id and (j.dedupe_key or "").endswith(suffix)]
     if not jobs:
         status = "none"
-    elif any(j.status == "dead" for j in jobs):
+    elif any(j.status == JobStatus.DEAD for j in jobs):
         status = "failed"
-    elif all(j.status == "succeeded" for j in jobs):
+    elif all(j.status == JobStatus.SUCCEEDED for j in jobs):
         status = "succeeded"
     else:
         status = "pending"
@@ -218,9 +220,9 @@ def pending_refunds(session: Session, order_id: int) -> dict[int, int]:
     pending: dict[int, int] = defaultdict(int)
     jobs = session.scalars(
         select(Job).where(
-            Job.kind == "payment.refund",
+            Job.kind == JobKind.PAYMENT_REFUND,
             Job.order_id == order_id,
-            Job.status.in_(("queued", "running", "failed")),
+            Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED)),
         )
     )
     for job in jobs:

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from hub.queue.kinds import JobKind
 from hub.store.models import Job, Order, Return, ReturnLine
 from hub.store.queries import Found, fetch
 
 #: The job that carries a return's refund to a payment gateway.
-REFUND_JOB = "payment.refund"
+REFUND_JOB = JobKind.PAYMENT_REFUND
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from hub.store.models import JobStatus
+
 if TYPE_CHECKING:
     from hub.store.db import Database
 
@@ -119,7 +121,7 @@ class DatabaseCollector(Collector):
                 now = utcnow()
                 oldest = session.scalar(
                     select(func.min(Job.run_at)).where(
-                        Job.status.in_(("queued", "failed")), Job.run_at <= now
+                        Job.status.in_((JobStatus.QUEUED, JobStatus.FAILED)), Job.run_at <= now
                     )
                 )
                 lag.add_metric([], _age(now, oldest))

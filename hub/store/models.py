@@ -10,6 +10,7 @@ Amounts are integer minor units of the order's currency.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
@@ -360,6 +361,16 @@ class OrderAuditEvent(Base):
     order: Mapped[Order] = relationship(back_populates="events")
 
 
+class JobStatus(StrEnum):
+    """Where a job is: waiting, being run, done, failed for now (retried), or dead (a person decides)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
 class Job(Base):
     """One unit of durable work: the outbox and the queue in one table."""
 
@@ -391,7 +402,7 @@ class Job(Base):
         ForeignKey("orders.id", ondelete="SET NULL"), index=True
     )
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=10)
     run_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -46,6 +46,7 @@ from hub.store.models import (
     ApiToken,
     Channel,
     Job,
+    JobStatus,
     Location,
     Order,
     Return,
@@ -439,7 +440,7 @@ def sync_channel(channel_id: int):
     hub = get_hub()
     with hub.db.transaction() as db:
         ids = channels.request_sync(hub, db, _get(db, Channel, channel_id, "channel"))
-    response = jsonify(status="queued", job_ids=ids)
+    response = jsonify(status=JobStatus.QUEUED, job_ids=ids)
     response.status_code = 202
     return response
 
@@ -1017,7 +1018,7 @@ def replay_webhook_event(event_id: int):
     idempotent, so replaying a processed event changes nothing that is already right."""
     job_id = inbox.replay(get_hub(), event_id)
     log.info("webhook event %s replayed by %s", event_id, g.caller.actor)
-    response = jsonify(job_id=job_id, status="queued")
+    response = jsonify(job_id=job_id, status=JobStatus.QUEUED)
     response.status_code = 202
     return response
 

@@ -16,6 +16,7 @@ from flask import Blueprint, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from hub.core.lifecycle import OrderStatus
 from hub.orders.serialize import money
 from hub.store.models import Order, Shipment
 from hub.web import get_hub
@@ -133,7 +134,7 @@ def _page(order: Order) -> dict:
         "number": order.label,
         "title": title,
         "sentence": sentence,
-        "cancelled": order.status == "cancelled",
+        "cancelled": order.status == OrderStatus.CANCELLED,
         "steps": STEPS,
         "reached": _REACHED.get(order.status, 0),
         "placed_at": order.placed_at or order.created_at,

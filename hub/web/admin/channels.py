@@ -16,14 +16,15 @@ from hub.channels import manage as channel_service
 from hub.core.exceptions import HubError, ValidationError
 from hub.integration.connectors import Capability, Connector, can
 from hub.queue.jobs import enqueue
-from hub.store.models import Channel, Job, utcnow
+from hub.queue.kinds import JobKind
+from hub.store.models import Channel, Job, JobStatus, utcnow
 from hub.web import forms, get_hub
 from hub.web.admin import bp
 from hub.web.admin.helpers import flash_error, safe_next
 
 log = logging.getLogger(__name__)
 
-PULL_JOB = "channel.pull"
+PULL_JOB = JobKind.CHANNEL_PULL
 MIN_SCHEDULE_SECONDS = 10
 
 
@@ -278,7 +279,7 @@ def channel_sync(channel_id: int):
             select(Job.id).where(
                 Job.kind == PULL_JOB,
                 Job.channel_id == channel.id,
-                Job.status.in_(("queued", "running")),
+                Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
             )
         ).first():
             flash(f"A sync of “{channel.name}” is already queued or running.", "info")

@@ -12,7 +12,7 @@ from hub.channels.queries import webhook_status_counts
 from hub.core.lifecycle import STATUSES
 from hub.queue.jobs import STATUSES as JOB_STATUSES
 from hub.queue.queries import status_counts as job_status_counts
-from hub.store.models import Channel, Job, Order
+from hub.store.models import Channel, Job, JobStatus, Order
 from hub.web import get_hub
 from hub.web.admin import bp
 from hub.web.charts import funnel, stacked_bars
@@ -48,7 +48,7 @@ def dashboard():
         job_errors: dict[int, Job] = {}
         for job in db.scalars(
             select(Job)
-            .where(Job.status.in_(("failed", "dead")), Job.channel_id.is_not(None))
+            .where(Job.status.in_((JobStatus.FAILED, JobStatus.DEAD)), Job.channel_id.is_not(None))
             .order_by(Job.updated_at.desc())
             .limit(500)
         ):

@@ -1,0 +1,38 @@
+"""The hub's own job kinds, named once; each builds its dedupe keys.
+
+Plugins name their own kinds with plain strings (``"erp.export"``); the hub's
+are members of :class:`JobKind`, so a misspelt kind is an attribute error, not
+a job no handler runs.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobKind(StrEnum):
+    """A job the hub itself runs (handlers in :mod:`hub.pipeline` and :mod:`hub.inventory`)."""
+
+    ORDER_EVENT = "order.event"
+    ORDER_EVENT_DELIVER = "order.event.deliver"
+    ORDER_PROCESS = "order.process"
+    ORDER_FULFILL = "order.fulfill"
+    PAYMENT_CAPTURE = "payment.capture"
+    PAYMENT_VOID = "payment.void"
+    PAYMENT_REFUND = "payment.refund"
+    SHIPPING_FLUSH = "shipping.flush"
+    SHIPPING_POLL = "shipping.poll"
+    SHIPPING_RESUBMIT = "shipping.resubmit"
+    SHIPPING_RECORD = "shipping.record"
+    CHANNEL_PULL = "channel.pull"
+    CHANNEL_ORDER_REJECTED = "channel.order_rejected"
+    SALES_PUSH_FULFILLMENT = "sales.push_fulfillment"
+    SALES_CANCEL_FULFILLMENT = "sales.cancel_fulfillment"
+    WEBHOOK_PROCESS = "webhook.process"
+    NOTIFY = "notify"
+    STOCK_PUSH = "stock.push"
+    STOCK_PUSH_CHANNEL = "stock.push.channel"
+
+    def key(self, *parts: object) -> str:
+        """This kind's dedupe key for ``parts``: ``"order.process:12:340"``."""
+        return ":".join([self.value, *(str(part) for part in parts)])

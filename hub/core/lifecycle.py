@@ -47,7 +47,7 @@ CANCELLED = OrderStatus.CANCELLED
 PARTIALLY_RETURNED = OrderStatus.PARTIALLY_RETURNED
 RETURNED = OrderStatus.RETURNED
 
-STATUSES: tuple[str, ...] = tuple(OrderStatus)
+STATUSES: tuple[str, ...] = tuple(s.value for s in OrderStatus)
 
 #: Statuses an order never leaves by itself: nothing more is going to happen.
 FINAL_STATUSES = frozenset({COMPLETED, CANCELLED, RETURNED})

@@ -48,9 +48,9 @@ class FulfillmentStatus(StrEnum):
     FULFILLED = "fulfilled"
 
 
-FINANCIAL_STATUSES: tuple[str, ...] = tuple(FinancialStatus)
+FINANCIAL_STATUSES: tuple[str, ...] = tuple(s.value for s in FinancialStatus)
 
-FULFILLMENT_STATUSES: tuple[str, ...] = tuple(FulfillmentStatus)
+FULFILLMENT_STATUSES: tuple[str, ...] = tuple(s.value for s in FulfillmentStatus)
 
 #: The steps a payment record goes through, as the gateway tells it; it never
 #: goes back a step. The last step has two ends that rank alike.
@@ -62,7 +62,7 @@ _PAYMENT_STEPS: tuple[tuple[PaymentStatus, ...], ...] = (
 )
 
 #: What one payment record can be.
-PAYMENT_STATUSES: tuple[str, ...] = tuple(status for step in _PAYMENT_STEPS for status in step)
+PAYMENT_STATUSES: tuple[str, ...] = tuple(status.value for step in _PAYMENT_STEPS for status in step)
 
 #: How far along its steps a payment status is (an unknown one ranks as ``pending``).
 PAYMENT_RANK: dict[str, int] = {

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STATUSES: tuple[str, ...] = tuple(JobStatus)
+STATUSES: tuple[str, ...] = tuple(s.value for s in JobStatus)
 DEFAULT_MAX_ATTEMPTS = 10
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 3600.0

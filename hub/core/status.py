@@ -62,7 +62,9 @@ _PAYMENT_STEPS: tuple[tuple[PaymentStatus, ...], ...] = (
 )
 
 #: What one payment record can be.
-PAYMENT_STATUSES: tuple[str, ...] = tuple(status.value for step in _PAYMENT_STEPS for status in step)
+PAYMENT_STATUSES: tuple[str, ...] = tuple(
+    status.value for step in _PAYMENT_STEPS for status in step
+)
 
 #: How far along its steps a payment status is (an unknown one ranks as ``pending``).
 PAYMENT_RANK: dict[str, int] = {

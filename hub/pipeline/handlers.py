@@ -158,16 +158,7 @@ def _follow_up(session: Session, hub: Hub, audit: OrderAuditEvent, order: Order)
                 enqueue_shipping_flush(session, group.shipping_channel_id)
     elif name in ("order.shipped", "order.partially_shipped"):
         _enqueue_captures(session, hub, order, name)
-        shipment_id = (audit.data or {}).get("shipment_id")
-        if shipment_id and can(hub.connector_for(order.channel), Capability.PUSH_FULFILLMENT):
-            enqueue(
-                session,
-                JobKind.SALES_PUSH_FULFILLMENT,
-                {"shipment_id": shipment_id},
-                channel_id=order.channel_id,
-                order_id=order.id,
-                dedupe_key=JobKind.SALES_PUSH_FULFILLMENT.key(shipment_id),
-            )
+        _tell_the_channel(session, hub, order, audit, JobKind.SALES_PUSH_FULFILLMENT)
     elif name == "order.cancelled":
         for payment in order.payments:
             if payment.channel_id is None:
@@ -196,16 +187,30 @@ def _follow_up(session: Session, hub: Hub, audit: OrderAuditEvent, order: Order)
             session, order, {int(k): int(v) for k, v in (audit.data or {}).get("lines", {}).items()}
         )
     elif name in ("order.unshipped", "order.partially_unshipped", ev.SHIPMENT_VOIDED):
-        shipment_id = (audit.data or {}).get("shipment_id")
-        if shipment_id and can(hub.connector_for(order.channel), Capability.CANCEL_FULFILLMENT):
-            enqueue(
-                session,
-                JobKind.SALES_CANCEL_FULFILLMENT,
-                {"shipment_id": shipment_id},
-                channel_id=order.channel_id,
-                order_id=order.id,
-                dedupe_key=JobKind.SALES_CANCEL_FULFILLMENT.key(shipment_id),
-            )
+        _tell_the_channel(session, hub, order, audit, JobKind.SALES_CANCEL_FULFILLMENT)
+
+
+#: What the sales channel is told of a shipment, and the capability that needs.
+_CHANNEL_CAPABILITY = {
+    JobKind.SALES_PUSH_FULFILLMENT: Capability.PUSH_FULFILLMENT,
+    JobKind.SALES_CANCEL_FULFILLMENT: Capability.CANCEL_FULFILLMENT,
+}
+
+
+def _tell_the_channel(
+    session: Session, hub: Any, order: Order, audit: OrderAuditEvent, kind: JobKind
+) -> None:
+    """Enqueue ``kind`` for the event's shipment if the order's sales channel takes it."""
+    shipment_id = (audit.data or {}).get("shipment_id")
+    if shipment_id and can(hub.connector_for(order.channel), _CHANNEL_CAPABILITY[kind]):
+        enqueue(
+            session,
+            kind,
+            {"shipment_id": shipment_id},
+            channel_id=order.channel_id,
+            order_id=order.id,
+            dedupe_key=kind.key(shipment_id),
+        )
 
 
 def _withdraw_group(session: Session, group: FulfillmentGroup) -> None:

@@ -39,7 +39,7 @@ from hub.inventory import levels as inventory
 from hub.orders import records, transitions
 from hub.orders.payments import request_refund
 from hub.orders.serialize import money, return_json
-from hub.queue.kinds import JobKind
+from hub.returns.queries import refund_jobs
 from hub.store.models import (
     Job,
     JobStatus,
@@ -94,28 +94,6 @@ def get_return(session: Session, return_id: int) -> Return:
     return ret
 
 
-def list_returns(
-    session: Session, *, order_id: int | None = None, status: str | None = None, limit: int = 100
-) -> list[Return]:
-    query = select(Return).order_by(Return.id.desc()).limit(limit)
-    if order_id is not None:
-        query = query.where(Return.order_id == order_id)
-    if status:
-        query = query.where(Return.status == status)
-    return list(session.scalars(query))
-
-
-def refund_jobs(session: Session, order_id: int) -> list[Job]:
-    """Every ``payment.refund`` job of an order (to show several returns' progress with one query)."""
-    return list(
-        session.scalars(
-            select(Job)
-            .where(Job.kind == JobKind.PAYMENT_REFUND, Job.order_id == order_id)
-            .order_by(Job.id)
-        )
-    )
-
-
 def refund_progress(session: Session, ret: Return, jobs: list[Job] | None = None) -> dict[str, Any]:
     """How the refund of a return is going at the gateways, from its ``payment.refund`` jobs.
 
@@ -123,7 +101,7 @@ def refund_progress(session: Session, ret: Return, jobs: list[Job] | None = None
     is still to run or retrying), ``failed`` (a job is dead: the gateway
     refused; see its error, retry it from the jobs list) or ``succeeded``.
 
-    :param jobs: the order's refund jobs when already read (:func:`refund_jobs`).
+    :param jobs: the order's refund jobs when already read (:func:`hub.returns.queries.refund_jobs`).
     """
     suffix = f":return:{ret.id}"
     if jobs is None:
@@ -155,7 +133,7 @@ def refund_progress(session: Session, ret: Return, jobs: list[Job] | None = None
 def return_detail(ret: Return, *, jobs: list[Job] | None = None) -> dict[str, Any]:
     """A return as the API shows it: money as decimal strings, and how its refund is going.
 
-    :param jobs: the order's refund jobs when already read (:func:`refund_jobs`).
+    :param jobs: the order's refund jobs when already read (:func:`hub.returns.queries.refund_jobs`).
     """
     session = object_session(ret)
     return {
@@ -218,15 +196,9 @@ def _refund_for(
 def pending_refunds(session: Session, order_id: int) -> dict[int, int]:
     """Refunds enqueued but not yet answered by the gateway, per payment id."""
     pending: dict[int, int] = defaultdict(int)
-    jobs = session.scalars(
-        select(Job).where(
-            Job.kind == JobKind.PAYMENT_REFUND,
-            Job.order_id == order_id,
-            Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED)),
-        )
-    )
-    for job in jobs:
-        pending[int(job.payload["payment_id"])] += int(job.payload["amount"])
+    for job in refund_jobs(session, order_id):
+        if job.status in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED):
+            pending[int(job.payload["payment_id"])] += int(job.payload["amount"])
     return dict(pending)
 
 

@@ -11,9 +11,6 @@ from hub.queue.kinds import JobKind
 from hub.store.models import Job, Order, Return, ReturnLine
 from hub.store.queries import Found, fetch
 
-#: The job that carries a return's refund to a payment gateway.
-REFUND_JOB = JobKind.PAYMENT_REFUND
-
 
 @dataclass(frozen=True)
 class ReturnFilters:
@@ -62,11 +59,18 @@ def refund_jobs_by_order(session: Session, order_ids: set[int]) -> dict[int, lis
     out: dict[int, list[Job]] = {}
     if order_ids:
         for job in session.scalars(
-            select(Job).where(Job.kind == REFUND_JOB, Job.order_id.in_(order_ids)).order_by(Job.id)
+            select(Job)
+            .where(Job.kind == JobKind.PAYMENT_REFUND, Job.order_id.in_(order_ids))
+            .order_by(Job.id)
         ):
             if job.order_id is not None:
                 out.setdefault(job.order_id, []).append(job)
     return out
+
+
+def refund_jobs(session: Session, order_id: int) -> list[Job]:
+    """Every ``payment.refund`` job of one order (to show its returns' progress)."""
+    return refund_jobs_by_order(session, {order_id}).get(order_id, [])
 
 
 def status_counts(session: Session) -> dict[str, int]:

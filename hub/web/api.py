@@ -593,7 +593,7 @@ def list_order_returns(order_id: int):
                 return_queries.ReturnFilters(order_id=order_id)
             ).order_by(Return.id)
         ).all()
-        jobs_of_order = returns.refund_jobs(db, order_id)
+        jobs_of_order = return_queries.refund_jobs(db, order_id)
         return jsonify(data=[returns.return_detail(r, jobs=jobs_of_order) for r in rows])
 
 

@@ -25,7 +25,13 @@ from hub.core.money import Money, MoneyError
 from hub.inventory import levels as inventory
 from hub.orders.serialize import money
 from hub.returns import actions as returns
-from hub.returns.queries import ReturnFilters, order_labels, search_returns, status_counts
+from hub.returns.queries import (
+    ReturnFilters,
+    order_labels,
+    refund_jobs,
+    search_returns,
+    status_counts,
+)
 from hub.returns.schemas import ReturnCreateSchema, ReturnReceiveSchema
 from hub.store.models import Order, Return
 from hub.web import get_hub
@@ -39,7 +45,7 @@ WRITE_OFF = returns.WRITE_OFF
 
 def returns_panel(db: Session, order: Order) -> dict[str, Any]:
     """What the order page needs for its Returns section (``order`` loaded by ``order_query``)."""
-    jobs = returns.refund_jobs(db, order.id) if order.returns else []
+    jobs = refund_jobs(db, order.id) if order.returns else []
     shown = [
         returns.return_detail(r, jobs=jobs) | {"with_shipping": r.shipping_refund > 0}
         for r in order.returns

@@ -191,8 +191,15 @@ def test_the_sandbox_sender_signs_like_shopify_over_http(hub, shopify):
 def test_an_order_the_hub_cannot_store_is_recorded_as_rejected(hub, shopify, monkeypatch):
     """The port dead-letters the order (a person retries it); the event says so, not "processed"."""
     from hub.channels.port import ChannelPort
+    from hub.core.exceptions import ValidationError
+    from hub.orders import intake
+    from hub.store.models import Job
 
-    monkeypatch.setattr(ChannelPort, "upsert_orders", lambda self, orders, **kw: [])
+    def refuse(*args, **kwargs):
+        raise ValidationError("payment channel 'gone' does not exist")
+
+    monkeypatch.setattr(ChannelPort, "bulk_create", False)  # every order through upsert_order
+    monkeypatch.setattr(intake, "upsert_order", refuse)
     env = shopify(hub, orders=1)
     order_id = env.shop.order_ids[0]
     env.receive(*env.shop.webhook("orders/create", order_id))
@@ -200,3 +207,7 @@ def test_an_order_the_hub_cannot_store_is_recorded_as_rejected(hub, shopify, mon
     assert events(hub) == [
         ("orders/create", "rejected", f"rejected: order {order_id} dead-lettered")
     ]
+    with hub.db.read() as session:
+        [dead] = session.scalars(select(Job).where(Job.kind == "channel.order_rejected")).all()
+    assert dead.status == "dead" and "payment channel 'gone'" in (dead.last_error or "")
+    assert env.order_count() == 0

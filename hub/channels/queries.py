@@ -75,6 +75,10 @@ def webhook_status_counts(session: Session) -> dict[str, int]:
 # --- the ERP ledgers ---------------------------------------------------------------------
 
 
+#: What became of a stock file the ERP sent (the import ledger's ``status``).
+ERP_FILE_STATUSES = ("processing", "succeeded", "partial", "failed", "duplicate")
+
+
 @dataclass(frozen=True)
 class ErpFileFilters:
     """What the stock files imported can be narrowed by."""

@@ -14,8 +14,10 @@ from datetime import UTC
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
+from hub.channels.queries import ERP_FILE_STATUSES
 from hub.core.lifecycle import EVENTS, STATUSES
 from hub.core.status import FINANCIAL_STATUSES, FULFILLMENT_STATUSES, PAYMENT_STATUSES
+from hub.notifications.queries import OUTCOMES as DELIVERY_OUTCOMES
 from hub.queue.jobs import STATUSES as JOB_STATUSES
 from hub.returns.actions import STATUSES as RETURN_STATUSES
 
@@ -651,11 +653,6 @@ WebhookEventPageSchema = page_schema(WebhookEventSchema, "WebhookEventPageSchema
 
 
 # --- back office: ERP files and notification deliveries (issue 7) ------------------------------------------
-
-#: An ERP stock file's status in the import ledger (see ``hub.store.models.ErpImport``).
-ERP_FILE_STATUSES = ("processing", "succeeded", "partial", "failed", "duplicate")
-#: What one delivery attempt of a notification did (``hub.notifications.outbox.OUTCOMES``).
-DELIVERY_OUTCOMES = ("sent", "failed", "skipped")
 
 
 class ErpFilesQuerySchema(PageQuerySchema):

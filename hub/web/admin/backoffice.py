@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from hub.channels import erp_ledgers as erp
 from hub.channels.queries import (
+    ERP_FILE_STATUSES,
     ErpFileFilters,
     erp_file_status_counts,
     search_erp_exports,
@@ -36,7 +37,6 @@ from hub.web import get_hub
 from hub.web.admin import bp
 from hub.web.admin.helpers import page_of
 
-ERP_FILE_STATUSES = ("processing", "succeeded", "partial", "failed", "duplicate")
 #: Order files written shown under the stock files (the API pages through all of them).
 RECENT_EXPORTS = 20
 

@@ -433,9 +433,9 @@ def orders_create(ctx, path):
 def orders_transition(ctx, order_id, event, reason):
     """Apply a life-cycle event: confirm, hold, release, cancel, ship …"""
     hub = _ready_hub(ctx)
-    with hub.db.transaction() as session:
-        before = records.get_order(session, order_id).status
-        order = commands.transition(session, order_id, event, actor="cli", reason=reason)
+    with hub.unit_of_work() as work:
+        before = records.get_order(work.session, order_id).status
+        order = commands.transition(work, order_id, event, actor="cli", reason=reason)
         after = order.status
     click.echo(
         f"order {order_id}: {before} -> {after}"
@@ -594,6 +594,7 @@ def stock():
 def stock_set(ctx, sku, location, on_hand, reason):
     """Set what is on hand of SKU at LOCATION."""
     from hub.inventory.levels import LevelChange, list_levels, set_on_hand
+    from hub.inventory.queries import LevelFilters
 
     hub = _ready_hub(ctx)
     with hub.db.transaction() as session:
@@ -604,7 +605,7 @@ def stock_set(ctx, sku, location, on_hand, reason):
             reason=reason or "set from the command line",
             source="cli",
         )
-        level = list_levels(session, sku=sku, location=location)[0]
+        level = list_levels(session, LevelFilters(sku=sku, location=location))[0]
     click.echo(
         f"{sku} at {location}: on hand {level.on_hand}, reserved {level.reserved}, "
         f"available {level.available}" + ("" if changed else " (unchanged)")
@@ -640,16 +641,20 @@ def stock_adjust(ctx, sku, location, delta, reason):
 
 @stock.command("list")
 @click.option("--sku", help="Only this SKU.")
+@click.option(
+    "--search", "q", help="Only SKUs containing this text (any case), as the admin's search."
+)
 @click.option("--location", help="Only this location code.")
 @click.option("--limit", default=100, show_default=True, type=int)
 @click.pass_context
-def stock_list(ctx, sku, location, limit):
+def stock_list(ctx, sku, q, location, limit):
     """List levels: SKU, location, on hand, reserved, available."""
     from hub.inventory.levels import list_levels
+    from hub.inventory.queries import LevelFilters
 
     hub = _ready_hub(ctx)
     with hub.db.read() as session:
-        rows = list_levels(session, sku=sku, location=location, limit=limit)
+        rows = list_levels(session, LevelFilters(sku=sku, q=q, location=location), limit=limit)
     for lv in rows:
         click.echo(f"{lv.sku}\t{lv.location_code}\t{lv.on_hand}\t{lv.reserved}\t{lv.available}")
     if not rows:

@@ -15,11 +15,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from flask import Flask
-    from sqlalchemy.orm import Session
 
     from hub.core.events import OrderEvent
     from hub.integration.connectors import Connector
     from hub.integration.jobs import JobHandler, PeriodicJob
+    from hub.integration.lookup import OrderLookup
 
 hookspec = pluggy.HookspecMarker("hub")
 
@@ -109,15 +109,18 @@ def hub_register_blueprints(app: Flask) -> None:
 
 
 @hookspec
-def hub_validate_order(order: dict[str, Any], session: Session) -> list[str]:
+def hub_validate_order(order: dict[str, Any], lookup: OrderLookup) -> list[str]:
     """Check a pending order before it is confirmed; return the reasons to hold it.
 
     Every implementation runs and every reason found is kept: the order goes
     on hold with all of them listed, never dropped. Releasing the order runs
-    the checks again.
+    the checks again. A rule that raises is logged and counted
+    (``hub_plugin_errors_total``) and its answer left out: it holds nothing
+    and aborts nothing.
 
     :param order: the order as the REST API shows it.
-    :param session: the open database session of the check (read what you need).
+    :param lookup: what the rule may read of the hub (stock, known SKUs, a
+        customer's recent orders, settings): :class:`hub.integration.lookup.OrderLookup`.
     :return: hold reasons, e.g. ``["address_incomplete"]``; empty when all is well.
     """
     raise NotImplementedError
@@ -125,7 +128,7 @@ def hub_validate_order(order: dict[str, Any], session: Session) -> list[str]:
 
 @hookspec(firstresult=True)
 def hub_allocate_order(
-    order: dict[str, Any], session: Session
+    order: dict[str, Any], lookup: OrderLookup
 ) -> list[tuple[str, dict[int, int]]] | None:
     """Decide which locations ship which lines of a confirmed order.
 
@@ -138,7 +141,9 @@ def hub_allocate_order(
     routed when their fulfilment starts.
 
     :param order: the order as the REST API shows it.
-    :param session: the open database session (stock levels, locations).
+    :param lookup: what the strategy may read of the hub: active locations
+        (``lookup.locations()``) and the stock available at each
+        (``lookup.available(skus)``), read while those levels are locked.
     :return: fulfilment groups ``[(location_code, {line_id: quantity})]``
         covering every line, or None to leave the decision to the next plugin.
     """

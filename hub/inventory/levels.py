@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from hub.core.exceptions import ConfigError, NotFound, ValidationError
 from hub.integration.connectors import Capability, Connector, SalesConnector, can
 from hub.integration.connectors import StockLevel as ChannelStockLevel
+from hub.inventory.queries import LevelFilters, levels_statement
 from hub.queue.jobs import JobContext, enqueue
 from hub.queue.kinds import JobKind
 from hub.store.db import before_commit
@@ -122,41 +123,35 @@ def tracking_enabled(session: Session) -> bool:
 
 def list_levels(
     session: Session,
+    filters: LevelFilters | None = None,
     *,
-    sku: str | None = None,
-    location: str | None = None,
     limit: int = 100,
     after: tuple[str, str] | None = None,
 ) -> list[LevelView]:
     """Stock levels ordered by SKU then location, ``limit`` at a time.
 
-    :param sku: only this SKU; :param location: only this location code.
+    :param filters: which levels (:class:`hub.inventory.queries.LevelFilters`).
     :param after: the ``(sku, location_code)`` of the last level of the
         previous page (keyset pagination).
     """
     query = (
-        select(StockLevel, Location)
-        .join(Location, Location.id == StockLevel.location_id)
+        levels_statement(session, filters or LevelFilters())
         .order_by(StockLevel.sku, Location.code)
         .limit(limit)
     )
-    if sku:
-        query = query.where(StockLevel.sku == sku)
-    if location:
-        query = query.where(Location.code == location)
     if after:
         query = query.where(tuple_(StockLevel.sku, Location.code) > tuple_(*after))
     return [
         LevelView(
             sku=lv.sku,
-            location_code=loc.code,
-            location_name=loc.name,
+            location_code=lv.location.code,
+            location_name=lv.location.name,
             on_hand=lv.on_hand,
             reserved=lv.reserved,
             available=lv.on_hand - lv.reserved,
             updated_at=lv.updated_at,
         )
-        for lv, loc in session.execute(query)
+        for lv in session.scalars(query)
     ]
 
 
@@ -175,6 +170,20 @@ def available_by_sku(session: Session, skus: Iterable[str]) -> dict[str, int]:
         for sku, available in rows:
             out[sku] = max(0, int(available or 0))
     return out
+
+
+def available_at(session: Session, skus: Iterable[str]) -> dict[tuple[str, str], int]:
+    """Units available now (on hand − reserved) by ``(sku, location code)``, active locations."""
+    wanted = sorted(set(skus))
+    if not wanted:
+        return {}
+    # Columns, not entities: always what the database holds now.
+    rows = session.execute(
+        select(StockLevel.sku, Location.code, StockLevel.on_hand - StockLevel.reserved)
+        .join(Location, Location.id == StockLevel.location_id)
+        .where(StockLevel.sku.in_(wanted), Location.active.is_(True))
+    )
+    return {(sku, code): int(qty) for sku, code, qty in rows}
 
 
 def known_skus(session: Session, skus: Iterable[str]) -> set[str]:

@@ -31,8 +31,9 @@ from sqlalchemy.orm import Session
 from hub.core import lifecycle
 from hub.core.allocation import LineNeed, Plan, Site, route, shortages
 from hub.core.exceptions import ValidationError
+from hub.integration.lookup import OrderLookup
 from hub.inventory import levels as inventory
-from hub.store.models import Location, Order, Shipment, StockLevel, StockReservation, utcnow
+from hub.store.models import Order, Shipment, StockReservation, utcnow
 
 #: The hold reason of an order whose stock cannot be reserved.
 HOLD_OUT_OF_STOCK = "out_of_stock"
@@ -70,29 +71,20 @@ def _sites_and_stock(
     sites = [
         Site(loc.code, loc.priority) for loc in inventory.list_locations(session) if loc.active
     ]
-    available: dict[tuple[str, str], int] = {}
-    if skus:
-        # Columns, not entities: always what the database holds now.
-        rows = session.execute(
-            select(StockLevel.sku, Location.code, StockLevel.on_hand - StockLevel.reserved)
-            .join(Location, Location.id == StockLevel.location_id)
-            .where(StockLevel.sku.in_(sorted(skus)), Location.active.is_(True))
-        )
-        available = {(sku, code): int(qty) for sku, code, qty in rows}
-    return sites, available
+    return sites, inventory.available_at(session, skus)
 
 
-def route_order(session: Session, order: dict[str, Any]) -> Plan | None:
+def route_order(lookup: OrderLookup, order: dict[str, Any]) -> Plan | None:
     """The hub's default routing of an order (as the API shows it); None if it cannot be shipped.
 
     See :mod:`hub.core.allocation` for the rule. None also when stock is not
     tracked (no location exists).
     """
     needs = _needs(order["lines"])
-    if not inventory.tracking_enabled(session):
+    if not lookup.tracks_stock():
         return None
-    sites, available = _sites_and_stock(session, {x.sku for x in needs})
-    return route(needs, sites, available)
+    sites = [Site(loc.code, loc.priority) for loc in lookup.locations()]
+    return route(needs, sites, lookup.available({x.sku for x in needs}))
 
 
 def shortage(session: Session, order: Order) -> dict[str, int]:
@@ -153,7 +145,7 @@ def _covers(reservations: list[StockReservation], order: Order) -> bool:
 
 
 #: Routes an order: ``[(location code, {line id: units})]``, or None when it cannot be shipped.
-Allocator = Callable[[Session, Order], Any]
+Allocator = Callable[[Order], Any]
 
 
 def reserve(
@@ -177,7 +169,7 @@ def reserve(
     locked = {(lv.sku, lv.location_id): lv for lv in inventory.lock_skus(session, skus)}
     if current:
         release(session, order, actor=actor, reason="routed again on confirmation")
-    found = allocate(session, order)
+    found = allocate(order)
     plan = None if found is None else _normalise(order, found)
     if plan is None:
         return shortage(session, order) or {x.sku: x.quantity for x in _needs(order.lines)}

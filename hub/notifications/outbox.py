@@ -195,34 +195,6 @@ def attempt_dict(a: NotificationAttempt) -> dict[str, Any]:
     }
 
 
-def list_attempts(
-    session: Session,
-    *,
-    channel_id: int | None = None,
-    order_id: int | None = None,
-    event_id: int | None = None,
-    outcome: str | None = None,
-    limit: int = 100,
-    before_id: int | None = None,
-) -> list[dict[str, Any]]:
-    """Delivery attempts, newest first, filtered; ``before_id`` pages backwards."""
-    query = select(NotificationAttempt)
-    if channel_id is not None:
-        query = query.where(NotificationAttempt.channel_id == channel_id)
-    if order_id is not None:
-        query = query.where(NotificationAttempt.order_id == order_id)
-    if event_id is not None:
-        query = query.where(NotificationAttempt.event_id == event_id)
-    if outcome is not None:
-        query = query.where(NotificationAttempt.outcome == outcome)
-    if before_id is not None:
-        query = query.where(NotificationAttempt.id < before_id)
-    rows = session.scalars(
-        query.order_by(NotificationAttempt.id.desc()).limit(max(1, min(limit, 1000)))
-    )
-    return [attempt_dict(a) for a in rows]
-
-
 def list_sent(
     session: Session,
     *,

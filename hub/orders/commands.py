@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy.orm import Session
-
 from hub.core import lifecycle
 from hub.core.exceptions import ValidationError
 from hub.core.order import ShipmentData
 from hub.orders.records import get_order
 from hub.orders.shipments import ship
-from hub.orders.transitions import apply_event
+from hub.orders.transitions import apply_event, confirm_order
+from hub.runtime.work import UnitOfWork
 from hub.store.models import Order
 
 
 def transition(
-    session: Session, order_id: int, event: str, *, actor: str, reason: str = ""
+    work: UnitOfWork, order_id: int, event: str, *, actor: str, reason: str = ""
 ) -> Order:
     """Apply a life-cycle event by name (``confirm``, ``hold``, ``ship`` …) to an order."""
+    session = work.session
     order = get_order(session, order_id)
     target = lifecycle.next_status(
         order.label, order.status, event
@@ -41,4 +41,6 @@ def transition(
             reason=reason,
         )
         return order
+    if event == "confirm":
+        return confirm_order(work, order, actor=actor, reason=reason)
     return apply_event(session, order, event, actor=actor, reason=reason)

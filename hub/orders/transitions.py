@@ -3,8 +3,11 @@
 :func:`apply_event` is the one way an order's status changes: it applies the
 core's transition table (:mod:`hub.core.lifecycle`), does what the move
 needs (a confirmation reserves stock, a cancellation gives it back) and
-records the move, all in the caller's transaction. :func:`process_order` runs
-the checks on a pending order and confirms or holds it.
+records the move, all in the caller's transaction. Confirming routes the order
+through the plugins' ``hub_allocate_order``, so it takes a unit of work
+(:class:`~hub.runtime.work.UnitOfWork`): :func:`confirm_order`, and
+:func:`process_order`, which runs the checks on a pending order and confirms
+or holds it. Every other move needs only the session.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from hub.core import lifecycle
 from hub.core.exceptions import ValidationError
 from hub.core.status import blocking_payments
 from hub.inventory import reservations
+from hub.orders.lookup import SessionLookup
 from hub.orders.records import get_order, record
 from hub.orders.serialize import order_detail
 from hub.queue.jobs import enqueue
 from hub.queue.kinds import JobKind
-from hub.runtime.hub import hub_of
+from hub.runtime.work import UnitOfWork
 from hub.store.models import Order
 
 #: Why an order was put on hold by the hub itself (people may give any reason).
@@ -37,21 +41,57 @@ def apply_event(
     reason: str = "",
     data: dict[str, Any] | None = None,
 ) -> Order:
-    """Move ``order`` by ``event`` through the table; the same status again is a no-op."""
+    """Move ``order`` by ``event`` through the table; the same status again is a no-op.
+
+    ``confirm`` is :func:`confirm_order` (it routes the order through the plugins).
+    """
+    if event == "confirm":
+        raise TypeError(
+            "confirming routes the order through the plugins: use confirm_order(work, …)"
+        )
+    return _move(session, order, event, actor=actor, reason=reason, data=data)
+
+
+def confirm_order(work: UnitOfWork, order: Order, *, actor: str, reason: str = "") -> Order:
+    """Confirm ``order``: reserve every line where the plugins route it, or hold it ``out_of_stock``.
+
+    :raises ValidationError: a payment of the order failed or is disputed.
+    """
+    session = work.session
+    target = lifecycle.next_status(order.label, order.status, "confirm")
+    if target == order.status:
+        return order
+    _check_payment_ok(order)
+
+    def allocate(order: Order) -> Any:
+        return work.hooks.hub_allocate_order(
+            order=order_detail(order), lookup=SessionLookup(session, work.settings)
+        )
+
+    # All lines reserved where they are routed, or none and the order waits on hold.
+    missing = reservations.reserve(session, order, actor=actor, allocate=allocate)
+    if missing:
+        return put_on_hold(
+            session, order, reservations.HOLD_OUT_OF_STOCK, actor=actor, data={"skus": missing}
+        )
+    return _move(session, order, "confirm", actor=actor, reason=reason)
+
+
+def _move(
+    session: Session,
+    order: Order,
+    event: str,
+    *,
+    actor: str,
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+) -> Order:
     target = lifecycle.next_status(order.label, order.status, event)
     if event == "hold":
         return put_on_hold(session, order, reason, actor=actor)
     if target == order.status:
         return order
-    if event == "confirm":
-        _check_payment_ok(order)
-        # All lines reserved where they are routed, or none and the order waits on hold.
-        missing = reservations.reserve(session, order, actor=actor, allocate=allocate)
-        if missing:
-            return put_on_hold(
-                session, order, reservations.HOLD_OUT_OF_STOCK, actor=actor, data={"skus": missing}
-            )
-    elif event == "cancel":
+    if event == "cancel":
         reservations.release(session, order, actor=actor, reason=f"order {order.label} cancelled")
     before = order.status
     order.status = target
@@ -77,20 +117,6 @@ def apply_event(
             dedupe_key=JobKind.ORDER_PROCESS.key(order.id, audit.id),
         )
     return order
-
-
-def allocate(session: Session, order: Order) -> Any:
-    """Where each line of ``order`` ships from: the plugins' ``hub_allocate_order``.
-
-    The hub's own routing (:func:`hub.inventory.reservations.route_order`) is
-    registered ``trylast``, so it answers when no plugin does. A session made
-    outside a hub (no plugins) routes the default way.
-    """
-    detail = order_detail(order)
-    hub = hub_of(session)
-    if hub is None:
-        return reservations.route_order(session, detail)
-    return hub.pm.hook.hub_allocate_order(order=detail, session=session)
 
 
 def put_on_hold(
@@ -131,8 +157,8 @@ def _check_payment_ok(order: Order) -> None:
         )
 
 
-def confirm(session: Session, order_id: int, *, actor: str, reason: str = "") -> Order:
-    return apply_event(session, get_order(session, order_id), "confirm", actor=actor, reason=reason)
+def confirm(work: UnitOfWork, order_id: int, *, actor: str, reason: str = "") -> Order:
+    return confirm_order(work, get_order(work.session, order_id), actor=actor, reason=reason)
 
 
 def hold(session: Session, order_id: int, reason: str, *, actor: str) -> Order:
@@ -160,13 +186,14 @@ def complete(session: Session, order_id: int, *, actor: str) -> Order:
 
 
 def process_order(
-    session: Session, order_id: int, *, actor: str, problems: list[str] | None = None
+    work: UnitOfWork, order_id: int, *, actor: str, problems: list[str] | None = None
 ) -> Order:
     """Run the checks on a pending order: hold it with every reason, or confirm it.
 
     :param problems: reasons found by the validation rules; each becomes a
         hold reason. The payment check is always made.
     """
+    session = work.session
     order = get_order(session, order_id)
     if order.status != lifecycle.PENDING:
         return order
@@ -183,4 +210,4 @@ def process_order(
                 session, order, reservations.HOLD_OUT_OF_STOCK, actor=actor, data={"skus": missing}
             )
         return order
-    return apply_event(session, order, "confirm", actor=actor)
+    return confirm_order(work, order, actor=actor)

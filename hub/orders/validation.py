@@ -30,18 +30,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
 
 from hub.core import lifecycle
 from hub.core.money import Money, MoneyError
 from hub.core.order import expected_total
-from hub.inventory import levels as inventory
-from hub.store.config import Settings
-from hub.store.models import Order
+from hub.integration.lookup import OrderLookup
 
 ADDRESS_INCOMPLETE = "address_incomplete"
 UNKNOWN_SKU = "unknown_sku"
@@ -122,7 +116,7 @@ NO_POSTAL_CODE = frozenset(
     }
 )
 
-Rule = Callable[[dict[str, Any], Session, Settings], list[str]]
+Rule = Callable[[dict[str, Any], OrderLookup], list[str]]
 
 
 def missing_address_fields(address: dict[str, Any] | None) -> list[str]:
@@ -139,18 +133,18 @@ def missing_address_fields(address: dict[str, Any] | None) -> list[str]:
     return missing
 
 
-def check_address(order: dict[str, Any], session: Session, settings: Settings) -> list[str]:
+def check_address(order: dict[str, Any], lookup: OrderLookup) -> list[str]:
     return [ADDRESS_INCOMPLETE] if missing_address_fields(order.get("shipping_address")) else []
 
 
-def check_skus(order: dict[str, Any], session: Session, settings: Settings) -> list[str]:
-    if not inventory.tracking_enabled(session):
+def check_skus(order: dict[str, Any], lookup: OrderLookup) -> list[str]:
+    if not lookup.tracks_stock():
         return []
     skus = {line["sku"] for line in order["lines"] if line.get("requires_shipping", True)}
-    return [UNKNOWN_SKU] if skus - inventory.known_skus(session, skus) else []
+    return [UNKNOWN_SKU] if skus - lookup.known_skus(skus) else []
 
 
-def check_quantities(order: dict[str, Any], session: Session, settings: Settings) -> list[str]:
+def check_quantities(order: dict[str, Any], lookup: OrderLookup) -> list[str]:
     # A line at 0 is fine when its units were refunded or removed on the channel.
     return (
         [INVALID_QUANTITY]
@@ -163,7 +157,7 @@ def check_quantities(order: dict[str, Any], session: Session, settings: Settings
     )
 
 
-def check_totals(order: dict[str, Any], session: Session, settings: Settings) -> list[str]:
+def check_totals(order: dict[str, Any], lookup: OrderLookup) -> list[str]:
     currency = order["currency"]
     try:
 
@@ -184,47 +178,31 @@ def check_totals(order: dict[str, Any], session: Session, settings: Settings) ->
     return [] if expected == total else [TOTALS_MISMATCH]
 
 
-def check_currency(order: dict[str, Any], session: Session, settings: Settings) -> list[str]:
-    supported = settings.currencies
+def check_currency(order: dict[str, Any], lookup: OrderLookup) -> list[str]:
+    supported = lookup.currencies
     return (
         [CURRENCY_NOT_SUPPORTED] if supported and order["currency"].upper() not in supported else []
     )
 
 
-def check_duplicate(order: dict[str, Any], session: Session, settings: Settings) -> list[str]:
+def check_duplicate(order: dict[str, Any], lookup: OrderLookup) -> list[str]:
     """Hold the later of two orders from one email with the same lines, placed close together."""
     email = (order.get("email") or "").strip().lower()
     placed = order.get("placed_at")
-    if not email or not placed or settings.duplicate_window_minutes <= 0:
+    window = lookup.duplicate_window
+    if not email or not placed or window <= timedelta(0):
         return []
     placed_at = datetime.fromisoformat(placed)
-    window = timedelta(minutes=settings.duplicate_window_minutes)
-    lines = _line_multiset(order["lines"])
-    candidates = session.scalars(
-        select(Order)
-        .options(selectinload(Order.lines))
-        .where(
-            Order.email == email,
-            Order.id != order["id"],
-            Order.status != lifecycle.CANCELLED,
-            Order.placed_at >= placed_at - window,
-            Order.placed_at <= placed_at,
-        )
-        .order_by(Order.id)
-    )
-    for other in candidates:
+    lines = Counter((x["sku"], int(x["quantity"])) for x in order["lines"])
+    for other in lookup.recent_orders(email, since=placed_at - window, until=placed_at):
+        if other.id == order["id"] or other.status == lifecycle.CANCELLED:
+            continue
         # Same instant: the one stored first is the original.
         if other.placed_at == placed_at and other.id > order["id"]:
             continue
-        if _line_multiset(other.lines) == lines:
+        if Counter(other.lines) == lines:
             return [POSSIBLE_DUPLICATE]
     return []
-
-
-def _line_multiset(lines) -> Counter:
-    if lines and isinstance(lines[0], dict):
-        return Counter((x["sku"], int(x["quantity"])) for x in lines)
-    return Counter((x.sku, x.quantity) for x in lines)
 
 
 #: The hub's own rules, in the order their reasons are listed.
@@ -238,18 +216,11 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def check_order(
-    order: dict[str, Any], session: Session, settings: Settings | None = None
-) -> list[str]:
+def check_order(order: dict[str, Any], lookup: OrderLookup) -> list[str]:
     """Every hold reason the hub's own rules find for ``order`` (the API shape)."""
-    if settings is None:
-        from hub.runtime.hub import hub_of
-
-        hub = hub_of(session)
-        settings = hub.settings if hub else Settings(data_dir=Path("."), database_url="")
     reasons: list[str] = []
     for rule in RULES:
-        for reason in rule(order, session, settings):
+        for reason in rule(order, lookup):
             if reason not in reasons:
                 reasons.append(reason)
     return reasons

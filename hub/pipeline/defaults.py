@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from hub import hookimpl
 from hub.integration.jobs import PeriodicJob
+from hub.integration.lookup import OrderLookup
 from hub.inventory import levels as inventory
 from hub.inventory import reservations
 from hub.orders import validation
@@ -24,15 +23,15 @@ from hub.queue.kinds import JobKind
 
 
 @hookimpl
-def hub_validate_order(order: dict[str, Any], session: Session) -> list[str]:
-    return validation.check_order(order, session)
+def hub_validate_order(order: dict[str, Any], lookup: OrderLookup) -> list[str]:
+    return validation.check_order(order, lookup)
 
 
 @hookimpl(trylast=True)
 def hub_allocate_order(
-    order: dict[str, Any], session: Session
+    order: dict[str, Any], lookup: OrderLookup
 ) -> list[tuple[str, dict[int, int]]] | None:
-    return reservations.route_order(session, order)
+    return reservations.route_order(lookup, order)
 
 
 @hookimpl

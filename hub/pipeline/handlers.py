@@ -57,6 +57,7 @@ from hub.integration.manager import call_isolated, call_one, implementers
 from hub.inventory import reservations
 from hub.notifications import outbox as notifications
 from hub.orders import intake, payments, records, shipments, transitions
+from hub.orders.lookup import SessionLookup
 from hub.orders.serialize import money, order_detail
 from hub.queue.jobs import JobContext, dead_letter, enqueue
 from hub.queue.kinds import JobKind
@@ -319,21 +320,23 @@ def enqueue_shipping_flush(session: Session, channel_id: int) -> None:
 def process_order(ctx: JobContext) -> None:
     """Check a pending order: hold it with every reason, or confirm it."""
     hub = ctx.hub
-    with hub.db.transaction() as session:
+    with hub.unit_of_work() as work:
+        session = work.session
         order = records.get_order(session, ctx.require_order())
         if order.status != OrderStatus.PENDING:
             return
         problems: list[str] = []
+        # Each rule in a savepoint: one that breaks the transaction takes only its own reads.
         for result in call_isolated(
             hub.pm,
             "hub_validate_order",
             on_error=_plugin_failed(hub, "hub_validate_order", order.label),
             around=session.begin_nested,
             order=order_detail(order),
-            session=session,
+            lookup=SessionLookup(session, hub.settings),
         ):
             problems.extend(result or [])
-        transitions.process_order(session, order.id, actor="system", problems=problems)
+        transitions.process_order(work, order.id, actor="system", problems=problems)
 
 
 def _plugin_failed(hub: Hub, hook: str, label: str) -> Callable[[str, BaseException], None]:
@@ -365,7 +368,7 @@ def fulfill_order(ctx: JobContext) -> None:
         # Ship from where the stock was reserved at confirmation; route only
         # orders whose stock is not tracked.
         groups = reservations.planned_groups(session, order) or hub.pm.hook.hub_allocate_order(
-            order=order_detail(order), session=session
+            order=order_detail(order), lookup=SessionLookup(session, hub.settings)
         )
         if not groups:
             groups = [

@@ -9,19 +9,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import pluggy
 from sqlalchemy import bindparam, event, select
+from sqlalchemy.orm import Session
 
 from hub.core.exceptions import ConfigError, NotFound
 from hub.integration.connectors import ChannelInfo, Connector
 from hub.integration.jobs import PeriodicJob
 from hub.integration.manager import collect_connectors, collect_job_handlers, get_plugin_manager
 from hub.runtime.metrics import Metrics
+from hub.runtime.work import UnitOfWork
 from hub.store.config import Settings
-from hub.store.db import Database
+from hub.store.db import Database, after_commit
 from hub.store.models import Channel
 from hub.store.secrets import SecretBox
 
@@ -62,8 +65,6 @@ class Hub:
                 if name in self.services:
                     raise ConfigError(f"two plugins register the hub service {name!r}")
                 self.services[name] = factory
-        # Actions take only a session; hub_of(session) gives them the plugins and settings.
-        self.db.session_info["hub"] = self
         self.secrets = SecretBox.for_data_dir(settings.data_dir, settings.secret_key)
         # With the database: gauges of jobs and orders are read from it at scrape time.
         self.metrics = Metrics(self.db)
@@ -75,12 +76,17 @@ class Hub:
         self._webhook_routes: dict[str, tuple[float, tuple[int, Connector] | None]] = {}
         # What other parts started for this hub and must stop with it (see on_close).
         self._closers: list[Callable[[], None]] = []
-        event.listen(self.db.sessions, "after_flush", _note_channel_changes)
-        event.listen(self.db.sessions, "after_commit", self._after_commit)
+        event.listen(self.db.sessions, "after_flush", self._note_channel_changes)
 
     @classmethod
     def from_env(cls, **overrides) -> Hub:
         return cls(Settings.from_env(**overrides))
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        """A transaction (:meth:`Database.transaction`) with the plugins and settings beside it."""
+        with self.db.transaction() as session:
+            yield UnitOfWork(session, pm=self.pm, settings=self.settings, metrics=self.metrics)
 
     # --- connectors and channels -----------------------------------------------
 
@@ -174,9 +180,10 @@ class Hub:
             raise NotFound(f"no enabled channel {slug!r}")
         return kept[1]
 
-    def _after_commit(self, session) -> None:
-        if session.info.pop("channels_changed", False):
-            self.forget_channels()
+    def _note_channel_changes(self, session: Session, _flush_context: Any) -> None:
+        """A transaction that changed a channel makes ingest read channels afresh once it commits."""
+        if any(isinstance(o, Channel) for o in (*session.new, *session.dirty, *session.deleted)):
+            after_commit(session, "hub.forget_channels", self.forget_channels)
 
     def forget_channels(self) -> None:
         """Read channels afresh for webhooks (called after any channel changes here)."""
@@ -234,17 +241,6 @@ class Hub:
                     log.exception("closing a connector failed")
             self._connector_cache.clear()
         self.db.dispose()
-
-
-def _note_channel_changes(session, _flush_context) -> None:
-    """Remember that this transaction changed a channel: its commit forgets what ingest kept."""
-    if any(isinstance(o, Channel) for o in (*session.new, *session.dirty, *session.deleted)):
-        session.info["channels_changed"] = True
-
-
-def hub_of(session) -> Hub | None:
-    """The Hub whose database made ``session`` (None for a session made elsewhere)."""
-    return session.info.get("hub")
 
 
 def as_role(connector: Connector, role: type[_Role]) -> _Role:

@@ -15,6 +15,7 @@ found by ``make bench``). Other processes still wait in the busy timeout.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +26,8 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
 
 #: How long a SQLite writer waits for the write lock before "database is locked".
 SQLITE_BUSY_SECONDS = 30
@@ -58,19 +61,15 @@ class Database:
             self.engine = create_engine(url, echo=echo, pool_size=10)
             _ping_when_idle(self.engine)
             self.read_engine = self.engine
-        # Shared with every session as ``session.info``: the Hub puts itself
-        # here so actions that take only a session can reach the plugins.
-        self.session_info: dict = {}
         #: The writing sessions' factory (session events are listened for on it).
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False, info=self.session_info)
-        self._read_sessions = sessionmaker(
-            self.read_engine, expire_on_commit=False, info=self.session_info
-        )
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
         # SQLite: this process's writers take turns here (see the module docstring).
         self._write_lock = threading.RLock() if self.is_sqlite else None
         # What a transaction asked to run as it commits (see before_commit).
         event.listen(self.sessions, "before_commit", _run_before_commit)
-        event.listen(self.sessions, "after_rollback", _forget_before_commit)
+        event.listen(self.sessions, "after_commit", _run_after_commit)
+        event.listen(self.sessions, "after_rollback", _forget_commit_work)
 
     @property
     def dialect(self) -> str:
@@ -202,6 +201,7 @@ def _make_sqlite_safe(engine: Engine, *, immediate: bool) -> None:
 # --- work a transaction leaves for its commit -------------------------------------------------
 
 _BEFORE_COMMIT = "hub.before_commit"
+_AFTER_COMMIT = "hub.after_commit"
 
 
 def before_commit(session: Session, key: str, callback: Callable[[Session], None]) -> None:
@@ -214,11 +214,30 @@ def before_commit(session: Session, key: str, callback: Callable[[Session], None
     session.info.setdefault(_BEFORE_COMMIT, {})[key] = callback
 
 
+def after_commit(session: Session, key: str, callback: Callable[[], None]) -> None:
+    """Run ``callback()`` once, after this session's transaction has committed.
+
+    For work outside the database that must only follow a commit (forgetting
+    what a cache kept). Keyed like :func:`before_commit`; a rollback forgets
+    it; a callback that raises is logged and does not undo the commit.
+    """
+    session.info.setdefault(_AFTER_COMMIT, {})[key] = callback
+
+
 def _run_before_commit(session: Session) -> None:
     for callback in session.info.pop(_BEFORE_COMMIT, {}).values():
         callback(session)
 
 
-def _forget_before_commit(session: Session) -> None:
+def _run_after_commit(session: Session) -> None:
+    for callback in session.info.pop(_AFTER_COMMIT, {}).values():
+        try:
+            callback()
+        except Exception:
+            log.exception("work after a commit failed: %r", callback)
+
+
+def _forget_commit_work(session: Session) -> None:
     if not session.in_transaction():
         session.info.pop(_BEFORE_COMMIT, None)
+        session.info.pop(_AFTER_COMMIT, None)

@@ -33,6 +33,7 @@ from hub.channels import queries as channel_queries
 from hub.core.exceptions import ConcurrencyError, Conflict, NotFound, ValidationError
 from hub.core.money import Money, MoneyError
 from hub.inventory import levels as inventory
+from hub.inventory.queries import LevelFilters, levels_statement
 from hub.orders import commands, intake, records
 from hub.orders import queries as order_queries
 from hub.orders.schemas import ManualOrderSchema
@@ -545,9 +546,9 @@ def transition_order(order_id: int, body):
     not allow answers 409 `invalid_transition` with `details.status` and `details.allowed`.
     The same status again is a no-op."""
     hub = get_hub()
-    with hub.db.transaction() as db:
+    with hub.unit_of_work() as work:
         commands.transition(
-            db, order_id, body["event"], actor=g.caller.actor, reason=body["reason"]
+            work, order_id, body["event"], actor=g.caller.actor, reason=body["reason"]
         )
     return jsonify(_order_json(order_id))
 
@@ -839,20 +840,9 @@ def update_location(code: str, body):
 )
 def list_stock(query):
     """One level per SKU and location: on hand, reserved by orders, available."""
+    filters = LevelFilters(sku=query.get("sku"), q=query.get("q"), location=query.get("location"))
     with get_hub().db.read() as db:
-        stmt = select(StockLevel).options(joinedload(StockLevel.location))
-        if query.get("sku"):
-            stmt = stmt.where(StockLevel.sku == query["sku"])
-        if query.get("location"):
-            location = db.scalars(
-                select(Location).where(Location.code == query["location"])
-            ).first()
-            if location is None:
-                raise ValidationError(
-                    f"there is no location {query['location']!r}",
-                    details={"location": ["unknown location"]},
-                )
-            stmt = stmt.where(StockLevel.location_id == location.id)
+        stmt = levels_statement(db, filters)
         return jsonify(page(db, stmt, StockLevel.id, query, level_json))
 
 

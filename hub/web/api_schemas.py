@@ -557,7 +557,13 @@ class LocationListSchema(OutSchema):
 
 
 class StockQuerySchema(PageQuerySchema):
-    sku = fields.String(validate=validate.Length(min=1, max=100))
+    sku = fields.String(
+        validate=validate.Length(min=1, max=100), metadata={"description": "Exactly this SKU."}
+    )
+    q = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "SKUs containing this text, in any case (the admin's search)."},
+    )
     location = fields.String(
         validate=validate.Length(min=1, max=100), metadata={"description": "A location's code."}
     )

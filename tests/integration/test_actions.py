@@ -87,8 +87,8 @@ def test_transitions_write_who_when_from_to_and_why(any_hub, run_jobs):
 def test_an_illegal_event_names_the_order_its_status_and_the_event(any_hub):
     order_id, *_ = _upsert(any_hub, external_id="A5", number="#5005")
     with pytest.raises(InvalidTransition) as info:
-        with any_hub.db.transaction() as session:
-            commands.transition(session, order_id, "deliver", actor="test")
+        with any_hub.unit_of_work() as work:
+            commands.transition(work, order_id, "deliver", actor="test")
     assert (
         "#5005" in str(info.value) and "pending" in str(info.value) and "deliver" in str(info.value)
     )
@@ -99,8 +99,8 @@ def test_repeating_the_current_state_is_a_no_op_with_no_new_audit_event(any_hub,
     order_id, *_ = _upsert(any_hub, external_id="A6")
     run_jobs(any_hub)
     before = len(_order(any_hub, order_id).events)
-    with any_hub.db.transaction() as session:
-        transitions.confirm(session, order_id, actor="test")
+    with any_hub.unit_of_work() as work:
+        transitions.confirm(work, order_id, actor="test")
     order = _order(any_hub, order_id)
     assert order.status == "confirmed" and len(order.events) == before
 
@@ -131,8 +131,8 @@ def test_a_failed_payment_holds_the_order_instead_of_confirming_it(any_hub, run_
     order = _order(any_hub, order_id)
     assert order.status == "on_hold" and order.hold_reasons == ["payment_failed"]
     with pytest.raises(ValidationError, match="pay_1"):
-        with any_hub.db.transaction() as session:
-            transitions.confirm(session, order_id, actor="test")
+        with any_hub.unit_of_work() as work:
+            transitions.confirm(work, order_id, actor="test")
 
 
 def test_a_lost_update_is_detected_not_silently_overwritten(any_hub):
@@ -309,11 +309,11 @@ def test_a_person_ships_everything_open_by_the_ship_event_and_repeating_it_is_ha
     order_id, *_ = _upsert(any_hub, external_id="A15")
     run_jobs(any_hub)
     with pytest.raises(InvalidTransition):  # confirmed: fulfilment must start first
-        with any_hub.db.transaction() as session:
-            commands.transition(session, order_id, "ship", actor="test")
+        with any_hub.unit_of_work() as work:
+            commands.transition(work, order_id, "ship", actor="test")
     for event in ("start_fulfillment", "ship", "ship"):
-        with any_hub.db.transaction() as session:
-            commands.transition(session, order_id, event, actor="test")
+        with any_hub.unit_of_work() as work:
+            commands.transition(work, order_id, event, actor="test")
     order = _order(any_hub, order_id)
     assert (order.status, order.fulfillment_status, len(order.shipments)) == (
         "shipped",
@@ -325,5 +325,5 @@ def test_a_person_ships_everything_open_by_the_ship_event_and_repeating_it_is_ha
 def test_events_that_follow_from_facts_cannot_be_asked_for_by_name(any_hub):
     order_id, *_ = _upsert(any_hub, external_id="A16")
     with pytest.raises(InvalidTransition):
-        with any_hub.db.transaction() as session:
-            commands.transition(session, order_id, "unship", actor="test")
+        with any_hub.unit_of_work() as work:
+            commands.transition(work, order_id, "unship", actor="test")

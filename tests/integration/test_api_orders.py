@@ -256,8 +256,9 @@ def test_list_filters(api, hub, make_order):
         ).order.id
     pending = make_order(hub, customer=Customer(email="zed@example.com"))
     confirmed = make_order(hub, number="#2002")
-    with hub.db.transaction() as session:
-        transitions.confirm(session, confirmed, actor="test")
+    with hub.unit_of_work() as work:
+        session = work.session
+        transitions.confirm(work, confirmed, actor="test")
         session.execute(
             update(Order)
             .where(Order.id == in_shop)

@@ -22,9 +22,10 @@ def test_the_page_needs_no_sign_in_and_shows_status_items_and_tracking(hub, clie
         notes="VIP: call before delivery",
         payments=[PaymentData(reference="pi_secret_ref_42", amount=4498, status="captured")],
     )
-    with hub.db.transaction() as db:
+    with hub.unit_of_work() as work:
+        db = work.session
         transitions.hold(db, order_id, "fraud_check_manual", actor="test")
-        transitions.confirm(db, order_id, actor="test")
+        transitions.confirm(work, order_id, actor="test")
         transitions.start_fulfillment(db, order_id, actor="test")
         shipments.ship(
             db,
@@ -74,8 +75,9 @@ def test_plain_words_for_each_status(hub, client, make_order):
 
 def test_a_voided_shipment_is_not_shown(hub, client, make_order):
     order_id = make_order(hub)
-    with hub.db.transaction() as db:
-        transitions.confirm(db, order_id, actor="test")
+    with hub.unit_of_work() as work:
+        db = work.session
+        transitions.confirm(work, order_id, actor="test")
         shipments.ship(
             db,
             order_id,

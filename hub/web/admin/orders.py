@@ -127,9 +127,9 @@ def transition(order_id: int):
         )
         return redirect(url_for("admin.order", order_id=order_id))
     try:
-        with get_hub().db.transaction() as db:
+        with get_hub().unit_of_work() as work:
             changed = commands.transition(
-                db, order_id, body["event"], actor=g.user.actor, reason=body["reason"]
+                work, order_id, body["event"], actor=g.user.actor, reason=body["reason"]
             )
             label, status = changed.label, changed.status
     except Exception as exc:  # noqa: BLE001  (shown to the person, logged when unexpected)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, url_for
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import select
-from sqlalchemy.orm import contains_eager
 
+from hub.core.exceptions import ValidationError
 from hub.inventory import levels as inventory
+from hub.inventory.queries import LevelFilters, levels_statement
 from hub.store.models import Location, StockLevel, StockMovement
 from hub.web import get_hub
 from hub.web.admin import bp
@@ -19,17 +20,13 @@ from hub.web.api_schemas import LocationCreateSchema, StockSetSchema
 def stock():
     q = (request.args.get("q") or "").strip()
     location = request.args.get("location", "")
-    query = (
-        select(StockLevel)
-        .join(Location, Location.id == StockLevel.location_id)
-        .options(contains_eager(StockLevel.location))
-        .order_by(StockLevel.sku, Location.priority.desc(), Location.code)
-    )
-    if q:
-        query = query.where(StockLevel.sku.ilike(f"%{q}%"))
-    if location:
-        query = query.where(Location.code == location)
     with get_hub().db.read() as db:
+        try:
+            query = levels_statement(db, LevelFilters(q=q or None, location=location or None))
+        except ValidationError as exc:  # a location since removed: show every location's
+            flash_error(exc)
+            location, query = "", levels_statement(db, LevelFilters(q=q or None))
+        query = query.order_by(StockLevel.sku, Location.priority.desc(), Location.code)
         page = paginate(db, query)
         locations = list(
             db.scalars(select(Location).order_by(Location.priority.desc(), Location.code))

@@ -12,6 +12,7 @@ from hub.channels.manage import create_channel
 from hub.core.exceptions import ValidationError
 from hub.core.order import PaymentUpdate, RefundData, ShipmentData
 from hub.notifications import outbox as notifications
+from hub.notifications.queries import search_attempts
 from hub.orders import payments, records, shipments, transitions
 from hub.queue.jobs import retry
 from hub.store.models import Job, Order, utcnow
@@ -52,7 +53,8 @@ def run_due_retries(hub, run_jobs) -> None:
 
 def attempts(hub) -> list[dict]:
     with hub.db.read() as session:
-        return list(reversed(notifications.list_attempts(session)))
+        found = search_attempts(session, limit=500).rows
+        return [notifications.attempt_dict(a) for a in reversed(found)]
 
 
 def test_smtp_down_then_up_sends_exactly_one_email(any_hub, make_order, run_jobs):

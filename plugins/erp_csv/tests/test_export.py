@@ -12,7 +12,7 @@ import textwrap
 import pytest
 from sqlalchemy import select
 
-from hub.channels import erp_ledgers as ledgers
+from hub.channels.queries import search_erp_exports
 from hub.core.order import Line
 from hub.inventory.levels import LevelChange, set_on_hand
 from hub.orders import transitions
@@ -68,7 +68,7 @@ def test_confirmed_orders_are_exported_once_and_again_only_when_they_change(
     [row] = rows_of(erp.export_dir / files[1])
     assert (int(row["order_id"]), row["status"]) == (second, "cancelled")
     with erp.hub.db.read() as session:
-        assert [e["orders"] for e in ledgers.list_exports(session)] == [1, 2]
+        assert [e.orders for e in search_erp_exports(session).rows] == [1, 2]
 
 
 def test_the_layout_is_one_row_per_line_with_decimal_money(erp, make_order, run_jobs):

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from hub.channels import erp_ledgers as ledgers
+from hub.channels.queries import search_erp_files
 from hub.inventory.levels import LevelChange, set_on_hand
 from hub.store.models import Channel, Job, Location, StockLevel, StockMovement
 from plugins.erp_csv.tests.conftest import make_erp
@@ -28,7 +29,7 @@ def levels(hub) -> dict[tuple[str, str], int]:
 
 def imports(hub) -> list[dict]:
     with hub.db.read() as session:
-        return ledgers.list_imports(session)
+        return [ledgers.import_dict(row) for row in search_erp_files(session, limit=500).rows]
 
 
 def read_csv(path, delimiter=",", encoding="utf-8"):

@@ -261,8 +261,9 @@ def test_split_orders_become_one_shipstation_order_per_group(
             Line(sku="MUG", name="Mug", quantity=1, unit_price=1001),
         ],
     )
-    with hub.db.transaction() as session:
-        order = transitions.confirm(session, order_id, actor="test")
+    with hub.unit_of_work() as work:
+        session = work.session
+        order = transitions.confirm(work, order_id, actor="test")
         shirt, mug = order.lines
         plan_fulfillment(
             session, order, [("EAST", {shirt.id: 2}), ("WEST", {mug.id: 1})], channel_id
@@ -416,13 +417,14 @@ def test_250_groups_go_in_three_bulk_calls_within_the_limit(pg_hub, sandbox, shi
     # orders never outlast it, even on a loaded machine (2 s did, once).
     sandbox.rate_limit, sandbox.window = 2, 6.0
     channel_id = shipstation_channel(hub)
-    with hub.db.transaction() as session:
+    with hub.unit_of_work() as work:
+        session = work.session
         manual = ensure_manual_channel(hub, session)
         for n in range(250):
             order = intake.upsert_order(
                 session, manual, order_data(external_id=f"B{n}", number=f"#B{n}"), actor="test"
             ).order
-            transitions.apply_event(session, order, "confirm", actor="test")
+            transitions.confirm_order(work, order, actor="test")
             plan_fulfillment(session, order, [("", {order.lines[0].id: 2})], channel_id)
             transitions.apply_event(session, order, "start_fulfillment", actor="test")
         enqueue_shipping_flush(session, channel_id)
@@ -464,14 +466,15 @@ def test_a_429_is_obeyed_before_the_request_is_sent_again(sandbox):
 
 
 def _processing_orders(hub, channel_id: int, count: int) -> list[int]:
-    with hub.db.transaction() as session:
+    with hub.unit_of_work() as work:
+        session = work.session
         manual = ensure_manual_channel(hub, session)
         ids = []
         for n in range(count):
             order = intake.upsert_order(
                 session, manual, order_data(external_id=f"C{n}", number=f"#C{n}"), actor="test"
             ).order
-            transitions.apply_event(session, order, "confirm", actor="test")
+            transitions.confirm_order(work, order, actor="test")
             plan_fulfillment(session, order, [("", {order.lines[0].id: 2})], channel_id)
             transitions.apply_event(session, order, "start_fulfillment", actor="test")
             ids.append(order.id)

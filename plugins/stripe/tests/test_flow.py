@@ -80,8 +80,8 @@ def jobs(hub, kind: str) -> list[SimpleNamespace]:
 
 
 def transition(hub, order_id: int, event: str) -> None:
-    with hub.db.transaction() as session:
-        commands.transition(session, order_id, event, actor="test")
+    with hub.unit_of_work() as work:
+        commands.transition(work, order_id, event, actor="test")
 
 
 def refund(hub, pi: str, amount: int, key: str) -> None:

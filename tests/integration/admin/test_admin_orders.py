@@ -84,8 +84,9 @@ def test_buttons_are_exactly_the_events_the_status_allows(browser, admin_hub, ma
         "hold",
         "cancel",
     ]
-    with admin_hub.db.transaction() as db:
-        transitions.confirm(db, order_id, actor="test")
+    with admin_hub.unit_of_work() as work:
+        db = work.session
+        transitions.confirm(work, order_id, actor="test")
         transitions.start_fulfillment(db, order_id, actor="test")
     # Partial shipping follows from shipments; "ship" records one for the rest.
     assert _buttons(browser.get(f"/orders/{order_id}").get_data(as_text=True)) == [

@@ -48,8 +48,9 @@ def shipped(admin_hub, make_order):
             )
         ],
     )
-    with admin_hub.db.transaction() as db:
-        transitions.confirm(db, order_id, actor="test")
+    with admin_hub.unit_of_work() as work:
+        db = work.session
+        transitions.confirm(work, order_id, actor="test")
         transitions.start_fulfillment(db, order_id, actor="test")
         shipments.ship(db, order_id, ShipmentData(external_id="s1"), actor="test")
         line_id = records.get_order(db, order_id).lines[0].id

@@ -1,4 +1,5 @@
-"""One read side for orders: the API, the admin UI and the CLI find the same orders for a search."""
+"""One read side per resource: the API, the admin UI and the CLI find the same orders, and
+the same stock levels, for a search."""
 
 from __future__ import annotations
 
@@ -103,3 +104,53 @@ def test_filters_combine_the_same_way_on_every_surface(browser, admin_app, admin
     assert "No orders match these filters." in paid
     gone = browser.get("/orders?channel=closed-store").get_data(as_text=True)
     assert flashes(gone) == ["there is no channel 'closed-store'"] and "No orders match" in gone
+
+
+#: Each SKU search, and the SKUs a merchant expects it to find (at every location).
+SKU_SEARCHES = {
+    "tshirt": {"TSHIRT-M", "TSHIRT-L"},  # any case
+    "-m": {"TSHIRT-M"},
+    "MUG_2": {"MUG_2"},
+    "_": {"MUG_2"},  # a wildcard of SQL is a plain character
+    "%": set(),
+    "nothing": set(),
+}
+
+
+def test_the_api_the_admin_ui_and_the_cli_find_the_same_stock_levels(browser, admin_app, admin_hub):
+    from hub.inventory import levels as inventory
+
+    with admin_hub.db.transaction() as db:
+        for code in ("east", "west"):
+            inventory.upsert_location(db, code)
+        token = create_token(db, "stock")[1]
+    with admin_hub.db.transaction() as db:
+        inventory.set_on_hand(
+            db,
+            [
+                inventory.LevelChange(sku, code, 3)
+                for sku in ("TSHIRT-M", "TSHIRT-L", "MUG_2", "MUGX2")
+                for code in ("east", "west")
+            ],
+            actor="test",
+            reason="count",
+            source="test",
+        )
+    env = {
+        "HUB_DATA_DIR": str(admin_hub.settings.data_dir),
+        "HUB_DATABASE_URL": admin_hub.settings.database_url,
+        "HUB_SECRET_KEY": TEST_SECRET_KEY,
+    }
+    for q, expected in SKU_SEARCHES.items():
+        answer = admin_app.test_client().get(
+            "/api/v1/stock", query_string={"q": q}, headers={"Authorization": f"Bearer {token}"}
+        )
+        api = {(x["sku"], x["location"]) for x in answer.get_json()["data"]}
+        assert api == {(sku, code) for sku in expected for code in ("east", "west")}, q
+        page = browser.get("/stock", query_string={"q": q}).get_data(as_text=True)
+        levels = page.split("<th>SKU</th>", 1)[-1].split("</table>", 1)[0]
+        admin = set(re.findall(r"<tr><td><code>([^<]+)</code></td><td>([^<]+)</td>", levels))
+        assert admin == api, q
+        result = CliRunner().invoke(main, ["stock", "list", "--search", q], env=env)
+        cli = {tuple(line.split("\t")[:2]) for line in result.stdout.splitlines() if line.strip()}
+        assert cli == api, q

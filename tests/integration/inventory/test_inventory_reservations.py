@@ -196,7 +196,7 @@ def test_without_any_location_stock_is_not_tracked_and_orders_confirm(hub, new_o
 def test_a_plugin_strategy_replaces_the_default_routing(make_hub, new_order, run_jobs):
     class AlwaysWest:
         @hookimpl
-        def hub_allocate_order(self, order, session):
+        def hub_allocate_order(self, order, lookup):
             return [("west", {line["id"]: line["quantity"] for line in order["lines"]})]
 
     hub = make_hub(plugins=[AlwaysWest()])
@@ -204,6 +204,32 @@ def test_a_plugin_strategy_replaces_the_default_routing(make_hub, new_order, run
     new_order(hub, ("A", 2))
     run_jobs(hub)
     assert levels(hub) == {("A", "east"): (5, 0), ("A", "west"): (5, 2)}
+
+
+def test_a_plugin_strategy_reads_locations_and_stock_through_its_lookup(
+    make_hub, new_order, run_jobs
+):
+    """A strategy given plain data: it ships everything from the location with most of it."""
+    seen = []
+
+    class MostStock:
+        @hookimpl
+        def hub_allocate_order(self, order, lookup):
+            skus = {line["sku"] for line in order["lines"]}
+            stock = lookup.available(skus)
+            seen.append(([loc.code for loc in lookup.locations()], stock))
+            best = max(
+                lookup.locations(), key=lambda loc: sum(stock.get((s, loc.code), 0) for s in skus)
+            )
+            return [(best.code, {line["id"]: line["quantity"] for line in order["lines"]})]
+
+    hub = make_hub(plugins=[MostStock()])
+    stock(hub, {("A", "east"): 3, ("A", "west"): 7}, priorities={"east": 9, "west": 1})
+    new_order(hub, ("A", 2))
+    run_jobs(hub)
+    # The default would take the higher priority (east); the plugin saw the stock and chose west.
+    assert levels(hub) == {("A", "east"): (3, 0), ("A", "west"): (7, 2)}
+    assert seen == [(["east", "west"], {("A", "east"): 3, ("A", "west"): 7})]
 
 
 def test_held_after_confirmation_keeps_its_stock_and_is_not_reserved_twice(

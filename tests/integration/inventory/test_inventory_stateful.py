@@ -72,7 +72,8 @@ def test_random_order_life_never_breaks_stock(make_hub):
         @rule(items=ORDER_LINES)
         def place_and_process(self, items):
             self.n += 1
-            with hub.db.transaction() as session:
+            with hub.unit_of_work() as work:
+                session = work.session
                 channel = ensure_manual_channel(hub, session)
                 data = order_data(
                     external_id=f"P{self.n}",
@@ -80,15 +81,16 @@ def test_random_order_life_never_breaks_stock(make_hub):
                     lines=[Line(sku=s, name=s, quantity=q, unit_price=100) for s, q in items],
                 )
                 order = intake.upsert_order(session, channel, data, actor="t").order
-                transitions.process_order(session, order.id, actor="t", problems=[])
+                transitions.process_order(work, order.id, actor="t", problems=[])
                 seen[f"placed: {order.status}"] += 1
 
         @rule(data=st.data())
         def release_held(self, data):
-            with hub.db.transaction() as session:
+            with hub.unit_of_work() as work:
+                session = work.session
                 if (order := self.pick(data, session, [lifecycle.ON_HOLD])) is not None:
                     transitions.release(session, order, actor="t")
-                    transitions.process_order(session, order, actor="t", problems=[])
+                    transitions.process_order(work, order, actor="t", problems=[])
                     seen[f"released: {records.get_order(session, order).status}"] += 1
 
         @rule(data=st.data())

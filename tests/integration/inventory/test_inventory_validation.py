@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from inventory_helpers import lines, order_state, stock
-from sqlalchemy import text
 
 from hub import hookimpl
 from hub.channels.manage import ensure_manual_channel
 from hub.core.order import Address, Customer, Line
 from hub.orders import intake, transitions
-from hub.testing import order_data
+from hub.store.db import Database
+from hub.testing import order_data, truncate_all
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -162,8 +163,8 @@ def test_a_person_accepts_a_held_order_by_confirming_it_and_stock_is_still_reser
     again = make_order(hub, customer=ann, placed_at=T0 + timedelta(minutes=1))
     run_jobs(hub)
     assert order_state(hub, again).hold_reasons == ["possible_duplicate"]
-    with hub.db.transaction() as session:
-        transitions.confirm(session, again, actor="user:ann", reason="genuine second order")
+    with hub.unit_of_work() as work:
+        transitions.confirm(work, again, actor="user:ann", reason="genuine second order")
     assert order_state(hub, again).status == "confirmed"
     assert levels(hub)[("TSHIRT-M", "wh")] == (10, 4)
 
@@ -171,7 +172,7 @@ def test_a_person_accepts_a_held_order_by_confirming_it_and_stock_is_still_reser
 def test_a_plugin_adds_its_own_rule(make_hub, make_order, run_jobs):
     class NoPoBoxes:
         @hookimpl
-        def hub_validate_order(self, order, session):
+        def hub_validate_order(self, order, lookup):
             return ["po_box"] if "po box" in order["shipping_address"]["address1"].lower() else []
 
     hub = make_hub(plugins=[NoPoBoxes()])
@@ -186,20 +187,62 @@ def test_a_plugin_adds_its_own_rule(make_hub, make_order, run_jobs):
     assert sorted(order_state(hub, oid).hold_reasons) == ["po_box", "totals_mismatch"]
 
 
-def test_a_failing_rule_holds_nothing_and_aborts_nothing(make_hub, make_order, run_jobs, caplog):
+def test_a_plugin_rule_reads_a_customers_recent_orders_through_its_lookup(
+    make_hub, make_order, run_jobs
+):
+    """The example in docs/plugins.md: a third order of one customer within a day is held."""
+
+    class NoBulkRepeats:
+        @hookimpl
+        def hub_validate_order(self, order, lookup):
+            if not order.get("email") or not order.get("placed_at"):
+                return []
+            placed = datetime.fromisoformat(order["placed_at"])
+            earlier = lookup.recent_orders(
+                order["email"], since=placed - timedelta(days=1), until=placed
+            )
+            return (
+                ["many_orders_today"]
+                if len([o for o in earlier if o.id != order["id"]]) >= 2
+                else []
+            )
+
+    hub = make_hub(plugins=[NoBulkRepeats()])
+    ann = Customer(email="Ann@Example.com")
+    ids = [
+        make_order(hub, customer=ann, placed_at=T0 + timedelta(hours=h), **lines((f"S{h}", 1)))
+        for h in (0, 5, 9)
+    ]
+    run_jobs(hub)
+    assert [order_state(hub, i).hold_reasons for i in ids] == [[], [], ["many_orders_today"]]
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_failing_rule_holds_nothing_and_aborts_nothing(
+    database, make_hub, make_order, run_jobs, caplog, request
+):
     """A plugin's rule that raises is logged and counted; the others decide, the job succeeds."""
 
     class Broken:
         @hookimpl
-        def hub_validate_order(self, order, session):
-            session.execute(text("SELECT * FROM no_such_table"))  # its failed SQL goes with it
+        def hub_validate_order(self, order, lookup):
+            # Bad arguments: PostgreSQL refuses the read (and would abort the
+            # transaction but for the rule's savepoint); SQLite reads nothing.
+            lookup.recent_orders("ann@example.com", since="not a date", until="nor this")
+            raise RuntimeError("the rule's own bug")
 
     class NoPoBoxes:
         @hookimpl
-        def hub_validate_order(self, order, session):
+        def hub_validate_order(self, order, lookup):
             return ["po_box"] if "po box" in order["shipping_address"]["address1"].lower() else []
 
-    hub = make_hub(plugins=[Broken(), NoPoBoxes()])
+    url = None
+    if database == "postgresql":
+        url = request.getfixturevalue("pg_url")
+        db = Database(url)
+        truncate_all(db)
+        db.dispose()
+    hub = make_hub(plugins=[Broken(), NoPoBoxes()], database_url=url)
     sound, po_box = (
         make_order(hub),
         make_order(

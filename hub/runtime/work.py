@@ -1,0 +1,47 @@
+"""A unit of work: one transaction, and what the order actions may call while it is open.
+
+Most actions change only the database and take a plain ``Session``. The ones
+that ask the plugins to decide (confirming an order routes it through
+``hub_allocate_order``; checking it runs every ``hub_validate_order``) take a
+:class:`UnitOfWork`, made by :meth:`hub.runtime.hub.Hub.unit_of_work`, so what
+they reach is in their signature rather than looked up from the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+from sqlalchemy.orm import Session
+
+from hub.runtime.metrics import Metrics
+from hub.store import db
+from hub.store.config import Settings
+
+
+class UnitOfWork:
+    """The session of one transaction, the plugins' hooks, the settings and commit-time work."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        pm: pluggy.PluginManager,
+        settings: Settings,
+        metrics: Metrics | None = None,
+    ):
+        self.session = session
+        self.pm = pm
+        #: ``hooks.hub_allocate_order(...)``: the plugins, called through pluggy.
+        self.hooks: Any = pm.hook
+        self.settings = settings
+        self.metrics = metrics
+
+    def before_commit(self, key: str, callback: Callable[[Session], None]) -> None:
+        """Run ``callback(session)`` once as this transaction commits (see :func:`hub.store.db.before_commit`)."""
+        db.before_commit(self.session, key, callback)
+
+    def after_commit(self, key: str, callback: Callable[[], None]) -> None:
+        """Run ``callback()`` once after this transaction committed (see :func:`hub.store.db.after_commit`)."""
+        db.after_commit(self.session, key, callback)

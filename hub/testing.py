@@ -117,6 +117,8 @@ def make_hub(tmp_path, _sqlite_template, request) -> Iterator[Callable[..., Hub]
         **settings,
     ) -> Hub:
         data_dir = data_dir or tmp_path / f"data{len(made)}"
+        # The sandboxes tests call listen on 127.0.0.1.
+        settings.setdefault("allow_private_targets", True)
         url = database_url or _new_sqlite_url(_sqlite_template, data_dir)
         pm = get_plugin_manager()
         for plugin in plugins:

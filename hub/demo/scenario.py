@@ -491,8 +491,12 @@ class Scenario:
                 f"empty data dir"
             )
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # The sandboxes listen on 127.0.0.1: the demo's connectors may call them.
         settings = Settings.from_env(
-            {}, data_dir=self.data_dir, database_url=self.database_url or None
+            {},
+            data_dir=self.data_dir,
+            database_url=self.database_url or None,
+            allow_private_targets=True,
         )
         self.hub = hub = Hub(settings)
         self._stack.callback(hub.close)

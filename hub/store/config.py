@@ -41,6 +41,20 @@ class Settings:
     #: headers are believed for that many hops; with 0 (the default) they are
     #: ignored, so a client cannot claim another address.
     proxy_hops: int = 0
+    #: The one folder ERP channels may read and write under (``HUB_ERP_ROOT``;
+    #: default ``<data dir>/erp``): an ERP channel's folders must lie inside it.
+    erp_root: Path | None = None
+    #: Whether connectors may call loopback, link-local and private addresses
+    #: (``HUB_ALLOW_PRIVATE_TARGETS``): off in production, on for the demo and
+    #: tests, whose sandboxes listen on 127.0.0.1.
+    allow_private_targets: bool = False
+    #: A signed-in person who does nothing for this long is signed out
+    #: (``HUB_SESSION_IDLE_MINUTES``).
+    session_idle_minutes: int = 120
+    #: How long finished work is kept before the purge job removes it
+    #: (``HUB_RETENTION_DAYS``): succeeded jobs, processed webhook events,
+    #: delivery attempts, audit payloads. Dead letters and order history stay.
+    retention_days: int = 30
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -85,8 +99,40 @@ class Settings:
             public_url=(
                 overrides.pop("public_url", None) or env.get("HUB_PUBLIC_URL") or DEFAULT_PUBLIC_URL
             ).rstrip("/"),
+            erp_root=Path(
+                _first(overrides.pop("erp_root", None), env.get("HUB_ERP_ROOT"), data_dir / "erp")
+            )
+            .expanduser()
+            .resolve(),
+            allow_private_targets=_flag(
+                "HUB_ALLOW_PRIVATE_TARGETS",
+                _first(
+                    overrides.pop("allow_private_targets", None),
+                    env.get("HUB_ALLOW_PRIVATE_TARGETS"),
+                    False,
+                ),
+            ),
+            session_idle_minutes=_whole(
+                "HUB_SESSION_IDLE_MINUTES",
+                _first(
+                    overrides.pop("session_idle_minutes", None),
+                    env.get("HUB_SESSION_IDLE_MINUTES"),
+                    120,
+                ),
+                minimum=1,
+            ),
+            retention_days=_whole(
+                "HUB_RETENTION_DAYS",
+                _first(overrides.pop("retention_days", None), env.get("HUB_RETENTION_DAYS"), 30),
+                minimum=1,
+            ),
             extra=overrides,
         )
+
+    @property
+    def erp_folder(self) -> Path:
+        """Where ERP channels' folders must lie (:attr:`erp_root`, or ``<data dir>/erp``)."""
+        return self.erp_root or (self.data_dir / "erp").resolve()
 
     @property
     def is_sqlite(self) -> bool:
@@ -112,3 +158,25 @@ def _hops(value: Any) -> int:
     if not 0 <= hops <= 10:
         raise ValueError(f"HUB_PROXY_HOPS must be a whole number from 0 to 10, not {value!r}")
     return hops
+
+
+def _flag(name: str, value: Any) -> bool:
+    """A yes/no setting: ``1/true/yes/on`` or ``0/false/no/off`` (any case), or a bool."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{name} must be one of 1/true/yes/on or 0/false/no/off, not {value!r}")
+
+
+def _whole(name: str, value: Any, *, minimum: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = minimum - 1
+    if number < minimum:
+        raise ValueError(f"{name} must be a whole number of at least {minimum}, not {value!r}")
+    return number

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from marshmallow import Schema
@@ -73,6 +74,12 @@ class ChannelInfo:
     #: The hub's public base URL (``HUB_PUBLIC_URL``), for links a connector
     #: sends out (the customer's ``/track/<token>`` page in an email).
     public_url: str = ""
+    #: Whether the connector may call loopback, link-local and private addresses
+    #: (``HUB_ALLOW_PRIVATE_TARGETS``); off, such a target is refused.
+    allow_private_targets: bool = False
+    #: The folder (resolved) a file-based connector's folders must lie under
+    #: (``HUB_ERP_ROOT``); None outside a hub.
+    erp_root: Path | None = None
 
 
 @dataclass(frozen=True)

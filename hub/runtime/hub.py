@@ -123,6 +123,8 @@ class Hub:
             enabled=channel.enabled,
             metrics=self.metrics,
             public_url=self.settings.public_url,
+            allow_private_targets=self.settings.allow_private_targets,
+            erp_root=self.settings.erp_folder,
         )
 
     def connector_for(self, channel: Channel | Any) -> Connector:

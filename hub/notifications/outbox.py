@@ -1,6 +1,6 @@
 """Outbound notifications: sent once per key, ever, and every attempt on record.
 
-The ``notify`` job (:func:`hub.pipeline.handlers.notify`) wraps every notification
+The ``notify`` job (:func:`hub.pipeline.events.notify`) wraps every notification
 connector (email, webhook, any third-party one) in the same mechanics:
 
 1. the *sent ledger* (:class:`hub.store.models.NotificationSent`, unique on the

@@ -19,7 +19,7 @@ from hub.channels.manage import create_channel
 from hub.integration.sandbox import serve
 from hub.inventory.levels import LevelChange, set_on_hand, upsert_location
 from hub.orders import records
-from hub.pipeline import handlers as flow
+from hub.pipeline import follow_up
 from hub.queue.jobs import Worker, enqueue
 from hub.store.models import Job, Order, StockLevel, utcnow
 from plugins.shipstation.sandbox import ShipStationSandbox
@@ -28,7 +28,7 @@ from plugins.shopify.sandbox import ShopifySandbox
 
 @pytest.fixture(autouse=True)
 def _no_batch_wait(monkeypatch):
-    monkeypatch.setattr(flow, "SHIPPING_BATCH_SECONDS", 0.001)
+    monkeypatch.setattr(follow_up, "SHIPPING_BATCH_SECONDS", 0.001)
 
 
 class World:

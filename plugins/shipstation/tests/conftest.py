@@ -21,7 +21,7 @@ from werkzeug.serving import make_server
 from hub.channels import inbox
 from hub.channels.manage import create_channel
 from hub.core.exceptions import MalformedPayload, NotFound, SignatureError
-from hub.pipeline import handlers as flow
+from hub.pipeline import follow_up
 from hub.queue.jobs import Worker
 from hub.store.models import Job, utcnow
 from plugins.shipstation.sandbox import ShipStationSandbox
@@ -155,4 +155,4 @@ def run_all(hub, *, kinds: tuple[str, ...] | None = None, rounds: int = 20) -> i
 @pytest.fixture(autouse=True)
 def _distinct_flush_slots(monkeypatch):
     """Batch slots of a millisecond: orders made one after another in a test each get a flush."""
-    monkeypatch.setattr(flow, "SHIPPING_BATCH_SECONDS", 0.001)
+    monkeypatch.setattr(follow_up, "SHIPPING_BATCH_SECONDS", 0.001)

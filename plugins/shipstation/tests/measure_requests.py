@@ -44,9 +44,9 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=100, help="labels per warehouse batch")
     args = parser.parse_args()
-    from hub.pipeline import handlers as flow
+    from hub.pipeline import follow_up
 
-    flow.SHIPPING_BATCH_SECONDS = 0.001  # no waiting for the batching slot
+    follow_up.SHIPPING_BATCH_SECONDS = 0.001  # no waiting for the batching slot
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'hub.db'}"
         db = Database(url)

@@ -13,7 +13,7 @@ from hub.core.order import Line
 from hub.integration.connectors import ChannelInfo
 from hub.orders import intake, records, transitions
 from hub.orders.shipments import plan_fulfillment
-from hub.pipeline.handlers import enqueue_shipping_flush
+from hub.pipeline.follow_up import enqueue_shipping_flush
 from hub.queue.jobs import Worker, enqueue
 from hub.store.models import FulfillmentGroup, Job, Order, WebhookEvent, utcnow
 from hub.testing import order_data

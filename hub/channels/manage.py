@@ -211,9 +211,19 @@ def request_sync(hub: Hub, session: Session, channel: Channel) -> list[int]:
     return ids
 
 
-def delete_channel(session: Session, channel: Channel) -> None:
-    """Delete a channel that no order belongs to (its inbox goes with it).
+#: A job in these statuses has work still to do (a failed one waits for its retry).
+UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED)
 
+
+def delete_channel(session: Session, channel: Channel) -> int:
+    """Delete a channel that no order belongs to (its inbox goes with it) and no job needs.
+
+    A channel whose jobs are unfinished is not deleted under them: it is
+    disabled instead, so nothing new is scheduled for it while they drain,
+    and can be deleted once they are done.
+
+    :return: 0 when deleted; otherwise how many of its jobs are unfinished
+        (the channel is now disabled, not deleted).
     :raises Conflict: orders reference it (disable it instead), or it is the built-in manual channel.
     """
     if channel.slug == MANUAL_SLUG:
@@ -226,5 +236,15 @@ def delete_channel(session: Session, channel: Channel) -> None:
             f"channel {channel.slug} cannot be deleted: {count} order(s) belong to it; disable it instead",
             details={"orders": count},
         )
+    pending = session.scalar(
+        select(func.count())
+        .select_from(Job)
+        .where(Job.channel_id == channel.id, Job.status.in_([s.value for s in UNFINISHED]))
+    )
+    if pending:
+        channel.enabled = False
+        session.flush()
+        return int(pending)
     session.delete(channel)
     session.flush()
+    return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -25,6 +26,7 @@ from hub.core.lifecycle import STATUSES
 from hub.core.status import FINANCIAL_STATUSES, FULFILLMENT_STATUSES
 from hub.orders import commands, intake, records
 from hub.store import migrate
+from hub.store.files import UMASK
 from hub.store.models import JobStatus, Order
 
 log = logging.getLogger("hub")
@@ -83,6 +85,8 @@ def _setup_logging(level: str) -> None:
 )
 def main(log_level: str) -> None:
     """hub — the order hub between your sales channels and everything after checkout."""
+    # The database, its WAL, exported files: whatever the hub writes is its user's alone.
+    os.umask(UMASK)
     _setup_logging(log_level)
 
 

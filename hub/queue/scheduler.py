@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, select, text
 from hub.integration.jobs import PeriodicJob
 from hub.queue.jobs import enqueue
 from hub.runtime.hub import Hub
-from hub.store.models import Job
+from hub.store.models import Channel, Job
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,11 @@ def fire(hub: Hub, job: PeriodicJob, now: float | None = None) -> int | None:
     """
     now = time.time() if now is None else now
     with hub.db.transaction() as session:
+        if job.channel_id is not None and not session.scalar(
+            select(Channel.enabled).where(Channel.id == job.channel_id)
+        ):
+            # Disabled or deleted since the schedule was read: refresh drops it.
+            return None
         waiting = session.execute(_WAITING, {"prefix": _like_prefix(job)}).first()
         if waiting is not None:
             return None

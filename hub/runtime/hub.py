@@ -258,8 +258,3 @@ def as_role(connector: Connector, role: type[_Role]) -> _Role:
             f"is not a {role.roles[0]} connector"
         )
     return connector
-
-
-def require_enabled(channel: Channel) -> None:
-    if not channel.enabled:
-        raise ConfigError(f"channel {channel.slug} is disabled")

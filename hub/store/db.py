@@ -27,6 +27,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.store.files import private_file
+
 log = logging.getLogger(__name__)
 
 #: How long a SQLite writer waits for the write lock before "database is locked".
@@ -48,7 +50,8 @@ class Database:
         if self.is_sqlite:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                # Created owner-only; SQLite gives its WAL and shared-memory files the same mode.
+                private_file(Path(path))
             self.engine = create_engine(
                 url, echo=echo, connect_args={"timeout": SQLITE_BUSY_SECONDS}
             )

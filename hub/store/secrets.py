@@ -15,6 +15,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from hub.core.exceptions import ConfigError
+from hub.store.files import private_dir
 
 KEY_FILE = "secret.key"
 MASK = "********"
@@ -39,7 +40,7 @@ class SecretBox:
             return cls(env_key)
         path = Path(data_dir) / KEY_FILE
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
             key = Fernet.generate_key()
             # O_EXCL: two processes starting at once must not write two keys.
             try:

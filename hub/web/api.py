@@ -402,12 +402,21 @@ def update_channel(channel_id: int, body):
 @bp.delete(f"/channels/<{ID}:channel_id>")
 @operation("Delete a channel", tag="channels", ok=(204, None, "Deleted."), errors=(409,))
 def delete_channel(channel_id: int):
-    """Refused with 409 while orders belong to the channel: disable it instead."""
+    """Refused with 409 while orders belong to the channel: disable it instead. While jobs
+    of the channel are unfinished it answers 409 too, with `details.jobs`, and disables the
+    channel so that nothing new starts while they drain: delete it again once they are done."""
     hub = get_hub()
     with hub.db.transaction() as db:
         channel = _get(db, Channel, channel_id, "channel")
         slug = channel.slug
-        channels.delete_channel(db, channel)
+        pending = channels.delete_channel(db, channel)
+    if pending:
+        log.info("channel %s disabled by %s to drain %d job(s)", slug, g.caller.actor, pending)
+        raise Conflict(
+            f"channel {slug} has {pending} unfinished job(s): it is disabled now, so nothing "
+            f"new starts while they finish; delete it again once they are done",
+            details={"jobs": pending, "enabled": False},
+        )
     log.info("channel %s deleted by %s", slug, g.caller.actor)
     return "", 204
 

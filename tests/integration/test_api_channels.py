@@ -9,6 +9,8 @@ from sqlalchemy import select
 from hub import hookimpl
 from hub.accounts.users import create_token
 from hub.integration.connectors import NotificationConnector
+from hub.integration.jobs import PeriodicJob
+from hub.queue.jobs import Worker
 from hub.store.models import Channel, Job, WebhookEvent
 from hub.store.secrets import MASK
 from hub.testing import WebhookTestPlugin
@@ -154,12 +156,49 @@ def test_delete_removes_an_unused_channel_and_its_inbox(api, hub, client):
         headers={WebhookTestConnector.SIGNATURE_HEADER: WebhookTestConnector.sign(SECRET, body)},
     )
 
+    Worker(hub).run_until_idle()  # its event is processed: no work left for the channel
     response = api.delete(f"/api/v1/channels/{channel['id']}")
 
     assert response.status_code == 204
     assert api.get(f"/api/v1/channels/{channel['id']}").status_code == 404
     with hub.db.read() as session:
         assert session.scalars(select(WebhookEvent)).all() == []
+
+
+def test_a_channel_with_work_pending_is_disabled_and_drained_not_deleted_under_it(
+    api, hub, run_jobs
+):
+    from hub.queue.scheduler import fire
+
+    channel = create(api).get_json()
+    sync = api.post(f"/api/v1/channels/{channel['id']}/sync")
+    assert sync.status_code == 202
+
+    busy = api.delete(f"/api/v1/channels/{channel['id']}")
+
+    assert busy.status_code == 409
+    error = busy.get_json()["error"]
+    assert error["details"] == {"jobs": 1, "enabled": False}
+    assert "delete it again once they are done" in error["message"]
+    assert api.get(f"/api/v1/channels/{channel['id']}").get_json()["enabled"] is False
+    # The scheduler starts nothing new for it, and what was queued runs to its end.
+    assert (
+        fire(hub, PeriodicJob(kind="sales.pull", every_seconds=60, channel_id=channel["id"]))
+        is None
+    )
+    run_jobs(hub)
+    with hub.db.read() as session:
+        statuses = {
+            job.status
+            for job in session.scalars(select(Job).where(Job.channel_id == channel["id"]))
+        }
+    assert statuses and statuses <= {"succeeded", "dead"}
+    assert api.delete(f"/api/v1/channels/{channel['id']}").status_code == 204
+    # A schedule read before the deletion enqueues nothing for the channel that is gone.
+    assert (
+        fire(hub, PeriodicJob(kind="sales.pull", every_seconds=60, channel_id=channel["id"]))
+        is None
+    )
 
 
 def test_delete_is_refused_while_orders_belong_to_the_channel(api, make_order, hub):

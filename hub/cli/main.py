@@ -491,6 +491,29 @@ def jobs_retry(ctx, job_id):
     click.echo(f"job {job_id} queued")
 
 
+@main.command()
+@click.option(
+    "--older-than-days",
+    type=click.IntRange(min=0),
+    help="Purge what finished this many days ago or earlier (default: HUB_RETENTION_DAYS).",
+)
+@click.pass_context
+def purge(ctx, older_than_days):
+    """Delete finished work past its retention: succeeded jobs, processed webhook
+    events, attempts of delivered notifications. Orders and their history, dead
+    letters and unfinished work stay."""
+    from datetime import timedelta
+
+    from hub.pipeline.retention import purge as purge_finished
+    from hub.store.models import utcnow
+
+    hub = _ready_hub(ctx)
+    days = hub.settings.retention_days if older_than_days is None else older_than_days
+    removed = purge_finished(hub, utcnow() - timedelta(days=days))
+    for what, count in removed.items():
+        click.echo(f"{what}: {count} removed")
+
+
 # --- tokens --------------------------------------------------------------------------------------
 
 

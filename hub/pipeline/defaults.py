@@ -21,6 +21,9 @@ from hub.inventory import reservations
 from hub.orders import validation
 from hub.queue.kinds import JobKind
 
+#: How often the purge of finished work runs.
+PURGE_EVERY_SECONDS = 3600
+
 
 @hookimpl
 def hub_validate_order(order: dict[str, Any], lookup: OrderLookup) -> list[str]:
@@ -43,4 +46,8 @@ def hub_register_job_handlers():
 def hub_register_periodic_jobs():
     # Changes enqueue their own debounced push; this catches anything a push
     # in flight could not see (see hub.inventory.push_stock_to_channel).
-    return [PeriodicJob(kind=JobKind.STOCK_PUSH, every_seconds=inventory.PUSH_EVERY_SECONDS)]
+    # Finished work past HUB_RETENTION_DAYS goes, hourly (hub.pipeline.retention).
+    return [
+        PeriodicJob(kind=JobKind.STOCK_PUSH, every_seconds=inventory.PUSH_EVERY_SECONDS),
+        PeriodicJob(kind=JobKind.PURGE, every_seconds=PURGE_EVERY_SECONDS),
+    ]

@@ -10,7 +10,8 @@ Each handler lives in the module of its capability:
   ``shipping.resubmit``, ``shipping.record``;
 - :mod:`hub.pipeline.sales`: ``channel.pull``, ``channel.order_rejected``,
   ``sales.push_fulfillment``, ``sales.cancel_fulfillment``;
-- :mod:`hub.pipeline.events`: ``webhook.process``, ``notify``, ``order.event.deliver``.
+- :mod:`hub.pipeline.events`: ``webhook.process``, ``notify``, ``order.event.deliver``;
+- :mod:`hub.pipeline.retention`: ``hub.purge`` (finished work past its retention).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from hub.pipeline.events import deliver_order_event, notify, process_webhook
 from hub.pipeline.follow_up import announce_order_event
 from hub.pipeline.order_steps import fulfill_order, process_order
 from hub.pipeline.payments import capture_payment, refund_payment, void_payment
+from hub.pipeline.retention import purge_job
 from hub.pipeline.sales import (
     cancel_fulfillment,
     pull_orders,
@@ -46,4 +48,5 @@ HANDLERS = {
     JobKind.SALES_CANCEL_FULFILLMENT: cancel_fulfillment,
     JobKind.WEBHOOK_PROCESS: process_webhook,
     JobKind.NOTIFY: notify,
+    JobKind.PURGE: purge_job,
 }

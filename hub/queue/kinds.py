@@ -32,6 +32,7 @@ class JobKind(StrEnum):
     NOTIFY = "notify"
     STOCK_PUSH = "stock.push"
     STOCK_PUSH_CHANNEL = "stock.push.channel"
+    PURGE = "hub.purge"
 
     def key(self, *parts: object) -> str:
         """This kind's dedupe key for ``parts``: ``"order.process:12:340"``."""

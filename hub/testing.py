@@ -428,11 +428,11 @@ class ApiClient:
 
 @pytest.fixture
 def api_token(hub) -> str:
-    """A fresh API token (plain value) on ``hub``, named ``tests``."""
+    """A fresh API token (plain value) on ``hub``, named ``tests``, of the ``admin`` scope."""
     from hub.accounts.users import create_token
 
     with hub.db.transaction() as session:
-        return create_token(session, "tests")[1]
+        return create_token(session, "tests", scope="admin")[1]
 
 
 @pytest.fixture

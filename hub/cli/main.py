@@ -21,6 +21,7 @@ import click
 from sqlalchemy import select
 
 from hub import __version__
+from hub.accounts.scopes import DEFAULT_SCOPE, SCOPES
 from hub.core.exceptions import HubError
 from hub.core.lifecycle import STATUSES
 from hub.core.status import FINANCIAL_STATUSES, FULFILLMENT_STATUSES
@@ -524,16 +525,58 @@ def token():
 
 @token.command("create")
 @click.option("--name", required=True, help="Who or what uses the token.")
+@click.option(
+    "--scope",
+    type=click.Choice(SCOPES),
+    default=str(DEFAULT_SCOPE),
+    show_default=True,
+    help="read: every GET; write: also orders, returns, stock, jobs, channel test/sync; "
+    "admin: also setting channels up.",
+)
 @click.pass_context
-def token_create(ctx, name):
+def token_create(ctx, name, scope):
     """Create an API token; it is printed once, alone on the last line."""
     from hub.accounts.users import create_token
 
     hub = _ready_hub(ctx)
     with hub.db.transaction() as session:
-        _, plain = create_token(session, name)
-    click.echo(f"token {name!r} created; keep it now, it is not shown again:", err=True)
+        _, plain = create_token(session, name, scope=scope)
+    click.echo(f"{scope} token {name!r} created; keep it now, it is not shown again:", err=True)
     click.echo(plain)
+
+
+@token.command("list")
+@click.pass_context
+def token_list(ctx):
+    """List the tokens: id, name, first characters, scope, last use, state."""
+    from hub.accounts.users import list_tokens
+
+    def when(value: datetime | None) -> str:
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "never"
+
+    hub = _ready_hub(ctx)
+    with hub.db.read() as session:
+        for t in list_tokens(session):
+            state = f"revoked {when(t.revoked_at)}" if t.revoked_at else "active"
+            click.echo(
+                f"{t.id}\t{t.name}\t{t.prefix}…\t{t.scope}\tlast used {when(t.last_used_at)}\t{state}"
+            )
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@click.pass_context
+def token_revoke(ctx, token_id):
+    """Revoke a token: the API refuses it from now on."""
+    from hub.accounts.users import revoke_token
+
+    hub = _ready_hub(ctx)
+    with hub.db.transaction() as session:
+        token = revoke_token(session, token_id)
+        name = token.name if token is not None else None
+    if name is None:
+        raise click.ClickException(f"no active token {token_id}")
+    click.echo(f"token {token_id} ({name!r}) revoked")
 
 
 # --- locations, stock and returns --------------------------------------------------------------

@@ -88,9 +88,30 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
+    #: ``read``, ``write`` or ``admin`` (:class:`hub.accounts.scopes.Scope`): always
+    #: named when a token is made; tokens older than scopes became ``admin`` (0012).
+    scope: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Written at most once a minute per token, not on every request.
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class AdminSession(Base):
+    """A person signed in to the admin UI: the session cookie names it, the hub keeps it.
+
+    Only the SHA-256 of the cookie's random value is stored. Signing out, a new
+    password, "sign out everywhere" and idleness delete the row, so a copy of
+    the cookie leads back to the sign-in page.
+    """
+
+    __tablename__ = "admin_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Written at most once a minute, not on every page.
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Channel(Base):

@@ -19,8 +19,10 @@ from hub.store.config import Settings
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_mapping(DATA_DIR=None, DATABASE_URL=None, SECRET_KEY=None, METRICS_PUBLIC=False)
-    # Admin UI session cookie: not readable by scripts, not sent on cross-site posts.
-    # HUB_SESSION_COOKIE_SECURE=true when served over HTTPS.
+    # Admin UI session cookie: not readable by scripts, not sent on cross-site posts,
+    # Secure on every answer over HTTPS (hub.web.security; HUB_SESSION_COOKIE_SECURE=true
+    # forces it). It names a session the hub keeps: it ends at sign-out, on a new password,
+    # on "sign out everywhere", or after HUB_SESSION_IDLE_MINUTES idle, 12 hours at most.
     app.config.from_mapping(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, render_template, request, session, url_for
+from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
 from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import Unauthorized
+from werkzeug.exceptions import Forbidden, Unauthorized
 
+from hub.accounts.scopes import Scope
 from hub.accounts.users import find_token
 from hub.channels import inbox
 from hub.channels import manage as channels
@@ -52,13 +52,13 @@ from hub.store.models import (
     Order,
     Return,
     StockLevel,
-    User,
     WebhookEvent,
     utcnow,
 )
 from hub.store.queries import Found
 from hub.web import api_schemas as s
 from hub.web import errors, get_hub
+from hub.web.api_access import document_scopes, refusal, required_scope, route_template
 from hub.web.apidoc import ID, build_spec, operation
 
 log = logging.getLogger(__name__)
@@ -77,10 +77,11 @@ _DOC_ENDPOINTS = {"api.openapi", "api.docs"}
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: the API token's id and name."""
+    """Who is calling: the API token's id, name and scope."""
 
     token_id: int | None
     name: str
+    scope: Scope
 
     @property
     def actor(self) -> str:
@@ -92,16 +93,23 @@ class Caller:
 
 @bp.before_request
 def _authenticate():
+    """Who is calling (401 without a valid token), and may they (403 below the route's scope)."""
     request.max_content_length = int(current_app.config.get("API_MAX_BYTES") or DEFAULT_MAX_BYTES)
+    g.caller = _caller()
+    rule = request.url_rule
+    needed = required_scope(route_template(rule.rule) if rule else "", request.method)
+    if not g.caller.scope.covers(needed):
+        raise Forbidden(refusal(needed, g.caller.scope))
+
+
+def _caller() -> Caller:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     value = value.strip()
     if scheme.lower() == "bearer" and value:
-        g.caller = _caller_for_token(value)
-        return None
+        return _caller_for_token(value)
     if request.endpoint in _DOC_ENDPOINTS and _admin_in_session():
-        g.caller = Caller(None, "admin")
-        return None
+        return Caller(None, "admin", Scope.READ)
     raise Unauthorized(
         "send an API token: `Authorization: Bearer <token>` (create one with "
         "`hub token create --name <who>`)"
@@ -114,7 +122,7 @@ def _caller_for_token(plain: str) -> Caller:
         token = find_token(db, plain)
         if token is None:
             raise Unauthorized("the API token is unknown or revoked")
-        caller = Caller(token.id, token.name)
+        caller = Caller(token.id, token.name, Scope(token.scope))
         stale = token.last_used_at is None or utcnow() - token.last_used_at > TOUCH_EVERY
     if stale:
         with hub.db.transaction() as db:
@@ -125,17 +133,10 @@ def _caller_for_token(plain: str) -> Caller:
 
 
 def _admin_in_session() -> bool:
-    """A person signed in to the admin UI may read the API docs (same check as the admin's)."""
-    from hub.web.admin import password_fingerprint
+    """A person signed in to the admin UI may read the API docs (the admin's own check)."""
+    from hub.web.admin import signed_in
 
-    user_id = session.get("user_id") if current_app.secret_key else None
-    if not isinstance(user_id, int):
-        return False
-    with get_hub().db.read() as db:
-        user = db.get(User, user_id)
-        return user is not None and hmac.compare_digest(
-            str(session.get("user_fp", "")), password_fingerprint(user)
-        )
+    return current_app.secret_key is not None and signed_in() is not None
 
 
 # Database errors a request can still provoke are the client's, not a crash of ours.
@@ -1045,6 +1046,7 @@ def openapi_document() -> dict[str, Any]:
         cached = build_spec(
             app, blueprint="api", title="hub REST API", version=API_VERSION, description=DESCRIPTION
         )
+        document_scopes(cached, app)
         cached["servers"] = [{"url": "/"}]
         app.extensions["hub_openapi"] = cached
     return cached

@@ -3,7 +3,12 @@
 - The session cookie is signed with a key *derived* from the hub's secret key
   (``HUB_SECRET_KEY`` or the key file in the data dir): every web process of
   one hub shares it, none of them holds a constant, and the encryption key
-  itself signs nothing.
+  itself signs nothing. It only names a session the hub keeps
+  (:mod:`hub.accounts.sessions`), so ending that session ends the cookie too.
+- The cookie is ``Secure`` whenever the request came over HTTPS, directly or
+  through the trusted proxies (``HUB_PROXY_HOPS``: ProxyFix sets the scheme
+  from ``X-Forwarded-Proto``), so a browser never sends it over plain HTTP
+  afterwards; ``HUB_SESSION_COOKIE_SECURE=true`` forces it on every answer.
 - CSRF: one random token per session, put in every form by
   ``{{ csrf_field() }}`` and checked with :func:`hmac.compare_digest` on every
   request that can change something (POST, PUT, PATCH, DELETE). A request
@@ -17,7 +22,8 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from flask import Flask, Response, render_template, request, session
+from flask import Flask, Response, has_request_context, render_template, request, session
+from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup, escape
 
 CSRF_SESSION_KEY = "csrf_token"
@@ -35,9 +41,18 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie, marked ``Secure`` on every answer to an HTTPS request."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        configured = bool(app.config.get("SESSION_COOKIE_SECURE"))
+        return configured or (has_request_context() and request.is_secure)
+
+
 def init_app(app: Flask, secret_box) -> None:
     """Sign sessions with a derived key and guard every cookie-borne write with CSRF."""
     app.secret_key = secret_box.derive("web-session")
+    app.session_interface = SessionInterface()
     app.before_request(_check_csrf)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["csrf_field"] = csrf_field

@@ -32,7 +32,7 @@ def hub(make_hub):
 @pytest.fixture
 def token(hub) -> str:
     with hub.db.transaction() as session:
-        return create_token(session, "schemathesis")[1]
+        return create_token(session, "schemathesis", scope="admin")[1]
 
 
 def erp_file_with_rejects(hub, folder) -> None:

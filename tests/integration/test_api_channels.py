@@ -258,7 +258,7 @@ def test_connector_without_a_connection_check_is_422_with_its_reason(make_hub):
 
     hub = make_hub(plugins=[_SilentPlugin()])
     with hub.db.transaction() as session:
-        token = create_token(session, "t")[1]
+        token = create_token(session, "t", scope="admin")[1]
     api = ApiClient(create_app({"HUB": hub, "TESTING": True}).test_client(), token)
     channel_id = create(api, connector="silent", config={}).get_json()["id"]
 

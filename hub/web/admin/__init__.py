@@ -8,13 +8,13 @@ the form, call one function of the hub (``hub.orders.commands``, ``hub.channels.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from sqlalchemy.orm import Session
 
+from hub.accounts import sessions
 from hub.core.money import Money
 from hub.store.models import User
 from hub.web import get_hub
@@ -24,6 +24,8 @@ bp = Blueprint("admin", __name__)
 
 #: Endpoints of this blueprint that an anonymous visitor may reach.
 PUBLIC_ENDPOINTS = frozenset({"admin.login"})
+#: The key, in the signed cookie, of the value naming the session the hub keeps.
+SESSION_KEY = "sid"
 
 
 @dataclass(frozen=True)
@@ -37,31 +39,34 @@ class SignedIn:
         return f"user:{self.email}"
 
 
-def password_fingerprint(user: User) -> str:
-    """Changes when the password changes, so sessions made with the old one end."""
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:32]
+def idle_limit() -> timedelta:
+    return timedelta(minutes=get_hub().settings.session_idle_minutes)
 
 
-def sign_in(user: User) -> None:
+def sign_in(db: Session, user: User) -> None:
+    """Start a session for ``user``, kept by the hub; the cookie gets only its name."""
     session.clear()
     session.permanent = True
-    session["user_id"] = user.id
-    session["user_fp"] = password_fingerprint(user)
+    session[SESSION_KEY] = sessions.start(db, user.id, idle=idle_limit())
+
+
+def signed_in() -> SignedIn | None:
+    """Who the request's session belongs to, or None when it has none or it has ended.
+
+    The cookie is only believed while the hub still keeps the session it names:
+    signing out, a new password, "sign out everywhere" or idleness end it.
+    """
+    person = sessions.resume(get_hub().db, session.get(SESSION_KEY), idle=idle_limit())
+    return SignedIn(person.user_id, person.email) if person is not None else None
 
 
 @bp.before_request
 def require_login():
-    g.user = None
-    user_id = session.get("user_id")
-    if user_id is not None:
-        with get_hub().db.read() as db:
-            user = db.get(User, user_id)
-            if user is not None and hmac.compare_digest(
-                str(session.get("user_fp", "")), password_fingerprint(user)
-            ):
-                g.user = SignedIn(user.id, user.email)
-        if g.user is None:
-            session.clear()
+    g.user = signed_in()
+    if g.user is None and SESSION_KEY in session:
+        # The cookie names a session that has ended (elsewhere, or by idleness).
+        session.clear()
+        flash("Your session has ended: sign in again.", "info")
     if g.user is None and request.endpoint not in PUBLIC_ENDPOINTS:
         target = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("admin.login", next=target))

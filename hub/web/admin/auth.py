@@ -1,4 +1,4 @@
-"""Signing in and out, throttled after repeated failures."""
+"""Signing in and out (here, or on every device at once), throttled after repeated failures."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import logging
 
 from flask import flash, g, redirect, render_template, request, session, url_for
 
-from hub.accounts import throttle
+from hub.accounts import sessions, throttle
 from hub.accounts.users import check_login
 from hub.web import get_hub
-from hub.web.admin import bp, sign_in
+from hub.web.admin import SESSION_KEY, bp, sign_in
 from hub.web.admin.helpers import safe_next
 from hub.web.security import rotate_csrf_token
 
@@ -33,7 +33,7 @@ def login():
             user = check_login(db, email, password)
             if user is not None:
                 throttle.clear(db, email, ip)
-                sign_in(user)
+                sign_in(db, user)
                 rotate_csrf_token()
                 log.info("admin sign-in: %s from %s", email, ip)
                 return redirect(next_url)
@@ -53,7 +53,25 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    session.clear()
-    rotate_csrf_token()
+    """End this session: the hub forgets it, so a copy of the cookie leads nowhere."""
+    with get_hub().db.transaction() as db:
+        sessions.end(db, session.get(SESSION_KEY))
+    _forget_session()
     flash("You are signed out.", "info")
     return redirect(url_for("admin.login"))
+
+
+@bp.post("/logout/everywhere")
+def logout_everywhere():
+    """End every session of this person: other browsers, other devices, forgotten tabs."""
+    with get_hub().db.transaction() as db:
+        ended = sessions.end_all(db, g.user.id)
+    log.info("admin %s signed out everywhere (%d session(s))", g.user.email, ended)
+    _forget_session()
+    flash("You are signed out on every device.", "info")
+    return redirect(url_for("admin.login"))
+
+
+def _forget_session() -> None:
+    session.clear()
+    rotate_csrf_token()

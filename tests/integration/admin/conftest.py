@@ -53,10 +53,10 @@ def browser(admin_app, admin_hub):
     (slow by design, and tested on its own in test_admin_auth.py).
     """
     client = admin_app.test_client()
-    with admin_hub.db.read() as db:
+    with admin_hub.db.transaction() as db:
         user = db.query(User).filter_by(email=ADMIN_EMAIL).one()
         with admin_app.test_request_context():
-            sign_in_session(user)
+            sign_in_session(db, user)
             values = dict(flask_session)
     with client.session_transaction() as session:
         session.update(values)

@@ -1,0 +1,134 @@
+"""Which scope each REST API route needs: one table, checked before every view.
+
+A token's scope (:class:`hub.accounts.scopes.Scope`) is ``read``, ``write`` or
+``admin``, each including the one below. The API's ``before_request``
+(``hub.web.api._authenticate``) looks the route and method up in
+:data:`ROUTE_SCOPES` and refuses a token whose scope does not cover it with 403
+``forbidden``, before the view runs. Views never check scopes themselves.
+
+A route left out of the table needs ``admin``: a forgotten entry refuses, it
+never opens. ``tests/integration/test_api_scopes.py`` walks the app's routes
+and fails on a route without an entry, an entry without a route, and a scope
+looser than the rules: every change needs ``write``; channel set-up, tokens and
+settings need ``admin``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+
+from hub.accounts.scopes import Scope
+
+#: The API blueprint's URL prefix; :data:`ROUTE_SCOPES` names routes under it.
+API_PREFIX = "/api/v1"
+
+READ, WRITE, ADMIN = Scope.READ, Scope.WRITE, Scope.ADMIN
+
+#: Route under :data:`API_PREFIX` (path parameters by name) → method → the scope it needs.
+ROUTE_SCOPES: dict[str, dict[str, Scope]] = {
+    # Channels: reading them (secrets masked) and asking one to test its connection or
+    # sync now is everyday work; setting one up, with its secrets and where it points, is
+    # admin's.
+    "/connectors": {"GET": READ},
+    "/channels": {"GET": READ, "POST": ADMIN},
+    "/channels/<channel_id>": {"GET": READ, "PATCH": ADMIN, "DELETE": ADMIN},
+    "/channels/<channel_id>/test": {"POST": WRITE},
+    "/channels/<channel_id>/sync": {"POST": WRITE},
+    # Orders and returns.
+    "/orders": {"GET": READ, "POST": WRITE},
+    "/orders/<order_id>": {"GET": READ},
+    "/orders/<order_id>/transitions": {"POST": WRITE},
+    "/orders/<order_id>/returns": {"GET": READ, "POST": WRITE},
+    "/returns": {"GET": READ},
+    "/returns/<return_id>": {"GET": READ},
+    "/returns/<return_id>/approve": {"POST": WRITE},
+    "/returns/<return_id>/reject": {"POST": WRITE},
+    "/returns/<return_id>/receive": {"POST": WRITE},
+    "/returns/<return_id>/refund": {"POST": WRITE},
+    # Stock and the places it is kept.
+    "/locations": {"GET": READ, "POST": WRITE},
+    "/locations/<code>": {"GET": READ, "PATCH": WRITE},
+    "/stock": {"GET": READ, "POST": WRITE},
+    # Durable work and the webhook inbox: retrying or replaying is everyday work.
+    "/jobs": {"GET": READ},
+    "/jobs/<job_id>": {"GET": READ},
+    "/jobs/<job_id>/retry": {"POST": WRITE},
+    "/webhook-events": {"GET": READ},
+    "/webhook-events/<event_id>": {"GET": READ},
+    "/webhook-events/<event_id>/replay": {"POST": WRITE},
+    # The back office's ledgers (hub.web.api_backoffice).
+    "/erp-files": {"GET": READ},
+    "/erp-files/<file_id>": {"GET": READ},
+    "/erp-files/<file_id>/rejects": {"GET": READ},
+    "/erp-exports": {"GET": READ},
+    "/deliveries": {"GET": READ},
+    "/deliveries/<attempt_id>": {"GET": READ},
+    # The API's own documentation.
+    "/openapi.json": {"GET": READ},
+    "/docs": {"GET": READ},
+}
+
+_CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+
+def route_template(rule: str) -> str:
+    """A Werkzeug rule as :data:`ROUTE_SCOPES` names it: ``/orders/<order_id>``."""
+    path = _CONVERTER.sub(r"<\1>", rule)
+    return path[len(API_PREFIX) :] if path.startswith(API_PREFIX + "/") else path
+
+
+def required_scope(template: str, method: str) -> Scope:
+    """The scope a request of ``method`` on the route ``template`` needs.
+
+    ``HEAD`` is a ``GET``; ``OPTIONS`` (which methods a route has) needs ``read``;
+    anything the table does not name needs ``admin``.
+    """
+    if method == "OPTIONS":
+        return READ
+    methods = ROUTE_SCOPES.get(template, {})
+    return methods.get("GET" if method == "HEAD" else method, ADMIN)
+
+
+def refusal(needed: Scope, held: Scope) -> str:
+    """What a token too weak for the request is told."""
+    return (
+        f"this request needs the {needed} scope; the token has the {held} scope "
+        f"(make one with `hub token create --name <who> --scope {needed}`)"
+    )
+
+
+def document_scopes(spec: dict[str, Any], app: Flask) -> dict[str, Any]:
+    """Name each operation's scope in the OpenAPI document, and its 403 where it can happen.
+
+    Adds ``x-required-scope`` to every operation, and for ``write`` and
+    ``admin`` a 403 answer and a sentence in front of its description.
+    """
+    info = spec.setdefault("info", {})
+    info["description"] = (
+        f"{info.get('description', '')} A token's scope is `read` (every GET), `write` (also "
+        "changes to orders, returns, stock, jobs; testing and syncing channels) or `admin` "
+        "(also setting channels up); each operation names the one it needs "
+        "(`x-required-scope`), and a weaker token gets 403 `forbidden`."
+    ).strip()
+    paths = spec.get("paths", {})
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("api."):
+            continue
+        template = route_template(rule.rule)
+        operations = paths.get(_CONVERTER.sub(r"{\1}", rule.rule))
+        for method, op in (operations or {}).items():
+            needed = required_scope(template, method.upper())
+            op["x-required-scope"] = needed.value
+            if needed is READ:
+                continue
+            note = f"Needs a token with the `{needed}` scope."
+            op["description"] = f"{note} {op['description']}" if op.get("description") else note
+            unauthorized = op.get("responses", {}).get("401", {})
+            op.setdefault("responses", {})["403"] = {
+                "description": f"The token lacks the `{needed}` scope.",
+                **({"content": unauthorized["content"]} if "content" in unauthorized else {}),
+            }
+    return spec

@@ -123,8 +123,8 @@ def measure(
     with tempfile.TemporaryDirectory(prefix="hub-bench-erp-") as tmp:
         tmp_path = Path(tmp)
         hub = make_hub(database_url, tmp_path / "data")
-        import_dir = tmp_path / "in"
-        import_dir.mkdir()
+        import_dir = hub.settings.erp_folder / "in"  # ERP folders lie under the ERP root
+        import_dir.mkdir(parents=True)
         with hub.db.transaction() as session:
             upsert_location(session, "WH1")
             upsert_location(session, "STORE")

@@ -45,11 +45,10 @@ def create_channel(
     enabled: bool = True,
     schedule_seconds: int | None = None,
 ) -> Channel:
-    """Validate the config with the connector's schema and store the channel."""
+    """Validate the config (schema, then checks against this hub) and store the channel."""
     if not (name or "").strip():
         raise ValidationError("a channel needs a name", details={"name": ["is required"]})
-    cls = hub.connector_class(connector)
-    loaded = cls.validate_config(config or {})
+    loaded = hub.validate_config(connector, config or {})
     if slug is not None:
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,79}", slug):
             raise ValidationError(
@@ -94,7 +93,7 @@ def update_config(
         if key in secret and value in (None, "", MASK):
             continue
         merged[key] = value
-    loaded = cls.validate_config(merged)
+    loaded = hub.validate_config(channel.connector, merged, channel=channel)
     channel.config = hub.encrypt_config(channel.connector, loaded)
     channel.updated_at = utcnow()
     return channel

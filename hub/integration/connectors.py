@@ -305,14 +305,33 @@ class Connector:
         )
 
     @classmethod
-    def validate_config(cls, data: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
-        """Return the config as the schema loads it, or raise ValidationError with field errors."""
+    def validate_config(
+        cls, data: Mapping[str, Any], *, partial: bool = False, channel: ChannelInfo | None = None
+    ) -> dict[str, Any]:
+        """Return the config as the schema loads it, or raise ValidationError with field errors.
+
+        With ``channel`` (the channel being saved, as the hub running it sees it),
+        the loaded config is then checked against that hub too (:meth:`check_config`).
+        """
         try:
-            return cls.config_schema().load(dict(data), partial=partial)
+            loaded: dict[str, Any] = cls.config_schema().load(dict(data), partial=partial)
         except SchemaError as exc:
             raise ValidationError(
                 f"invalid {cls.name} configuration", details=exc.normalized_messages()
             ) from exc
+        if channel is not None:
+            cls.check_config(loaded, channel)
+        return loaded
+
+    @classmethod
+    def check_config(cls, config: Mapping[str, Any], channel: ChannelInfo) -> None:
+        """Check a loaded config against the hub the channel runs in: what a schema cannot know.
+
+        For example, that a folder lies under the hub's ERP root (``channel.erp_root``).
+        The hub calls it whenever a channel's config is saved; the default checks nothing.
+
+        :raises ValidationError: with field errors, as :meth:`validate_config` does.
+        """
 
     # --- every connector ------------------------------------------------------
 

@@ -5,16 +5,79 @@ export, keeps the export and import ledgers and sets stock levels. A job handler
 gets the exchange of its channel from ``ctx.erp()``; the hub's implementation is
 :class:`hub.channels.erp_exchange.ChannelErpExchange`. Everything crossing it is
 plain data: no ORM objects, no sessions.
+
+Two rules every file-based ERP connector follows live here too:
+:func:`folder_in_root` (a channel's folders lie under the hub's ERP root) and
+:func:`spreadsheet_cell` (no cell of a file the hub writes runs as a formula).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+
+from hub.core.exceptions import ConfigError
+
+# --- folders ---------------------------------------------------------------------------------
+
+
+def folder_in_root(root: Path | None, value: str) -> Path:
+    """The folder ``value`` names, resolved, if it lies inside the ERP ``root``.
+
+    A relative ``value`` is taken relative to ``root`` (``"acme/in"``). The
+    path is resolved (``..`` and symbolic links followed) before it is
+    compared, so neither leads out of the root. Check it when the channel is
+    saved and again each time a job uses the folder: links may change since.
+
+    :raises ConfigError: the folder lies outside the root (or there is no root).
+    """
+    if root is None:
+        raise ConfigError("the folder lies outside the ERP root: this hub has no ERP root")
+    if "\x00" in value:
+        raise ConfigError("the folder lies outside the ERP root: its name holds a NUL character")
+    root = root.resolve()
+    resolved = (root / value).resolve()  # an absolute value replaces the root
+    if not resolved.is_relative_to(root):
+        raise ConfigError(
+            "the folder lies outside the ERP root (HUB_ERP_ROOT): give a folder inside it, "
+            "or one relative to it such as acme/in"
+        )
+    return resolved
+
+
+# --- cells of the files the hub writes ---------------------------------------------------------
+
+#: What a spreadsheet reads as the start of a formula (OWASP "CSV injection"), and the quote
+#: that escapes it: a text cell starting with one of these is written with a ``'`` before it.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+_NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """``value`` as a CSV cell a spreadsheet shows and never runs (the one rule, everywhere).
+
+    A text cell starting with ``= + - @``, a tab or a carriage return gets a
+    single quote ``'`` before it: ``=cmd|' /C calc'!A0`` is written
+    ``'=cmd|' /C calc'!A0``. So that the rule can be undone without guessing,
+    a text cell already starting with ``'`` gets one more. Numbers are left as
+    they are, and so is text that is a plain number (``-12.50``, ``+3``): a
+    spreadsheet reads it as that number, never as a formula.
+    :func:`spreadsheet_value` undoes it.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def spreadsheet_value(cell: str) -> str:
+    """Undo :func:`spreadsheet_cell`: a cell starting with ``'`` loses that one quote."""
+    return cell[1:] if cell.startswith("'") else cell
+
 
 # --- order export ---------------------------------------------------------------------------
 

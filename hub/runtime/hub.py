@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -111,6 +111,20 @@ class Hub:
         return {
             k: (self.secrets.decrypt(v) if k in secret else v) for k, v in (stored or {}).items()
         }
+
+    def validate_config(
+        self, connector: str, config: Mapping[str, Any], *, channel: Channel | None = None
+    ) -> dict[str, Any]:
+        """The config as the connector's schema loads it, checked against this hub too
+        (:meth:`Connector.check_config`: an ERP folder under the ERP root …).
+
+        :param channel: the channel whose config this becomes (None: a new channel).
+        :raises ValidationError: with field errors.
+        """
+        draft = channel or Channel(id=0, slug="", name="", connector=connector, enabled=True)
+        return self.connector_class(connector).validate_config(
+            config, channel=self.channel_info(draft)
+        )
 
     def channel_info(self, channel: Channel | Any) -> ChannelInfo:
         return ChannelInfo(

@@ -326,7 +326,7 @@ def create_channel(body):
             details={"connector": [f"installed: {', '.join(sorted(hub.connectors))}"]},
         )
     try:
-        hub.connectors[body["connector"]].validate_config(body["config"])
+        hub.validate_config(body["connector"], body["config"])
     except ValidationError as exc:
         raise _config_errors(exc) from None
     with hub.db.transaction() as db:

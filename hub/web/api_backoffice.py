@@ -41,10 +41,13 @@ def erp_file_json(row: ErpImport, slugs: dict[int, str], *, detail: bool = False
 
 
 def _rejects_download(import_id: int):
-    with get_hub().db.read() as db:
-        path = erp.rejects_path(db, import_id)
-        name = f"{_get(db, ErpImport, import_id, 'ERP file').file_name}.rejects.csv"
-    return send_file(path, mimetype="text/csv", as_attachment=True, download_name=name, max_age=0)
+    hub = get_hub()
+    with hub.db.read() as db:
+        _get(db, ErpImport, import_id, "ERP file")
+        found = erp.rejects_download(db, import_id, root=hub.settings.erp_folder)
+    return send_file(
+        found.path, mimetype="text/csv", as_attachment=True, download_name=found.name, max_age=0
+    )
 
 
 @bp.get("/erp-files")

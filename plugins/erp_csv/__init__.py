@@ -10,21 +10,28 @@ folder. A channel of this connector
   row, and sets the hub's on-hand quantities from them (job ``erp.import``,
   see :mod:`.stock_import`).
 
+Both folders lie under the hub's ERP root (``HUB_ERP_ROOT``): checked when the
+channel is saved and again whenever a job uses them. No cell the connector
+writes runs as a spreadsheet formula (:func:`hub.integration.erp.spreadsheet_cell`).
+
 The file layouts are documented in ``docs/connectors/erp_csv.md``.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from hub import hookimpl
 from hub.core.exceptions import ConfigError
+from hub.core.exceptions import ValidationError as HubValidationError
 from hub.core.lifecycle import STATUSES
-from hub.integration.connectors import ErpConnector
+from hub.integration.connectors import ChannelInfo, ErpConnector
+from hub.integration.erp import folder_in_root
 from hub.integration.fields import StringList, validate_encoding
 from hub.integration.jobs import JobContext
 
@@ -49,7 +56,8 @@ class ErpCsvConfig(Schema):
         load_default="",
         metadata={
             "label": "Export folder",
-            "help": "Absolute path of the folder order files are written to (the ERP reads them). "
+            "help": "Folder order files are written to (the ERP reads them): relative to the "
+            "hub's ERP root (HUB_ERP_ROOT), or an absolute path inside it. "
             "Leave empty to export nothing.",
         },
     )
@@ -57,8 +65,9 @@ class ErpCsvConfig(Schema):
         load_default="",
         metadata={
             "label": "Import folder",
-            "help": "Absolute path of the folder the ERP drops stock files in. Processed files move "
-            "to archive/, unreadable ones to failed/. Leave empty to import nothing.",
+            "help": "Folder the ERP drops stock files in: relative to the hub's ERP root "
+            "(HUB_ERP_ROOT), or an absolute path inside it. Processed files move to archive/, "
+            "unreadable ones to failed/. Leave empty to import nothing.",
         },
     )
     delimiter = fields.String(
@@ -160,10 +169,6 @@ class ErpCsvConfig(Schema):
     @validates_schema(skip_on_field_errors=False)
     def _folders(self, data, **kwargs):
         errors: dict[str, list[str]] = {}
-        for name in ("export_dir", "import_dir"):
-            value = (data.get(name) or "").strip()
-            if value and not os.path.isabs(value):
-                errors[name] = ["must be an absolute path"]
         if (
             not (data.get("export_dir") or "").strip()
             and not (data.get("import_dir") or "").strip()
@@ -178,6 +183,9 @@ class ErpCsvConfig(Schema):
             raise ValidationError(errors)
 
 
+FOLDERS = ("export_dir", "import_dir")
+
+
 class ErpCsvConnector(ErpConnector):
     name = "erp_csv"
     label = "ERP (CSV files)"
@@ -185,15 +193,33 @@ class ErpCsvConnector(ErpConnector):
     config_schema = ErpCsvConfig
     scheduled_jobs = {"erp.export": 900, "erp.import": 300}
 
-    def folder(self, key: str) -> Path | None:
-        """The configured folder ``key`` (``export_dir`` / ``import_dir``), None when unset.
+    @classmethod
+    def check_config(cls, config: Mapping[str, Any], channel: ChannelInfo) -> None:
+        """Both folders lie under the hub's ERP root (they need not exist yet)."""
+        errors: dict[str, list[str]] = {}
+        for key in FOLDERS:
+            value = (config.get(key) or "").strip()
+            if value:
+                try:
+                    folder_in_root(channel.erp_root, value)
+                except ConfigError as exc:
+                    errors[key] = [exc.message]
+        if errors:
+            raise HubValidationError(f"invalid {cls.name} configuration", details=errors)
 
-        :raises ConfigError: it is set but missing or not usable.
+    def folder(self, key: str) -> Path | None:
+        """The configured folder ``key`` (``export_dir`` / ``import_dir``), resolved; None when unset.
+
+        :raises ConfigError: it is set but outside the ERP root (checked on each use: the root
+            or a link may have changed since the channel was saved), missing or not usable.
         """
         value = (self.config.get(key) or "").strip()
         if not value:
             return None
-        path = Path(value)
+        try:
+            path = folder_in_root(self.channel.erp_root, value)
+        except ConfigError as exc:
+            raise ConfigError(f"{key} {value}: {exc.message}; nothing done") from None
         if not path.is_dir():
             raise ConfigError(f"{key} {value} does not exist or is not a folder")
         if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
@@ -201,11 +227,7 @@ class ErpCsvConnector(ErpConnector):
         return path
 
     def check_connection(self) -> str:
-        found = [
-            f"{key} {path}"
-            for key in ("export_dir", "import_dir")
-            if (path := self.folder(key)) is not None
-        ]
+        found = [f"{key} {path}" for key in FOLDERS if (path := self.folder(key)) is not None]
         return "folders ready: " + ", ".join(found)
 
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.core.money import Money
 from hub.core.order import expected_total
-from hub.integration.erp import ErpExchange, ExportOrder, ExportRun
+from hub.integration.erp import ErpExchange, ExportOrder, ExportRun, spreadsheet_cell
 
 if TYPE_CHECKING:
     from plugins.erp_csv import ErpCsvConnector
@@ -151,13 +151,15 @@ def _write(run: ExportRun, temp: Path, config: Mapping[str, Any]) -> tuple[dict[
     versions: dict[int, int] = {}
     rows = 0
     # Characters the encoding lacks become "?": one exotic name must not block every export.
-    with open(temp, "w", encoding=encoding, errors="replace", newline="") as handle:
+    # "x": the name is new (stale ones were removed), and a link planted under it is not followed.
+    with open(temp, "x", encoding=encoding, errors="replace", newline="") as handle:
         writer = csv.writer(handle, delimiter=config.get("delimiter") or ",", lineterminator="\r\n")
         writer.writerow(COLUMNS)
         for order in run.orders():
             versions[order.id] = order.version
             for row in order_rows(order):
-                writer.writerow(row)
+                # A name or address such as "=HYPERLINK(…)" is text, never a formula.
+                writer.writerow([spreadsheet_cell(cell) for cell in row])
                 rows += 1
         handle.flush()
         os.fsync(handle.fileno())

@@ -12,7 +12,8 @@ changed files are left alone):
 3. the header names the columns (mapped by the channel's config, any order,
    case-insensitive; the delimiter is the configured one or, failing that, the
    one the header line uses among ``, ; tab |``). A missing column fails the
-   whole file;
+   whole file, and its error names only columns, never what the file holds
+   (it may be anything an ERP user dropped there);
 4. rows are read one at a time and validated; valid ones are handed to the
    hub (:meth:`hub.integration.erp.ErpExchange.apply_stock`, the bulk path of
    setting on hand) in batches of ``batch_size``, each batch one transaction
@@ -44,7 +45,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hub.integration.erp import ErpExchange, ImportOutcome, StockCount
+from hub.core.exceptions import ConfigError
+from hub.integration.erp import ErpExchange, ImportOutcome, StockCount, spreadsheet_cell
 
 if TYPE_CHECKING:
     from plugins.erp_csv import ErpCsvConnector
@@ -84,6 +86,7 @@ def import_stock_files(erp: ErpExchange, connector: ErpCsvConnector) -> list[Imp
     folder = connector.folder("import_dir")
     if folder is None:
         return []
+    _check_subfolders(folder)
     config = connector.config
     outcomes = [import_file(erp, path, config) for path in waiting_files(folder, config)]
     return [o for o in outcomes if o is not None]
@@ -160,7 +163,7 @@ def scan_file(path: Path, encoding: str) -> Scan:
     """Checksum the file and check it is decodable text, in one streaming pass."""
     digest = hashlib.sha256()
     size = 0
-    with open(path, "rb") as handle:
+    with open(path, "rb", opener=_no_links) as handle:
         head = handle.read(4)
         handle.seek(0)
         encoding = _encoding_for(head, encoding)
@@ -203,6 +206,11 @@ def scan_file(path: Path, encoding: str) -> Scan:
     )
 
 
+def _no_links(path: str, flags: int) -> int:
+    """Open ``path`` unless it is a symbolic link (one swapped in since the folder was listed)."""
+    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0))
+
+
 def _shown(encoding: str) -> str:
     return "utf-8" if encoding == "utf-8-sig" else encoding
 
@@ -240,11 +248,14 @@ def _header(
             return delimiter, cells, found
     assert best is not None  # the configured delimiter is always tried
     _, delimiter, cells, found = best
+    # Name the channel's columns only: the first line of a file that is no stock file may
+    # be anything (a key, a password) and an error is shown to everyone who can read files.
     missing = [wanted[k] for k in wanted if k not in found]
-    shown = ", ".join(repr(c.strip()) for c in cells[:20])
+    present = [wanted[k] for k in wanted if k in found]
     raise FileRejected(
-        f"missing column(s) {', '.join(missing)} in the header (found: {shown}); the channel "
-        f"expects {', '.join(wanted.values())}"
+        f"not a stock file: missing column(s) {', '.join(missing)} in its first line "
+        f"(found: {', '.join(present) or 'none of them'}); the channel expects "
+        f"{', '.join(wanted.values())}"
     )
 
 
@@ -334,13 +345,17 @@ class _Rejects:
         self.count = 0
         self.sample: list[dict[str, Any]] = []
         self._width = len(header)
-        self._handle = open(temp, "w", encoding=encoding, errors="replace", newline="")
+        temp.unlink(missing_ok=True)  # a dead run's leftover; "x" never follows a planted link
+        self._handle = open(temp, "x", encoding=encoding, errors="replace", newline="")
         self._writer = csv.writer(self._handle, delimiter=delimiter, lineterminator="\r\n")
-        self._writer.writerow([*header, "line", "reason"])
+        self._write([*header, "line", "reason"])
+
+    def _write(self, row: list[Any]) -> None:
+        self._writer.writerow([spreadsheet_cell(cell) for cell in row])
 
     def add(self, line: int, cells: list[str], reason: str) -> None:
         padded = list(cells) + [""] * (self._width - len(cells))
-        self._writer.writerow([*padded, line, reason])
+        self._write([*padded, line, reason])
         self.count += 1
         if len(self.sample) < REJECT_SAMPLE:
             self.sample.append({"line": line, "reason": reason})
@@ -367,7 +382,7 @@ def _import_rows(
     rejects: _Rejects | None = None
     reader = None
     try:
-        with open(path, encoding=scan.encoding, newline="") as stream:
+        with open(path, encoding=scan.encoding, newline="", opener=_no_links) as stream:
             delimiter, header, columns = _header(stream, config)
             rejects = _Rejects(
                 archive / f".{path.name}.rejects.csv.tmp", header, delimiter, scan.write_encoding
@@ -464,9 +479,25 @@ def _apply(
 # --- the folders ---------------------------------------------------------------------------------
 
 
+def _check_subfolders(folder: Path) -> None:
+    """archive/ and failed/ must be plain folders: files moved through a link could leave the root.
+
+    :raises ConfigError: one is a link (the run touches nothing).
+    """
+    for name in (ARCHIVE, FAILED):
+        if (folder / name).is_symlink():
+            raise ConfigError(
+                f"import_dir: {name}/ is a link, and files moved there could end up outside the "
+                f"ERP root; make it a plain folder. Nothing done"
+            )
+
+
 def _fail(erp: ErpExchange, import_id: int, path: Path, reason: str) -> ImportOutcome:
     target = _target(path, path.parent / FAILED)
-    target.with_name(target.name + ".error.txt").write_text(reason + "\n", encoding="utf-8")
+    note = target.with_name(target.name + ".error.txt")
+    note.unlink(missing_ok=True)  # then "x": a link planted under that name is never followed
+    with open(note, "x", encoding="utf-8") as handle:
+        handle.write(reason + "\n")
     outcome = ImportOutcome(path.name, "failed", error=reason)
     erp.finish_import(import_id, outcome, archived_as=target)
     os.replace(path, target)

@@ -37,7 +37,7 @@ def token(hub) -> str:
 
 def erp_file_with_rejects(hub, folder) -> None:
     """An ERP channel that imported a stock file with a rejected row, and a delivery attempt on record."""
-    folder.mkdir()
+    folder.mkdir(parents=True)
     with hub.db.transaction() as session:
         channel = create_channel(
             hub,
@@ -100,7 +100,7 @@ def api_schema(hub, token, tmp_path):
         headers=auth,
         json={"name": "Shop", "connector": "webhook_test", "config": {"webhook_secret": "s"}},
     )
-    erp_file_with_rejects(hub, tmp_path / "erp-in")
+    erp_file_with_rejects(hub, hub.settings.erp_folder / "erp-in")  # under the ERP root
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, headers=auth)
 
 

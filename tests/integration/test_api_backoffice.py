@@ -54,9 +54,10 @@ class Receiver:
 
 
 def erp_channel(hub, tmp_path, slug="erp") -> tuple[int, object]:
-    import_dir, export_dir = tmp_path / f"{slug}-in", tmp_path / f"{slug}-out"
-    import_dir.mkdir()
-    export_dir.mkdir()
+    root = hub.settings.erp_folder  # ERP folders lie under the ERP root
+    import_dir, export_dir = root / f"{slug}-in", root / f"{slug}-out"
+    import_dir.mkdir(parents=True)
+    export_dir.mkdir(parents=True)
     with hub.db.transaction() as session:
         upsert_location(session, "WH1")
         channel = create_channel(

@@ -87,16 +87,15 @@ def erp_file(file_id: int):
 
 @bp.get("/erp/<int:file_id>/rejects.csv")
 def erp_file_rejects(file_id: int):
-    with get_hub().db.read() as db:
-        row = db.get(ErpImport, file_id)
-        if row is None:
-            abort(404)
+    hub = get_hub()
+    with hub.db.read() as db:
         try:
-            path = erp.rejects_path(db, file_id)
+            found = erp.rejects_download(db, file_id, root=hub.settings.erp_folder)
         except NotFound:
             abort(404)
-        name = f"{row.file_name}.rejects.csv"
-    return send_file(path, mimetype="text/csv", as_attachment=True, download_name=name, max_age=0)
+    return send_file(
+        found.path, mimetype="text/csv", as_attachment=True, download_name=found.name, max_age=0
+    )
 
 
 @bp.get("/deliveries")

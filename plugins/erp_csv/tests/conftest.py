@@ -37,9 +37,11 @@ class Erp:
 
 
 def make_erp(hub: Hub, tmp_path: Path, **config) -> Erp:
-    export_dir, import_dir = tmp_path / "erp-out", tmp_path / "erp-in"
-    export_dir.mkdir(exist_ok=True)
-    import_dir.mkdir(exist_ok=True)
+    # ERP folders must lie under the hub's ERP root (HUB_ERP_ROOT, default <data dir>/erp).
+    root = hub.settings.erp_folder
+    export_dir, import_dir = root / "erp-out", root / "erp-in"
+    export_dir.mkdir(parents=True, exist_ok=True)
+    import_dir.mkdir(parents=True, exist_ok=True)
     settings = {"export_dir": str(export_dir), "import_dir": str(import_dir), "settle_seconds": 0}
     settings.update(config)
     with hub.db.transaction() as session:

@@ -14,8 +14,8 @@ BAD_FILE = "sku,location,on_hand\nMUG,WH1,5\nCUP,MARS,1\nPLATE,WH1,-2\n"
 
 
 def import_file(hub, tmp_path, name="stock-0301.csv", content=BAD_FILE) -> int:
-    folder = tmp_path / "erp-in"
-    folder.mkdir(exist_ok=True)
+    folder = hub.settings.erp_folder / "erp-in"  # ERP folders lie under the ERP root
+    folder.mkdir(parents=True, exist_ok=True)
     with hub.db.transaction() as db:
         upsert_location(db, "WH1")
         channel = (

@@ -137,7 +137,8 @@ def receive(
 
     :raises NotFound: unknown or disabled channel (404).
     :raises SignatureError: missing or bad signature (401); nothing is stored.
-    :raises MalformedPayload: verified but unreadable (400).
+    :raises MalformedPayload: verified but unreadable, or an event id or topic longer than
+        the inbox keeps (400).
     """
     channel_id, connector = hub.webhook_connector(slug)
     try:
@@ -149,6 +150,7 @@ def receive(
             if fresh is connector:
                 raise
             channel_id, receipt = fresh_id, fresh.verify_webhook(headers, body, query)
+        _fits_the_inbox(receipt.event_id, receipt.topic)
     except SignatureError:
         hub.metrics.webhook(slug, "rejected")
         log.warning("webhook for %s refused: bad or missing signature", slug)
@@ -174,6 +176,24 @@ def receive(
         return Receipt("duplicate", None)
     hub.metrics.webhook(slug, "accepted")
     return Receipt("accepted", event_id)
+
+
+#: The longest event id and topic the inbox keeps (its columns'): a longer one is refused.
+EVENT_ID_MAX: int | None = getattr(WebhookEvent.__table__.c.event_id.type, "length", None)
+TOPIC_MAX: int | None = getattr(WebhookEvent.__table__.c.topic.type, "length", None)
+
+
+def _fits_the_inbox(event_id: str, topic: str) -> None:
+    """Refuse (400) an event id or topic longer than its column, before anything is stored.
+
+    PostgreSQL would refuse the insert (a 500), SQLite would keep it whole.
+    """
+    for what, value, most in (("event id", event_id, EVENT_ID_MAX), ("topic", topic, TOPIC_MAX)):
+        if most is not None and len(value) > most:
+            raise MalformedPayload(
+                f"the webhook's {what} is {len(value)} characters long; the inbox keeps at most {most}",
+                details={what.replace(" ", "_"): f"at most {most} characters"},
+            )
 
 
 def _store(conn: Connection, rows: list[dict[str, Any]]) -> list[int | None]:

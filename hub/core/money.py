@@ -29,6 +29,7 @@ from hub.core.exceptions import ValidationError
 
 __all__ = [
     "CURRENCY_EXPONENTS",
+    "MAX_AMOUNT",
     "Money",
     "MoneyError",
     "currency_code",
@@ -225,6 +226,10 @@ CURRENCY_EXPONENTS: dict[str, int] = {
     "SLL": 2,  # Leone, pre-redenomination -> SLE
     "ZWL": 2,  # Zimbabwe dollar -> ZWG
 }
+
+#: Largest amount (minor units) an order or any of its parts may have: far above any real
+#: order, far below what a 64-bit database integer holds once lines are summed.
+MAX_AMOUNT = 10**15
 
 # A parsed amount may have at most this many digits before the decimal point.
 # Far beyond any real amount, but it stops a hostile payload such as

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.core.exceptions import ValidationError
-from hub.core.money import Money, exponent
+from hub.core.money import MAX_AMOUNT, Money, MoneyError, currency_code, exponent
 from hub.core.status import PaymentStatus
 
 
@@ -141,7 +141,8 @@ class OrderData:
         """Raise :class:`ValidationError` when the order cannot be stored at all.
 
         This is the floor below which nothing is kept (no id, no lines, a
-        currency the hub does not know). Business checks that put an order on
+        currency the hub does not know, money that cannot be right: see
+        :func:`amount_errors`). Business checks that put an order on
         hold instead of refusing it (address, stock, totals) live elsewhere.
         """
         errors: dict[str, str] = {}
@@ -158,11 +159,80 @@ class OrderData:
                 value = getattr(line, name)
                 if not isinstance(value, int) or isinstance(value, bool):
                     errors[f"lines.{i}.{name}"] = "must be a whole number"
+                elif value < 0:
+                    errors[f"lines.{i}.{name}"] = "must not be negative"
+        if not errors:
+            errors.update(amount_errors(self))
         if errors:
             raise ValidationError(
                 "order cannot be stored: " + "; ".join(f"{k} {v}" for k, v in errors.items()),
                 details=errors,
             )
+
+
+def amount_errors(data: OrderData) -> dict[str, str]:
+    """What is wrong with an order's money, by field (``lines.0.discount``); empty when nothing.
+
+    The one rule every way in holds an order to (the API, the CLI, a
+    connector through the port): every amount (unit price, tax, discount,
+    shipping, total, payments, refunds) is a whole number of minor units, at
+    least 0 and at most :data:`~hub.core.money.MAX_AMOUNT`; a line's discount
+    is at most what its units were sold for, the order's at most its lines
+    and shipping. So no order's total is below 0; one discounted to nothing
+    (total 0) is an order. A line's discount is held to the units ordered
+    (``quantity + removed_quantity``): a channel keeps the discount a line was
+    sold with after refunding its units.
+    """
+    errors: dict[str, str] = {}
+    try:
+        currency = currency_code(data.currency)
+    except MoneyError:
+        currency = ""
+
+    def shown(minor: int) -> str:
+        return f"{Money(minor, currency)} {currency}" if currency else f"{minor} minor units"
+
+    def amount(key: str, value: object) -> bool:
+        if not isinstance(value, int) or isinstance(value, bool):
+            errors[key] = (
+                f"must be a whole number of minor units, not {type(value).__name__} {value!r}"
+                " (parse the channel's decimal string with Money.parse)"
+            )
+        elif value < 0:
+            errors[key] = f"must not be negative (got {shown(value)})"
+        elif value > MAX_AMOUNT:
+            errors[key] = f"must be at most {shown(MAX_AMOUNT)}"
+        else:
+            return True
+        return False
+
+    lines_ok = True
+    for i, line in enumerate(data.lines):
+        price_ok = amount(f"lines.{i}.unit_price", line.unit_price)
+        amount(f"lines.{i}.tax", line.tax)
+        if amount(f"lines.{i}.discount", line.discount) and price_ok:
+            sold = line.unit_price * (line.quantity + line.removed_quantity)
+            if line.discount > sold:
+                errors[f"lines.{i}.discount"] = (
+                    f"{shown(line.discount)} is more than the line was sold for ({shown(sold)})"
+                )
+        lines_ok = lines_ok and price_ok
+    parts_ok = all([amount(name, getattr(data, name)) for name in ("shipping", "tax", "discount")])
+    if data.total is not None:
+        amount("total", data.total)
+    if lines_ok and data.subtotal > MAX_AMOUNT:
+        errors["lines"] = f"the lines add up to more than {shown(MAX_AMOUNT)}"
+    elif lines_ok and parts_ok and data.discount > data.subtotal + data.shipping:
+        errors["discount"] = (
+            f"{shown(data.discount)} is more than the lines and shipping it discounts"
+            f" ({shown(data.subtotal + data.shipping)}): the order would be worth less than nothing"
+        )
+    for i, payment in enumerate(data.payments):
+        for name in ("amount", "captured_amount", "refunded_amount"):
+            amount(f"payments.{i}.{name}", getattr(payment, name))
+    for i, refund in enumerate(data.channel_refunds):
+        amount(f"channel_refunds.{i}.amount", refund.amount)
+    return errors
 
 
 def expected_total(

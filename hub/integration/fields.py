@@ -58,6 +58,31 @@ def validate_encoding(name: str) -> None:
         raise ValidationError(f"unknown text encoding {name!r}") from None
 
 
+class StrictBoolean(fields.Boolean):
+    """A JSON boolean, ``true`` or ``false``, and nothing else.
+
+    marshmallow's ``Boolean`` also reads 1, 0, "yes", "off", "t" … as booleans:
+    a client that sends the wrong type would be taken to mean something. The
+    field says so in its (OpenAPI) description.
+    """
+
+    #: Appended to the field's description: the spellings it accepts.
+    SPELLINGS = "JSON `true` or `false` only (not 1, 0 or a string)."
+    default_error_messages = {"invalid": "must be true or false (a JSON boolean)"}
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = dict(kwargs.pop("metadata", None) or {})
+        metadata["description"] = f"{metadata.get('description', '')} {self.SPELLINGS}".strip()
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> bool:
+        if value is True or value is False:
+            return value
+        raise self.make_error("invalid", input=value)
+
+
 class DecimalString(fields.String):
     """A money amount as a decimal string ("409.94"); parsed against the currency later."""
 

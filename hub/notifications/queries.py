@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+# The outcomes an attempt is stored with, as the outbox writes them (the API's and the admin's
+# filters and the API's enum read them here): ``sending`` while the connector delivers, and
+# for good when the process died meanwhile (its outcome unknown); then sent, failed or skipped.
+from hub.notifications.outbox import OUTCOMES as OUTCOMES
 from hub.queue.queries import job_states
 from hub.store.models import NotificationAttempt
 from hub.store.queries import Found, channel_id_for_slug, fetch
-
-OUTCOMES = ("sent", "failed", "skipped")
 
 
 @dataclass(frozen=True)

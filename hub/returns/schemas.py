@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, post_load, validate
 
-from hub.integration.fields import DecimalString
+from hub.integration.fields import DecimalString, StrictBoolean
 from hub.returns.actions import ReturnLineRequest, ReturnRequest
 
 
@@ -23,7 +23,7 @@ class ReturnLineInSchema(Schema):
         validate=validate.Length(min=1, max=100),
         metadata={"description": "Location code the units go back to when received."},
     )
-    write_off = fields.Boolean(
+    write_off = StrictBoolean(
         load_default=False, metadata={"description": "Do not restock these units."}
     )
 
@@ -41,7 +41,7 @@ class ReturnCreateSchema(Schema):
     )
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
     note = fields.String(load_default="", validate=validate.Length(max=5000))
-    refund_shipping = fields.Boolean(
+    refund_shipping = StrictBoolean(
         load_default=False, metadata={"description": "Give back the order's shipping too."}
     )
     refund_amount = DecimalString(
@@ -69,7 +69,7 @@ class ReturnReceiveSchema(Schema):
     location = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(min=1, max=100)
     )
-    write_off = fields.Boolean(load_default=False)
+    write_off = StrictBoolean(load_default=False)
     lines = fields.Dict(
         keys=fields.Integer(),
         values=fields.String(validate=validate.Length(min=1, max=100)),

@@ -17,6 +17,7 @@ from marshmallow import INCLUDE, Schema, fields, validate
 from hub.channels.queries import ERP_FILE_STATUSES
 from hub.core.lifecycle import EVENTS, STATUSES
 from hub.core.status import FINANCIAL_STATUSES, FULFILLMENT_STATUSES, PAYMENT_STATUSES
+from hub.integration.fields import StrictBoolean
 from hub.notifications.queries import OUTCOMES as DELIVERY_OUTCOMES
 from hub.queue.jobs import STATUSES as JOB_STATUSES
 from hub.returns.actions import STATUSES as RETURN_STATUSES
@@ -126,7 +127,7 @@ class ChannelCreateSchema(Schema):
         validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,79}$"),
         metadata={"description": "Default: made from the name."},
     )
-    enabled = fields.Boolean(load_default=True)
+    enabled = StrictBoolean(load_default=True)
     schedule_seconds = fields.Integer(
         load_default=None,
         allow_none=True,
@@ -148,7 +149,7 @@ class ChannelPatchSchema(Schema):
             "keeps its stored value."
         },
     )
-    enabled = fields.Boolean()
+    enabled = StrictBoolean()
     schedule_seconds = fields.Integer(
         allow_none=True, validate=validate.Range(min=10, max=7 * 86400)
     )
@@ -534,13 +535,13 @@ class LocationCreateSchema(Schema):
         validate=validate.Range(min=-10_000, max=10_000),
         metadata={"description": "Higher ships first."},
     )
-    active = fields.Boolean(load_default=True)
+    active = StrictBoolean(load_default=True)
 
 
 class LocationPatchSchema(Schema):
     name = fields.String(validate=validate.Length(max=200))
     priority = fields.Integer(strict=True, validate=validate.Range(min=-10_000, max=10_000))
-    active = fields.Boolean()
+    active = StrictBoolean()
 
 
 class LocationSchema(OutSchema):
@@ -779,7 +780,15 @@ class DeliverySchema(OutSchema):
         required=True, metadata={"description": "The address or URL it went to."}
     )
     attempt = fields.Integer(required=True, metadata={"description": "1 for the first try."})
-    outcome = fields.String(required=True, validate=validate.OneOf(DELIVERY_OUTCOMES))
+    outcome = fields.String(
+        required=True,
+        validate=validate.OneOf(DELIVERY_OUTCOMES),
+        metadata={
+            "description": "`sending` while the connector delivers it, and for good when the hub "
+            "stopped meanwhile (the outcome is unknown: the next attempt says it is a resend); "
+            "then `sent`, `failed` or `skipped`."
+        },
+    )
     status_code = fields.Integer(
         required=True,
         allow_none=True,

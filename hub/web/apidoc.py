@@ -10,7 +10,6 @@ the documentation cannot drift from what the code checks.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,10 +21,11 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, request
 from marshmallow import Schema
 from marshmallow import ValidationError as SchemaError
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from werkzeug.routing import IntegerConverter
 
 from hub.core.exceptions import ValidationError
+from hub.web import json_body
 from hub.web.api_schemas import ErrorSchema
 
 #: The attribute a declared view carries its :class:`Operation` in (functions
@@ -36,12 +36,14 @@ _OPERATION_ATTR = "api_operation"
 ID = "int(min=1, max=2147483647)"
 
 _ERROR_TEXT = {
-    400: "The body is not valid JSON.",
+    400: "The body is not valid JSON (`invalid_json`), or nests objects and arrays deeper than "
+    f"{json_body.MAX_JSON_DEPTH} levels; or it is missing.",
     401: "No valid `Authorization: Bearer <token>` header.",
     404: "No such record.",
     405: "Method not allowed.",
     409: "The request clashes with the record's current state.",
     413: "The body is too large.",
+    415: "The body is not sent as `Content-Type: application/json` (`unsupported_media_type`).",
     422: "A field is missing or has a wrong value; `details` names each.",
     502: "The outside service failed or refused.",
 }
@@ -64,16 +66,18 @@ class Operation:
 
 
 def load_json_body(*, required: bool = True) -> Any:
-    """The request body parsed as JSON; 400 when it is missing (and required) or not JSON."""
+    """The request body parsed as JSON; 400 when it is missing (and required), not JSON or
+    nested too deep (:mod:`hub.web.json_body`), 415 when it does not say it is JSON."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         if not required:
             return {}
         raise BadRequest("a JSON body is required")
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    if not json_body.is_json(request.mimetype):
+        raise UnsupportedMediaType(
+            f"send the body as application/json (got {request.mimetype or 'no Content-Type'})"
+        )
+    return json_body.parse(raw)
 
 
 def load(schema: type[Schema], data: Any, *, what: str) -> Any:
@@ -228,7 +232,7 @@ def _operation_dict(rule, op: Operation, method: str) -> dict[str, Any]:
     if rule.arguments:
         errors.add(404)
     if op.body is not None:
-        errors |= {400, 413, 422}
+        errors |= {400, 413, 415, 422}
     if op.query is not None:
         errors.add(422)
     for status in sorted(errors):

@@ -7,7 +7,8 @@ transaction and a job is enqueued to process it. The answer comes at once:
 
 - ``200 {"status": "accepted"}`` — stored, processing is queued;
 - ``200 {"status": "duplicate"}`` — the provider sent this event before; nothing new;
-- ``401`` missing or bad signature (nothing stored), ``400`` malformed,
+- ``401`` missing or bad signature (nothing stored), ``400`` malformed (a
+  body nested deeper than 64 levels is ``invalid_json``, refused unread),
   ``404`` unknown or disabled channel, ``413`` body over ``HUB_WEBHOOK_MAX_BYTES``.
 """
 
@@ -23,7 +24,7 @@ from werkzeug.wrappers import Request
 
 from hub.channels import inbox
 from hub.core.exceptions import HubError
-from hub.web import errors, get_hub
+from hub.web import errors, get_hub, json_body
 
 if TYPE_CHECKING:
     from hub.runtime.hub import Hub
@@ -76,10 +77,14 @@ def answer(hub: Hub, slug: str, request: Request, limit: int) -> bytes:
     """Verify, store and acknowledge one delivery: the answer's body (status 200).
 
     Errors are raised, and answered by :func:`error_answer`: :class:`BodyTooLarge`
-    413; SignatureError 401, MalformedPayload 400, NotFound 404, ConfigError (a
-    connector that takes no webhooks, a secret that cannot be decrypted) 422.
+    413; SignatureError 401, MalformedPayload 400 (``invalid_json`` for a body
+    nested deeper than :data:`~hub.web.json_body.MAX_JSON_DEPTH`), NotFound 404,
+    ConfigError (a connector that takes no webhooks, a secret that cannot be
+    decrypted) 422.
     """
     body = read_body(request, limit)
+    # Before the connector parses it: a body nested thousands deep would exhaust the stack.
+    json_body.check_depth(body)
     # Werkzeug's Headers is no Mapping by type (iterating it yields pairs), but it
     # answers the reads a connector makes (get, items, in; any spelling of a name).
     headers = cast("Mapping[str, str]", request.headers)
@@ -91,6 +96,10 @@ def error_answer(exc: Exception, limit: int):
     if isinstance(exc, BodyTooLarge):
         return errors.error_response(
             413, "too_large", f"the body is larger than {limit} bytes", {"max_bytes": limit}
+        )
+    if isinstance(exc, RecursionError):  # a connector's parser, past the depth check
+        exc = json_body.InvalidJson(
+            f"the body nests JSON deeper than {json_body.MAX_JSON_DEPTH} levels"
         )
     if isinstance(exc, HubError):
         return errors.hub_error_response(exc)
@@ -110,7 +119,7 @@ def receive(slug: str):
     limit = max_bytes()
     try:
         return Response(answer(get_hub(), slug, request, limit), mimetype="application/json")
-    except (BodyTooLarge, HubError) as exc:
+    except (BodyTooLarge, HubError, RecursionError) as exc:
         return error_answer(exc, limit)
 
 

@@ -65,6 +65,7 @@ def hub_env(*, database_url: str | None = None, data_dir: str | None = None, **e
         **os.environ,
         "HUB_DATA_DIR": data_dir or tempfile.mkdtemp(prefix="hub-bench-"),
         "HUB_SECRET_KEY": SECRET_KEY,
+        "HUB_ALLOW_PRIVATE_TARGETS": "1",  # the sandboxes listen on 127.0.0.1
         "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
         **extra,
     }

@@ -87,7 +87,11 @@ def start_sandbox(orders: int, seed: int, bucket: int = 40) -> tuple[subprocess.
 def _fresh_hub(tmp: str, database_url: str | None) -> Hub:
     if database_url:
         reset_postgres(database_url)
-    hub = Hub(Settings.from_env({}, data_dir=Path(tmp), database_url=database_url, secret_key=None))
+    # The sandbox listens on 127.0.0.1: the hub must be allowed to call it.
+    settings = Settings.from_env(
+        {}, data_dir=Path(tmp), database_url=database_url, allow_private_targets=True
+    )
+    hub = Hub(settings)
     migrate.upgrade(hub.db)
     return hub
 
@@ -161,7 +165,14 @@ def run(orders: int, seed: int, *, database_url: str | None = None, bucket: int 
 def _connector(url: str, channel_id: int = 0) -> ShopifyConnector:
     config = ShopifyConnector.validate_config({**CHANNEL_CONFIG, "api_base_url": url})
     return ShopifyConnector(
-        ChannelInfo(id=channel_id, slug="bench", name="bench", connector="shopify", config=config)
+        ChannelInfo(
+            id=channel_id,
+            slug="bench",
+            name="bench",
+            connector="shopify",
+            config=config,
+            allow_private_targets=True,  # the sandbox listens on 127.0.0.1
+        )
     )
 
 

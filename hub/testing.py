@@ -309,6 +309,7 @@ def cli(hub):
         "HUB_DATA_DIR": str(hub.settings.data_dir),
         "HUB_DATABASE_URL": hub.settings.database_url,
         "HUB_SECRET_KEY": TEST_SECRET_KEY,
+        "HUB_ALLOW_PRIVATE_TARGETS": "1",  # as the test hub (make_hub)
     }
 
     def invoke(*args: str, input: str | None = None):
@@ -485,8 +486,11 @@ def wait_for_http(url: str, timeout: float = 30):
 
 
 def hub_process_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    """Environment for a ``hub`` subprocess on ``data_dir`` (SQLite unless extra says)."""
-    env = {**os.environ, "HUB_DATA_DIR": str(data_dir)}
+    """Environment for a ``hub`` subprocess on ``data_dir`` (SQLite unless extra says).
+
+    Like ``make_hub``'s hubs, it may call private targets: the sandboxes listen on 127.0.0.1.
+    """
+    env = {**os.environ, "HUB_DATA_DIR": str(data_dir), "HUB_ALLOW_PRIVATE_TARGETS": "1"}
     env.pop("HUB_DATABASE_URL", None)
     env.update(extra)
     return env

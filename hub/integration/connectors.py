@@ -370,12 +370,14 @@ class Connector:
         """Release what the connector holds (HTTP sessions); called on shutdown."""
 
     def http_client(self, base_url: str, **kwargs: Any) -> HttpClient:
-        """The shared :class:`hub.integration.http.HttpClient`, named after this connector and timed
-        in the hub's metrics (``hub_external_request_seconds{connector=...}``)."""
+        """The shared :class:`hub.integration.http.HttpClient`, named after this connector, timed
+        in the hub's metrics (``hub_external_request_seconds{connector=...}``) and refusing
+        private targets unless the hub allows them (``HUB_ALLOW_PRIVATE_TARGETS``)."""
         from hub.integration.http import HttpClient
 
         kwargs.setdefault("connector", self.name)
         kwargs.setdefault("metrics", self.channel.metrics)
+        kwargs.setdefault("allow_private_targets", self.channel.allow_private_targets)
         return HttpClient(base_url, **kwargs)
 
 

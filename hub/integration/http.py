@@ -15,6 +15,19 @@ A connector makes one :class:`HttpClient` per channel and calls
 - times every request in the ``hub_external_request_seconds`` metric;
 - raises :class:`hub.core.exceptions.ExternalError` with ``retryable`` set, so
   the job layer knows whether to retry the job or send it to ``dead``.
+
+What an outbound call may reach and tell is narrow on purpose (people choose
+the URLs, and a ShipStation webhook names one):
+
+- unless the channel allows private targets, a host that is or resolves to a
+  loopback, private, link-local … address is refused before connecting
+  (:mod:`hub.integration.targets`);
+- redirects are never followed, whatever the caller asks: a 3xx is an error
+  naming where it pointed (no vendor API here needs one, and following would
+  carry headers such as ``X-Shopify-Access-Token`` to another host);
+- an error answer is told by its status and, when the connector can read it
+  (``error_text``), the service's own documented error code and message:
+  never the body as such, which could be any page the URL leads to.
 """
 
 from __future__ import annotations
@@ -26,11 +39,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from hub.core.exceptions import ExternalError
+from hub.integration.targets import refuse_non_public
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +98,8 @@ class HttpStatusError(ExternalError):
 
     A connector reads ``response`` to turn its service's error body (e.g.
     Stripe's ``{"error": {"type", "code", "decline_code", "message"}}``) into
-    the right domain error; everyone else handles it as an ``ExternalError``.
+    the right domain error; everyone else handles it as an ``ExternalError``,
+    whose message names the status and what ``error_text`` read, never the body.
     """
 
     def __init__(self, message: str, *, response: requests.Response, **kwargs: Any):
@@ -172,6 +188,33 @@ def retry_after_seconds(
     return seconds if 0 <= seconds <= 3600 else None
 
 
+class _PublicTargetsAdapter(HTTPAdapter):
+    """Refuses a request whose host is not public, just before a connection is taken.
+
+    Checked per request, where ``requests`` picks the connection pool: every
+    request and every retry of every connector, and only real ones (a test's
+    ``responses`` mock never connects, so it never resolves a made-up host).
+    """
+
+    def __init__(self, connector: str):
+        super().__init__()
+        self.connector = connector
+
+    def get_connection_with_tls_context(
+        self,
+        request: requests.PreparedRequest,
+        verify: bool | str,
+        proxies: dict[str, str] | None = None,
+        cert: Any = None,
+    ) -> Any:
+        host = urlsplit(str(request.url or "")).hostname or ""
+        try:
+            refuse_non_public(host, what=self.connector)
+        except OSError as exc:  # cannot resolve: the connection error it would have been
+            raise requests.ConnectionError(exc, request=request) from exc
+        return super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
+
+
 class HttpClient:
     def __init__(
         self,
@@ -190,7 +233,15 @@ class HttpClient:
         sleep: Callable[[float], None] = time.sleep,
         should_retry: Callable[[requests.Response], bool | None] | None = None,
         reset_header: str | None = None,
+        error_text: Callable[[requests.Response], str] | None = None,
+        allow_private_targets: bool = False,
     ):
+        """
+        :param error_text: reads the service's documented error body (its code and
+            message) for error messages; without it, an error names only the status.
+        :param allow_private_targets: call loopback, private and link-local hosts too
+            (the channel's ``allow_private_targets``); off, they are refused unsent.
+        """
         self.base_url = base_url.rstrip("/")
         self.connector = connector
         self.timeout = timeout or default_timeout()
@@ -204,7 +255,12 @@ class HttpClient:
         self.should_retry = should_retry
         #: Header giving the seconds until a rate-limit window resets, obeyed on 429.
         self.reset_header = reset_header
+        self.error_text = error_text
         self.session = requests.Session()
+        if not allow_private_targets:
+            adapter = _PublicTargetsAdapter(connector)
+            self.session.mount("http://", adapter)
+            self.session.mount("https://", adapter)
         self.session.headers.update({"User-Agent": "hub/0.1 (+https://github.com/hub)"})
         if headers:
             self.session.headers.update(headers)
@@ -237,9 +293,9 @@ class HttpClient:
         """
         url = self.url(path)
         kwargs.setdefault("timeout", self.timeout)
-        # Never follow a redirect: it could take the credentials (or the request
-        # itself) to a host nobody configured; a 3xx is an answer like any other.
-        kwargs.setdefault("allow_redirects", False)
+        # Never follow a redirect, whoever asks: it could take the credentials (or
+        # the request itself) to a host nobody configured, past every check above.
+        kwargs["allow_redirects"] = False
         expected = frozenset(expected)
         attempt = 0
         while True:
@@ -275,6 +331,15 @@ class HttpClient:
             log.debug("%s %s %s -> %s", self.connector, method, _path(url), response.status_code)
             if response.status_code in expected:
                 return response
+            if response.is_redirect:
+                target = shown_url(urljoin(url, response.headers.get("Location") or ""))
+                raise HttpStatusError(
+                    f"{self.connector}: {method} {_path(url)} answered "
+                    f"{response.status_code}, a redirect to {target}: not followed",
+                    response=response,
+                    retryable=False,
+                    status=response.status_code,
+                )
             retryable = self._retryable(response)
             if retryable and attempt <= self.max_retries:
                 delay = self.backoff(attempt, retry_after_seconds(response, self.reset_header))
@@ -289,14 +354,14 @@ class HttpClient:
                 )
                 self.sleep(delay)
                 continue
+            said = self._error_text(response)
             raise HttpStatusError(
-                f"{self.connector}: {method} {_path(url)} answered {response.status_code}: "
-                f"{_excerpt(response)}",
+                f"{self.connector}: {method} {_path(url)} answered {response.status_code}"
+                + (f": {said}" if said else ""),
                 response=response,
                 retryable=retryable,
                 retry_after=retry_after_seconds(response, self.reset_header),
                 status=response.status_code,
-                details={"body": _excerpt(response)},
             )
 
     def _retryable(self, response: requests.Response) -> bool:
@@ -305,6 +370,16 @@ class HttpClient:
             if verdict is not None:
                 return verdict
         return response.status_code in self.retry_statuses
+
+    def _error_text(self, response: requests.Response) -> str:
+        """The service's own error code and message, read by ``error_text``; "" when none."""
+        if self.error_text is None:
+            return ""
+        try:
+            text = " ".join(str(self.error_text(response) or "").split())
+        except (ValueError, TypeError, AttributeError, KeyError):
+            return ""
+        return text[:300] + ("…" if len(text) > 300 else "")
 
     def _observe(self, status: str, started: float) -> None:
         if self.metrics is not None:
@@ -327,9 +402,27 @@ def _path(url: str) -> str:
     return urlsplit(url).path
 
 
-def _excerpt(response: requests.Response, limit: int = 300) -> str:
-    text = response.text or ""
-    return text[:limit] + ("…" if len(text) > limit else "")
+def shown_url(url: str) -> str:
+    """A URL as messages and logs show it: no credentials, no query string (tokens hide there)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port:
+        host = f"{host}:{port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def error_json(response: requests.Response) -> Any:
+    """The answer's JSON for reading a service's error body; None when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def same_origin(url: str, base_url: str) -> bool:

@@ -17,6 +17,10 @@ connecting, greeting, starting TLS and logging in again. A connection is
 kept for at most :data:`IDLE_SECONDS` idle and :data:`MESSAGES_PER_CONNECTION`
 messages, and never after an error.
 
+Unless the hub allows private targets (``HUB_ALLOW_PRIVATE_TARGETS``), an SMTP
+host on a loopback, private or link-local address is refused before connecting,
+with the same answer whatever the port (see :mod:`hub.integration.targets`).
+
 Transient SMTP trouble (connection refused, timeouts, a dropped connection, 4xx
 replies) raises a retryable :class:`ExternalError`: the job retries with
 backoff. A permanent refusal (5xx: unknown mailbox, rejected sender, bad
@@ -40,6 +44,7 @@ from hub.core.events import OrderEvent
 from hub.core.exceptions import ConfigError, ExternalError
 from hub.integration.connectors import Delivery, NotificationConnector
 from hub.integration.fields import StringList
+from hub.integration.targets import TargetRefused, refuse_non_public
 from plugins.email.render import EVENT_TEMPLATES, Renderer, build_message, message_id
 
 SECURITY = ("none", "starttls", "ssl")
@@ -198,6 +203,9 @@ class EmailConnector(NotificationConnector):
 
     def _connect(self) -> smtplib.SMTP:
         host, port = self.config["smtp_host"], int(self.config["smtp_port"])
+        if not self.channel.allow_private_targets:
+            # Before any connection: a refused host says the same whatever its port.
+            refuse_non_public(host, what="SMTP")
         timeout = float(self.config.get("timeout_seconds") or 20)
         security = self.config.get("security") or "starttls"
         if security == "ssl":
@@ -305,6 +313,8 @@ def _text(value) -> str:
 
 def smtp_error(exc: Exception, server: str) -> ExternalError | ConfigError:
     """Map an SMTP failure to an error the job layer acts on: 4xx and network trouble retry."""
+    if isinstance(exc, TargetRefused):
+        return exc
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, answer = next(iter(exc.recipients.values()), (None, b""))
         return _reply_error(f"SMTP {server} refused the recipient", code, _text(answer))

@@ -58,7 +58,7 @@ from hub.integration.connectors import (
     WebhookOutcome,
     WebhookReceipt,
 )
-from hub.integration.http import HttpClient, HttpStatusError, RateLimiter, json_body, same_origin
+from hub.integration.http import RateLimiter, error_json, json_body, same_origin
 from hub.integration.signing import matches
 from plugins.shipstation.mapping import (
     BULK_MAX,
@@ -169,9 +169,9 @@ class ShipStationConnector(ShippingConnector):
         self.base_url = str(self.config.get("api_base_url") or DEFAULT_BASE_URL).rstrip("/")
         self.store_id = self.config.get("store_id")
         self.limiter = ShipStationLimiter()
-        self.http = HttpClient(
+        self.http = self.http_client(
             self.base_url,
-            connector=self.name,
+            error_text=lambda response: _error_text(error_json(response)),
             auth=(str(self.config.get("api_key", "")), str(self.config.get("api_secret", ""))),
             headers={"Accept": "application/json"},
             limiter=self.limiter,
@@ -185,7 +185,7 @@ class ShipStationConnector(ShippingConnector):
 
     def check_connection(self) -> str:
         try:
-            stores = self.http.get("/stores").json()
+            response = self.http.get("/stores")
         except ExternalError as exc:
             if exc.status in (401, 403):
                 raise ConfigError(
@@ -193,8 +193,10 @@ class ShipStationConnector(ShippingConnector):
                     f"({exc.status}): check them under Settings → API Settings"
                 ) from exc
             raise
-        names = [str(s.get("storeName") or s.get("storeId")) for s in stores or []]
-        if self.store_id and all(s.get("storeId") != self.store_id for s in stores or []):
+        # ShipStation lists the stores as a JSON array; anything else is an ExternalError (502).
+        stores = [s for s in json_body(response, self.name, want=list) if isinstance(s, dict)]
+        names = [str(s.get("storeName") or s.get("storeId")) for s in stores]
+        if self.store_id and all(s.get("storeId") != self.store_id for s in stores):
             raise ConfigError(
                 f"ShipStation has no store {self.store_id} (stores: {', '.join(names) or 'none'})"
             )
@@ -324,8 +326,9 @@ class ShipStationConnector(ShippingConnector):
         """Every shipment of a ``resource_url``, all pages, with their items.
 
         The URL is rebuilt from its checked parts (host in lower case, the port
-        only when not the scheme's own), and a redirect is an error: the credentials never
-        leave the hosts :meth:`allowed_resource` accepts.
+        only when not the scheme's own), and a redirect is an error (the shared
+        client follows none): the credentials never leave the hosts
+        :meth:`allowed_resource` accepts.
         """
         parts = urlsplit(url)
         assert parts.hostname is not None, "allowed_resource() refuses a URL without a host"
@@ -345,18 +348,7 @@ class ShipStationConnector(ShippingConnector):
             page_url = urlunsplit(
                 (parts.scheme, netloc, parts.path, urlencode([*query, ("page", str(page))]), "")
             )
-            try:
-                return self.http.get(page_url)
-            except HttpStatusError as exc:
-                if exc.status and 300 <= exc.status < 400:
-                    target = _origin(exc.response.headers.get("Location") or "")
-                    raise ExternalError(
-                        f"shipstation: resource_url on {_origin(url)} answered a redirect "
-                        f"({exc.status}, to {target}): not followed",
-                        retryable=False,
-                        status=exc.status,
-                    ) from None
-                raise
+            return self.http.get(page_url)
 
         yield from self._pages(fetch)
 

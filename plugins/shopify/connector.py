@@ -51,12 +51,7 @@ from hub.integration.connectors import (
     WebhookOutcome,
     WebhookReceipt,
 )
-from hub.integration.http import (
-    HttpClient,
-    LeakyBucketLimiter,
-    json_body,
-    same_origin,
-)
+from hub.integration.http import LeakyBucketLimiter, error_json, json_body, same_origin
 from hub.integration.signing import header, matches, sign_base64
 from plugins.shopify.mapping import ORDER_FIELDS, format_time, order_from_shopify, parse_time
 
@@ -330,9 +325,9 @@ class ShopifyConnector(SalesConnector):
         self.api_version = str(config.get("api_version") or DEFAULT_API_VERSION)
         self.base_url = str(config.get("api_base_url") or f"https://{self.shop_domain}").rstrip("/")
         self.location_map = parse_location_map(config.get("locations"))
-        self.http = HttpClient(
+        self.http = self.http_client(
             f"{self.base_url}/admin/api/{self.api_version}",
-            connector=self.name,
+            error_text=shopify_error_text,
             headers={
                 "X-Shopify-Access-Token": str(config.get("access_token") or ""),
                 "Accept": "application/json",
@@ -825,3 +820,22 @@ class ShopifyConnector(SalesConnector):
     @staticmethod
     def _json(response: requests.Response) -> dict[str, Any]:
         return json_body(response, "shopify")
+
+
+def shopify_error_text(response: requests.Response) -> str:
+    """Shopify's documented error body as one line: ``{"errors": "…"}``, a list, or per field.
+
+    Anything else in the body is not named: it may not be Shopify's.
+    """
+    body = error_json(response)
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, str):
+        return errors
+    if isinstance(errors, list):
+        return "; ".join(str(e) for e in errors if isinstance(e, str))
+    if isinstance(errors, dict):
+        return "; ".join(
+            f"{field}: {' '.join(str(m) for m in (said if isinstance(said, list) else [said]))}"
+            for field, said in errors.items()
+        )
+    return ""

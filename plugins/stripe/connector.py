@@ -47,7 +47,7 @@ from hub.integration.connectors import (
     WebhookOutcome,
     WebhookReceipt,
 )
-from hub.integration.http import HttpClient, HttpStatusError, json_body
+from hub.integration.http import HttpStatusError, json_body
 from plugins.stripe import signature
 from plugins.stripe.amounts import (
     from_stripe_amount,
@@ -306,6 +306,8 @@ def error_from_response(exc: HttpStatusError, method: str, path: str) -> Externa
     """Turn a Stripe error answer into the hub's error: declined, retry later, or final."""
     response = exc.response
     status = response.status_code
+    if response.is_redirect:
+        return exc  # a redirect, not followed: the client's error says where it pointed
     try:
         error = response.json().get("error")
     except (ValueError, AttributeError):
@@ -433,9 +435,8 @@ class StripeConnector(PaymentConnector):
 
     def __init__(self, channel):
         super().__init__(channel)
-        self.http = HttpClient(
+        self.http = self.http_client(
             self.config.get("api_base_url") or API_BASE_URL,
-            connector="stripe",
             headers={
                 "Authorization": f"Bearer {self.config.get('secret_key', '')}",
                 "Stripe-Version": self.config.get("api_version") or DEFAULT_API_VERSION,

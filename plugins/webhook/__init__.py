@@ -16,7 +16,8 @@ row in ``notification_attempts``, and a failure sends the ``notify`` job back
 to the queue with exponential backoff and jitter (``Retry-After`` honoured).
 Retried: connection errors, timeouts, 408, 429 and 5xx. Any other 4xx (and a
 3xx: redirects are not followed) sends the job to ``dead`` at once, with the
-receiver's answer shown. See ``docs/connectors/webhook.md``.
+receiver's status shown (and where a redirect pointed), never its body. See
+``docs/connectors/webhook.md``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from marshmallow import Schema, ValidationError, fields, validate
@@ -36,7 +36,7 @@ from hub.core.events import OrderEvent
 from hub.core.exceptions import ExternalError
 from hub.integration.connectors import Delivery, NotificationConnector
 from hub.integration.fields import StringList
-from hub.integration.http import HttpClient
+from hub.integration.http import shown_url
 from hub.integration.signing import sign_hex
 
 TIMESTAMP_HEADER = "X-Hub-Timestamp"
@@ -94,15 +94,6 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + sign_hex(secret, timestamp.encode() + b"." + body)
 
 
-def shown_url(url: str) -> str:
-    """The URL as the delivery log shows it: no credentials, no query string (tokens hide there)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
 def should_retry(response: requests.Response) -> bool:
     """Retry 408, 429 and 5xx; every other answer outside 2xx is final."""
     return response.status_code >= 500 or response.status_code in (408, 429)
@@ -118,9 +109,8 @@ class WebhookConnector(NotificationConnector):
         super().__init__(channel)
         timeout = float(self.config.get("timeout_seconds") or 10)
         # Retries belong to the job layer (one request = one recorded attempt).
-        self.http = HttpClient(
+        self.http = self.http_client(
             self.config["url"],
-            connector=self.name,
             max_retries=0,
             timeout=(min(5.0, timeout), timeout),
             should_retry=should_retry,
@@ -146,7 +136,6 @@ class WebhookConnector(NotificationConnector):
             self.config["url"],
             data=body,
             headers=headers,
-            allow_redirects=False,
             expected=range(200, 300),
         )
 

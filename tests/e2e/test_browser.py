@@ -26,7 +26,6 @@ from hub import hookimpl
 from hub.accounts.users import set_admin
 from hub.core.exceptions import ExternalError
 from hub.integration.connectors import SalesConnector
-from hub.integration.http import HttpClient
 from hub.integration.manager import collect_connectors, get_plugin_manager
 from hub.web import create_app
 
@@ -83,9 +82,8 @@ class FakeShopifyConnector(SalesConnector):
 
     def check_connection(self) -> str:
         base = self.config.get("api_base_url") or f"https://{self.config['shop_domain']}"
-        client = HttpClient(
+        client = self.http_client(
             base,
-            connector=self.name,
             max_retries=0,
             headers={"X-Shopify-Access-Token": self.config["access_token"]},
         )

@@ -249,7 +249,12 @@ def test_kill_9_and_restart_five_times_loses_and_doubles_nothing(tmp_path, reque
     )
     hub = Hub(
         Settings.from_env(
-            {}, data_dir=data, database_url=url, job_lease_seconds=3, secret_key=TEST_SECRET_KEY
+            {},
+            data_dir=data,
+            database_url=url,
+            job_lease_seconds=3,
+            secret_key=TEST_SECRET_KEY,
+            allow_private_targets=True,  # the sandboxes listen on 127.0.0.1
         )
     )
     migrate.upgrade(hub.db)

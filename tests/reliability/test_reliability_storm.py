@@ -93,7 +93,8 @@ def test_webhook_storm_with_duplicates_and_reordering_ends_equal_to_the_shop(
     rng = random.Random(SEED)
     data = tmp_path / "data"
     url = request.getfixturevalue("pg_url") if database == "postgresql" else None
-    hub = Hub(Settings.from_env({}, data_dir=data, database_url=url))
+    # The sandboxes listen on 127.0.0.1: the hub must be allowed to call them.
+    hub = Hub(Settings.from_env({}, data_dir=data, database_url=url, allow_private_targets=True))
     migrate.upgrade(hub.db)
     if url:
         reset_database(hub)  # the shared test database: start empty

@@ -9,14 +9,14 @@ import pytest
 from sqlalchemy import select, update
 
 from hub.channels.manage import create_channel
-from hub.core.exceptions import ValidationError
+from hub.core.exceptions import ExternalError, ValidationError
 from hub.core.order import PaymentUpdate, RefundData, ShipmentData
 from hub.notifications import outbox as notifications
 from hub.notifications.queries import search_attempts
 from hub.orders import payments, records, shipments, transitions
 from hub.queue.jobs import retry
 from hub.store.models import Job, Order, utcnow
-from plugins.email.tests.conftest import SmtpServer
+from plugins.email.tests.conftest import SmtpServer, free_port
 
 
 def add_channel(hub, port, **config) -> int:
@@ -375,6 +375,35 @@ def test_check_connection_reaches_the_server(hub, smtp_server):
         .check_connection()
         .startswith(f"connected to 127.0.0.1:{smtp_server.port}")
     )
+
+
+def test_a_private_smtp_host_is_refused_alike_whether_its_port_is_open_or_closed(
+    make_hub, smtp_server
+):
+    smtp_server.start()
+    hub = make_hub(allow_private_targets=False)
+    said = []
+    for name, port in (("Open", smtp_server.port), ("Closed", free_port())):
+        with hub.db.transaction() as session:
+            channel = create_channel(
+                hub,
+                session,
+                name=name,
+                connector="email",
+                config={
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": port,
+                    "security": "none",
+                    "from_address": "orders@shop.example",
+                },
+            )
+        with pytest.raises(ExternalError) as caught:
+            hub.connector_for_id(channel.id).check_connection()
+        said.append((caught.value.message, caught.value.retryable))
+
+    assert said == 2 * [
+        ("SMTP: 127.0.0.1 is a loopback address; set HUB_ALLOW_PRIVATE_TARGETS=1 to allow", False)
+    ]
 
 
 def test_the_config_is_validated_for_people():

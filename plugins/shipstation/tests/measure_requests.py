@@ -53,7 +53,13 @@ def main() -> None:
         migrate.upgrade(db)
         db.dispose()
         hub = Hub(
-            Settings.from_env({}, data_dir=Path(tmp), database_url=url, secret_key=TEST_SECRET_KEY)
+            Settings.from_env(
+                {},
+                data_dir=Path(tmp),
+                database_url=url,
+                secret_key=TEST_SECRET_KEY,
+                allow_private_targets=True,  # the sandbox listens on 127.0.0.1
+            )
         )
         box = ShipStationSandbox(API_KEY, API_SECRET, rate_limit=10**9)
         with serve(box) as api, serve(webhook_app(hub)) as hub_url:

@@ -253,6 +253,47 @@ def test_a_configured_store_must_exist():
         make_connector(store_id=5).check_connection()
 
 
+@pytest.mark.parametrize(
+    "answer, said",
+    [
+        ({"json": {"stores": [{"storeId": 1}]}}, "answered JSON that is not a list"),
+        ({"body": "<html>maintenance</html>"}, "answered 200 without JSON"),
+    ],
+)
+@responses.activate
+def test_a_stores_answer_that_is_not_a_list_is_a_502_naming_what_was_expected(
+    hub, api, answer, said
+):
+    responses.get(f"{BASE}/stores", **answer)
+    created = api.post(
+        "/api/v1/channels",
+        json={
+            "name": "Warehouse",
+            "connector": "shipstation",
+            "config": {"api_key": "k", "api_secret": "s", "webhook_token": TOKEN},
+        },
+    )
+
+    tested = api.post(f"/api/v1/channels/{created.get_json()['id']}/test")
+
+    assert tested.status_code == 502
+    assert tested.get_json()["error"]["message"] == f"shipstation: GET /stores {said}"
+
+
+@responses.activate
+def test_shipstations_own_error_message_is_named_and_nothing_else_of_the_body():
+    responses.get(
+        f"{BASE}/stores",
+        status=400,
+        json={"Message": "The request is invalid.", "Internal": "not for people"},
+    )
+    with pytest.raises(ExternalError) as caught:
+        make_connector().check_connection()
+    assert caught.value.message == (
+        "shipstation: GET /stores answered 400: The request is invalid."
+    )
+
+
 # --- webhooks ----------------------------------------------------------------------------------------------
 
 

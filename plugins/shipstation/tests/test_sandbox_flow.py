@@ -454,6 +454,7 @@ def test_a_429_is_obeyed_before_the_request_is_sent_again(sandbox):
                 "webhook_token": WEBHOOK_TOKEN,
                 "api_base_url": sandbox.base_url,
             },
+            allow_private_targets=True,  # the sandbox listens on 127.0.0.1
         )
     )
     try:

@@ -241,6 +241,7 @@ def played(sandbox):
                 "api_base_url": sandbox.base_url,
                 "store_id": sandbox.store_id,
             },
+            allow_private_targets=True,  # the sandbox listens on 127.0.0.1
         )
     )
     connector.http.session.hooks["response"].append(recorder)

@@ -108,6 +108,24 @@ def test_check_connection_explains_what_to_fix(status, message):
         connector().check_connection()
 
 
+@responses.activate
+@pytest.mark.parametrize(
+    "status, body, said",
+    [
+        (402, {"errors": "Unavailable Shop"}, "answered 402: Unavailable Shop"),
+        (422, {"errors": {"base": ["Shop is frozen"]}}, "answered 422: base: Shop is frozen"),
+        (423, {"errors": ["Shop locked", "Try later"]}, "answered 423: Shop locked; Try later"),
+        (418, {"message": "not Shopify's shape"}, "answered 418"),
+    ],
+)
+def test_an_error_answer_names_shopifys_own_errors_and_nothing_else(status, body, said):
+    responses.get(f"{API}/shop.json", status=status, json=body)
+    with pytest.raises(ExternalError) as caught:
+        connector().check_connection()
+    assert caught.value.message == f"shopify: GET /admin/api/2025-07/shop.json {said}"
+    assert caught.value.details == {}
+
+
 # --- pull -------------------------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 import responses
 
-from hub.core.exceptions import PaymentDeclined, RetryLater, ValidationError
+from hub.core.exceptions import ExternalError, PaymentDeclined, RetryLater, ValidationError
 from hub.integration.connectors import ChannelInfo, PaymentRef
 from plugins.stripe.connector import StripeConnector, StripeError, encode_form, idempotency_header
 
@@ -339,6 +339,21 @@ def test_5xx_that_never_ends_leaves_a_retryable_error_for_the_job():
 
 
 # --- errors and states ------------------------------------------------------------------------------
+
+
+@responses.activate
+def test_a_redirect_is_an_error_naming_where_it_pointed_and_is_not_followed():
+    responses.get(
+        f"{BASE}/v1/account", status=301, headers={"Location": "https://elsewhere.example/v1?k=1"}
+    )
+    with pytest.raises(ExternalError) as caught:
+        make_connector().check_connection()
+    assert caught.value.message == (
+        "stripe: GET /v1/account answered 301, a redirect to https://elsewhere.example/v1: "
+        "not followed"
+    )
+    assert not caught.value.retryable
+    assert len(responses.calls) == 1
 
 
 @responses.activate

@@ -69,16 +69,19 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "processed webhook events",
         WebhookEvent,
-        lambda before: WebhookEvent.status.in_(["processed", "ignored"])
-        & (WebhookEvent.processed_at < before),
+        lambda before: (
+            WebhookEvent.status.in_(["processed", "ignored"]) & (WebhookEvent.processed_at < before)
+        ),
     ),
     Rule(
         "delivery attempts",
         NotificationAttempt,
-        lambda before: (NotificationAttempt.created_at < before)
-        & or_(
-            NotificationAttempt.outcome == "skipped",
-            NotificationAttempt.idempotency_key.in_(select(NotificationSent.idempotency_key)),
+        lambda before: (
+            (NotificationAttempt.created_at < before)
+            & or_(
+                NotificationAttempt.outcome == "skipped",
+                NotificationAttempt.idempotency_key.in_(select(NotificationSent.idempotency_key)),
+            )
         ),
     ),
 )

@@ -42,3 +42,23 @@ def test_every_hook_has_a_docstring_and_types():
         assert all(p.annotation is not inspect.Parameter.empty for p in sig.parameters.values()), (
             name
         )
+
+
+def test_every_test_the_threat_model_names_exists():
+    """docs/security.md proves each line with a test: each one it names must be there."""
+    root = Path(__file__).parent.parent
+    text = (root / "docs" / "security.md").read_text()
+    named: list[tuple[str, str]] = []
+    path = ""
+    for ref in re.findall(r"`((?:tests|plugins)/[\w/]+\.py)?(?:::(\w+))?`", text):
+        file, test = ref
+        if file:
+            path = file
+        if test:
+            named.append((path, test))
+        elif file:
+            assert (root / file).is_file(), f"docs/security.md names {file}, which is not there"
+    assert len(named) > 40
+    for file, test in named:
+        source = (root / file).read_text()
+        assert re.search(rf"^def {test}\(", source, flags=re.M), f"{file}::{test} is not a test"

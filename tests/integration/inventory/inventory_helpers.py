@@ -19,7 +19,6 @@ from hub.integration.connectors import (
     SalesConnector,
     ShippingConnector,
 )
-from hub.integration.http import HttpClient
 from hub.inventory.levels import LevelChange, set_on_hand, upsert_location
 from hub.store.models import Order, StockLevel, StockReservation
 
@@ -52,8 +51,11 @@ class FakeGateway(PaymentConnector):
 
     def __init__(self, channel):
         super().__init__(channel)
-        self.http = HttpClient(
-            self.config["api_base_url"], connector="fake-gateway", sleep=lambda s: None
+        # Its documented error body, as Stripe's: {"error": {"message": ...}}.
+        self.http = self.http_client(
+            self.config["api_base_url"],
+            sleep=lambda s: None,
+            error_text=lambda response: response.json()["error"]["message"],
         )
 
     def refund(self, payment, amount, *, idempotency_key, reason=""):

@@ -19,7 +19,7 @@ so an operation may raise :class:`hub.core.exceptions.ExternalError` with
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -55,6 +55,12 @@ class Capability(StrEnum):
     CANCEL_FULFILLMENT = "cancel_fulfillment"
     #: ``push_stock``: the channel's stock is set from the hub's.
     PUSH_STOCK = "push_stock"
+    #: ``stock_locations``: the channel takes stock per hub location, not the sum over them
+    #: (when its configuration maps hub locations to its own; see :meth:`SalesConnector.stock_locations`).
+    STOCK_BY_LOCATION = "stock_by_location"
+    #: ``sync_webhooks`` and ``remove_webhooks``: the connector subscribes the channel's
+    #: webhooks at the provider itself, and removes them when the channel is disabled or deleted.
+    REGISTER_WEBHOOKS = "register_webhooks"
 
 
 @dataclass(frozen=True)
@@ -256,6 +262,13 @@ class SubmissionRejected(ExternalError):
 
 @dataclass(frozen=True)
 class StockLevel:
+    """Units of ``sku`` a sales channel may sell.
+
+    ``location_code`` is the hub location they are at, for a channel that takes
+    stock per location (:attr:`Capability.STOCK_BY_LOCATION`); ``""`` for the
+    sum over the hub's active locations, which every other channel is sent.
+    """
+
     sku: str
     location_code: str
     available: int
@@ -366,6 +379,31 @@ class Connector:
         """
         raise ConfigError(f"the {self.name} connector does not accept webhooks")
 
+    def sync_webhooks(self, callback_url: str) -> list[str]:
+        """Subscribe this channel's webhooks at the provider, to be sent to ``callback_url``.
+
+        Declared with :attr:`Capability.REGISTER_WEBHOOKS`. The hub calls it from
+        a ``channel.webhooks`` job when the channel is created, its config
+        changes or it is enabled again. It must be idempotent: read what is
+        subscribed for ``callback_url`` first, add what is missing, remove
+        topics the connector no longer wants; running it twice changes nothing.
+
+        :return: the topics subscribed now (shown on the channel's admin page).
+        :raises ExternalError: as any operation; the error is shown there too.
+        """
+        raise ConfigError(f"the {self.name} connector does not register webhooks")
+
+    def remove_webhooks(self, callback_url: str) -> list[str]:
+        """Remove this channel's webhook subscriptions for ``callback_url`` at the provider.
+
+        Called when the channel is disabled or deleted (a deleted channel is
+        disabled first and deleted once this ran), and for the old address
+        when the hub's public URL changed. Removing what is gone already must succeed.
+
+        :return: the topics that were removed.
+        """
+        raise ConfigError(f"the {self.name} connector does not register webhooks")
+
     def close(self) -> None:
         """Release what the connector holds (HTTP sessions); called on shutdown."""
 
@@ -425,8 +463,32 @@ class SalesConnector(Connector):
         fulfilment. Cancelling one already cancelled must succeed.
         """
 
-    def push_stock(self, levels: list[StockLevel]) -> None:
-        """Set the channel's available stock for these SKUs (only changed ones are passed)."""
+    def push_stock(
+        self, levels: list[StockLevel], *, state: Mapping[str, Any], idempotency_key: str
+    ) -> None:
+        """Set the channel's available stock for these SKUs (only changed ones are passed).
+
+        Each level is the sum over the hub's active locations (``location_code``
+        ``""``), unless the channel takes stock per location
+        (:meth:`stock_locations`): then every SKU comes once per location it
+        asked for, inactive ones and those without stock of it at 0.
+
+        :param state: the channel's saved state as it is now (pull cursors, what
+            the connector saved through :meth:`hub.integration.port.HubPort.save_state`).
+        :param idempotency_key: the same on every retry of this push (the push
+            job's key and, when the levels go in several calls, the batch's
+            number): send it where the service accepts one.
+        """
+
+    def stock_locations(self) -> Collection[str] | None:
+        """The hub location codes this channel takes stock of one by one; None: the sum.
+
+        Declared with :attr:`Capability.STOCK_BY_LOCATION`. Called before each
+        push, so it may depend on the channel's config (Shopify: the codes its
+        ``locations`` mapping names; without a mapping, None). A code the hub
+        has no location of is left out, with a warning in the log.
+        """
+        return None
 
 
 class PaymentConnector(Connector):
@@ -520,6 +582,8 @@ CAPABILITY_OPERATIONS: dict[Capability, tuple[str, ...]] = {
     Capability.PUSH_FULFILLMENT: ("push_fulfillment",),
     Capability.CANCEL_FULFILLMENT: ("cancel_fulfillment",),
     Capability.PUSH_STOCK: ("push_stock",),
+    Capability.STOCK_BY_LOCATION: ("stock_locations",),
+    Capability.REGISTER_WEBHOOKS: ("sync_webhooks", "remove_webhooks"),
 }
 
 

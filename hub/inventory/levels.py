@@ -470,11 +470,10 @@ def push_stock_to_channel(ctx: JobContext) -> None:
                     gaps[i] = now
             if len(gaps) > PUSH_MAX_GAPS:  # a huge rollback: keep the newest ids
                 gaps = dict(sorted(gaps.items())[-PUSH_MAX_GAPS:])
-        levels = [
-            ChannelStockLevel(sku=sku, location_code="", available=qty)
-            for sku, qty in sorted(available_by_sku(session, skus).items())
-        ]
-    if levels:
+        skus_to_push = sorted(skus)
+        channel = session.get(Channel, ctx.require_channel())
+        state = dict(channel.state or {}) if channel is not None else {}
+    if skus_to_push:
         connector = ctx.connector()
         if not isinstance(connector, SalesConnector):
             # Only sales channels are given this job (pushes_stock); a channel
@@ -482,8 +481,12 @@ def push_stock_to_channel(ctx: JobContext) -> None:
             raise ConfigError(
                 f"channel {ctx.channel_id}: the {connector.name} connector is not a sales connector"
             )
-        for start in range(0, len(levels), PUSH_BATCH_SIZE):
-            connector.push_stock(levels[start : start + PUSH_BATCH_SIZE])
+        with hub.db.read() as session:
+            levels = channel_levels(session, connector, skus_to_push)
+        for number, batch in enumerate(_batches(levels), start=1):
+            connector.push_stock(
+                batch, state=state, idempotency_key=f"{ctx.idempotency_key}-{number}"
+            )
         log.info("pushed %d stock level(s) to channel %s", len(levels), connector.channel.slug)
     with hub.db.transaction() as session:
         mark = session.get(StockPushMark, ctx.channel_id)
@@ -493,6 +496,68 @@ def push_stock_to_channel(ctx: JobContext) -> None:
         mark.movement_id = max(mark.movement_id, top)
         mark.gaps = [[i, t] for i, t in sorted(gaps.items())]
         mark.pushed_at = utcnow()
+
+
+def channel_levels(
+    session: Session, connector: SalesConnector, skus: list[str]
+) -> list[ChannelStockLevel]:
+    """What a sales channel is sent of ``skus``: the sum over active locations per SKU or,
+    for a channel that takes stock per location, each SKU at every location it asked for.
+
+    Per location, an inactive location (or one without a level of the SKU)
+    counts 0: nothing there is for sale. Codes the hub has no location of are
+    left out, with a warning (a typo in the channel's mapping must not zero a
+    location on the channel).
+    """
+    codes = connector.stock_locations() if can(connector, Capability.STOCK_BY_LOCATION) else None
+    if codes is None:
+        return [
+            ChannelStockLevel(sku=sku, location_code="", available=qty)
+            for sku, qty in sorted(available_by_sku(session, skus).items())
+        ]
+    known = {
+        code: active
+        for code, active in session.execute(
+            select(Location.code, Location.active).where(Location.code.in_(sorted(set(codes))))
+        )
+    }
+    unknown = sorted(set(codes) - set(known))
+    if unknown:
+        log.warning(
+            "channel %s asks for stock of locations %s, which the hub does not have: not pushed",
+            connector.channel.slug,
+            ", ".join(unknown),
+        )
+    at: dict[tuple[str, str], int] = {}
+    for start in range(0, len(skus), 500):
+        at.update(available_at(session, skus[start : start + 500]))
+    return [
+        ChannelStockLevel(
+            sku=sku,
+            location_code=code,
+            available=max(0, at.get((sku, code), 0)) if known[code] else 0,
+        )
+        for sku in skus
+        for code in sorted(known)
+    ]
+
+
+def _batches(levels: list[ChannelStockLevel]) -> Iterable[list[ChannelStockLevel]]:
+    """Levels in calls of about :data:`PUSH_BATCH_SIZE`, never splitting one SKU's locations.
+
+    A channel may add up the levels of one SKU that land on one of its own
+    locations (two hub warehouses mapped to one Shopify location): they must
+    come in the same call.
+    """
+    batch: list[ChannelStockLevel] = []
+    for i, level in enumerate(levels):
+        starts_sku = i == 0 or levels[i - 1].sku != level.sku
+        if starts_sku and len(batch) >= PUSH_BATCH_SIZE:
+            yield batch
+            batch = []
+        batch.append(level)
+    if batch:
+        yield batch
 
 
 JOB_HANDLERS = {JobKind.STOCK_PUSH: push_stock, JobKind.STOCK_PUSH_CHANNEL: push_stock_to_channel}

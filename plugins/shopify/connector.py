@@ -301,6 +301,7 @@ class ShopifyConnector(SalesConnector):
             Capability.PUSH_FULFILLMENT,
             Capability.CANCEL_FULFILLMENT,
             Capability.PUSH_STOCK,
+            Capability.STOCK_BY_LOCATION,
         }
     )
     config_schema = ShopifyConfig
@@ -710,18 +711,27 @@ class ShopifyConnector(SalesConnector):
 
     # --- stock ------------------------------------------------------------------------------
 
-    def push_stock(self, levels: list[StockLevel]) -> None:
+    def stock_locations(self) -> list[str] | None:
+        """The hub locations of the ``locations`` mapping, each pushed on its own; None: the sum."""
+        return sorted(self.location_map) if self.location_map else None
+
+    def push_stock(
+        self, levels: list[StockLevel], *, state: Mapping[str, Any], idempotency_key: str
+    ) -> None:
         """Set Shopify's available quantity for exactly these SKUs.
 
         Hub locations map to Shopify locations through the ``locations``
-        setting; without one, every hub location counts toward the shop's
-        primary location. Levels that land on the same (SKU, Shopify
-        location) are added up, so the caller passes every location's level
-        of a changed SKU. SKUs the shop does not sell and hub locations not
-        mapped are skipped (logged). Shopify has no batch endpoint in REST:
-        one ``inventory_levels/set.json`` per item and location, paced by the
-        rate limiter. A refused item does not stop the others; the push then
-        fails, naming them, and its retry sets all again (setting is idempotent).
+        setting (the hub then sends each mapped location's level, see
+        :meth:`stock_locations`); without one, the hub sends the sum over its
+        locations and it goes to the shop's primary location. Levels that
+        land on the same (SKU, Shopify location) are added up: the hub sends
+        every mapped location's level of a changed SKU in one call. SKUs the
+        shop does not sell and hub locations not mapped are skipped (logged).
+        Shopify has no batch endpoint in REST: one ``inventory_levels/set.json``
+        per item and location, paced by the rate limiter. A refused item does
+        not stop the others; the push then fails, naming them, and its retry
+        sets all again. Setting is idempotent and the endpoint takes no
+        idempotency key, so ``idempotency_key`` is not sent.
         """
         if not levels:
             return

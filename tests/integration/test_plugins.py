@@ -87,7 +87,7 @@ def test_capabilities_are_declared_not_guessed():
         name = "undeclared"
         config_schema = SecretConfig
 
-        def push_stock(self, levels):
+        def push_stock(self, levels, *, state, idempotency_key):
             pass
 
     class Overclaims(SalesConnector):

@@ -344,7 +344,11 @@ def test_stock_push_sets_only_the_given_skus_at_the_primary_location():
     )
     responses.post(f"{API}/inventory_levels/set.json", json={"inventory_level": {}})
     c = connector()
-    c.push_stock([StockLevel("IPOD2008RED", "WH1", 5), StockLevel("NOT-ON-SHOPIFY", "WH1", 9)])
+    c.push_stock(
+        [StockLevel("IPOD2008RED", "WH1", 5), StockLevel("NOT-ON-SHOPIFY", "WH1", 9)],
+        state={},
+        idempotency_key="test-push",
+    )
     sets = [
         json.loads(call.request.body) for call in responses.calls if call.request.method == "POST"
     ]
@@ -368,7 +372,9 @@ def test_stock_push_follows_the_location_mapping_and_adds_up_shared_locations():
             StockLevel("A", "WH2", 3),
             StockLevel("A", "WH3", 4),
             StockLevel("A", "UNMAPPED", 50),
-        ]
+        ],
+        state={},
+        idempotency_key="test-push",
     )
     sets = sorted(
         (b["location_id"], b["available"])
@@ -406,7 +412,9 @@ def test_a_refused_item_does_not_stop_the_others_and_fails_the_push():
     responses.post(f"{API}/inventory_levels/set.json", json={"inventory_level": {}})
     with pytest.raises(ExternalError, match="A at location 7") as info:
         connector(locations="WH1=7").push_stock(
-            [StockLevel("A", "WH1", 1), StockLevel("B", "WH1", 2)]
+            [StockLevel("A", "WH1", 1), StockLevel("B", "WH1", 2)],
+            state={},
+            idempotency_key="test-push",
         )
     assert info.value.retryable is False
     assert len([c for c in responses.calls if c.request.method == "POST"]) == 2

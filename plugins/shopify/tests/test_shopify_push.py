@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hub.core.order import ShipmentData
 from hub.integration.connectors import StockLevel
+from hub.inventory.levels import LevelChange, set_on_hand, upsert_location
 from hub.orders import shipments
 from hub.queue.jobs import enqueue
-from hub.store.models import Job, Order, Shipment
+from hub.store.models import Job, Order, Shipment, utcnow
 from plugins.shopify.connector import ShopifyConnector
 from plugins.shopify.sandbox import OUTLET_LOCATION, PRIMARY_LOCATION
 
@@ -149,7 +150,9 @@ def test_stock_push_sets_only_the_given_skus(hub, shopify):
             StockLevel("SKU-001-S", "WH1", 7),
             StockLevel("SKU-003-L", "WH1", 0),
             StockLevel("NOT-SOLD-HERE", "WH1", 4),
-        ]
+        ],
+        state={},
+        idempotency_key="test-push",
     )
     item_1 = env.shop.variant_for_sku("SKU-001-S")["inventory_item_id"]
     item_3 = env.shop.variant_for_sku("SKU-003-L")["inventory_item_id"]
@@ -158,7 +161,7 @@ def test_stock_push_sets_only_the_given_skus(hub, shopify):
     )
     assert env.shop.available("SKU-001-S") == 7 and env.shop.available("SKU-002-S") == 100
     # The catalogue is learnt once and kept.
-    connector.push_stock([StockLevel("SKU-002-S", "WH1", 3)])
+    connector.push_stock([StockLevel("SKU-002-S", "WH1", 3)], state={}, idempotency_key="test-push")
     assert env.shop.calls["GET products.json"] == 1
     assert env.shop.available("SKU-002-S") == 3
 
@@ -172,7 +175,9 @@ def test_stock_push_uses_the_configured_locations(hub, shopify):
             StockLevel("SKU-004-S", "WH1", 12),
             StockLevel("SKU-004-S", "SHOP", 2),
             StockLevel("SKU-004-S", "ELSEWHERE", 99),
-        ]
+        ],
+        state={},
+        idempotency_key="test-push",
     )
     assert env.shop.available("SKU-004-S", PRIMARY_LOCATION) == 12
     assert env.shop.available("SKU-004-S", OUTLET_LOCATION) == 2
@@ -186,7 +191,9 @@ def test_a_burst_of_stock_updates_stays_under_the_bucket(hub, shopify, monkeypat
     env = shopify(hub, orders=1, bucket_size=40, leak_rate=40.0)
     env.shop.fill_bucket(39)
     skus = [v["sku"] for v in env.shop.variants.values() if v["sku"]][:30]
-    env.connector().push_stock([StockLevel(sku, "WH1", 5) for sku in skus])
+    env.connector().push_stock(
+        [StockLevel(sku, "WH1", 5) for sku in skus], state={}, idempotency_key="test-push"
+    )
     assert env.shop.throttled == 0
     assert len(env.shop.stock_sets) == 30
 
@@ -197,6 +204,60 @@ def test_without_pacing_the_same_burst_meets_429s_and_still_succeeds(hub, shopif
     connector = env.connector()
     skus = [v["sku"] for v in env.shop.variants.values() if v["sku"]][:15]
     env.shop.fill_bucket(10)
-    connector.push_stock([StockLevel(sku, "WH1", 1) for sku in skus])
+    connector.push_stock(
+        [StockLevel(sku, "WH1", 1) for sku in skus], state={}, idempotency_key="test-push"
+    )
     assert env.shop.throttled > 0  # the 429s were retried after Retry-After
     assert len(env.shop.stock_sets) == 15
+
+
+def push_due_stock(env) -> None:
+    """Run the debounced stock push now, as it runs 5 seconds after a change."""
+    with env.hub.db.transaction() as session:
+        session.execute(
+            update(Job)
+            .where(Job.kind == "stock.push", Job.status == "queued")
+            .values(run_at=utcnow())
+        )
+    env.run("stock.push", "stock.push.channel")
+
+
+def test_hub_stock_reaches_each_mapped_shopify_location_on_its_own(hub, shopify):
+    """docs/connectors/shopify.md: hub locations mapped to Shopify locations are pushed one by one."""
+    env = shopify(
+        hub, orders=0, config={"locations": f"WH1={PRIMARY_LOCATION}, SHOP={OUTLET_LOCATION}"}
+    )
+    with hub.db.transaction() as session:
+        for code in ("WH1", "SHOP", "NORTH"):
+            upsert_location(session, code)
+        set_on_hand(
+            session,
+            [
+                LevelChange("SKU-004-S", "WH1", 12),
+                LevelChange("SKU-004-S", "SHOP", 2),
+                LevelChange("SKU-004-S", "NORTH", 40),  # not mapped: not on Shopify
+                LevelChange("SKU-005-S", "WH1", 3),  # none at SHOP: the outlet sells none
+            ],
+            actor="test",
+        )
+    push_due_stock(env)
+    assert env.shop.available("SKU-004-S", PRIMARY_LOCATION) == 12
+    assert env.shop.available("SKU-004-S", OUTLET_LOCATION) == 2
+    assert env.shop.available("SKU-005-S", PRIMARY_LOCATION) == 3
+    assert env.shop.available("SKU-005-S", OUTLET_LOCATION) == 0
+    assert env.shop.calls["GET shop.json"] == 0  # the primary location is not needed
+
+
+def test_without_a_mapping_the_sum_of_hub_locations_goes_to_the_primary_location(hub, shopify):
+    env = shopify(hub, orders=0)
+    with hub.db.transaction() as session:
+        for code in ("WH1", "WH2"):
+            upsert_location(session, code)
+        set_on_hand(
+            session,
+            [LevelChange("SKU-004-S", "WH1", 12), LevelChange("SKU-004-S", "WH2", 5)],
+            actor="test",
+        )
+    push_due_stock(env)
+    assert env.shop.available("SKU-004-S", PRIMARY_LOCATION) == 17
+    assert env.shop.available("SKU-004-S", OUTLET_LOCATION) == 0

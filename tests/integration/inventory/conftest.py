@@ -10,6 +10,7 @@ from inventory_helpers import FakeMailer, FakePlugin, FakeShipping, FakeStore, l
 def fakes():
     FakeShipping.submitted = []
     FakeStore.pushed = []
+    FakeStore.calls = []
     FakeMailer.sent = []
     return FakePlugin()
 

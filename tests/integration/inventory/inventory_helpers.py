@@ -72,15 +72,17 @@ class FakeGateway(PaymentConnector):
 
 
 class FakeStore(SalesConnector):
-    """A sales channel that records the stock it is pushed."""
+    """A sales channel that records the stock it is pushed (and the push's state and key)."""
 
     name = "fake-store"
     capabilities = frozenset({Capability.PUSH_STOCK})
     config_schema = NoConfig
     pushed: list = []
+    calls: list = []
 
-    def push_stock(self, levels):
+    def push_stock(self, levels, *, state, idempotency_key):
         FakeStore.pushed.append(list(levels))
+        FakeStore.calls.append((dict(state), idempotency_key))
 
 
 class FakeMailer(NotificationConnector):

@@ -6,6 +6,9 @@ import pytest
 from inventory_helpers import FakeStore, create_channel_for, stock
 from sqlalchemy import select, update
 
+from hub import hookimpl
+from hub.core.exceptions import ExternalError
+from hub.integration.connectors import Capability
 from hub.inventory import levels as inventory
 from hub.inventory.levels import LevelChange, set_on_hand, upsert_location
 from hub.store.models import Channel, Job, utcnow
@@ -129,3 +132,117 @@ def test_a_movement_committed_after_a_higher_one_was_pushed_is_pushed_next_time(
     FakeStore.pushed.clear()
     run_due_now(hub, run_jobs, clock)
     assert FakeStore.pushed == []
+
+
+# --- per location, channel state and idempotency key (issue 18) ----------------------
+
+
+class ByLocation(FakeStore):
+    """A channel whose config maps some hub locations to its own: it takes stock per location."""
+
+    name = "fake-by-location"
+    capabilities = frozenset({Capability.PUSH_STOCK, Capability.STOCK_BY_LOCATION})
+    wanted: list[str] | None = ["east", "west", "closed", "typo"]
+
+    def stock_locations(self):
+        return ByLocation.wanted
+
+
+class ByLocationPlugin:
+    @hookimpl
+    def hub_register_connectors(self):
+        return [ByLocation]
+
+
+def by_location(call) -> dict[tuple[str, str], int]:
+    return {(lv.sku, lv.location_code): lv.available for lv in call}
+
+
+def test_a_channel_that_asks_for_locations_gets_each_location_not_the_sum(
+    make_hub, fakes, run_jobs
+):
+    hub = make_hub(plugins=[fakes, ByLocationPlugin()])
+    create_channel_for(hub, "fake-by-location")
+    stock(hub, {("A", "east"): 3, ("A", "west"): 4, ("B", "east"): 1, ("A", "closed"): 9})
+    with hub.db.transaction() as session:
+        upsert_location(session, "closed", active=False)
+    run_due_now(hub, run_jobs)
+    [call] = FakeStore.pushed
+    # Every location asked for, for every changed SKU: none at west is 0, an inactive
+    # location sells nothing (0), a code the hub does not have is left out.
+    assert by_location(call) == {
+        ("A", "closed"): 0,
+        ("A", "east"): 3,
+        ("A", "west"): 4,
+        ("B", "closed"): 0,
+        ("B", "east"): 1,
+        ("B", "west"): 0,
+    }
+
+
+def test_a_channel_without_a_location_mapping_still_gets_the_sum(make_hub, fakes, run_jobs):
+    ByLocation.wanted = None
+    try:
+        hub = make_hub(plugins=[fakes, ByLocationPlugin()])
+        create_channel_for(hub, "fake-by-location")
+        stock(hub, {("A", "east"): 3, ("A", "west"): 4})
+        run_due_now(hub, run_jobs)
+    finally:
+        ByLocation.wanted = ["east", "west", "closed", "typo"]
+    assert [by_location(c) for c in FakeStore.pushed] == [{("A", ""): 7}]
+
+
+def test_batches_never_split_one_skus_locations(make_hub, fakes, run_jobs, monkeypatch):
+    monkeypatch.setattr(inventory, "PUSH_BATCH_SIZE", 3)
+    hub = make_hub(plugins=[fakes, ByLocationPlugin()])
+    create_channel_for(hub, "fake-by-location")
+    stock(hub, {(sku, "east"): 1 for sku in "ABCD"} | {(sku, "west"): 2 for sku in "ABCD"})
+    run_due_now(hub, run_jobs)
+    batches = [[(lv.sku, lv.location_code) for lv in call] for call in FakeStore.pushed]
+    # Three locations per SKU (closed does not exist here: east, west): each SKU whole in one call.
+    for batch in batches:
+        for sku in {s for s, _ in batch}:
+            assert [c for s, c in batch if s == sku] == ["east", "west"]
+    assert sorted(s for b in batches for s, _ in b) == sorted("AABBCCDD")
+
+
+class Flaky(FakeStore):
+    """Fails its first push after recording it, as a service that timed out would."""
+
+    name = "fake-flaky"
+    failures = 1
+
+    def push_stock(self, levels, *, state, idempotency_key):
+        super().push_stock(levels, state=state, idempotency_key=idempotency_key)
+        if Flaky.failures:
+            Flaky.failures -= 1
+            raise ExternalError("the shop timed out", retryable=True)
+
+
+class FlakyPlugin:
+    @hookimpl
+    def hub_register_connectors(self):
+        return [Flaky]
+
+
+def test_push_stock_gets_the_channels_state_and_a_key_that_a_retry_repeats(
+    make_hub, fakes, run_jobs
+):
+    hub = make_hub(plugins=[fakes, FlakyPlugin()])
+    channel_id = create_channel_for(hub, "fake-flaky")
+    with hub.db.transaction() as session:
+        session.get(Channel, channel_id).state = {"catalogue": {"A": 17}}
+    stock(hub, {("A", "wh"): 5})
+    run_due_now(hub, run_jobs)
+    with hub.db.read() as session:
+        [job] = session.scalars(select(Job).where(Job.kind == "stock.push.channel")).all()
+        assert job.status == "failed"  # the first attempt, waiting for its retry
+    with hub.db.transaction() as session:
+        session.execute(update(Job).where(Job.id == job.id).values(run_at=utcnow()))
+    run_jobs(hub)
+    with hub.db.read() as session:
+        assert session.get(Job, job.id).status == "succeeded"
+    assert [pushed(c) for c in FakeStore.pushed] == [{"A": 5}, {"A": 5}]
+    (state1, key1), (state2, key2) = FakeStore.calls
+    assert state1 == state2 == {"catalogue": {"A": 17}}
+    assert key1 == key2 == f"hub-job-{job.id}-1"

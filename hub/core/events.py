@@ -47,6 +47,7 @@ class OrderEvent:
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (a job payload, an outbound webhook's ``event``)."""
         return {
             "id": self.id,
             "name": self.name,
@@ -57,6 +58,7 @@ class OrderEvent:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> OrderEvent:
+        """The event :meth:`to_dict` wrote."""
         return cls(
             name=d["name"],
             order_id=d["order_id"],

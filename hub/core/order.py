@@ -19,6 +19,12 @@ from hub.core.status import PaymentStatus
 
 @dataclass(slots=True)
 class Address:
+    """A postal address as the channel gives it; every part a string, ``""`` when not given.
+
+    ``country_code`` is ISO 3166-1 alpha-2 (``"DE"``); ``province_code`` the
+    channel's code for the state or region (``"CA"``).
+    """
+
     name: str = ""
     company: str = ""
     address1: str = ""
@@ -32,12 +38,14 @@ class Address:
     phone: str = ""
 
     def to_dict(self) -> dict[str, str]:
+        """Every part by name, as the order stores and the API shows the address."""
         # Not dataclasses.asdict: its deep copy showed in a pull's profile (`make bench` (b)),
         # and every field is a string.
         return {name: getattr(self, name) for name in self.__slots__}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Address | None:
+        """The address of a mapping with (some of) these keys; others are left out, None as ``""``."""
         if not d:
             return None
         known = {k: ("" if d.get(k) is None else str(d.get(k))) for k in cls.__slots__ if k in d}
@@ -46,6 +54,8 @@ class Address:
 
 @dataclass(slots=True)
 class Customer:
+    """Who placed the order; ``external_id`` is the channel's id of the customer."""
+
     email: str = ""
     name: str = ""
     phone: str = ""
@@ -54,12 +64,17 @@ class Customer:
 
 @dataclass(slots=True)
 class Line:
+    """One line of an order: a SKU, how many, at what price; money in minor units."""
+
+    #: The SKU stock is kept under (and what stock pushes name).
     sku: str
     name: str
     quantity: int
     unit_price: int  # minor units, per unit
     tax: int = 0  # minor units, whole line
     discount: int = 0  # minor units, whole line
+    #: The channel's id of the line: how lines are matched when the order changes, and
+    #: what the channel is told when it ships (``push_fulfillment``'s lines carry it).
     external_id: str = ""
     #: False for what no warehouse ships (gift cards, digital goods): never
     #: reserved, routed or sent to a shipping channel.
@@ -71,6 +86,7 @@ class Line:
 
     @property
     def subtotal(self) -> int:
+        """``unit_price × quantity``, before tax and discount."""
         return self.unit_price * self.quantity
 
 
@@ -92,24 +108,40 @@ class PaymentData:
 
 @dataclass(slots=True)
 class OrderData:
+    """An order as a sales connector maps it: what ``fetch_orders``, ``fetch_order`` and
+    ``HubPort.upsert_orders`` carry.
+
+    Money is in minor units of ``currency``; times are timezone-aware. The hub
+    keys the order by its channel and ``external_id``: the same order sent
+    again updates it (if its ``updated_at`` is newer), never doubles it.
+    :meth:`check` is the floor an order must pass to be stored at all.
+    """
+
+    #: The channel's id of the order: unique per channel, the key the hub stores it by.
     external_id: str
+    #: ISO 4217 code (``"EUR"``); every amount of the order is in its minor units.
     currency: str
     lines: list[Line]
+    #: The number people know the order by (``"#1001"``); the ``external_id`` when empty.
     number: str = ""
     customer: Customer = field(default_factory=Customer)
     shipping_address: Address | None = None
     billing_address: Address | None = None
-    shipping: int = 0
-    tax: int = 0
-    discount: int = 0
+    shipping: int = 0  # minor units
+    tax: int = 0  # minor units, the whole order's (lines and shipping)
+    discount: int = 0  # minor units, the whole order's (its lines' discounts included)
     total: int | None = None  # None: computed from the parts
     placed_at: datetime | None = None
     updated_at: datetime | None = None  # the channel's own update time: newer wins
     tags: list[str] = field(default_factory=list)
     notes: str = ""
+    #: The channel cancelled the order: the hub cancels it too, with ``cancel_reason``
+    #: (once it has shipped, it records the request for a person instead).
     cancelled: bool = False
     cancel_reason: str = ""
-    channel_financial_status: str = ""  # as the channel reports it
+    #: As the channel reports it (``"paid"``): the order's financial status while the hub
+    #: holds no payment of it (paid on the channel itself, or by invoice).
+    channel_financial_status: str = ""
     is_test: bool = False
     payments: list[PaymentData] = field(default_factory=list)
     #: True when line prices (and shipping) already contain the tax, as in most
@@ -121,6 +153,7 @@ class OrderData:
 
     @property
     def subtotal(self) -> int:
+        """The lines' subtotals added up."""
         return sum(line.subtotal for line in self.lines)
 
     @property
@@ -135,6 +168,7 @@ class OrderData:
         )
 
     def money(self, amount: int) -> Money:
+        """``amount`` minor units as :class:`~hub.core.money.Money` in the order's currency."""
         return Money(amount, self.currency)
 
     def check(self) -> None:

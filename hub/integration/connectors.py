@@ -90,9 +90,42 @@ class ChannelInfo:
 
 @dataclass(frozen=True)
 class WebhookReceipt:
-    """What a verified inbound webhook is: the provider's id for it and its topic."""
+    """What a verified inbound webhook is: the provider's id for it and its topic.
 
+    The inbox stores an event once per channel and ``event_id``: a delivery
+    whose id the channel's inbox holds already is answered ``200`` and
+    dropped, and its ``handle_webhook`` never runs. So the id must be the same
+    on every re-delivery of one event, and differ between events: an id
+    reused for a later change loses that change (until a pull brings it).
+
+    Event ids
+    ---------
+    Use the provider's own event id when it stays the same across
+    re-deliveries: Stripe's ``event.id`` (``evt_…``), Shopify's
+    ``X-Shopify-Webhook-Id``.
+
+    When the provider sends none that does, never use what changes with each
+    attempt: a delivery id (WooCommerce's ``X-WC-Webhook-Delivery-ID`` is a
+    hash of the webhook's id and the time of sending), a timestamp of sending
+    (the ``t=`` of a signature header, ``Date``), a random value. Derive the
+    id from what the event is about instead, and say how it was made:
+
+    - the topic, the resource's id and its own version or modification time,
+      as the payload gives them (``order.updated:1234:2026-12-01T10:00:05``);
+      two changes the provider stamps with the same time are one event, so
+      pick the finest version the payload has;
+    - or, when the body names the event and nothing else, the SHA-256 of the
+      raw body (``sha256:<hex>``; ShipStation's body is only
+      ``{resource_url, resource_type}``), which holds only while a re-delivery
+      sends the same bytes and the body carries no time of sending.
+
+    An id is at most 200 characters and a topic 100 (the inbox's columns): a
+    longer one is refused with ``400`` and nothing is stored.
+    """
+
+    #: The dedupe key: the same for every delivery of one event (see above).
     event_id: str
+    #: What ``handle_webhook`` is told the event is about (``orders/updated``).
     topic: str
 
 
@@ -115,14 +148,17 @@ class WebhookOutcome:
 
     @classmethod
     def processed(cls, detail: str = "") -> WebhookOutcome:
+        """The hub took what the event says (``detail``: what, for the inbox page)."""
         return cls(WebhookStatus.PROCESSED, detail)
 
     @classmethod
     def ignored(cls, reason: str) -> WebhookOutcome:
+        """Nothing in the event for the hub: ``ignored("topic products/update")``."""
         return cls(WebhookStatus.IGNORED, reason)
 
     @classmethod
     def rejected(cls, reason: str) -> WebhookOutcome:
+        """The event named something the hub could not take: ``rejected("order 7 dead-lettered")``."""
         return cls(WebhookStatus.REJECTED, reason)
 
     def __str__(self) -> str:
@@ -170,6 +206,8 @@ class PaymentResult:
 
 @dataclass(frozen=True)
 class RefundResult:
+    """The gateway's answer to a refund: its id for the refund, the amount and how it stands."""
+
     external_id: str
     amount: int
     status: str  # succeeded | pending | failed
@@ -229,6 +267,7 @@ class ShipmentNotice:
 
     @classmethod
     def from_payload(cls, data: Mapping[str, Any]) -> ShipmentNotice:
+        """The notice :meth:`to_payload` wrote."""
         s = dict(data["shipment"])
         s["shipped_at"] = datetime.fromisoformat(s["shipped_at"]) if s.get("shipped_at") else None
         s["lines"] = {k: int(q) for k, q in s.get("lines") or []}
@@ -291,12 +330,68 @@ class Delivery:
 
 
 class Connector:
-    """Base class of every connector; subclass it and set the class attributes."""
+    """Base class of every connector; subclass it and set the class attributes.
 
+    Life cycle
+    ----------
+    The hub builds one instance per channel, ``cls(channel_info)``, the first
+    time the channel is used (a job, a webhook, a connection test), and keeps
+    it: every later call for that channel goes to that instance, from whichever
+    thread makes it. Each hub process (``hub serve``, each ``hub worker``) builds
+    its own. ``__init__`` runs under a lock the hub holds for every channel's
+    connector: build clients there, but make no network calls (make those in
+    the operations); raise :class:`~hub.core.exceptions.ConfigError` for a
+    config it cannot work with.
+
+    The instance is kept while the channel's config, name, slug and enabled
+    flag are unchanged. When one of them changes, the next use builds a new
+    instance and calls :meth:`close` on the old one, without waiting for calls
+    still running on it in other threads: those finish on the old instance. A
+    change made in another process reaches webhook ingest within
+    ``HUB_CHANNEL_CACHE_SECONDS`` (2 s by default), and until then
+    :meth:`verify_webhook` may be called on an instance already closed: verify
+    from ``self.config`` and the request alone. Saving the channel's state (a
+    pull cursor, :meth:`hub.integration.port.HubPort.save_state`) does not
+    rebuild it, so ``self.channel.state`` is the state as it was when the
+    instance was built: read the current state where an operation is handed
+    it (the ``cursor`` of ``fetch_orders``, ``hub.state`` in
+    :meth:`handle_webhook`). When the hub stops it calls :meth:`close` on
+    every instance it keeps.
+
+    Threads
+    -------
+    A connector must be thread-safe. Web request threads
+    (``hub serve --threads``, 16 by default) call :meth:`verify_webhook`, many at once, and
+    :meth:`check_connection` (a person testing the channel). Worker threads
+    (``hub serve --workers``, ``hub worker --concurrency``) run the jobs that
+    call every other operation, and jobs are not serialised per channel: two
+    :meth:`handle_webhook` calls, a pull and a ``push_fulfillment``, a
+    ``push_stock`` may run at the same time on the one instance, while web
+    threads verify webhooks on it. Even two pulls of a channel can overlap,
+    when one outlasts its interval (the scheduler holds a firing back only
+    while an earlier one still waits to start). Keep what a call needs in
+    local variables; keep on the instance only what is safe to share: the
+    config, an :class:`~hub.integration.http.HttpClient` (made to be shared:
+    its rate limiters lock), caches replaced whole rather than changed in
+    place, anything else behind a ``threading.Lock``.
+
+    Every operation a job calls may be called again for the same work: the job
+    is retried after an error, and after a crash between the call and the
+    hub's record of it. Operations that change the outside system are given
+    an ``idempotency_key`` that is the same on every retry: send it where the
+    service accepts one.
+    """
+
+    #: Unique across plugins, lower case (``"shopify"``): how channels name their connector.
     name: ClassVar[str]
+    #: What it does for the hub (:data:`ROLES`); set by the role classes it subclasses.
     roles: ClassVar[tuple[str, ...]]
+    #: The marshmallow schema of a channel's config: its fields' ``label``, ``help`` and
+    #: ``secret`` metadata drive the admin form and the API.
     config_schema: ClassVar[type[Schema]]
+    #: The name people see (``"Shopify"``); the ``name`` when empty.
     label: ClassVar[str] = ""
+    #: One line on what it connects, shown when a channel is added.
     description: ClassVar[str] = ""
     #: The optional operations it implements (checked at start-up against what it defines).
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
@@ -361,6 +456,11 @@ class Connector:
     ) -> WebhookReceipt:
         """Verify an inbound webhook on its raw bytes, before anything parses it.
 
+        Called on the web threads, many at once, before the event is stored:
+        the hub's hottest path. Verify from ``self.config`` and the request
+        alone, without network calls (see the life cycle above), and return the
+        event's id as :class:`WebhookReceipt` says.
+
         :raises SignatureError: missing or wrong signature (the request is refused with 401).
         :raises MalformedPayload: verified but unreadable (400).
         :return: the provider's event id (the dedupe key) and topic.
@@ -373,7 +473,10 @@ class Connector:
         """Process a stored inbound webhook (run from a job, after verification).
 
         Turn the provider's payload into hub changes through ``hub`` (upsert
-        orders, payment updates, shipments …).
+        orders, payment updates, shipments …). Called from a ``webhook.process``
+        job on a worker thread, once per stored event; again when it raised
+        (the job is retried, and a person may replay a failed event), so what
+        it does must be safe to repeat: the port's calls are.
 
         :return: what became of it, for the inbox (``WebhookOutcome.ignored("topic x")``).
         """
@@ -449,7 +552,26 @@ class SalesConnector(Connector):
     ) -> str | None:
         """Tell the channel an order (part) shipped, with tracking; return the channel's id for it.
 
-        Return None when the channel needs no push (e.g. manual orders).
+        Called from a ``sales.push_fulfillment`` job once a shipment of one of
+        the channel's orders is recorded (reported by a shipping service or
+        entered by a person), if the connector declares
+        :attr:`Capability.PUSH_FULFILLMENT`. The id returned is kept on the
+        shipment and handed to :meth:`cancel_fulfillment` if its label is
+        voided; a voided shipment is never pushed. Return None when the channel
+        needs no push (e.g. manual orders).
+
+        ``order`` is the order as the REST API shows it (``GET
+        /api/v1/orders/<id>``). ``shipment`` is the shipment to tell of, as in
+        ``order["shipments"]``, with the ``sku`` and the channel's line id
+        (``external_id``) added to each of its lines::
+
+            {"id": 7, "external_id": "ss-5512", "status": "shipped",
+             "carrier": "ups", "service": "ups_ground",
+             "tracking_number": "1Z999AA10123456784",
+             "tracking_url": "https://track.example/1Z999AA10123456784",
+             "shipped_at": "2026-12-01T10:00:00+00:00",
+             "lines": [{"line_id": 12, "quantity": 2, "sku": "MUG-RED",
+                        "external_id": "466157049"}]}
         """
         return None
 
@@ -472,6 +594,20 @@ class SalesConnector(Connector):
         ``""``), unless the channel takes stock per location
         (:meth:`stock_locations`): then every SKU comes once per location it
         asked for, inactive ones and those without stock of it at 0.
+
+        ``available`` is on hand minus reserved, never below 0: the number to
+        set on the channel, never a change to add. When: every change of a
+        stock level (a count set by a person or an ERP import, a reservation
+        for a confirmed order or its release, a shipment) asks for a push at
+        the end of its 5-second slot, so changes close together go in one push,
+        and a push runs every 5 minutes in any case. Each push is a
+        ``stock.push.channel`` job of its own per enabled sales channel that
+        declares :attr:`Capability.PUSH_STOCK`; it passes the SKUs with a
+        change since that channel's last push (every SKU on its first), sorted
+        by SKU, about 250 levels a call (one SKU's locations never split
+        between calls), and calls nothing when no SKU changed. A call that
+        raises fails the job, which is retried whole: the earlier calls come
+        again, with the same keys.
 
         :param state: the channel's saved state as it is now (pull cursors, what
             the connector saved through :meth:`hub.integration.port.HubPort.save_state`).

@@ -14,7 +14,16 @@ Fixtures:
 - ``fresh_hubs``: parametrized over both; each call a new, empty hub (compare
   what two of them stored with :func:`stored_rows`).
 - ``make_hub``: build a hub with extra plugin objects registered, e.g. a test
-  plugin; they are unregistered when the test ends.
+  plugin; they are unregistered when the test ends. ``make_hub(plugins=[mine],
+  only=True)`` loads exactly the hub's own plugins, the ``manual`` connector and
+  ``mine``: no other installed entry point (a plugin handed again is skipped).
+- ``hub_plugins``: override it in a plugin's ``conftest.py`` (a list of plugin
+  objects or import names) and every test hub (``hub``, ``pg_hub``,
+  ``any_hub``, ``harness`` …) loads exactly those; None (the default) loads
+  every installed plugin.
+- ``harness`` / ``any_harness``: a :class:`Harness` on ``hub`` / ``any_hub``:
+  add a channel, run a pull, post a webhook its connector signs, run due jobs
+  on a clock the test moves, read what the hub stored as its API shows it.
 - ``app`` / ``client``: the Flask app on ``hub`` and its test client.
 - ``run_jobs``: run every due job until none is left; returns how many ran.
 - ``make_order``: create a manual order through the real action.
@@ -30,7 +39,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +70,7 @@ from hub.runtime.hub import Hub
 from hub.store import migrate
 from hub.store.config import Settings
 from hub.store.db import Database
-from hub.store.models import Base
+from hub.store.models import Base, utcnow
 
 PG_ENV = "HUB_TEST_DATABASE_URL"
 # A fixed key keeps tests fast (no key file) and is never a real secret.
@@ -105,13 +117,37 @@ def truncate_all(db: Database) -> None:
 
 
 @pytest.fixture
-def make_hub(tmp_path, _sqlite_template, request) -> Iterator[Callable[..., Hub]]:
-    """Build hubs: ``make_hub(plugins=[obj], database_url=None, **settings)``."""
+def hub_plugins() -> Sequence[Any] | None:
+    """The plugins every test hub loads besides the hub's own: None, every installed one.
+
+    Override it to test a plugin alone (objects or import names)::
+
+        @pytest.fixture
+        def hub_plugins():
+            return [hub_acme]
+
+    The hubs then load the hub's own plugins, the ``manual`` connector (the
+    hub's manual channel is one of it) and exactly these: no other entry point,
+    nothing from ``HUB_PLUGINS``. ``@pytest.mark.parametrize("hub_plugins",
+    [[hub_acme]])`` does the same for one test.
+    """
+    return None
+
+
+@pytest.fixture
+def make_hub(tmp_path, _sqlite_template, hub_plugins) -> Iterator[Callable[..., Hub]]:
+    """Build hubs: ``make_hub(plugins=[obj], only=False, database_url=None, **settings)``.
+
+    ``plugins`` are registered besides the installed ones (one installed
+    already is skipped); with ``only=True`` instead of them, with the hub's own.
+    ``only`` defaults to whether ``hub_plugins`` names plugins (they come first).
+    """
     made: list[Hub] = []
 
     def factory(
         *,
         plugins: Sequence[Any] = (),
+        only: bool | None = None,
         database_url: str | None = None,
         data_dir: Path | None = None,
         **settings,
@@ -120,10 +156,9 @@ def make_hub(tmp_path, _sqlite_template, request) -> Iterator[Callable[..., Hub]
         # The sandboxes tests call listen on 127.0.0.1.
         settings.setdefault("allow_private_targets", True)
         url = database_url or _new_sqlite_url(_sqlite_template, data_dir)
-        pm = get_plugin_manager()
-        for plugin in plugins:
-            pm.register(plugin)
-        pm.check_pending()
+        if only is None:
+            only = hub_plugins is not None
+        pm = get_plugin_manager(plugins=[*(hub_plugins or ()), *plugins], only=only)
         hub = Hub(
             Settings.from_env(
                 {}, data_dir=data_dir, database_url=url, secret_key=TEST_SECRET_KEY, **settings
@@ -318,6 +353,285 @@ def cli(hub):
     return invoke
 
 
+# --- channel-level helpers for plugin tests (harness) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    """A channel a test added (:meth:`Harness.add_channel`): how the harness's calls name it."""
+
+    id: int
+    slug: str
+    connector: str
+
+
+class Harness:
+    """A hub as a plugin's test drives it, through the hub's real paths.
+
+    Add a channel of a connector, run a pull, post a webhook its connector
+    signs, run due jobs on a clock the test moves (no waiting out a debounce or
+    a backoff), and read what the hub stored as its REST API shows it. The
+    ``harness`` and ``any_harness`` fixtures give one; ``Harness(hub)`` makes
+    one on any hub (``close()`` it, or use it as a context manager).
+    """
+
+    def __init__(self, hub: Hub):
+        self.hub = hub
+        self._stack = ExitStack()
+        self._client: Any = None
+        self._api: ApiClient | None = None
+
+    def __enter__(self) -> Harness:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop what the harness served (:meth:`serve`)."""
+        self._stack.close()
+
+    # --- channels ------------------------------------------------------------------------
+
+    def add_channel(
+        self,
+        connector: str,
+        config: Mapping[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        slug: str | None = None,
+        schedule_seconds: int | None = None,
+    ) -> ChannelRef:
+        """Add a channel of ``connector`` with ``config``, as ``channels add`` does.
+
+        :raises hub.core.exceptions.ValidationError: the config breaks the
+            connector's schema (``details`` names each field).
+        """
+        from hub.channels.manage import create_channel
+
+        with self.hub.db.transaction() as session:
+            channel = create_channel(
+                self.hub,
+                session,
+                name=name or self.hub.connector_class(connector).label or connector,
+                connector=connector,
+                config=dict(config or {}),
+                slug=slug,
+                schedule_seconds=schedule_seconds,
+            )
+            return ChannelRef(channel.id, channel.slug, channel.connector)
+
+    def connector(self, channel: ChannelRef) -> Any:
+        """The channel's connector instance, the one the hub's jobs use."""
+        return self.hub.connector_for_id(channel.id)
+
+    def channel_state(self, channel: ChannelRef) -> dict[str, Any]:
+        """What the channel saved (``state``: the pull cursor under ``"cursor"`` …)."""
+        from hub.store.models import Channel
+
+        with self.hub.db.read() as session:
+            found = session.get(Channel, channel.id)
+            return dict(found.state or {}) if found is not None else {}
+
+    def serve(self, app: Callable[..., Any]) -> str:
+        """Serve a sandbox (any WSGI app) on loopback until the harness closes; its base URL."""
+        from hub.integration.sandbox import serve
+
+        return self._stack.enter_context(serve(app))
+
+    # --- work in ---------------------------------------------------------------------------
+
+    def pull(self, channel: ChannelRef) -> dict[str, Any]:
+        """Run one ``channel.pull`` of the channel now; the job as it ended (as :meth:`job`).
+
+        Only the pull runs: what the pulled orders set off (checks, payments,
+        notifications) waits for :meth:`run_jobs`. A pull that failed is
+        ``"failed"`` (a retry waits) or ``"dead"``, with its ``last_error``.
+        """
+        from hub.queue.jobs import enqueue
+        from hub.queue.kinds import JobKind
+
+        with self.hub.db.transaction() as session:
+            job_id = enqueue(session, JobKind.CHANNEL_PULL, {}, channel_id=channel.id)
+        assert job_id is not None
+        Worker(self.hub, worker_id="harness", kinds=(JobKind.CHANNEL_PULL,)).run_until_idle()
+        return self.job(job_id)
+
+    def post_webhook(
+        self,
+        channel: ChannelRef,
+        body: bytes | str | Mapping[str, Any] | list[Any],
+        *,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+        sign: bool = True,
+    ) -> Any:
+        """``POST /webhooks/<slug>`` as the provider would: the answer the provider gets.
+
+        ``body`` is sent as is (bytes, str) or as JSON; ``headers`` and
+        ``query`` are what the delivery carries besides its signature (a topic
+        header). With ``sign`` the channel's connector signs it
+        (:meth:`hub.integration.connectors.Connector.sign_webhook`), so a
+        change to the body after signing is what a forgery looks like. The answer
+        is a werkzeug test response (``status_code``, ``get_json()``): 200
+        ``{"status": "accepted" | "duplicate"}``, 401 bad signature, 400
+        malformed; the event then waits in the inbox for :meth:`run_jobs`.
+        """
+        if isinstance(body, bytes):
+            raw = body
+        elif isinstance(body, str):
+            raw = body.encode()
+        else:
+            raw = json.dumps(body).encode()
+        sent_headers: Mapping[str, str] = {"Content-Type": "application/json", **(headers or {})}
+        sent_query: Mapping[str, str] = dict(query or {})
+        if sign:
+            sent_headers, sent_query = self.connector(channel).sign_webhook(
+                raw, sent_headers, sent_query
+            )
+        return self.client.post(
+            f"/webhooks/{channel.slug}",
+            data=raw,
+            headers=dict(sent_headers),
+            query_string=dict(sent_query),
+        )
+
+    def run_jobs(
+        self,
+        *,
+        advance: timedelta | float | None = None,
+        kinds: Iterable[str] | None = None,
+    ) -> int:
+        """Run every due job (of ``kinds``, if given) until none is left; how many ran.
+
+        ``advance`` (a timedelta or seconds) runs them as if the clock were that
+        much later: jobs scheduled within it (a debounced stock push, a
+        shipping batch, a retry's backoff) are due, and so are those the run
+        itself schedules within it. Nothing waits: the clock is the queue's, not
+        the test's.
+        """
+        if advance is None:
+            clock = None
+        else:
+            ahead = advance if isinstance(advance, timedelta) else timedelta(seconds=advance)
+
+            def clock():
+                return utcnow() + ahead
+
+        worker = Worker(
+            self.hub,
+            worker_id="harness",
+            kinds=tuple(kinds) if kinds is not None else None,
+            clock=clock,
+        )
+        return worker.run_until_idle()
+
+    # --- what the hub stored, as the API shows it --------------------------------------
+
+    def orders(self, channel: ChannelRef | None = None) -> list[dict[str, Any]]:
+        """Every order (of ``channel``), oldest first, as ``GET /api/v1/orders/<id>`` shows it:
+        lines, payments, shipments, events; money as decimal strings."""
+        from hub.orders.records import order_query
+        from hub.orders.serialize import order_detail
+        from hub.store.models import Order
+
+        statement = order_query().order_by(Order.id)
+        if channel is not None:
+            statement = statement.where(Order.channel_id == channel.id)
+        with self.hub.db.read() as session:
+            return [order_detail(order) for order in session.scalars(statement)]
+
+    def order(self, external_id: str | int, channel: ChannelRef | None = None) -> dict[str, Any]:
+        """The order the channel knows as ``external_id``, as :meth:`orders` shows it.
+
+        :raises LookupError: none (or, without ``channel``, more than one channel has it).
+        """
+        found = [o for o in self.orders(channel) if o.get("external_id") == str(external_id)]
+        if len(found) != 1:
+            where = f" of channel {channel.slug}" if channel else ""
+            raise LookupError(f"{len(found)} orders{where} have external id {external_id!r}")
+        return found[0]
+
+    def jobs(
+        self,
+        kind: str | None = None,
+        *,
+        status: str | None = None,
+        channel: ChannelRef | None = None,
+    ) -> list[dict[str, Any]]:
+        """Jobs, oldest first, as ``GET /api/v1/jobs`` shows them (``status``, ``last_error`` …)."""
+        from hub.queue.queries import JobFilters, jobs_statement
+        from hub.store.models import Job
+        from hub.web.api import job_json
+
+        statement = jobs_statement(JobFilters(status=status, kind=kind)).order_by(Job.id)
+        if channel is not None:
+            statement = statement.where(Job.channel_id == channel.id)
+        with self.hub.db.read() as session:
+            return [job_json(job) for job in session.scalars(statement)]
+
+    def job(self, job_id: int) -> dict[str, Any]:
+        """One job, as ``GET /api/v1/jobs/<id>`` shows it."""
+        from hub.store.models import Job
+        from hub.web.api import job_json
+
+        with self.hub.db.read() as session:
+            found = session.get(Job, job_id)
+            if found is None:
+                raise LookupError(f"no job {job_id}")
+            return job_json(found)
+
+    def webhook_events(
+        self, channel: ChannelRef | None = None, *, status: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The webhook inbox, oldest first, as ``GET /api/v1/webhook-events`` shows it
+        (``topic``, ``status``: processed, ignored, rejected, failed; ``error``)."""
+        from hub.channels.queries import WebhookEventFilters, webhook_events_statement
+        from hub.store.models import WebhookEvent
+        from hub.web.api import webhook_event_json
+
+        with self.hub.db.read() as session:
+            filters = WebhookEventFilters(channel=channel.slug if channel else None, status=status)
+            statement = webhook_events_statement(session, filters).order_by(WebhookEvent.id)
+            return [webhook_event_json(event) for event in session.scalars(statement)]
+
+    # --- the web app ---------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        """The Flask test client of the hub's web app (webhooks, the admin UI)."""
+        if self._client is None:
+            from hub.web import create_app
+
+            self._client = create_app({"HUB": self.hub, "TESTING": True}).test_client()
+        return self._client
+
+    @property
+    def api(self) -> ApiClient:
+        """The test client with an admin API token: ``harness.api.get("/api/v1/orders")``."""
+        if self._api is None:
+            from hub.accounts.users import create_token
+
+            with self.hub.db.transaction() as session:
+                token = create_token(session, "harness", scope="admin")[1]
+            self._api = ApiClient(self.client, token)
+        return self._api
+
+
+@pytest.fixture
+def harness(hub) -> Iterator[Harness]:
+    """A :class:`Harness` on ``hub`` (SQLite)."""
+    with Harness(hub) as h:
+        yield h
+
+
+@pytest.fixture
+def any_harness(any_hub) -> Iterator[Harness]:
+    """A :class:`Harness` on ``any_hub``: each test runs on SQLite and on PostgreSQL."""
+    with Harness(any_hub) as h:
+        yield h
+
+
 # --- the REST API and webhooks in tests (web-api) ----------------------------------------------
 
 
@@ -353,6 +667,10 @@ class WebhookTestConnector(SalesConnector):
                 "webhook_test: GET /shop answered 401: invalid API key", retryable=False, status=401
             )
         return "connected to the test shop"
+
+    def sign_webhook(self, body, headers, query):
+        signature = sign_hex(self.config["webhook_secret"], body)
+        return {**headers, self.SIGNATURE_HEADER: signature}, dict(query)
 
     def verify_webhook(self, headers, body, query) -> WebhookReceipt:
         expected = sign_hex(self.config["webhook_secret"], body)

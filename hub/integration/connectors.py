@@ -19,6 +19,7 @@ so an operation may raise :class:`hub.core.exceptions.ExternalError` with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -482,6 +483,22 @@ class Connector:
         """
         raise ConfigError(f"the {self.name} connector does not accept webhooks")
 
+    def sign_webhook(
+        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """For tests: the headers and query a genuine delivery of ``body`` to this channel carries.
+
+        Sign ``body`` as the provider does, with this channel's config (a
+        signature header, a token in the query), so that :meth:`verify_webhook`
+        accepts it; keep what ``headers`` and ``query`` hold already (a topic, an
+        event id). ``hub.testing``'s ``post_webhook`` calls it. Optional: the
+        default says the connector cannot.
+        """
+        raise ConfigError(
+            f"the {self.name} connector cannot sign webhooks (it defines no sign_webhook):"
+            " pass sign=False and the provider's headers yourself"
+        )
+
     def sync_webhooks(self, callback_url: str) -> list[str]:
         """Subscribe this channel's webhooks at the provider, to be sent to ``callback_url``.
 
@@ -735,7 +752,19 @@ def check_connector(cls: type[Connector]) -> None:
     its ``capabilities`` must match the optional operations it implements: the
     hub decides from the declaration what to ask of a connector.
     """
-    name = getattr(cls, "name", cls.__name__)
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ConfigError(
+            f"connector {cls.__qualname__}: name {name!r} must be lower-case letters, digits,"
+            " '_' or '-', starting with a letter (name = \"acme\")"
+        )
+    schema = getattr(cls, "config_schema", None)
+    if not (isinstance(schema, type) and issubclass(schema, Schema)):
+        got = "none" if schema is None else f"{schema!r}"
+        raise ConfigError(
+            f"connector {name}: config_schema must be a marshmallow Schema class, not {got}"
+            " (config_schema = AcmeConfig; a Schema with no fields if it needs no configuration)"
+        )
     unknown = set(cls.roles) - set(ROLES)
     if unknown:
         raise ConfigError(f"connector {name}: unknown role(s) {', '.join(sorted(unknown))}")
@@ -758,6 +787,9 @@ def check_connector(cls: type[Connector]) -> None:
                 f"connector {name} implements {', '.join(implemented)}: "
                 f"declare it with capabilities = {{Capability.{capability.name}, ...}}"
             )
+
+
+_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 
 
 def _overrides(cls: type[Connector], operation: str) -> bool:

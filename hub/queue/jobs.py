@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -295,6 +296,7 @@ def claim(
     kinds: tuple[str, ...] | None = None,
     finished: tuple[Outcome, ...] | list[Outcome] = (),
     leases: bool = True,
+    now: datetime | None = None,
 ) -> list[JobContext]:
     """Take up to ``limit`` due jobs for ``worker_id`` and lease them.
 
@@ -302,9 +304,10 @@ def claim(
     transaction: a busy worker commits once per job, not twice. With
     ``leases`` (the default), jobs whose lease ran out (their worker died) are
     taken first; a busy worker asks for those about once a second rather than
-    with every claim (see :class:`Worker`).
+    with every claim (see :class:`Worker`). ``now`` is the time jobs are due by
+    (a test moves it forward to run what is scheduled later: ``hub.testing``).
     """
-    now = utcnow()
+    now = now or utcnow()
     params: dict[str, Any] = {
         "now": now,
         "worker_id": worker_id,
@@ -648,8 +651,11 @@ class Worker:
         poll_interval: float = 0.5,
         kinds: tuple[str, ...] | None = None,
         worker_id: str | None = None,
+        clock: Callable[[], datetime] | None = None,
     ):
         self.hub = hub
+        #: The time jobs are due by (default: now); tests move it to run later work early.
+        self.clock = clock or utcnow
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.kinds = kinds
@@ -680,7 +686,14 @@ class Worker:
             now = time.monotonic()
             leases = now >= leases_due
             try:
-                jobs = claim(self.hub, worker_id, kinds=self.kinds, finished=pending, leases=leases)
+                jobs = claim(
+                    self.hub,
+                    worker_id,
+                    kinds=self.kinds,
+                    finished=pending,
+                    leases=leases,
+                    now=self.clock(),
+                )
                 if leases:
                     leases_due = now + self.LEASE_CHECK_SECONDS
             except Exception:
@@ -720,7 +733,7 @@ class Worker:
         while max_jobs is None or ran < max_jobs:
             if deadline is not None and time.monotonic() > deadline:
                 break
-            jobs = claim(self.hub, self.name, kinds=self.kinds, finished=pending)
+            jobs = claim(self.hub, self.name, kinds=self.kinds, finished=pending, now=self.clock())
             pending = []
             if not jobs:
                 break

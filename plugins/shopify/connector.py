@@ -25,6 +25,7 @@ import json
 import logging
 import re
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -471,6 +472,19 @@ class ShopifyConnector(SalesConnector):
         )
 
     # --- webhooks ------------------------------------------------------------------------
+
+    def sign_webhook(
+        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """For tests: ``body`` as this shop's Shopify sends it (base64 HMAC-SHA256, a webhook id)."""
+        signed = dict(headers)
+        if not header(signed, "X-Shopify-Webhook-Id", "shopify-webhook-id"):
+            signed["X-Shopify-Webhook-Id"] = str(uuid.uuid4())
+        if not header(signed, "X-Shopify-Shop-Domain", "shopify-shop-domain"):
+            signed["X-Shopify-Shop-Domain"] = self.shop_domain
+        secret = str(self.config.get("webhook_secret") or "")
+        signed["X-Shopify-Hmac-Sha256"] = sign_base64(secret, body)
+        return signed, dict(query)
 
     def verify_webhook(
         self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]

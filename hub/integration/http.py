@@ -216,6 +216,14 @@ class _PublicTargetsAdapter(HTTPAdapter):
 
 
 class HttpClient:
+    """HTTP to one service for one channel: a keep-alive session, retries, rate limits, metrics.
+
+    Make one per channel in the connector's ``__init__`` (``self.http_client(base_url, ...)``
+    names it and times it in the hub's metrics) and keep it: the hub shares the
+    connector, and so the client, between its threads, and the client is made
+    for that. Paths are joined to ``base_url``; a full URL is used as it is.
+    """
+
     def __init__(
         self,
         base_url: str,
@@ -237,6 +245,16 @@ class HttpClient:
         allow_private_targets: bool = False,
     ):
         """
+        :param connector: the connector's name, in logs, errors and metrics.
+        :param headers: sent with every request (an access token).
+        :param timeout: (connect, read) seconds; ``HUB_HTTP_TIMEOUT`` or 5 and 30 s when None.
+        :param max_retries: retries of a request that may succeed later, after the first try.
+        :param retry_statuses: the statuses retried (408, 429, 500, 502, 503, 504 by default).
+        :param limiter: asked before every request and told every answer.
+        :param should_retry: whether an answer not ``expected`` is retried (None: as
+            ``retry_statuses`` say).
+        :param reset_header: on a 429 without ``Retry-After``, the header giving the seconds
+            until the service's window resets.
         :param error_text: reads the service's documented error body (its code and
             message) for error messages; without it, an error names only the status.
         :param allow_private_targets: call loopback, private and link-local hosts too
@@ -270,11 +288,13 @@ class HttpClient:
         self.requests_sent = 0
 
     def url(self, path: str) -> str:
+        """``path`` joined to the base URL (a full URL as it is)."""
         if path.startswith(("http://", "https://")):
             return path
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry ``attempt``: exponential with jitter, at least ``retry_after``."""
         delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
         delay = delay / 2 + random.uniform(0, delay / 2)
         return max(delay, retry_after or 0.0)
@@ -388,12 +408,15 @@ class HttpClient:
             )
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
+        """``request("GET", path, **kwargs)``."""
         return self.request("GET", path, **kwargs)
 
     def post(self, path: str, **kwargs: Any) -> requests.Response:
+        """``request("POST", path, **kwargs)``."""
         return self.request("POST", path, **kwargs)
 
     def close(self) -> None:
+        """Close the session's pooled connections; a request still running finishes."""
         self.session.close()
 
 

@@ -121,6 +121,17 @@ SECTIONS: tuple[Section, ...] = (
             "FORMULA_STARTS",
         ),
     ),
+    Section(
+        "HTTP: the one client every connector uses",
+        "hub.integration.http",
+        names=("HttpClient", "RateLimiter", "LeakyBucketLimiter", "HttpStatusError"),
+    ),
+    Section("Signatures", "hub.integration.signing"),
+    Section(
+        "Sandboxes: the services, simulated on loopback",
+        "hub.integration.sandbox",
+        names=("Sandbox", "route", "Answer", "FaultPlan", "Strike", "Fault", "serve"),
+    ),
     Section("Order events", "hub.core.events", names=("OrderEvent",), complete=False),
     Section(
         "Money: exact amounts",
@@ -163,7 +174,10 @@ class Source:
     def __init__(self, module: ModuleType):
         self.module = module
         self.text = inspect.getsource(module)
-        self.lines = self.text.splitlines()
+        # Lines as the tree counts them (str.splitlines would also split at form feeds).
+        self.lines = re.split(r"\r\n|\r|\n", self.text)
+        #: The lines as UTF-8, which the tree's column offsets count in.
+        self.encoded = [line.encode() for line in self.lines]
         self.tree = ast.parse(self.text)
         #: Line -> the comment ending it, where code comes first on that line.
         self.trailing: dict[int, str] = {}
@@ -194,7 +208,15 @@ class Source:
         return "" if trailing.startswith(("noqa", "type:")) else trailing
 
     def segment(self, node: ast.AST) -> str:
-        return ast.get_source_segment(self.text, node) or ast.unparse(node)
+        """``node``'s source as written (``ast.get_source_segment``, without its re-split)."""
+        end_line, end_col = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
+        if end_line is None or end_col is None:
+            return ast.unparse(node)
+        rows = self.encoded[node.lineno - 1 : end_line]  # type: ignore[attr-defined]
+        col: int = node.col_offset  # type: ignore[attr-defined]
+        if len(rows) == 1:
+            return rows[0][col:end_col].decode()
+        return b"\n".join([rows[0][col:], *rows[1:-1], rows[-1][:end_col]]).decode()
 
 
 def _names(node: ast.stmt) -> list[str]:
@@ -299,7 +321,7 @@ class Page:
                     block.append(lines[i])
                     i += 1
                 code = inspect.cleandoc("\n".join(block))
-                out.extend(["", "```", *code.splitlines(), "```", ""])
+                out.extend(["", "```python", *code.splitlines(), "```", ""])
                 continue
             out.append(self.text(line))
             i += 1
@@ -407,10 +429,10 @@ def _render_class(page: Page, cls: type, node: ast.ClassDef, source: Source) -> 
             decorators = {ast.unparse(d) for d in item.decorator_list}
             if "property" in decorators:
                 returns = f": {ast.unparse(item.returns)}" if item.returns else ""
-                doc = " ".join(inspect.cleandoc(ast.get_docstring(item) or "").split())
+                said = " ".join(inspect.cleandoc(ast.get_docstring(item) or "").split())
                 line = f"- `{item.name}{returns}` (read-only)"
-                properties.append(line + (f" — {page.text(doc)}" if doc else ""))
-            elif item.name != "__init__" or not _is_dataclass(cls):
+                properties.append(line + (f" — {page.text(said)}" if said else ""))
+            elif item.name != "__init__" or _takes_arguments(item, cls):
                 methods.append(item)
     kind = "Members" if _is_enum(cls) else "Fields" if _is_dataclass(cls) else "Attributes"
     if attributes or properties:
@@ -418,7 +440,11 @@ def _render_class(page: Page, cls: type, node: ast.ClassDef, source: Source) -> 
     for method in methods:
         title = f"{node.name}.{method.name}"
         page.write(f"#### {title}", "", "```python", _signature(method, source), "```", "")
-        page.write(*page.docstring(ast.get_docstring(method, clean=False)))
+        # An override without a docstring has its base's contract (inspect.getdoc finds it).
+        doc = ast.get_docstring(method, clean=False)
+        if doc is None and method.name != "__init__":
+            doc = inspect.getdoc(getattr(cls, method.name))
+        page.write(*page.docstring(doc))
 
 
 def _render_function(page: Page, fn: Any, node: ast.FunctionDef, source: Source) -> None:
@@ -442,6 +468,13 @@ def _render_data(page: Page, name: str, node: ast.stmt, source: Source) -> None:
     page.write("```python", code, "```", "")
     if comment:
         page.write(page.text(comment), "")
+
+
+def _takes_arguments(init: ast.FunctionDef | ast.AsyncFunctionDef, cls: type) -> bool:
+    """Whether an ``__init__`` is worth showing: written by hand, with arguments besides self."""
+    args = init.args
+    given = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+    return not _is_dataclass(cls) and len([a for a in given if a is not None]) > 1
 
 
 def _is_dataclass(cls: type) -> bool:

@@ -112,6 +112,8 @@ class Fault:
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def matches(self, method: str, path: str) -> bool:
+        """Whether this fault may strike a request (``method``, URL ``path``): not used up,
+        same method, path matching its glob."""
         return (
             (self.times is None or self.given < self.times)
             and (self.method is None or self.method == method)

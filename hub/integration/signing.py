@@ -14,15 +14,18 @@ from collections.abc import Mapping
 
 
 def hmac_sha256(key: str | bytes, message: bytes) -> bytes:
+    """The HMAC-SHA256 of ``message`` with ``key`` (text keys as UTF-8), as bytes."""
     key = key.encode() if isinstance(key, str) else key
     return hmac.new(key, message, hashlib.sha256).digest()
 
 
 def sign_hex(key: str | bytes, message: bytes) -> str:
+    """The signature as lower-case hex (Stripe's ``v1=``, the hub's own webhooks)."""
     return hmac_sha256(key, message).hex()
 
 
 def sign_base64(key: str | bytes, message: bytes) -> str:
+    """The signature as base64 (Shopify's ``X-Shopify-Hmac-Sha256``, WooCommerce's)."""
     return base64.b64encode(hmac_sha256(key, message)).decode()
 
 

@@ -15,8 +15,9 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from hub.core.exceptions import HubError, NotFound
+from hub.core.exceptions import ConfigError, HubError, NotFound
 from hub.core.order import OrderData, PaymentUpdate
+from hub.integration.checks import orders_problem
 from hub.integration.connectors import ShipmentNotice
 from hub.orders import bulk_intake, intake, payments, records, shipments
 from hub.queue.jobs import dead_letter
@@ -63,6 +64,9 @@ class ChannelPort:
         the same transaction. Returns the ids of the orders stored, in order.
         """
         batch = list(orders)
+        problem = orders_problem(batch)
+        if problem:  # a connector's mistake, not the order's: nothing is stored, nothing retried
+            raise ConfigError(f"channel {self.slug}: upsert_orders was handed {problem}")
         with self.hub.db.transaction() as session:
             channel = _channel(session, self.channel_id)
             created = self._create_new(session, channel, batch) if self.bulk_create else {}

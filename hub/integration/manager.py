@@ -117,7 +117,7 @@ def register_plugin(pm: pluggy.PluginManager, plugin: object, name: str | None =
     try:
         registered = pm.register(plugin, name=name)
     except pluggy.PluginValidationError as exc:
-        raise ConfigError(_explain_invalid(pm, exc)) from None
+        raise ConfigError(_explain_invalid(pm, exc, name)) from None
     except ValueError as exc:  # a name taken by another plugin
         first = str(exc).splitlines()[0]
         raise ConfigError(f"plugin {name or plugin!r} cannot be registered: {first}") from None
@@ -157,10 +157,17 @@ def _unknown_hook(plugin: str, hook: str, known: list[str]) -> str:
     return f"plugin {plugin} implements {hook}, which is not a hub hook ({hint})"
 
 
-def _explain_invalid(pm: pluggy.PluginManager, exc: pluggy.PluginValidationError) -> str:
+def _explain_invalid(
+    pm: pluggy.PluginManager, exc: pluggy.PluginValidationError, name: str | None = None
+) -> str:
     """One line for pluggy's (multi-line) refusal of a hook implementation."""
     plugin = exc.plugin
-    label = pm.get_name(plugin) or getattr(plugin, "__name__", None) or type(plugin).__qualname__
+    label = (
+        name
+        or pm.get_name(plugin)
+        or getattr(plugin, "__name__", None)
+        or f"{type(plugin).__module__}.{type(plugin).__qualname__}"
+    )
     for attr in dir(plugin):
         opts = pm.parse_hookimpl_opts(plugin, attr)
         if opts is None:

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hub.core.lifecycle import OrderStatus
-from hub.integration.manager import call_isolated
+from hub.integration.checks import hold_reasons_problem
+from hub.integration.manager import PluginOutputError, call_isolated
 from hub.inventory import reservations
 from hub.orders import records, shipments, transitions
 from hub.orders.lookup import SessionLookup
@@ -37,6 +38,7 @@ def process_order(ctx: JobContext) -> None:
             "hub_validate_order",
             on_error=_plugin_failed(hub, "hub_validate_order", order.label),
             around=session.begin_nested,
+            check=hold_reasons_problem,
             order=order_detail(order),
             lookup=SessionLookup(session, hub.settings),
         ):
@@ -48,6 +50,10 @@ def _plugin_failed(hub: Hub, hook: str, label: str) -> Callable[[str, BaseExcept
     """Log and count a plugin that raised in a fan-out hook (it holds and aborts nothing)."""
 
     def report(plugin: str, exc: BaseException) -> None:
+        hub.metrics.plugin_error(plugin, hook)
+        if isinstance(exc, PluginOutputError):  # the message says it all: no traceback
+            log.error("%s, for order %s; its answer is left out", exc.message, label)
+            return
         log.error(
             "plugin %s failed in %s for order %s; its answer is left out",
             plugin,
@@ -55,7 +61,6 @@ def _plugin_failed(hub: Hub, hook: str, label: str) -> Callable[[str, BaseExcept
             label,
             exc_info=exc,
         )
-        hub.metrics.plugin_error(plugin, hook)
 
     return report
 

@@ -4,8 +4,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import NoReturn
+
 from hub.channels.port import ChannelPort
 from hub.core import events as ev
+from hub.core.exceptions import ConfigError
+from hub.core.order import OrderData
+from hub.integration.checks import order_page_problem, shown
 from hub.integration.connectors import SalesConnector
 from hub.orders import intake, records
 from hub.orders.serialize import order_detail
@@ -21,7 +27,15 @@ def pull_orders(ctx: JobContext) -> None:
     channel_id = ctx.require_channel()
     port = ChannelPort(ctx.hub, channel_id)
     connector = as_role(ctx.connector(), SalesConnector)
-    for page in connector.fetch_orders(port.state.get("cursor")):
+    pages = connector.fetch_orders(port.state.get("cursor"))
+    if not isinstance(pages, Iterable):
+        _wrong(connector, f"fetch_orders returned {shown(pages)}, not pages (yield OrderPage(...))")
+    for page in pages:
+        # Checked before anything is stored: a page that is not one fails the job for good
+        # (retrying the same code cannot fix it), naming the connector and what it yielded.
+        problem = order_page_problem(page)
+        if problem:
+            _wrong(connector, f"fetch_orders {problem}")
         port.upsert_orders(page.orders, cursor=page.cursor, rejected=page.rejected)
     with ctx.hub.db.transaction() as session:
         channel = get(session, Channel, channel_id)
@@ -31,10 +45,18 @@ def pull_orders(ctx: JobContext) -> None:
 
 def refetch_rejected_order(ctx: JobContext) -> None:
     """Retry of a dead-lettered order: fetch it again and store it."""
-    data = as_role(ctx.connector(), SalesConnector).fetch_order(ctx.payload["external_id"])
+    connector = as_role(ctx.connector(), SalesConnector)
+    data = connector.fetch_order(ctx.payload["external_id"])
+    if not isinstance(data, OrderData):
+        _wrong(connector, f"fetch_order returned {shown(data)}, not an OrderData")
     with ctx.hub.db.transaction() as session:
         channel = get(session, Channel, ctx.require_channel())
         intake.upsert_order(session, channel, data, actor=f"channel:{channel.slug}")
+
+
+def _wrong(connector: SalesConnector, problem: str) -> NoReturn:
+    """A connector handed the hub what its operation does not return: the job is dead at once."""
+    raise ConfigError(f"connector {connector.name} (channel {connector.channel.slug}): {problem}")
 
 
 def push_fulfillment(ctx: JobContext) -> None:

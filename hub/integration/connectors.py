@@ -66,13 +66,24 @@ class Capability(StrEnum):
 
 @dataclass(frozen=True)
 class ChannelInfo:
-    """What a connector knows of its channel: identity and decrypted config."""
+    """What a connector knows of its channel: identity and decrypted config.
 
+    The connector is built with it (``self.channel``) and kept while the
+    config, name, slug and enabled flag stay the same: see :class:`Connector`.
+    """
+
+    #: The hub's id of the channel.
     id: int
+    #: As in ``/webhooks/<slug>``.
     slug: str
+    #: What people call the channel.
     name: str
+    #: The connector's ``name``.
     connector: str
+    #: The config as the connector's schema loaded it, secrets decrypted (also ``self.config``).
     config: Mapping[str, Any]
+    #: The channel's saved state when the connector was built; saving state does not
+    #: rebuild it, so read the current state where an operation is handed it.
     state: Mapping[str, Any] = field(default_factory=dict)
     enabled: bool = True
     #: The hub's :class:`hub.runtime.metrics.Metrics`: pass it to ``HttpClient(metrics=...)`` so

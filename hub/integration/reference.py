@@ -415,7 +415,7 @@ def _class_header(node: ast.ClassDef) -> str:
 
 
 def _render_class(page: Page, cls: type, node: ast.ClassDef, source: Source) -> None:
-    page.write(f"### {node.name}", "", "```python", _class_header(node), "```", "")
+    page.write(f"### `{node.name}`", "", "```python", _class_header(node), "```", "")
     page.write(*page.docstring(ast.get_docstring(node, clean=False)))
     attributes: list[str] = []
     properties: list[str] = []
@@ -439,7 +439,7 @@ def _render_class(page: Page, cls: type, node: ast.ClassDef, source: Source) -> 
         page.write(f"{kind}:", "", *attributes, *properties, "")
     for method in methods:
         title = f"{node.name}.{method.name}"
-        page.write(f"#### {title}", "", "```python", _signature(method, source), "```", "")
+        page.write(f"#### `{title}`", "", "```python", _signature(method, source), "```", "")
         # An override without a docstring has its base's contract (inspect.getdoc finds it).
         doc = ast.get_docstring(method, clean=False)
         if doc is None and method.name != "__init__":
@@ -448,7 +448,7 @@ def _render_class(page: Page, cls: type, node: ast.ClassDef, source: Source) -> 
 
 
 def _render_function(page: Page, fn: Any, node: ast.FunctionDef, source: Source) -> None:
-    page.write(f"### {node.name}", "", "```python", _signature(node, source), "```", "")
+    page.write(f"### `{node.name}`", "", "```python", _signature(node, source), "```", "")
     spec = getattr(fn, "hub_spec", None)
     flags = [name for name in ("firstresult", "historic") if spec and spec.get(name)]
     if flags:
@@ -457,7 +457,7 @@ def _render_function(page: Page, fn: Any, node: ast.FunctionDef, source: Source)
 
 
 def _render_data(page: Page, name: str, node: ast.stmt, source: Source) -> None:
-    page.write(f"### {name}", "")
+    page.write(f"### `{name}`", "")
     comment = source.doc_comment(node)
     if isinstance(node, ast.AnnAssign) and node.value is not None:
         code = f"{name}: {source.segment(node.annotation)} = {source.segment(node.value)}"

@@ -50,6 +50,8 @@ class JobContext(Protocol):
     max_attempts: int
     #: The job's channel, if it has one.
     channel_id: int | None
+    #: The order the job is about, if it is about one.
+    order_id: int | None
 
     @property
     def idempotency_key(self) -> str:

@@ -122,10 +122,14 @@ class WebhookReceipt:
     (the ``t=`` of a signature header, ``Date``), a random value. Derive the
     id from what the event is about instead, and say how it was made:
 
-    - the topic, the resource's id and its own version or modification time,
-      as the payload gives them (``order.updated:1234:2026-12-01T10:00:05``);
-      two changes the provider stamps with the same time are one event, so
-      pick the finest version the payload has;
+    - the resource's kind and id and its own version or modification time,
+      as the payload gives them (``order:1234:2026-12-01T10:00:05``). Leave
+      the topic out when several topics carry one state of a resource
+      (WooCommerce sends ``order.created`` and ``order.updated`` for one
+      save): the hub then handles that state once. Two changes stamped with
+      the same time would be one event: add a digest of the body when the
+      time is coarse (whole seconds) and re-deliveries send the same body, as
+      the WooCommerce connector does (``order:<id>:<date_modified_gmt>:<digest>``);
     - or, when the body names the event and nothing else, the SHA-256 of the
       raw body (``sha256:<hex>``; ShipStation's body is only
       ``{resource_url, resource_type}``), which holds only while a re-delivery

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hub.channels import subscriptions
 from hub.core.exceptions import Conflict, NotFound, ValidationError
 from hub.queue.jobs import enqueue
 from hub.runtime.hub import Hub
@@ -45,7 +46,11 @@ def create_channel(
     enabled: bool = True,
     schedule_seconds: int | None = None,
 ) -> Channel:
-    """Validate the config (schema, then checks against this hub) and store the channel."""
+    """Validate the config (schema, then checks against this hub) and store the channel.
+
+    An enabled channel whose connector registers its webhooks gets a
+    ``channel.webhooks`` job to subscribe them (:mod:`hub.channels.subscriptions`).
+    """
     if not (name or "").strip():
         raise ValidationError("a channel needs a name", details={"name": ["is required"]})
     loaded = hub.validate_config(connector, config or {})
@@ -72,6 +77,8 @@ def create_channel(
     )
     session.add(channel)
     session.flush()
+    if enabled and subscriptions.registers_webhooks(hub.connectors.get(connector)):
+        subscriptions.announce(session, channel)
     return channel
 
 
@@ -82,7 +89,8 @@ def update_config(
 
     With ``replace`` (a whole form was submitted), ``changes`` is the new config:
     fields it leaves out are dropped (their schema defaults apply), except secret
-    fields, which keep their stored value.
+    fields, which keep their stored value. A changed config of a connector that
+    registers its webhooks has them registered again (new credentials, a new shop).
     """
     cls = hub.connector_class(channel.connector)
     secret = cls.secret_fields()
@@ -94,8 +102,29 @@ def update_config(
             continue
         merged[key] = value
     loaded = hub.validate_config(channel.connector, merged, channel=channel)
+    changed = loaded != current
     channel.config = hub.encrypt_config(channel.connector, loaded)
     channel.updated_at = utcnow()
+    if changed and channel.enabled and subscriptions.registers_webhooks(cls):
+        subscriptions.announce(session, channel)
+    return channel
+
+
+def set_enabled(hub: Hub, session: Session, channel: Channel, enabled: bool) -> Channel:
+    """Enable or disable a channel: a disabled one is not pulled, pushed to or sent webhooks.
+
+    Its webhooks follow (a ``channel.webhooks`` job): subscribed again when it is
+    enabled, removed at the provider when it is disabled. Setting what is set
+    already changes nothing.
+    """
+    if channel.enabled == enabled:
+        return channel
+    channel.enabled = enabled
+    channel.updated_at = utcnow()
+    registration = subscriptions.Registration.of(channel)
+    wanted = enabled or (registration is not None and registration.may_be_subscribed)
+    if wanted and subscriptions.registers_webhooks(hub.connectors.get(channel.connector)):
+        subscriptions.announce(session, channel)
     return channel
 
 
@@ -219,7 +248,11 @@ def delete_channel(session: Session, channel: Channel) -> int:
 
     A channel whose jobs are unfinished is not deleted under them: it is
     disabled instead, so nothing new is scheduled for it while they drain,
-    and can be deleted once they are done.
+    and can be deleted once they are done. So is a channel whose webhooks
+    are subscribed at the provider: disabled, with a ``channel.webhooks`` job
+    that removes them (it needs the channel's credentials), then deletable.
+    If removing them fails for good, the error shows on the channel and the
+    next delete goes ahead.
 
     :return: 0 when deleted; otherwise how many of its jobs are unfinished
         (the channel is now disabled, not deleted).
@@ -235,15 +268,26 @@ def delete_channel(session: Session, channel: Channel) -> int:
             f"channel {channel.slug} cannot be deleted: {count} order(s) belong to it; disable it instead",
             details={"orders": count},
         )
-    pending = session.scalar(
-        select(func.count())
-        .select_from(Job)
-        .where(Job.channel_id == channel.id, Job.status.in_([s.value for s in UNFINISHED]))
+    pending = int(
+        session.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(Job.channel_id == channel.id, Job.status.in_([s.value for s in UNFINISHED]))
+        )
+        or 0
     )
+    registration = subscriptions.Registration.of(channel)
+    if registration is not None and registration.may_be_subscribed:
+        # Its webhooks go first, while the channel and its credentials are still there.
+        channel.enabled = False
+        if subscriptions.pending_job(session, channel.id) is None:
+            subscriptions.announce(session, channel)
+            pending += 1
     if pending:
         channel.enabled = False
+        channel.updated_at = utcnow()
         session.flush()
-        return int(pending)
+        return pending
     session.delete(channel)
     session.flush()
     return 0

@@ -81,6 +81,8 @@ class ChannelPort:
                 )
                 _reject(session, channel, external_id, reason)
             if cursor is not None:
+                # Read the state again, locked: a channel.webhooks job may have saved its key.
+                session.refresh(channel, ["state"], with_for_update=True)
                 channel.state = {**(channel.state or {}), cursor_key: dict(cursor)}
         return ids
 
@@ -272,7 +274,7 @@ class ChannelPort:
 
     def save_state(self, **values: Any) -> None:
         with self.hub.db.transaction() as session:
-            channel = _channel(session, self.channel_id)
+            channel = _channel(session, self.channel_id, lock=True)
             channel.state = {**(channel.state or {}), **values}
 
     def disable_channel(self, reason: str) -> None:
@@ -284,8 +286,8 @@ class ChannelPort:
         log.warning("channel %s disabled: %s", self.slug, reason)
 
 
-def _channel(session: Session, channel_id: int) -> Channel:
-    channel = session.get(Channel, channel_id)
+def _channel(session: Session, channel_id: int, *, lock: bool = False) -> Channel:
+    channel = session.get(Channel, channel_id, with_for_update=lock or None)
     if channel is None:
         raise NotFound(f"channel {channel_id} does not exist")
     return channel

@@ -11,7 +11,8 @@ Each handler lives in the module of its capability:
 - :mod:`hub.pipeline.sales`: ``channel.pull``, ``channel.order_rejected``,
   ``sales.push_fulfillment``, ``sales.cancel_fulfillment``;
 - :mod:`hub.pipeline.events`: ``webhook.process``, ``notify``, ``order.event.deliver``;
-- :mod:`hub.pipeline.retention`: ``hub.purge`` (finished work past its retention).
+- :mod:`hub.pipeline.retention`: ``hub.purge`` (finished work past its retention);
+- :mod:`hub.pipeline.subscriptions`: ``channel.webhooks`` (a channel's webhooks at its provider).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from hub.pipeline.sales import (
     refetch_rejected_order,
 )
 from hub.pipeline.shipping import flush_shipping, poll_shipments, record_shipment, resubmit_group
+from hub.pipeline.subscriptions import sync_channel_webhooks
 from hub.queue.kinds import JobKind
 
 HANDLERS = {
@@ -44,6 +46,7 @@ HANDLERS = {
     JobKind.SHIPPING_RECORD: record_shipment,
     JobKind.CHANNEL_PULL: pull_orders,
     JobKind.CHANNEL_ORDER_REJECTED: refetch_rejected_order,
+    JobKind.CHANNEL_WEBHOOKS: sync_channel_webhooks,
     JobKind.SALES_PUSH_FULFILLMENT: push_fulfillment,
     JobKind.SALES_CANCEL_FULFILLMENT: cancel_fulfillment,
     JobKind.WEBHOOK_PROCESS: process_webhook,

@@ -26,6 +26,7 @@ class JobKind(StrEnum):
     SHIPPING_RECORD = "shipping.record"
     CHANNEL_PULL = "channel.pull"
     CHANNEL_ORDER_REJECTED = "channel.order_rejected"
+    CHANNEL_WEBHOOKS = "channel.webhooks"
     SALES_PUSH_FULFILLMENT = "sales.push_fulfillment"
     SALES_CANCEL_FULFILLMENT = "sales.cancel_fulfillment"
     WEBHOOK_PROCESS = "webhook.process"

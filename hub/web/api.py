@@ -383,9 +383,11 @@ def update_channel(channel_id: int, body):
                 channels.update_config(hub, db, channel, body["config"])
             except ValidationError as exc:
                 raise _config_errors(exc) from None
-        for name in ("name", "enabled", "schedule_seconds"):
+        for name in ("name", "schedule_seconds"):
             if name in body:
                 setattr(channel, name, body[name])
+        if "enabled" in body:  # its webhooks at the provider follow
+            channels.set_enabled(hub, db, channel, body["enabled"])
         channels.link_channels(
             hub,
             db,

@@ -77,6 +77,14 @@ ORDER_TOPICS = frozenset(
 #: ``orders/edited`` sends ``{"order_edit": {"order_id", "line_items": {"additions", "removals"}}}``.
 ORDER_REF_TOPICS = frozenset({"refunds/create", "orders/edited"})
 
+#: What the channel subscribes to (``sync_webhooks``): every topic the hub uses.
+#: ``inventory_levels/update`` is left out: the hub is the stock master.
+WEBHOOK_TOPICS: tuple[str, ...] = (
+    *sorted(ORDER_TOPICS),
+    *sorted(ORDER_REF_TOPICS),
+    "app/uninstalled",
+)
+
 #: The hub's carrier codes (ShipStation's and common ones) -> the names Shopify
 #: recognises for tracking links. Others are sent as they are.
 TRACKING_COMPANIES = {
@@ -303,6 +311,7 @@ class ShopifyConnector(SalesConnector):
             Capability.CANCEL_FULFILLMENT,
             Capability.PUSH_STOCK,
             Capability.STOCK_BY_LOCATION,
+            Capability.REGISTER_WEBHOOKS,
         }
     )
     config_schema = ShopifyConfig
@@ -557,6 +566,71 @@ class ShopifyConnector(SalesConnector):
             hub.disable_channel(f"the Shopify app was uninstalled from {self.shop_domain}")
             return WebhookOutcome.processed("channel disabled")
         return WebhookOutcome.ignored(topic)
+
+    # --- webhook subscriptions ---------------------------------------------------------------
+
+    def sync_webhooks(self, callback_url: str) -> list[str]:
+        """Subscribe :data:`WEBHOOK_TOPICS` to ``callback_url`` (``POST webhooks.json``), once.
+
+        What is subscribed to that address is read first (``GET
+        webhooks.json?address=…``): topics there already are kept, missing
+        ones are created (JSON format), and topics the hub no longer uses
+        are deleted. A create Shopify refuses because the topic is taken for
+        that address (a retry whose first answer was lost) counts as done.
+        Subscriptions made by hand in the Shopify admin are not the app's and
+        are never seen or touched (Shopify keeps them apart).
+        """
+        existing = self._subscriptions(callback_url)
+        for webhook in existing:
+            if webhook["topic"] not in WEBHOOK_TOPICS:
+                self._delete_subscription(webhook["id"])
+        have = {w["topic"] for w in existing}
+        for topic in WEBHOOK_TOPICS:
+            if topic in have:
+                continue
+            body = {"webhook": {"topic": topic, "address": callback_url, "format": "json"}}
+            try:
+                self.http.post("webhooks.json", json=body)
+            except ExternalError as exc:
+                if exc.status != 422 or not any(
+                    w["topic"] == topic for w in self._subscriptions(callback_url)
+                ):
+                    raise
+        return list(WEBHOOK_TOPICS)
+
+    def remove_webhooks(self, callback_url: str) -> list[str]:
+        """Delete every subscription of this app to ``callback_url`` (``DELETE webhooks/{id}.json``).
+
+        One gone already (404) is fine: removed is what was wanted.
+        """
+        removed = []
+        for webhook in self._subscriptions(callback_url):
+            self._delete_subscription(webhook["id"])
+            removed.append(str(webhook["topic"]))
+        return sorted(removed)
+
+    def _subscriptions(self, callback_url: str) -> list[dict[str, Any]]:
+        """This app's subscriptions to ``callback_url``, every page (``Link: rel="next"``)."""
+        found: list[dict[str, Any]] = []
+        url: str | None = "webhooks.json"
+        params: dict[str, Any] | None = {"address": callback_url, "limit": self.PAGE_SIZE}
+        while url:
+            response = self.http.get(url, params=params)
+            for webhook in self._json(response).get("webhooks") or []:
+                # The filter is Shopify's; checked again so a loose match never deletes another's.
+                if webhook.get("address") == callback_url and webhook.get("id"):
+                    found.append(webhook)
+            url = response.links.get("next", {}).get("url")
+            if url and not same_origin(url, self.base_url):
+                raise ExternalError(
+                    "shopify: refusing to follow a next page on another host", retryable=False
+                )
+            params = None
+        return found
+
+    def _delete_subscription(self, webhook_id: Any) -> None:
+        path = f"webhooks/{_numeric_id(webhook_id, 'webhook')}.json"
+        self.http.request("DELETE", path, expected=(200, 204, 404))  # 404: gone already
 
     # --- fulfilment ------------------------------------------------------------------------
 

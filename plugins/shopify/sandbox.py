@@ -27,6 +27,11 @@ What it simulates, as the real service does it:
 - fulfilment orders, fulfilments (which update the order, as on Shopify),
   ``inventory_levels/set.json``, ``products.json`` (paginated the same way),
   ``variants/{id}.json``, ``locations.json``, ``shop.json``;
+- the app's webhook subscriptions (``webhooks.json`` GET with ``address``/``topic``
+  filters and the same ``Link`` pages, POST; ``webhooks/{id}.json`` GET, PUT,
+  DELETE; ``webhooks/count.json``) with Shopify's 422s: an unknown topic, an
+  address that is not a URL, a topic already taken for that address
+  (``sandbox.subscriptions``);
 - ``clean=True`` (the demo's shop): every order open, not a test, every line
   with a SKU, one customer (an ASCII email) per order — so every order can ship;
 - ``payment_attribute="…"``: each order carries the id of a Stripe
@@ -89,6 +94,27 @@ SHOP_TZ = timezone(timedelta(hours=-4))
 #: Parameters a request with ``page_info`` may carry; anything else is a 400.
 PAGE_INFO_PARAMS = frozenset({"page_info", "limit", "fields"})
 MAX_LIMIT = 250
+WEBHOOK_ID_BASE = 1_100_000_000
+#: Topics a subscription may name (those the hub uses and a few others Shopify has).
+WEBHOOK_TOPICS = frozenset(
+    {
+        "app/uninstalled",
+        "customers/create",
+        "customers/update",
+        "fulfillments/create",
+        "inventory_levels/update",
+        "orders/cancelled",
+        "orders/create",
+        "orders/edited",
+        "orders/fulfilled",
+        "orders/paid",
+        "orders/partially_fulfilled",
+        "orders/updated",
+        "products/create",
+        "products/update",
+        "refunds/create",
+    }
+)
 
 #: currency -> (weight, rate per USD, tax rate in basis points, shipping in minor units, country)
 CURRENCIES: dict[str, tuple[int, float, int, int, str]] = {
@@ -258,6 +284,9 @@ class ShopifySandbox(Sandbox):
             self.levels[(variant["inventory_item_id"], OUTLET_LOCATION)] = 0
         #: Every inventory_levels/set.json accepted: (inventory item id, location id, available).
         self.stock_sets: list[tuple[int, int, int]] = []
+        #: The app's webhook subscriptions by id (``webhooks.json``).
+        self.subscriptions: dict[int, dict[str, Any]] = {}
+        self._next_subscription = WEBHOOK_ID_BASE
         # Orders: an index of every id (ascending) with what filters need; bodies
         # are generated on demand from the seed, or kept once changed. So 100,000
         # orders cost a few megabytes, not gigabytes.
@@ -1046,6 +1075,98 @@ class ShopifySandbox(Sandbox):
     def _post_inventory_level(self, request: Request, version: str) -> Response:
         return self.json({"inventory_level": self._set_level(self._body(request))})
 
+    @route(f"{API}/webhooks.json", methods=["GET"])
+    def _list_webhooks(self, request: Request, version: str) -> Response:
+        ids, links = self._list(request, version, "webhooks.json", self._webhook_filter)
+        fields = self._fields(request)
+        return self.json(
+            {"webhooks": [self._pick(self.subscriptions[i], fields) for i in ids]}, 200, links
+        )
+
+    @route(f"{API}/webhooks/count.json", methods=["GET"])
+    def _count_webhooks(self, request: Request, version: str) -> Response:
+        match = self._webhook_filter(self._parse_filters("webhooks.json", request.args))
+        return self.json({"count": sum(1 for i in self.subscriptions if match(i))})
+
+    @route(f"{API}/webhooks.json", methods=["POST"])
+    def _post_webhook(self, request: Request, version: str) -> Response:
+        return self.json({"webhook": self._subscribe(self._body(request), version)}, 201)
+
+    @route(f"{API}/webhooks/<int:webhook_id>.json", methods=["GET"])
+    def _get_webhook(self, request: Request, version: str, webhook_id: int) -> Response:
+        return self.json({"webhook": self._subscription(webhook_id)})
+
+    @route(f"{API}/webhooks/<int:webhook_id>.json", methods=["PUT"])
+    def _put_webhook(self, request: Request, version: str, webhook_id: int) -> Response:
+        webhook = self._subscription(webhook_id)
+        body = self._body(request)
+        changes = body.get("webhook") if isinstance(body, dict) else None
+        if not isinstance(changes, dict):
+            raise _ApiError(400, {"webhook": "Required parameter missing or invalid"})
+        address = changes.get("address", webhook["address"])
+        self._check_subscription(webhook["topic"], address, webhook["format"], but=webhook_id)
+        webhook.update(address=address, updated_at=_ts(datetime.now(UTC)))
+        return self.json({"webhook": webhook})
+
+    @route(f"{API}/webhooks/<int:webhook_id>.json", methods=["DELETE"])
+    def _delete_webhook(self, request: Request, version: str, webhook_id: int) -> Response:
+        self._subscription(webhook_id)
+        del self.subscriptions[webhook_id]
+        return self.json({})
+
+    def _subscription(self, webhook_id: int) -> dict[str, Any]:
+        if webhook_id not in self.subscriptions:
+            raise _ApiError(404, "Not Found")
+        return self.subscriptions[webhook_id]
+
+    def _subscribe(self, body: Any, version: str) -> dict[str, Any]:
+        webhook = body.get("webhook") if isinstance(body, dict) else None
+        if not isinstance(webhook, dict):
+            raise _ApiError(400, {"webhook": "Required parameter missing or invalid"})
+        topic, address = webhook.get("topic"), webhook.get("address")
+        fmt = webhook.get("format", "json")
+        self._check_subscription(topic, address, fmt)
+        self._next_subscription += 1
+        now = _ts(datetime.now(UTC))
+        made = {
+            "id": self._next_subscription,
+            "address": address,
+            "topic": topic,
+            "created_at": now,
+            "updated_at": now,
+            "format": fmt,
+            "fields": list(webhook.get("fields") or []),
+            "metafield_namespaces": [],
+            "api_version": version,
+            "private_metafield_namespaces": [],
+        }
+        self.subscriptions[made["id"]] = made
+        return made
+
+    def _check_subscription(self, topic: Any, address: Any, fmt: Any, *, but: int = 0) -> None:
+        """Shopify's 422s: an unknown topic, an address that is no URL, a topic taken for it."""
+        errors: dict[str, list[str]] = {}
+        if topic not in WEBHOOK_TOPICS:
+            errors["topic"] = [f"Invalid topic specified: {topic}"]
+        if not isinstance(address, str) or not re.match(r"^https?://[^/\s]+", address):
+            errors["address"] = ["is invalid"]
+        elif any(
+            w["topic"] == topic and w["address"] == address and w["id"] != but
+            for w in self.subscriptions.values()
+        ):
+            errors["address"] = ["for this topic has already been taken"]
+        if fmt not in ("json", "xml"):
+            errors["format"] = ["is not included in the list"]
+        if errors:
+            raise _ApiError(422, errors)
+
+    def _webhook_filter(self, filters: dict[str, Any]) -> Callable[[int], bool]:
+        def match(webhook_id: int) -> bool:
+            webhook = self.subscriptions[webhook_id]
+            return all(webhook.get(k) == v for k, v in filters.items())
+
+        return match
+
     def _known_order(self, order_id: int) -> int:
         if order_id not in self._meta:
             raise _ApiError(404, "Not Found")
@@ -1156,6 +1277,8 @@ class ShopifySandbox(Sandbox):
 
     def _parse_filters(self, resource: str, args) -> dict[str, Any]:
         filters: dict[str, Any] = {}
+        if resource == "webhooks.json":
+            return {k: args[k] for k in ("address", "topic") if args.get(k)}
         if resource == "orders.json":
             status = args.get("status", "open")
             if status not in ("open", "closed", "cancelled", "any"):
@@ -1203,7 +1326,11 @@ class ShopifySandbox(Sandbox):
             state = None
             filters = self._parse_filters(resource, args)
         match = matcher(filters)
-        ids = self._ids if resource == "orders.json" else [p["id"] for p in self.products]
+        ids = {
+            "orders.json": lambda: self._ids,
+            "products.json": lambda: [p["id"] for p in self.products],
+            "webhooks.json": lambda: sorted(self.subscriptions),
+        }[resource]()
         if state is None or state["direction"] == "next":
             # Newest first: walk down from below the last id shown.
             top = bisect.bisect_left(ids, state["last_id"]) if state else len(ids)

@@ -13,6 +13,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from hub.channels import manage as channel_service
+from hub.channels import subscriptions
 from hub.core.exceptions import HubError, ValidationError
 from hub.integration.connectors import Capability, Connector, can
 from hub.queue.jobs import enqueue
@@ -219,6 +220,7 @@ def channel_edit(channel_id: int):
                 errors=config_errors,
                 stored_secrets=stored_secrets,
             )
+        registers = subscriptions.registers_webhooks(cls)
         html = render_template(
             "admin/channel_form.html",
             cls=cls,
@@ -226,6 +228,9 @@ def channel_edit(channel_id: int):
             pulls=pulls(cls),
             takes_webhooks=takes_webhooks(cls),
             webhook_url=webhook_url(channel.slug),
+            registers_webhooks=registers,
+            registration=subscriptions.Registration.of(channel) if registers else None,
+            registration_job=subscriptions.pending_job(db, channel.id) if registers else None,
             fields=fields,
             name=name,
             schedule=schedule_raw,
@@ -295,11 +300,27 @@ def channel_sync(channel_id: int):
 @bp.post("/channels/<int:channel_id>/enabled")
 def channel_enabled(channel_id: int):
     enabled = request.form.get("enabled") == "1"
-    with get_hub().db.transaction() as db:
+    hub = get_hub()
+    with hub.db.transaction() as db:
         channel = _channel_or_404(db, channel_id)
-        channel.enabled = enabled
-        channel.updated_at = utcnow()
+        channel_service.set_enabled(hub, db, channel, enabled)
         name = channel.name
     log.info("channel %s %s by %s", channel_id, "enabled" if enabled else "disabled", g.user.email)
     flash(f"“{name}” is {'enabled' if enabled else 'disabled'}.", "success")
+    return redirect(_back(channel_id))
+
+
+@bp.post("/channels/<int:channel_id>/webhooks")
+def channel_webhooks(channel_id: int):
+    """Bring the provider's webhook subscriptions in step with the channel again (a job)."""
+    hub = get_hub()
+    with hub.db.transaction() as db:
+        channel = _channel_or_404(db, channel_id)
+        name = channel.name
+        if not subscriptions.registers_webhooks(hub.connectors.get(channel.connector)):
+            flash(f"“{name}” does not register its webhooks itself.", "error")
+            return redirect(_back(channel_id))
+        subscriptions.announce(db, channel)
+        doing = "registered" if channel.enabled else "removed"
+    flash(f"The webhooks of “{name}” will be {doing} in a moment.", "success")
     return redirect(_back(channel_id))

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from hub import __version__
 from hub.accounts.scopes import DEFAULT_SCOPE, SCOPES
+from hub.cli.plugins import plugin, plugins
 from hub.core.exceptions import HubError
 from hub.core.lifecycle import STATUSES
 from hub.core.status import FINANCIAL_STATUSES, FULFILLMENT_STATUSES
@@ -252,25 +253,8 @@ def _raise_on_sigterm() -> None:
 # --- plugins and channels -----------------------------------------------------------------
 
 
-@main.command()
-@click.pass_context
-def plugins(ctx):
-    """List plugins, their versions, connectors and roles."""
-    from hub.integration.manager import call_one, implementers, plugin_version
-
-    hub = _hub(ctx)
-    by_plugin: dict[str, list] = {
-        name: [cls for found in call_one(hub.pm, "hub_register_connectors", name) for cls in found]
-        for name in implementers(hub.pm, "hub_register_connectors")
-    }
-    for name, plugin in sorted(hub.pm.list_name_plugin()):
-        click.echo(f"{name} {plugin_version(plugin)}")
-        for cls in by_plugin.get(name, []):
-            click.echo(
-                f"  connector {cls.name}: {', '.join(cls.roles)} — {cls.label or cls.__doc__ or ''}".rstrip(
-                    " —"
-                )
-            )
+main.add_command(plugins)
+main.add_command(plugin)
 
 
 @main.group()

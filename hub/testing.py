@@ -378,6 +378,7 @@ class Harness:
     def __init__(self, hub: Hub):
         self.hub = hub
         self._stack = ExitStack()
+        self._app: Any = None
         self._client: Any = None
         self._api: ApiClient | None = None
 
@@ -598,12 +599,19 @@ class Harness:
     # --- the web app ---------------------------------------------------------------------
 
     @property
-    def client(self) -> Any:
-        """The Flask test client of the hub's web app (webhooks, the admin UI)."""
-        if self._client is None:
+    def app(self) -> Any:
+        """The hub's web app (a WSGI app: ``serve(harness.app)`` takes real HTTP)."""
+        if self._app is None:
             from hub.web import create_app
 
-            self._client = create_app({"HUB": self.hub, "TESTING": True}).test_client()
+            self._app = create_app({"HUB": self.hub, "TESTING": True})
+        return self._app
+
+    @property
+    def client(self) -> Any:
+        """The Flask test client of the hub's web app (webhooks, the API, the admin UI)."""
+        if self._client is None:
+            self._client = self.app.test_client()
         return self._client
 
     @property

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from hub.channels import inbox
-from hub.channels.manage import create_channel
-from hub.integration.sandbox import serve
-from hub.queue.jobs import Worker, enqueue
 from hub.runtime.hub import Hub
-from hub.store.models import Job, Order, WebhookEvent
+from hub.store.models import Order
+from hub.testing import ChannelRef, Harness
 from plugins.shopify.connector import ShopifyConnector
 from plugins.shopify.sandbox import ShopifySandbox
 
@@ -32,39 +31,52 @@ def _fast_retries(monkeypatch):
 
 @dataclass
 class ShopEnv:
-    """A hub channel wired to a sandbox shop served over real HTTP."""
+    """A hub channel wired to a sandbox shop served over real HTTP, driven through
+    :class:`hub.testing.Harness` (the helpers any plugin's tests have)."""
 
-    hub: Hub
+    harness: Harness
     shop: ShopifySandbox
     url: str
-    channel_id: int
-    slug: str
+    channel: ChannelRef
+
+    @property
+    def hub(self) -> Hub:
+        return self.harness.hub
+
+    @property
+    def channel_id(self) -> int:
+        return self.channel.id
+
+    @property
+    def slug(self) -> str:
+        return self.channel.slug
 
     def connector(self) -> ShopifyConnector:
-        return self.hub.connector_for_id(self.channel_id)
+        return self.harness.connector(self.channel)
 
-    def run(self, *kinds: str) -> int:
-        """Run due jobs of these kinds (all kinds when none given) until none is left."""
-        return Worker(self.hub, worker_id="test", kinds=kinds or None).run_until_idle()
+    def run(self, *kinds: str, advance: timedelta | None = None) -> int:
+        """Run due jobs of these kinds (all kinds when none given) until none is left;
+        ``advance``: as if the clock were that much later (a backoff, a debounce)."""
+        return self.harness.run_jobs(kinds=kinds or None, advance=advance)
 
-    def pull(self) -> Job:
-        """Enqueue one ``channel.pull`` and run it; return the job as it ended."""
-        with self.hub.db.transaction() as session:
-            job_id = enqueue(session, "channel.pull", {}, channel_id=self.channel_id)
-        self.run("channel.pull")
-        with self.hub.db.read() as session:
-            job = session.get(Job, job_id)
-            session.expunge(job)
-            return job
+    def pull(self) -> SimpleNamespace:
+        """Run one ``channel.pull``; the job as it ended (``.status``, ``.last_error``, ``.id``)."""
+        return SimpleNamespace(**self.harness.pull(self.channel))
 
-    def receive(self, headers: dict[str, str], body: bytes) -> inbox.Receipt:
-        return inbox.receive(self.hub, self.slug, headers, body, {})
+    def deliver(self, topic: str, payload: dict[str, Any] | int, **headers: str) -> Any:
+        """``POST /webhooks/<slug>``: ``payload`` (or the shop's order of that id) as the
+        shop sends it on ``topic``, signed by the connector; the answer Shopify gets."""
+        body = self.shop.order(payload) if isinstance(payload, int) else payload
+        return self.harness.post_webhook(
+            self.channel, body, headers={"X-Shopify-Topic": topic, **headers}
+        )
+
+    def post(self, headers: dict[str, str], body: bytes) -> Any:
+        """``POST /webhooks/<slug>`` of a delivery made elsewhere (the sandbox's own), unsigned."""
+        return self.harness.post_webhook(self.channel, body, headers=headers, sign=False)
 
     def order_count(self) -> int:
-        with self.hub.db.read() as session:
-            return session.scalar(
-                select(func.count(Order.id)).where(Order.channel_id == self.channel_id)
-            )
+        return len(self.harness.orders(self.channel))
 
     def order(self, external_id: int | str) -> Order | None:
         with self.hub.db.read() as session:
@@ -78,13 +90,10 @@ class ShopEnv:
             return order
 
     def inbox_count(self) -> int:
-        with self.hub.db.read() as session:
-            return session.scalar(select(func.count(WebhookEvent.id)))
+        return len(self.harness.webhook_events())
 
     def state(self) -> dict[str, Any]:
-        from hub.channels.port import ChannelPort
-
-        return ChannelPort(self.hub, self.channel_id).state
+        return self.harness.channel_state(self.channel)
 
 
 @pytest.fixture
@@ -101,18 +110,13 @@ def shopify():
         **options: Any,
     ) -> ShopEnv:
         options.setdefault("retry_after", 0.01)
+        harness = stack.enter_context(Harness(hub))
         shop = ShopifySandbox(orders=orders, seed=seed, **options)
-        url = stack.enter_context(serve(shop))
-        with hub.db.transaction() as session:
-            channel = create_channel(
-                hub,
-                session,
-                name="Demo store",
-                connector="shopify",
-                config={**shop.channel_config(url), **(config or {})},
-            )
-            channel_id, slug = channel.id, channel.slug
-        return ShopEnv(hub=hub, shop=shop, url=url, channel_id=channel_id, slug=slug)
+        url = harness.serve(shop)
+        channel = harness.add_channel(
+            "shopify", {**shop.channel_config(url), **(config or {})}, name="Demo store"
+        )
+        return ShopEnv(harness=harness, shop=shop, url=url, channel=channel)
 
     yield make
     stack.close()

@@ -7,12 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import update
 from werkzeug.serving import make_server
 
-from hub.channels import inbox
-from hub.channels.manage import create_channel
-from hub.store.models import Job, utcnow
+from hub.testing import Harness
 from plugins.stripe.sandbox import DEFAULT_SECRET_KEY, DEFAULT_WEBHOOK_SECRET, StripeSandbox
 
 
@@ -53,41 +50,36 @@ class StripeSetup:
 
     def __init__(self, hub, sandbox: StripeSandbox, url: str, **config):
         self.hub, self.sandbox, self.url = hub, sandbox, url
-        with hub.db.transaction() as session:
-            channel = create_channel(
-                hub,
-                session,
-                name="Stripe",
-                connector="stripe",
-                slug="stripe",
-                config={
-                    "secret_key": DEFAULT_SECRET_KEY,
-                    "webhook_secret": DEFAULT_WEBHOOK_SECRET,
-                    "capture": "manual",
-                    "api_base_url": url,
-                    **config,
-                },
-            )
-            self.channel_id = channel.id
+        self.harness = Harness(hub)
+        self.channel = self.harness.add_channel(
+            "stripe",
+            {
+                "secret_key": DEFAULT_SECRET_KEY,
+                "webhook_secret": DEFAULT_WEBHOOK_SECRET,
+                "capture": "manual",
+                "api_base_url": url,
+                **config,
+            },
+            name="Stripe",
+            slug="stripe",
+        )
+        self.channel_id = self.channel.id
         self.sleeps: list[float] = []
         self.connector  # noqa: B018 - builds the cached connector with its no-wait backoff
 
     @property
     def connector(self):
-        connector = self.hub.connector_for_id(self.channel_id)
+        connector = self.harness.connector(self.channel)
         connector.http.sleep = self.sleeps.append  # backoff without waiting
         return connector
 
-    def webhooks_to_hub(self) -> None:
-        """Deliver the sandbox's events through the hub's real webhook inbox."""
-        self.sandbox.webhook_targets.append(
-            lambda body, headers: inbox.receive(self.hub, "stripe", headers, body, {})
-        )
+    def post(self, body: bytes, headers: dict[str, str]):
+        """``POST /webhooks/stripe`` of a delivery the sandbox signed; the answer Stripe gets."""
+        return self.harness.post_webhook(self.channel, body, headers=headers, sign=False)
 
-    def retries_due_now(self) -> None:
-        """Make jobs waiting for their backoff due at once (no waiting in tests)."""
-        with self.hub.db.transaction() as session:
-            session.execute(update(Job).where(Job.status == "failed").values(run_at=utcnow()))
+    def webhooks_to_hub(self) -> None:
+        """Deliver the sandbox's events through the hub's real webhook ingress."""
+        self.sandbox.webhook_targets.append(self.post)
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from hub.channels.manage import create_channel
 from hub.core.exceptions import ValidationError
 from hub.notifications import outbox as notifications
 from hub.notifications.queries import search_attempts
-from hub.store.models import Job, utcnow
+from hub.store.models import Channel, Job, utcnow
+from hub.testing import Harness
 
 SECRET = "s3cret-s3cret-s3cret"
 DOCS = Path(__file__).parents[3] / "docs" / "connectors" / "webhook.md"
@@ -73,14 +73,8 @@ def receiver():
 
 
 def add_channel(hub, url, events=("order.confirmed",)) -> int:
-    with hub.db.transaction() as session:
-        return create_channel(
-            hub,
-            session,
-            name="CRM",
-            connector="webhook",
-            config={"url": url, "secret": SECRET, "events": list(events)},
-        ).id
+    config = {"url": url, "secret": SECRET, "events": list(events)}
+    return Harness(hub).add_channel("webhook", config, name="CRM").id
 
 
 def notify_jobs(hub) -> list[SimpleNamespace]:
@@ -91,13 +85,9 @@ def notify_jobs(hub) -> list[SimpleNamespace]:
         ]
 
 
-def run_due_retries(hub, run_jobs) -> None:
-    """Skip the backoff wait: make the failed jobs due now and run them."""
-    with hub.db.transaction() as session:
-        session.execute(
-            update(Job).where(Job.status == "failed").values(run_at=utcnow() - timedelta(seconds=1))
-        )
-    run_jobs(hub)
+def run_due_retries(hub) -> None:
+    """Run the failed jobs once their backoff (2 to 4 seconds) is over, without waiting for it."""
+    Harness(hub).run_jobs(advance=timedelta(seconds=5))
 
 
 def test_a_receiver_answering_500_then_200_gets_one_delivery_recorded_as_retried(
@@ -110,7 +100,7 @@ def test_a_receiver_answering_500_then_200_gets_one_delivery_recorded_as_retried
     run_jobs(any_hub)
     [job] = notify_jobs(any_hub)
     assert job.status == "failed" and "answered 500" in job.last_error
-    run_due_retries(any_hub, run_jobs)
+    run_due_retries(any_hub)
 
     [job] = notify_jobs(any_hub)
     assert job.status == "succeeded"
@@ -227,16 +217,11 @@ def test_the_config_keeps_the_secret_secret_and_refuses_bad_values(hub, receiver
         )
     assert set(exc.value.details) == {"url", "secret", "events"}
     assert WebhookConnector.secret_fields() == {"secret"}
-    with hub.db.transaction() as session:
-        channel = create_channel(
-            hub,
-            session,
-            name="BI",
-            connector="webhook",
-            config={"url": receiver.url, "secret": SECRET},
-        )
-        assert SECRET not in json.dumps(channel.config)
-        connector = hub.connector_for(channel)
+    harness = Harness(hub)
+    channel = harness.add_channel("webhook", {"url": receiver.url, "secret": SECRET}, name="BI")
+    with hub.db.read() as session:  # encrypted at rest
+        assert SECRET not in json.dumps(session.get(Channel, channel.id).config)
+    connector = harness.connector(channel)
     assert connector.check_connection() == "the receiver answered 200 to a signed ping"
     headers, body = receiver.requests[0]
     assert docs_verify()(SECRET, headers, body)

@@ -234,12 +234,36 @@ def _where(cls: type) -> str:
 
 
 def collect_job_handlers(pm: pluggy.PluginManager) -> dict:
+    """Return every registered job handler by kind; refuse what is not ``{kind: callable}``
+    and a kind two plugins register, in one line naming the plugin."""
     handlers: dict = {}
+    owners: dict[str, str] = {}
     for result, plugin_name in _results_with_plugins(pm, "hub_register_job_handlers"):
-        for kind, handler in (result or {}).items():
+        plugin_name = plugin_label(pm, plugin_name)
+        if result is None:
+            continue
+        if not isinstance(result, dict):
+            raise ConfigError(
+                f"plugin {plugin_name}: hub_register_job_handlers returned {shown(result)},"
+                " not a dict of {kind: handler}"
+            )
+        for kind, handler in result.items():
+            if not isinstance(kind, str) or not kind:
+                raise ConfigError(
+                    f"plugin {plugin_name}: hub_register_job_handlers names kind {shown(kind)},"
+                    " not a string"
+                )
+            if not callable(handler):
+                raise ConfigError(
+                    f"plugin {plugin_name}: hub_register_job_handlers[{kind!r}] is"
+                    f" {shown(handler)}, not a function handler(ctx)"
+                )
             if kind in handlers:
-                raise ConfigError(f"plugin {plugin_name} registers job kind {kind!r} again")
+                raise ConfigError(
+                    f"plugins {owners[kind]} and {plugin_name} both register job kind {kind!r}"
+                )
             handlers[kind] = handler
+            owners[kind] = plugin_name
     return handlers
 
 

@@ -157,6 +157,36 @@ def test_a_duplicate_connector_name_names_both_plugins(make_hub):
     assert "'shop'" in message
 
 
+class HandlerNotCallable:
+    @hookimpl
+    def hub_register_job_handlers(self):
+        return {"acme.sync": "acme.jobs.sync"}
+
+
+class Syncs:
+    @hookimpl
+    def hub_register_job_handlers(self):
+        return {"acme.sync": lambda ctx: None}
+
+
+def test_a_job_handler_that_is_not_a_function_is_refused_at_start_up(make_hub):
+    with pytest.raises(ConfigError) as refused:
+        make_hub(plugins=[HandlerNotCallable()], only=True)
+    assert one_line(refused.value.message) == (
+        "plugin test_plugin_output.HandlerNotCallable: hub_register_job_handlers['acme.sync']"
+        " is 'acme.jobs.sync' (a str), not a function handler(ctx)"
+    )
+
+
+def test_a_job_kind_two_plugins_register_names_both(make_hub):
+    with pytest.raises(ConfigError) as refused:
+        make_hub(plugins=[Syncs(), Syncs()], only=True)
+    message = one_line(refused.value.message)
+    assert message.endswith(" both register job kind 'acme.sync'")
+    assert "test_plugin_output.Syncs and " in message or " and test_plugin_output.Syncs " in message
+    assert "test_plugin_output.Syncs-2" in message
+
+
 # --- hooks: misspelt names and arguments, one line each ----------------------------------------
 
 

@@ -69,7 +69,17 @@ def venv(tmp_path_factory) -> Path:
 
 def install_and_test(python: Path, package: Path) -> tuple[float, str]:
     installed = run(
-        python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e", package
+        python,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--no-index",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--no-build-isolation",
+        "-e",
+        package,
     )
     assert installed.returncode == 0, installed.stdout + installed.stderr
     started = time.perf_counter()

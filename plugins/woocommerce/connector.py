@@ -305,6 +305,11 @@ class WooCommerceConnector(SalesConnector):
         }
         self.http = self.http_client(f"{self.store_url}{API_PATH}", **options)
         self.tracking_http = self.http_client(f"{self.store_url}{TRACKING_PATH}", **options)
+        # Adding a note or a tracking item is not idempotent: a POST whose answer was
+        # lost is not sent again blindly, the connector looks whether it got through.
+        once = {**options, "max_retries": 0}
+        self.http_once = self.http_client(f"{self.store_url}{API_PATH}", **once)
+        self.tracking_once = self.http_client(f"{self.store_url}{TRACKING_PATH}", **once)
         self._products: dict[str, ProductRef] = {}
         self._unknown_skus: dict[str, float] = {}
         # Whether the store has the Shipment Tracking extension, and when that was
@@ -314,8 +319,8 @@ class WooCommerceConnector(SalesConnector):
         self._tracking_checked = parse_time(saved.get("checked_at"))
 
     def close(self) -> None:
-        self.http.close()
-        self.tracking_http.close()
+        for client in (self.http, self.tracking_http, self.http_once, self.tracking_once):
+            client.close()
 
     def check_connection(self) -> str:
         response = self._get_orders({"per_page": 1})
@@ -565,7 +570,13 @@ class WooCommerceConnector(SalesConnector):
         marker = tracking or f"hub shipment {shipment.get('id')}"
         note_id = self._find_note(order_id, marker)
         if note_id is None:
-            note_id = self._add_note(order_id, _note_text(order, shipment))
+            try:
+                note_id = self._add_note(order_id, _note_text(order, shipment))
+            except ExternalError as exc:
+                # Lost on the way back (a timeout, a reset)? Then the note is there.
+                note_id = self._find_note(order_id, marker) if exc.retryable else None
+                if note_id is None:
+                    raise
         else:
             log.info(
                 "woocommerce %s: order %s already has note %s for this shipment",
@@ -587,7 +598,7 @@ class WooCommerceConnector(SalesConnector):
         return None
 
     def _add_note(self, order_id: str, text: str) -> str:
-        response = self.http.post(
+        response = self.http_once.post(
             f"orders/{order_id}/notes",
             json={"note": text, "customer_note": bool(self.config.get("customer_note"))},
         )
@@ -628,7 +639,13 @@ class WooCommerceConnector(SalesConnector):
 
     def _add_tracking(self, order_id: str, shipment: Mapping[str, Any]) -> None:
         number = str(shipment.get("tracking_number") or "").strip()
-        if any(str(t.get("tracking_number")) == number for t in self._list_trackings(order_id)):
+
+        def added() -> bool:
+            return any(
+                str(t.get("tracking_number")) == number for t in self._list_trackings(order_id)
+            )
+
+        if added():
             return
         carrier = str(shipment.get("carrier") or "").strip()
         body: dict[str, Any] = {"tracking_number": number}
@@ -644,7 +661,11 @@ class WooCommerceConnector(SalesConnector):
         shipped = parse_time(shipment.get("shipped_at"))
         if shipped:
             body["date_shipped"] = shipped.strftime("%Y-%m-%d")
-        self.tracking_http.post(f"orders/{order_id}/shipment-trackings", json=body)
+        try:
+            self.tracking_once.post(f"orders/{order_id}/shipment-trackings", json=body)
+        except ExternalError as exc:
+            if not (exc.retryable and added()):
+                raise
 
     # --- stock -------------------------------------------------------------------------------
 

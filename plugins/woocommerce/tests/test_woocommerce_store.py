@@ -266,6 +266,21 @@ def test_the_push_running_again_adds_no_second_note(harness, woocommerce):
     assert len(env.store.trackings[woo_id]) == 1
 
 
+def test_a_note_whose_answer_was_lost_is_not_added_twice(harness, woocommerce):
+    env = woocommerce(orders=8, seed=13, clean=True)
+    order = confirmed(env, harness)
+    woo_id = int(order["external_id"])
+    # The store adds the note and the tracking, then the connection drops before the answer.
+    for path in ("*/notes", "*/shipment-trackings"):
+        env.store.faults.plan("reset", path=path, method="POST", when="after", times=1)
+    ship(harness, order, tracking="LOST-1")
+    harness.run_jobs()
+    assert env.store.faults.counts["reset"] == 2
+    assert len(env.store.notes[woo_id]) == 1
+    assert len(env.store.trackings[woo_id]) == 1
+    assert harness.jobs("sales.push_fulfillment")[0]["status"] == "succeeded"
+
+
 def test_a_store_without_the_tracking_extension_is_asked_once(harness, woocommerce):
     env = woocommerce(orders=12, seed=14, clean=True, tracking_extension=False)
     harness.pull(env.channel)

@@ -933,9 +933,10 @@ def returns_show(ctx, return_id):
 def demo(n_orders, data_dir, exit_after, port, database_url):
     """Run orders through the whole flow against sandboxes, print a summary, serve the admin UI.
 
-    A Shopify store, Stripe, ShipStation, an SMTP server and a CRM webhook
-    endpoint run on loopback; the hub runs on an embedded SQLite in a fresh data
-    dir. Exits 1 when an order did not ship or a job died.
+    Two stores (Shopify, and WooCommerce taking one order in four), Stripe,
+    ShipStation, an SMTP server and a CRM webhook endpoint run on loopback; the
+    hub runs on an embedded SQLite in a fresh data dir. Exits 1 when an order
+    did not ship or a job died.
     """
     from hub.demo.command import run_demo, succeeded
 

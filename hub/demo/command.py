@@ -1,11 +1,13 @@
 """``hub demo``: the whole flow on sandboxes, with a progress bar, a summary, then the admin UI.
 
 It runs :class:`hub.demo.scenario.Scenario` on an embedded SQLite in a fresh data dir
-(a temporary one unless ``--data-dir`` is given): a Shopify store, Stripe,
-ShipStation, an SMTP server and a CRM's webhook endpoint on loopback, and the
-hub serving its web app, running a worker and a scheduler. The summary counts
-what happened where it happened: captures at Stripe, labels at ShipStation,
-fulfilments at Shopify, emails at the SMTP server, deliveries at the CRM. Then
+(a temporary one unless ``--data-dir`` is given): two sales channels (a Shopify
+store, and a WooCommerce store taking one order in four), Stripe, ShipStation, an
+SMTP server and a CRM's webhook endpoint on loopback, and the hub serving its web
+app, running a worker and a scheduler. The summary counts the orders of each sales
+channel and what happened where it happened: captures at Stripe, labels at
+ShipStation, fulfilments at Shopify and notes at WooCommerce, emails at the SMTP
+server, deliveries at the CRM. Then
 the admin UI is served (its URL and login printed) until Ctrl-C; ``--exit``
 stops after the summary. The exit status is 1 when an order did not ship or a
 job died.
@@ -45,8 +47,9 @@ def run_demo(
 ) -> Summary:
     console = console or Console()
     console.print(
-        f"[bold]hub demo[/bold]: {n_orders} orders from a Shopify sandbox through capture "
-        f"(Stripe), shipping (ShipStation), fulfilment, emails, webhooks and the ERP export"
+        f"[bold]hub demo[/bold]: {n_orders} orders from two sales channels (Shopify and "
+        f"WooCommerce sandboxes) through capture (Stripe), shipping (ShipStation), "
+        f"fulfilment back to each store, emails, webhooks and the ERP export"
     )
     with (
         _logs_through(console),
@@ -119,6 +122,8 @@ def print_summary(console: Console, s: Summary) -> None:
     table = Table(title=f"hub demo: {s.orders} orders")
     table.add_column("what")
     table.add_column("value", justify="right")
+    for channel, count in sorted(s.by_channel.items()):
+        table.add_row(f"orders from {channel}", str(count))
     for status, count in sorted(s.by_status.items()):
         table.add_row(f"orders {status}", str(count))
     table.add_row("orders split across locations", str(s.split_orders))
@@ -127,6 +132,11 @@ def print_summary(console: Console, s: Summary) -> None:
     table.add_row("captures at Stripe", str(outside["captures"]))
     table.add_row("labels bought at ShipStation", str(outside["labels"]))
     table.add_row("fulfilments pushed to Shopify", str(outside["fulfilments"]))
+    if outside["woo_notes"] or "orders from WooCommerce store" in s.by_channel:
+        table.add_row(
+            "fulfilments pushed to WooCommerce",
+            f"{outside['woo_notes']} notes, {outside['woo_completed']} completed",
+        )
     table.add_row(
         "emails sent (SMTP)", f"{outside['emails']} ({outside['email_message_ids']} Message-IDs)"
     )

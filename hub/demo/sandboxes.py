@@ -2,7 +2,9 @@
 
 - :class:`Sandboxes` starts them together (threads of this process, free ports):
   the Shopify store (its orders carry the Stripe PaymentIntent their checkout
-  authorised, a note attribute: the demo's convention), Stripe holding those
+  authorised, a note attribute: the demo's convention), with ``woocommerce_share``
+  a WooCommerce store taking that share of the orders (WooCommerce Stripe's way:
+  on hold, the PaymentIntent's id in the order meta), Stripe holding those
   intents, ShipStation in auto-ship mode, an SMTP server and a CRM's webhook
   endpoint; :meth:`Sandboxes.counts` says what happened, counted where it happened.
 - :class:`SmtpSink` (aiosmtpd) counts messages and Message-IDs;
@@ -48,6 +50,8 @@ log = logging.getLogger(__name__)
 
 #: The note attribute the demo's Shopify orders carry their PaymentIntent id in.
 PAYMENT_ATTRIBUTE = "stripe_payment_intent"
+#: The order meta the demo's WooCommerce orders carry it in (WooCommerce Stripe's key).
+WOO_PAYMENT_META = "_stripe_intent_id"
 
 
 def free_port() -> int:
@@ -285,9 +289,11 @@ def sandbox_classes() -> dict[str, type]:
 class Sandboxes:
     """Every outside service the flow talks to, served on loopback; a context manager.
 
-    ``n_orders`` orders in all: ``initial`` of them are in the shop from the start
-    (the pull finds them), the rest are placed while the flow runs
-    (:meth:`place_orders`, each announced by an ``orders/create`` webhook).
+    ``n_orders`` orders in all: ``initial`` of them are in the stores from the start
+    (the pulls find them), the rest are placed while the flow runs
+    (:meth:`place_orders`, each announced by its store's webhook). With
+    ``woocommerce_share`` (0.25: one order in four) that share of them is the
+    WooCommerce store's, the rest the Shopify shop's, placed in step.
     ``fault_rate`` makes that share of the requests to the HTTP sandboxes (and
     of the messages to the SMTP server) fail (:data:`FAULT_KINDS`); ``faults``
     holds each HTTP service's fault plan, whose ``counts`` say what was given.
@@ -302,6 +308,7 @@ class Sandboxes:
         fault_rate: float = 0.0,
         fault_hold: float = 2.0,
         generous_limits: bool = True,
+        woocommerce_share: float = 0.0,
     ):
         installed = sandbox_classes()
         ShopifySandbox, StripeSandbox, ShipStationSandbox = (  # noqa: N806
@@ -309,18 +316,32 @@ class Sandboxes:
         )
         self.n_orders = n_orders
         self.initial = n_orders - n_orders // 2 if initial is None else initial
+        if not 0 <= woocommerce_share <= 1:
+            raise ValueError("woocommerce_share is a share of the orders, from 0 to 1")
+        #: Orders of each store in all, and placed so far (:meth:`place_orders` keeps them in step).
+        self.woo_orders = round(n_orders * woocommerce_share)
+        self.shop_orders = n_orders - self.woo_orders
+        woo_initial = round(self.initial * woocommerce_share)
         # Shopify Plus-sized rate limits and a ShipStation key allowed far more than
         # 40 calls a minute: the demo measures the hub, not the services' throttles
         # (the connectors' own tests cover those).
         bucket = 2000 if generous_limits else 40
         self.shop = ShopifySandbox(
-            orders=self.initial,
+            orders=self.initial - woo_initial,
             seed=seed,
             clean=True,
             payment_attribute=PAYMENT_ATTRIBUTE,
             bucket_size=bucket,
             leak_rate=bucket / 20,
             retry_after=1.0,
+        )
+        #: The WooCommerce store (None unless it takes a share of the orders).
+        self.woo = (
+            installed["woocommerce"](
+                orders=woo_initial, seed=seed, clean=True, payment_meta=WOO_PAYMENT_META
+            )
+            if self.woo_orders
+            else None
         )
         self.stripe = StripeSandbox()
         self.shipstation = ShipStationSandbox(rate_limit=6000 if generous_limits else 40)
@@ -335,6 +356,8 @@ class Sandboxes:
             "shipstation": self.shipstation,
             "receiver": self.receiver,
         }
+        if self.woo is not None:
+            self.services["woocommerce"] = self.woo
         self.faults: dict[str, FaultPlan] = {}
         if fault_rate:
             for n, (name, service) in enumerate(self.services.items()):
@@ -350,12 +373,16 @@ class Sandboxes:
                 self.faults[name] = service.faults
         self._stack = ExitStack()
         self.placed = self.initial
+        self.shop_placed, self.woo_placed = self.initial - woo_initial, woo_initial
         self._place_lock = threading.Lock()
         self.shop_url = self.stripe_url = self.shipstation_url = self.receiver_url = ""
+        self.woo_url = ""
 
     def __enter__(self) -> Sandboxes:
         try:
             self.shop_url = self._stack.enter_context(serve(self.shop))
+            if self.woo is not None:
+                self.woo_url = self._stack.enter_context(serve(self.woo))
             self.stripe_url = self._stack.enter_context(serve(self.stripe))
             self.shipstation_url = self._stack.enter_context(serve(self.shipstation))
             self.shipstation.base_url = self.shipstation_url
@@ -367,6 +394,8 @@ class Sandboxes:
             self._stack.callback(self.courier.close)
             self._stack.callback(self.shipstation.stop_auto_ship)
             self.checkout(self.shop.order_ids)
+            if self.woo is not None:
+                self.checkout_woo(self.woo.order_ids)
             self.stripe.deliver_pending()  # no target yet: the checkouts' events go nowhere
         except BaseException:
             self._stack.close()
@@ -390,28 +419,77 @@ class Sandboxes:
                 amount, order["currency"], intent_id=self.shop.intent_id(order_id)
             )
 
+    def checkout_woo(self, order_ids: Iterable[int]) -> None:
+        """Authorise at Stripe the PaymentIntent each of these WooCommerce orders names."""
+        assert self.woo is not None
+        for order_id in order_ids:
+            order = self.woo.order(order_id)
+            amount = self.stripe.amount_of(order["total"], order["currency"])
+            self.stripe.create_intent(
+                amount, order["currency"], intent_id=self.woo.intent_id(order_id)
+            )
+
     def demand(self) -> Counter:
         """Units of each SKU every order (placed or to come) asks for."""
         needed: Counter = Counter()
         bodies = [self.shop.order(i) for i in self.shop.order_ids]
-        bodies += self.shop.upcoming(self.n_orders - self.placed)
+        bodies += self.shop.upcoming(self.shop_orders - self.shop_placed)
+        if self.woo is not None:
+            bodies += [self.woo.order(i) for i in self.woo.order_ids]
+            bodies += self.woo.upcoming(self.woo_orders - self.woo_placed)
         for order in bodies:
             for item in order["line_items"]:
                 needed[item["sku"]] += item["quantity"]
         return needed
 
-    def place_orders(self, count: int, webhook_url: str) -> list[int]:
-        """Place ``count`` new orders (checkout authorises their payment); each sends ``orders/create``."""
+    def place_orders(
+        self, count: int, webhook_url: str, woo_webhook_url: str | None = None
+    ) -> list[int]:
+        """Place ``count`` new orders (checkout authorises their payment), each announced by
+        its store: ``orders/create`` to ``webhook_url`` (Shopify), ``order.created`` to
+        ``woo_webhook_url`` (WooCommerce, which takes its share of them in step)."""
         with self._place_lock:
             count = min(count, self.n_orders - self.placed)
             if count <= 0:
                 return []
-            ids = self.shop.add_orders(count)
+            to_woo = 0
+            for _ in range(count):
+                # The store furthest behind its own share takes the next order.
+                woo_done = (self.woo_placed + to_woo) / self.woo_orders if self.woo_orders else 1
+                shop_done = self.shop_placed / self.shop_orders if self.shop_orders else 1
+                if woo_done < shop_done and woo_webhook_url:
+                    to_woo += 1
+                else:
+                    self.shop_placed += 1
+            shop_count = count - to_woo
+            ids = self.shop.add_orders(shop_count) if shop_count else []
+            woo_ids = self.woo.add_orders(to_woo) if to_woo and self.woo is not None else []
+            self.woo_placed += to_woo
             self.placed += count
         self.checkout(ids)
         for order_id in ids:
             headers, body = self.shop.webhook("orders/create", order_id)
             self.courier.send(webhook_url, body, headers)
+        if woo_ids:
+            assert self.woo is not None and woo_webhook_url
+            self.checkout_woo(woo_ids)
+            for order_id in woo_ids:
+                headers, body = self.woo.webhook("order.created", order_id)
+                self.courier.send(woo_webhook_url, body, headers)
+        return ids + woo_ids
+
+    def order_keys(self) -> list[tuple[str, str]]:
+        """(store, order id) of every order placed in either store: what the hub should hold."""
+        keys = [("shopify", str(i)) for i in self.shop.order_ids]
+        if self.woo is not None:
+            keys += [("woocommerce", str(i)) for i in self.woo.order_ids]
+        return keys
+
+    def intent_ids(self) -> list[str]:
+        """The PaymentIntent of every order placed, whichever store took it."""
+        ids = [self.shop.intent_id(i) for i in self.shop.order_ids]
+        if self.woo is not None:
+            ids += [self.woo.intent_id(i) for i in self.woo.order_ids]
         return ids
 
     def connect(
@@ -438,12 +516,21 @@ class Sandboxes:
             labels_per_order = Counter(s["orderKey"] for s in labels)
         with self.shop.lock:
             fulfilments = sum(len(v) for v in self.shop.fulfillments.values())
+        woo_notes = woo_completed = 0
+        if self.woo is not None:
+            with self.woo.lock:
+                woo_notes = sum(len(v) for v in self.woo.notes.values())
+                woo_completed = sum(
+                    1 for o in self.woo.orders.values() if o["status"] == "completed"
+                )
         return {
             "captures": captures,
             "captured": dict(captured),
             "labels": len(labels),
             "orders_labelled_twice": sum(1 for n in labels_per_order.values() if n > 1),
             "fulfilments": fulfilments,
+            "woo_notes": woo_notes,
+            "woo_completed": woo_completed,
             "emails": self.smtp.messages,
             "email_message_ids": len(self.smtp.message_ids),
             "email_duplicates": self.smtp.duplicates,

@@ -1,16 +1,18 @@
 """The whole order-to-cash flow on sandboxes: what ``hub demo``, the flow benchmark and the
 reliability tests run.
 
-The outside world (:mod:`hub.demo.sandboxes`) runs on free loopback ports: a Shopify store,
-Stripe, ShipStation in auto-ship mode, an SMTP server and a CRM's webhook endpoint,
-each counting what it did. The hub gets its channels through :mod:`hub.channels.manage`
+The outside world (:mod:`hub.demo.sandboxes`) runs on free loopback ports: two sales
+channels (a Shopify store, and a WooCommerce store taking one order in four), Stripe,
+ShipStation in auto-ship mode, an SMTP server and a CRM's webhook endpoint, each
+counting what it did. The hub gets its channels through :mod:`hub.channels.manage`
 (:func:`configure_hub`), two stocked locations (:func:`stock_locations`) and then runs
 for real: its web app on waitress (webhooks come in over HTTP), a
 :class:`hub.queue.jobs.Worker` with threads and the :class:`hub.queue.scheduler.Scheduler`
-(:class:`HubServer`). Nothing is short-cut: orders come from a pull ("sync now", then
-the schedule) and from signed ``orders/create`` webhooks; validation, reservation and
-routing, capture, batching to ShipStation, shipments, fulfilment to Shopify, emails,
-outbound webhooks and the ERP export are the hub's own jobs. :class:`Scenario` puts it
+(:class:`HubServer`). Nothing is short-cut: orders come from each store's pull ("sync now", then
+the schedule) and from its signed webhooks (Shopify's ``orders/create``, WooCommerce's
+``order.created``); validation, reservation and routing, capture, batching to
+ShipStation, shipments, fulfilment back to the store the order came from, emails,
+outbound webhooks and the ERP export are the hub's own jobs, one flow for both stores. :class:`Scenario` puts it
 together and measures it.
 """
 
@@ -37,7 +39,7 @@ from hub.channels.manage import create_channel, ensure_manual_channel, link_chan
 from hub.core.exceptions import ConfigError, NotFound
 from hub.core.money import Money
 from hub.core.status import PaymentStatus
-from hub.demo.sandboxes import PAYMENT_ATTRIBUTE, Sandboxes
+from hub.demo.sandboxes import PAYMENT_ATTRIBUTE, WOO_PAYMENT_META, Sandboxes
 from hub.inventory import levels as inventory
 from hub.runtime.hub import Hub
 from hub.store import migrate
@@ -73,6 +75,8 @@ class DemoChannels:
     erp: int
     shipstation_token: str
     slugs: dict[str, str]
+    #: The WooCommerce store's channel, when the sandboxes have one.
+    woocommerce: int | None = None
 
 
 def configure_hub(
@@ -151,6 +155,30 @@ def configure_hub(
             set_payment=True,
             set_shipping=True,
         )
+        woo = None
+        if sandboxes.woo is not None:
+            # The second sales channel: same payment and shipping channels, one flow.
+            woo = create_channel(
+                hub,
+                session,
+                name="WooCommerce store",
+                connector="woocommerce",
+                slug="woocommerce",
+                schedule_seconds=pull_every,
+                config={
+                    **sandboxes.woo.channel_config(sandboxes.woo_url),
+                    "payment_reference_meta": WOO_PAYMENT_META,
+                },
+            )
+            link_channels(
+                hub,
+                session,
+                woo,
+                payment_channel_id=pay.id,
+                shipping_channel_id=ship.id,
+                set_payment=True,
+                set_shipping=True,
+            )
         mail = create_channel(
             hub,
             session,
@@ -197,7 +225,10 @@ def configure_hub(
             erp=erp.id,
             shipstation_token=token,
             slugs={"shopify": shop.slug, "stripe": pay.slug, "shipstation": ship.slug},
+            woocommerce=woo.id if woo is not None else None,
         )
+        if woo is not None:
+            channels.slugs["woocommerce"] = woo.slug
     if connect:
         sandboxes.connect(
             hub_url, shipstation_slug="shipstation", shipstation_token=token, stripe_slug="stripe"
@@ -388,6 +419,7 @@ def periodic_kinds(hub: Hub) -> frozenset[str]:
 class Summary:
     orders: int
     by_status: dict[str, int]
+    by_channel: dict[str, int]  # the sales channel's name -> its orders
     captured: dict[str, str]  # currency -> amount, as the hub recorded it
     outside: dict[str, Any]  # what the sandboxes counted
     jobs: int
@@ -411,6 +443,7 @@ class Summary:
         return {
             "orders": self.orders,
             "by_status": self.by_status,
+            "by_channel": self.by_channel,
             "shipped": self.shipped,
             "captured": self.captured,
             "outside": self.outside,
@@ -434,6 +467,8 @@ class Scenario:
     :param on_progress: called about four times a second with :func:`progress`'s answer
         plus ``placed`` (orders in the shop so far).
     :param timeout: seconds the flow may take before the run gives up (and says so).
+    :param woocommerce_share: the share of the orders the WooCommerce store takes (one in
+        four by default; 0: the Shopify store alone).
     :param fault_rate: share of the sandboxes' answers replaced by failures (their fault plans,
         held ``fault_hold`` seconds for a timeout); ``client_timeouts`` shortens the SMTP
         and outbound webhook timeouts to match (``HUB_HTTP_TIMEOUT`` does it for the rest).
@@ -453,6 +488,7 @@ class Scenario:
         client_timeouts: int | None = None,
         on_progress: Callable[[dict[str, Any]], None] | None = None,
         timeout: float | None = None,
+        woocommerce_share: float = 0.25,
     ):
         if n_orders < 1:
             raise ValueError("the scenario needs at least one order")
@@ -466,6 +502,7 @@ class Scenario:
             client_timeouts,
         )
         self.on_progress = on_progress
+        self.woocommerce_share = woocommerce_share
         self.timeout = timeout if timeout is not None else 120 + n_orders * 0.5
         self._stack = ExitStack()
         self.hub: Hub | None = None
@@ -509,6 +546,7 @@ class Scenario:
                 seed=self.seed,
                 fault_rate=self.fault_rate,
                 fault_hold=self.fault_hold,
+                woocommerce_share=self.woocommerce_share,
             )
         )
         self.server = HubServer(hub, port=self.port, workers=self.workers)
@@ -536,9 +574,16 @@ class Scenario:
         started = time.perf_counter()
         server.start_work()
         self._stack.callback(server.stop_work)
-        with hub.db.transaction() as session:  # "sync now": the pull brings the shop's orders
+        with hub.db.transaction() as session:  # "sync now": the pulls bring the stores' orders
             request_sync(hub, session, _channel(session, channels.shopify))
-        feeder = OrderFeeder(sandboxes, f"{server.url}/webhooks/{channels.slugs['shopify']}")
+            if channels.woocommerce is not None:
+                request_sync(hub, session, _channel(session, channels.woocommerce))
+        woo_slug = channels.slugs.get("woocommerce")
+        feeder = OrderFeeder(
+            sandboxes,
+            f"{server.url}/webhooks/{channels.slugs['shopify']}",
+            woo_webhook_url=f"{server.url}/webhooks/{woo_slug}" if woo_slug else None,
+        )
         feeder.start()
         deadline = time.monotonic() + self.timeout
         timed_out = False
@@ -612,6 +657,13 @@ class Scenario:
             by_status = dict(
                 session.execute(select(Order.status, func.count()).group_by(Order.status)).all()
             )
+            by_channel = dict(
+                session.execute(
+                    select(Channel.name, func.count())
+                    .join(Order, Order.channel_id == Channel.id)
+                    .group_by(Channel.name)
+                ).all()
+            )
             captured = dict(
                 session.execute(
                     select(Payment.currency, func.sum(Payment.captured_amount)).group_by(
@@ -645,6 +697,7 @@ class Scenario:
         return Summary(
             orders=orders,
             by_status=by_status,
+            by_channel=by_channel,
             captured={
                 cur: str(Money(int(amount or 0), cur)) for cur, amount in sorted(captured.items())
             },
@@ -668,12 +721,23 @@ def _channel(session: Session, channel_id: int) -> Channel:
 
 
 class OrderFeeder:
-    """Places the shop's remaining orders while the flow runs, a handful at a time."""
+    """Places the stores' remaining orders while the flow runs, a handful at a time.
+
+    ``woo_webhook_url``: where the WooCommerce store's webhooks go (None: the Shopify
+    store takes every order).
+    """
 
     def __init__(
-        self, sandboxes: Sandboxes, webhook_url: str, *, batch: int = 10, every: float = 0.1
+        self,
+        sandboxes: Sandboxes,
+        webhook_url: str,
+        *,
+        batch: int = 10,
+        every: float = 0.1,
+        woo_webhook_url: str | None = None,
     ):
         self.sandboxes, self.webhook_url = sandboxes, webhook_url
+        self.woo_webhook_url = woo_webhook_url
         self.batch, self.every = batch, every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-feeder", daemon=True)
@@ -688,7 +752,7 @@ class OrderFeeder:
     def _run(self) -> None:
         while not self._stop.is_set() and self.sandboxes.placed < self.sandboxes.n_orders:
             try:
-                self.sandboxes.place_orders(self.batch, self.webhook_url)
+                self.sandboxes.place_orders(self.batch, self.webhook_url, self.woo_webhook_url)
             except Exception:
                 log.exception("demo feeder: could not place orders")
             self._stop.wait(self.every)

@@ -1,4 +1,8 @@
-"""`hub demo`: the whole flow against the sandboxes, judged on the summary it prints."""
+"""`hub demo`: the whole flow against the sandboxes, judged on the summary it prints.
+
+Two sales channels feed one flow: the Shopify store and, one order in four, the
+WooCommerce store; each shipment goes back to the store its order came from.
+"""
 
 import re
 
@@ -8,6 +12,7 @@ from hub.store.db import Database
 from hub.testing import hub_cmd, truncate_all
 
 ORDERS = 12
+WOO_ORDERS = ORDERS // 4  # the WooCommerce store's share
 
 
 def _rows(out: str) -> dict[str, str]:
@@ -36,14 +41,26 @@ def test_demo_ships_every_order_once_with_no_dead_jobs(tmp_path):
     assert not any(
         name.startswith("orders ")
         and name != "orders shipped"
-        and not name.startswith("orders split")
+        and not name.startswith(("orders split", "orders from "))
         for name in rows
     ), out
-    # Counted at the sandboxes: one capture per order, one fulfilment per label.
+    # Both sales channels, into one flow.
+    assert rows["orders from Shopify store"] == str(ORDERS - WOO_ORDERS), out
+    assert rows["orders from WooCommerce store"] == str(WOO_ORDERS), out
+    # Counted at the sandboxes: one capture per order (whichever store took it), and
+    # each label told to the store its order came from: a Shopify fulfilment or a
+    # WooCommerce note, every WooCommerce order completed.
     assert rows["captures at Stripe"] == str(ORDERS), out
     labels = int(rows["labels bought at ShipStation"])
     assert labels >= ORDERS, out
-    assert rows["fulfilments pushed to Shopify"] == str(labels), out
+    notes, completed = map(
+        int,
+        re.fullmatch(
+            r"(\d+) notes, (\d+) completed", rows["fulfilments pushed to WooCommerce"]
+        ).groups(),
+    )
+    assert completed == WOO_ORDERS and notes >= WOO_ORDERS, out
+    assert int(rows["fulfilments pushed to Shopify"]) + notes == labels, out
     # Every email once: as many messages as distinct Message-IDs; each order was
     # confirmed and shipped (a split order also heard it partly shipped).
     emails, ids = map(

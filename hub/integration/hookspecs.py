@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from flask import Flask
+    from marshmallow import Schema
 
     from hub.core.events import OrderEvent
     from hub.integration.connectors import Connector
@@ -92,6 +93,24 @@ def hub_register_sandboxes() -> dict[str, type]:
     :mod:`hub.integration.sandbox`). ``hub demo``, the benchmarks and the
     reliability suite run the flow against them, so the hub never imports a
     plugin to find one.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def hub_register_settings() -> dict[str, type[Schema]]:
+    """Return the settings this plugin takes, each a marshmallow schema, by name.
+
+    For plugins that are not connectors (a connector's settings are its
+    channels' config). The admin UI shows each as a form (**Settings**) made
+    from the schema as a channel's form is (``label``, ``help``,
+    ``secret``); the schema validates what is saved, and fields with
+    ``metadata={"secret": True}`` are encrypted at rest and never shown
+    back. Read the values at run time with ``ctx.plugin_settings(name)`` in a
+    job handler or ``lookup.plugin_settings(name)`` in an order rule: the
+    schema's ``load_default`` values until a person saves the form.
+
+    :return: ``{"name": SchemaClass}``; a name must be unique across all plugins.
     """
     raise NotImplementedError
 

@@ -67,6 +67,16 @@ class JobContext(Protocol):
         """The hub's side of the ERP exchange, for this job's channel."""
         ...
 
+    def plugin_settings(self, name: str) -> dict[str, Any]:
+        """The settings registered as ``name`` (``hub_register_settings``) as saved in the admin UI.
+
+        Fields not saved yet hold their schema's ``load_default``; secret fields
+        come decrypted. Read when called: a change applies to the next job.
+
+        :raises NotFound: no plugin registers settings named ``name``.
+        """
+        ...
+
 
 #: A job handler: called with the job's context; raising fails the attempt (it is retried).
 JobHandler = Callable[[Any], None]

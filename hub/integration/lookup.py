@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,5 +73,15 @@ class OrderLookup(Protocol):
         """Orders of ``email`` placed in ``[since, until]``, oldest first, cancelled ones too.
 
         Emails are compared in lower case, as the hub stores them.
+        """
+        ...
+
+    def plugin_settings(self, name: str) -> dict[str, Any]:
+        """The settings registered as ``name`` (``hub_register_settings``) as saved in the admin UI.
+
+        Fields not saved yet hold their schema's ``load_default``; secret fields
+        come decrypted.
+
+        :raises NotFound: no plugin registers settings named ``name``.
         """
         ...

@@ -16,6 +16,7 @@ import difflib
 import importlib
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from importlib.metadata import entry_points
@@ -23,6 +24,7 @@ from types import ModuleType
 from typing import Any
 
 import pluggy
+from marshmallow import Schema
 
 from hub.core.exceptions import ConfigError
 from hub.integration import hookspecs
@@ -265,6 +267,47 @@ def collect_job_handlers(pm: pluggy.PluginManager) -> dict:
             handlers[kind] = handler
             owners[kind] = plugin_name
     return handlers
+
+
+_SETTINGS_NAME = re.compile(r"[a-z][a-z0-9_.-]{0,99}")
+
+
+def collect_settings_schemas(pm: pluggy.PluginManager) -> dict[str, type[Schema]]:
+    """Return every plugin's settings schema by name (``hub_register_settings``).
+
+    :raises ConfigError: one line naming the plugin: not a dict, a name that is
+        not lower-case letters, digits, ``_``, ``-`` or ``.``, a value that is
+        not a marshmallow Schema class, or a name another plugin registers too.
+    """
+    found: dict[str, type[Schema]] = {}
+    owners: dict[str, str] = {}
+    for result, plugin_name in _results_with_plugins(pm, "hub_register_settings"):
+        plugin_name = plugin_label(pm, plugin_name)
+        if result is None:
+            continue
+        if not isinstance(result, dict):
+            raise ConfigError(
+                f"plugin {plugin_name}: hub_register_settings returned {shown(result)},"
+                " not a dict of {name: Schema class}"
+            )
+        for name, schema in result.items():
+            if not isinstance(name, str) or not _SETTINGS_NAME.fullmatch(name):
+                raise ConfigError(
+                    f"plugin {plugin_name}: hub_register_settings names {shown(name)}: a name is"
+                    " lower-case letters, digits, '_', '-' or '.', starting with a letter"
+                )
+            if not (isinstance(schema, type) and issubclass(schema, Schema)):
+                raise ConfigError(
+                    f"plugin {plugin_name}: hub_register_settings[{name!r}] is {shown(schema)},"
+                    " not a marshmallow Schema class"
+                )
+            if name in found and found[name] is not schema:
+                raise ConfigError(
+                    f"plugins {owners[name]} and {plugin_name} both register settings named {name!r}"
+                )
+            found[name] = schema
+            owners.setdefault(name, plugin_name)
+    return found
 
 
 def plugin_version(plugin: object) -> str:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from hub.core.exceptions import NotFound
 from hub.integration.lookup import LocationInfo, OrderSummary
 from hub.inventory import levels
+from hub.runtime.plugin_settings import PluginSettingsStore
 from hub.store.config import Settings
 from hub.store.models import Order
 
@@ -21,10 +24,22 @@ from hub.store.models import Order
 class SessionLookup:
     """What :mod:`hub.integration.lookup` promises, read in ``session``."""
 
-    def __init__(self, session: Session, settings: Settings):
+    def __init__(
+        self,
+        session: Session,
+        settings: Settings,
+        *,
+        plugin_settings: PluginSettingsStore | None = None,
+    ):
         self._session = session
+        self._plugin_settings = plugin_settings
         self.currencies = settings.currencies
         self.duplicate_window = timedelta(minutes=settings.duplicate_window_minutes)
+
+    def plugin_settings(self, name: str) -> dict[str, Any]:
+        if self._plugin_settings is None:
+            raise NotFound(f"no plugin settings are readable here (asked for {name!r})")
+        return self._plugin_settings.read(self._session, name)
 
     def tracks_stock(self) -> bool:
         return levels.tracking_enabled(self._session)

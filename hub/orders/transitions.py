@@ -65,7 +65,8 @@ def confirm_order(work: UnitOfWork, order: Order, *, actor: str, reason: str = "
 
     def allocate(order: Order) -> Any:
         return work.hooks.hub_allocate_order(
-            order=order_detail(order), lookup=SessionLookup(session, work.settings)
+            order=order_detail(order),
+            lookup=SessionLookup(session, work.settings, plugin_settings=work.plugin_settings),
         )
 
     # All lines reserved where they are routed, or none and the order waits on hold.

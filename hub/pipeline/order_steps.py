@@ -40,7 +40,7 @@ def process_order(ctx: JobContext) -> None:
             around=session.begin_nested,
             check=hold_reasons_problem,
             order=order_detail(order),
-            lookup=SessionLookup(session, hub.settings),
+            lookup=SessionLookup(session, hub.settings, plugin_settings=hub.plugin_settings),
         ):
             problems.extend(result or [])
         transitions.process_order(work, order.id, actor="system", problems=problems)
@@ -78,7 +78,8 @@ def fulfill_order(ctx: JobContext) -> None:
         # Ship from where the stock was reserved at confirmation; route only
         # orders whose stock is not tracked.
         groups = reservations.planned_groups(session, order) or hub.pm.hook.hub_allocate_order(
-            order=order_detail(order), lookup=SessionLookup(session, hub.settings)
+            order=order_detail(order),
+            lookup=SessionLookup(session, hub.settings, plugin_settings=hub.plugin_settings),
         )
         if not groups:
             groups = [

@@ -105,6 +105,10 @@ class JobContext:
             )
         return factory(self.hub, channel_id)
 
+    def plugin_settings(self, name: str) -> dict[str, Any]:
+        """A plugin's settings as saved in the admin UI (``hub_register_settings``), read now."""
+        return self.hub.read_plugin_settings(name)
+
 
 def enqueue(
     session: Session,

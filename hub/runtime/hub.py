@@ -20,8 +20,14 @@ from sqlalchemy.orm import Session
 from hub.core.exceptions import ConfigError, NotFound
 from hub.integration.connectors import ChannelInfo, Connector
 from hub.integration.jobs import PeriodicJob
-from hub.integration.manager import collect_connectors, collect_job_handlers, get_plugin_manager
+from hub.integration.manager import (
+    collect_connectors,
+    collect_job_handlers,
+    collect_settings_schemas,
+    get_plugin_manager,
+)
 from hub.runtime.metrics import Metrics
+from hub.runtime.plugin_settings import PluginSettingsStore
 from hub.runtime.work import UnitOfWork
 from hub.store.config import Settings
 from hub.store.db import Database, after_commit
@@ -66,6 +72,8 @@ class Hub:
                     raise ConfigError(f"two plugins register the hub service {name!r}")
                 self.services[name] = factory
         self.secrets = SecretBox.for_data_dir(settings.data_dir, settings.secret_key)
+        #: Settings of plugins that are not connectors (``hub_register_settings``).
+        self.plugin_settings = PluginSettingsStore(collect_settings_schemas(self.pm), self.secrets)
         # With the database: gauges of jobs and orders are read from it at scrape time.
         self.metrics = Metrics(self.db)
         self._connector_cache: dict[int, tuple[Any, Connector]] = {}
@@ -86,7 +94,21 @@ class Hub:
     def unit_of_work(self) -> Iterator[UnitOfWork]:
         """A transaction (:meth:`Database.transaction`) with the plugins and settings beside it."""
         with self.db.transaction() as session:
-            yield UnitOfWork(session, pm=self.pm, settings=self.settings, metrics=self.metrics)
+            yield UnitOfWork(
+                session,
+                pm=self.pm,
+                settings=self.settings,
+                metrics=self.metrics,
+                plugin_settings=self.plugin_settings,
+            )
+
+    def read_plugin_settings(self, name: str) -> dict[str, Any]:
+        """A plugin's settings as it runs with them (see :mod:`hub.runtime.plugin_settings`).
+
+        :raises NotFound: no plugin registers settings named ``name``.
+        """
+        with self.db.read() as session:
+            return self.plugin_settings.read(session, name)
 
     # --- connectors and channels -----------------------------------------------
 

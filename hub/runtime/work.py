@@ -16,6 +16,7 @@ import pluggy
 from sqlalchemy.orm import Session
 
 from hub.runtime.metrics import Metrics
+from hub.runtime.plugin_settings import PluginSettingsStore
 from hub.store import db
 from hub.store.config import Settings
 
@@ -30,6 +31,7 @@ class UnitOfWork:
         pm: pluggy.PluginManager,
         settings: Settings,
         metrics: Metrics | None = None,
+        plugin_settings: PluginSettingsStore | None = None,
     ):
         self.session = session
         self.pm = pm
@@ -37,6 +39,8 @@ class UnitOfWork:
         self.hooks: Any = pm.hook
         self.settings = settings
         self.metrics = metrics
+        #: Plugins' own settings (``hub_register_settings``), read in this transaction.
+        self.plugin_settings = plugin_settings
 
     def before_commit(self, key: str, callback: Callable[[Session], None]) -> None:
         """Run ``callback(session)`` once as this transaction commits (see :func:`hub.store.db.before_commit`)."""

@@ -140,6 +140,20 @@ class Channel(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class PluginSettings(Base):
+    """The settings of a plugin that is not a connector, as its own schema loaded them.
+
+    One row per plugin name (``hub_register_settings``). Fields the schema marks
+    secret are stored encrypted, as channel secrets are (see hub.store.secrets).
+    """
+
+    __tablename__ = "plugin_settings"
+    plugin: Mapped[str] = mapped_column(String(100), primary_key=True)
+    values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(320), default="")
+
+
 class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (

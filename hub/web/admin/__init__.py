@@ -116,6 +116,7 @@ from hub.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     dashboard,
     jobs,
     orders,
+    plugin_settings,
     plugins,
     returns,
     stock,

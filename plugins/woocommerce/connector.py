@@ -241,8 +241,12 @@ class Mark:
 
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> Mark | None:
-        modified = parse_time(raw.get("date_modified_gmt"))
-        return cls(modified, int(raw.get("id") or 0)) if modified else None
+        """The order's place; None for one without a readable date or id (it is rejected)."""
+        try:
+            modified = parse_time(raw.get("date_modified_gmt"))
+            return cls(modified, int(raw.get("id") or 0)) if modified else None
+        except (HubError, TypeError, ValueError):
+            return None
 
 
 def _numeric_id(value: Any, what: str) -> str:
@@ -347,8 +351,13 @@ class WooCommerceConnector(SalesConnector):
         """
         cursor = dict(cursor or {})
         last = self._mark(cursor)
-        if cursor.get("since") and cursor.get("page"):
-            since: datetime | None = parse_time(cursor["since"])
+        if self._tracking is None and cursor.get("shipment_tracking"):
+            # Learnt by another process (or before a restart): keep it.
+            saved = cursor["shipment_tracking"]
+            self._tracking = saved.get("present")
+            self._tracking_checked = parse_time(saved.get("checked_at"))
+        if cursor.get("page"):
+            since: datetime | None = parse_time(cursor.get("since"))
             page = int(cursor["page"])
         elif last is not None:
             since, page = last.modified - self.PULL_OVERLAP, 1
@@ -381,13 +390,11 @@ class WooCommerceConnector(SalesConnector):
             more = bool(raws) and page < pages
             page_cursor: dict[str, Any] = last.as_dict() if last else {}
             if more:
-                assert last is not None  # a full page has orders
-                if since is None or last.modified - self.TIE > since:
+                if last is not None and (since is None or last.modified - self.TIE > since):
                     since, page = last.modified - self.TIE, 1
                 else:
                     page += 1  # a page of orders saved in the same second: turn it
-                assert since is not None
-                page_cursor.update(since=since.isoformat(), page=page)
+                page_cursor.update(since=since.isoformat() if since else None, page=page)
             if self._tracking is not None and self._tracking_checked is not None:
                 page_cursor["shipment_tracking"] = {
                     "present": self._tracking,

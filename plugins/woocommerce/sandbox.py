@@ -253,7 +253,7 @@ class WooCommerceSandbox(Sandbox):
             "country": country,
         }
         coupon = not self.clean and rng.random() < 0.2
-        items, subtotal_all, total_all, tax_all = [], 0, 0, 0
+        items, subtotal_all, total_all, tax_all, discount_tax = [], 0, 0, 0, 0
         for k in range(rng.randint(1, 3)):
             product = rng.choice(self._sellable)
             cents = Money.parse(product["price"], "USD").amount
@@ -280,8 +280,8 @@ class WooCommerceSandbox(Sandbox):
                     "taxes": [
                         {
                             "id": 75,
-                            "total": str(total * TAX_RATE_BP / 1_000_000),
-                            "subtotal": str(subtotal * TAX_RATE_BP / 1_000_000),
+                            "total": str(Decimal(total * TAX_RATE_BP) / 1_000_000),
+                            "subtotal": str(Decimal(subtotal * TAX_RATE_BP) / 1_000_000),
                         }
                     ],
                     "meta_data": [],
@@ -293,6 +293,7 @@ class WooCommerceSandbox(Sandbox):
             subtotal_all += subtotal
             total_all += total
             tax_all += tax
+            discount_tax += subtotal_tax - tax
         shipping = 0 if not self.clean and rng.random() < 0.1 else SHIPPING
         fee = 250 if not self.clean and rng.random() < 0.05 else 0
         status = "processing"
@@ -315,7 +316,7 @@ class WooCommerceSandbox(Sandbox):
             "date_modified": _local(modified),
             "date_modified_gmt": _gmt(modified),
             "discount_total": _money(subtotal_all - total_all),
-            "discount_tax": _money(0),
+            "discount_tax": _money(discount_tax),
             "shipping_total": _money(shipping),
             "shipping_tax": _money(0),
             "cart_tax": _money(tax_all),

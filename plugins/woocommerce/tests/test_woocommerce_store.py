@@ -320,3 +320,21 @@ def test_stock_is_set_by_sku_in_batches_products_and_variations(harness, woocomm
     connector.push_stock([StockLevel(simple[0], "", 0)], state={}, idempotency_key="push-2")
     assert env.store.stock_of(simple[0]) == 0
     assert env.store.calls["GET products"] == 1
+
+
+def test_a_count_set_in_the_hub_reaches_the_store_through_its_push_job(harness, woocommerce):
+    env = woocommerce(orders=1)
+    tee = next(p["sku"] for p in env.store.products.values() if p["type"] == "variation")
+    mug = next(p["sku"] for p in env.store.products.values() if p["type"] == "simple")
+    for code in ("EAST", "WEST"):
+        assert harness.api.post("/api/v1/locations", json={"code": code}).status_code == 201
+    levels = [
+        {"sku": tee, "location": "EAST", "on_hand": 7},
+        {"sku": tee, "location": "WEST", "on_hand": 5},
+        {"sku": mug, "location": "EAST", "on_hand": 3},
+    ]
+    answer = harness.api.post("/api/v1/stock", json={"levels": levels, "reason": "count"})
+    assert answer.status_code == 200, answer.get_json()
+    harness.run_jobs(advance=60)  # past the push's debounce
+    # One figure per product or variation: the sum over the hub's locations.
+    assert (env.store.stock_of(tee), env.store.stock_of(mug)) == (12, 3)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from hub.channels import subscriptions
 from hub.core.exceptions import Conflict, NotFound, ValidationError
+from hub.inventory.levels import push_all_again, pushes_stock
 from hub.queue.jobs import enqueue
 from hub.runtime.hub import Hub
 from hub.store.models import Channel, Job, JobStatus, Order, utcnow
@@ -90,7 +91,9 @@ def update_config(
     With ``replace`` (a whole form was submitted), ``changes`` is the new config:
     fields it leaves out are dropped (their schema defaults apply), except secret
     fields, which keep their stored value. A changed config of a connector that
-    registers its webhooks has them registered again (new credentials, a new shop).
+    registers its webhooks has them registered again (new credentials, a new shop),
+    and one of a channel that takes stock is sent all of it at the next push
+    (a location newly mapped, another shop).
     """
     cls = hub.connector_class(channel.connector)
     secret = cls.secret_fields()
@@ -107,6 +110,8 @@ def update_config(
     channel.updated_at = utcnow()
     if changed and channel.enabled and subscriptions.registers_webhooks(cls):
         subscriptions.announce(session, channel)
+    if changed and pushes_stock(cls):
+        push_all_again(session, channel.id)
     return channel
 
 

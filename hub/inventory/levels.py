@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import delete, func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -404,6 +404,16 @@ def _enqueue_stock_push(session: Session) -> None:
 
 
 # --- pushing stock to sales channels --------------------------------------------------------
+
+
+def push_all_again(session: Session, channel_id: int) -> None:
+    """Have the next push send the channel every SKU, not only those changed since its last.
+
+    For a channel whose config changed what it takes (Shopify: a location
+    newly mapped holds nothing until it is sent all of its stock).
+    """
+    session.execute(delete(StockPushMark).where(StockPushMark.channel_id == channel_id))
+    stock_changed(session)
 
 
 def pushes_stock(connector_cls: type[Connector]) -> bool:

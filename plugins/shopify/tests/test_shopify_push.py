@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import select
 
+from hub.channels.manage import update_config
 from hub.core.order import ShipmentData
 from hub.integration.connectors import StockLevel
+from hub.inventory import levels as inventory
 from hub.inventory.levels import LevelChange, set_on_hand, upsert_location
 from hub.orders import shipments
 from hub.queue.jobs import enqueue
-from hub.store.models import Job, Order, Shipment
+from hub.store.models import Channel, Job, Order, Shipment
 from plugins.shopify.connector import ShopifyConnector
 from plugins.shopify.sandbox import OUTLET_LOCATION, PRIMARY_LOCATION
 
@@ -257,3 +261,32 @@ def test_without_a_mapping_the_sum_of_hub_locations_goes_to_the_primary_location
     push_due_stock(env)
     assert env.shop.available("SKU-004-S", PRIMARY_LOCATION) == 17
     assert env.shop.available("SKU-004-S", OUTLET_LOCATION) == 0
+
+
+def test_a_location_mapped_later_is_sent_its_stock_without_waiting_for_a_change(
+    hub, shopify, monkeypatch
+):
+    env = shopify(hub, orders=0)
+    with hub.db.transaction() as session:
+        for code in ("WH1", "SHOP"):
+            upsert_location(session, code)
+        set_on_hand(
+            session,
+            [LevelChange("SKU-004-S", "WH1", 12), LevelChange("SKU-004-S", "SHOP", 2)],
+            actor="test",
+        )
+    push_due_stock(env)
+    assert env.shop.available("SKU-004-S", PRIMARY_LOCATION) == 14
+    # Later: the next debounce window (the first push ran early, on the test's clock).
+    later = time.time() + inventory.PUSH_DEBOUNCE_SECONDS
+    monkeypatch.setattr(inventory, "time", SimpleNamespace(time=lambda: later))
+    with hub.db.transaction() as session:
+        update_config(
+            hub,
+            session,
+            session.get(Channel, env.channel_id),
+            {"locations": f"WH1={PRIMARY_LOCATION}, SHOP={OUTLET_LOCATION}"},
+        )
+    push_due_stock(env)  # no stock moved: the new mapping alone sends it again
+    assert env.shop.available("SKU-004-S", PRIMARY_LOCATION) == 12
+    assert env.shop.available("SKU-004-S", OUTLET_LOCATION) == 2

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import ValidationError, fields
+
+from hub.core.exceptions import ValidationError as HubValidationError
+from hub.core.money import Money
 
 
 class StringList(fields.Field[list[str]]):
@@ -92,3 +96,31 @@ class DecimalString(fields.String):
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise ValidationError('must be a decimal string such as "19.99"')
         return str(value).strip()
+
+
+# --- what every channel's mapping reads -------------------------------------------------------
+
+
+def utc_timestamp(value: Any, service: str) -> datetime | None:
+    """An ISO 8601 timestamp from ``service`` as an aware UTC datetime; None when missing.
+
+    A timestamp without an offset is taken as UTC (WooCommerce's ``*_gmt`` fields).
+
+    :raises hub.core.exceptions.ValidationError: it is not a timestamp.
+    """
+    if value in (None, ""):
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise HubValidationError(f"unreadable {service} timestamp {value!r}") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def minor_units(value: Any, currency: str) -> int:
+    """Minor units of a money string in ``currency`` (``"-9.00"`` is -900); missing is zero."""
+    if value in (None, ""):
+        return 0
+    return Money.parse(str(value), currency).amount

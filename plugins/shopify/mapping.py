@@ -46,8 +46,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.core.exceptions import ValidationError
-from hub.core.money import Money
 from hub.core.order import Address, ChannelRefund, Customer, Line, OrderData, PaymentData
+from hub.integration.fields import minor_units, utc_timestamp
 
 #: The order fields a pull asks for (``fields=``): less JSON over the wire.
 ORDER_FIELDS = (
@@ -90,16 +90,8 @@ PAYMENT_STATUSES = {"pending": "pending", "authorized": "authorized", "voided": 
 
 
 def parse_time(value: Any) -> datetime | None:
-    """A Shopify timestamp (``2008-01-10T11:00:00-05:00``) as an aware UTC datetime."""
-    if value in (None, ""):
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError as exc:
-        raise ValidationError(f"unreadable Shopify timestamp {value!r}") from exc
-    if parsed.tzinfo is None:  # Shopify always sends an offset; assume UTC if not
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    """A Shopify timestamp as an aware UTC datetime (None when missing)."""
+    return utc_timestamp(value, "Shopify")
 
 
 def format_time(value: datetime) -> str:
@@ -109,9 +101,7 @@ def format_time(value: datetime) -> str:
 
 def minor(value: Any, currency: str) -> int:
     """Minor units of a Shopify money string; a missing amount is zero."""
-    if value in (None, ""):
-        return 0
-    return Money.parse(str(value), currency).amount
+    return minor_units(value, currency)
 
 
 def _sum(values: Iterable[Any], currency: str) -> int:

@@ -49,9 +49,9 @@ from enum import StrEnum
 from typing import Any
 
 from hub.core.exceptions import ValidationError
-from hub.core.money import Money
 from hub.core.order import Address, ChannelRefund, Customer, Line, OrderData, PaymentData
 from hub.core.status import FinancialStatus, PaymentStatus
+from hub.integration.fields import minor_units, utc_timestamp
 
 
 class Handling(StrEnum):
@@ -112,14 +112,8 @@ def handling(order: Mapping[str, Any], payment_meta: str = "") -> Handling:
 
 
 def parse_time(value: Any) -> datetime | None:
-    """A WooCommerce ``*_gmt`` timestamp (``2017-03-22T19:28:08``, UTC) as an aware datetime."""
-    if value in (None, ""):
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError as exc:
-        raise ValidationError(f"unreadable WooCommerce timestamp {value!r}") from exc
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    """A WooCommerce timestamp as an aware UTC datetime (None when missing)."""
+    return utc_timestamp(value, "WooCommerce")
 
 
 def format_time(value: datetime) -> str:
@@ -128,10 +122,8 @@ def format_time(value: datetime) -> str:
 
 
 def minor(value: Any, currency: str) -> int:
-    """Minor units of a WooCommerce money string (``"-9.00"`` is -900); missing is zero."""
-    if value in (None, ""):
-        return 0
-    return Money.parse(str(value), currency).amount
+    """Minor units of a WooCommerce money string; a missing amount is zero."""
+    return minor_units(value, currency)
 
 
 def _text(value: Any) -> str:

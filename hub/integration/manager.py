@@ -19,7 +19,6 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
-from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any
 
@@ -308,24 +307,6 @@ def collect_settings_schemas(pm: pluggy.PluginManager) -> dict[str, type[Schema]
             found[name] = schema
             owners.setdefault(name, plugin_name)
     return found
-
-
-def plugin_version(plugin: object) -> str:
-    """The installed distribution version a plugin module came from, if known."""
-    for dist, module in _entry_point_dists():
-        if plugin is module:
-            return dist
-    from hub import __version__
-
-    return __version__
-
-
-def _entry_point_dists() -> Iterator[tuple[str, object]]:
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            yield (ep.dist.version if ep.dist else "?"), ep.load()
-        except Exception:  # a broken third-party plugin is reported by pluggy itself
-            continue
 
 
 def _results_with_plugins(pm: pluggy.PluginManager, hook_name: str) -> Iterator[tuple[Any, str]]:

@@ -11,6 +11,10 @@ What it calls on a store (``{store_url}/wp-json/wc/v3/…``, authenticated as
 - **webhooks**: base64 HMAC-SHA256 of the raw body in ``X-WC-Webhook-Signature``,
   compared in constant time; WooCommerce's unsigned ping (``webhook_id=<n>``)
   is taken and ignored. Event ids: see :meth:`WooCommerceConnector.event_id`.
+- **webhook registration** (``channel.webhooks``, when the channel is created,
+  changed, enabled or disabled): ``GET webhooks``, then ``POST webhooks`` for a
+  topic missing and ``DELETE webhooks/<id>?force=true`` for what is stale (see
+  :meth:`WooCommerceConnector.sync_webhooks`).
 - **fulfilment**: ``POST orders/<id>/notes`` with carrier and tracking, then
   ``PUT orders/<id>`` status ``completed`` once everything shipped; the
   Shipment Tracking extension's ``/wp-json/wc-shipment-tracking/v3`` when the
@@ -20,7 +24,7 @@ What it calls on a store (``{store_url}/wp-json/wc/v3/…``, authenticated as
   100 items a request.
 
 Each HTTP call sits in a small method of its own (``_list_orders``,
-``_add_note`` …), so more of the API (webhook registration) is one method more.
+``_add_note``, ``_create_webhook`` …).
 """
 
 from __future__ import annotations
@@ -78,6 +82,8 @@ TRACKING_PATH = "/wp-json/wc-shipment-tracking/v3"
 ORDER_TOPICS = frozenset({"order.created", "order.updated", "order.restored"})
 #: ``order.deleted`` sends ``{"id": <n>}`` only: the order is read back (a trashed one still is).
 DELETED_TOPIC = "order.deleted"
+#: What the channel subscribes to (``sync_webhooks``): exactly the topics it handles.
+WEBHOOK_TOPICS: tuple[str, ...] = tuple(sorted(ORDER_TOPICS | {DELETED_TOPIC}))
 #: What :meth:`WooCommerceConnector.verify_webhook` calls the unsigned ping.
 PING_TOPIC = "ping"
 _PING = re.compile(rb"webhook_id=(\d{1,20})")
@@ -140,9 +146,10 @@ class WooCommerceConfig(Schema):
         metadata={
             "label": "Webhook secret",
             "secret": True,
-            "help": "The Secret you give each webhook (WooCommerce > Settings > Advanced > "
-            "Webhooks), the same for all of them. Empty: webhooks are refused and the "
-            "hub pulls only.",
+            "help": "Any long random text: the hub gives it to the webhooks it registers at "
+            "the store and checks every delivery with it (webhooks added by hand in "
+            "WooCommerce > Settings > Advanced > Webhooks take the same Secret). Empty: the "
+            "hub registers no webhooks, refuses any, and pulls only.",
         },
     )
     credentials_in_query = fields.Boolean(
@@ -267,6 +274,7 @@ class WooCommerceConnector(SalesConnector):
             Capability.FETCH_ORDER,
             Capability.PUSH_FULFILLMENT,
             Capability.PUSH_STOCK,
+            Capability.REGISTER_WEBHOOKS,
         }
     )
     config_schema = WooCommerceConfig
@@ -556,6 +564,137 @@ class WooCommerceConnector(SalesConnector):
             else WebhookOutcome.rejected(f"order {external_id} dead-lettered")
         )
 
+    # --- webhook registration ----------------------------------------------------------------
+
+    def sync_webhooks(self, callback_url: str) -> list[str]:
+        """Have the store send :data:`WEBHOOK_TOPICS` to ``callback_url``, each by one webhook.
+
+        The store's webhooks are read first (``GET webhooks``, every page) and
+        only those whose ``delivery_url`` is ``callback_url`` are looked at. A
+        topic with a current webhook is left alone, so a second sync creates
+        nothing. One missing is created (``POST webhooks``: name, topic,
+        delivery URL, the channel's webhook secret, ``active``); WooCommerce
+        then pings the URL, which the hub keeps as *ignored*. Once each topic
+        has its webhook, the rest are deleted (``DELETE webhooks/<id>?force=true``):
+        topics the hub does not handle, a second webhook of a topic, and stale
+        ones. Stale is one WooCommerce paused or disabled (after five failed
+        deliveries), or one not named by :func:`webhook_name` for the current
+        secret: WooCommerce never shows a webhook's secret, so the name carries
+        a digest of it and a changed secret replaces the webhooks. Webhooks
+        made by hand to the hub's address are replaced by these too.
+
+        Without a webhook secret the channel refuses every delivery: nothing is
+        subscribed (and what was, is deleted) and the hub pulls only.
+        """
+        secret = str(self.config.get("webhook_secret") or "")
+        existing = self._webhooks_to(callback_url)
+        kept: dict[str, dict[str, Any]] = {}
+        if secret:
+            for webhook in existing:
+                topic = str(webhook.get("topic") or "")
+                current = (
+                    topic in WEBHOOK_TOPICS
+                    and topic not in kept
+                    and webhook.get("status") == "active"
+                    and webhook.get("name") == webhook_name(self.channel.slug, topic, secret)
+                )
+                if current:
+                    kept[topic] = webhook
+            for topic in WEBHOOK_TOPICS:
+                if topic not in kept:
+                    kept[topic] = self._create_webhook(topic, callback_url, secret)
+        else:
+            log.info(
+                "woocommerce %s: no webhook secret, so no webhooks: the hub pulls only",
+                self.channel.slug,
+            )
+        current_ids = {str(w.get("id")) for w in kept.values()}
+        for webhook in existing:
+            if str(webhook.get("id")) not in current_ids:
+                self._delete_webhook(webhook["id"])
+        return sorted(kept)
+
+    def remove_webhooks(self, callback_url: str) -> list[str]:
+        """Delete every webhook of the store sent to ``callback_url``; their topics.
+
+        One deleted meanwhile (404) is fine: gone is what was wanted.
+        """
+        removed = []
+        for webhook in self._webhooks_to(callback_url):
+            self._delete_webhook(webhook["id"])
+            removed.append(str(webhook.get("topic") or ""))
+        return sorted(removed)
+
+    def _webhooks_to(self, callback_url: str) -> list[dict[str, Any]]:
+        """The store's webhooks whose delivery URL is ``callback_url``, oldest first.
+
+        WooCommerce cannot filter by delivery URL: every page is read
+        (``X-WP-TotalPages``), by id so that paging is stable.
+        """
+        found: list[dict[str, Any]] = []
+        page, pages = 1, 1
+        while page <= pages:
+            response = self._registration_call(
+                "GET",
+                "webhooks",
+                params={"per_page": self.PAGE_SIZE, "page": page, "orderby": "id", "order": "asc"},
+            )
+            for webhook in json_body(response, self.name, want=list):
+                if (
+                    isinstance(webhook, Mapping)
+                    and webhook.get("delivery_url") == callback_url
+                    and webhook.get("id")
+                ):
+                    found.append(dict(webhook))
+            pages = _int_header(response, "X-WP-TotalPages", default=1)
+            page += 1
+        return found
+
+    def _create_webhook(self, topic: str, callback_url: str, secret: str) -> dict[str, Any]:
+        # Sent once: a creation whose answer was lost leaves a webhook the next sync
+        # finds (kept, or deleted as a second one of its topic), never two blind POSTs.
+        response = self._registration_call(
+            "POST",
+            "webhooks",
+            once=True,
+            json={
+                "name": webhook_name(self.channel.slug, topic, secret),
+                "topic": topic,
+                "delivery_url": callback_url,
+                "secret": secret,
+                "status": "active",
+            },
+        )
+        made = json_body(response, self.name)
+        if not made.get("id"):
+            raise ExternalError(
+                "woocommerce: the webhook was answered without an id", retryable=True
+            )
+        return made
+
+    def _delete_webhook(self, webhook_id: Any) -> None:
+        path = f"webhooks/{_numeric_id(webhook_id, 'webhook')}"
+        # force=true: webhooks cannot be trashed (501 without it). 404: gone already.
+        self._registration_call("DELETE", path, params={"force": "true"}, expected=(200, 404))
+
+    def _registration_call(
+        self, method: str, path: str, *, once: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        """A call of the webhooks API; a refusal of the key says what the key needs."""
+        client = self.http_once if once else self.http
+        try:
+            return client.request(method, path, **kwargs)
+        except ExternalError as exc:
+            if exc.status not in (401, 403):
+                raise
+            raise ExternalError(
+                f"{exc.message} (registering webhooks takes a REST API key with Read/Write "
+                "permissions, of a user who may manage WooCommerce, e.g. a shop manager; "
+                "or add the webhooks by hand, see docs/connectors/woocommerce.md)",
+                retryable=False,
+                status=exc.status,
+            ) from exc
+
     # --- fulfilment --------------------------------------------------------------------------
 
     def push_fulfillment(
@@ -776,6 +915,17 @@ class WooCommerceConnector(SalesConnector):
             "products", params={"sku": ",".join(skus), "per_page": self.PAGE_SIZE}
         )
         return [p for p in json_body(response, self.name, want=list) if isinstance(p, dict)]
+
+
+def webhook_name(slug: str, topic: str, secret: str) -> str:
+    """The name the hub gives the webhook of ``topic`` it registers for channel ``slug``.
+
+    It ends in a digest of the secret (8 hex digits of a SHA-256, not the
+    secret): WooCommerce never shows a webhook's secret, and this is how a sync
+    tells that a webhook was made with the channel's current one.
+    """
+    digest = hashlib.sha256(f"hub webhook secret:{secret}".encode()).hexdigest()[:8]
+    return f"hub {slug}: {topic} [{digest}]"
 
 
 def _note_text(order: Mapping[str, Any], shipment: Mapping[str, Any]) -> str:

@@ -33,6 +33,13 @@ reference examples (``shared/vendor/woocommerce``):
   ``sku`` and updated in batches (≤ 100 items);
 - webhooks signed as WooCommerce signs them (:meth:`WooCommerceSandbox.webhook`,
   body as ``wp_json_encode`` writes it), and the unsigned ping (:meth:`ping`);
+- the webhooks API (``GET``/``POST webhooks``, ``GET``/``DELETE webhooks/<id>``
+  with ``force=true``; ``sandbox.webhooks``, each keeping the secret it was
+  given): a webhook created through it gets WooCommerce's ping at its delivery
+  URL at once (the outcome in ``pings``), and :meth:`deliver` posts a topic to
+  the active webhooks of that topic, signed with each one's own secret;
+- the REST key's permissions (``key_permissions``: ``read_write``, ``read``,
+  ``write``), refused in WooCommerce's words;
 - every effect recorded (``notes``, ``statuses``, ``stock_updates``,
   ``trackings``) and counted (``calls``); faults planned with ``faults``.
 """
@@ -73,6 +80,21 @@ ORDER_ID_BASE = 2000
 PRODUCT_ID_BASE = 100
 #: OAuth timestamps older (or newer) than this are refused, as WooCommerce does.
 OAUTH_WINDOW = 15 * 60
+WEBHOOK_ID_BASE = 140
+#: What a webhook's topic may name (``action.<hook>`` too), as ``wc_is_webhook_valid_topic`` says.
+WEBHOOK_RESOURCES = ("coupon", "customer", "order", "product")
+WEBHOOK_EVENTS = ("created", "updated", "deleted", "restored")
+#: The WordPress actions WooCommerce binds to each order topic (shown as ``hooks``).
+ORDER_TOPIC_HOOKS = {
+    "order.created": ["woocommerce_new_order"],
+    "order.updated": ["woocommerce_update_order", "woocommerce_order_refunded"],
+    "order.deleted": ["wp_trash_post", "woocommerce_trash_order", "woocommerce_delete_order"],
+    "order.restored": ["untrashed_post", "woocommerce_untrash_order"],
+}
+#: How long the ping waits for the delivery URL's answer (WooCommerce does not retry it).
+PING_TIMEOUT = 5.0
+#: Where a request keeps the pings its endpoint wants sent once the store's lock is let go.
+_PINGS = "woocommerce.pings"
 TAX_RATE_BP = 800  # 8 %
 SHIPPING = 1000  # 10.00 flat rate
 
@@ -151,6 +173,7 @@ class WooCommerceSandbox(Sandbox):
         tls: bool = False,
         tracking_extension: bool = True,
         prices_include_tax: bool = False,
+        key_permissions: str = "read_write",
         start: datetime = datetime(2026, 1, 5, 12, 0, tzinfo=UTC),
         clock: Callable[[], float] = time.time,
         home_url: str = "https://woo-sandbox.example/",
@@ -161,6 +184,8 @@ class WooCommerceSandbox(Sandbox):
         self.webhook_secret = webhook_secret
         self.tls, self.tracking_extension = tls, tracking_extension
         self.prices_include_tax = prices_include_tax
+        #: The REST key's permissions: ``read`` refuses writes, ``write`` refuses reads.
+        self.key_permissions = key_permissions
         self.start, self.clock, self.home_url = start, clock, home_url
         self.webhook_id = 42
         #: Requests by ``"METHOD path-pattern"`` (``"GET orders"``), and all of them.
@@ -183,6 +208,11 @@ class WooCommerceSandbox(Sandbox):
         self.statuses: list[tuple[int, str]] = []
         self.stock_updates: list[tuple[int, int]] = []
         self.trackings: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        #: Webhooks made through the API, by id, each with the ``secret`` it was given.
+        self.webhooks: dict[int, dict[str, Any]] = {}
+        self._next_webhook = WEBHOOK_ID_BASE
+        #: Pings sent on creation: (webhook id, delivery URL, HTTP status or the error's name).
+        self.pings: list[tuple[int, str, int | str]] = []
         for _ in range(orders):
             body = self._generate(self._generated)
             self._generated += 1
@@ -601,14 +631,14 @@ class WooCommerceSandbox(Sandbox):
             source=self.home_url,
         )
 
-    def ping(self) -> tuple[dict[str, str], bytes]:
+    def ping(self, webhook_id: int | None = None) -> tuple[dict[str, str], bytes]:
         """What WooCommerce posts to a delivery URL when a webhook is saved: unsigned, a form body."""
         return (
             {
                 "User-Agent": USER_AGENT,
                 "Content-Type": "application/x-www-form-urlencoded",
             },
-            f"webhook_id={self.webhook_id}".encode(),
+            f"webhook_id={self.webhook_id if webhook_id is None else webhook_id}".encode(),
         )
 
     def send_webhook(
@@ -617,10 +647,65 @@ class WooCommerceSandbox(Sandbox):
         headers, body = self.webhook(topic, payload)
         return requests.post(url, data=body, headers=headers, timeout=5)
 
+    def deliver(self, topic: str, payload: dict[str, Any] | int) -> list[requests.Response]:
+        """Post ``topic`` to every active webhook of it made through the API, as WooCommerce
+        would: each signed with its own secret and carrying its own id."""
+        if isinstance(payload, int):
+            payload = {"id": payload} if topic.endswith(".deleted") else self.order(payload)
+        with self.lock:
+            targets = [
+                copy.deepcopy(w)
+                for _, w in sorted(self.webhooks.items())
+                if w["topic"] == topic and w["status"] == "active"
+            ]
+        answers = []
+        for webhook in targets:
+            headers, body = webhook_request(
+                topic,
+                payload,
+                secret=webhook["secret"],
+                webhook_id=webhook["id"],
+                source=self.home_url,
+            )
+            answers.append(
+                requests.post(webhook["delivery_url"], data=body, headers=headers, timeout=5)
+            )
+        return answers
+
+    def _send_ping(self, webhook_id: int, url: str) -> None:
+        """WooCommerce's ``deliver_ping``: its outcome is logged, never fails the creation."""
+        headers, body = self.ping(webhook_id)
+        outcome: int | str
+        try:
+            outcome = requests.post(
+                url, data=body, headers=headers, timeout=PING_TIMEOUT, allow_redirects=False
+            ).status_code
+        except requests.RequestException as exc:
+            outcome = type(exc).__name__
+        with self.lock:
+            self.pings.append((webhook_id, url, outcome))
+
     # --- authentication ---------------------------------------------------------------------------
 
     def _authenticate(self, request: Request) -> None:
         """Refuse a request WooCommerce would refuse, in its words."""
+        self._check_key(request)
+        writes = request.method in ("POST", "PUT", "PATCH", "DELETE")
+        if writes and self.key_permissions not in ("write", "read_write"):
+            raise _RestError(
+                401,
+                "woocommerce_rest_authentication_error",
+                "The API key provided does not have write permissions.",
+            )
+        if not writes and self.key_permissions not in ("read", "read_write"):
+            raise _RestError(
+                401,
+                "woocommerce_rest_authentication_error",
+                "The API key provided does not have read permissions.",
+            )
+
+    def _check_key(self, request: Request) -> None:
+        """The key itself, taken as WooCommerce takes it by the request's scheme."""
         if self.tls:
             given = request.authorization
             if given is not None and given.type == "basic":
@@ -708,17 +793,24 @@ class WooCommerceSandbox(Sandbox):
 
     def handle(self, request: Request) -> Response:
         with self.lock:
-            found = self.match(request)
-            if found is None:
+            response = self._answer(request)
+        # Pings go out once the store is free again: the hub's answer may take a while.
+        for webhook_id, url in request.environ.pop(_PINGS, ()):
+            self._send_ping(webhook_id, url)
+        return response
+
+    def _answer(self, request: Request) -> Response:
+        found = self.match(request)
+        if found is None:
+            return self.not_found(request)
+        try:
+            self._authenticate(request)
+            self.calls[f"{request.method} {_short(found[2].rule)}"] += 1
+            if request.path.startswith(TRACKING_API) and not self.tracking_extension:
                 return self.not_found(request)
-            try:
-                self._authenticate(request)
-                self.calls[f"{request.method} {_short(found[2].rule)}"] += 1
-                if request.path.startswith(TRACKING_API) and not self.tracking_extension:
-                    return self.not_found(request)
-                return self.invoke(request, found)
-            except Answer as answer:
-                return answer.response
+            return self.invoke(request, found)
+        except Answer as answer:
+            return answer.response
 
     def not_found(self, request: Request) -> Response:
         return self.json(
@@ -956,6 +1048,128 @@ class WooCommerceSandbox(Sandbox):
         }
         self.trackings[order_id].append(item)
         return self.json(item, 201)
+
+    # --- the webhooks API --------------------------------------------------------------------------
+
+    def _webhook_json(self, webhook: dict[str, Any]) -> dict[str, Any]:
+        """A webhook as the API shows it: everything but its secret (write-only)."""
+        shown = {k: copy.deepcopy(v) for k, v in webhook.items() if k != "secret"}
+        base = self.home_url.rstrip("/") + API
+        shown["_links"] = {
+            "self": [{"href": f"{base}/webhooks/{webhook['id']}"}],
+            "collection": [{"href": f"{base}/webhooks"}],
+        }
+        return shown
+
+    def _webhook_or_404(self, webhook_id: int) -> dict[str, Any]:
+        if webhook_id not in self.webhooks:
+            raise _RestError(404, "woocommerce_rest_shop_webhook_invalid_id", "Invalid ID.")
+        return self.webhooks[webhook_id]
+
+    def add_webhook(
+        self,
+        topic: str,
+        delivery_url: str,
+        *,
+        secret: str,
+        name: str = "",
+        status: str = "active",
+    ) -> dict[str, Any]:
+        """A webhook the store has (as if saved in WooCommerce's admin): its record, secret too."""
+        with self.lock:
+            self._next_webhook += 1
+            now = self._now()
+            resource, _, event = topic.partition(".")
+            webhook: dict[str, Any] = {
+                "id": self._next_webhook,
+                "name": name or f"Webhook created on {now:%B %d, %Y @ %I:%M %p}",
+                "status": status,
+                "topic": topic,
+                "resource": resource,
+                "event": event,
+                "hooks": list(ORDER_TOPIC_HOOKS.get(topic, [])),
+                "delivery_url": delivery_url,
+                "date_created": _local(now),
+                "date_created_gmt": _gmt(now),
+                "date_modified": _local(now),
+                "date_modified_gmt": _gmt(now),
+                "secret": secret,
+            }
+            self.webhooks[webhook["id"]] = webhook
+            return webhook
+
+    @route(f"{API}/webhooks", methods=["GET"])
+    def _list_webhooks(self, request: Request) -> Response:
+        args = request.args
+        try:
+            per_page = int(args.get("per_page", 10))
+            page = int(args.get("page", 1))
+        except ValueError:
+            raise _RestError(400, "rest_invalid_param", "Invalid parameter(s): per_page") from None
+        if not 1 <= per_page <= MAX_PER_PAGE or page < 1:
+            raise _RestError(400, "rest_invalid_param", "Invalid parameter(s): per_page, page")
+        status = args.get("status", "all")
+        found = [w for w in self.webhooks.values() if status in ("all", w["status"])]
+        key = "id" if args.get("orderby") == "id" else "date_created_gmt"
+        found.sort(key=lambda w: (w[key], w["id"]), reverse=args.get("order", "desc") == "desc")
+        chunk = found[(page - 1) * per_page : page * per_page]
+        pages = -(-len(found) // per_page)
+        return self.json(
+            [self._webhook_json(w) for w in chunk],
+            200,
+            {"X-WP-Total": str(len(found)), "X-WP-TotalPages": str(pages)},
+        )
+
+    @route(f"{API}/webhooks", methods=["POST"])
+    def _create_webhook(self, request: Request) -> Response:
+        body = self._body(request)
+        if body.get("id"):
+            raise _RestError(
+                400, "woocommerce_rest_shop_webhook_exists", "Cannot create existing shop_webhook."
+            )
+        topic = str(body.get("topic") or "").lower()
+        resource, _, event = topic.partition(".")
+        valid = (resource in WEBHOOK_RESOURCES and event in WEBHOOK_EVENTS) or (
+            resource == "action" and bool(event)
+        )
+        if not valid:
+            raise _RestError(
+                400,
+                "woocommerce_rest_shop_webhook_invalid_topic",
+                "Webhook topic is required and must be valid.",
+            )
+        url = str(body.get("delivery_url") or "")
+        if not url.startswith(("http://", "https://")) or len(url) < 11:
+            raise _RestError(
+                400,
+                "woocommerce_rest_shop_webhook_invalid_delivery_url",
+                "Webhook delivery URL must be a valid URL starting with http:// or https://.",
+            )
+        # A new webhook is published, so active, whatever the request said; without a
+        # secret WooCommerce makes one up, which the receiver cannot know.
+        webhook = self.add_webhook(
+            topic,
+            url,
+            secret=str(body.get("secret") or secrets.token_urlsafe(37)),
+            name=str(body.get("name") or ""),
+        )
+        request.environ.setdefault(_PINGS, []).append((webhook["id"], url))
+        location = f"{self.home_url.rstrip('/')}{API}/webhooks/{webhook['id']}"
+        return self.json(self._webhook_json(webhook), 201, {"Location": location})
+
+    @route(f"{API}/webhooks/<int:webhook_id>", methods=["GET"])
+    def _get_webhook(self, request: Request, webhook_id: int) -> dict[str, Any]:
+        return self._webhook_json(self._webhook_or_404(webhook_id))
+
+    @route(f"{API}/webhooks/<int:webhook_id>", methods=["DELETE"])
+    def _delete_webhook(self, request: Request, webhook_id: int) -> dict[str, Any]:
+        if request.args.get("force") not in ("true", "1"):
+            raise _RestError(
+                501, "woocommerce_rest_trash_not_supported", "Webhooks do not support trashing."
+            )
+        shown = self._webhook_json(self._webhook_or_404(webhook_id))
+        del self.webhooks[webhook_id]
+        return shown
 
 
 USER_AGENT = "WooCommerce/9.4.0 Hookshot (WordPress/6.7)"

@@ -24,7 +24,11 @@ from hub.core.exceptions import ExternalError, SignatureError, ValidationError
 from hub.integration.connectors import ChannelInfo, StockLevel, WebhookStatus
 from hub.testing import vendor_example
 from plugins.woocommerce import auth
-from plugins.woocommerce.connector import WooCommerceConfig, WooCommerceConnector
+from plugins.woocommerce.connector import (
+    WEBHOOK_TOPICS,
+    WooCommerceConfig,
+    WooCommerceConnector,
+)
 from plugins.woocommerce.mapping import Handling, handling, order_from_woocommerce
 from plugins.woocommerce.sandbox import webhook_request
 
@@ -251,6 +255,42 @@ def test_the_unsigned_ping_is_taken_as_a_ping_and_nothing_else_unsigned_is():
     headers, body = webhook_request("order.created", woo("order.create.response.json"), secret="")
     with pytest.raises(SignatureError, match="no webhook secret"):
         connector(webhook_secret="").verify_webhook(headers, body, {})
+
+
+@responses.activate
+def test_webhooks_are_registered_in_the_shape_of_woocommerces_example_and_read_back():
+    address = "https://hub.example.com/webhooks/woo"
+    made: list[dict] = []
+
+    def create(request):
+        sent = json.loads(request.body)
+        # WooCommerce's example answer, as it would be for what was sent (and a new id).
+        answer = dict(woo("webhook.create.response.json"), id=142 + len(made))
+        answer.update(name=sent["name"], topic=sent["topic"], delivery_url=sent["delivery_url"])
+        made.append(answer)
+        return 201, {}, json.dumps(answer)
+
+    responses.get(f"{API}/webhooks", json=[], headers={"X-WP-TotalPages": "0"})
+    responses.add_callback(responses.POST, f"{API}/webhooks", callback=create)
+    assert connector().sync_webhooks(address) == sorted(WEBHOOK_TOPICS)
+    posted = [json.loads(c.request.body) for c in responses.calls if c.request.method == "POST"]
+    example = woo("webhook.create.request.json")
+    assert all(set(example) <= set(body) for body in posted)
+    assert sorted(body["topic"] for body in posted) == [
+        "order.created",
+        "order.deleted",
+        "order.restored",
+        "order.updated",
+    ]
+    # Signed with the channel's secret (write-only at WooCommerce), delivered now.
+    assert {(body["delivery_url"], body["secret"], body["status"]) for body in posted} == {
+        (address, SECRET, "active")
+    }
+    # Listed back as WooCommerce lists them (its example's fields), nothing is made twice.
+    responses.replace(responses.GET, f"{API}/webhooks", json=made, headers={"X-WP-TotalPages": "1"})
+    calls = len(responses.calls)
+    assert connector().sync_webhooks(address) == sorted(WEBHOOK_TOPICS)
+    assert [c.request.method for c in responses.calls[calls:]] == ["GET"]
 
 
 # --- authentication --------------------------------------------------------------------------------

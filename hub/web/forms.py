@@ -20,6 +20,8 @@ from typing import Any
 
 from marshmallow import Schema, fields, missing, validate
 
+from hub.integration.fields import StringList
+
 CHECKBOX, SELECT, MULTISELECT = "checkbox", "select", "multiselect"
 LIST, PASSWORD, NUMBER = "list", "password", "number"
 
@@ -89,6 +91,9 @@ def _kind(f: fields.Field) -> tuple[str, list[tuple[str, str]]]:
     if isinstance(f, fields.List):
         inner = _choices(f.inner)
         return (MULTISELECT, inner) if inner else (LIST, [])
+    if isinstance(f, StringList):
+        # Shown and typed as "a, b, c" (what the field parses), never as a Python list.
+        return LIST, []
     choices = _choices(f)
     if choices:
         return SELECT, choices

@@ -15,11 +15,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from hub.core.exceptions import ValidationError
 from hub.store.models import Order
 from hub.store.queries import Found, channel_id_for_slug, fetch
+
+#: When an order was placed: the channel's time, else when the hub first saw it.
+PLACED = func.coalesce(Order.placed_at, Order.created_at)
+#: The one order of every list of orders: newest placed first, the higher id first on a tie,
+#: so that a page ends where the next begins.
+NEWEST_PLACED_FIRST = (PLACED.desc(), Order.id.desc())
 
 
 @dataclass(frozen=True)
@@ -94,18 +101,37 @@ def search_orders(
     offset: int = 0,
     with_total: bool = False,
 ) -> Found[Order]:
-    """The orders the filters select, newest first, ``limit`` of them.
+    """The orders the filters select, newest placed first (:data:`NEWEST_PLACED_FIRST`).
 
-    Page with ``before_id`` (the previous slice's :attr:`Found.last_id`) or with
-    ``offset``; ``with_total`` also counts all of them. An unknown channel slug
-    is a :class:`ValidationError` whose ``details`` name ``channel``.
+    Page with ``before_id`` (the previous slice's :attr:`Found.last_id`: the
+    orders after that one in this order) or with ``offset``; ``with_total``
+    also counts all of them. An unknown channel slug is a
+    :class:`ValidationError` whose ``details`` name ``channel``, a
+    ``before_id`` of no order one that names ``cursor``.
     """
-    return fetch(
+    statement = orders_statement(session, filters)
+    total = None
+    if with_total:  # counted before the keyset narrows it
+        total = fetch(session, statement, Order.id, limit=1, with_total=True).total
+    if before_id is not None:
+        statement = statement.where(_after(session, before_id))
+    found = fetch(
         session,
-        orders_statement(session, filters),
+        statement,
         Order.id,
         limit=limit,
-        before_id=before_id,
         offset=offset,
-        with_total=with_total,
+        order_by=NEWEST_PLACED_FIRST,
     )
+    return Found(found.rows, found.has_more, total)
+
+
+def _after(session: Session, order_id: int) -> ColumnElement[bool]:
+    """The orders that follow order ``order_id`` in :data:`NEWEST_PLACED_FIRST`."""
+    placed = session.scalars(select(PLACED).where(Order.id == order_id)).first()
+    if placed is None:
+        raise ValidationError(
+            f"order {order_id}, where this page was to start, is no more: start again",
+            details={"cursor": ["its order is gone"]},
+        )
+    return or_(PLACED < placed, and_(PLACED == placed, Order.id < order_id))

@@ -18,6 +18,7 @@ from hub.accounts import sessions
 from hub.core.money import Money
 from hub.store.models import User
 from hub.web import get_hub
+from hub.web.errors import http_error_response, wants_json
 from hub.web.security import page_headers
 
 bp = Blueprint("admin", __name__)
@@ -96,8 +97,19 @@ def page_args(**overrides) -> dict:
     return page_url_args(**overrides)
 
 
-@bp.errorhandler(404)
-def not_found(_exc):
+@bp.app_errorhandler(404)
+def not_found(exc):
+    """A page in the admin's layout for a signed-in person, a plain one for anyone else.
+
+    App-wide: an unknown URL matches no blueprint. Machine paths keep their JSON
+    answers (:mod:`hub.web.errors`, and the handlers of their own blueprints).
+    """
+    if wants_json():
+        return http_error_response(exc)
+    if getattr(g, "user", None) is None:
+        g.user = signed_in()
+    if g.user is None:
+        return render_template("errors/not_found_public.html"), 404
     return render_template("errors/not_found.html"), 404
 
 

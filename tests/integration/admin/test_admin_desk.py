@@ -118,3 +118,19 @@ def test_a_channel_edit_form_saves_unchanged_and_renamed(browser, admin_hub, con
     for key, value in LIST_CONFIGS[connector].items():
         if isinstance(value, list):
             assert config[key] == value
+
+
+def test_an_unknown_url_shows_the_admins_not_found_page(browser, admin_app):
+    answer = browser.get("/no/such/page")
+    assert answer.status_code == 404
+    html = answer.get_data(as_text=True)
+    assert '<nav aria-label="Main">' in html and "hub.css" in html
+    assert "<h1>Not found</h1>" in html and 'href="/"' in html
+    # Someone not signed in gets a styled page too, without the admin's navigation.
+    anonymous = admin_app.test_client().get("/no/such/page")
+    assert anonymous.status_code == 404
+    page = anonymous.get_data(as_text=True)
+    assert "hub.css" in page and "Sign in" in page and '<nav aria-label="Main">' not in page
+    # Machines still get JSON.
+    api = browser.get("/api/v1/no-such-thing")
+    assert api.status_code == 404 and api.json["error"]["code"] == "not_found"

@@ -25,10 +25,19 @@ log = logging.getLogger(__name__)
 
 def process_order(ctx: JobContext) -> None:
     """Check a pending order: hold it with every reason, or confirm it."""
-    hub = ctx.hub
+    check_order(ctx.hub, ctx.require_order())
+
+
+def check_order(hub: Hub, order_id: int) -> None:
+    """Check order ``order_id`` now if it is pending (the ``order.process`` job, run in place).
+
+    The admin runs it when a person releases a hold, to say at once whether the
+    order is held again and why; the job enqueued by the release then finds the
+    order no longer pending and does nothing.
+    """
     with hub.unit_of_work() as work:
         session = work.session
-        order = records.get_order(session, ctx.require_order())
+        order = records.get_order(session, order_id)
         if order.status != OrderStatus.PENDING:
             return
         problems: list[str] = []

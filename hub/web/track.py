@@ -71,6 +71,52 @@ CARRIER_URLS: dict[str, str] = {
 }
 
 
+#: Carriers by the name people know them by (the codes shipping channels send, lowercased).
+CARRIER_NAMES: dict[str, str] = {
+    "ups": "UPS",
+    "usps": "USPS",
+    "fedex": "FedEx",
+    "dhl": "DHL",
+    "dhl_express": "DHL Express",
+    "dhl express": "DHL Express",
+    "canada_post": "Canada Post",
+    "canada post": "Canada Post",
+    "royal_mail": "Royal Mail",
+    "royal mail": "Royal Mail",
+    "dpd": "DPD",
+    "gls": "GLS",
+}
+
+#: Words of a service code that are written in capitals.
+_SERVICE_CAPITALS = frozenset({"ups", "usps", "dhl", "dpd", "gls", "us", "uk", "eu", "ddp", "ddu"})
+
+
+def shipping_service_name(carrier: str | None, service: str | None) -> str:
+    """The carrier and its service in words, as a customer reads them: ``ups`` + ``ups_ground`` -> "UPS Ground".
+
+    A code is split at ``_`` and ``-``, the carrier's own prefix dropped, each word capitalised;
+    a service already in words ("Priority Mail") is kept as it is. Empty when neither is known.
+    """
+    carrier_code = (carrier or "").strip()
+    name = CARRIER_NAMES.get(carrier_code.lower(), carrier_code)
+    service = (service or "").strip()
+    if not service:
+        return name
+    if " " in service or service != service.lower():
+        words = service
+    else:
+        parts = [p for p in re.split(r"[_\-]+", service) if p]
+        prefix = re.split(r"[_\s\-]+", carrier_code.lower()) if carrier_code else []
+        if prefix and parts[: len(prefix)] == prefix:
+            parts = parts[len(prefix) :]
+        words = " ".join(p.upper() if p in _SERVICE_CAPITALS else p.capitalize() for p in parts)
+    if not name:
+        return words
+    if words.lower().startswith(name.lower()):
+        return words
+    return f"{name} {words}".strip()
+
+
 def tracking_link(carrier: str, number: str, url: str) -> str | None:
     """The carrier's page for a shipment: its own URL if it has a web one, else a known carrier's."""
     if url and url.lower().startswith(("https://", "http://")):
@@ -119,8 +165,7 @@ def _page(order: Order) -> dict:
             continue
         shipments.append(
             {
-                "carrier": s.carrier,
-                "service": s.service,
+                "service": shipping_service_name(s.carrier, s.service),
                 "tracking_number": s.tracking_number,
                 "link": tracking_link(s.carrier, s.tracking_number, s.tracking_url),
                 "shipped_at": s.shipped_at,

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from functools import partial
+from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import select
 
-from hub.core.exceptions import ValidationError
-from hub.core.lifecycle import EVENT_NAMES, STATUSES, allowed_events
-from hub.core.status import FINANCIAL_STATUSES, FULFILLMENT_STATUSES
+from hub.core.exceptions import NotFound, ValidationError
+from hub.core.lifecycle import EVENT_NAMES, STATUSES, OrderStatus, allowed_events
+from hub.core.status import FINANCIAL_STATUSES, FULFILLMENT_STATUSES, PaymentStatus
 from hub.orders import commands, records
+from hub.orders.hold_reasons import hold_reason_words
+from hub.orders.payments import request_refund
 from hub.orders.queries import OrderFilters, search_orders
-from hub.orders.serialize import order_detail
-from hub.store.models import Channel, Order
+from hub.orders.serialize import money, order_detail
+from hub.pipeline.order_steps import check_order
+from hub.queue import jobs
+from hub.queue.kinds import JobKind
+from hub.store.models import Channel, Job, JobStatus, Order, Payment
 from hub.web import get_hub
 from hub.web.admin import bp
 from hub.web.admin.backoffice import order_deliveries
@@ -22,6 +30,8 @@ from hub.web.admin.helpers import PAGE_SIZE, Page, flash_error, page_of
 from hub.web.admin.returns import returns_panel
 from hub.web.api_schemas import TransitionInSchema
 from hub.web.track import tracking_link
+
+log = logging.getLogger(__name__)
 
 #: Events that follow from recording or voiding a shipment, not from a button.
 SHIPMENT_EVENTS = frozenset({"ship_partial", "unship", "unship_partial"})
@@ -76,6 +86,7 @@ def orders():
             fulfillment_status=filters.fulfillment_status or "",
             q=filters.q or "",
             filtered=filters.any,
+            hold_reason_words=hold_reason_words,
         )
 
 
@@ -104,6 +115,12 @@ def order(order_id: int):
             dangerous=DANGEROUS_EVENTS,
             event_names=EVENT_NAMES,
             tracking_link=tracking_link,
+            timeline=timeline(detail),
+            has_discount=found.discount != 0,
+            hold_reason_words=hold_reason_words,
+            money_after_cancel=(
+                money_after_cancel(db, found) if found.status == OrderStatus.CANCELLED else []
+            ),
             **returns_panel(db, found),
             **order_deliveries(db, found.id),
         )
@@ -135,9 +152,169 @@ def transition(order_id: int):
     except Exception as exc:  # noqa: BLE001  (shown to the person, logged when unexpected)
         flash_error(exc)
     else:
+        if event == "release":
+            _check_released(order_id, label)
+        else:
+            flash(
+                f"Order {label}: {EVENT_LABELS.get(event, event)} done — it is now "
+                f"{status.replace('_', ' ')}.",
+                "success",
+            )
+    return redirect(url_for("admin.order", order_id=order_id))
+
+
+def _check_released(order_id: int, label: str) -> None:
+    """Run a released order's checks now and say what came of them: confirmed, or held again and why.
+
+    Without this the page said "now pending" and the worker held the order again a
+    moment later, unseen. Should the checks fail to run, the job the release
+    enqueued runs them later.
+    """
+    hub = get_hub()
+    try:
+        check_order(hub, order_id)
+    except Exception:  # noqa: BLE001  (the release stands; the queued job checks again)
+        log.exception("checking released order %s failed; its job will check it", label)
+        flash(f"Order {label}: released — it is now pending; the checks run shortly.", "success")
+        return
+    with hub.db.read() as db:
+        order = records.get_order(db, order_id)
+        detail = order_detail(order)
+    if detail["status"] == OrderStatus.ON_HOLD:
+        reasons = "; ".join(hold_reason_words(r, detail) for r in detail["hold_reasons"])
+        flash(f"Order {label}: released, but held again — {reasons}.", "error")
+    else:
         flash(
-            f"Order {label}: {EVENT_LABELS.get(event, event)} done — it is now "
-            f"{status.replace('_', ' ')}.",
+            f"Order {label}: released — the checks passed and it is now "
+            f"{detail['status'].replace('_', ' ')}.",
             "success",
         )
+
+
+@bp.post("/orders/<int:order_id>/refund")
+def refund_cancelled(order_id: int):
+    """Ask the gateway to refund what a cancelled order's payment still holds (or retry that ask)."""
+    payment_id = request.form.get("payment_id", type=int)
+    try:
+        with get_hub().unit_of_work() as work:
+            db = work.session
+            order = records.get_order(db, order_id)
+            payment = db.get(Payment, payment_id) if payment_id else None
+            if payment is None or payment.order_id != order.id:
+                raise NotFound(f"order {order.label} has no payment {payment_id}")
+            if order.status != OrderStatus.CANCELLED:
+                raise ValidationError(f"order {order.label} is not cancelled: nothing to refund")
+            state = _payment_after_cancel(payment, _money_jobs(db, order).get(payment.id))
+            if state["action"] is None:
+                raise ValidationError(f"payment {payment.reference}: {state['text']}")
+            left = payment.captured_amount - payment.refunded_amount
+            if state["action"] == "retry":
+                jobs.retry(db, state["job"].id)
+            else:  # the key the cancellation's own follow-up uses: never two refunds
+                request_refund(
+                    db, payment, left, key=f"cancel:{order.id}", reason="order cancelled"
+                )
+            what = f"{money(left, payment.currency)} {payment.currency}"
+            label = order.label
+    except Exception as exc:  # noqa: BLE001  (shown to the person, logged when unexpected)
+        flash_error(exc)
+    else:
+        flash(f"Order {label}: refund of {what} requested from the payment gateway.", "success")
     return redirect(url_for("admin.order", order_id=order_id))
+
+
+def _money_jobs(db, order: Order) -> dict[int, Job]:
+    """The latest void or refund job of each of ``order``'s payments, by payment id."""
+    found: dict[int, Job] = {}
+    for job in db.scalars(
+        select(Job)
+        .where(
+            Job.order_id == order.id,
+            Job.kind.in_((JobKind.PAYMENT_VOID, JobKind.PAYMENT_REFUND)),
+        )
+        .order_by(Job.id)
+    ):
+        payment_id = (job.payload or {}).get("payment_id")
+        if isinstance(payment_id, int):
+            found[payment_id] = job
+    return found
+
+
+def _payment_after_cancel(payment: Payment, job: Job | None) -> dict[str, Any]:
+    """What happened to one payment's money once its order was cancelled, in words.
+
+    ``action`` is what the page's button does: ``"request"`` a refund, ``"retry"``
+    the dead one, or None (nothing a person can press here).
+    """
+    cur = payment.currency
+    left = payment.captured_amount - payment.refunded_amount
+    shown = f"{money(left, cur)} {cur}"
+    state: dict[str, Any] = {"reference": payment.reference, "id": payment.id, "job": job}
+    if payment.status == PaymentStatus.VOIDED:
+        return state | {"state": "voided", "text": "Voided: nothing was taken.", "action": None}
+    if payment.captured_amount == 0:
+        if job is not None and job.kind == JobKind.PAYMENT_VOID:
+            if job.status == JobStatus.DEAD:
+                text = f"Void failed: {job.last_error or 'the gateway refused'}."
+                return state | {"state": "void_failed", "text": text, "action": None}
+            text = "Void requested: the authorisation is being cancelled."
+            return state | {"state": "void_requested", "text": text, "action": None}
+        text = "Nothing was taken."
+        return state | {"state": "nothing_taken", "text": text, "action": None}
+    if left <= 0:
+        text = f"Refunded: {money(payment.refunded_amount, cur)} {cur}."
+        return state | {"state": "refunded", "text": text, "action": None}
+    if payment.channel_id is None:
+        text = f"Refund needed: {shown} was paid on the sales channel — refund it there."
+        return state | {"state": "refund_needed", "text": text, "action": None}
+    if job is not None and job.kind == JobKind.PAYMENT_REFUND:
+        if job.status == JobStatus.DEAD:
+            text = f"Refund needed: asking the gateway for {shown} failed ({job.last_error})."
+            return state | {"state": "refund_needed", "text": text, "action": "retry"}
+        if job.status != JobStatus.SUCCEEDED:
+            text = f"Refund requested: {shown}, waiting for the gateway."
+            return state | {"state": "refund_requested", "text": text, "action": None}
+    text = f"Refund needed: {shown} was captured and is not refunded."
+    return state | {"state": "refund_needed", "text": text, "action": "request"}
+
+
+def money_after_cancel(db, order: Order) -> list[dict[str, Any]]:
+    """Each payment of a cancelled order: voided, refunded, or what is still owed the customer."""
+    by_payment = _money_jobs(db, order)
+    return [_payment_after_cancel(p, by_payment.get(p.id)) for p in order.payments]
+
+
+#: Holds made together (one run of the checks) show as one timeline row.
+_SAME_RUN_SECONDS = 5
+
+
+def timeline(detail: dict[str, Any]) -> list[dict[str, Any]]:
+    """The order's events, newest first, each hold with its reasons in words.
+
+    The checks hold an order once per reason they find: holds by the same actor
+    a moment apart are one row listing every reason (the audit keeps each).
+    """
+    held = EVENT_NAMES["hold"]
+    rows: list[dict[str, Any]] = []
+    for event in detail["events"]:
+        words = hold_reason_words(event["reason"], detail) if event.get("reason") else ""
+        last = rows[-1] if rows else None
+        if (
+            event["name"] == held
+            and last is not None
+            and last["name"] == held
+            and last["actor"] == event["actor"]
+            and event.get("from") == OrderStatus.ON_HOLD
+            and _seconds_between(last["at"], event["at"]) <= _SAME_RUN_SECONDS
+        ):
+            last["reasons"].append(words)
+            continue
+        rows.append(event | {"reasons": [words] if words else []})
+    return rows[::-1]
+
+
+def _seconds_between(earlier: str | None, later: str | None) -> float:
+    """Seconds from one ISO 8601 time to another (infinite when either is missing)."""
+    if not earlier or not later:
+        return float("inf")
+    return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()

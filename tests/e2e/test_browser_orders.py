@@ -1,0 +1,147 @@
+"""The order pages in a real browser (issue 19, defects 2, 3, 4 and 6's order parts).
+
+Headless Debian Chromium through Playwright against the app served by waitress on
+loopback, as in test_browser.py. Screenshots at 1280 px go to ``artifacts/``
+(git-ignored): ``orders-list.png``, ``order-held-again.png``,
+``order-cancelled-refund.png``, ``track-service.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+from sqlalchemy import select
+from waitress import create_server
+
+from hub.accounts.users import set_admin
+from hub.core.order import PaymentData, ShipmentData
+from hub.orders import shipments, transitions
+from hub.store.models import Job, Order, Payment
+from hub.testing import order_data
+from hub.web import create_app
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+EMAIL = "merchant@example.com"
+PASSWORD = "orders test password"
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason=f"the browser test needs Debian's Chromium at {CHROMIUM}"
+)
+
+
+@pytest.fixture
+def served(make_hub, make_order, run_jobs):
+    hub = make_hub()
+    with hub.db.transaction() as session:
+        set_admin(session, EMAIL, PASSWORD)
+    now = datetime.now(UTC)
+    no_zip = order_data().shipping_address
+    no_zip.zip = ""
+    ids = {
+        "old": make_order(hub, number="#1199", placed_at=now - timedelta(days=600)),
+        "held": make_order(hub, number="#1198", shipping_address=no_zip, total=9999, placed_at=now),
+        "cancelled": make_order(
+            hub,
+            number="#1197",
+            placed_at=now - timedelta(days=1),
+            payments=[PaymentData(reference="pi_777", amount=4498, status="captured")],
+        ),
+        "shipped": make_order(hub, number="#1196", placed_at=now - timedelta(days=2)),
+    }
+    run_jobs(hub)
+    with hub.unit_of_work() as work:
+        db = work.session
+        payment = db.scalars(select(Payment).where(Payment.order_id == ids["cancelled"])).one()
+        payment.captured_amount = 4498
+        payment.channel_id = db.get(Order, ids["cancelled"]).channel_id  # a gateway's payment
+        transitions.cancel(db, ids["cancelled"], actor="test")
+        shipments.ship(
+            db,
+            ids["shipped"],
+            ShipmentData(
+                external_id="s1", carrier="ups", service="ups_ground", tracking_number="1Z9"
+            ),
+            actor="test",
+        )
+        ids["token"] = db.get(Order, ids["shipped"]).tracking_token
+    server = create_server(create_app({"HUB": hub}), host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}", hub, ids
+    server.close()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page():
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            context = chromium.new_context(viewport={"width": 1280, "height": 800})
+            context.set_default_timeout(15_000)
+            yield context.new_page()
+        finally:
+            chromium.close()
+
+
+def test_a_merchant_works_through_held_and_cancelled_orders(served, page):
+    base, hub, ids = served
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(base + "/login")
+    page.fill("#email", EMAIL)
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Sign in')")
+
+    # The list: newest placed first, hold reasons in words.
+    page.goto(base + "/orders")
+    numbers = page.locator("table.list tbody tr td:first-child a").all_inner_texts()
+    assert numbers == ["#1198", "#1197", "#1196", "#1199"]
+    expect(page.locator("table.list")).to_contain_text("The shipping address is incomplete")
+    page.screenshot(path=str(ARTIFACTS / "orders-list.png"), full_page=True)
+
+    # Releasing a hold the checks make again says so, and why, at once.
+    page.goto(f"{base}/orders/{ids['held']}")
+    expect(page.locator(".hold-reasons")).to_contain_text("The shipping address has no postal code")
+    page.click("button:has-text('Release hold')")
+    expect(page.locator(".flash-error")).to_contain_text("released, but held again")
+    expect(page.locator(".flash-error")).to_contain_text("has no postal code")
+    expect(page.locator(".hold-reasons")).to_contain_text("Held again after its release")
+    page.screenshot(path=str(ARTIFACTS / "order-held-again.png"), full_page=True)
+
+    # The cancel dialog names the order once.
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.click("button:has-text('Cancel order')")
+    assert asked == ["Really cancel order #1198?"]
+
+    # A cancelled order: no hold banner, the money in words, a button that asks for the refund.
+    page.goto(f"{base}/orders/{ids['cancelled']}")
+    expect(page.locator(".hold-reasons")).to_have_count(0)
+    expect(page.locator(".money-after-cancel")).to_contain_text("Refund needed: 44.98 USD")
+    expect(page.locator(".totals th", has_text="Discount")).to_have_count(0)
+    page.click("button:has-text('Ask the gateway for the refund')")
+    expect(page.locator(".flash-success")).to_contain_text("refund of 44.98 USD requested")
+    expect(page.locator(".money-after-cancel")).to_contain_text("Refund requested: 44.98 USD")
+    page.screenshot(path=str(ARTIFACTS / "order-cancelled-refund.png"), full_page=True)
+    with hub.db.read() as db:
+        assert (
+            db.scalars(select(Job.kind).where(Job.order_id == ids["cancelled"]))
+            .all()
+            .count("payment.refund")
+            == 1
+        )
+
+    # The customer's tracking page names the service in words.
+    page.goto(f"{base}/track/{ids['token']}")
+    expect(page.locator(".shipment")).to_contain_text("UPS Ground")
+    assert "ups_ground" not in page.content()
+    page.screenshot(path=str(ARTIFACTS / "track-service.png"), full_page=True)

@@ -355,10 +355,13 @@ def orders_list(
     hub = _ready_hub(ctx)
     with hub.db.read() as session:
         rows = search_orders(session, filters, limit=limit).rows
+        if rows:  # tab-separated, a header line first: a spreadsheet or `cut` reads it
+            click.echo("id\tnumber\tchannel\tstatus\tpayment\tfulfilment\ttotal\tplaced (UTC)")
         for o in rows:
+            placed = o.placed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if o.placed_at else ""
             click.echo(
                 f"{o.id}\t{o.number}\t{o.channel.slug}\t{o.status}\t{o.financial_status}"
-                f"\t{o.fulfillment_status}\t{money(o.total, o.currency)} {o.currency}"
+                f"\t{o.fulfillment_status}\t{money(o.total, o.currency)} {o.currency}\t{placed}"
             )
         if not rows:
             click.echo("no orders", err=True)
@@ -376,7 +379,8 @@ def orders_show(ctx, order_id):
         order = session.scalars(records.order_query().where(Order.id == order_id)).one_or_none()
         if order is None:
             raise HubError(f"order {order_id} does not exist")
-        click.echo(json.dumps(order_detail(order), indent=2))
+        # Names and addresses as people write them ("Müller"), not as \u escapes.
+        click.echo(json.dumps(order_detail(order), indent=2, ensure_ascii=False))
 
 
 @orders.command("create")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 from hub.channels.manage import create_channel
 from hub.core.order import Customer
 from hub.orders import intake
@@ -10,7 +13,11 @@ from hub.testing import order_data
 
 
 def _ids(output: str) -> list[int]:
-    return [int(line.split("\t")[0]) for line in output.splitlines() if line.strip()]
+    """The first column of a tab-separated listing, its header line skipped."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    if lines and lines[0].startswith("id\t"):
+        lines = lines[1:]
+    return [int(line.split("\t")[0]) for line in lines]
 
 
 def test_orders_list_searches_like_the_api_and_filters_by_channel_and_status(cli, hub, make_order):
@@ -34,6 +41,24 @@ def test_orders_list_searches_like_the_api_and_filters_by_channel_and_status(cli
     assert _ids(cli("orders", "list", "--status", "pending", "--limit", "1").stdout) == [shop_order]
     nothing = cli("orders", "list", "--search", "nobody")
     assert nothing.exit_code == 0 and nothing.stdout == "" and "no orders" in nothing.stderr
+
+
+def test_orders_list_has_a_header_and_the_placed_date(cli, hub, make_order):
+    placed = datetime(2025, 1, 31, 9, 5, tzinfo=UTC)
+    order_id = make_order(hub, number="#3001", placed_at=placed)
+    lines = cli("orders", "list").stdout.splitlines()
+    header = lines[0].split("\t")
+    assert header[0] == "id" and "placed (UTC)" in header and "total" in header
+    row = dict(zip(header, lines[1].split("\t"), strict=True))
+    assert row["id"] == str(order_id) and row["number"] == "#3001"
+    assert row["placed (UTC)"] == "2025-01-31 09:05" and row["total"] == "44.98 USD"
+
+
+def test_orders_show_prints_names_as_written(cli, hub, make_order):
+    order_id = make_order(hub, customer=Customer(email="j@example.de", name="Jürgen Müller"))
+    shown = cli("orders", "show", str(order_id)).stdout
+    assert "Jürgen Müller" in shown and "\\u00fc" not in shown
+    assert json.loads(shown)["id"] == order_id
 
 
 def test_orders_list_names_an_unknown_channel_in_one_line(cli):

@@ -78,7 +78,8 @@ def _cli_finds(hub, q: str) -> set[int]:
     }
     result = CliRunner().invoke(main, ["orders", "list", "--search", q], env=env)
     assert result.exit_code == 0, result.output
-    return {int(line.split("\t")[0]) for line in result.stdout.splitlines() if line.strip()}
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    return {int(line.split("\t")[0]) for line in lines[1:]}  # after the header line
 
 
 @pytest.mark.parametrize(

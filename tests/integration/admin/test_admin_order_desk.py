@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from admin_helpers import flashes
 from sqlalchemy import select
 
@@ -37,6 +38,7 @@ def test_the_orders_list_runs_newest_placed_first_across_pages(browser, admin_hu
     assert today == sorted(today, reverse=True)
 
 
+@pytest.mark.parametrize("admin_hub", ["sqlite", "postgresql"], indirect=True)
 def test_keyset_pages_follow_the_same_order(admin_hub, make_order):
     now = datetime(2026, 12, 1, 12, tzinfo=UTC)
     for n, days in enumerate(PLACED_DAYS * 2):
@@ -51,6 +53,28 @@ def test_keyset_pages_follow_the_same_order(admin_hub, make_order):
                 break
             before = found.last_id
     assert paged == every and len(every) == 20
+
+
+def test_the_api_pages_orders_newest_placed_first_by_its_cursor(api, hub, make_order):
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    made = {
+        make_order(hub, number=f"#D{n:03d}", placed_at=now - timedelta(days=days)): days
+        for n, days in enumerate(PLACED_DAYS)
+    }
+    seen, cursor = [], ""
+    while True:
+        answer = api.get(f"/api/v1/orders?limit=3{cursor}").get_json()
+        seen += [o["id"] for o in answer["data"]]
+        if answer["next_cursor"] is None:
+            break
+        cursor = f"&cursor={answer['next_cursor']}"
+    assert sorted(seen) == sorted(made)
+    assert [made[i] for i in seen] == sorted(made.values())
+    first = api.get("/api/v1/orders?limit=3").get_json()
+    with hub.db.transaction() as db:  # the order the cursor points at is purged meanwhile
+        db.delete(db.get(Order, seen[2]))
+    gone = api.get(f"/api/v1/orders?limit=3&cursor={first['next_cursor']}")
+    assert gone.status_code == 422 and "cursor" in gone.get_json()["error"]["details"]
 
 
 # --- cancelling: what happened to the money -------------------------------------------------

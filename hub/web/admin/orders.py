@@ -29,7 +29,7 @@ from hub.web.admin.backoffice import order_deliveries
 from hub.web.admin.helpers import PAGE_SIZE, Page, flash_error, page_of
 from hub.web.admin.returns import returns_panel
 from hub.web.api_schemas import TransitionInSchema
-from hub.web.track import tracking_link
+from hub.web.track import shipping_service_name, tracking_link
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,7 @@ def order(order_id: int):
             dangerous=DANGEROUS_EVENTS,
             event_names=EVENT_NAMES,
             tracking_link=tracking_link,
+            service_name=shipping_service_name,
             timeline=timeline(detail),
             has_discount=found.discount != 0,
             hold_reason_words=hold_reason_words,

@@ -230,3 +230,5 @@ def test_the_tracking_page_names_the_service_in_words(browser, admin_hub, make_o
         token = db.get(Order, order_id).tracking_token
     page = browser.get(f"/track/{token}").get_data(as_text=True)
     assert "UPS Ground" in page and "ups_ground" not in page
+    desk = browser.get(f"/orders/{order_id}").get_data(as_text=True)
+    assert "UPS Ground" in desk and "ups_ground" not in desk

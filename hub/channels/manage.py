@@ -36,6 +36,26 @@ def _unique_slug(session: Session, base: str) -> str:
     return slug
 
 
+def check_name_free(session: Session, name: str, *, channel_id: int | None = None) -> str:
+    """The name trimmed, or ValidationError when another channel is called that.
+
+    Names are compared without case or surrounding spaces: "EU store" and
+    "eu store " would be told apart by nobody in a list of channels.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("a channel needs a name", details={"name": ["is required"]})
+    query = select(Channel.id).where(func.lower(Channel.name) == name.lower())
+    if channel_id is not None:
+        query = query.where(Channel.id != channel_id)
+    if session.scalars(query).first() is not None:
+        raise ValidationError(
+            f"a channel named {name!r} exists already",
+            details={"name": [f"another channel is named “{name}”: choose another name"]},
+        )
+    return name
+
+
 def create_channel(
     hub: Hub,
     session: Session,
@@ -52,8 +72,7 @@ def create_channel(
     An enabled channel whose connector registers its webhooks gets a
     ``channel.webhooks`` job to subscribe them (:mod:`hub.channels.subscriptions`).
     """
-    if not (name or "").strip():
-        raise ValidationError("a channel needs a name", details={"name": ["is required"]})
+    name = check_name_free(session, name)
     loaded = hub.validate_config(connector, config or {})
     if slug is not None:
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,79}", slug):

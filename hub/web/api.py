@@ -383,9 +383,10 @@ def update_channel(channel_id: int, body):
                 channels.update_config(hub, db, channel, body["config"])
             except ValidationError as exc:
                 raise _config_errors(exc) from None
-        for name in ("name", "schedule_seconds"):
-            if name in body:
-                setattr(channel, name, body[name])
+        if "name" in body:  # unique among channels (422 with details.name)
+            channel.name = channels.check_name_free(db, body["name"], channel_id=channel.id)
+        if "schedule_seconds" in body:
+            channel.schedule_seconds = body["schedule_seconds"]
         if "enabled" in body:  # its webhooks at the provider follow
             channels.set_enabled(hub, db, channel, body["enabled"])
         channels.link_channels(

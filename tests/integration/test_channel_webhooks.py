@@ -53,7 +53,8 @@ def webhook_jobs(hub) -> list[Job]:
 
 def make(hub, connector: str, **kwargs) -> int:
     with hub.db.transaction() as session:
-        return manage.create_channel(hub, session, name=connector, connector=connector, **kwargs).id
+        name = kwargs.pop("name", connector)
+        return manage.create_channel(hub, session, name=name, connector=connector, **kwargs).id
 
 
 def run(hub) -> None:
@@ -66,7 +67,7 @@ def test_only_connectors_that_register_webhooks_get_the_job(make_hub):
     make(hub, "plain")
     make(hub, "provider", enabled=False)  # nothing to register while disabled
     assert webhook_jobs(hub) == []
-    make(hub, "provider", slug="live")
+    make(hub, "provider", slug="live", name="provider live")
     assert len(webhook_jobs(hub)) == 1
     run(hub)
     assert list(Provider.subscribed) == [f"{hub.settings.public_url}/webhooks/live"]

@@ -21,12 +21,12 @@ from hub.testing import WebhookTestPlugin, order_data, stored_rows, truncate_all
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
-def shop_channel(hub) -> int:
+def shop_channel(hub, name: str = "Test shop") -> int:
     with hub.db.transaction() as session:
         return create_channel(
             hub,
             session,
-            name="Test shop",
+            name=name,
             connector="webhook_test",
             config={"webhook_secret": "s3cret"},
         ).id
@@ -256,7 +256,7 @@ def test_an_order_seen_again_before_its_dead_letter_is_retried_stays_one_dead_le
         ("S9", "dead", "broken once more"),
     ]
     # Another channel's order of the same id is its own.
-    other = shop_channel(hub)
+    other = shop_channel(hub, name="Other shop")
     ChannelPort(hub, other).upsert_orders([], rejected={"S2": "other shop"})
     assert len(dead()) == 4
 

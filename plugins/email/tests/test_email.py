@@ -19,7 +19,7 @@ from hub.store.models import Job, Order, utcnow
 from plugins.email.tests.conftest import SmtpServer, free_port
 
 
-def add_channel(hub, port, **config) -> int:
+def add_channel(hub, port, name="Customer email", **config) -> int:
     settings = {
         "smtp_host": "127.0.0.1",
         "smtp_port": port,
@@ -30,9 +30,7 @@ def add_channel(hub, port, **config) -> int:
     }
     settings.update(config)
     with hub.db.transaction() as session:
-        return create_channel(
-            hub, session, name="Customer email", connector="email", config=settings
-        ).id
+        return create_channel(hub, session, name=name, connector="email", config=settings).id
 
 
 def notify_jobs(hub) -> list[SimpleNamespace]:
@@ -344,7 +342,12 @@ def test_login_is_used_and_the_password_stays_secret(hub, make_order, run_jobs):
     ).start()
     try:
         channel_id = add_channel(
-            hub, server.port, events="order.confirmed", username="shop", password="app-password"
+            hub,
+            server.port,
+            name="Customer email with a login",
+            events="order.confirmed",
+            username="shop",
+            password="app-password",
         )
         with hub.db.read() as session:
             from hub.store.models import Channel

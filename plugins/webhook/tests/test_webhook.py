@@ -72,9 +72,9 @@ def receiver():
     r.close()
 
 
-def add_channel(hub, url, events=("order.confirmed",)) -> int:
+def add_channel(hub, url, events=("order.confirmed",), name="CRM") -> int:
     config = {"url": url, "secret": SECRET, "events": list(events)}
-    return Harness(hub).add_channel("webhook", config, name="CRM").id
+    return Harness(hub).add_channel("webhook", config, name=name).id
 
 
 def notify_jobs(hub) -> list[SimpleNamespace]:
@@ -202,7 +202,7 @@ def test_only_the_configured_events_are_sent(hub, receiver, make_order, run_jobs
     run_jobs(hub)
     assert notify_jobs(hub) == [] and receiver.requests == []
 
-    add_channel(hub, receiver.url, events="*")
+    add_channel(hub, receiver.url, events="*", name="CRM, every event")
     make_order(hub)
     run_jobs(hub)
     assert {h["X-Hub-Event"] for h, _ in receiver.requests} >= {"order.created", "order.confirmed"}

@@ -42,6 +42,8 @@ def served(make_hub, make_order):
             config={"smtp_host": "smtp.example.com", "from_address": "orders@example.com"},
         )
         channel_id = channel.id
+        # A sales channel: its page links payment and shipping channels, and deletes it.
+        manage.create_channel(hub, session, name="Web shop", connector="manual", config={})
     order_ids = [make_order(hub) for _ in range(3)]
     server = create_server(create_app({"HUB": hub}), host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -80,7 +82,14 @@ def _main_pages(page, base: str, order_id: int, channel_id: int) -> list[str]:
     nav = page.eval_on_selector_all(
         "header nav a", "links => links.map(a => new URL(a.href).pathname)"
     )
-    return [*nav, f"/orders/{order_id}", "/channels/new", f"/channels/{channel_id}", "/nowhere"]
+    return [
+        *nav,
+        f"/orders/{order_id}",
+        "/channels/new",
+        f"/channels/{channel_id}",
+        f"/channels/{channel_id + 1}",
+        "/nowhere",
+    ]
 
 
 def test_every_main_page_fits_a_phone(served, browser):

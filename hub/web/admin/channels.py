@@ -68,6 +68,16 @@ def _schedule(raw: str, errors: dict) -> int | None:
     return int(raw)
 
 
+def _field_errors(exc: HubError, errors: dict) -> None:
+    """A refusal's messages on the form: a name's next to the name, the rest on the config."""
+    details = dict(exc.details or {})
+    if "name" in details:
+        errors["name"] = details.pop("name")
+    if details or "name" not in errors:
+        errors["config"] = details
+        flash(exc.message, "error")
+
+
 def _stored_secrets(cls: type[Connector], channel: Channel) -> frozenset[str]:
     return frozenset(
         k for k in cls.secret_fields() if (channel.config or {}).get(k) not in (None, "")
@@ -141,8 +151,7 @@ def channel_new(connector: str):
                 )
                 slug, channel_id = created.slug, created.id
         except HubError as exc:
-            errors["config"] = exc.details
-            flash(exc.message, "error")
+            _field_errors(exc, errors)
         else:
             log.info("channel %s (%s) added by %s", slug, connector, g.user.email)
             flash(f"Channel “{name}” added.", "success")
@@ -184,15 +193,14 @@ def channel_edit(channel_id: int):
                 try:
                     with hub.db.transaction() as db:
                         row = _channel_or_404(db, channel_id)
+                        row.name = channel_service.check_name_free(db, name, channel_id=row.id)
                         channel_service.update_config(hub, db, row, submitted, replace=True)
-                        row.name = name
                         if pulls(cls):
                             row.schedule_seconds = schedule
                         row.updated_at = utcnow()
                         slug = row.slug
                 except HubError as exc:
-                    errors["config"] = exc.details
-                    flash(exc.message, "error")
+                    _field_errors(exc, errors)
                 else:
                     log.info("channel %s changed by %s", slug, g.user.email)
                     flash(f"Channel “{name}” saved.", "success")
@@ -231,6 +239,7 @@ def channel_edit(channel_id: int):
             registers_webhooks=registers,
             registration=subscriptions.Registration.of(channel) if registers else None,
             registration_job=subscriptions.pending_job(db, channel.id) if registers else None,
+            links=link_choices(hub, db, channel),
             fields=fields,
             name=name,
             schedule=schedule_raw,
@@ -324,3 +333,72 @@ def channel_webhooks(channel_id: int):
         doing = "registered" if channel.enabled else "removed"
     flash(f"The webhooks of “{name}” will be {doing} in a moment.", "success")
     return redirect(_back(channel_id))
+
+
+def link_choices(hub, db, channel: Channel) -> dict[str, list[tuple[int, str]]]:
+    """The channels a sales channel's orders may be paid and shipped through, by role."""
+    cls = hub.connectors.get(channel.connector)
+    if cls is None or "sales" not in cls.roles:
+        return {}
+    out: dict[str, list[tuple[int, str]]] = {"payment": [], "shipping": []}
+    for other in db.scalars(select(Channel).order_by(Channel.name)):
+        other_cls = hub.connectors.get(other.connector)
+        for role in out:
+            if other_cls is not None and role in other_cls.roles:
+                out[role].append((other.id, other.name))
+    return out
+
+
+@bp.post("/channels/<int:channel_id>/links")
+def channel_links(channel_id: int):
+    """Name the payment and shipping channel of a sales channel's orders (blank: the default)."""
+    hub = get_hub()
+    wanted: dict[str, int | None] = {}
+    for role in ("payment", "shipping"):
+        raw = (request.form.get(f"{role}_channel_id") or "").strip()
+        wanted[role] = int(raw) if raw.isdigit() else None
+    try:
+        with hub.db.transaction() as db:
+            channel = _channel_or_404(db, channel_id)
+            channel_service.link_channels(
+                hub,
+                db,
+                channel,
+                payment_channel_id=wanted["payment"],
+                shipping_channel_id=wanted["shipping"],
+                set_payment="payment_channel_id" in request.form,
+                set_shipping="shipping_channel_id" in request.form,
+            )
+            name = channel.name
+    except HubError as exc:
+        flash(exc.message, "error")
+    else:
+        log.info("channel %s linked by %s: %s", channel_id, g.user.email, wanted)
+        flash(f"Payment and shipping channels of “{name}” saved.", "success")
+    return redirect(_back(channel_id))
+
+
+@bp.post("/channels/<int:channel_id>/delete")
+def channel_delete(channel_id: int):
+    """Delete a channel, as the API does: refused while orders belong to it; with unfinished
+    jobs it is disabled so that they drain, and can be deleted once they are done."""
+    hub = get_hub()
+    try:
+        with hub.db.transaction() as db:
+            channel = _channel_or_404(db, channel_id)
+            name, slug = channel.name, channel.slug
+            pending = channel_service.delete_channel(db, channel)
+    except HubError as exc:
+        flash(exc.message, "error")
+        return redirect(_back(channel_id))
+    if pending:
+        log.info("channel %s disabled by %s to drain %d job(s)", slug, g.user.email, pending)
+        flash(
+            f"“{name}” has {pending} unfinished job(s): it is disabled now, so nothing new "
+            "starts while they finish. Delete it again once they are done.",
+            "info",
+        )
+        return redirect(_back(channel_id))
+    log.info("channel %s deleted by %s", slug, g.user.email)
+    flash(f"Channel “{name}” deleted.", "success")
+    return redirect(url_for("admin.channels"))

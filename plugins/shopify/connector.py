@@ -105,6 +105,14 @@ TRACKING_COMPANIES = {
 }
 
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
+#: A shop's own domain: the Admin API is served on <handle>.myshopify.com only.
+_MYSHOPIFY = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
+#: Admin API access tokens: a custom app's (shpat_, shpca_) or a private app's (shppa_).
+TOKEN_PREFIXES = re.compile(r"^(shpat|shpca|shppa)_")
+#: Shopify's tokens are the prefix and 32 hex digits; shorter ones are typing or pasting slips.
+MIN_TOKEN_LENGTH = 16
+#: The app's API secret key (webhooks are signed with it): 32 hex digits, or shpss_ and 32.
+MIN_SECRET_LENGTH = 16
 _API_VERSION = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
 _LOCATION_PAIR = re.compile(r"^\s*([^=,\s][^=,]*?)\s*=\s*(\d+)\s*$")
 
@@ -133,7 +141,17 @@ class ShopifyConfig(Schema):
     )
     access_token = fields.String(
         required=True,
-        validate=validate.Length(min=1),
+        validate=validate.And(
+            validate.Regexp(
+                TOKEN_PREFIXES,
+                error="an Admin API access token starts with shpat_ (a custom app's), "
+                "shpca_ or shppa_ (a private app's): copy it from the app's API credentials",
+            ),
+            validate.Length(
+                min=MIN_TOKEN_LENGTH,
+                error="too short for an Admin API access token (Shopify's have 38 characters)",
+            ),
+        ),
         metadata={
             "label": "Admin API access token",
             "secret": True,
@@ -145,7 +163,10 @@ class ShopifyConfig(Schema):
     )
     webhook_secret = fields.String(
         required=True,
-        validate=validate.Length(min=1),
+        validate=validate.Length(
+            min=MIN_SECRET_LENGTH,
+            error="too short for the app's API secret key (Shopify's have 32 characters or more)",
+        ),
         metadata={
             "label": "Webhook signing secret",
             "secret": True,
@@ -219,6 +240,11 @@ class ShopifyConfig(Schema):
     def _check_domain(self, value: str, **kwargs) -> None:
         if not _HOST.match(value or ""):
             raise ValidationError("must be a host name such as my-store.myshopify.com")
+        if not _MYSHOPIFY.match(value):
+            raise ValidationError(
+                "must be your store's myshopify.com domain (my-store.myshopify.com), not a "
+                "custom domain: Shopify serves the Admin API there only"
+            )
 
     @validates("api_base_url")
     def _check_base_url(self, value: str, **kwargs) -> None:

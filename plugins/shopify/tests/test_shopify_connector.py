@@ -24,14 +24,14 @@ from plugins.shopify.tests.fixtures import shopify_order
 
 SHOP = "https://bobs-store.myshopify.com"
 API = f"{SHOP}/admin/api/2025-07"
-SECRET = "hush"
+SECRET = "hush-hush-0123456789"
 
 
 def connector(**config) -> ShopifyConnector:
     values = ShopifyConnector.validate_config(
         {
             "shop_domain": "bobs-store.myshopify.com",
-            "access_token": "shpat_x",
+            "access_token": "shpat_bobs_store_token_0001",
             "webhook_secret": SECRET,
             **config,
         }
@@ -50,7 +50,11 @@ def query(call) -> dict[str, list[str]]:
 
 def test_config_defaults_and_normalises_the_shop_domain():
     config = ShopifyConnector.validate_config(
-        {"shop_domain": " https://Bobs-Store/ ", "access_token": "t", "webhook_secret": "s"}
+        {
+            "shop_domain": " https://Bobs-Store/ ",
+            "access_token": "shpat_bobs_store_token_0001",
+            "webhook_secret": SECRET,
+        }
     )
     assert config["shop_domain"] == "bobs-store.myshopify.com"
     assert config["api_version"] == "2025-07"
@@ -72,10 +76,19 @@ def test_config_defaults_and_normalises_the_shop_domain():
         ("locations", "WH1=abc"),
         ("locations", "WH1=1, WH1=2"),
         ("access_token", ""),
+        ("shop_domain", "shop.example.com"),  # a custom domain: the Admin API is not there
+        ("access_token", "abc"),
+        ("access_token", "pat_0123456789abcdef0123"),  # no shpat_/shpca_/shppa_
+        ("access_token", "shpat_12"),
+        ("webhook_secret", "s"),
     ],
 )
 def test_bad_config_is_refused_naming_the_field(field, value):
-    base = {"shop_domain": "bobs-store.myshopify.com", "access_token": "t", "webhook_secret": "s"}
+    base = {
+        "shop_domain": "bobs-store.myshopify.com",
+        "access_token": "shpat_bobs_store_token_0001",
+        "webhook_secret": SECRET,
+    }
     with pytest.raises(ValidationError) as info:
         ShopifyConnector.validate_config({**base, field: value})
     assert field in info.value.details
@@ -95,7 +108,10 @@ def test_check_connection_names_the_shop_and_sends_the_token():
         f"{API}/shop.json", json={"shop": {"name": "Bob's Store", "primary_location_id": 1}}
     )
     assert connector().check_connection() == "Connected to Bob's Store"
-    assert responses.calls[0].request.headers["X-Shopify-Access-Token"] == "shpat_x"
+    assert (
+        responses.calls[0].request.headers["X-Shopify-Access-Token"]
+        == "shpat_bobs_store_token_0001"
+    )
 
 
 @responses.activate

@@ -127,7 +127,7 @@ def store(hub):
             connector="shopify",
             config={
                 "shop_domain": SHOP,
-                "access_token": "shpat_test",
+                "access_token": "shpat_vendor_test_token",
                 "webhook_secret": SECRET,
                 "api_base_url": "http://127.0.0.1:9",
             },
@@ -217,7 +217,7 @@ def test_a_vendor_order_under_shopifys_newer_header_names_is_accepted_only_with_
     ]
     shop = example["expected"]["shop"]
     config = ShopifyConnector.validate_config(
-        {"shop_domain": shop, "access_token": "shpat_test", "webhook_secret": SECRET}
+        {"shop_domain": shop, "access_token": "shpat_vendor_test_token", "webhook_secret": SECRET}
     )
     connector = ShopifyConnector(
         ChannelInfo(id=1, slug="shop", name="Shop", connector="shopify", config=config)

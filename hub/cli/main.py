@@ -468,16 +468,29 @@ def jobs_list(ctx: click.Context, status: str | None, kind: str | None, limit: i
 
 
 @jobs.command("retry")
-@click.argument("job_id", type=int)
+@click.argument("job_id", type=int, required=False)
+@click.option("--all", "every", is_flag=True, help="Every dead job of --kind, not one job.")
+@click.option("--kind", help="With --all: the kind of the dead jobs (e.g. notify).")
+@click.option("--channel", "channel_id", type=int, help="With --all: only this channel's (its id).")
 @click.pass_context
-def jobs_retry(ctx, job_id):
-    """Queue a failed or dead job to run again now."""
-    from hub.queue.jobs import retry
+def jobs_retry(ctx, job_id, every, kind, channel_id):
+    """Queue a failed or dead job (or, with --all --kind K, every dead K job) to run again now."""
+    from hub.queue.jobs import retry, retry_dead
 
+    if every == (job_id is not None):
+        raise click.UsageError("give a JOB_ID, or --all with --kind")
+    if every and not kind:
+        raise click.UsageError("--all needs --kind: retry all works on one kind at a time")
     hub = _ready_hub(ctx)
     with hub.db.transaction() as session:
-        retry(session, job_id)
-    click.echo(f"job {job_id} queued")
+        if every:
+            queued = retry_dead(session, kind, channel_id)
+        else:
+            retry(session, job_id)
+    if every:
+        click.echo(f"{queued} dead {kind} job{'' if queued == 1 else 's'} queued")
+    else:
+        click.echo(f"job {job_id} queued")
 
 
 @main.command()

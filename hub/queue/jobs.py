@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BindParameter, bindparam, select, text, update
+from sqlalchemy import BindParameter, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -637,6 +637,35 @@ def retry(session: Session, job_id: int) -> Job:
     job.attempts = 0
     job.finished_at = None
     return job
+
+
+def dead_count(session: Session, kind: str, channel_id: int | None = None) -> int:
+    """How many dead jobs of ``kind`` (and of one channel, if given) :func:`retry_dead` would queue."""
+    query = select(func.count()).select_from(Job).where(*_dead_of(kind, channel_id))
+    return session.scalar(query) or 0
+
+
+def retry_dead(session: Session, kind: str, channel_id: int | None = None) -> int:
+    """Queue every dead job of ``kind`` (of one channel, if given) to run now, as :func:`retry` does.
+
+    Returns how many were queued. Only dead jobs: failed ones still retry by themselves.
+    """
+    if not kind:
+        raise ValidationError("a kind is needed to retry dead jobs in bulk")
+    result = session.execute(
+        update(Job)
+        .where(*_dead_of(kind, channel_id))
+        .values(status=JobStatus.QUEUED.value, run_at=utcnow(), attempts=0, finished_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _dead_of(kind: str, channel_id: int | None) -> list[Any]:
+    clauses: list[Any] = [Job.status == JobStatus.DEAD.value, Job.kind == kind]
+    if channel_id is not None:
+        clauses.append(Job.channel_id == channel_id)
+    return clauses
 
 
 class Worker:

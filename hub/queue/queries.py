@@ -20,6 +20,7 @@ class JobFilters:
 
     status: str | None = None
     kind: str | None = None
+    channel_id: int | None = None
 
 
 def jobs_statement(filters: JobFilters = JobFilters()) -> Select[Job]:
@@ -29,6 +30,8 @@ def jobs_statement(filters: JobFilters = JobFilters()) -> Select[Job]:
         statement = statement.where(Job.status == filters.status)
     if filters.kind:
         statement = statement.where(Job.kind == filters.kind)
+    if filters.channel_id is not None:
+        statement = statement.where(Job.channel_id == filters.channel_id)
     return statement
 
 

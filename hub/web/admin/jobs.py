@@ -27,8 +27,11 @@ def jobs():
     status = request.args.get("status", "")
     status = status if status in job_service.STATUSES else ""
     kind = (request.args.get("kind") or "").strip()
-    filters = JobFilters(status=status or None, kind=kind or None)
+    channel_id = request.args.get("channel", type=int)
+    filters = JobFilters(status=status or None, kind=kind or None, channel_id=channel_id)
     with get_hub().db.read() as db:
+        # "Retry all" is offered for one kind's dead letters, with their count to confirm.
+        dead_of_kind = job_service.dead_count(db, kind, channel_id) if kind else 0
         # Dead letters and failures: newest trouble first; otherwise newest job first.
         page = page_of(partial(search_jobs, db, filters, trouble_first=True))
         names = dict(db.execute(select(Channel.id, Channel.name)).all())
@@ -41,6 +44,8 @@ def jobs():
             counts=job_status_counts(db),
             statuses=job_service.STATUSES,
             channel_names=names,
+            channel_id=channel_id,
+            dead_of_kind=dead_of_kind,
         )
 
 
@@ -55,6 +60,22 @@ def job_retry(job_id: int):
         flash_error(exc)
     else:
         flash(f"Job {job_id} ({kind}) queued again by {g.user.email}.", "success")
+    return redirect(back)
+
+
+@bp.post("/jobs/retry-dead")
+def jobs_retry_dead():
+    """Queue every dead job of one kind (and of one channel, if given) again."""
+    kind = (request.form.get("kind") or "").strip()
+    channel_id = request.form.get("channel", type=int)
+    back = safe_next(request.form.get("next"), url_for("admin.jobs", status="dead", kind=kind))
+    if not kind:
+        flash("Pick a kind of job first: retry all works on one kind at a time.", "error")
+        return redirect(back)
+    with get_hub().db.transaction() as db:
+        queued = job_service.retry_dead(db, kind, channel_id)
+    noun = "job" if queued == 1 else "jobs"
+    flash(f"{queued} dead {kind} {noun} queued again by {g.user.email}.", "success")
     return redirect(back)
 
 

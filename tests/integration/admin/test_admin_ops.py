@@ -1,0 +1,46 @@
+"""Operations in the admin: retry all dead jobs of one kind, the top bar's alarm badge."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from hub.queue.jobs import dead_letter
+from hub.store.models import Job
+
+
+def test_retry_all_dead_jobs_of_a_kind_states_the_count_and_queues_them(browser, admin_hub):
+    with admin_hub.db.transaction() as db:
+        dead = [dead_letter(db, "notify", {"n": n}, error="receiver down") for n in range(4)]
+        other = dead_letter(db, "channel.pull", {}, error="boom")
+
+    page = browser.get("/jobs?status=dead&kind=notify").get_data(as_text=True)
+    assert "4 dead notify jobs." in page
+    assert 'data-confirm="Retry 4 dead notify jobs? They run again now."' in page
+    assert 'action="/jobs/retry-dead"' in page
+    form = page[page.index('action="/jobs/retry-dead"') :]
+    assert re.search(r'name="csrf_token" value="[^"]+"', form[: form.index("</form>")])
+    # Without a kind, no bulk button: one kind at a time.
+    assert 'action="/jobs/retry-dead"' not in browser.get("/jobs?status=dead").get_data(
+        as_text=True
+    )
+
+    done = browser.post(
+        "/jobs/retry-dead", {"kind": "notify", "next": "/jobs?status=dead"}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "4 dead notify jobs queued again" in done
+    with admin_hub.db.read() as db:
+        statuses = {i: s for i, s in db.execute(select(Job.id, Job.status))}
+    assert [statuses[j] for j in dead] == ["queued"] * 4 and statuses[other] == "dead"
+
+
+def test_retry_all_without_the_csrf_token_is_refused(admin_hub, browser):
+    with admin_hub.db.transaction() as db:
+        job = dead_letter(db, "notify", {}, error="receiver down")
+    response = browser.client.post(
+        "/jobs/retry-dead", data={"kind": "notify"}
+    )  # signed in, no token
+    assert response.status_code in (400, 403)
+    with admin_hub.db.read() as db:
+        assert db.get(Job, job).status == "dead"

@@ -6,7 +6,7 @@ they know nothing of Flask, so they are easy to test.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -33,6 +33,9 @@ class StackedBars:
     bars: list[Bar] = field(default_factory=list)
     x_labels: list[tuple[float, str]] = field(default_factory=list)
     y_ticks: list[tuple[float, int]] = field(default_factory=list)
+    y_labels: list[tuple[float, str]] = field(
+        default_factory=list
+    )  # y_ticks as ``axis`` wrote them
     legend: list[tuple[str, str, int]] = field(default_factory=list)  # (name, colour, total)
     total: int = 0
 
@@ -55,8 +58,14 @@ def stacked_bars(
     *,
     width: int = 960,
     height: int = 220,
+    value: Callable[[int], str] = str,
+    axis: Callable[[int], str] = str,
 ) -> StackedBars:
-    """One bar per day, stacked by series (e.g. orders per day per channel)."""
+    """One bar per day, stacked by series (e.g. orders per day per channel).
+
+    ``value`` writes a bar's amount in its title, ``axis`` a tick of the y axis
+    (money in minor units: each as its currency reads).
+    """
     left, right, top, bottom = 40, 10, 10, 28
     chart = StackedBars(width=width, height=height, plot_top=top, plot_bottom=height - bottom)
     names = sorted(series)
@@ -83,15 +92,17 @@ def stacked_bars(
                     round(bar_w, 1),
                     round(h, 1),
                     colors[name],
-                    f"{day.isoformat()} · {name}: {count}",
+                    f"{day.isoformat()} · {name}: {value(count)}",
                 )
             )
         # Label every day when there are few, else every other one.
         if len(days) <= 16 or i % 2 == 0:
             chart.x_labels.append((round(x + bar_w / 2, 1), day.strftime("%d %b")))
     for k in range(5):
-        value = top_value * k // 4
-        chart.y_ticks.append((round(height - bottom - plot_h * value / top_value, 1), value))
+        tick = top_value * k // 4
+        y_tick = round(height - bottom - plot_h * tick / top_value, 1)
+        chart.y_ticks.append((y_tick, tick))
+        chart.y_labels.append((y_tick, axis(tick)))
     chart.legend = [(n, colors[n], sum(series[n].values())) for n in names]
     return chart
 

@@ -1,23 +1,86 @@
-"""The dashboard: orders per day per channel, the status funnel, jobs and channels at a glance."""
+"""The dashboard: money per currency, orders waiting, orders per day, jobs and channels at a glance."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 from flask import render_template
 from sqlalchemy import func, select
 
 from hub.channels.queries import webhook_status_counts
 from hub.core.lifecycle import STATUSES
+from hub.core.money import Money, exponent
+from hub.orders import analytics
 from hub.queue.jobs import STATUSES as JOB_STATUSES
 from hub.queue.queries import status_counts as job_status_counts
-from hub.store.models import Channel, Job, JobStatus, Order
+from hub.store.models import Channel, Job, JobStatus, Order, WebhookEvent
 from hub.web import get_hub
 from hub.web.admin import bp
 from hub.web.charts import funnel, stacked_bars
 
 CHART_DAYS = 14
+#: Sales charts and top SKUs cover this many days (today included).
+SALES_DAYS = 30
+#: A channel with a dead job or a failed webhook this recent is failing.
+FAILING_WITHIN = timedelta(days=7)
+
+
+def money_text(amount: int, currency: str) -> str:
+    """An amount as a merchant reads it: ``USD 1,234.50``, ``JPY 1,500`` (grouped, exact)."""
+    return f"{currency} {Money(amount, currency).to_decimal():,}"
+
+
+def amount_text(currency: str) -> Callable[[int], str]:
+    """:func:`money_text` for one currency, to write a chart's bar titles."""
+    return partial(_money_in, currency)
+
+
+def _money_in(currency: str, amount: int) -> str:
+    return money_text(amount, currency)
+
+
+def axis_text(currency: str) -> Callable[[int], str]:
+    """A y-axis tick in whole major units (``150``), short enough for the axis."""
+    unit = 10 ** exponent(currency)
+
+    def tick(amount: int) -> str:
+        return f"{amount // unit:,}"
+
+    return tick
+
+
+def failing_reasons(db, channels: list[Channel], now: datetime) -> dict[int, list[str]]:
+    """Why each failing channel fails, in words: disabled, dead jobs, failed webhooks."""
+    since = now - FAILING_WITHIN
+    dead = dict(
+        db.execute(
+            select(Job.channel_id, func.count(Job.id))
+            .where(Job.status == JobStatus.DEAD, Job.updated_at >= since)
+            .group_by(Job.channel_id)
+        ).all()
+    )
+    hooks = dict(
+        db.execute(
+            select(WebhookEvent.channel_id, func.count(WebhookEvent.id))
+            .where(WebhookEvent.status == "failed", WebhookEvent.received_at >= since)
+            .group_by(WebhookEvent.channel_id)
+        ).all()
+    )
+    reasons: dict[int, list[str]] = {}
+    for c in channels:
+        why = []
+        if not c.enabled:
+            why.append("disabled: it takes no orders and sends nothing")
+        if n := dead.get(c.id):
+            why.append(f"{n} job{'s' if n != 1 else ''} gave up in the last 7 days")
+        if n := hooks.get(c.id):
+            why.append(f"{n} webhook event{'s' if n != 1 else ''} failed in the last 7 days")
+        if why:
+            reasons[c.id] = why
+    return reasons
 
 
 def _as_date(value) -> date:
@@ -26,7 +89,8 @@ def _as_date(value) -> date:
 
 @bp.get("/")
 def dashboard():
-    today = datetime.now(UTC).date()
+    now = datetime.now(UTC)
+    today = now.date()
     days = [today - timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1)]
     since = datetime.combine(days[0], datetime.min.time(), tzinfo=UTC)
     when = func.coalesce(Order.placed_at, Order.created_at)
@@ -62,6 +126,23 @@ def dashboard():
         series: dict[str, dict[date, int]] = defaultdict(dict)
         for d, channel_id, count in per_day:
             series[label[channel_id]][_as_date(d)] = count
+        periods = [(name, analytics.period_sales(db, now, n)) for name, n in analytics.PERIODS]
+        sales_start = analytics.period_start(now, SALES_DAYS)
+        sales_days = [today - timedelta(days=n) for n in range(SALES_DAYS - 1, -1, -1)]
+        sales_charts = [
+            (
+                currency,
+                stacked_bars(
+                    sales_days,
+                    {label[cid]: per_day for cid, per_day in per_channel.items()},
+                    value=amount_text(currency),
+                    axis=axis_text(currency),
+                ),
+            )
+            for currency, per_channel in sorted(
+                analytics.revenue_per_day(db, sales_start, now).items()
+            )
+        ]
         return render_template(
             "admin/dashboard.html",
             chart=stacked_bars(days, series),
@@ -72,4 +153,12 @@ def dashboard():
             failed_webhooks=failed_webhooks or 0,
             channels=channels,
             job_errors=job_errors,
+            failing=failing_reasons(db, channels, now),
+            periods=periods,
+            sales_charts=sales_charts,
+            sales_days=SALES_DAYS,
+            top_skus=analytics.top_skus(db, sales_start, now),
+            waiting=analytics.waiting(db, now),
+            late_days=analytics.LATE_AFTER.days,
+            money=money_text,
         )

@@ -58,3 +58,54 @@ def hold_reason_words(reason: str, order: Mapping[str, Any] | None = None) -> st
             listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
             return f"The shipping address has no {listed}"
     return HOLD_REASON_WORDS.get(reason, reason)
+
+
+#: What a person does about each reason, in words (the holds queue shows it beside the reason).
+HOLD_REASON_ACTIONS: dict[str, str] = {
+    validation.ADDRESS_INCOMPLETE: (
+        "Fill in what the address lacks (ask the customer if you must); saving releases "
+        "the hold and runs the checks again."
+    ),
+    validation.UNKNOWN_SKU: (
+        "Add the SKU on the Stock page (or correct the product's SKU on the sales channel), "
+        "then release the hold; or cancel the order."
+    ),
+    validation.INVALID_QUANTITY: (
+        "Correct the line on the sales channel, then release the hold; or cancel the order."
+    ),
+    validation.TOTALS_MISMATCH: (
+        "Compare the order with the sales channel: if the total charged is right, confirm "
+        "it anyway; if not, cancel it."
+    ),
+    validation.CURRENCY_NOT_SUPPORTED: (
+        "Take the currency (add it to the HUB_CURRENCIES setting) and release the hold, "
+        "or cancel the order."
+    ),
+    validation.POSSIBLE_DUPLICATE: (
+        "Open the other order and compare: if the customer meant both, accept this one; "
+        "if not, cancel it."
+    ),
+    HOLD_OUT_OF_STOCK: (
+        "Receive or move stock (Stock page), then try again: the hub reserves the lines if it can."
+    ),
+    HOLD_PAYMENT: (
+        "Check the payment with the gateway or ask the customer to pay again; once it is "
+        "paid, confirm anyway; otherwise cancel the order."
+    ),
+    HOLD_DISPUTE: (
+        "Answer the dispute with the payment gateway; ship nothing until it is decided."
+    ),
+    HOLD_CHANGED: (
+        "Read the order's timeline to see what changed, then release the hold so the "
+        "checks run on the new order."
+    ),
+    HOLD_NOTHING_TO_SHIP: "Nothing is left to send: cancel the order or complete it.",
+}
+
+#: For a reason a person typed or a plugin's own code.
+DEFAULT_ACTION = "Read the reason and the order's timeline; release the hold when it is dealt with."
+
+
+def hold_reason_action(reason: str) -> str:
+    """What a person does about ``reason``, in words."""
+    return HOLD_REASON_ACTIONS.get(reason, DEFAULT_ACTION)

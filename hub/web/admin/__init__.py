@@ -126,6 +126,7 @@ from hub.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     backoffice,
     channels,
     dashboard,
+    holds,
     jobs,
     orders,
     plugin_settings,

@@ -26,7 +26,7 @@ from hub.store.models import Channel, Job, JobStatus, Order, Payment
 from hub.web import get_hub
 from hub.web.admin import bp
 from hub.web.admin.backoffice import order_deliveries
-from hub.web.admin.helpers import PAGE_SIZE, Page, flash_error, page_of
+from hub.web.admin.helpers import PAGE_SIZE, Page, flash_error, page_of, safe_next
 from hub.web.admin.returns import returns_panel
 from hub.web.api_schemas import TransitionInSchema
 from hub.web.track import shipping_service_name, tracking_link
@@ -154,18 +154,21 @@ def transition(order_id: int):
         flash_error(exc)
     else:
         if event == "release":
-            _check_released(order_id, label)
+            check_released(order_id, label)
         else:
             flash(
                 f"Order {label}: {EVENT_LABELS.get(event, event)} done — it is now "
                 f"{status.replace('_', ' ')}.",
                 "success",
             )
-    return redirect(url_for("admin.order", order_id=order_id))
+    # The holds queue's buttons come back to the queue.
+    return redirect(safe_next(request.form.get("next"), url_for("admin.order", order_id=order_id)))
 
 
-def _check_released(order_id: int, label: str) -> None:
+def check_released(order_id: int, label: str) -> None:
     """Run a released order's checks now and say what came of them: confirmed, or held again and why.
+
+    Called after every release a person makes: the order page's and the holds queue's.
 
     Without this the page said "now pending" and the worker held the order again a
     moment later, unseen. Should the checks fail to run, the job the release

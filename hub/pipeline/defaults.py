@@ -6,7 +6,8 @@
   ``trylast`` so a plugin's strategy answers first.
 - ``hub_register_job_handlers``: ``stock.push`` and ``stock.push.channel``
   (:mod:`hub.inventory.levels`); ``hub_register_periodic_jobs``: a ``stock.push``
-  every five minutes as a safety net.
+  every five minutes as a safety net; ``hub.purge`` hourly; ``ops.alert`` every
+  five minutes (:mod:`hub.pipeline.alerts`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from hub.integration.lookup import OrderLookup
 from hub.inventory import levels as inventory
 from hub.inventory import reservations
 from hub.orders import validation
+from hub.pipeline import alerts
 from hub.queue.kinds import JobKind
 
 #: How often the purge of finished work runs.
@@ -50,4 +52,6 @@ def hub_register_periodic_jobs():
     return [
         PeriodicJob(kind=JobKind.STOCK_PUSH, every_seconds=inventory.PUSH_EVERY_SECONDS),
         PeriodicJob(kind=JobKind.PURGE, every_seconds=PURGE_EVERY_SECONDS),
+        # Dead jobs and failing channels: an email to the admins (hub.pipeline.alerts).
+        PeriodicJob(kind=JobKind.OPS_ALERT, every_seconds=alerts.CHECK_EVERY_SECONDS),
     ]

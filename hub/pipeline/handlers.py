@@ -12,11 +12,13 @@ Each handler lives in the module of its capability:
   ``sales.push_fulfillment``, ``sales.cancel_fulfillment``;
 - :mod:`hub.pipeline.events`: ``webhook.process``, ``notify``, ``order.event.deliver``;
 - :mod:`hub.pipeline.retention`: ``hub.purge`` (finished work past its retention);
-- :mod:`hub.pipeline.subscriptions`: ``channel.webhooks`` (a channel's webhooks at its provider).
+- :mod:`hub.pipeline.subscriptions`: ``channel.webhooks`` (a channel's webhooks at its provider);
+- :mod:`hub.pipeline.alerts`: ``ops.alert``, ``ops.alert.email`` (dead jobs, failing channels).
 """
 
 from __future__ import annotations
 
+from hub.pipeline.alerts import check_alerts, send_alert_email
 from hub.pipeline.events import deliver_order_event, notify, process_webhook
 from hub.pipeline.follow_up import announce_order_event
 from hub.pipeline.order_steps import fulfill_order, process_order
@@ -52,4 +54,6 @@ HANDLERS = {
     JobKind.WEBHOOK_PROCESS: process_webhook,
     JobKind.NOTIFY: notify,
     JobKind.PURGE: purge_job,
+    JobKind.OPS_ALERT: check_alerts,
+    JobKind.OPS_ALERT_EMAIL: send_alert_email,
 }

@@ -34,6 +34,8 @@ class JobKind(StrEnum):
     STOCK_PUSH = "stock.push"
     STOCK_PUSH_CHANNEL = "stock.push.channel"
     PURGE = "hub.purge"
+    OPS_ALERT = "ops.alert"
+    OPS_ALERT_EMAIL = "ops.alert.email"
 
     def key(self, *parts: object) -> str:
         """This kind's dedupe key for ``parts``: ``"order.process:12:340"``."""

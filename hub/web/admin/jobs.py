@@ -10,6 +10,7 @@ from sqlalchemy import select
 from hub.channels import inbox
 from hub.channels.queries import WebhookEventFilters, search_webhook_events, webhook_status_counts
 from hub.core.exceptions import ValidationError
+from hub.pipeline import alerts
 from hub.queue import jobs as job_service
 from hub.queue.queries import JobFilters, search_jobs
 from hub.queue.queries import kinds as job_kinds
@@ -20,6 +21,15 @@ from hub.web.admin import bp
 from hub.web.admin.helpers import PAGE_SIZE, Page, flash_error, page_of, safe_next
 
 INBOX_STATUSES = ("received", "processed", "ignored", "rejected", "failed")
+
+
+@bp.app_context_processor
+def ops_alarm() -> dict[str, object]:
+    """The top bar's red badge (dead jobs, failing channels) on every admin page, signed in."""
+    if getattr(g, "user", None) is None or not (request.endpoint or "").startswith("admin."):
+        return {}
+    with get_hub().db.read() as db:
+        return {"ops_alarm": alerts.current_alarm(db)}
 
 
 @bp.get("/jobs")

@@ -6,7 +6,8 @@ import re
 
 from sqlalchemy import select
 
-from hub.queue.jobs import dead_letter
+from hub.channels.manage import create_channel
+from hub.queue.jobs import dead_letter, enqueue
 from hub.store.models import Job
 
 
@@ -44,3 +45,25 @@ def test_retry_all_without_the_csrf_token_is_refused(admin_hub, browser):
     assert response.status_code in (400, 403)
     with admin_hub.db.read() as db:
         assert db.get(Job, job).status == "dead"
+
+
+def test_the_top_bar_shows_a_red_badge_for_dead_jobs_and_failing_channels(browser, admin_hub):
+    calm = browser.get("/orders").get_data(as_text=True)
+    assert "ops-alarm" not in calm
+
+    with admin_hub.db.transaction() as db:
+        for n in range(2):
+            dead_letter(db, "notify", {"n": n}, error="receiver down")
+        shop = create_channel(admin_hub, db, name="Corner shop", connector="manual", config={})
+        for _ in range(3):
+            db.get(Job, enqueue(db, "channel.pull", {}, channel_id=shop.id)).status = "failed"
+
+    for path in ("/orders", "/jobs", "/"):
+        page = browser.get(path).get_data(as_text=True)
+        bar = page[page.index('<header class="topbar">') : page.index("</header>")]
+        assert re.search(
+            r'<a class="badge alarm" href="/jobs\?status=dead"[^>]*>2 dead jobs</a>', bar
+        )
+        assert re.search(
+            r'title="Corner shop: 3 jobs failed in the last hour">1 failing channel<', bar
+        )

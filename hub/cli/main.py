@@ -27,6 +27,7 @@ from hub.core.exceptions import HubError
 from hub.core.lifecycle import STATUSES
 from hub.core.status import FINANCIAL_STATUSES, FULFILLMENT_STATUSES
 from hub.orders import commands, intake, records
+from hub.orders.queries import SORTS as ORDER_SORTS
 from hub.store import migrate
 from hub.store.files import UMASK
 from hub.store.models import JobStatus, Order
@@ -321,12 +322,31 @@ def orders():
     "--q",
     "--search",
     "q",
-    help="Search (any case, part of): order number, channel's order id, email, customer name.",
+    help="Search (any case, part of): order number, channel's order id, email, customer name, "
+    "SKU, tracking number, payment reference.",
 )
 @click.option(
     "--updated-since",
     type=click.DateTime(),
     help="Only orders changed at or after this time (UTC).",
+)
+@click.option(
+    "--placed-from",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Only orders placed on or after this day (UTC).",
+)
+@click.option(
+    "--placed-to",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Only orders placed on or before this day (UTC).",
+)
+@click.option("--hold-reason", help="Only orders held for this reason (its code).")
+@click.option(
+    "--sort",
+    type=click.Choice(ORDER_SORTS),
+    default="-placed",
+    show_default=True,
+    help="Sort by a column; a leading - sorts descending (ties by id).",
 )
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
 @click.pass_context
@@ -338,9 +358,13 @@ def orders_list(
     fulfillment_status: str | None,
     q: str | None,
     updated_since: datetime | None,
+    placed_from: datetime | None,
+    placed_to: datetime | None,
+    hold_reason: str | None,
+    sort: str,
     limit: int,
 ) -> None:
-    """List the newest orders, filtered as the API and the admin UI filter them."""
+    """List the newest orders, filtered and sorted as the API and the admin UI do."""
     from hub.orders.queries import OrderFilters, search_orders
     from hub.orders.serialize import money
 
@@ -351,10 +375,13 @@ def orders_list(
         fulfillment_status=fulfillment_status,
         q=q,
         updated_since=updated_since.replace(tzinfo=UTC) if updated_since else None,
+        placed_from=placed_from.date() if placed_from else None,
+        placed_to=placed_to.date() if placed_to else None,
+        hold_reason=hold_reason,
     )
     hub = _ready_hub(ctx)
     with hub.db.read() as session:
-        rows = search_orders(session, filters, limit=limit).rows
+        rows = search_orders(session, filters, limit=limit, sort=sort).rows
         if rows:  # tab-separated, a header line first: a spreadsheet or `cut` reads it
             click.echo("id\tnumber\tchannel\tstatus\tpayment\tfulfilment\ttotal\tplaced (UTC)")
         for o in rows:

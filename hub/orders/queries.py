@@ -6,20 +6,27 @@ the surfaces only parse their input into the filters and page as they page.
 
 ``q`` is what a merchant types into a search box: case-insensitive, anywhere
 in the order number (a leading ``#`` is ignored), the channel's order id, the
-customer's email or the customer's name. An exact number, id or email is
-found, and so is a part of one (``2002``, ``ann@example``, ``smith``).
+customer's email or the customer's name, a line's SKU, a shipment's tracking
+number or a payment's reference. An exact number, id or email is found, and so
+is a part of one (``2002``, ``ann@example``, ``smith``, ``tshirt``).
+
+Sorting (:data:`SORTS`) is for lists paged by number (the admin, the CLI, the
+CSV export); the API pages by a keyset cursor and keeps the one default order,
+newest placed first.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from hub.core.exceptions import ValidationError
-from hub.store.models import Order
+from hub.store.models import Channel, Order, OrderLine, Payment, Shipment
 from hub.store.queries import Found, channel_id_for_slug, fetch
 
 #: When an order was placed: the channel's time, else when the hub first saw it.
@@ -27,6 +34,12 @@ PLACED = func.coalesce(Order.placed_at, Order.created_at)
 #: The one order of every list of orders: newest placed first, the higher id first on a tie,
 #: so that a page ends where the next begins.
 NEWEST_PLACED_FIRST = (PLACED.desc(), Order.id.desc())
+
+#: The columns a list of orders can be sorted by (a leading ``-`` sorts descending).
+SORT_COLUMNS = ("number", "placed", "total", "status", "channel")
+#: Every sort a list takes: ``placed``, ``-placed`` (the default), ``number`` and so on.
+SORTS = tuple(f"{sign}{name}" for name in SORT_COLUMNS for sign in ("", "-"))
+DEFAULT_SORT = "-placed"
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,12 @@ class OrderFilters:
     q: str | None = None
     #: Only orders changed at or after this time.
     updated_since: datetime | None = None
+    #: Only orders placed on or after this day (UTC).
+    placed_from: date | None = None
+    #: Only orders placed on or before this day (UTC).
+    placed_to: date | None = None
+    #: Only orders held for this reason (its code, e.g. ``address_incomplete``).
+    hold_reason: str | None = None
 
     @property
     def any(self) -> bool:
@@ -55,13 +74,17 @@ class OrderFilters:
                 self.fulfillment_status,
                 self.q,
                 self.updated_since,
+                self.placed_from,
+                self.placed_to,
+                self.hold_reason,
             )
         )
 
 
 def matches(q: str) -> ColumnElement[bool]:
     """The search condition: ``q`` (any case) within the number, the channel's order id,
-    the email or the customer's name. ``%`` and ``_`` in ``q`` are plain characters."""
+    the email, the customer's name, a line's SKU, a shipment's tracking number or a
+    payment's reference. ``%`` and ``_`` in ``q`` are plain characters."""
     text = q.strip()
     bare = text.lstrip("#").strip() or text
     return or_(
@@ -69,7 +92,22 @@ def matches(q: str) -> ColumnElement[bool]:
         Order.external_id.icontains(text, autoescape=True),
         Order.email.icontains(text, autoescape=True),
         Order.customer_name.icontains(text, autoescape=True),
+        Order.id.in_(
+            select(OrderLine.order_id).where(OrderLine.sku.icontains(text, autoescape=True))
+        ),
+        Order.id.in_(
+            select(Shipment.order_id).where(
+                Shipment.tracking_number.icontains(text, autoescape=True)
+            )
+        ),
+        Order.id.in_(
+            select(Payment.order_id).where(Payment.reference.icontains(text, autoescape=True))
+        ),
     )
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 def orders_statement(session: Session, filters: OrderFilters) -> Select[Order]:
@@ -89,7 +127,36 @@ def orders_statement(session: Session, filters: OrderFilters) -> Select[Order]:
         statement = statement.where(matches(filters.q))
     if filters.updated_since is not None:
         statement = statement.where(Order.updated_at >= filters.updated_since)
+    if filters.placed_from is not None:
+        statement = statement.where(PLACED >= _day_start(filters.placed_from))
+    if filters.placed_to is not None:  # the whole of that day
+        statement = statement.where(PLACED < _day_start(filters.placed_to + timedelta(days=1)))
+    if filters.hold_reason:  # the JSON list's text holds the code as a JSON string
+        statement = statement.where(
+            cast(Order.hold_reasons, String).contains(
+                json.dumps(filters.hold_reason), autoescape=True
+            )
+        )
     return statement
+
+
+def _ordering(sort: str) -> tuple[ColumnElement, ...]:
+    """The ORDER BY of a sort in :data:`SORTS`, ending on the id so that pages never overlap."""
+    if sort not in SORTS:
+        raise ValidationError(
+            f"cannot sort by {sort!r}: one of {', '.join(SORTS)}", details={"sort": ["unknown"]}
+        )
+    name = sort.lstrip("-")
+    column: Any = {
+        "number": Order.number,
+        "placed": PLACED,
+        "total": Order.total,
+        "status": Order.status,
+        "channel": select(Channel.name).where(Channel.id == Order.channel_id).scalar_subquery(),
+    }[name]
+    if sort.startswith("-"):
+        return (column.desc(), Order.id.desc())
+    return (column.asc(), Order.id.asc())
 
 
 def search_orders(
@@ -100,8 +167,10 @@ def search_orders(
     before_id: int | None = None,
     offset: int = 0,
     with_total: bool = False,
+    sort: str = DEFAULT_SORT,
 ) -> Found[Order]:
-    """The orders the filters select, newest placed first (:data:`NEWEST_PLACED_FIRST`).
+    """The orders the filters select, newest placed first (:data:`NEWEST_PLACED_FIRST`)
+    unless ``sort`` (one of :data:`SORTS`) says otherwise.
 
     Page with ``before_id`` (the previous slice's :attr:`Found.last_id`: the
     orders after that one in this order) or with ``offset``; ``with_total``
@@ -121,7 +190,7 @@ def search_orders(
         Order.id,
         limit=limit,
         offset=offset,
-        order_by=NEWEST_PLACED_FIRST,
+        order_by=NEWEST_PLACED_FIRST if sort == DEFAULT_SORT else _ordering(sort),
     )
     return Found(found.rows, found.has_more, total)
 

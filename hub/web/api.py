@@ -478,6 +478,9 @@ def list_orders(query):
         fulfillment_status=query.get("fulfillment_status"),
         q=query.get("q"),
         updated_since=query.get("updated_since"),
+        placed_from=query.get("placed_from"),
+        placed_to=query.get("placed_to"),
+        hold_reason=query.get("hold_reason"),
     )
     with get_hub().db.read() as db:
         found = order_queries.search_orders(

@@ -232,14 +232,27 @@ class OrdersQuerySchema(PageQuerySchema):
     q = fields.String(
         validate=validate.Length(min=1, max=320),
         metadata={
-            "description": "An order number (with or without `#`), the channel's order id, "
-            "or the customer's email."
+            "description": "Search, any case, part of: the order number (with or without `#`), "
+            "the channel's order id, the customer's email or name, a line's SKU, a shipment's "
+            "tracking number or a payment's reference."
         },
     )
     updated_since = fields.AwareDateTime(
         default_timezone=UTC,
         metadata={
             "description": "Only orders changed at or after this time (ISO 8601; UTC when it has no offset)."
+        },
+    )
+    placed_from = fields.Date(
+        metadata={"description": "Only orders placed on or after this day (`2026-12-01`, UTC)."}
+    )
+    placed_to = fields.Date(
+        metadata={"description": "Only orders placed on or before this day (`2026-12-31`, UTC)."}
+    )
+    hold_reason = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={
+            "description": "Only orders held for this reason (its code, e.g. `address_incomplete`)."
         },
     )
 

@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
-from datetime import datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import select
 
-from hub.core.exceptions import NotFound, ValidationError
+from hub.core.exceptions import HubError, NotFound, ValidationError
 from hub.core.lifecycle import EVENT_NAMES, STATUSES, OrderStatus, allowed_events
 from hub.core.status import FINANCIAL_STATUSES, FULFILLMENT_STATUSES, PaymentStatus
+from hub.integration.erp import spreadsheet_cell
 from hub.orders import commands, records
-from hub.orders.hold_reasons import hold_reason_words
+from hub.orders.hold_reasons import HOLD_REASON_WORDS, hold_reason_words
 from hub.orders.payments import request_refund
-from hub.orders.queries import OrderFilters, search_orders
+from hub.orders.queries import DEFAULT_SORT, SORTS, OrderFilters, search_orders
 from hub.orders.serialize import money, order_detail
 from hub.pipeline.order_steps import check_order
 from hub.queue import jobs
@@ -57,22 +70,86 @@ def button_events(status: str) -> list[str]:
     return [e for e in allowed_events(status) if e not in SHIPMENT_EVENTS]
 
 
-@bp.get("/orders")
-def orders():
+#: The admin's sort links: a column shown, and the sort its header asks for first.
+SORT_HEADERS = {"number": "number", "placed": "-placed", "total": "-total", "status": "status"}
+SORT_HEADERS["channel"] = "channel"
+#: Bulk actions: the event each runs (None: retry the order's failed or dead jobs) and its words.
+BULK_ACTIONS: dict[str, tuple[str | None, str]] = {
+    "hold": ("hold", "Hold"),
+    "release": ("release", "Release"),
+    "cancel": ("cancel", "Cancel"),
+    "retry": (None, "Retry failed jobs of"),
+}
+#: At most this many orders in one bulk action.
+BULK_LIMIT = 200
+#: Orders read at a time while the CSV streams.
+CSV_BATCH = 500
+CSV_HEADER = (
+    "id",
+    "number",
+    "channel",
+    "status",
+    "payment",
+    "fulfilment",
+    "hold reasons",
+    "customer",
+    "email",
+    "total",
+    "currency",
+    "placed (UTC)",
+)
+
+
+def list_filters() -> tuple[OrderFilters, str]:
+    """The orders list's filters and sort from the query string (what it cannot read, it ignores)."""
     filters = OrderFilters(
         status=_choice("status", STATUSES),
         channel=request.args.get("channel") or None,
         financial_status=_choice("financial_status", FINANCIAL_STATUSES),
         fulfillment_status=_choice("fulfillment_status", FULFILLMENT_STATUSES),
         q=(request.args.get("q") or "").strip() or None,
+        placed_from=_day("placed_from"),
+        placed_to=_day("placed_to"),
+        hold_reason=_choice("hold_reason", tuple(HOLD_REASON_WORDS)),
     )
+    return filters, _choice("sort", SORTS) or DEFAULT_SORT
+
+
+def _day(name: str) -> date | None:
+    """A date input's day (``2026-12-04``), else None."""
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+def _filter_args(filters: OrderFilters, sort: str) -> dict[str, Any]:
+    """The query string that shows this list again (for the CSV link and the bulk form)."""
+    args = {
+        "status": filters.status,
+        "channel": filters.channel,
+        "financial_status": filters.financial_status,
+        "fulfillment_status": filters.fulfillment_status,
+        "q": filters.q,
+        "placed_from": filters.placed_from.isoformat() if filters.placed_from else None,
+        "placed_to": filters.placed_to.isoformat() if filters.placed_to else None,
+        "hold_reason": filters.hold_reason,
+        "sort": sort if sort != DEFAULT_SORT else None,
+    }
+    return {k: v for k, v in args.items() if v}
+
+
+@bp.get("/orders")
+def orders():
+    filters, sort = list_filters()
     with get_hub().db.read() as db:
         channels = list(db.scalars(select(Channel).order_by(Channel.name)))
         try:
-            page = page_of(partial(search_orders, db, filters))
+            page = page_of(partial(search_orders, db, filters, sort=sort))
         except ValidationError as exc:  # a channel that is no more: say so, list nothing
             flash(exc.message, "error")
             page = Page([], 1, PAGE_SIZE, 0)
+        args = _filter_args(filters, sort)
         return render_template(
             "admin/orders.html",
             page=page,
@@ -80,20 +157,183 @@ def orders():
             statuses=STATUSES,
             financial_statuses=FINANCIAL_STATUSES,
             fulfillment_statuses=FULFILLMENT_STATUSES,
+            hold_reasons=HOLD_REASON_WORDS,
             status=filters.status or "",
             channel=filters.channel or "",
             financial_status=filters.financial_status or "",
             fulfillment_status=filters.fulfillment_status or "",
+            placed_from=filters.placed_from.isoformat() if filters.placed_from else "",
+            placed_to=filters.placed_to.isoformat() if filters.placed_to else "",
+            hold_reason=filters.hold_reason or "",
             q=filters.q or "",
+            sort=sort,
+            sort_links=_sort_links(args, sort),
+            csv_args=args,
+            back=url_for("admin.orders", **args),
             filtered=filters.any,
             hold_reason_words=hold_reason_words,
+            bulk_actions=BULK_ACTIONS,
         )
+
+
+def _sort_links(args: dict[str, Any], sort: str) -> dict[str, tuple[str, str]]:
+    """Each sortable column's header link and its arrow (when the list is sorted by it)."""
+    links = {}
+    for name, first in SORT_HEADERS.items():
+        if sort.lstrip("-") == name:  # pressed again: the other way round
+            target = name if sort.startswith("-") else f"-{name}"
+            arrow = "↓" if sort.startswith("-") else "↑"
+        else:
+            target, arrow = first, ""
+        query = {k: v for k, v in args.items() if k not in ("sort", "page")}
+        if target != DEFAULT_SORT:
+            query["sort"] = target
+        links[name] = (url_for("admin.orders", **query), arrow)
+    return links
 
 
 def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
     """A select's value when it is one of ``allowed`` (anything else filters nothing)."""
     value = request.args.get(name, "")
     return value if value in allowed else None
+
+
+@bp.get("/orders.csv")
+def orders_csv():
+    """Every order of the current filter and sort (all pages), as CSV, streamed a batch at a time."""
+    filters, sort = list_filters()
+    hub = get_hub()
+    with hub.db.read() as db:  # an unknown channel is said before the download starts
+        try:
+            search_orders(db, filters, sort=sort, limit=1)
+        except ValidationError as exc:
+            flash(exc.message, "error")
+            return redirect(url_for("admin.orders", **_filter_args(filters, sort)))
+
+    def rows():
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(CSV_HEADER)
+        offset = 0
+        while True:
+            with hub.db.read() as db:
+                found = search_orders(db, filters, sort=sort, limit=CSV_BATCH, offset=offset)
+                for o in found.rows:
+                    writer.writerow([spreadsheet_cell(cell) for cell in _csv_row(o)])
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+            if not found.has_more:
+                return
+            offset += CSV_BATCH
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+    return Response(
+        stream_with_context(rows()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="orders-{stamp}.csv"'},
+    )
+
+
+def _csv_row(o: Order) -> list[Any]:
+    placed = o.placed_at or o.created_at
+    return [
+        o.id,
+        o.number,
+        o.channel.name,
+        o.status,
+        o.financial_status,
+        o.fulfillment_status,
+        "; ".join(hold_reason_words(r) for r in o.hold_reasons or []),
+        o.customer_name,
+        o.email,
+        money(o.total, o.currency),
+        o.currency,
+        placed.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if placed else "",
+    ]
+
+
+@bp.post("/orders/bulk")
+def orders_bulk():
+    """A bulk action: first a page asking "Cancel 3 orders?", then, confirmed, each order's outcome."""
+    action = request.form.get("action", "")
+    reason = (request.form.get("reason") or "").strip()
+    back = safe_next(request.form.get("next"), url_for("admin.orders"))
+    ids = sorted({int(i) for i in request.form.getlist("order_id") if i.isdigit()})
+    if action not in BULK_ACTIONS:
+        flash("Pick what to do with the selected orders.", "error")
+        return redirect(back)
+    if not ids:
+        flash("Select one or more orders first (the boxes at the left).", "error")
+        return redirect(back)
+    if len(ids) > BULK_LIMIT:
+        flash(f"At most {BULK_LIMIT} orders at a time.", "error")
+        return redirect(back)
+    if action == "hold" and not reason:
+        flash("A hold needs a reason: say what a person must look at.", "error")
+        return redirect(back)
+    verb = BULK_ACTIONS[action][1]
+    count = f"{len(ids)} order{'s' if len(ids) != 1 else ''}"
+    if request.form.get("confirm") != "yes":
+        with get_hub().db.read() as db:
+            chosen = list(db.scalars(select(Order).where(Order.id.in_(ids)).order_by(Order.id)))
+            labels = [(o.id, o.label, o.status) for o in chosen]
+        return render_template(
+            "admin/orders_bulk.html",
+            question=f"{verb} {count}?",
+            button=f"{verb} {count}",
+            action=action,
+            reason=reason,
+            ids=ids,
+            orders=labels,
+            back=back,
+            outcomes=None,
+        )
+    outcomes = [_bulk_one(order_id, action, reason) for order_id in ids]
+    done = sum(1 for o in outcomes if o["done"])
+    return render_template(
+        "admin/orders_bulk.html",
+        question=f"{verb} {count}: {done} done, {len(outcomes) - done} refused",
+        outcomes=outcomes,
+        back=back,
+    )
+
+
+def _bulk_one(order_id: int, action: str, reason: str) -> dict[str, Any]:
+    """One order's bulk action in its own unit of work: done, or refused with the reason."""
+    event = BULK_ACTIONS[action][0]
+    label = f"order {order_id}"
+    try:
+        with get_hub().unit_of_work() as work:
+            order = records.get_order(work.session, order_id)
+            label = order.label
+            if event is None:
+                found = list(
+                    work.session.scalars(
+                        select(Job).where(
+                            Job.order_id == order_id,
+                            Job.status.in_((JobStatus.FAILED, JobStatus.DEAD)),
+                        )
+                    )
+                )
+                if not found:
+                    raise ValidationError(f"order {label} has no failed or dead jobs")
+                for job in found:
+                    jobs.retry(work.session, job.id)
+                text = f"{len(found)} job{'s' if len(found) != 1 else ''} queued again"
+            else:
+                before = order.status
+                changed = commands.transition(
+                    work, order_id, event, actor=g.user.actor, reason=reason
+                )
+                now = changed.status.replace("_", " ")
+                text = f"already {now}" if changed.status == before else f"now {now}"
+    except HubError as exc:
+        return {"id": order_id, "label": label, "done": False, "text": exc.message}
+    except Exception:  # noqa: BLE001  (each order answers; the log keeps the details)
+        log.exception("bulk %s of order %s failed", action, order_id)
+        return {"id": order_id, "label": label, "done": False, "text": "unexpected error"}
+    return {"id": order_id, "label": label, "done": True, "text": text}
 
 
 @bp.get("/orders/<int:order_id>")

@@ -12,8 +12,9 @@ from click.testing import CliRunner
 from hub.accounts.users import create_token
 from hub.channels.manage import create_channel
 from hub.cli.main import main
-from hub.core.order import Customer
+from hub.core.order import Customer, Line, PaymentData
 from hub.orders import intake
+from hub.store.models import Shipment
 from hub.testing import TEST_SECRET_KEY, order_data
 
 #: Each search, and the orders (by their number) a merchant expects it to find.
@@ -28,6 +29,9 @@ SEARCHES = {
     "%": {"#EU-77"},  # a wildcard of SQL is a plain character
     "_": {"#EU-77"},
     "nobody": set(),
+    "mug-blue": {"#2002"},  # a line's SKU, any case
+    "1z999": {"#2001"},  # part of a shipment's tracking number
+    "PI_3ABC": {"#EU-77"},  # a payment's reference, exactly
 }
 
 
@@ -36,7 +40,10 @@ def _orders(hub, make_order) -> dict[int, str]:
         hub, number="#2001", customer=Customer(email="Ann.Lee@example.com", name="Ann Lee")
     )
     second = make_order(
-        hub, number="#2002", customer=Customer(email="bob@shop.test", name="Bob Stone")
+        hub,
+        number="#2002",
+        customer=Customer(email="bob@shop.test", name="Bob Stone"),
+        lines=[Line(sku="MUG-BLUE", name="Mug", quantity=2, unit_price=1999)],
     )
     with hub.db.transaction() as db:
         store = create_channel(
@@ -49,9 +56,11 @@ def _orders(hub, make_order) -> dict[int, str]:
                 external_id="EU-77_X",
                 number="#EU-77",
                 customer=Customer(email="cara@example.org", name="Cara 50% off"),
+                payments=[PaymentData(reference="pi_3AbC", amount=4498)],
             ),
             actor="test",
         ).order.id
+        db.add(Shipment(order_id=first, external_id="S1", tracking_number="1Z999AA10123456784"))
     return {first: "#2001", second: "#2002", third: "#EU-77"}
 
 

@@ -32,6 +32,18 @@ COMMON_REASONS = (
     validation.UNKNOWN_SKU,
 )
 
+#: The counts' short names (the cards give the whole sentence).
+TILE_LABELS = {
+    validation.ADDRESS_INCOMPLETE: "address incomplete",
+    validation.POSSIBLE_DUPLICATE: "possible duplicate",
+    HOLD_OUT_OF_STOCK: "out of stock",
+    HOLD_PAYMENT: "payment failed",
+    validation.TOTALS_MISMATCH: "totals do not add up",
+    validation.UNKNOWN_SKU: "unknown SKU",
+    validation.CURRENCY_NOT_SUPPORTED: "currency not taken",
+    validation.INVALID_QUANTITY: "bad quantity",
+}
+
 #: Address fields of the inline form, by the name a person knows them by.
 ADDRESS_LABELS = {
     "name": "Name",
@@ -59,7 +71,11 @@ def holds_queue():
         total = sum(1 for _ in holds.held_orders(db)) if reason else len(held)
         cards = [_card(db, order, window) for order in held]
     tiles = [
-        {"reason": r, "words": hold_reason_words(r) if r else "No reason given", "count": counts[r]}
+        {
+            "reason": r,
+            "label": TILE_LABELS.get(r) or hold_reason_words(r) or "no reason given",
+            "count": counts[r],
+        }
         for r in dict.fromkeys([*COMMON_REASONS, *sorted(counts)])
     ]
     return render_template(

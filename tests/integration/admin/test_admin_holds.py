@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from admin_helpers import flashes
 from sqlalchemy import select
 
@@ -16,6 +17,11 @@ from hub.store.models import Order, OrderAuditEvent
 from hub.testing import order_data
 
 PLACED = datetime(2026, 12, 1, 9, tzinfo=UTC)
+
+#: Every test on SQLite and on the real PostgreSQL (JSON hold reasons, row locks, the ordering).
+pytestmark = pytest.mark.parametrize(
+    "admin_hub", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 
 
 def _held(admin_hub, make_order, run_jobs, **overrides) -> int:

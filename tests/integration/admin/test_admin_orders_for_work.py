@@ -18,7 +18,7 @@ from hub.core.order import Customer, Line
 from hub.orders import commands
 from hub.queue import jobs
 from hub.store.models import Job, JobStatus, Order
-from hub.testing import TEST_SECRET_KEY
+from hub.testing import TEST_SECRET_KEY, order_data
 from hub.web.admin import orders as admin_orders
 
 ROW = re.compile(r'<td><a href="/orders/(\d+)">')
@@ -207,3 +207,21 @@ def test_a_bulk_action_without_the_csrf_token_is_refused(browser, admin_hub, mak
     assert answer.status_code == 400
     with admin_hub.db.read() as db:
         assert db.get(Order, order_id).status == "pending"
+
+
+def test_a_bulk_release_runs_the_checks_and_says_why_an_order_is_held_again(
+    browser, admin_hub, make_order
+):
+    no_zip = order_data().shipping_address
+    no_zip.zip = ""
+    bad = make_order(admin_hub, number="#801", shipping_address=no_zip)
+    good = make_order(admin_hub, number="#802")
+    for order_id in (bad, good):
+        _hold(admin_hub, order_id, "look at it")
+    page = browser.post(
+        "/orders/bulk",
+        {"action": "release", "order_id": [str(bad), str(good)], "confirm": "yes"},
+    ).get_data(as_text=True)
+    assert "Release 2 orders: 2 done, 0 refused" in page
+    assert "#801</a></td><td>Done: released, but held again — The shipping address has no " in page
+    assert "#802</a></td><td>Done: released — the checks passed, now confirmed" in page

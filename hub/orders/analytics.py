@@ -11,7 +11,6 @@ minor units per currency: currencies are never added together.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -22,8 +21,8 @@ from hub.core.lifecycle import CANCELLED, CONFIRMED, ON_HOLD, PROCESSING
 from hub.core.status import FinancialStatus
 from hub.store.models import Order, OrderLine
 
-#: Orders confirmed or at the warehouse longer than this are late.
-LATE_AFTER = timedelta(days=2)
+#: Orders confirmed or at the warehouse, placed more than this many whole days ago, are late.
+LATE_DAYS = 2
 
 #: The periods the dashboard shows: a name and its length in days ("today" is since midnight UTC).
 PERIODS: tuple[tuple[str, int], ...] = (("today", 1), ("7 days", 7), ("30 days", 30))
@@ -157,28 +156,34 @@ class Waiting:
     on_hold: int
     awaiting_payment: int
     at_warehouse: int
-    late: int
+    late_confirmed: int  # late, not yet at the warehouse
+    late_at_warehouse: int
+    #: The last day (UTC) an order may have been placed on to be late: the orders list's
+    #: ``placed_to`` filter with this day shows the same orders.
+    late_placed_to: date
+
+    @property
+    def late(self) -> int:
+        return self.late_confirmed + self.late_at_warehouse
 
 
-def waiting(session: Session, now: datetime, *, late_after: timedelta = LATE_AFTER) -> Waiting:
+def waiting(session: Session, now: datetime, *, late_days: int = LATE_DAYS) -> Waiting:
     """Orders on hold; awaiting payment (nothing paid, not cancelled); at the warehouse
     (processing: fulfilment started, nothing shipped); late (confirmed or processing,
-    placed more than ``late_after`` before ``now``)."""
+    placed before midnight UTC ``late_days`` days ago: more than ``late_days`` whole days)."""
+    cutoff = period_start(now, 1) - timedelta(days=late_days)
 
     def count(*where: ColumnElement[bool]) -> int:
         return session.scalar(select(func.count(Order.id)).where(*where)) or 0
 
+    placed = func.coalesce(Order.placed_at, Order.created_at)  # as the orders list reads it
     return Waiting(
         on_hold=count(Order.status == ON_HOLD),
         awaiting_payment=count(
             Order.financial_status == FinancialStatus.PENDING, Order.status != CANCELLED
         ),
         at_warehouse=count(Order.status == PROCESSING),
-        late=count(
-            Order.status.in_(LATE_STATUSES),
-            func.coalesce(Order.placed_at, Order.created_at) < now - late_after,
-        ),
+        late_confirmed=count(Order.status == CONFIRMED, placed < cutoff),
+        late_at_warehouse=count(Order.status == PROCESSING, placed < cutoff),
+        late_placed_to=(cutoff - timedelta(days=1)).date(),
     )
-
-
-LATE_STATUSES: Sequence[str] = (CONFIRMED, PROCESSING)

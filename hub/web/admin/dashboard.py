@@ -159,6 +159,6 @@ def dashboard():
             sales_days=SALES_DAYS,
             top_skus=analytics.top_skus(db, sales_start, now),
             waiting=analytics.waiting(db, now),
-            late_days=analytics.LATE_AFTER.days,
+            late_days=analytics.LATE_DAYS,
             money=money_text,
         )

@@ -116,33 +116,51 @@ def test_orders_waiting_per_stage_link_to_the_list_filtered_that_way(
     browser, admin_hub, make_order
 ):
     t = _known_times()
-    held = _sell(make_order, admin_hub, t["today"], "USD", ("MUG", 1, 1000))
-    late = _sell(make_order, admin_hub, t["10 days ago"], "USD", ("MUG", 1, 1000))
-    packing = _sell(make_order, admin_hub, t["today"], "USD", ("MUG", 1, 1000))
+    held = _sell(make_order, admin_hub, t["today"], "USD", ("MUG", 1, 1000), number="#H1")
+    late = _sell(make_order, admin_hub, t["10 days ago"], "USD", ("MUG", 1, 1000), number="#L1")
+    stuck = _sell(make_order, admin_hub, t["10 days ago"], "USD", ("MUG", 1, 1000), number="#L2")
+    packing = _sell(make_order, admin_hub, t["today"], "USD", ("MUG", 1, 1000), number="#P1")
+    fresh = _sell(make_order, admin_hub, t["today"], "USD", ("MUG", 1, 1000), number="#C1")
     with admin_hub.db.transaction() as db:
         transitions.hold(db, held, "address_invalid", actor="test")
         # Statuses the pipeline reaches through payment and routing, set directly here.
-        db.get(Order, late).status = "confirmed"
-        db.get(Order, packing).status = "processing"
+        for order_id, status in (
+            (late, "confirmed"),
+            (fresh, "confirmed"),
+            (stuck, "processing"),
+            (packing, "processing"),
+        ):
+            db.get(Order, order_id).status = status
 
     page = browser.get("/").get_data(as_text=True)
-    tiles = page[
-        page.index('class="tiles waiting"') : page.index(
-            "</ul>", page.index('class="tiles waiting"')
-        )
-    ]
-    found = {
-        _text(words): (link, int(n))
-        for link, n, words in re.findall(
-            r'href="([^"]+)"><span class="num">(\d+)</span>([^<]+)</a>', tiles
-        )
-    }
-    assert found["on hold"] == ("/orders?status=on_hold", 1)
-    assert found["awaiting payment"] == ("/orders?financial_status=pending", 3)
-    assert found["at the warehouse"] == ("/orders?status=processing", 1)
-    assert found["late"] == ("/orders?status=confirmed", 1)
-    listed = browser.get("/orders?status=on_hold").get_data(as_text=True)
-    assert listed.count('href="/orders/') >= 1
+    start = page.index('class="tiles waiting"')
+    tiles, help_line = page[start : page.index("</section>", start)].split("</ul>")
+
+    def links(fragment: str) -> dict[str, tuple[str, int]]:
+        return {
+            _text(words): (html_lib.unescape(link), int(n))
+            for link, n, words in re.findall(
+                r'href="([^"]+)">(?:<span class="num">)?(\d+)(?:</span>)?([^<]+)</a>', fragment
+            )
+        }
+
+    tile, late_one = links(tiles), links(help_line)
+    late_to = (period_start(datetime.now(UTC), 1) - timedelta(days=3)).date().isoformat()
+    assert tile["on hold"] == ("/orders?status=on_hold", 1)
+    assert tile["awaiting payment"] == ("/orders?financial_status=pending", 5)
+    assert tile["at the warehouse"] == ("/orders?status=processing", 2)
+    assert tile["late"] == (f"/orders?status=confirmed&placed_to={late_to}", 2)
+    assert late_one["not yet at the warehouse"] == tile["late"][:1] + (1,)
+    assert late_one["at the warehouse"] == (f"/orders?status=processing&placed_to={late_to}", 1)
+
+    def listed(link: str) -> set[str]:
+        body = browser.get(link).get_data(as_text=True)
+        return set(re.findall(r">(#[A-Z]\d)</a>", body))
+
+    assert listed(tile["on hold"][0]) == {"#H1"}
+    assert listed(tile["at the warehouse"][0]) == {"#L2", "#P1"}
+    assert listed(tile["late"][0]) == {"#L1"}
+    assert listed(late_one["at the warehouse"][0]) == {"#L2"}
 
 
 def test_failing_channels_show_in_red_with_the_reason_not_enabled(browser, admin_hub, make_order):

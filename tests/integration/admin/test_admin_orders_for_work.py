@@ -225,3 +225,24 @@ def test_a_bulk_release_runs_the_checks_and_says_why_an_order_is_held_again(
     assert "Release 2 orders: 2 done, 0 refused" in page
     assert "#801</a></td><td>Done: released, but held again — The shipping address has no " in page
     assert "#802</a></td><td>Done: released — the checks passed, now confirmed" in page
+
+
+def test_the_list_sorts_by_channel_name(browser, admin_hub, make_order):
+    from hub.channels.manage import create_channel
+    from hub.orders import intake
+
+    manual = make_order(admin_hub, number="#901")  # "Manual orders"
+    with admin_hub.db.transaction() as db:
+        store = create_channel(
+            admin_hub,
+            db,
+            name="Atlas store",
+            connector="vault",
+            config={"account": "a", "api_token": "t"},
+        )
+        atlas = intake.upsert_order(
+            db, store, order_data(external_id="A1", number="#902"), actor="test"
+        ).order.id
+    assert _admin_ids(browser, sort="channel") == [atlas, manual]
+    assert _admin_ids(browser, sort="-channel") == [manual, atlas]
+    assert _cli_ids(admin_hub, "--sort", "channel") == [atlas, manual]

@@ -12,7 +12,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -22,6 +23,7 @@ from sqlalchemy import select
 
 from hub import __version__
 from hub.accounts.scopes import DEFAULT_SCOPE, SCOPES
+from hub.cli import output
 from hub.cli.plugins import plugin, plugins
 from hub.core.exceptions import HubError
 from hub.core.lifecycle import STATUSES
@@ -68,6 +70,15 @@ def _ready_hub(ctx: click.Context):
     hub = _hub(ctx)
     migrate.upgrade(hub.db)
     return hub
+
+
+@contextmanager
+def _api_context(hub) -> Iterator[None]:
+    """A request context of the hub's web app: the API's objects name URLs (a webhook URL)."""
+    from hub.web import create_app
+
+    with create_app({"HUB": hub}).test_request_context():
+        yield
 
 
 def _setup_logging(level: str) -> None:
@@ -264,16 +275,22 @@ def channels():
 
 
 @channels.command("list")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, as the API shows each item.")
 @click.pass_context
-def channels_list(ctx):
-    """List channels."""
+def channels_list(ctx, as_json):
+    """List channels: a table on a terminal, tab-separated in a pipe, or --json."""
     from hub.store.models import Channel
 
     hub = _ready_hub(ctx)
     with hub.db.read() as session:
-        for ch in session.scalars(select(Channel).order_by(Channel.id)):
-            state = "enabled" if ch.enabled else "disabled"
-            click.echo(f"{ch.id}\t{ch.slug}\t{ch.connector}\t{state}\t{ch.name}")
+        found = list(session.scalars(select(Channel).order_by(Channel.id)))
+        if as_json:
+            with _api_context(hub):
+                from hub.web.api import channel_json
+
+                output.print_json([channel_json(ch) for ch in found])
+        else:
+            output.print_rows(output.CHANNEL_COLUMNS, found, nothing="no channels")
 
 
 @channels.command("add")
@@ -307,6 +324,7 @@ def orders():
 
 
 @orders.command("list")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, as the API shows each item.")
 @click.option("--status", type=click.Choice(STATUSES), help="Only orders in this status.")
 @click.option("--channel", help="Only this channel's orders (its slug).")
 @click.option(
@@ -352,6 +370,7 @@ def orders():
 @click.pass_context
 def orders_list(
     ctx: click.Context,
+    as_json: bool,
     status: str | None,
     channel: str | None,
     financial_status: str | None,
@@ -366,7 +385,7 @@ def orders_list(
 ) -> None:
     """List the newest orders, filtered and sorted as the API and the admin UI do."""
     from hub.orders.queries import OrderFilters, search_orders
-    from hub.orders.serialize import money
+    from hub.orders.serialize import order_summary
 
     filters = OrderFilters(
         status=status,
@@ -382,16 +401,10 @@ def orders_list(
     hub = _ready_hub(ctx)
     with hub.db.read() as session:
         rows = search_orders(session, filters, limit=limit, sort=sort).rows
-        if rows:  # tab-separated, a header line first: a spreadsheet or `cut` reads it
-            click.echo("id\tnumber\tchannel\tstatus\tpayment\tfulfilment\ttotal\tplaced (UTC)")
-        for o in rows:
-            placed = o.placed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if o.placed_at else ""
-            click.echo(
-                f"{o.id}\t{o.number}\t{o.channel.slug}\t{o.status}\t{o.financial_status}"
-                f"\t{o.fulfillment_status}\t{money(o.total, o.currency)} {o.currency}\t{placed}"
-            )
-        if not rows:
-            click.echo("no orders", err=True)
+        if as_json:
+            output.print_json([order_summary(o) for o in rows])
+        else:
+            output.print_rows(output.ORDER_COLUMNS, rows, nothing="no orders")
 
 
 @orders.command("show")
@@ -473,12 +486,15 @@ def jobs():
 
 
 @jobs.command("list")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, as the API shows each item.")
 @click.option("--status", type=click.Choice([str(s) for s in JobStatus]))
 @click.option("--kind", help="Only jobs of this kind (e.g. channel.pull).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
 @click.pass_context
-def jobs_list(ctx: click.Context, status: str | None, kind: str | None, limit: int) -> None:
-    """List jobs, newest first, and a count by status."""
+def jobs_list(
+    ctx: click.Context, as_json: bool, status: str | None, kind: str | None, limit: int
+) -> None:
+    """List jobs, newest first, and a count by status (on stderr)."""
     from hub.queue.jobs import STATUSES as JOB_STATUSES
     from hub.queue.queries import JobFilters, search_jobs, status_counts
 
@@ -487,11 +503,12 @@ def jobs_list(ctx: click.Context, status: str | None, kind: str | None, limit: i
         counts = status_counts(session)
         click.echo("  ".join(f"{k}={counts.get(k, 0)}" for k in JOB_STATUSES), err=True)
         found = search_jobs(session, JobFilters(status=status, kind=kind), limit=limit)
-        for j in found.rows:
-            error = f"\t{j.last_error}" if j.last_error else ""
-            click.echo(
-                f"{j.id}\t{j.kind}\t{j.status}\tattempts={j.attempts}/{j.max_attempts}{error}"
-            )
+        if as_json:
+            from hub.web.api import job_json
+
+            output.print_json([job_json(j) for j in found.rows])
+        else:
+            output.print_rows(output.JOB_COLUMNS, found.rows, nothing="no jobs")
 
 
 @jobs.command("retry")
@@ -744,19 +761,25 @@ def stock_adjust(ctx, sku, location, delta, reason):
 )
 @click.option("--location", help="Only this location code.")
 @click.option("--limit", default=100, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, as the API shows each item.")
 @click.pass_context
-def stock_list(ctx, sku, q, location, limit):
+def stock_list(ctx, sku, q, location, limit, as_json):
     """List levels: SKU, location, on hand, reserved, available."""
     from hub.inventory.levels import list_levels
-    from hub.inventory.queries import LevelFilters
+    from hub.inventory.queries import LevelFilters, levels_statement
+    from hub.store.models import Location, StockLevel
 
+    filters = LevelFilters(sku=sku, q=q, location=location)
     hub = _ready_hub(ctx)
     with hub.db.read() as session:
-        rows = list_levels(session, LevelFilters(sku=sku, q=q, location=location), limit=limit)
-    for lv in rows:
-        click.echo(f"{lv.sku}\t{lv.location_code}\t{lv.on_hand}\t{lv.reserved}\t{lv.available}")
-    if not rows:
-        click.echo("no stock levels", err=True)
+        if as_json:  # the API's objects, in the list's order
+            from hub.web.api import level_json
+
+            query = levels_statement(session, filters).order_by(StockLevel.sku, Location.code)
+            output.print_json([level_json(lv) for lv in session.scalars(query.limit(limit))])
+            return
+        rows = list_levels(session, filters, limit=limit)
+    output.print_rows(output.LEVEL_COLUMNS, rows, nothing="no stock levels")
 
 
 @stock.command("movements")

@@ -28,7 +28,8 @@ def test_init_is_idempotent_and_creates_the_manual_channel(tmp_path):
         data_dir=tmp_path,
     )
     assert "admin admin@example.com updated" in second.stdout
-    channels = hub_cmd("channels", "list", data_dir=tmp_path).stdout.strip().splitlines()
+    header, *channels = hub_cmd("channels", "list", data_dir=tmp_path).stdout.strip().splitlines()
+    assert header.startswith("id\tslug\tconnector\tstate\tname")
     assert len(channels) == 1 and "\tmanual\tmanual\tenabled" in channels[0]
     key = tmp_path / "secret.key"
     assert key.exists() and (key.stat().st_mode & 0o777) == 0o600

@@ -162,5 +162,6 @@ def test_the_api_the_admin_ui_and_the_cli_find_the_same_stock_levels(browser, ad
         admin = set(re.findall(r"<tr><td><code>([^<]+)</code></td><td>([^<]+)</td>", levels))
         assert admin == api, q
         result = CliRunner().invoke(main, ["stock", "list", "--search", q], env=env)
-        cli = {tuple(line.split("\t")[:2]) for line in result.stdout.splitlines() if line.strip()}
+        lines = result.stdout.splitlines()[1:]  # after the header line
+        cli = {tuple(line.split("\t")[:2]) for line in lines if line.strip()}
         assert cli == api, q

@@ -27,7 +27,10 @@ def test_locations_and_stock_from_the_command_line(hub, cli):
         cli("stock", "adjust", "A", "east", "-2").output
         == "A at east: on hand 5, reserved 0, available 5\n"
     )
-    assert cli("stock", "list").output == "A\teast\t5\t0\t5\n"
+    assert (
+        cli("stock", "list").output
+        == "sku\tlocation\ton hand\treserved\tavailable\nA\teast\t5\t0\t5\n"
+    )
     trail = cli("stock", "movements", "--sku", "A").output.splitlines()
     assert [line.split("\t")[2:4] for line in trail] == [
         ["on_hand -2", "reserved +0"],

@@ -14,6 +14,7 @@ from hub.channels.queries import webhook_status_counts
 from hub.core.lifecycle import STATUSES
 from hub.core.money import Money, exponent
 from hub.orders import analytics
+from hub.pipeline import alerts
 from hub.queue.jobs import STATUSES as JOB_STATUSES
 from hub.queue.queries import status_counts as job_status_counts
 from hub.store.models import Channel, Job, JobStatus, Order, WebhookEvent
@@ -53,7 +54,9 @@ def axis_text(currency: str) -> Callable[[int], str]:
 
 
 def failing_reasons(db, channels: list[Channel], now: datetime) -> dict[int, list[str]]:
-    """Why each failing channel fails, in words: disabled, dead jobs, failed webhooks."""
+    """Why each failing channel fails, in words: what the top bar's alarm says
+    (:func:`hub.pipeline.alerts.failing_channels`), disabled, jobs that gave up or
+    webhook events that failed in :data:`FAILING_WITHIN`."""
     since = now - FAILING_WITHIN
     dead = dict(
         db.execute(
@@ -69,10 +72,14 @@ def failing_reasons(db, channels: list[Channel], now: datetime) -> dict[int, lis
             .group_by(WebhookEvent.channel_id)
         ).all()
     )
+    # What the top bar's alarm counts as failing is failing here too, in its words.
+    alarmed: dict[int, list[str]] = defaultdict(list)
+    for failing in alerts.failing_channels(db, now):
+        alarmed[failing.id].append(failing.reason)
     reasons: dict[int, list[str]] = {}
     for c in channels:
-        why = []
-        if not c.enabled:
+        why = list(alarmed.get(c.id, ()))
+        if not c.enabled and not any(w.startswith("disabled") for w in why):
             why.append("disabled: it takes no orders and sends nothing")
         if n := dead.get(c.id):
             why.append(f"{n} job{'s' if n != 1 else ''} gave up in the last 7 days")

@@ -12,8 +12,8 @@ from hub.channels.manage import create_channel
 from hub.core.order import Line
 from hub.orders import transitions
 from hub.orders.analytics import period_start
-from hub.queue.jobs import dead_letter
-from hub.store.models import Order, WebhookEvent
+from hub.queue.jobs import dead_letter, enqueue
+from hub.store.models import Job, Order, WebhookEvent
 
 
 def _text(fragment: str) -> str:
@@ -188,6 +188,16 @@ def test_failing_channels_show_in_red_with_the_reason_not_enabled(browser, admin
             config={"account": "c", "api_token": "t"},
         )
         off.enabled = False
+        busy = create_channel(
+            admin_hub,
+            db,
+            name="Busy store",
+            connector="vault",
+            config={"account": "d", "api_token": "t"},
+        )
+        for n in range(3):  # failing now, retried later: the top bar's alarm counts it
+            job_id = enqueue(db, "channel.pull", {"n": n}, channel_id=busy.id)
+            db.get(Job, job_id).status = "failed"
         dead_letter(db, "channel.pull", {}, error="ExternalError: 401", channel_id=broken.id)
         db.add(
             WebhookEvent(
@@ -207,4 +217,6 @@ def test_failing_channels_show_in_red_with_the_reason_not_enabled(browser, admin
     assert "1 webhook event failed in the last 7 days" in _text(rows["EU store"])
     assert "state-enabled" not in rows["EU store"]
     assert "disabled: it takes no orders" in _text(rows["Old store"])
+    assert "3 jobs failed in the last hour" in _text(rows["Busy store"])
+    assert "channel-failing" in rows["Busy store"]
     assert "state-enabled" in rows["US store"] and "channel-failing" not in rows["US store"]

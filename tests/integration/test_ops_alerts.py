@@ -36,7 +36,8 @@ def bury(hub, kind: str, n: int, channel_id: int | None = None) -> None:
             )
 
 
-def test_a_burst_of_dead_jobs_sends_one_email_and_not_another_within_the_hour(hub, run_jobs):
+def test_a_burst_of_dead_jobs_sends_one_email_and_not_another_within_the_hour(any_hub, run_jobs):
+    hub = any_hub
     server = SmtpServer().start()
     try:
         add_email_channel(hub, server.port)
@@ -99,3 +100,8 @@ def test_without_an_email_channel_nothing_is_sent(hub):
         assert queue_alert_emails(session) == []
         kinds = list(session.scalars(select(Job.kind)))
     assert JobKind.OPS_ALERT_EMAIL not in kinds
+
+
+def test_the_alert_check_is_scheduled_every_five_minutes(hub):
+    scheduled = {job.kind: job.every_seconds for job in hub.periodic_jobs()}
+    assert scheduled[JobKind.OPS_ALERT] == 300

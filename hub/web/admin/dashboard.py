@@ -136,20 +136,18 @@ def dashboard():
         periods = [(name, analytics.period_sales(db, now, n)) for name, n in analytics.PERIODS]
         sales_start = analytics.period_start(now, SALES_DAYS)
         sales_days = [today - timedelta(days=n) for n in range(SALES_DAYS - 1, -1, -1)]
-        sales_charts = [
-            (
-                currency,
-                stacked_bars(
-                    sales_days,
-                    {label[cid]: per_day for cid, per_day in per_channel.items()},
-                    value=amount_text(currency),
-                    axis=axis_text(currency),
-                ),
+        sales_charts = []
+        for currency, per_channel in sorted(
+            analytics.revenue_per_day(db, sales_start, now).items()
+        ):
+            by_name = {label[cid]: per_day for cid, per_day in per_channel.items()}
+            totals = {name: sum(per_day.values()) for name, per_day in by_name.items()}
+            chart = stacked_bars(
+                sales_days, by_name, value=amount_text(currency), axis=axis_text(currency)
             )
-            for currency, per_channel in sorted(
-                analytics.revenue_per_day(db, sales_start, now).items()
-            )
-        ]
+            # Sales per channel: biggest first, each bar against the biggest.
+            per_channel_bars = funnel(totals, sorted(totals, key=lambda n: (-totals[n], n)))
+            sales_charts.append((currency, chart, per_channel_bars))
         return render_template(
             "admin/dashboard.html",
             chart=stacked_bars(days, series),

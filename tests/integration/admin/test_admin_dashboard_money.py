@@ -94,12 +94,14 @@ def test_the_dashboard_shows_revenue_orders_and_average_per_currency_beside_the_
     assert "SOFA" not in page
 
     # Sales per day per channel, one chart per currency, amounts as the currency reads.
-    usd_chart = page[page.index('sales-chart" data-currency="USD"') :]
+    usd_chart = page[page.index('sales-chart money" data-currency="USD"') :]
     usd_chart = usd_chart[: usd_chart.index("</section>")]
     titles = re.findall(r"<title>(.*?)</title>", usd_chart)
     assert f"{t['today'].date().isoformat()} · Manual orders: USD 155.00" in titles
     assert f"{t['yesterday'].date().isoformat()} · Manual orders: USD 100.00" in titles
     assert "Manual orders (USD 255.00)" in _text(usd_chart)
+    per_channel = usd_chart[usd_chart.index('<table class="funnel sales-per-channel"') :]
+    assert _text(per_channel[: per_channel.index("</table>")]) == "Manual orders USD 255.00"
 
     skus = _text(
         page[

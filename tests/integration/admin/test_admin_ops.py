@@ -67,3 +67,24 @@ def test_the_top_bar_shows_a_red_badge_for_dead_jobs_and_failing_channels(browse
         assert re.search(
             r'title="Corner shop: 3 jobs failed in the last hour">1 failing channel<', bar
         )
+
+
+def test_retry_all_of_one_channel_leaves_the_other_channels_dead_jobs(browser, admin_hub):
+    with admin_hub.db.transaction() as db:
+        shop = create_channel(admin_hub, db, name="Corner shop", connector="manual", config={})
+        other = create_channel(admin_hub, db, name="Market stall", connector="manual", config={})
+        mine = [
+            dead_letter(db, "channel.pull", {"n": n}, error="401", channel_id=shop.id)
+            for n in range(2)
+        ]
+        theirs = dead_letter(db, "channel.pull", {}, error="401", channel_id=other.id)
+
+    page = browser.get(f"/jobs?status=dead&kind=channel.pull&channel={shop.id}").get_data(
+        as_text=True
+    )
+    assert f'<option value="{shop.id}" selected>Corner shop</option>' in page
+    assert "2 dead channel.pull jobs of Corner shop." in page
+    browser.post("/jobs/retry-dead", {"kind": "channel.pull", "channel": str(shop.id)})
+    with admin_hub.db.read() as db:
+        assert [db.get(Job, j).status for j in mine] == ["queued", "queued"]
+        assert db.get(Job, theirs).status == "dead"

@@ -8,74 +8,44 @@ scenario serves and reads the dashboard. Screenshots go to ``artifacts/`` (git-i
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
-import pytest
-from playwright.sync_api import expect, sync_playwright
+from browser_support import artifact, chromium_browser, make_admin, needs_chromium, signed_in
+from playwright.sync_api import expect
 
-from hub.accounts.users import set_admin
 from hub.demo.scenario import Scenario
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-EMAIL = "merchant@example.com"
-PASSWORD = "dashboard test password"
 ORDERS = 4
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason=f"the browser test needs Debian's Chromium at {CHROMIUM}"
-)
+pytestmark = needs_chromium
 
 
 def test_the_demo_leaves_a_dashboard_showing_money_at_desktop_and_phone_width(tmp_path):
-    ARTIFACTS.mkdir(exist_ok=True)
     with Scenario(ORDERS, data_dir=tmp_path / "demo", workers=2) as scenario:
         summary = scenario.run()
         assert summary.shipped == ORDERS
         assert scenario.hub is not None and scenario.server is not None
-        with scenario.hub.db.transaction() as session:
-            set_admin(session, EMAIL, PASSWORD)
+        make_admin(scenario.hub)
         base = scenario.server.url
-        with sync_playwright() as p:
-            chromium = p.chromium.launch(
-                executable_path=CHROMIUM,
-                args=[
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                ],
-            )
-            try:
-                for width in (1280, 390):
-                    context = chromium.new_context(viewport={"width": width, "height": 900})
-                    context.set_default_timeout(15_000)
-                    page = context.new_page()
-                    page.goto(base + "/login")
-                    page.fill("#email", EMAIL)
-                    page.fill("#password", PASSWORD)
-                    page.click("button:has-text('Sign in')")
-                    page.wait_for_selector("h1")
-                    page.goto(base + "/")
-                    today = page.locator("section[aria-label='Sales today'] tbody tr")
-                    # The demo's stores sell in USD now (its first orders are from 2025).
-                    expect(today).to_have_count(1)
-                    expect(today.locator("th")).to_have_text("USD")
-                    revenue = today.locator("td.revenue").inner_text()
-                    assert re.match(r"[A-Z]{3} [1-9][\d,]*\.\d\d", revenue), revenue
-                    orders = today.locator("td.orders").inner_text()
-                    assert re.match(r"[1-9]\d*\s+0 before", orders), orders
-                    expect(page.locator(".sales-chart rect title").first).to_contain_text(
-                        revenue.split()[0]
-                    )
-                    expect(page.locator("table.top-skus tbody tr").first).to_be_visible()
-                    # Sales per channel: both of the demo's stores, biggest first.
-                    expect(page.locator("table.sales-per-channel th")).to_have_count(2)
-                    expect(page.locator(".channel-failing")).to_have_count(0)
-                    assert page.evaluate("document.documentElement.scrollWidth") <= width
-                    page.screenshot(path=str(ARTIFACTS / f"dashboard-{width}.png"), full_page=True)
-                    context.close()
-            finally:
-                chromium.close()
+        with chromium_browser() as chromium:
+            for width in (1280, 390):
+                page = signed_in(chromium, base, width, height=900)
+                page.goto(base + "/")
+                today = page.locator("section[aria-label='Sales today'] tbody tr")
+                # The demo's stores sell in USD now (its first orders are from 2025).
+                expect(today).to_have_count(1)
+                expect(today.locator("th")).to_have_text("USD")
+                revenue = today.locator("td.revenue").inner_text()
+                assert re.match(r"[A-Z]{3} [1-9][\d,]*\.\d\d", revenue), revenue
+                orders = today.locator("td.orders").inner_text()
+                assert re.match(r"[1-9]\d*\s+0 before", orders), orders
+                expect(page.locator(".sales-chart rect title").first).to_contain_text(
+                    revenue.split()[0]
+                )
+                expect(page.locator("table.top-skus tbody tr").first).to_be_visible()
+                # Sales per channel: both of the demo's stores, biggest first.
+                expect(page.locator("table.sales-per-channel th")).to_have_count(2)
+                expect(page.locator(".channel-failing")).to_have_count(0)
+                assert page.evaluate("document.documentElement.scrollWidth") <= width
+                page.screenshot(path=artifact(f"dashboard-{width}.png"), full_page=True)
+                page.context.close()

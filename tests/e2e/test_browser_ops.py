@@ -7,36 +7,22 @@ loopback, as in test_browser_phone.py; screenshots at 1280 and 390 px go to
 
 from __future__ import annotations
 
-import os
-import threading
-from pathlib import Path
-
 import pytest
-from playwright.sync_api import sync_playwright
+from browser_support import artifact, make_admin, needs_chromium, serving, signed_in
 from sqlalchemy import func, select
-from waitress import create_server
 
-from hub.accounts.users import set_admin
 from hub.channels import manage
 from hub.queue.jobs import dead_letter, enqueue
 from hub.store.models import Job
-from hub.web import create_app
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-EMAIL = "merchant@example.com"
-PASSWORD = "ops test password"
-
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason=f"the browser test needs Debian's Chromium at {CHROMIUM}"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def served(make_hub):
     hub = make_hub()
+    make_admin(hub)
     with hub.db.transaction() as session:
-        set_admin(session, EMAIL, PASSWORD)
         shop = manage.create_channel(
             hub, session, name="Corner shop", connector="manual", config={}
         )
@@ -47,37 +33,8 @@ def served(make_hub):
             session.get(
                 Job, enqueue(session, "channel.pull", {}, channel_id=shop.id)
             ).status = "failed"
-    server = create_server(create_app({"HUB": hub}), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield hub, f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def chromium():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def _signed_in(chromium, base: str, width: int):
-    context = chromium.new_context(viewport={"width": width, "height": 844})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.goto(base + "/login")
-    page.fill("#email", EMAIL)
-    page.fill("#password", PASSWORD)
-    page.click("button:has-text('Sign in')")
-    page.wait_for_selector("h1")
-    return page
+    with serving(hub) as base:
+        yield hub, base
 
 
 def _dead(hub, kind: str) -> int:
@@ -91,12 +48,11 @@ def test_the_badge_leads_to_the_dead_letters_and_retry_all_asks_with_the_count(
     served, chromium, width, name
 ):
     hub, base = served
-    ARTIFACTS.mkdir(exist_ok=True)
-    page = _signed_in(chromium, base, width)
+    page = signed_in(chromium, base, width)
     bar = page.locator("header.topbar .ops-alarm")
     assert bar.locator("a", has_text="5 dead jobs").is_visible()
     assert bar.locator("a", has_text="1 failing channel").is_visible()
-    page.screenshot(path=str(ARTIFACTS / f"{name}-ops-badge-dashboard.png"), full_page=True)
+    page.screenshot(path=artifact(f"{name}-ops-badge-dashboard.png"), full_page=True)
 
     bar.locator("a", has_text="5 dead jobs").click()
     page.wait_for_url("**/jobs?status=dead")
@@ -105,7 +61,7 @@ def test_the_badge_leads_to_the_dead_letters_and_retry_all_asks_with_the_count(
     page.wait_for_selector(".bulk-retry")
     assert "4 dead notify jobs." in page.locator(".bulk-retry").inner_text()
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    page.screenshot(path=str(ARTIFACTS / f"{name}-ops-jobs-retry-all.png"), full_page=True)
+    page.screenshot(path=artifact(f"{name}-ops-jobs-retry-all.png"), full_page=True)
 
     asked: list[str] = []
 
@@ -121,4 +77,4 @@ def test_the_badge_leads_to_the_dead_letters_and_retry_all_asks_with_the_count(
     assert _dead(hub, "notify") == 0 and _dead(hub, "channel.pull") == 1
     assert page.locator("header.topbar .ops-alarm a", has_text="1 dead job").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    page.screenshot(path=str(ARTIFACTS / f"{name}-ops-jobs-retried.png"), full_page=True)
+    page.screenshot(path=artifact(f"{name}-ops-jobs-retried.png"), full_page=True)

@@ -8,38 +8,25 @@ loopback, as in test_browser.py. Screenshots at 1280 px go to ``artifacts/``
 
 from __future__ import annotations
 
-import os
-import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from browser_support import artifact, make_admin, needs_chromium, serving, signed_in
+from playwright.sync_api import expect
 from sqlalchemy import select
-from waitress import create_server
 
-from hub.accounts.users import set_admin
 from hub.core.order import PaymentData, ShipmentData
 from hub.orders import shipments, transitions
 from hub.store.models import Job, Order, Payment
 from hub.testing import order_data
-from hub.web import create_app
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-EMAIL = "merchant@example.com"
-PASSWORD = "orders test password"
-
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason=f"the browser test needs Debian's Chromium at {CHROMIUM}"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def served(make_hub, make_order, run_jobs):
     hub = make_hub()
-    with hub.db.transaction() as session:
-        set_admin(session, EMAIL, PASSWORD)
+    make_admin(hub)
     now = datetime.now(UTC)
     no_zip = order_data().shipping_address
     no_zip.zip = ""
@@ -70,43 +57,20 @@ def served(make_hub, make_order, run_jobs):
             actor="test",
         )
         ids["token"] = db.get(Order, ids["shipped"]).tracking_token
-    server = create_server(create_app({"HUB": hub}), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}", hub, ids
-    server.close()
-    thread.join(timeout=10)
+    with serving(hub) as base:
+        yield base, hub, ids
 
 
-@pytest.fixture
-def page():
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            context = chromium.new_context(viewport={"width": 1280, "height": 800})
-            context.set_default_timeout(15_000)
-            yield context.new_page()
-        finally:
-            chromium.close()
-
-
-def test_a_merchant_works_through_held_and_cancelled_orders(served, page):
+def test_a_merchant_works_through_held_and_cancelled_orders(served, chromium):
     base, hub, ids = served
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.goto(base + "/login")
-    page.fill("#email", EMAIL)
-    page.fill("#password", PASSWORD)
-    page.click("button:has-text('Sign in')")
+    page = signed_in(chromium, base, 1280, height=800)
 
     # The list: newest placed first, hold reasons in words.
     page.goto(base + "/orders")
     numbers = page.locator("table.list tbody tr td a[href^='/orders/']").all_inner_texts()
     assert numbers == ["#1198", "#1197", "#1196", "#1199"]
     expect(page.locator("table.list")).to_contain_text("The shipping address is incomplete")
-    page.screenshot(path=str(ARTIFACTS / "orders-list.png"), full_page=True)
+    page.screenshot(path=artifact("orders-list.png"), full_page=True)
 
     # Releasing a hold the checks make again says so, and why, at once.
     page.goto(f"{base}/orders/{ids['held']}")
@@ -115,7 +79,7 @@ def test_a_merchant_works_through_held_and_cancelled_orders(served, page):
     expect(page.locator(".flash-error")).to_contain_text("released, but held again")
     expect(page.locator(".flash-error")).to_contain_text("has no postal code")
     expect(page.locator(".hold-reasons")).to_contain_text("Held again after its release")
-    page.screenshot(path=str(ARTIFACTS / "order-held-again.png"), full_page=True)
+    page.screenshot(path=artifact("order-held-again.png"), full_page=True)
 
     # The cancel dialog names the order once.
     asked: list[str] = []
@@ -131,7 +95,7 @@ def test_a_merchant_works_through_held_and_cancelled_orders(served, page):
     page.click("button:has-text('Ask the gateway for the refund')")
     expect(page.locator(".flash-success")).to_contain_text("refund of 44.98 USD requested")
     expect(page.locator(".money-after-cancel")).to_contain_text("Refund requested: 44.98 USD")
-    page.screenshot(path=str(ARTIFACTS / "order-cancelled-refund.png"), full_page=True)
+    page.screenshot(path=artifact("order-cancelled-refund.png"), full_page=True)
     with hub.db.read() as db:
         assert (
             db.scalars(select(Job.kind).where(Job.order_id == ids["cancelled"]))
@@ -144,4 +108,4 @@ def test_a_merchant_works_through_held_and_cancelled_orders(served, page):
     page.goto(f"{base}/track/{ids['token']}")
     expect(page.locator(".shipment")).to_contain_text("UPS Ground")
     assert "ups_ground" not in page.content()
-    page.screenshot(path=str(ARTIFACTS / "track-service.png"), full_page=True)
+    page.screenshot(path=artifact("track-service.png"), full_page=True)

@@ -7,33 +7,19 @@ on loopback, as in test_browser.py. Screenshots of each page at 390 px and
 
 from __future__ import annotations
 
-import os
-import threading
-from pathlib import Path
-
 import pytest
-from playwright.sync_api import sync_playwright
-from waitress import create_server
+from browser_support import artifact, make_admin, needs_chromium, serving, signed_in
 
-from hub.accounts.users import set_admin
 from hub.channels import manage
-from hub.web import create_app
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-EMAIL = "merchant@example.com"
-PASSWORD = "phone test password"
-
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason=f"the browser test needs Debian's Chromium at {CHROMIUM}"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def served(make_hub, make_order):
     hub = make_hub()
+    make_admin(hub)
     with hub.db.transaction() as session:
-        set_admin(session, EMAIL, PASSWORD)
         channel = manage.create_channel(
             hub,
             session,
@@ -45,37 +31,8 @@ def served(make_hub, make_order):
         # A sales channel: its page links payment and shipping channels, and deletes it.
         manage.create_channel(hub, session, name="Web shop", connector="manual", config={})
     order_ids = [make_order(hub) for _ in range(3)]
-    server = create_server(create_app({"HUB": hub}), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}", order_ids[0], channel_id
-    server.close()
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def _signed_in(browser, base: str, width: int):
-    context = browser.new_context(viewport={"width": width, "height": 844})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.goto(base + "/login")
-    page.fill("#email", EMAIL)
-    page.fill("#password", PASSWORD)
-    page.click("button:has-text('Sign in')")
-    page.wait_for_selector("h1")
-    return page
+    with serving(hub) as base:
+        yield base, order_ids[0], channel_id
 
 
 def _main_pages(page, base: str, order_id: int, channel_id: int) -> list[str]:
@@ -92,10 +49,9 @@ def _main_pages(page, base: str, order_id: int, channel_id: int) -> list[str]:
     ]
 
 
-def test_every_main_page_fits_a_phone(served, browser):
+def test_every_main_page_fits_a_phone(served, chromium):
     base, order_id, channel_id = served
-    ARTIFACTS.mkdir(exist_ok=True)
-    page = _signed_in(browser, base, 390)
+    page = signed_in(chromium, base, 390)
     paths = _main_pages(page, base, order_id, channel_id)
     assert len(paths) >= 12
     problems = {}
@@ -114,16 +70,15 @@ def test_every_main_page_fits_a_phone(served, browser):
             if heading["y"] < nav["y"] + nav["height"]:
                 problems[path] = "the navigation covers the heading"
         name = path.strip("/").replace("/", "-") or "dashboard"
-        page.screenshot(path=str(ARTIFACTS / f"phone-390-{name}.png"), full_page=True)
+        page.screenshot(path=artifact(f"phone-390-{name}.png"), full_page=True)
     assert problems == {}
 
 
-def test_the_desktop_pages_keep_their_layout(served, browser):
+def test_the_desktop_pages_keep_their_layout(served, chromium):
     base, order_id, channel_id = served
-    ARTIFACTS.mkdir(exist_ok=True)
-    page = _signed_in(browser, base, 1280)
+    page = signed_in(chromium, base, 1280)
     for path in _main_pages(page, base, order_id, channel_id):
         page.goto(base + path)
         assert page.evaluate("document.documentElement.scrollWidth") <= 1280, path
         name = path.strip("/").replace("/", "-") or "dashboard"
-        page.screenshot(path=str(ARTIFACTS / f"desktop-1280-{name}.png"), full_page=True)
+        page.screenshot(path=artifact(f"desktop-1280-{name}.png"), full_page=True)

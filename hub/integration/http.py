@@ -194,11 +194,20 @@ class _PublicTargetsAdapter(HTTPAdapter):
     Checked per request, where ``requests`` picks the connection pool: every
     request and every retry of every connector, and only real ones (a test's
     ``responses`` mock never connects, so it never resolves a made-up host).
+    A host found public is not resolved again for :data:`PUBLIC_FOR_SECONDS`:
+    a connector's requests to its service mostly reuse a kept-alive connection
+    and would otherwise pay a DNS lookup each. (The check resolves apart from
+    the connection anyway, so remembering a verdict briefly opens nothing new;
+    see :mod:`hub.integration.targets` on rebinding.)
     """
+
+    #: How long a host found public is taken as public without resolving it again.
+    PUBLIC_FOR_SECONDS = 60.0
 
     def __init__(self, connector: str):
         super().__init__()
         self.connector = connector
+        self._public_until: dict[str, float] = {}
 
     def get_connection_with_tls_context(
         self,
@@ -208,10 +217,13 @@ class _PublicTargetsAdapter(HTTPAdapter):
         cert: Any = None,
     ) -> Any:
         host = urlsplit(str(request.url or "")).hostname or ""
-        try:
-            refuse_non_public(host, what=self.connector)
-        except OSError as exc:  # cannot resolve: the connection error it would have been
-            raise requests.ConnectionError(exc, request=request) from exc
+        now = time.monotonic()
+        if self._public_until.get(host, 0.0) <= now:
+            try:
+                refuse_non_public(host, what=self.connector)
+            except OSError as exc:  # cannot resolve: the connection error it would have been
+                raise requests.ConnectionError(exc, request=request) from exc
+            self._public_until[host] = now + self.PUBLIC_FOR_SECONDS
         return super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
 
 

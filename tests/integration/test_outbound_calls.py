@@ -176,6 +176,21 @@ def test_an_operator_may_allow_private_targets(service):
     assert len(service.requests) == 1
 
 
+def test_a_host_found_public_is_not_resolved_again_for_each_request(monkeypatch, service):
+    """A kept-alive connector pays one check per host and minute, not a DNS lookup per request."""
+    import hub.integration.http as http
+
+    checked: list[str] = []
+    monkeypatch.setattr(http, "refuse_non_public", lambda host, *, what: checked.append(host))
+    service.status, service.body = 200, "{}"
+    client = HttpClient(service.url, connector="shopify")
+
+    for _ in range(3):
+        assert client.get("/ping").status_code == 200
+
+    assert checked == ["127.0.0.1"] and len(service.requests) == 3
+
+
 # --- hole 3: redirects are answers, never followed ------------------------------------------
 
 

@@ -887,10 +887,8 @@ class ShopifyConnector(SalesConnector):
                 except ExternalError as exc:
                     if exc.retryable:
                         raise
-                    refused.append(
-                        f"{sku} at location {location_id} ({exc.status}: "
-                        f"{exc.details.get('body', '')[:120]})"
-                    )
+                    # The client's message names the status and Shopify's own errors.
+                    refused.append(f"{sku} at location {location_id} ({exc})")
         if refused:
             raise ExternalError(
                 f"shopify refused stock for {len(refused)} item(s): " + "; ".join(refused[:10]),

@@ -290,3 +290,22 @@ def test_a_location_mapped_later_is_sent_its_stock_without_waiting_for_a_change(
     push_due_stock(env)  # no stock moved: the new mapping alone sends it again
     assert env.shop.available("SKU-004-S", PRIMARY_LOCATION) == 12
     assert env.shop.available("SKU-004-S", OUTLET_LOCATION) == 2
+
+
+def test_a_refused_stock_item_is_named_with_shopifys_own_words_and_the_rest_is_set(hub, shopify):
+    env = shopify(hub, orders=1)
+    env.shop.faults.plan(422, path="*/inventory_levels/set.json", times=1)
+    connector = env.connector()
+    levels = [StockLevel("SKU-001-S", "WH1", 7), StockLevel("SKU-002-S", "WH1", 5)]
+
+    try:
+        connector.push_stock(levels, state={}, idempotency_key="test-push")
+    except Exception as exc:  # noqa: BLE001  (the push fails, naming what was refused)
+        refused = str(exc)
+    else:
+        raise AssertionError("a refused item must fail the push")
+
+    assert refused.startswith("shopify refused stock for 1 item(s): SKU-001-S at location ")
+    # The status and what Shopify said, as the shared client reads its error answer.
+    assert "inventory_levels/set.json answered 422: Error" in refused
+    assert env.shop.available("SKU-002-S") == 5  # the other item was still set

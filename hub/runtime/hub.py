@@ -98,7 +98,6 @@ class Hub:
                 session,
                 pm=self.pm,
                 settings=self.settings,
-                metrics=self.metrics,
                 plugin_settings=self.plugin_settings,
             )
 

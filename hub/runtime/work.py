@@ -15,7 +15,6 @@ from typing import Any
 import pluggy
 from sqlalchemy.orm import Session
 
-from hub.runtime.metrics import Metrics
 from hub.runtime.plugin_settings import PluginSettingsStore
 from hub.store import db
 from hub.store.config import Settings
@@ -30,15 +29,12 @@ class UnitOfWork:
         *,
         pm: pluggy.PluginManager,
         settings: Settings,
-        metrics: Metrics | None = None,
         plugin_settings: PluginSettingsStore | None = None,
     ):
         self.session = session
-        self.pm = pm
         #: ``hooks.hub_allocate_order(...)``: the plugins, called through pluggy.
         self.hooks: Any = pm.hook
         self.settings = settings
-        self.metrics = metrics
         #: Plugins' own settings (``hub_register_settings``), read in this transaction.
         self.plugin_settings = plugin_settings
 

@@ -88,7 +88,8 @@ class FlakyOnce:
     def run(self, ctx):
         self.calls += 1
         if self.calls == 1:
-            raise ExternalError("the service is down", retryable=True)
+            # Back in a minute: the retry is not due until the clock moves, however slow the run.
+            raise ExternalError("the service is down", retryable=True, retry_after=60)
 
     @hookimpl
     def hub_register_job_handlers(self):

@@ -154,12 +154,27 @@ class PluginSettings(Base):
     updated_by: Mapped[str] = mapped_column(String(320), default="")
 
 
+class Customer(Base):
+    """One person or business that buys, across every channel (hub.customers)."""
+
+    __tablename__ = "customers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Identity: email trimmed and lower-cased; phone in E.164 (hub.customers.identity).
+    email: Mapped[str] = mapped_column(String(320), default="", index=True)
+    phone: Mapped[str] = mapped_column(String(32), default="", index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("channel_id", "external_id", name="uq_orders_channel_external"),
         Index("ix_orders_status", "status"),
         Index("ix_orders_updated_at", "updated_at"),
+        # The lists' default order (hub.orders.queries.NEWEST_PLACED_FIRST), read by index.
+        Index("ix_orders_placed", text("coalesce(placed_at, created_at)"), "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
@@ -190,6 +205,9 @@ class Order(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     is_test: Mapped[bool] = mapped_column(Boolean, default=False)
     tracking_token: Mapped[str] = mapped_column(String(64), unique=True)
+    # The customer this order belongs to (hub.customers links every order to one).
+    # Customers are never deleted (erasure blanks them, a merge keeps both rows).
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -96,7 +96,9 @@ def _move(
         reservations.release(session, order, actor=actor, reason=f"order {order.label} cancelled")
     before = order.status
     order.status = target
-    if event == "release":
+    if before == lifecycle.ON_HOLD:
+        # Released, confirmed or cancelled: the reasons were why it waited, and the
+        # trail keeps them; the order no longer carries them.
         order.hold_reasons = []
     audit = record(
         session,

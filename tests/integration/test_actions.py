@@ -121,6 +121,24 @@ def test_a_hold_needs_a_reason_and_release_runs_the_checks_again(any_hub, run_jo
     assert order.status == "confirmed" and order.hold_reasons == []
 
 
+def test_an_order_confirmed_or_cancelled_from_hold_keeps_no_hold_reasons(any_hub, run_jobs):
+    confirmed, *_ = _upsert(any_hub, external_id="A7c")
+    cancelled, *_ = _upsert(any_hub, external_id="A7x")
+    with any_hub.db.transaction() as session:
+        for order_id in (confirmed, cancelled):
+            transitions.hold(session, order_id, "customer called", actor="test")
+    with any_hub.unit_of_work() as work:
+        transitions.confirm(work, confirmed, actor="user:ann@example.com")
+    with any_hub.db.transaction() as session:
+        transitions.cancel(session, cancelled, actor="user:ann@example.com")
+    order = _order(any_hub, confirmed)
+    assert (order.status, order.hold_reasons) == ("confirmed", [])
+    order = _order(any_hub, cancelled)
+    assert (order.status, order.hold_reasons) == ("cancelled", [])
+    # The reason stays in the trail, where history belongs.
+    assert [e.reason for e in order.events if e.name == "order.held"] == ["customer called"]
+
+
 def test_a_failed_payment_holds_the_order_instead_of_confirming_it(any_hub, run_jobs):
     order_id, *_ = _upsert(
         any_hub,

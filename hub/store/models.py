@@ -154,17 +154,88 @@ class PluginSettings(Base):
     updated_by: Mapped[str] = mapped_column(String(320), default="")
 
 
+# --- Customers (issue 20; hub.customers) ----------------------------------------------------
+
+#: A customer still matched by identity: neither merged into another nor erased.
+ACTIVE_CUSTOMER = "email <> '' AND merged_into_id IS NULL AND erased_at IS NULL"
+
+
 class Customer(Base):
-    """One person or business that buys, across every channel (hub.customers)."""
+    """One person or business that buys, across every channel (hub.customers).
+
+    Never deleted: a merge keeps the merged row (``merged_into_id``), an erasure
+    blanks it (``erased_at``). Figures (orders, spent, ...) are read from the
+    orders (hub.customers.queries), never stored here.
+    """
 
     __tablename__ = "customers"
+    __table_args__ = (
+        # One active customer per email: two workers creating the same new customer at
+        # once collide here, and the loser reads the winner (hub.customers.identity).
+        Index(
+            "uq_customers_active_email",
+            "email",
+            unique=True,
+            postgresql_where=text(ACTIVE_CUSTOMER),
+            sqlite_where=text(ACTIVE_CUSTOMER),
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Identity: email trimmed and lower-cased; phone in E.164 (hub.customers.identity).
+    # Identity: email trimmed and lower-cased; phone in E.164 (hub.customers.identity),
+    # or as typed when it could not be read (then it plays no part in identity).
     email: Mapped[str] = mapped_column(String(320), default="", index=True)
     phone: Mapped[str] = mapped_column(String(32), default="", index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    erased_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CustomerRef(Base):
+    """A channel's own id of a customer (Shopify's customer id, ...): the first identity rule."""
+
+    __tablename__ = "customer_refs"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "external_id", name="uq_customer_refs_channel_external"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustomerMerge(Base):
+    """Customer ``from_id`` merged into ``into_id``: exactly what moved, so a split moves it back.
+
+    Who and when are the audit; ``undone_at``/``undone_by`` the split.
+    """
+
+    __tablename__ = "customer_merges"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    into_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    from_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    order_ids: Mapped[list[Any]] = mapped_column(default=list)
+    ref_ids: Mapped[list[Any]] = mapped_column(default=list)
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    undone_at: Mapped[datetime | None]
+    undone_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class CustomerEvent(Base):
+    """A customer's audit trail: merged, split, updated, exported, erased (who, when, what)."""
+
+    __tablename__ = "customer_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Order(Base):
@@ -775,3 +846,81 @@ class NotificationAttempt(Base):
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- Invoices and credit notes (issue 20; hub.invoicing) ------------------------------------
+
+
+class Invoice(Base):
+    """An invoice or a credit note: numbered once, its content frozen in ``document``.
+
+    Nothing of an issued document is edited but ``status`` and ``amount_paid``;
+    a correction is a credit note (``kind`` ``credit_note``, ``credit_of_id``
+    naming the invoice). ``number`` is ``<series>-<year>-<sequence:06>``, gapless
+    per (series, year) (:class:`InvoiceCounter`). ``source_key`` says what
+    issued it (``order:12:capture``, ``refund:7``, ``cancel:12`` …): unique, so
+    a trigger that fires twice issues once.
+    """
+
+    __tablename__ = "invoices"
+    __table_args__ = (
+        UniqueConstraint("series", "year", "sequence", name="uq_invoices_series_year_sequence"),
+        Index("ix_invoices_issued_at", "issued_at", "id"),
+        Index("ix_invoices_status", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # invoice | credit_note
+    series: Mapped[str] = mapped_column(String(16))
+    year: Mapped[int] = mapped_column(Integer)
+    sequence: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    # open | paid | partially_paid | void (hub.invoicing.model.InvoiceStatus)
+    status: Mapped[str] = mapped_column(String(16))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    credit_of_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), index=True)
+    source_key: Mapped[str] = mapped_column(String(200), unique=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[int] = mapped_column(BigInteger)
+    amount_paid: Mapped[int] = mapped_column(BigInteger, default=0)
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime | None]
+    payment_terms_days: Mapped[int] = mapped_column(Integer, default=0)
+    # The frozen content (docs/invoices.md, "The document"): what the PDF and the ERP show.
+    document: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    order: Mapped[Order] = relationship()
+    credit_of: Mapped[Invoice | None] = relationship(remote_side="Invoice.id")
+
+
+class InvoiceCounter(Base):
+    """The next number of a series in a year, taken under a row lock by the issuing transaction.
+
+    Not a database sequence: a sequence skips the numbers of rolled-back
+    transactions, and auditors want no gaps.
+    """
+
+    __tablename__ = "invoice_counters"
+    series: Mapped[str] = mapped_column(String(16), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_value: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class InvoicePolicy(Base):
+    """When a sales channel's orders are invoiced, and on what terms (hub.invoicing.policy).
+
+    A hub-level setting per channel, kept beside the channel rather than in its
+    ``config``, which the channel's connector validates with its own schema.
+    """
+
+    __tablename__ = "invoice_policies"
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    issue_on: Mapped[str] = mapped_column(String(16), default="never")  # capture|shipment|never
+    # Days to pay an invoice issued at shipment (0: due on receipt) ...
+    payment_terms_days: Mapped[int] = mapped_column(Integer, default=0)
+    # ... unless the customer (or the order) carries one of these tags: {"b2b": 30}.
+    terms_by_tag: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

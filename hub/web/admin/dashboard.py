@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 
@@ -25,8 +26,8 @@ from hub.web.charts import funnel, stacked_bars
 CHART_DAYS = 14
 #: Sales charts and top SKUs cover this many days (today included).
 SALES_DAYS = 30
-#: A channel with a dead job or a failed webhook this recent is failing.
-FAILING_WITHIN = timedelta(days=7)
+#: A channel with a dead job or a failed webhook this recent needs a look.
+TROUBLE_WITHIN = timedelta(days=7)
 
 
 def money_text(amount: int, currency: str) -> str:
@@ -53,11 +54,24 @@ def axis_text(currency: str) -> Callable[[int], str]:
     return tick
 
 
-def failing_reasons(db, channels: list[Channel], now: datetime) -> dict[int, list[str]]:
-    """Why each failing channel fails, in words: what the top bar's alarm says
-    (:func:`hub.pipeline.alerts.failing_channels`), disabled, jobs that gave up or
-    webhook events that failed in :data:`FAILING_WITHIN`."""
-    since = now - FAILING_WITHIN
+@dataclass(frozen=True)
+class ChannelHealth:
+    """How the dashboard shows each channel's state, by one rule with the top bar.
+
+    ``failing`` holds exactly the channels the top bar's alarm counts
+    (:func:`hub.pipeline.alerts.failing_channels`), in its words: they are red
+    here and there. ``attention`` holds older trouble that is not failing now,
+    amber: jobs that gave up or webhook events that failed in
+    :data:`TROUBLE_WITHIN`.
+    """
+
+    failing: dict[int, list[str]]
+    attention: dict[int, list[str]]
+
+
+def channel_health(db, channels: list[Channel], now: datetime) -> ChannelHealth:
+    """Each channel's red (failing now) or amber (trouble this week) reasons."""
+    since = now - TROUBLE_WITHIN
     dead = dict(
         db.execute(
             select(Job.channel_id, func.count(Job.id))
@@ -72,22 +86,21 @@ def failing_reasons(db, channels: list[Channel], now: datetime) -> dict[int, lis
             .group_by(WebhookEvent.channel_id)
         ).all()
     )
-    # What the top bar's alarm counts as failing is failing here too, in its words.
-    alarmed: dict[int, list[str]] = defaultdict(list)
-    for failing in alerts.failing_channels(db, now):
-        alarmed[failing.id].append(failing.reason)
-    reasons: dict[int, list[str]] = {}
+    failing: dict[int, list[str]] = defaultdict(list)
+    for channel in alerts.failing_channels(db, now):
+        failing[channel.id].append(channel.reason)
+    attention: dict[int, list[str]] = {}
     for c in channels:
-        why = list(alarmed.get(c.id, ()))
-        if not c.enabled and not any(w.startswith("disabled") for w in why):
-            why.append("disabled: it takes no orders and sends nothing")
+        why = []
         if n := dead.get(c.id):
             why.append(f"{n} job{'s' if n != 1 else ''} gave up in the last 7 days")
         if n := hooks.get(c.id):
             why.append(f"{n} webhook event{'s' if n != 1 else ''} failed in the last 7 days")
-        if why:
-            reasons[c.id] = why
-    return reasons
+        if c.id in failing:
+            failing[c.id].extend(why)
+        elif why:
+            attention[c.id] = why
+    return ChannelHealth(failing=dict(failing), attention=attention)
 
 
 def _as_date(value) -> date:
@@ -158,7 +171,7 @@ def dashboard():
             failed_webhooks=failed_webhooks or 0,
             channels=channels,
             job_errors=job_errors,
-            failing=failing_reasons(db, channels, now),
+            health=channel_health(db, channels, now),
             periods=periods,
             sales_charts=sales_charts,
             sales_days=SALES_DAYS,

@@ -82,3 +82,23 @@ def test_a_merchant_cancels_three_orders_at_once_after_a_confirmation(served, ch
         ]
     page.click("a:has-text('Back to the list')")  # back where the merchant was: by number, desc
     assert _numbers(page) == ["#703", "#702", "#701", "#700"]
+
+
+def test_one_box_selects_every_order_on_the_page_for_a_bulk_action(served, chromium):
+    base, hub, ids = served
+    page = signed_in(chromium, base, 1280)
+    page.goto(base + "/orders")
+    page.check("input[data-select-all]")
+    expect(page.locator("input[name=order_id]:checked")).to_have_count(4)
+    page.uncheck("input[aria-label='Select #702']")  # one left out: the header box clears
+    expect(page.locator("input[data-select-all]")).not_to_be_checked()
+    page.check("input[aria-label='Select #702']")
+    expect(page.locator("input[data-select-all]")).to_be_checked()
+    page.select_option("select[name=action]", "hold")
+    page.fill("input[name=reason]", "stock count")
+    page.click("button:has-text('Apply')")
+    expect(page.locator("main h1")).to_have_text("Hold 4 orders?")
+    page.screenshot(path=artifact("orders-select-all-confirm-1280.png"), full_page=True)
+    page.click("button:has-text('Hold 4 orders')")
+    with hub.db.read() as db:
+        assert {db.get(Order, i).status for i in ids} == {"on_hold"}

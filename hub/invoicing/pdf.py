@@ -1,0 +1,192 @@
+"""Invoice PDFs: an invoice's frozen ``document`` through a Jinja template, drawn by WeasyPrint.
+
+The bundled template (``templates/invoice.html``, A4 with print CSS) can be
+replaced by the merchant: a file ``invoice.html`` in the templates folder
+(:func:`templates_dir`: ``<HUB_DATA_DIR>/templates``) wins over it. Merchants
+write that file, so it runs in Jinja's sandbox with undefined names as errors;
+a template that cannot be read or rendered raises :class:`InvoiceTemplateError`
+naming the file (and the line, when Jinja knows it), and no PDF is made.
+
+WeasyPrint never reaches the network: its URL fetcher serves ``data:`` URLs
+and files inside the template folders (the bundled one and the merchant's, for
+a logo beside the template), and refuses everything else, so a template (or a
+customer's name that got into one) cannot make the hub call out.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from jinja2 import (
+    ChoiceLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    select_autoescape,
+)
+from jinja2.sandbox import SandboxedEnvironment
+
+from hub.core.exceptions import ConfigError
+from hub.store.config import Settings
+
+log = logging.getLogger(__name__)
+
+BUILTIN = Path(__file__).parent / "templates"
+TEMPLATE = "invoice.html"
+CONTENT_TYPE = "application/pdf"
+
+
+class InvoiceTemplateError(ConfigError):
+    """The invoice template cannot be read or rendered (the message names the file)."""
+
+
+class PdfUnavailable(ConfigError):
+    """WeasyPrint cannot run here (its system libraries, Pango, are missing)."""
+
+
+def templates_dir(settings: Settings) -> Path:
+    """The merchant's templates folder: an ``invoice.html`` there replaces the bundled one."""
+    return settings.data_dir / "templates"
+
+
+def filename(document: dict[str, Any]) -> str:
+    """The PDF's file name: the document's number (``INV-2026-000001.pdf``)."""
+    number = str(document.get("number") or "invoice")
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in number).strip(".-")
+    return f"{safe or 'invoice'}.pdf"
+
+
+def _date(value: object) -> str:
+    """An ISO timestamp as the date a reader expects on paper (``2026-12-04``)."""
+    if not value:
+        return ""
+    text = str(value)
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date().isoformat()
+    except ValueError:
+        return text
+
+
+def _address_lines(address: object) -> list[str]:
+    """An address (either key set: ``line1``/``address1``, ``region``/``province``…) as lines."""
+    if not isinstance(address, dict):
+        return []
+
+    def pick(*keys: str) -> str:
+        return next((str(address[k]).strip() for k in keys if address.get(k)), "")
+
+    city = " ".join(filter(None, (pick("postal_code", "zip"), pick("city"))))
+    lines = [
+        pick("name"),
+        pick("company"),
+        pick("line1", "address1"),
+        pick("line2", "address2"),
+        city,
+        pick("region", "province"),
+        pick("country", "country_code"),
+    ]
+    return [line for line in lines if line]
+
+
+def environment(override_dir: Path | None) -> SandboxedEnvironment:
+    """The sandboxed Jinja environment: the merchant's folder first, then the bundled one."""
+    loaders = [FileSystemLoader(str(override_dir))] if override_dir else []
+    env = SandboxedEnvironment(
+        loader=ChoiceLoader([*loaders, FileSystemLoader(str(BUILTIN))]),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["date"] = _date
+    env.filters["address_lines"] = _address_lines
+    return env
+
+
+def template_path(override_dir: Path | None) -> Path:
+    """The file the PDF is rendered from: the merchant's ``invoice.html`` if there is one."""
+    if override_dir is not None and (override_dir / TEMPLATE).is_file():
+        return override_dir / TEMPLATE
+    return BUILTIN / TEMPLATE
+
+
+def render_html(document: dict[str, Any], *, override_dir: Path | None = None) -> str:
+    """The invoice as HTML from the template; :class:`InvoiceTemplateError` if it cannot be."""
+    path = template_path(override_dir)
+    env = environment(override_dir)
+    try:
+        template = env.get_template(TEMPLATE)
+        return template.render(document=document, invoice=document)
+    except TemplateNotFound as exc:  # an {% include %} of a file that is not there
+        raise InvoiceTemplateError(
+            f"invoice template {path} includes {exc.name}, which does not exist"
+        ) from exc
+    except TemplateError as exc:
+        where = ""
+        if isinstance(exc, TemplateSyntaxError) and exc.lineno:
+            where = f" (line {exc.lineno})"
+        raise InvoiceTemplateError(
+            f"invoice template {path} cannot be rendered{where}: {exc.__class__.__name__}: {exc}",
+            details={"template": str(path)},
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise InvoiceTemplateError(
+            f"invoice template {path} is not UTF-8 text ({exc.reason} at byte {exc.start})",
+            details={"template": str(path)},
+        ) from exc
+
+
+def render_pdf(document: dict[str, Any], *, override_dir: Path | None = None) -> bytes:
+    """The invoice or credit note ``document`` as PDF bytes (A4).
+
+    :param document: the invoice's frozen ``document`` (shape in docs/invoices.md).
+    :param override_dir: the merchant's templates folder (:func:`templates_dir`), if any.
+    :raises InvoiceTemplateError: the template cannot be rendered (names the file).
+    :raises PdfUnavailable: WeasyPrint's system libraries are missing.
+    """
+    html = render_html(document, override_dir=override_dir)
+    try:
+        from weasyprint import HTML
+    except OSError as exc:  # Pango not installed: say so instead of a bare dlopen message
+        raise PdfUnavailable(
+            f"invoice PDFs need Pango (Debian: apt-get install libpango-1.0-0 "
+            f"libpangoft2-1.0-0): {exc}"
+        ) from exc
+    base = template_path(override_dir).parent
+    roots = [BUILTIN.resolve(), *([override_dir.resolve()] if override_dir else [])]
+    pdf = HTML(string=html, base_url=base.as_uri() + "/", url_fetcher=_local_fetcher(roots))
+    data = pdf.write_pdf()
+    assert isinstance(data, bytes)
+    return data
+
+
+def _local_fetcher(roots: list[Path]) -> Any:
+    """A WeasyPrint URL fetcher for ``data:`` URLs and files under ``roots``, nothing else."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class LocalOnly(URLFetcher):
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            scheme = url.partition(":")[0].lower()
+            if scheme == "data":
+                return super().fetch(url, headers)
+            if scheme == "file":
+                path = Path(url2pathname(urlsplit(url).path)).resolve()
+                if path.is_file() and any(path.is_relative_to(root) for root in roots):
+                    kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                    return URLFetcherResponse(
+                        url, path.read_bytes(), headers={"Content-Type": kind}
+                    )
+            log.warning("invoice PDF: refused to fetch %s (only data: and template files)", url)
+            raise ValueError(
+                f"invoice templates may load only data: URLs and their own files: {url}"
+            )
+
+    return LocalOnly(allowed_protocols=("data", "file"))

@@ -33,9 +33,14 @@ from jinja2 import (
     select_autoescape,
 )
 from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy.orm import Session
 
+from hub.core.events import OrderEvent
 from hub.core.exceptions import ConfigError
+from hub.core.invoicing import CREDIT_NOTE_ISSUED, INVOICE_ISSUED
+from hub.integration.connectors import Attachment
 from hub.store.config import Settings
+from hub.store.models import Invoice
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +147,24 @@ def render_html(document: dict[str, Any], *, override_dir: Path | None = None) -
             f"invoice template {path} is not UTF-8 text ({exc.reason} at byte {exc.start})",
             details={"template": str(path)},
         ) from exc
+
+
+def event_attachments(session: Session, settings: Settings, event: OrderEvent) -> list[Attachment]:
+    """The files that go with an order event's notification: an issued document's PDF.
+
+    For ``order.invoice_issued`` and ``order.credit_note_issued`` (``data.invoice_id``),
+    the document's PDF as it renders now (its content is frozen; the template may
+    be the merchant's); for any other event, none.
+    """
+    if event.name not in (INVOICE_ISSUED, CREDIT_NOTE_ISSUED):
+        return []
+    invoice_id = (event.data or {}).get("invoice_id")
+    invoice = session.get(Invoice, invoice_id) if isinstance(invoice_id, int) else None
+    if invoice is None:
+        return []
+    document = invoice.document
+    data = render_pdf(document, override_dir=templates_dir(settings))
+    return [Attachment(filename=filename(document), content_type=CONTENT_TYPE, content=data)]
 
 
 def render_pdf(document: dict[str, Any], *, override_dir: Path | None = None) -> bytes:

@@ -42,6 +42,7 @@ from hub.core.status import PaymentStatus
 from hub.integration.connectors import Capability, NotificationConnector, PaymentConnector, can
 from hub.integration.manager import implementers
 from hub.orders import payments
+from hub.pipeline.invoices import enqueue_invoice_jobs
 from hub.queue.jobs import JobContext, enqueue
 from hub.queue.kinds import JobKind
 from hub.runtime.hub import as_role
@@ -114,6 +115,7 @@ def announce_order_event(ctx: JobContext) -> None:
                     dedupe_key=f"notify:{channel.id}:{event_id}",
                 )
         _follow_up(session, hub, audit, order)
+        enqueue_invoice_jobs(session, audit, order)
 
 
 def _follow_up(session: Session, hub: Hub, audit: OrderAuditEvent, order: Order) -> None:

@@ -13,7 +13,8 @@ Each handler lives in the module of its capability:
 - :mod:`hub.pipeline.events`: ``webhook.process``, ``notify``, ``order.event.deliver``;
 - :mod:`hub.pipeline.retention`: ``hub.purge`` (finished work past its retention);
 - :mod:`hub.pipeline.subscriptions`: ``channel.webhooks`` (a channel's webhooks at its provider);
-- :mod:`hub.pipeline.alerts`: ``ops.alert``, ``ops.alert.email`` (dead jobs, failing channels).
+- :mod:`hub.pipeline.alerts`: ``ops.alert``, ``ops.alert.email`` (dead jobs, failing channels);
+- :mod:`hub.pipeline.invoices`: ``invoice.issue``, ``invoice.settle``, ``invoice.credit``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 from hub.pipeline.alerts import check_alerts, send_alert_email
 from hub.pipeline.events import deliver_order_event, notify, process_webhook
 from hub.pipeline.follow_up import announce_order_event
+from hub.pipeline.invoices import credit_invoices, issue_invoice, settle_invoices
 from hub.pipeline.order_steps import fulfill_order, process_order
 from hub.pipeline.payments import capture_payment, refund_payment, void_payment
 from hub.pipeline.retention import purge_job
@@ -56,4 +58,7 @@ HANDLERS = {
     JobKind.PURGE: purge_job,
     JobKind.OPS_ALERT: check_alerts,
     JobKind.OPS_ALERT_EMAIL: send_alert_email,
+    JobKind.INVOICE_ISSUE: issue_invoice,
+    JobKind.INVOICE_SETTLE: settle_invoices,
+    JobKind.INVOICE_CREDIT: credit_invoices,
 }

@@ -36,6 +36,9 @@ class JobKind(StrEnum):
     PURGE = "hub.purge"
     OPS_ALERT = "ops.alert"
     OPS_ALERT_EMAIL = "ops.alert.email"
+    INVOICE_ISSUE = "invoice.issue"
+    INVOICE_SETTLE = "invoice.settle"
+    INVOICE_CREDIT = "invoice.credit"
 
     def key(self, *parts: object) -> str:
         """This kind's dedupe key for ``parts``: ``"order.process:12:340"``."""

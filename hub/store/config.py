@@ -55,6 +55,13 @@ class Settings:
     #: (``HUB_RETENTION_DAYS``): succeeded jobs, processed webhook events,
     #: delivery attempts, audit payloads. Dead letters and order history stay.
     retention_days: int = 30
+    #: The seller every invoice names (``HUB_SELLER_LEGAL_NAME``, ``HUB_SELLER_ADDRESS``
+    #: with its lines split by newlines or ``|``, ``HUB_SELLER_TAX_ID``, ``HUB_SELLER_EMAIL``).
+    #: The hub issues no invoice until the legal name is set (hub.invoicing).
+    seller_legal_name: str = ""
+    seller_address: str = ""
+    seller_tax_id: str = ""
+    seller_email: str = ""
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -126,6 +133,10 @@ class Settings:
                 _first(overrides.pop("retention_days", None), env.get("HUB_RETENTION_DAYS"), 30),
                 minimum=1,
             ),
+            seller_legal_name=_text(overrides, env, "seller_legal_name"),
+            seller_address=_text(overrides, env, "seller_address"),
+            seller_tax_id=_text(overrides, env, "seller_tax_id"),
+            seller_email=_text(overrides, env, "seller_email"),
             extra=overrides,
         )
 
@@ -137,6 +148,12 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _text(overrides: dict[str, Any], env: Mapping[str, str], name: str) -> str:
+    """A text setting: the override, else ``HUB_<NAME>``, else blank."""
+    value = overrides.pop(name, None)
+    return str(value if value is not None else env.get(f"HUB_{name.upper()}", "")).strip()
 
 
 def _codes(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:

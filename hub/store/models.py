@@ -883,6 +883,8 @@ class Invoice(Base):
     currency: Mapped[str] = mapped_column(String(3))
     total: Mapped[int] = mapped_column(BigInteger)
     amount_paid: Mapped[int] = mapped_column(BigInteger, default=0)
+    # What credit notes took off this invoice (their totals); due = total - paid - credited.
+    amount_credited: Mapped[int] = mapped_column(BigInteger, default=0)
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     due_at: Mapped[datetime | None]
     payment_terms_days: Mapped[int] = mapped_column(Integer, default=0)

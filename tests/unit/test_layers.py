@@ -28,6 +28,7 @@ LAYERS: list[set[str]] = [
     {"hub.accounts", "hub.inventory"},
     {"hub.orders"},
     {"hub.notifications", "hub.returns"},
+    {"hub.invoicing"},
     {"hub.channels"},
     {"hub.pipeline"},
     {"hub.web"},

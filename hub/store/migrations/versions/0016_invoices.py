@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("total", sa.BigInteger(), nullable=False),
         sa.Column("amount_paid", sa.BigInteger(), nullable=False),
+        sa.Column("amount_credited", sa.BigInteger(), nullable=False),
         sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("due_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("payment_terms_days", sa.Integer(), nullable=False),

@@ -226,7 +226,7 @@ def stored_rows(hub: Hub) -> dict[str, list]:
     external id), to an audit event by its order and name, and a job's payload
     and dedupe key say so too. Each list is sorted.
     """
-    from hub.store.models import Job, Order, OrderAuditEvent, OrderLine, Payment
+    from hub.store.models import Customer, Job, Order, OrderAuditEvent, OrderLine, Payment
 
     def values(row, *skip: str) -> dict[str, Any]:
         return {
@@ -239,8 +239,16 @@ def stored_rows(hub: Hub) -> dict[str, list]:
         orders = {o.id: (o.channel_id, o.external_id) for o in session.query(Order)}
         events = {e.id: (*orders[e.order_id], e.name) for e in session.query(OrderAuditEvent)}
         labels = {**{str(k): str(v) for k, v in orders.items()}}
+        customers = {c.id: (c.email, c.phone, c.name) for c in session.query(Customer)}
         rows: dict[str, list] = {
-            "orders": [values(o, "tracking_token") for o in session.query(Order)],
+            # A customer is named by who it is (its ids depend on the order orders came in).
+            "orders": [
+                {
+                    **values(o, "tracking_token", "customer_id"),
+                    "customer": customers.get(o.customer_id or 0),
+                }
+                for o in session.query(Order)
+            ],
             "lines": [(orders[x.order_id], values(x)) for x in session.query(OrderLine)],
             "payments": [(orders[x.order_id], values(x)) for x in session.query(Payment)],
             "events": [(orders[x.order_id], values(x)) for x in session.query(OrderAuditEvent)],

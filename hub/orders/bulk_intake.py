@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from hub.core.exceptions import ValidationError
 from hub.core.order import OrderData
+from hub.customers.linking import link_order
 from hub.orders.intake import NewOrderRows, first_check
 from hub.orders.records import announcement
 from hub.queue.jobs import enqueue_many
@@ -74,11 +75,21 @@ def insert_new_orders(session: Session, batch: Sequence[NewOrderRows]) -> list[i
     """
     if not batch:
         return []
+    # Each order's customer, found or made as upsert_order does (hub.customers.linking).
+    customers = [link_order(session, rows.order["channel_id"], rows.order) for rows in batch]
     conn = session.connection()
     # The ORM numbers a new order's version 1 (version_id_col); Core must say so.
     stored = conn.execute(
         _INSERT_ORDERS,
-        [{**rows.order, "version": 1, "updated_at": rows.order["created_at"]} for rows in batch],
+        [
+            {
+                **rows.order,
+                "customer_id": customer_id,
+                "version": 1,
+                "updated_at": rows.order["created_at"],
+            }
+            for rows, customer_id in zip(batch, customers, strict=True)
+        ],
     )
     # Matched by key, not by position: RETURNING in parameter order would make
     # SQLite insert one row per statement.

@@ -27,6 +27,7 @@ from hub.core.exceptions import ConcurrencyError, ValidationError
 from hub.core.money import Money
 from hub.core.order import ChannelRefund, Line, LineRevision, OrderData, PaymentData, revise_lines
 from hub.core.status import units_open, units_shipped
+from hub.customers import linking
 from hub.inventory import reservations
 from hub.orders.records import (
     announce,
@@ -44,6 +45,19 @@ from hub.store.models import Channel, Order, OrderAuditEvent, OrderLine, Payment
 HOLD_CHANGED = "changed_after_confirmation"
 #: Nothing is left to ship: every unit still to send was refunded or removed on the channel.
 HOLD_NOTHING_TO_SHIP = "nothing_left_to_ship"
+#: The order's columns that say who bought: an erased customer's orders never take them again.
+PERSONAL_FIELDS = (
+    "email",
+    "customer_name",
+    "customer_phone",
+    "customer_external_id",
+    "shipping_address",
+    "billing_address",
+)
+#: The columns a customer is found by (hub.customers.identity): a change links the order again.
+IDENTITY_FIELDS = frozenset(
+    {"email", "customer_phone", "customer_external_id", "shipping_address", "billing_address"}
+)
 
 
 @dataclass
@@ -73,7 +87,7 @@ def upsert_order(
         and data.updated_at <= order.external_updated_at
     ):
         return UpsertResult(order, created=False, changed=False)
-    changed = _apply_order_fields(order, data)
+    changed = _apply_customer(session, order, data)
     lines_changed = _lines_differ(order, data)
     if lines_changed:
         changed += _revise(session, order, data, actor=actor)
@@ -127,9 +141,10 @@ def _create_order(
         # order.created event) is written by one flush: flushing after each step
         # cost most of a pull's time (`make bench`). A savepoint begun before the
         # order joins the session, so losing a race to a concurrent insert of the
-        # same order rolls back only this order's rows and does not spoil the
-        # caller's transaction.
+        # same order rolls back only this order's rows (and a customer made for it)
+        # and does not spoil the caller's transaction.
         with session.begin_nested():
+            order.customer_id = linking.link_order(session, channel.id, rows.order)
             session.add(order)
             session.add(created)
             session.flush()
@@ -275,12 +290,33 @@ def _payment_values(p: PaymentData, currency: str, channel_id: int | None) -> di
     )
 
 
-def _apply_order_fields(order: Order, data: OrderData) -> list[str]:
+def _apply_order_fields(order: Order, data: OrderData, *, keep: tuple[str, ...] = ()) -> list[str]:
+    """Set the columns the channel's data changed (except those in ``keep``); return their names."""
     changed = []
     for name, value in _order_fields(data, placed_at=order.placed_at).items():
-        if getattr(order, name) != value:
+        if name not in keep and getattr(order, name) != value:
             setattr(order, name, value)
             changed.append(name)
+    return changed
+
+
+def _apply_customer(session: Session, order: Order, data: OrderData) -> list[str]:
+    """Apply the channel's fields to a stored order and keep its customer link true.
+
+    An order whose buyer changed (another email, phone, channel customer id or
+    country), or that has no customer yet, is linked again by the identity rule.
+    An erased customer's order takes no personal data again (GDPR art. 17:
+    erased stays erased, whatever the channel still holds).
+    """
+    erased = linking.is_erased(session, order.customer_id)
+    changed = _apply_order_fields(order, data, keep=PERSONAL_FIELDS if erased else ())
+    if not erased and (order.customer_id is None or IDENTITY_FIELDS.intersection(changed)):
+        customer_id = linking.link_order(
+            session, order.channel_id, {name: getattr(order, name) for name in PERSONAL_FIELDS}
+        )
+        if customer_id != order.customer_id:
+            order.customer_id = customer_id
+            changed.append("customer_id")
     return changed
 
 

@@ -61,6 +61,8 @@ class OrderFilters:
     placed_to: date | None = None
     #: Only orders held for this reason (its code, e.g. ``address_incomplete``).
     hold_reason: str | None = None
+    #: Only this customer's orders (hub.customers): its history.
+    customer_id: int | None = None
 
     @property
     def any(self) -> bool:
@@ -77,6 +79,7 @@ class OrderFilters:
                 self.placed_from,
                 self.placed_to,
                 self.hold_reason,
+                self.customer_id,
             )
         )
 
@@ -131,6 +134,8 @@ def orders_statement(session: Session, filters: OrderFilters) -> Select[Order]:
         statement = statement.where(PLACED >= _day_start(filters.placed_from))
     if filters.placed_to is not None:  # the whole of that day
         statement = statement.where(PLACED < _day_start(filters.placed_to + timedelta(days=1)))
+    if filters.customer_id is not None:
+        statement = statement.where(Order.customer_id == filters.customer_id)
     if filters.hold_reason:  # the JSON list's text holds the code as a JSON string
         statement = statement.where(
             cast(Order.hold_reasons, String).contains(

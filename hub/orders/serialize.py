@@ -33,6 +33,7 @@ def order_summary(order: Order) -> dict[str, Any]:
         "fulfillment_status": order.fulfillment_status,
         "hold_reasons": list(order.hold_reasons or []),
         "email": order.email,
+        "customer_id": order.customer_id,
         "currency": cur,
         "total": money(order.total, cur),
         "placed_at": iso(order.placed_at),

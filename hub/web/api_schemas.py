@@ -335,6 +335,11 @@ class OrderSummarySchema(OutSchema):
     fulfillment_status = fields.String(required=True, validate=validate.OneOf(FULFILLMENT_STATUSES))
     hold_reasons = fields.List(fields.String(), required=True)
     email = fields.String(required=True)
+    customer_id = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The customer the order belongs to (`GET /customers/{id}`)."},
+    )
     currency = fields.String(required=True)
     total = fields.String(required=True, metadata={"description": "Decimal string in `currency`."})
     placed_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})

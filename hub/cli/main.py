@@ -28,7 +28,7 @@ from hub.cli.plugins import plugin, plugins
 from hub.core.exceptions import HubError
 from hub.core.lifecycle import STATUSES
 from hub.core.status import FINANCIAL_STATUSES, FULFILLMENT_STATUSES
-from hub.orders import commands, intake, records
+from hub.orders import commands, records
 from hub.orders.queries import SORTS as ORDER_SORTS
 from hub.store import migrate
 from hub.store.files import UMASK
@@ -438,6 +438,7 @@ def orders_create(ctx, path):
     from marshmallow import ValidationError as SchemaError
 
     from hub.channels.manage import ensure_manual_channel
+    from hub.orders.manual import create_manual_order
     from hub.orders.schemas import ManualOrderSchema
 
     hub = _ready_hub(ctx)
@@ -451,7 +452,7 @@ def orders_create(ctx, path):
         raise HubError("the order is not valid", details=exc.normalized_messages()) from None
     with hub.db.transaction() as session:
         channel = ensure_manual_channel(hub, session)
-        result = intake.upsert_order(session, channel, data, actor="cli")
+        result = create_manual_order(session, channel, data, actor="cli")
         click.echo(
             f"order {result.order.id} {result.order.number} "
             f"{'created' if result.created else 'already exists'}"

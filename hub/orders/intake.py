@@ -340,8 +340,9 @@ def _lines_differ(order: Order, data: OrderData) -> bool:
     return [_line_key(x) for x in order.lines] != [_line_key(x) for x in data.lines]
 
 
-def _replace_lines(order: Order, data: OrderData) -> None:
-    order.lines[:] = [OrderLine(**_line_values(i, x)) for i, x in enumerate(data.lines)]
+def replace_lines(order: Order, lines: list[Line]) -> None:
+    """Give ``order`` these lines instead of its own (a channel's revision, a person's edit)."""
+    order.lines[:] = [OrderLine(**_line_values(i, x)) for i, x in enumerate(lines)]
 
 
 def _fulfilment_started(order: Order) -> bool:
@@ -381,7 +382,7 @@ def _revise(session: Session, order: Order, data: OrderData, *, actor: str) -> l
         reservations.release(
             session, order, actor=actor, reason="order lines changed on the channel"
         )
-        _replace_lines(order, data)
+        replace_lines(order, data.lines)
         if order.status == lifecycle.CONFIRMED:
             apply_event(
                 session, order, "revise", actor=actor, reason="order lines changed on the channel"

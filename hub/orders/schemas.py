@@ -64,6 +64,10 @@ class PaymentInSchema(Schema):
     )
 
 
+#: How a manual order's money was taken outside the hub -> the financial status it shows.
+PAID_OUTSIDE = {"paid": "paid", "invoice": "pending"}
+
+
 class ManualOrderSchema(Schema):
     """A manual order (phone, in-store): ``POST /api/v1/orders`` and ``hub orders create``."""
 
@@ -95,12 +99,26 @@ class ManualOrderSchema(Schema):
     notes = fields.String(load_default="")
     tags = fields.List(fields.String(), load_default=list)
     payments = fields.List(fields.Nested(PaymentInSchema), load_default=list)
+    payment_outside = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(sorted(PAID_OUTSIDE)),
+        metadata={
+            "description": "Money taken outside the hub (no payment to wait for; leave "
+            "`payments` out): `paid` (cash, a card terminal: the order shows as paid) or "
+            "`invoice` (paid later: it shows as pending until someone says otherwise)."
+        },
+    )
 
     @validates_schema(skip_on_field_errors=True)
     def _check_amounts(self, data: dict[str, Any], **kwargs) -> None:
         # Only that each amount reads as one of `currency`: what an order's money may be is
         # the domain's rule (hub.core.order.amount_errors), applied once the order is built.
         errors: dict[str, Any] = {}
+        if data["payment_outside"] and data["payments"]:
+            errors["payment_outside"] = [
+                "the money is either taken outside the hub or recorded in `payments`, not both"
+            ]
         cur = data["currency"]
         for name in ("shipping", "tax", "discount"):
             _parse_into(errors, name, data[name], cur)
@@ -149,6 +167,7 @@ class ManualOrderSchema(Schema):
             discount=m(data["discount"]),
             notes=data["notes"],
             tags=data["tags"],
+            channel_financial_status=PAID_OUTSIDE.get(data["payment_outside"] or "", ""),
             payments=[
                 PaymentData(
                     reference=p["reference"],
@@ -179,3 +198,40 @@ def _parse_into(errors: dict, key: str, text: str, currency: str) -> None:
 class TransitionSchema(Schema):
     event = fields.String(required=True)
     reason = fields.String(load_default="")
+
+
+class OrderEditSchema(Schema):
+    """What a person changes of an order that has not gone to the warehouse.
+
+    ``PATCH /api/v1/orders/<id>`` and the admin's edit page. Fields left out
+    stay as they are; ``lines`` replaces every line. Amounts are decimal
+    strings in the order's currency, parsed against it by
+    :func:`hub.orders.edits.edit_order`.
+    """
+
+    version = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1, max=2_147_483_647),
+        metadata={
+            "description": "The order's `version` as you read it: when the order has changed "
+            "since, the edit is refused (409 `conflict`). The `If-Match` header does the same."
+        },
+    )
+    shipping_address = fields.Nested(AddressSchema)
+    billing_address = fields.Nested(
+        AddressSchema,
+        allow_none=True,
+        metadata={"description": "null: the same as the shipping address."},
+    )
+    lines = fields.List(
+        fields.Nested(LineInSchema),
+        validate=validate.Length(min=1, max=1000),
+        metadata={
+            "description": "Every line the order has after the edit (orders of the hub's "
+            "manual channel only: an external channel's lines are its own)."
+        },
+    )
+    shipping = DecimalString()
+    tax = DecimalString()
+    discount = DecimalString()
+    notes = fields.String(validate=validate.Length(max=5000))

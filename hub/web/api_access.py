@@ -39,7 +39,7 @@ ROUTE_SCOPES: dict[str, dict[str, Scope]] = {
     "/channels/<channel_id>/sync": {"POST": WRITE},
     # Orders and returns.
     "/orders": {"GET": READ, "POST": WRITE},
-    "/orders/<order_id>": {"GET": READ},
+    "/orders/<order_id>": {"GET": READ, "PATCH": WRITE},
     "/orders/<order_id>/transitions": {"POST": WRITE},
     "/orders/<order_id>/returns": {"GET": READ, "POST": WRITE},
     "/returns": {"GET": READ},

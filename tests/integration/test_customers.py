@@ -16,6 +16,7 @@ from hub.customers import actions, privacy, queries
 from hub.orders import intake
 from hub.queue.jobs import enqueue
 from hub.queue.kinds import JobKind
+from hub.store.db import Database
 from hub.store.models import (
     Channel,
     Customer,
@@ -27,15 +28,12 @@ from hub.store.models import (
     OrderAuditEvent,
     Payment,
 )
-from hub.testing import WebhookTestPlugin, order_data
+from hub.testing import WebhookTestPlugin, order_data, truncate_all
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def shop(make_hub):
-    """A hub with a second sales channel (``shop``) beside the manual one."""
-    hub = make_hub(plugins=[WebhookTestPlugin()])
+def _with_shop(hub):
     with hub.db.transaction() as session:
         create_channel(
             hub,
@@ -46,6 +44,24 @@ def shop(make_hub):
             config={"webhook_secret": "s3cret"},
         )
     return hub
+
+
+@pytest.fixture
+def shop(make_hub):
+    """A hub with a second sales channel (``shop``) beside the manual one."""
+    return _with_shop(make_hub(plugins=[WebhookTestPlugin()]))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_shop(request, make_hub):
+    """``shop`` on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return _with_shop(make_hub(plugins=[WebhookTestPlugin()]))
+    pg_url = request.getfixturevalue("pg_url")
+    db = Database(pg_url)
+    truncate_all(db)
+    db.dispose()
+    return _with_shop(make_hub(database_url=pg_url, plugins=[WebhookTestPlugin()]))
 
 
 def store(hub, slug: str, n: int, buyer: Buyer, **overrides) -> int:
@@ -176,7 +192,8 @@ def test_figures_come_from_the_orders_and_leave_cancelled_and_refunded_money_out
     assert len(figures.addresses) == 1 and figures.addresses[0].orders == 4
 
 
-def test_a_merge_moves_orders_and_references_and_a_split_moves_exactly_those_back(shop):
+def test_a_merge_moves_orders_and_references_and_a_split_moves_exactly_those_back(any_shop):
+    shop = any_shop
     a1 = store(shop, "manual", 1, Buyer(email="ana@example.com"))
     b1 = store(shop, "shop", 2, Buyer(email="ana.lima@work.example", external_id="c-9"))
     b2 = store(shop, "shop", 3, Buyer(email="ana.lima@work.example"))
@@ -210,7 +227,8 @@ def test_a_merge_moves_orders_and_references_and_a_split_moves_exactly_those_bac
         actions.undo_merge(session, merge_id, actor="admin:joe")
 
 
-def test_erasure_blanks_the_person_and_keeps_numbers_money_and_stock_history(hub):
+def test_erasure_blanks_the_person_and_keeps_order_numbers_lines_and_money(any_shop):
+    hub = any_shop
     ana = Buyer(email="ana@example.com", name="Ana Lima", phone="+49 151 23456789")
     order_id = store(
         hub,
@@ -303,3 +321,50 @@ def test_export_hands_over_what_the_hub_keeps_and_is_audited(hub):
     with hub.db.read() as session:
         names = session.scalars(select(CustomerEvent.name)).all()
     assert names == ["customer.exported"]
+
+
+def _migration_0015():
+    import importlib.util
+    from pathlib import Path
+
+    import hub.store
+
+    path = Path(hub.store.__file__).parent / "migrations" / "versions" / "0015_customers.py"
+    spec = importlib.util.spec_from_file_location("migration_0015", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_migration_links_orders_stored_before_customers_by_the_same_rule(any_shop):
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import delete, update
+
+    hub = any_shop
+    de = Address(name="Bo", address1="Str. 1", city="Berlin", zip="10115", country_code="DE")
+    ids = [
+        store(hub, "manual", 1, Buyer(email="Ana@Example.com")),
+        store(hub, "shop", 2, Buyer(email="ana@example.com ", external_id="c-1")),
+        store(hub, "shop", 3, Buyer(email="other@example.com", external_id="c-1")),
+        store(hub, "shop", 4, Buyer(phone="+49 151 23456789")),
+        store(hub, "manual", 5, Buyer(phone="0151 23456789"), shipping_address=de),
+        store(hub, "manual", 6, Buyer()),
+    ]
+    linked_by_intake = [customer_of(hub, i) for i in ids]
+    with hub.db.transaction() as session:  # as the hub was before customers existed
+        session.execute(update(Order).values(customer_id=None))
+        session.execute(delete(CustomerRef))
+        session.execute(delete(Customer))
+    with hub.db.engine.begin() as conn:
+        with Operations.context(MigrationContext.configure(conn)):
+            _migration_0015()._backfill()
+    backfilled = [customer_of(hub, i) for i in ids]
+    assert None not in backfilled
+
+    def groups(linked):
+        return [[i for i, c in enumerate(linked) if c == x] for x in dict.fromkeys(linked)]
+
+    assert groups(backfilled) == groups(linked_by_intake) == [[0, 1, 2], [3, 4], [5]]
+    with hub.db.read() as session:
+        assert session.scalars(select(CustomerRef.external_id)).all() == ["c-1"]

@@ -27,7 +27,7 @@ from hub.core.exceptions import HubError, NotFound, ValidationError
 from hub.core.lifecycle import EVENT_NAMES, STATUSES, OrderStatus, allowed_events
 from hub.core.status import FINANCIAL_STATUSES, FULFILLMENT_STATUSES, PaymentStatus
 from hub.integration.erp import spreadsheet_cell
-from hub.orders import commands, records
+from hub.orders import commands, edits, records
 from hub.orders.hold_reasons import HOLD_REASON_WORDS, hold_reason_words
 from hub.orders.payments import request_refund
 from hub.orders.queries import DEFAULT_SORT, SORTS, OrderFilters, search_orders
@@ -37,7 +37,7 @@ from hub.queue import jobs
 from hub.queue.kinds import JobKind
 from hub.store.models import Channel, Job, JobStatus, Order, Payment
 from hub.web import get_hub
-from hub.web.admin import bp
+from hub.web.admin import bp, order_entry
 from hub.web.admin.backoffice import order_deliveries
 from hub.web.admin.helpers import PAGE_SIZE, Page, flash_error, page_of, safe_next
 from hub.web.admin.returns import returns_panel
@@ -354,6 +354,18 @@ def _checked_after_release(order_id: int, label: str) -> str:
     return f"released — the checks passed, now {detail['status'].replace('_', ' ')}"
 
 
+@bp.route("/orders/new", methods=["GET", "POST"])
+def order_new():
+    """A manual order (phone, shop counter): see :mod:`hub.web.admin.order_entry`."""
+    return order_entry.new_order_page()
+
+
+@bp.route("/orders/<int:order_id>/edit", methods=["GET", "POST"])
+def order_edit(order_id: int):
+    """Edit an order's lines and address before it goes to the warehouse."""
+    return order_entry.edit_order_page(order_id)
+
+
 @bp.get("/orders/<int:order_id>")
 def order(order_id: int):
     with get_hub().db.read() as db:
@@ -375,6 +387,8 @@ def order(order_id: int):
             tracking_link=tracking_link,
             service_name=shipping_service_name,
             timeline=timeline(detail),
+            editable=edits.why_not_editable(found) is None,
+            edit_payment_notes=edits.payment_notes(found) if edits.was_edited(found) else [],
             has_discount=found.discount != 0,
             hold_reason_words=hold_reason_words,
             money_after_cancel=(

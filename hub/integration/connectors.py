@@ -19,13 +19,14 @@ so an operation may raise :class:`hub.core.exceptions.ExternalError` with
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from marshmallow import Schema
 from marshmallow import ValidationError as SchemaError
@@ -62,6 +63,10 @@ class Capability(StrEnum):
     #: ``sync_webhooks`` and ``remove_webhooks``: the connector subscribes the channel's
     #: webhooks at the provider itself, and removes them when the channel is disabled or deleted.
     REGISTER_WEBHOOKS = "register_webhooks"
+    #: ``notify`` takes ``attachments``: the files that go with an event (the invoice's PDF
+    #: on ``order.invoice_issued``). The hub hands them only to a notification connector that
+    #: declares this, so one written before attachments keeps its ``notify`` as it is.
+    ATTACHMENTS = "attachments"
 
 
 @dataclass(frozen=True)
@@ -343,6 +348,42 @@ class Delivery:
     message_id: str = ""
     status_code: int | None = None
     skipped: str = ""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file that goes with a notification: an email attaches it as a part of its own.
+
+    ``filename``: the name the receiver sees (``INV-2026-000001.pdf``);
+    ``content_type``: its MIME type (``application/pdf``); ``content``: the bytes.
+    """
+
+    filename: str
+    content_type: str
+    content: bytes
+
+    def __post_init__(self) -> None:
+        if not self.filename or "/" in self.filename or "\\" in self.filename:
+            raise ValueError(f"an attachment's filename is a plain name, not {self.filename!r}")
+        if self.content_type.count("/") != 1:
+            raise ValueError(
+                f"an attachment's content_type is type/subtype, not {self.content_type!r}"
+            )
+
+
+class NotifiesWithAttachments(Protocol):
+    """What a notification connector declaring :attr:`Capability.ATTACHMENTS` implements."""
+
+    def notify(
+        self,
+        event: OrderEvent,
+        order: dict[str, Any],
+        *,
+        idempotency_key: str,
+        attachments: Sequence[Attachment] = (),
+    ) -> Delivery | None:
+        """:meth:`NotificationConnector.notify`, with the files that go with the event."""
+        ...
 
 
 class Connector:
@@ -723,6 +764,11 @@ class NotificationConnector(Connector):
         the sent ledger before calling it, records what it returns (or the error
         it raises, with the error's ``status``) as an attempt, and retries a
         retryable error with backoff. See :mod:`hub.notifications.outbox`.
+
+        A connector that declares :attr:`Capability.ATTACHMENTS` takes one more
+        keyword, ``attachments: Sequence[Attachment] = ()`` (see
+        :class:`NotifiesWithAttachments`): the files that go with the event,
+        e.g. the invoice's PDF on ``order.invoice_issued``.
         """
         raise ConfigError(f"the {self.name} connector sends no notifications")
 
@@ -801,6 +847,15 @@ def check_connector(cls: type[Connector]) -> None:
             raise ConfigError(
                 f"connector {name} implements {', '.join(implemented)}: "
                 f"declare it with capabilities = {{Capability.{capability.name}, ...}}"
+            )
+
+    if Capability.ATTACHMENTS in cls.capabilities:
+        notify = getattr(cls, "notify", None)
+        takes = notify is not None and "attachments" in inspect.signature(notify).parameters
+        if not (issubclass(cls, NotificationConnector) and takes):
+            raise ConfigError(
+                f"connector {name} declares {Capability.ATTACHMENTS}: it must be a notification"
+                " connector whose notify takes attachments (attachments=())"
             )
 
 

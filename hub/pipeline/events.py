@@ -6,19 +6,23 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.orm import Session
 
 from hub.channels.port import ChannelPort
 from hub.core.events import OrderEvent
 from hub.integration.connectors import (
+    Capability,
     Delivery,
     NotificationConnector,
+    NotifiesWithAttachments,
     WebhookOutcome,
     WebhookStatus,
+    can,
 )
 from hub.integration.manager import call_one, implementers
+from hub.invoicing.pdf import event_attachments
 from hub.notifications import outbox as notifications
 from hub.orders import records
 from hub.orders.serialize import order_detail
@@ -111,7 +115,14 @@ def notify(ctx: JobContext) -> None:
     started = time.perf_counter()
     try:
         connector = as_role(ctx.connector(), NotificationConnector)
-        delivery = connector.notify(event, order, idempotency_key=key)
+        if can(connector, Capability.ATTACHMENTS):  # an invoice's email carries its PDF
+            with ctx.hub.db.read() as session:
+                files = event_attachments(session, ctx.hub.settings, event)
+            delivery = cast(NotifiesWithAttachments, connector).notify(
+                event, order, idempotency_key=key, attachments=files
+            )
+        else:
+            delivery = connector.notify(event, order, idempotency_key=key)
     except Exception as exc:
         with ctx.hub.db.transaction() as session:
             notifications.finish_attempt(

@@ -1,8 +1,11 @@
 """The ``email`` connector: the customer hears about their order by email, over SMTP.
 
 Templates (Jinja2, HTML with a plain-text alternative) for order confirmed,
-shipped (also partially), delivered, cancelled and refunded live in
-``templates/``; a channel's ``templates_dir`` overrides any of them by name.
+shipped (also partially), delivered, cancelled and refunded, and for an invoice
+or credit note issued, live in ``templates/``; a channel's ``templates_dir``
+overrides any of them by name. An invoice's or credit note's email carries its
+PDF: the connector declares :attr:`Capability.ATTACHMENTS`, so the hub hands
+``notify`` the files that go with an event, each added as a part of its own.
 
 Exactly one email per (order, event), whatever the retries: the ``notify``
 job checks the sent ledger before calling :meth:`EmailConnector.notify` and
@@ -34,6 +37,7 @@ import smtplib
 import ssl
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +46,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 from hub import hookimpl
 from hub.core.events import OrderEvent
 from hub.core.exceptions import ConfigError, ExternalError
-from hub.integration.connectors import Delivery, NotificationConnector
+from hub.integration.connectors import Attachment, Capability, Delivery, NotificationConnector
 from hub.integration.fields import StringList
 from hub.integration.targets import TargetRefused, refuse_non_public
 from plugins.email.render import EVENT_TEMPLATES, Renderer, build_message, message_id
@@ -144,9 +148,12 @@ class EmailConnector(NotificationConnector):
     name = "email"
     label = "Customer email (SMTP)"
     description = (
-        "Emails customers when their order is confirmed, shipped, delivered, cancelled or refunded."
+        "Emails customers when their order is confirmed, shipped, delivered, cancelled or"
+        " refunded, and their invoices and credit notes as PDF."
     )
     config_schema = EmailConfig
+    # An invoice's email carries its PDF.
+    capabilities = frozenset({Capability.ATTACHMENTS})
 
     def __init__(self, channel):
         super().__init__(channel)
@@ -163,7 +170,14 @@ class EmailConnector(NotificationConnector):
     def wants(self, event_name: str) -> bool:
         return event_name in (self.config.get("events") or ()) and event_name in EVENT_TEMPLATES
 
-    def notify(self, event: OrderEvent, order: dict[str, Any], *, idempotency_key: str) -> Delivery:
+    def notify(
+        self,
+        event: OrderEvent,
+        order: dict[str, Any],
+        *,
+        idempotency_key: str,
+        attachments: Sequence[Attachment] = (),
+    ) -> Delivery:
         recipient = (order.get("customer") or {}).get("email") or order.get("email") or ""
         if not recipient:
             return Delivery(
@@ -185,6 +199,7 @@ class EmailConnector(NotificationConnector):
             reply_to=self.config.get("reply_to") or "",
             msg_id=msg_id,
             event=event.name,
+            attachments=attachments,
         )
         try:
             self.send(message)

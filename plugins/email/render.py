@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
@@ -31,6 +32,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from hub.core.events import OrderEvent
 from hub.core.exceptions import ConfigError
 from hub.core.money import Money
+from hub.integration.connectors import Attachment
 
 BUILTIN = Path(__file__).parent / "templates"
 
@@ -42,6 +44,9 @@ EVENT_TEMPLATES: dict[str, str] = {
     "order.delivered": "delivered",
     "order.cancelled": "cancelled",
     "order.refunded": "refunded",
+    # An invoice or credit note issued: the hub attaches its PDF (Capability.ATTACHMENTS).
+    "order.invoice_issued": "invoice",
+    "order.credit_note_issued": "credit_note",
 }
 
 #: Carriers' public tracking pages, for shipments that came without a tracking URL.
@@ -120,6 +125,15 @@ class Renderer:
                 "amount": str(Money(int(event.data["amount"]), order["currency"])),
                 "currency": order["currency"],
             }
+        invoice = None
+        if EVENT_TEMPLATES.get(event.name) in ("invoice", "credit_note"):
+            data = event.data or {}
+            invoice = {
+                "number": data.get("number") or "",
+                "total": data.get("total") or "",
+                "currency": order.get("currency") or "",
+                "credit_of": data.get("credit_of") or "",
+            }
         customer = order.get("customer") or {}
         token = order.get("tracking_token") or ""
         return {
@@ -133,6 +147,7 @@ class Renderer:
             "shipment": shipment,
             "partial": event.name == "order.partially_shipped",
             "refund": refund,
+            "invoice": invoice,
             "reason": (event.data or {}).get("reason") or "",
         }
 
@@ -169,6 +184,7 @@ def build_message(
     reply_to: str,
     msg_id: str,
     event: str,
+    attachments: Sequence[Attachment] = (),
 ) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = rendered.subject
@@ -183,4 +199,10 @@ def build_message(
     message["X-Hub-Event"] = event
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
+    # Each file a part of its own beside the text and HTML (multipart/mixed).
+    for attachment in attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        message.add_attachment(
+            attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
     return message

@@ -32,8 +32,9 @@ from hub.core.lifecycle import OrderStatus
 from hub.core.money import CURRENCY_EXPONENTS, Money
 from hub.core.order import PaymentData
 from hub.core.status import PaymentStatus
+from hub.inventory import reservations
 from hub.inventory.levels import available_by_sku
-from hub.orders import edits, manual, records
+from hub.orders import edits, manual, records, validation
 from hub.orders.hold_reasons import hold_reason_words
 from hub.orders.schemas import ManualOrderSchema, OrderEditSchema
 from hub.orders.serialize import order_detail
@@ -80,6 +81,8 @@ class LineRow:
     discount: str = "0"
     requires_shipping: str = "1"
     available: int | None = None
+    #: Units of this SKU the order being edited holds already (reserved for it).
+    held: int = 0
 
     @property
     def blank(self) -> bool:
@@ -181,14 +184,21 @@ def _to_rows(errors: dict[str, list[str]], at: list[int]) -> dict[str, list[str]
 # --- the stock a person picks from ---------------------------------------------------------------
 
 
-def _with_stock(db, rows: list[LineRow]) -> tuple[list[manual.PickableSku], list[LineRow]]:
+def _with_stock(
+    db, rows: list[LineRow], order_id: int | None = None
+) -> tuple[list[manual.PickableSku], list[LineRow]]:
+    """What can be picked, and each row's SKU's stock (with what the order holds of it)."""
     pickable = manual.pickable_skus(db)
+    held: dict[str, int] = {}
+    for r in reservations.active(db, order_id) if order_id else []:
+        held[r.sku] = held.get(r.sku, 0) + r.quantity
     known = {p.sku: p.available for p in pickable}
     missing = {r.sku for r in rows if r.sku and r.sku not in known}
     if missing:
         known |= {sku: qty for sku, qty in available_by_sku(db, missing).items() if qty}
     for row in rows:
         row.available = known.get(row.sku) if row.sku else None
+        row.held = held.get(row.sku, 0)
     return pickable, rows
 
 
@@ -270,6 +280,9 @@ def _create(form: MultiDict, rows: list[LineRow], errors: dict[str, list[str]]) 
     }
     if not body["customer"]["email"]:
         body["customer"].pop("email")  # the schema's own "required" message
+    # A person at the desk can complete the address now (the API's caller is held instead).
+    for name in validation.missing_address_fields(body["shipping_address"]):
+        errors[f"shipping_address.{name}"] = ["is required"]
     if payment not in PAYMENT_CHOICES:
         errors["payment"] = ["pick how the money is taken"]
     reference, pay_channel = _text(form, "payment_reference"), _text(form, "payment_channel")
@@ -363,7 +376,7 @@ def edit_order_page(order_id: int):
             if saved:
                 return redirect(url_for("admin.order", order_id=order_id))
     with hub.db.read() as db:
-        pickable, rows = _with_stock(db, rows)
+        pickable, rows = _with_stock(db, rows, order_id)
     return (
         render_template(
             "admin/order_edit.html",

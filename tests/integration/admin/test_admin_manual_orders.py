@@ -102,7 +102,7 @@ def test_errors_are_shown_next_to_their_fields_and_nothing_is_stored(browser, st
     response = browser.post("/orders/new", bad)
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    for name in ("customer.email", "lines.1.quantity"):
+    for name in ("customer.email", "lines.1.quantity", "shipping_address.city"):
         field = re.search(rf'name="{re.escape(name)}"[^>]*>\s*(<p class="field-error">[^<]+)', page)
         assert field, f"no error shown next to {name}"
     assert "Nothing was saved" in page
@@ -127,6 +127,7 @@ def test_the_edit_page_changes_a_line_and_the_address(browser, stocked):
     assert f'href="/orders/{order.id}/edit"' in page
     form = browser.get(f"/orders/{order.id}/edit").get_data(as_text=True)
     assert f'name="version" value="{order.version}"' in form
+    assert "8 available, 2 more held for this order" in form  # 10 on hand, 2 reserved for it
     edit = {
         "version": str(order.version),
         "line_rows": "3",

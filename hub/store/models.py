@@ -926,3 +926,63 @@ class InvoicePolicy(Base):
     # ... unless the customer (or the order) carries one of these tags: {"b2b": 30}.
     terms_by_tag: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- Replenishment: demand forecasts and reorder policies (issue 21; hub.replenishment) ----------
+
+# One row per SKU and location, where a NULL location means all locations together:
+# a unique index on the expression, since NULLs never collide in a plain unique constraint.
+_SKU_LOCATION = (text("sku"), text("coalesce(location_id, 0)"))
+
+
+class DemandForecast(Base):
+    """The next days' demand of one SKU at one location (NULL: all locations), daily.
+
+    Written by the ``replenishment.forecast`` job (:mod:`hub.replenishment.forecasts`):
+    ``daily`` starts on the UTC day of ``computed_at`` (the history read ends the day
+    before); ``sigma`` is the standard deviation of the method's one-day errors on the
+    history, what safety stock is made of; ``lower``/``upper`` the band shown around it.
+    """
+
+    __tablename__ = "demand_forecasts"
+    __table_args__ = (Index("uq_demand_forecasts_sku_location", *_SKU_LOCATION, unique=True),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(100))
+    location_id: Mapped[int | None] = mapped_column(
+        ForeignKey("locations.id", ondelete="CASCADE"), index=True
+    )
+    method: Mapped[str] = mapped_column(String(32))
+    # How the history looked to the classifier: smooth, intermittent, short, none.
+    demand_class: Mapped[str] = mapped_column(String(16))
+    history_days: Mapped[int] = mapped_column(Integer)
+    mean_daily: Mapped[float]
+    sigma: Mapped[float]
+    daily: Mapped[list[Any]] = mapped_column(default=list)
+    lower: Mapped[list[Any]] = mapped_column(default=list)
+    upper: Mapped[list[Any]] = mapped_column(default=list)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReorderPolicy(Base):
+    """When to buy more of one SKU at one location (NULL: all locations), and up to what.
+
+    ``fixed``: a person sets ``min_quantity`` (the reorder point) and ``max_quantity``
+    (order up to). ``computed``: both follow from the forecast, the lead time and the
+    service level (:func:`hub.replenishment.reorder.compute`).
+    """
+
+    __tablename__ = "reorder_policies"
+    __table_args__ = (Index("uq_reorder_policies_sku_location", *_SKU_LOCATION, unique=True),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(100))
+    location_id: Mapped[int | None] = mapped_column(
+        ForeignKey("locations.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # fixed | computed
+    min_quantity: Mapped[int | None] = mapped_column(Integer)
+    max_quantity: Mapped[int | None] = mapped_column(Integer)
+    service_level: Mapped[float] = mapped_column(default=0.95)
+    lead_time_days: Mapped[int] = mapped_column(Integer, default=7)
+    review_days: Mapped[int] = mapped_column(Integer, default=7)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -66,6 +66,13 @@ ROUTE_SCOPES: dict[str, dict[str, Scope]] = {
     "/erp-exports": {"GET": READ},
     "/deliveries": {"GET": READ},
     "/deliveries/<attempt_id>": {"GET": READ},
+    # Invoices and credit notes (hub.web.api_invoices): issuing one is everyday work;
+    # when a channel's orders are invoiced is set-up, like the channel.
+    "/orders/<order_id>/invoices": {"GET": READ, "POST": WRITE},
+    "/invoices": {"GET": READ},
+    "/invoices/<invoice_id>": {"GET": READ},
+    "/receivables": {"GET": READ},
+    "/channels/<channel_id>/invoice-policy": {"GET": READ, "PUT": ADMIN},
     # The API's own documentation.
     "/openapi.json": {"GET": READ},
     "/docs": {"GET": READ},

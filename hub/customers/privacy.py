@@ -16,16 +16,15 @@ their channel again (:mod:`hub.orders.intake`).
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from hub.core.exceptions import Conflict
-from hub.core.money import Money
 from hub.customers import queries
 from hub.customers.actions import get_customer, record
+from hub.customers.serialize import figures_json, iso, money
 from hub.queue.kinds import JobKind
 from hub.store.models import (
     Channel,
@@ -222,7 +221,7 @@ def export_customer(session: Session, customer_id: int, *, actor: str) -> dict[s
     )
     exported_orders = [_order_export(o, channels) for o in orders]
     out = {
-        "exported_at": _iso(utcnow()),
+        "exported_at": iso(utcnow()),
         "customer": {
             "id": customer.id,
             "email": customer.email,
@@ -230,8 +229,8 @@ def export_customer(session: Session, customer_id: int, *, actor: str) -> dict[s
             "name": customer.name,
             "tags": list(customer.tags or []),
             "note": customer.note,
-            "created_at": _iso(customer.created_at),
-            "erased_at": _iso(customer.erased_at),
+            "created_at": iso(customer.created_at),
+            "erased_at": iso(customer.erased_at),
             "merged_into_id": customer.merged_into_id,
         },
         "merged_customers": [
@@ -242,12 +241,9 @@ def export_customer(session: Session, customer_id: int, *, actor: str) -> dict[s
         ],
         "figures": {
             "order_count": figures.order_count,
-            "first_order_at": _iso(figures.first_order_at),
-            "last_order_at": _iso(figures.last_order_at),
-            "spent": [
-                {"currency": s.currency, "total": _money(s.total, s.currency), "orders": s.orders}
-                for s in figures.spent
-            ],
+            "first_order_at": iso(figures.first_order_at),
+            "last_order_at": iso(figures.last_order_at),
+            "spent": figures_json(figures)["spent"],
         },
         "orders": exported_orders,
     }
@@ -266,7 +262,7 @@ def _order_export(order: Order, channels: dict[int, str]) -> dict[str, Any]:
     return {
         "number": order.number,
         "channel": channels.get(order.channel_id),
-        "placed_at": _iso(order.placed_at),
+        "placed_at": iso(order.placed_at),
         "status": order.status,
         "email": order.email,
         "name": order.customer_name,
@@ -274,30 +270,22 @@ def _order_export(order: Order, channels: dict[int, str]) -> dict[str, Any]:
         "shipping_address": order.shipping_address,
         "billing_address": order.billing_address,
         "currency": cur,
-        "total": _money(order.total, cur),
+        "total": money(order.total, cur),
         "lines": [
             {
                 "sku": line.sku,
                 "name": line.name,
                 "quantity": line.quantity,
-                "unit_price": _money(line.unit_price, cur),
+                "unit_price": money(line.unit_price, cur),
             }
             for line in order.lines
         ],
         "payments": [
             {
                 "status": p.status,
-                "amount": _money(p.amount, cur),
-                "refunded": _money(p.refunded_amount, cur),
+                "amount": money(p.amount, cur),
+                "refunded": money(p.refunded_amount, cur),
             }
             for p in order.payments
         ],
     }
-
-
-def _money(amount: int, currency: str) -> str:
-    return str(Money(amount, currency))
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None

@@ -1069,6 +1069,7 @@ def replay_webhook_event(event_id: int):
 # The back office's ledgers (ERP files, notification deliveries) are read by views of their own
 # module, on this blueprint.
 from hub.web import api_backoffice, api_invoices  # noqa: E402,F401
+from hub.web import api_customers  # noqa: E402,F401
 
 # --- the API's own documentation ------------------------------------------------------------------------
 

@@ -48,6 +48,16 @@ ROUTE_SCOPES: dict[str, dict[str, Scope]] = {
     "/returns/<return_id>/reject": {"POST": WRITE},
     "/returns/<return_id>/receive": {"POST": WRITE},
     "/returns/<return_id>/refund": {"POST": WRITE},
+    # Customers (hub.web.api_customers). Tags, notes, merges and splits are everyday work
+    # (a merge is undone by a split). Erasure cannot be undone, and an export hands over all
+    # of a person's data in one file: both are admin's, and both are recorded on the
+    # customer's trail.
+    "/customers": {"GET": READ},
+    "/customers/<customer_id>": {"GET": READ, "PATCH": WRITE},
+    "/customers/<customer_id>/merge": {"POST": WRITE},
+    "/customer-merges/<merge_id>/undo": {"POST": WRITE},
+    "/customers/<customer_id>/erase": {"POST": ADMIN},
+    "/customers/<customer_id>/export": {"GET": ADMIN},
     # Stock and the places it is kept.
     "/locations": {"GET": READ, "POST": WRITE},
     "/locations/<code>": {"GET": READ, "PATCH": WRITE},

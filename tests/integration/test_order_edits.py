@@ -4,7 +4,10 @@ and what the payments cover of a new total."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from sqlalchemy import text
 
 from hub.core.exceptions import ConcurrencyError, Conflict, ValidationError
 from hub.core.order import Line, PaymentData
@@ -30,7 +33,9 @@ def _line(sku: str, quantity: int, price: str = "19.99", name: str = "") -> dict
 
 
 @pytest.fixture
-def stocked(hub):
+def stocked(any_hub):
+    """A hub (SQLite, and PostgreSQL when configured) with stock at one location."""
+    hub = any_hub
     with hub.db.transaction() as session:
         upsert_location(session, "WH1", name="Main warehouse")
         set_on_hand(
@@ -263,3 +268,46 @@ def test_an_order_paid_outside_the_hub_says_the_difference_to_settle(hub, make_o
         "settle the difference with the customer"
     ]
     assert _order(hub, order_id).financial_status == "paid"
+
+
+def test_two_people_editing_one_version_at_once_on_postgresql_one_wins(pg_hub, make_order):
+    """A real race: the second edit waits on the first's row lock, then finds a newer version."""
+    hub = pg_hub
+    order_id = make_order(hub)
+    version = _order(hub, order_id).version
+    first = hub.db.sessions()
+    first.begin()
+    edits.edit_order(first, order_id, {"lines": [_line("TSHIRT-M", 3)]}, actor="a", version=version)
+    first.flush()
+    outcome: dict = {}
+
+    def second_edit():
+        try:
+            _edit(hub, order_id, {"lines": [_line("TSHIRT-M", 9)]}, version=version)
+        except ConcurrencyError as exc:
+            outcome["refused"] = exc.message
+
+    racer = threading.Thread(target=second_edit)
+    racer.start()
+    for _ in range(500):  # bounded: until the second edit waits on the order's row
+        if _waiting_on_a_lock(hub):
+            break
+        racer.join(0.01)
+    first.commit()
+    first.close()
+    racer.join(30)
+    assert "changed by someone else" in outcome["refused"]
+    assert [line.quantity for line in _order(hub, order_id).lines] == [3]
+
+
+def _waiting_on_a_lock(hub) -> bool:
+    # A connection each time: pg_stat_activity is a snapshot kept for the transaction.
+    with hub.db.engine.connect() as conn:
+        return bool(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database()"
+                )
+            ).scalar()
+        )

@@ -8,6 +8,7 @@ import re
 import pytest
 from admin_helpers import flashes
 
+from hub.channels.manage import create_channel
 from hub.inventory.levels import LevelChange, set_on_hand, upsert_location
 from hub.orders import transitions
 from hub.store.models import Order
@@ -175,3 +176,33 @@ def test_an_order_gone_to_the_warehouse_has_no_edit_button_and_no_edit_page(brow
     )
     response = browser.get(f"/orders/{order.id}/edit", follow_redirects=True)
     assert "gone to the warehouse" in flashes(response.get_data(as_text=True))[0]
+
+
+def test_a_payment_authorised_at_a_gateway_is_recorded_for_the_order_total(browser, stocked):
+    with stocked.db.transaction() as session:
+        create_channel(
+            stocked,
+            session,
+            name="Stripe",
+            connector="stripe",
+            slug="stripe",
+            config={"secret_key": "sk_test_123", "webhook_secret": "whsec_1", "capture": "manual"},
+        )
+    page = browser.get("/orders/new").get_data(as_text=True)
+    assert 'value="gateway"' in page and '<option value="stripe"' in page
+    missing = browser.post("/orders/new", {**FORM, "payment": "gateway"})
+    assert "the gateway&#39;s reference of the payment is required" in missing.get_data(
+        as_text=True
+    )
+    assert _orders(stocked) == []
+
+    browser.post(
+        "/orders/new",
+        {**FORM, "payment": "gateway", "payment_reference": "pi_123", "payment_channel": "stripe"},
+    )
+    (order,) = _orders(stocked)
+    with stocked.db.read() as session:
+        (payment,) = session.get(Order, order.id).payments
+        assert (payment.reference, payment.status, payment.amount) == ("pi_123", "authorized", 5348)
+        assert payment.channel.slug == "stripe"
+    assert (order.financial_status, order.status) == ("authorized", "confirmed")

@@ -16,7 +16,7 @@ admin's edit page). An edit
   the old lines and has the order checked and reserved again: a confirmed
   order is revised to pending (``order.revised``) and its ``order.process``
   job queued; a held one stays held until a person releases it;
-- records one ``order.updated`` audit event whose reason says what changed
+- records one ``order.edited`` audit event whose reason says what changed
   in words ("2 x SKU-1 -> 3 x SKU-1; address changed"), with the new total
   and what the payments now cover (:func:`payment_notes`): a capture takes at
   most what was authorised and never more than the total, so a total above
@@ -33,7 +33,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from hub.core import events as ev
 from hub.core import lifecycle
 from hub.core.exceptions import ConcurrencyError, Conflict, ValidationError
 from hub.core.money import Money, MoneyError
@@ -46,6 +45,10 @@ from hub.queue.jobs import enqueue
 from hub.queue.kinds import JobKind
 from hub.store.models import Order
 
+#: A person changed the order (``reason``: what, in words; ``data``: the changes, the new
+#: total, what the payments cover). Past tense, as every event; apart from ``order.updated``,
+#: which is what a sales channel changed.
+ORDER_EDITED = "order.edited"
 #: The connector of the hub's own channel for orders people enter: their lines are the hub's.
 MANUAL_CONNECTOR = "manual"
 #: Statuses in which an order may still be edited (nothing of it went to a warehouse).
@@ -154,11 +157,10 @@ def edit_order(
     audit = records.record(
         session,
         order,
-        ev.ORDER_UPDATED,
+        ORDER_EDITED,
         actor=actor,
         reason="; ".join(words),
         data={
-            "edited": True,
             "changes": words,
             "total": str(Money(order.total, order.currency).to_decimal()),
             "payment": notes,
@@ -409,5 +411,5 @@ def payment_notes(order: Order, total_before: int | None = None) -> list[str]:
 
 
 def was_edited(order: Order) -> bool:
-    """Whether a person edited the order (its trail has an edit's ``order.updated``)."""
-    return any(e.name == ev.ORDER_UPDATED and (e.data or {}).get("edited") for e in order.events)
+    """Whether a person edited the order (its trail has an ``order.edited``)."""
+    return any(e.name == ORDER_EDITED for e in order.events)

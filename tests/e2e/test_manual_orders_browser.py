@@ -13,6 +13,7 @@ import pytest
 from browser_support import artifact, make_admin, needs_chromium, serving, signed_in
 from playwright.sync_api import expect
 
+from hub.core.order import PaymentData
 from hub.inventory import reservations
 from hub.inventory.levels import LevelChange, set_on_hand, upsert_location
 from hub.store.models import Order
@@ -120,3 +121,21 @@ def test_the_new_order_page_fits_a_phone(served, chromium):
     page.screenshot(path=artifact("manual-order-new-390.png"), full_page=True)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page is {width} px wide on a 390 px phone"
+
+
+def test_an_edit_past_the_authorised_amount_is_said_on_the_order_page(served, chromium, make_order):
+    base, hub = served
+    order_id = make_order(
+        hub, payments=[PaymentData(reference="pi_desk_1", amount=4498, status="authorized")]
+    )
+    page = signed_in(chromium, base, 390)
+    page.goto(f"{base}/orders/{order_id}")
+    page.click("text=Edit order")
+    page.fill("#f-lines-0-quantity", "3")
+    page.click("button:has-text('Save changes')")
+    expect(page.locator(".flash-error")).to_contain_text("19.99 USD is not covered")
+    expect(page.locator(".payment-note")).to_contain_text(
+        "the payments cover 44.98 USD of the new total 64.97 USD"
+    )
+    page.screenshot(path=artifact("manual-order-payment-390.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

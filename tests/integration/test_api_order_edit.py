@@ -46,7 +46,7 @@ def test_an_edit_answers_the_order_checked_and_reserved_again(api, stocked, run_
     assert (body["subtotal"], body["total"]) == ("59.97", "64.97")
     assert body["status"] == "confirmed"  # revised, checked and confirmed again at once
     assert body["financial_status"] == "paid"
-    edited = [e for e in body["events"] if e["name"] == "order.updated"][-1]
+    edited = [e for e in body["events"] if e["name"] == "order.edited"][-1]
     assert edited["reason"] == "2 x TSHIRT-M -> 3 x TSHIRT-M; address changed"
     with stocked.db.read() as session:
         assert sum(r.quantity for r in reservations.active(session, order["id"])) == 3

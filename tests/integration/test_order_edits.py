@@ -103,7 +103,7 @@ def test_editing_a_confirmed_orders_lines_recomputes_totals_and_reserves_the_new
     assert order.status == "pending"
     assert _reserved(hub, order_id) == {}
     assert _level(hub, "TSHIRT-M") == (10, 0)
-    assert [e.name for e in order.events][-2:] == ["order.updated", "order.revised"]
+    assert [e.name for e in order.events][-2:] == ["order.edited", "order.revised"]
     check_order(hub, order_id)
     assert _order(hub, order_id).status == "confirmed"
     assert _reserved(hub, order_id) == {"TSHIRT-M": 3, "MUG": 1}
@@ -115,7 +115,7 @@ def test_the_audit_event_says_what_changed_in_words(stocked, make_order):
     order_id = make_order(hub)
     _edit(hub, order_id, {"lines": [_line("TSHIRT-M", 3)], "shipping_address": ADDRESS})
     event = _order(hub, order_id).events[-1]
-    assert event.name == "order.updated"
+    assert event.name == "order.edited"
     assert event.actor == "user:ann"
     assert event.reason == "2 x TSHIRT-M -> 3 x TSHIRT-M; address changed"
     assert event.data["total"] == "64.97"
@@ -240,7 +240,7 @@ def test_a_total_above_the_authorisation_is_said_not_silently_under_captured(hub
         "the payments cover 44.98 USD of the new total 64.97 USD: 19.99 USD is not covered "
         "(a capture takes at most what was authorised); take the rest another way"
     ]
-    edited = [e for e in _order(hub, order_id).events if e.name == "order.updated"][-1]
+    edited = [e for e in _order(hub, order_id).events if e.name == "order.edited"][-1]
     assert edited.data["payment"] == outcome.payment_notes
 
 

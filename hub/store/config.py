@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hub.core.timezones import UnknownTimeZone, canonical_name
+
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
@@ -55,6 +57,9 @@ class Settings:
     #: (``HUB_RETENTION_DAYS``): succeeded jobs, processed webhook events,
     #: delivery attempts, audit payloads. Dead letters and order history stay.
     retention_days: int = 30
+    #: The merchant's time zone, an IANA name (``HUB_TIMEZONE``, default UTC): the admin
+    #: shows times in it until the shop settings name another (hub.runtime.shop_settings).
+    time_zone: str = "UTC"
     #: The seller every invoice names (``HUB_SELLER_LEGAL_NAME``, ``HUB_SELLER_ADDRESS``
     #: with its lines split by newlines or ``|``, ``HUB_SELLER_TAX_ID``, ``HUB_SELLER_EMAIL``).
     #: The hub issues no invoice until the legal name is set (hub.invoicing).
@@ -133,6 +138,9 @@ class Settings:
                 _first(overrides.pop("retention_days", None), env.get("HUB_RETENTION_DAYS"), 30),
                 minimum=1,
             ),
+            time_zone=_zone(
+                _first(overrides.pop("time_zone", None), env.get("HUB_TIMEZONE"), "UTC")
+            ),
             seller_legal_name=_text(overrides, env, "seller_legal_name"),
             seller_address=_text(overrides, env, "seller_address"),
             seller_tax_id=_text(overrides, env, "seller_tax_id"),
@@ -165,6 +173,13 @@ def _codes(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
 def _first(*values: Any) -> Any:
     """The first value that is not None or blank (0 counts as a value)."""
     return next(v for v in values if v is not None and v != "")
+
+
+def _zone(value: Any) -> str:
+    try:
+        return canonical_name(str(value))
+    except UnknownTimeZone as exc:
+        raise ValueError(f"HUB_TIMEZONE: {exc}") from None
 
 
 def _hops(value: Any) -> int:

@@ -551,7 +551,7 @@ def edit_order(order_id: int, body):
     warehouse (pending, on hold, or confirmed before fulfilment started); fields left out stay.
     Send the `version` you read (or `If-Match: "<version>"`): an order changed since answers
     409 `conflict`. The totals are computed again; new lines are checked and reserved again
-    (a confirmed order goes back to pending for that). The `order.updated` event says what
+    (a confirmed order goes back to pending for that). The `order.edited` event says what
     changed, and what the payments now cover when the total differs from what they hold.
     An order gone to the warehouse, or the lines of an external channel's order, answer 409."""
     version = body.pop("version", None)

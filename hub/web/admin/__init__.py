@@ -9,15 +9,17 @@ the form, call one function of the hub (``hub.orders.commands``, ``hub.channels.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy.orm import Session
 
 from hub.accounts import sessions
 from hub.core.money import Money
+from hub.orders.timeline_words import event_words
 from hub.store.models import User
-from hub.web import get_hub
+from hub.web import get_hub, timefmt
+from hub.web.admin.helpers import people_actor_words
 from hub.web.errors import http_error_response, wants_json
 from hub.web.security import page_headers
 
@@ -76,12 +78,15 @@ def require_login():
 
 @bp.app_template_filter("datetime")
 def format_datetime(value) -> str:
-    """UTC, to the minute: the same on every page, whatever the server's zone."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
+    """In the shop's time zone, to the minute (``4 Dec 2026, 14:05``): see hub.web.timefmt."""
+    return timefmt.shop_time(value)
+
+
+# Times, events and actors in words on every page (the ``when`` macro, the timeline).
+bp.add_app_template_global(timefmt.moment, "moment")
+bp.add_app_template_global(timefmt.shop_zone_name, "shop_zone_name")
+bp.add_app_template_global(event_words, "event_words")
+bp.add_app_template_global(people_actor_words, "actor_words")
 
 
 @bp.app_template_filter("money")
@@ -132,6 +137,7 @@ from hub.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     plugin_settings,
     plugins,
     returns,
+    shop_settings,
     stock,
     tokens,
 )

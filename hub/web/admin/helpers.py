@@ -10,12 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import flash, request
+from flask import flash, g, request
 from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from hub.core.exceptions import HubError
+from hub.orders.timeline_words import ChannelName, actor_words
+from hub.store.models import Channel
 from hub.store.queries import Found
+from hub.web import get_hub
 
 log = logging.getLogger(__name__)
 
@@ -110,3 +113,28 @@ def page_url_args(**overrides) -> dict:
     args = {k: v for k, v in request.args.items() if v}
     args.update({k: v for k, v in overrides.items()})
     return args
+
+
+def channel_names() -> dict[str, ChannelName]:
+    """Every channel by slug, with its connector's name for people; read once per request."""
+    if "channel_names" not in g:
+        hub = get_hub()
+        with hub.db.read() as db:
+            rows = db.execute(select(Channel.slug, Channel.name, Channel.connector)).all()
+        g.channel_names = {
+            slug: ChannelName(name, _connector_label(hub.connectors.get(connector), connector))
+            for slug, name, connector in rows
+        }
+    names: dict[str, ChannelName] = g.channel_names
+    return names
+
+
+def _connector_label(cls, name: str) -> str:
+    return (cls.label or cls.name) if cls is not None else name
+
+
+def people_actor_words(actor: str | None) -> str:
+    """Who did it, in words (:func:`hub.orders.timeline_words.actor_words`), for any page."""
+    if actor and actor.startswith("channel:"):
+        return actor_words(actor, channel_names())
+    return actor_words(actor)

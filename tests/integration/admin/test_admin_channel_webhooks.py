@@ -92,7 +92,7 @@ def test_a_refusal_is_shown_with_its_reason_and_can_be_asked_again(browser, admi
     run_jobs(admin_hub)
     page = browser.get(f"/channels/{channel_id}").get_data(as_text=True)
     assert re.fullmatch(
-        r"registering failed at .* UTC : hooked: POST /webhooks answered 403: "
+        r"registering failed at .* \(just now\) : hooked: POST /webhooks answered 403: "
         r"missing scope write_webhooks",
         registration_text(page),
     ), registration_text(page)

@@ -1,0 +1,118 @@
+"""An order's history in words: each audit event as a sentence, each actor as a person knows it.
+
+The audit trail names events as developers do (``order.fulfillment_started``) and
+actors as the code does (``channel:shipstation``, ``user:ann@example.com``,
+``system``); this is their one translation for the admin's pages, next to
+:mod:`hub.orders.hold_reasons`. An event no sentence is written for yet (a
+plugin's own) still reads as words: ``acme.label_printed`` → "Acme: label printed".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from hub.core import events as ev
+from hub.core.lifecycle import EVENT_NAMES
+
+#: Events that are not in hub.core.events, recorded where they happen.
+ATTENTION = "order.attention"
+CANCEL_REQUESTED = "order.cancel_requested"
+EXTRA_PACKAGE = "order.extra_package"
+NOTHING_TO_SHIP = "order.nothing_to_ship"
+
+EVENT_WORDS: dict[str, str] = {
+    ev.ORDER_CREATED: "Order received",
+    ev.ORDER_UPDATED: "Updated from the sales channel",
+    ev.PAYMENT_UPDATED: "Payment updated by the payment provider",
+    ev.SHIPMENT_VOIDED: "A shipping label was voided",
+    ev.REFUNDED: "Money refunded to the customer",
+    ev.LINES_REDUCED: "Items refunded or removed on the sales channel before shipping",
+    ev.REFUNDED_ON_CHANNEL: "Refunded on the sales channel",
+    ev.PAYMENT_ADJUSTED: "The payment provider took a different amount than asked",
+    ev.DISPUTE_WON: "Payment dispute won: the money came back",
+    ev.CHANNEL_FULFILLMENT_CANCELLED: "Shipment cancelled on the sales channel",
+    EVENT_NAMES["confirm"]: "Confirmed: checks passed and stock reserved",
+    EVENT_NAMES["hold"]: "Put on hold",
+    EVENT_NAMES["release"]: "Hold released: the checks run again",
+    EVENT_NAMES["revise"]: "Changed on the sales channel: checked and reserved again",
+    EVENT_NAMES["start_fulfillment"]: "Sent to the warehouse",
+    EVENT_NAMES["ship_partial"]: "Part of the order shipped",
+    EVENT_NAMES["ship"]: "Shipped",
+    EVENT_NAMES["unship"]: "Shipment undone: its label was voided",
+    EVENT_NAMES["unship_partial"]: "Part of the shipment undone: its label was voided",
+    EVENT_NAMES["deliver"]: "Delivered",
+    EVENT_NAMES["complete"]: "Completed",
+    EVENT_NAMES["cancel"]: "Cancelled",
+    EVENT_NAMES["return_partial"]: "Part of the order returned",
+    EVENT_NAMES["return"]: "Returned",
+    ATTENTION: "Needs a person: a payment problem came too late to hold the order",
+    CANCEL_REQUESTED: "Cancelled on the sales channel, too late to cancel here",
+    EXTRA_PACKAGE: "Another package shipped",
+    NOTHING_TO_SHIP: "Nothing to send to the warehouse: no item needs shipping",
+    "order.return_requested": "Return opened",
+    "order.return_approved": "Return approved",
+    "order.return_rejected": "Return rejected",
+    "order.return_received": "Returned goods received",
+    "order.return_refunded": "Return refunded",
+    "order.invoice_issued": "Invoice issued",
+    "order.credit_note_issued": "Credit note issued",
+}
+
+
+def event_words(name: str) -> str:
+    """The event ``name`` as a sentence for people; an unknown one as its name in words."""
+    known = EVENT_WORDS.get(name)
+    if known is not None:
+        return known
+    scope, _, rest = name.rpartition(".")
+    text = rest.replace("_", " ").replace("-", " ").strip() or name
+    if scope and scope != "order":
+        return f"{_words(scope).capitalize()}: {text}"
+    return text[:1].upper() + text[1:]
+
+
+def _words(name: str) -> str:
+    return re.sub(r"[._-]+", " ", name).strip()
+
+
+class ChannelName(NamedTuple):
+    """What a channel is called: its own name and its connector's (``"ShipStation"``)."""
+
+    name: str
+    connector: str
+
+
+#: Actors without a prefix, as the code writes them.
+_PLAIN_ACTORS = {
+    "system": "The hub",
+    "cli": "The command line",
+    "demo": "The demo",
+}
+
+
+def actor_words(actor: str | None, channels: Mapping[str, ChannelName] | None = None) -> str:
+    """Who did it, as a person knows them.
+
+    ``channel:<slug>`` → "ShipStation (channel Main warehouse)" (with ``channels`` by
+    slug; a channel deleted since is named by its slug), ``user:<email>`` → the email,
+    ``api:<token>`` → "API token <name>", ``system`` → "The hub". Anything else as it is.
+    """
+    if not actor:
+        return "The hub"
+    kind, sep, who = actor.partition(":")
+    if not sep:
+        return _PLAIN_ACTORS.get(actor, actor)
+    if kind == "user":
+        return who
+    if kind == "api":
+        return f"API token {who}"
+    if kind == "channel":
+        channel = (channels or {}).get(who)
+        if channel is None:
+            return f"channel {who}"
+        if not channel.connector or channel.connector.casefold() == channel.name.casefold():
+            return channel.name
+        return f"{channel.connector} (channel {channel.name})"
+    return actor

@@ -1067,9 +1067,14 @@ def replay_webhook_event(event_id: int):
 
 
 # The back office's ledgers (ERP files, notification deliveries) are read by views of their own
-# module, on this blueprint.
-from hub.web import api_backoffice, api_invoices  # noqa: E402,F401
-from hub.web import api_customers  # noqa: E402,F401
+# module, on this blueprint; so are replenishment's (a SKU's demand and reorder policy).
+import hub.web.api_replenishment  # noqa: E402,F401
+from hub.web import (  # noqa: E402,F401
+    api_backoffice,
+    api_customers,
+    api_invoices,
+    invoice_pdf,
+)
 
 # --- the API's own documentation ------------------------------------------------------------------------
 

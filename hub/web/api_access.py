@@ -81,8 +81,12 @@ ROUTE_SCOPES: dict[str, dict[str, Scope]] = {
     "/orders/<order_id>/invoices": {"GET": READ, "POST": WRITE},
     "/invoices": {"GET": READ},
     "/invoices/<invoice_id>": {"GET": READ},
+    "/invoices/<invoice_id>/pdf": {"GET": READ},
     "/receivables": {"GET": READ},
     "/channels/<channel_id>/invoice-policy": {"GET": READ, "PUT": ADMIN},
+    # Replenishment (hub.web.api_replenishment): demand is read; a policy is everyday work.
+    "/skus/<sku>/demand": {"GET": READ},
+    "/skus/<sku>/reorder-policy": {"GET": READ, "PUT": WRITE},
     # The API's own documentation.
     "/openapi.json": {"GET": READ},
     "/docs": {"GET": READ},

@@ -132,6 +132,7 @@ from hub.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     channels,
     dashboard,
     holds,
+    invoice_pdf,
     jobs,
     orders,
     plugin_settings,

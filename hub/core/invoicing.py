@@ -79,9 +79,9 @@ def status_for(total: int, paid: int) -> InvoiceStatus:
 
 
 def is_overdue(status: str, due_at: datetime | None, now: datetime) -> bool:
-    """Whether an invoice is unpaid past its due date."""
+    """Whether an invoice is unpaid after its due day (UTC): due on the 3rd, overdue on the 4th."""
     unpaid = status in (InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID)
-    return unpaid and due_at is not None and now > due_at
+    return unpaid and due_at is not None and now.date() > due_at.date()
 
 
 def due_date(issued_at: datetime, terms_days: int) -> datetime:

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from hub.core.invoicing import AGE_BUCKETS, InvoiceKind, InvoiceStatus, age_bucket
+from hub.core.invoicing import AGE_BUCKETS, InvoiceKind, InvoiceStatus, age_bucket, is_overdue
 from hub.store.models import Invoice, Order, utcnow
 from hub.store.queries import Found, fetch
 
@@ -56,7 +56,9 @@ def invoices_statement(filters: InvoiceFilters, *, now: datetime | None = None) 
             Invoice.issued_at < _day_start(filters.issued_to + timedelta(days=1))
         )
     if filters.overdue:
-        statement = statement.where(Invoice.status.in_(UNPAID), Invoice.due_at < (now or utcnow()))
+        # Overdue after the due day: due before today began (UTC), as is_overdue says.
+        today = _day_start((now or utcnow()).date())
+        statement = statement.where(Invoice.status.in_(UNPAID), Invoice.due_at < today)
     if filters.q:
         text = filters.q.strip()
         orders = select(Order.id).where(Order.number == text)
@@ -132,7 +134,7 @@ def receivables(session: Session, *, now: datetime | None = None) -> list[Receiv
         entry.invoices += 1
         entry.open += due
         entry.buckets[age_bucket((now - issued_at).days)] += due
-        if due_at is not None and now > due_at:
+        if is_overdue(InvoiceStatus.OPEN, due_at, now):
             entry.overdue += due
             entry.overdue_invoices += 1
     return [out[c] for c in sorted(out)]

@@ -133,6 +133,7 @@ from hub.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     dashboard,
     holds,
     invoice_pdf,
+    invoices,
     jobs,
     orders,
     plugin_settings,

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from hub.core.exceptions import NotFound
 from hub.integration.erp import (
     EarlierImport,
+    ExportDocument,
     ExportLine,
     ExportOrder,
     ImportClaim,
@@ -32,8 +34,10 @@ from hub.runtime.hub import Hub
 from hub.store.models import (
     Channel,
     ErpExport,
+    ErpExportedInvoice,
     ErpExportedOrder,
     ErpImport,
+    Invoice,
     Location,
     Order,
     utcnow,
@@ -64,14 +68,27 @@ class ChannelErpExchange:
 
     @contextmanager
     def export_run(self, *, statuses: Sequence[str], limit: int) -> Iterator[ChannelExportRun]:
-        with self.hub.db.transaction() as session:
-            # One export at a time per channel: the sequence and the ledger stay consistent.
-            session.scalars(
-                select(Channel).where(Channel.id == self.channel_id).with_for_update()
-            ).one()
+        with self._export_transaction() as session:
             yield ChannelExportRun(
                 session, self.channel_id, _due(session, self.channel_id, statuses, limit)
             )
+
+    @contextmanager
+    def document_export_run(self, *, limit: int) -> Iterator[ChannelDocumentExportRun]:
+        with self._export_transaction() as session:
+            yield ChannelDocumentExportRun(
+                session, self.channel_id, _documents_due(session, self.channel_id, limit)
+            )
+
+    @contextmanager
+    def _export_transaction(self) -> Iterator[Session]:
+        with self.hub.db.transaction() as session:
+            # One export at a time per channel (orders or documents): the sequence and the
+            # ledgers stay consistent.
+            session.scalars(
+                select(Channel).where(Channel.id == self.channel_id).with_for_update()
+            ).one()
+            yield session
 
     # --- stock import ---------------------------------------------------------------------
 
@@ -174,10 +191,7 @@ class ChannelExportRun:
         self.order_ids = order_ids
 
     def next_sequence(self) -> int:
-        last = self._session.scalar(
-            select(func.max(ErpExport.sequence)).where(ErpExport.channel_id == self._channel_id)
-        )
-        return (last or 0) + 1
+        return _next_sequence(self._session, self._channel_id)
 
     def orders(self) -> Iterator[ExportOrder]:
         session = self._session
@@ -205,8 +219,9 @@ class ChannelExportRun:
         created_at: datetime,
     ) -> None:
         session = self._session
-        export = ErpExport(
-            channel_id=self._channel_id,
+        export = _export_row(
+            session,
+            self._channel_id,
             sequence=sequence,
             file_name=file_name,
             orders=len(versions),
@@ -214,8 +229,6 @@ class ChannelExportRun:
             checksum=checksum,
             created_at=created_at,
         )
-        session.add(export)
-        session.flush()
         now = utcnow()
         ids = list(versions)
         for start in range(0, len(ids), LEDGER_CHUNK):
@@ -244,6 +257,104 @@ class ChannelExportRun:
                 else:
                     row.version, row.export_id, row.exported_at = versions[order_id], export.id, now
             session.flush()
+
+
+class ChannelDocumentExportRun:
+    """One file of invoices and credit notes: implements :class:`hub.integration.erp.DocumentExportRun`."""
+
+    def __init__(self, session: Session, channel_id: int, document_ids: list[int]):
+        self._session = session
+        self._channel_id = channel_id
+        self.document_ids = document_ids
+
+    def next_sequence(self) -> int:
+        return _next_sequence(self._session, self._channel_id)
+
+    def documents(self) -> Iterator[ExportDocument]:
+        session = self._session
+        for start in range(0, len(self.document_ids), CHUNK):
+            chunk = self.document_ids[start : start + CHUNK]
+            rows = session.execute(
+                select(Invoice.id, Invoice.order_id, Invoice.document)
+                .where(Invoice.id.in_(chunk))
+                .order_by(Invoice.id)
+            ).all()
+            for row in rows:
+                yield ExportDocument(id=row.id, order_id=row.order_id, document=row.document)
+
+    def record(
+        self,
+        *,
+        sequence: int,
+        file_name: str,
+        document_ids: Sequence[int],
+        rows: int,
+        checksum: str,
+        created_at: datetime,
+    ) -> None:
+        session = self._session
+        ids = list(document_ids)
+        orders = 0
+        for start in range(0, len(ids), LEDGER_CHUNK):
+            orders += int(
+                session.scalar(
+                    select(func.count(func.distinct(Invoice.order_id))).where(
+                        Invoice.id.in_(ids[start : start + LEDGER_CHUNK])
+                    )
+                )
+                or 0
+            )
+        export = _export_row(
+            session,
+            self._channel_id,
+            sequence=sequence,
+            file_name=file_name,
+            orders=orders,
+            rows=rows,
+            checksum=checksum,
+            created_at=created_at,
+        )
+        now = utcnow()
+        for start in range(0, len(ids), LEDGER_CHUNK):
+            session.add_all(
+                ErpExportedInvoice(
+                    channel_id=self._channel_id,
+                    invoice_id=invoice_id,
+                    export_id=export.id,
+                    exported_at=now,
+                )
+                for invoice_id in ids[start : start + LEDGER_CHUNK]
+            )
+            session.flush()
+
+
+def _next_sequence(session: Session, channel_id: int) -> int:
+    """The channel's next file number (order and document files count together)."""
+    last = session.scalar(
+        select(func.max(ErpExport.sequence)).where(ErpExport.channel_id == channel_id)
+    )
+    return (last or 0) + 1
+
+
+def _export_row(session: Session, channel_id: int, **facts: Any) -> ErpExport:
+    """The ledger row of one file written (``orders``: how many orders it covers)."""
+    export = ErpExport(channel_id=channel_id, **facts)
+    session.add(export)
+    session.flush()
+    return export
+
+
+def _documents_due(session: Session, channel_id: int, limit: int) -> list[int]:
+    """Invoices and credit notes the channel never received, oldest first."""
+    ledger = ErpExportedInvoice
+    query = (
+        select(Invoice.id)
+        .outerjoin(ledger, and_(ledger.invoice_id == Invoice.id, ledger.channel_id == channel_id))
+        .where(ledger.id.is_(None))
+        .order_by(Invoice.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
 
 
 def _import_row(session: Session, import_id: int) -> ErpImport:

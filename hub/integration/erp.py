@@ -155,6 +155,51 @@ class ExportRun(Protocol):
         ...
 
 
+# --- invoice and credit note export -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportDocument:
+    """An issued invoice or credit note to export: its frozen ``document`` as issued.
+
+    ``document`` has the shape docs/invoices.md gives ("The document"): ``kind``,
+    ``number``, ``issued_at``, ``order``, ``buyer``, ``currency``, ``lines``
+    and the totals, money as decimal strings. It never changes once issued.
+    """
+
+    id: int
+    order_id: int
+    document: Mapping[str, Any]
+
+
+class DocumentExportRun(Protocol):
+    """One file of invoices and credit notes in the making, inside the transaction that records it."""
+
+    #: The documents due, oldest first: never exported to this channel (at most ``limit``).
+    document_ids: list[int]
+
+    def next_sequence(self) -> int:
+        """The channel's next export sequence number (shared with its order files)."""
+        ...
+
+    def documents(self) -> Iterator[ExportDocument]:
+        """The documents of :attr:`document_ids`, in that order, read a few hundred at a time."""
+        ...
+
+    def record(
+        self,
+        *,
+        sequence: int,
+        file_name: str,
+        document_ids: Sequence[int],
+        rows: int,
+        checksum: str,
+        created_at: datetime,
+    ) -> None:
+        """Write the file's ledger row and mark each document exported, once for good."""
+        ...
+
+
 # --- stock import ---------------------------------------------------------------------------
 
 
@@ -229,6 +274,15 @@ class ErpExchange(Protocol):
         version changed since (whatever their status), at most ``limit``. What
         :meth:`ExportRun.record` writes commits when the block ends, and rolls
         back if it raises; two runs of one channel never overlap.
+        """
+        ...
+
+    def document_export_run(self, *, limit: int) -> AbstractContextManager[DocumentExportRun]:
+        """Open one export of invoices and credit notes, as :meth:`export_run` does for orders.
+
+        The channel is locked (one export of either kind at a time), the documents
+        never exported to it are chosen (at most ``limit``), and what
+        :meth:`DocumentExportRun.record` writes commits when the block ends.
         """
         ...
 

@@ -928,6 +928,34 @@ class InvoicePolicy(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+# --- ERP export of invoices and credit notes (issue 20; plugins/erp_csv) ---------------------
+
+
+class ErpExportedInvoice(Base):
+    """The export ledger of documents: each invoice and credit note an ERP channel received.
+
+    Written with its file's :class:`ErpExport` row, in the transaction that
+    renames the file (hub.channels.erp_exchange): a document is due for a channel
+    until it has a row here, and is never due again (an issued document never changes).
+    """
+
+    __tablename__ = "erp_exported_invoices"
+    __table_args__ = (
+        UniqueConstraint(
+            "channel_id", "invoice_id", name="uq_erp_exported_invoices_channel_invoice"
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    invoice_id: Mapped[int] = mapped_column(
+        ForeignKey("invoices.id", ondelete="CASCADE"), index=True
+    )
+    export_id: Mapped[int] = mapped_column(
+        ForeignKey("erp_exports.id", ondelete="CASCADE"), index=True
+    )
+    exported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # --- Replenishment: demand forecasts and reorder policies (issue 21; hub.replenishment) ----------
 
 # One row per SKU and location, where a NULL location means all locations together:

@@ -5,7 +5,8 @@ folder. A channel of this connector
 
 - writes the orders that reached the configured statuses (and those that
   changed since they were exported) to ``export_dir`` on schedule, one CSV
-  file per run, atomically (job ``erp.export``, see :mod:`.export`);
+  file per run, atomically (job ``erp.export``, see :mod:`.export`), and each
+  invoice and credit note once, in files of their own;
 - reads the stock files the ERP drops in ``import_dir`` on schedule, row by
   row, and sets the hub's on-hand quantities from them (job ``erp.import``,
   see :mod:`.stock_import`).
@@ -112,6 +113,22 @@ class ErpCsvConfig(Schema):
             "help": "Export files are named <prefix>-<UTC time>-<sequence>.csv.",
         },
     )
+    export_invoices = fields.Boolean(
+        load_default=True,
+        metadata={
+            "label": "Export invoices and credit notes",
+            "help": "Also write each invoice and credit note, once, to files of their own in the "
+            "export folder.",
+        },
+    )
+    invoices_file_prefix = fields.String(
+        load_default="invoices",
+        validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,50}$"),
+        metadata={
+            "label": "Invoice file name prefix",
+            "help": "Invoice files are named <prefix>-<UTC time>-<sequence>.csv.",
+        },
+    )
     max_orders_per_file = fields.Integer(
         load_default=5000,
         validate=validate.Range(1, 100_000),
@@ -176,6 +193,14 @@ class ErpCsvConfig(Schema):
             errors.setdefault("export_dir", []).append(
                 "give an export folder, an import folder or both"
             )
+        prefixes = [
+            data.get(c) or d
+            for c, d in (("file_prefix", "orders"), ("invoices_file_prefix", "invoices"))
+        ]
+        if prefixes[0] == prefixes[1]:
+            errors["invoices_file_prefix"] = [
+                "order files and invoice files need different prefixes"
+            ]
         columns = [data.get(c) for c in ("sku_column", "location_column", "on_hand_column")]
         if len({(c or "").strip().lower() for c in columns}) < 3:
             errors["on_hand_column"] = ["the three stock columns need three different names"]
@@ -189,7 +214,10 @@ FOLDERS = ("export_dir", "import_dir")
 class ErpCsvConnector(ErpConnector):
     name = "erp_csv"
     label = "ERP (CSV files)"
-    description = "Exports orders to and imports stock levels from CSV files in shared folders."
+    description = (
+        "Exports orders, invoices and credit notes to, and imports stock levels from, CSV files"
+        " in shared folders."
+    )
     config_schema = ErpCsvConfig
     scheduled_jobs = {"erp.export": 900, "erp.import": 300}
 
@@ -232,10 +260,11 @@ class ErpCsvConnector(ErpConnector):
 
 
 def run_export(ctx: JobContext) -> None:
-    from plugins.erp_csv.export import export_orders
+    from plugins.erp_csv.export import export_documents, export_orders
 
     connector = cast(ErpCsvConnector, ctx.connector())
     export_orders(ctx.erp(), connector)
+    export_documents(ctx.erp(), connector)
 
 
 def run_import(ctx: JobContext) -> None:

@@ -27,14 +27,14 @@ import csv
 import hashlib
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.core.money import Money
 from hub.core.order import expected_total
-from hub.integration.erp import ErpExchange, ExportOrder, ExportRun, spreadsheet_cell
+from hub.integration.erp import ErpExchange, ExportDocument, ExportOrder, spreadsheet_cell
 
 if TYPE_CHECKING:
     from plugins.erp_csv import ErpCsvConnector
@@ -87,6 +87,25 @@ LINE_COLUMNS = [
 COLUMNS = ORDER_COLUMNS + LINE_COLUMNS
 
 
+DOCUMENT_COLUMNS = [
+    "document_kind",
+    "document_number",
+    "issued_at",
+    "order_number",
+    "customer_email",
+    "currency",
+    "sku",
+    "name",
+    "quantity",
+    "unit_price",
+    "discount",
+    "tax_rate",
+    "tax",
+    "line_total",
+    "document_total",
+]
+
+
 def export_orders(erp: ErpExchange, connector: ErpCsvConnector) -> list[str]:
     """Write every pending order of the channel to files; return the file names written."""
     folder = connector.folder("export_dir")
@@ -95,6 +114,19 @@ def export_orders(erp: ErpExchange, connector: ErpCsvConnector) -> list[str]:
     written: list[str] = []
     while True:
         name = export_one_file(erp, folder, connector.config)
+        if name is None:
+            return written
+        written.append(name)
+
+
+def export_documents(erp: ErpExchange, connector: ErpCsvConnector) -> list[str]:
+    """Write every invoice and credit note the channel has not received to files; their names."""
+    folder = connector.folder("export_dir")
+    if folder is None or not connector.config.get("export_invoices", True):
+        return []
+    written: list[str] = []
+    while True:
+        name = export_one_document_file(erp, folder, connector.config)
         if name is None:
             return written
         written.append(name)
@@ -111,59 +143,168 @@ def export_one_file(erp: ErpExchange, folder: Path, config: Mapping[str, Any]) -
         _remove_stale_temp_files(folder, prefix)
         if not run.order_ids:
             return None
-        sequence = run.next_sequence()
-        now = datetime.now(UTC)
-        final = folder / f"{prefix}-{now:%Y%m%dT%H%M%SZ}-{sequence:06d}.csv"
-        while final.exists():
-            # A file whose ledger rows never committed (a crash after its rename): keep it whole.
-            sequence += 1
-            final = folder / f"{prefix}-{now:%Y%m%dT%H%M%SZ}-{sequence:06d}.csv"
-        temp = folder / f".{final.name}.tmp"
-        try:
-            versions, rows = _write(run, temp, config)
-            run.record(
-                sequence=sequence,
-                file_name=final.name,
-                versions=versions,
-                rows=rows,
-                checksum=_sha256(temp),
-                created_at=now,
-            )
-            os.replace(temp, final)
-            _fsync_dir(folder)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        log.info(
-            "erp_csv %s: exported %s orders (%s rows) to %s",
-            erp.slug,
-            len(versions),
+        versions: dict[int, int] = {}
+
+        def rows() -> Iterator[list[Any]]:
+            for order in run.orders():
+                versions[order.id] = order.version
+                yield from order_rows(order)
+
+        name, count = _publish(
+            folder,
+            prefix,
+            run.next_sequence(),
+            config,
+            COLUMNS,
             rows,
-            final.name,
+            lambda **file: run.record(versions=versions, **file),
         )
-        return final.name
+        log.info(
+            "erp_csv %s: exported %s orders (%s rows) to %s", erp.slug, len(versions), count, name
+        )
+        return name
 
 
-def _write(run: ExportRun, temp: Path, config: Mapping[str, Any]) -> tuple[dict[int, int], int]:
+def export_one_document_file(
+    erp: ErpExchange, folder: Path, config: Mapping[str, Any]
+) -> str | None:
+    """Export up to ``max_orders_per_file`` invoices and credit notes as one file, each once."""
+    prefix = config.get("invoices_file_prefix") or "invoices"
+    with erp.document_export_run(limit=int(config.get("max_orders_per_file") or 5000)) as run:
+        _remove_stale_temp_files(folder, prefix)  # under the channel's lock, as for orders
+        if not run.document_ids:
+            return None
+        ids: list[int] = []
+
+        def rows() -> Iterator[list[Any]]:
+            for document in run.documents():
+                ids.append(document.id)
+                yield from document_rows(document)
+
+        name, count = _publish(
+            folder,
+            prefix,
+            run.next_sequence(),
+            config,
+            DOCUMENT_COLUMNS,
+            rows,
+            lambda **file: run.record(document_ids=ids, **file),
+        )
+        log.info(
+            "erp_csv %s: exported %s documents (%s rows) to %s", erp.slug, len(ids), count, name
+        )
+        return name
+
+
+def _publish(
+    folder: Path,
+    prefix: str,
+    sequence: int,
+    config: Mapping[str, Any],
+    header: list[str],
+    rows: Callable[[], Iterator[list[Any]]],
+    record: Callable[..., None],
+) -> tuple[str, int]:
+    """Write ``rows`` to a hidden file, record it, rename it to its final name; (name, rows).
+
+    Called inside the run's transaction: ``record`` writes the ledger rows, which
+    commit with the run after the rename (see the module's docstring).
+    """
+    now = datetime.now(UTC)
+    final = folder / f"{prefix}-{now:%Y%m%dT%H%M%SZ}-{sequence:06d}.csv"
+    while final.exists():
+        # A file whose ledger rows never committed (a crash after its rename): keep it whole.
+        sequence += 1
+        final = folder / f"{prefix}-{now:%Y%m%dT%H%M%SZ}-{sequence:06d}.csv"
+    temp = folder / f".{final.name}.tmp"
+    try:
+        count = _write(temp, config, header, rows())
+        record(
+            sequence=sequence,
+            file_name=final.name,
+            rows=count,
+            checksum=_sha256(temp),
+            created_at=now,
+        )
+        os.replace(temp, final)
+        _fsync_dir(folder)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return final.name, count
+
+
+def _write(
+    temp: Path, config: Mapping[str, Any], header: list[str], rows: Iterator[list[Any]]
+) -> int:
     encoding = config.get("encoding") or "utf-8"
     if config.get("excel_bom") and encoding.replace("_", "-").lower() in ("utf-8", "utf8"):
         encoding = "utf-8-sig"
-    versions: dict[int, int] = {}
-    rows = 0
+    count = 0
     # Characters the encoding lacks become "?": one exotic name must not block every export.
     # "x": the name is new (stale ones were removed), and a link planted under it is not followed.
     with open(temp, "x", encoding=encoding, errors="replace", newline="") as handle:
         writer = csv.writer(handle, delimiter=config.get("delimiter") or ",", lineterminator="\r\n")
-        writer.writerow(COLUMNS)
-        for order in run.orders():
-            versions[order.id] = order.version
-            for row in order_rows(order):
-                # A name or address such as "=HYPERLINK(…)" is text, never a formula.
-                writer.writerow([spreadsheet_cell(cell) for cell in row])
-                rows += 1
+        writer.writerow(header)
+        for row in rows:
+            # A name or address such as "=HYPERLINK(…)" is text, never a formula.
+            writer.writerow([spreadsheet_cell(cell) for cell in row])
+            count += 1
         handle.flush()
         os.fsync(handle.fileno())
-    return versions, rows
+    return count
+
+
+def document_rows(exported: ExportDocument) -> Iterator[list[Any]]:
+    """The CSV rows of one invoice or credit note: one per line, then one for shipping.
+
+    The document's own figures, as issued (decimal strings); the shipping row
+    carries the shipping and the tax the lines do not, so that the rows' line
+    totals add up to the document's total as its own lines do.
+    """
+    doc = exported.document
+    cur = str(doc.get("currency") or "")
+    head = [
+        doc.get("kind", ""),
+        doc.get("number", ""),
+        doc.get("issued_at") or "",
+        (doc.get("order") or {}).get("number", ""),
+        (doc.get("buyer") or {}).get("email", ""),
+        cur,
+    ]
+    total = doc.get("total", "")
+    lines = list(doc.get("lines") or [])
+    for line in lines:
+        yield [
+            *head,
+            line.get("sku", ""),
+            line.get("name", ""),
+            line.get("quantity", ""),
+            line.get("unit_price", ""),
+            line.get("discount", ""),
+            line.get("tax_rate") or "",
+            line.get("tax", ""),
+            line.get("total", ""),
+            total,
+        ]
+    shipping = Money.parse(str(doc.get("shipping") or "0"), cur)
+    if shipping or not lines:
+        lines_tax = Money.sum(
+            (Money.parse(str(line.get("tax") or "0"), cur) for line in lines), cur
+        )
+        shipping_tax = Money.parse(str(doc.get("tax") or "0"), cur) - lines_tax
+        yield [
+            *head,
+            "",
+            "Shipping" if shipping else "",
+            1 if shipping else "",
+            str(shipping) if shipping else "",
+            "",
+            "",
+            str(shipping_tax) if shipping else "",
+            str(shipping) if shipping else "",
+            total,
+        ]
 
 
 def order_rows(order: ExportOrder) -> Iterator[list[Any]]:

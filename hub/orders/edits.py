@@ -135,7 +135,7 @@ def edit_order(
     words = _describe(order, new)
     if not words:
         return EditOutcome(order)
-    relined = new["line_keys"] != [_key(line) for line in order.lines]
+    relined = new["line_keys"] != [intake.line_key(line) for line in order.lines]
     total_before = order.total
     for name in ("shipping_address", "billing_address", "notes", *AMOUNT_FIELDS):
         setattr(order, name, new[name])
@@ -258,7 +258,7 @@ def _planned(order: Order, changes: Mapping[str, Any]) -> dict[str, Any]:
             details=errors,
         )
     new["lines"] = lines
-    new["line_keys"] = [_key(line) for line in lines]
+    new["line_keys"] = [intake.line_key(line) for line in lines]
     return new
 
 
@@ -268,19 +268,6 @@ def _address(given: Mapping[str, Any]) -> dict[str, str]:
     values = address.to_dict()
     values["country_code"] = values["country_code"].upper()
     return values
-
-
-def _key(line: Any) -> tuple:
-    """What of a line an edit may change (``removed_quantity`` is the channel's)."""
-    return (
-        line.sku,
-        line.name,
-        line.quantity,
-        line.unit_price,
-        line.tax,
-        line.discount,
-        bool(line.requires_shipping),
-    )
 
 
 # --- what changed, in words -----------------------------------------------------------------

@@ -323,7 +323,8 @@ def _apply_customer(session: Session, order: Order, data: OrderData) -> list[str
 # --- an update's lines ---------------------------------------------------------------------
 
 
-def _line_key(line: Line | OrderLine) -> tuple:
+def line_key(line: Line | OrderLine) -> tuple:
+    """What of a line tells two versions of it apart (all a channel or a person may change)."""
     return (
         line.sku,
         line.name,
@@ -337,7 +338,7 @@ def _line_key(line: Line | OrderLine) -> tuple:
 
 
 def _lines_differ(order: Order, data: OrderData) -> bool:
-    return [_line_key(x) for x in order.lines] != [_line_key(x) for x in data.lines]
+    return [line_key(x) for x in order.lines] != [line_key(x) for x in data.lines]
 
 
 def replace_lines(order: Order, lines: list[Line]) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import text
+from test_pull_pages import waiting_on_a_lock
 
 from hub.core.exceptions import ConcurrencyError, Conflict, ValidationError
 from hub.core.order import Line, PaymentData
@@ -290,7 +290,7 @@ def test_two_people_editing_one_version_at_once_on_postgresql_one_wins(pg_hub, m
     racer = threading.Thread(target=second_edit)
     racer.start()
     for _ in range(500):  # bounded: until the second edit waits on the order's row
-        if _waiting_on_a_lock(hub):
+        if waiting_on_a_lock(hub.db):
             break
         racer.join(0.01)
     first.commit()
@@ -298,16 +298,3 @@ def test_two_people_editing_one_version_at_once_on_postgresql_one_wins(pg_hub, m
     racer.join(30)
     assert "changed by someone else" in outcome["refused"]
     assert [line.quantity for line in _order(hub, order_id).lines] == [3]
-
-
-def _waiting_on_a_lock(hub) -> bool:
-    # A connection each time: pg_stat_activity is a snapshot kept for the transaction.
-    with hub.db.engine.connect() as conn:
-        return bool(
-            conn.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                    " AND datname = current_database()"
-                )
-            ).scalar()
-        )

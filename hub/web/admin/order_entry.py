@@ -329,19 +329,34 @@ def _create(form: MultiDict, rows: list[LineRow], errors: dict[str, list[str]]) 
     return order_id
 
 
-def _checked(order_id: int) -> str:
-    """Check a pending order now and say what came of it (the queued job does it otherwise)."""
+def check_now(order_id: int) -> dict[str, Any] | None:
+    """Run a pending order's checks now, as its queued ``order.process`` would.
+
+    :return: the order as the API shows it afterwards; None when the checks could
+        not run now (logged: the queued job runs them).
+    """
     hub = get_hub()
     try:
         check_order(hub, order_id)
-    except Exception:  # noqa: BLE001  (the order stands; its order.process job checks it)
-        log.exception("checking order %s failed; its job will check it", order_id)
-        return "The checks run shortly."
+    except Exception:  # noqa: BLE001  (the change stands; the order.process job checks it)
+        log.exception("checking order %s now failed; its order.process job will", order_id)
+        return None
     with hub.db.read() as db:
-        detail = order_detail(records.get_order(db, order_id, lock=False))
+        return order_detail(records.get_order(db, order_id, lock=False))
+
+
+def held_words(detail: Mapping[str, Any]) -> str:
+    """Why an order (as the API shows it) is on hold, every reason in words."""
+    return "; ".join(hold_reason_words(r, detail) for r in detail["hold_reasons"])
+
+
+def _checked(order_id: int) -> str:
+    """Check a pending order now and say what came of it."""
+    detail = check_now(order_id)
+    if detail is None:
+        return "The checks run shortly."
     if detail["status"] == OrderStatus.ON_HOLD:
-        reasons = "; ".join(hold_reason_words(r, detail) for r in detail["hold_reasons"])
-        return f"It is on hold: {reasons}."
+        return f"It is on hold: {held_words(detail)}."
     return f"The checks passed: it is {detail['status'].replace('_', ' ')}."
 
 

@@ -340,17 +340,11 @@ def _bulk_one(order_id: int, action: str, reason: str) -> dict[str, Any]:
 
 def _checked_after_release(order_id: int, label: str) -> str:
     """A released order's checks, run now (as the order page does): what came of them, in words."""
-    hub = get_hub()
-    try:
-        check_order(hub, order_id)
-    except Exception:  # noqa: BLE001  (the release stands; the queued job checks again)
-        log.exception("checking released order %s failed; its job will check it", label)
+    detail = order_entry.check_now(order_id)
+    if detail is None:
         return "released — now pending; the checks run shortly"
-    with hub.db.read() as db:
-        detail = order_detail(records.get_order(db, order_id, lock=False))
     if detail["status"] == OrderStatus.ON_HOLD:
-        reasons = "; ".join(hold_reason_words(r, detail) for r in detail["hold_reasons"])
-        return f"released, but held again — {reasons}"
+        return f"released, but held again — {order_entry.held_words(detail)}"
     return f"released — the checks passed, now {detail['status'].replace('_', ' ')}"
 
 

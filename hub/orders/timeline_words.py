@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from hub.core import events as ev
 from hub.core.lifecycle import EVENT_NAMES
+from hub.orders.edits import ORDER_EDITED
 
 #: Events that are not in hub.core.events, recorded where they happen.
 ATTENTION = "order.attention"
@@ -25,6 +26,7 @@ NOTHING_TO_SHIP = "order.nothing_to_ship"
 EVENT_WORDS: dict[str, str] = {
     ev.ORDER_CREATED: "Order received",
     ev.ORDER_UPDATED: "Updated from the sales channel",
+    ORDER_EDITED: "Edited",
     ev.PAYMENT_UPDATED: "Payment updated by the payment provider",
     ev.SHIPMENT_VOIDED: "A shipping label was voided",
     ev.REFUNDED: "Money refunded to the customer",
@@ -33,7 +35,7 @@ EVENT_WORDS: dict[str, str] = {
     ev.PAYMENT_ADJUSTED: "The payment provider took a different amount than asked",
     ev.DISPUTE_WON: "Payment dispute won: the money came back",
     ev.CHANNEL_FULFILLMENT_CANCELLED: "Shipment cancelled on the sales channel",
-    EVENT_NAMES["confirm"]: "Confirmed: checks passed and stock reserved",
+    EVENT_NAMES["confirm"]: "Confirmed: the checks passed",
     EVENT_NAMES["hold"]: "Put on hold",
     EVENT_NAMES["release"]: "Hold released: the checks run again",
     EVENT_NAMES["revise"]: "Changed on the sales channel: checked and reserved again",

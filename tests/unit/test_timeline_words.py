@@ -38,7 +38,7 @@ def test_every_event_the_hub_records_has_a_sentence():
 
 def test_events_read_as_sentences_not_names():
     assert event_words("order.fulfillment_started") == "Sent to the warehouse"
-    assert event_words("order.confirmed") == "Confirmed: checks passed and stock reserved"
+    assert event_words("order.confirmed") == "Confirmed: the checks passed"
     assert event_words("order.held") == "Put on hold"
 
 

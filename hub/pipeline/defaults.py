@@ -7,7 +7,8 @@
 - ``hub_register_job_handlers``: ``stock.push`` and ``stock.push.channel``
   (:mod:`hub.inventory.levels`); ``hub_register_periodic_jobs``: a ``stock.push``
   every five minutes as a safety net; ``hub.purge`` hourly; ``ops.alert`` every
-  five minutes (:mod:`hub.pipeline.alerts`).
+  five minutes (:mod:`hub.pipeline.alerts`); ``replenishment.forecast`` daily
+  (:mod:`hub.replenishment.forecasts`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from hub.queue.kinds import JobKind
 
 #: How often the purge of finished work runs.
 PURGE_EVERY_SECONDS = 3600
+#: How often every SKU's demand is forecast again.
+FORECAST_EVERY_SECONDS = 86400
 
 
 @hookimpl
@@ -54,4 +57,6 @@ def hub_register_periodic_jobs():
         PeriodicJob(kind=JobKind.PURGE, every_seconds=PURGE_EVERY_SECONDS),
         # Dead jobs and failing channels: an email to the admins (hub.pipeline.alerts).
         PeriodicJob(kind=JobKind.OPS_ALERT, every_seconds=alerts.CHECK_EVERY_SECONDS),
+        # Every SKU's demand forecast, daily (hub.replenishment.forecasts).
+        PeriodicJob(kind=JobKind.REPLENISHMENT_FORECAST, every_seconds=FORECAST_EVERY_SECONDS),
     ]

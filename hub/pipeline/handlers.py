@@ -35,6 +35,7 @@ from hub.pipeline.sales import (
 from hub.pipeline.shipping import flush_shipping, poll_shipments, record_shipment, resubmit_group
 from hub.pipeline.subscriptions import sync_channel_webhooks
 from hub.queue.kinds import JobKind
+from hub.replenishment.forecasts import forecast_job
 
 HANDLERS = {
     JobKind.ORDER_EVENT: announce_order_event,
@@ -58,6 +59,7 @@ HANDLERS = {
     JobKind.PURGE: purge_job,
     JobKind.OPS_ALERT: check_alerts,
     JobKind.OPS_ALERT_EMAIL: send_alert_email,
+    JobKind.REPLENISHMENT_FORECAST: forecast_job,
     JobKind.INVOICE_ISSUE: issue_invoice,
     JobKind.INVOICE_SETTLE: settle_invoices,
     JobKind.INVOICE_CREDIT: credit_invoices,

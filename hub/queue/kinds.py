@@ -36,6 +36,7 @@ class JobKind(StrEnum):
     PURGE = "hub.purge"
     OPS_ALERT = "ops.alert"
     OPS_ALERT_EMAIL = "ops.alert.email"
+    REPLENISHMENT_FORECAST = "replenishment.forecast"
     INVOICE_ISSUE = "invoice.issue"
     INVOICE_SETTLE = "invoice.settle"
     INVOICE_CREDIT = "invoice.credit"

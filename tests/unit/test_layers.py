@@ -28,7 +28,7 @@ LAYERS: list[set[str]] = [
     {"hub.accounts", "hub.inventory"},
     {"hub.customers"},
     {"hub.orders"},
-    {"hub.notifications", "hub.returns"},
+    {"hub.notifications", "hub.returns", "hub.replenishment"},
     {"hub.invoicing"},
     {"hub.channels"},
     {"hub.pipeline"},

@@ -34,7 +34,16 @@ def smtp():
 
 @pytest.fixture
 def shop(make_hub, smtp):
-    hub = make_hub(**SELLER)
+    return with_email_channel(make_hub(**SELLER), smtp)
+
+
+@pytest.fixture
+def any_shop(fresh_hubs, smtp):
+    """On SQLite and on PostgreSQL."""
+    return with_email_channel(fresh_hubs(**SELLER), smtp)
+
+
+def with_email_channel(hub, smtp):
     with hub.db.transaction() as session:
         create_channel(
             hub,
@@ -73,8 +82,9 @@ def issue(hub, order_id):
 
 
 def test_an_issued_invoice_is_emailed_to_the_customer_with_its_pdf_once(
-    shop, smtp, make_order, run_jobs
+    any_shop, smtp, make_order, run_jobs
 ):
+    shop = any_shop
     order_id = make_order(shop)
     run_jobs(shop)
     invoice_id, number, total = issue(shop, order_id)

@@ -87,9 +87,6 @@ ROUTE_SCOPES: dict[str, dict[str, Scope]] = {
     # Replenishment (hub.web.api_replenishment): demand is read; a policy is everyday work.
     "/skus/<sku>/demand": {"GET": READ},
     "/skus/<sku>/reorder-policy": {"GET": READ, "PUT": WRITE},
-    # Replenishment (hub.web.api_replenishment): demand is read; a policy is everyday work.
-    "/skus/<sku>/demand": {"GET": READ},
-    "/skus/<sku>/reorder-policy": {"GET": READ, "PUT": WRITE},
     # The API's own documentation.
     "/openapi.json": {"GET": READ},
     "/docs": {"GET": READ},

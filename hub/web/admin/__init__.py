@@ -130,6 +130,7 @@ from hub.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     auth,
     backoffice,
     channels,
+    customers,
     dashboard,
     holds,
     invoice_pdf,

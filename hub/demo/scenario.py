@@ -41,6 +41,7 @@ from hub.core.money import Money
 from hub.core.status import PaymentStatus
 from hub.demo.sandboxes import PAYMENT_ATTRIBUTE, WOO_PAYMENT_META, Sandboxes
 from hub.inventory import levels as inventory
+from hub.invoicing.policy import set_policy as set_invoice_policy
 from hub.runtime.hub import Hub
 from hub.store import migrate
 from hub.store.config import Settings
@@ -77,6 +78,15 @@ class DemoChannels:
     slugs: dict[str, str]
     #: The WooCommerce store's channel, when the sandboxes have one.
     woocommerce: int | None = None
+
+
+#: The seller the demo's invoices name (HUB_SELLER_* in a real hub).
+DEMO_SELLER = {
+    "seller_legal_name": "Demo Outfitters GmbH",
+    "seller_address": "Hafenstraße 12|20457 Hamburg|Germany",
+    "seller_tax_id": "DE123456789",
+    "seller_email": "billing@demo-outfitters.example",
+}
 
 
 def configure_hub(
@@ -216,6 +226,8 @@ def configure_hub(
             schedule_seconds=erp_every,
             config={"export_dir": str(export_dir), "import_dir": str(import_dir)},
         )
+        # The shop's orders are cash sales: each invoiced, paid, once its payment is captured.
+        set_invoice_policy(session, shop.id, issue_on="capture")
         channels = DemoChannels(
             shopify=shop.id,
             stripe=pay.id,
@@ -534,6 +546,7 @@ class Scenario:
             data_dir=self.data_dir,
             database_url=self.database_url or None,
             allow_private_targets=True,
+            **DEMO_SELLER,
         )
         self.hub = hub = Hub(settings)
         self._stack.callback(hub.close)

@@ -58,6 +58,8 @@ def enqueue_invoice_jobs(session: Session, audit: OrderAuditEvent, order: Order)
                 order_id=order.id,
                 dedupe_key=JobKind.INVOICE_ISSUE.key(order.id, trigger),
             )
+    if name != ev.PAYMENT_UPDATED and name not in _CREDIT_EVENTS:
+        return
     invoiced = session.scalar(select(Invoice.id).where(Invoice.order_id == order.id).limit(1))
     if invoiced is None:
         return

@@ -7,6 +7,7 @@ WooCommerce store; each shipment goes back to the store its order came from.
 import re
 
 import pytest
+from sqlalchemy import text
 
 from hub.store.db import Database
 from hub.testing import hub_cmd, truncate_all
@@ -61,15 +62,37 @@ def test_demo_ships_every_order_once_with_no_dead_jobs(tmp_path):
     )
     assert completed == WOO_ORDERS and notes >= WOO_ORDERS, out
     assert int(rows["fulfilments pushed to Shopify"]) + notes == labels, out
+    # The Shopify store's orders are cash sales: each invoiced once, paid, when captured.
+    invoices = _invoices(tmp_path / "demo" / "hub.db")
+    assert [(kind, status) for kind, status, _ in invoices] == [("invoice", "paid")] * (
+        ORDERS - WOO_ORDERS
+    ), invoices
+    assert [int(number[-6:]) for _, _, number in invoices] == list(range(1, len(invoices) + 1))
     # Every email once: as many messages as distinct Message-IDs; each order was
-    # confirmed and shipped (a split order also heard it partly shipped).
+    # confirmed and shipped (a split order also heard it partly shipped), and each
+    # invoice went to its customer.
     emails, ids = map(
         int, re.fullmatch(r"(\d+) \((\d+) Message-IDs\)", rows["emails sent (SMTP)"]).groups()
     )
-    assert emails == ids and emails == 2 * ORDERS + (labels - ORDERS), out
+    assert emails == ids and emails == 2 * ORDERS + (labels - ORDERS) + len(invoices), out
     assert rows["webhook deliveries (CRM)"] == str(2 * ORDERS), out  # confirmed + shipped
     assert rows["ERP export"].endswith(f", {ORDERS} orders"), out
     assert float(rows["orders/s"]) > 0
+
+
+def _invoices(path) -> list[tuple[str, str, str]]:
+    """(kind, status, number) of the invoices the demo's hub issued, in number order."""
+    db = Database(f"sqlite:///{path}")
+    try:
+        with db.read() as session:
+            return [
+                tuple(row)
+                for row in session.execute(
+                    text("SELECT kind, status, number FROM invoices ORDER BY number")
+                )
+            ]
+    finally:
+        db.dispose()
 
 
 def test_demo_refuses_a_data_dir_that_holds_a_hub(tmp_path):

@@ -16,7 +16,9 @@ from hub import hookimpl
 from hub.channels.manage import create_channel
 from hub.orders import transitions
 from hub.runtime import shop_settings
+from hub.store.db import Database
 from hub.store.models import ErpImport, PluginSettings, User
+from hub.testing import truncate_all
 
 
 class NotesSettings(Schema):
@@ -33,8 +35,15 @@ class NotesPlugin:
 
 @pytest.fixture
 def admin_hub(request, make_hub, _admin_password_hash):
-    """The admin tests' hub, with a plugin that has settings; settings from ``indirect``."""
-    hub = make_hub(plugins=[VaultPlugin(), NotesPlugin()], **getattr(request, "param", {}))
+    """The admin tests' hub, with a plugin that has settings. ``indirect`` gives its
+    settings; ``{"database": "postgresql"}`` runs it on PostgreSQL."""
+    settings = dict(getattr(request, "param", {}))
+    if settings.pop("database", "sqlite") == "postgresql":
+        settings["database_url"] = url = request.getfixturevalue("pg_url")
+        db = Database(url)
+        truncate_all(db)
+        db.dispose()
+    hub = make_hub(plugins=[VaultPlugin(), NotesPlugin()], **settings)
     with hub.db.transaction() as session:
         session.add(User(email=ADMIN_EMAIL, password_hash=_admin_password_hash))
     return hub
@@ -50,6 +59,9 @@ def _timeline(page: str) -> str:
     return page[page.index("<h2>Timeline</h2>") :]
 
 
+@pytest.mark.parametrize(
+    "admin_hub", [{}, {"database": "postgresql"}], ids=["sqlite", "postgresql"], indirect=True
+)
 def test_the_shop_time_zone_is_saved_and_every_page_shows_times_in_it(
     browser, admin_hub, make_order
 ):

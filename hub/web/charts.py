@@ -6,6 +6,7 @@ they know nothing of Flask, so they are easy to test.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -119,3 +120,78 @@ def funnel(counts: Mapping[str, int], order: Sequence[str]) -> list[FunnelStep]:
     return [
         FunnelStep(s, counts.get(s, 0), round(100 * counts.get(s, 0) / biggest, 1)) for s in order
     ]
+
+
+@dataclass
+class BandChart:
+    """Daily history as bars, then the forecast as a line inside its band (a polygon)."""
+
+    width: int
+    height: int
+    plot_left: int
+    plot_right: int
+    plot_bottom: int
+    bars: list[Bar] = field(default_factory=list)
+    forecast_points: str = ""  # an SVG polyline's points
+    band_points: str = ""  # an SVG polygon's points
+    today_x: float | None = None
+    x_labels: list[tuple[float, str]] = field(default_factory=list)
+    y_ticks: list[tuple[float, str]] = field(default_factory=list)
+
+
+def demand_band(
+    history: Sequence[tuple[date, float]],
+    forecast: Sequence[tuple[date, float, float, float]],
+    *,
+    width: int = 960,
+    height: int = 240,
+) -> BandChart:
+    """A SKU's sales per day (``(day, units)``, bars) followed by its forecast
+    (``(day, units, lower, upper)``: a line in a shaded band). A day below zero (more
+    returned than sold) draws no bar; the y axis starts at zero."""
+    left, right, top, bottom = 40, 10, 10, 28
+    chart = BandChart(width, height, left, width - right, height - bottom)
+    days = len(history) + len(forecast)
+    peak = max([q for _, q in history] + [hi for *_, hi in forecast] + [0.0], default=0.0)
+    top_value = _nice_max(math.ceil(peak))
+    plot_h = height - top - bottom
+    slot = (width - left - right) / max(1, days)
+
+    def y_of(value: float) -> float:
+        return round(height - bottom - plot_h * max(0.0, value) / top_value, 1)
+
+    def x_mid(i: int) -> float:
+        return round(left + (i + 0.5) * slot, 1)
+
+    bar_w = max(1.0, slot * 0.7)
+    for i, (day, units) in enumerate(history):
+        if units > 0:
+            y = y_of(units)
+            chart.bars.append(
+                Bar(
+                    round(left + i * slot + (slot - bar_w) / 2, 1),
+                    y,
+                    round(bar_w, 1),
+                    round(height - bottom - y, 1),
+                    PALETTE[0],
+                    f"{day.isoformat()}: {units:g} sold",
+                )
+            )
+    first = len(history)
+    if forecast:
+        chart.today_x = round(left + first * slot, 1)
+        chart.forecast_points = " ".join(
+            f"{x_mid(first + i)},{y_of(q)}" for i, (_, q, _, _) in enumerate(forecast)
+        )
+        upper = [f"{x_mid(first + i)},{y_of(hi)}" for i, (*_, hi) in enumerate(forecast)]
+        lower = [f"{x_mid(first + i)},{y_of(lo)}" for i, (_, _, lo, _) in enumerate(forecast)]
+        chart.band_points = " ".join(upper + lower[::-1])
+    every = max(1, math.ceil(days / 12))  # about a dozen labels, whatever the span
+    all_days = [d for d, _ in history] + [d for d, *_ in forecast]
+    for i, day in enumerate(all_days):
+        if i % every == 0:
+            chart.x_labels.append((x_mid(i), day.strftime("%d %b")))
+    for k in range(5):
+        tick = top_value * k / 4
+        chart.y_ticks.append((y_of(tick), f"{tick:g}"))
+    return chart

@@ -141,6 +141,7 @@ from hub.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     plugins,
     returns,
     shop_settings,
+    skus,
     stock,
     tokens,
 )

@@ -154,7 +154,7 @@ def issue_invoice(
     :param another: issue even though an invoice still bills the order (a person
         who knows why); without it that is a :class:`Conflict`.
     :raises Conflict: an invoice already bills the order, or the order is cancelled.
-    :raises ValidationError: no seller is set, or nothing is owed.
+    :raises ValidationError: no seller is set.
     """
     order = get_order(session, order_id)
     if order.status == lifecycle.CANCELLED:
@@ -203,28 +203,17 @@ def issue_invoice(
     source = f"order:{order.id}:{trigger}"
     if trigger == MANUAL or another:
         source = f"order:{order.id}:{trigger}:{len(invoices) + 1}"
-    invoice = Invoice(
-        kind=InvoiceKind.INVOICE,
-        series=SERIES[InvoiceKind.INVOICE],
-        year=issued_at.year,
+    invoice = _add(
+        session,
+        order,
+        document,
         sequence=sequence,
-        number=number,
-        status=status,
-        order_id=order.id,
-        customer_id=order.customer_id,
         source_key=source,
-        currency=order.currency,
         total=order.total,
         amount_paid=paid,
-        amount_credited=0,
-        issued_at=issued_at,
         due_at=due_at,
-        payment_terms_days=terms,
-        document=document,
-        updated_at=issued_at,
+        terms=terms,
     )
-    session.add(invoice)
-    session.flush()
     record(
         session,
         order,
@@ -238,6 +227,49 @@ def issue_invoice(
             "trigger": trigger,
         },
     )
+    return invoice
+
+
+def _add(
+    session: Session,
+    order: Order,
+    document: dict[str, Any],
+    *,
+    sequence: int,
+    source_key: str,
+    total: int,
+    amount_paid: int,
+    due_at: datetime | None = None,
+    terms: int = 0,
+    credit_of: Invoice | None = None,
+) -> Invoice:
+    """Store a document :func:`hub.invoicing.document.build` made; its kind, number, status and
+    date are the document's."""
+    kind = InvoiceKind(document["kind"])
+    issued_at = datetime.fromisoformat(document["issued_at"])
+    invoice = Invoice(
+        kind=kind,
+        series=SERIES[kind],
+        year=issued_at.year,
+        sequence=sequence,
+        number=document["number"],
+        status=document["status"],
+        order_id=order.id,
+        customer_id=order.customer_id,
+        credit_of_id=credit_of.id if credit_of is not None else None,
+        source_key=source_key,
+        currency=order.currency,
+        total=total,
+        amount_paid=amount_paid,
+        amount_credited=0,
+        issued_at=issued_at,
+        due_at=due_at,
+        payment_terms_days=terms,
+        document=document,
+        updated_at=issued_at,
+    )
+    session.add(invoice)
+    session.flush()
     return invoice
 
 
@@ -474,28 +506,16 @@ def _credit(
         credit_of=invoice,
         notes=fact.reason,
     )
-    note = Invoice(
-        kind=InvoiceKind.CREDIT_NOTE,
-        series=SERIES[InvoiceKind.CREDIT_NOTE],
-        year=issued_at.year,
+    note = _add(
+        session,
+        order,
+        document,
         sequence=sequence,
-        number=number,
-        status=InvoiceStatus.PAID,
-        order_id=order.id,
-        customer_id=order.customer_id,
-        credit_of_id=invoice.id,
         source_key=fact.source_key,
-        currency=cur,
         total=amount,
         amount_paid=amount,
-        amount_credited=0,
-        issued_at=issued_at,
-        due_at=None,
-        payment_terms_days=0,
-        document=document,
-        updated_at=issued_at,
+        credit_of=invoice,
     )
-    session.add(note)
     invoice.amount_credited += amount
     if fact.cancel and invoice.amount_paid == 0:
         invoice.status = InvoiceStatus.VOID

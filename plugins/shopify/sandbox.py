@@ -33,7 +33,10 @@ What it simulates, as the real service does it:
   address that is not a URL, a topic already taken for that address
   (``sandbox.subscriptions``);
 - ``clean=True`` (the demo's shop): every order open, not a test, every line
-  with a SKU, one customer (an ASCII email) per order — so every order can ship;
+  with a SKU, a customer (an ASCII email) per order — so every order can ship —
+  except that every :data:`RETURNING_EVERY`-th order is a returning customer's
+  (one of the few orders before it, in the same currency, with other lines, so
+  it is never a likely duplicate): the hub's customers have a history to show;
 - ``payment_attribute="…"``: each order carries the id of a Stripe
   PaymentIntent its checkout authorised, as a note attribute of that name
   (``financial_status`` "authorized"). This is the demo's convention, not
@@ -86,6 +89,10 @@ PRODUCT_ID_BASE = 8_000_000_000
 VARIANT_ID_BASE = 9_000_000_000
 INVENTORY_ITEM_BASE = 6_000_000_000
 CUSTOMER_ID_BASE = 7_000_000_000
+#: In a clean shop, every this-many-th order is a returning customer's (see the module).
+RETURNING_EVERY = 4
+#: How many orders back a returning customer's earlier order may be.
+RETURNING_WITHIN = 12
 FULFILLMENT_ID_BASE = 4_000_000_000
 PRIMARY_LOCATION = 655441491
 OUTLET_LOCATION = 655441492
@@ -567,7 +574,24 @@ class ShopifySandbox(Sandbox):
             ]
             body["payment_gateway_names"] = ["stripe"]
             body["financial_status"] = "authorized"
+        if self.clean and i and i % RETURNING_EVERY == 0:
+            self._returning_customer(i, body)
         return body
+
+    def _returning_customer(self, i: int, body: dict[str, Any]) -> None:
+        """Make order ``i`` a returning customer's: the buyer of an order shortly before it
+        (same currency, other SKUs), with that buyer's email, customer id and addresses."""
+        skus = {item["sku"] for item in body["line_items"]}
+        for j in range(i - 1, max(-1, i - RETURNING_WITHIN), -1):
+            earlier = self._generate(j)
+            if earlier["currency"] == body["currency"] and not skus & {
+                item["sku"] for item in earlier["line_items"]
+            }:
+                for key in ("email", "contact_email", "customer"):
+                    body[key] = copy.deepcopy(earlier[key])
+                body["shipping_address"] = copy.deepcopy(earlier["shipping_address"])
+                body["billing_address"] = copy.deepcopy(earlier["billing_address"])
+                return
 
     def intent_id(self, order_id: int) -> str:
         """The PaymentIntent id order ``order_id`` carries (with ``payment_attribute``): stable per seed."""

@@ -78,6 +78,9 @@ def test_demo_ships_every_order_once_with_no_dead_jobs(tmp_path):
     assert rows["webhook deliveries (CRM)"] == str(2 * ORDERS), out  # confirmed + shipped
     assert rows["ERP export"].endswith(f", {ORDERS} orders"), out
     assert float(rows["orders/s"]) > 0
+    # Every order has its customer, and some customers came back (the shop's returning buyers).
+    unlinked, most = _customers(tmp_path / "demo" / "hub.db")
+    assert unlinked == 0 and most >= 2, (unlinked, most)
 
 
 def _invoices(path) -> list[tuple[str, str, str]]:
@@ -91,6 +94,22 @@ def _invoices(path) -> list[tuple[str, str, str]]:
                     text("SELECT kind, status, number FROM invoices ORDER BY number")
                 )
             ]
+    finally:
+        db.dispose()
+
+
+def _customers(path) -> tuple[int, int]:
+    """(orders without a customer, the most orders one customer has) in the demo's hub."""
+    db = Database(f"sqlite:///{path}")
+    try:
+        with db.read() as session:
+            unlinked = session.execute(
+                text("SELECT count(*) FROM orders WHERE customer_id IS NULL")
+            ).scalar_one()
+            most = session.execute(
+                text("SELECT max(n) FROM (SELECT count(*) AS n FROM orders GROUP BY customer_id)")
+            ).scalar_one()
+            return unlinked, most
     finally:
         db.dispose()
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from hub.accounts import sessions
 from hub.core.money import Money
 from hub.orders.timeline_words import event_words
+from hub.queue.job_words import job_words
 from hub.store.models import User
 from hub.web import get_hub, timefmt
 from hub.web.admin.helpers import people_actor_words
@@ -86,6 +87,7 @@ def format_datetime(value) -> str:
 bp.add_app_template_global(timefmt.moment, "moment")
 bp.add_app_template_global(timefmt.shop_zone_name, "shop_zone_name")
 bp.add_app_template_global(event_words, "event_words")
+bp.add_app_template_global(job_words, "job_words")
 bp.add_app_template_global(people_actor_words, "actor_words")
 
 

@@ -15,6 +15,7 @@ import hub.web
 from hub import hookimpl
 from hub.channels.manage import create_channel
 from hub.orders import transitions
+from hub.queue.jobs import dead_letter
 from hub.runtime import shop_settings
 from hub.store.db import Database
 from hub.store.models import ErpImport, PluginSettings, User
@@ -214,3 +215,14 @@ def test_every_admin_template_fills_the_help_line():
         assert re.search(
             r'<p class="page-help">\{% block help %\}[^{]{25,160}\{% endblock %\}</p>', text
         ), f'{page.relative_to(folder)}: no help line (<p class="page-help">{{% block help %}}…)'
+
+
+def test_jobs_and_deliveries_say_what_they_do_in_words(browser, admin_hub):
+    with admin_hub.db.transaction() as db:
+        dead_letter(db, "channel.pull", {}, error="ExternalError: 401 Unauthorized")
+    page = browser.get("/jobs?status=dead").get_data(as_text=True)
+    assert "<td>Fetch orders from the channel<br>" in page
+    assert '<code class="small muted">channel.pull</code>' in page  # the kind, for filters
+    assert (
+        '<option value="channel.pull">Fetch orders from the channel (channel.pull)</option>' in page
+    )

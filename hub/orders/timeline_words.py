@@ -9,12 +9,12 @@ plugin's own) still reads as words: ``acme.label_printed`` → "Acme: label prin
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
 from hub.core import events as ev
 from hub.core.lifecycle import EVENT_NAMES
+from hub.core.names import name_in_words
 from hub.orders.edits import ORDER_EDITED
 
 #: Events that are not in hub.core.events, recorded where they happen.
@@ -66,17 +66,7 @@ EVENT_WORDS: dict[str, str] = {
 def event_words(name: str) -> str:
     """The event ``name`` as a sentence for people; an unknown one as its name in words."""
     known = EVENT_WORDS.get(name)
-    if known is not None:
-        return known
-    scope, _, rest = name.rpartition(".")
-    text = rest.replace("_", " ").replace("-", " ").strip() or name
-    if scope and scope != "order":
-        return f"{_words(scope).capitalize()}: {text}"
-    return text[:1].upper() + text[1:]
-
-
-def _words(name: str) -> str:
-    return re.sub(r"[._-]+", " ", name).strip()
+    return known if known is not None else name_in_words(name, home="order")
 
 
 class ChannelName(NamedTuple):

@@ -3,6 +3,7 @@ and the command line). A plugin's kind without words reads as its name in words.
 
 from __future__ import annotations
 
+from hub.core.names import name_in_words
 from hub.queue.kinds import JobKind
 
 JOB_WORDS: dict[str, str] = {
@@ -41,7 +42,4 @@ JOB_WORDS: dict[str, str] = {
 def job_words(kind: str) -> str:
     """What a job of ``kind`` does, for people; an unknown kind as its name in words."""
     known = JOB_WORDS.get(kind)
-    if known is not None:
-        return known
-    text = kind.replace(".", " ").replace("_", " ").strip() or kind
-    return text[:1].upper() + text[1:]
+    return known if known is not None else name_in_words(kind)

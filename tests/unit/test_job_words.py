@@ -14,4 +14,4 @@ def test_every_job_the_hub_runs_says_what_it_does():
 
 
 def test_a_plugins_job_without_words_reads_as_its_name():
-    assert job_words("acme.label_print") == "Acme label print"
+    assert job_words("acme.label_print") == "Acme: label print"

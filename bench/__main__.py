@@ -15,7 +15,9 @@ What is measured, side by side in one run (each against its own baseline):
     from ``bench/flow.py`` (:func:`bench.flow.run`);
 (d) a 1,000,000-row ERP stock import (100,000 when quick), time and peak
     memory (:mod:`bench.erp_import`);
-(e) jobs/s on PostgreSQL with 1, 2 and 4 ``hub worker`` processes (:mod:`bench.jobs`).
+(e) jobs/s on PostgreSQL with 1, 2 and 4 ``hub worker`` processes (:mod:`bench.jobs`);
+(f) demand forecasts: MASE per demand shape against seasonal naive, and 10,000 SKUs
+    (500 when quick) forecast in one job run, time and peak memory (:mod:`bench.forecast`).
 
 PostgreSQL benchmarks use ``HUB_BENCH_DATABASE_URL`` or ``HUB_TEST_DATABASE_URL``
 (the database is emptied!) and say "skipped" without one. A missed target is
@@ -40,7 +42,7 @@ from pathlib import Path
 from bench import common
 
 RESULTS = Path(__file__).parent / "results"
-ALL = ("a", "b", "c", "d", "e")
+ALL = ("a", "b", "c", "d", "e", "f")
 NO_PG = "set HUB_BENCH_DATABASE_URL (or HUB_TEST_DATABASE_URL) to a PostgreSQL database"
 
 #: The targets, in one place: what the issue asks of each measurement.
@@ -50,6 +52,10 @@ PULL_RATIO = 0.25
 FLOW_LINEARITY = 10.5
 IMPORT_PEAK_MB = 250.0
 JOBS_RATIO = 1.7
+FORECAST_MASE = 1.0
+#: A daily job: the whole catalogue well inside an hour, in bounded memory.
+FORECAST_SECONDS = 1800.0
+FORECAST_PEAK_MB = 1000.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,12 +217,19 @@ def bench_jobs(pg: str | None, quick: bool) -> dict:
     return jobs.run(pg, quick=quick)
 
 
+def bench_forecast(pg: str | None, quick: bool) -> dict:
+    from bench import forecast
+
+    return forecast.run(quick)
+
+
 BENCHMARKS: dict[str, tuple[str, Callable[[str | None, bool], dict]]] = {
     "a": ("webhook_ingest", bench_webhooks),
     "b": ("order_pull", bench_pull),
     "c": ("whole_flow", bench_flow),
     "d": ("stock_import", bench_import),
     "e": ("jobs_postgresql", bench_jobs),
+    "f": ("demand_forecast", bench_forecast),
 }
 
 
@@ -251,6 +264,8 @@ def rows(results: dict) -> list[dict]:
         out += _import_rows(results["stock_import"])
     if "jobs_postgresql" in results:
         out += _jobs_rows(results["jobs_postgresql"])
+    if "demand_forecast" in results:
+        out += _forecast_rows(results["demand_forecast"])
     return out
 
 
@@ -374,6 +389,36 @@ def _jobs_rows(data: dict) -> list[dict]:
             f"{data['ratio_2_to_1']:.2f}×",
             f"≥ {JOBS_RATIO}×",
             data["ratio_2_to_1"] >= JOBS_RATIO,
+        )
+    )
+    return out
+
+
+def _forecast_rows(data: dict) -> list[dict]:
+    if (row := _unavailable("(f) demand forecast", data)) is not None:
+        return [row]
+    out = []
+    for shape, a in data["accuracy"].items():
+        methods = ", ".join(f"{m} {n}" for m, n in sorted(a["methods"].items()))
+        hw = a["holt_winters"]
+        out.append(
+            _row(
+                f"(f) forecast accuracy, {shape} ({a['series']} series): MASE",
+                f"{a['mase']:.3f} ({methods}; {a['ms_per_series']:,.0f} ms/series); "
+                f"seasonal naive {a['seasonal_naive_mase']:.3f}; statsmodels Holt-Winters "
+                f"{hw['mase']:.3f} ({hw['series']} series, {hw['ms_per_series']:,.0f} ms/series)",
+                f"< {FORECAST_MASE:g} and < seasonal naive",
+                a["mase"] < FORECAST_MASE and a["mase"] < a["seasonal_naive_mase"],
+            )
+        )
+    s = data["scale"]
+    out.append(
+        _row(
+            f"(f) {s['skus']:,} SKUs forecast in one job run ({s['order_lines']:,} order lines)",
+            f"{s['seconds']:,.1f} s, peak RSS {s['peak_rss_mb']:,.0f} MB "
+            f"({s['series']:,} series in {s['batches']} batches)",
+            f"< {FORECAST_SECONDS:,.0f} s, peak RSS < {FORECAST_PEAK_MB:,.0f} MB",
+            s["seconds"] < FORECAST_SECONDS and s["peak_rss_mb"] < FORECAST_PEAK_MB,
         )
     )
     return out

@@ -54,7 +54,11 @@ def east(hub) -> int:
         return upsert_location(session, "EAST", name="East DC").id
 
 
-def test_history_nets_cancelled_orders_and_returns_per_day_and_location(hub, make_order, east):
+def test_history_nets_cancelled_orders_and_returns_per_day_and_location(any_hub, make_order):
+    """On SQLite and PostgreSQL: a day is a UTC day whatever the session's time zone."""
+    hub = any_hub
+    with hub.db.transaction() as session:
+        east = upsert_location(session, "EAST", name="East DC").id
     d1, d2, d3 = date(2026, 5, 1), date(2026, 5, 2), date(2026, 5, 3)
     reserved = order(make_order, hub, d1, ("MUG", 3))
     order(make_order, hub, d1, ("MUG", 2), hour=23)  # pending: no location yet
@@ -106,8 +110,9 @@ def stored(hub) -> dict[tuple[str, int | None], tuple[str, list[float]]]:
 
 
 def test_the_forecast_job_stores_every_sku_with_history_and_a_second_run_changes_nothing(
-    hub, make_order
+    any_hub, make_order
 ):
+    hub = any_hub
     seed_sales(hub, make_order)
 
     first = run_forecasts(hub, today=TODAY, batch=1)  # one SKU per batch: batches are real

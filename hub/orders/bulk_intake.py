@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from hub.core.exceptions import ValidationError
 from hub.core.order import OrderData
-from hub.customers.linking import link_order
+from hub.customers.linking import link_orders
 from hub.orders.intake import NewOrderRows, first_check
 from hub.orders.records import announcement
 from hub.queue.jobs import enqueue_many
@@ -75,8 +75,14 @@ def insert_new_orders(session: Session, batch: Sequence[NewOrderRows]) -> list[i
     """
     if not batch:
         return []
-    # Each order's customer, found or made as upsert_order does (hub.customers.linking).
-    customers = [link_order(session, rows.order["channel_id"], rows.order) for rows in batch]
+    # Each order's customer, found or made by the rule upsert_order applies, for the whole
+    # page at once (hub.customers.linking), channel by channel.
+    linked: dict[int, int] = {}
+    for channel_id in dict.fromkeys(rows.order["channel_id"] for rows in batch):
+        mine = [i for i, rows in enumerate(batch) if rows.order["channel_id"] == channel_id]
+        found = link_orders(session, channel_id, [batch[i].order for i in mine])
+        linked.update(zip(mine, found, strict=True))
+    customers = [linked[i] for i in range(len(batch))]
     conn = session.connection()
     # The ORM numbers a new order's version 1 (version_id_col); Core must say so.
     stored = conn.execute(

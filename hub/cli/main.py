@@ -24,6 +24,7 @@ from sqlalchemy import select
 from hub import __version__
 from hub.accounts.scopes import DEFAULT_SCOPE, SCOPES
 from hub.cli import output
+from hub.cli.customers import customers
 from hub.cli.plugins import plugin, plugins
 from hub.core.exceptions import HubError
 from hub.core.lifecycle import STATUSES
@@ -267,6 +268,7 @@ def _raise_on_sigterm() -> None:
 
 main.add_command(plugins)
 main.add_command(plugin)
+main.add_command(customers)
 
 
 @main.group()

@@ -89,9 +89,14 @@ def forecast_many(series: Mapping[K, Sequence[float]], horizon: int = HORIZON) -
     (:func:`classify`) and the series of one class are forecast together.
     """
     trimmed = {key: trim(values) for key, values in series.items()}
-    groups: dict[str, list[K]] = {SMOOTH: [], INTERMITTENT: [], SHORT: [], NONE: []}
+    # A SKU sold from one location has the same series in total as there: forecast it once.
+    first_of: dict[tuple[float, ...], K] = {}
+    same_as: dict[K, K] = {}
     for key, values in trimmed.items():
-        groups[classify(values)].append(key)
+        same_as[key] = first_of.setdefault(tuple(values), key)
+    groups: dict[str, list[K]] = {SMOOTH: [], INTERMITTENT: [], SHORT: [], NONE: []}
+    for key in first_of.values():
+        groups[classify(trimmed[key])].append(key)
     out: dict[K, Forecast] = {}
     for key in groups[NONE]:
         out[key] = _flat(NONE, len(trimmed[key]), 0.0, 0.0, horizon)
@@ -104,7 +109,7 @@ def forecast_many(series: Mapping[K, Sequence[float]], horizon: int = HORIZON) -
             out.update(_statsforecast(cls, {k: trimmed[k][-WINDOW:] for k in groups[cls]}, horizon))
             for key in groups[cls]:
                 out[key] = _with_history_days(out[key], len(trimmed[key]))
-    return out
+    return {key: out[first] for key, first in same_as.items()}
 
 
 def _statsforecast(cls: str, series: dict[K, list[float]], horizon: int) -> dict[K, Forecast]:

@@ -105,3 +105,13 @@ def test_days_of_cover_is_available_over_the_mean_daily_forecast():
     assert days_of_cover(42, 6.0) == 7.0
     assert days_of_cover(-3, 2.0) == 0.0
     assert days_of_cover(10, 0.0) is None
+
+
+def test_identical_series_are_forecast_once_and_each_key_gets_the_forecast():
+    rng = random.Random(3)
+    sold = weekly_with_trend(rng, 120)
+
+    forecasts = forecast_many({("MUG", None): sold, ("MUG", 1): sold, ("CAP", None): [1, 0] * 60})
+
+    assert forecasts[("MUG", None)] == forecasts[("MUG", 1)]
+    assert set(forecasts) == {("MUG", None), ("MUG", 1), ("CAP", None)}

@@ -23,6 +23,12 @@ from hub.store.models import Customer, CustomerEvent, CustomerMerge, CustomerRef
 MAX_TAGS, MAX_TAG, MAX_NOTE = 50, 50, 5000
 
 
+# An order whose customer moves changed: ``updated_since`` lists find it, and a writer
+# holding the order as it was fails on its version instead of writing over the move.
+def _order_changed() -> dict[str, Any]:
+    return {"updated_at": utcnow(), "version": Order.version + 1}
+
+
 def record(
     session: Session, customer_id: int, name: str, *, actor: str, data: dict[str, Any] | None = None
 ) -> CustomerEvent:
@@ -131,7 +137,7 @@ def merge(session: Session, into_id: int, from_id: int, *, actor: str) -> Custom
         session.execute(
             update(Order)
             .where(Order.id.in_(order_ids))
-            .values(customer_id=into_id)
+            .values(customer_id=into_id, **_order_changed())
             .execution_options(synchronize_session=False)
         )
     if ref_ids:
@@ -213,10 +219,11 @@ def undo_merge(session: Session, merge_id: int, *, actor: str) -> CustomerMerge:
 def _move_back(session: Session, model: Any, ids: list[int], into_id: int, from_id: int) -> int:
     if not ids:
         return 0
+    changed = _order_changed() if model is Order else {}
     result = session.execute(
         update(model)
         .where(model.id.in_(ids), model.customer_id == into_id)
-        .values(customer_id=from_id)
+        .values(customer_id=from_id, **changed)
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

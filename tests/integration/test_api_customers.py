@@ -98,7 +98,10 @@ def test_merge_and_undo_through_the_api(api):
     assert merged.status_code == 200
     merge = merged.get_json()
     assert merge["order_ids"] == [b["id"]] and merge["actor"] == "api:tests"
-    assert api.get(f"/api/v1/orders/{b['id']}").get_json()["customer_id"] == a["customer_id"]
+    moved = api.get(f"/api/v1/orders/{b['id']}").get_json()
+    assert moved["customer_id"] == a["customer_id"]
+    # The order changed: a client syncing by updated_since or holding its version sees it.
+    assert moved["version"] == b["version"] + 1 and moved["updated_at"] > b["updated_at"]
     listed = api.get("/api/v1/customers").get_json()["data"]
     assert [c["id"] for c in listed] == [a["customer_id"]]  # the merged one is left out
     assert (

@@ -160,7 +160,7 @@ def event_attachments(session: Session, settings: Settings, event: OrderEvent) -
         return []
     invoice_id = (event.data or {}).get("invoice_id")
     invoice = session.get(Invoice, invoice_id) if isinstance(invoice_id, int) else None
-    if invoice is None:
+    if invoice is None or invoice.order_id != event.order_id:
         return []
     document = invoice.document
     data = render_pdf(document, override_dir=templates_dir(settings))

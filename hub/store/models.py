@@ -1014,3 +1014,176 @@ class ReorderPolicy(Base):
     review_days: Mapped[int] = mapped_column(Integer, default=7)
     updated_by: Mapped[str] = mapped_column(String(200), default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- Purchasing: suppliers, purchase orders and receipts (issue 21; hub.purchasing) ---------------
+
+#: The one preferred supplier of a SKU: a partial unique index on ``sku``.
+PREFERRED_SUPPLIER = "preferred"
+
+
+class Supplier(Base):
+    """A business the merchant buys stock from; its terms feed reorder policies and POs."""
+
+    __tablename__ = "suppliers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    # Where purchase orders are emailed ("" : none; then they go through the ERP).
+    email: Mapped[str] = mapped_column(String(320), default="")
+    currency: Mapped[str] = mapped_column(String(3))
+    lead_time_days: Mapped[int] = mapped_column(Integer, default=7)
+    minimum_order_quantity: Mapped[int] = mapped_column(Integer, default=1)
+    pack_size: Mapped[int] = mapped_column(Integer, default=1)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SupplierSku(Base):
+    """One SKU a supplier sells: its cost price (minor units of the supplier's currency).
+
+    Several suppliers may sell a SKU; at most one of them is ``preferred`` (a
+    partial unique index), the one suggestions and lead times follow.
+    """
+
+    __tablename__ = "supplier_skus"
+    __table_args__ = (
+        UniqueConstraint("supplier_id", "sku", name="uq_supplier_skus_supplier_sku"),
+        Index(
+            "uq_supplier_skus_preferred_sku",
+            "sku",
+            unique=True,
+            postgresql_where=text(PREFERRED_SUPPLIER),
+            sqlite_where=text(PREFERRED_SUPPLIER),
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supplier_id: Mapped[int] = mapped_column(
+        ForeignKey("suppliers.id", ondelete="CASCADE"), index=True
+    )
+    sku: Mapped[str] = mapped_column(String(100), index=True)
+    cost_price: Mapped[int] = mapped_column(BigInteger)
+    # The supplier's own code for the item, printed on the purchase order ("" : the SKU).
+    supplier_sku: Mapped[str] = mapped_column(String(100), default="")
+    preferred: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    supplier: Mapped[Supplier] = relationship()
+
+
+class PurchaseOrder(Base):
+    """An order of stock from a supplier, received at one location (hub.purchasing).
+
+    ``status``: draft → sent → partially_received → received, or cancelled
+    (hub.purchasing.lifecycle). ``number`` is ``PO-<year>-<sequence:06>``, gapless
+    (taken at creation from the invoice counters' table, series ``PO``). Lines are
+    edited only in draft; ``version`` makes a concurrent edit fail instead of
+    overwriting.
+    """
+
+    __tablename__ = "purchase_orders"
+    __table_args__ = (Index("ix_purchase_orders_status", "status", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"), index=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
+    status: Mapped[str] = mapped_column(String(24), default="draft")
+    currency: Mapped[str] = mapped_column(String(3))
+    # How it reaches the supplier: "email" (PDF + CSV) or "erp" (the erp_csv export folder).
+    send_via: Mapped[str] = mapped_column(String(16), default="email")
+    expected_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    supplier: Mapped[Supplier] = relationship(lazy="joined")
+    location: Mapped[Location] = relationship(lazy="joined")
+    lines: Mapped[list[PurchaseOrderLine]] = relationship(
+        back_populates="purchase_order",
+        cascade="all, delete-orphan",
+        order_by="PurchaseOrderLine.id",
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class PurchaseOrderLine(Base):
+    """A SKU on a purchase order: how many were ordered, at what cost, how many arrived."""
+
+    __tablename__ = "purchase_order_lines"
+    __table_args__ = (
+        UniqueConstraint("purchase_order_id", "sku", name="uq_purchase_order_lines_po_sku"),
+        Index("ix_purchase_order_lines_sku", "sku"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_order_id: Mapped[int] = mapped_column(
+        ForeignKey("purchase_orders.id", ondelete="CASCADE"), index=True
+    )
+    sku: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[int] = mapped_column(Integer)
+    received_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    unit_cost: Mapped[int] = mapped_column(BigInteger, default=0)  # minor units, PO currency
+
+    purchase_order: Mapped[PurchaseOrder] = relationship(back_populates="lines")
+
+    @property
+    def open_quantity(self) -> int:
+        """Still to arrive (never negative: a forced over-receipt closes the line)."""
+        return max(self.quantity - self.received_quantity, 0)
+
+
+class PurchaseReceipt(Base):
+    """One delivery booked against a purchase order: who, when, where, and its lines."""
+
+    __tablename__ = "purchase_receipts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_order_id: Mapped[int] = mapped_column(
+        ForeignKey("purchase_orders.id", ondelete="CASCADE"), index=True
+    )
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    received_by: Mapped[str] = mapped_column(String(200))
+    # api, ui, or the ERP file it came from.
+    source: Mapped[str] = mapped_column(String(300), default="")
+    # Received more than was open on some line, on purpose.
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    lines: Mapped[list[PurchaseReceiptLine]] = relationship(
+        cascade="all, delete-orphan", order_by="PurchaseReceiptLine.id"
+    )
+
+
+class PurchaseReceiptLine(Base):
+    __tablename__ = "purchase_receipt_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    receipt_id: Mapped[int] = mapped_column(
+        ForeignKey("purchase_receipts.id", ondelete="CASCADE"), index=True
+    )
+    sku: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[int] = mapped_column(Integer)
+
+
+class ErpExportedPurchaseOrder(Base):
+    """The export ledger of purchase orders: each PO an ERP channel wrote, once."""
+
+    __tablename__ = "erp_exported_purchase_orders"
+    __table_args__ = (
+        UniqueConstraint(
+            "channel_id",
+            "purchase_order_id",
+            name="uq_erp_exported_purchase_orders_channel_po",
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    purchase_order_id: Mapped[int] = mapped_column(
+        ForeignKey("purchase_orders.id", ondelete="CASCADE"), index=True
+    )
+    export_id: Mapped[int] = mapped_column(
+        ForeignKey("erp_exports.id", ondelete="CASCADE"), index=True
+    )
+    exported_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -246,3 +248,12 @@ def test_setting_a_policy_needs_the_write_scope(hub, client, mug):
     refused = reader.open("PUT", "/api/v1/skus/MUG/reorder-policy", json={"kind": "computed"})
     assert refused.status_code == 403
     assert refused.get_json()["error"]["code"] == "forbidden"
+
+
+def test_the_hub_starts_without_loading_the_forecasting_library():
+    code = (
+        "import sys; from hub.web import create_app; import hub.pipeline.handlers; "
+        "print(sorted(m for m in ('statsforecast', 'pandas', 'numpy') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -290,6 +290,11 @@ def export_customer(customer_id: int):
     with get_hub().db.transaction() as db:
         data = privacy.export_customer(db, customer_id, actor=g.caller.actor)
     log.info("customer %s exported by %s", customer_id, g.caller.actor)
+    return export_download(customer_id, data)
+
+
+def export_download(customer_id: int, data: dict[str, Any]) -> Response:
+    """A customer's export as a JSON file to save (the API's and the admin's), never cached."""
     return Response(
         json.dumps(data, indent=2, ensure_ascii=False),
         mimetype="application/json",

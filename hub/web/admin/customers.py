@@ -9,10 +9,9 @@ export link and an erase form that asks to type ``erase`` first. The work is
 
 from __future__ import annotations
 
-import json
 from functools import partial
 
-from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from hub.core.exceptions import HubError, NotFound, ValidationError
@@ -24,6 +23,7 @@ from hub.store.models import Customer, CustomerMerge
 from hub.web import get_hub
 from hub.web.admin import bp
 from hub.web.admin.helpers import flash_error, page_of, whole_number
+from hub.web.api_customers import export_download
 
 #: What a person types to confirm an erasure (a click alone is too easy).
 ERASE_WORD = "erase"
@@ -164,11 +164,4 @@ def customer_export(customer_id: int):
             data = privacy.export_customer(db, customer_id, actor=g.user.actor)
     except NotFound:
         abort(404)
-    return Response(
-        json.dumps(data, indent=2, ensure_ascii=False),
-        mimetype="application/json",
-        headers={
-            "Content-Disposition": f'attachment; filename="customer-{customer_id}.json"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return export_download(customer_id, data)

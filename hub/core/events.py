@@ -28,6 +28,11 @@ PAYMENT_ADJUSTED = "order.payment_adjusted"
 DISPUTE_WON = "order.dispute_won"
 #: A voided shipment's fulfilment was cancelled on the sales channel.
 CHANNEL_FULFILLMENT_CANCELLED = "order.channel_fulfillment_cancelled"
+#: Confirmed with lines waiting for stock on a purchase order (``data``: the lines, each
+#: with its units, location and expected date, and ``expected_at`` for the whole order).
+BACKORDERED = "order.backordered"
+#: Every backordered unit of the order arrived and is reserved: fulfilment goes on.
+BACKORDER_FILLED = "order.backorder_filled"
 
 
 @dataclass(frozen=True, slots=True)

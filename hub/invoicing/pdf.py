@@ -116,20 +116,24 @@ def environment(override_dir: Path | None) -> SandboxedEnvironment:
     return env
 
 
-def template_path(override_dir: Path | None) -> Path:
-    """The file the PDF is rendered from: the merchant's ``invoice.html`` if there is one."""
-    if override_dir is not None and (override_dir / TEMPLATE).is_file():
-        return override_dir / TEMPLATE
-    return BUILTIN / TEMPLATE
+def template_path(override_dir: Path | None, template: str = TEMPLATE) -> Path:
+    """The file the PDF is rendered from: the merchant's ``template`` if there is one.
+
+    ``template``: ``invoice.html`` (invoices, credit notes) or ``purchase_order.html``.
+    """
+    if override_dir is not None and (override_dir / template).is_file():
+        return override_dir / template
+    return BUILTIN / template
 
 
-def render_html(document: dict[str, Any], *, override_dir: Path | None = None) -> str:
-    """The invoice as HTML from the template; :class:`InvoiceTemplateError` if it cannot be."""
-    path = template_path(override_dir)
+def render_html(
+    document: dict[str, Any], *, override_dir: Path | None = None, template: str = TEMPLATE
+) -> str:
+    """The document as HTML from ``template``; :class:`InvoiceTemplateError` if it cannot be."""
+    path = template_path(override_dir, template)
     env = environment(override_dir)
     try:
-        template = env.get_template(TEMPLATE)
-        return template.render(document=document, invoice=document)
+        return env.get_template(template).render(document=document, invoice=document)
     except TemplateNotFound as exc:  # an {% include %} of a file that is not there
         raise InvoiceTemplateError(
             f"invoice template {path} includes {exc.name}, which does not exist"
@@ -167,15 +171,18 @@ def event_attachments(session: Session, settings: Settings, event: OrderEvent) -
     return [Attachment(filename=filename(document), content_type=CONTENT_TYPE, content=data)]
 
 
-def render_pdf(document: dict[str, Any], *, override_dir: Path | None = None) -> bytes:
-    """The invoice or credit note ``document`` as PDF bytes (A4).
+def render_pdf(
+    document: dict[str, Any], *, override_dir: Path | None = None, template: str = TEMPLATE
+) -> bytes:
+    """The invoice or credit note ``document`` as PDF bytes (A4); another ``template``
+    (``purchase_order.html``) draws another kind of document the same way.
 
     :param document: the invoice's frozen ``document`` (shape in docs/invoices.md).
     :param override_dir: the merchant's templates folder (:func:`templates_dir`), if any.
     :raises InvoiceTemplateError: the template cannot be rendered (names the file).
     :raises PdfUnavailable: WeasyPrint's system libraries are missing.
     """
-    html = render_html(document, override_dir=override_dir)
+    html = render_html(document, override_dir=override_dir, template=template)
     try:
         from weasyprint import HTML
     except OSError as exc:  # Pango not installed: say so instead of a bare dlopen message
@@ -183,7 +190,7 @@ def render_pdf(document: dict[str, Any], *, override_dir: Path | None = None) ->
             f"invoice PDFs need Pango (Debian: apt-get install libpango-1.0-0 "
             f"libpangoft2-1.0-0): {exc}"
         ) from exc
-    base = template_path(override_dir).parent
+    base = template_path(override_dir, template).parent
     roots = [BUILTIN.resolve(), *([override_dir.resolve()] if override_dir else [])]
     pdf = HTML(string=html, base_url=base.as_uri() + "/", url_fetcher=_local_fetcher(roots))
     data = pdf.write_pdf()

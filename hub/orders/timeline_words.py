@@ -35,6 +35,8 @@ EVENT_WORDS: dict[str, str] = {
     ev.PAYMENT_ADJUSTED: "The payment provider took a different amount than asked",
     ev.DISPUTE_WON: "Payment dispute won: the money came back",
     ev.CHANNEL_FULFILLMENT_CANCELLED: "Shipment cancelled on the sales channel",
+    ev.BACKORDERED: "Backordered: waits for stock on a purchase order",
+    ev.BACKORDER_FILLED: "The backordered stock arrived: on to the warehouse",
     EVENT_NAMES["confirm"]: "Confirmed: the checks passed",
     EVENT_NAMES["hold"]: "Put on hold",
     EVENT_NAMES["release"]: "Hold released: the checks run again",

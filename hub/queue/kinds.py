@@ -40,6 +40,10 @@ class JobKind(StrEnum):
     INVOICE_ISSUE = "invoice.issue"
     INVOICE_SETTLE = "invoice.settle"
     INVOICE_CREDIT = "invoice.credit"
+    #: Stock arrived on a purchase order: give it to backorders first (hub.pipeline.backorders).
+    STOCK_RECEIVED = "stock.received"
+    #: Available + incoming below a reorder point: the merchant hears once per crossing.
+    LOW_STOCK_CHECK = "replenishment.low_stock"
 
     def key(self, *parts: object) -> str:
         """This kind's dedupe key for ``parts``: ``"order.process:12:340"``."""

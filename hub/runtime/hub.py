@@ -99,7 +99,13 @@ class Hub:
                 pm=self.pm,
                 settings=self.settings,
                 plugin_settings=self.plugin_settings,
+                incoming=self.service("incoming_stock"),
             )
+
+    def service(self, name: str, channel_id: int = 0) -> Any:
+        """The hub service ``name`` (``hub_register_services``), or None if no plugin offers it."""
+        factory = self.services.get(name)
+        return None if factory is None else factory(self, channel_id)
 
     def read_plugin_settings(self, name: str) -> dict[str, Any]:
         """A plugin's settings as it runs with them (see :mod:`hub.runtime.plugin_settings`).

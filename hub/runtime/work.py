@@ -9,8 +9,9 @@ they reach is in their signature rather than looked up from the session.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, Protocol
 
 import pluggy
 from sqlalchemy.orm import Session
@@ -18,6 +19,20 @@ from sqlalchemy.orm import Session
 from hub.runtime.plugin_settings import PluginSettingsStore
 from hub.store import db
 from hub.store.config import Settings
+
+
+class IncomingStock(Protocol):
+    """Stock on its way on purchase orders (:mod:`hub.purchasing.queries`), which orders may wait for."""
+
+    def incoming(
+        self, session: Session, skus: Iterable[str] | None = None
+    ) -> dict[tuple[str, int], int]:
+        """Units ordered and not yet received, per (SKU, location id)."""
+        ...
+
+    def next_arrival(self, session: Session, sku: str, location_id: int | None) -> datetime | None:
+        """When the next purchase order with open units of ``sku`` is expected."""
+        ...
 
 
 class UnitOfWork:
@@ -30,6 +45,7 @@ class UnitOfWork:
         pm: pluggy.PluginManager,
         settings: Settings,
         plugin_settings: PluginSettingsStore | None = None,
+        incoming: IncomingStock | None = None,
     ):
         self.session = session
         #: ``hooks.hub_allocate_order(...)``: the plugins, called through pluggy.
@@ -37,6 +53,8 @@ class UnitOfWork:
         self.settings = settings
         #: Plugins' own settings (``hub_register_settings``), read in this transaction.
         self.plugin_settings = plugin_settings
+        #: Stock on purchase orders, for backorders (None: orders wait for nothing on its way).
+        self.incoming = incoming
 
     def before_commit(self, key: str, callback: Callable[[Session], None]) -> None:
         """Run ``callback(session)`` once as this transaction commits (see :func:`hub.store.db.before_commit`)."""

@@ -1187,3 +1187,59 @@ class ErpExportedPurchaseOrder(Base):
         ForeignKey("erp_exports.id", ondelete="CASCADE"), index=True
     )
     exported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- Backorders and low-stock alerts (issue 21; hub.inventory.backorders, hub.replenishment) ----
+
+
+class SkuSetting(Base):
+    """What a person set for one SKU: whether an order may wait for stock on a purchase order."""
+
+    __tablename__ = "sku_settings"
+    sku: Mapped[str] = mapped_column(String(100), primary_key=True)
+    allow_backorder: Mapped[bool] = mapped_column(default=False)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Backorder(Base):
+    """Units of one order line promised from stock on its way to one location.
+
+    ``active`` counts against that location's incoming stock (so it is promised
+    once); ``released`` became a reservation when a receipt brought the stock;
+    ``cancelled`` went with its order. A receipt that covers part of a row
+    splits it: the released part becomes a row of its own.
+    """
+
+    __tablename__ = "backorders"
+    __table_args__ = (Index("ix_backorders_sku_location_status", "sku", "location_id", "status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    order_line_id: Mapped[int] = mapped_column(
+        ForeignKey("order_lines.id", ondelete="CASCADE"), index=True
+    )
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
+    sku: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active|released|cancelled
+    expected_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class LowStockState(Base):
+    """Whether one SKU at one location is below its reorder point, as last told.
+
+    The merchant hears when ``below`` turns true (once per crossing); it turns
+    false again when available + incoming is back at or above the point.
+    """
+
+    __tablename__ = "low_stock_states"
+    __table_args__ = (UniqueConstraint("sku", "location_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(100))
+    location_id: Mapped[int] = mapped_column(
+        ForeignKey("locations.id", ondelete="CASCADE"), index=True
+    )
+    below: Mapped[bool] = mapped_column(default=False)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -14,7 +14,8 @@ Each handler lives in the module of its capability:
 - :mod:`hub.pipeline.retention`: ``hub.purge`` (finished work past its retention);
 - :mod:`hub.pipeline.subscriptions`: ``channel.webhooks`` (a channel's webhooks at its provider);
 - :mod:`hub.pipeline.alerts`: ``ops.alert``, ``ops.alert.email`` (dead jobs, failing channels);
-- :mod:`hub.pipeline.invoices`: ``invoice.issue``, ``invoice.settle``, ``invoice.credit``.
+- :mod:`hub.pipeline.invoices`: ``invoice.issue``, ``invoice.settle``, ``invoice.credit``;
+- :mod:`hub.pipeline.purchasing`: ``purchase_order.email`` (a sent PO to its supplier).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from hub.pipeline.follow_up import announce_order_event
 from hub.pipeline.invoices import credit_invoices, issue_invoice, settle_invoices
 from hub.pipeline.order_steps import fulfill_order, process_order
 from hub.pipeline.payments import capture_payment, refund_payment, void_payment
+from hub.pipeline.purchasing import email_purchase_order
 from hub.pipeline.retention import purge_job
 from hub.pipeline.sales import (
     cancel_fulfillment,
@@ -63,4 +65,5 @@ HANDLERS = {
     JobKind.INVOICE_ISSUE: issue_invoice,
     JobKind.INVOICE_SETTLE: settle_invoices,
     JobKind.INVOICE_CREDIT: credit_invoices,
+    JobKind.PURCHASE_ORDER_EMAIL: email_purchase_order,
 }

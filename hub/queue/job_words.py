@@ -34,6 +34,7 @@ JOB_WORDS: dict[str, str] = {
     JobKind.INVOICE_ISSUE: "Issue an invoice",
     JobKind.INVOICE_SETTLE: "Record a payment on the order's invoices",
     JobKind.INVOICE_CREDIT: "Issue credit notes for money given back",
+    JobKind.PURCHASE_ORDER_EMAIL: "Email a purchase order to its supplier",
     JobKind.STOCK_RECEIVED: "Give received stock to backordered orders",
     JobKind.LOW_STOCK_CHECK: "Look for SKUs low on stock",
     "erp.import": "Import stock files from the ERP",

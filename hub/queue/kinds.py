@@ -40,6 +40,8 @@ class JobKind(StrEnum):
     INVOICE_ISSUE = "invoice.issue"
     INVOICE_SETTLE = "invoice.settle"
     INVOICE_CREDIT = "invoice.credit"
+    #: A sent purchase order emailed to its supplier with its PDF and CSV (hub.pipeline.purchasing).
+    PURCHASE_ORDER_EMAIL = "purchase_order.email"
     #: Stock arrived on a purchase order: give it to backorders first (hub.pipeline.backorders).
     STOCK_RECEIVED = "stock.received"
     #: Available + incoming below a reorder point: the merchant hears once per crossing.

@@ -30,6 +30,7 @@ LAYERS: list[set[str]] = [
     {"hub.orders"},
     {"hub.notifications", "hub.returns", "hub.replenishment"},
     {"hub.invoicing"},
+    {"hub.purchasing"},
     {"hub.channels"},
     {"hub.pipeline"},
     {"hub.web"},

@@ -1,0 +1,110 @@
+"""How a sent purchase order reaches its supplier: by email, with its PDF and a CSV.
+
+:func:`dispatch` runs in the transaction that marks the PO sent and enqueues one
+``purchase_order.send`` job (dedupe key per PO), so the email leaves if and only
+if the PO was sent. The job (:func:`hub.pipeline.purchasing.email_purchase_order`)
+goes through the notifications outbox like every customer email: the sent
+ledger's key ``purchase_order:<id>:sent`` is checked first and written right
+after, each attempt on record, the supplier as the recipient.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from email.message import EmailMessage
+from email.utils import formataddr
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.core.exceptions import ValidationError
+from hub.invoicing.pdf import CONTENT_TYPE, filename, render_pdf, templates_dir
+from hub.purchasing.document import build_document, lines_csv
+from hub.queue.jobs import enqueue
+from hub.queue.kinds import JobKind
+from hub.store.config import Settings
+from hub.store.models import Channel, PurchaseOrder
+
+#: The connector whose SMTP settings carry purchase orders (as they carry the admins' alerts).
+EMAIL_CONNECTOR = "email"
+TEMPLATE = "purchase_order.html"
+
+
+def ledger_key(po_id: int) -> str:
+    """The sent ledger's key of a PO's email: one email per PO, ever."""
+    return f"purchase_order:{po_id}:sent"
+
+
+def email_channel(session: Session) -> int | None:
+    """The first enabled ``email`` channel, or None."""
+    return session.scalar(
+        select(Channel.id)
+        .where(Channel.connector == EMAIL_CONNECTOR, Channel.enabled.is_(True))
+        .order_by(Channel.id)
+        .limit(1)
+    )
+
+
+def check_route(session: Session, po: PurchaseOrder) -> None:
+    """Refuse to send a PO that has no way to its supplier (nothing is marked sent then)."""
+    if po.send_via != "email":
+        return
+    if not po.supplier.email:
+        raise ValidationError(
+            f"supplier {po.supplier.name} has no email address: add one to send {po.number}",
+            details={"email": ["missing"]},
+        )
+    if email_channel(session) is None:
+        raise ValidationError(
+            f"no enabled email channel to send {po.number} through: add one on the Channels page",
+            details={"channel": ["no email channel"]},
+        )
+
+
+def dispatch(session: Session, po: PurchaseOrder, *, actor: str) -> None:
+    """Enqueue the PO's way out, in the sending transaction."""
+    if po.send_via == "email":
+        enqueue(
+            session,
+            JobKind.PURCHASE_ORDER_EMAIL,
+            {"purchase_order_id": po.id, "actor": actor},
+            channel_id=email_channel(session),
+            dedupe_key=JobKind.PURCHASE_ORDER_EMAIL.key(po.id),
+        )
+
+
+def build_email(
+    session: Session, settings: Settings, po: PurchaseOrder, *, sender: str, sender_name: str
+) -> EmailMessage:
+    """The supplier's email: a short text, the PO's PDF and its lines as CSV."""
+    document = build_document(session, settings, po)
+    pdf = render_pdf(document, override_dir=templates_dir(settings), template=TEMPLATE)
+    buyer = document["buyer"]["legal_name"] or sender_name or "us"
+    message = EmailMessage()
+    message["Subject"] = f"Purchase order {po.number} from {buyer}"
+    message["From"] = formataddr((sender_name or buyer, sender))
+    message["To"] = formataddr((po.supplier.name, po.supplier.email))
+    if settings.seller_email:
+        message["Reply-To"] = settings.seller_email
+    # From the ledger key: a resend after a crash carries the same id, so it can be dropped.
+    digest = hashlib.sha256(ledger_key(po.id).encode()).hexdigest()[:32]
+    message["Message-ID"] = f"<{digest}@{sender.rpartition('@')[2] or 'hub'}>"
+    lines = "\n".join(
+        f"- {line['quantity']} x {line['sku']}"
+        + (f" ({line['supplier_sku']})" if line["supplier_sku"] else "")
+        for line in document["lines"]
+    )
+    message.set_content(
+        f"Hello {po.supplier.name},\n\nplease supply the following (purchase order {po.number}),"
+        f" delivered to {document['ship_to']['name']}:\n\n{lines}\n\n"
+        f"Total: {document['total']} {po.currency}\n\n"
+        "The purchase order is attached as PDF, and its lines as CSV.\n\n"
+        f"{buyer}\n"
+    )
+    message.add_attachment(
+        pdf, maintype="application", subtype=CONTENT_TYPE.split("/")[1], filename=filename(document)
+    )
+    message.add_attachment(
+        lines_csv(document), maintype="text", subtype="csv", filename=f"{po.number}.csv"
+    )
+    return message

@@ -22,26 +22,31 @@ INVOICE: dict[str, Any] = {
         "name": "Ana Lima",
         "email": "ana@example.com",
         "phone": "+4915112345678",
+        # The order's addresses as stored (hub.core.order.Address's keys).
         "billing_address": {
             "name": "Ana Lima",
             "company": "Lima Design",
-            "line1": "Rua Augusta 100",
-            "line2": "3º Esq",
+            "address1": "Rua Augusta 100",
+            "address2": "3º Esq",
             "city": "Lisboa",
-            "region": "",
-            "postal_code": "1100-053",
+            "province": "",
+            "province_code": "",
+            "zip": "1100-053",
             "country": "Portugal",
+            "country_code": "PT",
             "phone": "",
         },
         "shipping_address": {
             "name": "Ana Lima",
             "company": "",
-            "line1": "Avenida da Liberdade 200",
-            "line2": "",
+            "address1": "Avenida da Liberdade 200",
+            "address2": "",
             "city": "Lisboa",
-            "region": "",
-            "postal_code": "1250-147",
+            "province": "",
+            "province_code": "",
+            "zip": "1250-147",
             "country": "Portugal",
+            "country_code": "PT",
             "phone": "",
         },
     },
@@ -85,6 +90,17 @@ INVOICE: dict[str, Any] = {
     "credit_of": None,
     "notes": "",
 }
+
+
+def tax_inclusive() -> dict[str, Any]:
+    """:data:`INVOICE` from a shop whose prices include the tax (lines' totals with tax)."""
+    doc = copy.deepcopy(INVOICE)
+    doc["lines"][0].update(total="47.60", unit_price="23.80")
+    doc["lines"][1].update(total="28.89", unit_price="32.10", discount="3.21")
+    doc.update(
+        taxes_included=True, subtotal="79.70", discount="3.21", total="81.49", amount_due="81.49"
+    )
+    return doc
 
 
 def credit_note() -> dict[str, Any]:

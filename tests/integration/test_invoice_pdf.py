@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from invoice_samples import INVOICE, credit_note
+from invoice_samples import INVOICE, credit_note, tax_inclusive
 from PIL import Image
 from pypdf import PdfReader
 
@@ -90,6 +90,31 @@ def test_invoice_pdf_carries_the_invoice_a_reader_needs(tmp_path):
     png = page_one_png(pdf, "invoice-pdf.png", tmp_path)
     assert png.stat().st_size > 10_000
     assert filename(INVOICE) == "INV-2026-000001.pdf"
+
+
+def test_a_tax_inclusive_invoice_says_its_prices_include_the_tax():
+    text = text_of(render_pdf(tax_inclusive()))
+
+    assert "Prices include tax." in text
+    assert "Tax (included) 9.49" in text
+    assert "19% 40.00 7.60" in text  # the net amount per rate, as in a tax-exclusive shop
+    assert "Total EUR 81.49" in text
+
+
+def test_an_address_written_with_other_keys_reads_the_same():
+    doc = copy.deepcopy(INVOICE)
+    doc["buyer"]["billing_address"] = {
+        "name": "Ana Lima",
+        "line1": "Rua Augusta 100",
+        "postal_code": "1100-053",
+        "city": "Lisboa",
+        "region": "Lisboa",
+        "country": "Portugal",
+    }
+
+    text = text_of(render_pdf(doc))
+
+    assert "Rua Augusta 100" in text and "1100-053 Lisboa" in text
 
 
 def test_credit_note_pdf_is_titled_so_and_names_the_invoice_it_credits(tmp_path):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from hub.core.exceptions import HubError, ValidationError
+from hub.core.exceptions import Conflict, ValidationError
 
 
 class PurchaseOrderStatus(StrEnum):
@@ -45,8 +45,8 @@ TRANSITIONS: dict[str, dict[str, str]] = {
 EVENTS: tuple[str, ...] = tuple(TRANSITIONS)
 
 
-class InvalidPurchaseOrderTransition(HubError):
-    """An event the purchase order's current status does not allow."""
+class InvalidPurchaseOrderTransition(Conflict):
+    """An event the purchase order's current status does not allow (a conflict: 409)."""
 
     code = "invalid_transition"
 

@@ -33,7 +33,7 @@ CSV_COLUMNS = (
 
 
 def _money(amount: int, currency: str) -> str:
-    return str(Money.of_minor(amount, currency).to_decimal())
+    return Money.of_minor(amount, currency).format()
 
 
 def build_document(session: Session, settings: Settings, po: PurchaseOrder) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def build_document(session: Session, settings: Settings, po: PurchaseOrder) -> d
             select(SupplierSku.sku, SupplierSku.supplier_sku).where(
                 SupplierSku.supplier_id == po.supplier_id
             )
-        ).tuples()
+        ).all()
     )
     lines = [
         {

@@ -81,7 +81,7 @@ def _lines(session: Session, supplier_id: int, currency: str, lines: Iterable[Dr
                 SupplierSku.supplier_id == supplier_id,
                 SupplierSku.sku.in_({line.sku for line in wanted}),
             )
-        ).tuples()
+        ).all()
     )
     errors: dict[str, list[str]] = {}
     built: dict[str, PurchaseOrderLine] = {}

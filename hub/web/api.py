@@ -1073,6 +1073,7 @@ from hub.web import (  # noqa: E402,F401
     api_backoffice,
     api_customers,
     api_invoices,
+    api_purchasing,
     invoice_pdf,
 )
 

@@ -87,6 +87,15 @@ ROUTE_SCOPES: dict[str, dict[str, Scope]] = {
     # Replenishment (hub.web.api_replenishment): demand is read; a policy is everyday work.
     "/skus/<sku>/demand": {"GET": READ},
     "/skus/<sku>/reorder-policy": {"GET": READ, "PUT": WRITE},
+    # Purchasing (hub.web.api_purchasing): suppliers and purchase orders are everyday work.
+    "/suppliers": {"GET": READ, "POST": WRITE},
+    "/suppliers/<supplier_id>": {"GET": READ, "PATCH": WRITE, "DELETE": WRITE},
+    "/suppliers/<supplier_id>/skus": {"GET": READ, "PUT": WRITE},
+    "/purchase-orders": {"GET": READ, "POST": WRITE},
+    "/purchase-orders/<po_id>": {"GET": READ, "PATCH": WRITE},
+    "/purchase-orders/<po_id>/send": {"POST": WRITE},
+    "/purchase-orders/<po_id>/cancel": {"POST": WRITE},
+    "/purchase-orders/<po_id>/receipts": {"POST": WRITE},
     # The API's own documentation.
     "/openapi.json": {"GET": READ},
     "/docs": {"GET": READ},

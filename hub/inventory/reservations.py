@@ -33,7 +33,7 @@ from hub.core.allocation import LineNeed, Plan, Site, route, shortages
 from hub.core.exceptions import ValidationError
 from hub.integration.lookup import OrderLookup
 from hub.inventory import levels as inventory
-from hub.store.models import Order, Shipment, StockReservation, utcnow
+from hub.store.models import Order, Shipment, StockLevel, StockReservation, utcnow
 
 #: The hold reason of an order whose stock cannot be reserved.
 HOLD_OUT_OF_STOCK = "out_of_stock"
@@ -53,7 +53,7 @@ _DONE = frozenset(
 # --- routing ----------------------------------------------------------------------------
 
 
-def _needs(lines: list[dict[str, Any]] | list) -> list[LineNeed]:
+def line_needs(lines: list[dict[str, Any]] | list) -> list[LineNeed]:
     """What the lines need from a warehouse: lines that ship, with units owed."""
     out = []
     for line in lines:
@@ -80,7 +80,7 @@ def route_order(lookup: OrderLookup, order: dict[str, Any]) -> Plan | None:
     See :mod:`hub.core.allocation` for the rule. None also when stock is not
     tracked (no location exists).
     """
-    needs = _needs(order["lines"])
+    needs = line_needs(order["lines"])
     if not lookup.tracks_stock():
         return None
     sites = [Site(loc.code, loc.priority) for loc in lookup.locations()]
@@ -91,7 +91,7 @@ def shortage(session: Session, order: Order) -> dict[str, int]:
     """Units missing per SKU to ship ``order`` from all active locations together (read only)."""
     if not inventory.tracking_enabled(session):
         return {}
-    needs = _needs(order.lines)
+    needs = line_needs(order.lines)
     sites, available = _sites_and_stock(session, {x.sku for x in needs})
     return shortages(needs, sites, available)
 
@@ -115,7 +115,7 @@ def _normalise(order: Order, plan: Any) -> Plan:
                     f"the allocation of order {order.label} has a negative quantity"
                 )
             got[line_id] += qty
-    wanted = {x.line_id: x.quantity for x in _needs(order.lines)}
+    wanted = {x.line_id: x.quantity for x in line_needs(order.lines)}
     if {k: v for k, v in got.items() if v} != wanted:
         raise ValidationError(
             f"the allocation of order {order.label} does not cover its lines exactly",
@@ -141,7 +141,7 @@ def _covers(reservations: list[StockReservation], order: Order) -> bool:
     got: dict[int, int] = defaultdict(int)
     for r in reservations:
         got[r.order_line_id] += r.quantity
-    return dict(got) == {x.line_id: x.quantity for x in _needs(order.lines)}
+    return dict(got) == {x.line_id: x.quantity for x in line_needs(order.lines)}
 
 
 #: Routes an order: ``[(location code, {line id: units})]``, or None when it cannot be shipped.
@@ -172,7 +172,7 @@ def reserve(
     found = allocate(order)
     plan = None if found is None else _normalise(order, found)
     if plan is None:
-        return shortage(session, order) or {x.sku: x.quantity for x in _needs(order.lines)}
+        return shortage(session, order) or {x.sku: x.quantity for x in line_needs(order.lines)}
     lines = {line.id: line for line in order.lines}
     locations = {loc.code: loc for loc in inventory.list_locations(session)}
     wanted: dict[tuple[str, int], int] = defaultdict(int)
@@ -192,36 +192,41 @@ def reserve(
             missing[sku] += qty - have
     if missing:
         return dict(missing)
-    source = f"order:{order.id}"
     for code, group in plan:
         location = locations[code]
         for line_id, qty in group.items():
             if not qty:
                 continue
             line = lines[line_id]
-            level = locked[(line.sku, location.id)]
-            inventory.move(
-                session,
-                level,
-                reserved=qty,
-                actor=actor,
-                source=source,
-                reason=f"reserved for order {order.label}",
-            )
-            session.add(
-                StockReservation(
-                    order_id=order.id,
-                    order_line_id=line.id,
-                    location_id=location.id,
-                    sku=line.sku,
-                    quantity=qty,
-                    status="active",
-                    created_at=utcnow(),
-                    updated_at=utcnow(),
-                )
-            )
+            set_aside(session, order, line.id, locked[(line.sku, location.id)], qty, actor=actor)
     session.flush()
     return None
+
+
+def set_aside(
+    session: Session, order: Order, line_id: int, level: StockLevel, qty: int, *, actor: str
+) -> StockReservation:
+    """Reserve ``qty`` units of ``level`` (locked by the caller) for one line of ``order``."""
+    inventory.move(
+        session,
+        level,
+        reserved=qty,
+        actor=actor,
+        source=f"order:{order.id}",
+        reason=f"reserved for order {order.label}",
+    )
+    row = StockReservation(
+        order_id=order.id,
+        order_line_id=line_id,
+        location_id=level.location_id,
+        sku=level.sku,
+        quantity=qty,
+        status="active",
+        created_at=utcnow(),
+        updated_at=utcnow(),
+    )
+    session.add(row)
+    return row
 
 
 def release(session: Session, order: Order, *, actor: str, reason: str = "") -> int:

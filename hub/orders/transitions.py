@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from hub.core import lifecycle
+from hub.core import events, lifecycle
 from hub.core.exceptions import ValidationError
 from hub.core.status import blocking_payments
-from hub.inventory import reservations
+from hub.inventory import backorders, reservations
 from hub.orders.lookup import SessionLookup
 from hub.orders.records import get_order, record
 from hub.orders.serialize import order_detail
@@ -71,6 +71,24 @@ def confirm_order(work: UnitOfWork, order: Order, *, actor: str, reason: str = "
 
     # All lines reserved where they are routed, or none and the order waits on hold.
     missing = reservations.reserve(session, order, actor=actor, allocate=allocate)
+    if missing and work.incoming is not None:
+        # SKUs that allow backorders may wait for stock on a purchase order instead.
+        promises = backorders.promise(session, order, missing, actor=actor, incoming=work.incoming)
+        if promises:
+            _move(session, order, "confirm", actor=actor, reason=reason)
+            expected = backorders.expected_at(promises)
+            record(
+                session,
+                order,
+                events.BACKORDERED,
+                actor=actor,
+                reason="waits for stock on a purchase order",
+                data={
+                    "lines": [p.to_dict() for p in promises],
+                    "expected_at": expected.isoformat() if expected else None,
+                },
+            )
+            return order
     if missing:
         return put_on_hold(
             session, order, reservations.HOLD_OUT_OF_STOCK, actor=actor, data={"skus": missing}
@@ -94,6 +112,7 @@ def _move(
         return order
     if event == "cancel":
         reservations.release(session, order, actor=actor, reason=f"order {order.label} cancelled")
+        backorders.cancel(session, order)
     before = order.status
     order.status = target
     if before == lifecycle.ON_HOLD:

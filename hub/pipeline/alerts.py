@@ -166,19 +166,25 @@ def queue_alert_emails(session: Session, now: datetime | None = None) -> list[st
     channel_id = email_channel_id(session)
     if channel_id is None:
         return []  # the badge only
-    queued = []
-    for cause in causes(session, now):
-        job_id = enqueue(
-            session,
-            JobKind.OPS_ALERT_EMAIL,
-            {"cause": cause.key, "subject": cause.subject, "body": cause.body},
-            channel_id=channel_id,
-            dedupe_key=alert_email_key(cause.key, now),
-            max_attempts=5,
-        )
-        if job_id is not None:
-            queued.append(cause.key)
-    return queued
+    return [
+        cause.key for cause in causes(session, now) if queue_email(session, cause, channel_id, now)
+    ]
+
+
+def queue_email(session: Session, cause: Cause, channel_id: int, now: datetime) -> bool:
+    """Queue the admins' email about ``cause`` unless it was queued this hour; True if queued.
+
+    Other alerts (low stock: :mod:`hub.pipeline.replenishment`) send through here too.
+    """
+    job_id = enqueue(
+        session,
+        JobKind.OPS_ALERT_EMAIL,
+        {"cause": cause.key, "subject": cause.subject, "body": cause.body},
+        channel_id=channel_id,
+        dedupe_key=alert_email_key(cause.key, now),
+        max_attempts=5,
+    )
+    return job_id is not None
 
 
 def check_alerts(ctx: JobContext) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from hub import hookimpl
 from hub.channels.erp_exchange import ChannelErpExchange
 from hub.pipeline.handlers import HANDLERS
+from hub.purchasing import queries as purchasing
 
 
 @hookimpl
@@ -17,4 +18,5 @@ def hub_register_job_handlers():
 
 @hookimpl
 def hub_register_services() -> dict[str, Callable[[Any, int], Any]]:
-    return {"erp": ChannelErpExchange}
+    # "incoming_stock": what is on purchase orders, for backorders (UnitOfWork.incoming).
+    return {"erp": ChannelErpExchange, "incoming_stock": lambda hub, channel_id: purchasing}

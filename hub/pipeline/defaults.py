@@ -8,7 +8,8 @@
   (:mod:`hub.inventory.levels`); ``hub_register_periodic_jobs``: a ``stock.push``
   every five minutes as a safety net; ``hub.purge`` hourly; ``ops.alert`` every
   five minutes (:mod:`hub.pipeline.alerts`); ``replenishment.forecast`` daily
-  (:mod:`hub.replenishment.forecasts`).
+  (:mod:`hub.replenishment.forecasts`); ``replenishment.low_stock`` every 15 minutes
+  (:mod:`hub.pipeline.replenishment`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from hub.integration.lookup import OrderLookup
 from hub.inventory import levels as inventory
 from hub.inventory import reservations
 from hub.orders import validation
-from hub.pipeline import alerts
+from hub.pipeline import alerts, replenishment
 from hub.queue.kinds import JobKind
 
 #: How often the purge of finished work runs.
@@ -59,4 +60,8 @@ def hub_register_periodic_jobs():
         PeriodicJob(kind=JobKind.OPS_ALERT, every_seconds=alerts.CHECK_EVERY_SECONDS),
         # Every SKU's demand forecast, daily (hub.replenishment.forecasts).
         PeriodicJob(kind=JobKind.REPLENISHMENT_FORECAST, every_seconds=FORECAST_EVERY_SECONDS),
+        # SKUs below their reorder point: the admins hear once per crossing.
+        PeriodicJob(
+            kind=JobKind.LOW_STOCK_CHECK, every_seconds=replenishment.LOW_STOCK_EVERY_SECONDS
+        ),
     ]

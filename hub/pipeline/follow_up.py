@@ -129,6 +129,15 @@ def _follow_up(session: Session, hub: Hub, audit: OrderAuditEvent, order: Order)
                 order_id=order.id,
                 dedupe_key=JobKind.ORDER_FULFILL.key(order.id, audit.id),
             )
+    elif name == "order.backorder_filled":
+        # What the order waited for arrived: fulfilment goes on as after a confirmation.
+        enqueue(
+            session,
+            JobKind.ORDER_FULFILL,
+            {},
+            order_id=order.id,
+            dedupe_key=JobKind.ORDER_FULFILL.key(order.id, audit.id),
+        )
     elif name == "order.fulfillment_started":
         for group in order.fulfillment_groups:
             if group.status == "pending" and group.shipping_channel_id:

@@ -15,7 +15,9 @@ Each handler lives in the module of its capability:
 - :mod:`hub.pipeline.subscriptions`: ``channel.webhooks`` (a channel's webhooks at its provider);
 - :mod:`hub.pipeline.alerts`: ``ops.alert``, ``ops.alert.email`` (dead jobs, failing channels);
 - :mod:`hub.pipeline.invoices`: ``invoice.issue``, ``invoice.settle``, ``invoice.credit``;
-- :mod:`hub.pipeline.purchasing`: ``purchase_order.email`` (a sent PO to its supplier).
+- :mod:`hub.pipeline.purchasing`: ``purchase_order.email`` (a sent PO to its supplier);
+- :mod:`hub.pipeline.replenishment`: ``stock.received`` (backorders first),
+  ``replenishment.low_stock`` (low-stock alerts).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from hub.pipeline.invoices import credit_invoices, issue_invoice, settle_invoice
 from hub.pipeline.order_steps import fulfill_order, process_order
 from hub.pipeline.payments import capture_payment, refund_payment, void_payment
 from hub.pipeline.purchasing import email_purchase_order
+from hub.pipeline.replenishment import check_low_stock, stock_received
 from hub.pipeline.retention import purge_job
 from hub.pipeline.sales import (
     cancel_fulfillment,
@@ -66,4 +69,6 @@ HANDLERS = {
     JobKind.INVOICE_SETTLE: settle_invoices,
     JobKind.INVOICE_CREDIT: credit_invoices,
     JobKind.PURCHASE_ORDER_EMAIL: email_purchase_order,
+    JobKind.STOCK_RECEIVED: stock_received,
+    JobKind.LOW_STOCK_CHECK: check_low_stock,
 }

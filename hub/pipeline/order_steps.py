@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from hub.core.lifecycle import OrderStatus
 from hub.integration.checks import hold_reasons_problem
 from hub.integration.manager import PluginOutputError, call_isolated
-from hub.inventory import reservations
+from hub.inventory import backorders, reservations
 from hub.orders import records, shipments, transitions
 from hub.orders.lookup import SessionLookup
 from hub.orders.serialize import order_detail
@@ -81,6 +81,8 @@ def fulfill_order(ctx: JobContext) -> None:
         order = records.get_order(session, ctx.require_order())
         if order.status != OrderStatus.CONFIRMED:
             return
+        if backorders.waiting(session, order.id):
+            return  # ships when its stock arrives (order.backorder_filled starts it again)
         channel = shipping_channel_for(session, hub, order)
         if channel is None:
             return  # no shipping channel: a person ships it (API, UI, CLI)

@@ -54,8 +54,11 @@ def _where(sku: str, location_id: int | None):
 def policy_of(session: Session, sku: str, location_id: int | None) -> Policy:
     """The policy of ``sku`` at ``location_id`` (None: all locations), or the default."""
     row = session.scalars(select(ReorderPolicy).where(_where(sku, location_id))).one_or_none()
-    if row is None:
-        return DEFAULT
+    return DEFAULT if row is None else from_row(row)
+
+
+def from_row(row: ReorderPolicy) -> Policy:
+    """A stored policy as it applies."""
     return Policy(
         kind=row.kind,
         min_quantity=row.min_quantity,

@@ -43,6 +43,8 @@ EVENT_TEMPLATES: dict[str, str] = {
     "order.shipped": "shipped",
     "order.delivered": "delivered",
     "order.cancelled": "cancelled",
+    # Confirmed, with items waiting for stock on a purchase order (and when it comes).
+    "order.backordered": "backordered",
     "order.refunded": "refunded",
     # An invoice or credit note issued: the hub attaches its PDF (Capability.ATTACHMENTS).
     "order.invoice_issued": "invoice",
@@ -134,6 +136,18 @@ class Renderer:
                 "currency": order.get("currency") or "",
                 "credit_of": data.get("credit_of") or "",
             }
+        backorder = None
+        if event.name == "order.backordered":
+            data = event.data or {}
+            names = {line.get("id"): line.get("name") or line.get("sku") for line in order["lines"]}
+            backorder = {
+                # The day it is expected, as a date (a time of day promises too much).
+                "expected": (data.get("expected_at") or "")[:10],
+                "lines": [
+                    {"name": names.get(x.get("line_id")) or x.get("sku"), "quantity": x["quantity"]}
+                    for x in data.get("lines") or []
+                ],
+            }
         customer = order.get("customer") or {}
         token = order.get("tracking_token") or ""
         return {
@@ -148,6 +162,7 @@ class Renderer:
             "partial": event.name == "order.partially_shipped",
             "refund": refund,
             "invoice": invoice,
+            "backorder": backorder,
             "reason": (event.data or {}).get("reason") or "",
         }
 

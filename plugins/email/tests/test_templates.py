@@ -97,3 +97,28 @@ def test_carrier_links_prefer_the_shipments_own_url_and_refuse_other_schemes():
 def test_the_message_id_depends_on_the_key_only():
     assert message_id("notify:1:2", "a@shop.example") == message_id("notify:1:2", "a@shop.example")
     assert message_id("notify:1:2", "a@shop.example") != message_id("notify:1:3", "a@shop.example")
+
+
+def test_a_backorder_says_which_items_wait_and_the_day_they_are_expected():
+    event = OrderEvent(
+        name="order.backordered",
+        order_id=7,
+        id=6,
+        data={
+            "lines": [
+                {
+                    "line_id": 1,
+                    "sku": "MUG",
+                    "location": "wh",
+                    "quantity": 1,
+                    "expected_at": "2026-12-20T09:00:00+00:00",
+                }
+            ],
+            "expected_at": "2026-12-20T09:00:00+00:00",
+        },
+    )
+    rendered = Renderer().render(event, order(), public_url="http://hub")
+    assert "confirmed" in rendered.subject
+    assert "expected on 2026-12-20" in rendered.text
+    assert "- 1 × Mug & Saucer" in rendered.text
+    assert "<strong>2026-12-20</strong>" in rendered.html

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.core.purchasing import OPEN_STATUSES
-from hub.store.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierSku
+from hub.store.models import Location, PurchaseOrder, PurchaseOrderLine, Supplier, SupplierSku
 
 _OPEN = PurchaseOrderLine.quantity - PurchaseOrderLine.received_quantity
 
@@ -65,3 +65,14 @@ def preferred_supplier(session: Session, sku: str) -> SupplierSku | None:
         .join(Supplier, Supplier.id == SupplierSku.supplier_id)
         .where(SupplierSku.sku == sku, SupplierSku.preferred.is_(True), Supplier.active.is_(True))
     )
+
+
+def with_incoming(session: Session, rows: list[dict]) -> list[dict]:
+    """Stock rows (``sku``, ``location`` code) given their ``incoming`` units, in one query."""
+    if not rows:
+        return rows
+    units = incoming(session, {row["sku"] for row in rows})
+    codes = dict(session.execute(select(Location.code, Location.id)).all())
+    for row in rows:
+        row["incoming"] = units.get((row["sku"], codes.get(row["location"], 0)), 0)
+    return rows

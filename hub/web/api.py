@@ -40,6 +40,7 @@ from hub.orders import queries as order_queries
 from hub.orders.schemas import ManualOrderSchema, OrderEditSchema
 from hub.orders.serialize import iso, order_detail, order_summary
 from hub.pipeline.order_steps import check_order
+from hub.purchasing.queries import with_incoming
 from hub.queue import jobs
 from hub.queue import queries as job_queries
 from hub.returns import actions as returns
@@ -892,11 +893,14 @@ def update_location(code: str, body):
     ok=(200, s.StockPageSchema, "A page of stock levels."),
 )
 def list_stock(query):
-    """One level per SKU and location: on hand, reserved by orders, available."""
+    """One level per SKU and location: on hand, reserved by orders, available, and incoming
+    (ordered from suppliers on sent purchase orders, not yet received)."""
     filters = LevelFilters(sku=query.get("sku"), q=query.get("q"), location=query.get("location"))
     with get_hub().db.read() as db:
         stmt = levels_statement(db, filters)
-        return jsonify(page(db, stmt, StockLevel.id, query, level_json))
+        out = page(db, stmt, StockLevel.id, query, level_json)
+        with_incoming(db, out["data"])
+        return jsonify(out)
 
 
 @bp.post("/stock")
@@ -931,10 +935,8 @@ def set_stock(body):
             )
             .order_by(StockLevel.sku, Location.code)
         ).all()
-        return jsonify(
-            changed=changed,
-            levels=[level_json(x) for x in levels if (x.sku, x.location.code) in keys],
-        )
+        out = [level_json(x) for x in levels if (x.sku, x.location.code) in keys]
+        return jsonify(changed=changed, levels=with_incoming(db, out))
 
 
 # --- jobs -------------------------------------------------------------------------------------------------

@@ -610,6 +610,10 @@ class StockLevelSchema(OutSchema):
     on_hand = fields.Integer(required=True)
     reserved = fields.Integer(required=True)
     available = fields.Integer(required=True)
+    incoming = fields.Integer(
+        required=True,
+        metadata={"description": "On sent purchase orders to this location, not yet received."},
+    )
     updated_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
 
 

@@ -179,3 +179,17 @@ def test_a_read_token_may_look_but_not_order(hub, client, shop):
     )
     assert r.status_code == 403
     assert client.post("/api/v1/suppliers", headers=auth, json=SUPPLIER).status_code == 403
+
+
+def test_stock_rows_show_what_is_incoming_until_it_is_received(hub, api, shop):
+    po = _draft(api, shop.supplier_id).json
+    api.post("/api/v1/stock", json={"levels": [{"sku": "TEE-M", "location": "main", "on_hand": 2}]})
+    incoming = lambda: {r["sku"]: r["incoming"] for r in api.get("/api/v1/stock").json["data"]}  # noqa: E731
+    assert incoming() == {"TEE-M": 0}  # a draft was never ordered
+    api.post(f"/api/v1/purchase-orders/{po['id']}/send")
+    assert incoming() == {"TEE-M": 10}
+    api.post(
+        f"/api/v1/purchase-orders/{po['id']}/receipts",
+        json={"lines": [{"sku": "TEE-M", "quantity": 3}, {"sku": "TEE-L", "quantity": 5}]},
+    )
+    assert incoming() == {"TEE-M": 7, "TEE-L": 0}

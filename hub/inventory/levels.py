@@ -401,6 +401,15 @@ def _enqueue_stock_push(session: Session) -> None:
         dedupe_key=JobKind.STOCK_PUSH.key(slot),
         run_at=datetime.fromtimestamp(slot * PUSH_DEBOUNCE_SECONDS, UTC),
     )
+    # The same slot looks again for SKUs gone below their reorder point (one email per
+    # crossing, hub.pipeline.replenishment): after stock changes, not on each one.
+    enqueue(
+        session,
+        JobKind.LOW_STOCK_CHECK,
+        {},
+        dedupe_key=JobKind.LOW_STOCK_CHECK.key(slot),
+        run_at=datetime.fromtimestamp(slot * PUSH_DEBOUNCE_SECONDS, UTC),
+    )
 
 
 # --- pushing stock to sales channels --------------------------------------------------------

@@ -69,7 +69,7 @@ def check_low_stock(ctx: JobContext) -> None:
             subject, body = low_stock.email_text(crossed)
             alerts.queue_email(
                 session,
-                alerts.Cause(key=f"low-stock-{now.timestamp():.0f}", subject=subject, body=body),
+                alerts.Cause(key=f"low-stock-{now.timestamp():.6f}", subject=subject, body=body),
                 channel_id,
                 now,
             )

@@ -35,7 +35,6 @@ class SupplierInSchema(Schema):
     )
     lead_time_days = fields.Integer(
         load_default=7,
-        strict=True,
         validate=validate.Range(min=0, max=365),
         metadata={
             "label": "Lead time (days)",
@@ -45,13 +44,11 @@ class SupplierInSchema(Schema):
     )
     minimum_order_quantity = fields.Integer(
         load_default=1,
-        strict=True,
         validate=validate.Range(min=1, max=10_000_000),
         metadata={"label": "Minimum order quantity", "help": "Fewest units per SKU per order."},
     )
     pack_size = fields.Integer(
         load_default=1,
-        strict=True,
         validate=validate.Range(min=1, max=1_000_000),
         metadata={"label": "Pack size", "help": "Units come in packs of this many."},
     )

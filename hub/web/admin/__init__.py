@@ -141,6 +141,7 @@ from hub.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     orders,
     plugin_settings,
     plugins,
+    purchasing,
     returns,
     shop_settings,
     skus,

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from hub.core.exceptions import ValidationError
 from hub.inventory import levels as inventory
 from hub.inventory.queries import LevelFilters, levels_statement
+from hub.purchasing.queries import incoming
 from hub.store.models import Location, StockLevel, StockMovement
 from hub.web import get_hub
 from hub.web.admin import bp
@@ -35,12 +36,14 @@ def stock():
             db.scalars(select(StockMovement).order_by(StockMovement.id.desc()).limit(15))
         )
         codes = {loc.id: loc.code for loc in locations}
+        on_the_way = incoming(db, {level.sku for level in page.items})
         return render_template(
             "admin/stock.html",
             page=page,
             locations=locations,
             movements=movements,
             codes=codes,
+            incoming=on_the_way,
             q=q,
             location=location,
         )

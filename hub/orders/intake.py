@@ -309,7 +309,8 @@ def _apply_customer(session: Session, order: Order, data: OrderData) -> list[str
     erased stays erased, whatever the channel still holds).
     """
     erased = linking.is_erased(session, order.customer_id)
-    changed = _apply_order_fields(order, data, keep=PERSONAL_FIELDS if erased else ())
+    # The notes too: erasure took the person's name and address out of them.
+    changed = _apply_order_fields(order, data, keep=(*PERSONAL_FIELDS, "notes") if erased else ())
     if not erased and (order.customer_id is None or IDENTITY_FIELDS.intersection(changed)):
         customer_id = linking.link_order(
             session, order.channel_id, {name: getattr(order, name) for name in PERSONAL_FIELDS}

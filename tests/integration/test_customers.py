@@ -302,9 +302,10 @@ def test_erasure_blanks_the_person_and_keeps_order_numbers_lines_and_money(any_s
     # Ana orders again: a new customer, never the erased one; her old order takes nothing back.
     again = store(hub, "manual", 3, ana)
     assert customer_of(hub, again) not in (None, customer_id)
-    store(hub, "manual", 1, ana, updated_at=T0 + timedelta(days=9))
+    store(hub, "manual", 1, ana, notes="ring Ana Lima", updated_at=T0 + timedelta(days=9))
     with hub.db.read() as session:
         assert session.get(Order, order_id).email == ""
+        assert "Ana" not in session.get(Order, order_id).notes
         assert session.get(Order, order_id).customer_id == customer_id
 
 

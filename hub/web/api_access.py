@@ -87,6 +87,9 @@ ROUTE_SCOPES: dict[str, dict[str, Scope]] = {
     # Replenishment (hub.web.api_replenishment): demand is read; a policy is everyday work.
     "/skus/<sku>/demand": {"GET": READ},
     "/skus/<sku>/reorder-policy": {"GET": READ, "PUT": WRITE},
+    "/skus/<sku>/settings": {"GET": READ, "PUT": WRITE},
+    "/replenishment": {"GET": READ},
+    "/replenishment/purchase-orders": {"POST": WRITE},
     # Purchasing (hub.web.api_purchasing): suppliers and purchase orders are everyday work.
     "/suppliers": {"GET": READ, "POST": WRITE},
     "/suppliers/<supplier_id>": {"GET": READ, "PATCH": WRITE, "DELETE": WRITE},

@@ -1,4 +1,5 @@
-"""The REST API's replenishment views: one SKU's demand and its reorder policy.
+"""The REST API's replenishment views: one SKU's demand, its reorder policy and settings,
+and the suggestions of what to buy (with the draft purchase orders made from them).
 
 On the API's blueprint, with its token check and errors. The figures are
 :mod:`hub.replenishment`'s (:func:`hub.replenishment.demand.sku_demand`, the one
@@ -15,6 +16,9 @@ from flask import g, jsonify
 from marshmallow import Schema, fields, validate
 
 from hub.core.exceptions import NotFound
+from hub.inventory import backorders
+from hub.inventory.levels import get_location
+from hub.purchasing import suggestions
 from hub.replenishment import demand, policies
 from hub.replenishment.forecasts import forecasts_of
 from hub.replenishment.schemas import KINDS, ReorderPolicyInSchema
@@ -206,3 +210,154 @@ def put_reorder_policy(sku: str, body):
         out = _policy_json(db, sku, location)
     log.info("reorder policy of %s at %s set by %s", sku, location or "all", g.caller.actor)
     return jsonify(out)
+
+
+# --- per-SKU settings, suggestions and the drafts made from them (hub.purchasing.suggestions) --
+
+
+class SkuSettingsSchema(OutSchema):
+    sku = fields.String(required=True)
+    allow_backorder = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Orders lacking stock wait for units on a purchase order instead "
+            "of being held out_of_stock."
+        },
+    )
+
+
+class SkuSettingsInSchema(Schema):
+    allow_backorder = fields.Boolean(required=True)
+
+
+class SuggestionSchema(OutSchema):
+    sku = fields.String(required=True)
+    location = fields.String(required=True)
+    location_id = fields.Integer(required=True)
+    available = fields.Integer(
+        required=True,
+        metadata={"description": "On hand − reserved − promised to backorders there."},
+    )
+    incoming = fields.Integer(required=True, metadata={"description": "On purchase orders."})
+    reorder_point = fields.Integer(required=True)
+    order_up_to = fields.Integer(required=True)
+    suggested_quantity = fields.Integer(
+        required=True,
+        metadata={
+            "description": "order_up_to − available − incoming, rounded up to the preferred "
+            "supplier's minimum order and pack size."
+        },
+    )
+    supplier_id = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "The preferred supplier."}
+    )
+
+
+class SuggestionsSchema(OutSchema):
+    data = fields.List(fields.Nested(SuggestionSchema), required=True)
+
+
+class PickSchema(Schema):
+    sku = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    location = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000_000))
+
+
+class DraftsInSchema(Schema):
+    rows = fields.List(
+        fields.Nested(PickSchema), required=True, validate=validate.Length(min=1, max=500)
+    )
+
+
+class DraftMadeSchema(OutSchema):
+    id = fields.Integer(required=True)
+    number = fields.String(required=True)
+    supplier_id = fields.Integer(required=True)
+    location = fields.String(required=True)
+    lines = fields.Integer(required=True)
+
+
+class DraftsMadeSchema(OutSchema):
+    data = fields.List(fields.Nested(DraftMadeSchema), required=True)
+
+
+def _settings_json(db, sku: str) -> dict[str, Any]:
+    return {"sku": sku, "allow_backorder": sku in backorders.allows_backorder(db, [sku])}
+
+
+@bp.get("/skus/<sku>/settings")
+@operation(
+    "Get a SKU's settings",
+    tag="replenishment",
+    ok=(200, SkuSettingsSchema, "Whether orders may wait for stock on its way."),
+)
+def get_sku_settings(sku: str):
+    with get_hub().db.read() as db:
+        if not demand.sku_exists(db, sku):
+            raise NotFound(f"SKU {sku!r} does not exist")
+        return jsonify(_settings_json(db, sku))
+
+
+@bp.put("/skus/<sku>/settings")
+@operation(
+    "Set a SKU's settings",
+    tag="replenishment",
+    body=SkuSettingsInSchema,
+    ok=(200, SkuSettingsSchema, "The settings as stored."),
+)
+def put_sku_settings(sku: str, body):
+    """``allow_backorder``: an order short of this SKU is confirmed with the missing units
+    backordered from a sent purchase order (``order.backordered``) instead of held."""
+    with get_hub().db.transaction() as db:
+        if not demand.sku_exists(db, sku):
+            raise NotFound(f"SKU {sku!r} does not exist")
+        backorders.set_allow_backorder(db, sku, body["allow_backorder"], actor=g.caller.actor)
+        out = _settings_json(db, sku)
+    log.info("backorders of %s %s by %s", sku, out["allow_backorder"], g.caller.actor)
+    return jsonify(out)
+
+
+@bp.get("/replenishment")
+@operation(
+    "List replenishment suggestions",
+    tag="replenishment",
+    ok=(200, SuggestionsSchema, "Every SKU and location below its reorder point, by SKU."),
+)
+def list_replenishment():
+    """Rows where available + incoming is below the reorder point, with what to buy and
+    from whom. See docs/replenishment.md, Suggestions."""
+    with get_hub().db.read() as db:
+        return jsonify(data=suggestions.suggestions(db))
+
+
+@bp.post("/replenishment/purchase-orders")
+@operation(
+    "Make draft purchase orders from suggestions",
+    tag="replenishment",
+    body=DraftsInSchema,
+    ok=(201, DraftsMadeSchema, "One draft per preferred supplier and location."),
+)
+def draft_from_suggestions(body):
+    """Each row's SKU goes to its preferred supplier's draft for that location, at the
+    supplier's cost price; 422 naming the row when a SKU has no preferred supplier
+    (nothing is made then)."""
+    with get_hub().db.transaction() as db:
+        picks = [
+            (row["sku"], get_location(db, row["location"]).id, row["quantity"])
+            for row in body["rows"]
+        ]
+        made = suggestions.draft_orders(db, picks, actor=g.caller.actor)
+        out = [
+            {
+                "id": po.id,
+                "number": po.number,
+                "supplier_id": po.supplier_id,
+                "location": po.location.code,
+                "lines": len(po.lines),
+            }
+            for po in made
+        ]
+    log.info("%d draft purchase order(s) from suggestions by %s", len(out), g.caller.actor)
+    response = jsonify(data=out)
+    response.status_code = 201
+    return response

@@ -1,12 +1,14 @@
 """Reorder policies per SKU and location (None: all locations), and what they come to.
 
 A SKU without a stored policy has the default one: computed, 95% service level,
-7 days of lead time and of review (:mod:`hub.replenishment.reorder`).
+7 days of lead time and of review (:mod:`hub.replenishment.reorder`). A computed policy
+takes the lead time of the SKU's preferred supplier when it has one (:func:`with_supplier`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.replenishment import reorder
-from hub.store.models import DemandForecast, ReorderPolicy, utcnow
+from hub.store.models import DemandForecast, ReorderPolicy, Supplier, SupplierSku, utcnow
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class Policy:
     review_days: int
     updated_by: str = ""
     updated_at: datetime | None = None
+    #: The preferred supplier whose lead time a computed policy takes ("": its own).
+    lead_time_from: str = ""
 
     @property
     def stored(self) -> bool:
@@ -54,7 +58,26 @@ def _where(sku: str, location_id: int | None):
 def policy_of(session: Session, sku: str, location_id: int | None) -> Policy:
     """The policy of ``sku`` at ``location_id`` (None: all locations), or the default."""
     row = session.scalars(select(ReorderPolicy).where(_where(sku, location_id))).one_or_none()
-    return DEFAULT if row is None else from_row(row)
+    policy = DEFAULT if row is None else from_row(row)
+    return with_supplier(policy, supplier_lead_times(session, [sku]).get(sku))
+
+
+def supplier_lead_times(session: Session, skus: Iterable[str]) -> dict[str, tuple[str, int]]:
+    """The preferred (active) supplier's name and lead time of each SKU that has one."""
+    rows = session.execute(
+        select(SupplierSku.sku, Supplier.name, Supplier.lead_time_days)
+        .join(Supplier, Supplier.id == SupplierSku.supplier_id)
+        .where(SupplierSku.sku.in_(set(skus)), SupplierSku.preferred.is_(True))
+        .where(Supplier.active.is_(True))
+    )
+    return {sku: (name, days) for sku, name, days in rows}
+
+
+def with_supplier(policy: Policy, supplier: tuple[str, int] | None) -> Policy:
+    """A computed policy with its preferred supplier's lead time (``supplier``: name, days)."""
+    if supplier is None or policy.kind != "computed":
+        return policy
+    return replace(policy, lead_time_days=supplier[1], lead_time_from=supplier[0])
 
 
 def from_row(row: ReorderPolicy) -> Policy:
@@ -120,7 +143,10 @@ def apply(policy: Policy, forecast: DemandForecast | None) -> dict[str, Any]:
         ]
         return out
     if forecast is None:
-        out["lines"] = ["no forecast yet: it is computed daily from the SKU's sales"]
+        out["lines"] = [
+            *_lead_time_source(policy),
+            "no forecast yet: it is computed daily from the SKU's sales",
+        ]
         return out
     figures = reorder.compute(
         forecast.daily,
@@ -131,5 +157,13 @@ def apply(policy: Policy, forecast: DemandForecast | None) -> dict[str, Any]:
     )
     out["reorder_point"], out["order_up_to"] = figures.reorder_point, figures.order_up_to
     out["arithmetic"] = figures.as_dict()
-    out["lines"] = figures.lines()
+    out["lines"] = [*_lead_time_source(policy), *figures.lines()]
     return out
+
+
+def _lead_time_source(policy: Policy) -> list[str]:
+    if not policy.lead_time_from:
+        return []
+    return [
+        f"lead time {policy.lead_time_days} days: {policy.lead_time_from}'s, the preferred supplier"
+    ]

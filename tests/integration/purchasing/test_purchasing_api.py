@@ -193,3 +193,19 @@ def test_stock_rows_show_what_is_incoming_until_it_is_received(hub, api, shop):
         json={"lines": [{"sku": "TEE-M", "quantity": 3}, {"sku": "TEE-L", "quantity": 5}]},
     )
     assert incoming() == {"TEE-M": 7, "TEE-L": 0}
+
+
+def test_a_computed_reorder_policy_takes_the_preferred_suppliers_lead_time(api, shop):
+    api.post("/api/v1/stock", json={"levels": [{"sku": "TEE-M", "location": "main", "on_hand": 5}]})
+    url = "/api/v1/skus/TEE-M/reorder-policy"
+    assert api.get(url).json["lead_time_days"] == 7  # the default: no preferred supplier yet
+    api.open(
+        "PUT",
+        f"/api/v1/suppliers/{shop.supplier_id}/skus",
+        json={"sku": "TEE-M", "cost_price": "4.50", "preferred": True},
+    )
+    policy = api.get(url).json
+    assert policy["lead_time_days"] == 10
+    assert "Acme Textiles's, the preferred supplier" in policy["lines"][0]
+    fixed = {"kind": "fixed", "min_quantity": 3, "max_quantity": 9}
+    assert api.open("PUT", url, json=fixed).json["lead_time_days"] == 7  # fixed: its own

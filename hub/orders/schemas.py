@@ -217,7 +217,10 @@ class OrderEditSchema(Schema):
             "since, the edit is refused (409 `conflict`). The `If-Match` header does the same."
         },
     )
-    shipping_address = fields.Nested(AddressSchema)
+    shipping_address = fields.Nested(
+        AddressSchema,
+        metadata={"description": "The whole address (parts left out are empty)."},
+    )
     billing_address = fields.Nested(
         AddressSchema,
         allow_none=True,

@@ -67,12 +67,16 @@ def preferred_supplier(session: Session, sku: str) -> SupplierSku | None:
     )
 
 
-def with_incoming(session: Session, rows: list[dict]) -> list[dict]:
-    """Stock rows (``sku``, ``location`` code) given their ``incoming`` units, in one query."""
+def with_incoming(session: Session, rows: list[dict], *, sku: str | None = None) -> list[dict]:
+    """Stock rows (``sku``, ``location`` code) given their ``incoming`` units, in one query.
+
+    :param sku: the SKU of rows that name none (one SKU's stock per location).
+    """
     if not rows:
         return rows
-    units = incoming(session, {row["sku"] for row in rows})
+    skus = [str(row.get("sku", sku)) for row in rows]
+    units = incoming(session, skus)
     codes = dict(session.execute(select(Location.code, Location.id)).all())
-    for row in rows:
-        row["incoming"] = units.get((row["sku"], codes.get(row["location"], 0)), 0)
+    for row, row_sku in zip(rows, skus, strict=True):
+        row["incoming"] = units.get((row_sku, codes.get(row["location"], 0)), 0)
     return rows

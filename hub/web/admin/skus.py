@@ -15,6 +15,7 @@ from marshmallow import ValidationError as SchemaError
 from sqlalchemy import select
 
 from hub.core.exceptions import HubError, NotFound
+from hub.purchasing.queries import with_incoming
 from hub.replenishment import demand, policies
 from hub.replenishment.schemas import ReorderPolicyInSchema
 from hub.store.models import Location
@@ -33,6 +34,7 @@ def _page(sku: str, location: str | None, *, form: dict[str, Any], errors: dict,
             figures = demand.sku_demand(db, sku, location=location, days=PAGE_HISTORY_DAYS)
         except NotFound:
             abort(404)
+        with_incoming(db, figures["stock"], sku=sku)  # units on their way on purchase orders
         locations = list(db.scalars(select(Location).order_by(Location.code)))
     forecast = figures["forecast"]
     chart = demand_band(

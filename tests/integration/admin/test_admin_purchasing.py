@@ -60,3 +60,27 @@ def test_a_draft_from_the_form_and_a_receipt_refused_before_it_is_sent(browser, 
     page = browser.get(f"/purchase-orders/{po.id}").get_data(as_text=True)
     assert "is draft: cannot receive_partial" in page
     assert "Purchasing" in browser.get("/stock").get_data(as_text=True)
+
+
+def test_the_sku_page_shows_what_is_incoming_where(browser, admin_hub):
+    from hub.inventory.levels import LevelChange, set_on_hand
+    from hub.purchasing import orders
+
+    with admin_hub.db.transaction() as db:
+        location = upsert_location(db, "WH1", name="Main warehouse")
+        set_on_hand(db, [LevelChange("MUG", "WH1", 3)], actor="test")
+        supplier = Supplier(name="Acme", currency="EUR", email="")
+        db.add(supplier)
+        db.flush()
+        po = orders.create_draft(
+            db,
+            supplier_id=supplier.id,
+            location_id=location.id,
+            lines=[orders.DraftLine("MUG", 40, "2.00")],
+            actor="test",
+        )
+        po.status = "sent"  # as if sent (sending needs an email channel)
+    html = browser.get("/skus/MUG").get_data(as_text=True)
+    stocked = html[html.index('id="stocked"') :]
+    assert '<th class="num">Incoming</th>' in stocked
+    assert '<td class="num">40</td>' in stocked

@@ -142,6 +142,7 @@ from hub.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     plugin_settings,
     plugins,
     purchasing,
+    replenishment,
     returns,
     shop_settings,
     skus,

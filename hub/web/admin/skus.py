@@ -15,6 +15,7 @@ from marshmallow import ValidationError as SchemaError
 from sqlalchemy import select
 
 from hub.core.exceptions import HubError, NotFound
+from hub.inventory import backorders
 from hub.purchasing.queries import with_incoming
 from hub.replenishment import demand, policies
 from hub.replenishment.schemas import ReorderPolicyInSchema
@@ -36,6 +37,7 @@ def _page(sku: str, location: str | None, *, form: dict[str, Any], errors: dict,
             abort(404)
         with_incoming(db, figures["stock"], sku=sku)  # units on their way on purchase orders
         locations = list(db.scalars(select(Location).order_by(Location.code)))
+        allow_backorder = sku in backorders.allows_backorder(db, [sku])
     forecast = figures["forecast"]
     chart = demand_band(
         [(d["date"], d["quantity"]) for d in figures["history"]],
@@ -60,6 +62,7 @@ def _page(sku: str, location: str | None, *, form: dict[str, Any], errors: dict,
         chart=chart,
         locations=locations,
         location=location,
+        allow_backorder=allow_backorder,
         values=values,
         errors=errors,
         sold=sum(max(0, day["quantity"]) for day in figures["history"]),

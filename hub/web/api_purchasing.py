@@ -339,11 +339,7 @@ def send_purchase_order(po_id: int, body):
     """Emails the supplier the PO's PDF and its lines as CSV (once, by a job after the
     commit). 409 unless it is a draft; 422 when the supplier has no email address or
     no email channel is enabled."""
-    with get_hub().db.transaction() as db:
-        po = orders.send(db, po_id, actor=g.caller.actor, version=(body or {}).get("version"))
-        out = _po_json(db, po)
-    log.info("purchase order %s sent by %s", out["number"], g.caller.actor)
-    return jsonify(out)
+    return _move(orders.send, po_id, body, "sent")
 
 
 @bp.post("/purchase-orders/<int:po_id>/cancel")
@@ -357,10 +353,15 @@ def send_purchase_order(po_id: int, body):
 )
 def cancel_purchase_order(po_id: int, body):
     """A draft, or a sent PO nothing has arrived on (409 otherwise)."""
+    return _move(orders.cancel, po_id, body, "cancelled")
+
+
+def _move(action, po_id: int, body: dict[str, Any] | None, done: str):
+    """Send or cancel: the action at the version sent (if any), the PO as it is now."""
     with get_hub().db.transaction() as db:
-        po = orders.cancel(db, po_id, actor=g.caller.actor, version=(body or {}).get("version"))
+        po = action(db, po_id, actor=g.caller.actor, version=(body or {}).get("version"))
         out = _po_json(db, po)
-    log.info("purchase order %s cancelled by %s", out["number"], g.caller.actor)
+    log.info("purchase order %s %s by %s", out["number"], done, g.caller.actor)
     return jsonify(out)
 
 

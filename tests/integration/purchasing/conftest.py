@@ -6,10 +6,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from hub.channels.manage import create_channel
 from hub.inventory.levels import upsert_location
 from hub.purchasing import orders, suppliers
 from plugins.email.tests.conftest import SmtpServer
+from tests.integration.test_invoice_email import with_email_channel
 
 BUYER = dict(
     seller_legal_name="Fjord Outfitters GmbH",
@@ -23,24 +23,6 @@ def smtp():
     server = SmtpServer().start()
     yield server
     server.stop()
-
-
-def with_email_channel(hub, smtp):
-    with hub.db.transaction() as session:
-        create_channel(
-            hub,
-            session,
-            name="Email",
-            connector="email",
-            config={
-                "smtp_host": "127.0.0.1",
-                "smtp_port": smtp.port,
-                "security": "none",
-                "from_address": "orders@fjord.example",
-                "from_name": "Fjord Outfitters",
-            },
-        )
-    return hub
 
 
 @pytest.fixture

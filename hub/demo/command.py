@@ -142,6 +142,15 @@ def print_summary(console: Console, s: Summary) -> None:
     )
     table.add_row("webhook deliveries (CRM)", str(outside["webhook_deliveries"]))
     table.add_row("ERP export", f"{s.erp_files} file(s), {s.erp_orders} orders")
+    if s.replenishment:
+        r = s.replenishment
+        table.add_row(
+            "sales history seeded", f"{r['history_orders']} days, {r['history_lines']} lines"
+        )
+        table.add_row("forecasts made", str(r["forecasts"]))
+        table.add_row("replenishment suggestions", str(r["suggestions"]))
+        table.add_row("purchase order cycle", " -> ".join(r["steps"]))
+        table.add_row("replenishment took", f"{r['seconds']:.1f} s")
     table.add_row("jobs run", str(s.jobs))
     table.add_row("dead jobs", str(s.dead_jobs))
     table.add_row("elapsed", f"{s.elapsed:.1f} s")

@@ -39,6 +39,7 @@ from hub.channels.manage import create_channel, ensure_manual_channel, link_chan
 from hub.core.exceptions import ConfigError, NotFound
 from hub.core.money import Money
 from hub.core.status import PaymentStatus
+from hub.demo import replenishment
 from hub.demo.sandboxes import PAYMENT_ATTRIBUTE, WOO_PAYMENT_META, Sandboxes
 from hub.inventory import levels as inventory
 from hub.invoicing.policy import set_policy as set_invoice_policy
@@ -442,6 +443,8 @@ class Summary:
     split_orders: int
     elapsed: float
     timed_out: bool
+    #: Forecasts, suggestions and the purchase order cycle (hub.demo.replenishment).
+    replenishment: dict[str, Any] | None = None
 
     @property
     def orders_per_second(self) -> float:
@@ -468,6 +471,7 @@ class Summary:
             "elapsed_s": round(self.elapsed, 3),
             "orders_per_s": round(self.orders_per_second, 2),
             "timed_out": self.timed_out,
+            "replenishment": self.replenishment,
         }
 
 
@@ -634,7 +638,18 @@ class Scenario:
         elapsed = time.perf_counter() - started
         server.stop_work()
         self._report(progress(hub, kinds) | {"placed": sandboxes.placed})
-        return self._summary(hub, sandboxes, elapsed, timed_out)
+        summary = self._summary(hub, sandboxes, elapsed, timed_out)
+        if not timed_out:
+            # Counted after the flow, so its figures are the flow's alone.
+            summary.replenishment = replenishment.run_cycle(hub, sandboxes.demand()).as_dict()
+            with hub.db.read() as session:
+                summary.dead_jobs = (
+                    session.scalar(
+                        select(func.count()).select_from(Job).where(Job.status == JobStatus.DEAD)
+                    )
+                    or 0
+                )
+        return summary
 
     def _report(self, state: dict[str, Any]) -> None:
         if self.on_progress is not None:

@@ -81,6 +81,24 @@ def test_demo_ships_every_order_once_with_no_dead_jobs(tmp_path):
     # Every order has its customer, and some customers came back (the shop's returning buyers).
     unlinked, most = _customers(tmp_path / "demo" / "hub.db")
     assert unlinked == 0 and most >= 2, (unlinked, most)
+    # A year of history forecast, suggestions, and one purchase order cycle whose
+    # receipt released the order that waited for it (hub.demo.replenishment).
+    assert int(rows["forecasts made"]) > 0 and int(rows["replenishment suggestions"]) > 0, out
+    assert _cycle(tmp_path / "demo" / "hub.db") == ("received", "released"), out
+
+
+def _cycle(path) -> tuple[str, str]:
+    """(the purchase order's status, its backorder's status) in the demo's hub."""
+    db = Database(f"sqlite:///{path}")
+    try:
+        with db.read() as session:
+            po = session.execute(text("SELECT status FROM purchase_orders")).scalar_one()
+            backorder = session.execute(
+                text("SELECT group_concat(DISTINCT status) FROM backorders")
+            ).scalar_one()
+            return po, backorder
+    finally:
+        db.dispose()
 
 
 def _invoices(path) -> list[tuple[str, str, str]]:

@@ -40,7 +40,14 @@ from sqlalchemy import func, select
 
 from hub.channels.manage import request_sync
 from hub.demo.sandboxes import Sandboxes, free_port
-from hub.demo.scenario import OrderFeeder, configure_hub, progress, reset_database, stock_locations
+from hub.demo.scenario import (
+    DEMO_SELLER,
+    OrderFeeder,
+    configure_hub,
+    progress,
+    reset_database,
+    stock_locations,
+)
 from hub.runtime.hub import Hub
 from hub.store import migrate
 from hub.store.config import Settings
@@ -245,6 +252,8 @@ def test_kill_9_and_restart_five_times_loses_and_doubles_nothing(tmp_path, reque
         HUB_JOB_LEASE_SECONDS="3",
         HUB_LOG_LEVEL="ERROR",
         HUB_SECRET_KEY=TEST_SECRET_KEY,
+        # The demo's channels invoice at capture: the processes name its seller.
+        **{f"HUB_{key.upper()}": value for key, value in DEMO_SELLER.items()},
         **({"HUB_DATABASE_URL": url} if url else {}),
     )
     hub = Hub(
@@ -255,6 +264,7 @@ def test_kill_9_and_restart_five_times_loses_and_doubles_nothing(tmp_path, reque
             job_lease_seconds=3,
             secret_key=TEST_SECRET_KEY,
             allow_private_targets=True,  # the sandboxes listen on 127.0.0.1
+            **DEMO_SELLER,
         )
     )
     migrate.upgrade(hub.db)

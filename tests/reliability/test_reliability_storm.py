@@ -19,7 +19,7 @@ import requests
 from sqlalchemy import func, select
 
 from hub.demo.sandboxes import PAYMENT_ATTRIBUTE, Sandboxes
-from hub.demo.scenario import HubServer, configure_hub, reset_database, stock_locations
+from hub.demo.scenario import DEMO_SELLER, HubServer, configure_hub, reset_database, stock_locations
 from hub.runtime.hub import Hub
 from hub.store import migrate
 from hub.store.config import Settings
@@ -94,7 +94,11 @@ def test_webhook_storm_with_duplicates_and_reordering_ends_equal_to_the_shop(
     data = tmp_path / "data"
     url = request.getfixturevalue("pg_url") if database == "postgresql" else None
     # The sandboxes listen on 127.0.0.1: the hub must be allowed to call them.
-    hub = Hub(Settings.from_env({}, data_dir=data, database_url=url, allow_private_targets=True))
+    hub = Hub(
+        Settings.from_env(
+            {}, data_dir=data, database_url=url, allow_private_targets=True, **DEMO_SELLER
+        )
+    )
     migrate.upgrade(hub.db)
     if url:
         reset_database(hub)  # the shared test database: start empty

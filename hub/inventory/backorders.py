@@ -177,6 +177,10 @@ def promise(
     locked: dict[tuple[str, int], StockLevel] = {
         key: inventory.lock_level(session, *key) for key in wanted
     }
+    for row in active(session, order.id):
+        # Confirmed again (held, released, revised): its earlier promise is made afresh.
+        row.status, row.updated_at = "cancelled", utcnow()
+    session.flush()
     free = {key: lv.on_hand - lv.reserved for key, lv in locked.items()}
     open_units = unpromised(on_way, promised(session, skus))
     takes: list[tuple[int, tuple[str, int], int, bool]] = []  # line, level key, units, backordered

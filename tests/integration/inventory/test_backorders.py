@@ -128,3 +128,21 @@ def test_a_receipt_fills_backorders_oldest_order_first_and_releases_them_to_fulf
         ).all()
     assert sorted(sum(x["quantity"] for x in g.lines) for g in groups) == [2, 3]
     check_invariants(hub)
+
+
+def test_a_backordered_order_held_and_released_is_promised_once_again(hub, new_order, run_jobs):
+    stock(hub, {("A", "wh"): 0})
+    allow_backorders(hub, "A")
+    on_its_way(hub, "A", 5)
+    oid = new_order(hub, ("A", 3))
+    run_jobs(hub)
+    with hub.db.transaction() as session:
+        transitions.hold(session, oid, "customer asked to wait", actor="user:ann")
+    with hub.db.transaction() as session:
+        transitions.release(session, oid, actor="user:ann")
+    run_jobs(hub)
+    assert order_state(hub, oid).status == "confirmed"
+    assert backordered(hub, oid) == 3  # not 6: its own earlier promise is not counted twice
+    other = new_order(hub, ("A", 2))
+    run_jobs(hub)
+    assert order_state(hub, other).status == "confirmed" and backordered(hub, other) == 2

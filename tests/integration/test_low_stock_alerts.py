@@ -34,7 +34,9 @@ def check(hub, run_jobs) -> None:
     run_jobs(hub)
 
 
-def test_low_stock_is_emailed_once_per_crossing_and_again_after_it_recovered(hub, run_jobs):
+def test_low_stock_is_emailed_once_per_crossing_and_again_after_it_recovered(any_hub, run_jobs):
+    """On SQLite and PostgreSQL."""
+    hub = any_hub
     server = SmtpServer().start()
     try:
         add_email_channel(hub, server.port)

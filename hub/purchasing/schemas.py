@@ -113,7 +113,9 @@ class DraftLineInSchema(Schema):
 
 
 class PurchaseOrderInSchema(Schema):
-    supplier_id = fields.Integer(required=True, strict=True)
+    supplier_id = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=2_147_483_647)
+    )
     location = fields.String(
         required=True,
         validate=validate.Length(min=1, max=100),

@@ -30,8 +30,8 @@ from hub.purchasing.serialize import po_detail, po_summary, supplier_dict, suppl
 from hub.store.models import PurchaseOrder
 from hub.web import get_hub
 from hub.web.api import bp, page
-from hub.web.api_schemas import OutSchema, PageQuerySchema, page_schema
-from hub.web.apidoc import operation
+from hub.web.api_schemas import MAX_ID, OutSchema, PageQuerySchema, page_schema
+from hub.web.apidoc import ID, operation
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class PurchaseOrderSchema(PurchaseOrderSummarySchema):
 
 class PurchaseOrderQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf(STATUSES))
-    supplier_id = fields.Integer()
+    supplier_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
 
 
 # --- suppliers ------------------------------------------------------------------------------------
@@ -178,14 +178,14 @@ def create_supplier(body):
     return response
 
 
-@bp.get("/suppliers/<int:supplier_id>")
+@bp.get(f"/suppliers/<{ID}:supplier_id>")
 @operation("Get a supplier", tag="purchasing", ok=(200, SupplierSchema, "The supplier."))
 def get_supplier(supplier_id: int):
     with get_hub().db.read() as db:
         return jsonify(supplier_dict(suppliers.get_supplier(db, supplier_id)))
 
 
-@bp.patch("/suppliers/<int:supplier_id>")
+@bp.patch(f"/suppliers/<{ID}:supplier_id>")
 @operation(
     "Change a supplier",
     tag="purchasing",
@@ -199,7 +199,7 @@ def patch_supplier(supplier_id: int, body):
         return jsonify(supplier_dict(suppliers.update_supplier(db, supplier_id, body)))
 
 
-@bp.delete("/suppliers/<int:supplier_id>")
+@bp.delete(f"/suppliers/<{ID}:supplier_id>")
 @operation("Delete a supplier", tag="purchasing", ok=(204, None, "Deleted."), errors=(409,))
 def delete_supplier(supplier_id: int):
     """Only one with no purchase orders (409 otherwise: deactivate it instead)."""
@@ -208,7 +208,7 @@ def delete_supplier(supplier_id: int):
     return "", 204
 
 
-@bp.get("/suppliers/<int:supplier_id>/skus")
+@bp.get(f"/suppliers/<{ID}:supplier_id>/skus")
 @operation(
     "List a supplier's SKUs",
     tag="purchasing",
@@ -221,7 +221,7 @@ def list_supplier_skus(supplier_id: int):
         return jsonify(data=[supplier_sku_dict(r, supplier.currency) for r in rows])
 
 
-@bp.put("/suppliers/<int:supplier_id>/skus")
+@bp.put(f"/suppliers/<{ID}:supplier_id>/skus")
 @operation(
     "Set a supplier's cost price of a SKU",
     tag="purchasing",
@@ -301,14 +301,14 @@ def create_purchase_order(body):
     return response
 
 
-@bp.get("/purchase-orders/<int:po_id>")
+@bp.get(f"/purchase-orders/<{ID}:po_id>")
 @operation("Get a purchase order", tag="purchasing", ok=(200, PurchaseOrderSchema, "The PO."))
 def get_purchase_order(po_id: int):
     with get_hub().db.read() as db:
         return jsonify(_po_json(db, orders.get_purchase_order(db, po_id)))
 
 
-@bp.patch("/purchase-orders/<int:po_id>")
+@bp.patch(f"/purchase-orders/<{ID}:po_id>")
 @operation(
     "Change a draft's lines",
     tag="purchasing",
@@ -326,7 +326,7 @@ def patch_purchase_order(po_id: int, body):
         return jsonify(_po_json(db, po))
 
 
-@bp.post("/purchase-orders/<int:po_id>/send")
+@bp.post(f"/purchase-orders/<{ID}:po_id>/send")
 @operation(
     "Send a purchase order",
     tag="purchasing",
@@ -342,7 +342,7 @@ def send_purchase_order(po_id: int, body):
     return _move(orders.send, po_id, body, "sent")
 
 
-@bp.post("/purchase-orders/<int:po_id>/cancel")
+@bp.post(f"/purchase-orders/<{ID}:po_id>/cancel")
 @operation(
     "Cancel a purchase order",
     tag="purchasing",
@@ -365,7 +365,7 @@ def _move(action, po_id: int, body: dict[str, Any] | None, done: str):
     return jsonify(out)
 
 
-@bp.post("/purchase-orders/<int:po_id>/receipts")
+@bp.post(f"/purchase-orders/<{ID}:po_id>/receipts")
 @operation(
     "Receive stock on a purchase order",
     tag="purchasing",

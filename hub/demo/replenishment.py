@@ -268,7 +268,9 @@ def run_cycle(hub: Hub, demand: Counter) -> ReplenishmentSummary:
         order = session.get(Order, order_id)
         assert order is not None
         out.backordered_order = order.label
-        out.backordered_units = sum(backorders.backordered_by_line(session, order_id).values())
+        out.backordered_units = sum(
+            w.units for w in backorders.backordered_by_line(session, order_id).values()
+        )
     out.steps.append(f"order {out.backordered_order} backordered {out.backordered_units}")
     with hub.db.transaction() as session:
         po = purchase_orders.get_purchase_order(session, po_id)

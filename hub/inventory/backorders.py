@@ -138,12 +138,27 @@ def waiting(session: Session, order_id: int) -> bool:
     )
 
 
-def backordered_by_line(session: Session, order_id: int) -> dict[int, int]:
-    """Units still backordered per line of the order (line id -> units)."""
-    out: dict[int, int] = defaultdict(int)
+@dataclass(frozen=True)
+class Waiting:
+    """What one line of an order still waits for: units, and when the last of them comes."""
+
+    units: int
+    expected_at: datetime | None
+
+
+def backordered_by_line(session: Session, order_id: int) -> dict[int, Waiting]:
+    """What each line of the order still waits for (line id -> units and expected date)."""
+    rows: dict[int, list[Backorder]] = defaultdict(list)
     for row in active(session, order_id):
-        out[row.order_line_id] += row.quantity
-    return dict(out)
+        rows[row.order_line_id].append(row)
+    out = {}
+    for line_id, parts in rows.items():
+        dates = [p.expected_at for p in parts]
+        out[line_id] = Waiting(
+            units=sum(p.quantity for p in parts),
+            expected_at=None if None in dates else max(d for d in dates if d is not None),
+        )
+    return out
 
 
 # --- promising -------------------------------------------------------------------------------

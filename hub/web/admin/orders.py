@@ -27,6 +27,7 @@ from hub.core.exceptions import HubError, NotFound, ValidationError
 from hub.core.lifecycle import EVENT_NAMES, STATUSES, OrderStatus, allowed_events
 from hub.core.status import FINANCIAL_STATUSES, FULFILLMENT_STATUSES, PaymentStatus
 from hub.integration.erp import spreadsheet_cell
+from hub.inventory import backorders
 from hub.orders import commands, edits, records
 from hub.orders.hold_reasons import HOLD_REASON_WORDS, hold_reason_words
 from hub.orders.payments import request_refund
@@ -390,6 +391,7 @@ def order(order_id: int):
             ),
             **returns_panel(db, found),
             **order_deliveries(db, found.id),
+            backordered=backorders.backordered_by_line(db, found.id),
         )
 
 

@@ -19,7 +19,7 @@ from hub.inventory.levels import list_locations
 from hub.purchasing import orders, receiving, suppliers
 from hub.purchasing.schemas import SupplierInSchema
 from hub.purchasing.serialize import po_detail, po_summary
-from hub.store.models import PurchaseOrder
+from hub.store.models import PurchaseOrder, Supplier
 from hub.web import forms, get_hub
 from hub.web.admin import bp
 from hub.web.admin.helpers import flash_error, paginate, whole_number
@@ -41,6 +41,10 @@ def suppliers_list():
 @bp.route("/suppliers/<int:supplier_id>", methods=["GET", "POST"])
 def supplier_edit(supplier_id: int | None = None):
     hub = get_hub()
+    if supplier_id is not None:
+        with hub.db.read() as db:
+            if db.get(Supplier, supplier_id) is None:
+                abort(404)
     errors: dict = {}
     submitted = None
     if request.method == "POST":

@@ -84,3 +84,8 @@ def test_the_sku_page_shows_what_is_incoming_where(browser, admin_hub):
     stocked = html[html.index('id="stocked"') :]
     assert '<th class="num">Incoming</th>' in stocked
     assert '<td class="num">40</td>' in stocked
+
+
+def test_pages_of_a_supplier_or_po_that_does_not_exist_are_not_found(browser):
+    assert browser.get("/suppliers/999").status_code == 404
+    assert browser.get("/purchase-orders/999").status_code == 404

@@ -7,7 +7,9 @@ It runs after the order flow is counted, in the demo's hub and database:
    as completed orders of the manual channel tagged ``demo-history`` (numbers
    ``#H…``), bought by one "Demo history" customer. They go through no connector
    and start no job: they are the past the forecast reads.
-2. The ``replenishment.forecast`` job's work (:func:`hub.replenishment.forecasts.run_forecasts`).
+2. The ``replenishment.forecast`` job's work (:func:`hub.replenishment.forecasts.run_forecasts`);
+   then the history goes (:func:`drop_history`): the forecasts stay, and the
+   dashboard, the ERP export and the order lists keep to the demo's own orders.
 3. Suppliers for the SKUs, each preferred, and the suggestions
    (:func:`hub.purchasing.suggestions.suggestions`): after the flow every SKU is
    nearly sold out, so each is below its reorder point.
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from hub.channels.manage import ensure_manual_channel
@@ -55,6 +57,7 @@ from hub.store.models import (
 
 HISTORY_DAYS = 365
 HISTORY_TAG = "demo-history"
+HISTORY_EMAIL = "history@demo.example"
 SEED = 21
 ACTOR = "demo"
 
@@ -84,7 +87,7 @@ def seed_history(hub: Hub, demand: Counter, *, days: int = HISTORY_DAYS) -> tupl
     n_orders = n_lines = 0
     with hub.db.transaction() as session:
         channel_id = ensure_manual_channel(hub, session).id
-        buyer = Customer(email="history@demo.example", name="Demo history")
+        buyer = Customer(email=HISTORY_EMAIL, name="Demo history")
         session.add(buyer)
         session.flush()
         rows, sold = [], []
@@ -163,6 +166,17 @@ def seed_history(hub: Hub, demand: Counter, *, days: int = HISTORY_DAYS) -> tupl
     return n_orders, n_lines
 
 
+def drop_history(hub: Hub) -> None:
+    """Remove the history orders once forecast: the forecasts stay, and the dashboard, the
+    ERP export and the order lists show the demo's own orders only."""
+    with hub.db.transaction() as session:
+        ids = select(Order.id).where(Order.external_id.like("H%"), Order.number.like("#H%"))
+        session.execute(delete(StockReservation).where(StockReservation.order_id.in_(ids)))
+        session.execute(delete(OrderLine).where(OrderLine.order_id.in_(ids)))
+        session.execute(delete(Order).where(Order.id.in_(ids)))
+        session.execute(delete(Customer).where(Customer.email == HISTORY_EMAIL))
+
+
 def _stocked_at(session: Session) -> dict[str, int]:
     """Each SKU's location: where most of it is on hand (the demo stocks each at one)."""
     best: dict[str, tuple[int, int]] = {}
@@ -233,7 +247,8 @@ def run_cycle(hub: Hub, demand: Counter) -> ReplenishmentSummary:
     started = time.perf_counter()
     out = ReplenishmentSummary()
     out.history_orders, out.history_lines = seed_history(hub, demand)
-    out.forecasts = run_forecasts(hub).skus
+    run_forecasts(hub)
+    drop_history(hub)
     skus = sorted(demand)
     _suppliers(hub, skus)
     with hub.db.read() as session:

@@ -776,10 +776,12 @@ def stock_list(ctx, sku, q, location, limit, as_json):
     hub = _ready_hub(ctx)
     with hub.db.read() as session:
         if as_json:  # the API's objects, in the list's order
+            from hub.purchasing.queries import with_incoming
             from hub.web.api import level_json
 
             query = levels_statement(session, filters).order_by(StockLevel.sku, Location.code)
-            output.print_json([level_json(lv) for lv in session.scalars(query.limit(limit))])
+            levels = [level_json(lv) for lv in session.scalars(query.limit(limit))]
+            output.print_json(with_incoming(session, levels))
             return
         rows = list_levels(session, filters, limit=limit)
     output.print_rows(output.LEVEL_COLUMNS, rows, nothing="no stock levels")

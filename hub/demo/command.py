@@ -53,7 +53,13 @@ def run_demo(
     )
     with (
         _logs_through(console),
-        Scenario(n_orders, data_dir=data_dir, port=port, database_url=database_url) as scenario,
+        Scenario(
+            n_orders,
+            data_dir=data_dir,
+            port=port,
+            database_url=database_url,
+            replenishment=True,
+        ) as scenario,
     ):
         hub, server = scenario.hub, scenario.server
         assert hub is not None and server is not None, "entering the scenario starts them"

@@ -505,6 +505,7 @@ class Scenario:
         on_progress: Callable[[dict[str, Any]], None] | None = None,
         timeout: float | None = None,
         woocommerce_share: float = 0.25,
+        replenishment: bool = False,
     ):
         if n_orders < 1:
             raise ValueError("the scenario needs at least one order")
@@ -519,6 +520,9 @@ class Scenario:
         )
         self.on_progress = on_progress
         self.woocommerce_share = woocommerce_share
+        #: After the flow, show forecasts and one purchase order cycle (``hub demo`` does;
+        #: the benchmarks and the reliability suites count the flow's orders alone).
+        self.replenishment = replenishment
         self.timeout = timeout if timeout is not None else 120 + n_orders * 0.5
         self._stack = ExitStack()
         self.hub: Hub | None = None
@@ -639,7 +643,7 @@ class Scenario:
         server.stop_work()
         self._report(progress(hub, kinds) | {"placed": sandboxes.placed})
         summary = self._summary(hub, sandboxes, elapsed, timed_out)
-        if not timed_out:
+        if self.replenishment and not timed_out:
             # Counted after the flow, so its figures are the flow's alone.
             summary.replenishment = replenishment.run_cycle(hub, sandboxes.demand()).as_dict()
             with hub.db.read() as session:

@@ -21,7 +21,7 @@ pytestmark = needs_chromium
 
 
 def test_the_demo_leaves_a_dashboard_showing_money_at_desktop_and_phone_width(tmp_path):
-    with Scenario(ORDERS, data_dir=tmp_path / "demo", workers=2) as scenario:
+    with Scenario(ORDERS, data_dir=tmp_path / "demo", workers=2, replenishment=True) as scenario:
         summary = scenario.run()
         assert summary.shipped == ORDERS
         assert scenario.hub is not None and scenario.server is not None

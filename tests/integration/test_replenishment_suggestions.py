@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from hub.inventory.levels import LevelChange, get_location, set_on_hand, upsert_location
+from hub.inventory.levels import LevelChange, set_on_hand, upsert_location
 from hub.replenishment.policies import set_policy
 from hub.store.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierSku
 

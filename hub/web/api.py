@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request, url_for
 from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import joinedload
@@ -181,6 +181,15 @@ def decode_cursor(cursor: str) -> int:
             "the cursor is not one this API gave", details={"cursor": ["invalid cursor"]}
         ) from None
     return value
+
+
+def created(out: Any, location: str | None = None) -> Response:
+    """A 201 answer with ``out`` as its JSON body and, when given, the new resource's URL."""
+    response = jsonify(out)
+    response.status_code = 201
+    if location is not None:
+        response.headers["Location"] = location
+    return response
 
 
 def page(db, query, id_column, args: dict[str, Any], serialize) -> dict[str, Any]:
@@ -355,10 +364,7 @@ def create_channel(body):
         db.flush()
         out = channel_json(channel)
     log.info("channel %s (%s) created by %s", out["slug"], out["connector"], g.caller.actor)
-    response = jsonify(out)
-    response.status_code = 201
-    response.headers["Location"] = url_for("api.get_channel", channel_id=out["id"])
-    return response
+    return created(out, url_for("api.get_channel", channel_id=out["id"]))
 
 
 @bp.get(f"/channels/<{ID}:channel_id>")
@@ -852,10 +858,7 @@ def create_location(body):
             db, body["code"], name=body["name"], priority=body["priority"], active=body["active"]
         )
         out = location_json(location)
-    response = jsonify(out)
-    response.status_code = 201
-    response.headers["Location"] = url_for("api.get_location", code=out["code"])
-    return response
+    return created(out, url_for("api.get_location", code=out["code"]))
 
 
 @bp.get("/locations/<code>")

@@ -19,7 +19,7 @@ from hub.invoicing import queries as invoice_queries
 from hub.invoicing.serialize import invoice_json, receivables_json
 from hub.store.models import Channel, Invoice, Order, utcnow
 from hub.web import get_hub
-from hub.web.api import _before, _get, bp, cursor_page
+from hub.web.api import _before, _get, bp, created, cursor_page
 from hub.web.api_schemas import MAX_ID, OutSchema, PageQuerySchema, page_schema
 from hub.web.apidoc import ID, operation
 
@@ -202,10 +202,7 @@ def create_order_invoice(order_id: int, body):
         )
         invoice_id, number = invoice.id, invoice.number
     log.info("invoice %s of order %s issued by %s", number, order_id, g.caller.actor)
-    response = jsonify(_invoice_detail(invoice_id))
-    response.status_code = 201
-    response.headers["Location"] = url_for("api.get_invoice", invoice_id=invoice_id)
-    return response
+    return created(_invoice_detail(invoice_id), url_for("api.get_invoice", invoice_id=invoice_id))
 
 
 @bp.get("/invoices")

@@ -29,7 +29,7 @@ from hub.purchasing.schemas import (
 from hub.purchasing.serialize import po_detail, po_summary, supplier_dict, supplier_sku_dict
 from hub.store.models import PurchaseOrder
 from hub.web import get_hub
-from hub.web.api import bp, page
+from hub.web.api import bp, created, page
 from hub.web.api_schemas import MAX_ID, OutSchema, PageQuerySchema, page_schema
 from hub.web.apidoc import ID, operation
 
@@ -172,10 +172,7 @@ def create_supplier(body):
     with get_hub().db.transaction() as db:
         out = supplier_dict(suppliers.create_supplier(db, body))
     log.info("supplier %s created by %s", out["id"], g.caller.actor)
-    response = jsonify(out)
-    response.status_code = 201
-    response.headers["Location"] = url_for("api.get_supplier", supplier_id=out["id"])
-    return response
+    return created(out, url_for("api.get_supplier", supplier_id=out["id"]))
 
 
 @bp.get(f"/suppliers/<{ID}:supplier_id>")
@@ -295,10 +292,7 @@ def create_purchase_order(body):
         )
         out = _po_json(db, po)
     log.info("purchase order %s drafted by %s", out["number"], g.caller.actor)
-    response = jsonify(out)
-    response.status_code = 201
-    response.headers["Location"] = url_for("api.get_purchase_order", po_id=out["id"])
-    return response
+    return created(out, url_for("api.get_purchase_order", po_id=out["id"]))
 
 
 @bp.get(f"/purchase-orders/<{ID}:po_id>")
@@ -391,6 +385,4 @@ def receive_purchase_order(po_id: int, body):
         )
         out = _po_json(db, orders.get_purchase_order(db, po_id))
     log.info("purchase order %s received by %s", out["number"], g.caller.actor)
-    response = jsonify(out)
-    response.status_code = 201
-    return response
+    return created(out)

@@ -23,7 +23,7 @@ from hub.replenishment import demand, policies
 from hub.replenishment.forecasts import forecasts_of
 from hub.replenishment.schemas import KINDS, ReorderPolicyInSchema
 from hub.web import get_hub
-from hub.web.api import bp
+from hub.web.api import bp, created
 from hub.web.api_schemas import OutSchema
 from hub.web.apidoc import operation
 
@@ -358,6 +358,4 @@ def draft_from_suggestions(body):
             for po in made
         ]
     log.info("%d draft purchase order(s) from suggestions by %s", len(out), g.caller.actor)
-    response = jsonify(data=out)
-    response.status_code = 201
-    return response
+    return created({"data": out})

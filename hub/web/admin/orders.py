@@ -67,8 +67,9 @@ EVENT_LABELS = {
 
 
 def button_events(status: str) -> list[str]:
-    """The events a person can press for an order in ``status``."""
-    return [e for e in allowed_events(status) if e not in SHIPMENT_EVENTS]
+    """The events a person can press for an order in ``status``: never one that only
+    follows from facts (returns are opened below the buttons, shipments recorded)."""
+    return [e for e in allowed_events(status, person=True) if e not in SHIPMENT_EVENTS]
 
 
 #: The admin's sort links: a column shown, and the sort its header asks for first.

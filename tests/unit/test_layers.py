@@ -26,6 +26,7 @@ LAYERS: list[set[str]] = [
     {"hub.runtime"},
     {"hub.queue"},
     {"hub.accounts", "hub.inventory"},
+    {"hub.routing"},
     {"hub.customers"},
     {"hub.orders"},
     {"hub.notifications", "hub.returns", "hub.replenishment"},

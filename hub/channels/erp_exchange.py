@@ -17,29 +17,38 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from hub.core.exceptions import NotFound
+from hub.core.exceptions import HubError, NotFound
+from hub.core.purchasing import CANCELLED, DRAFT, OPEN_STATUSES
 from hub.integration.erp import (
     EarlierImport,
     ExportDocument,
     ExportLine,
     ExportOrder,
+    ExportPurchaseOrder,
     ImportClaim,
     ImportOutcome,
+    ReceiptRow,
+    ReceiptsApplied,
     StockApplied,
     StockCount,
 )
 from hub.inventory.bulk import set_on_hand_many
 from hub.inventory.levels import LevelChange
+from hub.purchasing.document import CSV_COLUMNS, build_document, line_rows
+from hub.purchasing.receiving import receive
 from hub.runtime.hub import Hub
+from hub.store.config import Settings
 from hub.store.models import (
     Channel,
     ErpExport,
     ErpExportedInvoice,
     ErpExportedOrder,
+    ErpExportedPurchaseOrder,
     ErpImport,
     Invoice,
     Location,
     Order,
+    PurchaseOrder,
     utcnow,
 )
 
@@ -78,6 +87,17 @@ class ChannelErpExchange:
         with self._export_transaction() as session:
             yield ChannelDocumentExportRun(
                 session, self.channel_id, _documents_due(session, self.channel_id, limit)
+            )
+
+    @contextmanager
+    def purchase_order_export_run(
+        self, purchase_order_id: int
+    ) -> Iterator[ChannelPurchaseOrderExportRun]:
+        with self._export_transaction() as session:
+            yield ChannelPurchaseOrderExportRun(
+                session,
+                self.channel_id,
+                _purchase_order_due(session, self.hub.settings, self.channel_id, purchase_order_id),
             )
 
     @contextmanager
@@ -126,6 +146,17 @@ class ChannelErpExchange:
                 EarlierImport(done.file_name, done.finished_at or done.updated_at) if done else None
             )
             return ImportClaim(row.id, earlier)
+
+    def apply_receipts(
+        self, import_id: int, rows: Sequence[ReceiptRow], *, source: str, check_only: bool = False
+    ) -> ReceiptsApplied:
+        try:
+            with self.hub.db.transaction() as session:
+                return _book_receipts(
+                    session, import_id, rows, actor=self.actor, source=source, check_only=check_only
+                )
+        except _ReceiptsRefused as refused:  # raised inside: the transaction rolled back
+            return ReceiptsApplied(refused=refused.rows)
 
     def release_import(self, import_id: int) -> None:
         with self.hub.db.transaction() as session:
@@ -326,6 +357,154 @@ class ChannelDocumentExportRun:
                 for invoice_id in ids[start : start + LEDGER_CHUNK]
             )
             session.flush()
+
+
+class ChannelPurchaseOrderExportRun:
+    """One purchase order's file: implements :class:`hub.integration.erp.PurchaseOrderExportRun`."""
+
+    def __init__(
+        self, session: Session, channel_id: int, purchase_order: ExportPurchaseOrder | None
+    ):
+        self._session = session
+        self._channel_id = channel_id
+        self.purchase_order = purchase_order
+
+    def next_sequence(self) -> int:
+        return _next_sequence(self._session, self._channel_id)
+
+    def record(
+        self, *, sequence: int, file_name: str, rows: int, checksum: str, created_at: datetime
+    ) -> None:
+        if self.purchase_order is None:
+            raise NotFound("no purchase order to record: the channel has it already")
+        export = _export_row(
+            self._session,
+            self._channel_id,
+            sequence=sequence,
+            file_name=file_name,
+            orders=0,
+            rows=rows,
+            checksum=checksum,
+            created_at=created_at,
+        )
+        self._session.add(
+            ErpExportedPurchaseOrder(
+                channel_id=self._channel_id,
+                purchase_order_id=self.purchase_order.id,
+                export_id=export.id,
+                exported_at=utcnow(),
+            )
+        )
+        self._session.flush()
+
+
+def _purchase_order_due(
+    session: Session, settings: Settings, channel_id: int, purchase_order_id: int
+) -> ExportPurchaseOrder | None:
+    """The PO as its file shows it, unless the channel has it already or it never went out."""
+    po = session.get(PurchaseOrder, purchase_order_id)
+    if po is None or po.status in (DRAFT, CANCELLED):
+        return None
+    done = session.scalar(
+        select(ErpExportedPurchaseOrder.id).where(
+            ErpExportedPurchaseOrder.channel_id == channel_id,
+            ErpExportedPurchaseOrder.purchase_order_id == po.id,
+        )
+    )
+    if done is not None:
+        return None
+    document = build_document(session, settings, po)
+    return ExportPurchaseOrder(
+        id=po.id,
+        number=po.number,
+        columns=CSV_COLUMNS,
+        rows=tuple(line_rows(document)),
+    )
+
+
+class _ReceiptsRefused(Exception):
+    """Rows of a receipts file the hub will not book: the whole file is refused."""
+
+    def __init__(self, rows: list[tuple[int, str]]):
+        super().__init__(f"{len(rows)} row(s) refused")
+        self.rows = rows
+
+
+def _book_receipts(
+    session: Session,
+    import_id: int,
+    rows: Sequence[ReceiptRow],
+    *,
+    actor: str,
+    source: str,
+    check_only: bool,
+) -> ReceiptsApplied:
+    """Check every row, then book one receipt per (PO, location); :class:`_ReceiptsRefused` if any is bad."""
+    ledger = session.scalar(select(ErpImport).where(ErpImport.id == import_id).with_for_update())
+    if ledger is None:
+        raise NotFound(f"import {import_id} does not exist")
+    if ledger.status != "processing":
+        return ReceiptsApplied()  # booked already (a run that finished this very row)
+    numbers = sorted({row.po_number for row in rows})
+    # Locked in id order, as receive() locks each: the open quantities checked stay true.
+    pos = {
+        po.number: po
+        for po in session.scalars(
+            select(PurchaseOrder)
+            .where(PurchaseOrder.number.in_(numbers))
+            .order_by(PurchaseOrder.id)
+            .with_for_update(of=PurchaseOrder)
+        )
+    }
+    locations = {loc.code: loc for loc in session.scalars(select(Location))}
+    refused: dict[int, str] = {}
+    for position, row in enumerate(rows):
+        po = pos.get(row.po_number)
+        if po is None:
+            refused[position] = f"no purchase order {row.po_number}"
+        elif po.status not in OPEN_STATUSES:
+            refused[position] = f"purchase order {po.number} is {po.status}: it takes no receipt"
+        elif row.sku not in {line.sku for line in po.lines}:
+            refused[position] = f"{row.sku} is not on purchase order {po.number}"
+        elif row.location_code and row.location_code not in locations:
+            refused[position] = f"unknown location {row.location_code!r}"
+        elif row.location_code and not locations[row.location_code].active:
+            refused[position] = f"location {row.location_code} is not active"
+    # More than is open, summed over the file's rows of one PO and SKU: each such row is named.
+    arriving: dict[tuple[str, str], list[int]] = {}
+    for position, row in enumerate(rows):
+        if position not in refused:
+            arriving.setdefault((row.po_number, row.sku), []).append(position)
+    for (number, sku), positions in arriving.items():
+        line = next(line for line in pos[number].lines if line.sku == sku)
+        units = sum(rows[p].quantity for p in positions)
+        if units > line.open_quantity:
+            for p in positions:
+                refused[p] = (
+                    f"{units} of {sku} received on {number} in this file, but only "
+                    f"{line.open_quantity} of {line.quantity} still open"
+                )
+    if refused or check_only:
+        raise _ReceiptsRefused(sorted(refused.items()))
+    # One receipt per PO and location (a row without a location: the PO's own).
+    groups: dict[tuple[str, int], list[int]] = {}
+    for position, row in enumerate(rows):
+        po = pos[row.po_number]
+        where = locations[row.location_code].id if row.location_code else po.location_id
+        groups.setdefault((row.po_number, where), []).append(position)
+    for (number, location_id), positions in groups.items():
+        lines = [(rows[p].sku, rows[p].quantity) for p in positions]
+        try:
+            receive(session, pos[number].id, lines, location_id, actor=actor, source=source)
+        except HubError as exc:  # a rule of receive() the checks above do not know of
+            raise _ReceiptsRefused([(p, exc.message) for p in positions]) from exc
+    units = sum(row.quantity for row in rows)
+    ledger.status = "succeeded"
+    ledger.rows_total = ledger.rows_ok = len(rows)
+    ledger.rows_changed = len(groups)
+    ledger.rows_rejected = 0
+    ledger.finished_at = ledger.updated_at = utcnow()
+    return ReceiptsApplied(receipts=len(groups), units=units)
 
 
 def _next_sequence(session: Session, channel_id: int) -> int:

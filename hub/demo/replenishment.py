@@ -275,7 +275,7 @@ def run_cycle(hub: Hub, demand: Counter) -> ReplenishmentSummary:
         backorders.set_allow_backorder(session, first["sku"], True, actor=ACTOR)
     out.steps.append(f"drafted {out.purchase_order} ({len(picked)} lines)")
     with hub.db.transaction() as session:
-        purchase_orders.send(session, po_id, actor=ACTOR)
+        purchase_orders.send(session, po_id, actor=ACTOR, connectors=hub.connectors)
     out.steps.append("sent")
     units = max(first["available"], 0) + min(first["suggested_quantity"], 3)
     order_id = _backorder(hub, first["sku"], first["location"], units)

@@ -6,7 +6,8 @@ instance of it (a given store, a given Stripe account). A connector declares:
 - ``name``: unique, lower-case (``"shopify"``);
 - ``roles``: what it does for the hub, from :data:`ROLES`; it subclasses the
   class of each role (:class:`SalesConnector`, :class:`PaymentConnector`,
-  :class:`ShippingConnector`, :class:`ErpConnector`, :class:`NotificationConnector`);
+  :class:`ShippingConnector`, :class:`ErpConnector`, :class:`NotificationConnector`,
+  :class:`TrackingConnector`);
 - ``capabilities``: the optional operations it implements (:class:`Capability`);
 - ``config_schema``: a marshmallow schema for a channel's configuration. Field
   metadata drives the admin form and the API: ``label``, ``help`` and
@@ -33,13 +34,15 @@ from marshmallow import ValidationError as SchemaError
 
 from hub.core.exceptions import ConfigError, ExternalError, ValidationError
 from hub.core.order import OrderData, ShipmentData
+from hub.core.tracking import CarrierEvent
 
 if TYPE_CHECKING:
     from hub.core.events import OrderEvent
+    from hub.integration.erp import ErpExchange
     from hub.integration.http import HttpClient
     from hub.integration.port import HubPort
 
-ROLES: tuple[str, ...] = ("sales", "payment", "shipping", "erp", "notification")
+ROLES: tuple[str, ...] = ("sales", "payment", "shipping", "erp", "notification", "tracking")
 
 
 class Capability(StrEnum):
@@ -67,6 +70,12 @@ class Capability(StrEnum):
     #: on ``order.invoice_issued``). The hub hands them only to a notification connector that
     #: declares this, so one written before attachments keeps its ``notify`` as it is.
     ATTACHMENTS = "attachments"
+    #: ``export_purchase_order``: an ERP connector hands a sent purchase order to the ERP
+    #: (a supplier whose purchase orders go "by ERP" instead of by email).
+    PURCHASE_ORDERS = "purchase_orders"
+    #: ``quote_rates``: the shipping service prices a parcel before it is sent (per carrier
+    #: and service), so routing can compare what each location would cost (hub.routing.rates).
+    RATES = "rates"
 
 
 @dataclass(frozen=True)
@@ -318,6 +327,64 @@ class SubmissionRejected(ExternalError):
         )
         self.accepted = dict(accepted)
         self.rejected = dict(rejected)
+
+
+@dataclass(frozen=True)
+class TrackedShipment:
+    """A shipment the hub asks a tracking service to follow (:meth:`TrackingConnector.register_shipment`).
+
+    ``carrier`` is the code the shipping service gave (``ups``, ``fedex``, a
+    ShipStation carrier code); the connector maps it to the service's own.
+    """
+
+    shipment_id: int
+    order_id: int
+    order_number: str
+    tracking_number: str
+    carrier: str = ""
+    service: str = ""
+    #: The customer's page (``/track/<token>``) when the hub knows its public URL, else "".
+    order_page_url: str = ""
+
+
+@dataclass(frozen=True)
+class CarrierCheckpoint:
+    """One piece of the carrier's news about a parcel.
+
+    ``key`` identifies it among the shipment's checkpoints: the same on every
+    re-delivery (the hub stores a shipment's checkpoint once per key), derived
+    from what the checkpoint says when the service gives it no id.
+    """
+
+    key: str
+    occurred_at: datetime
+    #: The canonical event, or None for news that changes nothing (a label created).
+    event: CarrierEvent | None
+    #: The service's own status words (AfterShip's ``tag`` and ``subtag``), kept as given.
+    tag: str = ""
+    subtag: str = ""
+    message: str = ""
+    location: str = ""
+
+
+@dataclass(frozen=True)
+class CarrierUpdate:
+    """What a tracking service says of one tracking: its checkpoints, and where it stands.
+
+    The hub finds the shipment by ``tracking_number`` among those it
+    registered with the channel, else by ``shipment_id`` (what the connector
+    sent as the hub's id, if the service echoes it), checked against the
+    tracking number.
+    """
+
+    tracking_number: str
+    checkpoints: list[CarrierCheckpoint]
+    #: Where the parcel stands now, as the service sums it up (None: the latest checkpoint's).
+    status: CarrierEvent | None = None
+    carrier: str = ""
+    #: The service's id of the tracking.
+    tracking_ref: str = ""
+    shipment_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -727,6 +794,31 @@ class PaymentConnector(Connector):
         raise ConfigError(f"the {self.name} connector cannot refund payments")
 
 
+@dataclass(frozen=True, slots=True)
+class Parcel:
+    """One parcel to price (:meth:`ShippingConnector.quote_rates`): from where, to where, how heavy."""
+
+    from_postal_code: str
+    from_country: str
+    to_postal_code: str
+    to_country: str
+    weight_grams: int
+    to_state: str = ""
+    to_city: str = ""
+    #: Outer size in centimetres (length, width, height), when known.
+    dimensions_cm: tuple[float, float, float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RateOption:
+    """A carrier service's price for a parcel, in the account's currency's cents."""
+
+    carrier: str
+    service_code: str
+    service_name: str
+    cost_cents: int
+
+
 class ShippingConnector(Connector):
     """A shipping service: order groups go to the warehouse, shipments come back."""
 
@@ -744,6 +836,16 @@ class ShippingConnector(Connector):
     def fetch_shipments(self, since: datetime) -> Iterator[ShipmentNotice]:
         """Yield the shipments (and voided labels) since ``since``: the safety net for webhooks."""
         raise ConfigError(f"the {self.name} connector cannot list shipments")
+
+    def quote_rates(self, parcel: Parcel) -> list[RateOption]:
+        """What sending ``parcel`` would cost, one option per carrier service offered.
+
+        Declared by :attr:`Capability.RATES`. An empty list: no service takes it.
+
+        :raises ExternalError: the service could not be asked or refused (the
+            hub then routes without costs and says so).
+        """
+        raise ConfigError(f"the {self.name} connector quotes no rates")
 
 
 class NotificationConnector(Connector):
@@ -778,6 +880,46 @@ class ErpConnector(Connector):
 
     roles: ClassVar[tuple[str, ...]] = ("erp",)
 
+    def export_purchase_order(self, erp: ErpExchange, purchase_order_id: int) -> str | None:
+        """Hand one sent purchase order to the ERP, once; return where it went (a file name).
+
+        Declared by :attr:`Capability.PURCHASE_ORDERS`; called from the hub's
+        ``purchase_order.erp`` job after the PO was sent "by ERP". Read it with
+        :meth:`hub.integration.erp.ErpExchange.purchase_order_export_run`, which
+        makes it None when this channel has it already: return None then.
+
+        :raises ConfigError: the channel cannot take it now (no export folder).
+        """
+        raise ConfigError(f"the {self.name} connector cannot export purchase orders")
+
+
+class TrackingConnector(Connector):
+    """A tracking service: each shipment's tracking number goes in, the carrier's events come back.
+
+    The hub hands it every shipment recorded with a tracking number
+    (:meth:`register_shipment`, from a ``tracking.register`` job); the
+    service then posts the carrier's news as webhooks, which the connector
+    turns into a :class:`CarrierUpdate` for
+    :meth:`hub.integration.port.HubPort.record_carrier_update` (declare
+    :attr:`Capability.WEBHOOKS`). Each checkpoint maps to a
+    :class:`hub.core.tracking.CarrierEvent`, or to None for news that says
+    nothing of the parcel's way (a label created).
+    """
+
+    roles: ClassVar[tuple[str, ...]] = ("tracking",)
+
+    def register_shipment(self, shipment: TrackedShipment, *, idempotency_key: str) -> str:
+        """Ask the service to follow ``shipment``; return its id for the tracking.
+
+        Called once per shipment and channel (a ``tracking.register`` job with a
+        dedupe key); again only when the job is retried, so a tracking the
+        service has already (its "already exists" answer) must succeed, with
+        the id it has.
+
+        :raises ExternalError: retryable or not, as the job layer reads it.
+        """
+        raise ConfigError(f"the {self.name} connector cannot register shipments")
+
 
 #: The class of each role.
 ROLE_CLASSES: dict[str, type[Connector]] = {
@@ -786,6 +928,7 @@ ROLE_CLASSES: dict[str, type[Connector]] = {
     "shipping": ShippingConnector,
     "erp": ErpConnector,
     "notification": NotificationConnector,
+    "tracking": TrackingConnector,
 }
 
 #: The operations each optional capability stands for (all must be implemented).
@@ -798,6 +941,8 @@ CAPABILITY_OPERATIONS: dict[Capability, tuple[str, ...]] = {
     Capability.PUSH_STOCK: ("push_stock",),
     Capability.STOCK_BY_LOCATION: ("stock_locations",),
     Capability.REGISTER_WEBHOOKS: ("sync_webhooks", "remove_webhooks"),
+    Capability.PURCHASE_ORDERS: ("export_purchase_order",),
+    Capability.RATES: ("quote_rates",),
 }
 
 

@@ -200,6 +200,41 @@ class DocumentExportRun(Protocol):
         ...
 
 
+# --- purchase order export -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportPurchaseOrder:
+    """A sent purchase order to write for the ERP: its number and its lines as CSV rows.
+
+    ``columns`` and ``rows`` are the layout the supplier's email attaches
+    (docs/replenishment.md, "The CSV"): one row per line, money as decimal
+    strings, so the ERP reads the same file whichever way the PO went out.
+    """
+
+    id: int
+    number: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+
+class PurchaseOrderExportRun(Protocol):
+    """One purchase order's file in the making, inside the transaction that records it."""
+
+    #: The PO to write; None when this channel has it already (or it was never sent).
+    purchase_order: ExportPurchaseOrder | None
+
+    def next_sequence(self) -> int:
+        """The channel's next export sequence number (shared with its order files)."""
+        ...
+
+    def record(
+        self, *, sequence: int, file_name: str, rows: int, checksum: str, created_at: datetime
+    ) -> None:
+        """Write the file's ledger row and mark the PO exported to this channel, once for good."""
+        ...
+
+
 # --- stock import ---------------------------------------------------------------------------
 
 
@@ -254,6 +289,37 @@ class StockApplied:
     refused: list[tuple[int, str]] = field(default_factory=list)
 
 
+# --- purchase order receipts ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReceiptRow:
+    """Units of a SKU the ERP booked in on a purchase order (by its number) at a location.
+
+    ``location_code`` empty: the location the purchase order is received at.
+    """
+
+    po_number: str
+    sku: str
+    quantity: int
+    location_code: str = ""
+
+
+@dataclass
+class ReceiptsApplied:
+    """What a receipts file did: all its receipts booked, or none of them.
+
+    ``refused`` names each row the hub would not book, by position in the rows
+    handed over, with the reason; when it is not empty nothing was booked.
+    """
+
+    #: Receipts booked (one per purchase order and location).
+    receipts: int = 0
+    #: Units booked in all.
+    units: int = 0
+    refused: list[tuple[int, str]] = field(default_factory=list)
+
+
 # --- the exchange ---------------------------------------------------------------------------
 
 
@@ -283,6 +349,35 @@ class ErpExchange(Protocol):
         The channel is locked (one export of either kind at a time), the documents
         never exported to it are chosen (at most ``limit``), and what
         :meth:`DocumentExportRun.record` writes commits when the block ends.
+        """
+        ...
+
+    def purchase_order_export_run(
+        self, purchase_order_id: int
+    ) -> AbstractContextManager[PurchaseOrderExportRun]:
+        """Open the export of one sent purchase order, as :meth:`export_run` does for orders.
+
+        The channel is locked (one export at a time); ``purchase_order`` is None
+        when the channel received this PO already, so it is written once per channel.
+        """
+        ...
+
+    def apply_receipts(
+        self, import_id: int, rows: Sequence[ReceiptRow], *, source: str, check_only: bool = False
+    ) -> ReceiptsApplied:
+        """Book the rows as purchase order receipts and finish the import, in one transaction.
+
+        All or nothing: a row naming an unknown PO, SKU or location, a PO that
+        takes no receipt (draft, received, cancelled) or more units than are
+        still open is refused (its position and reason returned) and then
+        nothing is booked. Rows of one PO and location make one receipt, as
+        ``POST /api/v1/purchase-orders/<id>/receipts`` would. The import's
+        ledger row is marked ``succeeded`` in the same transaction, so a file is
+        never booked twice.
+
+        :param source: what the receipts and stock movements name as their source.
+        :param check_only: only say which rows would be refused; book nothing (for a file
+            with rows the connector could not read, so all its bad rows are named at once).
         """
         ...
 

@@ -15,20 +15,24 @@ Each handler lives in the module of its capability:
 - :mod:`hub.pipeline.subscriptions`: ``channel.webhooks`` (a channel's webhooks at its provider);
 - :mod:`hub.pipeline.alerts`: ``ops.alert``, ``ops.alert.email`` (dead jobs, failing channels);
 - :mod:`hub.pipeline.invoices`: ``invoice.issue``, ``invoice.settle``, ``invoice.credit``;
-- :mod:`hub.pipeline.purchasing`: ``purchase_order.email`` (a sent PO to its supplier);
+- :mod:`hub.pipeline.purchasing`: ``purchase_order.email`` and ``purchase_order.erp`` (a sent
+  PO to its supplier, by email or through the ERP);
+- :mod:`hub.pipeline.late`: ``order.late_check`` (delivery promises not kept);
 - :mod:`hub.pipeline.replenishment`: ``stock.received`` (backorders first),
   ``replenishment.low_stock`` (low-stock alerts).
 """
 
 from __future__ import annotations
 
+from hub.pipeline.aftercare import send_satisfaction_checks
 from hub.pipeline.alerts import check_alerts, send_alert_email
 from hub.pipeline.events import deliver_order_event, notify, process_webhook
 from hub.pipeline.follow_up import announce_order_event
 from hub.pipeline.invoices import credit_invoices, issue_invoice, settle_invoices
+from hub.pipeline.late import check_late_orders
 from hub.pipeline.order_steps import fulfill_order, process_order
 from hub.pipeline.payments import capture_payment, refund_payment, void_payment
-from hub.pipeline.purchasing import email_purchase_order
+from hub.pipeline.purchasing import email_purchase_order, export_purchase_order
 from hub.pipeline.replenishment import check_low_stock, stock_received
 from hub.pipeline.retention import purge_job
 from hub.pipeline.sales import (
@@ -69,6 +73,9 @@ HANDLERS = {
     JobKind.INVOICE_SETTLE: settle_invoices,
     JobKind.INVOICE_CREDIT: credit_invoices,
     JobKind.PURCHASE_ORDER_EMAIL: email_purchase_order,
+    JobKind.PURCHASE_ORDER_ERP: export_purchase_order,
     JobKind.STOCK_RECEIVED: stock_received,
     JobKind.LOW_STOCK_CHECK: check_low_stock,
+    JobKind.ORDER_LATE_CHECK: check_late_orders,
+    JobKind.SATISFACTION_CHECKS: send_satisfaction_checks,
 }

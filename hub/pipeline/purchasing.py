@@ -1,8 +1,13 @@
-"""``purchase_order.email``: a sent purchase order emailed to its supplier, once.
+"""A sent purchase order on its way to the supplier, once: by email, or through the ERP.
 
-The notifications outbox's mechanics (:mod:`hub.notifications.outbox`): the sent
-ledger is checked before the SMTP server is called and written right after,
-each attempt recorded (``sending`` first, so a crash mid-send stays visible).
+``purchase_order.email``: the notifications outbox's mechanics
+(:mod:`hub.notifications.outbox`): the sent ledger is checked before the SMTP
+server is called and written right after, each attempt recorded (``sending``
+first, so a crash mid-send stays visible).
+
+``purchase_order.erp``: the job's channel's connector writes it
+(:meth:`~hub.integration.connectors.ErpConnector.export_purchase_order`); the
+hub's ledger ``erp_exported_purchase_orders`` makes a retry write nothing twice.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from hub.core.exceptions import ConfigError
+from hub.integration.connectors import Capability, ErpConnector, can
 from hub.notifications import outbox
 from hub.pipeline.alerts import SendsEmail
 from hub.purchasing.delivery import build_email, ledger_key
@@ -71,3 +78,14 @@ def email_purchase_order(ctx: JobContext) -> None:
         outbox.record_sent(
             session, key, recipient=recipient, message_id=str(message["Message-ID"]), **facts
         )
+
+
+def export_purchase_order(ctx: JobContext) -> None:
+    """Hand one sent PO to the job's ERP channel (the ``erp_csv`` connector: a CSV file)."""
+    po_id = int(ctx.payload["purchase_order_id"])
+    connector = ctx.connector()
+    if not (isinstance(connector, ErpConnector) and can(connector, Capability.PURCHASE_ORDERS)):
+        raise ConfigError(
+            f"channel {ctx.channel_id} takes no purchase orders (its connector cannot export them)"
+        )
+    connector.export_purchase_order(ctx.erp(), po_id)

@@ -1,16 +1,23 @@
-"""How a sent purchase order reaches its supplier: by email, with its PDF and a CSV.
+"""How a sent purchase order reaches its supplier: by email (PDF and CSV), or through the ERP.
 
 :func:`dispatch` runs in the transaction that marks the PO sent and enqueues one
-``purchase_order.send`` job (dedupe key per PO), so the email leaves if and only
-if the PO was sent. The job (:func:`hub.pipeline.purchasing.email_purchase_order`)
-goes through the notifications outbox like every customer email: the sent
-ledger's key ``purchase_order:<id>:sent`` is checked first and written right
-after, each attempt on record, the supplier as the recipient.
+job (dedupe key per PO), so the PO leaves if and only if it was sent:
+
+- ``email``: ``purchase_order.email`` (:func:`hub.pipeline.purchasing.email_purchase_order`)
+  goes through the notifications outbox like every customer email: the sent
+  ledger's key ``purchase_order:<id>:sent`` is checked first and written right
+  after, each attempt on record, the supplier as the recipient;
+- ``erp``: ``purchase_order.erp`` (:func:`hub.pipeline.purchasing.export_purchase_order`)
+  hands it to the first enabled channel whose connector declares
+  :attr:`~hub.integration.connectors.Capability.PURCHASE_ORDERS` (the ``erp_csv``
+  connector writes it as a CSV file into its export folder), once per channel
+  (the ledger ``erp_exported_purchase_orders``).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formataddr
 
@@ -18,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.core.exceptions import ValidationError
+from hub.integration.connectors import Capability, Connector, can
 from hub.invoicing.pdf import CONTENT_TYPE, filename, render_pdf, templates_dir
 from hub.purchasing.document import build_document, lines_csv
 from hub.queue.jobs import enqueue
@@ -27,6 +35,9 @@ from hub.store.models import Channel, PurchaseOrder
 
 #: The connector whose SMTP settings carry purchase orders (as they carry the admins' alerts).
 EMAIL_CONNECTOR = "email"
+EMAIL, ERP = "email", "erp"
+#: How a purchase order may reach its supplier.
+ROUTES = (EMAIL, ERP)
 TEMPLATE = "purchase_order.html"
 
 
@@ -45,9 +56,40 @@ def email_channel(session: Session) -> int | None:
     )
 
 
-def check_route(session: Session, po: PurchaseOrder) -> None:
-    """Refuse to send a PO that has no way to its supplier (nothing is marked sent then)."""
-    if po.send_via != "email":
+def erp_channel(session: Session, connectors: Mapping[str, type[Connector]]) -> int | None:
+    """The first enabled channel whose connector takes purchase orders, or None."""
+    for channel_id, name in session.execute(
+        select(Channel.id, Channel.connector).where(Channel.enabled.is_(True)).order_by(Channel.id)
+    ):
+        cls = connectors.get(name)
+        if cls is not None and can(cls, Capability.PURCHASE_ORDERS):
+            return channel_id
+    return None
+
+
+def _erp_route(
+    session: Session, po: PurchaseOrder, connectors: Mapping[str, type[Connector]] | None
+) -> int:
+    channel_id = erp_channel(session, connectors or {})
+    if channel_id is None:
+        raise ValidationError(
+            f"no enabled ERP channel takes purchase orders to send {po.number} through: add an "
+            "ERP (CSV files) channel with an export folder on the Channels page, or send it by "
+            "email",
+            details={"channel": ["no ERP channel"]},
+        )
+    return channel_id
+
+
+def check_route(
+    session: Session, po: PurchaseOrder, connectors: Mapping[str, type[Connector]] | None = None
+) -> None:
+    """Refuse to send a PO that has no way to its supplier (nothing is marked sent then).
+
+    :param connectors: the hub's connectors by name, to find an ERP channel for ``erp``.
+    """
+    if po.send_via == ERP:
+        _erp_route(session, po, connectors)
         return
     if not po.supplier.email:
         raise ValidationError(
@@ -61,9 +103,23 @@ def check_route(session: Session, po: PurchaseOrder) -> None:
         )
 
 
-def dispatch(session: Session, po: PurchaseOrder, *, actor: str) -> None:
+def dispatch(
+    session: Session,
+    po: PurchaseOrder,
+    *,
+    actor: str,
+    connectors: Mapping[str, type[Connector]] | None = None,
+) -> None:
     """Enqueue the PO's way out, in the sending transaction."""
-    if po.send_via == "email":
+    if po.send_via == ERP:
+        enqueue(
+            session,
+            JobKind.PURCHASE_ORDER_ERP,
+            {"purchase_order_id": po.id, "actor": actor},
+            channel_id=_erp_route(session, po, connectors),
+            dedupe_key=JobKind.PURCHASE_ORDER_ERP.key(po.id),
+        )
+    elif po.send_via == EMAIL:
         enqueue(
             session,
             JobKind.PURCHASE_ORDER_EMAIL,

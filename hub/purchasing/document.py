@@ -76,23 +76,28 @@ def build_document(session: Session, settings: Settings, po: PurchaseOrder) -> d
     }
 
 
+def line_rows(document: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The PO's lines as rows of :data:`CSV_COLUMNS`: the email's CSV and the ERP's file."""
+    return [
+        (
+            document["number"],
+            line["sku"],
+            line["supplier_sku"],
+            line["quantity"],
+            line["unit_cost"],
+            line["total"],
+            document["currency"],
+            document["expected_at"] or "",
+            document["ship_to"]["code"],
+        )
+        for line in document["lines"]
+    ]
+
+
 def lines_csv(document: dict[str, Any]) -> bytes:
     """The PO's lines as CSV, one row per line (:data:`CSV_COLUMNS`)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for line in document["lines"]:
-        writer.writerow(
-            [
-                document["number"],
-                line["sku"],
-                line["supplier_sku"],
-                line["quantity"],
-                line["unit_cost"],
-                line["total"],
-                document["currency"],
-                document["expected_at"] or "",
-                document["ship_to"]["code"],
-            ]
-        )
+    writer.writerows(line_rows(document))
     return out.getvalue().encode("utf-8")

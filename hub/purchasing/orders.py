@@ -5,13 +5,13 @@ counter table under series ``PO``, :func:`hub.invoicing.numbering.take_number`),
 so a rolled-back draft leaves no hole. Lines change only in draft; every change
 may carry the version the person read, and a stale one is refused (409).
 Sending fixes the expected date (sent + the supplier's lead time) and hands the
-PO to its way out: an email to the supplier with the PDF and a CSV
-(:mod:`hub.purchasing.delivery`).
+PO to its way out: an email to the supplier with the PDF and a CSV, or a CSV
+file in the ERP channel's export folder (:mod:`hub.purchasing.delivery`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from hub.core.exceptions import ConcurrencyError, Conflict, NotFound, ValidationError
 from hub.core.money import Money
 from hub.core.purchasing import DRAFT, next_status
+from hub.integration.connectors import Connector
 from hub.invoicing.numbering import take_number
 from hub.purchasing import delivery
 from hub.purchasing.suppliers import get_supplier
@@ -35,7 +36,7 @@ from hub.store.models import (
 
 #: The numbering series of purchase orders (``PO-2026-000001``).
 SERIES = "PO"
-SEND_VIA = ("email",)
+SEND_VIA = delivery.ROUTES
 MAX_LINES = 500
 
 
@@ -125,7 +126,8 @@ def create_draft(
 ) -> PurchaseOrder:
     """A numbered draft PO for an active supplier, received at an active location.
 
-    :param send_via: how it reaches the supplier: ``email`` (the default).
+    :param send_via: how it reaches the supplier: ``email``, or ``erp`` (the ERP channel's
+        export folder). Default: ``email`` when the supplier has an email address, else ``erp``.
     :raises NotFound: no such supplier or location.
     :raises ValidationError: an inactive supplier or location, or bad lines (named).
     """
@@ -141,7 +143,7 @@ def create_draft(
         raise ValidationError(
             f"location {location.code} is not active", details={"location": ["inactive"]}
         )
-    via = send_via or "email"
+    via = send_via or (delivery.EMAIL if supplier.email else delivery.ERP)
     if via not in SEND_VIA:
         raise ValidationError(
             f"send_via is one of {', '.join(SEND_VIA)}", details={"send_via": ["unknown"]}
@@ -194,25 +196,35 @@ def set_lines(
     return po
 
 
-def send(session: Session, po_id: int, *, actor: str, version: int | None = None) -> PurchaseOrder:
+def send(
+    session: Session,
+    po_id: int,
+    *,
+    actor: str,
+    version: int | None = None,
+    connectors: Mapping[str, type[Connector]] | None = None,
+) -> PurchaseOrder:
     """Mark a draft sent, expected after the supplier's lead time, and send it its way.
 
     The email (or the ERP file) leaves after the commit, by a job: a PO is sent
     if and only if this transaction commits (:mod:`hub.purchasing.delivery`).
+
+    :param connectors: the hub's connectors by name (``hub.connectors``): a PO sent
+        by ``erp`` goes to the first enabled channel whose connector takes purchase orders.
     """
     po = get_purchase_order(session, po_id)
     _check_version(po, version)
     status = next_status(po.number, po.status, "send")
     if status == po.status:
         return po
-    delivery.check_route(session, po)
+    delivery.check_route(session, po, connectors)
     now = utcnow()
     po.status = status
     po.sent_at = now
     po.expected_at = now + timedelta(days=po.supplier.lead_time_days)
     po.updated_at = now
     session.flush()
-    delivery.dispatch(session, po, actor=actor)
+    delivery.dispatch(session, po, actor=actor, connectors=connectors)
     return po
 
 

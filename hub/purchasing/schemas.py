@@ -125,6 +125,15 @@ class PurchaseOrderInSchema(Schema):
         fields.Nested(DraftLineInSchema), required=True, validate=validate.Length(min=1, max=500)
     )
     notes = fields.String(load_default="", validate=validate.Length(max=2000))
+    send_via = fields.String(
+        load_default=None,
+        validate=validate.OneOf(["email", "erp"]),
+        metadata={
+            "description": "How it reaches the supplier when sent: email (PDF and CSV) or erp "
+            "(a CSV file in the ERP channel's export folder). Left out: email when the supplier "
+            "has an email address, else erp."
+        },
+    )
 
 
 class PurchaseOrderPatchSchema(Schema):

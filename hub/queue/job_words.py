@@ -35,8 +35,13 @@ JOB_WORDS: dict[str, str] = {
     JobKind.INVOICE_SETTLE: "Record a payment on the order's invoices",
     JobKind.INVOICE_CREDIT: "Issue credit notes for money given back",
     JobKind.PURCHASE_ORDER_EMAIL: "Email a purchase order to its supplier",
+    JobKind.PURCHASE_ORDER_ERP: "Hand a purchase order to the ERP",
     JobKind.STOCK_RECEIVED: "Give received stock to backordered orders",
     JobKind.LOW_STOCK_CHECK: "Look for SKUs low on stock",
+    JobKind.ORDER_LATE_CHECK: "Look for orders that missed their delivery promise",
+    JobKind.SATISFACTION_CHECKS: "Ask customers whether their delivered orders arrived well",
+    JobKind.TRACKING_REGISTER: "Ask the tracking service to follow a shipment",
+    JobKind.ORDER_COMPLETE_DELIVERED: "Complete orders delivered some days ago",
     "erp.import": "Import stock files from the ERP",
     "erp.export": "Export orders to the ERP",
 }

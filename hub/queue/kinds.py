@@ -42,10 +42,20 @@ class JobKind(StrEnum):
     INVOICE_CREDIT = "invoice.credit"
     #: A sent purchase order emailed to its supplier with its PDF and CSV (hub.pipeline.purchasing).
     PURCHASE_ORDER_EMAIL = "purchase_order.email"
+    #: A sent purchase order handed to the ERP channel that takes them (a file in its folder).
+    PURCHASE_ORDER_ERP = "purchase_order.erp"
     #: Stock arrived on a purchase order: give it to backorders first (hub.pipeline.backorders).
     STOCK_RECEIVED = "stock.received"
     #: Available + incoming below a reorder point: the merchant hears once per crossing.
     LOW_STOCK_CHECK = "replenishment.low_stock"
+    #: Orders whose delivery promise passed are marked late (hub.pipeline.late).
+    ORDER_LATE_CHECK = "order.late_check"
+    #: Delivered orders due a satisfaction check: one email each, ever (hub.pipeline.aftercare).
+    SATISFACTION_CHECKS = "aftercare.satisfaction_checks"
+    #: A shipment's tracking number handed to a tracking channel (AfterShip), once per both.
+    TRACKING_REGISTER = "tracking.register"
+    #: Delivered orders past the days set (``delivery`` settings) become completed.
+    ORDER_COMPLETE_DELIVERED = "order.complete_delivered"
 
     def key(self, *parts: object) -> str:
         """This kind's dedupe key for ``parts``: ``"order.process:12:340"``."""

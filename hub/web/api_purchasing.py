@@ -8,6 +8,7 @@ body, calls one action of :mod:`hub.purchasing` and serialises the result
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from flask import g, jsonify, url_for
@@ -289,6 +290,7 @@ def create_purchase_order(body):
             lines=_draft_lines(body["lines"]),
             actor=g.caller.actor,
             notes=body["notes"],
+            send_via=body["send_via"],
         )
         out = _po_json(db, po)
     log.info("purchase order %s drafted by %s", out["number"], g.caller.actor)
@@ -330,10 +332,11 @@ def patch_purchase_order(po_id: int, body):
     errors=(409,),
 )
 def send_purchase_order(po_id: int, body):
-    """Emails the supplier the PO's PDF and its lines as CSV (once, by a job after the
-    commit). 409 unless it is a draft; 422 when the supplier has no email address or
-    no email channel is enabled."""
-    return _move(orders.send, po_id, body, "sent")
+    """Emails the supplier the PO's PDF and its lines as CSV, or (``send_via`` ``erp``)
+    writes it as a CSV file into the ERP channel's export folder: once, by a job after
+    the commit. 409 unless it is a draft; 422 when the supplier has no email address, or
+    no email channel (no ERP channel taking purchase orders) is enabled."""
+    return _move(partial(orders.send, connectors=get_hub().connectors), po_id, body, "sent")
 
 
 @bp.post(f"/purchase-orders/<{ID}:po_id>/cancel")

@@ -9,7 +9,12 @@ folder. A channel of this connector
   invoice and credit note once, in files of their own;
 - reads the stock files the ERP drops in ``import_dir`` on schedule, row by
   row, and sets the hub's on-hand quantities from them (job ``erp.import``,
-  see :mod:`.stock_import`).
+  see :mod:`.stock_import`);
+- writes each purchase order sent "by ERP" to ``export_dir``, once, as a file of
+  its own (the hub's job ``purchase_order.erp``, see :mod:`.export`), and books
+  the receipts files the ERP drops in ``import_dir`` (names starting with
+  ``receipts``) as purchase order receipts, all of a file or none
+  (see :mod:`.receipts_import`).
 
 Both folders lie under the hub's ERP root (``HUB_ERP_ROOT``): checked when the
 channel is saved and again whenever a job uses them. No cell the connector
@@ -31,8 +36,8 @@ from hub import hookimpl
 from hub.core.exceptions import ConfigError
 from hub.core.exceptions import ValidationError as HubValidationError
 from hub.core.lifecycle import STATUSES
-from hub.integration.connectors import ChannelInfo, ErpConnector
-from hub.integration.erp import folder_in_root
+from hub.integration.connectors import Capability, ChannelInfo, ErpConnector
+from hub.integration.erp import ErpExchange, folder_in_root
 from hub.integration.fields import StringList, validate_encoding
 from hub.integration.jobs import JobContext
 
@@ -129,6 +134,25 @@ class ErpCsvConfig(Schema):
             "help": "Invoice files are named <prefix>-<UTC time>-<sequence>.csv.",
         },
     )
+    purchase_orders_file_prefix = fields.String(
+        load_default="purchase-orders",
+        validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,50}$"),
+        metadata={
+            "label": "Purchase order file name prefix",
+            "help": "Purchase orders sent by ERP are written, one per file, as "
+            "<prefix>-<UTC time>-<sequence>.csv.",
+        },
+    )
+    receipts_file_prefix = fields.String(
+        load_default="receipts",
+        validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,50}$"),
+        metadata={
+            "label": "Receipts file name prefix",
+            "help": "Files in the import folder whose names start with this are receipts on "
+            "purchase orders (columns po_number, sku, quantity and optionally location), "
+            "not stock files.",
+        },
+    )
     max_orders_per_file = fields.Integer(
         load_default=5000,
         validate=validate.Range(1, 100_000),
@@ -195,11 +219,19 @@ class ErpCsvConfig(Schema):
             )
         prefixes = [
             data.get(c) or d
-            for c, d in (("file_prefix", "orders"), ("invoices_file_prefix", "invoices"))
+            for c, d in (
+                ("file_prefix", "orders"),
+                ("invoices_file_prefix", "invoices"),
+                ("purchase_orders_file_prefix", "purchase-orders"),
+            )
         ]
         if prefixes[0] == prefixes[1]:
             errors["invoices_file_prefix"] = [
                 "order files and invoice files need different prefixes"
+            ]
+        if prefixes[2] in prefixes[:2]:
+            errors["purchase_orders_file_prefix"] = [
+                "purchase order files need a prefix of their own"
             ]
         columns = [data.get(c) for c in ("sku_column", "location_column", "on_hand_column")]
         if len({(c or "").strip().lower() for c in columns}) < 3:
@@ -220,6 +252,7 @@ class ErpCsvConnector(ErpConnector):
     )
     config_schema = ErpCsvConfig
     scheduled_jobs = {"erp.export": 900, "erp.import": 300}
+    capabilities = frozenset({Capability.PURCHASE_ORDERS})
 
     @classmethod
     def check_config(cls, config: Mapping[str, Any], channel: ChannelInfo) -> None:
@@ -253,6 +286,17 @@ class ErpCsvConnector(ErpConnector):
         if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
             raise ConfigError(f"{key} {value} is not readable and writable by the hub")
         return path
+
+    def export_purchase_order(self, erp: ErpExchange, purchase_order_id: int) -> str | None:
+        """Write the PO as a CSV file of its own into ``export_dir``, once (see :mod:`.export`)."""
+        from plugins.erp_csv.export import export_purchase_order
+
+        folder = self.folder("export_dir")
+        if folder is None:
+            raise ConfigError(
+                f"channel {self.channel.slug} has no export folder to write purchase orders to"
+            )
+        return export_purchase_order(erp, folder, self.config, purchase_order_id)
 
     def check_connection(self) -> str:
         found = [f"{key} {path}" for key in FOLDERS if (path := self.folder(key)) is not None]

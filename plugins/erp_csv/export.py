@@ -196,6 +196,40 @@ def export_one_document_file(
         return name
 
 
+def export_purchase_order(
+    erp: ErpExchange, folder: Path, config: Mapping[str, Any], purchase_order_id: int
+) -> str | None:
+    """Write one sent purchase order as a file of its own; None when the channel has it already.
+
+    Its rows are those of the CSV the supplier's email attaches (one per line);
+    the file is published like an order file (hidden, fsynced, renamed) and the
+    ledger row that makes it once per channel commits with it.
+    """
+    prefix = config.get("purchase_orders_file_prefix") or "purchase-orders"
+    with erp.purchase_order_export_run(purchase_order_id) as run:
+        _remove_stale_temp_files(folder, prefix)  # under the channel's lock, as for orders
+        po = run.purchase_order
+        if po is None:
+            return None
+        name, count = _publish(
+            folder,
+            prefix,
+            run.next_sequence(),
+            config,
+            list(po.columns),
+            lambda: (list(row) for row in po.rows),
+            run.record,
+        )
+        log.info(
+            "erp_csv %s: purchase order %s (%s lines) written to %s",
+            erp.slug,
+            po.number,
+            count,
+            name,
+        )
+        return name
+
+
 def _publish(
     folder: Path,
     prefix: str,

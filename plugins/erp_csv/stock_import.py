@@ -39,7 +39,7 @@ import re
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,7 +88,12 @@ def import_stock_files(erp: ErpExchange, connector: ErpCsvConnector) -> list[Imp
         return []
     _check_subfolders(folder)
     config = connector.config
-    outcomes = [import_file(erp, path, config) for path in waiting_files(folder, config)]
+    from plugins.erp_csv.receipts_import import import_receipts, is_receipts_file
+
+    outcomes = [
+        import_file(erp, path, config, import_receipts if is_receipts_file(path, config) else None)
+        for path in waiting_files(folder, config)
+    ]
     return [o for o in outcomes if o is not None]
 
 
@@ -110,8 +115,19 @@ def waiting_files(folder: Path, config: Mapping[str, Any]) -> list[Path]:
     return [path for _, _, path in sorted(found)]
 
 
-def import_file(erp: ErpExchange, path: Path, config: Mapping[str, Any]) -> ImportOutcome | None:
-    """Import one file; None when another run is importing it right now (or just moved it)."""
+def import_file(
+    erp: ErpExchange,
+    path: Path,
+    config: Mapping[str, Any],
+    rows_importer: Callable[[ErpExchange, int, Path, Scan, Mapping[str, Any]], ImportOutcome]
+    | None = None,
+) -> ImportOutcome | None:
+    """Import one file; None when another run is importing it right now (or just moved it).
+
+    :param rows_importer: what reads the file once it is claimed, new and readable text
+        (default: its rows are stock counts; receipts files have their own, see
+        :mod:`plugins.erp_csv.receipts_import`).
+    """
     try:
         scan = scan_file(path, config.get("encoding") or "utf-8")
     except FileNotFoundError:
@@ -138,7 +154,7 @@ def import_file(erp: ErpExchange, path: Path, config: Mapping[str, Any]) -> Impo
     if scan.problem:
         return _fail(erp, import_id, path, scan.problem)
     try:
-        return _import_rows(erp, import_id, path, scan, config)
+        return (rows_importer or _import_rows)(erp, import_id, path, scan, config)
     except FileRejected as exc:
         return _fail(erp, import_id, path, str(exc))
     except Exception:
@@ -231,12 +247,24 @@ def _header(
     wanted = {
         key: (config.get(f"{key}_column") or key).strip() for key in ("sku", "location", "on_hand")
     }
+    return find_header(stream, wanted, config.get("delimiter") or ",", "stock file")
+
+
+def find_header(
+    stream: io.TextIOBase, wanted: Mapping[str, str], configured: str, what: str
+) -> tuple[str, list[str], dict[str, int]]:
+    """The header line of a ``what``: its delimiter, its cells and where each ``wanted`` column is.
+
+    :param wanted: key -> the column's name (case-insensitive).
+    :param configured: the channel's delimiter, tried first; the others of ``, ; tab |``
+        are tried when it does not find every column.
+    :raises FileRejected: a column is missing (only the wanted names are given, never the line).
+    """
     line = stream.readline()
     while line and not line.strip():
         line = stream.readline()
     if not line:
         raise FileRejected("no header row: the file holds only blank lines")
-    configured = config.get("delimiter") or ","
     best: tuple[int, str, list[str], dict[str, int]] | None = None
     for delimiter in (configured, *[d for d in SNIFF_DELIMITERS if d != configured]):
         cells = next(csv.reader([line], delimiter=delimiter))
@@ -253,7 +281,7 @@ def _header(
     missing = [wanted[k] for k in wanted if k not in found]
     present = [wanted[k] for k in wanted if k in found]
     raise FileRejected(
-        f"not a stock file: missing column(s) {', '.join(missing)} in its first line "
+        f"not a {what}: missing column(s) {', '.join(missing)} in its first line "
         f"(found: {', '.join(present) or 'none of them'}); the channel expects "
         f"{', '.join(wanted.values())}"
     )
@@ -492,13 +520,30 @@ def _check_subfolders(folder: Path) -> None:
             )
 
 
-def _fail(erp: ErpExchange, import_id: int, path: Path, reason: str) -> ImportOutcome:
+def _fail(
+    erp: ErpExchange,
+    import_id: int,
+    path: Path,
+    reason: str,
+    *,
+    detail: str = "",
+    rows_total: int = 0,
+    rejects: list[dict[str, Any]] | None = None,
+) -> ImportOutcome:
+    """Move the file to failed/ with ``<file>.error.txt`` (``reason``, then ``detail``) beside it."""
     target = _target(path, path.parent / FAILED)
     note = target.with_name(target.name + ".error.txt")
     note.unlink(missing_ok=True)  # then "x": a link planted under that name is never followed
     with open(note, "x", encoding="utf-8") as handle:
-        handle.write(reason + "\n")
-    outcome = ImportOutcome(path.name, "failed", error=reason)
+        handle.write(reason + "\n" + (detail + "\n" if detail else ""))
+    outcome = ImportOutcome(
+        path.name,
+        "failed",
+        error=reason,
+        rows_total=rows_total,
+        rows_rejected=len(rejects or []),
+        rejects=list(rejects or [])[:REJECT_SAMPLE],
+    )
     erp.finish_import(import_id, outcome, archived_as=target)
     os.replace(path, target)
     log.warning("erp_csv: %s failed: %s", path.name, reason)

@@ -7,6 +7,7 @@ Every change goes through :mod:`hub.purchasing`, the functions the API calls.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from marshmallow import ValidationError as SchemaError
@@ -204,7 +205,9 @@ def _act(po_id: int, action, done: str):
 
 @bp.post("/purchase-orders/<int:po_id>/send")
 def purchase_order_send(po_id: int):
-    return _act(po_id, orders.send, "sent to the supplier")
+    return _act(
+        po_id, partial(orders.send, connectors=get_hub().connectors), "sent to the supplier"
+    )
 
 
 @bp.post("/purchase-orders/<int:po_id>/cancel")

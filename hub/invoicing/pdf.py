@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -126,12 +127,35 @@ def template_path(override_dir: Path | None, template: str = TEMPLATE) -> Path:
     return BUILTIN / template
 
 
+#: Environments made by :func:`_environment`, so a template is compiled once, not per PDF.
+_ENVIRONMENTS: dict[tuple[str | None, str], SandboxedEnvironment] = {}
+_ENVIRONMENTS_LOCK = threading.Lock()
+_ENVIRONMENTS_KEPT = 16
+
+
+def _environment(override_dir: Path | None, path: Path) -> SandboxedEnvironment:
+    """:func:`environment` for this folder, kept while ``path`` is the file that wins.
+
+    Jinja keeps the compiled template and compiles it again when its file changes
+    (``auto_reload``); the key names the winning file, so a merchant's template
+    put in place (or removed) after a render is used by the next one.
+    """
+    key = (str(override_dir) if override_dir is not None else None, str(path))
+    with _ENVIRONMENTS_LOCK:
+        env = _ENVIRONMENTS.get(key)
+        if env is None:
+            if len(_ENVIRONMENTS) >= _ENVIRONMENTS_KEPT:
+                _ENVIRONMENTS.pop(next(iter(_ENVIRONMENTS)))
+            env = _ENVIRONMENTS[key] = environment(override_dir)
+    return env
+
+
 def render_html(
     document: dict[str, Any], *, override_dir: Path | None = None, template: str = TEMPLATE
 ) -> str:
     """The document as HTML from ``template``; :class:`InvoiceTemplateError` if it cannot be."""
     path = template_path(override_dir, template)
-    env = environment(override_dir)
+    env = _environment(override_dir, path)
     try:
         return env.get_template(template).render(document=document, invoice=document)
     except TemplateNotFound as exc:  # an {% include %} of a file that is not there

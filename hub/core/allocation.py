@@ -104,7 +104,7 @@ def route(
         if covers([site]):
             return [(site.code, {x.line_id: x.quantity for x in lines})]
     chosen = _smallest_cover(ranked, covers) or _greedy_cover(ranked, needed, avail)
-    return _fill(lines, chosen, avail)
+    return fill(lines, chosen, avail)
 
 
 def _smallest_cover(ranked: list[Site], covers: _Covers) -> list[Site] | None:
@@ -136,7 +136,8 @@ def _greedy_cover(ranked: list[Site], needed: Counter[str], avail: _Avail) -> li
     return order_sites(chosen)
 
 
-def _fill(lines: Sequence[LineNeed], chosen: Sequence[Site], avail: _Avail) -> Plan:
+def fill(lines: Sequence[LineNeed], chosen: Sequence[Site], avail: _Avail) -> Plan:
+    """Divide the lines among ``chosen`` (in that order of preference), which together cover them."""
     left = {(s.code, sku): avail(sku, s) for s in chosen for sku in {x.sku for x in lines}}
     groups: dict[str, dict[int, int]] = {s.code: {} for s in chosen}
     for line in lines:

@@ -259,6 +259,16 @@ class ShippingOrder:
     lines: list[dict[str, Any]]
     location_code: str = ""
     status: str = "awaiting_shipment"
+    #: The carrier service the hub's service-level rules chose ("": the warehouse picks)
+    #: and the shipping method the customer asked for (with "(ground only)" when a
+    #: restriction applies and no service was named).
+    carrier_code: str = ""
+    service_code: str = ""
+    requested_service: str = ""
+    #: The group's weight in grams and outer size in millimetres (length, width,
+    #: height), from the SKUs' attributes; None when any SKU's is not known.
+    weight_grams: int | None = None
+    dimensions_mm: tuple[int, int, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,47 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True, slots=True)
 class LocationInfo:
-    """An active location: its code, name and priority (higher ships first)."""
+    """An active location: its code, name and priority (higher ships first), and where it is."""
 
     code: str
     name: str
     priority: int
+    #: Degrees (WGS 84); None when the location has no coordinates.
+    latitude: float | None = None
+    longitude: float | None = None
+    postal_code: str = ""
+    country_code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where an order ships to, as routing reads it."""
+
+    #: Degrees; None when the address could not be placed.
+    latitude: float | None
+    longitude: float | None
+    #: How sure the place is: ``exact``, ``postal_code``, ``city``, ``country`` (None: unplaced).
+    precision: str | None
+    postal_code: str = ""
+    country_code: str = ""
+    province_code: str = ""
+    city: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """The cheapest carrier service for one parcel from a location to an order's zone."""
+
+    carrier: str
+    service_code: str
+    service_name: str
+    cost_cents: int
+    #: Whether it came from the hub's cache rather than a request now.
+    cached: bool = False
+
+
+class NoQuote(Exception):
+    """No rate quote can be had (no shipping channel quotes rates, or it failed): says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +109,28 @@ class OrderLookup(Protocol):
         """Orders of ``email`` placed in ``[since, until]``, oldest first, cancelled ones too.
 
         Emails are compared in lower case, as the hub stores them.
+        """
+        ...
+
+    def routing_strategy(self, order_id: int) -> str:
+        """How the order's sales channel routes: ``priority``, ``nearest`` or ``cheapest``."""
+        ...
+
+    def destination(self, order_id: int) -> Destination | None:
+        """Where the order ships to (its shipping address and its place); None without an address."""
+        ...
+
+    def unit_weights(self, skus: Iterable[str]) -> dict[str, int]:
+        """Grams per unit of each SKU (the hub's default for SKUs without a weight)."""
+        ...
+
+    def quote(self, order_id: int, location_code: str, grams: int) -> Quote:
+        """The cheapest rate for a parcel of ``grams`` from the location to the order's address.
+
+        Quotes are cached per origin, destination zone and weight band (see
+        :mod:`hub.routing.rates`).
+
+        :raises NoQuote: no shipping channel of the order quotes rates, or the quote failed.
         """
         ...
 

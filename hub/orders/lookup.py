@@ -14,9 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from hub.core.exceptions import NotFound
-from hub.integration.lookup import LocationInfo, OrderSummary
+from hub.integration.lookup import Destination, LocationInfo, NoQuote, OrderSummary, Quote
 from hub.inventory import levels
+from hub.routing import strategies
 from hub.runtime.plugin_settings import PluginSettingsStore
+from hub.runtime.work import RateSource
 from hub.store.config import Settings
 from hub.store.models import Order
 
@@ -30,9 +32,12 @@ class SessionLookup:
         settings: Settings,
         *,
         plugin_settings: PluginSettingsStore | None = None,
+        rates: RateSource | None = None,
     ):
         self._session = session
         self._plugin_settings = plugin_settings
+        self._rates = rates
+        self._unit_grams = settings.default_unit_grams
         self.currencies = settings.currencies
         self.duplicate_window = timedelta(minutes=settings.duplicate_window_minutes)
 
@@ -49,10 +54,55 @@ class SessionLookup:
 
     def locations(self) -> list[LocationInfo]:
         return [
-            LocationInfo(loc.code, loc.name, loc.priority)
+            LocationInfo(
+                loc.code,
+                loc.name,
+                loc.priority,
+                latitude=loc.latitude,
+                longitude=loc.longitude,
+                postal_code=loc.zip,
+                country_code=loc.country_code,
+            )
             for loc in levels.list_locations(self._session)
             if loc.active
         ]
+
+    def _order(self, order_id: int) -> Order:
+        order = self._session.get(Order, order_id)
+        if order is None:
+            raise NotFound(f"order {order_id} does not exist")
+        return order
+
+    def routing_strategy(self, order_id: int) -> str:
+        return strategies.strategy_of(self._session, self._order(order_id).channel_id)
+
+    def destination(self, order_id: int) -> Destination | None:
+        order = self._order(order_id)
+        address = order.shipping_address or {}
+        if not address and order.ship_latitude is None:
+            return None
+        return Destination(
+            latitude=order.ship_latitude,
+            longitude=order.ship_longitude,
+            precision=order.ship_geo_precision,
+            postal_code=str(address.get("zip") or ""),
+            country_code=str(address.get("country_code") or "").upper(),
+            province_code=str(address.get("province_code") or ""),
+            city=str(address.get("city") or ""),
+        )
+
+    def unit_weights(self, skus: Iterable[str]) -> dict[str, int]:
+        return {sku: self._unit_grams for sku in skus}
+
+    def quote(self, order_id: int, location_code: str, grams: int) -> Quote:
+        if self._rates is None:
+            raise NoQuote("rate quotes are not available here")
+        order = self._order(order_id)
+        location = levels.get_location(self._session, location_code)
+        destination = self.destination(order_id)
+        if destination is None:
+            raise NoQuote("the order has no shipping address")
+        return self._rates.quote(self._session, order, location, destination, grams)
 
     def available(self, skus: Iterable[str]) -> dict[tuple[str, str], int]:
         return levels.available_at(self._session, skus)

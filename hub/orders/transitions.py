@@ -25,6 +25,7 @@ from hub.orders.records import get_order, record
 from hub.orders.serialize import order_detail
 from hub.queue.jobs import enqueue
 from hub.queue.kinds import JobKind
+from hub.routing import audit as routing_audit
 from hub.runtime.work import UnitOfWork
 from hub.store.models import Order
 
@@ -63,11 +64,20 @@ def confirm_order(work: UnitOfWork, order: Order, *, actor: str, reason: str = "
         return order
     _check_payment_ok(order)
 
+    decided: dict[str, Any] = {}
+
     def allocate(order: Order) -> Any:
-        return work.hooks.hub_allocate_order(
+        plan = work.hooks.hub_allocate_order(
             order=order_detail(order),
-            lookup=SessionLookup(session, work.settings, plugin_settings=work.plugin_settings),
+            lookup=SessionLookup(
+                session, work.settings, plugin_settings=work.plugin_settings, rates=work.rates
+            ),
         )
+        # Why it was routed so (hub.routing.audit): kept with the confirmation.
+        decision = routing_audit.decision_of(plan)
+        if decision is not None:
+            decided[routing_audit.KEY] = decision
+        return plan
 
     # All lines reserved where they are routed, or none and the order waits on hold.
     missing = reservations.reserve(session, order, actor=actor, allocate=allocate)
@@ -93,7 +103,7 @@ def confirm_order(work: UnitOfWork, order: Order, *, actor: str, reason: str = "
         return put_on_hold(
             session, order, reservations.HOLD_OUT_OF_STOCK, actor=actor, data={"skus": missing}
         )
-    return _move(session, order, "confirm", actor=actor, reason=reason)
+    return _move(session, order, "confirm", actor=actor, reason=reason, data=decided or None)
 
 
 def _move(

@@ -2,14 +2,16 @@
 
 - ``hub_validate_order``: the hub's own checks (:mod:`hub.orders.validation`);
   plugins add theirs next to it, and every reason found is kept.
-- ``hub_allocate_order``: the default routing (:func:`hub.inventory.reservations.route_order`),
-  ``trylast`` so a plugin's strategy answers first.
+- ``hub_allocate_order``: the default routing, by the strategy of the order's
+  sales channel (:func:`hub.routing.strategies.route`: ``priority``, ``nearest``
+  or ``cheapest``), ``trylast`` so a plugin's strategy answers first.
 - ``hub_register_job_handlers``: ``stock.push`` and ``stock.push.channel``
   (:mod:`hub.inventory.levels`); ``hub_register_periodic_jobs``: a ``stock.push``
   every five minutes as a safety net; ``hub.purge`` hourly; ``ops.alert`` every
   five minutes (:mod:`hub.pipeline.alerts`); ``replenishment.forecast`` daily
   (:mod:`hub.replenishment.forecasts`); ``replenishment.low_stock`` every 15 minutes
-  (:mod:`hub.pipeline.replenishment`).
+  (:mod:`hub.pipeline.replenishment`); ``aftercare.satisfaction_checks`` hourly
+  (:mod:`hub.pipeline.aftercare`).
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from hub import hookimpl
 from hub.integration.jobs import PeriodicJob
 from hub.integration.lookup import OrderLookup
 from hub.inventory import levels as inventory
-from hub.inventory import reservations
 from hub.orders import validation
-from hub.pipeline import alerts, replenishment
+from hub.pipeline import aftercare, alerts, replenishment
+from hub.pipeline import late as late_orders
 from hub.queue.kinds import JobKind
+from hub.routing import strategies
 
 #: How often the purge of finished work runs.
 PURGE_EVERY_SECONDS = 3600
@@ -40,7 +43,7 @@ def hub_validate_order(order: dict[str, Any], lookup: OrderLookup) -> list[str]:
 def hub_allocate_order(
     order: dict[str, Any], lookup: OrderLookup
 ) -> list[tuple[str, dict[int, int]]] | None:
-    return reservations.route_order(lookup, order)
+    return strategies.route(lookup, order)
 
 
 @hookimpl
@@ -64,4 +67,10 @@ def hub_register_periodic_jobs():
         PeriodicJob(
             kind=JobKind.LOW_STOCK_CHECK, every_seconds=replenishment.LOW_STOCK_EVERY_SECONDS
         ),
+        # Orders whose delivery promise passed: marked late once (hub.pipeline.late).
+        PeriodicJob(
+            kind=JobKind.ORDER_LATE_CHECK, every_seconds=late_orders.LATE_CHECK_EVERY_SECONDS
+        ),
+        # Delivered orders due a satisfaction check (hub.pipeline.aftercare).
+        PeriodicJob(kind=JobKind.SATISFACTION_CHECKS, every_seconds=aftercare.EVERY_SECONDS),
     ]

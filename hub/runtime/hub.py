@@ -100,6 +100,7 @@ class Hub:
                 settings=self.settings,
                 plugin_settings=self.plugin_settings,
                 incoming=self.service("incoming_stock"),
+                rates=self.service("rate_quotes"),
             )
 
     def service(self, name: str, channel_id: int = 0) -> Any:

@@ -35,6 +35,16 @@ class IncomingStock(Protocol):
         ...
 
 
+class RateSource(Protocol):
+    """Carriers' rate quotes for routing by cost (:class:`hub.routing.rates.RateBook`)."""
+
+    def quote(
+        self, session: Session, order: Any, location: Any, destination: Any, grams: int
+    ) -> Any:
+        """The cheapest service for a parcel (raises ``NoQuote`` when there is none)."""
+        ...
+
+
 class UnitOfWork:
     """The session of one transaction, the plugins' hooks, the settings and commit-time work."""
 
@@ -46,6 +56,7 @@ class UnitOfWork:
         settings: Settings,
         plugin_settings: PluginSettingsStore | None = None,
         incoming: IncomingStock | None = None,
+        rates: RateSource | None = None,
     ):
         self.session = session
         #: ``hooks.hub_allocate_order(...)``: the plugins, called through pluggy.
@@ -55,6 +66,8 @@ class UnitOfWork:
         self.plugin_settings = plugin_settings
         #: Stock on purchase orders, for backorders (None: orders wait for nothing on its way).
         self.incoming = incoming
+        #: Carriers' rate quotes, for the ``cheapest`` routing (None: no quotes, routed nearest).
+        self.rates = rates
 
     def before_commit(self, key: str, callback: Callable[[Session], None]) -> None:
         """Run ``callback(session)`` once as this transaction commits (see :func:`hub.store.db.before_commit`)."""

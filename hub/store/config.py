@@ -67,6 +67,12 @@ class Settings:
     seller_address: str = ""
     seller_tax_id: str = ""
     seller_email: str = ""
+    #: How long a carrier's rate quote is reused for orders to the same zone and weight
+    #: band (``HUB_RATE_QUOTE_TTL_SECONDS``, default an hour; hub.routing.rates).
+    rate_quote_ttl_seconds: int = 3600
+    #: Grams per unit of a SKU whose weight is not known, for rate quotes
+    #: (``HUB_DEFAULT_UNIT_GRAMS``, default 500).
+    default_unit_grams: int = 500
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -145,6 +151,24 @@ class Settings:
             seller_address=_text(overrides, env, "seller_address"),
             seller_tax_id=_text(overrides, env, "seller_tax_id"),
             seller_email=_text(overrides, env, "seller_email"),
+            rate_quote_ttl_seconds=_whole(
+                "HUB_RATE_QUOTE_TTL_SECONDS",
+                _first(
+                    overrides.pop("rate_quote_ttl_seconds", None),
+                    env.get("HUB_RATE_QUOTE_TTL_SECONDS"),
+                    3600,
+                ),
+                minimum=0,
+            ),
+            default_unit_grams=_whole(
+                "HUB_DEFAULT_UNIT_GRAMS",
+                _first(
+                    overrides.pop("default_unit_grams", None),
+                    env.get("HUB_DEFAULT_UNIT_GRAMS"),
+                    500,
+                ),
+                minimum=1,
+            ),
             extra=overrides,
         )
 

@@ -9,7 +9,7 @@ Amounts are integer minor units of the order's currency.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -17,6 +17,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -287,6 +288,9 @@ class Order(Base):
     ship_longitude: Mapped[float | None] = mapped_column(Float)
     ship_geo_precision: Mapped[str | None] = mapped_column(String(16))
     ship_geo_source: Mapped[str | None] = mapped_column(String(40))
+    # The shipping method the customer chose at checkout, as the channel names it
+    # ("Express", "Standard Shipping"): what service-level rules read (hub.routing.service_levels).
+    shipping_method: Mapped[str] = mapped_column(String(200), default="", server_default="")
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -309,7 +313,9 @@ class Order(Base):
     )
     # Read-only view of the order's returns (issue 8; written through hub.returns,
     # which sets Return.order_id): lets order_query load them with the order.
-    returns: Mapped[list[Return]] = relationship(viewonly=True, order_by="Return.id")
+    returns: Mapped[list[Return]] = relationship(
+        viewonly=True, order_by="Return.id", foreign_keys="Return.order_id"
+    )
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -335,6 +341,9 @@ class OrderLine(Base):
     requires_shipping: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Units refunded or removed on the channel; ``quantity`` is what is still owed.
     removed_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The channel's product the line's SKU is a variant of ("" unknown): what an
+    # exchange offers in its place (hub.returns.exchanges, issue 23).
+    product_id: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
     order: Mapped[Order] = relationship(back_populates="lines")
 
@@ -429,6 +438,20 @@ class FulfillmentGroup(Base):
     # The ``shipping.flush`` job sending this group: it is that flush's while the
     # job runs, so two flushes of one channel never send the same group.
     flush_job_id: Mapped[int | None]
+    # The carrier service chosen for it by the service-level rules (hub.routing.service_levels):
+    # the rule that fired (its id, and in words, kept when the rule changes), the service
+    # sent to the warehouse, and what the customer asked for.
+    # No foreign key (SQLite cannot add one in place): a deleted rule leaves the words.
+    service_rule_id: Mapped[int | None]
+    service_rule: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    carrier_code: Mapped[str] = mapped_column(String(50), default="", server_default="")
+    service_code: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    requested_service: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # The delivery promise (hub.routing.promise): the day it ships by (in the shop's time
+    # zone), the day it is delivered by, and what the transit days came from.
+    ship_by: Mapped[date | None] = mapped_column(Date)
+    deliver_by: Mapped[date | None] = mapped_column(Date)
+    promise_basis: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -474,6 +497,63 @@ class ShipmentLine(Base):
 
     shipment: Mapped[Shipment] = relationship(back_populates="lines")
     order_line: Mapped[OrderLine] = relationship()
+
+
+# --- delivery facts from carriers (issue 23, hub.orders.carrier_events) -------------------
+
+
+class ShipmentTracking(Base):
+    """A shipment a tracking channel follows: registered once, with where it stands now.
+
+    Written by the ``tracking.register`` job (``external_id``: the service's id
+    of the tracking) or by the first carrier webhook that names the shipment;
+    ``status`` is the latest canonical carrier event (hub.core.tracking), NULL
+    until the carrier says something that counts.
+    """
+
+    __tablename__ = "shipment_trackings"
+    __table_args__ = (
+        UniqueConstraint("shipment_id", "channel_id", name="uq_shipment_trackings_shipment"),
+        Index("ix_shipment_trackings_number", "channel_id", "tracking_number"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    tracking_number: Mapped[str] = mapped_column(String(200))
+    external_id: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str | None] = mapped_column(String(32))
+    status_at: Mapped[datetime | None]
+    registered_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ShipmentTrackingEvent(Base):
+    """One checkpoint of a shipment as the carrier reported it, stored once per checkpoint.
+
+    ``checkpoint_key`` is the connector's identity of the checkpoint
+    (hub.integration.connectors.CarrierCheckpoint.key): a replayed webhook
+    doubles nothing. ``event`` is the canonical carrier event, NULL for news
+    that changes nothing (a label created); ``tag``/``subtag`` the service's own.
+    """
+
+    __tablename__ = "shipment_tracking_events"
+    __table_args__ = (
+        UniqueConstraint(
+            "shipment_id", "checkpoint_key", name="uq_shipment_tracking_events_checkpoint"
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"))
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"))
+    checkpoint_key: Mapped[str] = mapped_column(String(200))
+    event: Mapped[str | None] = mapped_column(String(32))
+    tag: Mapped[str] = mapped_column(String(40), default="")
+    subtag: Mapped[str] = mapped_column(String(40), default="")
+    message: Mapped[str] = mapped_column(String(500), default="")
+    location: Mapped[str] = mapped_column(String(200), default="")
+    occurred_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class OrderAuditEvent(Base):
@@ -712,8 +792,14 @@ class Return(Base):
     received_at: Mapped[datetime | None]
     refunded_at: Mapped[datetime | None]
     rejected_at: Mapped[datetime | None]
+    # What the customer wants back (issue 23): "refund", or "exchange" (other variants,
+    # sent on a zero-price replacement order, ``exchange_order_id``, made at approval).
+    resolution: Mapped[str] = mapped_column(String(16), default="refund", server_default="refund")
+    exchange_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    # The replacement waits for the goods to come back (fulfilment starts on receipt).
+    exchange_waits: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
-    order: Mapped[Order] = relationship()
+    order: Mapped[Order] = relationship(foreign_keys=[order_id])
     lines: Mapped[list[ReturnLine]] = relationship(
         back_populates="return_", cascade="all, delete-orphan", order_by="ReturnLine.id"
     )
@@ -732,6 +818,8 @@ class ReturnLine(Base):
     write_off: Mapped[bool] = mapped_column(Boolean, default=False)
     # What receiving did: "" until received, then "restocked" or "written_off".
     disposition: Mapped[str] = mapped_column(String(16), default="")
+    # An exchange: the SKU sent in its place ("" for a refund).
+    exchange_sku: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
     return_: Mapped[Return] = relationship(back_populates="lines")
     order_line: Mapped[OrderLine] = relationship()
@@ -1262,3 +1350,273 @@ class LowStockState(Base):
     )
     below: Mapped[bool] = mapped_column(default=False)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- Routing strategies and rate quotes (issue 22; hub.routing) -------------------------------
+
+
+class RoutingPolicy(Base):
+    """How a sales channel's orders are routed to locations (hub.routing.strategies).
+
+    A channel without a row routes by ``priority``, as the hub always did.
+    """
+
+    __tablename__ = "routing_policies"
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    strategy: Mapped[str] = mapped_column(
+        String(16), default="priority"
+    )  # priority|nearest|cheapest
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RateQuote(Base):
+    """The cheapest rate a shipping channel quoted for one parcel kind (hub.routing.rates).
+
+    Kept per (shipping channel, origin location, destination zone, weight band)
+    until ``expires_at``: orders to the same zone and band reuse it.
+    """
+
+    __tablename__ = "rate_quotes"
+    __table_args__ = (UniqueConstraint("channel_id", "origin", "zone", "weight_band"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    origin: Mapped[str] = mapped_column(String(100))  # location code
+    zone: Mapped[str] = mapped_column(String(16))  # country + first postal digit: "DE-8"
+    weight_band: Mapped[int] = mapped_column(Integer)  # grams, the band's upper bound
+    carrier: Mapped[str] = mapped_column(String(60))
+    service_code: Mapped[str] = mapped_column(String(100))
+    service_name: Mapped[str] = mapped_column(String(200), default="")
+    cost_cents: Mapped[int] = mapped_column(Integer)
+    quoted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+# --- After checkout: the satisfaction check, review requests and cases (issue 23; hub.aftercare,
+# hub.cases) ----------------------------------------------------------------------------------
+
+# The satisfaction check finds orders by when they were delivered: the ``order.delivered``
+# events of a time window, read by this index (hub.aftercare.checks.due_orders).
+Index("ix_order_events_name_created", OrderAuditEvent.name, OrderAuditEvent.created_at)
+
+
+class AftercarePolicy(Base):
+    """A sales channel's satisfaction check: on or off, how many days after delivery, and
+    the review link its customers are sent to (a URL template with ``{placeholders}``)."""
+
+    __tablename__ = "aftercare_policies"
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    check_days: Mapped[int] = mapped_column(Integer, default=7)
+    # The shop's product page, per SKU ("https://shop.example/products/{sku}").
+    product_url_template: Mapped[str] = mapped_column(Text, default="")
+    review_url_template: Mapped[str] = mapped_column(Text, default="")
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SatisfactionCheck(Base):
+    """The one satisfaction check of an order: sent (or skipped, with why), and the answer.
+
+    Unique per order: two runs of the job at once insert it once; an order looked
+    at and skipped (an opt-out, a return) is never looked at again.
+    """
+
+    __tablename__ = "satisfaction_checks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), unique=True)
+    # sent | skipped
+    outcome: Mapped[str] = mapped_column(String(16))
+    skipped_reason: Mapped[str] = mapped_column(String(200), default="")
+    # "" until the customer answers, then yes | no
+    answer: Mapped[str] = mapped_column(String(8), default="")
+    answered_at: Mapped[datetime | None]
+    # When the review request was recorded ("yes", no case, no return, no opt-out).
+    review_requested_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MessageOptOut(Base):
+    """A customer who asked for no more satisfaction checks and review requests
+    (order messages are always sent). Keyed by email, so it holds across channels."""
+
+    __tablename__ = "message_opt_outs"
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Case(Base):
+    """A customer's problem with an order, worked to a resolution (hub.cases).
+
+    ``status``: open | waiting_on_customer | resolved. Resolutions are real
+    actions on the order (a return, a refund, a replacement order), each noted.
+    """
+
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_status_id", "status", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(24), default="open")
+    # damaged | wrong_item | missing | late | other
+    reason: Mapped[str] = mapped_column(String(24))
+    description: Mapped[str] = mapped_column(Text, default="")
+    # Files the customer uploaded: [{"name", "stored", "content_type", "size"}], kept privately.
+    photos: Mapped[list[Any]] = mapped_column(default=list)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Who opened it: "customer" (the satisfaction check's form) or an actor.
+    opened_by: Mapped[str] = mapped_column(String(200), default="")
+    # What the case's resolutions made: a return, a replacement order.
+    return_id: Mapped[int | None] = mapped_column(ForeignKey("returns.id", ondelete="SET NULL"))
+    replacement_order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    resolved_at: Mapped[datetime | None]
+
+    order: Mapped[Order] = relationship(foreign_keys=[order_id])
+    assignee: Mapped[User | None] = relationship()
+    notes: Mapped[list[CaseNote]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="CaseNote.id"
+    )
+
+
+class CaseNote(Base):
+    """One line of a case's story: a person's note, or what an action did."""
+
+    __tablename__ = "case_notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="notes")
+
+
+# --- Self-service returns (issue 23; hub.returns.policy) ---------------------------------------
+
+
+class ReturnPolicy(Base):
+    """What a sales channel's customers may return themselves, and which requests approve alone.
+
+    Beside the channel like :class:`InvoicePolicy` (its ``config`` is the connector's).
+    """
+
+    __tablename__ = "return_policies"
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Days after shipping a customer may ask for a return on the tracking page (0: never).
+    window_days: Mapped[int] = mapped_column(Integer, default=30)
+    # SKUs sold as final sale: never returned by the customer (a person still can).
+    final_sale_skus: Mapped[list[Any]] = mapped_column(default=list)
+    auto_approve: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_approve_days: Mapped[int] = mapped_column(Integer, default=30)
+    # A decimal string ("50.00"), read in each order's currency; None: any amount.
+    auto_approve_max: Mapped[str | None] = mapped_column(String(32))
+    # "on_receipt" (the replacement ships when the goods are back) or "at_once".
+    exchange_ships: Mapped[str] = mapped_column(String(16), default="on_receipt")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- Service levels and the delivery promise (issue 22; hub.routing.service_levels, promise) ---
+
+
+class SkuAttributes(Base):
+    """What one SKU's unit weighs and measures, and how it must travel.
+
+    Weight in grams, dimensions in millimetres (NULL: not known). ``hazardous``
+    and ``fragile`` are conditions of the service-level rules.
+    """
+
+    __tablename__ = "sku_attributes"
+    sku: Mapped[str] = mapped_column(String(100), primary_key=True)
+    weight_grams: Mapped[int | None] = mapped_column(Integer)
+    length_mm: Mapped[int | None] = mapped_column(Integer)
+    width_mm: Mapped[int | None] = mapped_column(Integer)
+    height_mm: Mapped[int | None] = mapped_column(Integer)
+    hazardous: Mapped[bool] = mapped_column(Boolean, default=False)
+    fragile: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ServiceLevelRule(Base):
+    """One row of the ordered table that maps an order group to a carrier service.
+
+    Conditions left empty match anything; all given must hold. ``action`` is
+    ``service`` (use ``carrier_code``/``service_code``; the first matching one wins)
+    or ``ground_only`` (a restriction: never an air service; every matching one applies,
+    and its ``carrier_code``/``service_code``, if given, is the ground service used instead).
+    """
+
+    __tablename__ = "service_level_rules"
+    __table_args__ = (Index("ix_service_level_rules_position", "position"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    method_contains: Mapped[str] = mapped_column(String(200), default="")
+    method_equals: Mapped[str] = mapped_column(String(200), default="")
+    any_hazardous: Mapped[bool] = mapped_column(Boolean, default=False)
+    any_fragile: Mapped[bool] = mapped_column(Boolean, default=False)
+    weight_over_grams: Mapped[int | None] = mapped_column(Integer)
+    weight_under_grams: Mapped[int | None] = mapped_column(Integer)
+    # ISO 3166-1 alpha-2 codes; empty: any destination.
+    countries: Mapped[list[Any]] = mapped_column(default=list)
+    action: Mapped[str] = mapped_column(String(16), default="service")
+    carrier_code: Mapped[str] = mapped_column(String(50), default="")
+    service_code: Mapped[str] = mapped_column(String(100), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class LocationPromise(Base):
+    """When a location ships: orders in by ``cutoff`` (HH:MM, the shop's time zone) on a
+    working day (ISO weekday digits, ``"12345"`` = Monday to Friday) ship that day."""
+
+    __tablename__ = "location_promises"
+    location_id: Mapped[int] = mapped_column(
+        ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True
+    )
+    cutoff: Mapped[str] = mapped_column(String(5), default="14:00")
+    working_days: Mapped[str] = mapped_column(String(7), default="12345")
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TransitTime(Base):
+    """Working days a parcel travels to a destination zone (an ISO country code, or ``*``
+    for anywhere else); ``air_days`` when the group's service flies (NULL: same as ``days``)."""
+
+    __tablename__ = "transit_times"
+    zone: Mapped[str] = mapped_column(String(8), primary_key=True)
+    days: Mapped[int] = mapped_column(Integer)
+    air_days: Mapped[int | None] = mapped_column(Integer)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OrderLateMark(Base):
+    """An order found late, once per cause: ``not_shipped`` (a group not sent by its ship-by
+    day) or ``not_delivered`` (not delivered by its deliver-by day)."""
+
+    __tablename__ = "order_late_marks"
+    __table_args__ = (UniqueConstraint("order_id", "cause", name="uq_order_late_marks_cause"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    group_key: Mapped[str] = mapped_column(String(100), default="")
+    cause: Mapped[str] = mapped_column(String(16))
+    promised: Mapped[date] = mapped_column(Date)
+    noticed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -51,6 +51,8 @@ from hub.core.exceptions import (
 )
 from hub.integration.connectors import (
     Capability,
+    Parcel,
+    RateOption,
     ShipmentNotice,
     ShippingConnector,
     ShippingOrder,
@@ -64,6 +66,8 @@ from plugins.shipstation.mapping import (
     BULK_MAX,
     format_query_datetime,
     order_payload,
+    rate_options,
+    rates_request,
     shipment_notice,
 )
 
@@ -73,6 +77,8 @@ DEFAULT_BASE_URL = "https://ssapi.shipstation.com"
 SHIP_TOPICS = ("SHIP_NOTIFY", "ITEM_SHIP_NOTIFY")
 PAGE_SIZE = 500  # the most GET /shipments gives in one page
 MAX_PAGES = 1000  # a bound on a runaway pager, far above any real window
+QUOTE_RETRIES = 1  # retries of a rate quote (asked while an order's stock is locked)
+QUOTE_TIMEOUT = (2.0, 5.0)  # connect, read seconds of a rate quote
 
 
 class ShipStationConfig(Schema):
@@ -103,6 +109,18 @@ class ShipStationConfig(Schema):
         metadata={
             "label": "API base URL",
             "help": f"Scheme, host and port of the API ({DEFAULT_BASE_URL}).",
+        },
+    )
+    rate_carriers = fields.String(
+        load_default="",
+        validate=validate.Regexp(
+            r"^\s*([a-z0-9_]+\s*(,\s*[a-z0-9_]+\s*)*)?$",
+            error="carrier codes separated by commas, e.g. ups, fedex",
+        ),
+        metadata={
+            "label": "Carriers to quote (optional)",
+            "help": "Carrier codes whose rates routing compares (ups, fedex …); "
+            "empty: every carrier of the account.",
         },
     )
     store_id = fields.Integer(
@@ -139,6 +157,11 @@ class ShipStationLimiter(RateLimiter):
                 return wait
             return 0.0
 
+    def waiting(self) -> float:
+        """Seconds until the window reopens (0: a request may go now); counts no wait."""
+        with self._lock:
+            return max(0.0, self._resume_at - self.clock())
+
     def after_response(self, response: requests.Response) -> None:
         remaining = _number(response.headers.get("X-Rate-Limit-Remaining"))
         reset = _number(response.headers.get("X-Rate-Limit-Reset"))
@@ -160,7 +183,7 @@ class ShipStationConnector(ShippingConnector):
     name = "shipstation"
     label = "ShipStation"
     description = "Sends orders to ShipStation; labels, tracking and voids come back."
-    capabilities = frozenset({Capability.WEBHOOKS})
+    capabilities = frozenset({Capability.WEBHOOKS, Capability.RATES})
     config_schema = ShipStationConfig
     scheduled_jobs = {"shipping.poll": 900}
 
@@ -169,6 +192,10 @@ class ShipStationConnector(ShippingConnector):
         self.base_url = str(self.config.get("api_base_url") or DEFAULT_BASE_URL).rstrip("/")
         self.store_id = self.config.get("store_id")
         self.limiter = ShipStationLimiter()
+        #: The carrier codes to quote: the configured ones, else the account's (read once).
+        self._carriers: list[str] | None = [
+            c.strip() for c in str(self.config.get("rate_carriers") or "").split(",") if c.strip()
+        ] or None
         self.http = self.http_client(
             self.base_url,
             error_text=lambda response: _error_text(error_json(response)),
@@ -177,9 +204,22 @@ class ShipStationConnector(ShippingConnector):
             limiter=self.limiter,
             reset_header="X-Rate-Limit-Reset",
         )
+        # Quotes are asked while an order is being routed (its stock locked): one
+        # retry and short timeouts, so a slow ShipStation costs seconds, not minutes.
+        self.quotes_http = self.http_client(
+            self.base_url,
+            error_text=lambda response: _error_text(error_json(response)),
+            auth=(str(self.config.get("api_key", "")), str(self.config.get("api_secret", ""))),
+            headers={"Accept": "application/json"},
+            limiter=self.limiter,
+            reset_header="X-Rate-Limit-Reset",
+            max_retries=QUOTE_RETRIES,
+            timeout=QUOTE_TIMEOUT,
+        )
 
     def close(self) -> None:
         self.http.close()
+        self.quotes_http.close()
 
     # --- connection ---------------------------------------------------------------------
 
@@ -258,6 +298,50 @@ class ShipStationConnector(ShippingConnector):
                 accepted[key] = str(result["orderId"])
             else:
                 rejected[key] = str(result.get("errorMessage") or "refused without a reason")
+
+    # --- rate quotes ------------------------------------------------------------------------------
+
+    def carriers(self) -> list[str]:
+        """The carrier codes quoted: the configured ones, else the account's (``GET /carriers``, once)."""
+        if self._carriers is None:
+            body = json_body(self.http.get("/carriers"), self.name, want=list)
+            codes = [str(c["code"]) for c in body if isinstance(c, dict) and c.get("code")]
+            self._carriers = list(dict.fromkeys(codes))
+        return self._carriers
+
+    def quote_rates(self, parcel: Parcel) -> list[RateOption]:
+        """Every service of every carrier, one ``POST /shipments/getrates`` per carrier.
+
+        A carrier that refuses the parcel (a 4xx: it does not serve that
+        country or weight) is left out; when every carrier failed the last
+        error is raised, so the hub knows there is no price rather than none
+        cheaper.
+        """
+        wait = self.limiter.waiting()
+        if wait > 0:
+            # Waiting for ShipStation's window would hold the order's stock locked.
+            raise ExternalError(
+                f"shipstation: rate limit reached, no quotes for {wait:.0f} s", retryable=True
+            )
+        options: list[RateOption] = []
+        failure: ExternalError | None = None
+        answered = 0
+        for carrier in self.carriers():
+            try:
+                response = self.quotes_http.post(
+                    "/shipments/getrates", json=rates_request(parcel, carrier)
+                )
+                options += rate_options(_json(response), carrier)
+                answered += 1
+            except ExternalError as exc:
+                if exc.retryable:
+                    raise
+                failure = exc
+            except ValidationError as exc:
+                failure = ExternalError(f"shipstation: {exc.message}", retryable=False)
+        if not answered and failure is not None:
+            raise failure
+        return options
 
     # --- webhooks in ------------------------------------------------------------------------------
 

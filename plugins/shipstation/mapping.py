@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -27,7 +28,7 @@ from zoneinfo import ZoneInfo
 from hub.core.exceptions import ValidationError
 from hub.core.money import Money
 from hub.core.order import ShipmentData
-from hub.integration.connectors import ShipmentNotice, ShippingOrder
+from hub.integration.connectors import Parcel, RateOption, ShipmentNotice, ShippingOrder
 
 #: The zone of every ShipStation V1 date (see the module docstring).
 SHIPSTATION_TZ = ZoneInfo("America/Los_Angeles")
@@ -213,6 +214,7 @@ def order_payload(item: ShippingOrder, *, store_id: int | None = None) -> dict[s
         advanced["customField2"] = f"location {item.location_code}"
     if store_id:
         advanced["storeId"] = int(store_id)
+    service = _service_fields(item)
     return {
         "orderKey": item.key,
         "orderNumber": order_number(order, item.key),
@@ -240,7 +242,32 @@ def order_payload(item: ShippingOrder, *, store_id: int | None = None) -> dict[s
         "shippingAmount": share(order.get("shipping")),
         "customerNotes": order.get("notes") or None,
         "advancedOptions": advanced,
+        **service,
     }
+
+
+def _service_fields(item: ShippingOrder) -> dict[str, Any]:
+    """The carrier service the hub's rules chose, what the customer asked for, and the parcel.
+
+    ``requestedShippingService`` is the customer's choice as the cart gave it;
+    ``carrierCode``/``serviceCode`` preset the label's service; weight in grams
+    and dimensions in centimetres (units ShipStation's Weight and Dimensions take).
+    """
+    out: dict[str, Any] = {"requestedShippingService": item.requested_service or None}
+    if item.carrier_code and item.service_code:
+        out["carrierCode"] = item.carrier_code
+        out["serviceCode"] = item.service_code
+    if item.weight_grams:
+        out["weight"] = {"value": item.weight_grams, "units": "grams"}
+    if item.dimensions_mm:
+        length, width, height = item.dimensions_mm
+        out["dimensions"] = {
+            "length": length / 10,
+            "width": width / 10,
+            "height": height / 10,
+            "units": "centimeters",
+        }
+    return out
 
 
 # --- shipments in -------------------------------------------------------------------------------
@@ -345,3 +372,68 @@ def shipment_notice(shipment: dict[str, Any]) -> ShipmentNotice | None:
         ),
         voided=is_voided(shipment),
     )
+
+
+# --- rate quotes ---------------------------------------------------------------------------------
+
+
+def rates_request(parcel: Parcel, carrier: str) -> dict[str, Any]:
+    """``POST /shipments/getrates``'s body for one carrier: every service it offers, in grams and cm.
+
+    ShipStation V1 takes no origin country (the account ships from its
+    warehouses); ``serviceCode`` and ``packageCode`` are left out, so every
+    service and package of the carrier is quoted.
+    """
+    body: dict[str, Any] = {
+        "carrierCode": carrier,
+        "fromPostalCode": parcel.from_postal_code,
+        "toCountry": parcel.to_country,
+        "toPostalCode": parcel.to_postal_code,
+        "weight": {"value": max(1, int(parcel.weight_grams)), "units": "grams"},
+        "confirmation": "none",
+        "residential": True,
+    }
+    if parcel.to_state:
+        body["toState"] = parcel.to_state
+    if parcel.to_city:
+        body["toCity"] = parcel.to_city
+    if parcel.dimensions_cm:
+        length, width, height = parcel.dimensions_cm
+        body["dimensions"] = {
+            "length": length,
+            "width": width,
+            "height": height,
+            "units": "centimeters",
+        }
+    return body
+
+
+def rate_options(body: Any, carrier: str) -> list[RateOption]:
+    """The services of a getrates answer (``[{serviceCode, serviceName, shipmentCost, otherCost}]``).
+
+    The price of a service is ``shipmentCost + otherCost`` (fuel and other
+    surcharges), in cents, rounded half up. Entries without a code or a
+    number are left out.
+    """
+    if not isinstance(body, list):
+        raise ValidationError("ShipStation's rates answer is not a list")
+    out = []
+    for item in body:
+        if not isinstance(item, dict) or not item.get("serviceCode"):
+            continue
+        try:
+            cost = Decimal(str(item.get("shipmentCost"))) + Decimal(str(item.get("otherCost") or 0))
+        except ArithmeticError:
+            continue
+        if not cost.is_finite() or cost < 0:
+            continue
+        cents = int((cost * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        out.append(
+            RateOption(
+                carrier=carrier,
+                service_code=str(item["serviceCode"]),
+                service_name=str(item.get("serviceName") or item["serviceCode"]),
+                cost_cents=cents,
+            )
+        )
+    return out

@@ -14,6 +14,11 @@
 - ``GET /shipments`` filters (order, batch, create/ship/void date windows,
   store), sorts and pages (``{shipments, total, page, pages}``; pageSize ≤ 500),
   with ``shipmentItems`` only when ``includeShipmentItems=true``.
+- ``POST /shipments/getrates`` prices a parcel per carrier, deterministically
+  (:func:`sandbox_rates`): by zone (domestic zones from the distance between
+  the first three postal digits, one zone for abroad: the origin's country
+  is the one :meth:`ShipStationSandbox.add_origin` gave its postal code, as
+  ShipStation knows its account's ship-from addresses), weight and service.
 - Webhooks: ``POST /webhooks/subscribe``; each new label batch queues a
   ``SHIP_NOTIFY`` ``{resource_url, resource_type}`` to every subscriber, sent
   by :meth:`ShipStationSandbox.deliver_webhooks` (ShipStation sends later,
@@ -249,6 +254,8 @@ class ShipStationSandbox(Sandbox):
         self.shipments_name_order_key = True
         self._auto_stop = threading.Event()
         self._auto_thread: threading.Thread | None = None
+        #: The account's ship-from addresses: postal code -> country (see :meth:`add_origin`).
+        self.origins: dict[str, str] = {}
 
     # --- WSGI ------------------------------------------------------------------------------------
 
@@ -385,6 +392,41 @@ class ShipStationSandbox(Sandbox):
     @route("/shipments", methods=["GET"])
     def _list_shipments(self, request: Request) -> Any:
         return self.list_shipments(self._query(request))
+
+    @route("/shipments/getrates", methods=["POST"])
+    def _get_rates(self, request: Request) -> Any:
+        data = _body(request.get_data(), dict)
+        missing = [
+            k
+            for k in ("carrierCode", "fromPostalCode", "toCountry", "toPostalCode", "weight")
+            if not data.get(k)
+        ]
+        if missing:
+            raise _Reply(
+                400,
+                {
+                    "Message": "The request is invalid.",
+                    "ModelState": {f"apiRateRequest.{k}": [f"{k} is required"] for k in missing},
+                },
+            )
+        grams = _grams(data["weight"])
+        origin_country = self.origins.get(str(data["fromPostalCode"]), str(data["toCountry"]))
+        try:
+            return sandbox_rates(
+                str(data["carrierCode"]),
+                from_postal=str(data["fromPostalCode"]),
+                from_country=origin_country,
+                to_postal=str(data["toPostalCode"]),
+                to_country=str(data["toCountry"]),
+                grams=grams,
+            )
+        except ValidationError as exc:
+            raise _Reply(400, {"Message": exc.message}) from None
+
+    def add_origin(self, postal_code: str, country: str) -> None:
+        """Make ``postal_code`` a ship-from address of the account, in ``country`` (for rates)."""
+        with self.lock:
+            self.origins[postal_code] = country.upper()
 
     @route("/webhooks/subscribe", methods=["POST"])
     def _subscribe(self, request: Request) -> Any:
@@ -866,6 +908,83 @@ def send_notice(
         timeout=timeout,
     )
     return response.status_code
+
+
+#: Each carrier's services in the sandbox: (code, name, price factor).
+RATE_SERVICES: dict[str, list[tuple[str, str, float]]] = {
+    "ups": [("ups_ground", "UPS® Ground", 1.0), ("ups_next_day_air", "UPS Next Day Air®", 2.6)],
+    "fedex": [("fedex_ground", "FedEx Ground®", 1.05), ("fedex_2day", "FedEx 2Day®", 1.9)],
+    "stamps_com": [("usps_priority_mail", "USPS Priority Mail", 0.97)],
+    "dhl_express": [("express_worldwide", "DHL Express Worldwide", 1.7)],
+}
+#: The zone of every parcel sent abroad (domestic zones are 2 to 8).
+ABROAD_ZONE = 9
+
+
+def rate_zone(from_postal: str, from_country: str, to_postal: str, to_country: str) -> int:
+    """A sandbox shipping zone: 2 to 8 at home (as US carriers count from ZIP prefixes), 9 abroad."""
+    if from_country.upper() != to_country.upper():
+        return ABROAD_ZONE
+    a, b = from_postal.strip()[:3], to_postal.strip()[:3]
+    if a.isdigit() and b.isdigit():
+        # Pad short prefixes (4-digit postal codes) so 1010 and 10115 compare by place.
+        return 2 + min(6, abs(int(a.ljust(3, "0")) - int(b.ljust(3, "0"))) // 120)
+    return 2 if a[:1] == b[:1] else 4
+
+
+def sandbox_rates(
+    carrier: str,
+    *,
+    from_postal: str,
+    from_country: str,
+    to_postal: str,
+    to_country: str,
+    grams: int,
+) -> list[dict[str, Any]]:
+    """Every service of ``carrier`` for one parcel, in getrates' shape; the same input, the same prices.
+
+    ``shipmentCost`` is 4.00 + 1.10 per zone + 0.55 per zone and started kilogram, times the
+    service's factor; ``otherCost`` is a 4% fuel surcharge. USPS takes no parcel over 20 kg
+    and ships from the US only.
+
+    :raises ValidationError: an unknown carrier, or one that does not take this parcel.
+    """
+    services = RATE_SERVICES.get(carrier)
+    if services is None:
+        raise ValidationError(f"Invalid carrierCode: {carrier}")
+    if carrier == "stamps_com" and (grams > 20_000 or from_country.upper() != "US"):
+        raise ValidationError("USPS cannot ship this parcel")
+    zone = rate_zone(from_postal, from_country, to_postal, to_country)
+    kilos = max(1, math.ceil(grams / 1000))
+    base = 4.00 + 1.10 * zone + 0.55 * zone * kilos
+    out = []
+    for code, name, factor in services:
+        cost = round(base * factor, 2)
+        out.append(
+            {
+                "otherCost": round(cost * 0.04, 2),
+                "serviceCode": code,
+                "serviceName": name,
+                "shipmentCost": cost,
+            }
+        )
+    return out
+
+
+def _grams(weight: Any) -> int:
+    """A getrates ``weight`` object in grams (units: ``grams``, ``ounces`` or ``pounds``)."""
+    if not isinstance(weight, dict):
+        raise _Reply(400, {"Message": "weight must be an object with value and units"})
+    try:
+        value = float(weight["value"])
+    except (KeyError, TypeError, ValueError):
+        raise _Reply(400, {"Message": "weight.value must be a number"}) from None
+    per_unit = {"grams": 1.0, "ounces": 28.349523125, "pounds": 453.59237}.get(
+        str(weight.get("units") or "").lower()
+    )
+    if per_unit is None or not value > 0:
+        raise _Reply(400, {"Message": "weight needs a positive value in grams, ounces or pounds"})
+    return math.ceil(value * per_unit)
 
 
 def _body(raw: bytes, kind: type) -> Any:

@@ -37,6 +37,7 @@ EVENT_WORDS: dict[str, str] = {
     ev.CHANNEL_FULFILLMENT_CANCELLED: "Shipment cancelled on the sales channel",
     ev.BACKORDERED: "Backordered: waits for stock on a purchase order",
     ev.BACKORDER_FILLED: "The backordered stock arrived: on to the warehouse",
+    ev.ORDER_LATE: "Late: a delivery promise was not kept",
     EVENT_NAMES["confirm"]: "Confirmed: the checks passed",
     EVENT_NAMES["hold"]: "Put on hold",
     EVENT_NAMES["release"]: "Hold released: the checks run again",
@@ -60,8 +61,19 @@ EVENT_WORDS: dict[str, str] = {
     "order.return_rejected": "Return rejected",
     "order.return_received": "Returned goods received",
     "order.return_refunded": "Return refunded",
+    "order.exchange_released": "The exchanged goods came back: the replacement ships",
+    "order.carrier_update": "The carrier reported news of a shipment",
+    "order.delivery_exception": "The carrier reported a delivery problem: the customer was told",
     "order.invoice_issued": "Invoice issued",
     "order.credit_note_issued": "Credit note issued",
+    # After delivery (hub.aftercare, hub.cases).
+    "order.satisfaction_check": "Asked the customer whether all arrived well",
+    "order.satisfaction_answered": "The customer answered: all arrived well",
+    "order.review_requested": "Asked the customer for a review",
+    "order.customer_opted_out": "The customer asked for no more satisfaction checks or review requests",
+    "order.case_opened": "Case opened",
+    "order.case_resolved": "Case resolved",
+    "order.replacement_created": "Replacement order created for a case",
 }
 
 

@@ -19,7 +19,9 @@ Each handler lives in the module of its capability:
   PO to its supplier, by email or through the ERP);
 - :mod:`hub.pipeline.late`: ``order.late_check`` (delivery promises not kept);
 - :mod:`hub.pipeline.replenishment`: ``stock.received`` (backorders first),
-  ``replenishment.low_stock`` (low-stock alerts).
+  ``replenishment.low_stock`` (low-stock alerts);
+- :mod:`hub.pipeline.tracking`: ``tracking.register`` (a shipment to the tracking
+  channels), ``order.complete_delivered`` (delivered orders completed days later).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from hub.pipeline.sales import (
 )
 from hub.pipeline.shipping import flush_shipping, poll_shipments, record_shipment, resubmit_group
 from hub.pipeline.subscriptions import sync_channel_webhooks
+from hub.pipeline.tracking import complete_delivered_orders, register_shipment
 from hub.queue.kinds import JobKind
 from hub.replenishment.forecasts import forecast_job
 
@@ -76,6 +79,8 @@ HANDLERS = {
     JobKind.PURCHASE_ORDER_ERP: export_purchase_order,
     JobKind.STOCK_RECEIVED: stock_received,
     JobKind.LOW_STOCK_CHECK: check_low_stock,
+    JobKind.TRACKING_REGISTER: register_shipment,
+    JobKind.ORDER_COMPLETE_DELIVERED: complete_delivered_orders,
     JobKind.ORDER_LATE_CHECK: check_late_orders,
     JobKind.SATISFACTION_CHECKS: send_satisfaction_checks,
 }

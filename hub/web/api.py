@@ -46,6 +46,8 @@ from hub.queue import queries as job_queries
 from hub.returns import actions as returns
 from hub.returns import queries as return_queries
 from hub.returns.schemas import ReturnCreateSchema, ReturnReceiveSchema, ReturnRefundSchema
+from hub.routing import promise
+from hub.routing.geocode import geocoder_for
 from hub.store.models import (
     ApiToken,
     Channel,
@@ -503,7 +505,9 @@ def _order_json(order_id: int) -> dict[str, Any]:
         order = db.scalars(records.order_query().where(Order.id == order_id)).one_or_none()
         if order is None:
             raise NotFound(f"order {order_id} does not exist")
-        return order_detail(order)
+        out = order_detail(order)
+        out["delivery"] = promise.delivery_json(db, order)
+        return out
 
 
 @bp.get(f"/orders/<{ID}:order_id>")
@@ -537,7 +541,9 @@ def create_order(body):
     hub = get_hub()
     with hub.db.transaction() as db:
         channel = channels.ensure_manual_channel(hub, db)
-        result = manual.create_manual_order(db, channel, body, actor=g.caller.actor)
+        result = manual.create_manual_order(
+            db, channel, body, actor=g.caller.actor, geocoder=geocoder_for(hub)
+        )
         order_id, created = result.order.id, result.created
     response = jsonify(_order_json(order_id))
     response.status_code = 201 if created else 200
@@ -1074,11 +1080,15 @@ def replay_webhook_event(event_id: int):
 # The back office's ledgers (ERP files, notification deliveries) are read by views of their own
 # module, on this blueprint; so are replenishment's (a SKU's demand and reorder policy).
 import hub.web.api_replenishment  # noqa: E402,F401
+import hub.web.api_routing  # noqa: E402,F401
 from hub.web import (  # noqa: E402,F401
     api_backoffice,
+    api_cases,
     api_customers,
     api_invoices,
     api_purchasing,
+    api_return_policy,
+    api_routing_policy,
     invoice_pdf,
 )
 

@@ -58,6 +58,9 @@ ROUTE_SCOPES: dict[str, dict[str, Scope]] = {
     "/customer-merges/<merge_id>/undo": {"POST": WRITE},
     "/customers/<customer_id>/erase": {"POST": ADMIN},
     "/customers/<customer_id>/export": {"GET": ADMIN},
+    # Cases (hub.web.api_cases): working them is everyday work.
+    "/cases": {"GET": READ},
+    "/cases/<case_id>": {"GET": READ, "PATCH": WRITE},
     # Stock and the places it is kept.
     "/locations": {"GET": READ, "POST": WRITE},
     "/locations/<code>": {"GET": READ, "PATCH": WRITE},
@@ -84,10 +87,19 @@ ROUTE_SCOPES: dict[str, dict[str, Scope]] = {
     "/invoices/<invoice_id>/pdf": {"GET": READ},
     "/receivables": {"GET": READ},
     "/channels/<channel_id>/invoice-policy": {"GET": READ, "PUT": ADMIN},
+    "/channels/<channel_id>/routing": {"GET": READ, "PUT": ADMIN},
+    # Self-service returns (hub.web.api_return_policy): a channel's setting, as its invoicing.
+    "/channels/<channel_id>/return-policy": {"GET": READ, "PUT": ADMIN},
     # Replenishment (hub.web.api_replenishment): demand is read; a policy is everyday work.
     "/skus/<sku>/demand": {"GET": READ},
     "/skus/<sku>/reorder-policy": {"GET": READ, "PUT": WRITE},
     "/skus/<sku>/settings": {"GET": READ, "PUT": WRITE},
+    # Service levels (hub.web.api_routing): a SKU's attributes are everyday work; the
+    # rules that choose carrier services are set-up, like a channel.
+    "/skus/<sku>/attributes": {"GET": READ, "PUT": WRITE},
+    "/sku-attributes/import": {"POST": WRITE},
+    "/service-level-rules": {"GET": READ, "POST": ADMIN},
+    "/service-level-rules/<rule_id>": {"PUT": ADMIN, "DELETE": ADMIN},
     "/replenishment": {"GET": READ},
     "/replenishment/purchase-orders": {"POST": WRITE},
     # Purchasing (hub.web.api_purchasing): suppliers and purchase orders are everyday work.

@@ -30,7 +30,8 @@ CSRF_SESSION_KEY = "csrf_token"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 #: URL prefixes whose requests do not ride on the browser's session cookie.
-CSRF_EXEMPT_PREFIXES: tuple[str, ...] = ("/webhooks/", "/api/")
+#: The unsubscribe link takes mail clients' one-click POST (RFC 8058): its signed token is the key.
+CSRF_EXEMPT_PREFIXES: tuple[str, ...] = ("/webhooks/", "/api/", "/aftercare/unsubscribe/")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 #: For the pages of the admin UI and the tracking page: no inline script, no

@@ -2,7 +2,9 @@
 
 Templates (Jinja2, HTML with a plain-text alternative) for order confirmed,
 shipped (also partially), delivered, cancelled and refunded, and for an invoice
-or credit note issued, live in ``templates/``; a channel's ``templates_dir``
+or credit note issued, live in ``templates/``
+(also the satisfaction check and the review request that follow delivery: these
+two carry an unsubscribe link and the List-Unsubscribe header); a channel's ``templates_dir``
 overrides any of them by name. An invoice's or credit note's email carries its
 PDF: the connector declares :attr:`Capability.ATTACHMENTS`, so the hub hands
 ``notify`` the files that go with an event, each added as a part of its own.
@@ -49,7 +51,13 @@ from hub.core.exceptions import ConfigError, ExternalError
 from hub.integration.connectors import Attachment, Capability, Delivery, NotificationConnector
 from hub.integration.fields import StringList
 from hub.integration.targets import TargetRefused, refuse_non_public
-from plugins.email.render import EVENT_TEMPLATES, Renderer, build_message, message_id
+from plugins.email.render import (
+    EVENT_TEMPLATES,
+    UNSUBSCRIBABLE,
+    Renderer,
+    build_message,
+    message_id,
+)
 
 SECURITY = ("none", "starttls", "ssl")
 #: Idle connections kept per channel for the next emails, closed after this long unused:
@@ -200,6 +208,9 @@ class EmailConnector(NotificationConnector):
             msg_id=msg_id,
             event=event.name,
             attachments=attachments,
+            unsubscribe_url=str((event.data or {}).get("unsubscribe_url") or "")
+            if event.name in UNSUBSCRIBABLE
+            else "",
         )
         try:
             self.send(message)

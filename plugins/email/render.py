@@ -42,6 +42,8 @@ EVENT_TEMPLATES: dict[str, str] = {
     "order.partially_shipped": "shipped",
     "order.shipped": "shipped",
     "order.delivered": "delivered",
+    # The carrier reported a problem (an exception, returned to sender): once per order.
+    "order.delivery_exception": "delivery_exception",
     "order.cancelled": "cancelled",
     # Confirmed, with items waiting for stock on a purchase order (and when it comes).
     "order.backordered": "backordered",
@@ -49,7 +51,16 @@ EVENT_TEMPLATES: dict[str, str] = {
     # An invoice or credit note issued: the hub attaches its PDF (Capability.ATTACHMENTS).
     "order.invoice_issued": "invoice",
     "order.credit_note_issued": "credit_note",
+    # After delivery: "did all arrive well?", and after a "yes" the review links (issue 23).
+    "order.satisfaction_check": "satisfaction_check",
+    "order.review_requested": "review_request",
+    # A return approved (by a person or the channel's rule): how to send the goods back.
+    "order.return_approved": "return_approved",
 }
+
+#: Messages that are not about the order itself: each carries an unsubscribe link
+#: (``unsubscribe_url`` in the event's data) and the List-Unsubscribe header.
+UNSUBSCRIBABLE = frozenset({"order.satisfaction_check", "order.review_requested"})
 
 #: Carriers' public tracking pages, for shipments that came without a tracking URL.
 CARRIER_TRACKING = {
@@ -82,6 +93,35 @@ def carrier_tracking_link(shipment: dict[str, Any] | None) -> str | None:
     if number and carrier in CARRIER_TRACKING:
         return CARRIER_TRACKING[carrier].format(quote(number, safe=""))
     return None
+
+
+def _approved_return(order: dict[str, Any], data: dict[str, Any]) -> dict[str, Any] | None:
+    """The approved return of an ``order.return_approved`` email: its lines in words, what follows."""
+    found = next(
+        (r for r in order.get("returns") or [] if r.get("id") == data.get("return_id")), None
+    )
+    if found is None:
+        return None
+    names = {line.get("id"): line.get("name") or line.get("sku") for line in order["lines"]}
+    exchange = found.get("resolution") == "exchange"
+    refund = Money.parse(found["refund_amount"], found["currency"]) + Money.parse(
+        found["shipping_refund"], found["currency"]
+    )
+    return {
+        "id": found["id"],
+        "exchange": exchange,
+        "exchange_order": data.get("exchange_order") or "",
+        "refund": "" if exchange else str(refund),
+        "currency": found["currency"],
+        "lines": [
+            {
+                "name": names.get(x["line_id"]) or x["sku"],
+                "quantity": x["quantity"],
+                "exchange_sku": x.get("exchange_sku") or "",
+            }
+            for x in found.get("lines") or []
+        ],
+    }
 
 
 def message_id(idempotency_key: str, from_address: str) -> str:
@@ -148,6 +188,21 @@ class Renderer:
                     for x in data.get("lines") or []
                 ],
             }
+        return_ = None
+        if event.name == "order.return_approved":
+            return_ = _approved_return(order, event.data or {})
+        aftercare = None
+        if event.name in UNSUBSCRIBABLE:
+            data = event.data or {}
+            aftercare = {
+                "yes_url": data.get("yes_url") or "",
+                "no_url": data.get("no_url") or "",
+                "unsubscribe_url": data.get("unsubscribe_url") or "",
+                "review_links": [
+                    {"product": link.get("product") or "", "url": link.get("url") or ""}
+                    for link in data.get("review_links") or []
+                ],
+            }
         customer = order.get("customer") or {}
         token = order.get("tracking_token") or ""
         return {
@@ -163,6 +218,8 @@ class Renderer:
             "refund": refund,
             "invoice": invoice,
             "backorder": backorder,
+            "aftercare": aftercare,
+            "return_": return_,
             "reason": (event.data or {}).get("reason") or "",
         }
 
@@ -200,6 +257,7 @@ def build_message(
     msg_id: str,
     event: str,
     attachments: Sequence[Attachment] = (),
+    unsubscribe_url: str = "",
 ) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = rendered.subject
@@ -212,6 +270,10 @@ def build_message(
     # Tell auto-responders (out of office) not to answer a notification.
     message["Auto-Submitted"] = "auto-generated"
     message["X-Hub-Event"] = event
+    if unsubscribe_url:
+        # RFC 2369 and RFC 8058: mail clients show an "unsubscribe" button that POSTs here.
+        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
     # Each file a part of its own beside the text and HTML (multipart/mixed).

@@ -32,6 +32,8 @@ LAYERS: list[set[str]] = [
     {"hub.notifications", "hub.returns", "hub.replenishment"},
     {"hub.invoicing"},
     {"hub.purchasing"},
+    {"hub.cases"},
+    {"hub.aftercare"},
     {"hub.channels"},
     {"hub.pipeline"},
     {"hub.web"},

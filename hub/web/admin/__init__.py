@@ -131,6 +131,9 @@ def _headers(response):
 from hub.web.admin import (  # noqa: E402,F401  (views register themselves on bp)
     auth,
     backoffice,
+    cases,
+    channel_returns,
+    channel_routing,
     channels,
     customers,
     dashboard,
@@ -149,3 +152,4 @@ from hub.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     stock,
     tokens,
 )
+from hub.web.admin import shipping_rules  # noqa: E402,F401  (service levels, promise; issue 22)

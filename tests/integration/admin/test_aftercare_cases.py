@@ -1,0 +1,338 @@
+"""After delivery, as the customer and the merchant see it: the satisfaction check email
+(a real SMTP server counts), "yes" → one review request with the channel's link, "no" →
+the form → a case in the admin and the API → a replacement order that reserves stock;
+no review request after a return or an opt-out; a second run of the job sends nothing."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import select, update
+
+from hub.accounts.users import create_token
+from hub.aftercare import policy as policies
+from hub.channels.manage import create_channel, ensure_manual_channel
+from hub.core.order import Customer, Line, ShipmentData
+from hub.inventory.levels import LevelChange, available_by_sku, set_on_hand, upsert_location
+from hub.orders import intake, shipments, transitions
+from hub.queue.jobs import enqueue
+from hub.queue.kinds import JobKind
+from hub.returns.actions import ReturnLineRequest, ReturnRequest, create_return
+from hub.store.models import Case, Order, OrderAuditEvent, SatisfactionCheck, utcnow
+from hub.testing import ApiClient, order_data
+from plugins.email.tests.conftest import SmtpServer
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def shop(admin_hub, smtp):
+    """Stock of two SKUs, a customer email channel, the satisfaction check on (7 days)."""
+    hub = admin_hub
+    with hub.db.transaction() as session:
+        upsert_location(session, "wh")
+        set_on_hand(
+            session,
+            [LevelChange("MUG", "wh", 10), LevelChange("TEE", "wh", 10)],
+            actor="test",
+            reason="set-up",
+            source="test",
+        )
+        create_channel(
+            hub,
+            session,
+            name="Customer email",
+            connector="email",
+            config={
+                "smtp_host": "127.0.0.1",
+                "smtp_port": smtp.port,
+                "security": "none",
+                "from_address": "orders@shop.example",
+                "from_name": "Fjord Outfitters",
+            },
+        )
+        channel = ensure_manual_channel(hub, session)
+        policies.save(
+            session,
+            channel.id,
+            {
+                "enabled": True,
+                "check_days": 7,
+                "product_url_template": "https://shop.example/products/{sku}",
+                "review_url_template": "{product_url}#reviews?order={order_number}",
+            },
+            actor="test",
+        )
+    return hub
+
+
+def delivered_order(hub, run_jobs, *, n: int, days_ago: int = 8) -> int:
+    """An order of a mug and two tees, shipped and delivered ``days_ago`` days ago."""
+    with hub.db.transaction() as session:
+        order_id = intake.upsert_order(
+            session,
+            ensure_manual_channel(hub, session),
+            order_data(
+                external_id=f"A{n}",
+                number=f"#A{n}",
+                customer=Customer(email=f"cust{n}@example.com", name=f"Customer {n}"),
+                lines=[
+                    Line(sku="MUG", name="Blue mug", quantity=1, unit_price=1200),
+                    Line(sku="TEE", name="Tee", quantity=2, unit_price=2000),
+                ],
+                channel_financial_status="paid",
+            ),
+            actor="test",
+        ).order.id
+    run_jobs(hub)
+    with hub.db.transaction() as session:
+        shipments.ship(session, order_id, ShipmentData(external_id=f"s{n}"), actor="test")
+    with hub.db.transaction() as session:
+        transitions.deliver(session, order_id, actor="test")
+        session.execute(
+            update(OrderAuditEvent)
+            .where(OrderAuditEvent.order_id == order_id, OrderAuditEvent.name == "order.delivered")
+            .values(created_at=utcnow() - timedelta(days=days_ago))
+        )
+    run_jobs(hub)
+    return order_id
+
+
+def run_checks(hub, run_jobs) -> None:
+    with hub.db.transaction() as session:
+        enqueue(session, JobKind.SATISFACTION_CHECKS, {})
+    run_jobs(hub)
+
+
+def checks_sent(smtp) -> list:
+    return [m for m in smtp.messages if m["X-Hub-Event"] == "order.satisfaction_check"]
+
+
+def review_requests(smtp) -> list:
+    return [m for m in smtp.messages if m["X-Hub-Event"] == "order.review_requested"]
+
+
+def text_of(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def link(message, label: str) -> str:
+    url = re.search(rf"{label}: (\S+)", text_of(message)).group(1)
+    return urlsplit(url).path
+
+
+def to_of(message) -> str:
+    return message["To"].addresses[0].addr_spec
+
+
+def test_yes_sends_one_review_request_with_the_channels_link(shop, smtp, run_jobs, browser):
+    hub = shop
+    order_id = delivered_order(hub, run_jobs, n=1)
+    delivered_order(hub, run_jobs, n=2, days_ago=3)  # not due yet
+
+    run_checks(hub, run_jobs)
+    run_checks(hub, run_jobs)  # the second run sends nothing again
+
+    [check] = checks_sent(smtp)
+    assert to_of(check) == "cust1@example.com"
+    assert "Did your order #A1 arrive well?" == check["Subject"]
+    assert check["List-Unsubscribe"].startswith("<http") and check["List-Unsubscribe-Post"]
+    html = check.get_body(preferencelist=("html",)).get_content()
+    assert "Yes, all is well" in html and "No, something is wrong" in html
+
+    yes = link(check, "Yes, all is well")
+    page = browser.get(yes)
+    assert page.status_code == 200 and "Did everything arrive well?" in page.get_data(True)
+    answer = browser.post(yes)
+    assert answer.status_code == 200
+    assert "https://shop.example/products/MUG#reviews?order=%23A1" in answer.get_data(True)
+    browser.post(yes)  # clicked twice: still one review request
+    run_jobs(hub)
+
+    [review] = review_requests(smtp)
+    body = text_of(review)
+    assert "Blue mug: https://shop.example/products/MUG#reviews?order=%23A1" in body
+    assert "Tee: https://shop.example/products/TEE#reviews?order=%23A1" in body
+    assert review["List-Unsubscribe"]
+    # Another order's link does not open this one; a forged token opens nothing.
+    assert browser.get(yes.replace("/yes", "/no")[:-8] + "xx/no").status_code == 404
+    with hub.db.read() as session:
+        row = session.scalars(
+            select(SatisfactionCheck).where(SatisfactionCheck.order_id == order_id)
+        ).one()
+        assert (row.outcome, row.answer) == ("sent", "yes")
+
+
+def test_no_opens_a_case_that_a_replacement_resolves_reserving_stock(shop, smtp, run_jobs, browser):
+    hub = shop
+    order_id = delivered_order(hub, run_jobs, n=3)
+    run_checks(hub, run_jobs)
+    [check] = checks_sent(smtp)
+    no = link(check, "No, something is wrong")
+
+    form = browser.get(no)
+    assert form.status_code == 200 and "What went wrong?" in form.get_data(True)
+    refused = browser.post(
+        no,
+        data={"reason": "damaged", "photos": (io.BytesIO(b"MZ-not-a-picture"), "x.exe")},
+        content_type="multipart/form-data",
+    )
+    assert (
+        refused.status_code == 422
+        and "only JPEG, PNG, WebP or HEIC pictures" in refused.get_data(True)
+    )
+    sent = browser.post(
+        no,
+        data={
+            "reason": "damaged",
+            "description": "The mug came broken.",
+            "photos": (io.BytesIO(PNG), "mug.png"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert sent.status_code == 200 and "Thank you for telling us" in sent.get_data(True)
+    assert browser.post(no, data={"reason": "damaged"}).status_code == 409  # once
+    with hub.db.read() as session:
+        [case] = session.scalars(select(Case)).all()
+        case_id = case.id
+        assert (case.order_id, case.reason, case.status) == (order_id, "damaged", "open")
+        assert case.photos[0]["content_type"] == "image/png"
+
+    # In the admin: listed as open, its page shows the customer's words and photo.
+    listing = browser.get("/cases?status=open").get_data(True)
+    assert f'href="/cases/{case_id}"' in listing
+    page = browser.get(f"/cases/{case_id}").get_data(True)
+    assert "The mug came broken." in page and "mug.png" in page
+    photo = browser.get(f"/cases/{case_id}/photos/0")
+    assert photo.status_code == 200 and photo.data == PNG
+
+    # In the API: listed with the status filter, patched with an assignee and a note.
+    with hub.db.transaction() as session:
+        token = create_token(session, "desk", scope="write")[1]
+    api = ApiClient(browser.client, token)
+    page = api.get("/api/v1/cases?status=open").get_json()
+    assert [c["id"] for c in page["data"]] == [case_id] and page["next_cursor"] is None
+    assert api.get("/api/v1/cases?status=resolved").get_json()["data"] == []
+    patched = api.patch(
+        f"/api/v1/cases/{case_id}",
+        json={"status": "waiting_on_customer", "note": "Asked for the box's photo."},
+    )
+    assert patched.status_code == 200, patched.get_json()
+    assert patched.get_json()["status"] == "waiting_on_customer"
+    assert "Asked for the box's photo." in [n["body"] for n in patched.get_json()["notes"]]
+    assert api.patch(f"/api/v1/cases/{case_id}", json={"status": "lost"}).status_code == 422
+
+    # Resolved by a replacement mug: a zero-price order that reserves stock like any other.
+    with hub.db.read() as session:
+        mug_line = next(line.id for line in session.get(Order, order_id).lines if line.sku == "MUG")
+        before = available_by_sku(session, ["MUG"])["MUG"]
+    done = browser.post(f"/cases/{case_id}/reship", data={f"qty-{mug_line}": "1"})
+    assert done.status_code == 302
+    run_jobs(hub)
+    with hub.db.read() as session:
+        case = session.get(Case, case_id)
+        replacement = session.get(Order, case.replacement_order_id)
+        assert replacement.total == 0 and [(x.sku, x.quantity) for x in replacement.lines] == [
+            ("MUG", 1)
+        ]
+        assert replacement.status == "confirmed"
+        assert available_by_sku(session, ["MUG"])["MUG"] == before - 1
+    assert browser.post(f"/cases/{case_id}/reship").status_code == 302  # refused: one per case
+    with hub.db.read() as session:
+        assert session.scalar(select(Order.id).where(Order.external_id.like("case-%"))) is not None
+        assert len(session.scalars(select(Order).where(Order.total == 0)).all()) == 1
+    detail = api.get(f"/api/v1/cases/{case_id}").get_json()
+    assert detail["replacement_order_id"] == replacement.id
+
+
+def test_no_review_request_after_a_return_or_an_opt_out(shop, smtp, run_jobs, browser):
+    hub = shop
+    returned = delivered_order(hub, run_jobs, n=4)
+    delivered_order(hub, run_jobs, n=5)
+    run_checks(hub, run_jobs)
+    checks = {to_of(m): m for m in checks_sent(smtp)}
+    assert set(checks) == {"cust4@example.com", "cust5@example.com"}
+
+    # A return opened after the check: "yes" is thanked, no review request.
+    with hub.db.transaction() as session:
+        line = session.get(Order, returned).lines[0]
+        create_return(
+            session,
+            returned,
+            ReturnRequest(lines=[ReturnLineRequest(line.id, 1)], reason="too big"),
+            actor="test",
+        )
+    browser.post(link(checks["cust4@example.com"], "Yes, all is well"))
+    # The other customer unsubscribes (the mail client's one-click POST, no cookie), then says yes.
+    unsubscribe = urlsplit(checks["cust5@example.com"]["List-Unsubscribe"].strip("<>")).path
+    assert browser.app.test_client().post(unsubscribe).status_code == 200
+    browser.post(link(checks["cust5@example.com"], "Yes, all is well"))
+    run_jobs(hub)
+    assert review_requests(smtp) == []
+
+    # An opted-out customer's next order is never asked about; a returned order neither.
+    later = delivered_order(hub, run_jobs, n=6)
+    with hub.db.transaction() as session:
+        session.get(Order, later).email = "cust5@example.com"
+    run_checks(hub, run_jobs)
+    assert len(checks_sent(smtp)) == 2
+    with hub.db.read() as session:
+        row = session.scalars(
+            select(SatisfactionCheck).where(SatisfactionCheck.order_id == later)
+        ).one()
+        assert (row.outcome, row.skipped_reason) == ("skipped", "the customer opted out")
+
+
+def test_links_expire_and_the_settings_refuse_unknown_placeholders(shop, browser):
+    hub = shop
+    page = browser.get("/satisfaction")
+    assert page.status_code == 200 and "Days after delivery" in page.get_data(True)
+    with hub.db.read() as session:
+        channel_id = ensure_manual_channel(hub, session).id
+    refused = browser.post(
+        f"/satisfaction/{channel_id}",
+        data={
+            "enabled": "on",
+            "check_days": "7",
+            "review_url_template": "https://x.example/{nope}",
+        },
+        follow_redirects=True,
+    )
+    assert "unknown placeholder {nope}" in refused.get_data(True)
+    with hub.db.read() as session:
+        assert policies.read(session, channel_id).review_url_template.startswith("{product_url}")
+    assert browser.get("/aftercare/not-a-token/yes").status_code == 404
+
+
+def test_review_links_per_product_or_one_for_the_order():
+    order = {
+        "number": "#9",
+        "customer": {"email": "a@b.example"},
+        "lines": [{"sku": "A 1", "name": "Ä"}, {"sku": "A 1", "name": "Ä"}, {"sku": "B"}],
+    }
+    per_product = policies.Policy(
+        1,
+        True,
+        7,
+        "https://shop.example/p/{sku}",
+        "https://www.trustpilot.com/evaluate?url={product_url}&ref={order_number}",
+    )
+    assert [link.url for link in policies.review_links(per_product, order)] == [
+        "https://www.trustpilot.com/evaluate?url=https%3A%2F%2Fshop.example%2Fp%2FA%25201&ref=%239",
+        "https://www.trustpilot.com/evaluate?url=https%3A%2F%2Fshop.example%2Fp%2FB&ref=%239",
+    ]
+    one = policies.Policy(1, True, 7, "", "https://g.page/r/shop/review")
+    assert [(x.product, x.url) for x in policies.review_links(one, order)] == [
+        ("", "https://g.page/r/shop/review")
+    ]

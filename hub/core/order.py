@@ -17,12 +17,32 @@ from hub.core.money import MAX_AMOUNT, Money, MoneyError, currency_code, exponen
 from hub.core.status import PaymentStatus
 
 
+def coordinates(latitude: Any, longitude: Any) -> tuple[float, float] | None:
+    """A (latitude, longitude) pair in degrees, or None unless both are numbers in range.
+
+    Lenient, for what a channel sends (a string, a number, null): a pair it
+    cannot vouch for is no pair. People's input is checked strictly instead
+    (:func:`hub.routing.geo.check_coordinates`).
+    """
+    try:
+        lat, lon = float(latitude), float(longitude)
+    except (TypeError, ValueError):
+        return None
+    if isinstance(latitude, bool) or isinstance(longitude, bool):
+        return None
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):  # also refuses NaN
+        return None
+    return lat, lon
+
+
 @dataclass(slots=True)
 class Address:
     """A postal address as the channel gives it; every part a string, ``""`` when not given.
 
     ``country_code`` is ISO 3166-1 alpha-2 (``"DE"``); ``province_code`` the
-    channel's code for the state or region (``"CA"``).
+    channel's code for the state or region (``"CA"``). ``latitude`` and
+    ``longitude`` (degrees, both or neither) are where the channel placed the
+    address, when it says (Shopify does): the hub then needs no lookup of its own.
     """
 
     name: str = ""
@@ -36,20 +56,38 @@ class Address:
     country: str = ""
     country_code: str = ""
     phone: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
 
-    def to_dict(self) -> dict[str, str]:
-        """Every part by name, as the order stores and the API shows the address."""
+    def to_dict(self) -> dict[str, Any]:
+        """Every part by name, as the order stores and the API shows the address.
+
+        The coordinates only when the channel gave them (both, in range).
+        """
         # Not dataclasses.asdict: its deep copy showed in a pull's profile (`make bench` (b)),
         # and every field is a string.
-        return {name: getattr(self, name) for name in self.__slots__}
+        parts: dict[str, Any] = {name: getattr(self, name) for name in _TEXT_PARTS}
+        point = coordinates(self.latitude, self.longitude)
+        if point:
+            parts["latitude"], parts["longitude"] = point
+        return parts
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Address | None:
         """The address of a mapping with (some of) these keys; others are left out, None as ``""``."""
         if not d:
             return None
-        known = {k: ("" if d.get(k) is None else str(d.get(k))) for k in cls.__slots__ if k in d}
+        known: dict[str, Any] = {
+            k: ("" if d.get(k) is None else str(d.get(k))) for k in _TEXT_PARTS if k in d
+        }
+        point = coordinates(d.get("latitude"), d.get("longitude"))
+        if point:
+            known["latitude"], known["longitude"] = point
         return cls(**known)
+
+
+#: The parts of an :class:`Address` that are text.
+_TEXT_PARTS = tuple(name for name in Address.__slots__ if name not in ("latitude", "longitude"))
 
 
 @dataclass(slots=True)
@@ -83,6 +121,9 @@ class Line:
     #: before they shipped. ``quantity`` is what is owed now (Shopify's
     #: ``current_quantity``), so ``quantity + removed_quantity`` was ordered.
     removed_quantity: int = 0
+    #: The channel's product this SKU is a variant of ("" unknown): the lines of
+    #: one product are the variants a customer may exchange for each other.
+    product_id: str = ""
 
     @property
     def subtotal(self) -> int:
@@ -135,6 +176,9 @@ class OrderData:
     updated_at: datetime | None = None  # the channel's own update time: newer wins
     tags: list[str] = field(default_factory=list)
     notes: str = ""
+    #: The shipping method the customer chose at checkout, as the channel names it
+    #: (Shopify's ``shipping_lines[].title``: ``"Express"``); service-level rules read it.
+    shipping_method: str = ""
     #: The channel cancelled the order: the hub cancels it too, with ``cancel_reason``
     #: (once it has shipped, it records the request for a person instead).
     cancelled: bool = False

@@ -28,7 +28,7 @@ from hub.core.money import Money
 from hub.core.order import ChannelRefund, Line, LineRevision, OrderData, PaymentData, revise_lines
 from hub.core.status import units_open, units_shipped
 from hub.customers import linking
-from hub.inventory import reservations
+from hub.inventory import backorders, reservations
 from hub.orders.records import (
     announce,
     derived_statuses,
@@ -39,6 +39,7 @@ from hub.orders.records import (
 from hub.orders.transitions import apply_event, put_on_hold
 from hub.queue.jobs import enqueue, enqueue_row, job_row
 from hub.queue.kinds import JobKind
+from hub.routing import geocode
 from hub.store.models import Channel, Order, OrderAuditEvent, OrderLine, Payment, utcnow
 
 #: Why the hub itself holds an order that changed on its channel.
@@ -68,19 +69,26 @@ class UpsertResult:
 
 
 def upsert_order(
-    session: Session, channel: Channel, data: OrderData, *, actor: str
+    session: Session,
+    channel: Channel,
+    data: OrderData,
+    *,
+    actor: str,
+    geocoder: geocode.Geocoder | None = None,
 ) -> UpsertResult:
     """Create or update the order a channel sent, keyed by (channel, external id).
 
     Newer data wins: an update whose channel ``updated_at`` is not newer than
     the one stored is ignored, so replays and out-of-order deliveries are
     harmless. A change of lines after the order was confirmed is not applied
-    silently: the order goes on hold for a person to look at.
+    silently: the order goes on hold for a person to look at. A new shipping
+    address is placed (:mod:`hub.routing.geocode`) by ``geocoder``, which asks
+    the plugins too (None: the channel's coordinates and the offline tables).
     """
     data.check()
     order = find_order(session, channel.id, data.external_id)
     if order is None:
-        return _create_order(session, channel, data, actor=actor)
+        return _create_order(session, channel, data, actor=actor, geocoder=geocoder)
     if (
         data.updated_at
         and order.external_updated_at
@@ -88,6 +96,8 @@ def upsert_order(
     ):
         return UpsertResult(order, created=False, changed=False)
     changed = _apply_customer(session, order, data)
+    if "shipping_address" in changed:
+        geocode.place_order(order, geocoder)
     lines_changed = _lines_differ(order, data)
     if lines_changed:
         changed += _revise(session, order, data, actor=actor)
@@ -115,7 +125,12 @@ def first_check(order_id: int) -> dict[str, Any]:
 
 
 def _create_order(
-    session: Session, channel: Channel, data: OrderData, *, actor: str
+    session: Session,
+    channel: Channel,
+    data: OrderData,
+    *,
+    actor: str,
+    geocoder: geocode.Geocoder | None,
 ) -> UpsertResult:
     slugs = dict.fromkeys(p.channel for p in data.payments if p.channel)
     rows = new_order_rows(
@@ -123,6 +138,7 @@ def _create_order(
         data,
         {slug: _named_payment_channel(session, slug) for slug in slugs},
         actor=actor,
+        geocoder=geocoder,
     )
     order = Order(
         channel=channel,
@@ -181,12 +197,19 @@ class NewOrderRows:
 
 
 def new_order_rows(
-    channel: Channel, data: OrderData, payment_channels: Mapping[str, int], *, actor: str
+    channel: Channel,
+    data: OrderData,
+    payment_channels: Mapping[str, int],
+    *,
+    actor: str,
+    geocoder: geocode.Geocoder | None = None,
 ) -> NewOrderRows:
     """Map a new order to its rows: fields, lines, payments, derived statuses, order.created.
 
     :param payment_channels: channel id by slug for every ``payment.channel``
         named; a slug missing raises :class:`ValidationError` as an unknown one.
+    :param geocoder: places the shipping address (None: the channel's
+        coordinates and the offline tables, no plugins).
     """
     now = utcnow()
     currency = data.currency.upper()
@@ -217,6 +240,7 @@ def new_order_rows(
         external_updated_at=data.updated_at,
         created_at=now,
         **fields,
+        **geocode.columns((geocoder or geocode.OFFLINE).place(fields["shipping_address"])),
         financial_status=fin,
         fulfillment_status=ful,
     )
@@ -257,6 +281,7 @@ def _order_fields(data: OrderData, *, placed_at: datetime | None) -> dict[str, A
         "placed_at": data.placed_at or placed_at or utcnow(),
         "tags": list(data.tags),
         "notes": data.notes or "",
+        "shipping_method": (data.shipping_method or "").strip()[:200],
         "is_test": bool(data.is_test),
         "channel_financial_status": data.channel_financial_status or "",
     }
@@ -274,6 +299,7 @@ def _line_values(position: int, line: Line) -> dict[str, Any]:
         discount=line.discount,
         requires_shipping=bool(line.requires_shipping),
         removed_quantity=int(line.removed_quantity),
+        product_id=str(line.product_id or ""),
     )
 
 
@@ -418,16 +444,28 @@ def _reduce_lines(
         line.name, line.tax, line.discount = new.name, new.tax, new.discount
         line.removed_quantity = new.removed_quantity
     if withdrawn:
+        # Units still waiting for stock on a purchase order go first: nothing was reserved for them.
+        reserved, unbackordered = backorders.reduce(session, order, withdrawn)
         reservations.release_units(
-            session, order, withdrawn, actor=actor, reason="refunded or removed on the channel"
+            session, order, reserved, actor=actor, reason="refunded or removed on the channel"
         )
-        record(
-            session,
-            order,
-            ev.LINES_REDUCED,
-            actor=actor,
-            data={"lines": {str(k): v for k, v in withdrawn.items()}},
-        )
+        data: dict[str, Any] = {"lines": {str(k): v for k, v in withdrawn.items()}}
+        if unbackordered:
+            data["backorder_cancelled"] = unbackordered
+        record(session, order, ev.LINES_REDUCED, actor=actor, data=data)
+        if (
+            unbackordered
+            and order.status == lifecycle.CONFIRMED
+            and not backorders.waiting(session, order.id)
+        ):
+            # It waited only for the units taken off: what is left goes to the warehouse now.
+            enqueue(
+                session,
+                JobKind.ORDER_FULFILL,
+                {},
+                order_id=order.id,
+                dedupe_key=JobKind.ORDER_FULFILL.key(order.id, "unbackordered", order.version),
+            )
     refresh_derived(order)
     if order.status in (lifecycle.PROCESSING, lifecycle.PARTIALLY_SHIPPED):
         if order.fulfillment_status == "fulfilled":

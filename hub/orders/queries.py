@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, Select, String, and_, cast, func, or_, sel
 from sqlalchemy.orm import Session
 
 from hub.core.exceptions import ValidationError
+from hub.routing.late import late_filter
 from hub.store.models import Channel, Order, OrderLine, Payment, Shipment
 from hub.store.queries import Found, channel_id_for_slug, fetch
 
@@ -63,6 +64,8 @@ class OrderFilters:
     hold_reason: str | None = None
     #: Only this customer's orders (hub.customers): its history.
     customer_id: int | None = None
+    #: Only orders late now: a delivery promise not kept (hub.routing.late).
+    late: bool = False
 
     @property
     def any(self) -> bool:
@@ -80,6 +83,7 @@ class OrderFilters:
                 self.placed_to,
                 self.hold_reason,
                 self.customer_id,
+                self.late or None,
             )
         )
 
@@ -136,6 +140,8 @@ def orders_statement(session: Session, filters: OrderFilters) -> Select[Order]:
         statement = statement.where(PLACED < _day_start(filters.placed_to + timedelta(days=1)))
     if filters.customer_id is not None:
         statement = statement.where(Order.customer_id == filters.customer_id)
+    if filters.late:
+        statement = statement.where(late_filter())
     if filters.hold_reason:  # the JSON list's text holds the code as a JSON string
         statement = statement.where(
             cast(Order.hold_reasons, String).contains(

@@ -31,6 +31,23 @@ class AddressSchema(Schema):
     country = fields.String(load_default="")
     country_code = fields.String(load_default="")
     phone = fields.String(load_default="")
+    # Where the address is, when the sender knows (both or neither): the hub then
+    # places the order there ("exact", by the channel) instead of looking it up.
+    latitude = fields.Float(
+        allow_none=True, validate=validate.Range(-90, 90), metadata={"description": "Degrees."}
+    )
+    longitude = fields.Float(
+        allow_none=True, validate=validate.Range(-180, 180), metadata={"description": "Degrees."}
+    )
+
+    @validates_schema
+    def _coordinates_in_pairs(self, data: dict[str, Any], **_: Any) -> None:
+        given = [name for name in ("latitude", "longitude") if data.get(name) is not None]
+        if len(given) == 1:
+            missing = "longitude" if given == ["latitude"] else "latitude"
+            raise ValidationError(
+                {missing: ["latitude and longitude go together: give both or neither"]}
+            )
 
 
 class CustomerSchema(Schema):
@@ -97,6 +114,11 @@ class ManualOrderSchema(Schema):
         },
     )
     notes = fields.String(load_default="")
+    shipping_method = fields.String(
+        load_default="",
+        validate=validate.Length(max=200),
+        metadata={"description": "The shipping method the customer chose (\"Express\")."},
+    )
     tags = fields.List(fields.String(), load_default=list)
     payments = fields.List(fields.Nested(PaymentInSchema), load_default=list)
     payment_outside = fields.String(
@@ -166,6 +188,7 @@ class ManualOrderSchema(Schema):
             tax=m(data["tax"]),
             discount=m(data["discount"]),
             notes=data["notes"],
+            shipping_method=data["shipping_method"],
             tags=data["tags"],
             channel_financial_status=PAID_OUTSIDE.get(data["payment_outside"] or "", ""),
             payments=[

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import object_session
+
 from hub.core.lifecycle import allowed_events
 from hub.core.money import Money
+from hub.inventory.backorders import backordered_by_line
+from hub.routing import geocode
 from hub.store.models import Order, Return
 
 
@@ -44,6 +48,9 @@ def order_summary(order: Order) -> dict[str, Any]:
 
 def order_detail(order: Order) -> dict[str, Any]:
     cur = order.currency
+    # What each line still waits for on purchase orders (one query; none for a detached order).
+    session = object_session(order)
+    waiting = backordered_by_line(session, order.id) if session is not None and order.id else {}
     out = order_summary(order)
     out.update(
         {
@@ -53,6 +60,7 @@ def order_detail(order: Order) -> dict[str, Any]:
                 "phone": order.customer_phone,
             },
             "shipping_address": order.shipping_address,
+            "shipping_place": geocode.shipping_place(order),
             "billing_address": order.billing_address,
             "lines": [
                 {
@@ -65,6 +73,10 @@ def order_detail(order: Order) -> dict[str, Any]:
                     "discount": money(line.discount, cur),
                     "requires_shipping": line.requires_shipping,
                     "removed_quantity": line.removed_quantity,
+                    "backordered_quantity": waiting[line.id].units if line.id in waiting else 0,
+                    "backorder_expected_at": iso(waiting[line.id].expected_at)
+                    if line.id in waiting
+                    else None,
                 }
                 for line in order.lines
             ],
@@ -75,6 +87,7 @@ def order_detail(order: Order) -> dict[str, Any]:
             "discount": money(order.discount, cur),
             "tags": list(order.tags or []),
             "notes": order.notes,
+            "shipping_method": order.shipping_method,
             "is_test": order.is_test,
             "tracking_token": order.tracking_token,
             "allowed_events": allowed_events(order.status, person=True),
@@ -152,9 +165,12 @@ def return_json(ret: Return) -> dict[str, Any]:
                 "location": rl.location.code if rl.location else None,
                 "write_off": rl.write_off,
                 "disposition": rl.disposition,
+                "exchange_sku": rl.exchange_sku,
             }
             for rl in ret.lines
         ],
+        "resolution": ret.resolution,
+        "exchange_order_id": ret.exchange_order_id,
         "created_by": ret.created_by,
         "created_at": iso(ret.created_at),
         "approved_at": iso(ret.approved_at),

@@ -16,6 +16,9 @@ from hub.orders.lookup import SessionLookup
 from hub.orders.serialize import order_detail
 from hub.pipeline.follow_up import shipping_channel_for
 from hub.queue.jobs import JobContext
+from hub.returns import exchanges
+from hub.routing import promise, service_levels
+from hub.runtime import shop_settings
 
 if TYPE_CHECKING:
     from hub.runtime.hub import Hub
@@ -83,6 +86,8 @@ def fulfill_order(ctx: JobContext) -> None:
             return
         if backorders.waiting(session, order.id):
             return  # ships when its stock arrives (order.backorder_filled starts it again)
+        if exchanges.waiting(session, order.id):
+            return  # an exchange's replacement: ships when the return is received
         channel = shipping_channel_for(session, hub, order)
         if channel is None:
             return  # no shipping channel: a person ships it (API, UI, CLI)
@@ -115,4 +120,7 @@ def fulfill_order(ctx: JobContext) -> None:
             )
             return
         shipments.plan_fulfillment(session, order, groups, channel.id)
+        # The carrier service by the merchant's rules, then the promise (an air service is faster).
+        service_levels.assign(session, order)
+        promise.promise_groups(session, order, shop_settings.read(session, hub.settings).zone)
         transitions.apply_event(session, order, "start_fulfillment", actor="system")

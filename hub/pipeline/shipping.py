@@ -26,6 +26,7 @@ from hub.orders.serialize import money, order_detail
 from hub.pipeline.follow_up import enqueue_shipping_flush
 from hub.queue.jobs import JobContext, dead_letter, enqueue
 from hub.queue.kinds import JobKind
+from hub.routing import service_levels
 from hub.runtime.hub import as_role
 from hub.store.models import UNSENT_GROUPS, FulfillmentGroup, Job, JobStatus, Order, utcnow
 
@@ -113,6 +114,9 @@ def flush_shipping(ctx: JobContext) -> None:
             .order_by(FulfillmentGroup.id)
         ).all()
         batch, skipped = [], []
+        sku_attributes = service_levels.attributes_of(
+            session, (line.sku for g in groups for line in g.order.lines)
+        )
         for g in groups:
             if g.status == "pending" and g.order.status not in (
                 OrderStatus.PROCESSING,
@@ -120,6 +124,9 @@ def flush_shipping(ctx: JobContext) -> None:
             ):
                 skipped.append(g.id)
                 continue
+            parcel = service_levels.parcel_of(
+                service_levels.group_skus(g.order, g), sku_attributes
+            )
             batch.append(
                 ShippingOrder(
                     key=g.key,
@@ -127,6 +134,11 @@ def flush_shipping(ctx: JobContext) -> None:
                     lines=_group_lines(g.order, g),
                     location_code=g.location_code,
                     status="cancelled" if g.status == "cancelling" else "awaiting_shipment",
+                    carrier_code=g.carrier_code,
+                    service_code=g.service_code,
+                    requested_service=g.requested_service,
+                    weight_grams=None if parcel.unweighed else parcel.weight_grams,
+                    dimensions_mm=parcel.dimensions_mm,
                 )
             )
     more = len(ids) == SHIPPING_BATCH_SIZE

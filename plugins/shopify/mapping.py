@@ -46,7 +46,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.core.exceptions import ValidationError
-from hub.core.order import Address, ChannelRefund, Customer, Line, OrderData, PaymentData
+from hub.core.order import (
+    Address,
+    ChannelRefund,
+    Customer,
+    Line,
+    OrderData,
+    PaymentData,
+    coordinates,
+)
 from hub.integration.fields import minor_units, utc_timestamp
 
 #: The order fields a pull asks for (``fields=``): less JSON over the wire.
@@ -119,6 +127,9 @@ def _person(first: Any, last: Any) -> str:
 def address(data: Mapping[str, Any] | None) -> Address | None:
     if not data:
         return None
+    # Shopify geocodes the addresses it takes: where it placed this one (null when it
+    # could not) saves the hub a lookup, and is surer than the hub's offline tables.
+    point = coordinates(data.get("latitude"), data.get("longitude"))
     return Address(
         name=_text(data.get("name")) or _person(data.get("first_name"), data.get("last_name")),
         company=_text(data.get("company")),
@@ -131,6 +142,8 @@ def address(data: Mapping[str, Any] | None) -> Address | None:
         country=_text(data.get("country")),
         country_code=_text(data.get("country_code")),
         phone=_text(data.get("phone")),
+        latitude=point[0] if point else None,
+        longitude=point[1] if point else None,
     )
 
 
@@ -173,6 +186,7 @@ def line(item: Mapping[str, Any], currency: str) -> Line:
         external_id=_text(item.get("id")),
         requires_shipping=item.get("requires_shipping") is not False,
         removed_quantity=ordered - owed,
+        product_id=_text(item.get("product_id")),
     )
 
 
@@ -301,6 +315,11 @@ def order_from_shopify(order: Mapping[str, Any], *, payment_attribute: str = "")
             updated_at=parse_time(order.get("updated_at")),
             tags=[t.strip() for t in _text(order.get("tags")).split(",") if t.strip()],
             notes=_text(order.get("note")),
+            shipping_method=" + ".join(
+                _text(s.get("title")) or _text(s.get("code"))
+                for s in order.get("shipping_lines") or []
+                if _text(s.get("title")) or _text(s.get("code"))
+            ),
             cancelled=order.get("cancelled_at") not in (None, ""),
             cancel_reason=_text(order.get("cancel_reason")),
             channel_financial_status=_text(order.get("financial_status")),

@@ -387,6 +387,11 @@ def order_from_woocommerce(
             placed_at=parse_time(order.get("date_created_gmt")),
             updated_at=parse_time(order.get("date_modified_gmt")),
             notes=_text(order.get("customer_note")),
+            shipping_method=" + ".join(
+                _text(s.get("method_title")) or _text(s.get("method_id"))
+                for s in order.get("shipping_lines") or []
+                if _text(s.get("method_title")) or _text(s.get("method_id"))
+            ),
             cancelled=rule.handling is Handling.CANCEL,
             cancel_reason=(
                 f"{_text(order.get('status'))} on WooCommerce"

@@ -28,7 +28,7 @@ from hub.core.lifecycle import EVENT_NAMES, STATUSES, OrderStatus, allowed_event
 from hub.core.status import FINANCIAL_STATUSES, FULFILLMENT_STATUSES, PaymentStatus
 from hub.integration.erp import spreadsheet_cell
 from hub.inventory import backorders
-from hub.orders import commands, edits, records
+from hub.orders import carrier_events, commands, edits, records
 from hub.orders.hold_reasons import HOLD_REASON_WORDS, hold_reason_words
 from hub.orders.payments import request_refund
 from hub.orders.queries import DEFAULT_SORT, SORTS, OrderFilters, search_orders
@@ -36,6 +36,9 @@ from hub.orders.serialize import money, order_detail
 from hub.pipeline.order_steps import check_order
 from hub.queue import jobs
 from hub.queue.kinds import JobKind
+from hub.routing import late as late_orders
+from hub.routing import promise
+from hub.routing.audit import decision_lines
 from hub.store.models import Channel, Job, JobStatus, Order, Payment
 from hub.web import get_hub
 from hub.web.admin import bp, order_entry
@@ -113,6 +116,7 @@ def list_filters() -> tuple[OrderFilters, str]:
         placed_from=_day("placed_from"),
         placed_to=_day("placed_to"),
         hold_reason=_choice("hold_reason", tuple(HOLD_REASON_WORDS)),
+        late=request.args.get("late") == "1",
     )
     return filters, _choice("sort", SORTS) or DEFAULT_SORT
 
@@ -136,6 +140,7 @@ def _filter_args(filters: OrderFilters, sort: str) -> dict[str, Any]:
         "placed_from": filters.placed_from.isoformat() if filters.placed_from else None,
         "placed_to": filters.placed_to.isoformat() if filters.placed_to else None,
         "hold_reason": filters.hold_reason,
+        "late": "1" if filters.late else None,
         "sort": sort if sort != DEFAULT_SORT else None,
     }
     return {k: v for k, v in args.items() if v}
@@ -167,6 +172,8 @@ def orders():
             placed_from=filters.placed_from.isoformat() if filters.placed_from else "",
             placed_to=filters.placed_to.isoformat() if filters.placed_to else "",
             hold_reason=filters.hold_reason or "",
+            late=filters.late,
+            late_ids=late_orders.late_order_ids(db, [o.id for o in page.items]),
             q=filters.q or "",
             sort=sort,
             sort_links=_sort_links(args, sort),
@@ -393,6 +400,8 @@ def order(order_id: int):
             **returns_panel(db, found),
             **order_deliveries(db, found.id),
             backordered=backorders.backordered_by_line(db, found.id),
+            carrier=carrier_events.carrier_events(db, found.id),
+            delivery=promise.delivery_json(db, found),
         )
 
 
@@ -562,7 +571,8 @@ _SAME_RUN_SECONDS = 5
 
 
 def timeline(detail: dict[str, Any]) -> list[dict[str, Any]]:
-    """The order's events, newest first, each hold with its reasons in words.
+    """The order's events, newest first, each hold with its reasons in words, each routing
+    decision with the plans weighed.
 
     The checks hold an order once per reason they find: holds by the same actor
     a moment apart are one row listing every reason (the audit keeps each).
@@ -582,7 +592,9 @@ def timeline(detail: dict[str, Any]) -> list[dict[str, Any]]:
         ):
             last["reasons"].append(words)
             continue
-        rows.append(event | {"reasons": [words] if words else []})
+        # A confirmation says how the order was routed (hub.routing.audit).
+        routing = decision_lines(event.get("data"))
+        rows.append(event | {"reasons": ([words] if words else []) + routing})
     return rows[::-1]
 
 

@@ -15,7 +15,7 @@ from marshmallow import ValidationError as SchemaError
 from sqlalchemy import select
 
 from hub.core.exceptions import HubError, NotFound
-from hub.inventory import backorders
+from hub.inventory import attributes, backorders
 from hub.purchasing.queries import with_incoming
 from hub.replenishment import demand, policies
 from hub.replenishment.schemas import ReorderPolicyInSchema
@@ -38,6 +38,7 @@ def _page(sku: str, location: str | None, *, form: dict[str, Any], errors: dict,
         with_incoming(db, figures["stock"], sku=sku)  # units on their way on purchase orders
         locations = list(db.scalars(select(Location).order_by(Location.code)))
         allow_backorder = sku in backorders.allows_backorder(db, [sku])
+        sku_attributes = attributes.as_json(sku, attributes.get(db, sku))
     forecast = figures["forecast"]
     chart = demand_band(
         [(d["date"], d["quantity"]) for d in figures["history"]],
@@ -63,6 +64,7 @@ def _page(sku: str, location: str | None, *, form: dict[str, Any], errors: dict,
         locations=locations,
         location=location,
         allow_backorder=allow_backorder,
+        attributes=sku_attributes,
         values=values,
         errors=errors,
         sold=sum(max(0, day["quantity"]) for day in figures["history"]),
@@ -118,3 +120,26 @@ def sku_policy(sku: str):
         return redirect(url_for("admin.sku_page", sku=sku, location=location))
     flash(f"Reorder policy of {sku} saved ({body['kind']}).", "success")
     return redirect(url_for("admin.sku_page", sku=sku, location=location))
+
+
+@bp.post("/skus/<sku>/attributes")
+def sku_attributes(sku: str):
+    """Weight, dimensions, hazardous, fragile: checked as the API checks them."""
+    form = request.form
+    values: dict[str, Any] = {
+        "hazardous": form.get("hazardous") == "on",
+        "fragile": form.get("fragile") == "on",
+    }
+    for name in ("weight_grams", "length_mm", "width_mm", "height_mm"):
+        raw = (form.get(name) or "").strip()
+        values[name] = whole_number(raw) if raw else None
+    try:
+        with get_hub().db.transaction() as db:
+            if not demand.sku_exists(db, sku):
+                raise NotFound(f"SKU {sku!r} does not exist")
+            attributes.set_attributes(db, sku, values, actor=g.user.actor)
+    except HubError as exc:
+        flash_error(exc)
+    else:
+        flash(f"Attributes of {sku} saved.", "success")
+    return redirect(url_for("admin.sku_page", sku=sku) + "#attributes")

@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from hub.core.exceptions import ConfigError, HubError, NotFound
 from hub.core.order import OrderData, PaymentUpdate
 from hub.integration.checks import orders_problem
-from hub.integration.connectors import ShipmentNotice
-from hub.orders import bulk_intake, intake, payments, records, shipments
+from hub.integration.connectors import CarrierUpdate, ShipmentNotice
+from hub.orders import bulk_intake, carrier_events, intake, payments, records, shipments
 from hub.queue.jobs import dead_letter
 from hub.queue.kinds import JobKind
+from hub.routing.geocode import geocoder_for
 from hub.runtime.hub import Hub
 from hub.store.models import Channel, FulfillmentGroup, Shipment, utcnow
 
@@ -37,6 +38,8 @@ class ChannelPort:
         with hub.db.read() as session:
             self.slug = _channel(session, channel_id).slug
         self.actor = f"channel:{self.slug}"
+        #: Places new shipping addresses: the channel's coordinates, the plugins, the tables.
+        self.geocoder = geocoder_for(hub)
 
     # --- orders ---------------------------------------------------------------------
 
@@ -115,7 +118,11 @@ class ChannelPort:
             if not first or not bulk_intake.is_plain_new_order(data):
                 continue
             try:
-                rows.append(intake.new_order_rows(channel, data, known, actor=self.actor))
+                rows.append(
+                    intake.new_order_rows(
+                        channel, data, known, actor=self.actor, geocoder=self.geocoder
+                    )
+                )
             except (
                 HubError
             ):  # an unknown payment channel: upsert_order says so and it is dead-lettered
@@ -139,7 +146,9 @@ class ChannelPort:
     def _upsert_one(self, session: Session, channel: Channel, data: OrderData) -> int | None:
         try:
             with session.begin_nested():
-                return intake.upsert_order(session, channel, data, actor=self.actor).order.id
+                return intake.upsert_order(
+                    session, channel, data, actor=self.actor, geocoder=self.geocoder
+                ).order.id
         except HubError as exc:
             if exc.retryable:
                 raise
@@ -264,6 +273,13 @@ class ChannelPort:
             if seen is not None and (seen == "voided" or not notice.voided):
                 unchanged.add(i)
         return unchanged
+
+    def record_carrier_update(self, update: CarrierUpdate) -> int | None:
+        """Store a tracking service's news of a shipment (:mod:`hub.orders.carrier_events`)."""
+        with self.hub.db.transaction() as session:
+            return carrier_events.record_carrier_update(
+                session, self.channel_id, update, actor=self.actor
+            )
 
     # --- the channel itself -----------------------------------------------------------------
 

@@ -33,7 +33,11 @@ from hub.integration.connectors import ROLES, Connector, check_connector
 log = logging.getLogger(__name__)
 
 #: Modules of the hub itself that implement hooks.
-DEFAULT_PLUGINS: tuple[str, ...] = ("hub.pipeline.builtin", "hub.pipeline.defaults")
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "hub.pipeline.builtin",
+    "hub.pipeline.defaults",
+    "hub.pipeline.tracking",
+)
 
 ENTRY_POINT_GROUP = "hub.plugins"
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from hub.core.order import OrderData, PaymentUpdate
-    from hub.integration.connectors import ShipmentNotice
+    from hub.integration.connectors import CarrierUpdate, ShipmentNotice
 
 
 class HubPort(Protocol):
@@ -94,6 +94,18 @@ class HubPort(Protocol):
 
         One query instead of a transaction per notice: a poll skips these and
         records the others.
+        """
+        ...
+
+    def record_carrier_update(self, update: CarrierUpdate) -> int | None:
+        """Store what a tracking service says of a shipment; the order's id, if the shipment is known.
+
+        Each checkpoint is stored once per shipment and ``key`` (a replay
+        doubles nothing). When every shipment of a shipped order is delivered
+        the order becomes ``delivered``; the first problem (exception,
+        returned to sender) of an order flags it and tells the customer.
+
+        :return: the id of the shipment's order; None when no shipment has that tracking number.
         """
         ...
 

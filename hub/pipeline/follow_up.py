@@ -43,6 +43,7 @@ from hub.integration.connectors import Capability, NotificationConnector, Paymen
 from hub.integration.manager import implementers
 from hub.orders import payments
 from hub.pipeline.invoices import enqueue_invoice_jobs
+from hub.pipeline.tracking import enqueue_registrations
 from hub.queue.jobs import JobContext, enqueue
 from hub.queue.kinds import JobKind
 from hub.runtime.hub import as_role
@@ -129,8 +130,9 @@ def _follow_up(session: Session, hub: Hub, audit: OrderAuditEvent, order: Order)
                 order_id=order.id,
                 dedupe_key=JobKind.ORDER_FULFILL.key(order.id, audit.id),
             )
-    elif name == "order.backorder_filled":
-        # What the order waited for arrived: fulfilment goes on as after a confirmation.
+    elif name in ("order.backorder_filled", "order.exchange_released"):
+        # What the order waited for arrived (its stock; an exchange's goods coming back):
+        # fulfilment goes on as after a confirmation.
         enqueue(
             session,
             JobKind.ORDER_FULFILL,
@@ -145,6 +147,7 @@ def _follow_up(session: Session, hub: Hub, audit: OrderAuditEvent, order: Order)
     elif name in ("order.shipped", "order.partially_shipped"):
         _enqueue_captures(session, hub, order, name)
         _tell_the_channel(session, hub, order, audit, JobKind.SALES_PUSH_FULFILLMENT)
+        enqueue_registrations(session, hub, audit)
     elif name == "order.cancelled":
         for payment in order.payments:
             if payment.channel_id is None:

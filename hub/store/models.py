@@ -1441,10 +1441,11 @@ class SatisfactionCheck(Base):
 
 class MessageOptOut(Base):
     """A customer who asked for no more satisfaction checks and review requests
-    (order messages are always sent). Keyed by email, so it holds across channels."""
+    (order messages are always sent). Keyed by the SHA-256 of the normalised email, so it
+    holds across channels and keeps no address (an erasure leaves nothing to blank)."""
 
     __tablename__ = "message_opt_outs"
-    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     customer_id: Mapped[int | None] = mapped_column(
         ForeignKey("customers.id", ondelete="SET NULL"), index=True
     )

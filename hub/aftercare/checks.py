@@ -17,6 +17,7 @@ channel has a review link.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -95,9 +96,13 @@ def due_orders(
     return list(rows)
 
 
+def email_key(email: str) -> str:
+    """How an opt-out names a customer: the SHA-256 of the normalised email (no address kept)."""
+    return hashlib.sha256(normalise_email(email).encode()).hexdigest()
+
+
 def opted_out(session: Session, email: str) -> bool:
-    email = normalise_email(email)
-    return bool(email) and session.get(MessageOptOut, email) is not None
+    return bool(normalise_email(email)) and session.get(MessageOptOut, email_key(email)) is not None
 
 
 def _has_case(session: Session, order_id: int) -> bool:
@@ -240,15 +245,15 @@ def answer_no(
 def unsubscribe(session: Session, order_id: int) -> bool:
     """The order's customer wants no more checks or review requests; False if they had said so."""
     order = records.get_order(session, order_id, lock=False)
-    email = normalise_email(order.email)
-    if not email:
+    if not normalise_email(order.email):
         raise NotFound("this link is not valid")
-    if session.get(MessageOptOut, email) is not None:
+    key = email_key(order.email)
+    if session.get(MessageOptOut, key) is not None:
         return False
     try:
         with session.begin_nested():
             session.add(
-                MessageOptOut(email=email, customer_id=order.customer_id, created_at=utcnow())
+                MessageOptOut(email_hash=key, customer_id=order.customer_id, created_at=utcnow())
             )
             session.flush()
     except IntegrityError:  # the same click twice at once

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from hub.accounts.users import create_token
 from hub.aftercare import policy as policies
+from hub.cases import actions as cases
 from hub.channels.manage import create_channel, ensure_manual_channel
 from hub.core.order import Customer, Line, ShipmentData
 from hub.inventory.levels import LevelChange, available_by_sku, set_on_hand, upsert_location
@@ -22,7 +23,15 @@ from hub.orders import intake, shipments, transitions
 from hub.queue.jobs import enqueue
 from hub.queue.kinds import JobKind
 from hub.returns.actions import ReturnLineRequest, ReturnRequest, create_return
-from hub.store.models import Case, Order, OrderAuditEvent, SatisfactionCheck, utcnow
+from hub.store.models import (
+    Case,
+    Job,
+    Order,
+    OrderAuditEvent,
+    Return,
+    SatisfactionCheck,
+    utcnow,
+)
 from hub.testing import ApiClient, order_data
 from plugins.email.tests.conftest import SmtpServer
 
@@ -136,6 +145,7 @@ def to_of(message) -> str:
     return message["To"].addresses[0].addr_spec
 
 
+@pytest.mark.parametrize("admin_hub", ["sqlite", "postgresql"], indirect=True)
 def test_yes_sends_one_review_request_with_the_channels_link(shop, smtp, run_jobs, browser):
     hub = shop
     order_id = delivered_order(hub, run_jobs, n=1)
@@ -336,3 +346,36 @@ def test_review_links_per_product_or_one_for_the_order():
     assert [(x.product, x.url) for x in policies.review_links(one, order)] == [
         ("", "https://g.page/r/shop/review")
     ]
+
+
+def test_a_case_resolved_by_a_return_and_a_refund(shop, smtp, run_jobs, browser):
+    hub = shop
+    order_id = delivered_order(hub, run_jobs, n=7)
+    with hub.db.transaction() as session:
+        case_id = cases.open_case(session, order_id, reason="wrong_item", actor="user:desk").id
+        tee = next(line.id for line in session.get(Order, order_id).lines if line.sku == "TEE")
+
+    done = browser.post(f"/cases/{case_id}/return", data={f"qty-{tee}": "2"})
+    assert done.status_code == 302
+    with hub.db.read() as session:
+        case = session.get(Case, case_id)
+        ret = session.get(Return, case.return_id)
+        assert ret.status == "requested" and [(x.order_line_id, x.quantity) for x in ret.lines] == [
+            (tee, 2)
+        ]
+        assert ret.reason.startswith(f"case {case_id}")
+    # Paid on the channel, not through a gateway: a refund is refused in words, nothing queued.
+    refused = browser.post(
+        f"/cases/{case_id}/refund", data={"amount": "5.00"}, follow_redirects=True
+    )
+    assert "can be refunded" in refused.get_data(True)
+    with hub.db.read() as session:
+        assert session.scalars(select(Job).where(Job.kind == "payment.refund")).all() == []
+    # Resolved: the order's timeline says so, the list no longer shows it as open.
+    browser.post(f"/cases/{case_id}", data={"status": "resolved", "note": "Return on its way."})
+    with hub.db.read() as session:
+        case = session.get(Case, case_id)
+        assert case.status == "resolved" and case.resolved_at is not None
+        names = [e.name for e in session.get(Order, order_id).events]
+        assert "order.case_opened" in names and "order.case_resolved" in names
+    assert f'href="/cases/{case_id}"' not in browser.get("/cases?status=open").get_data(True)

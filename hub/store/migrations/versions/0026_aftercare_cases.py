@@ -7,7 +7,7 @@ Create Date: 2026-12-04 22:10:00
 - ``aftercare_policies``: per sales channel, the satisfaction check on or off,
   its days after delivery and the review link template.
 - ``satisfaction_checks``: one per order at most (sent or skipped), with the answer.
-- ``message_opt_outs``: customers who want no checks or review requests.
+- ``message_opt_outs``: customers who want no checks or review requests (by email hash).
 - ``cases`` and ``case_notes``: customers' problems worked to a resolution.
 - ``ix_order_events_name_created``: delivered orders found by the time of delivery.
 """
@@ -55,11 +55,11 @@ def upgrade() -> None:
     )
     op.create_table(
         "message_opt_outs",
-        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("email_hash", sa.String(length=64), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=True),
         sa.Column("created_at", _TIME, nullable=False),
         sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], ondelete="SET NULL"),
-        sa.PrimaryKeyConstraint("email"),
+        sa.PrimaryKeyConstraint("email_hash"),
     )
     op.create_index("ix_message_opt_outs_customer_id", "message_opt_outs", ["customer_id"])
     op.create_table(

@@ -16,7 +16,9 @@ When stock arrives (the ``stock.received`` job after a receipt), :func:`fill`
 gives it to the active backorders of that SKU and location first, oldest order
 first: each filled part becomes a reservation. An order whose backorders are
 all filled is ready for fulfilment again (:func:`waiting` is what fulfilment
-checks). Cancelling an order cancels its backorders (:func:`cancel`).
+checks). Cancelling an order cancels its backorders (:func:`cancel`); units
+refunded or removed from a line cancel that many of its backordered units first
+(:func:`reduce`), and only the rest give reserved stock back.
 
 Routing: an order that is backordered is planned by this rule, not by the
 ``hub_allocate_order`` hook (a plugin's strategy decides for stock on hand only).
@@ -321,3 +323,43 @@ def cancel(session: Session, order: Order) -> int:
         units += row.quantity
     session.flush()
     return units
+
+
+def reduce(session: Session, order: Order, units: dict[int, int]) -> tuple[dict[int, int], int]:
+    """Take ``units`` (line id -> units no longer owed) off the lines' active backorders first.
+
+    Units refunded or removed from a line come off what it still waits for (the
+    part due last first), so incoming stock is free for other orders; what the
+    backorders do not cover is returned for the reservations to give back.
+
+    :return: (line id -> units left to release from reservations, units cancelled here).
+    """
+    rows: dict[int, list[Backorder]] = defaultdict(list)
+    for row in active(session, order.id):
+        if units.get(row.order_line_id):
+            rows[row.order_line_id].append(row)
+    if not rows:
+        return dict(units), 0
+    # Every level this reduction and the release after it touch, locked in (SKU, location)
+    # order first, as every stock writer does: the two steps never lock out of order.
+    keys = {(r.sku, r.location_id) for parts in rows.values() for r in parts}
+    keys |= {
+        (r.sku, r.location_id)
+        for r in reservations.active(session, order.id)
+        if units.get(r.order_line_id)
+    }
+    for sku, location_id in sorted(keys):
+        inventory.lock_level(session, sku, location_id)
+    left = dict(units)
+    cancelled = 0
+    for line_id, parts in rows.items():
+        parts.sort(key=lambda r: (r.expected_at is None, r.expected_at, r.id), reverse=True)
+        for row in parts:
+            take = min(left[line_id], row.quantity)
+            if not take:
+                break
+            _settle(session, row, take, "cancelled")
+            left[line_id] -= take
+            cancelled += take
+    session.flush()
+    return {line_id: n for line_id, n in left.items() if n}, cancelled

@@ -660,7 +660,28 @@ _CODE = validate.Regexp(
 )
 
 
-class LocationCreateSchema(Schema):
+class LocationPlaceInSchema(Schema):
+    """Where a location is: its address parts and coordinates (hub.routing.places)."""
+
+    address1 = fields.String(validate=validate.Length(max=200))
+    address2 = fields.String(validate=validate.Length(max=200))
+    city = fields.String(validate=validate.Length(max=100))
+    province_code = fields.String(validate=validate.Length(max=16))
+    zip = fields.String(validate=validate.Length(max=20))
+    country_code = fields.String(
+        validate=validate.Length(max=2), metadata={"description": "ISO 3166-1 alpha-2: `DE`."}
+    )
+    latitude = fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "Degrees, -90 to 90; with `longitude` (both null clears them). "
+            "Without coordinates, an address is placed by its postal code or town."
+        },
+    )
+    longitude = fields.Float(allow_none=True, metadata={"description": "Degrees, -180 to 180."})
+
+
+class LocationCreateSchema(LocationPlaceInSchema):
     code = fields.String(required=True, validate=_CODE)
     name = fields.String(load_default="", validate=validate.Length(max=200))
     priority = fields.Integer(
@@ -672,10 +693,19 @@ class LocationCreateSchema(Schema):
     active = StrictBoolean(load_default=True)
 
 
-class LocationPatchSchema(Schema):
+class LocationPatchSchema(LocationPlaceInSchema):
     name = fields.String(validate=validate.Length(max=200))
     priority = fields.Integer(strict=True, validate=validate.Range(min=-10_000, max=10_000))
     active = StrictBoolean()
+
+
+class LocationAddressSchema(OutSchema):
+    address1 = fields.String(required=True)
+    address2 = fields.String(required=True)
+    city = fields.String(required=True)
+    province_code = fields.String(required=True)
+    zip = fields.String(required=True)
+    country_code = fields.String(required=True)
 
 
 class LocationSchema(OutSchema):
@@ -685,6 +715,11 @@ class LocationSchema(OutSchema):
     priority = fields.Integer(required=True)
     active = fields.Boolean(required=True)
     created_at = fields.String(required=True, metadata={"format": "date-time"})
+    address = fields.Nested(LocationAddressSchema, required=True)
+    latitude = fields.Float(
+        required=True, allow_none=True, metadata={"description": "Degrees; null: not placed."}
+    )
+    longitude = fields.Float(required=True, allow_none=True, metadata={"description": "Degrees."})
 
 
 class LocationListSchema(OutSchema):

@@ -74,6 +74,8 @@ def test_manual_order_is_created_with_decimal_totals_and_its_audit_trail(api):
         "discount": "0.00",
         "requires_shipping": True,
         "removed_quantity": 0,
+        "backordered_quantity": 0,
+        "backorder_expected_at": None,
     }
     assert order["taxes_included"] is False
     assert order["customer"]["email"] == "bob@example.com"

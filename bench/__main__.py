@@ -3,6 +3,7 @@
     make bench              # the full run (several minutes; 10,000-order flow, 1,000,000-row import)
     make bench QUICK=1      # CI-sized: a few minutes on two cores
     python -m bench --only a,b   # some of them
+    python -m bench --profile-flow [--orders N]   # where the whole flow's time goes, by job kind
 
 What is measured, side by side in one run (each against its own baseline):
 
@@ -17,7 +18,12 @@ What is measured, side by side in one run (each against its own baseline):
     memory (:mod:`bench.erp_import`);
 (e) jobs/s on PostgreSQL with 1, 2 and 4 ``hub worker`` processes (:mod:`bench.jobs`);
 (f) demand forecasts: MASE per demand shape against seasonal naive, and 10,000 SKUs
-    (500 when quick) forecast in one job run, time and peak memory (:mod:`bench.forecast`).
+    (500 when quick) forecast in one job run, time and peak memory (:mod:`bench.forecast`);
+(h) the whole flow against a straight-line program doing the same outside work for the
+    same orders (one process, no queue, no outbox, no audit; :mod:`bench.straight_line`),
+    1,000 orders (100 when quick), on SQLite and PostgreSQL.
+
+    python -m bench --compare A.json B.json   # the change per row between two results
 
 PostgreSQL benchmarks use ``HUB_BENCH_DATABASE_URL`` or ``HUB_TEST_DATABASE_URL``
 (the database is emptied!) and say "skipped" without one. A missed target is
@@ -31,6 +37,7 @@ import importlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -42,7 +49,7 @@ from pathlib import Path
 from bench import common
 
 RESULTS = Path(__file__).parent / "results"
-ALL = ("a", "b", "c", "d", "e", "f")
+ALL = ("a", "b", "c", "d", "e", "f", "h")
 NO_PG = "set HUB_BENCH_DATABASE_URL (or HUB_TEST_DATABASE_URL) to a PostgreSQL database"
 
 #: The targets, in one place: what the issue asks of each measurement.
@@ -56,6 +63,8 @@ FORECAST_MASE = 1.0
 #: A daily job: the whole catalogue well inside an hour, in bounded memory.
 FORECAST_SECONDS = 1800.0
 FORECAST_PEAK_MB = 1000.0
+#: Durability, retries and the audit trail may cost at most half of the straight-line rate.
+STRAIGHT_LINE_RATIO = 0.5
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +73,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", default=",".join(ALL), help="which benchmarks, e.g. a,b (default: all)"
     )
+    parser.add_argument(
+        "--profile-flow",
+        action="store_true",
+        help="instead of the benchmarks: run the whole flow once and print CPU and wall "
+        "time per job kind (bench/profile_flow.py)",
+    )
+    parser.add_argument(
+        "--orders", type=int, default=200, help="orders for --profile-flow (default 200)"
+    )
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A", "B"),
+        help="instead of the benchmarks: the change per row from results file A to B",
+    )
     args = parser.parse_args(argv)
+    if args.compare:
+        try:
+            before, after = (json.loads(Path(p).read_text()) for p in args.compare)
+        except (OSError, ValueError) as exc:
+            parser.error(f"cannot read the results: {exc}")
+        print(compare(before, after))
+        return 0
+    if args.profile_flow:
+        from bench import profile_flow
+
+        if args.orders < 1:
+            parser.error("--orders must be at least 1")
+        return profile_flow.main(["--orders", str(args.orders)])
     only = [x.strip() for x in args.only.split(",") if x.strip()]
     unknown = set(only) - set(ALL)
     if unknown:
@@ -88,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # one broken benchmark does not hide the others
             traceback.print_exc()
             results[name] = {"error": f"{exc.__class__.__name__}: {exc}"}
+        results.setdefault("load_average_by_benchmark", {})[name] = common.load_average()
         print(
             f"bench ({key}) {name}: {time.perf_counter() - t0:.0f} s "
             f"(load average {' '.join(map(str, common.load_average()))})",
@@ -223,6 +261,16 @@ def bench_forecast(pg: str | None, quick: bool) -> dict:
     return forecast.run(quick)
 
 
+def bench_straight_line(pg: str | None, quick: bool) -> dict:
+    from bench import straight_line
+
+    n, rounds = (100, 1) if quick else (1000, 2)
+    return {
+        "sqlite": straight_line.compare(n, None, rounds=rounds),
+        "postgresql": straight_line.compare(n, pg, rounds=rounds) if pg else {"skipped": NO_PG},
+    }
+
+
 BENCHMARKS: dict[str, tuple[str, Callable[[str | None, bool], dict]]] = {
     "a": ("webhook_ingest", bench_webhooks),
     "b": ("order_pull", bench_pull),
@@ -230,15 +278,29 @@ BENCHMARKS: dict[str, tuple[str, Callable[[str | None, bool], dict]]] = {
     "d": ("stock_import", bench_import),
     "e": ("jobs_postgresql", bench_jobs),
     "f": ("demand_forecast", bench_forecast),
+    "h": ("straight_line", bench_straight_line),
 }
 
 
 # --- the report ------------------------------------------------------------------------------------
 
 
-def _row(benchmark: str, result: str, target: str = "", ok: bool | str | None = None) -> dict:
+def _row(
+    benchmark: str,
+    result: str,
+    target: str = "",
+    ok: bool | str | None = None,
+    value: float | None = None,
+    better: str | None = None,
+) -> dict:
+    """A report row; ``value`` is its headline figure for ``--compare`` (``better``: "higher"
+    or "lower"), else the figure after the result's last "=" or its first number."""
     verdict = {True: "pass", False: "FAIL", None: ""}.get(ok, ok) if not isinstance(ok, str) else ok
-    return {"benchmark": benchmark, "result": result, "target": target, "pass": verdict}
+    row = {"benchmark": benchmark, "result": result, "target": target, "pass": verdict}
+    if value is not None:
+        row["value"] = value
+        row["better"] = better
+    return row
 
 
 def _unavailable(label: str, data: dict) -> dict | None:
@@ -266,6 +328,8 @@ def rows(results: dict) -> list[dict]:
         out += _jobs_rows(results["jobs_postgresql"])
     if "demand_forecast" in results:
         out += _forecast_rows(results["demand_forecast"])
+    if "straight_line" in results:
+        out += _straight_line_rows(results["straight_line"])
     return out
 
 
@@ -288,6 +352,8 @@ def _webhook_rows(data: dict) -> list[dict]:
                 f"= {w['ratio']:.2f}{failed}",
                 f"≥ {WEBHOOK_RATIO}",
                 w["ratio"] >= WEBHOOK_RATIO and not hub["failed"],
+                value=w["ratio"],
+                better="higher",
             )
         )
         out.append(
@@ -297,6 +363,8 @@ def _webhook_rows(data: dict) -> list[dict]:
                 f"(bare p99 {bare['p99_ms']:.1f} ms)",
                 f"p99 < {WEBHOOK_P99_MS:.0f} ms",
                 hub["p99_ms"] < WEBHOOK_P99_MS,
+                value=hub["p99_ms"],
+                better="lower",
             )
         )
     return out
@@ -319,6 +387,8 @@ def _pull_rows(data: dict) -> list[dict]:
                 f"= {p['ratio']:.2f}",
                 f"≥ {PULL_RATIO}",
                 p["ratio"] >= PULL_RATIO,
+                value=p["ratio"],
+                better="higher",
             )
         )
     return out
@@ -343,6 +413,8 @@ def _flow_rows(data: dict) -> list[dict]:
                 ),
                 "every order shipped, no dead job",
                 bool(sound),
+                value=_flow_rate(run),
+                better="higher",
             )
         )
     small, large = data["sizes"]  # ten times as many orders: linear is 10
@@ -352,6 +424,8 @@ def _flow_rows(data: dict) -> list[dict]:
             f"{data['time_ratio']:.2f}",
             f"≤ {FLOW_LINEARITY}",
             data["time_ratio"] <= FLOW_LINEARITY,
+            value=data["time_ratio"],
+            better="lower",
         )
     )
     return out
@@ -389,6 +463,8 @@ def _jobs_rows(data: dict) -> list[dict]:
             f"{data['ratio_2_to_1']:.2f}×",
             f"≥ {JOBS_RATIO}×",
             data["ratio_2_to_1"] >= JOBS_RATIO,
+            value=data["ratio_2_to_1"],
+            better="higher",
         )
     )
     return out
@@ -422,6 +498,88 @@ def _forecast_rows(data: dict) -> list[dict]:
         )
     )
     return out
+
+
+def _straight_line_rows(data: dict) -> list[dict]:
+    if (row := _unavailable("(h) whole flow / straight line", data)) is not None:
+        return [row]
+    out = []
+    for db in ("sqlite", "postgresql"):
+        label = f"(h) whole flow / straight line, {'SQLite' if db == 'sqlite' else 'PostgreSQL'}"
+        d = data.get(db)
+        if d is None:
+            continue
+        if (row := _unavailable(label, d)) is not None:
+            out.append(row)
+            continue
+        load = d.get("load_average") or []
+        during = f"; load {' → '.join(str(x[0]) for x in load)}" if load else ""
+        sound = "" if d["sound"] else "; NOT SOUND (an order lost or a dead job)"
+        out.append(
+            _row(
+                f"{label}, {d['orders']:,} orders: hub / baseline",
+                f"{d['hub_orders_per_second']:,.2f} / {d['baseline_orders_per_second']:,.2f} "
+                f"orders/s = {d['ratio']:.2f}{sound}{during}",
+                f"≥ {STRAIGHT_LINE_RATIO}" if db == "sqlite" else "",
+                (d["ratio"] >= STRAIGHT_LINE_RATIO and d["sound"]) if db == "sqlite" else None,
+                value=d["ratio"],
+                better="higher",
+            )
+        )
+    return out
+
+
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+def _headline(row: dict) -> float | None:
+    """A row's figure to compare: its ``value``, else the number after its result's last "="
+    (a ratio), else its result's first number."""
+    if row.get("value") is not None:
+        return float(row["value"])
+    result = str(row.get("result", ""))
+    found = _NUMBER.search(result.rpartition("=")[2] if "=" in result else result)
+    return float(found.group().replace(",", "")) if found else None
+
+
+def compare(before: dict, after: dict) -> str:
+    """Markdown: each row of ``before`` and ``after`` (matched by name) with the change."""
+
+    def described(results: dict) -> str:
+        m = results.get("machine") or {}
+        load = results.get("load_average_before") or []
+        return (
+            f"{results.get('date', '?')}{' (quick)' if results.get('quick') else ''}, commit "
+            f"{m.get('commit') or '?'}, {m.get('cpus', '?')} CPUs, load average "
+            f"{' '.join(map(str, load)) or '?'}"
+        )
+
+    old = {r["benchmark"]: r for r in before.get("rows") or rows(before)}
+    new = {r["benchmark"]: r for r in after.get("rows") or rows(after)}
+    lines = [
+        f"A: {described(before)}",
+        f"B: {described(after)}",
+        "",
+        "| benchmark | A | B | change | pass A → B |",
+        "|---|---|---|---|---|",
+    ]
+    for name in [*old, *(n for n in new if n not in old)]:
+        a, b = old.get(name), new.get(name)
+        va = _headline(a) if a else None
+        vb = _headline(b) if b else None
+        if va is not None and vb is not None and va:
+            change = f"{100 * (vb - va) / abs(va):+.1f} %"
+            better = (b or a or {}).get("better")
+            if better and vb != va:
+                worse = (vb < va) if better == "higher" else (vb > va)
+                change += " (worse)" if worse else " (better)"
+        else:
+            change = "new" if a is None else "gone" if b is None else ""
+        lines.append(
+            f"| {name} | {a['result'] if a else '—'} | {b['result'] if b else '—'} | {change} | "
+            f"{a['pass'] if a else '—'} → {b['pass'] if b else '—'} |"
+        )
+    return "\n".join(lines)
 
 
 def table(results: dict) -> str:

@@ -1,0 +1,115 @@
+"""(h) the straight-line baseline: the same outside work as the hub's flow; its rows; --compare."""
+
+import json
+
+import pytest
+
+import bench.__main__ as report
+from bench import straight_line
+
+
+def _side(ratio: float, *, sound: bool = True) -> dict:
+    return {
+        "orders": 100,
+        "hub_orders_per_second": 10.0 * ratio,
+        "baseline_orders_per_second": 10.0,
+        "ratio": ratio,
+        "sound": sound,
+        "load_average": [[8.1, 4.0, 2.0], [9.5, 5.0, 2.5]],
+    }
+
+
+def test_the_straight_line_target_is_judged_on_sqlite_and_a_lost_order_fails_it():
+    rows = report.rows({"straight_line": {"sqlite": _side(0.62), "postgresql": _side(0.31)}})
+    assert [(r["benchmark"], r["pass"]) for r in rows] == [
+        ("(h) whole flow / straight line, SQLite, 100 orders: hub / baseline", "pass"),
+        ("(h) whole flow / straight line, PostgreSQL, 100 orders: hub / baseline", ""),
+    ]
+    assert rows[0]["result"] == "6.20 / 10.00 orders/s = 0.62; load 8.1 → 9.5"
+
+    slow = report.rows({"straight_line": {"sqlite": _side(0.45), "postgresql": {"skipped": "x"}}})
+    assert [r["pass"] for r in slow] == ["FAIL", "skipped"]
+    lost = report.rows({"straight_line": {"sqlite": _side(0.9, sound=False)}})
+    assert lost[0]["pass"] == "FAIL" and "NOT SOUND" in lost[0]["result"]
+
+
+def _results(tmp_path, name: str, ratio: float, time_ratio: float, **extra) -> str:
+    results = {
+        "date": "2026-12-04T22:00:00+00:00",
+        "quick": True,
+        "machine": {"cpus": 2, "commit": name},
+        "load_average_before": [7.5, 6.0, 4.0],
+        "whole_flow": {
+            "sizes": [100, 1000],
+            "runs": {
+                "100": {"orders": 100, "elapsed_s": 40.0, "sound": True},
+                "1000": {"orders": 1000, "elapsed_s": 40.0 * time_ratio, "sound": True},
+            },
+            "time_ratio": time_ratio,
+        },
+        "straight_line": {"sqlite": _side(ratio)},
+        **extra,
+    }
+    results["rows"] = report.rows(results)
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(results))
+    return str(path)
+
+
+def test_compare_prints_each_rows_change_and_whether_it_got_better(tmp_path, capsys):
+    a = _results(tmp_path, "aaaaaaa", 0.40, 10.0)
+    b = _results(tmp_path, "bbbbbbb", 0.60, 11.0)
+
+    assert report.main(["--compare", a, b]) == 0
+
+    out = capsys.readouterr().out
+    assert "A: 2026-12-04T22:00:00+00:00 (quick), commit aaaaaaa, 2 CPUs, load average 7.5" in out
+    lines = {line.split(" | ")[0].lstrip("| "): line for line in out.splitlines()}
+    assert (
+        "+50.0 % (better)"
+        in lines["(h) whole flow / straight line, SQLite, 100 orders: hub / baseline"]
+    )
+    assert (
+        "FAIL → pass" in lines["(h) whole flow / straight line, SQLite, 100 orders: hub / baseline"]
+    )
+    assert "+10.0 % (worse)" in lines["(c) whole flow: time(1,000) / time(100)"]
+    assert "pass → FAIL" in lines["(c) whole flow: time(1,000) / time(100)"]
+
+
+def test_compare_reads_results_written_before_rows_had_figures(tmp_path, capsys):
+    old = {
+        "date": "2026-12-03",
+        "quick": False,
+        "machine": {"cpus": 2, "commit": "53be72d"},
+        "load_average_before": [1.0, 1.0, 1.0],
+        "rows": [{"benchmark": "(e) 2 workers / 1 worker", "result": "1.60×", "pass": "FAIL"}],
+    }
+    new = dict(
+        old, rows=[{"benchmark": "(e) 2 workers / 1 worker", "result": "1.80×", "pass": "pass"}]
+    )
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "new.json").write_text(json.dumps(new))
+
+    report.main(["--compare", str(tmp_path / "old.json"), str(tmp_path / "new.json")])
+
+    assert "| (e) 2 workers / 1 worker | 1.60× | 1.80× | +12.5 % | FAIL → pass |" in (
+        capsys.readouterr().out
+    )
+
+
+def test_compare_names_a_file_it_cannot_read(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        report.main(["--compare", str(tmp_path / "missing.json"), str(tmp_path / "b.json")])
+    assert "cannot read the results" in capsys.readouterr().err
+
+
+def test_the_baseline_does_the_outside_work_the_hubs_flow_does():
+    """Same captures, labels, fulfilments, emails (with the invoice) and CRM webhooks."""
+    hub = straight_line.hub_flow(6)
+    base = straight_line.baseline(6)
+
+    assert hub["sound"] and base["sound"]
+    assert base["outside"] == hub["outside"]
+    assert base["outside"]["captures"] == 6
+    # A confirmation, an invoice and at least one shipping email per order.
+    assert base["outside"]["emails"] >= 18

@@ -39,12 +39,15 @@ from hub.inventory import levels as inventory
 from hub.orders import records, transitions
 from hub.orders.payments import request_refund
 from hub.orders.serialize import money, return_json
+from hub.returns import exchanges
+from hub.returns.policy import policy_for
 from hub.returns.queries import refund_jobs
 from hub.store.models import (
     Job,
     JobStatus,
     Location,
     Order,
+    OrderLine,
     Payment,
     Return,
     ReturnLine,
@@ -53,6 +56,7 @@ from hub.store.models import (
 )
 
 STATUSES = ("requested", "approved", "received", "refunded", "rejected")
+RESOLUTIONS = ("refund", "exchange")
 #: Order statuses a return can be made in: those the life cycle can return from.
 RETURNABLE_STATUSES = tuple(lifecycle.TRANSITIONS["return"])
 
@@ -66,6 +70,8 @@ class ReturnLineRequest:
     #: Where the line goes back on receipt (a location code), unless written off.
     restock_location: str | None = None
     write_off: bool = False
+    #: An exchange: the variant sent in place of these units (see :mod:`hub.returns.exchanges`).
+    exchange_sku: str = ""
 
 
 @dataclass
@@ -79,6 +85,8 @@ class ReturnRequest:
     #: A refund other than the lines' worth (e.g. less a restocking fee): minor
     #: units, or a decimal string in the order's currency.
     refund_amount: int | str | None = None
+    #: "refund", or "exchange": every line names its ``exchange_sku`` and nothing is refunded.
+    resolution: str = "refund"
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -267,6 +275,12 @@ def create_return(session: Session, order_id: int, request: ReturnRequest, *, ac
             except NotFound as exc:
                 errors[f"lines.{i}.restock_location"] = [exc.message]
         seen.add(item.line_id)
+    if request.resolution not in RESOLUTIONS:
+        errors["resolution"] = [f"one of {', '.join(RESOLUTIONS)}"]
+    elif request.resolution == "exchange":
+        _check_exchanges(session, request, lines, errors)
+    elif any(item.exchange_sku for item in request.lines):
+        errors["resolution"] = ["a line names a variant in exchange: the resolution is exchange"]
     override = request.refund_amount
     if isinstance(override, str):
         try:
@@ -297,9 +311,12 @@ def create_return(session: Session, order_id: int, request: ReturnRequest, *, ac
     shipping = 0
     if request.refund_shipping:
         shipping = max(0, order.shipping - sum(r.shipping_refund for r in others))
+    if request.resolution == "exchange":
+        worth, shipping = 0, 0  # goods for goods: nothing is refunded
     ret = Return(
         order_id=order.id,
         status="requested",
+        resolution=request.resolution,
         reason=request.reason.strip(),
         note=request.note or "",
         currency=order.currency,
@@ -316,6 +333,7 @@ def create_return(session: Session, order_id: int, request: ReturnRequest, *, ac
                 location=locations[item.restock_location] if item.restock_location else None,
                 write_off=bool(item.write_off),
                 disposition="",
+                exchange_sku=item.exchange_sku or "",
             )
             for item in request.lines
         ],
@@ -326,15 +344,44 @@ def create_return(session: Session, order_id: int, request: ReturnRequest, *, ac
     return ret
 
 
+def _check_exchanges(
+    session: Session,
+    request: ReturnRequest,
+    lines: dict[int, OrderLine],
+    errors: dict[str, Any],
+) -> None:
+    """Each line of an exchange names another variant of its product, in stock for its units."""
+    for i, item in enumerate(request.lines):
+        line = lines.get(item.line_id)
+        if line is None or f"lines.{i}.quantity" in errors:
+            continue
+        if not item.exchange_sku:
+            errors[f"lines.{i}.exchange_sku"] = ["choose the variant you want instead"]
+            continue
+        offered = {
+            v.sku for v in exchanges.variants_in_stock(session, line, at_least=item.quantity)
+        }
+        if item.exchange_sku not in offered:
+            errors[f"lines.{i}.exchange_sku"] = [
+                f"{item.exchange_sku} is not another variant of {line.name or line.sku} "
+                f"in stock for {item.quantity}"
+            ]
+
+
 def approve_return(session: Session, return_id: int, *, actor: str, note: str = "") -> Return:
     ret = get_return(session, return_id)
     if ret.status == "approved":
         return ret
     _expect(ret, "requested", "approve")
+    data: dict[str, Any] = {}
+    if ret.resolution == "exchange" and ret.exchange_order_id is None:
+        wait = policy_for(session, ret.order.channel_id).exchange_ships == "on_receipt"
+        replacement = exchanges.reserve_replacement(session, ret, wait=wait, actor=actor)
+        data = {"exchange_order_id": replacement.id, "exchange_order": replacement.label}
     ret.status, ret.approved_at = "approved", utcnow()
     if note:
         ret.note = f"{ret.note}\n{note}".strip()
-    _record(session, ret.order, ret, "order.return_approved", actor=actor, reason=note)
+    _record(session, ret.order, ret, "order.return_approved", actor=actor, reason=note, data=data)
     return ret
 
 
@@ -348,6 +395,7 @@ def reject_return(session: Session, return_id: int, *, actor: str, reason: str) 
     if ret.status == "rejected":
         return ret
     _expect(ret, ("requested", "approved"), "reject")
+    exchanges.cancel_replacement(session, ret, actor=actor, reason=f"return {ret.id} rejected")
     ret.status, ret.rejected_at = "rejected", utcnow()
     _record(session, ret.order, ret, "order.return_rejected", actor=actor, reason=reason)
     return ret
@@ -428,6 +476,7 @@ def receive_return(
         )
         rl.location, rl.write_off, rl.disposition = loc, False, "restocked"
     ret.status, ret.received_at = "received", utcnow()
+    exchanges.release_replacement(session, ret, actor=actor)
     _record(
         session,
         order,

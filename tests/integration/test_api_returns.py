@@ -97,6 +97,7 @@ def test_a_return_opened_through_the_api_is_listed_on_the_order_detail(api):
         "location": None,
         "write_off": False,
         "disposition": "",
+        "exchange_sku": "",
     }
     assert "order.return_requested" in [e["name"] for e in detail["events"]]
     listed = api.get(f"/api/v1/orders/{order['id']}/returns").get_json()["data"]

@@ -46,7 +46,7 @@ from hub.queue import queries as job_queries
 from hub.returns import actions as returns
 from hub.returns import queries as return_queries
 from hub.returns.schemas import ReturnCreateSchema, ReturnReceiveSchema, ReturnRefundSchema
-from hub.routing import promise
+from hub.routing import places, promise
 from hub.routing.geocode import geocoder_for
 from hub.store.models import (
     ApiToken,
@@ -572,7 +572,14 @@ def edit_order(order_id: int, body):
         version = _if_match_version()
     hub = get_hub()
     with hub.db.transaction() as db:
-        outcome = edits.edit_order(db, order_id, body, actor=g.caller.actor, version=version)
+        outcome = edits.edit_order(
+            db,
+            order_id,
+            body,
+            actor=g.caller.actor,
+            version=version,
+            geocoder=geocoder_for(hub),
+        )
         recheck = outcome.relined and outcome.order.status == OrderStatus.PENDING
     if recheck:
         try:  # checked and reserved again now, so the answer shows where it stands
@@ -822,7 +829,13 @@ def location_json(location: Location) -> dict[str, Any]:
         "priority": location.priority,
         "active": location.active,
         "created_at": iso(location.created_at),
+        **places.location_place(location),
     }
+
+
+def _place_changes(body: dict[str, Any]) -> dict[str, Any]:
+    """What of a location's body says where it is (hub.routing.places)."""
+    return {k: body[k] for k in (*places.ADDRESS_PARTS, "latitude", "longitude") if k in body}
 
 
 def level_json(level: StockLevel) -> dict[str, Any]:
@@ -863,6 +876,8 @@ def create_location(body):
         location = inventory.upsert_location(
             db, body["code"], name=body["name"], priority=body["priority"], active=body["active"]
         )
+        if _place_changes(body):
+            location = places.set_location_place(db, location.code, _place_changes(body)).location
         out = location_json(location)
     return created(out, url_for("api.get_location", code=out["code"]))
 
@@ -891,6 +906,8 @@ def update_location(code: str, body):
             priority=body.get("priority", current.priority),
             active=body.get("active", current.active),
         )
+        if _place_changes(body):
+            location = places.set_location_place(db, code, _place_changes(body)).location
         return jsonify(location_json(location))
 
 

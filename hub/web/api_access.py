@@ -61,6 +61,8 @@ ROUTE_SCOPES: dict[str, dict[str, Scope]] = {
     # Cases (hub.web.api_cases): working them is everyday work.
     "/cases": {"GET": READ},
     "/cases/<case_id>": {"GET": READ, "PATCH": WRITE},
+    # Whether and when a channel's customers are asked: set-up, like the channel.
+    "/channels/<channel_id>/satisfaction-check": {"GET": READ, "PUT": ADMIN},
     # Stock and the places it is kept.
     "/locations": {"GET": READ, "POST": WRITE},
     "/locations/<code>": {"GET": READ, "PATCH": WRITE},

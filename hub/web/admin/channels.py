@@ -20,9 +20,13 @@ from hub.integration.connectors import Capability, Connector, can
 from hub.invoicing import policy as invoice_policy
 from hub.queue.jobs import enqueue
 from hub.queue.kinds import JobKind
+from hub.returns import policy as return_policy
+from hub.routing import strategies
 from hub.store.models import Channel, Job, JobStatus, utcnow
 from hub.web import forms, get_hub
 from hub.web.admin import bp
+from hub.web.admin.channel_returns import EXCHANGE_CHOICES
+from hub.web.admin.channel_routing import STRATEGY_CHOICES
 from hub.web.admin.helpers import flash_error, safe_next
 
 log = logging.getLogger(__name__)
@@ -244,6 +248,14 @@ def channel_edit(channel_id: int):
             links=link_choices(hub, db, channel),
             invoicing=invoice_policy.policy_for(db, channel.id) if "sales" in cls.roles else None,
             issue_choices=ISSUE_CHOICES,
+            returns_policy=return_policy.policy_for(db, channel.id)
+            if "sales" in cls.roles
+            else None,
+            exchange_choices=EXCHANGE_CHOICES,
+            routing_strategy=strategies.strategy_of(db, channel.id)
+            if "sales" in cls.roles
+            else None,
+            strategy_choices=STRATEGY_CHOICES,
             fields=fields,
             name=name,
             schedule=schedule_raw,

@@ -281,3 +281,21 @@ def test_a_channel_refuses_an_unknown_strategy_and_keeps_its_own(hub):
             strategies.set_strategy(session, channel_id, "fastest")
     with hub.db.read() as session:
         assert strategies.strategy_of(session, channel_id) == "nearest"
+
+
+def test_the_api_reads_and_sets_a_channels_strategy(hub, api, client):
+    from hub.accounts.users import create_token
+    from hub.testing import ApiClient
+
+    with hub.db.transaction() as session:
+        channel_id = ensure_manual_channel(hub, session).id
+        reader = ApiClient(client, create_token(session, "reader", scope="read")[1])
+    url = f"/api/v1/channels/{channel_id}/routing"
+    assert reader.get(url).get_json() == {"channel_id": channel_id, "strategy": "priority"}
+    assert reader.open("PUT", url, json={"strategy": "nearest"}).status_code == 403
+    done = api.open("PUT", url, json={"strategy": "cheapest"})
+    assert done.status_code == 200 and done.get_json()["strategy"] == "cheapest"
+    bad = api.open("PUT", url, json={"strategy": "fastest"})
+    assert bad.status_code == 422 and "strategy" in bad.get_json()["error"]["details"]
+    assert reader.get(url).get_json()["strategy"] == "cheapest"  # the saved one stands
+    assert api.get("/api/v1/channels/999999/routing").status_code == 404

@@ -32,6 +32,7 @@ ROLE_NAMES = {
     "shipping": "acme_ship",
     "erp": "acme_erp",
     "notification": "acme_notes",
+    "tracking": "acme_track",
 }
 
 

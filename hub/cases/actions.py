@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 from hub.core.exceptions import NotFound, ValidationError
 from hub.core.lifecycle import OrderStatus
 from hub.core.money import Money
-from hub.core.order import Address, Customer, Line, OrderData
-from hub.orders import manual, records
+from hub.core.order import Line
+from hub.orders import records
 from hub.orders.payments import request_refund
+from hub.orders.replacements import create_replacement
 from hub.returns.actions import (
     ReturnLineRequest,
     ReturnRequest,
@@ -262,26 +263,27 @@ def reship(
         raise ValidationError(f"order {original.label} is cancelled: nothing to send again")
     wanted = _lines_wanted(original, lines)
     by_id = {line.id: line for line in original.lines}
-    data = OrderData(
-        external_id=f"case-{case.id}-replacement",
-        number=f"{original.label.lstrip('#')}-R{case.id}",
-        currency=original.currency,
-        lines=[
-            Line(sku=by_id[k].sku, name=by_id[k].name, quantity=v, unit_price=0)
+    # The same zero-price order an exchange makes (hub.orders.replacements).
+    replacement = create_replacement(
+        session,
+        original,
+        manual_channel,
+        [
+            Line(
+                sku=by_id[k].sku,
+                name=by_id[k].name,
+                quantity=v,
+                unit_price=0,
+                product_id=by_id[k].product_id,
+            )
             for k, v in wanted.items()
         ],
-        customer=Customer(
-            email=original.email, name=original.customer_name, phone=original.customer_phone
-        ),
-        shipping_address=Address.from_dict(original.shipping_address),
-        billing_address=Address.from_dict(original.billing_address),
-        total=0,
-        # Nothing to pay: it confirms on stock and checks alone.
-        channel_financial_status="paid",
+        external_id=f"case-{case.id}-replacement",
+        suffix=f"-R{case.id}",
         tags=["replacement", f"case:{case.id}"],
         notes=f"Replacement for order {original.label} (case {case.id}).",
+        actor=actor,
     )
-    replacement = manual.create_manual_order(session, manual_channel, data, actor=actor).order
     case.replacement_order_id = replacement.id
     _note(case, actor, f"Replacement order {replacement.label} created.")
     records.record(

@@ -7,7 +7,7 @@ One is offered in exchange while stock of it is available (on hand less
 reserved, over active locations).
 
 At approval the replacement becomes an order of its own: a zero-price order of
-the hub's manual channel (:func:`hub.orders.manual.create_manual_order`, external
+the hub's manual channel (:func:`hub.orders.replacements.create_replacement`, external
 id ``exchange-<return id>``), checked, confirmed and reserved like any other, so
 stock, the jobs list and the shipping channel all see it. With the policy's
 ``on_receipt`` it waits (``Return.exchange_waits``: fulfilment does not start,
@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session
 
 from hub.core import lifecycle
 from hub.core.exceptions import Conflict
-from hub.core.order import Address, Customer, Line, OrderData
-from hub.orders import manual, records, transitions
+from hub.core.order import Line
+from hub.orders import records, transitions
+from hub.orders.replacements import create_replacement
 from hub.store.models import (
     Channel,
     Location,
@@ -143,27 +144,19 @@ def reserve_replacement(session: Session, ret: Return, *, wait: bool, actor: str
         )
         for sku, qty in sorted(wanted.items())
     ]
-    data = OrderData(
-        external_id=f"exchange-{ret.id}",
-        number=f"{order.label}-X{ret.id}",
-        currency=order.currency,
-        lines=lines,
-        customer=Customer(
-            email=order.email,
-            name=order.customer_name,
-            phone=order.customer_phone,
-            external_id=order.customer_external_id,
-        ),
-        shipping_address=Address.from_dict(order.shipping_address),
-        billing_address=Address.from_dict(order.billing_address),
-        total=0,
-        tags=["exchange"],
-        notes=f"Exchange for return {ret.id} of order {order.label}",
-        is_test=order.is_test,
-    )
     # Waiting is set before the order exists: its confirmation must find it waiting.
     ret.exchange_waits = wait
-    replacement = manual.create_manual_order(session, channel, data, actor=actor).order
+    replacement = create_replacement(
+        session,
+        order,
+        channel,
+        lines,
+        external_id=f"exchange-{ret.id}",
+        suffix=f"-X{ret.id}",
+        tags=["exchange", f"return:{ret.id}"],
+        notes=f"Exchange for return {ret.id} of order {order.label}",
+        actor=actor,
+    )
     ret.exchange_order_id = replacement.id
     session.flush()
     return replacement

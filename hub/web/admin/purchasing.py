@@ -163,6 +163,7 @@ def purchase_order_create():
                 lines=_draft_lines(request.form.get("lines", "")),
                 actor=g.user.actor,
                 notes=request.form.get("notes", "").strip()[:2000],
+                send_via=request.form.get("send_via", "").strip() or None,
             )
             po_id, number = po.id, po.number
     except HubError as exc:

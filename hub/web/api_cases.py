@@ -1,6 +1,7 @@
 """The REST API's cases (issue 23): the list with filters and cursor pages, one case with its
 notes, and a change of status or assignee or a new note. Resolutions that act on the order
-(a return, a refund, a replacement) are the admin's and the returns API's.
+(a return, a refund, a replacement) are the admin's and the returns API's. Also each sales
+channel's satisfaction check settings (``/channels/<id>/satisfaction-check``).
 
 On the API's blueprint, with its token check, errors and cursor pages. The work is
 :mod:`hub.cases`'; these views load, call and serialise.
@@ -13,9 +14,11 @@ import logging
 from flask import g, jsonify
 from marshmallow import Schema, fields, validate
 
+from hub.aftercare import policy as policies
 from hub.cases import actions as cases
 from hub.cases import queries as case_queries
 from hub.core.exceptions import NotFound
+from hub.store.models import Channel
 from hub.web import get_hub
 from hub.web.api import _before, bp, cursor_page
 from hub.web.api_schemas import MAX_ID, OutSchema, PageQuerySchema, page_schema
@@ -97,6 +100,16 @@ class CasePatchSchema(Schema):
     note = fields.String(validate=validate.Length(min=1, max=cases.MAX_TEXT))
 
 
+class SatisfactionPolicySchema(OutSchema):
+    channel_id = fields.Integer(required=True)
+    enabled = fields.Boolean(required=True)
+    check_days = fields.Integer(required=True, metadata={"description": "Days after delivery."})
+    product_url_template = fields.String(required=True)
+    review_url_template = fields.String(
+        required=True, metadata={"description": "Empty: no review request."}
+    )
+
+
 def _case_json(case_id: int):
     with get_hub().db.read() as db:
         found = case_queries.find_case(db, case_id)
@@ -162,3 +175,33 @@ def update_case(case_id: int, body):
         )
     log.info("case %s changed by %s", case_id, g.caller.actor)
     return jsonify(_case_json(case_id))
+
+
+@bp.get(f"/channels/<{ID}:channel_id>/satisfaction-check")
+@operation(
+    "Get a channel's satisfaction check settings",
+    tag="cases",
+    ok=(200, SatisfactionPolicySchema, "The settings (off unless a person turned them on)."),
+)
+def get_satisfaction_policy(channel_id: int):
+    with get_hub().db.read() as db:
+        if db.get(Channel, channel_id) is None:
+            raise NotFound(f"channel {channel_id} does not exist")
+        return jsonify(policies.read(db, channel_id).to_dict())
+
+
+@bp.put(f"/channels/<{ID}:channel_id>/satisfaction-check")
+@operation(
+    "Set a channel's satisfaction check settings",
+    tag="cases",
+    body=policies.AftercarePolicySchema,
+    ok=(200, SatisfactionPolicySchema, "The settings now."),
+)
+def put_satisfaction_policy(channel_id: int, body):
+    """Whether the channel's customers are asked, `check_days` after delivery, whether all
+    arrived well; the product page and review link templates (placeholders `{order_number}`,
+    `{sku}`, `{product_name}`, `{product_url}`, `{email}`). See docs/after-checkout.md."""
+    with get_hub().db.transaction() as db:
+        out = policies.save(db, channel_id, body, actor=g.caller.actor).to_dict()
+    log.info("satisfaction check of channel %s set by %s: %s", channel_id, g.caller.actor, out)
+    return jsonify(out)

@@ -21,6 +21,7 @@ from hub.cases import photos as case_photos
 from hub.cases.queries import (
     CaseFilters,
     case_detail,
+    case_summary,
     find_case,
     search_cases,
     status_counts,
@@ -50,6 +51,38 @@ def cases_list():
             status_words=cases.STATUS_WORDS,
             reasons=cases.REASONS,
         )
+
+
+def order_cases(order_id: int) -> list[dict]:
+    """The cases of one order, for the order page's Cases section (oldest first)."""
+    with get_hub().db.read() as db:
+        found = search_cases(db, CaseFilters(order_id=order_id), limit=100).rows
+        return [case_summary(c) for c in reversed(found)]
+
+
+bp.add_app_template_global(order_cases, "order_cases")
+
+
+@bp.app_context_processor
+def _case_reasons() -> dict:
+    return {"case_reasons": cases.REASONS}
+
+
+@bp.post("/orders/<int:order_id>/cases")
+def case_open(order_id: int):
+    """A person opens a case (a phone call, an email from the customer)."""
+    reason = request.form.get("reason", "")
+    description = request.form.get("description", "")
+    try:
+        with get_hub().db.transaction() as db:
+            case_id = cases.open_case(
+                db, order_id, reason=reason, description=description, actor=g.user.actor
+            ).id
+    except Exception as exc:  # noqa: BLE001
+        flash_error(exc)
+        return redirect(url_for("admin.order", order_id=order_id) + "#cases")
+    flash(f"Case {case_id} opened.", "success")
+    return redirect(url_for("admin.case", case_id=case_id))
 
 
 @bp.get("/cases/<int:case_id>")

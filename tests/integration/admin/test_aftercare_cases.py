@@ -379,3 +379,42 @@ def test_a_case_resolved_by_a_return_and_a_refund(shop, smtp, run_jobs, browser)
         names = [e.name for e in session.get(Order, order_id).events]
         assert "order.case_opened" in names and "order.case_resolved" in names
     assert f'href="/cases/{case_id}"' not in browser.get("/cases?status=open").get_data(True)
+
+
+def test_a_person_opens_a_case_from_the_order_page(shop, run_jobs, browser):
+    hub = shop
+    order_id = delivered_order(hub, run_jobs, n=8)
+    page = browser.get(f"/orders/{order_id}").get_data(True)
+    assert "No case: the customer has not reported a problem." in page
+    opened = browser.post(
+        f"/orders/{order_id}/cases", data={"reason": "missing", "description": "Phone: no mug."}
+    )
+    assert opened.status_code == 302 and "/cases/" in opened.headers["Location"]
+    page = browser.get(f"/orders/{order_id}").get_data(True)
+    assert "Something is missing · Open" in page
+    refused = browser.post(
+        f"/orders/{order_id}/cases", data={"reason": "bored"}, follow_redirects=True
+    )
+    assert "unknown reason" in refused.get_data(True)
+    with hub.db.read() as session:
+        assert [(c.reason, c.opened_by) for c in session.scalars(select(Case))] == [
+            ("missing", "user:admin@example.com")
+        ]
+
+
+def test_the_api_sets_a_channels_satisfaction_check(shop, browser):
+    hub = shop
+    with hub.db.transaction() as session:
+        channel_id = ensure_manual_channel(hub, session).id
+        admin = ApiClient(browser.client, create_token(session, "ops", scope="admin")[1])
+        desk = ApiClient(browser.client, create_token(session, "desk", scope="write")[1])
+    url = f"/api/v1/channels/{channel_id}/satisfaction-check"
+    assert admin.get(url).get_json()["check_days"] == 7
+    body = {"enabled": True, "check_days": 3, "review_url_template": "https://g.page/r/x/review"}
+    assert desk.open("PUT", url, json=body).status_code == 403
+    bad = admin.open("PUT", url, json={**body, "review_url_template": "https://x.example/{nope}"})
+    assert bad.status_code == 422 and "review_url_template" in bad.get_json()["error"]["details"]
+    assert admin.get(url).get_json()["check_days"] == 7  # nothing half-written
+    saved = admin.open("PUT", url, json=body)
+    assert saved.status_code == 200 and saved.get_json()["check_days"] == 3
+    assert admin.get("/api/v1/channels/999999/satisfaction-check").status_code == 404

@@ -19,9 +19,14 @@ What is measured, side by side in one run (each against its own baseline):
 (e) jobs/s on PostgreSQL with 1, 2 and 4 ``hub worker`` processes (:mod:`bench.jobs`);
 (f) demand forecasts: MASE per demand shape against seasonal naive, and 10,000 SKUs
     (500 when quick) forecast in one job run, time and peak memory (:mod:`bench.forecast`);
+(g) routing: ms per order for priority, nearest and cheapest (rate quotes from the
+    ShipStation sandbox over loopback, cache cold and warm), 1,000 orders against 50
+    locations and 2,000 SKUs (200, 20 and 400 when quick) in one run (:mod:`bench.routing`);
 (h) the whole flow against a straight-line program doing the same outside work for the
     same orders (one process, no queue, no outbox, no audit; :mod:`bench.straight_line`),
-    1,000 orders (100 when quick), on SQLite and PostgreSQL.
+    1,000 orders (100 when quick), on SQLite and PostgreSQL;
+(i) resident memory of ``hub serve`` between the 2,000th and 10,000th shipped order of
+    one run (the 60th and 300th when quick; :mod:`bench.memory`).
 
     python -m bench --compare A.json B.json   # the change per row between two results
 
@@ -49,7 +54,7 @@ from pathlib import Path
 from bench import common
 
 RESULTS = Path(__file__).parent / "results"
-ALL = ("a", "b", "c", "d", "e", "f", "h")
+ALL = ("a", "b", "c", "d", "e", "f", "g", "h", "i")
 NO_PG = "set HUB_BENCH_DATABASE_URL (or HUB_TEST_DATABASE_URL) to a PostgreSQL database"
 
 #: The targets, in one place: what the issue asks of each measurement.
@@ -60,11 +65,15 @@ FLOW_LINEARITY = 10.5
 IMPORT_PEAK_MB = 250.0
 JOBS_RATIO = 1.7
 FORECAST_MASE = 1.0
+#: Routing by nearest, and by cheapest with its quotes cached, per order (ms, mean).
+ROUTING_MS = 50.0
 #: A daily job: the whole catalogue well inside an hour, in bounded memory.
 FORECAST_SECONDS = 1800.0
 FORECAST_PEAK_MB = 1000.0
 #: Durability, retries and the audit trail may cost at most half of the straight-line rate.
 STRAIGHT_LINE_RATIO = 0.5
+#: ``hub serve``'s resident memory from the first checkpoint to the end of a long run.
+MEMORY_FLAT = 0.10
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -261,6 +270,12 @@ def bench_forecast(pg: str | None, quick: bool) -> dict:
     return forecast.run(quick)
 
 
+def bench_routing(pg: str | None, quick: bool) -> dict:
+    from bench import routing
+
+    return routing.run(quick)
+
+
 def bench_straight_line(pg: str | None, quick: bool) -> dict:
     from bench import straight_line
 
@@ -271,6 +286,28 @@ def bench_straight_line(pg: str | None, quick: bool) -> dict:
     }
 
 
+def bench_memory(pg: str | None, quick: bool) -> dict:
+    from bench import memory
+
+    n, first = (300, 60) if quick else (10_000, 2_000)
+    code = (
+        "import json, sys; from bench.memory import run; "
+        "print(json.dumps(run(int(sys.argv[1]), int(sys.argv[2]))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(n), str(first)],
+        cwd=common.ROOT,
+        text=True,
+        capture_output=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(common.ROOT)},
+    )
+    if done.returncode:
+        raise RuntimeError(f"bench.memory.run({n}) failed:\n{done.stderr[-2000:]}")
+    assert memory.FLAT == MEMORY_FLAT
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 BENCHMARKS: dict[str, tuple[str, Callable[[str | None, bool], dict]]] = {
     "a": ("webhook_ingest", bench_webhooks),
     "b": ("order_pull", bench_pull),
@@ -278,7 +315,9 @@ BENCHMARKS: dict[str, tuple[str, Callable[[str | None, bool], dict]]] = {
     "d": ("stock_import", bench_import),
     "e": ("jobs_postgresql", bench_jobs),
     "f": ("demand_forecast", bench_forecast),
+    "g": ("routing", bench_routing),
     "h": ("straight_line", bench_straight_line),
+    "i": ("memory_over_time", bench_memory),
 }
 
 
@@ -328,8 +367,12 @@ def rows(results: dict) -> list[dict]:
         out += _jobs_rows(results["jobs_postgresql"])
     if "demand_forecast" in results:
         out += _forecast_rows(results["demand_forecast"])
+    if "routing" in results:
+        out += _routing_rows(results["routing"])
     if "straight_line" in results:
         out += _straight_line_rows(results["straight_line"])
+    if "memory_over_time" in results:
+        out += _memory_rows(results["memory_over_time"])
     return out
 
 
@@ -500,6 +543,33 @@ def _forecast_rows(data: dict) -> list[dict]:
     return out
 
 
+def _routing_rows(data: dict) -> list[dict]:
+    if (row := _unavailable("(g) routing", data)) is not None:
+        return [row]
+    size = f"{data['orders']:,} orders, {data['locations']} locations, {data['skus']:,} SKUs"
+    out = []
+    for key, words, judged in (
+        ("priority", "priority", False),
+        ("nearest", "nearest", True),
+        ("cheapest_cold", "cheapest, quote cache cold", False),
+        ("cheapest_warm", "cheapest, quote cache warm", True),
+    ):
+        d = data[key]
+        quotes = f"; {d['quote_requests']:,} quote requests" if "quote_requests" in d else ""
+        fallbacks = f"; {d['fallbacks']} routed nearest (no quote)" if d.get("fallbacks") else ""
+        out.append(
+            _row(
+                f"(g) routing by {words} ({size})",
+                f"{d['ms_per_order']:,.2f} ms/order (p95 {d['p95_ms']:,.1f} ms){quotes}{fallbacks}",
+                f"< {ROUTING_MS:g} ms/order" if judged else "",
+                d["ms_per_order"] < ROUTING_MS if judged else None,
+                value=d["ms_per_order"],
+                better="lower",
+            )
+        )
+    return out
+
+
 def _straight_line_rows(data: dict) -> list[dict]:
     if (row := _unavailable("(h) whole flow / straight line", data)) is not None:
         return [row]
@@ -527,6 +597,24 @@ def _straight_line_rows(data: dict) -> list[dict]:
             )
         )
     return out
+
+
+def _memory_rows(data: dict) -> list[dict]:
+    if (row := _unavailable("(i) hub serve memory over time", data)) is not None:
+        return [row]
+    dead = f"; {data['dead_jobs']} dead jobs" if data.get("dead_jobs") else ""
+    return [
+        _row(
+            f"(i) hub serve resident memory, order {data['first']:,} → {data['orders']:,}",
+            f"{data['rss_mb_at_first']:,.0f} MB → {data['rss_mb_at_end']:,.0f} MB "
+            f"({100 * data['growth']:+.1f} %; peak {data['rss_mb_peak']:,.0f} MB, "
+            f"{data['elapsed_s']:,.0f} s, load {data['load_average'][0]}){dead}",
+            f"flat ±{100 * MEMORY_FLAT:.0f} %",
+            abs(data["growth"]) <= MEMORY_FLAT,
+            value=data["rss_mb_at_end"],
+            better="lower",
+        )
+    ]
 
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")

@@ -113,3 +113,27 @@ def test_the_baseline_does_the_outside_work_the_hubs_flow_does():
     assert base["outside"]["captures"] == 6
     # A confirmation, an invoice and at least one shipping email per order.
     assert base["outside"]["emails"] >= 18
+
+
+def _memory(first_mb: float, end_mb: float) -> dict:
+    return {
+        "orders": 10_000,
+        "first": 2_000,
+        "elapsed_s": 3600.0,
+        "rss_mb_at_first": first_mb,
+        "rss_mb_at_end": end_mb,
+        "rss_mb_peak": max(first_mb, end_mb),
+        "growth": round(end_mb / first_mb - 1, 4),
+        "dead_jobs": 0,
+        "load_average": [9.0, 8.0, 7.0],
+    }
+
+
+def test_hub_serve_memory_is_judged_flat_within_ten_percent_between_its_checkpoints():
+    flat = report.rows({"memory_over_time": _memory(180.0, 190.0)})
+    grown = report.rows({"memory_over_time": _memory(180.0, 210.0)})
+
+    assert [r["pass"] for r in flat + grown] == ["pass", "FAIL"]
+    assert flat[0]["benchmark"] == "(i) hub serve resident memory, order 2,000 → 10,000"
+    assert flat[0]["result"].startswith("180 MB → 190 MB (+5.6 %")
+    assert "+16.7 %" in grown[0]["result"]

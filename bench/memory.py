@@ -1,0 +1,167 @@
+"""Benchmark (i): resident memory of ``hub serve`` over a long run of the whole flow.
+
+``hub serve`` (web app, worker, scheduler: what a merchant runs) runs in its own
+process on a fresh SQLite data dir; this process holds the sandboxes of
+:class:`hub.demo.sandboxes.Sandboxes` (their memory grows with every order they
+keep, so they are not in the measured process), configures the demo's channels
+(:func:`hub.demo.scenario.configure_hub`), stocks the locations and feeds the
+orders as the demo does: the stores' pulls and their webhooks. The server's
+resident memory (``VmRSS``) is read each time another order has shipped; the
+answer gives it at ``first`` shipped orders and at the end, and the growth
+between them (the target: flat within ±10 %).
+
+    python -m bench.memory --orders 10000 --first 2000
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import common
+
+#: The growth of resident memory between the first checkpoint and the end that still counts as flat.
+FLAT = 0.10
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run(n_orders: int, first: int, *, timeout: float | None = None) -> dict[str, Any]:
+    """The flow for ``n_orders`` through a ``hub serve`` process; its RSS at ``first`` and at
+    ``n_orders`` shipped orders."""
+    from sqlalchemy import func, select
+
+    from hub.channels.manage import request_sync
+    from hub.demo.sandboxes import Sandboxes
+    from hub.demo.scenario import (
+        DEMO_SELLER,
+        OrderFeeder,
+        configure_hub,
+        progress,
+        stock_locations,
+    )
+    from hub.runtime.hub import Hub
+    from hub.store import migrate
+    from hub.store.config import Settings
+    from hub.store.models import Channel, Order
+
+    if not 0 < first < n_orders:
+        raise ValueError("first must lie between 0 and the number of orders")
+    timeout = timeout if timeout is not None else 300 + 3.0 * n_orders
+    with tempfile.TemporaryDirectory(prefix="hub-bench-memory-") as tmp:
+        data_dir = Path(tmp) / "data"
+        data_dir.mkdir()
+        seller = {f"HUB_{k.upper()}": v for k, v in DEMO_SELLER.items()}
+        env = common.hub_env(data_dir=str(data_dir), **seller)
+        settings = Settings.from_env(
+            {},
+            data_dir=data_dir,
+            allow_private_targets=True,
+            secret_key=common.SECRET_KEY,
+            **DEMO_SELLER,
+        )
+        hub = Hub(settings)
+        try:
+            migrate.upgrade(hub.db)
+            port = common.free_port()
+            url = f"http://127.0.0.1:{port}"
+            with Sandboxes(n_orders, seed=7, woocommerce_share=0.25) as sandboxes:
+                channels = configure_hub(hub, sandboxes, url, data_dir=data_dir)
+                stock_locations(hub, sandboxes.demand())
+                server = common.start_process(
+                    ["-m", "hub", "serve", "--port", str(port), "--workers", "4"], env=env
+                )
+                try:
+                    common.wait_http(f"{url}/healthz", server)
+                    started = time.perf_counter()
+                    samples: list[tuple[int, float]] = [(0, rss_mb(server.pid))]
+                    with hub.db.transaction() as session:
+                        for channel_id in (channels.shopify, channels.woocommerce):
+                            if channel_id is not None:
+                                request_sync(hub, session, session.get(Channel, channel_id))
+                    feeder = OrderFeeder(
+                        sandboxes,
+                        f"{url}/webhooks/{channels.slugs['shopify']}",
+                        woo_webhook_url=f"{url}/webhooks/{channels.slugs['woocommerce']}",
+                    )
+                    feeder.start()
+                    deadline = time.monotonic() + timeout
+                    shipped = 0
+                    try:
+                        while shipped < n_orders:
+                            if server.poll() is not None:
+                                raise RuntimeError(
+                                    f"hub serve exited {server.returncode}:\n"
+                                    f"{common.process_log(server)[-2000:]}"
+                                )
+                            if time.monotonic() > deadline:
+                                raise RuntimeError(
+                                    f"only {shipped} of {n_orders} orders shipped in {timeout:.0f} s"
+                                )
+                            with hub.db.read() as session:
+                                shipped = (
+                                    session.scalar(
+                                        select(func.count())
+                                        .select_from(Order)
+                                        .where(Order.status == "shipped")
+                                    )
+                                    or 0
+                                )
+                            if shipped > samples[-1][0]:
+                                samples.append((shipped, rss_mb(server.pid)))
+                            time.sleep(1.0)
+                    finally:
+                        feeder.stop()
+                    elapsed = time.perf_counter() - started
+                    state = progress(hub)
+                finally:
+                    common.stop_process(server)
+        finally:
+            hub.close()
+    at_first = next(rss for n, rss in samples if n >= first)
+    at_end = samples[-1][1]
+    return {
+        "orders": n_orders,
+        "first": first,
+        "elapsed_s": round(elapsed, 1),
+        "rss_mb_at_start": round(samples[0][1], 1),
+        "rss_mb_at_first": round(at_first, 1),
+        "rss_mb_at_end": round(at_end, 1),
+        "rss_mb_peak": round(max(r for _, r in samples), 1),
+        "growth": round(at_end / at_first - 1, 4),
+        "dead_jobs": state["dead_jobs"],
+        "samples": [(n, round(r, 1)) for n, r in samples[:: max(1, len(samples) // 50)]],
+        "load_average": common.load_average(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m bench.memory", description=__doc__)
+    parser.add_argument("--orders", type=int, default=500)
+    parser.add_argument("--first", type=int, default=None, help="default: a fifth of --orders")
+    args = parser.parse_args(argv)
+    first = args.first if args.first is not None else max(1, args.orders // 5)
+    try:
+        out = run(args.orders, first)
+    except ValueError as exc:
+        parser.error(str(exc))
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

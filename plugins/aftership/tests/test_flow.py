@@ -31,6 +31,12 @@ SECRET = "as-webhook-secret-0001"
 
 
 @pytest.fixture
+def hub(any_hub):
+    """Every test here on SQLite and on PostgreSQL (row locks, the inbox's unique keys)."""
+    return any_hub
+
+
+@pytest.fixture
 def admin_client(harness, hub):
     """A test client signed in as an admin (as the sign-in page does it, without the password)."""
     from flask import session as flask_session

@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from hub.core.exceptions import NotFound, ValidationError
 from hub.store.files import FILE_MODE, private_dir
+from hub.store.models import Case
 
 MAX_PHOTOS = 5
+#: A file younger than this is never pruned: its case may not be committed yet.
+PRUNE_AFTER_SECONDS = 3600
 MAX_BYTES = 5 * 1024 * 1024
 FOLDER = "case-files"
 
@@ -102,3 +108,25 @@ def path_of(data_dir: Path, case_id: int, photo: dict[str, Any]) -> Path:
     if not path.is_file():
         raise NotFound("this photo is no longer kept")
     return path
+
+
+def prune(data_dir: Path, session: Session) -> int:
+    """Remove photo files no case records any more (an erased customer's, a deleted order's);
+    how many went. Run by ``hub.purge``."""
+    root = Path(data_dir) / FOLDER
+    if not root.is_dir():
+        return 0
+    removed = 0
+    cutoff = time.time() - PRUNE_AFTER_SECONDS
+    for folder in root.iterdir():
+        if not (folder.is_dir() and folder.name.isdigit()):
+            continue
+        case = session.get(Case, int(folder.name))
+        kept = {str(p.get("stored")) for p in (case.photos or [])} if case is not None else set()
+        for path in folder.iterdir():
+            if path.name not in kept and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    return removed

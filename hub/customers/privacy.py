@@ -27,6 +27,7 @@ from hub.customers.actions import get_customer, record
 from hub.customers.serialize import figures_json, iso, money
 from hub.queue.kinds import JobKind
 from hub.store.models import (
+    Case,
     Channel,
     Customer,
     CustomerEvent,
@@ -107,6 +108,14 @@ def erase_customer(session: Session, customer_id: int, *, actor: str) -> dict[st
                 touched["events"] += 1
         for ret in session.scalars(select(Return).where(Return.order_id.in_(order_ids))):
             ret.reason, ret.note = scrub(ret.reason, pattern), scrub(ret.note, pattern)
+        # Cases: the customer's own words and pictures go whole (hub.purge removes the
+        # photos' files once no case records them); the staff's notes are scrubbed.
+        for case in session.scalars(select(Case).where(Case.order_id.in_(order_ids))):
+            case.description = ERASED if case.description else ""
+            case.photos = []
+            for note in case.notes:
+                note.body = scrub(note.body, pattern)
+            touched["cases"] = touched.get("cases", 0) + 1
         ledgers: list[NotificationSent | NotificationAttempt] = [
             *session.scalars(
                 select(NotificationSent).where(NotificationSent.order_id.in_(order_ids))

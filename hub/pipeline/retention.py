@@ -32,6 +32,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.engine import CursorResult
 
+from hub.cases import photos as case_photos
 from hub.queue.jobs import JobContext
 from hub.runtime.hub import Hub
 from hub.store.models import (
@@ -125,5 +126,8 @@ def purge_job(ctx: JobContext) -> None:
     hub = ctx.hub
     before = utcnow() - timedelta(days=hub.settings.retention_days)
     removed = purge(hub, before, budget_seconds=TIME_BUDGET_SECONDS)
+    # Case photos no case records any more (their customer was erased): the files go too.
+    with hub.db.read() as session:
+        removed["case_photos"] = case_photos.prune(hub.settings.data_dir, session)
     if any(removed.values()):
         log.info("purge: removed %s (finished before %s)", removed, before.isoformat())

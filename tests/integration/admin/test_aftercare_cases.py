@@ -6,6 +6,7 @@ no review request after a return or an opt-out; a second run of the job sends no
 from __future__ import annotations
 
 import io
+import os
 import re
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -16,8 +17,10 @@ from sqlalchemy import select, update
 from hub.accounts.users import create_token
 from hub.aftercare import policy as policies
 from hub.cases import actions as cases
+from hub.cases import photos as case_photos
 from hub.channels.manage import create_channel, ensure_manual_channel
 from hub.core.order import Customer, Line, ShipmentData
+from hub.customers import privacy
 from hub.inventory.levels import LevelChange, available_by_sku, set_on_hand, upsert_location
 from hub.orders import intake, shipments, transitions
 from hub.queue.jobs import enqueue
@@ -418,3 +421,31 @@ def test_the_api_sets_a_channels_satisfaction_check(shop, browser):
     saved = admin.open("PUT", url, json=body)
     assert saved.status_code == 200 and saved.get_json()["check_days"] == 3
     assert admin.get("/api/v1/channels/999999/satisfaction-check").status_code == 404
+
+
+def test_erasing_the_customer_erases_the_cases_words_and_photos(shop, smtp, run_jobs, browser):
+    hub = shop
+    order_id = delivered_order(hub, run_jobs, n=9)
+    run_checks(hub, run_jobs)
+    [check] = checks_sent(smtp)
+    browser.post(
+        link(check, "No, something is wrong"),
+        data={
+            "reason": "damaged",
+            "description": "Call me on +1 555 0100, cust9@example.com",
+            "photos": (io.BytesIO(PNG), "me.png"),
+        },
+        content_type="multipart/form-data",
+    )
+    folder = hub.settings.data_dir / "case-files"
+    [photo] = [p for p in folder.rglob("*") if p.is_file()]
+    with hub.db.transaction() as session:
+        customer_id = session.get(Order, order_id).customer_id
+        touched = privacy.erase_customer(session, customer_id, actor="user:dpo")
+    assert touched["cases"] == 1
+    with hub.db.read() as session:
+        [case] = session.scalars(select(Case)).all()
+        assert (case.description, case.photos) == ("[erased]", [])
+        os.utime(photo, (0, 0))  # older than the hour a new upload is kept unclaimed
+        assert case_photos.prune(hub.settings.data_dir, session) == 1
+    assert not photo.exists()

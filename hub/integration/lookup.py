@@ -121,7 +121,7 @@ class OrderLookup(Protocol):
         ...
 
     def unit_weights(self, skus: Iterable[str]) -> dict[str, int]:
-        """Grams per unit of each SKU (the hub's default for SKUs without a weight)."""
+        """Grams per unit of each SKU: its attributes' weight, else ``HUB_DEFAULT_UNIT_GRAMS``."""
         ...
 
     def quote(self, order_id: int, location_code: str, grams: int) -> Quote:

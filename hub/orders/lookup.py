@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session, selectinload
 from hub.core.exceptions import NotFound
 from hub.integration.lookup import Destination, LocationInfo, NoQuote, OrderSummary, Quote
 from hub.inventory import levels
-from hub.routing import strategies
+from hub.routing import service_levels, strategies
 from hub.runtime.plugin_settings import PluginSettingsStore
 from hub.runtime.work import RateSource
 from hub.store.config import Settings
-from hub.store.models import Order
+from hub.store.models import Location, Order
 
 
 class SessionLookup:
@@ -38,6 +38,8 @@ class SessionLookup:
         self._plugin_settings = plugin_settings
         self._rates = rates
         self._unit_grams = settings.default_unit_grams
+        #: Locations by code, read once for the quotes of one routing.
+        self._places: dict[str, Location] | None = None
         self.currencies = settings.currencies
         self.duplicate_window = timedelta(minutes=settings.duplicate_window_minutes)
 
@@ -92,13 +94,22 @@ class SessionLookup:
         )
 
     def unit_weights(self, skus: Iterable[str]) -> dict[str, int]:
-        return {sku: self._unit_grams for sku in skus}
+        wanted = set(skus)
+        known = service_levels.attributes_of(self._session, wanted)
+        return {
+            sku: w if (w := getattr(known.get(sku), "weight_grams", None)) else self._unit_grams
+            for sku in wanted
+        }
 
     def quote(self, order_id: int, location_code: str, grams: int) -> Quote:
         if self._rates is None:
             raise NoQuote("rate quotes are not available here")
         order = self._order(order_id)
-        location = levels.get_location(self._session, location_code)
+        if self._places is None:
+            self._places = {loc.code: loc for loc in levels.list_locations(self._session)}
+        location = self._places.get(location_code)
+        if location is None:
+            raise NotFound(f"location {location_code!r} does not exist")
         destination = self.destination(order_id)
         if destination is None:
             raise NoQuote("the order has no shipping address")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import delete, select
@@ -70,6 +70,8 @@ class RateBook:
     #: The shipping channel that ships an order, or None.
     shipping_channel: Callable[[Session, Order], Channel | None]
     ttl_seconds: int = 3600
+    #: The shipping channel found per order, for the candidates of one routing.
+    _channels: dict[int, Channel | None] = field(default_factory=dict, compare=False, repr=False)
 
     def quote(
         self,
@@ -85,7 +87,9 @@ class RateBook:
             location or the address lacks a postal code or country, or the
             service failed or offered nothing.
         """
-        channel = self.shipping_channel(session, order)
+        if order.id not in self._channels:
+            self._channels[order.id] = self.shipping_channel(session, order)
+        channel = self._channels[order.id]
         if channel is None:
             raise NoQuote("the order has no shipping channel to ask for rates")
         connector = self.connector_for(channel)

@@ -299,3 +299,19 @@ def test_the_api_reads_and_sets_a_channels_strategy(hub, api, client):
     assert bad.status_code == 422 and "strategy" in bad.get_json()["error"]["details"]
     assert reader.get(url).get_json()["strategy"] == "cheapest"  # the saved one stands
     assert api.get("/api/v1/channels/999999/routing").status_code == 404
+
+
+def test_a_skus_weight_decides_the_band_quoted(hub, make_order, run_jobs, rates_sandbox):
+    from hub.inventory.attributes import set_attributes
+
+    locations(hub, {"salzburg": {"HEAVY": 5}, "hamburg": {"HEAVY": 5}})
+    shipstation(hub, rates_sandbox)
+    use(hub, "cheapest")
+    with hub.db.transaction() as session:
+        set_attributes(session, "HEAVY", {"weight_grams": 6_000}, actor="test")
+    munich = order_to(hub, make_order, MUNICH, "HEAVY")
+    run_jobs(hub)
+    quotes = [q for c in decision(hub, munich)["candidates"] for q in c["quotes"]]
+    assert {q["grams"] for q in quotes} == {6_000}
+    with hub.db.read() as session:
+        assert {q.weight_band for q in session.scalars(select(RateQuote))} == {10_000}

@@ -45,6 +45,8 @@ COMPLETE_BATCH = 500
 
 
 class DeliverySettings(Schema):
+    """When delivered orders become completed (by themselves, some days after delivery)."""
+
     complete_after_days = fields.Integer(
         load_default=14,
         validate=validate.Range(min=0, max=365),

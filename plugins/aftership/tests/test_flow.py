@@ -295,3 +295,59 @@ def test_registration_is_retried_when_aftership_is_down_then_done_once(
     assert row.external_id == next(iter(sandbox.trackings))
     assert row.registered_at is not None
     assert [j.status for j in jobs] == ["succeeded"]
+
+
+def test_an_older_update_arriving_late_moves_nothing_back(harness, hub, make_order, carrier):
+    sandbox, channel = carrier
+    order_id = ship(hub, make_order, "1Z0501")
+    harness.run_jobs()
+    sandbox.scan("1Z0501", "InTransit", message="Departed facility")
+    in_transit = sandbox.outbox.pop()
+    sandbox.deliver("1Z0501")
+    assert set(sandbox.deliver_webhooks()) == {200}
+    harness.run_jobs()
+    assert status(harness, order_id) == "delivered"
+
+    # AfterShip's retry of the earlier event comes last: its news is older than what is held.
+    assert harness.post_webhook(channel, in_transit).status_code == 200
+    harness.run_jobs()
+    with hub.db.read() as db:
+        tracking = db.scalars(select(ShipmentTracking)).one()
+        changes = db.scalars(
+            select(OrderAuditEvent.reason).where(
+                OrderAuditEvent.order_id == order_id,
+                OrderAuditEvent.name == "order.carrier_update",
+            )
+        ).all()
+    assert tracking.status == "delivered"
+    assert changes == ["Out for delivery", "Delivered"]
+    assert status(harness, order_id) == "delivered"
+
+
+def test_a_voided_label_s_news_does_not_deliver_the_order(harness, hub, make_order, carrier):
+    sandbox, channel = carrier
+    order_id = ship(hub, make_order, "1Z0601")
+    harness.run_jobs()
+    with hub.db.transaction() as db:
+        shipments.void_shipment(db, order_id, "pkg-1Z0601", actor="test")
+        line_id = transitions.get_order(db, order_id).lines[0].id
+        shipments.ship(
+            db,
+            order_id,
+            ShipmentData(
+                external_id="pkg-1Z0602",
+                carrier="ups",
+                tracking_number="1Z0602",
+                lines={line_id: 1},
+            ),
+            actor="test",
+        )
+    harness.run_jobs()
+    sandbox.deliver("1Z0601")  # the voided label's parcel, scanned anyway
+    sandbox.deliver_webhooks()
+    harness.run_jobs()
+    assert status(harness, order_id) == "shipped"
+    sandbox.deliver("1Z0602")
+    sandbox.deliver_webhooks()
+    harness.run_jobs()
+    assert status(harness, order_id) == "delivered"

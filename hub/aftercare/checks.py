@@ -210,8 +210,8 @@ def answer_yes(session: Session, order_id: int, links: Links) -> YesAnswer:
     return YesAnswer(order.label, review, recorded=True)
 
 
-def can_answer_no(session: Session, order_id: int) -> Order:
-    """The order whose "no" form may be shown: a check was sent and no case came of it yet."""
+def answerable_order(session: Session, order_id: int) -> Order:
+    """The order a check's links open: a check was sent, and its answer was not "no" (a case)."""
     check = _sent_check(session, order_id)
     if check.answer == "no":
         raise Conflict("you told us already: we are looking into it and will be in touch")

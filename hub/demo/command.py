@@ -59,6 +59,7 @@ def run_demo(
             port=port,
             database_url=database_url,
             replenishment=True,
+            aftercare=True,
         ) as scenario,
     ):
         hub, server = scenario.hub, scenario.server
@@ -157,6 +158,17 @@ def print_summary(console: Console, s: Summary) -> None:
         table.add_row("replenishment suggestions", str(r["suggestions"]))
         table.add_row("purchase order cycle", " -> ".join(r["steps"]))
         table.add_row("replenishment took", f"{r['seconds']:.1f} s")
+    if s.aftercare:
+        a = s.aftercare
+        table.add_row("orders delivered", str(a["delivered"]))
+        table.add_row(
+            "satisfaction checks", f"{a['checks_sent']} sent ({a['satisfaction_emails']} emails)"
+        )
+        table.add_row(
+            "review requests",
+            f"{a['review_requests']} after {a['answered_yes']} yes ({a['review_emails']} emails)",
+        )
+        table.add_row("cases", f"{a['cases']} ({a['replacements']} resolved by a replacement)")
     table.add_row("jobs run", str(s.jobs))
     table.add_row("dead jobs", str(s.dead_jobs))
     table.add_row("elapsed", f"{s.elapsed:.1f} s")

@@ -39,7 +39,7 @@ from hub.channels.manage import create_channel, ensure_manual_channel, link_chan
 from hub.core.exceptions import ConfigError, NotFound
 from hub.core.money import Money
 from hub.core.status import PaymentStatus
-from hub.demo import replenishment
+from hub.demo import aftercare, replenishment
 from hub.demo.sandboxes import PAYMENT_ATTRIBUTE, WOO_PAYMENT_META, Sandboxes
 from hub.inventory import levels as inventory
 from hub.invoicing.policy import set_policy as set_invoice_policy
@@ -445,6 +445,8 @@ class Summary:
     timed_out: bool
     #: Forecasts, suggestions and the purchase order cycle (hub.demo.replenishment).
     replenishment: dict[str, Any] | None = None
+    #: Satisfaction checks, review requests, cases and replacements (hub.demo.aftercare).
+    aftercare: dict[str, Any] | None = None
 
     @property
     def orders_per_second(self) -> float:
@@ -472,6 +474,7 @@ class Summary:
             "orders_per_s": round(self.orders_per_second, 2),
             "timed_out": self.timed_out,
             "replenishment": self.replenishment,
+            "aftercare": self.aftercare,
         }
 
 
@@ -506,6 +509,7 @@ class Scenario:
         timeout: float | None = None,
         woocommerce_share: float = 0.25,
         replenishment: bool = False,
+        aftercare: bool = False,
     ):
         if n_orders < 1:
             raise ValueError("the scenario needs at least one order")
@@ -523,6 +527,8 @@ class Scenario:
         #: After the flow, show forecasts and one purchase order cycle (``hub demo`` does;
         #: the benchmarks and the reliability suites count the flow's orders alone).
         self.replenishment = replenishment
+        #: After the flow, deliver, ask whether all arrived well, answer, resolve (``hub demo``).
+        self.aftercare = aftercare
         self.timeout = timeout if timeout is not None else 120 + n_orders * 0.5
         self._stack = ExitStack()
         self.hub: Hub | None = None
@@ -646,6 +652,14 @@ class Scenario:
         if self.replenishment and not timed_out:
             # Counted after the flow, so its figures are the flow's alone.
             summary.replenishment = replenishment.run_cycle(hub, sandboxes.demand()).as_dict()
+        if self.aftercare and not timed_out:
+            stores = [channels.shopify]
+            if channels.woocommerce is not None:
+                stores.append(channels.woocommerce)
+            summary.aftercare = aftercare.run_cycle(
+                hub, server.url, stores, sandboxes.smtp
+            ).as_dict()
+        if (self.replenishment or self.aftercare) and not timed_out:
             with hub.db.read() as session:
                 summary.dead_jobs = (
                     session.scalar(

@@ -9,7 +9,9 @@ database for long and a crash loses nothing but the batch in hand):
   every provider stops redelivering within days (Shopify after 48 hours);
 - **delivery attempts** of notifications that were delivered or skipped: the
   sent ledger (``notifications_sent``, one row per delivery) stays, so nothing
-  is ever sent twice.
+  is ever sent twice;
+- **case photo files** no case records any more (their customer was erased):
+  :func:`hub.cases.photos.prune`, whatever their age.
 
 What stays: orders and their history (audit events, payments, shipments,
 returns), stock movements, dead and unfinished jobs, webhook events that

@@ -58,7 +58,7 @@ def answer_yes(token: str):
         order_id = links.signer.order_of(token)
         if request.method == "GET":
             with get_hub().db.read() as db:
-                order = checks.can_answer_no(db, order_id)  # a sent check, not answered "no"
+                order = checks.answerable_order(db, order_id)
                 return render_template("aftercare/yes.html", number=order.label)
         with get_hub().db.transaction() as db:
             answer = checks.answer_yes(db, order_id, links)
@@ -79,7 +79,7 @@ def answer_no(token: str):
     try:
         order_id = _links().signer.order_of(token)
         with hub.db.read() as db:
-            order = checks.can_answer_no(db, order_id)
+            order = checks.answerable_order(db, order_id)
             number = order.label
     except Conflict as exc:
         return render_template("aftercare/thanks.html", message=str(exc), review_links=[]), 409

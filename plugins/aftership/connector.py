@@ -146,7 +146,7 @@ class AfterShipConnector(TrackingConnector):
             raise
         data = json_body(response, self.name).get("data") or {}
         count = data.get("count") if isinstance(data, dict) else None
-        return f"AfterShip answered: {count if count is not None else 'some'} trackings"
+        return f"AfterShip took the key ({count if count is not None else 'some'} trackings in the account)"
 
     # --- outbound -----------------------------------------------------------------------
 

@@ -176,7 +176,10 @@ def test_the_sandbox_answers_in_the_vendor_s_shapes():
         again = connector(base).register_shipment(SHIPMENT, idempotency_key="k")
         assert made == again and len(sandbox.trackings) == 1
         tracking = connector(base).fetch_tracking(made)
-        assert connector(base).check_connection() == "AfterShip answered: 1 trackings"
+        assert (
+            connector(base).check_connection()
+            == "AfterShip took the key (1 trackings in the account)"
+        )
     vendor = tracking_of(vendor_example("aftership/tracking.create.response.json"))
     assert list(tracking) == list(vendor)
     sandbox.scan("1111111111111", "InTransit", location="MEMPHIS, TN")

@@ -442,6 +442,7 @@ def orders_create(ctx, path):
     from hub.channels.manage import ensure_manual_channel
     from hub.orders.manual import create_manual_order
     from hub.orders.schemas import ManualOrderSchema
+    from hub.routing.geocode import geocoder_for
 
     hub = _ready_hub(ctx)
     try:
@@ -454,11 +455,34 @@ def orders_create(ctx, path):
         raise HubError("the order is not valid", details=exc.normalized_messages()) from None
     with hub.db.transaction() as session:
         channel = ensure_manual_channel(hub, session)
-        result = create_manual_order(session, channel, data, actor="cli")
+        result = create_manual_order(
+            session, channel, data, actor="cli", geocoder=geocoder_for(hub)
+        )
         click.echo(
             f"order {result.order.id} {result.order.number} "
             f"{'created' if result.created else 'already exists'}"
         )
+
+
+@orders.command("place")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(min=1, max=10_000))
+@click.pass_context
+def orders_place(ctx, batch):
+    """Place the shipping addresses not placed yet (orders from before, or a geocoder that failed).
+
+    New orders are placed as they come in; this places the others, a batch per
+    transaction, and counts them by how sure each place is.
+    """
+    from hub.routing.geocode import PRECISIONS, geocoder_for, place_unplaced
+
+    hub = _ready_hub(ctx)
+    counts = place_unplaced(hub.db, geocoder_for(hub), batch=batch)
+    if not counts:
+        click.echo("every order's address is placed already")
+        return
+    for precision in (*PRECISIONS, "not placed"):
+        if counts[precision]:
+            click.echo(f"{precision}\t{counts[precision]}")
 
 
 @orders.command("transition")
@@ -681,18 +705,70 @@ def locations_add(ctx, code, name, priority, inactive):
         )
 
 
+@locations.command("set")
+@click.argument("code")
+@click.option("--address1", help="Street and number.")
+@click.option("--address2", help="A second address line.")
+@click.option("--city")
+@click.option("--zip", "zip_code", help="Postal code.")
+@click.option("--province", "province_code", help="State or region code (CA, BY).")
+@click.option("--country", "country_code", help="Two-letter country code (US, DE).")
+@click.option("--lat", "latitude", type=float, help="Latitude in degrees (-90 to 90).")
+@click.option("--lon", "longitude", type=float, help="Longitude in degrees (-180 to 180).")
+@click.option("--clear-coordinates", is_flag=True, help="Forget the location's coordinates.")
+@click.pass_context
+def locations_set(ctx, code, clear_coordinates, **given):
+    """Say where location CODE is: its address, and its coordinates for routing by distance.
+
+    Without --lat and --lon, the address is placed by its postal code or town
+    (`hub locations set WH-BER --city Berlin --zip 10115 --country DE`).
+    """
+    from hub.routing.places import set_location_place
+
+    given["zip"] = given.pop("zip_code")
+    changes = {k: v for k, v in given.items() if v is not None}
+    if clear_coordinates:
+        if "latitude" in changes or "longitude" in changes:
+            raise click.UsageError("--clear-coordinates and --lat/--lon contradict each other")
+        changes.update(latitude=None, longitude=None)
+    if not changes:
+        raise click.UsageError("say what to set: an address part, or --lat and --lon")
+    hub = _ready_hub(ctx)
+    with hub.db.transaction() as session:
+        outcome = set_location_place(session, code, changes)
+        loc = outcome.location
+        where = ", ".join(
+            part
+            for part in (loc.address1, f"{loc.zip} {loc.city}".strip(), loc.country_code)
+            if part
+        )
+        at = (
+            f"at {loc.latitude:.5f}, {loc.longitude:.5f}"
+            if loc.latitude is not None and loc.longitude is not None
+            else "no coordinates"
+        )
+        click.echo(f"location {loc.code}: {where or 'no address'}; {at} ({outcome.note})")
+
+
 @locations.command("list")
 @click.pass_context
 def locations_list(ctx):
-    """List locations, highest priority first."""
+    """List locations, highest priority first, with where each is."""
     from hub.inventory.levels import list_locations
 
     hub = _ready_hub(ctx)
     with hub.db.read() as session:
         rows = list_locations(session)
         for loc in rows:
+            at = (
+                f"{loc.latitude:.5f},{loc.longitude:.5f}"
+                if loc.latitude is not None and loc.longitude is not None
+                else "not placed"
+            )
+            place = " ".join(part for part in (loc.city, loc.country_code) if part)
             click.echo(
                 f"{loc.code}\t{loc.priority}\t{'active' if loc.active else 'inactive'}\t{loc.name}"
+                f"\t{place or '-'}\t{at}"
             )
         if not rows:
             click.echo("no locations: stock is not tracked", err=True)

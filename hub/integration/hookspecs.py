@@ -169,6 +169,28 @@ def hub_allocate_order(
     raise NotImplementedError
 
 
+@hookspec(firstresult=True)
+def hub_geocode_address(address: dict[str, Any]) -> tuple[float, float, str] | None:
+    """Place a shipping address: return its latitude, longitude and how sure that is.
+
+    Stops at first non-None result. Asked as an order comes in, in the
+    transaction that stores it (so answer quickly: keep a cache), unless the
+    channel sent coordinates with the address; when no plugin answers, the
+    hub's offline tables place it (US ZIP codes, towns, country centres; see
+    docs/routing.md). A geocoder that raises or answers out of range is
+    logged and counted (``hub_plugin_errors_total``) and the next one asked:
+    the order comes in regardless.
+
+    :param address: the shipping address as the order stores it (``address1``,
+        ``city``, ``zip``, ``province_code``, ``country_code``, ...).
+    :return: ``(latitude, longitude, precision)`` in degrees, with precision one of
+        ``exact``, ``postal_code``, ``city``, ``country``; or None to let the next
+        geocoder (and then the hub's tables) place it. The order records the
+        plugin's name as the placement's source.
+    """
+    raise NotImplementedError
+
+
 # --- Order flow: what a plugin hears ------------------------------------------
 
 

@@ -43,6 +43,7 @@ from hub.orders import intake, records, validation
 from hub.orders.transitions import apply_event
 from hub.queue.jobs import enqueue
 from hub.queue.kinds import JobKind
+from hub.routing import geocode
 from hub.store.models import Order
 
 #: A person changed the order (``reason``: what, in words; ``data``: the changes, the new
@@ -104,10 +105,12 @@ def edit_order(
     *,
     actor: str,
     version: int | None = None,
+    geocoder: geocode.Geocoder | None = None,
 ) -> EditOutcome:
     """Apply ``changes`` (as :class:`~hub.orders.schemas.OrderEditSchema` loads them) to an order.
 
     :param version: the order's version as the person read it (None: not checked).
+    :param geocoder: places a changed shipping address (None: without the plugins).
     :raises ConcurrencyError: the order changed since ``version``.
     :raises Conflict: it went to the warehouse, or its lines are an external channel's.
     :raises ValidationError: an amount or address that cannot be, naming the field;
@@ -137,8 +140,11 @@ def edit_order(
         return EditOutcome(order)
     relined = new["line_keys"] != [intake.line_key(line) for line in order.lines]
     total_before = order.total
+    ship_before = order.shipping_address
     for name in ("shipping_address", "billing_address", "notes", *AMOUNT_FIELDS):
         setattr(order, name, new[name])
+    if _address_differs(ship_before, order.shipping_address):
+        geocode.move_order(order, ship_before, geocoder)
     if relined:
         # The stock reserved for the old lines goes back; the checks reserve the new ones.
         reservations.release(session, order, actor=actor, reason="order lines edited")

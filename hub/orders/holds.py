@@ -20,6 +20,7 @@ from hub.core import lifecycle
 from hub.core.exceptions import ValidationError
 from hub.orders import records, validation
 from hub.orders.schemas import AddressSchema
+from hub.routing import geocode
 from hub.store.models import Order
 
 #: Address fields the queue's inline form may fill (those an incomplete address can lack).
@@ -77,7 +78,12 @@ def duplicated_order(session: Session, order: Order, window: timedelta) -> Order
 
 
 def fix_shipping_address(
-    session: Session, order_id: int, given: Mapping[str, Any], *, actor: str
+    session: Session,
+    order_id: int,
+    given: Mapping[str, Any],
+    *,
+    actor: str,
+    geocoder: geocode.Geocoder | None = None,
 ) -> Order:
     """Fill in a held order's shipping address with ``given`` fields and record who did it.
 
@@ -109,6 +115,7 @@ def fix_shipping_address(
     before = order.shipping_address or {}
     changed = sorted(k for k in typed if before.get(k) != address.get(k))
     order.shipping_address = address
+    geocode.move_order(order, before, geocoder)  # placed where it is now
     records.record(
         session,
         order,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from hub.core.exceptions import ConcurrencyError, NotFound
 from hub.core.order import OrderData
 from hub.orders import intake, records
+from hub.routing.geocode import Geocoder
 from hub.store.models import Channel, Location, Order, StockLevel
 
 #: At most this many SKUs are offered to pick lines from (the most available first).
@@ -32,7 +33,12 @@ class ManualOrderResult:
 
 
 def create_manual_order(
-    session: Session, channel: Channel, data: OrderData, *, actor: str
+    session: Session,
+    channel: Channel,
+    data: OrderData,
+    *,
+    actor: str,
+    geocoder: Geocoder | None = None,
 ) -> ManualOrderResult:
     """Store ``data`` as a new order of ``channel`` (the manual one), or find the one it repeats.
 
@@ -44,7 +50,8 @@ def create_manual_order(
         return ManualOrderResult(existing, created=False)
     try:
         return ManualOrderResult(
-            intake.upsert_order(session, channel, data, actor=actor).order, created=True
+            intake.upsert_order(session, channel, data, actor=actor, geocoder=geocoder).order,
+            created=True,
         )
     except ConcurrencyError:
         # The same order, sent twice at once: the other one won and has committed it.

@@ -18,6 +18,7 @@ from hub.orders.serialize import order_detail
 from hub.pipeline.follow_up import get
 from hub.queue.jobs import JobContext, enqueue
 from hub.queue.kinds import JobKind
+from hub.routing.geocode import geocoder_for
 from hub.runtime.hub import as_role
 from hub.store.models import Channel, Order, Shipment, utcnow
 
@@ -51,7 +52,13 @@ def refetch_rejected_order(ctx: JobContext) -> None:
         _wrong(connector, f"fetch_order returned {shown(data)}, not an OrderData")
     with ctx.hub.db.transaction() as session:
         channel = get(session, Channel, ctx.require_channel())
-        intake.upsert_order(session, channel, data, actor=f"channel:{channel.slug}")
+        intake.upsert_order(
+            session,
+            channel,
+            data,
+            actor=f"channel:{channel.slug}",
+            geocoder=geocoder_for(ctx.hub),
+        )
 
 
 def _wrong(connector: SalesConnector, problem: str) -> NoReturn:

@@ -668,9 +668,7 @@ class LocationPlaceInSchema(Schema):
     city = fields.String(validate=validate.Length(max=100))
     province_code = fields.String(validate=validate.Length(max=16))
     zip = fields.String(validate=validate.Length(max=20))
-    country_code = fields.String(
-        validate=validate.Length(max=2), metadata={"description": "ISO 3166-1 alpha-2: `DE`."}
-    )
+    country_code = fields.String(metadata={"description": "ISO 3166-1 alpha-2: `DE`."})
     latitude = fields.Float(
         allow_none=True,
         metadata={

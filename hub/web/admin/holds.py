@@ -16,6 +16,7 @@ from hub.inventory.reservations import HOLD_OUT_OF_STOCK, shortage
 from hub.orders import holds, transitions, validation
 from hub.orders.hold_reasons import HOLD_PAYMENT, hold_reason_action, hold_reason_words
 from hub.orders.serialize import order_detail
+from hub.routing.geocode import geocoder_for
 from hub.store.models import Order
 from hub.web import get_hub
 from hub.web.admin import bp
@@ -147,9 +148,12 @@ def _back() -> str:
 def holds_fix_address(order_id: int):
     """Complete the address, release the hold and run the checks at once."""
     actor = g.user.actor
+    hub = get_hub()
     try:
-        with get_hub().unit_of_work() as work:
-            order = holds.fix_shipping_address(work.session, order_id, request.form, actor=actor)
+        with hub.unit_of_work() as work:
+            order = holds.fix_shipping_address(
+                work.session, order_id, request.form, actor=actor, geocoder=geocoder_for(hub)
+            )
             label = order.label
             transitions.release(
                 work.session, order_id, actor=actor, reason="shipping address completed"

@@ -39,6 +39,7 @@ from hub.orders.hold_reasons import hold_reason_words
 from hub.orders.schemas import ManualOrderSchema, OrderEditSchema
 from hub.orders.serialize import order_detail
 from hub.pipeline.order_steps import check_order
+from hub.routing.geocode import geocoder_for
 from hub.store.models import Channel, Order
 from hub.web import get_hub
 from hub.web.admin.helpers import flash_error
@@ -312,7 +313,9 @@ def _create(form: MultiDict, rows: list[LineRow], errors: dict[str, list[str]]) 
         data.check()
         with hub.db.transaction() as db:
             channel = ensure_manual_channel(hub, db)
-            result = manual.create_manual_order(db, channel, data, actor=g.user.actor)
+            result = manual.create_manual_order(
+                db, channel, data, actor=g.user.actor, geocoder=geocoder_for(hub)
+            )
             order_id, label, created = result.order.id, result.order.label, result.created
     except ValidationError as exc:
         errors.update(_to_rows({k: [str(v)] for k, v in exc.details.items()}, at))
@@ -485,7 +488,14 @@ def _save_edit(
     hub = get_hub()
     try:
         with hub.db.transaction() as db:
-            outcome = edits.edit_order(db, order_id, changes, actor=g.user.actor, version=version)
+            outcome = edits.edit_order(
+                db,
+                order_id,
+                changes,
+                actor=g.user.actor,
+                version=version,
+                geocoder=geocoder_for(hub),
+            )
             label, words = outcome.order.label, outcome.changes
             notes, relined = outcome.payment_notes, outcome.relined
             status = outcome.order.status

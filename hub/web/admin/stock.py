@@ -10,6 +10,7 @@ from hub.core.exceptions import ValidationError
 from hub.inventory import levels as inventory
 from hub.inventory.queries import LevelFilters, levels_statement
 from hub.purchasing.queries import incoming
+from hub.routing.places import ADDRESS_PARTS, set_location_place
 from hub.store.models import Location, StockLevel, StockMovement
 from hub.web import get_hub
 from hub.web.admin import bp
@@ -152,3 +153,32 @@ def location_save():
     else:
         flash(f"Location {body['code']} saved.", "success")
     return redirect(url_for("admin.stock"))
+
+
+@bp.post("/stock/locations/<code>/place")
+def location_place_save(code: str):
+    """Says where a location is: its address, and its coordinates (or placed by its address)."""
+    form = request.form
+    changes: dict[str, object] = {
+        part: form.get(part, "") for part in ADDRESS_PARTS if part in form
+    }
+    lat, lon = (form.get("latitude") or "").strip(), (form.get("longitude") or "").strip()
+    try:
+        with get_hub().db.transaction() as db:
+            current = inventory.get_location(db, code)
+            shown = (
+                "" if current.latitude is None else str(current.latitude),
+                "" if current.longitude is None else str(current.longitude),
+            )
+            if form.get("clear_coordinates") == "on":
+                changes.update(latitude=None, longitude=None)
+            elif (lat or lon) and (lat, lon) != shown:
+                # Typed by the person. The form shows the current ones: sent back
+                # unchanged, they leave a moved address to be placed anew.
+                changes.update(latitude=lat or None, longitude=lon or None)
+            outcome = set_location_place(db, code, changes)
+    except Exception as exc:  # noqa: BLE001  (bad input is said in words; nothing is saved)
+        flash_error(exc)
+    else:
+        flash(f"Location {code} saved: {outcome.note}.", "success")
+    return redirect(url_for("admin.stock") + "#locations")

@@ -366,3 +366,25 @@ def test_the_sandbox_fulfilment_orders_and_cancels_have_the_shape_of_shopifys():
     assert [li["fulfillable_quantity"] for li in again["line_items"]] == [
         li["quantity"] for li in again["line_items"]
     ]
+
+
+def test_shopifys_own_coordinates_place_the_order_exactly(hub, store, run_jobs):
+    """Shopify geocodes the addresses it takes: its place wins over the hub's tables.
+
+    Its example order's Louisville address (ZIP 40202) carries coordinates in
+    Ottawa: the order is placed where Shopify said, not at the ZIP code.
+    """
+    raw = _vendor_order("orders_list_partially_refunded.response.json")
+    mapped = order_from_shopify(raw).shipping_address
+    assert mapped is not None and (mapped.latitude, mapped.longitude) == (45.41634, -75.6868)
+    _deliver(hub, store, run_jobs, "orders/create", raw)
+    order = _stored(hub, raw["id"])
+    assert (order.ship_latitude, order.ship_longitude) == (45.41634, -75.6868)
+    assert (order.ship_geo_precision, order.ship_geo_source) == ("exact", "channel")
+    # An address Shopify could not place (null coordinates) is placed by its ZIP code.
+    unplaced = dict(raw, id=raw["id"] + 1, name="#1002", order_number=1002)
+    unplaced["shipping_address"] = dict(raw["shipping_address"], latitude=None, longitude=None)
+    _deliver(hub, store, run_jobs, "orders/create", unplaced)
+    order = _stored(hub, unplaced["id"])
+    assert (order.ship_geo_precision, order.ship_geo_source) == ("postal_code", "zipcodes")
+    assert abs(order.ship_latitude - 38.25) < 0.1 and abs(order.ship_longitude + 85.75) < 0.1

@@ -18,7 +18,9 @@ def test_locations_and_stock_from_the_command_line(hub, cli):
         == "location east saved (priority 5, active)\n"
     )
     cli("locations", "add", "west")
-    assert cli("locations", "list").output == "east\t5\tactive\tEast DC\nwest\t0\tactive\twest\n"
+    assert cli("locations", "list").output == (
+        "east\t5\tactive\tEast DC\t-\tnot placed\nwest\t0\tactive\twest\t-\tnot placed\n"
+    )
     assert (
         cli("stock", "set", "A", "east", "7", "--reason", "count").output
         == "A at east: on hand 7, reserved 0, available 7\n"

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from hub.core.exceptions import HubError, ValidationError
 from hub.inventory import attributes
 from hub.routing import promise, service_levels
-from hub.store.models import Location
+from hub.store.models import Location, ServiceLevelRule
 from hub.web import get_hub
 from hub.web.admin import bp
 from hub.web.admin.helpers import flash_error, whole_number
@@ -43,13 +43,31 @@ def _rule_form(form: Any) -> dict[str, Any]:
     }
     for name in ("any_hazardous", "any_fragile"):
         data[name] = form.get(name) == "on"
-    data["enabled"] = form.get("enabled", "on") == "on"
+    # The change form shows the box (an unticked box sends nothing); the add form does not.
+    data["enabled"] = form.get("enabled") == "on" or not form.get("enabled_shown")
     for name in ("weight_over_grams", "weight_under_grams"):
         raw = (form.get(name) or "").strip()
         data[name] = whole_number(raw) if raw else None
     raw_countries = (form.get("countries") or "").replace(";", ",").replace(" ", ",")
     data["countries"] = [c for c in raw_countries.split(",") if c]
     return data
+
+
+def _as_form(rule: ServiceLevelRule) -> dict[str, Any]:
+    """A stored rule as its change form shows it."""
+    return {
+        "name": rule.name,
+        "method_contains": rule.method_contains,
+        "method_equals": rule.method_equals,
+        "any_hazardous": rule.any_hazardous,
+        "any_fragile": rule.any_fragile,
+        "weight_over_grams": "" if rule.weight_over_grams is None else rule.weight_over_grams,
+        "weight_under_grams": "" if rule.weight_under_grams is None else rule.weight_under_grams,
+        "countries": ", ".join(rule.countries or []),
+        "action": rule.action,
+        "carrier_code": rule.carrier_code,
+        "service_code": rule.service_code,
+    }
 
 
 def _page(*, form: dict[str, Any] | None = None, imported: Any = None, status: int = 200):
@@ -61,6 +79,7 @@ def _page(*, form: dict[str, Any] | None = None, imported: Any = None, status: i
                 "words": service_levels.rule_words(r),
                 "conditions": service_levels.conditions_in_words(r),
                 "action": service_levels.action_in_words(r),
+                "form": _as_form(r),
             }
             for r in rules
         ]

@@ -53,6 +53,26 @@ def test_a_merchant_adds_orders_and_deletes_rules(browser, admin_hub):
         hazardous_id = session.scalar(
             select(ServiceLevelRule.id).where(ServiceLevelRule.name == "Hazardous by road")
         )
+    # Changed in place: its own form, filled with what it holds; unticking "On" turns it off.
+    assert 'value="Hazardous by road"' in page and "Change rule 2 “Hazardous by road”" in page
+    answer = browser.post(
+        f"/shipping-rules/{hazardous_id}",
+        {
+            **HAZARDOUS,
+            "carrier_code": "fedex",
+            "service_code": "fedex_ground",
+            "enabled_shown": "1",
+        },
+        follow_redirects=True,
+    )
+    assert "Saved rule 2 “Hazardous by road”." in flashes(answer.get_data(as_text=True))
+    with admin_hub.db.read() as session:
+        changed = session.get(ServiceLevelRule, hazardous_id)
+        assert (changed.service_code, changed.enabled, changed.position) == (
+            "fedex_ground",
+            False,
+            2,
+        )
     browser.post(f"/shipping-rules/{hazardous_id}/move", {"direction": "up"})
     assert rules(admin_hub) == [(1, "Hazardous by road"), (2, "Express chosen")]
     answer = browser.post(f"/shipping-rules/{hazardous_id}/delete", follow_redirects=True)
@@ -83,9 +103,7 @@ def test_location_days_and_transit_times_are_set_on_the_page(browser, admin_hub)
         follow_redirects=True,
     )
     assert "Saved when BER ships." in flashes(answer.get_data(as_text=True))
-    bad = browser.post(
-        "/shipping-rules/locations/BER", {"cutoff": "25:00"}, follow_redirects=True
-    )
+    bad = browser.post("/shipping-rules/locations/BER", {"cutoff": "25:00"}, follow_redirects=True)
     assert any("not a time of day" in m for m in flashes(bad.get_data(as_text=True)))
     browser.post("/shipping-rules/transit", {"zone": "de", "days": "2", "air_days": "1"})
     browser.post("/shipping-rules/transit", {"zone": "*", "days": "6"})
@@ -116,9 +134,7 @@ def test_a_skus_attributes_are_set_on_its_page_and_many_from_a_csv_file(browser,
     page = answer.get_data(as_text=True)
     assert "Attributes of SPRAY saved." in flashes(page)
     assert 'name="weight_grams" min="0" value="400"' in page
-    refused = browser.post(
-        "/skus/SPRAY/attributes", {"weight_grams": "-1"}, follow_redirects=True
-    )
+    refused = browser.post("/skus/SPRAY/attributes", {"weight_grams": "-1"}, follow_redirects=True)
     assert any("weight_grams" in m for m in flashes(refused.get_data(as_text=True)))
     csv_file = (io.BytesIO(b"sku,weight_grams,fragile\nMUG,350,yes\nGHOST,1,no\n"), "skus.csv")
     answer = browser.post(

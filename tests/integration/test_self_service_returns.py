@@ -32,6 +32,14 @@ from returns_shop import (  # noqa: E402
 )
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hub(request, make_hub):
+    """Every test on SQLite and on PostgreSQL (the app, client and API fixtures follow it)."""
+    if request.param == "sqlite":
+        return make_hub()
+    return request.getfixturevalue("pg_hub")
+
+
 @pytest.fixture
 def smtp():
     server = SmtpServer().start()

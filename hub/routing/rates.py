@@ -92,7 +92,10 @@ class RateBook:
         channel = self._channels[order.id]
         if channel is None:
             raise NoQuote("the order has no shipping channel to ask for rates")
-        connector = self.connector_for(channel)
+        try:
+            connector = self.connector_for(channel)
+        except HubError as exc:  # its plugin is gone, its config unreadable
+            raise NoQuote(f"shipping channel {channel.name}: {exc.message}") from exc
         if not can(connector, Capability.RATES):  # type: ignore[arg-type]
             raise NoQuote(f"shipping channel {channel.name} quotes no rates")
         if not location.zip or not location.country_code:

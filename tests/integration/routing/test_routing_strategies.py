@@ -100,8 +100,9 @@ def decision(hub, order_id: int) -> dict:
 
 @pytest.mark.parametrize("priorities", [{"chicago": 9}, {"berlin": 9}])
 def test_nearest_ships_munich_from_berlin_and_boston_from_chicago_whatever_the_priorities(
-    hub, make_order, run_jobs, priorities
+    any_hub, make_order, run_jobs, priorities
 ):
+    hub = any_hub
     locations(hub, {"berlin": {"A": 5}, "chicago": {"A": 5}}, priorities)
     use(hub, "nearest")
     munich = order_to(hub, make_order, MUNICH, "A")
@@ -227,8 +228,9 @@ def test_cheapest_takes_the_lower_quote_even_when_farther(hub, make_order, run_j
 
 
 def test_quotes_are_cached_per_origin_zone_and_weight_band_until_they_expire(
-    hub, make_order, run_jobs, rates_sandbox
+    any_hub, make_order, run_jobs, rates_sandbox
 ):
+    hub = any_hub
     locations(hub, {"salzburg": {"A": 9}, "hamburg": {"A": 9}})
     shipstation(hub, rates_sandbox)
     use(hub, "cheapest")

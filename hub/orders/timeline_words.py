@@ -37,6 +37,7 @@ EVENT_WORDS: dict[str, str] = {
     ev.CHANNEL_FULFILLMENT_CANCELLED: "Shipment cancelled on the sales channel",
     ev.BACKORDERED: "Backordered: waits for stock on a purchase order",
     ev.BACKORDER_FILLED: "The backordered stock arrived: on to the warehouse",
+    ev.ORDER_DELAYED: "The customer was told of the delay",
     ev.ORDER_LATE: "Late: a delivery promise was not kept",
     EVENT_NAMES["confirm"]: "Confirmed: the checks passed",
     EVENT_NAMES["hold"]: "Put on hold",

@@ -12,6 +12,8 @@ the operations of their role (:mod:`hub.integration.connectors`)::
                                 sales.push_fulfillment (tracking back to the channel)
     order.cancelled          -> payment.void / payment.refund, shipping.flush (cancel)
     order.lines_reduced      -> shipping.flush  (the groups shrink: sent again, or cancelled)
+    order.held (out_of_stock), order.backordered
+                             -> order.delayed   (the customer told, once per cause: hub.pipeline.delays)
     order.(partially_)unshipped, order.shipment_voided
                              -> sales.cancel_fulfillment (the channel's fulfilment of the voided label)
     shipping.flush refusals  -> shipping.resubmit (dead, per group, retry to send again)
@@ -42,6 +44,7 @@ from hub.core.status import PaymentStatus
 from hub.integration.connectors import Capability, NotificationConnector, PaymentConnector, can
 from hub.integration.manager import implementers
 from hub.orders import payments
+from hub.pipeline import delays
 from hub.pipeline.invoices import enqueue_invoice_jobs
 from hub.pipeline.tracking import enqueue_registrations
 from hub.queue.jobs import JobContext, enqueue
@@ -117,6 +120,7 @@ def announce_order_event(ctx: JobContext) -> None:
                 )
         _follow_up(session, hub, audit, order)
         enqueue_invoice_jobs(session, audit, order)
+        delays.tell(session, audit)  # an order that now waits tells its customer, once per cause
 
 
 def _follow_up(session: Session, hub: Hub, audit: OrderAuditEvent, order: Order) -> None:

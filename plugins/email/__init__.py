@@ -52,6 +52,7 @@ from hub.integration.connectors import Attachment, Capability, Delivery, Notific
 from hub.integration.fields import StringList
 from hub.integration.targets import TargetRefused, refuse_non_public
 from plugins.email.render import (
+    DEFAULT_EVENTS,
     EVENT_TEMPLATES,
     UNSUBSCRIBABLE,
     Renderer,
@@ -118,13 +119,14 @@ class EmailConfig(Schema):
         },
     )
     events = StringList(
-        load_default=lambda: list(EVENT_TEMPLATES),
+        load_default=lambda: list(DEFAULT_EVENTS),
         choices=list(EVENT_TEMPLATES),
         metadata={
             "label": "Emails to send",
             "help": "Order events that send the customer an email: "
             + ", ".join(EVENT_TEMPLATES)
-            + ".",
+            + ". order.backordered is off unless ticked: the delay notice (order.delayed) "
+            "tells the customer of a backorder.",
         },
     )
     templates_dir = fields.String(

@@ -56,7 +56,15 @@ EVENT_TEMPLATES: dict[str, str] = {
     "order.review_requested": "review_request",
     # A return approved (by a person or the channel's rule): how to send the goods back.
     "order.return_approved": "return_approved",
+    # The order waits (out of stock, or backordered): once per cause, with the day when known.
+    "order.delayed": "delayed",
 }
+
+#: Events a new channel does not email unless ticked: ``order.backordered`` is told by the
+#: delay notice (``order.delayed``, cause ``backordered``), which would say it a second time.
+OFF_BY_DEFAULT = frozenset({"order.backordered"})
+#: The events a channel emails when its configuration names none.
+DEFAULT_EVENTS: tuple[str, ...] = tuple(e for e in EVENT_TEMPLATES if e not in OFF_BY_DEFAULT)
 
 #: Messages that are not about the order itself: each carries an unsubscribe link
 #: (``unsubscribe_url`` in the event's data) and the List-Unsubscribe header.
@@ -188,6 +196,21 @@ class Renderer:
                     for x in data.get("lines") or []
                 ],
             }
+        delay = None
+        if event.name == "order.delayed":
+            data = event.data or {}
+            names = {line.get("id"): line.get("name") or line.get("sku") for line in order["lines"]}
+            delay = {
+                "cause": data.get("cause") or "",
+                "expected": (data.get("expected_at") or "")[:10],
+                "lines": [
+                    {
+                        "name": names.get(x.get("line_id")) or x.get("sku"),
+                        "quantity": x.get("quantity"),
+                    }
+                    for x in data.get("lines") or []
+                ],
+            }
         return_ = None
         if event.name == "order.return_approved":
             return_ = _approved_return(order, event.data or {})
@@ -218,6 +241,7 @@ class Renderer:
             "refund": refund,
             "invoice": invoice,
             "backorder": backorder,
+            "delay": delay,
             "aftercare": aftercare,
             "return_": return_,
             "reason": (event.data or {}).get("reason") or "",

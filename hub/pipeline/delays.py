@@ -1,0 +1,144 @@
+"""Delay notices: an order that waits tells its customer, once per cause (``order.delayed``).
+
+Two causes are told today:
+
+- ``out_of_stock``: the order was held because stock could not be reserved for
+  every line (``order.held`` with reason ``out_of_stock``). The notice names the
+  missing units and, when purchase orders on their way have enough units not
+  yet promised to backorders for every missing SKU, the day the last of them is
+  expected; otherwise no date (the merchant has not ordered enough yet).
+- ``backordered``: the order was confirmed with lines waiting for stock on a
+  purchase order (``order.backordered``); the notice names those lines and the
+  purchase orders' expected day.
+
+It follows the event that starts the wait (:func:`hub.pipeline.follow_up`), in the
+same transaction as the jobs that event fans out to, with the order's row locked:
+an order's ``order.delayed`` of a cause is recorded once, whatever replays,
+holds and releases come after (a second out-of-stock hold tells nothing new). An
+order no longer waiting by then (released, filled, cancelled) is told nothing.
+The event then goes where every order event goes: the email channel's
+``delayed`` template (through the notifications outbox, once per event), the
+outbound webhooks, the timeline.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.core import events as ev
+from hub.core.lifecycle import EVENT_NAMES, ON_HOLD
+from hub.inventory import backorders
+from hub.inventory.reservations import HOLD_OUT_OF_STOCK
+from hub.orders.records import get_order, record
+from hub.purchasing.queries import incoming, next_arrival
+from hub.store.models import Order, OrderAuditEvent
+
+OUT_OF_STOCK = "out_of_stock"
+BACKORDERED = "backordered"
+CAUSES = (OUT_OF_STOCK, BACKORDERED)
+
+#: What the timeline says was told, per cause.
+CAUSE_WORDS = {
+    OUT_OF_STOCK: "some items are out of stock",
+    BACKORDERED: "some items wait for stock on a purchase order",
+}
+
+
+def cause_of(audit: OrderAuditEvent) -> str | None:
+    """The delay an audit event starts, if any."""
+    if audit.name == EVENT_NAMES["hold"] and audit.reason == HOLD_OUT_OF_STOCK:
+        return OUT_OF_STOCK
+    if audit.name == ev.BACKORDERED:
+        return BACKORDERED
+    return None
+
+
+def told(session: Session, order_id: int) -> set[str]:
+    """The causes the order's customer was told of already."""
+    data = session.scalars(
+        select(OrderAuditEvent.data).where(
+            OrderAuditEvent.order_id == order_id, OrderAuditEvent.name == ev.ORDER_DELAYED
+        )
+    )
+    return {str((d or {}).get("cause")) for d in data}
+
+
+def tell(session: Session, audit: OrderAuditEvent) -> OrderAuditEvent | None:
+    """Record ``order.delayed`` for the wait ``audit`` starts, unless told of it before.
+
+    :return: the event recorded, or None (no delay, told already, or no longer waiting).
+    """
+    cause = cause_of(audit)
+    if cause is None:
+        return None
+    order = get_order(session, audit.order_id)  # locked: one notice per cause, ever
+    if cause in told(session, order.id):
+        return None
+    notice = (
+        _out_of_stock(session, order, audit)
+        if cause == OUT_OF_STOCK
+        else _backordered(session, order, audit)
+    )
+    if notice is None:
+        return None
+    expected = notice["expected_at"]
+    return record(
+        session,
+        order,
+        ev.ORDER_DELAYED,
+        actor="system",
+        reason=CAUSE_WORDS[cause] + (f", expected {expected[:10]}" if expected else ""),
+        data={"cause": cause, **notice},
+    )
+
+
+def _out_of_stock(session: Session, order: Order, audit: OrderAuditEvent) -> dict[str, Any] | None:
+    if order.status != ON_HOLD or HOLD_OUT_OF_STOCK not in (order.hold_reasons or []):
+        return None  # released (or cancelled) before the notice went out
+    missing = _missing(audit.data or {})
+    if not missing:
+        return None
+    line_of: dict[str, int] = {}
+    for line in order.lines:
+        line_of.setdefault(line.sku, line.id)
+    on_the_way = incoming(session, list(missing))
+    promised = backorders.promised(session, list(missing))
+    dates: list[datetime | None] = []
+    for sku, units in missing.items():
+        free = sum(n for (s, _), n in on_the_way.items() if s == sku) - sum(
+            n for (s, _), n in promised.items() if s == sku
+        )
+        dates.append(next_arrival(session, sku, None) if free >= units else None)
+    expected = None if not dates or None in dates else max(d for d in dates if d is not None)
+    return {
+        "lines": [
+            {"line_id": line_of.get(sku), "sku": sku, "quantity": units}
+            for sku, units in sorted(missing.items())
+        ],
+        "expected_at": expected.isoformat() if expected else None,
+    }
+
+
+def _backordered(session: Session, order: Order, audit: OrderAuditEvent) -> dict[str, Any] | None:
+    if not backorders.waiting(session, order.id):
+        return None  # filled or cancelled before the notice went out
+    data = audit.data or {}
+    return {
+        "lines": [
+            {"line_id": x.get("line_id"), "sku": x.get("sku"), "quantity": x.get("quantity")}
+            for x in data.get("lines") or []
+        ],
+        "expected_at": data.get("expected_at"),
+    }
+
+
+def _missing(data: dict[str, Any]) -> dict[str, int]:
+    """The units short per SKU, as the out-of-stock hold recorded them."""
+    skus = data.get("skus") or {}
+    if isinstance(skus, dict):
+        return {str(sku): int(units) for sku, units in skus.items() if int(units) > 0}
+    return {}

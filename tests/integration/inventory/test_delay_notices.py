@@ -1,0 +1,132 @@
+"""Delay notices: an order that waits tells its customer once per cause, with the day when known.
+
+The customer's emails go through a real SMTP server, which counts them.
+"""
+
+from __future__ import annotations
+
+import pytest
+from backorder_helpers import ARRIVES, allow_backorders, on_its_way
+from inventory_helpers import order_state, stock
+from sqlalchemy import select
+
+from hub.core.order import Customer
+from hub.orders import transitions
+from hub.queue.jobs import Worker
+from hub.store.models import OrderAuditEvent
+from plugins.email.tests.conftest import SmtpServer
+from tests.integration.test_invoice_email import with_email_channel
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def shop(make_hub, smtp):
+    return with_email_channel(make_hub(), smtp)
+
+
+def delayed(hub, order_id) -> list[dict]:
+    with hub.db.read() as session:
+        return [
+            dict(e.data)
+            for e in session.scalars(
+                select(OrderAuditEvent).where(
+                    OrderAuditEvent.order_id == order_id, OrderAuditEvent.name == "order.delayed"
+                )
+            )
+        ]
+
+
+def subjects(smtp) -> list[str]:
+    return [str(m["Subject"]) for m in smtp.messages]
+
+
+def body(message) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    return part.get_content()
+
+
+def test_an_order_held_out_of_stock_tells_the_customer_once_with_the_expected_day(
+    shop, smtp, new_order, run_jobs
+):
+    stock(shop, {("A", "wh"): 1})
+    on_its_way(shop, "A", 5)  # A does not allow backorders: the order is held
+    oid = new_order(shop, ("A", 3), customer=Customer(email="zoe@example.com", name="Zoe"))
+    run_jobs(shop)
+
+    assert order_state(shop, oid).hold_reasons == ["out_of_stock"]
+    [notice] = delayed(shop, oid)
+    line_id = order_state(shop, oid).lines[0].id
+    assert notice == {
+        "cause": "out_of_stock",
+        "lines": [{"line_id": line_id, "sku": "A", "quantity": 2}],
+        "expected_at": ARRIVES.isoformat(),
+    }
+    [message] = [m for m in smtp.messages if "delayed" in str(m["Subject"])]
+    assert message["To"].addresses[0].addr_spec == "zoe@example.com"
+    assert "is delayed: some items are out of stock" in message["Subject"]
+    text = body(message)
+    assert "We expect new stock on 2026-12-20." in text and "- 2 × A" in text
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert "<strong>2026-12-20</strong>" in html
+
+    # Released by a person, checked again, held again for the same cause: nothing new is said.
+    with shop.db.transaction() as session:
+        transitions.release(session, oid, actor="user:ann")
+    run_jobs(shop)
+    assert order_state(shop, oid).hold_reasons == ["out_of_stock"]
+    assert len(delayed(shop, oid)) == 1
+    assert len([s for s in subjects(smtp) if "delayed" in s]) == 1
+
+
+def test_without_stock_on_its_way_the_notice_gives_no_day(shop, smtp, new_order, run_jobs):
+    stock(shop, {("A", "wh"): 0})
+    oid = new_order(shop, ("A", 2))
+    run_jobs(shop)
+    [notice] = delayed(shop, oid)
+    assert notice["expected_at"] is None
+    [message] = [m for m in smtp.messages if "delayed" in str(m["Subject"])]
+    assert "We do not know yet when new stock arrives" in body(message)
+
+
+def test_a_backordered_order_is_told_once_by_the_delay_notice_not_twice(
+    shop, smtp, new_order, run_jobs
+):
+    stock(shop, {("A", "wh"): 1})
+    allow_backorders(shop, "A")
+    on_its_way(shop, "A", 5)
+    oid = new_order(shop, ("A", 3))
+    run_jobs(shop)
+
+    assert order_state(shop, oid).status == "confirmed"
+    [notice] = delayed(shop, oid)
+    assert notice["cause"] == "backordered" and notice["expected_at"] == ARRIVES.isoformat()
+    assert [line["quantity"] for line in notice["lines"]] == [2]
+    # The confirmation, and one email saying what waits and until when (no second one
+    # for order.backordered: a new email channel leaves it off).
+    assert len(smtp.messages) == 2
+    [waits] = [m for m in smtp.messages if "on their way to us" in str(m["Subject"])]
+    assert "expected on 2026-12-20" in body(waits)
+
+
+def test_an_order_released_before_its_notice_went_out_is_told_nothing(
+    shop, smtp, new_order, run_jobs
+):
+    stock(shop, {("A", "wh"): 0})
+    oid = new_order(shop, ("A", 2))
+    # The order is checked and held; the hold's own announcement has not run yet.
+    for kind in ("order.event", "order.process"):
+        Worker(shop, kinds=(kind,), worker_id="delay-test").run_until_idle()
+    assert order_state(shop, oid).hold_reasons == ["out_of_stock"]
+    stock(shop, {("A", "wh"): 5})
+    with shop.db.transaction() as session:
+        transitions.release(session, oid, actor="user:ann")
+    run_jobs(shop)
+    assert order_state(shop, oid).status != "on_hold"
+    assert delayed(shop, oid) == []
+    assert not [s for s in subjects(smtp) if "delayed" in s]

@@ -260,3 +260,58 @@ def test_bad_attributes_and_rules_are_refused_with_the_field_named(shop, api):
     rules = api.get("/api/v1/service-level-rules").get_json()["data"]
     assert [r["name"] for r in rules] == [r["name"] for r in RULES]
     assert rules[1]["conditions"] == "any item hazardous"
+
+
+def overdue_order(hub, make_order, *, ship_by) -> int:
+    """A confirmed order whose one group was promised to ship by ``ship_by``."""
+    oid = make_order(hub)
+    Worker(hub, worker_id="t").run_until_idle()
+    with hub.db.transaction() as session:
+        order = session.get(Order, oid)
+        assert order.status == "confirmed"
+        line = order.lines[0]
+        order.fulfillment_groups.append(
+            FulfillmentGroup(
+                key=f"hub-{oid}",
+                lines=[{"line_id": line.id, "quantity": line.quantity}],
+                status="submitted",
+                ship_by=ship_by,
+            )
+        )
+    return oid
+
+
+def test_the_outbound_webhook_hears_order_late_once(hub, make_order):
+    from hub.testing import Harness
+    from plugins.webhook.tests.test_webhook import Receiver
+
+    receiver = Receiver()
+    try:
+        Harness(hub).add_channel(
+            "webhook",
+            {"url": receiver.url, "secret": "s3cret-s3cret-s3cret", "events": ["order.late"]},
+            name="CRM",
+        )
+        oid = overdue_order(hub, make_order, ship_by=utcnow().date() - timedelta(days=1))
+        late_check(hub)
+        late_check(hub)
+        Worker(hub, worker_id="t").run_until_idle()
+        sent = [(h["X-Hub-Event"], body) for h, body in receiver.requests]
+        assert [event for event, _ in sent] == ["order.late"]
+        assert f'"id": {oid}' in sent[0][1].decode() or f'"id":{oid}' in sent[0][1].decode()
+    finally:
+        receiver.close()
+
+
+def test_the_late_check_on_postgresql_marks_once_and_leaves_promises_not_due(pg_hub, make_order):
+    late_id = overdue_order(pg_hub, make_order, ship_by=utcnow().date() - timedelta(days=1))
+    today_id = overdue_order(pg_hub, make_order, ship_by=utcnow().date())
+    late_check(pg_hub)
+    late_check(pg_hub)
+    assert [e.data["cause"] for e in late_events(pg_hub, late_id)] == ["not_shipped"]
+    assert late_events(pg_hub, today_id) == []  # its day is not over yet
+    with pg_hub.db.read() as session:
+        from hub.orders.queries import OrderFilters, search_orders
+
+        found = search_orders(session, OrderFilters(late=True), limit=10)
+        assert [o.id for o in found.rows] == [late_id]

@@ -449,3 +449,28 @@ def test_the_approval_email_renders_a_refund_and_an_exchange():
     assert rendered.subject == "Your exchange for order #7 is approved"
     assert "1 × Tee <M> (in exchange for TEE-L)" in rendered.text
     assert "Tee &lt;M&gt;" in rendered.html and "order <strong>#7-X5</strong>" in rendered.html
+
+
+def test_the_admin_returns_list_shows_an_exchange_and_its_replacement(
+    shop, client, admin_client, run_jobs
+):
+    hub, order_id = shop
+    set_policy(hub, auto_approve=True)
+    ids = line_ids(hub, order_id)
+    post_json(
+        client,
+        hub,
+        order_id,
+        {
+            "lines": [{"line_id": ids["TEE-M"], "quantity": 1, "exchange_sku": "TEE-L"}],
+            "reason": "Too small",
+            "resolution": "exchange",
+        },
+    )
+    with hub.db.read() as session:
+        replacement_id = session.scalars(select(Return)).one().exchange_order_id
+
+    html = admin_client.get("/returns?status=approved").get_data(as_text=True)
+
+    assert "1 × <code>TEE-M</code> → <code>TEE-L</code>" in html
+    assert f'href="/orders/{replacement_id}">replacement order</a>' in html

@@ -589,7 +589,7 @@ def _straight_line_rows(data: dict) -> list[dict]:
             _row(
                 f"{label}, {d['orders']:,} orders: hub / baseline",
                 f"{d['hub_orders_per_second']:,.2f} / {d['baseline_orders_per_second']:,.2f} "
-                f"orders/s = {d['ratio']:.2f}{sound}{during}",
+                f"orders/s = {d['ratio']:.2f}{_cpu(d)}{sound}{during}",
                 f"≥ {STRAIGHT_LINE_RATIO}" if db == "sqlite" else "",
                 (d["ratio"] >= STRAIGHT_LINE_RATIO and d["sound"]) if db == "sqlite" else None,
                 value=d["ratio"],
@@ -615,6 +615,14 @@ def _memory_rows(data: dict) -> list[dict]:
             better="lower",
         )
     ]
+
+
+def _cpu(d: dict) -> str:
+    """CPU per order of each side, when the results have it (the load-independent view)."""
+    if not d.get("hub_cpu_ms_per_order") or not d.get("baseline_cpu_ms_per_order"):
+        return ""
+    hub, base = d["hub_cpu_ms_per_order"], d["baseline_cpu_ms_per_order"]
+    return f" (CPU per order {hub:,.0f} / {base:,.0f} ms: baseline / hub {base / hub:.2f})"
 
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")

@@ -198,8 +198,10 @@ def run(
             by_thread = threads.stop()
             process_cpu = time.process_time() - cpu0
     kinds = {}
+    total_jobs = sum(row["jobs"] for row in profile.jobs.values()) or 1
     for kind, row in sorted(profile.jobs.items(), key=lambda kv: -kv[1]["cpu_s"]):
-        n = row["jobs"] or 1
+        # (queue): claiming and writing outcomes between jobs, per job run.
+        n = total_jobs if kind == "(queue)" else row["jobs"] or 1
         kinds[kind] = {
             "jobs": int(row["jobs"]),
             "jobs_per_order": round(row["jobs"] / n_orders, 2),
@@ -250,6 +252,10 @@ def table(result: dict[str, Any]) -> str:
             f"{100 * k['cpu_s'] / total_cpu:.0f} % | {k['statements_per_job']:g} | "
             f"{k['commits_per_job']:g} |"
         )
+    lines.append(
+        "\n(queue): the worker threads' statements and commits between jobs (claiming, "
+        "writing outcomes), per job run."
+    )
     lines += ["", "| threads | CPU s |", "|---|---|"]
     lines += [f"| {name} | {cpu:,.1f} |" for name, cpu in result["threads_cpu_s"].items()]
     return "\n".join(lines)

@@ -210,7 +210,7 @@ def baseline(n_orders: int, database_url: str | None = None, *, seed: int = 7) -
                 ).raise_for_status()
 
             phases: dict[str, float] = {}
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             # 1. Pull every order, a page at a time, each page in one transaction.
             orders: dict[int, dict[str, Any]] = {}
             page_url: str | None = f"{sb.shop_url}{SHOPIFY_API}/orders.json"
@@ -442,7 +442,7 @@ def baseline(n_orders: int, database_url: str | None = None, *, seed: int = 7) -
                         )
                     )
                 )
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
             phases["erp_export"] = round(elapsed - sum(phases.values()), 2)
             with engine.connect() as conn:
                 stored = conn.execute(
@@ -458,6 +458,7 @@ def baseline(n_orders: int, database_url: str | None = None, *, seed: int = 7) -
         "database": "postgresql" if database_url else "sqlite",
         "elapsed_s": round(elapsed, 2),
         "orders_per_s": round(n_orders / elapsed, 2),
+        "cpu_ms_per_order": round(1000 * cpu / n_orders, 1),
         "shipped": stored,
         "parcels": len(parcels),
         "outside": outside,
@@ -486,12 +487,15 @@ def hub_flow(n_orders: int, database_url: str | None = None) -> dict[str, Any]:
             timeout=600 + n_orders * 2.0,
             woocommerce_share=0.0,
         ) as scenario:
+            cpu = time.process_time()
             summary = scenario.run()
+            cpu = time.process_time() - cpu
     return {
         "orders": n_orders,
         "database": "postgresql" if database_url else "sqlite",
         "elapsed_s": round(summary.elapsed, 2),
         "orders_per_s": round(summary.orders_per_second, 2),
+        "cpu_ms_per_order": round(1000 * cpu / n_orders, 1),
         "shipped": summary.shipped,
         "dead_jobs": summary.dead_jobs,
         "jobs": summary.jobs,
@@ -538,6 +542,10 @@ def compare(n_orders: int, database_url: str | None = None, *, rounds: int = 1) 
         "hub_orders_per_second": hub_rate,
         "baseline_orders_per_second": base_rate,
         "ratio": round(hub_rate / base_rate, 3) if base_rate else None,
+        # CPU of each process per order (the sandboxes' share included on both sides): on a
+        # loaded machine a multi-threaded process gets more of the CPU than a one-threaded one.
+        "hub_cpu_ms_per_order": common.median([r["cpu_ms_per_order"] for r in hub_runs]),
+        "baseline_cpu_ms_per_order": common.median([r["cpu_ms_per_order"] for r in base_runs]),
         "sound": all(r["sound"] for r in hub_runs + base_runs),
         "hub_runs": hub_runs,
         "baseline_runs": base_runs,

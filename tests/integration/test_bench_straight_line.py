@@ -137,3 +137,11 @@ def test_hub_serve_memory_is_judged_flat_within_ten_percent_between_its_checkpoi
     assert flat[0]["benchmark"] == "(i) hub serve resident memory, order 2,000 → 10,000"
     assert flat[0]["result"].startswith("180 MB → 190 MB (+5.6 %")
     assert "+16.7 %" in grown[0]["result"]
+
+
+def test_the_row_gives_each_sides_cpu_per_order_when_measured():
+    side = _side(0.6) | {"hub_cpu_ms_per_order": 400.0, "baseline_cpu_ms_per_order": 200.0}
+
+    [row] = report.rows({"straight_line": {"sqlite": side}})
+
+    assert "(CPU per order 400 / 200 ms: baseline / hub 0.50)" in row["result"]

@@ -96,6 +96,8 @@ _PLAIN_ACTORS = {
     "system": "The hub",
     "cli": "The command line",
     "demo": "The demo",
+    # Self-service: the customer on their tracking page (hub.returns.selfservice).
+    "customer": "The customer",
 }
 
 
@@ -104,7 +106,8 @@ def actor_words(actor: str | None, channels: Mapping[str, ChannelName] | None = 
 
     ``channel:<slug>`` → "ShipStation (channel Main warehouse)" (with ``channels`` by
     slug; a channel deleted since is named by its slug), ``user:<email>`` → the email,
-    ``api:<token>`` → "API token <name>", ``system`` → "The hub". Anything else as it is.
+    ``api:<token>`` → "API token <name>", ``rule:<name>`` → "The <name> rule",
+    ``system`` → "The hub", ``customer`` → "The customer". Anything else as it is.
     """
     if not actor:
         return "The hub"
@@ -115,6 +118,8 @@ def actor_words(actor: str | None, channels: Mapping[str, ChannelName] | None = 
         return who
     if kind == "api":
         return f"API token {who}"
+    if kind == "rule":  # a setting that acts alone, e.g. rule:returns (approval of returns)
+        return f"The {who} rule"
     if kind == "channel":
         channel = (channels or {}).get(who)
         if channel is None:

@@ -71,6 +71,8 @@ CHANNELS = {
         ("api:bi-tool", "API token bi-tool"),
         ("system", "The hub"),
         ("cli", "The command line"),
+        ("customer", "The customer"),
+        ("rule:returns", "The returns rule"),
         ("", "The hub"),
         ("someone else", "someone else"),
     ],

@@ -178,12 +178,14 @@ def serve(ctx, host, port, threads, worker_threads, no_scheduler):
     from hub.channels.manage import ensure_manual_channel
     from hub.queue.jobs import Worker
     from hub.queue.scheduler import Scheduler
+    from hub.routing.geocode import warm_up_in_background
     from hub.web import create_app
     from hub.web.serving import make_server
 
     hub = _ready_hub(ctx)
     with hub.db.transaction() as session:
         ensure_manual_channel(hub, session)
+    warm_up_in_background()  # orders coming in are placed with tables built already
     app = create_app({"HUB": hub})
     worker = Worker(hub, concurrency=worker_threads) if worker_threads else None
     scheduler = None if no_scheduler else Scheduler(hub)
@@ -221,6 +223,7 @@ def serve(ctx, host, port, threads, worker_threads, no_scheduler):
 def worker(ctx, concurrency, until_idle, kinds):
     """Claim and run jobs until stopped (SIGTERM: running jobs finish first)."""
     from hub.queue.jobs import Worker
+    from hub.routing.geocode import warm_up_in_background
 
     hub = _ready_hub(ctx)
     w = Worker(hub, concurrency=concurrency, kinds=tuple(kinds) or None)
@@ -229,6 +232,7 @@ def worker(ctx, concurrency, until_idle, kinds):
         click.echo(f"ran {ran} job(s)")
         return
     _stop_on_signals(w.stop)
+    warm_up_in_background()  # pulled orders are placed with tables built already
     click.echo(f"worker {w.name} started", err=True)
     w.run_forever()
     click.echo(f"worker {w.name} stopped", err=True)

@@ -142,3 +142,37 @@ def _missing(data: dict[str, Any]) -> dict[str, int]:
     if isinstance(skus, dict):
         return {str(sku): int(units) for sku, units in skus.items() if int(units) > 0}
     return {}
+
+
+def on_page(session: Session, order: Order) -> dict[str, Any] | None:
+    """The delay the customer was told of and that still holds, for their tracking page.
+
+    The latest ``order.delayed`` whose cause still applies (the order is still held
+    out of stock, or still waits for backordered units): its ``cause``, the
+    ``expected`` day (a date, or None) and the ``lines`` waiting (name, quantity).
+    """
+    notices = session.scalars(
+        select(OrderAuditEvent)
+        .where(OrderAuditEvent.order_id == order.id, OrderAuditEvent.name == ev.ORDER_DELAYED)
+        .order_by(OrderAuditEvent.id.desc())
+    ).all()
+    names = {line.id: line.name or line.sku for line in order.lines}
+    for notice in notices:
+        data = notice.data or {}
+        cause = data.get("cause")
+        if cause == OUT_OF_STOCK:
+            holds = order.status == ON_HOLD and HOLD_OUT_OF_STOCK in (order.hold_reasons or [])
+        else:
+            holds = cause == BACKORDERED and backorders.waiting(session, order.id)
+        if not holds:
+            continue
+        expected = data.get("expected_at")
+        return {
+            "cause": cause,
+            "expected": datetime.fromisoformat(expected).date() if expected else None,
+            "lines": [
+                (names.get(x.get("line_id")) or x.get("sku") or "item", x.get("quantity"))
+                for x in data.get("lines") or []
+            ],
+        }
+    return None

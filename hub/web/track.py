@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 from hub.core.lifecycle import OrderStatus
 from hub.orders import carrier_events
 from hub.orders.serialize import money
+from hub.pipeline import delays
 from hub.routing import promise
 from hub.store.models import Order, Shipment
 from hub.web import get_hub
@@ -156,6 +157,7 @@ def order_status(token: str):
                 page = _page(order)
                 page["carrier"] = carrier_events.carrier_events(db, order.id)
                 page["promise"] = promise.customer_promise(order)  # track/_promise.html
+                page["delay"] = delays.on_page(db, order)  # track/_delay.html
                 # Returns and exchanges: their own section and module (it imports this one).
                 from hub.web import track_returns
 

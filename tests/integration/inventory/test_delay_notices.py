@@ -13,7 +13,7 @@ from sqlalchemy import select
 from hub.core.order import Customer
 from hub.orders import transitions
 from hub.queue.jobs import Worker
-from hub.store.models import OrderAuditEvent
+from hub.store.models import Order, OrderAuditEvent
 from plugins.email.tests.conftest import SmtpServer
 from tests.integration.test_invoice_email import with_email_channel
 
@@ -130,3 +130,26 @@ def test_an_order_released_before_its_notice_went_out_is_told_nothing(
     assert order_state(shop, oid).status != "on_hold"
     assert delayed(shop, oid) == []
     assert not [s for s in subjects(smtp) if "delayed" in s]
+
+
+def test_the_tracking_page_shows_the_delay_while_it_holds(shop, smtp, new_order, run_jobs):
+    from hub.web import create_app
+
+    stock(shop, {("A", "wh"): 1})
+    on_its_way(shop, "A", 5)
+    oid = new_order(shop, ("A", 3))
+    run_jobs(shop)
+    with shop.db.read() as session:
+        token = session.get(Order, oid).tracking_token
+    client = create_app({"HUB": shop, "TESTING": True}).test_client()
+    page = client.get(f"/track/{token}").get_data(as_text=True)
+    assert "Some items are out of stock." in page
+    assert "We expect new stock on <strong>Sunday 20 December</strong>" in page
+    assert "2 × A" in page
+
+    stock(shop, {("A", "wh"): 5})
+    with shop.db.transaction() as session:
+        transitions.release(session, oid, actor="user:ann")
+    run_jobs(shop)
+    page = client.get(f"/track/{token}").get_data(as_text=True)
+    assert "out of stock" not in page

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from hub.core.exceptions import ValidationError
+from hub.core.exceptions import Conflict, ValidationError
 from hub.core.money import Money, MoneyError, exponent
 from hub.returns import actions, exchanges
 from hub.returns.policy import Policy, policy_for
@@ -163,7 +163,15 @@ def request_return(
     ret = actions.create_return(session, order.id, request, actor=CUSTOMER)
     policy = policy_for(session, order.channel_id)
     if approves_alone(policy, ret, view, now):
-        actions.approve_return(session, ret.id, actor=RULE, note="approved by the returns rule")
+        try:
+            # In a savepoint: an exchange whose variant sold out meanwhile stays requested
+            # (a person decides), the customer's request is kept.
+            with session.begin_nested():
+                actions.approve_return(
+                    session, ret.id, actor=RULE, note="approved by the returns rule"
+                )
+        except Conflict:
+            session.refresh(ret)
     return ret
 
 

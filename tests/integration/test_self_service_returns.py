@@ -7,12 +7,20 @@ from pathlib import Path
 
 import pytest
 from flask import session as flask_session
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hub.core.events import OrderEvent
 from hub.returns import actions, exchanges
 from hub.returns.policy import policy_for
-from hub.store.models import Channel, Job, Order, OrderAuditEvent, Return, User
+from hub.store.models import (
+    Channel,
+    Job,
+    Order,
+    OrderAuditEvent,
+    Return,
+    StockLevel,
+    User,
+)
 from hub.web.admin import sign_in as sign_in_session
 from plugins.email.render import Renderer
 from plugins.email.tests.conftest import SmtpServer
@@ -474,3 +482,37 @@ def test_the_admin_returns_list_shows_an_exchange_and_its_replacement(
 
     assert "1 × <code>TEE-M</code> → <code>TEE-L</code>" in html
     assert f'href="/orders/{replacement_id}">replacement order</a>' in html
+
+
+def test_an_exchange_whose_variant_sold_out_meanwhile_waits_for_a_person(shop, client, monkeypatch):
+    hub, order_id = shop
+    set_policy(hub, auto_approve=True)
+    ids = line_ids(hub, order_id)
+    reserve = exchanges.reserve_replacement
+
+    def sold_out_first(session, ret, **kwargs):
+        # Offered when the request was checked; the last units sold when the rule approves it.
+        session.execute(
+            update(StockLevel).where(StockLevel.sku == "TEE-L").values(reserved=StockLevel.on_hand)
+        )
+        return reserve(session, ret, **kwargs)
+
+    monkeypatch.setattr(exchanges, "reserve_replacement", sold_out_first)
+    answer = post_json(
+        client,
+        hub,
+        order_id,
+        {
+            "lines": [{"line_id": ids["TEE-M"], "quantity": 1, "exchange_sku": "TEE-L"}],
+            "reason": "Too small",
+            "resolution": "exchange",
+        },
+    )
+
+    assert (answer.status_code, answer.get_json()["status"]) == (201, "requested")
+    with hub.db.read() as session:
+        ret = session.scalars(select(Return)).one()
+        assert (ret.status, ret.exchange_order_id) == ("requested", None)
+        assert not session.scalars(
+            select(Order).where(Order.external_id == f"exchange-{ret.id}")
+        ).all()

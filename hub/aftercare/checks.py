@@ -71,10 +71,13 @@ def enabled_policies(session: Session) -> list[policies.Policy]:
 def due_orders(
     session: Session, policy: policies.Policy, now: datetime, *, limit: int = BATCH
 ) -> list[int]:
-    """Ids of the channel's orders delivered in the window and never looked at, oldest first.
+    """Ids of the channel's orders delivered in the window and never looked at, oldest
+    delivery first.
 
-    Read by ``ix_order_events_name_created`` (the delivered events of the window),
-    joined to the order's channel, less orders that have a check row.
+    Read by ``ix_order_events_name_created`` in its own order (the delivered events
+    of the window, by time), joined to the order's channel, less orders that have a
+    check row: a batch reads about ``limit`` index entries, however many orders the
+    hub holds (see docs/benchmarks.md).
     """
     newest = now - timedelta(days=policy.check_days)
     oldest = newest - timedelta(days=GRACE_DAYS)
@@ -89,11 +92,11 @@ def due_orders(
             Order.channel_id == policy.channel_id,
             ~checked,
         )
-        .group_by(OrderAuditEvent.order_id)
-        .order_by(OrderAuditEvent.order_id)
+        .order_by(OrderAuditEvent.created_at, OrderAuditEvent.id)
         .limit(limit)
     )
-    return list(rows)
+    # An order delivered twice (unshipped, shipped again) is one order.
+    return list(dict.fromkeys(rows))
 
 
 def email_key(email: str) -> str:

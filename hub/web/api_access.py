@@ -102,6 +102,9 @@ ROUTE_SCOPES: dict[str, dict[str, Scope]] = {
     "/sku-attributes/import": {"POST": WRITE},
     "/service-level-rules": {"GET": READ, "POST": ADMIN},
     "/service-level-rules/<rule_id>": {"PUT": ADMIN, "DELETE": ADMIN},
+    "/locations/<code>/shipping-days": {"GET": READ, "PUT": ADMIN},
+    "/transit-times": {"GET": READ},
+    "/transit-times/<zone>": {"PUT": ADMIN, "DELETE": ADMIN},
     "/replenishment": {"GET": READ},
     "/replenishment/purchase-orders": {"POST": WRITE},
     # Purchasing (hub.web.api_purchasing): suppliers and purchase orders are everyday work.

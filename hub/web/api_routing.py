@@ -18,7 +18,7 @@ from marshmallow import Schema, fields, validate
 from hub.core.exceptions import NotFound
 from hub.inventory import attributes
 from hub.replenishment import demand
-from hub.routing import service_levels
+from hub.routing import promise, service_levels
 from hub.store.models import ServiceLevelRule
 from hub.web import get_hub
 from hub.web.api import bp, created
@@ -213,4 +213,116 @@ def delete_service_level_rule(rule_id: int):
     with get_hub().db.transaction() as db:
         service_levels.delete_rule(db, rule_id)
     log.info("service-level rule %s deleted by %s", rule_id, g.caller.actor)
+    return "", 204
+
+
+# --- when locations ship, and how long parcels travel (hub.routing.promise) ------------------------
+
+
+class ShippingDaysSchema(OutSchema):
+    location = fields.String(required=True)
+    cutoff = fields.String(
+        required=True, metadata={"description": "HH:MM in the shop's time zone."}
+    )
+    working_days = fields.String(
+        required=True, metadata={"description": "ISO weekday digits: `12345` is Monday to Friday."}
+    )
+
+
+class ShippingDaysInSchema(Schema):
+    cutoff = fields.String(required=True, validate=validate.Length(min=4, max=5))
+    working_days = fields.String(required=True, validate=validate.Length(min=1, max=7))
+
+
+class TransitTimeSchema(OutSchema):
+    zone = fields.String(required=True, metadata={"description": "A country code, or `*`."})
+    days = fields.Integer(required=True, metadata={"description": "Working days in transit."})
+    air_days = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "When the service flies."}
+    )
+
+
+class TransitTimesSchema(OutSchema):
+    data = fields.List(fields.Nested(TransitTimeSchema), required=True)
+
+
+class TransitTimeInSchema(Schema):
+    days = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=60))
+    air_days = fields.Integer(
+        load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0, max=60)
+    )
+
+
+@bp.get("/locations/<code>/shipping-days")
+@operation(
+    "Get when a location ships",
+    tag="routing",
+    ok=(200, ShippingDaysSchema, "Its cut-off and working days (the defaults when none are set)."),
+)
+def get_shipping_days(code: str):
+    with get_hub().db.read() as db:
+        days = promise.shipping_days(db)
+        if code not in days:
+            raise NotFound(f"location {code!r} does not exist")
+        return jsonify(
+            location=code, cutoff=days[code].cutoff, working_days=days[code].working_days
+        )
+
+
+@bp.put("/locations/<code>/shipping-days")
+@operation(
+    "Set when a location ships",
+    tag="routing",
+    body=ShippingDaysInSchema,
+    ok=(200, ShippingDaysSchema, "As stored."),
+)
+def put_shipping_days(code: str, body):
+    """Orders routed before `cutoff` on a working day ship that day (the delivery promise)."""
+    with get_hub().db.transaction() as db:
+        row = promise.set_shipping_days(
+            db, code, cutoff=body["cutoff"], working_days=body["working_days"], actor=g.caller.actor
+        )
+        out = {"location": code, "cutoff": row.cutoff, "working_days": row.working_days}
+    return jsonify(out)
+
+
+def _transit_json(row) -> dict[str, Any]:
+    return {"zone": row.zone, "days": row.days, "air_days": row.air_days}
+
+
+@bp.get("/transit-times")
+@operation(
+    "List the transit times",
+    tag="routing",
+    ok=(
+        200,
+        TransitTimesSchema,
+        "Working days in transit per destination country; `*` for others.",
+    ),
+)
+def list_transit_times():
+    with get_hub().db.read() as db:
+        return jsonify(data=[_transit_json(r) for r in promise.transit_table(db)])
+
+
+@bp.put("/transit-times/<zone>")
+@operation(
+    "Set a transit time",
+    tag="routing",
+    body=TransitTimeInSchema,
+    ok=(200, TransitTimeSchema, "As stored."),
+)
+def put_transit_time(zone: str, body):
+    with get_hub().db.transaction() as db:
+        out = _transit_json(
+            promise.set_transit(db, zone, body["days"], body["air_days"], actor=g.caller.actor)
+        )
+    return jsonify(out)
+
+
+@bp.delete("/transit-times/<zone>")
+@operation("Delete a transit time", tag="routing", ok=(204, None, "Deleted."))
+def delete_transit_time(zone: str):
+    with get_hub().db.transaction() as db:
+        promise.delete_transit(db, zone)
     return "", 204

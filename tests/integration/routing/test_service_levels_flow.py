@@ -315,3 +315,38 @@ def test_the_late_check_on_postgresql_marks_once_and_leaves_promises_not_due(pg_
 
         found = search_orders(session, OrderFilters(late=True), limit=10)
         assert [o.id for o in found.rows] == [late_id]
+
+
+def test_location_days_and_transit_times_are_set_by_api(hub, api):
+    with hub.db.transaction() as session:
+        upsert_location(session, "BER")
+    assert api.get("/api/v1/locations/BER/shipping-days").get_json() == {
+        "location": "BER",
+        "cutoff": "14:00",
+        "working_days": "12345",
+    }
+    saved = api.open(
+        "PUT",
+        "/api/v1/locations/BER/shipping-days",
+        json={"cutoff": "16:00", "working_days": "123456"},
+    )
+    assert saved.status_code == 200 and saved.get_json()["cutoff"] == "16:00"
+    bad = api.open(
+        "PUT",
+        "/api/v1/locations/BER/shipping-days",
+        json={"cutoff": "4pm", "working_days": "12345"},
+    )
+    assert bad.status_code == 422 and "cutoff" in bad.get_json()["error"]["details"]
+    assert api.get("/api/v1/locations/NOPE/shipping-days").status_code == 404
+    assert (
+        api.open("PUT", "/api/v1/transit-times/de", json={"days": 2, "air_days": 1}).status_code
+        == 200
+    )
+    assert api.open("PUT", "/api/v1/transit-times/*", json={"days": 6}).status_code == 200
+    assert api.open("PUT", "/api/v1/transit-times/GER", json={"days": 2}).status_code == 422
+    assert api.get("/api/v1/transit-times").get_json()["data"] == [
+        {"zone": "DE", "days": 2, "air_days": 1},
+        {"zone": "*", "days": 6, "air_days": None},
+    ]
+    assert api.delete("/api/v1/transit-times/DE").status_code == 204
+    assert [t["zone"] for t in api.get("/api/v1/transit-times").get_json()["data"]] == ["*"]

@@ -134,6 +134,14 @@ def print_summary(console: Console, s: Summary) -> None:
     for status, count in sorted(s.by_status.items()):
         table.add_row(f"orders {status}", str(count))
     table.add_row("orders split across locations", str(s.split_orders))
+    for code, count in sorted(s.shipments_by_location.items()):
+        table.add_row(f"shipments from {code}", str(count))
+    for precision in ("exact", "postal_code", "city", "country"):
+        if s.placed.get(precision):
+            words = precision.replace("_", " ")
+            table.add_row(f"addresses placed by {words}", str(s.placed[precision]))
+    if s.placed.get("not placed"):
+        table.add_row("addresses not placed", str(s.placed["not placed"]))
     for currency, amount in s.captured.items():
         table.add_row(f"captured in {currency}", amount)
     table.add_row("captures at Stripe", str(outside["captures"]))
@@ -158,6 +166,12 @@ def print_summary(console: Console, s: Summary) -> None:
         table.add_row("replenishment suggestions", str(r["suggestions"]))
         table.add_row("purchase order cycle", " -> ".join(r["steps"]))
         table.add_row("replenishment took", f"{r['seconds']:.1f} s")
+    if s.carrier:
+        c = s.carrier
+        table.add_row(
+            "delivered by the carrier (AfterShip)",
+            f"{c['delivered']} orders ({c['registered']} trackings, {c['webhooks']} signed webhooks)",
+        )
     if s.aftercare:
         a = s.aftercare
         table.add_row("orders delivered", str(a["delivered"]))

@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,10 +39,11 @@ from hub.channels.manage import create_channel, ensure_manual_channel, link_chan
 from hub.core.exceptions import ConfigError, NotFound
 from hub.core.money import Money
 from hub.core.status import PaymentStatus
-from hub.demo import aftercare, replenishment
+from hub.demo import aftercare, carrier, replenishment
 from hub.demo.sandboxes import PAYMENT_ATTRIBUTE, WOO_PAYMENT_META, Sandboxes
 from hub.inventory import levels as inventory
 from hub.invoicing.policy import set_policy as set_invoice_policy
+from hub.routing import places
 from hub.runtime.hub import Hub
 from hub.store import migrate
 from hub.store.config import Settings
@@ -57,7 +58,28 @@ log = logging.getLogger(__name__)
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "demo-password"
 FROM_ADDRESS = "orders@hub-demo.example"
-LOCATIONS = (("EAST", "East warehouse", 10), ("WEST", "West warehouse", 5))
+#: (code, name, priority, where it is): one warehouse on each side of the Atlantic, placed
+#: by their addresses (hub.routing.places), so routing by distance has two continents.
+LOCATIONS = (
+    (
+        "EAST",
+        "East warehouse",
+        10,
+        {"address1": "Am Borsigturm 1", "zip": "13507", "city": "Berlin", "country_code": "DE"},
+    ),
+    (
+        "WEST",
+        "West warehouse",
+        5,
+        {
+            "address1": "1000 W Fulton Market",
+            "zip": "60607",
+            "city": "Chicago",
+            "province_code": "IL",
+            "country_code": "US",
+        },
+    ),
+)
 #: Order events the demo's outbound webhook channel sends.
 WEBHOOK_EVENTS = ("order.confirmed", "order.shipped", "order.cancelled")
 #: Statuses an order of the demo still moves on from.
@@ -252,8 +274,9 @@ def configure_hub(
 def stock_locations(hub: Hub, demand: Counter, *, margin: int = 2) -> None:
     """Stock two locations for every order, spread so that some orders split.
 
-    Every fifth SKU is kept only in the West warehouse; the rest in the East one
-    (which routing prefers). An order with SKUs of both kinds ships from both.
+    Every fifth SKU is kept only in the West warehouse (Chicago); the rest in the
+    East one (Berlin, which routing by priority prefers). An order with SKUs of
+    both kinds ships from both.
     """
     changes = []
     for n, sku in enumerate(sorted(demand)):
@@ -265,8 +288,9 @@ def stock_locations(hub: Hub, demand: Counter, *, margin: int = 2) -> None:
             inventory.LevelChange(sku=sku, location_code="WEST", on_hand=west),
         ]
     with hub.db.transaction() as session:
-        for code, name, priority in LOCATIONS:
+        for code, name, priority, place in LOCATIONS:
             inventory.upsert_location(session, code, name=name, priority=priority)
+            places.set_location_place(session, code, place)
         inventory.set_on_hand(session, changes, actor="demo", reason="opening stock")
 
 
@@ -443,10 +467,16 @@ class Summary:
     split_orders: int
     elapsed: float
     timed_out: bool
+    #: Fulfilment groups (one shipment each) per location code.
+    shipments_by_location: dict[str, int] = field(default_factory=dict)
+    #: The orders' shipping addresses by how sure their place is ("not placed": none).
+    placed: dict[str, int] = field(default_factory=dict)
     #: Forecasts, suggestions and the purchase order cycle (hub.demo.replenishment).
     replenishment: dict[str, Any] | None = None
     #: Satisfaction checks, review requests, cases and replacements (hub.demo.aftercare).
     aftercare: dict[str, Any] | None = None
+    #: Shipments delivered by the carrier's word through AfterShip (hub.demo.carrier).
+    carrier: dict[str, Any] | None = None
 
     @property
     def orders_per_second(self) -> float:
@@ -470,11 +500,14 @@ class Summary:
             "erp_files": self.erp_files,
             "erp_orders": self.erp_orders,
             "split_orders": self.split_orders,
+            "shipments_by_location": self.shipments_by_location,
+            "placed": self.placed,
             "elapsed_s": round(self.elapsed, 3),
             "orders_per_s": round(self.orders_per_second, 2),
             "timed_out": self.timed_out,
             "replenishment": self.replenishment,
             "aftercare": self.aftercare,
+            "carrier": self.carrier,
         }
 
 
@@ -656,6 +689,8 @@ class Scenario:
             stores = [channels.shopify]
             if channels.woocommerce is not None:
                 stores.append(channels.woocommerce)
+            # The carriers deliver first (AfterShip's webhooks); the arc then asks the customers.
+            summary.carrier = carrier.deliver_by_carrier(hub, server.url, self._stack).as_dict()
             summary.aftercare = aftercare.run_cycle(
                 hub, server.url, stores, sandboxes.smtp
             ).as_dict()
@@ -739,6 +774,21 @@ class Scenario:
                 )
                 or 0
             )
+            shipments_by_location = dict(
+                session.execute(
+                    select(FulfillmentGroup.location_code, func.count())
+                    .where(FulfillmentGroup.status != "cancelled")
+                    .group_by(FulfillmentGroup.location_code)
+                ).all()
+            )
+            placed = {
+                precision or "not placed": count
+                for precision, count in session.execute(
+                    select(Order.ship_geo_precision, func.count()).group_by(
+                        Order.ship_geo_precision
+                    )
+                ).all()
+            }
         orders = sum(by_status.values())
         return Summary(
             orders=orders,
@@ -754,6 +804,8 @@ class Scenario:
             erp_files=erp_files,
             erp_orders=erp_orders,
             split_orders=split,
+            shipments_by_location=shipments_by_location,
+            placed=placed,
             elapsed=elapsed,
             timed_out=timed_out,
         )

@@ -77,6 +77,12 @@ def test_demo_ships_every_order_once_with_no_dead_jobs(tmp_path):
     assert emails == ids and emails == 2 * ORDERS + (labels - ORDERS) + len(invoices), out
     assert rows["webhook deliveries (CRM)"] == str(2 * ORDERS), out  # confirmed + shipped
     assert rows["ERP export"].endswith(f", {ORDERS} orders"), out
+    # Two warehouses on two continents (Berlin, Chicago) both ship; every address is
+    # placed by its postal code or town (the demo's stores send real ones).
+    assert int(rows["shipments from EAST"]) > 0 and int(rows["shipments from WEST"]) > 0, out
+    placed = {k: int(v) for k, v in rows.items() if k.startswith("addresses ")}
+    assert set(placed) <= {"addresses placed by postal code", "addresses placed by city"}, out
+    assert sum(placed.values()) == ORDERS, out
     assert float(rows["orders/s"]) > 0
     # Every order has its customer, and some customers came back (the shop's returning buyers).
     unlinked, most = _customers(tmp_path / "demo" / "hub.db")

@@ -492,6 +492,7 @@ def list_orders(query):
         placed_from=query.get("placed_from"),
         placed_to=query.get("placed_to"),
         hold_reason=query.get("hold_reason"),
+        late=bool(query.get("late")),
     )
     with get_hub().db.read() as db:
         found = order_queries.search_orders(

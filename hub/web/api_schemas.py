@@ -255,6 +255,12 @@ class OrdersQuerySchema(PageQuerySchema):
             "description": "Only orders held for this reason (its code, e.g. `address_incomplete`)."
         },
     )
+    late = fields.Boolean(
+        metadata={
+            "description": "`true`: only orders late now (a delivery promise not kept, "
+            "the order not delivered, completed, cancelled or returned)."
+        }
+    )
 
 
 class CustomerOutSchema(OutSchema):

@@ -217,10 +217,23 @@ def _order(n: int) -> ShippingOrder:
         "notes": None,
         "lines": [{"id": 1, "sku": "MUG", "name": "Mug", "quantity": 2, "unit_price": "10.00"}],
     }
+    # Orders 2 and 3 carry what the service-level rules chose and the parcel (hub.routing).
+    service: dict = (
+        {
+            "carrier_code": "ups",
+            "service_code": "ups_ground",
+            "requested_service": "Standard",
+            "weight_grams": 700,
+            "dimensions_mm": (120, 90, 200),
+        }
+        if n > 1
+        else {}
+    )
     return ShippingOrder(
         key=f"hub-{n}",
         order=order,
         lines=[{"line_id": 1, "sku": "MUG", "name": "Mug", "quantity": 2, "unit_price": "10.00"}],
+        **service,
     )
 
 

@@ -170,11 +170,12 @@ def print_summary(console: Console, s: Summary) -> None:
         c = s.carrier
         table.add_row(
             "delivered by the carrier (AfterShip)",
-            f"{c['delivered']} orders ({c['registered']} trackings, {c['webhooks']} signed webhooks)",
+            f"{c['delivered']} orders ({c['registered']} shipments followed,"
+            f" {c['webhooks']} signed webhooks, {c['seconds']:.1f} s)",
         )
     if s.aftercare:
         a = s.aftercare
-        table.add_row("orders delivered", str(a["delivered"]))
+        table.add_row("delivered (then asked)", str(a["delivered"]))
         table.add_row(
             "satisfaction checks", f"{a['checks_sent']} sent ({a['satisfaction_emails']} emails)"
         )

@@ -91,6 +91,17 @@ def test_demo_ships_every_order_once_with_no_dead_jobs(tmp_path):
     # receipt released the order that waited for it (hub.demo.replenishment).
     assert int(rows["forecasts made"]) > 0 and int(rows["replenishment suggestions"]) > 0, out
     assert _cycle(tmp_path / "demo" / "hub.db") == ("received", "released"), out
+    # After delivery (hub.demo.aftercare): one satisfaction email per order, one review
+    # request per "yes", every fifth customer's case resolved by a replacement.
+    # The carriers delivered every order first, by AfterShip's signed webhooks (hub.demo.carrier).
+    assert rows["delivered by the carrier (AfterShip)"].startswith(f"{ORDERS} orders ("), out
+    assert rows["delivered (then asked)"] == str(ORDERS), out
+    assert rows["satisfaction checks"] == f"{ORDERS} sent ({ORDERS} emails)", out
+    requests, yes, review_emails = re.fullmatch(
+        r"(\d+) after (\d+) yes \((\d+) emails\)", rows["review requests"]
+    ).groups()
+    assert requests == yes == review_emails == str(ORDERS - ORDERS // 5), out
+    assert rows["cases"] == f"{ORDERS // 5} ({ORDERS // 5} resolved by a replacement)", out
 
 
 def _cycle(path) -> tuple[str, str]:

@@ -388,3 +388,9 @@ def test_shopifys_own_coordinates_place_the_order_exactly(hub, store, run_jobs):
     order = _stored(hub, unplaced["id"])
     assert (order.ship_geo_precision, order.ship_geo_source) == ("postal_code", "zipcodes")
     assert abs(order.ship_latitude - 38.25) < 0.1 and abs(order.ship_longitude + 85.75) < 0.1
+
+
+def test_the_customers_shipping_method_is_the_shipping_lines_title():
+    """What service-level rules read (hub.routing.service_levels): Shopify's own example."""
+    order = order_from_shopify(_vendor_order("order_get.response.json"))
+    assert order.shipping_method == "Free Shipping"

@@ -449,3 +449,9 @@ def test_an_item_the_batch_refuses_fails_the_push_naming_its_sku():
     with pytest.raises(ExternalError, match="WOO-SINGLE") as caught:
         connector().push_stock([StockLevel("WOO-SINGLE", "", 2)], state={}, idempotency_key="k")
     assert caught.value.retryable is False
+
+
+def test_the_customers_shipping_method_is_the_shipping_lines_method_title():
+    """What service-level rules read (hub.routing.service_levels): WooCommerce's own example."""
+    order = order_from_woocommerce(woo("order.create.response.json"))
+    assert order.shipping_method == "Flat Rate"

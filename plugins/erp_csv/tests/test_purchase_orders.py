@@ -232,3 +232,32 @@ def test_a_stock_file_is_still_a_stock_file(erp):
     erp.drop("stock.csv", "sku,location,on_hand\nTEE-M,WH1,7\n")
     assert erp.run("erp.import") == "succeeded"
     assert on_hand(erp.hub, "TEE-M") == 7
+
+
+def test_the_api_drafts_a_po_for_the_erp_and_sends_it_there(erp):
+    from hub.accounts.users import create_token
+    from hub.testing import ApiClient
+    from hub.web import create_app
+
+    hub = erp.hub
+    supplier_id = supplier(hub, email="orders@nordic.example")
+    with hub.db.transaction() as db:
+        token = create_token(db, "erp-test", scope="admin")[1]
+    api = ApiClient(create_app({"HUB": hub, "TESTING": True}).test_client(), token)
+    body = {
+        "supplier_id": supplier_id,
+        "location": "WH1",
+        "lines": [{"sku": "TEE-M", "quantity": 3}],
+    }
+
+    refused = api.post("/api/v1/purchase-orders", json={**body, "send_via": "fax"})
+    assert refused.status_code == 422 and "send_via" in refused.get_json()["error"]["details"]
+
+    made = api.post("/api/v1/purchase-orders", json={**body, "send_via": "erp"})
+    assert made.status_code == 201 and made.get_json()["send_via"] == "erp"
+    po = made.get_json()
+    sent = api.post(f"/api/v1/purchase-orders/{po['id']}/send", json={"version": po["version"]})
+    assert sent.status_code == 200 and sent.get_json()["status"] == "sent"
+    run_jobs(hub)
+    [name] = po_files(erp)
+    assert f"{po['number']},TEE-M,NY-1,3,4.50" in (erp.export_dir / name).read_text()

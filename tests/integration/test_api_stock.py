@@ -29,6 +29,17 @@ def test_create_get_list_and_patch_locations(api):
         "priority": 3,
         "active": True,
         "created_at": "",
+        # Where it is: not said yet (routing.md, "Where things are").
+        "address": {
+            "address1": "",
+            "address2": "",
+            "city": "",
+            "province_code": "",
+            "zip": "",
+            "country_code": "",
+        },
+        "latitude": None,
+        "longitude": None,
     }
     assert [x["code"] for x in api.get("/api/v1/locations").get_json()["data"]] == ["SHOP", "MAIN"]
     patched = api.patch("/api/v1/locations/MAIN", json={"priority": 9, "active": False})

@@ -130,9 +130,9 @@ def upsert_calls(monkeypatch) -> list[str]:
     calls: list[str] = []
     real = intake.upsert_order
 
-    def spy(session, channel, data, *, actor):
+    def spy(session, channel, data, **kwargs):
         calls.append(data.external_id)
-        return real(session, channel, data, actor=actor)
+        return real(session, channel, data, **kwargs)
 
     monkeypatch.setattr(intake, "upsert_order", spy)
     return calls

@@ -255,6 +255,24 @@ def export_customer(session: Session, customer_id: int, *, actor: str) -> dict[s
             "spent": figures_json(figures)["spent"],
         },
         "orders": exported_orders,
+        # What the customer told about their orders (the satisfaction check's "no").
+        "cases": [
+            {
+                "id": c.id,
+                "order_id": c.order_id,
+                "status": c.status,
+                "reason": c.reason,
+                "description": c.description,
+                "photos": [p.get("name", "") for p in c.photos or []],
+                "created_at": iso(c.created_at),
+            }
+            for c in session.scalars(
+                select(Case)
+                .join(Order, Order.id == Case.order_id)
+                .where(Order.customer_id == customer.id)
+                .order_by(Case.id)
+            )
+        ],
     }
     record(
         session,

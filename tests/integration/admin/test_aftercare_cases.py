@@ -441,6 +441,10 @@ def test_erasing_the_customer_erases_the_cases_words_and_photos(shop, smtp, run_
     [photo] = [p for p in folder.rglob("*") if p.is_file()]
     with hub.db.transaction() as session:
         customer_id = session.get(Order, order_id).customer_id
+        exported = privacy.export_customer(session, customer_id, actor="user:dpo")
+        # The export (art. 15) hands the case over; the erasure (art. 17) takes it away.
+        assert [(c["reason"], c["photos"]) for c in exported["cases"]] == [("damaged", ["me.png"])]
+        assert exported["cases"][0]["description"].startswith("Call me on")
         touched = privacy.erase_customer(session, customer_id, actor="user:dpo")
     assert touched["cases"] == 1
     with hub.db.read() as session:

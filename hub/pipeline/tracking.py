@@ -21,17 +21,18 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from hub import hookimpl
+from hub.core import lifecycle
 from hub.integration.connectors import TrackedShipment, TrackingConnector
 from hub.integration.jobs import PeriodicJob
 from hub.orders import carrier_events
 from hub.queue.jobs import JobContext, enqueue
 from hub.queue.kinds import JobKind
 from hub.runtime.hub import as_role
-from hub.store.models import Channel, Shipment, ShipmentTracking, utcnow
+from hub.store.models import Channel, Order, Shipment, ShipmentTracking, utcnow
 
 if TYPE_CHECKING:
     from hub.runtime.hub import Hub
@@ -78,6 +79,44 @@ def enqueue_registrations(session: Session, hub: Hub, audit: OrderAuditEvent) ->
             order_id=audit.order_id,
             dedupe_key=JobKind.TRACKING_REGISTER.key(channel.id, shipment_id),
         )
+
+
+def register_open_shipments(session: Session, channel_id: int) -> int:
+    """Hand a tracking channel the shipments still on their way (a channel added after they shipped).
+
+    Every shipment with a tracking number, not voided, of an order ``shipped``
+    or ``partially_shipped``, that the channel does not follow yet: a
+    ``tracking.register`` job each, with the same dedupe key as at shipping
+    time, so nothing is registered twice. Returns how many were enqueued.
+    """
+    followed = exists().where(
+        ShipmentTracking.shipment_id == Shipment.id, ShipmentTracking.channel_id == channel_id
+    )
+    rows = session.execute(
+        select(Shipment.id, Shipment.order_id)
+        .join(Order, Order.id == Shipment.order_id)
+        .where(
+            Order.status.in_((lifecycle.SHIPPED, lifecycle.PARTIALLY_SHIPPED)),
+            Shipment.status != "voided",
+            Shipment.tracking_number != "",
+            ~followed,
+        )
+        .order_by(Shipment.id)
+    ).all()
+    enqueued = 0
+    for shipment_id, order_id in rows:
+        enqueued += (
+            enqueue(
+                session,
+                JobKind.TRACKING_REGISTER,
+                {"shipment_id": shipment_id},
+                channel_id=channel_id,
+                order_id=order_id,
+                dedupe_key=JobKind.TRACKING_REGISTER.key(channel_id, shipment_id),
+            )
+            is not None
+        )
+    return enqueued
 
 
 def register_shipment(ctx: JobContext) -> None:

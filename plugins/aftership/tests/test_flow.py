@@ -16,6 +16,7 @@ from hub.orders import shipments, transitions
 from hub.queue.jobs import enqueue
 from hub.queue.kinds import JobKind
 from hub.store.models import (
+    Channel,
     Job,
     OrderAuditEvent,
     ShipmentTracking,
@@ -351,3 +352,30 @@ def test_a_voided_label_s_news_does_not_deliver_the_order(harness, hub, make_ord
     sandbox.deliver_webhooks()
     harness.run_jobs()
     assert status(harness, order_id) == "delivered"
+
+
+def test_a_channel_added_later_follows_the_shipments_still_on_their_way(
+    harness, hub, make_order, carrier
+):
+    from hub.pipeline.tracking import register_open_shipments
+
+    sandbox, channel = carrier
+    with hub.db.transaction() as db:  # shipped while the channel was off
+        db.get(Channel, channel.id).enabled = False
+    on_the_way = ship(hub, make_order, "1Z0701")
+    arrived = ship(hub, make_order, "1Z0702")
+    with hub.db.transaction() as db:
+        transitions.deliver(db, arrived, actor="test")
+    harness.run_jobs()
+    assert sandbox.trackings == {}
+    with hub.db.transaction() as db:
+        db.get(Channel, channel.id).enabled = True
+    with hub.db.transaction() as db:
+        assert register_open_shipments(db, channel.id) == 1
+        assert register_open_shipments(db, channel.id) == 0  # enqueued already
+    harness.run_jobs()
+    assert [t["tracking_number"] for t in sandbox.trackings.values()] == ["1Z0701"]
+    sandbox.deliver("1Z0701")
+    sandbox.deliver_webhooks()
+    harness.run_jobs()
+    assert status(harness, on_the_way) == "delivered"

@@ -88,15 +88,21 @@ def answer_no(token: str):
     form = {"reason": "", "description": ""}
     errors: dict[str, str] = {}
     if request.method == "POST":
+        # A body larger than the form can be is refused before it is read (a body sent
+        # without its length stops being read at the limit: werkzeug answers 413).
+        request.max_content_length = MAX_FORM_BYTES
         if (request.content_length or 0) > MAX_FORM_BYTES:
             errors["photos"] = (
                 f"The photos are too large: at most {case_photos.MAX_PHOTOS} photos "
                 f"of {case_photos.MAX_BYTES // (1024 * 1024)} MB each."
             )
-        form = {
-            "reason": request.form.get("reason", ""),
-            "description": request.form.get("description", "")[: cases.MAX_TEXT],
-        }
+        else:
+            form = {
+                "reason": request.form.get("reason", ""),
+                "description": request.form.get("description", "")[: cases.MAX_TEXT],
+            }
+            if form["reason"] not in cases.REASONS:
+                errors["reason"] = "Please choose what happened."
         if not errors:
             try:
                 uploads = [

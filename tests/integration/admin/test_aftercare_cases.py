@@ -205,6 +205,14 @@ def test_no_opens_a_case_that_a_replacement_resolves_reserving_stock(shop, smtp,
         refused.status_code == 422
         and "only JPEG, PNG, WebP or HEIC pictures" in refused.get_data(True)
     )
+    unchosen = browser.post(no, data={"description": "?"})
+    assert unchosen.status_code == 422 and "Please choose what happened." in unchosen.get_data(True)
+    too_big = browser.post(
+        no,
+        data={"reason": "damaged", "photos": (io.BytesIO(PNG + b"\0" * (26 << 20)), "big.png")},
+        content_type="multipart/form-data",
+    )
+    assert too_big.status_code == 422 and "The photos are too large" in too_big.get_data(True)
     sent = browser.post(
         no,
         data={

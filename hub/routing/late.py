@@ -11,9 +11,10 @@ admin until it is delivered, completed, cancelled or returned.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, select
 from sqlalchemy.orm import Session
@@ -44,7 +45,7 @@ SETTLED = (
     OrderStatus.PARTIALLY_RETURNED,
 )
 
-#: Orders looked at per run, at most (the rest wait for the next run).
+#: Candidate rows read at a time.
 BATCH = 500
 
 
@@ -60,7 +61,7 @@ def _unmarked(cause: str) -> ColumnElement[bool]:
     return ~exists().where(and_(OrderLateMark.order_id == Order.id, OrderLateMark.cause == cause))
 
 
-def _candidates(cause: str, column, statuses, today: date) -> Select:
+def _candidates(cause: str, column, statuses, today: date, after: int) -> Select:
     return (
         select(Order, FulfillmentGroup)
         .join(FulfillmentGroup, FulfillmentGroup.order_id == Order.id)
@@ -70,17 +71,29 @@ def _candidates(cause: str, column, statuses, today: date) -> Select:
             FulfillmentGroup.status != "cancelled",
             Order.status.in_([str(s) for s in statuses]),
             _unmarked(cause),
+            Order.id > after,
         )
         .order_by(Order.id, column)
         .limit(BATCH)
     )
 
 
+def _pages(session: Session, cause: str, column, statuses, today: date) -> Iterator[Any]:
+    """Every candidate row, a batch at a time (a partly shipped order whose overdue group did
+    ship stays a candidate, and must not crowd out the orders behind it)."""
+    after = 0
+    while True:
+        rows = session.execute(_candidates(cause, column, statuses, today, after)).all()
+        yield from rows
+        if len(rows) < BATCH:
+            return
+        after = rows[-1][0].id
+
+
 def overdue(session: Session, today: date) -> list[Overdue]:
     """Orders whose promise passed before ``today`` (the shop's day), one per order and cause."""
     found: dict[tuple[int, str], Overdue] = {}
-    rows = session.execute(_candidates(NOT_SHIPPED, FulfillmentGroup.ship_by, SHIPPING, today))
-    for order, group in rows:
+    for order, group in _pages(session, NOT_SHIPPED, FulfillmentGroup.ship_by, SHIPPING, today):
         if (order.id, NOT_SHIPPED) in found or group.ship_by is None:
             continue
         still_open = units_open(order.lines, units_shipped(order.shipments))
@@ -88,10 +101,9 @@ def overdue(session: Session, today: date) -> list[Overdue]:
             found[(order.id, NOT_SHIPPED)] = Overdue(
                 order.id, group.key, NOT_SHIPPED, group.ship_by
             )
-    rows = session.execute(
-        _candidates(NOT_DELIVERED, FulfillmentGroup.deliver_by, UNDELIVERED, today)
-    )
-    for order, group in rows:
+    for order, group in _pages(
+        session, NOT_DELIVERED, FulfillmentGroup.deliver_by, UNDELIVERED, today
+    ):
         if (order.id, NOT_DELIVERED) not in found and group.deliver_by is not None:
             found[(order.id, NOT_DELIVERED)] = Overdue(
                 order.id, group.key, NOT_DELIVERED, group.deliver_by

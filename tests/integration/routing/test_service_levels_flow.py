@@ -350,3 +350,21 @@ def test_location_days_and_transit_times_are_set_by_api(hub, api):
     ]
     assert api.delete("/api/v1/transit-times/DE").status_code == 204
     assert [t["zone"] for t in api.get("/api/v1/transit-times").get_json()["data"]] == ["*"]
+
+
+def test_candidates_that_are_not_late_do_not_crowd_out_those_behind_them(
+    hub, make_order, monkeypatch
+):
+    from hub.routing import late
+
+    monkeypatch.setattr(late, "BATCH", 1)
+    two_days_ago = utcnow().date() - timedelta(days=2)
+    ids = [overdue_order(hub, make_order, ship_by=two_days_ago) for _ in range(3)]
+    # The first is overdue on paper but has nothing left to ship in its group (as a partly
+    # shipped order's shipped group): a candidate that is not late, read first.
+    with hub.db.transaction() as session:
+        session.execute(
+            update(FulfillmentGroup).where(FulfillmentGroup.order_id == ids[0]).values(lines=[])
+        )
+    late_check(hub)
+    assert [bool(late_events(hub, oid)) for oid in ids] == [False, True, True]

@@ -111,13 +111,14 @@ class ShippingDays:
         return f"cut-off {self.cutoff}, {days_in_words(parse_working_days(self.working_days))}"
 
 
-def shipping_days(session: Session) -> dict[str, ShippingDays]:
-    """Every location's settings by its code (defaults where none are saved)."""
-    rows = session.execute(
-        select(Location.code, LocationPromise.cutoff, LocationPromise.working_days).outerjoin(
-            LocationPromise, LocationPromise.location_id == Location.id
-        )
-    ).all()
+def shipping_days(session: Session, codes: Iterable[str] | None = None) -> dict[str, ShippingDays]:
+    """The locations' settings by code (defaults where none are saved); all, or those of ``codes``."""
+    statement = select(
+        Location.code, LocationPromise.cutoff, LocationPromise.working_days
+    ).outerjoin(LocationPromise, LocationPromise.location_id == Location.id)
+    if codes is not None:
+        statement = statement.where(Location.code.in_(sorted(set(codes))))
+    rows = session.execute(statement).all()
     return {
         code: ShippingDays(cutoff or DEFAULT_CUTOFF, days or DEFAULT_WORKING_DAYS)
         for code, cutoff, days in rows
@@ -219,7 +220,7 @@ def promise_groups(
     if not pending:
         return
     local = (now or utcnow()).astimezone(zone)
-    days_by_code = shipping_days(session)
+    days_by_code = shipping_days(session, (g.location_code for g in pending))
     table = {row.zone: row for row in session.scalars(select(TransitTime))}
     country = str((order.shipping_address or {}).get("country_code") or "")
     for group in pending:

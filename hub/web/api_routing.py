@@ -261,7 +261,7 @@ class TransitTimeInSchema(Schema):
 )
 def get_shipping_days(code: str):
     with get_hub().db.read() as db:
-        days = promise.shipping_days(db)
+        days = promise.shipping_days(db, [code])
         if code not in days:
             raise NotFound(f"location {code!r} does not exist")
         return jsonify(

@@ -33,8 +33,9 @@ CHANNEL_FULFILLMENT_CANCELLED = "order.channel_fulfillment_cancelled"
 BACKORDERED = "order.backordered"
 #: Every backordered unit of the order arrived and is reserved: fulfilment goes on.
 BACKORDER_FILLED = "order.backorder_filled"
-#: The customer is told their order waits (``data``: ``cause`` ``out_of_stock`` or
-#: ``backordered``, the ``lines`` waiting, ``expected_at`` when known); once per order and cause.
+#: The customer is told their order waits (``data``: ``cause`` ``out_of_stock``, ``backordered``,
+#: ``late_shipping`` or ``late_delivery``, the ``lines`` waiting, ``expected_at`` when known,
+#: ``promised`` for a late order); once per order and cause.
 ORDER_DELAYED = "order.delayed"
 #: A delivery promise was not kept (``data``: ``cause`` ``not_shipped`` or ``not_delivered``,
 #: the ``group`` key, the ``promised`` day); recorded once per order and cause.

@@ -1,6 +1,6 @@
 """Delay notices: an order that waits tells its customer, once per cause (``order.delayed``).
 
-Two causes are told today:
+Four causes are told:
 
 - ``out_of_stock``: the order was held because stock could not be reserved for
   every line (``order.held`` with reason ``out_of_stock``). The notice names the
@@ -9,7 +9,11 @@ Two causes are told today:
   expected; otherwise no date (the merchant has not ordered enough yet).
 - ``backordered``: the order was confirmed with lines waiting for stock on a
   purchase order (``order.backordered``); the notice names those lines and the
-  purchase orders' expected day.
+  purchase orders' expected day;
+- ``late_shipping`` and ``late_delivery``: a delivery promise was not kept
+  (``order.late`` with cause ``not_shipped`` or ``not_delivered``, found by
+  :mod:`hub.pipeline.late`); the notice gives the day that was promised
+  (``promised``), no new day (none is known).
 
 It follows the event that starts the wait (:func:`hub.pipeline.follow_up`), in the
 same transaction as the jobs that event fans out to, with the order's row locked:
@@ -30,7 +34,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.core import events as ev
-from hub.core.lifecycle import EVENT_NAMES, ON_HOLD
+from hub.core.lifecycle import (
+    CONFIRMED,
+    EVENT_NAMES,
+    ON_HOLD,
+    PARTIALLY_SHIPPED,
+    PROCESSING,
+    SHIPPED,
+)
 from hub.inventory import backorders
 from hub.inventory.reservations import HOLD_OUT_OF_STOCK
 from hub.orders.records import get_order, record
@@ -39,12 +50,24 @@ from hub.store.models import Order, OrderAuditEvent
 
 OUT_OF_STOCK = "out_of_stock"
 BACKORDERED = "backordered"
-CAUSES = (OUT_OF_STOCK, BACKORDERED)
+LATE_SHIPPING = "late_shipping"
+LATE_DELIVERY = "late_delivery"
+CAUSES = (OUT_OF_STOCK, BACKORDERED, LATE_SHIPPING, LATE_DELIVERY)
 
 #: What the timeline says was told, per cause.
 CAUSE_WORDS = {
     OUT_OF_STOCK: "some items are out of stock",
     BACKORDERED: "some items wait for stock on a purchase order",
+    LATE_SHIPPING: "it did not ship by the promised day",
+    LATE_DELIVERY: "it was not delivered by the promised day",
+}
+
+#: ``order.late``'s causes (hub.routing.late), as delays.
+_LATE = {"not_shipped": LATE_SHIPPING, "not_delivered": LATE_DELIVERY}
+#: Statuses in which a late order still waits for what was promised, per cause.
+_STILL_LATE = {
+    LATE_SHIPPING: (CONFIRMED, PROCESSING, PARTIALLY_SHIPPED),
+    LATE_DELIVERY: (CONFIRMED, PROCESSING, PARTIALLY_SHIPPED, SHIPPED),
 }
 
 
@@ -54,6 +77,8 @@ def cause_of(audit: OrderAuditEvent) -> str | None:
         return OUT_OF_STOCK
     if audit.name == ev.BACKORDERED:
         return BACKORDERED
+    if audit.name == ev.ORDER_LATE:
+        return _LATE.get(str((audit.data or {}).get("cause")))
     return None
 
 
@@ -78,11 +103,12 @@ def tell(session: Session, audit: OrderAuditEvent) -> OrderAuditEvent | None:
     order = get_order(session, audit.order_id)  # locked: one notice per cause, ever
     if cause in told(session, order.id):
         return None
-    notice = (
-        _out_of_stock(session, order, audit)
-        if cause == OUT_OF_STOCK
-        else _backordered(session, order, audit)
-    )
+    if cause == OUT_OF_STOCK:
+        notice = _out_of_stock(session, order, audit)
+    elif cause == BACKORDERED:
+        notice = _backordered(session, order, audit)
+    else:
+        notice = _late(order, audit, cause)
     if notice is None:
         return None
     expected = notice["expected_at"]
@@ -133,6 +159,16 @@ def _backordered(session: Session, order: Order, audit: OrderAuditEvent) -> dict
             for x in data.get("lines") or []
         ],
         "expected_at": data.get("expected_at"),
+    }
+
+
+def _late(order: Order, audit: OrderAuditEvent, cause: str) -> dict[str, Any] | None:
+    if order.status not in _STILL_LATE[cause]:
+        return None  # shipped, delivered or cancelled before the notice went out
+    return {
+        "lines": [],
+        "expected_at": None,
+        "promised": str((audit.data or {}).get("promised") or "")[:10] or None,
     }
 
 

@@ -203,6 +203,8 @@ class Renderer:
             delay = {
                 "cause": data.get("cause") or "",
                 "expected": (data.get("expected_at") or "")[:10],
+                # A promise not kept (late_shipping, late_delivery): the day that was promised.
+                "promised": (data.get("promised") or "")[:10],
                 "lines": [
                     {
                         "name": names.get(x.get("line_id")) or x.get("sku"),

@@ -154,3 +154,47 @@ def test_the_tracking_page_shows_the_delay_while_it_holds(shop, smtp, new_order,
     run_jobs(shop)
     page = client.get(f"/track/{token}").get_data(as_text=True)
     assert "out of stock" not in page
+
+
+def late(hub, order_id: int, cause: str, promised: str) -> None:
+    """What the order.late_check job records for a promise not kept (hub.pipeline.late)."""
+    from hub.core.events import ORDER_LATE
+    from hub.orders.records import get_order, record
+
+    with hub.db.transaction() as session:
+        record(
+            session,
+            get_order(session, order_id),
+            ORDER_LATE,
+            actor="system",
+            data={"cause": cause, "group": "wh", "promised": promised},
+        )
+
+
+def test_a_promise_not_kept_tells_the_customer_once_per_cause_with_the_promised_day(
+    shop, smtp, new_order, run_jobs
+):
+    stock(shop, {("A", "wh"): 5})
+    oid = new_order(shop, ("A", 1), customer=Customer(email="kim@example.com", name="Kim"))
+    run_jobs(shop)
+    assert order_state(shop, oid).status in ("confirmed", "processing")
+
+    late(shop, oid, "not_shipped", "2026-12-03")
+    late(shop, oid, "not_shipped", "2026-12-03")  # found again: told once
+    run_jobs(shop)
+    [notice] = delayed(shop, oid)
+    assert notice == {
+        "cause": "late_shipping",
+        "lines": [],
+        "expected_at": None,
+        "promised": "2026-12-03",
+    }
+    [message] = [m for m in smtp.messages if "running late" in str(m["Subject"])]
+    assert "did not leave us by 2026-12-03, as we promised" in body(message)
+
+    late(shop, oid, "not_delivered", "2026-12-06")
+    run_jobs(shop)
+    assert [n["cause"] for n in delayed(shop, oid)] == ["late_shipping", "late_delivery"]
+    running_late = [m for m in smtp.messages if "running late" in str(m["Subject"])]
+    assert len(running_late) == 2
+    assert "has not reached you by 2026-12-06" in body(running_late[1])

@@ -67,7 +67,7 @@ class AfterShipSandbox(Sandbox):
         self.outbox: list[bytes] = []
         self.calls: Counter[str] = Counter()
         self.webhooks_delivered = 0
-        self._clock = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+        self._clock = datetime.now(UTC) - timedelta(seconds=1)
 
     # --- the API ---------------------------------------------------------------------------
 
@@ -245,9 +245,9 @@ class AfterShipSandbox(Sandbox):
     # --- the carriers at work --------------------------------------------------------------
 
     def now(self) -> datetime:
-        """The sandbox's clock: an hour further at every scan, so checkpoints keep their order."""
+        """The time of a scan: now, and always a second after the last, so scans keep their order."""
         with self.lock:
-            self._clock += timedelta(hours=1)
+            self._clock = max(datetime.now(UTC), self._clock + timedelta(seconds=1))
             return self._clock
 
     def find(self, tracking_number: str) -> dict[str, Any]:

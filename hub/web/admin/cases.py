@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from flask import flash, g, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 
 from hub.aftercare import checks
@@ -30,7 +30,7 @@ from hub.channels.manage import ensure_manual_channel
 from hub.core.exceptions import NotFound
 from hub.orders.serialize import money
 from hub.returns.actions import refundable_by_payment, returnable_quantities
-from hub.store.models import Channel, User
+from hub.store.models import Case, Channel, Order, User
 from hub.web import get_hub
 from hub.web.admin import bp
 from hub.web.admin.helpers import flash_error, page_of
@@ -90,7 +90,7 @@ def case(case_id: int):
     with get_hub().db.read() as db:
         found = find_case(db, case_id)
         if found is None:
-            raise NotFound(f"case {case_id} does not exist")
+            abort(404)
         order = found.order
         refundable = sum(left for _, left in refundable_by_payment(db, order))
         returnable = {k: v for k, v in returnable_quantities(db, order).items() if v > 0}
@@ -98,6 +98,11 @@ def case(case_id: int):
             "admin/case.html",
             case=case_detail(found),
             created_at=found.created_at,
+            replacement_label=(
+                db.get(Order, found.replacement_order_id).label  # type: ignore[union-attr]
+                if found.replacement_order_id
+                else ""
+            ),
             notes=list(found.notes),
             order=order,
             lines=[line for line in order.lines if line.requires_shipping],
@@ -113,13 +118,17 @@ def case(case_id: int):
 def case_photo(case_id: int, index: int):
     hub = get_hub()
     with hub.db.read() as db:
-        found = cases.get_case(db, case_id)
-        kept = list(found.photos or [])
+        found = db.get(Case, case_id)
+        kept = list(found.photos or []) if found is not None else []
     if not 0 <= index < len(kept):
-        raise NotFound(f"case {case_id} has no photo {index + 1}")
+        abort(404)
     photo = kept[index]
+    try:
+        path = case_photos.path_of(hub.settings.data_dir, case_id, photo)
+    except NotFound:
+        abort(404)
     return send_file(
-        case_photos.path_of(hub.settings.data_dir, case_id, photo),
+        path,
         mimetype=photo.get("content_type") or "application/octet-stream",
         download_name=photo.get("name") or f"photo-{index + 1}",
     )

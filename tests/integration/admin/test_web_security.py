@@ -16,8 +16,9 @@ from werkzeug.routing.converters import NumberConverter, UUIDConverter
 from hub.store.models import Channel, Order
 
 #: Routes anyone may call: provider webhooks (signed), the customer's tracking
-#: page (unguessable token), health and metrics probes, signing in, static files.
-PUBLIC_PREFIXES = ("/webhooks/", "/track/", "/static/")
+#: page (unguessable token), the satisfaction check's answers (signed links),
+#: health and metrics probes, signing in, static files.
+PUBLIC_PREFIXES = ("/webhooks/", "/track/", "/aftercare/", "/static/")
 PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics", "/login"}
 API_PREFIX = "/api/"
 
@@ -82,7 +83,10 @@ def test_every_form_post_without_its_csrf_token_is_refused(browser):
     """Signed in, yet every cookie-borne write without the token is refused: 400."""
     checked = 0
     for method, path, rule in _routes(browser.app):
-        if method == "GET" or path.startswith(("/webhooks/", API_PREFIX)):
+        # The unsubscribe link takes mail clients' cookie-less one-click POST (RFC 8058).
+        if method == "GET" or path.startswith(
+            ("/webhooks/", API_PREFIX, "/aftercare/unsubscribe/")
+        ):
             continue
         for data in ({}, {"csrf_token": "forged"}):
             answer = browser.client.open(path, method=method, data=data)

@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from hub.integration.connectors import ChannelInfo, ShippingOrder
+from hub.integration.connectors import ChannelInfo, Parcel, ShippingOrder
 from hub.testing import vendor_example, vendor_file
 from plugins.shipstation.connector import ShipStationConnector
 from plugins.shipstation.tests.conftest import API_KEY, API_SECRET, WEBHOOK_TOKEN
@@ -258,6 +258,7 @@ def played(sandbox):
         )
     )
     connector.http.session.hooks["response"].append(recorder)
+    connector.quotes_http.session.hooks["response"].append(recorder)
     warehouse = requests.Session()
     warehouse.auth = (API_KEY, API_SECRET)
     warehouse.hooks["response"].append(recorder)
@@ -276,6 +277,8 @@ def played(sandbox):
         ).ok
         assert warehouse.get(f"{sandbox.base_url}/webhooks", timeout=10).ok
         assert warehouse.get(f"{sandbox.base_url}/carriers", timeout=10).ok
+        # Rate quotes for routing: the account's carriers, then getrates per carrier.
+        assert connector.quote_rates(Parcel("78703", "US", "20500", "US", 680, to_state="DC"))
         assert warehouse.get(f"{sandbox.base_url}/orders/{accepted['hub-1']}", timeout=10).ok
         label = warehouse.post(
             f"{sandbox.base_url}/orders/createlabelfororder",
@@ -333,6 +336,7 @@ CHECKED = [
     ("POST", "/shipments/voidlabel"),
     ("GET", "/shipments"),
     ("GET", "/orders/{orderId}"),
+    ("POST", "/shipments/getrates"),
 ]
 
 
@@ -356,7 +360,13 @@ def test_the_connectors_order_bodies_meet_shipstations_request_schemas(played, s
     [(*_, one, _, _)] = recorder.of("POST", "/orders/createorder")
     [(*_, many, _, _)] = recorder.of("POST", "/orders/createorders")
     assert one["orderKey"] == "hub-1" and [o["orderKey"] for o in many] == ["hub-2", "hub-3"]
-    for path, body in (("/orders/createorder", one), ("/orders/createorders", many)):
+    rates = [body for *_, body, _, _ in recorder.of("POST", "/shipments/getrates")]
+    assert rates
+    for path, body in (
+        ("/orders/createorder", one),
+        ("/orders/createorders", many),
+        *(("/shipments/getrates", r) for r in rates),
+    ):
         found = problems(request_schema(swagger, "POST", path), body)
         assert not found, f"POST {path} body differs from ShipStation's schema: {found}"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from admin_helpers import flashes
 
 from hub.core.order import Address
-from hub.store.models import Location
+from hub.store.models import Location, Order
 
 
 def location(hub, code) -> Location:
@@ -71,3 +71,23 @@ def test_the_order_page_says_where_the_address_was_placed(browser, admin_hub, ma
     )
     page = browser.get(f"/orders/{by_country}").get_data(as_text=True)
     assert "Placed by country (GR) — country centroid" in page
+
+
+def test_an_address_completed_from_the_holds_queue_is_placed_again(
+    browser, admin_hub, make_order, run_jobs
+):
+    # Beverly Hills, US without its ZIP code: held, and placed by the town alone.
+    order_id = make_order(
+        admin_hub,
+        shipping_address=Address(
+            name="Ann", address1="1 Main St", city="Beverly Hills", country_code="US"
+        ),
+    )
+    run_jobs(admin_hub)
+    with admin_hub.db.read() as db:
+        order = db.get(Order, order_id)
+        assert order.status == "on_hold" and order.ship_geo_precision == "city"
+    browser.post(f"/holds/{order_id}/address", data={"zip": "90210"}, follow_redirects=True)
+    with admin_hub.db.read() as db:
+        order = db.get(Order, order_id)
+        assert (order.ship_geo_precision, order.ship_geo_source) == ("postal_code", "zipcodes")

@@ -70,6 +70,9 @@ class Capability(StrEnum):
     #: on ``order.invoice_issued``). The hub hands them only to a notification connector that
     #: declares this, so one written before attachments keeps its ``notify`` as it is.
     ATTACHMENTS = "attachments"
+    #: ``fetch_tracking``: a tracking connector reads one tracking again, for the hub's
+    #: ``tracking.poll``, the safety net for carrier webhooks that never came.
+    POLL_TRACKING = "poll_tracking"
     #: ``export_purchase_order``: an ERP connector hands a sent purchase order to the ERP
     #: (a supplier whose purchase orders go "by ERP" instead of by email).
     PURCHASE_ORDERS = "purchase_orders"
@@ -930,6 +933,19 @@ class TrackingConnector(Connector):
         """
         raise ConfigError(f"the {self.name} connector cannot register shipments")
 
+    def fetch_tracking(self, tracking_ref: str) -> CarrierUpdate:
+        """Read one tracking as the service has it now (``tracking_ref``: what
+        :meth:`register_shipment` returned).
+
+        Declared with :attr:`Capability.POLL_TRACKING`, and then run by the hub's
+        ``tracking.poll`` job (give the connector ``scheduled_jobs =
+        {"tracking.poll": seconds}``) for shipments still on their way that had no
+        news for hours: the hub stores what it says as if a webhook had brought it.
+
+        :raises ExternalError: a non-retryable one (the tracking is gone) skips it.
+        """
+        raise ConfigError(f"the {self.name} connector cannot read trackings")
+
 
 #: The class of each role.
 ROLE_CLASSES: dict[str, type[Connector]] = {
@@ -953,6 +969,7 @@ CAPABILITY_OPERATIONS: dict[Capability, tuple[str, ...]] = {
     Capability.REGISTER_WEBHOOKS: ("sync_webhooks", "remove_webhooks"),
     Capability.PURCHASE_ORDERS: ("export_purchase_order",),
     Capability.RATES: ("quote_rates",),
+    Capability.POLL_TRACKING: ("fetch_tracking",),
 }
 
 

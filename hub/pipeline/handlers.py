@@ -21,7 +21,7 @@ Each handler lives in the module of its capability:
 - :mod:`hub.pipeline.replenishment`: ``stock.received`` (backorders first),
   ``replenishment.low_stock`` (low-stock alerts);
 - :mod:`hub.pipeline.tracking`: ``tracking.register`` (a shipment to the tracking
-  channels), ``order.complete_delivered`` (delivered orders completed days later).
+  channels), ``tracking.poll`` (news the webhooks did not bring), ``order.complete_delivered`` (delivered orders completed days later).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from hub.pipeline.sales import (
 )
 from hub.pipeline.shipping import flush_shipping, poll_shipments, record_shipment, resubmit_group
 from hub.pipeline.subscriptions import sync_channel_webhooks
-from hub.pipeline.tracking import complete_delivered_orders, register_shipment
+from hub.pipeline.tracking import complete_delivered_orders, poll_trackings, register_shipment
 from hub.queue.kinds import JobKind
 from hub.replenishment.forecasts import forecast_job
 
@@ -80,6 +80,7 @@ HANDLERS = {
     JobKind.STOCK_RECEIVED: stock_received,
     JobKind.LOW_STOCK_CHECK: check_low_stock,
     JobKind.TRACKING_REGISTER: register_shipment,
+    JobKind.TRACKING_POLL: poll_trackings,
     JobKind.ORDER_COMPLETE_DELIVERED: complete_delivered_orders,
     JobKind.ORDER_LATE_CHECK: check_late_orders,
     JobKind.SATISFACTION_CHECKS: send_satisfaction_checks,

@@ -13,20 +13,27 @@ its settings come from this module as one of the hub's own plugins
 - ``order.complete_delivered``, hourly: orders ``delivered`` more than
   ``complete_after_days`` ago (the ``delivery`` settings; 0 turns it off)
   become ``completed``, 500 a run.
+- ``tracking.poll``, per tracking channel that declares ``Capability.POLL_TRACKING``
+  (its ``scheduled_jobs``): trackings still on their way with no news for
+  12 hours are read again, 200 a run: the safety net for webhooks that never came.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from hub import hookimpl
+from hub.channels.port import ChannelPort
 from hub.core import lifecycle
-from hub.integration.connectors import TrackedShipment, TrackingConnector
+from hub.core.exceptions import ExternalError
+from hub.core.tracking import CarrierEvent
+from hub.integration.connectors import Capability, TrackedShipment, TrackingConnector, can
 from hub.integration.jobs import PeriodicJob
 from hub.orders import carrier_events
 from hub.queue.jobs import JobContext, enqueue
@@ -38,11 +45,18 @@ if TYPE_CHECKING:
     from hub.runtime.hub import Hub
     from hub.store.models import OrderAuditEvent
 
+log = logging.getLogger(__name__)
+
 #: The settings' name (Settings page of the admin; ``ctx.plugin_settings("delivery")``).
 SETTINGS = "delivery"
 #: How often delivered orders are looked at; how many a run completes at most.
 COMPLETE_EVERY_SECONDS = 3600
 COMPLETE_BATCH = 500
+#: A tracking with no news for this long is read again by ``tracking.poll``; how many a run.
+QUIET_SECONDS = 12 * 3600
+POLL_BATCH = 200
+#: Carrier statuses after which nothing more is expected.
+ARRIVED = (CarrierEvent.DELIVERED, CarrierEvent.RETURNED_TO_SENDER)
 
 
 class DeliverySettings(Schema):
@@ -156,6 +170,51 @@ def register_shipment(ctx: JobContext) -> None:
         carrier_events.register(
             session, shipment, ctx.channel_id, external_id=external_id, registered=True
         )
+
+
+def poll_trackings(ctx: JobContext) -> None:
+    """The safety net for carrier webhooks: read again what had no news for hours.
+
+    The channel's trackings of orders still on their way (not delivered, not
+    returned to sender), quietest first, :data:`POLL_BATCH` a run: each is read
+    from the service and stored as a webhook's news would be. A tracking the
+    service no longer has (a non-retryable error) is skipped; a retryable error
+    fails the job, which is retried.
+    """
+    channel_id = ctx.require_channel()
+    connector = as_role(ctx.connector(), TrackingConnector)
+    if not can(connector, Capability.POLL_TRACKING):
+        return
+    quiet_since = utcnow() - timedelta(seconds=QUIET_SECONDS)
+    with ctx.hub.db.read() as session:
+        due = session.execute(
+            select(ShipmentTracking.id, ShipmentTracking.external_id)
+            .join(Order, Order.id == ShipmentTracking.order_id)
+            .where(
+                ShipmentTracking.channel_id == channel_id,
+                ShipmentTracking.external_id != "",
+                or_(
+                    ShipmentTracking.status.is_(None),
+                    ShipmentTracking.status.not_in(ARRIVED),
+                ),
+                ShipmentTracking.updated_at < quiet_since,
+                Order.status.in_((lifecycle.SHIPPED, lifecycle.PARTIALLY_SHIPPED)),
+            )
+            .order_by(ShipmentTracking.updated_at, ShipmentTracking.id)
+            .limit(POLL_BATCH)
+        ).all()
+    port = ChannelPort(ctx.hub, channel_id)
+    for tracking_id, ref in due:
+        try:
+            port.record_carrier_update(connector.fetch_tracking(ref))
+        except ExternalError as exc:
+            if exc.retryable:
+                raise
+            log.warning("channel %s: tracking %s not read: %s", port.slug, ref, exc)
+        with ctx.hub.db.transaction() as session:
+            row = session.get(ShipmentTracking, tracking_id)
+            if row is not None:  # read now: the next run takes the quieter ones first
+                row.updated_at = utcnow()
 
 
 def complete_delivered_orders(ctx: JobContext) -> None:

@@ -41,6 +41,7 @@ JOB_WORDS: dict[str, str] = {
     JobKind.ORDER_LATE_CHECK: "Look for orders that missed their delivery promise",
     JobKind.SATISFACTION_CHECKS: "Ask customers whether their delivered orders arrived well",
     JobKind.TRACKING_REGISTER: "Ask the tracking service to follow a shipment",
+    JobKind.TRACKING_POLL: "Ask the tracking service for news it did not send",
     JobKind.ORDER_COMPLETE_DELIVERED: "Complete orders delivered some days ago",
     "erp.import": "Import stock files from the ERP",
     "erp.export": "Export orders to the ERP",

@@ -54,6 +54,8 @@ class JobKind(StrEnum):
     SATISFACTION_CHECKS = "aftercare.satisfaction_checks"
     #: A shipment's tracking number handed to a tracking channel (AfterShip), once per both.
     TRACKING_REGISTER = "tracking.register"
+    #: Trackings with no news for hours read again at their tracking channel (missed webhooks).
+    TRACKING_POLL = "tracking.poll"
     #: Delivered orders past the days set (``delivery`` settings) become completed.
     ORDER_COMPLETE_DELIVERED = "order.complete_delivered"
 

@@ -30,6 +30,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 from hub.core.exceptions import ConfigError, ExternalError, MalformedPayload, SignatureError
 from hub.integration.connectors import (
     Capability,
+    CarrierUpdate,
     TrackedShipment,
     TrackingConnector,
     WebhookOutcome,
@@ -114,8 +115,10 @@ class AfterShipConnector(TrackingConnector):
     description = (
         "Follows every shipment at its carrier; delivered, exceptions and returns come back."
     )
-    capabilities = frozenset({Capability.WEBHOOKS})
+    capabilities = frozenset({Capability.WEBHOOKS, Capability.POLL_TRACKING})
     config_schema = AfterShipConfig
+    #: Trackings with no news for 12 hours read again, looked for every 2 hours.
+    scheduled_jobs = {"tracking.poll": 7200}
 
     def __init__(self, channel):
         super().__init__(channel)
@@ -185,10 +188,10 @@ class AfterShipConnector(TrackingConnector):
         ]
         return str(same[0].get("id") or "") if same else ""
 
-    def fetch_tracking(self, tracking_id: str) -> dict[str, Any]:
+    def fetch_tracking(self, tracking_ref: str) -> CarrierUpdate:
         """``GET /v4/trackings/:id``: the tracking as AfterShip has it now."""
-        response = self.http.get(f"{API}/trackings/{quote(tracking_id, safe='')}")
-        return dict(tracking_of(json_body(response, self.name)))
+        response = self.http.get(f"{API}/trackings/{quote(tracking_ref, safe='')}")
+        return carrier_update(tracking_of(json_body(response, self.name)))
 
     # --- inbound ------------------------------------------------------------------------
 

@@ -379,3 +379,28 @@ def test_a_channel_added_later_follows_the_shipments_still_on_their_way(
     sandbox.deliver_webhooks()
     harness.run_jobs()
     assert status(harness, on_the_way) == "delivered"
+
+
+def test_news_a_webhook_never_brought_is_read_by_the_poll(harness, hub, make_order, carrier):
+    sandbox, channel = carrier
+    order_id = ship(hub, make_order, "1Z0801")
+    harness.run_jobs()
+    sandbox.deliver("1Z0801")
+    sandbox.outbox.clear()  # AfterShip gave up on these webhooks
+    harness.run_jobs()
+    assert status(harness, order_id) == "shipped"
+
+    def poll() -> None:
+        with hub.db.transaction() as db:
+            enqueue(db, JobKind.TRACKING_POLL, {}, channel_id=channel.id)
+        harness.run_jobs(kinds=[JobKind.TRACKING_POLL, JobKind.ORDER_EVENT])
+
+    poll()  # news came within the last 12 hours: nothing is asked
+    assert sandbox.calls["GET /v4/trackings/" + next(iter(sandbox.trackings))] == 0
+    with hub.db.transaction() as db:
+        db.execute(update(ShipmentTracking).values(updated_at=utcnow() - timedelta(hours=13)))
+    poll()
+    harness.run_jobs()
+    assert status(harness, order_id) == "delivered"
+    poll()  # delivered: never asked again
+    assert sandbox.calls["GET /v4/trackings/" + next(iter(sandbox.trackings))] == 1

@@ -14,6 +14,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+import requests
 import responses
 
 from hub.core.exceptions import ExternalError, SignatureError
@@ -175,7 +176,11 @@ def test_the_sandbox_answers_in_the_vendor_s_shapes():
         made = connector(base).register_shipment(SHIPMENT, idempotency_key="k")
         again = connector(base).register_shipment(SHIPMENT, idempotency_key="k")
         assert made == again and len(sandbox.trackings) == 1
-        tracking = connector(base).fetch_tracking(made)
+        got = requests.get(
+            f"{base}/v4/trackings/{made}", headers={"as-api-key": "as-key"}, timeout=5
+        )
+        tracking = tracking_of(got.json())
+        assert connector(base).fetch_tracking(made).tracking_ref == made
         assert (
             connector(base).check_connection()
             == "AfterShip took the key (1 trackings in the account)"
@@ -189,8 +194,6 @@ def test_the_sandbox_answers_in_the_vendor_s_shapes():
     )
     listed = vendor_example("aftership/trackings.list.response.json")["data"]
     with serve(sandbox) as base:
-        import requests
-
         ours = requests.get(f"{base}/v4/trackings", headers={"as-api-key": "as-key"}, timeout=5)
         assert set(ours.json()["data"]) == set(listed)
         refused = requests.get(f"{base}/v4/trackings", timeout=5)

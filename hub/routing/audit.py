@@ -40,9 +40,10 @@ def decision_lines(data: dict[str, Any] | None) -> list[str]:
     decision = (data or {}).get(KEY)
     if not isinstance(decision, dict):
         return []
-    winner = " + ".join(decision.get("winner") or []) or "?"
+    winner = " + ".join(decision.get("winner") or [])
     strategy = str(decision.get("strategy") or "?")
-    lines = [f"Routed by {strategy} to {winner}: {decision.get('why') or ''}".rstrip(": ")]
+    head = f"Routed by {strategy}" + (f" to {winner}" if winner else "")
+    lines = [f"{head}: {decision.get('why') or ''}".rstrip(": ")]
     shown = list(decision.get("candidates") or [])[:SHOWN]
     for c in shown:
         parts = [" + ".join(c.get("locations") or [])]

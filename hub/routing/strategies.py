@@ -120,6 +120,8 @@ def route(lookup: OrderLookup, order: dict[str, Any]) -> RoutedPlan | None:
             },
         )
     needs = line_needs(order["lines"])
+    if not needs:  # gift cards, digital goods: no location has work
+        return RoutedPlan([], {"strategy": strategy, "winner": [], "why": "nothing to ship"})
     destination = lookup.destination(order["id"])
     search = candidates(
         needs, _places(lookup, destination), lookup.available({x.sku for x in needs})

@@ -48,3 +48,36 @@ def test_many_small_holders_are_covered_greedily_within_bounds():
     best = found.candidates[0]
     assert best.shipments == 4
     assert best.locations == ["p00", "p01", "p02", "p03"] and best.km == 6.0
+
+
+def test_a_decision_reads_as_lines_of_words():
+    from hub.routing.audit import decision_lines
+
+    data = {
+        "routing": {
+            "strategy": "cheapest",
+            "winner": ["hamburg"],
+            "why": "the lowest quoted cost (16.17) of 2 quoted plans",
+            "candidates_found": 7,
+            "candidates": [
+                {"locations": ["salzburg"], "shipments": 1, "km": 116.2, "cost_cents": 1960},
+                {
+                    "locations": ["hamburg"],
+                    "shipments": 1,
+                    "km": 612.4,
+                    "cost_cents": 1617,
+                    "chosen": True,
+                },
+            ],
+        }
+    }
+    assert decision_lines(data) == [
+        "Routed by cheapest to hamburg: the lowest quoted cost (16.17) of 2 quoted plans",
+        "considered: salzburg, 116 km, 19.60 quoted, 1 shipment",
+        "chosen: hamburg, 612 km, 16.17 quoted, 1 shipment",
+        "and 5 more plans not listed",
+    ]
+    assert decision_lines(
+        {"routing": {"strategy": "nearest", "winner": [], "why": "nothing to ship"}}
+    ) == ["Routed by nearest: nothing to ship"]
+    assert decision_lines({"skus": {"A": 1}}) == [] and decision_lines(None) == []

@@ -3,7 +3,8 @@
 Erasure replaces what names, reaches or locates the person: the customer's
 email, phone, name, note and tags, its channel references; on its orders the
 email, name, phone, channel customer id and addresses (the country stays: the
-books need it for tax); in the orders' audit events, returns' notes and
+books need it for tax) and where the address was placed (now its country's
+centre); in the orders' audit events, returns' notes and
 notification ledgers every occurrence of those values; and the notification
 jobs still queued for those orders are dropped (nobody left to write to).
 Order numbers, lines, money, payments, shipments and stock movements stay for
@@ -26,6 +27,7 @@ from hub.customers import queries
 from hub.customers.actions import get_customer, record
 from hub.customers.serialize import figures_json, iso, money
 from hub.queue.kinds import JobKind
+from hub.routing import geocode
 from hub.store.models import (
     Case,
     Channel,
@@ -95,6 +97,9 @@ def erase_customer(session: Session, customer_id: int, *, actor: str) -> dict[st
         order.customer_phone = ""
         order.customer_external_id = ""
         order.shipping_address = _kept_address(order.shipping_address)
+        # Where the address was placed goes with it: a street's coordinates name a home.
+        # Placed again from what is kept, the order is at its country's centre.
+        geocode.place_order(order)
         order.billing_address = _kept_address(order.billing_address)
         order.notes = scrub(order.notes, pattern)
     touched = {"customers": len(group), "orders": len(orders), "events": 0, "notifications": 0}

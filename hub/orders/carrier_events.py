@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
 from hub.core import lifecycle
@@ -282,6 +282,32 @@ def complete_delivered(
         except HubError:
             continue
     return done
+
+
+# --- orders with a carrier problem now ------------------------------------------------------
+
+
+def problem_filter() -> ColumnElement[bool]:
+    """Orders one of whose shipments stands at a carrier problem now (exception, returned)."""
+    return exists().where(
+        ShipmentTracking.order_id == Order.id,
+        ShipmentTracking.status.in_([str(p) for p in PROBLEMS]),
+    )
+
+
+def problem_order_ids(session: Session, order_ids: Iterable[int]) -> set[int]:
+    """Which of ``order_ids`` have a shipment at a carrier problem now (for a list's badges)."""
+    ids = list(order_ids)
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(ShipmentTracking.order_id).where(
+                ShipmentTracking.order_id.in_(ids),
+                ShipmentTracking.status.in_([str(p) for p in PROBLEMS]),
+            )
+        )
+    )
 
 
 # --- what pages show ---------------------------------------------------------------------

@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, Select, String, and_, cast, func, or_, sel
 from sqlalchemy.orm import Session
 
 from hub.core.exceptions import ValidationError
+from hub.orders import carrier_events
 from hub.routing.late import late_filter
 from hub.store.models import Channel, Order, OrderLine, Payment, Shipment
 from hub.store.queries import Found, channel_id_for_slug, fetch
@@ -66,6 +67,8 @@ class OrderFilters:
     customer_id: int | None = None
     #: Only orders late now: a delivery promise not kept (hub.routing.late).
     late: bool = False
+    #: Only orders with a shipment at a carrier problem now (hub.orders.carrier_events).
+    carrier_problem: bool = False
 
     @property
     def any(self) -> bool:
@@ -84,6 +87,7 @@ class OrderFilters:
                 self.hold_reason,
                 self.customer_id,
                 self.late or None,
+                self.carrier_problem or None,
             )
         )
 
@@ -142,6 +146,8 @@ def orders_statement(session: Session, filters: OrderFilters) -> Select[Order]:
         statement = statement.where(Order.customer_id == filters.customer_id)
     if filters.late:
         statement = statement.where(late_filter())
+    if filters.carrier_problem:
+        statement = statement.where(carrier_events.problem_filter())
     if filters.hold_reason:  # the JSON list's text holds the code as a JSON string
         statement = statement.where(
             cast(Order.hold_reasons, String).contains(

@@ -493,6 +493,7 @@ def list_orders(query):
         placed_to=query.get("placed_to"),
         hold_reason=query.get("hold_reason"),
         late=bool(query.get("late")),
+        carrier_problem=bool(query.get("carrier_problem")),
     )
     with get_hub().db.read() as db:
         found = order_queries.search_orders(
@@ -1107,6 +1108,7 @@ from hub.web import (  # noqa: E402,F401
     api_purchasing,
     api_return_policy,
     api_routing_policy,
+    api_substitutes,
     invoice_pdf,
 )
 

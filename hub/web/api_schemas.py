@@ -261,6 +261,12 @@ class OrdersQuerySchema(PageQuerySchema):
             "the order not delivered, completed, cancelled or returned)."
         }
     )
+    carrier_problem = fields.Boolean(
+        metadata={
+            "description": "`true`: only orders with a shipment its carrier reports a problem "
+            "with now (an exception, returned to sender), from a tracking channel."
+        }
+    )
 
 
 class CustomerOutSchema(OutSchema):
@@ -461,6 +467,13 @@ class OrderDetailSchema(OrderSummarySchema):
     notes = fields.String(required=True)
     shipping_method = fields.String(
         required=True, metadata={"description": "What the customer chose at checkout."}
+    )
+    locale = fields.String(
+        required=True,
+        metadata={
+            "description": "The customer's language as the channel told it (`de-DE`); "
+            "empty when unknown. Their emails are written in it."
+        },
     )
     delivery = fields.Nested(
         DeliveryPromiseSchema,

@@ -117,6 +117,7 @@ def list_filters() -> tuple[OrderFilters, str]:
         placed_to=_day("placed_to"),
         hold_reason=_choice("hold_reason", tuple(HOLD_REASON_WORDS)),
         late=request.args.get("late") == "1",
+        carrier_problem=request.args.get("carrier_problem") == "1",
     )
     return filters, _choice("sort", SORTS) or DEFAULT_SORT
 
@@ -141,6 +142,7 @@ def _filter_args(filters: OrderFilters, sort: str) -> dict[str, Any]:
         "placed_to": filters.placed_to.isoformat() if filters.placed_to else None,
         "hold_reason": filters.hold_reason,
         "late": "1" if filters.late else None,
+        "carrier_problem": "1" if filters.carrier_problem else None,
         "sort": sort if sort != DEFAULT_SORT else None,
     }
     return {k: v for k, v in args.items() if v}
@@ -174,6 +176,8 @@ def orders():
             hold_reason=filters.hold_reason or "",
             late=filters.late,
             late_ids=late_orders.late_order_ids(db, [o.id for o in page.items]),
+            carrier_problem=filters.carrier_problem,
+            problem_ids=carrier_events.problem_order_ids(db, [o.id for o in page.items]),
             q=filters.q or "",
             sort=sort,
             sort_links=_sort_links(args, sort),

@@ -10,6 +10,9 @@ database for long and a crash loses nothing but the batch in hand):
 - **delivery attempts** of notifications that were delivered or skipped: the
   sent ledger (``notifications_sent``, one row per delivery) stays, so nothing
   is ever sent twice;
+- **rate quotes** that expired (``rate_quotes``, :mod:`hub.routing.rates`): a
+  quote is refreshed in place when asked again, so only keys no order has
+  needed since go;
 - **case photo files** no case records any more (their customer was erased):
   :func:`hub.cases.photos.prune`, whatever their age.
 
@@ -42,6 +45,7 @@ from hub.store.models import (
     JobStatus,
     NotificationAttempt,
     NotificationSent,
+    RateQuote,
     WebhookEvent,
     utcnow,
 )
@@ -87,6 +91,7 @@ RULES: tuple[Rule, ...] = (
             )
         ),
     ),
+    Rule("expired rate quotes", RateQuote, lambda before: RateQuote.expires_at < before),
 )
 
 

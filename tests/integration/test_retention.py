@@ -140,6 +140,7 @@ def test_a_purge_goes_in_small_batches_until_nothing_is_due(make_hub, make_order
         "succeeded jobs": 8,
         "processed webhook events": 2,
         "delivery attempts": 3,
+        "expired rate quotes": 0,
     }
     assert retention.purge(hub, utcnow() - timedelta(days=30), batch=2) == dict.fromkeys(removed, 0)
 
@@ -151,6 +152,7 @@ def test_purge_from_the_command_line_says_what_went(hub, make_order, cli):
         "succeeded jobs: 1 removed",
         "processed webhook events: 2 removed",
         "delivery attempts: 3 removed",
+        "expired rate quotes: 0 removed",
     ]
     assert "new-done" in _left(hub)["jobs"]
     everything = cli("purge", "--older-than-days", "0").output

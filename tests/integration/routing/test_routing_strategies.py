@@ -317,3 +317,30 @@ def test_a_skus_weight_decides_the_band_quoted(hub, make_order, run_jobs, rates_
     assert {q["grams"] for q in quotes} == {6_000}
     with hub.db.read() as session:
         assert {q.weight_band for q in session.scalars(select(RateQuote))} == {10_000}
+
+
+def test_quotes_expired_past_the_retention_go_with_the_purge(hub, rates_sandbox):
+    from hub.pipeline import retention
+
+    channel_id = shipstation(hub, rates_sandbox)
+    long_ago, recent = utcnow() - timedelta(days=40), utcnow() - timedelta(days=1)
+    with hub.db.transaction() as session:
+        for origin, expired in (("old", long_ago), ("recent", recent)):
+            session.add(
+                RateQuote(
+                    channel_id=channel_id,
+                    origin=origin,
+                    zone="DE-80",
+                    weight_band=500,
+                    carrier="ups",
+                    service_code="ups_ground",
+                    service_name="UPS Ground",
+                    cost_cents=1617,
+                    quoted_at=expired - timedelta(hours=1),
+                    expires_at=expired,
+                )
+            )
+    removed = retention.purge(hub, utcnow() - timedelta(days=30))
+    assert removed["expired rate quotes"] == 1
+    with hub.db.read() as session:
+        assert [q.origin for q in session.scalars(select(RateQuote))] == ["recent"]

@@ -83,7 +83,8 @@ class Placement:
             "ship_latitude": self.latitude,
             "ship_longitude": self.longitude,
             "ship_geo_precision": self.precision,
-            "ship_geo_source": self.source[:40],
+            # The column holds 40 characters: a long plugin name keeps its end (its class).
+            "ship_geo_source": self.source[-40:],
         }
 
 

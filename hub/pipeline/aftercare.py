@@ -7,10 +7,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+
 from hub.aftercare import checks
 from hub.aftercare.links import Links, Signer
+from hub.integration.connectors import NotificationConnector
 from hub.queue.jobs import JobContext
-from hub.store.models import utcnow
+from hub.runtime.hub import as_role
+from hub.store.models import Channel, utcnow
 
 if TYPE_CHECKING:
     from hub.runtime.hub import Hub
@@ -27,12 +31,33 @@ def aftercare_links(hub: Hub) -> Links:
     return Links(hub.settings.public_url, Signer(hub.secrets.derive(KEY_PURPOSE)))
 
 
+def someone_sends_checks(hub: Hub) -> bool:
+    """Whether an enabled notification channel sends the satisfaction check's email."""
+    with hub.db.read() as session:
+        enabled = session.scalars(select(Channel).where(Channel.enabled.is_(True))).all()
+        return any(
+            as_role(hub.connector_for(channel), NotificationConnector).wants(
+                checks.SATISFACTION_CHECK
+            )
+            for channel in enabled
+            if channel.connector in hub.connectors
+            and "notification" in hub.connectors[channel.connector].roles
+        )
+
+
 def send_satisfaction_checks(ctx: JobContext) -> None:
     hub = ctx.hub
     links = aftercare_links(hub)
     now = utcnow()
     with hub.db.read() as session:
         policies = checks.enabled_policies(session)
+    if policies and not someone_sends_checks(hub):
+        # Each order is asked once, ever: never spend that on an email nobody sends.
+        log.warning(
+            "satisfaction checks are on, but no enabled notification channel sends "
+            "order.satisfaction_check: no order is looked at until one does"
+        )
+        return
     for policy in policies:
         while True:
             with hub.db.read() as session:

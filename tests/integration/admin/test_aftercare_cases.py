@@ -28,6 +28,7 @@ from hub.queue.kinds import JobKind
 from hub.returns.actions import ReturnLineRequest, ReturnRequest, create_return
 from hub.store.models import (
     Case,
+    Channel,
     Job,
     Order,
     OrderAuditEvent,
@@ -461,3 +462,22 @@ def test_erasing_the_customer_erases_the_cases_words_and_photos(shop, smtp, run_
         os.utime(photo, (0, 0))  # older than the hour a new upload is kept unclaimed
         assert case_photos.prune(hub.settings.data_dir, session) == 1
     assert not photo.exists()
+
+
+def test_no_order_is_spent_while_no_channel_sends_the_check(shop, smtp, run_jobs):
+    hub = shop
+    with hub.db.transaction() as session:
+        email = session.scalars(select(Channel).where(Channel.connector == "email")).one()
+        email.config = {**email.config, "events": ["order.confirmed"]}
+    order_id = delivered_order(hub, run_jobs, n=10)
+    run_checks(hub, run_jobs)
+    with hub.db.read() as session:
+        assert session.scalars(select(SatisfactionCheck)).all() == []
+    with hub.db.transaction() as session:
+        email = session.scalars(select(Channel).where(Channel.connector == "email")).one()
+        email.config = {**email.config, "events": ["order.satisfaction_check"]}
+    run_checks(hub, run_jobs)
+    [check] = checks_sent(smtp)
+    assert to_of(check) == "cust10@example.com"
+    with hub.db.read() as session:
+        assert session.scalars(select(SatisfactionCheck.order_id)).all() == [order_id]

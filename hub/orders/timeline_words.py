@@ -75,6 +75,8 @@ EVENT_WORDS: dict[str, str] = {
     "order.case_opened": "Case opened",
     "order.case_resolved": "Case resolved",
     "order.replacement_created": "Replacement order created for a case",
+    # The customer's answer to a delay notice on the tracking page (hub.orders.substitutes).
+    "order.delay_answered": "The customer chose what happens to the missing items",
 }
 
 

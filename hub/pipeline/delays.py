@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.aftercare.links import CHOICE_DAYS, Links
 from hub.core import events as ev
 from hub.core.lifecycle import (
     CONFIRMED,
@@ -44,6 +45,7 @@ from hub.core.lifecycle import (
 )
 from hub.inventory import backorders
 from hub.inventory.reservations import HOLD_OUT_OF_STOCK
+from hub.orders import edits, substitutes
 from hub.orders.records import get_order, record
 from hub.purchasing.queries import incoming, next_arrival
 from hub.store.models import Order, OrderAuditEvent
@@ -92,8 +94,16 @@ def told(session: Session, order_id: int) -> set[str]:
     return {str((d or {}).get("cause")) for d in data}
 
 
-def tell(session: Session, audit: OrderAuditEvent) -> OrderAuditEvent | None:
+def tell(
+    session: Session, audit: OrderAuditEvent, links: Links | None = None
+) -> OrderAuditEvent | None:
     """Record ``order.delayed`` for the wait ``audit`` starts, unless told of it before.
+
+    With ``links``, an out-of-stock notice of an order whose lines are the hub's, where the
+    merchant set alternatives for a missing SKU and one is in stock, offers a choice
+    (:mod:`hub.orders.substitutes`): the ``substitutes`` for the missing lines, and
+    ``choice_url``, the signed link to the tracking page where the customer chooses (it
+    works ``choice_days``).
 
     :return: the event recorded, or None (no delay, told already, or no longer waiting).
     """
@@ -105,6 +115,12 @@ def tell(session: Session, audit: OrderAuditEvent) -> OrderAuditEvent | None:
         return None
     if cause == OUT_OF_STOCK:
         notice = _out_of_stock(session, order, audit)
+        if notice is not None and links is not None and edits.lines_editable(order):
+            offered = substitutes.offers(session, notice["lines"])
+            if offered:  # where the merchant set alternatives and one is in stock
+                notice["substitutes"] = offered
+                notice["choice_url"] = links.choice(order.id)
+                notice["choice_days"] = CHOICE_DAYS
     elif cause == BACKORDERED:
         notice = _backordered(session, order, audit)
     else:

@@ -45,6 +45,7 @@ from hub.integration.connectors import Capability, NotificationConnector, Paymen
 from hub.integration.manager import implementers
 from hub.orders import payments
 from hub.pipeline import delays
+from hub.pipeline.aftercare import aftercare_links
 from hub.pipeline.invoices import enqueue_invoice_jobs
 from hub.pipeline.tracking import enqueue_registrations
 from hub.queue.jobs import JobContext, enqueue
@@ -120,7 +121,8 @@ def announce_order_event(ctx: JobContext) -> None:
                 )
         _follow_up(session, hub, audit, order)
         enqueue_invoice_jobs(session, audit, order)
-        delays.tell(session, audit)  # an order that now waits tells its customer, once per cause
+        # An order that now waits tells its customer, once per cause (with a choice, signed).
+        delays.tell(session, audit, aftercare_links(hub))
 
 
 def _follow_up(session: Session, hub: Hub, audit: OrderAuditEvent, order: Order) -> None:

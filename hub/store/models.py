@@ -1309,6 +1309,26 @@ class SkuSetting(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class SkuSubstitute(Base):
+    """An alternative the merchant offers for a SKU when it is missing (best first by ``rank``).
+
+    A delay notice offers the substitutes in stock; the customer may take one on the
+    tracking page (:mod:`hub.orders.substitutes`).
+    """
+
+    __tablename__ = "sku_substitutes"
+    __table_args__ = (
+        UniqueConstraint("sku", "substitute_sku", name="uq_sku_substitutes_pair"),
+        Index("ix_sku_substitutes_sku_rank", "sku", "rank"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(100))
+    substitute_sku: Mapped[str] = mapped_column(String(100))
+    rank: Mapped[int] = mapped_column(default=1)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class Backorder(Base):
     """Units of one order line promised from stock on its way to one location.
 

@@ -44,7 +44,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         hub = Hub(settings)
     app.extensions["hub"] = hub
 
-    from hub.web import aftercare, api, errors, ops, security, track, track_returns, webhooks
+    from hub.web import (
+        aftercare,
+        api,
+        errors,
+        ops,
+        security,
+        track,
+        track_choices,
+        track_returns,
+        webhooks,
+    )
     from hub.web.admin import bp as admin_bp
 
     # JSON answers for routing errors (404, 405) under /api/, /webhooks/, /metrics.
@@ -57,6 +67,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(track.bp)
     app.register_blueprint(aftercare.bp)
     app.register_blueprint(track_returns.bp)
+    app.register_blueprint(track_choices.bp)
     app.register_blueprint(admin_bp)
     hub.pm.hook.hub_register_blueprints(app=app)
     # POST /webhooks/<slug> is answered below Flask (see webhooks.Ingress).

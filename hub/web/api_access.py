@@ -96,6 +96,8 @@ ROUTE_SCOPES: dict[str, dict[str, Scope]] = {
     "/skus/<sku>/demand": {"GET": READ},
     "/skus/<sku>/reorder-policy": {"GET": READ, "PUT": WRITE},
     "/skus/<sku>/settings": {"GET": READ, "PUT": WRITE},
+    # Substitutes (hub.web.api_substitutes): what a delay notice offers, everyday work.
+    "/skus/<sku>/substitutes": {"GET": READ, "PUT": WRITE},
     # Service levels (hub.web.api_routing): a SKU's attributes are everyday work; the
     # rules that choose carrier services are set-up, like a channel.
     "/skus/<sku>/attributes": {"GET": READ, "PUT": WRITE},

@@ -154,17 +154,24 @@ def order_status(token: str):
                 .where(Order.tracking_token == token)
             ).one_or_none()
             if order is not None:
-                page = _page(order)
-                page["carrier"] = carrier_events.carrier_events(db, order.id)
-                page["promise"] = promise.customer_promise(order)  # track/_promise.html
-                page["delay"] = delays.on_page(db, order)  # track/_delay.html
-                # Returns and exchanges: their own section and module (it imports this one).
-                from hub.web import track_returns
-
-                page["self_service"] = track_returns.section(db, order)
+                page = full_page(db, order)
     if order is None:
         return render_template("track/not_found.html"), 404
     return render_template("track/order.html", **page)
+
+
+def full_page(db, order: Order) -> dict:
+    """Everything the page shows of ``order`` (its sections' own modules add their parts)."""
+    page = _page(order)
+    page["carrier"] = carrier_events.carrier_events(db, order.id)
+    page["promise"] = promise.customer_promise(order)  # track/_promise.html
+    page["delay"] = delays.on_page(db, order)  # track/_delay.html
+    # Returns and exchanges, the delay choice: their own sections and modules (they import this one).
+    from hub.web import track_choices, track_returns
+
+    page["self_service"] = track_returns.section(db, order)
+    page["choice"] = track_choices.section(db, order)  # track/_delay_choice.html
+    return page
 
 
 def _page(order: Order) -> dict:

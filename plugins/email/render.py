@@ -212,6 +212,17 @@ class Renderer:
                     }
                     for x in data.get("lines") or []
                 ],
+                # Alternatives in stock for the missing lines, and the signed link to choose.
+                "substitutes": [
+                    {
+                        "name": names.get(x.get("line_id")) or x.get("sku"),
+                        "quantity": x.get("quantity"),
+                        "substitute": x.get("substitute_sku"),
+                    }
+                    for x in data.get("substitutes") or []
+                ],
+                "choice_url": data.get("choice_url") or "",
+                "choice_days": data.get("choice_days") or 0,
             }
         return_ = None
         if event.name == "order.return_approved":

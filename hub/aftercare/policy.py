@@ -143,9 +143,10 @@ def save(session: Session, channel_id: int, values: dict[str, Any], *, actor: st
         raise ValidationError(
             f"the satisfaction check settings are not valid ({said})", details=exc.messages_dict
         ) from None
-    if "product_url" in placeholders_of(loaded["review_url_template"]) and not loaded[
-        "product_url_template"
-    ]:
+    if (
+        "product_url" in placeholders_of(loaded["review_url_template"])
+        and not loaded["product_url_template"]
+    ):
         raise ValidationError(
             "the review link uses {product_url}: set the product page too",
             details={"product_url_template": ["is required when the review link uses it"]},

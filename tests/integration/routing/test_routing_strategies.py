@@ -344,3 +344,40 @@ def test_quotes_expired_past_the_retention_go_with_the_purge(hub, rates_sandbox)
     assert removed["expired rate quotes"] == 1
     with hub.db.read() as session:
         assert [q.origin for q in session.scalars(select(RateQuote))] == ["recent"]
+
+
+def test_two_orders_keeping_the_same_quote_at_once_both_route_on_postgresql(
+    pg_hub, make_order, rates_sandbox
+):
+    """The second insert of a (channel, origin, zone, band) waits for the first and gives way."""
+    import threading
+    import time
+
+    from hub.integration.lookup import Destination
+    from hub.store.models import Location
+
+    hub = pg_hub
+    locations(hub, {"hamburg": {"A": 5}})
+    shipstation(hub, rates_sandbox)
+    first, second = (order_to(hub, make_order, MUNICH, "A") for _ in range(2))
+    there = Destination(48.1372, 11.5756, "exact", "80331", "DE")
+    got: dict[int, object] = {}
+
+    def quote(order_id: int, hold: float) -> None:
+        book = hub.service("rate_quotes")
+        with hub.db.transaction() as session:
+            order = session.get(Order, order_id)
+            where = session.scalars(select(Location).where(Location.code == "hamburg")).one()
+            got[order_id] = book.quote(session, order, where, there, 400)
+            time.sleep(hold)
+
+    a = threading.Thread(target=quote, args=(first, 0.5))
+    a.start()
+    time.sleep(0.2)
+    b = threading.Thread(target=quote, args=(second, 0.0))
+    b.start()
+    a.join(10)
+    b.join(10)
+    assert got[first] == got[second] and got[first].cost_cents == 1617
+    with hub.db.read() as session:
+        assert len(session.scalars(select(RateQuote)).all()) == 1

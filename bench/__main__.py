@@ -26,7 +26,10 @@ What is measured, side by side in one run (each against its own baseline):
     same orders (one process, no queue, no outbox, no audit; :mod:`bench.straight_line`),
     1,000 orders (100 when quick), on SQLite and PostgreSQL;
 (i) resident memory of ``hub serve`` between the 2,000th and 10,000th shipped order of
-    one run (the 100th and 300th when quick; :mod:`bench.memory`).
+    one run (the 100th and 300th when quick; :mod:`bench.memory`);
+(j) the hub's job queue against procrastinate and PGQueuer on the same PostgreSQL: no-op
+    and one-row jobs, in bulk and one by one, 1, 2 and 4 worker processes, and idle
+    enqueue-to-start latency (:mod:`bench.queue_peers`).
 
     python -m bench --compare A.json B.json   # the change per row between two results
 
@@ -54,7 +57,7 @@ from pathlib import Path
 from bench import common
 
 RESULTS = Path(__file__).parent / "results"
-ALL = ("a", "b", "c", "d", "e", "f", "g", "h", "i")
+ALL = ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j")
 NO_PG = "set HUB_BENCH_DATABASE_URL (or HUB_TEST_DATABASE_URL) to a PostgreSQL database"
 
 #: The targets, in one place: what the issue asks of each measurement.
@@ -74,6 +77,10 @@ FORECAST_PEAK_MB = 1000.0
 STRAIGHT_LINE_RATIO = 0.5
 #: ``hub serve``'s resident memory from the first checkpoint to the end of a long run.
 MEMORY_FLAT = 0.10
+#: The hub's queue against its peers (j): jobs/s at least procrastinate's and half of
+#: PGQueuer's on every row; a job enqueued into an idle queue starts within 50 ms (p99).
+QUEUE_PEER_RATIO = {"procrastinate": 1.0, "pgqueuer": 0.5}
+QUEUE_IDLE_P99_MS = 50.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -310,6 +317,12 @@ def bench_memory(pg: str | None, quick: bool) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def bench_queue_peers(pg: str | None, quick: bool) -> dict:
+    from bench import queue_peers
+
+    return queue_peers.run(pg, quick=quick)
+
+
 BENCHMARKS: dict[str, tuple[str, Callable[[str | None, bool], dict]]] = {
     "a": ("webhook_ingest", bench_webhooks),
     "b": ("order_pull", bench_pull),
@@ -320,6 +333,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[str | None, bool], dict]]] = {
     "g": ("routing", bench_routing),
     "h": ("straight_line", bench_straight_line),
     "i": ("memory_over_time", bench_memory),
+    "j": ("queue_peers", bench_queue_peers),
 }
 
 
@@ -375,6 +389,8 @@ def rows(results: dict) -> list[dict]:
         out += _straight_line_rows(results["straight_line"])
     if "memory_over_time" in results:
         out += _memory_rows(results["memory_over_time"])
+    if "queue_peers" in results:
+        out += _queue_peer_rows(results["queue_peers"])
     return out
 
 
@@ -617,6 +633,50 @@ def _memory_rows(data: dict) -> list[dict]:
             better="lower",
         )
     ]
+
+
+def _queue_peer_rows(data: dict) -> list[dict]:
+    if (row := _unavailable("(j) job queue against its peers", data)) is not None:
+        return [row]
+    out = []
+    load = data.get("load_average") or {}
+    for key, row in data["rows"].items():
+        kind, mode, workers = key.split(".")
+        figures = " / ".join(
+            f"{row[name]['jobs_per_second']:,.0f}" for name in ("hub", "procrastinate", "pgqueuer")
+        )
+        ratios = {peer: row[f"hub_to_{peer}"] for peer in QUEUE_PEER_RATIO}
+        during = f"; load {load[workers][0]}" if workers in load else ""
+        out.append(
+            _row(
+                f"(j) queue peers, {'no-op' if kind == 'noop' else 'one-row'} jobs enqueued "
+                f"{'in bulk' if mode == 'bulk' else 'one by one'}, {workers} worker"
+                f"{'s' if workers != '1' else ''} ({data['jobs']:,} jobs): "
+                "hub / procrastinate / PGQueuer",
+                f"{figures} jobs/s = {ratios['procrastinate']:.2f} / {ratios['pgqueuer']:.2f}"
+                f"{during}",
+                " and ".join(f"≥ {r:g} × {peer}" for peer, r in QUEUE_PEER_RATIO.items()),
+                all(ratios[peer] >= r for peer, r in QUEUE_PEER_RATIO.items()),
+                value=ratios["pgqueuer"],
+                better="higher",
+            )
+        )
+    lat = data["latency"]
+    peers = "; ".join(
+        f"{name} p50 {lat[name]['p50_ms']:,.1f}, p99 {lat[name]['p99_ms']:,.1f} ms"
+        for name in ("procrastinate", "pgqueuer")
+    )
+    out.append(
+        _row(
+            f"(j) queue peers, idle enqueue-to-start, 1 worker ({lat['hub']['probes']} jobs)",
+            f"hub p50 {lat['hub']['p50_ms']:,.1f}, p99 {lat['hub']['p99_ms']:,.1f} ms; {peers}",
+            f"hub p99 < {QUEUE_IDLE_P99_MS:g} ms",
+            lat["hub"]["p99_ms"] < QUEUE_IDLE_P99_MS,
+            value=lat["hub"]["p99_ms"],
+            better="lower",
+        )
+    )
+    return out
 
 
 def _cpu(d: dict) -> str:

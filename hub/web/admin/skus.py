@@ -16,6 +16,8 @@ from sqlalchemy import select
 
 from hub.core.exceptions import HubError, NotFound
 from hub.inventory import attributes, backorders
+from hub.inventory.levels import available_by_sku
+from hub.orders import substitutes
 from hub.purchasing.queries import with_incoming
 from hub.replenishment import demand, policies
 from hub.replenishment.schemas import ReorderPolicyInSchema
@@ -39,6 +41,8 @@ def _page(sku: str, location: str | None, *, form: dict[str, Any], errors: dict,
         locations = list(db.scalars(select(Location).order_by(Location.code)))
         allow_backorder = sku in backorders.allows_backorder(db, [sku])
         sku_attributes = attributes.as_json(sku, attributes.get(db, sku))
+        alternatives = substitutes.substitutes_of(db, sku)
+        in_stock = available_by_sku(db, alternatives)
     forecast = figures["forecast"]
     chart = demand_band(
         [(d["date"], d["quantity"]) for d in figures["history"]],
@@ -65,6 +69,7 @@ def _page(sku: str, location: str | None, *, form: dict[str, Any], errors: dict,
         location=location,
         allow_backorder=allow_backorder,
         attributes=sku_attributes,
+        substitutes=[{"sku": s, "available": in_stock.get(s, 0)} for s in alternatives],
         values=values,
         errors=errors,
         sold=sum(max(0, day["quantity"]) for day in figures["history"]),
@@ -143,3 +148,20 @@ def sku_attributes(sku: str):
     else:
         flash(f"Attributes of {sku} saved.", "success")
     return redirect(url_for("admin.sku_page", sku=sku) + "#attributes")
+
+
+@bp.post("/skus/<sku>/substitutes")
+def sku_substitutes(sku: str):
+    """The alternatives a delay notice offers, best first (as ``PUT /api/v1/skus/<sku>/substitutes``)."""
+    raw = (request.form.get("substitutes") or "").replace(",", "\n")
+    wanted = [s.strip() for s in raw.splitlines() if s.strip()]
+    try:
+        with get_hub().db.transaction() as db:
+            if not demand.sku_exists(db, sku):
+                raise NotFound(f"SKU {sku!r} does not exist")
+            substitutes.set_substitutes(db, sku, wanted, actor=g.user.actor)
+    except HubError as exc:
+        flash_error(exc)
+    else:
+        flash(f"Substitutes of {sku} saved ({', '.join(wanted) or 'none'}).", "success")
+    return redirect(url_for("admin.sku_page", sku=sku) + "#substitutes")

@@ -179,6 +179,9 @@ class OrderData:
     #: The shipping method the customer chose at checkout, as the channel names it
     #: (Shopify's ``shipping_lines[].title``: ``"Express"``); service-level rules read it.
     shipping_method: str = ""
+    #: The customer's language as the channel knows it (Shopify's ``customer_locale``:
+    #: ``"de-DE"``), a BCP 47 tag; the customer's emails are written in it. Empty: unknown.
+    locale: str = ""
     #: The channel cancelled the order: the hub cancels it too, with ``cancel_reason``
     #: (once it has shipped, it records the request for a person instead).
     cancelled: bool = False

@@ -282,6 +282,7 @@ def _order_fields(data: OrderData, *, placed_at: datetime | None) -> dict[str, A
         "tags": list(data.tags),
         "notes": data.notes or "",
         "shipping_method": (data.shipping_method or "").strip()[:200],
+        "locale": (data.locale or "").strip()[:35],
         "is_test": bool(data.is_test),
         "channel_financial_status": data.channel_financial_status or "",
     }

@@ -119,6 +119,11 @@ class ManualOrderSchema(Schema):
         validate=validate.Length(max=200),
         metadata={"description": "The shipping method the customer chose (\"Express\")."},
     )
+    locale = fields.String(
+        load_default="",
+        validate=validate.Regexp(r"^([A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*)?$"),
+        metadata={"description": "The customer's language, BCP 47 (\"de-DE\"): their emails use it."},
+    )
     tags = fields.List(fields.String(), load_default=list)
     payments = fields.List(fields.Nested(PaymentInSchema), load_default=list)
     payment_outside = fields.String(
@@ -189,6 +194,7 @@ class ManualOrderSchema(Schema):
             discount=m(data["discount"]),
             notes=data["notes"],
             shipping_method=data["shipping_method"],
+            locale=data["locale"],
             tags=data["tags"],
             channel_financial_status=PAID_OUTSIDE.get(data["payment_outside"] or "", ""),
             payments=[

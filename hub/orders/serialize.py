@@ -88,6 +88,7 @@ def order_detail(order: Order) -> dict[str, Any]:
             "tags": list(order.tags or []),
             "notes": order.notes,
             "shipping_method": order.shipping_method,
+            "locale": order.locale,
             "is_test": order.is_test,
             "tracking_token": order.tracking_token,
             "allowed_events": allowed_events(order.status, person=True),

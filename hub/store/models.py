@@ -291,6 +291,8 @@ class Order(Base):
     # The shipping method the customer chose at checkout, as the channel names it
     # ("Express", "Standard Shipping"): what service-level rules read (hub.routing.service_levels).
     shipping_method: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # The customer's language (BCP 47, "de-DE"), as the channel told it; empty: unknown.
+    locale: Mapped[str] = mapped_column(String(35), default="", server_default="")
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -320,6 +320,7 @@ def order_from_shopify(order: Mapping[str, Any], *, payment_attribute: str = "")
                 for s in order.get("shipping_lines") or []
                 if _text(s.get("title")) or _text(s.get("code"))
             ),
+            locale=_text(order.get("customer_locale")),
             cancelled=order.get("cancelled_at") not in (None, ""),
             cancel_reason=_text(order.get("cancel_reason")),
             channel_financial_status=_text(order.get("financial_status")),

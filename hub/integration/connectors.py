@@ -76,6 +76,10 @@ class Capability(StrEnum):
     #: ``export_purchase_order``: an ERP connector hands a sent purchase order to the ERP
     #: (a supplier whose purchase orders go "by ERP" instead of by email).
     PURCHASE_ORDERS = "purchase_orders"
+    #: ``preview_messages``, ``preview`` and ``send_preview``: a notification connector shows
+    #: its customer messages for a sample order in the admin, in each language it writes, and
+    #: sends one to an address the merchant types (see :class:`PreviewsMessages`).
+    PREVIEW = "preview"
     #: ``quote_rates``: the shipping service prices a parcel before it is sent (per carrier
     #: and service), so routing can compare what each location would cost (hub.routing.rates).
     RATES = "rates"
@@ -463,6 +467,39 @@ class NotifiesWithAttachments(Protocol):
         attachments: Sequence[Attachment] = (),
     ) -> Delivery | None:
         """:meth:`NotificationConnector.notify`, with the files that go with the event."""
+        ...
+
+
+@dataclass(frozen=True)
+class MessagePreview:
+    """A customer message rendered for a sample order: what the customer would get."""
+
+    subject: str
+    text: str
+    html: str
+    #: The language it is written in (``de``).
+    language: str
+    #: The headers the message goes with (From, Reply-To).
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class PreviewsMessages(Protocol):
+    """What a notification connector declaring :attr:`Capability.PREVIEW` implements."""
+
+    def preview_messages(self) -> list[tuple[str, str]]:
+        """The messages it sends, as (event name, the message in words)."""
+        ...
+
+    def preview_languages(self) -> list[str]:
+        """The languages it writes messages in (``["en", "de"]``)."""
+        ...
+
+    def preview(self, event_name: str, language: str) -> MessagePreview:
+        """The message for ``event_name`` in ``language``, for a sample order."""
+        ...
+
+    def send_preview(self, event_name: str, language: str, to: str) -> str:
+        """Send that message to ``to`` (marked a test); return what happened, in words."""
         ...
 
 

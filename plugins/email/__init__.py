@@ -48,13 +48,23 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 from hub import hookimpl
 from hub.core.events import OrderEvent
 from hub.core.exceptions import ConfigError, ExternalError
-from hub.integration.connectors import Attachment, Capability, Delivery, NotificationConnector
+from hub.core.exceptions import ValidationError as ValidationError_
+from hub.integration.connectors import (
+    Attachment,
+    Capability,
+    Delivery,
+    MessagePreview,
+    NotificationConnector,
+)
 from hub.integration.fields import StringList
 from hub.integration.targets import TargetRefused, refuse_non_public
+from plugins.email.i18n import choose, languages
+from plugins.email.preview import MESSAGE_WORDS, sample_event, sample_order
 from plugins.email.render import (
     DEFAULT_EVENTS,
     EVENT_TEMPLATES,
     UNSUBSCRIBABLE,
+    Brand,
     Renderer,
     build_message,
     message_id,
@@ -129,6 +139,32 @@ class EmailConfig(Schema):
             "tells the customer of a backorder.",
         },
     )
+    default_language = fields.String(
+        load_default="en",
+        validate=validate.OneOf(languages()),
+        metadata={
+            "label": "Default language",
+            "help": "The language of the emails when the order does not say the customer's "
+            "(Shopify's customer locale): " + ", ".join(languages()) + ".",
+        },
+    )
+    logo_url = fields.String(
+        load_default="",
+        validate=validate.Length(max=500),
+        metadata={
+            "label": "Logo URL",
+            "help": "An https:// address of your logo (PNG or JPEG, about 240×48 pixels), shown "
+            "at the top of every email. Empty: the sender name instead.",
+        },
+    )
+    brand_color = fields.String(
+        load_default="#18181b",
+        validate=validate.Regexp(r"^#[0-9a-fA-F]{6}$", error="must be a colour like #1d4ed8"),
+        metadata={
+            "label": "Brand colour",
+            "help": "The colour of the emails' buttons and top bar, as #rrggbb.",
+        },
+    )
     templates_dir = fields.String(
         load_default="",
         metadata={
@@ -148,6 +184,13 @@ class EmailConfig(Schema):
         if value and not (os.path.isabs(value) and os.path.isdir(value)):
             raise ValidationError("must be the absolute path of an existing folder")
 
+    @validates("logo_url")
+    def _logo_url(self, value, **kwargs):
+        if value and not value.startswith("https://"):
+            raise ValidationError("must be an https:// address (mail clients block others)")
+        if value:
+            fields.Url(schemes={"https"}).deserialize(value)
+
     @validates("reply_to")
     def _reply_to(self, value, **kwargs):
         if value:
@@ -162,8 +205,8 @@ class EmailConnector(NotificationConnector):
         " refunded, and their invoices and credit notes as PDF."
     )
     config_schema = EmailConfig
-    # An invoice's email carries its PDF.
-    capabilities = frozenset({Capability.ATTACHMENTS})
+    # An invoice's email carries its PDF; the admin previews every message.
+    capabilities = frozenset({Capability.ATTACHMENTS, Capability.PREVIEW})
 
     def __init__(self, channel):
         super().__init__(channel)
@@ -193,12 +236,7 @@ class EmailConnector(NotificationConnector):
             return Delivery(
                 skipped=f"order {order.get('number') or order.get('id')} has no customer email"
             )
-        rendered = self.renderer.render(
-            event,
-            order,
-            shop_name=self.config.get("from_name") or "",
-            public_url=self.channel.public_url,
-        )
+        rendered = self.render(event, order)
         msg_id = message_id(idempotency_key, self.config["from_address"])
         message = build_message(
             rendered,
@@ -220,6 +258,88 @@ class EmailConnector(NotificationConnector):
             exc.details["recipient"] = recipient
             raise
         return Delivery(recipient=recipient, message_id=msg_id, status_code=250)
+
+    @property
+    def brand(self) -> Brand:
+        return Brand(
+            logo_url=self.config.get("logo_url") or "",
+            color=self.config.get("brand_color") or Brand.color,
+        )
+
+    def render(self, event: OrderEvent, order: dict[str, Any], *, language: str = ""):
+        """The email for an event, in the customer's language (or ``language`` when given)."""
+        return self.renderer.render(
+            event,
+            order,
+            shop_name=self.config.get("from_name") or "",
+            public_url=self.channel.public_url,
+            language=choose(
+                language or order.get("locale") or "", self.config.get("default_language") or ""
+            ),
+            brand=self.brand,
+        )
+
+    # --- preview in the admin -------------------------------------------------------------
+
+    def preview_messages(self) -> list[tuple[str, str]]:
+        return [(name, MESSAGE_WORDS.get(name, name)) for name in EVENT_TEMPLATES]
+
+    def preview_languages(self) -> list[str]:
+        return list(languages())
+
+    def _preview(self, event_name: str, language: str):
+        if event_name not in EVENT_TEMPLATES:
+            raise ValidationError_(f"the email connector sends no message for {event_name!r}")
+        if language not in languages():
+            raise ValidationError_(
+                f"no emails are written in {language!r}: " + ", ".join(languages())
+            )
+        event = sample_event(event_name, self.channel.public_url)
+        order = sample_order()
+        rendered = self.render(event, order, language=language)
+        message = build_message(
+            rendered,
+            to=order["customer"]["name"],
+            to_address=order["customer"]["email"],
+            from_name=self.config.get("from_name") or "",
+            from_address=self.config["from_address"],
+            reply_to=self.config.get("reply_to") or "",
+            msg_id=message_id(f"preview:{event_name}:{time.time_ns()}", self.config["from_address"]),
+            event=event_name,
+            unsubscribe_url=str(event.data.get("unsubscribe_url") or "")
+            if event_name in UNSUBSCRIBABLE
+            else "",
+        )
+        return rendered, message
+
+    def preview(self, event_name: str, language: str) -> MessagePreview:
+        rendered, message = self._preview(event_name, language)
+        return MessagePreview(
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            language=rendered.language,
+            headers={
+                name: str(message[name])
+                for name in ("From", "Reply-To", "Subject", "Content-Language")
+                if message[name]
+            },
+        )
+
+    def send_preview(self, event_name: str, language: str, to: str) -> str:
+        try:
+            address = fields.Email().deserialize((to or "").strip())
+        except ValidationError as exc:
+            raise ValidationError_(
+                f"{to!r} is not an email address", details={"to": exc.messages}
+            ) from None
+        rendered, message = self._preview(event_name, language)
+        # A test: the subject says so, and the message goes to the merchant's address only.
+        del message["Subject"], message["To"]
+        message["Subject"] = f"[Test] {rendered.subject}"
+        message["To"] = address
+        self.send(message)
+        return f"sent to {address}"
 
     # --- SMTP ------------------------------------------------------------------------------
 

@@ -5,12 +5,19 @@ Each email has three templates, named after the event: ``<name>.subject.txt``,
 ``cancelled``, ``refunded``). HTML templates are autoescaped; templates run
 in Jinja2's sandbox with undefined names as errors, so a typo in an override
 fails the email loudly (a dead job naming it) instead of sending a hole.
+
+Every email is written in the customer's language (:mod:`plugins.email.i18n`):
+the templates' words go through gettext (Jinja's i18n extension, one environment
+per language), and ``money(amount, currency)`` and ``day(date)`` format amounts
+and days for the customer's locale with Babel. ``brand`` carries the channel's
+logo and colour into the HTML.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -33,6 +40,7 @@ from hub.core.events import OrderEvent
 from hub.core.exceptions import ConfigError
 from hub.core.money import Money
 from hub.integration.connectors import Attachment
+from plugins.email.i18n import Language, choose, translations
 
 BUILTIN = Path(__file__).parent / "templates"
 
@@ -87,6 +95,18 @@ class Rendered:
     subject: str
     text: str
     html: str
+    #: The language it is written in (``de``), and the locale of its money and dates.
+    language: str = "en"
+    locale: str = "en"
+
+
+@dataclass(frozen=True)
+class Brand:
+    """A channel's look in its customers' emails."""
+
+    logo_url: str = ""
+    #: The buttons' and the heading bar's colour, ``#rrggbb``.
+    color: str = "#18181b"
 
 
 def carrier_tracking_link(shipment: dict[str, Any] | None) -> str | None:
@@ -140,14 +160,34 @@ def message_id(idempotency_key: str, from_address: str) -> str:
 
 class Renderer:
     def __init__(self, templates_dir: str | None = None):
-        loaders = [FileSystemLoader(templates_dir)] if templates_dir else []
-        self.env = SandboxedEnvironment(
-            loader=ChoiceLoader([*loaders, FileSystemLoader(BUILTIN)]),
-            autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        self._loaders = [FileSystemLoader(templates_dir)] if templates_dir else []
+        # One environment per language: gettext is installed on an environment, and
+        # workers render in threads.
+        self._envs: dict[str, SandboxedEnvironment] = {}
+        self._lock = threading.Lock()
+        self.env = self.environment("en")
+
+    def environment(self, language: str) -> SandboxedEnvironment:
+        with self._lock:
+            env = self._envs.get(language)
+            if env is None:
+                env = SandboxedEnvironment(
+                    loader=ChoiceLoader([*self._loaders, FileSystemLoader(BUILTIN)]),
+                    autoescape=select_autoescape(
+                        enabled_extensions=("html",), default_for_string=False
+                    ),
+                    undefined=StrictUndefined,
+                    trim_blocks=True,
+                    lstrip_blocks=True,
+                    extensions=["jinja2.ext.i18n"],
+                )
+                # {% trans %} blocks' whitespace collapsed, as babel.cfg extracts them.
+                env.policies["ext.i18n.trimmed"] = True
+                env.install_gettext_translations(  # type: ignore[attr-defined]
+                    translations(language), newstyle=True
+                )
+                self._envs[language] = env
+            return env
 
     def context(
         self, event: OrderEvent, order: dict[str, Any], *, shop_name: str, public_url: str
@@ -245,6 +285,8 @@ class Renderer:
             "event": event.to_dict(),
             "order": order,
             "customer_name": customer.get("name") or "",
+            # What the customer knows the order by.
+            "number": order.get("number") or order.get("id"),
             "shop_name": shop_name,
             "tracking_page_url": f"{(public_url or '').rstrip('/')}/track/{token}"
             if token
@@ -261,16 +303,32 @@ class Renderer:
         }
 
     def render(
-        self, event: OrderEvent, order: dict[str, Any], *, shop_name: str = "", public_url: str = ""
+        self,
+        event: OrderEvent,
+        order: dict[str, Any],
+        *,
+        shop_name: str = "",
+        public_url: str = "",
+        language: Language | None = None,
+        brand: Brand | None = None,
     ) -> Rendered:
         name = EVENT_TEMPLATES.get(event.name)
         if name is None:
             raise ConfigError(f"the email connector has no template for {event.name}")
+        if language is None:
+            language = choose(order.get("locale") or "")
         context = self.context(event, order, shop_name=shop_name, public_url=public_url)
+        context.update(
+            lang=language.code,
+            money=language.money,
+            day=language.day,
+            brand=brand or Brand(),
+        )
+        env = self.environment(language.code)
         try:
-            subject = self.env.get_template(f"{name}.subject.txt").render(context)
-            text = self.env.get_template(f"{name}.txt").render(context)
-            html = self.env.get_template(f"{name}.html").render(context)
+            subject = env.get_template(f"{name}.subject.txt").render(context)
+            text = env.get_template(f"{name}.txt").render(context)
+            html = env.get_template(f"{name}.html").render(context)
         except TemplateError as exc:
             where = ""
             if isinstance(exc, TemplateSyntaxError) and exc.lineno:  # only it knows the line
@@ -279,7 +337,11 @@ class Renderer:
                 f"email template {name} cannot be rendered{where}: {exc.__class__.__name__}: {exc}"
             ) from exc
         return Rendered(
-            subject=re.sub(r"\s+", " ", subject).strip(), text=text.strip() + "\n", html=html
+            subject=re.sub(r"\s+", " ", subject).strip(),
+            text=text.strip() + "\n",
+            html=html,
+            language=language.code,
+            locale=str(language.locale),
         )
 
 
@@ -319,4 +381,6 @@ def build_message(
         message.add_attachment(
             attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
         )
+    # The language it is written in (RFC 3282); after the parts: set_content clears Content-*.
+    message["Content-Language"] = rendered.language
     return message

@@ -137,6 +137,7 @@ from hub.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     channels,
     customers,
     dashboard,
+    email_preview,
     holds,
     invoice_pdf,
     invoices,

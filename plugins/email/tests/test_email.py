@@ -193,9 +193,9 @@ def test_the_confirmation_has_a_subject_a_text_part_an_html_part_and_a_stable_me
     assert mail["Reply-To"] == "help@shop.example"
     text = mail.get_body(("plain",)).get_content()
     html = mail.get_body(("html",)).get_content()
-    assert "Hello Ann Smith" in text and "2 x T-shirt M (TSHIRT-M): 19.99 USD each" in text
-    assert "Total: 44.98 USD" in text
-    assert "<strong>#1001</strong>" in html and "44.98 USD" in html
+    assert "Hello Ann Smith" in text and "2 x T-shirt M (TSHIRT-M): $19.99 each" in text
+    assert "Total: $44.98" in text
+    assert "<strong>#1001</strong>" in html and "$44.98" in html
     with hub.db.read() as session:
         token = session.get(Order, order_id).tracking_token
         [sent] = notifications.list_sent(session)
@@ -276,7 +276,7 @@ def test_cancelled_and_refunded_emails(hub, smtp_server, make_order, run_jobs):
     assert subjects == [
         "Your order #1003 is confirmed",
         "Your order #1003 was cancelled",
-        "A refund of 44.98 USD for your order #1003",
+        "A refund of $44.98 for your order #1003",
     ]
     cancelled = smtp_server.messages[1].get_body(("plain",)).get_content()
     assert "was cancelled (out of stock)" in cancelled
@@ -294,7 +294,7 @@ def test_a_templates_folder_overrides_templates_by_name(
 
     [mail] = smtp_server.messages
     assert mail["Subject"] == "Merci ! Commande #1004 confirmée"
-    assert "Total: 44.98 USD" in mail.get_body(("plain",)).get_content()  # the built-in body
+    assert "Total: $44.98" in mail.get_body(("plain",)).get_content()  # the built-in body
 
 
 def test_a_broken_override_template_is_a_dead_job_naming_it(

@@ -48,7 +48,7 @@ def test_the_invoice_email_carries_the_pdf_with_its_name_and_exact_bytes(hub, sm
     assert part.get_content() == PDF
     # The words are still there, beside the file.
     body = message.get_body(preferencelist=("plain",)).get_content()
-    assert "invoice INV-2026-000001 for order #1007: 29.90 EUR" in body
+    assert "invoice INV-2026-000001 for order #1007: €29.90" in body
     assert "attached" in body
     assert message.get_body(preferencelist=("html",)) is not None
 

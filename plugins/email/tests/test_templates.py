@@ -119,6 +119,6 @@ def test_a_backorder_says_which_items_wait_and_the_day_they_are_expected():
     )
     rendered = Renderer().render(event, order(), public_url="http://hub")
     assert "confirmed" in rendered.subject
-    assert "expected on 2026-12-20" in rendered.text
+    assert "expected on December 20, 2026" in rendered.text
     assert "- 1 × Mug & Saucer" in rendered.text
-    assert "<strong>2026-12-20</strong>" in rendered.html
+    assert "<strong>December 20, 2026</strong>" in rendered.html

@@ -72,9 +72,9 @@ def test_an_order_held_out_of_stock_tells_the_customer_once_with_the_expected_da
     assert message["To"].addresses[0].addr_spec == "zoe@example.com"
     assert "is delayed: some items are out of stock" in message["Subject"]
     text = body(message)
-    assert "We expect new stock on 2026-12-20." in text and "- 2 × A" in text
+    assert "We expect new stock on December 20, 2026." in text and "- 2 × A" in text
     html = message.get_body(preferencelist=("html",)).get_content()
-    assert "<strong>2026-12-20</strong>" in html
+    assert "<strong>December 20, 2026</strong>" in html
 
     # Released by a person, checked again, held again for the same cause: nothing new is said.
     with shop.db.transaction() as session:
@@ -112,7 +112,7 @@ def test_a_backordered_order_is_told_once_by_the_delay_notice_not_twice(
     # for order.backordered: a new email channel leaves it off).
     assert len(smtp.messages) == 2
     [waits] = [m for m in smtp.messages if "on their way to us" in str(m["Subject"])]
-    assert "expected on 2026-12-20" in body(waits)
+    assert "expected on December 20, 2026" in body(waits)
 
 
 def test_an_order_released_before_its_notice_went_out_is_told_nothing(
@@ -190,11 +190,11 @@ def test_a_promise_not_kept_tells_the_customer_once_per_cause_with_the_promised_
         "promised": "2026-12-03",
     }
     [message] = [m for m in smtp.messages if "running late" in str(m["Subject"])]
-    assert "did not leave us by 2026-12-03, as we promised" in body(message)
+    assert "did not leave us by December 3, 2026, as we promised" in body(message)
 
     late(shop, oid, "not_delivered", "2026-12-06")
     run_jobs(shop)
     assert [n["cause"] for n in delayed(shop, oid)] == ["late_shipping", "late_delivery"]
     running_late = [m for m in smtp.messages if "running late" in str(m["Subject"])]
     assert len(running_late) == 2
-    assert "has not reached you by 2026-12-06" in body(running_late[1])
+    assert "has not reached you by December 6, 2026" in body(running_late[1])

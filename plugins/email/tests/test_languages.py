@@ -196,3 +196,36 @@ def _names(text: str) -> list[str]:
     import re
 
     return re.findall(r"%\((\w+)\)s", text)
+
+
+def test_a_customer_who_unsubscribed_still_gets_the_messages_about_their_order(
+    hub, smtp_server, run_jobs
+):
+    """The opt-out is for satisfaction checks and review requests only."""
+    from hub.aftercare import checks
+
+    smtp_server.start()
+    add_channel(hub, smtp_server.port, events="order.confirmed,order.shipped")
+    with hub.db.transaction() as session:
+        channel = ensure_manual_channel(hub, session)
+        order_id = intake.upsert_order(
+            session, channel, shopify_order("de-DE"), actor="test"
+        ).order.id
+    with hub.db.transaction() as session:
+        assert checks.unsubscribe(session, order_id) is True
+    run_jobs(hub)
+    with hub.db.transaction() as session:
+        shipments.ship(
+            session,
+            order_id,
+            ShipmentData(external_id="S1", carrier="DHL", tracking_number="JD014600003"),
+            actor="user:ann",
+        )
+    run_jobs(hub)
+
+    subjects = [m["Subject"] for m in smtp_server.messages]
+    assert subjects == [
+        "Ihre Bestellung #1002 ist bestätigt",
+        "Ihre Bestellung #1002 wurde versandt",
+    ]
+    assert all(m["List-Unsubscribe"] is None for m in smtp_server.messages)

@@ -109,7 +109,7 @@ def test_a_customer_returns_a_tee_refunded_by_stripe_and_exchanges_the_other(
     run_jobs(hub)
     [email] = approval_emails(smtp)
     assert email["To"] == "Ann Smith <ann@example.com>"
-    assert "we refund 20.00 USD" in email.get_body(("plain",)).get_content()
+    assert "we refund $20.00" in email.get_body(("plain",)).get_content()
 
     with hub.db.transaction() as session:
         ret = session.scalars(select(Return)).one()

@@ -623,6 +623,68 @@ class _LeaseKeeper:
                     log.exception("job %s: could not extend its lease", job_id)
 
 
+class _Wakeup:
+    """``LISTEN hub_jobs`` on a connection of its own and wake a worker's idle threads.
+
+    The ``jobs_notify`` trigger (migration 0028) notifies when a transaction that added
+    jobs commits. Idle threads still poll (every ``poll_interval`` at most) for jobs due
+    later (a retry's backoff) and whenever the listening connection is down; it is
+    opened again after a pause.
+    """
+
+    CHANNEL = "hub_jobs"
+
+    def __init__(self, db: Database, stop_event: threading.Event, pause: float):
+        self.db = db
+        self.stop_event = stop_event
+        self.pause = pause
+        #: Counts notifications (and reconnections, after which one may have been missed).
+        self.generation = 0
+        self.condition = threading.Condition()
+        self.listening = threading.Event()
+        self._thread = threading.Thread(target=self._listen, daemon=True, name="jobs-listen")
+        self._thread.start()
+
+    def wait(self, seen: int, timeout: float) -> None:
+        """Until a notification newer than ``seen`` (a :attr:`generation`), a stop, or ``timeout``."""
+        with self.condition:
+            self.condition.wait_for(
+                lambda: self.generation != seen or self.stop_event.is_set(), timeout
+            )
+
+    def stop(self) -> None:
+        self._wake()
+
+    def _wake(self) -> None:
+        with self.condition:
+            self.generation += 1
+            self.condition.notify_all()
+
+    def _listen(self) -> None:
+        while not self.stop_event.is_set():
+            raw = None
+            try:
+                raw = self.db.engine.raw_connection()
+                conn: Any = raw.driver_connection
+                if conn is None or not hasattr(conn, "notifies"):  # not psycopg 3: polling only
+                    return
+                conn.rollback()
+                conn.autocommit = True
+                conn.execute(f"LISTEN {self.CHANNEL}")
+                self.listening.set()
+                self._wake()  # a job added while nobody listened is looked for now
+                while not self.stop_event.is_set():
+                    for _ in conn.notifies(timeout=0.5):  # each as it arrives
+                        self._wake()
+            except Exception:
+                log.warning("jobs: not listening for new jobs (polling meanwhile)", exc_info=True)
+                self.stop_event.wait(self.pause)
+            finally:
+                self.listening.clear()
+                if raw is not None:
+                    raw.invalidate()  # a LISTENing, autocommit connection goes back to no pool
+
+
 def retry(session: Session, job_id: int) -> Job:
     """Queue a failed or dead job to run now, with a fresh set of attempts."""
     job = session.get(Job, job_id)
@@ -694,8 +756,12 @@ class Worker:
         self.kinds = kinds
         self.name = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.stop_event = threading.Event()
+        #: Wakes idle threads when jobs are added (PostgreSQL, while running forever).
+        self.wakeup: _Wakeup | None = None
 
     def run_forever(self) -> None:
+        if self.hub.db.dialect == "postgresql":
+            self.wakeup = _Wakeup(self.hub.db, self.stop_event, self.poll_interval)
         threads = [
             threading.Thread(target=self._loop, args=(f"{self.name}:{i}",), name=f"worker-{i}")
             for i in range(self.concurrency)
@@ -707,6 +773,8 @@ class Worker:
 
     def stop(self) -> None:
         self.stop_event.set()
+        if self.wakeup is not None:
+            self.wakeup.stop()
 
     #: How often a busy worker looks for jobs whose lease ran out (an idle one, at every poll).
     LEASE_CHECK_SECONDS = 1.0
@@ -718,6 +786,8 @@ class Worker:
         while not self.stop_event.is_set():
             now = time.monotonic()
             leases = now >= leases_due
+            # Read before claiming: a job added after this wakes the wait below at once.
+            seen = self.wakeup.generation if self.wakeup is not None else 0
             try:
                 jobs = claim(
                     self.hub,
@@ -736,7 +806,10 @@ class Worker:
             pending = []
             if not jobs:
                 leases_due = 0.0
-                self.stop_event.wait(idle)
+                if self.wakeup is not None:
+                    self.wakeup.wait(seen, idle)
+                else:
+                    self.stop_event.wait(idle)
                 idle = min(self.poll_interval, idle * 2)
                 continue
             idle = self.poll_interval / 4

@@ -229,9 +229,16 @@ def choose(session: Session, order_id: int, choice: str, *, actor: str = "custom
             details={"choice": "no longer open"},
         )
     data: dict[str, Any] = {"choice": choice, "notice_id": state.notice.id}
+    names: dict[Any, str] = {
+        line.id: line.name or line.sku for line in order.lines
+    }  # before any edit
+    state.offers = [{**x, "name": names.get(x.get("line_id"), x["sku"])} for x in state.offers]
+    state.lines = [{**x, "name": names.get(x.get("line_id"), x["sku"])} for x in state.lines]
     words = CHOICE_WORDS[choice]
     if choice == SUBSTITUTE:
-        if offers(session, state.lines) != state.offers:
+        if offers(session, list(state.notice.data.get("lines") or [])) != list(
+            state.notice.data.get("substitutes") or []
+        ):
             raise Conflict(
                 "the alternative we offered is no longer in stock: you may wait, or cancel "
                 "the missing items",

@@ -58,10 +58,11 @@ def section(session: Session, order: Order, token: str | None = None) -> dict[st
         state = substitutes.choosing(session, order)
     except NotFound:
         return None
+    names: dict[Any, str] = {line.id: line.name or line.sku for line in order.lines}
     return {
         "answered": answered,
         "open": state.open,
-        "offers": state.offers,
+        "offers": [{**x, "name": names.get(x.get("line_id"), x["sku"])} for x in state.offers],
         "lines": state.lines,
         "action": f"/track/choice/{token}",
     }

@@ -251,3 +251,34 @@ def test_substitutes_are_set_and_read_through_the_api(hub, api):
     assert api.get("/api/v1/skus/NOPE/substitutes").status_code == 404
     cleared = api.open("PUT", "/api/v1/skus/A/substitutes", json={"substitutes": []})
     assert cleared.get_json()["substitutes"] == []
+
+
+def test_two_answers_at_the_same_moment_are_applied_once(shop, smtp, new_order, run_jobs):
+    """Two tabs press different buttons at once: the order's row lock lets one through."""
+    import threading
+
+    oid = held_with_a_substitute(shop, new_order, run_jobs)
+    results: list[object] = []
+    start = threading.Barrier(2)
+
+    def press(choice: str) -> None:
+        start.wait()
+        try:
+            with shop.db.transaction() as session:
+                results.append(substitutes.choose(session, oid, choice).new)
+        except Exception as exc:  # SQLite may refuse the second writer: nothing written
+            results.append(exc)
+
+    threads = [threading.Thread(target=press, args=(c,)) for c in ("substitute", "cancel")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert results.count(True) == 1
+    run_jobs(shop)
+    [chosen] = answers(shop, oid)
+    lines = [(line.sku, line.quantity) for line in order_state(shop, oid).lines]
+    if chosen["choice"] == "substitute":
+        assert lines == [("B", 2)]
+    else:
+        assert chosen["choice"] == "cancel" and order_state(shop, oid).status == "cancelled"

@@ -135,8 +135,22 @@ def test_hub_serve_memory_is_judged_flat_within_ten_percent_between_its_checkpoi
 
     assert [r["pass"] for r in flat + grown] == ["pass", "FAIL"]
     assert flat[0]["benchmark"] == "(i) hub serve resident memory, order 2,000 → 10,000"
-    assert flat[0]["result"].startswith("180 MB → 190 MB (+5.6 %")
+    assert flat[0]["result"].startswith("RSS 180 MB → 190 MB (+5.6 %")
     assert "+16.7 %" in grown[0]["result"]
+
+
+def test_memory_is_judged_on_the_process_own_memory_when_measured():
+    # The RSS grew with the mapped database file; the process's own memory stayed flat.
+    data = _memory(180.0, 230.0) | {
+        "anon_mb_at_first": 150.0,
+        "anon_mb_at_end": 155.0,
+        "anon_growth": 0.0333,
+    }
+
+    [row] = report.rows({"memory_over_time": data})
+
+    assert row["pass"] == "pass"
+    assert row["result"].startswith("own memory 150 MB → 155 MB (+3.3 %); RSS 180 MB → 230 MB")
 
 
 def test_the_row_gives_each_sides_cpu_per_order_when_measured():

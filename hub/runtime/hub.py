@@ -167,6 +167,7 @@ class Hub:
             public_url=self.settings.public_url,
             allow_private_targets=self.settings.allow_private_targets,
             erp_root=self.settings.erp_folder,
+            files_dir=self.settings.data_dir / "channels" / str(channel.id),
         )
 
     def connector_for(self, channel: Channel | Any) -> Connector:

@@ -34,6 +34,7 @@ password) is not retryable: the job goes dead with the server's answer.
 
 from __future__ import annotations
 
+import base64
 import os
 import smtplib
 import ssl
@@ -49,6 +50,7 @@ from hub import hookimpl
 from hub.core.events import OrderEvent
 from hub.core.exceptions import ConfigError, ExternalError
 from hub.core.exceptions import ValidationError as ValidationError_
+from hub.core.images import image_subtype
 from hub.integration.connectors import (
     Attachment,
     Capability,
@@ -63,6 +65,7 @@ from plugins.email.preview import MESSAGE_WORDS, sample_event, sample_order
 from plugins.email.render import (
     DEFAULT_EVENTS,
     EVENT_TEMPLATES,
+    LOGO_CID,
     UNSUBSCRIBABLE,
     Brand,
     Renderer,
@@ -71,6 +74,9 @@ from plugins.email.render import (
 )
 
 SECURITY = ("none", "starttls", "ssl")
+#: The logo uploaded in the admin, in the channel's private folder (``files_dir``;
+#: hub.web.admin.email_preview writes it).
+LOGO_FILE = "email-logo"
 #: Idle connections kept per channel for the next emails, closed after this long unused:
 #: well under the idle timeouts of mail servers (Postfix: 300 s).
 KEEP_IDLE = 4
@@ -236,7 +242,8 @@ class EmailConnector(NotificationConnector):
             return Delivery(
                 skipped=f"order {order.get('number') or order.get('id')} has no customer email"
             )
-        rendered = self.render(event, order)
+        brand = self.brand()
+        rendered = self.render(event, order, brand=brand)
         msg_id = message_id(idempotency_key, self.config["from_address"])
         message = build_message(
             rendered,
@@ -251,6 +258,7 @@ class EmailConnector(NotificationConnector):
             unsubscribe_url=str((event.data or {}).get("unsubscribe_url") or "")
             if event.name in UNSUBSCRIBABLE
             else "",
+            logo=brand.logo_file,
         )
         try:
             self.send(message)
@@ -259,14 +267,37 @@ class EmailConnector(NotificationConnector):
             raise
         return Delivery(recipient=recipient, message_id=msg_id, status_code=250)
 
-    @property
-    def brand(self) -> Brand:
-        return Brand(
-            logo_url=self.config.get("logo_url") or "",
-            color=self.config.get("brand_color") or Brand.color,
-        )
+    def uploaded_logo(self) -> tuple[bytes, str] | None:
+        """The logo uploaded in the admin (the channel's private folder), if any."""
+        folder = self.channel.files_dir
+        if folder is None:
+            return None
+        try:
+            data = (folder / LOGO_FILE).read_bytes()
+        except FileNotFoundError:
+            return None
+        subtype = image_subtype(data)
+        return (data, subtype) if subtype else None
 
-    def render(self, event: OrderEvent, order: dict[str, Any], *, language: str = ""):
+    def brand(self, *, preview: bool = False) -> Brand:
+        """The channel's look: an uploaded logo wins over ``logo_url``."""
+        color = self.config.get("brand_color") or Brand.color
+        logo = self.uploaded_logo()
+        if logo is None:
+            return Brand(logo_url=self.config.get("logo_url") or "", color=color)
+        if preview:  # the admin's frame shows it from the page itself
+            data = base64.b64encode(logo[0]).decode()
+            return Brand(logo_url=f"data:image/{logo[1]};base64,{data}", color=color)
+        return Brand(logo_url=f"cid:{LOGO_CID}", color=color, logo_file=logo)
+
+    def render(
+        self,
+        event: OrderEvent,
+        order: dict[str, Any],
+        *,
+        language: str = "",
+        brand: Brand | None = None,
+    ):
         """The email for an event, in the customer's language (or ``language`` when given)."""
         return self.renderer.render(
             event,
@@ -276,7 +307,7 @@ class EmailConnector(NotificationConnector):
             language=choose(
                 language or order.get("locale") or "", self.config.get("default_language") or ""
             ),
-            brand=self.brand,
+            brand=brand or self.brand(),
         )
 
     # --- preview in the admin -------------------------------------------------------------
@@ -287,7 +318,7 @@ class EmailConnector(NotificationConnector):
     def preview_languages(self) -> list[str]:
         return list(languages())
 
-    def _preview(self, event_name: str, language: str):
+    def _preview(self, event_name: str, language: str, *, frame: bool = False):
         if event_name not in EVENT_TEMPLATES:
             raise ValidationError_(f"the email connector sends no message for {event_name!r}")
         if language not in languages():
@@ -296,7 +327,8 @@ class EmailConnector(NotificationConnector):
             )
         event = sample_event(event_name, self.channel.public_url)
         order = sample_order()
-        rendered = self.render(event, order, language=language)
+        brand = self.brand(preview=frame)
+        rendered = self.render(event, order, language=language, brand=brand)
         message = build_message(
             rendered,
             to=order["customer"]["name"],
@@ -304,16 +336,19 @@ class EmailConnector(NotificationConnector):
             from_name=self.config.get("from_name") or "",
             from_address=self.config["from_address"],
             reply_to=self.config.get("reply_to") or "",
-            msg_id=message_id(f"preview:{event_name}:{time.time_ns()}", self.config["from_address"]),
+            msg_id=message_id(
+                f"preview:{event_name}:{time.time_ns()}", self.config["from_address"]
+            ),
             event=event_name,
             unsubscribe_url=str(event.data.get("unsubscribe_url") or "")
             if event_name in UNSUBSCRIBABLE
             else "",
+            logo=brand.logo_file,
         )
         return rendered, message
 
     def preview(self, event_name: str, language: str) -> MessagePreview:
-        rendered, message = self._preview(event_name, language)
+        rendered, message = self._preview(event_name, language, frame=True)
         return MessagePreview(
             subject=rendered.subject,
             text=rendered.text,

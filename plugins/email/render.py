@@ -104,9 +104,17 @@ class Rendered:
 class Brand:
     """A channel's look in its customers' emails."""
 
+    #: Where the HTML's logo comes from: an https address, ``cid:`` (the uploaded logo,
+    #: inside the message) or a ``data:`` URI (the uploaded logo, in the admin's preview).
     logo_url: str = ""
     #: The buttons' and the heading bar's colour, ``#rrggbb``.
     color: str = "#18181b"
+    #: The uploaded logo, (bytes, image subtype), sent inside the message (``cid:``).
+    logo_file: tuple[bytes, str] | None = None
+
+
+#: The Content-ID of an uploaded logo inside a message.
+LOGO_CID = "logo@hub.invalid"
 
 
 def carrier_tracking_link(shipment: dict[str, Any] | None) -> str | None:
@@ -357,6 +365,7 @@ def build_message(
     event: str,
     attachments: Sequence[Attachment] = (),
     unsubscribe_url: str = "",
+    logo: tuple[bytes, str] | None = None,
 ) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = rendered.subject
@@ -375,6 +384,13 @@ def build_message(
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
+    if logo is not None:
+        # The uploaded logo inside the message (multipart/related): nothing to fetch.
+        html_part = message.get_body(("html",))
+        assert html_part is not None
+        html_part.add_related(
+            logo[0], maintype="image", subtype=logo[1], cid=f"<{LOGO_CID}>", filename="logo"
+        )
     # Each file a part of its own beside the text and HTML (multipart/mixed).
     for attachment in attachments:
         maintype, _, subtype = attachment.content_type.partition("/")

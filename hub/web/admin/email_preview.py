@@ -10,13 +10,16 @@ email's inline styles and https images show), never inside the admin page.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, cast
 
 from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from hub.core.exceptions import HubError
+from hub.core.images import image_subtype
 from hub.integration.connectors import Capability, PreviewsMessages, can
+from hub.store.files import private_dir, private_file
 from hub.store.models import Channel
 from hub.web import get_hub
 from hub.web.admin import bp
@@ -26,6 +29,11 @@ log = logging.getLogger(__name__)
 
 #: The languages by name, for the choice (the code when a catalogue's language is not here).
 LANGUAGE_NAMES = {"en": "English", "de": "Deutsch (German)"}
+
+#: The uploaded logo's file in the channel's private folder (the email connector reads it).
+LOGO_FILE = "email-logo"
+#: An email logo larger than this weighs on every message sent.
+LOGO_MAX_BYTES = 200_000
 
 #: The sample message's own page: the email's inline styles and https images, nothing else.
 FRAME_POLICY = (
@@ -146,3 +154,39 @@ def email_preview_send():
     )
     flash(f"Test message {answer}.", "success")
     return redirect(url_for("admin.email_preview", **back))
+
+
+@bp.post("/email-preview/logo")
+def email_preview_logo():
+    """Upload the channel's logo (PNG, JPEG or GIF), kept in its private folder; or remove it."""
+    channels = _channels()
+    if not channels:
+        abort(404)
+    choice = _choice(channels, request.form)
+    back = url_for("admin.email_preview", channel=choice["channel_id"])
+    folder = choice["connector"].channel.files_dir
+    if folder is None:
+        abort(404)
+    path = folder / LOGO_FILE
+    if request.form.get("remove"):
+        path.unlink(missing_ok=True)
+        log.info("email logo of channel %s removed by %s", choice["channel_id"], g.user.email)
+        flash("Logo removed: the emails show the logo address or the sender name again.", "success")
+        return redirect(back)
+    upload = request.files.get("logo")
+    data = upload.read(LOGO_MAX_BYTES + 1) if upload else b""
+    if not data:
+        flash("Choose a logo file (PNG, JPEG or GIF) to upload.", "error")
+    elif len(data) > LOGO_MAX_BYTES:
+        flash(f"The logo is larger than {LOGO_MAX_BYTES // 1000} KB: nothing was saved.", "error")
+    elif image_subtype(data) is None:
+        flash("That file is not a PNG, JPEG or GIF image: nothing was saved.", "error")
+    else:
+        # Written beside, then moved in place: a reader sees the old logo or the new one.
+        private_dir(folder)
+        partial = private_file(folder / f"{LOGO_FILE}.partial")
+        partial.write_bytes(data)
+        os.replace(partial, path)
+        log.info("email logo of channel %s uploaded by %s", choice["channel_id"], g.user.email)
+        flash("Logo saved: every email of this channel carries it inside the message.", "success")
+    return redirect(back)

@@ -30,9 +30,7 @@ def email_channel(hub, port: int) -> int:
         ).id
 
 
-def test_the_preview_shows_the_message_in_the_chosen_language_with_the_branding(
-    browser, admin_hub
-):
+def test_the_preview_shows_the_message_in_the_chosen_language_with_the_branding(browser, admin_hub):
     channel_id = email_channel(admin_hub, 2525)
 
     page = browser.get(
@@ -63,9 +61,7 @@ def test_the_preview_shows_the_message_in_the_chosen_language_with_the_branding(
     assert "Total: €1,282.90" in html_lib.unescape(english)
 
 
-def test_a_test_send_goes_to_the_typed_address_through_the_channels_smtp_server(
-    browser, admin_hub
-):
+def test_a_test_send_goes_to_the_typed_address_through_the_channels_smtp_server(browser, admin_hub):
     server = SmtpServer().start()
     try:
         channel_id = email_channel(admin_hub, server.port)
@@ -78,7 +74,9 @@ def test_a_test_send_goes_to_the_typed_address_through_the_channels_smtp_server(
         assert server.messages == []
 
         answer = browser.post(
-            "/email-preview/send", data={**form, "to": "owner@baeren.example"}, follow_redirects=True
+            "/email-preview/send",
+            data={**form, "to": "owner@baeren.example"},
+            follow_redirects=True,
         )
         assert "Test message sent to owner@baeren.example." in " ".join(flashes(_text(answer)))
         [mail] = server.messages
@@ -99,3 +97,60 @@ def test_without_an_email_channel_the_page_says_how_to_add_one(browser, admin_hu
 
 def _text(answer) -> str:
     return answer.get_data(as_text=True)
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # a PNG's signature, then its body
+
+
+def test_an_uploaded_logo_is_kept_privately_and_sent_inside_every_email(browser, admin_hub):
+    import io
+    import stat
+
+    server = SmtpServer().start()
+    try:
+        channel_id = email_channel(admin_hub, server.port)
+        not_image = browser.post(
+            "/email-preview/logo",
+            data={"channel": channel_id, "logo": (io.BytesIO(b"<svg onload=x>"), "logo.png")},
+            content_type="multipart/form-data",
+            follow_redirects=True,
+        )
+        assert "not a PNG, JPEG or GIF image: nothing was saved" in " ".join(
+            flashes(_text(not_image))
+        )
+        saved = browser.post(
+            "/email-preview/logo",
+            data={"channel": channel_id, "logo": (io.BytesIO(PNG), "logo.png")},
+            content_type="multipart/form-data",
+            follow_redirects=True,
+        )
+        assert "Logo saved" in " ".join(flashes(_text(saved)))
+        path = admin_hub.settings.data_dir / "channels" / str(channel_id) / "email-logo"
+        assert path.read_bytes() == PNG
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600  # the owner's only
+
+        frame = browser.get(f"/email-preview/order.shipped/en/frame?channel={channel_id}")
+        assert 'src="data:image/png;base64,' in _text(frame)  # the preview shows it
+
+        browser.post(
+            "/email-preview/send",
+            data={
+                "channel": channel_id,
+                "message": "order.shipped",
+                "language": "en",
+                "to": "owner@baeren.example",
+            },
+        )
+        [mail] = server.messages
+        html = mail.get_body(("html",))
+        assert '<img src="cid:logo@hub.invalid"' in html.get_content()
+        [logo] = [p for p in mail.walk() if p.get_content_type() == "image/png"]
+        assert logo["Content-ID"] == "<logo@hub.invalid>" and logo.get_content() == PNG
+        assert "cdn.baeren.example" not in html.get_content()  # the upload wins over the URL
+
+        browser.post("/email-preview/logo", data={"channel": channel_id, "remove": "1"})
+        assert not path.exists()
+        frame = browser.get(f"/email-preview/order.shipped/en/frame?channel={channel_id}")
+        assert '<img src="https://cdn.baeren.example/logo.png"' in _text(frame)
+    finally:
+        server.stop()

@@ -282,3 +282,27 @@ def test_two_answers_at_the_same_moment_are_applied_once(shop, smtp, new_order, 
         assert lines == [("B", 2)]
     else:
         assert chosen["choice"] == "cancel" and order_state(shop, oid).status == "cancelled"
+
+
+def test_once_the_order_moved_on_the_link_offers_nothing_and_changes_nothing(
+    shop, smtp, new_order, run_jobs
+):
+    from hub.orders import transitions
+
+    oid = held_with_a_substitute(shop, new_order, run_jobs)
+    path = choice_link(delay_email(smtp))
+    stock(shop, {("A", "wh"): 5})  # the stock came; a person released the order
+    with shop.db.transaction() as session:
+        transitions.release(session, oid, actor="user:ann")
+    run_jobs(shop)
+    client = create_app({"HUB": shop, "TESTING": True}).test_client()
+    page = client.get(path).get_data(as_text=True)
+    assert "there is nothing left to choose" in page
+    assert "Take the alternative" not in page
+    with client.session_transaction() as sess:  # a form left open in another tab
+        sess["csrf_token"] = "token-of-the-tab"
+    refused = client.post(path, data={"csrf_token": "token-of-the-tab", "choice": "substitute"})
+    assert refused.status_code == 409
+    assert "no longer open" in refused.get_data(as_text=True)
+    assert answers(shop, oid) == []
+    assert [(line.sku, line.quantity) for line in order_state(shop, oid).lines] == [("A", 2)]

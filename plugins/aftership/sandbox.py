@@ -325,15 +325,22 @@ class AfterShipSandbox(Sandbox):
             return_to_sender=True,
         )
 
-    def deliver_all(self) -> int:
-        """Carry every tracking not delivered yet through transit to delivered; how many."""
+    def deliver_all(self, *, journey: bool = True) -> int:
+        """Deliver every tracking not delivered yet; how many.
+
+        With ``journey`` each goes in transit, out for delivery, then delivered
+        (three scans, three webhooks); without it, one scan: delivered.
+        """
         with self.lock:
             waiting = [
                 t["tracking_number"] for t in self.trackings.values() if t["tag"] != "Delivered"
             ]
         for number in waiting:
-            self.scan(number, "InTransit", message="Departed facility")
-            self.deliver(number)
+            if journey:
+                self.scan(number, "InTransit", message="Departed facility")
+                self.deliver(number)
+            else:
+                self.scan(number, "Delivered", message="Delivered - Left at front door")
         return len(waiting)
 
     # --- webhooks --------------------------------------------------------------------------

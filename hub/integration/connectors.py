@@ -1011,6 +1011,7 @@ CAPABILITY_OPERATIONS: dict[Capability, tuple[str, ...]] = {
     Capability.PURCHASE_ORDERS: ("export_purchase_order",),
     Capability.RATES: ("quote_rates",),
     Capability.POLL_TRACKING: ("fetch_tracking",),
+    Capability.PREVIEW: ("preview_messages", "preview_languages", "preview", "send_preview"),
 }
 
 

@@ -281,7 +281,7 @@ def test_an_exception_flags_the_order_and_emails_the_customer_once(
         # The orders with a carrier problem, found in the list and through the API.
         other = make_order(hub)
         listed = admin_client.get("/orders?carrier_problem=1").get_data(as_text=True)
-        assert f"/orders/{order_id}" in listed and f"/orders/{other}\"" not in listed
+        assert f"/orders/{order_id}" in listed and f'/orders/{other}"' not in listed
         assert "carrier problem" in listed
         found = harness.api.get("/api/v1/orders?carrier_problem=true").get_json()
         assert [o["id"] for o in found["data"]] == [order_id]

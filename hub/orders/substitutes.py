@@ -27,7 +27,9 @@ the customer's choice on the tracking page (issue 23).
     cancellation).
 
 Substitution and cancellation change lines, so they are offered only while the
-order is still held out of stock and its lines are the hub's
+order still waits as the notice said (held out of stock; or confirmed with
+backordered lines, not yet gone to the warehouse: its backorders are cancelled
+and it is checked and reserved again) and its lines are the hub's
 (:func:`~hub.orders.edits.lines_editable`; an external sales channel's lines
 are that channel's).
 """
@@ -44,6 +46,7 @@ from hub.core import events as ev
 from hub.core.exceptions import Conflict, NotFound, ValidationError
 from hub.core.lifecycle import ON_HOLD
 from hub.core.money import Money
+from hub.inventory import backorders
 from hub.inventory.levels import available_by_sku
 from hub.inventory.reservations import HOLD_OUT_OF_STOCK
 from hub.orders import edits, records, transitions
@@ -57,6 +60,8 @@ WAIT = "wait"
 SUBSTITUTE = "substitute"
 CANCEL = "cancel"
 CHOICES = (WAIT, SUBSTITUTE, CANCEL)
+#: ``order.delayed``'s cause of an order confirmed with lines waiting on a purchase order.
+BACKORDERED = "backordered"
 #: What the timeline and the admin say of each choice.
 CHOICE_WORDS = {
     WAIT: "chose to wait for the stock",
@@ -181,7 +186,10 @@ def _notice(session: Session, order_id: int) -> OrderAuditEvent:
     return notice
 
 
-def _still_held(order: Order) -> bool:
+def _still_waiting(session: Session, order: Order, cause: str) -> bool:
+    """Whether the order still waits as its notice said (held out of stock, or backordered)."""
+    if cause == BACKORDERED:
+        return edits.why_not_editable(order) is None and backorders.waiting(session, order.id)
     return order.status == ON_HOLD and HOLD_OUT_OF_STOCK in (order.hold_reasons or [])
 
 
@@ -190,12 +198,13 @@ def choosing(session: Session, order: Order) -> Choosing:
     notice = _notice(session, order.id)
     data = notice.data or {}
     answer = answer_of(session, order.id)
-    changeable = _still_held(order) and edits.lines_editable(order)
+    waiting = _still_waiting(session, order, str(data.get("cause")))
+    changeable = waiting and edits.lines_editable(order)
     offered = list(data.get("substitutes") or [])
     if answer is not None:
         open_: tuple[str, ...] = ()
     elif not changeable:
-        open_ = (WAIT,) if _still_held(order) else ()
+        open_ = (WAIT,) if waiting else ()
     else:
         open_ = (WAIT, SUBSTITUTE, CANCEL) if offered else (WAIT, CANCEL)
     return Choosing(order, notice, offered, list(data.get("lines") or []), open_, answer)
@@ -323,12 +332,11 @@ def _release(session: Session, order: Order, *, actor: str, reason: str) -> None
 def _relined(
     session: Session, order: Order, missing: list[dict[str, Any]], *, substitute: bool
 ) -> None:
-    edits.edit_order(
-        session,
-        order.id,
-        {"lines": _new_lines(order, missing, substitute=substitute)},
-        actor="customer",
-    )
+    lines = _new_lines(order, missing, substitute=substitute)
+    # A backordered order's promises of stock on its way go; its checks reserve (or
+    # backorder) its new lines again.
+    backorders.cancel(session, order)
+    edits.edit_order(session, order.id, {"lines": lines}, actor="customer")
     _release(
         session,
         order,
@@ -345,6 +353,7 @@ def _cancel_lines(
     if not lines:
         transitions.cancel(session, order.id, actor=actor, reason="the customer cancelled")
         return 0  # a cancellation voids or refunds the payments itself
+    backorders.cancel(session, order)
     edits.edit_order(session, order.id, {"lines": lines}, actor=actor)
     _release(session, order, actor=actor, reason="missing items cancelled")
     left = order.total

@@ -99,7 +99,7 @@ def tell(
 ) -> OrderAuditEvent | None:
     """Record ``order.delayed`` for the wait ``audit`` starts, unless told of it before.
 
-    With ``links``, an out-of-stock notice of an order whose lines are the hub's, where the
+    With ``links``, an out-of-stock or backordered notice of an order whose lines are the hub's, where the
     merchant set alternatives for a missing SKU and one is in stock, offers a choice
     (:mod:`hub.orders.substitutes`): the ``substitutes`` for the missing lines, and
     ``choice_url``, the signed link to the tracking page where the customer chooses (it
@@ -115,14 +115,10 @@ def tell(
         return None
     if cause == OUT_OF_STOCK:
         notice = _out_of_stock(session, order, audit)
-        if notice is not None and links is not None and edits.lines_editable(order):
-            offered = substitutes.offers(session, notice["lines"])
-            if offered:  # where the merchant set alternatives and one is in stock
-                notice["substitutes"] = offered
-                notice["choice_url"] = links.choice(order.id)
-                notice["choice_days"] = CHOICE_DAYS
+        _offer(session, order, notice, links)
     elif cause == BACKORDERED:
         notice = _backordered(session, order, audit)
+        _offer(session, order, notice, links)
     else:
         notice = _late(order, audit, cause)
     if notice is None:
@@ -136,6 +132,19 @@ def tell(
         reason=CAUSE_WORDS[cause] + (f", expected {expected[:10]}" if expected else ""),
         data={"cause": cause, **notice},
     )
+
+
+def _offer(
+    session: Session, order: Order, notice: dict[str, Any] | None, links: Links | None
+) -> None:
+    """Offer the substitutes in stock for the lines waiting, with the link to choose."""
+    if notice is None or links is None or not edits.lines_editable(order):
+        return
+    offered = substitutes.offers(session, notice["lines"])
+    if offered:  # where the merchant set alternatives and one is in stock
+        notice["substitutes"] = offered
+        notice["choice_url"] = links.choice(order.id)
+        notice["choice_days"] = CHOICE_DAYS
 
 
 def _out_of_stock(session: Session, order: Order, audit: OrderAuditEvent) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
+from backorder_helpers import allow_backorders, on_its_way
 from inventory_helpers import order_state, stock
 from sqlalchemy import select
 
@@ -306,3 +307,32 @@ def test_once_the_order_moved_on_the_link_offers_nothing_and_changes_nothing(
     assert "no longer open" in refused.get_data(as_text=True)
     assert answers(shop, oid) == []
     assert [(line.sku, line.quantity) for line in order_state(shop, oid).lines] == [("A", 2)]
+
+
+def test_a_backordered_order_takes_the_alternative_instead_of_waiting_for_the_purchase_order(
+    shop, smtp, new_order, run_jobs
+):
+    stock(shop, {("A", "wh"): 0, ("B", "wh"): 5})
+    allow_backorders(shop, "A")
+    on_its_way(shop, "A", 5)
+    with shop.db.transaction() as session:
+        substitutes.set_substitutes(session, "A", ["B"], actor="user:ann")
+    oid = new_order(shop, ("A", 2))
+    run_jobs(shop)
+    assert order_state(shop, oid).status == "confirmed"
+    [waits] = [m for m in smtp.messages if "on their way to us" in str(m["Subject"])]
+    text = waits.get_body(preferencelist=("plain",)).get_content()
+    assert "- 2 × B instead of A" in text
+    client = create_app({"HUB": shop, "TESTING": True}).test_client()
+    answer = click(client, choice_link(text), "substitute")
+    assert "You took the alternative" in answer.get_data(as_text=True)
+    run_jobs(shop)
+
+    state = order_state(shop, oid)
+    assert [(line.sku, line.quantity) for line in state.lines] == [("B", 2)]
+    assert state.status in ("confirmed", "processing")
+    assert reserved(shop, "B") == 2
+    with shop.db.read() as session:
+        from hub.inventory import backorders
+
+        assert not backorders.waiting(session, oid)  # the purchase order's units are free again

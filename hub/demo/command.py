@@ -165,6 +165,11 @@ def print_summary(console: Console, s: Summary) -> None:
         table.add_row("forecasts made", str(r["forecasts"]))
         table.add_row("replenishment suggestions", str(r["suggestions"]))
         table.add_row("purchase order cycle", " -> ".join(r["steps"]))
+        table.add_row(
+            "delay notices",
+            f"{r['delay_notices']} (order {r['backordered_order']}, backordered;"
+            f" {r.get('delay_emails', 0)} emails)",
+        )
         table.add_row("replenishment took", f"{r['seconds']:.1f} s")
     if s.carrier:
         c = s.carrier
@@ -184,6 +189,21 @@ def print_summary(console: Console, s: Summary) -> None:
             f"{a['review_requests']} after {a['answered_yes']} yes ({a['review_emails']} emails)",
         )
         table.add_row("cases", f"{a['cases']} ({a['replacements']} resolved by a replacement)")
+    if s.returns:
+        x = s.returns
+        table.add_row(
+            "self-service returns",
+            f"{x['requested']} requested, {x['approved_by_rule']} approved by rule"
+            f" ({x['approved_by_a_person']} by a person), {x['refunded']} refunded",
+        )
+        table.add_row(
+            "returns received",
+            f"{x['received']} ({x['stripe_refunds']} refunds at Stripe, {x['seconds']:.1f} s)",
+        )
+        table.add_row("exchanges", str(x["exchanges"]))
+        table.add_row(
+            "return emails", f"{x['approval_emails']} approvals, {x['refund_emails']} refunds"
+        )
     table.add_row("jobs run", str(s.jobs))
     table.add_row("dead jobs", str(s.dead_jobs))
     table.add_row("elapsed", f"{s.elapsed:.1f} s")

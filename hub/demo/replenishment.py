@@ -32,6 +32,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from hub.channels.manage import ensure_manual_channel
+from hub.core.events import ORDER_DELAYED
 from hub.core.order import Address, Line, OrderData
 from hub.core.order import Customer as Buyer
 from hub.inventory import backorders
@@ -49,6 +50,7 @@ from hub.store.models import (
     Customer,
     DemandForecast,
     Order,
+    OrderAuditEvent,
     OrderLine,
     StockLevel,
     StockReservation,
@@ -60,6 +62,12 @@ HISTORY_TAG = "demo-history"
 HISTORY_EMAIL = "history@demo.example"
 SEED = 21
 ACTOR = "demo"
+#: How the delay emails' subjects end (the email channel's ``delayed`` template, in English).
+DELAY_SUBJECT_ENDS = (
+    "some items are on their way to us",
+    "some items are out of stock",
+    "is running late",
+)
 
 
 @dataclass
@@ -73,6 +81,8 @@ class ReplenishmentSummary:
     backordered_order: str = ""
     backordered_units: int = 0
     backorders_released: bool = False
+    #: Delay notices (order.delayed) the backordered order's customer was sent.
+    delay_notices: int = 0
     steps: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -287,6 +297,25 @@ def run_cycle(hub: Hub, demand: Counter) -> ReplenishmentSummary:
             w.units for w in backorders.backordered_by_line(session, order_id).values()
         )
     out.steps.append(f"order {out.backordered_order} backordered {out.backordered_units}")
+    # The order's events now, as the worker would: its customer hears of the wait
+    # (order.delayed, cause backordered: the delay email) before the stock comes.
+    Worker(
+        hub, worker_id="demo-backorder", kinds=(JobKind.ORDER_EVENT, JobKind.NOTIFY)
+    ).run_until_idle()
+    with hub.db.read() as session:
+        out.delay_notices = (
+            session.scalar(
+                select(func.count())
+                .select_from(OrderAuditEvent)
+                .where(
+                    OrderAuditEvent.order_id == order_id,
+                    OrderAuditEvent.name == ORDER_DELAYED,
+                )
+            )
+            or 0
+        )
+    if out.delay_notices:
+        out.steps.append("customer told of the delay")
     with hub.db.transaction() as session:
         po = purchase_orders.get_purchase_order(session, po_id)
         receive(

@@ -39,7 +39,7 @@ from hub.channels.manage import create_channel, ensure_manual_channel, link_chan
 from hub.core.exceptions import ConfigError, NotFound
 from hub.core.money import Money
 from hub.core.status import PaymentStatus
-from hub.demo import aftercare, carrier, replenishment
+from hub.demo import aftercare, carrier, replenishment, returns
 from hub.demo.sandboxes import PAYMENT_ATTRIBUTE, WOO_PAYMENT_META, Sandboxes
 from hub.inventory import levels as inventory
 from hub.invoicing.policy import set_policy as set_invoice_policy
@@ -477,6 +477,8 @@ class Summary:
     aftercare: dict[str, Any] | None = None
     #: Shipments delivered by the carrier's word through AfterShip (hub.demo.carrier).
     carrier: dict[str, Any] | None = None
+    #: Returns asked for on the tracking page, approved by rule, received, refunded (hub.demo.returns).
+    returns: dict[str, Any] | None = None
 
     @property
     def orders_per_second(self) -> float:
@@ -508,6 +510,7 @@ class Summary:
             "replenishment": self.replenishment,
             "aftercare": self.aftercare,
             "carrier": self.carrier,
+            "returns": self.returns,
         }
 
 
@@ -685,6 +688,11 @@ class Scenario:
         if self.replenishment and not timed_out:
             # Counted after the flow, so its figures are the flow's alone.
             summary.replenishment = replenishment.run_cycle(hub, sandboxes.demand()).as_dict()
+            summary.replenishment["delay_emails"] = sum(
+                n
+                for subject, n in sandboxes.smtp.subjects.items()
+                if subject.endswith(replenishment.DELAY_SUBJECT_ENDS)
+            )
         if self.aftercare and not timed_out:
             stores = [channels.shopify]
             if channels.woocommerce is not None:
@@ -693,6 +701,10 @@ class Scenario:
             summary.carrier = carrier.deliver_by_carrier(hub, server.url, self._stack).as_dict()
             summary.aftercare = aftercare.run_cycle(
                 hub, server.url, stores, sandboxes.smtp
+            ).as_dict()
+            # Some happy customers then send something back from the tracking page.
+            summary.returns = returns.run_cycle(
+                hub, server.url, stores, sandboxes.smtp, sandboxes.stripe
             ).as_dict()
         if (self.replenishment or self.aftercare) and not timed_out:
             with hub.db.read() as session:

@@ -173,17 +173,20 @@ def answer_of(session: Session, order_id: int) -> OrderAuditEvent | None:
 
 
 def _notice(session: Session, order_id: int) -> OrderAuditEvent:
-    notice = session.scalars(
+    """The order's latest delay notice that offered a choice (a later one, e.g. "running
+    late", offers none and leaves the link working)."""
+    notices = session.scalars(
         select(OrderAuditEvent)
         .where(
             OrderAuditEvent.order_id == order_id,
             OrderAuditEvent.name == ev.ORDER_DELAYED,
         )
         .order_by(OrderAuditEvent.id.desc())
-    ).first()
-    if notice is None or not (notice.data or {}).get("choice_url"):
-        raise NotFound("this link is not valid")
-    return notice
+    )
+    for notice in notices:
+        if (notice.data or {}).get("choice_url"):
+            return notice
+    raise NotFound("this link is not valid")
 
 
 def _still_waiting(session: Session, order: Order, cause: str) -> bool:
@@ -238,16 +241,14 @@ def choose(session: Session, order_id: int, choice: str, *, actor: str = "custom
             details={"choice": "no longer open"},
         )
     data: dict[str, Any] = {"choice": choice, "notice_id": state.notice.id}
-    names: dict[Any, str] = {
-        line.id: line.name or line.sku for line in order.lines
-    }  # before any edit
+    # The items as the customer bought them (before any edit).
+    names: dict[Any, str] = {line.id: line.name or line.sku for line in order.lines}
     state.offers = [{**x, "name": names.get(x.get("line_id"), x["sku"])} for x in state.offers]
     state.lines = [{**x, "name": names.get(x.get("line_id"), x["sku"])} for x in state.lines]
     words = CHOICE_WORDS[choice]
     if choice == SUBSTITUTE:
-        if offers(session, list(state.notice.data.get("lines") or [])) != list(
-            state.notice.data.get("substitutes") or []
-        ):
+        told = state.notice.data or {}
+        if offers(session, list(told.get("lines") or [])) != list(told.get("substitutes") or []):
             raise Conflict(
                 "the alternative we offered is no longer in stock: you may wait, or cancel "
                 "the missing items",

@@ -336,3 +336,33 @@ def test_a_backordered_order_takes_the_alternative_instead_of_waiting_for_the_pu
         from hub.inventory import backorders
 
         assert not backorders.waiting(session, oid)  # the purchase order's units are free again
+
+
+def test_a_later_running_late_notice_leaves_the_link_working(shop, smtp, new_order, run_jobs):
+    from hub.core.events import ORDER_LATE
+    from hub.orders.records import get_order, record
+
+    stock(shop, {("A", "wh"): 0, ("B", "wh"): 5})
+    allow_backorders(shop, "A")
+    on_its_way(shop, "A", 5)
+    with shop.db.transaction() as session:
+        substitutes.set_substitutes(session, "A", ["B"], actor="user:ann")
+    oid = new_order(shop, ("A", 2))
+    run_jobs(shop)
+    [waits] = [m for m in smtp.messages if "on their way to us" in str(m["Subject"])]
+    path = choice_link(waits.get_body(preferencelist=("plain",)).get_content())
+    with shop.db.transaction() as session:
+        record(
+            session,
+            get_order(session, oid),
+            ORDER_LATE,
+            actor="system",
+            data={"cause": "not_shipped", "group": "wh", "promised": "2026-12-03"},
+        )
+    run_jobs(shop)
+    assert [m for m in smtp.messages if "running late" in str(m["Subject"])]
+    client = create_app({"HUB": shop, "TESTING": True}).test_client()
+    answer = click(client, path, "wait")
+    assert "You chose to wait" in answer.get_data(as_text=True)
+    assert [a["choice"] for a in answers(shop, oid)] == ["wait"]
+    assert [(line.sku, line.quantity) for line in order_state(shop, oid).lines] == [("A", 2)]

@@ -119,7 +119,7 @@ class ChannelInfo:
     #: The folder (resolved) a file-based connector's folders must lie under
     #: (``HUB_ERP_ROOT``); None outside a hub.
     erp_root: Path | None = None
-    #: The channel's own private folder (``<data dir>/channels/<id>``, owner only) for files a
+    #: The channel's own private folder (``<data dir>/channels/<id>-<made>``, owner only) for files a
     #: person uploaded for it in the admin (an email channel's logo); None outside a hub.
     #: It may not exist yet: read from it, never assume it.
     files_dir: Path | None = None

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pluggy
@@ -167,8 +168,16 @@ class Hub:
             public_url=self.settings.public_url,
             allow_private_targets=self.settings.allow_private_targets,
             erp_root=self.settings.erp_folder,
-            files_dir=self.settings.data_dir / "channels" / str(channel.id),
+            files_dir=self.channel_files(channel),
         )
+
+    def channel_files(self, channel: Channel | Any) -> Path | None:
+        """The channel's private folder: its id and when it was made (SQLite may give a
+        deleted channel's id to the next one, which must not find the old one's files)."""
+        created = getattr(channel, "created_at", None)
+        if not channel.id or created is None:
+            return None
+        return self.settings.data_dir / "channels" / f"{channel.id}-{created:%Y%m%d%H%M%S%f}"
 
     def connector_for(self, channel: Channel | Any) -> Connector:
         """The connector instance of a channel, kept while its config is unchanged.

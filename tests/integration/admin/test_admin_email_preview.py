@@ -7,6 +7,7 @@ import html as html_lib
 from admin_helpers import flashes
 
 from hub.channels.manage import create_channel
+from hub.store.models import Channel
 from plugins.email.tests.conftest import SmtpServer
 
 
@@ -125,7 +126,10 @@ def test_an_uploaded_logo_is_kept_privately_and_sent_inside_every_email(browser,
             follow_redirects=True,
         )
         assert "Logo saved" in " ".join(flashes(_text(saved)))
-        path = admin_hub.settings.data_dir / "channels" / str(channel_id) / "email-logo"
+        with admin_hub.db.read() as db:
+            folder = admin_hub.channel_files(db.get(Channel, channel_id))
+        assert folder is not None and folder.parent == admin_hub.settings.data_dir / "channels"
+        path = folder / "email-logo"
         assert path.read_bytes() == PNG
         assert stat.S_IMODE(path.stat().st_mode) == 0o600  # the owner's only
 

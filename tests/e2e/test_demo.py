@@ -63,7 +63,8 @@ def test_demo_ships_every_order_once_with_no_dead_jobs(tmp_path):
     assert completed == WOO_ORDERS and notes >= WOO_ORDERS, out
     assert int(rows["fulfilments pushed to Shopify"]) + notes == labels, out
     # The Shopify store's orders are cash sales: each invoiced once, paid, when captured.
-    invoices = _invoices(tmp_path / "demo" / "hub.db")
+    # (A return refunded later, after delivery, adds a credit note in its own series.)
+    invoices = [i for i in _invoices(tmp_path / "demo" / "hub.db") if i[0] == "invoice"]
     assert [(kind, status) for kind, status, _ in invoices] == [("invoice", "paid")] * (
         ORDERS - WOO_ORDERS
     ), invoices
@@ -102,6 +103,29 @@ def test_demo_ships_every_order_once_with_no_dead_jobs(tmp_path):
     ).groups()
     assert requests == yes == review_emails == str(ORDERS - ORDERS // 5), out
     assert rows["cases"] == f"{ORDERS // 5} ({ORDERS // 5} resolved by a replacement)", out
+    # The backordered order's customer heard of the wait once, by one email.
+    assert rows["delay notices"] == "1 (order #B1, backordered; 1 emails)", out
+    # Every fourth happy customer (no case) asked for a return on the tracking page: each
+    # approved (by the channel's rule, or a person above its maximum), received; the
+    # refunds went through Stripe, the first one an exchange when a variant was in stock.
+    happy = ORDERS - ORDERS // 5
+    asked = -(-happy // 4)
+    requested, by_rule, by_person, refunded = map(
+        int,
+        re.fullmatch(
+            r"(\d+) requested, (\d+) approved by rule \((\d+) by a person\), (\d+) refunded",
+            rows["self-service returns"],
+        ).groups(),
+    )
+    exchanges = int(rows["exchanges"])
+    assert requested == asked and by_rule + by_person == asked and by_rule >= 1, out
+    assert exchanges in (0, 1) and refunded == asked - exchanges, out
+    received, at_stripe = map(
+        int, re.match(r"(\d+) \((\d+) refunds at Stripe", rows["returns received"]).groups()
+    )
+    assert received == asked and at_stripe == refunded, out
+    # Every email once: an approval per return, a refund email per refund.
+    assert rows["return emails"] == f"{asked} approvals, {refunded} refunds", out
 
 
 def _cycle(path) -> tuple[str, str]:

@@ -493,12 +493,40 @@ def run(hub: Hub, ctx: JobContext, worker_id: str) -> str:
     return outcome.status
 
 
-def finish(hub: Hub, outcomes: list[Outcome]) -> None:
-    """Write outcomes in their own transaction (when no claim follows to carry them)."""
-    if outcomes:
+def finish(
+    hub: Hub, outcomes: list[Outcome], *, released: tuple[str, list[int]] | None = None
+) -> None:
+    """Write outcomes in their own transaction (when no claim follows to carry them).
+
+    ``released``: a worker id and jobs it claimed but did not start, put back in the
+    queue as they were (their attempt not counted) for any worker to take.
+    """
+    if outcomes or (released and released[1]):
         with hub.db.write() as conn:
             for outcome in outcomes:
                 _write_outcome(conn, outcome)
+            if released and released[1]:
+                worker_id, job_ids = released
+                conn.execute(
+                    _RELEASE, {"worker_id": worker_id, "job_ids": job_ids, "now": utcnow()}
+                )
+
+
+_RELEASE = (
+    update(_jobs)
+    .where(
+        _jobs.c.id.in_(bindparam("job_ids", expanding=True)),
+        _jobs.c.locked_by == bindparam("worker_id"),
+        _jobs.c.status == JobStatus.RUNNING,
+    )
+    .values(
+        status=JobStatus.QUEUED,
+        attempts=_jobs.c.attempts - 1,
+        locked_by=None,
+        locked_until=None,
+        updated_at=bindparam("now"),
+    )
+)
 
 
 def _describe(exc: BaseException) -> str:
@@ -778,11 +806,21 @@ class Worker:
 
     #: How often a busy worker looks for jobs whose lease ran out (an idle one, at every poll).
     LEASE_CHECK_SECONDS = 1.0
+    #: The most jobs a thread claims in one round trip. It claims one at a time while its
+    #: jobs are slow, and doubles its claim (up to this) while every job of a full claim
+    #: took under QUICK_JOB_SECONDS: a busy queue of quick jobs pays one transaction per
+    #: claim instead of one per job, a queue of slow jobs is shared out job by job.
+    MAX_BATCH = 8
+    QUICK_JOB_SECONDS = 0.02
+    #: Claimed jobs not started this long after their claim go back to the queue (so
+    #: another worker takes them), well inside their lease.
+    BATCH_HOLD_SECONDS = 0.5
 
     def _loop(self, worker_id: str) -> None:
         idle = self.poll_interval / 4
         pending: list[Outcome] = []
         leases_due = 0.0
+        batch = 1
         while not self.stop_event.is_set():
             now = time.monotonic()
             leases = now >= leases_due
@@ -792,6 +830,7 @@ class Worker:
                 jobs = claim(
                     self.hub,
                     worker_id,
+                    limit=batch,
                     kinds=self.kinds,
                     finished=pending,
                     leases=leases,
@@ -806,6 +845,7 @@ class Worker:
             pending = []
             if not jobs:
                 leases_due = 0.0
+                batch = 1
                 if self.wakeup is not None:
                     self.wakeup.wait(seen, idle)
                 else:
@@ -813,13 +853,37 @@ class Worker:
                 idle = min(self.poll_interval, idle * 2)
                 continue
             idle = self.poll_interval / 4
-            pending = [execute(self.hub, ctx, worker_id) for ctx in jobs]
+            pending, released, quick = self.run_claimed(jobs, worker_id)
+            if released:
+                self._flush(pending, (worker_id, released))
+                pending = []
+            if not quick:
+                batch = 1
+            elif len(jobs) == batch:
+                batch = min(self.MAX_BATCH, batch * 2)
         self._flush(pending)
 
-    def _flush(self, pending: list[Outcome]) -> None:
+    def run_claimed(
+        self, jobs: list[JobContext], worker_id: str
+    ) -> tuple[list[Outcome], list[int], bool]:
+        """Run claimed jobs in order: their outcomes, the ids of those not started (a stop
+        request, or held past :attr:`BATCH_HOLD_SECONDS`), and whether every job was quick."""
+        claimed = time.monotonic()
+        hold = min(self.BATCH_HOLD_SECONDS, self.hub.settings.job_lease_seconds / 4)
+        outcomes: list[Outcome] = []
+        quick = True
+        for i, ctx in enumerate(jobs):
+            if i and (self.stop_event.is_set() or time.monotonic() - claimed > hold):
+                return outcomes, [later.id for later in jobs[i:]], False
+            started = time.monotonic()
+            outcomes.append(execute(self.hub, ctx, worker_id))
+            quick = quick and time.monotonic() - started < self.QUICK_JOB_SECONDS
+        return outcomes, [], quick
+
+    def _flush(self, pending: list[Outcome], released: tuple[str, list[int]] | None = None) -> None:
         for attempt in range(5):
             try:
-                finish(self.hub, pending)
+                finish(self.hub, pending, released=released)
                 return
             except Exception:
                 log.exception(

@@ -761,9 +761,11 @@ def _dead_of(kind: str, channel_id: int | None) -> list[Any]:
 class Worker:
     """Claims and runs jobs until told to stop.
 
-    ``concurrency`` threads each claim one job at a time, so a stop request
-    never strands a claimed-but-unstarted job: running jobs finish, then the
-    threads exit.
+    ``concurrency`` threads each claim jobs, several per round trip while
+    they are quick (:attr:`MAX_BATCH`). A stop request never strands a
+    claimed-but-unstarted job: running jobs finish, the rest of a claim goes
+    back to the queue, then the threads exit. On PostgreSQL idle threads wake
+    when jobs are added (``LISTEN hub_jobs``); they poll as well.
     """
 
     def __init__(

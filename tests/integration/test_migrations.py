@@ -44,3 +44,14 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(hub):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def test_the_migrations_form_one_line(tmp_path):
+    """Schema work made side by side branches from one revision; it lands joined into one line.
+
+    ``migrate.upgrade`` applies every head so branches work while they are open, but a release
+    with two heads would leave each database's history depending on the order it met them.
+    """
+    db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    assert "," not in (migrate.head_revision(db) or "")
+    db.dispose()

@@ -1,7 +1,7 @@
 """where things are: locations' addresses and coordinates, where an order's address was placed
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-04 22:10:00
 
 - ``locations``: an address (``address1``, ``address2``, ``city``,
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """routing strategies per sales channel, and the rate quote cache
 
 Revision ID: 0023
-Revises: 0020
+Revises: 0022
 Create Date: 2026-12-04 22:20:00
 
 - ``routing_policies``: per sales channel, how its orders are routed
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0023"
-down_revision = "0020"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 

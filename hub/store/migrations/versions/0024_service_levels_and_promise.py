@@ -1,7 +1,7 @@
 """service levels by rules, SKU attributes, the delivery promise and late orders
 
 Revision ID: 0024
-Revises: 0020
+Revises: 0023
 Create Date: 2026-12-04 22:30:00
 
 - ``sku_attributes``: per SKU, weight (grams), length/width/height (mm),
@@ -22,7 +22,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0024"
-down_revision = "0020"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """delivery facts from carriers: shipments followed by a tracking channel, and their checkpoints
 
 Revision ID: 0025
-Revises: 0020
+Revises: 0024
 Create Date: 2026-12-04 22:10:00
 
 - ``shipment_trackings``: a shipment a tracking channel (AfterShip …) follows,
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0025"
-down_revision = "0020"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 

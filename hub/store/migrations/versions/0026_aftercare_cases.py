@@ -1,7 +1,7 @@
 """the satisfaction check, review requests, opt-outs and cases
 
 Revision ID: 0026
-Revises: 0020
+Revises: 0025
 Create Date: 2026-12-04 22:10:00
 
 - ``aftercare_policies``: per sales channel, the satisfaction check on or off,
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0026"
-down_revision = "0020"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 

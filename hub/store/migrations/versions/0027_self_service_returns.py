@@ -1,7 +1,7 @@
 """self-service returns and exchanges
 
 Revision ID: 0027
-Revises: 0020
+Revises: 0026
 Create Date: 2026-12-04 22:20:00
 
 - ``return_policies``: per sales channel, the return window, final-sale SKUs,
@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0027"
-down_revision = "0020"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 

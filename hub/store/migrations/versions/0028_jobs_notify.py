@@ -1,7 +1,7 @@
 """jobs: a NOTIFY on PostgreSQL when jobs are added, so idle workers start them at once
 
 Revision ID: 0028
-Revises: 0020
+Revises: 0027
 Create Date: 2026-12-04 23:00:00
 
 - ``hub_jobs_notify()`` and the statement trigger ``jobs_notify`` (``AFTER INSERT ON
@@ -14,7 +14,7 @@ Create Date: 2026-12-04 23:00:00
 from alembic import op
 
 revision = "0028"
-down_revision = "0020"
+down_revision = "0027"
 branch_labels = None
 depends_on = None
 

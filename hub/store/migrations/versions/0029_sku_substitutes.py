@@ -1,7 +1,7 @@
 """substitutes per SKU
 
 Revision ID: 0029
-Revises: 0020
+Revises: 0028
 Create Date: 2026-12-04 22:55:00
 
 - ``sku_substitutes``: the alternatives a merchant offers for a SKU that is
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0029"
-down_revision = "0020"
+down_revision = "0028"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """the customer's language on the order
 
-Revision ID: 0030
+Revision ID: 0021
 Revises: 0020
 Create Date: 2026-12-04 22:50:00
 
@@ -11,7 +11,7 @@ Create Date: 2026-12-04 22:50:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0030"
+revision = "0021"
 down_revision = "0020"
 branch_labels = None
 depends_on = None

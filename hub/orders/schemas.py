@@ -117,12 +117,14 @@ class ManualOrderSchema(Schema):
     shipping_method = fields.String(
         load_default="",
         validate=validate.Length(max=200),
-        metadata={"description": "The shipping method the customer chose (\"Express\")."},
+        metadata={"description": 'The shipping method the customer chose ("Express").'},
     )
     locale = fields.String(
         load_default="",
         validate=validate.Regexp(r"^([A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*)?$"),
-        metadata={"description": "The customer's language, BCP 47 (\"de-DE\"): their emails use it."},
+        metadata={
+            "description": 'The customer\'s language, BCP 47 ("de-DE"): their emails use it.'
+        },
     )
     tags = fields.List(fields.String(), load_default=list)
     payments = fields.List(fields.Nested(PaymentInSchema), load_default=list)

@@ -124,9 +124,7 @@ def flush_shipping(ctx: JobContext) -> None:
             ):
                 skipped.append(g.id)
                 continue
-            parcel = service_levels.parcel_of(
-                service_levels.group_skus(g.order, g), sku_attributes
-            )
+            parcel = service_levels.parcel_of(service_levels.group_skus(g.order, g), sku_attributes)
             batch.append(
                 ShippingOrder(
                     key=g.key,

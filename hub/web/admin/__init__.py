@@ -148,9 +148,9 @@ from hub.web.admin import (  # noqa: E402,F401  (views register themselves on bp
     purchasing,
     replenishment,
     returns,
+    shipping_rules,  # noqa: E402,F401  (service levels, promise; issue 22)
     shop_settings,
     skus,
     stock,
     tokens,
 )
-from hub.web.admin import shipping_rules  # noqa: E402,F401  (service levels, promise; issue 22)

@@ -8,11 +8,13 @@ each used as its documentation shows (:mod:`bench.queue_peers_workers`):
   in a transaction of the caller's;
 - procrastinate: an ``App`` with a ``PsycopgConnector``, async tasks, ``procrastinate
   worker`` processes; ``defer_async`` / ``batch_defer_async``;
-- PGQueuer: ``pgq run`` processes of a ``PgQueuer`` on a psycopg connection; its schema
+- PGQueuer: processes started by ``pgqueuer.run(factory)`` (what ``pgq run`` does) with a
+  ``PgQueuer`` on a psycopg connection; its schema
   installed with ``Queries.install``; ``Queries.enqueue`` (a list for a batch).
 
-Every system gets 1, 2 and 4 worker processes (one job at a time per process for the
-hub and procrastinate; PGQueuer's process runs its batch of 10 concurrently, as it does
+Every system gets 1, 2 and 4 worker processes (1 and 2 when quick; the hub's and
+procrastinate's run one job at a time, the hub claiming up to 8 quick jobs per round
+trip; PGQueuer's process runs its batch of 10 concurrently, as it does
 by default), started and idle before each row. A row is jobs of one kind (``noop`` or
 ``write_row``: one INSERT into ``bench_rows``) enqueued in bulk (one transaction or
 call) or one by one (a transaction or call per job, while the workers drain); the clock
@@ -49,6 +51,8 @@ SYSTEMS = ("hub", "procrastinate", "pgqueuer")
 KINDS = ("noop", "write_row")
 MODES = ("bulk", "one_by_one")
 WORKER_COUNTS = (1, 2, 4)
+#: CI's quick run (about a minute): fewer jobs and probes, 1 and 2 workers.
+QUICK_WORKER_COUNTS = (1, 2)
 BENCH_ROWS = "CREATE TABLE IF NOT EXISTS bench_rows (id bigserial PRIMARY KEY, job text NOT NULL)"
 #: What each system's own table says is still to do.
 LEFT = {
@@ -317,7 +321,7 @@ def run(url: str | None, *, quick: bool) -> dict:
         return {
             "skipped": "set HUB_BENCH_DATABASE_URL (or HUB_TEST_DATABASE_URL) to a PostgreSQL database"
         }
-    jobs, probes = (200, 15) if quick else (2000, 100)
+    jobs, probes = (150, 10) if quick else (2000, 100)
     systems = {name: System(name, url) for name in SYSTEMS}
     results: dict = {
         "jobs": jobs,
@@ -329,7 +333,7 @@ def run(url: str | None, *, quick: bool) -> dict:
     try:
         for s in systems.values():
             s.prepare()
-        for workers in WORKER_COUNTS:
+        for workers in QUICK_WORKER_COUNTS if quick else WORKER_COUNTS:
             for name in SYSTEMS:
                 system = systems[name]
                 system.start_workers(workers)

@@ -204,6 +204,12 @@ def print_summary(console: Console, s: Summary) -> None:
         table.add_row(
             "return emails", f"{x['approval_emails']} approvals, {x['refund_emails']} refunds"
         )
+    if s.emails_in_all:
+        e = s.emails_in_all
+        table.add_row(
+            "emails in all (SMTP)",
+            f"{e['emails']} ({e['message_ids']} Message-IDs, {e['duplicates']} twice)",
+        )
     table.add_row("jobs run", str(s.jobs))
     table.add_row("dead jobs", str(s.dead_jobs))
     table.add_row("elapsed", f"{s.elapsed:.1f} s")

@@ -5,8 +5,7 @@ days, up to :data:`AUTO_APPROVE_MAX`). Then every :data:`RETURN_EVERY`-th
 happy customer (one who said all arrived well and opened no case) asks for a
 return on the order's tracking page over HTTP, as a browser does: the page, its
 CSRF token, the form with one unit of the first line and a reason. The first
-of them asks for an exchange instead when the page offers another variant in
-stock. The rule approves (an email with the instructions each), a person
+whose page offers another variant in stock asks for an exchange instead. The rule approves (an email with the instructions each), a person
 what it leaves (a refund above its maximum, in yen); the warehouse
 receives the goods (restocked where they shipped from) and a person refunds
 through the Stripe sandbox. Every count comes from the hub, Stripe and the
@@ -115,8 +114,9 @@ def run_cycle(
                 auto_approve_max=AUTO_APPROVE_MAX,
             )
     exchanges = 0
-    for n, (_, token) in enumerate(customers_who_return(hub)):
-        exchanges += _ask(requests.Session(), f"{web_url}/track/{token}", exchange=n == 0)
+    for _, token in customers_who_return(hub):
+        # The first whose page offers another variant in stock asks for it instead.
+        exchanges += _ask(requests.Session(), f"{web_url}/track/{token}", exchange=not exchanges)
     # What the rule left to a person (a refund above its maximum): the desk approves it.
     with hub.db.read() as session:
         waiting = session.scalars(

@@ -479,6 +479,8 @@ class Summary:
     carrier: dict[str, Any] | None = None
     #: Returns asked for on the tracking page, approved by rule, received, refunded (hub.demo.returns).
     returns: dict[str, Any] | None = None
+    #: Emails the SMTP server received in the whole run, after-delivery arc included.
+    emails_in_all: dict[str, int] | None = None
 
     @property
     def orders_per_second(self) -> float:
@@ -511,6 +513,7 @@ class Summary:
             "aftercare": self.aftercare,
             "carrier": self.carrier,
             "returns": self.returns,
+            "emails_in_all": self.emails_in_all,
         }
 
 
@@ -706,6 +709,13 @@ class Scenario:
             summary.returns = returns.run_cycle(
                 hub, server.url, stores, sandboxes.smtp, sandboxes.stripe
             ).as_dict()
+            # Every email of the whole run, the arc's too: each once (one Message-ID each).
+            seen = sandboxes.counts()
+            summary.emails_in_all = {
+                "emails": seen["emails"],
+                "message_ids": seen["email_message_ids"],
+                "duplicates": seen["email_duplicates"],
+            }
         if (self.replenishment or self.aftercare) and not timed_out:
             with hub.db.read() as session:
                 summary.dead_jobs = (

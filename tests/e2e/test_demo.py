@@ -126,6 +126,18 @@ def test_demo_ships_every_order_once_with_no_dead_jobs(tmp_path):
     assert received == asked and at_stripe == refunded, out
     # Every email once: an approval per return, a refund email per refund.
     assert rows["return emails"] == f"{asked} approvals, {refunded} refunds", out
+    # The whole run's emails, the arc's included, each once: the flow's, the delay email,
+    # a satisfaction check per order, a review request per "yes", the returns' emails.
+    # (The cases' replacements, the backordered order and the refunds add order emails
+    # of their own; the count is all the SMTP server saw, each with its own Message-ID.)
+    in_all, in_all_ids = map(
+        int,
+        re.fullmatch(
+            r"(\d+) \((\d+) Message-IDs, 0 twice\)", rows["emails in all (SMTP)"]
+        ).groups(),
+    )
+    assert in_all == in_all_ids, out
+    assert in_all >= emails + 1 + ORDERS + happy + asked + refunded, out
 
 
 def _cycle(path) -> tuple[str, str]:

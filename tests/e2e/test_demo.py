@@ -118,7 +118,13 @@ def test_demo_ships_every_order_once_with_no_dead_jobs(tmp_path):
         ).groups(),
     )
     exchanges = int(rows["exchanges"])
-    assert requested == asked and by_rule + by_person == asked and by_rule >= 1, out
+    assert requested == asked and by_rule + by_person == asked, out
+    # The rule approved exactly those up to its maximum (1000.00, 1000 yen); the desk the rest.
+    approvals = _approvals(tmp_path / "demo" / "hub.db")
+    assert len(approvals) == asked, approvals
+    for actor, currency, amount in approvals:
+        most = 1000 * (1 if currency == "JPY" else 100)
+        assert actor == ("rule:returns" if amount <= most else "demo desk"), approvals
     assert exchanges in (0, 1) and refunded == asked - exchanges, out
     received, at_stripe = map(
         int, re.match(r"(\d+) \((\d+) refunds at Stripe", rows["returns received"]).groups()
@@ -150,6 +156,26 @@ def _cycle(path) -> tuple[str, str]:
                 text("SELECT group_concat(DISTINCT status) FROM backorders")
             ).scalar_one()
             return po, backorder
+    finally:
+        db.dispose()
+
+
+def _approvals(path) -> list[tuple[str, str, int]]:
+    """(who approved, currency, refund with shipping) of each return customers asked for."""
+    db = Database(f"sqlite:///{path}")
+    try:
+        with db.read() as session:
+            return [
+                tuple(row)
+                for row in session.execute(
+                    text(
+                        "SELECT e.actor, r.currency, r.refund_amount + r.shipping_refund"
+                        " FROM returns r JOIN order_events e ON e.order_id = r.order_id"
+                        " AND e.name = 'order.return_approved'"
+                        " WHERE r.created_by = 'customer' ORDER BY r.id"
+                    )
+                )
+            ]
     finally:
         db.dispose()
 

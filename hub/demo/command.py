@@ -167,8 +167,7 @@ def print_summary(console: Console, s: Summary) -> None:
         table.add_row("purchase order cycle", " -> ".join(r["steps"]))
         table.add_row(
             "delay notices",
-            f"{r['delay_notices']} (order {r['backordered_order']}, backordered;"
-            f" {r.get('delay_emails', 0)} emails)",
+            f"{r['delay_notices']} ({', '.join(r['delays'])}; {r.get('delay_emails', 0)} emails)",
         )
         table.add_row("replenishment took", f"{r['seconds']:.1f} s")
     if s.carrier:

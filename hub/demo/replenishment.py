@@ -83,6 +83,11 @@ class ReplenishmentSummary:
     backorders_released: bool = False
     #: Delay notices (order.delayed) the backordered order's customer was sent.
     delay_notices: int = 0
+    #: What each delay notice told ("#B2 out of stock").
+    delays: list[str] = field(default_factory=list)
+    #: The order held out of stock (no backorder allowed, nothing ordered), and its status.
+    held_order: str = ""
+    held_status: str = ""
     steps: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -222,16 +227,24 @@ def _suppliers(hub: Hub, skus: list[str]) -> None:
             )
 
 
-def _backorder(hub: Hub, sku: str, location: str, units: int) -> int:
-    """An order for ``units`` of ``sku``, more than is left, checked at once; its id."""
+def _backorder(
+    hub: Hub,
+    sku: str,
+    location: str,
+    units: int,
+    *,
+    number: str = "#B1",
+    tag: str = "demo-backorder",
+) -> int:
+    """An order ``number`` for ``units`` of ``sku``, more than is left, checked at once; its id."""
     with hub.db.transaction() as session:
         channel = ensure_manual_channel(hub, session)
         order = intake.upsert_order(
             session,
             channel,
             OrderData(
-                external_id="BACKORDER-1",
-                number="#B1",
+                external_id=f"BACKORDER-{number.lstrip('#B')}",
+                number=number,
                 currency="USD",
                 customer=Buyer(email="patient@demo.example", name="Pat Patient"),
                 shipping_address=Address(
@@ -243,7 +256,7 @@ def _backorder(hub: Hub, sku: str, location: str, units: int) -> int:
                 ),
                 lines=[Line(sku=sku, name=sku, quantity=units, unit_price=1900)],
                 shipping=500,
-                tags=["demo-backorder"],
+                tags=[tag],
             ),
             actor=ACTOR,
         ).order
@@ -299,22 +312,7 @@ def run_cycle(hub: Hub, demand: Counter) -> ReplenishmentSummary:
     out.steps.append(f"order {out.backordered_order} backordered {out.backordered_units}")
     # The order's events now, as the worker would: its customer hears of the wait
     # (order.delayed, cause backordered: the delay email) before the stock comes.
-    Worker(
-        hub, worker_id="demo-backorder", kinds=(JobKind.ORDER_EVENT, JobKind.NOTIFY)
-    ).run_until_idle()
-    with hub.db.read() as session:
-        out.delay_notices = (
-            session.scalar(
-                select(func.count())
-                .select_from(OrderAuditEvent)
-                .where(
-                    OrderAuditEvent.order_id == order_id,
-                    OrderAuditEvent.name == ORDER_DELAYED,
-                )
-            )
-            or 0
-        )
-    if out.delay_notices:
+    if _tell_delays(hub, out, order_id, out.backordered_order):
         out.steps.append("customer told of the delay")
     with hub.db.transaction() as session:
         po = purchase_orders.get_purchase_order(session, po_id)
@@ -335,5 +333,41 @@ def run_cycle(hub: Hub, demand: Counter) -> ReplenishmentSummary:
     out.steps.append(out.purchase_order_status)
     if out.backorders_released:
         out.steps.append("backorder released")
+    # Another customer wants more of a SKU no purchase order brings than is left, and
+    # it allows no backorder: the order is held out of stock, and its customer told.
+    on_po = {r["sku"] for r in picked}
+    short = next((r for r in rows if r["sku"] not in on_po), rows[-1])
+    held_id = _backorder(
+        hub,
+        short["sku"],
+        short["location"],
+        max(short["available"], 0) + 2,
+        number="#B2",
+        tag="demo-out-of-stock",
+    )
+    with hub.db.read() as session:
+        held = session.get(Order, held_id)
+        assert held is not None
+        out.held_order, out.held_status = held.label, held.status
+    _tell_delays(hub, out, held_id, out.held_order)
     out.seconds = round(time.perf_counter() - started, 1)
     return out
+
+
+def _tell_delays(hub: Hub, out: ReplenishmentSummary, order_id: int, label: str) -> int:
+    """Run the order's events as the worker would; its delay notices (order.delayed), counted."""
+    Worker(
+        hub, worker_id="demo-delays", kinds=(JobKind.ORDER_EVENT, JobKind.NOTIFY)
+    ).run_until_idle()
+    with hub.db.read() as session:
+        causes = [
+            str((data or {}).get("cause"))
+            for data in session.scalars(
+                select(OrderAuditEvent.data).where(
+                    OrderAuditEvent.order_id == order_id, OrderAuditEvent.name == ORDER_DELAYED
+                )
+            )
+        ]
+    out.delay_notices += len(causes)
+    out.delays += [f"{label} {cause.replace('_', ' ')}" for cause in causes]
+    return len(causes)

@@ -98,6 +98,21 @@ def load(schema: type[Schema], data: Any, *, what: str) -> Any:
         ) from None
 
 
+def _single_valued_args() -> dict[str, str]:
+    """The query parameters, each given once; one given twice is a 422 naming it.
+
+    Taking the first of ``?active=true&active=nonsense`` silently would answer a question
+    the caller did not ask.
+    """
+    repeated = sorted(key for key, values in request.args.lists() if len(values) > 1)
+    if repeated:
+        raise ValidationError(
+            f"invalid query parameters: {', '.join(repeated)} given more than once",
+            details={key: ["give this parameter once"] for key in repeated},
+        )
+    return request.args.to_dict()
+
+
 def operation(
     summary: str,
     *,
@@ -136,7 +151,7 @@ def operation(
         @wraps(view)
         def wrapper(**kwargs):
             if query is not None:
-                kwargs["query"] = load(query, request.args.to_dict(), what="query parameters")
+                kwargs["query"] = load(query, _single_valued_args(), what="query parameters")
             if body is not None:
                 kwargs["body"] = load(body, load_json_body(required=body_required), what="body")
             return view(**kwargs)

@@ -400,3 +400,15 @@ def test_a_lost_update_race_is_a_409_conflict(api, hub, make_order, monkeypatch,
 
     assert response.status_code == 409
     assert response.get_json()["error"]["code"] == "conflict"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/orders?status=pending&status=cancelled", "/api/v1/suppliers?active=true&active=x"],
+)
+def test_a_query_parameter_given_twice_is_refused_not_half_read(api, path):
+    answer = api.get(path)
+    assert answer.status_code == 422
+    error = answer.get_json()["error"]
+    assert "given more than once" in error["message"]
+    assert list(error["details"]) == [path.split("?")[1].split("=")[0]]

@@ -21,7 +21,8 @@ from hub.store.models import OrderAuditEvent, utcnow
 from hub.testing import order_data
 
 
-def open_shop(hub, smtp) -> None:
+def open_shop(hub, smtp, *, review_url_template: str = "{product_url}#reviews") -> None:
+    """Stock of two SKUs, a customer email channel, the satisfaction check on (7 days)."""
     with hub.db.transaction() as session:
         upsert_location(session, "wh")
         set_on_hand(
@@ -51,7 +52,7 @@ def open_shop(hub, smtp) -> None:
                 "enabled": True,
                 "check_days": 7,
                 "product_url_template": "https://shop.example/products/{sku}",
-                "review_url_template": "{product_url}#reviews",
+                "review_url_template": review_url_template,
             },
             actor="test",
         )

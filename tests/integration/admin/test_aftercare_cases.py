@@ -8,36 +8,30 @@ from __future__ import annotations
 import io
 import os
 import re
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from hub.accounts.users import create_token
 from hub.aftercare import policy as policies
 from hub.cases import actions as cases
 from hub.cases import photos as case_photos
-from hub.channels.manage import create_channel, ensure_manual_channel
-from hub.core.order import Customer, Line, ShipmentData
+from hub.channels.manage import ensure_manual_channel
 from hub.customers import privacy
-from hub.inventory.levels import LevelChange, available_by_sku, set_on_hand, upsert_location
-from hub.orders import intake, shipments, transitions
-from hub.queue.jobs import enqueue
-from hub.queue.kinds import JobKind
+from hub.inventory.levels import available_by_sku
 from hub.returns.actions import ReturnLineRequest, ReturnRequest, create_return
 from hub.store.models import (
     Case,
     Channel,
     Job,
     Order,
-    OrderAuditEvent,
     Return,
     SatisfactionCheck,
-    utcnow,
 )
-from hub.testing import ApiClient, order_data
+from hub.testing import ApiClient
 from plugins.email.tests.conftest import SmtpServer
+from tests.support.aftercare_shop import delivered_order, open_shop, run_checks
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -52,80 +46,8 @@ def smtp():
 @pytest.fixture
 def shop(admin_hub, smtp):
     """Stock of two SKUs, a customer email channel, the satisfaction check on (7 days)."""
-    hub = admin_hub
-    with hub.db.transaction() as session:
-        upsert_location(session, "wh")
-        set_on_hand(
-            session,
-            [LevelChange("MUG", "wh", 10), LevelChange("TEE", "wh", 10)],
-            actor="test",
-            reason="set-up",
-            source="test",
-        )
-        create_channel(
-            hub,
-            session,
-            name="Customer email",
-            connector="email",
-            config={
-                "smtp_host": "127.0.0.1",
-                "smtp_port": smtp.port,
-                "security": "none",
-                "from_address": "orders@shop.example",
-                "from_name": "Fjord Outfitters",
-            },
-        )
-        channel = ensure_manual_channel(hub, session)
-        policies.save(
-            session,
-            channel.id,
-            {
-                "enabled": True,
-                "check_days": 7,
-                "product_url_template": "https://shop.example/products/{sku}",
-                "review_url_template": "{product_url}#reviews?order={order_number}",
-            },
-            actor="test",
-        )
-    return hub
-
-
-def delivered_order(hub, run_jobs, *, n: int, days_ago: int = 8) -> int:
-    """An order of a mug and two tees, shipped and delivered ``days_ago`` days ago."""
-    with hub.db.transaction() as session:
-        order_id = intake.upsert_order(
-            session,
-            ensure_manual_channel(hub, session),
-            order_data(
-                external_id=f"A{n}",
-                number=f"#A{n}",
-                customer=Customer(email=f"cust{n}@example.com", name=f"Customer {n}"),
-                lines=[
-                    Line(sku="MUG", name="Blue mug", quantity=1, unit_price=1200),
-                    Line(sku="TEE", name="Tee", quantity=2, unit_price=2000),
-                ],
-                channel_financial_status="paid",
-            ),
-            actor="test",
-        ).order.id
-    run_jobs(hub)
-    with hub.db.transaction() as session:
-        shipments.ship(session, order_id, ShipmentData(external_id=f"s{n}"), actor="test")
-    with hub.db.transaction() as session:
-        transitions.deliver(session, order_id, actor="test")
-        session.execute(
-            update(OrderAuditEvent)
-            .where(OrderAuditEvent.order_id == order_id, OrderAuditEvent.name == "order.delivered")
-            .values(created_at=utcnow() - timedelta(days=days_ago))
-        )
-    run_jobs(hub)
-    return order_id
-
-
-def run_checks(hub, run_jobs) -> None:
-    with hub.db.transaction() as session:
-        enqueue(session, JobKind.SATISFACTION_CHECKS, {})
-    run_jobs(hub)
+    open_shop(admin_hub, smtp, review_url_template="{product_url}#reviews?order={order_number}")
+    return admin_hub
 
 
 def checks_sent(smtp) -> list:

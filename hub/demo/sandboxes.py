@@ -74,6 +74,8 @@ class SmtpSink:
     ``messages`` counts every message accepted, ``message_ids`` each Message-ID's
     copies: a message sent twice shows as a Message-ID counted twice. With
     ``fault_rate``, that share of messages is refused with a temporary 4xx reply.
+    ``alert_ids`` holds the Message-IDs of the hub's alerts to its admins
+    (``X-Hub-Alert``): they are not notifications, so no notification ledger lists them.
     """
 
     def __init__(self, *, fault_rate: float = 0.0, seed: int = 0):
@@ -83,6 +85,7 @@ class SmtpSink:
         self.messages = 0
         self.refused = 0
         self.message_ids: Counter[str] = Counter()
+        self.alert_ids: set[str] = set()
         self.subjects: Counter[str] = Counter()
         self.port = 0
         self._controller: Controller | None = None
@@ -99,7 +102,10 @@ class SmtpSink:
                 )
             message = email.message_from_bytes(envelope.content, policy=email.policy.default)
             self.messages += 1
-            self.message_ids[str(message.get("Message-ID", "")).strip()] += 1
+            message_id = str(message.get("Message-ID", "")).strip()
+            self.message_ids[message_id] += 1
+            if message.get("X-Hub-Alert"):
+                self.alert_ids.add(message_id)
             self.subjects[str(message.get("Subject", ""))] += 1
         return "250 2.0.0 OK: queued"
 

@@ -31,6 +31,13 @@ def sku_exists(session: Session, sku: str) -> bool:
     )
 
 
+def known_sku(session: Session, sku: str) -> str:
+    """``sku`` itself. :raises NotFound: the hub knows no such SKU (see :func:`sku_exists`)."""
+    if not sku_exists(session, sku):
+        raise NotFound(f"SKU {sku!r} does not exist")
+    return sku
+
+
 def location_id_of(session: Session, code: str | None) -> int | None:
     """The id of the location ``code`` (None: all locations). :raises NotFound: no such code."""
     return None if code is None else get_location(session, code).id

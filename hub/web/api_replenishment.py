@@ -15,7 +15,6 @@ from typing import Any
 from flask import g, jsonify
 from marshmallow import Schema, fields, validate
 
-from hub.core.exceptions import NotFound
 from hub.inventory import backorders
 from hub.inventory.levels import get_location
 from hub.purchasing import suggestions
@@ -185,8 +184,7 @@ def _policy_json(db, sku: str, location: str | None) -> dict[str, Any]:
 )
 def get_reorder_policy(sku: str, query):
     with get_hub().db.read() as db:
-        if not demand.sku_exists(db, sku):
-            raise NotFound(f"SKU {sku!r} does not exist")
+        demand.known_sku(db, sku)
         return jsonify(_policy_json(db, sku, query.get("location")))
 
 
@@ -201,8 +199,7 @@ def put_reorder_policy(sku: str, body):
     """``fixed`` takes ``min_quantity`` and ``max_quantity``; ``computed`` takes the
     service level, lead time and review period and works the figures out from the forecast."""
     with get_hub().db.transaction() as db:
-        if not demand.sku_exists(db, sku):
-            raise NotFound(f"SKU {sku!r} does not exist")
+        demand.known_sku(db, sku)
         location = body["location"]
         policies.set_policy(
             db, sku, demand.location_id_of(db, location), body, actor=g.caller.actor
@@ -293,8 +290,7 @@ def _settings_json(db, sku: str) -> dict[str, Any]:
 )
 def get_sku_settings(sku: str):
     with get_hub().db.read() as db:
-        if not demand.sku_exists(db, sku):
-            raise NotFound(f"SKU {sku!r} does not exist")
+        demand.known_sku(db, sku)
         return jsonify(_settings_json(db, sku))
 
 
@@ -309,8 +305,7 @@ def put_sku_settings(sku: str, body):
     """``allow_backorder``: an order short of this SKU is confirmed with the missing units
     backordered from a sent purchase order (``order.backordered``) instead of held."""
     with get_hub().db.transaction() as db:
-        if not demand.sku_exists(db, sku):
-            raise NotFound(f"SKU {sku!r} does not exist")
+        demand.known_sku(db, sku)
         backorders.set_allow_backorder(db, sku, body["allow_backorder"], actor=g.caller.actor)
         out = _settings_json(db, sku)
     log.info("backorders of %s %s by %s", sku, out["allow_backorder"], g.caller.actor)

@@ -74,8 +74,7 @@ class SkuAttributesImportedSchema(OutSchema):
 )
 def get_sku_attributes(sku: str):
     with get_hub().db.read() as db:
-        if not demand.sku_exists(db, sku):
-            raise NotFound(f"SKU {sku!r} does not exist")
+        demand.known_sku(db, sku)
         return jsonify(attributes.as_json(sku, attributes.get(db, sku)))
 
 
@@ -89,8 +88,7 @@ def get_sku_attributes(sku: str):
 def put_sku_attributes(sku: str, body):
     """Fields left out stay as they are; `null` clears a weight or a dimension."""
     with get_hub().db.transaction() as db:
-        if not demand.sku_exists(db, sku):
-            raise NotFound(f"SKU {sku!r} does not exist")
+        demand.known_sku(db, sku)
         row = attributes.set_attributes(db, sku, body, actor=g.caller.actor)
         out = attributes.as_json(sku, row)
     log.info("attributes of %s set by %s", sku, g.caller.actor)

@@ -13,7 +13,6 @@ import logging
 from flask import g, jsonify
 from marshmallow import Schema, fields, validate
 
-from hub.core.exceptions import NotFound
 from hub.inventory.levels import available_by_sku
 from hub.orders import substitutes
 from hub.replenishment import demand
@@ -67,8 +66,7 @@ def _json(db, sku: str) -> dict:
 )
 def get_substitutes(sku: str):
     with get_hub().db.read() as db:
-        if not demand.sku_exists(db, sku):
-            raise NotFound(f"SKU {sku!r} does not exist")
+        demand.known_sku(db, sku)
         return jsonify(_json(db, sku))
 
 
@@ -83,8 +81,7 @@ def put_substitutes(sku: str, body):
     """An out-of-stock delay notice offers, per missing line, the first of these with enough
     units available; the customer may take it at the same price on the tracking page."""
     with get_hub().db.transaction() as db:
-        if not demand.sku_exists(db, sku):
-            raise NotFound(f"SKU {sku!r} does not exist")
+        demand.known_sku(db, sku)
         substitutes.set_substitutes(db, sku, body["substitutes"], actor=g.caller.actor)
         out = _json(db, sku)
     log.info("substitutes of %s set by %s", sku, g.caller.actor)

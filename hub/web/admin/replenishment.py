@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from hub.core.exceptions import HubError, NotFound
+from hub.core.exceptions import HubError
 from hub.inventory import backorders
 from hub.purchasing import suggestions
 from hub.replenishment import demand
@@ -77,8 +77,7 @@ def sku_backorders(sku: str):
     location = request.form.get("location") or None
     try:
         with get_hub().db.transaction() as db:
-            if not demand.sku_exists(db, sku):
-                raise NotFound(f"SKU {sku!r} does not exist")
+            demand.known_sku(db, sku)
             backorders.set_allow_backorder(db, sku, allow, actor=g.user.actor)
     except HubError as exc:
         flash_error(exc)

@@ -115,8 +115,7 @@ def sku_policy(sku: str):
         return _page(sku, location, form=dict(form), errors=errors, status=422)
     try:
         with get_hub().db.transaction() as db:
-            if not demand.sku_exists(db, sku):
-                raise NotFound(f"SKU {sku!r} does not exist")
+            demand.known_sku(db, sku)
             policies.set_policy(
                 db, sku, demand.location_id_of(db, location), body, actor=g.user.actor
             )
@@ -140,8 +139,7 @@ def sku_attributes(sku: str):
         values[name] = whole_number(raw) if raw else None
     try:
         with get_hub().db.transaction() as db:
-            if not demand.sku_exists(db, sku):
-                raise NotFound(f"SKU {sku!r} does not exist")
+            demand.known_sku(db, sku)
             attributes.set_attributes(db, sku, values, actor=g.user.actor)
     except HubError as exc:
         flash_error(exc)
@@ -157,8 +155,7 @@ def sku_substitutes(sku: str):
     wanted = [s.strip() for s in raw.splitlines() if s.strip()]
     try:
         with get_hub().db.transaction() as db:
-            if not demand.sku_exists(db, sku):
-                raise NotFound(f"SKU {sku!r} does not exist")
+            demand.known_sku(db, sku)
             substitutes.set_substitutes(db, sku, wanted, actor=g.user.actor)
     except HubError as exc:
         flash_error(exc)

@@ -10,19 +10,18 @@ naming the file (and the line, when Jinja knows it), and no PDF is made.
 WeasyPrint never reaches the network: its URL fetcher serves ``data:`` URLs
 and files inside the template folders (the bundled one and the merchant's, for
 a logo beside the template), and refuses everything else, so a template (or a
-customer's name that got into one) cannot make the hub call out.
+customer's name that got into one) cannot make the hub call out. The drawing
+itself runs in a separate process (:mod:`hub.invoicing.drawing`), so its tenth
+of a second of CPU per page does not hold up the hub's threads.
 """
 
 from __future__ import annotations
 
 import logging
-import mimetypes
 import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 from jinja2 import (
     ChoiceLoader,
@@ -40,6 +39,7 @@ from hub.core.events import OrderEvent
 from hub.core.exceptions import ConfigError
 from hub.core.invoicing import CREDIT_NOTE_ISSUED, INVOICE_ISSUED
 from hub.integration.connectors import Attachment
+from hub.invoicing.drawing import draw
 from hub.store.config import Settings
 from hub.store.models import Invoice
 
@@ -52,10 +52,6 @@ CONTENT_TYPE = "application/pdf"
 
 class InvoiceTemplateError(ConfigError):
     """The invoice template cannot be read or rendered (the message names the file)."""
-
-
-class PdfUnavailable(ConfigError):
-    """WeasyPrint cannot run here (its system libraries, Pango, are missing)."""
 
 
 def templates_dir(settings: Settings) -> Path:
@@ -191,56 +187,30 @@ def event_attachments(session: Session, settings: Settings, event: OrderEvent) -
     if invoice is None or invoice.order_id != event.order_id:
         return []
     document = invoice.document
-    data = render_pdf(document, override_dir=templates_dir(settings))
+    data = render_pdf(
+        document, override_dir=templates_dir(settings), processes=settings.pdf_processes
+    )
     return [Attachment(filename=filename(document), content_type=CONTENT_TYPE, content=data)]
 
 
 def render_pdf(
-    document: dict[str, Any], *, override_dir: Path | None = None, template: str = TEMPLATE
+    document: dict[str, Any],
+    *,
+    override_dir: Path | None = None,
+    template: str = TEMPLATE,
+    processes: int = 1,
 ) -> bytes:
     """The invoice or credit note ``document`` as PDF bytes (A4); another ``template``
     (``purchase_order.html``) draws another kind of document the same way.
 
     :param document: the invoice's frozen ``document`` (shape in docs/invoices.md).
     :param override_dir: the merchant's templates folder (:func:`templates_dir`), if any.
+    :param processes: drawing processes (``Settings.pdf_processes``; 0 draws in this
+        thread): :mod:`hub.invoicing.drawing`.
     :raises InvoiceTemplateError: the template cannot be rendered (names the file).
     :raises PdfUnavailable: WeasyPrint's system libraries are missing.
     """
     html = render_html(document, override_dir=override_dir, template=template)
-    try:
-        from weasyprint import HTML
-    except OSError as exc:  # Pango not installed: say so instead of a bare dlopen message
-        raise PdfUnavailable(
-            f"invoice PDFs need Pango (Debian: apt-get install libpango-1.0-0 "
-            f"libpangoft2-1.0-0): {exc}"
-        ) from exc
     base = template_path(override_dir, template).parent
     roots = [BUILTIN.resolve(), *([override_dir.resolve()] if override_dir else [])]
-    pdf = HTML(string=html, base_url=base.as_uri() + "/", url_fetcher=_local_fetcher(roots))
-    data = pdf.write_pdf()
-    assert isinstance(data, bytes)
-    return data
-
-
-def _local_fetcher(roots: list[Path]) -> Any:
-    """A WeasyPrint URL fetcher for ``data:`` URLs and files under ``roots``, nothing else."""
-    from weasyprint.urls import URLFetcher, URLFetcherResponse
-
-    class LocalOnly(URLFetcher):
-        def fetch(self, url: str, headers: Any = None) -> Any:
-            scheme = url.partition(":")[0].lower()
-            if scheme == "data":
-                return super().fetch(url, headers)
-            if scheme == "file":
-                path = Path(url2pathname(urlsplit(url).path)).resolve()
-                if path.is_file() and any(path.is_relative_to(root) for root in roots):
-                    kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-                    return URLFetcherResponse(
-                        url, path.read_bytes(), headers={"Content-Type": kind}
-                    )
-            log.warning("invoice PDF: refused to fetch %s (only data: and template files)", url)
-            raise ValueError(
-                f"invoice templates may load only data: URLs and their own files: {url}"
-            )
-
-    return LocalOnly(allowed_protocols=("data", "file"))
+    return draw(html, base_url=base.as_uri() + "/", roots=roots, processes=processes)

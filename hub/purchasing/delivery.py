@@ -134,7 +134,12 @@ def build_email(
 ) -> EmailMessage:
     """The supplier's email: a short text, the PO's PDF and its lines as CSV."""
     document = build_document(session, settings, po)
-    pdf = render_pdf(document, override_dir=templates_dir(settings), template=TEMPLATE)
+    pdf = render_pdf(
+        document,
+        override_dir=templates_dir(settings),
+        template=TEMPLATE,
+        processes=settings.pdf_processes,
+    )
     buyer = document["buyer"]["legal_name"] or sender_name or "us"
     message = EmailMessage()
     message["Subject"] = f"Purchase order {po.number} from {buyer}"

@@ -73,6 +73,10 @@ class Settings:
     #: Grams per unit of a SKU whose weight is not known, for rate quotes
     #: (``HUB_DEFAULT_UNIT_GRAMS``, default 500).
     default_unit_grams: int = 500
+    #: Processes that draw PDFs (invoices, credit notes, purchase orders) beside the hub's
+    #: own (``HUB_PDF_PROCESSES``, default 1; 0 draws them in the job's thread):
+    #: hub.invoicing.drawing.
+    pdf_processes: int = 1
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -168,6 +172,11 @@ class Settings:
                     500,
                 ),
                 minimum=1,
+            ),
+            pdf_processes=_whole(
+                "HUB_PDF_PROCESSES",
+                _first(overrides.pop("pdf_processes", None), env.get("HUB_PDF_PROCESSES"), 1),
+                minimum=0,
             ),
             extra=overrides,
         )

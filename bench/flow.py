@@ -11,25 +11,88 @@ channels and stock is not timed.
 
 The answer says whether the run was sound (every order shipped, no job dead):
 a fast run that lost orders is no result.
+
+``run(n, database_url, worker_processes=k)`` runs the jobs in ``k`` ``hub worker``
+processes (4 threads each) instead of threads in this process (the web app,
+sandboxes and scheduler stay here): how the flow scales with worker processes on
+PostgreSQL. Its answer then also says where the CPU went between the clock's start
+and stop — the worker processes (with their PDF drawing processes), this process,
+and the PostgreSQL backends of the database — each divided by the wall time: the
+cores busy. On a two-core machine, one worker process that already keeps 1.8 cores
+busy (itself, PostgreSQL and the web app it feeds) leaves no room for a second one
+to double the rate.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
+from bench import common
 from hub.demo.scenario import Scenario
 
 
-def run(n_orders: int, database_url: str | None = None) -> dict[str, Any]:
+class CpuMeter:
+    """CPU seconds of the worker processes, this process and the database's PostgreSQL
+    backends between the scenario's clock start and stop (its ``on_clock``)."""
+
+    def __init__(self, database_url: str | None):
+        self.database_url = database_url
+        self.scenario: Scenario | None = None
+        self._at: dict[str, tuple[float, dict[str, dict[int, float]]]] = {}
+
+    def _groups(self) -> dict[str, list[int]]:
+        server = self.scenario.server if self.scenario is not None else None
+        workers = [
+            pid
+            for proc in (server.processes if server else [])
+            for pid in common.process_tree(proc.pid)
+        ]
+        here = [pid for pid in common.process_tree(os.getpid()) if pid not in workers]
+        groups = {"workers": workers, "scenario": here}
+        if self.database_url:
+            groups["postgres"] = common.postgres_backends(self.database_url)
+        return groups
+
+    def __call__(self, event: str) -> None:
+        self._at[event] = (
+            time.perf_counter(),
+            {name: common.cpu_seconds(pids) for name, pids in self._groups().items()},
+        )
+
+    def result(self) -> dict[str, Any] | None:
+        """``{"wall_s", "cpu_s": {group: s}, "cores_busy": {group: n, "total": n}}``."""
+        if "start" not in self._at or "stop" not in self._at:
+            return None
+        (t0, before), (t1, after) = self._at["start"], self._at["stop"]
+        wall = t1 - t0
+        cpu = {name: round(common.cpu_used(before.get(name, {}), after[name]), 2) for name in after}
+        busy = {name: round(s / wall, 2) for name, s in cpu.items()}
+        busy["total"] = round(sum(cpu.values()) / wall, 2)
+        return {"wall_s": round(wall, 2), "cpu_s": cpu, "cores_busy": busy}
+
+
+def run(
+    n_orders: int, database_url: str | None = None, *, worker_processes: int = 0
+) -> dict[str, Any]:
     """Run the whole flow for ``n_orders`` orders; return orders/s, elapsed seconds and soundness.
 
     :param database_url: a PostgreSQL database to run on (its tables are
         emptied first); None runs on SQLite in a temporary data dir.
-    :return: ``{"orders", "database", "elapsed_s", "orders_per_s", "shipped",
-        "dead_jobs", "jobs", "sound"}``.
+    :param worker_processes: run the jobs in that many ``hub worker`` processes (0: worker
+        threads in this process).
+    :return: ``{"orders", "database", "worker_processes", "elapsed_s", "orders_per_s",
+        "shipped", "dead_jobs", "jobs", "sound", "load_average", "cpu"}`` (``load_average``:
+        before and after the run; ``cpu``: :meth:`CpuMeter.result`).
     """
+    meter = CpuMeter(database_url)
+    load_before = common.load_average()
     with tempfile.TemporaryDirectory(prefix="hub-bench-flow-") as tmp:
         # Generous timeout: a benchmark on a slow machine should finish, not give up.
         with Scenario(
@@ -37,21 +100,114 @@ def run(n_orders: int, database_url: str | None = None) -> dict[str, Any]:
             data_dir=Path(tmp) / "data",
             database_url=database_url,
             timeout=600 + n_orders * 2.0,
+            worker_processes=worker_processes,
+            on_clock=meter,
         ) as scenario:
+            meter.scenario = scenario
             summary = scenario.run()
     return {
         "orders": n_orders,
         "database": "postgresql" if database_url else "sqlite",
+        "worker_processes": worker_processes,
         "elapsed_s": round(summary.elapsed, 2),
         "orders_per_s": round(summary.orders_per_second, 2),
         "shipped": summary.shipped,
         "dead_jobs": summary.dead_jobs,
         "jobs": summary.jobs,
         "sound": summary.shipped == n_orders and summary.dead_jobs == 0 and not summary.timed_out,
+        "load_average": [load_before, common.load_average()],
+        "cpu": meter.result(),
     }
 
 
-if __name__ == "__main__":  # python -m bench.flow [orders] [database_url]
+#: The order of the SQLite runs for the size ratio, each in a fresh process. The sizes
+#: interleave and the small one repeats, so a load that comes and goes falls on both; the
+#: ratio is the large run's time over the median of the small ones. (Quick: about a
+#: minute more than one run of each; full: the 10,000-order run once, ~40 min.)
+SEQUENCE = {
+    True: ("small", "large", "small", "small"),
+    False: ("small", "small", "large", "small", "small"),
+}
+SIZES = {True: {"small": 100, "large": 1000}, False: {"small": 1000, "large": 10_000}}
+#: PostgreSQL, 1 against 2 worker processes, alternated: (orders per run, pairs).
+WORKERS = {True: (100, 2), False: (300, 5)}
+#: Issue 24: two worker processes at least 1.6 times one, in the worst pair.
+WORKERS_RATIO = 1.6
+
+
+def fresh(n_orders: int, database_url: str | None = None, worker_processes: int = 0) -> dict:
+    """:func:`run` in a fresh process: its threads, sandboxes and memory are its own."""
+    code = (
+        "import json, sys; from bench.flow import run; "
+        "print(json.dumps(run(int(sys.argv[1]), sys.argv[2] or None, "
+        "worker_processes=int(sys.argv[3]))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(n_orders), database_url or "", str(worker_processes)],
+        cwd=common.ROOT,
+        text=True,
+        capture_output=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(common.ROOT)},
+    )
+    if done.returncode:
+        raise RuntimeError(
+            f"bench.flow.run({n_orders}, worker_processes={worker_processes}) failed:\n"
+            f"{done.stderr[-2000:]}"
+        )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def sizes(quick: bool) -> dict[str, Any]:
+    """time(large) / time(small) on SQLite, the runs in :data:`SEQUENCE`'s order.
+
+    :return: ``{"database", "sizes": [small, large], "sequence": [each run, in order],
+        "runs": {size: the run with the median time}, "median_seconds": {size: s},
+        "time_ratio"}``.
+    """
+    size = SIZES[quick]
+    sequence = [fresh(size[which]) for which in SEQUENCE[quick]]
+    medians, runs = {}, {}
+    for n in (size["small"], size["large"]):
+        done = sorted((r for r in sequence if r["orders"] == n), key=lambda r: r["elapsed_s"])
+        medians[n] = common.median([r["elapsed_s"] for r in done])
+        runs[str(n)] = done[(len(done) - 1) // 2]
+    return {
+        "database": "sqlite",
+        "sizes": [size["small"], size["large"]],
+        "sequence": sequence,
+        "runs": runs,
+        "median_seconds": {str(n): round(t, 2) for n, t in medians.items()},
+        "time_ratio": round(medians[size["large"]] / medians[size["small"]], 2),
+    }
+
+
+def workers(database_url: str, quick: bool) -> dict[str, Any]:
+    """The flow on PostgreSQL with 1 and 2 worker processes, alternated (1, 2, 1, 2, …).
+
+    :return: ``{"orders", "cpus", "pairs": [{"1": run, "2": run, "ratio"}], "worst_ratio",
+        "median_ratio", "sound"}`` (ratio: orders/s with 2 over orders/s with 1).
+    """
+    n, count = WORKERS[quick]
+    pairs = []
+    for _ in range(count):
+        one = fresh(n, database_url, 1)
+        two = fresh(n, database_url, 2)
+        pairs.append(
+            {"1": one, "2": two, "ratio": round(two["orders_per_s"] / one["orders_per_s"], 2)}
+        )
+    ratios = [p["ratio"] for p in pairs]
+    return {
+        "orders": n,
+        "cpus": os.cpu_count(),
+        "pairs": pairs,
+        "worst_ratio": min(ratios),
+        "median_ratio": round(common.median(ratios), 2),
+        "sound": all(p[k]["sound"] for p in pairs for k in ("1", "2")),
+    }
+
+
+if __name__ == "__main__":  # python -m bench.flow [orders] [database_url] [worker processes]
     import json
     import sys
 
@@ -59,7 +215,8 @@ if __name__ == "__main__":  # python -m bench.flow [orders] [database_url]
         json.dumps(
             run(
                 int(sys.argv[1]) if len(sys.argv) > 1 else 200,
-                sys.argv[2] if len(sys.argv) > 2 else None,
+                sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] else None,
+                worker_processes=int(sys.argv[3]) if len(sys.argv) > 3 else 0,
             ),
             indent=2,
         )

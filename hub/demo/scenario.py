@@ -19,8 +19,12 @@ together and measures it.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -381,7 +385,18 @@ def reset_database(hub: Hub) -> None:
 class HubServer:
     """The hub running in this process: web app on waitress, worker threads, scheduler."""
 
-    def __init__(self, hub: Hub, *, port: int = 0, workers: int = 4, web_threads: int = 16):
+    def __init__(
+        self,
+        hub: Hub,
+        *,
+        port: int = 0,
+        workers: int = 4,
+        web_threads: int = 16,
+        worker_processes: int = 0,
+        worker_env: dict[str, str] | None = None,
+    ):
+        """``worker_processes`` > 0: the jobs run in that many ``hub worker`` processes
+        (``workers`` threads each, environment ``worker_env``) instead of threads here."""
         from hub.queue.jobs import Worker
         from hub.queue.scheduler import Scheduler
         from hub.web import create_app
@@ -393,9 +408,13 @@ class HubServer:
         )
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self.workers = workers
+        self.worker_processes = worker_processes
+        self.worker_env = worker_env
         self._worker_cls, self._scheduler_cls = Worker, Scheduler
         self.worker: Worker | None = None
         self.scheduler: Scheduler | None = None
+        #: The ``hub worker`` processes while the work runs (``worker_processes`` > 0).
+        self.processes: list[subprocess.Popen] = []
         self._threads: list[threading.Thread] = []
         self._web_thread: threading.Thread | None = None
 
@@ -404,8 +423,21 @@ class HubServer:
         self._web_thread.start()
 
     def start_work(self) -> None:
-        """Start a worker (``workers`` threads) and a scheduler; again after :meth:`stop_work`."""
-        if self.worker is not None:
+        """Start a worker (``workers`` threads) and a scheduler; again after :meth:`stop_work`.
+
+        With ``worker_processes``, the worker is that many ``hub worker`` processes, each
+        waited for until it says it has started (its imports are not the flow's time).
+        """
+        if self.worker is not None or self.processes:
+            return
+        if self.worker_processes:
+            try:
+                self._start_processes()
+            except BaseException:
+                self._stop_processes()
+                raise
+            self.scheduler = self._scheduler_cls(self.hub)
+            self.scheduler.start()
             return
         self.worker = self._worker_cls(
             self.hub,
@@ -419,8 +451,69 @@ class HubServer:
         self._threads.append(thread)
         self.scheduler.start()
 
+    def _start_processes(self) -> None:
+        for _ in range(self.worker_processes):
+            # stderr to a file: a pipe nobody reads would fill up with the worker's log and stall it.
+            log_file = tempfile.TemporaryFile()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "hub", "worker", "--concurrency", str(self.workers)],
+                env=self.worker_env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log_file,
+            )
+            proc.log = log_file  # type: ignore[attr-defined]
+            self.processes.append(proc)
+        deadline = time.monotonic() + WORKER_START_SECONDS
+        waiting = list(self.processes)
+        while waiting:
+            for proc in list(waiting):
+                if proc.poll() is not None:
+                    raise RuntimeError(
+                        f"hub worker exited {proc.returncode} on start:\n{_tail(proc)}"
+                    )
+                if "started" in _tail(proc):
+                    waiting.remove(proc)
+            if waiting and time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"hub worker did not start within {WORKER_START_SECONDS:.0f} s:\n"
+                    f"{_tail(waiting[0])}"
+                )
+            time.sleep(0.05)
+
+    def check_work(self) -> None:
+        """Raise if a worker process has died: the flow would otherwise wait for its timeout."""
+        for proc in self.processes:
+            if proc.poll() is not None:
+                raise RuntimeError(f"hub worker exited {proc.returncode}:\n{_tail(proc)}")
+
+    def _stop_processes(self) -> None:
+        """SIGTERM every worker process (running jobs finish first), then wait; kill a stuck one."""
+        for proc in self.processes:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.processes:
+            try:
+                proc.wait(timeout=WORKER_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                log.warning(
+                    "hub worker %s did not stop within %.0f s: killed",
+                    proc.pid,
+                    WORKER_STOP_SECONDS,
+                )
+                proc.kill()
+                proc.wait()
+            proc.log.close()  # type: ignore[attr-defined]
+        self.processes = []
+
     def stop_work(self) -> None:
         """Stop the scheduler, then the worker (its running jobs finish first)."""
+        if self.processes:
+            if self.scheduler is not None:
+                self.scheduler.shutdown()
+                self.scheduler = None
+            self._stop_processes()
+            return
         if self.worker is None:
             return
         if self.scheduler is not None:  # started together with the worker
@@ -440,6 +533,42 @@ class HubServer:
         wasyncore.close_all(self.server._map)
         if self._web_thread is not None:
             self._web_thread.join(timeout=5)
+
+
+#: Seconds a ``hub worker`` process may take to start, and to stop once told to.
+WORKER_START_SECONDS = 60.0
+WORKER_STOP_SECONDS = 60.0
+#: Variables the hub reads from the process environment itself, not through its Settings:
+#: a worker process gets them as the scenario's process has them.
+PROCESS_WIDE = ("HUB_PLUGINS", "HUB_HTTP_TIMEOUT", "HUB_TRACE_PLUGINS")
+
+
+def _tail(proc: subprocess.Popen, size: int = 2000) -> str:
+    """The end of a worker process's stderr."""
+    log_file = proc.log  # type: ignore[attr-defined]
+    log_file.seek(0)
+    return log_file.read().decode(errors="replace")[-size:]
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The environment of a ``hub worker`` that runs the scenario's hub: its data dir (and
+    so its secret key file), database, seller and private targets.
+
+    The scenario's hub reads no ``HUB_*`` variable for its settings (``Settings.from_env({})``),
+    so none is passed on but those the hub reads from the process (:data:`PROCESS_WIDE`).
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_") or k in PROCESS_WIDE}
+    env.update(
+        HUB_DATA_DIR=str(settings.data_dir),
+        HUB_DATABASE_URL=settings.database_url,
+        HUB_ALLOW_PRIVATE_TARGETS="1" if settings.allow_private_targets else "0",
+        HUB_PDF_PROCESSES=str(settings.pdf_processes),
+    )
+    if settings.secret_key:
+        env["HUB_SECRET_KEY"] = settings.secret_key
+    for name in DEMO_SELLER:
+        env[f"HUB_{name.upper()}"] = str(getattr(settings, name))
+    return env
 
 
 def periodic_kinds(hub: Hub) -> frozenset[str]:
@@ -530,6 +659,13 @@ class Scenario:
     :param fault_rate: share of the sandboxes' answers replaced by failures (their fault plans,
         held ``fault_hold`` seconds for a timeout); ``client_timeouts`` shortens the SMTP
         and outbound webhook timeouts to match (``HUB_HTTP_TIMEOUT`` does it for the rest).
+    :param worker_processes: run the jobs in that many ``hub worker`` processes (``workers``
+        threads each) on the same database instead of in worker threads here (0, the
+        default); the web app, the sandboxes and the scheduler stay in this process. Meant
+        for PostgreSQL: how the flow scales with worker processes.
+    :param on_clock: called with ``"start"`` as the flow's clock starts (the worker processes
+        are up) and ``"stop"`` as it stops (before they are stopped): a benchmark measures
+        the CPU spent between the two.
     """
 
     def __init__(
@@ -549,9 +685,15 @@ class Scenario:
         woocommerce_share: float = 0.25,
         replenishment: bool = False,
         aftercare: bool = False,
+        worker_processes: int = 0,
+        on_clock: Callable[[str], None] | None = None,
     ):
         if n_orders < 1:
             raise ValueError("the scenario needs at least one order")
+        if worker_processes < 0:
+            raise ValueError("worker_processes cannot be negative")
+        self.worker_processes = worker_processes
+        self.on_clock = on_clock
         self.n_orders = n_orders
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="hub-demo-")).resolve()
         self.database_url = database_url
@@ -615,7 +757,13 @@ class Scenario:
                 woocommerce_share=self.woocommerce_share,
             )
         )
-        self.server = HubServer(hub, port=self.port, workers=self.workers)
+        self.server = HubServer(
+            hub,
+            port=self.port,
+            workers=self.workers,
+            worker_processes=self.worker_processes,
+            worker_env=worker_env(settings) if self.worker_processes else None,
+        )
         self.server.start_web()
         self._stack.callback(self.server.stop_web)
         self.channels = configure_hub(
@@ -637,9 +785,12 @@ class Scenario:
             and channels is not None
         ), "use the scenario in a with block"
         kinds = periodic_kinds(hub)
+        self._stack.callback(server.stop_work)  # also on error
+        if server.worker_processes:
+            server.start_work()  # the processes' start (imports, connections) is not timed
         started = time.perf_counter()
-        server.start_work()
-        self._stack.callback(server.stop_work)
+        server.start_work()  # threads here (nothing more when the processes run)
+        self._clock("start")
         with hub.db.transaction() as session:  # "sync now": the pulls bring the stores' orders
             request_sync(hub, session, _channel(session, channels.shopify))
             if channels.woocommerce is not None:
@@ -651,6 +802,7 @@ class Scenario:
             woo_webhook_url=f"{server.url}/webhooks/{woo_slug}" if woo_slug else None,
         )
         feeder.start()
+        self._stack.callback(feeder.stop)  # on error too (stopping twice is harmless)
         deadline = time.monotonic() + self.timeout
         timed_out = False
         quiet_since = None
@@ -680,11 +832,13 @@ class Scenario:
                 timed_out = True
                 log.warning("scenario: gave up waiting after %.0f s", self.timeout)
                 break
+            server.check_work()
             time.sleep(0.25)
         feeder.stop()
         if not timed_out:
             self._export_to_erp(hub, channels, kinds, deadline)
         elapsed = time.perf_counter() - started
+        self._clock("stop")
         server.stop_work()
         self._report(progress(hub, kinds) | {"placed": sandboxes.placed})
         summary = self._summary(hub, sandboxes, elapsed, timed_out)
@@ -725,6 +879,10 @@ class Scenario:
                     or 0
                 )
         return summary
+
+    def _clock(self, event: str) -> None:
+        if self.on_clock is not None:
+            self.on_clock(event)
 
     def _report(self, state: dict[str, Any]) -> None:
         if self.on_progress is not None:

@@ -147,3 +147,145 @@ def test_an_unknown_benchmark_letter_is_refused(capsys):
     with pytest.raises(SystemExit):
         report.main(["--only", "z"])
     assert "unknown benchmark(s) z" in capsys.readouterr().err
+
+
+def _run(n: int, seconds: float, load: float = 1.0, sound: bool = True, **extra) -> dict:
+    return {
+        "orders": n,
+        "elapsed_s": seconds,
+        "orders_per_s": round(n / seconds, 2),
+        "sound": sound,
+        "shipped": n if sound else n - 1,
+        "dead_jobs": 0,
+        "load_average": [[load, load, load], [load + 0.5, load, load]],
+        **extra,
+    }
+
+
+def _cpu(workers: float, scenario: float, postgres: float) -> dict:
+    busy = {"workers": workers, "scenario": scenario, "postgres": postgres}
+    return {"wall_s": 10.0, "cpu_s": {}, "cores_busy": busy | {"total": sum(busy.values())}}
+
+
+def test_the_size_ratio_divides_by_the_median_small_run_so_one_run_under_load_does_not_decide_it(
+    monkeypatch,
+):
+    from bench import flow
+
+    # The second 100-order run fell on a busy moment (load 6): the median leaves it out.
+    times = iter([10.0, 100.0, 30.0, 11.0])
+    loads = iter([1.0, 1.2, 6.0, 1.1])
+    order = []
+
+    def fake(n, database_url=None, worker_processes=0):
+        order.append(n)
+        return _run(n, next(times), next(loads))
+
+    monkeypatch.setattr(flow, "fresh", fake)
+    data = flow.sizes(True)
+    assert order == [100, 1000, 100, 100]  # interleaved, the small size repeated
+    assert data["time_ratio"] == round(100.0 / 11.0, 2)
+    rows = {r["benchmark"]: r for r in report.rows({"whole_flow": data})}
+    small = rows["(c) whole flow, 100 orders"]
+    assert small["pass"] == "pass"
+    # Each run with the load it ran under, and which figure is the median.
+    assert "median of 3 runs" in small["result"] and "30.0 s (load 6.0 → 6.5)" in small["result"]
+    assert small["value"] == _run(100, 11.0)["orders_per_s"]
+    ratio = rows["(c) whole flow: time(1,000) / time(100)"]
+    assert ratio["pass"] == "pass" and ratio["result"].startswith("9.09 (100.0 s / median 11.0 s")
+
+
+def test_one_repeated_run_that_lost_an_order_fails_its_size_even_if_the_median_run_was_sound():
+    sequence = [_run(100, 10.0), _run(1000, 100.0), _run(100, 11.0, sound=False), _run(100, 12.0)]
+    data = {
+        "database": "sqlite",
+        "sizes": [100, 1000],
+        "sequence": sequence,
+        "runs": {"100": sequence[2], "1000": sequence[1]},
+        "median_seconds": {"100": 11.0, "1000": 100.0},
+        "time_ratio": 9.09,
+    }
+    verdicts = _by_name(report.rows({"whole_flow": data}))
+    assert verdicts["(c) whole flow, 100 orders"] == "FAIL"
+    assert verdicts["(c) whole flow, 1,000 orders"] == "pass"
+
+
+def test_two_worker_processes_are_judged_by_their_worst_pair_and_the_cpu_says_why(monkeypatch):
+    from bench import flow
+
+    # Pairs alternate 1, 2, 1, 2: the second pair's 2-worker run is only 1.5 times faster.
+    rates = iter([(2.0, 1), (3.6, 2), (2.0, 1), (3.0, 2)])
+    order = []
+
+    def fake(n, database_url=None, worker_processes=0):
+        rate, expected = next(rates)
+        assert worker_processes == expected
+        order.append(worker_processes)
+        cpu = _cpu(0.9, 0.1, 0.2) if worker_processes == 1 else _cpu(1.5, 0.1, 0.3)
+        return _run(n, n / rate, cpu=cpu)
+
+    monkeypatch.setattr(flow, "fresh", fake)
+    workers = flow.workers("postgresql://x", True)
+    assert order == [1, 2, 1, 2]
+    assert (workers["worst_ratio"], workers["median_ratio"]) == (1.5, 1.65)
+    data = {
+        "database": "sqlite",
+        "sizes": [100, 1000],
+        "runs": {"100": _run(100, 10.0), "1000": _run(1000, 100.0)},
+        "time_ratio": 10.0,
+        "workers": workers,
+    }
+    rows = {r["benchmark"]: r for r in report.rows({"whole_flow": data})}
+    worst = rows["(c) whole flow on PostgreSQL, 100 orders: 2 worker processes / 1, worst pair"]
+    assert worst["pass"] == "FAIL" and worst["value"] == 1.5
+    assert "worst 1.50×, median 1.65× of 2 pairs" in worst["result"]
+    # Cores busy: with one worker process 1.2 of the machine's cores were in use already.
+    assert (
+        f"cores busy (median) with 1 worker process: 1.20 of {workers['cpus']} "
+        "(workers 0.90, scenario 0.10, postgres 0.20); with 2: 1.90" in worst["result"]
+    )
+    pair = rows["(c) whole flow on PostgreSQL, 100 orders, pair 2: 1 → 2 worker processes"]
+    assert pair["result"].startswith("2.00 → 3.00 orders/s = 1.50×; cores busy 1.20 / 1.90")
+    assert "load 1.0 → 1.5 / 1.0 → 1.5" in pair["result"]
+
+
+def test_without_postgresql_the_worker_comparison_says_skipped_and_the_sizes_still_report():
+    data = {
+        "database": "sqlite",
+        "sizes": [100, 1000],
+        "runs": {"100": _run(100, 10.0), "1000": _run(1000, 100.0)},
+        "time_ratio": 10.0,
+        "workers": {"skipped": report.NO_PG},
+    }
+    verdicts = _by_name(report.rows({"whole_flow": data}))
+    assert verdicts["(c) whole flow on PostgreSQL: 2 worker processes / 1"] == "skipped"
+    assert verdicts["(c) whole flow: time(1,000) / time(100)"] == "pass"
+
+
+def test_an_older_results_file_still_reads_and_compares_with_a_new_one():
+    old = json.loads((report.RESULTS / "2026-12-04.json").read_text())
+    old_flow_rows = report._flow_rows(old["whole_flow"])  # no sequence, no load, no workers
+    assert [r["benchmark"] for r in old_flow_rows] == [
+        "(c) whole flow, 1,000 orders",
+        "(c) whole flow, 10,000 orders",
+        "(c) whole flow: time(10,000) / time(1,000)",
+    ]
+    sequence = [_run(1000, 130.0), _run(1000, 128.0), _run(10_000, 1300.0), _run(1000, 131.0)]
+    new = {
+        "whole_flow": {
+            "database": "sqlite",
+            "sizes": [1000, 10_000],
+            "sequence": sequence,
+            "runs": {"1000": sequence[0], "10000": sequence[2]},
+            "median_seconds": {"1000": 130.0, "10000": 1300.0},
+            "time_ratio": 10.0,
+            "workers": {"skipped": report.NO_PG},
+        }
+    }
+    new["rows"] = report.rows(new)
+    table = report.compare(old, new)
+    line = next(x for x in table.splitlines() if "time(10,000) / time(1,000)" in x)
+    assert (
+        "| 10.25 | 10.00 (1,300.0 s / median 130.0 s, sizes interleaved) | -2.4 % (better) |"
+        in line
+    )

@@ -256,6 +256,8 @@ class ShipStationSandbox(Sandbox):
         self._auto_thread: threading.Thread | None = None
         #: The account's ship-from addresses: postal code -> country (see :meth:`add_origin`).
         self.origins: dict[str, str] = {}
+        #: Each rate quote asked: (carrier code, from postal code, to postal code, grams).
+        self.quotes_asked: list[tuple[str, str, str, int]] = []
 
     # --- WSGI ------------------------------------------------------------------------------------
 
@@ -410,6 +412,14 @@ class ShipStationSandbox(Sandbox):
                 },
             )
         grams = _grams(data["weight"])
+        self.quotes_asked.append(
+            (
+                str(data["carrierCode"]),
+                str(data["fromPostalCode"]),
+                str(data["toPostalCode"]),
+                grams,
+            )
+        )
         origin_country = self.origins.get(str(data["fromPostalCode"]), str(data["toCountry"]))
         try:
             return sandbox_rates(

@@ -236,11 +236,14 @@ def test_quotes_are_cached_per_origin_zone_and_weight_band_until_they_expire(
     use(hub, "cheapest")
     order_to(hub, make_order, MUNICH, "A")
     run_jobs(hub)
-    assert rates_sandbox.count("POST", "/shipments/getrates") == 4
+    # Two origins by two carriers: four quotes (counted as asked, not as HTTP requests: a
+    # request retried after a slow answer on a loaded machine asks the same quote again).
+    assert len(set(rates_sandbox.quotes_asked)) == 4
+    requests = rates_sandbox.count("POST", "/shipments/getrates")
     # Another order to the same zone (DE-80) and band: no request, the quotes say cached.
     second = order_to(hub, make_order, MUNICH, "A")
     run_jobs(hub)
-    assert rates_sandbox.count("POST", "/shipments/getrates") == 4
+    assert rates_sandbox.count("POST", "/shipments/getrates") == requests
     quotes = [q for c in decision(hub, second)["candidates"] for q in c["quotes"]]
     assert quotes and all(q["cached"] for q in quotes)
     with hub.db.read() as session:
@@ -248,12 +251,13 @@ def test_quotes_are_cached_per_origin_zone_and_weight_band_until_they_expire(
             ("salzburg", "DE-80", 500),
             ("hamburg", "DE-80", 500),
         }
-    # Expired: asked again.
+    # Expired: the four are asked again.
+    asked = len(rates_sandbox.quotes_asked)
     with hub.db.transaction() as session:
         session.execute(update(RateQuote).values(expires_at=utcnow() - timedelta(seconds=1)))
     third = order_to(hub, make_order, MUNICH, "A")
     run_jobs(hub)
-    assert rates_sandbox.count("POST", "/shipments/getrates") == 8
+    assert set(rates_sandbox.quotes_asked[asked:]) == set(rates_sandbox.quotes_asked[:asked])
     assert shipped_from(hub, third) == ["hamburg"]
 
 

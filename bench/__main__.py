@@ -494,9 +494,13 @@ def _flow_rows(data: dict) -> list[dict]:
                 for g in groups
             )
             total = common.median([r["cpu"]["cores_busy"]["total"] for r in runs])
+            machine = ""
+            if all("machine" in r["cpu"]["cores_busy"] for r in runs):
+                whole = common.median([r["cpu"]["cores_busy"]["machine"] for r in runs])
+                machine = f", the whole machine's {whole:.2f}"
             cores.append(
                 f"with {'1 worker process' if k == '1' else k}: {total:.2f} of "
-                f"{w.get('cpus', '?')} ({parts})"
+                f"{w.get('cpus', '?')} ({parts}){machine}"
             )
         out.append(
             _row(

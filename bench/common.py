@@ -208,3 +208,12 @@ def postgres_backends(url: str) -> list[int]:
             )
     finally:
         engine.dispose()
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has spent busy since boot (``/proc/stat``: all
+    but idle and iowait), whoever's processes used them."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")

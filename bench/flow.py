@@ -18,7 +18,8 @@ sandboxes and scheduler stay here): how the flow scales with worker processes on
 PostgreSQL. Its answer then also says where the CPU went between the clock's start
 and stop — the worker processes (with their PDF drawing processes), this process,
 and the PostgreSQL backends of the database — each divided by the wall time: the
-cores busy. On a two-core machine, one worker process that already keeps 1.8 cores
+cores busy; and the whole machine's busy cores (``/proc/stat``), other people's
+work included: on a shared machine, what was left for the flow. On a two-core machine, one worker process that already keeps 1.8 cores
 busy (itself, PostgreSQL and the web app it feeds) leaves no room for a second one
 to double the rate.
 """
@@ -46,6 +47,7 @@ class CpuMeter:
         self.database_url = database_url
         self.scenario: Scenario | None = None
         self._at: dict[str, tuple[float, dict[str, dict[int, float]]]] = {}
+        self._machine: dict[str, float] = {}
 
     def _groups(self) -> dict[str, list[int]]:
         server = self.scenario.server if self.scenario is not None else None
@@ -65,9 +67,12 @@ class CpuMeter:
             time.perf_counter(),
             {name: common.cpu_seconds(pids) for name, pids in self._groups().items()},
         )
+        self._machine[event] = common.machine_busy_seconds()
 
     def result(self) -> dict[str, Any] | None:
-        """``{"wall_s", "cpu_s": {group: s}, "cores_busy": {group: n, "total": n}}``."""
+        """``{"wall_s", "cpu_s": {group: s}, "cores_busy": {group: n, "total": n, "machine": n}}``:
+        ``total`` is the flow's own (the groups summed), ``machine`` every process's on the
+        machine (other people's work too: on a shared machine, what was left for the flow)."""
         if "start" not in self._at or "stop" not in self._at:
             return None
         (t0, before), (t1, after) = self._at["start"], self._at["stop"]
@@ -75,6 +80,7 @@ class CpuMeter:
         cpu = {name: round(common.cpu_used(before.get(name, {}), after[name]), 2) for name in after}
         busy = {name: round(s / wall, 2) for name, s in cpu.items()}
         busy["total"] = round(sum(cpu.values()) / wall, 2)
+        busy["machine"] = round((self._machine["stop"] - self._machine["start"]) / wall, 2)
         return {"wall_s": round(wall, 2), "cpu_s": cpu, "cores_busy": busy}
 
 

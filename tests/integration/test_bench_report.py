@@ -164,7 +164,8 @@ def _run(n: int, seconds: float, load: float = 1.0, sound: bool = True, **extra)
 
 def _cpu(workers: float, scenario: float, postgres: float) -> dict:
     busy = {"workers": workers, "scenario": scenario, "postgres": postgres}
-    return {"wall_s": 10.0, "cpu_s": {}, "cores_busy": busy | {"total": sum(busy.values())}}
+    total = sum(busy.values())
+    return {"wall_s": 10.0, "cpu_s": {}, "cores_busy": busy | {"total": total, "machine": 2.0}}
 
 
 def test_the_size_ratio_divides_by_the_median_small_run_so_one_run_under_load_does_not_decide_it(
@@ -242,7 +243,8 @@ def test_two_worker_processes_are_judged_by_their_worst_pair_and_the_cpu_says_wh
     # Cores busy: with one worker process 1.2 of the machine's cores were in use already.
     assert (
         f"cores busy (median) with 1 worker process: 1.20 of {workers['cpus']} "
-        "(workers 0.90, scenario 0.10, postgres 0.20); with 2: 1.90" in worst["result"]
+        "(workers 0.90, scenario 0.10, postgres 0.20), the whole machine's 2.00; with 2: 1.90"
+        in worst["result"]
     )
     pair = rows["(c) whole flow on PostgreSQL, 100 orders, pair 2: 1 → 2 worker processes"]
     assert pair["result"].startswith("2.00 → 3.00 orders/s = 1.50×; cores busy 1.20 / 1.90")

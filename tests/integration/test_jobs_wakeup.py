@@ -4,9 +4,11 @@ import threading
 import time
 
 import pytest
+from sqlalchemy import event, text
 
 from hub import hookimpl
-from hub.queue.jobs import Worker, enqueue
+from hub.queue.jobs import Worker, claim, enqueue, execute
+from hub.store.models import Job
 
 
 class Started:
@@ -78,3 +80,33 @@ def test_jobs_added_while_the_worker_was_not_listening_are_found(pg_hub):
     finally:
         worker.stop()
         thread.join(10)
+
+
+def test_a_claim_waits_for_its_wal_flush_only_when_it_writes_finished_jobs(pg_hub):
+    """An idle worker's claim of a new job is on the path from enqueue to start: it does not
+    wait for the disk. The claim that records a finished job does."""
+    hub, plugin = pg_hub
+    with hub.db.transaction() as session:
+        first, second = (enqueue(session, "test.started") for _ in range(2))
+    during_claim: list[str] = []
+
+    @event.listens_for(hub.db.engine, "after_cursor_execute")
+    def setting(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("UPDATE JOBS SET STATUS") and (
+            "RETURNING" in statement
+        ):
+            during_claim.append(cursor.connection.execute("SHOW synchronous_commit").fetchone()[0])
+
+    try:
+        [ctx] = claim(hub, "w1", limit=1)
+        outcome = execute(hub, ctx, "w1")
+        [again] = claim(hub, "w1", limit=1, finished=[outcome])
+    finally:
+        event.remove(hub.db.engine, "after_cursor_execute", setting)
+    assert (ctx.id, again.id) == (first, second)
+    assert during_claim == ["off", "on"]
+    with hub.db.read() as session:
+        assert session.get(Job, first).status == "succeeded"
+        assert session.get(Job, second).status == "running"
+        # The setting was the claim's own: the pool's connections keep the server's.
+        assert session.execute(text("SHOW synchronous_commit")).scalar() == "on"

@@ -596,6 +596,8 @@ def _jobs_rows(data: dict) -> list[dict]:
             if c
             else ""
         )
+        if c and c.get("machine_cpus") is not None:
+            figures += f", machine {c['machine_cpus']:.2f} of {data.get('cpus', '?')}"
         return figures + (f"; load {load[str(n)][0]}" if str(n) in load else "")
 
     repeats = f", median of {data['repeats']}" if data.get("repeats") else ""
@@ -606,12 +608,19 @@ def _jobs_rows(data: dict) -> list[dict]:
         )
         for n in (1, 2, 4)
     ]
-    # What a second worker can add on this machine: CPUs / CPUs one worker keeps busy.
-    ceiling = (
-        f" (on {data['cpus']} CPUs at most {data['ceiling_2_to_1']:.2f}×)"
-        if data.get("ceiling_2_to_1") and data.get("cpus")
-        else ""
-    )
+    # What a second worker can add on this machine: CPUs / CPUs one worker keeps busy;
+    # and how much of the machine others' processes took meanwhile (a shared machine).
+    ceiling = ""
+    one = cpu.get("1_workers")
+    if data.get("ceiling_2_to_1") and data.get("cpus") and one:
+        used = one["worker_cpus"] + one["postgres_cpus"]
+        ceiling = (
+            f" (1 worker kept {used:.2f} CPUs busy: {data['cpus']} CPUs allow "
+            f"{data['ceiling_2_to_1']:.2f}×"
+        )
+        if one.get("machine_cpus") is not None:
+            ceiling += f"; others' processes took {max(0.0, one['machine_cpus'] - used):.2f}"
+        ceiling += ")"
     out.append(
         _row(
             "(e) 2 workers / 1 worker",

@@ -15,7 +15,9 @@ each used as its documentation shows (:mod:`bench.queue_peers_workers`):
 Every system gets 1, 2 and 4 worker processes (1 and 2 when quick; the hub's and
 procrastinate's run one job at a time, the hub claiming up to 8 quick jobs per round
 trip; PGQueuer's process runs its batch of 10 concurrently, as it does
-by default), started and idle before each row. A row is jobs of one kind (``noop`` or
+by default), idle before each row: a system's processes are started for its first row
+and stay (idle while the others take their turn); a larger worker count adds the missing
+ones, since starting a ``hub worker`` costs seconds of CPU. A row is jobs of one kind (``noop`` or
 ``write_row``: one INSERT into ``bench_rows``) enqueued in bulk (one transaction or
 call) or one by one (a transaction or call per job, while the workers drain); the clock
 runs from the first enqueue to the moment the system's own table says no job is left
@@ -23,8 +25,10 @@ to do (read every 10 ms). The systems take turns row by row, so a change in the
 machine's load falls on all three.
 
 Idle latency: with one worker process each, a ``probe`` job is enqueued into an idle
-queue every 0.2-0.6 s; its handler sends the time it started over UDP; the latency is
+queue every 0.2-0.6 s (0.1-0.3 s when quick); its handler sends the time it started over UDP; the latency is
 that minus the time just before the enqueue call (commit included).
+
+The peers' databases are dropped when the run ends, also when it fails.
 """
 
 from __future__ import annotations
@@ -120,7 +124,12 @@ class System:
 
     # -- workers ----------------------------------------------------------------------------------
 
-    def start_workers(self, n: int) -> None:
+    def start_workers(self, n: int) -> list[int]:
+        """Have ``n`` worker processes: start those missing (the ones running stay, idle).
+
+        Returns the new processes' pids. Starting a ``hub worker`` costs seconds of CPU, so
+        each row's processes go on to the next row, which adds only the missing ones.
+        """
         env = common.hub_env(
             database_url=self.url if self.name == "hub" else None,
             HUB_PLUGINS="bench.queue_peers_workers",
@@ -133,12 +142,18 @@ class System:
             args += ["worker", "--concurrency", "1"]
         else:
             args = ["-m", "bench.queue_peers_workers"]
-        self.procs = [common.start_process(args, env=env) for _ in range(n)]
+        new = [common.start_process(args, env=env) for _ in range(n - len(self.procs))]
+        self.procs += new
+        return [proc.pid for proc in new]
 
-    def stop_workers(self) -> None:
+    def signal_workers(self) -> None:
+        """Ask the worker processes to stop (SIGTERM), without waiting for them."""
         for proc in self.procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
+
+    def stop_workers(self) -> None:
+        self.signal_workers()
         for proc in self.procs:
             common.stop_process(proc, timeout=30)
         self.procs = []
@@ -203,6 +218,13 @@ class System:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             conn.execute(EMPTY[self.name])
 
+    def drop(self) -> None:
+        """Drop a peer's own database (the hub's is the bench database: left as it is)."""
+        if self.name == "hub":
+            return
+        with psycopg.connect(dsn(self.url), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{make_url(self.dsn).database}" WITH (FORCE)')
+
     def close(self) -> None:
         self.stop_workers()
         if self.db is not None:
@@ -249,8 +271,9 @@ def rate(system: System, kind: str, n: int, *, bulk: bool) -> dict:
     }
 
 
-def latency(system: System, probes: int) -> dict:
-    """Enqueue-to-start of ``probes`` probe jobs, one at a time into an idle queue (ms)."""
+def latency(system: System, probes: int, gap: tuple[float, float] = (0.2, 0.6)) -> dict:
+    """Enqueue-to-start of ``probes`` probe jobs, one at a time into an idle queue (ms),
+    ``gap`` (least, most) seconds apart."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     sock.settimeout(10)
@@ -258,7 +281,7 @@ def latency(system: System, probes: int) -> dict:
     values = []
     try:
         for i in range(probes + 1):
-            time.sleep(random.uniform(0.2, 0.6))  # idle: the workers are waiting
+            time.sleep(random.uniform(*gap))  # idle: the workers are waiting
             token = f"{system.name}-{i}"
             sent = time.time()
             system.enqueue_probe(port, token)
@@ -284,8 +307,9 @@ def latency(system: System, probes: int) -> dict:
     }
 
 
-def warm_up(system: System) -> None:
-    """Wait until the workers run jobs: a few no-op jobs through the queue."""
+def warm_up(system: System, new: list[int] | None = None) -> None:
+    """Wait until the workers run jobs: a few no-op jobs through the queue; then until the
+    ``new`` processes (default: all) are idle."""
     deadline = time.monotonic() + 120
     with psycopg.connect(system.dsn, autocommit=True) as conn:
         system.enqueue("noop", 2 * len(system.procs), bulk=True)
@@ -296,10 +320,11 @@ def warm_up(system: System) -> None:
             time.sleep(0.05)
     # Idle before measuring: a process may still be starting up after its first job
     # (``hub worker`` builds its geocoding tables in a thread, ~2 s of CPU).
-    wait_idle([proc.pid for proc in system.procs])
+    wait_idle([proc.pid for proc in system.procs] if new is None else new)
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used so far."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -309,9 +334,9 @@ def wait_idle(pids: list[int], timeout: float = 90.0) -> None:
     """Wait until every process used under 10 % of a CPU for half a second."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        before = [_cpu_seconds(pid) for pid in pids]
+        before = [cpu_seconds(pid) for pid in pids]
         time.sleep(0.5)
-        if all(_cpu_seconds(pid) - b < 0.05 for pid, b in zip(pids, before, strict=True)):
+        if all(cpu_seconds(pid) - b < 0.05 for pid, b in zip(pids, before, strict=True)):
             return
     raise RuntimeError(f"worker processes {pids} still busy after {timeout:.0f} s")
 
@@ -321,7 +346,8 @@ def run(url: str | None, *, quick: bool) -> dict:
         return {
             "skipped": "set HUB_BENCH_DATABASE_URL (or HUB_TEST_DATABASE_URL) to a PostgreSQL database"
         }
-    jobs, probes = (150, 10) if quick else (2000, 100)
+    # Quick: probes 0.1-0.3 s apart (the queue is idle well before), a minute in all.
+    jobs, probes, gap = (150, 10, (0.1, 0.3)) if quick else (2000, 100, (0.2, 0.6))
     systems = {name: System(name, url) for name in SYSTEMS}
     results: dict = {
         "jobs": jobs,
@@ -336,21 +362,25 @@ def run(url: str | None, *, quick: bool) -> dict:
         for workers in QUICK_WORKER_COUNTS if quick else WORKER_COUNTS:
             for name in SYSTEMS:
                 system = systems[name]
-                system.start_workers(workers)
-                try:
-                    warm_up(system)
-                    if workers == 1:
-                        results["latency"][name] = latency(system, probes)
-                    for kind in KINDS:
-                        for mode in MODES:
-                            row = results["rows"].setdefault(f"{kind}.{mode}.{workers}", {})
-                            row[name] = rate(system, kind, jobs, bulk=mode == "bulk")
-                finally:
-                    system.stop_workers()
+                warm_up(system, system.start_workers(workers))
+                if workers == 1:
+                    results["latency"][name] = latency(system, probes, gap)
+                for kind in KINDS:
+                    for mode in MODES:
+                        row = results["rows"].setdefault(f"{kind}.{mode}.{workers}", {})
+                        row[name] = rate(system, kind, jobs, bulk=mode == "bulk")
             results["load_average"][str(workers)] = common.load_average()
     finally:
+        for s in systems.values():  # all at once: each system's take seconds to stop
+            s.signal_workers()
+        # Every system closed and every peer database dropped, also after a failure
+        # (whose exception is the one raised); one that fails here does not stop the rest.
         for s in systems.values():
-            s.close()
+            for step in (s.close, s.drop):
+                try:
+                    step()
+                except Exception as exc:
+                    print(f"bench (j): {s.name}: {step.__name__} failed: {exc}", file=sys.stderr)
     for row in results["rows"].values():
         hub = row["hub"]["jobs_per_second"]
         row["hub_to_procrastinate"] = round(hub / row["procrastinate"]["jobs_per_second"], 2)

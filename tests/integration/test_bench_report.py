@@ -291,3 +291,30 @@ def test_an_older_results_file_still_reads_and_compares_with_a_new_one():
         "| 10.25 | 10.00 (1,300.0 s / median 130.0 s, sizes interleaved) | -2.4 % (better) |"
         in line
     )
+
+
+def test_the_jobs_ratio_row_shows_what_one_worker_leaves_of_the_machine_and_still_judges_17():
+    cpu = {"worker_cpus": 0.9, "postgres_cpus": 0.5, "machine_cpus": 1.95}
+    data = {
+        "1_workers": 4000.0,
+        "2_workers": 5600.0,
+        "4_workers": 5800.0,
+        "jobs": 10_000,
+        "repeats": 3,
+        "cpus": 2,
+        "cpu": {f"{n}_workers": cpu for n in (1, 2, 4)},
+        "load_average": {"1": [1.2, 1.0, 0.9], "2": [1.5, 1.1, 0.9], "4": [2.0, 1.2, 1.0]},
+        "ratio_2_to_1": 1.4,
+        "ceiling_2_to_1": 1.43,
+    }
+    rows = {r["benchmark"]: r for r in report.rows({"jobs_postgresql": data})}
+    one = rows["(e) jobs/s on PostgreSQL, 1 worker"]["result"]
+    assert one == (
+        "4,000 jobs/s (10,000 no-op jobs, median of 3; "
+        "CPUs busy: hub 0.90 + PostgreSQL 0.50, machine 1.95 of 2; load 1.2)"
+    )
+    ratio = rows["(e) 2 workers / 1 worker"]
+    assert ratio["result"] == (
+        "1.40× (1 worker kept 1.40 CPUs busy: 2 CPUs allow 1.43×; others' processes took 0.55)"
+    )
+    assert (ratio["target"], ratio["pass"]) == ("≥ 1.7×", "FAIL")

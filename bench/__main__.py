@@ -287,18 +287,9 @@ def bench_memory(pg: str | None, quick: bool) -> dict:
         "import json, sys; from bench.memory import run; "
         "print(json.dumps(run(int(sys.argv[1]), int(sys.argv[2]))))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(n), str(first)],
-        cwd=common.ROOT,
-        text=True,
-        capture_output=True,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(common.ROOT)},
-    )
-    if done.returncode:
-        raise RuntimeError(f"bench.memory.run({n}) failed:\n{done.stderr[-2000:]}")
+    result = common.json_from_python(["-c", code, str(n), str(first)], f"bench.memory.run({n})")
     assert memory.FLAT == MEMORY_FLAT
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 def bench_queue_peers(pg: str | None, quick: bool) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import socket
@@ -84,6 +85,23 @@ def start_process(args: list[str], *, env: dict | None = None) -> subprocess.Pop
     )
     proc.log = log
     return proc
+
+
+def json_from_python(args: list[str], what: str) -> dict:
+    """Run ``python <args>`` in a fresh process (the bench importable) and answer the JSON
+    on the last line it prints; :class:`RuntimeError` with ``what`` and its stderr's end if
+    it fails."""
+    done = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    if done.returncode:
+        raise RuntimeError(f"{what} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def process_log(proc: subprocess.Popen) -> str:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -148,20 +147,10 @@ def fresh(n_orders: int, database_url: str | None = None, worker_processes: int 
         "print(json.dumps(run(int(sys.argv[1]), sys.argv[2] or None, "
         "worker_processes=int(sys.argv[3]))))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(n_orders), database_url or "", str(worker_processes)],
-        cwd=common.ROOT,
-        text=True,
-        capture_output=True,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(common.ROOT)},
+    return common.json_from_python(
+        ["-c", code, str(n_orders), database_url or "", str(worker_processes)],
+        f"bench.flow.run({n_orders}, worker_processes={worker_processes})",
     )
-    if done.returncode:
-        raise RuntimeError(
-            f"bench.flow.run({n_orders}, worker_processes={worker_processes}) failed:\n"
-            f"{done.stderr[-2000:]}"
-        )
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def sizes(quick: bool) -> dict[str, Any]:

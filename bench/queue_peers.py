@@ -219,8 +219,11 @@ class System:
             conn.execute(EMPTY[self.name])
 
     def drop(self) -> None:
-        """Drop a peer's own database (the hub's is the bench database: left as it is)."""
+        """Drop a peer's own database; from the hub's (the bench database, kept) only the
+        bench's own table, so the database holds the hub's schema and nothing more."""
         if self.name == "hub":
+            with psycopg.connect(self.dsn, autocommit=True) as conn:
+                conn.execute("DROP TABLE IF EXISTS bench_rows")
             return
         with psycopg.connect(dsn(self.url), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{make_url(self.dsn).database}" WITH (FORCE)')

@@ -25,10 +25,8 @@ import csv
 import hashlib
 import hmac
 import json
-import os
 import resource
 import smtplib
-import subprocess
 import sys
 import tempfile
 import time
@@ -516,22 +514,12 @@ def hub_flow(n_orders: int, database_url: str | None = None) -> dict[str, Any]:
 
 def _in_process(which: str, n_orders: int, database_url: str | None) -> dict[str, Any]:
     """Run ``hub_flow`` or ``baseline`` in a fresh process (its own threads and memory)."""
-    args = [sys.executable, "-m", "bench.straight_line", "--orders", str(n_orders), "--json"]
+    args = ["-m", "bench.straight_line", "--orders", str(n_orders), "--json"]
     if which == "hub":
         args.append("--hub")
     if database_url:
         args += ["--database-url", database_url]
-    done = subprocess.run(
-        args,
-        cwd=common.ROOT,
-        text=True,
-        capture_output=True,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(common.ROOT)},
-    )
-    if done.returncode:
-        raise RuntimeError(f"straight_line {which} {n_orders} failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return common.json_from_python(args, f"straight_line {which} {n_orders}")
 
 
 def compare(n_orders: int, database_url: str | None = None, *, rounds: int = 1) -> dict[str, Any]:

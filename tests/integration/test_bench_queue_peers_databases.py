@@ -35,3 +35,6 @@ def test_the_peers_databases_are_dropped_when_the_run_fails(pg_url, monkeypatch)
     base = make_url(pg_url).database
     assert there_while_running == [{f"{base}_procrastinate", f"{base}_pgqueuer"}]
     assert _databases(pg_url) == set()
+    # Nor a table of the bench's in the hub's database.
+    with psycopg.connect(queue_peers.dsn(pg_url), autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('bench_rows')").fetchone() == (None,)

@@ -29,7 +29,7 @@ import time
 from sqlalchemy import func, insert, select, text
 
 from bench import common
-from bench.queue_peers import cpu_seconds, wait_idle
+from bench.queue_peers import wait_idle
 from hub.queue.jobs import job_row
 from hub.store.db import Database
 from hub.store.models import Job
@@ -61,13 +61,7 @@ def _backends(db: Database) -> set[int]:
 
 def _cpu(pids: list[int]) -> float:
     """CPU seconds used so far by those of ``pids`` still there."""
-    total = 0.0
-    for pid in pids:
-        try:
-            total += cpu_seconds(pid)
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            pass
-    return total
+    return sum(common.cpu_seconds(pids).values())
 
 
 def measure(url: str, counts: tuple[int, ...], jobs: int, repeats: int) -> dict[int, dict]:

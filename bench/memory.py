@@ -47,30 +47,14 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
     return float("nan")
 
 
-def descendants(pid: int) -> list[int]:
-    """The processes ``pid`` started, and theirs (the PDF drawing process, its helpers)."""
-    found, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            for task in os.listdir(f"/proc/{parent}/task"):
-                with open(f"/proc/{parent}/task/{task}/children") as f:
-                    todo += [int(child) for child in f.read().split()]
-        except OSError:  # it ended meanwhile
-            continue
-        if parent != pid:
-            found.append(parent)
-    return found
-
-
 def tree_rss_mb(pid: int, field: str = "VmRSS") -> float:
     """:func:`rss_mb` of ``pid`` and of every process it started (a child that ends meanwhile
     counts as nothing)."""
     total = rss_mb(pid, field)
-    for child in descendants(pid):
+    for child in common.process_tree(pid)[1:]:
         try:
             total += rss_mb(child, field)
-        except OSError:
+        except OSError:  # it ended meanwhile
             pass
     return total
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import signal
 import socket
@@ -326,20 +325,16 @@ def warm_up(system: System, new: list[int] | None = None) -> None:
     wait_idle([proc.pid for proc in system.procs] if new is None else new)
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU seconds (user + system) process ``pid`` has used so far."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def wait_idle(pids: list[int], timeout: float = 90.0) -> None:
     """Wait until every process used under 10 % of a CPU for half a second."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        before = [cpu_seconds(pid) for pid in pids]
+        before = common.cpu_seconds(pids)
         time.sleep(0.5)
-        if all(cpu_seconds(pid) - b < 0.05 for pid, b in zip(pids, before, strict=True)):
+        after = common.cpu_seconds(pids)
+        if gone := set(pids) - (set(before) & set(after)):
+            raise RuntimeError(f"worker processes {sorted(gone)} ended")
+        if all(after[pid] - before[pid] < 0.05 for pid in pids):
             return
     raise RuntimeError(f"worker processes {pids} still busy after {timeout:.0f} s")
 

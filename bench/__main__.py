@@ -472,13 +472,15 @@ def _flow_rows(data: dict) -> list[dict]:
                     better="higher",
                 )
             )
-        cores = []
+        cores, ceiling = [], ""
         for k in ("1", "2"):
             runs = [p[k] for p in w["pairs"] if (p[k].get("cpu") or {}).get("cores_busy")]
             if not runs:
                 continue
             groups = [
-                g for g in ("workers", "scenario", "postgres") if g in runs[0]["cpu"]["cores_busy"]
+                g
+                for g in ("workers", "drawing", "scenario", "postgres")
+                if g in runs[0]["cpu"]["cores_busy"]
             ]
             parts = ", ".join(
                 f"{g} {common.median([r['cpu']['cores_busy'].get(g, 0.0) for r in runs]):.2f}"
@@ -489,6 +491,13 @@ def _flow_rows(data: dict) -> list[dict]:
             if all("machine" in r["cpu"]["cores_busy"] for r in runs):
                 whole = common.median([r["cpu"]["cores_busy"]["machine"] for r in runs])
                 machine = f", the whole machine's {whole:.2f}"
+                if k == "1" and w.get("cpus"):
+                    # Two workers can at best use every core: one worker's run that keeps
+                    # `whole` of them busy can at most be sped up cpus / whole times.
+                    ceiling = (
+                        f"; the most the machine allows: {w['cpus']} cores / {whole:.2f} busy "
+                        f"with one = {w['cpus'] / whole:.2f}×"
+                    )
             cores.append(
                 f"with {'1 worker process' if k == '1' else k}: {total:.2f} of "
                 f"{w.get('cpus', '?')} ({parts}){machine}"
@@ -500,6 +509,7 @@ def _flow_rows(data: dict) -> list[dict]:
                 f"worst {w['worst_ratio']:.2f}×, median {w['median_ratio']:.2f}× "
                 f"of {len(w['pairs'])} pairs"
                 + (f"; cores busy (median) {'; '.join(cores)}" if cores else "")
+                + ceiling
                 + ("" if w["sound"] else "; NOT SOUND (an order lost or a dead job)"),
                 f"worst ≥ {WORKERS_RATIO}×",
                 w["worst_ratio"] >= WORKERS_RATIO and w["sound"],
@@ -715,15 +725,24 @@ def _memory_rows(data: dict) -> list[dict]:
     if (row := _unavailable("(i) hub serve memory over time", data)) is not None:
         return [row]
     dead = f"; {data['dead_jobs']} dead jobs" if data.get("dead_jobs") else ""
-    # Judged on the process's own memory (RssAnon) when measured: VmRSS also counts the pages
-    # of the SQLite file the hub maps into memory, which grow with the database.
-    growth = data.get("anon_growth", data["growth"])
-    own = (
-        f"own memory {data['anon_mb_at_first']:,.0f} MB → {data['anon_mb_at_end']:,.0f} MB "
-        f"({100 * data['anon_growth']:+.1f} %); "
-        if "anon_growth" in data
-        else ""
-    )
+    # Judged on the resident memory without the SQLite file's mapped pages when measured:
+    # VmRSS also counts the pages of the database file the hub reads through a memory map
+    # (the file's page cache, which grows with the database, not the hub's memory).
+    if "without_database_growth" in data:
+        growth, judged = data["without_database_growth"], data["without_database_mb_at_end"]
+        own = (
+            f"without the mapped database file {data['without_database_mb_at_first']:,.0f} MB → "
+            f"{data['without_database_mb_at_end']:,.0f} MB ({100 * growth:+.1f} %; the file's "
+            f"pages {data['database_mb_at_first']:,.0f} → {data['database_mb_at_end']:,.0f} MB); "
+        )
+    elif "anon_growth" in data:
+        growth, judged = data["anon_growth"], data["anon_mb_at_end"]
+        own = (
+            f"own memory {data['anon_mb_at_first']:,.0f} MB → {data['anon_mb_at_end']:,.0f} MB "
+            f"({100 * growth:+.1f} %); "
+        )
+    else:
+        growth, judged, own = data["growth"], data["rss_mb_at_end"], ""
     return [
         _row(
             f"(i) hub serve resident memory, order {data['first']:,} → {data['orders']:,}",
@@ -732,7 +751,7 @@ def _memory_rows(data: dict) -> list[dict]:
             f"{data['elapsed_s']:,.0f} s, load {data['load_average'][0]}){dead}",
             f"flat ±{100 * MEMORY_FLAT:.0f} %",
             abs(growth) <= MEMORY_FLAT,
-            value=data.get("anon_mb_at_end", data["rss_mb_at_end"]),
+            value=judged,
             better="lower",
         )
     ]

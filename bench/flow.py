@@ -16,12 +16,15 @@ a fast run that lost orders is no result.
 processes (4 threads each) instead of threads in this process (the web app,
 sandboxes and scheduler stay here): how the flow scales with worker processes on
 PostgreSQL. Its answer then also says where the CPU went between the clock's start
-and stop — the worker processes (with their PDF drawing processes), this process,
-and the PostgreSQL backends of the database — each divided by the wall time: the
-cores busy; and the whole machine's busy cores (``/proc/stat``), other people's
-work included: on a shared machine, what was left for the flow. On a two-core machine, one worker process that already keeps 1.8 cores
-busy (itself, PostgreSQL and the web app it feeds) leaves no room for a second one
-to double the rate.
+and stop — the worker processes, their PDF drawing processes, this process (web app,
+sandboxes, scheduler) and the PostgreSQL backends of the database — each divided by
+the wall time: the cores busy; and the whole machine's busy cores (``/proc/stat``),
+other people's work included: on a shared machine, what was left for the flow.
+
+Two workers can at best keep every core busy, so a run with one worker that keeps
+``b`` of ``c`` cores busy can be sped up at most ``c / b`` times by a second: on a
+two-core machine where one worker's flow keeps 1.3 cores busy (the worker 0.7, its
+PDF drawing 0.3, PostgreSQL 0.2, the web app and sandboxes 0.1), 1.5×.
 """
 
 from __future__ import annotations
@@ -50,13 +53,12 @@ class CpuMeter:
 
     def _groups(self) -> dict[str, list[int]]:
         server = self.scenario.server if self.scenario is not None else None
-        workers = [
-            pid
-            for proc in (server.processes if server else [])
-            for pid in common.process_tree(proc.pid)
+        workers = [proc.pid for proc in (server.processes if server else [])]
+        drawing = [
+            pid for worker in workers for pid in common.process_tree(worker) if pid != worker
         ]
-        here = [pid for pid in common.process_tree(os.getpid()) if pid not in workers]
-        groups = {"workers": workers, "scenario": here}
+        here = [pid for pid in common.process_tree(os.getpid()) if pid not in workers + drawing]
+        groups = {"workers": workers, "drawing": drawing, "scenario": here}
         if self.database_url:
             groups["postgres"] = common.postgres_backends(self.database_url)
         return groups

@@ -162,10 +162,10 @@ def _run(n: int, seconds: float, load: float = 1.0, sound: bool = True, **extra)
     }
 
 
-def _cpu(workers: float, scenario: float, postgres: float) -> dict:
+def _cpu(workers: float, scenario: float, postgres: float, machine: float = 2.0) -> dict:
     busy = {"workers": workers, "scenario": scenario, "postgres": postgres}
     total = sum(busy.values())
-    return {"wall_s": 10.0, "cpu_s": {}, "cores_busy": busy | {"total": total, "machine": 2.0}}
+    return {"wall_s": 10.0, "cpu_s": {}, "cores_busy": busy | {"total": total, "machine": machine}}
 
 
 def test_the_size_ratio_divides_by_the_median_small_run_so_one_run_under_load_does_not_decide_it(
@@ -222,7 +222,7 @@ def test_two_worker_processes_are_judged_by_their_worst_pair_and_the_cpu_says_wh
         rate, expected = next(rates)
         assert worker_processes == expected
         order.append(worker_processes)
-        cpu = _cpu(0.9, 0.1, 0.2) if worker_processes == 1 else _cpu(1.5, 0.1, 0.3)
+        cpu = _cpu(0.9, 0.1, 0.2, 1.25) if worker_processes == 1 else _cpu(1.5, 0.1, 0.3)
         return _run(n, n / rate, cpu=cpu)
 
     monkeypatch.setattr(flow, "fresh", fake)
@@ -243,8 +243,13 @@ def test_two_worker_processes_are_judged_by_their_worst_pair_and_the_cpu_says_wh
     # Cores busy: with one worker process 1.2 of the machine's cores were in use already.
     assert (
         f"cores busy (median) with 1 worker process: 1.20 of {workers['cpus']} "
-        "(workers 0.90, scenario 0.10, postgres 0.20), the whole machine's 2.00; with 2: 1.90"
+        "(workers 0.90, scenario 0.10, postgres 0.20), the whole machine's 1.25; with 2: 1.90"
         in worst["result"]
+    )
+    # Two workers can at most fill the cores one worker left idle.
+    cpus = workers["cpus"]
+    assert worst["result"].endswith(
+        f"the most the machine allows: {cpus} cores / 1.25 busy with one = {cpus / 1.25:.2f}×"
     )
     pair = rows["(c) whole flow on PostgreSQL, 100 orders, pair 2: 1 → 2 worker processes"]
     assert pair["result"].startswith("2.00 → 3.00 orders/s = 1.50×; cores busy 1.20 / 1.90")

@@ -1,6 +1,7 @@
 """(h) the straight-line baseline: the same outside work as the hub's flow; its rows; --compare."""
 
 import json
+import os
 
 import pytest
 
@@ -151,6 +152,45 @@ def test_memory_is_judged_on_the_process_own_memory_when_measured():
 
     assert row["pass"] == "pass"
     assert row["result"].startswith("own memory 150 MB → 155 MB (+3.3 %); RSS 180 MB → 230 MB")
+
+
+def test_memory_is_judged_without_the_mapped_database_file_when_measured():
+    # The RSS grew by the database file's mapped pages; the rest grew 20 %, and that fails.
+    data = _memory(180.0, 280.0) | {
+        "anon_mb_at_first": 150.0,
+        "anon_mb_at_end": 155.0,
+        "anon_growth": 0.0333,
+        "database_mb_at_first": 30.0,
+        "database_mb_at_end": 100.0,
+        "without_database_mb_at_first": 150.0,
+        "without_database_mb_at_end": 180.0,
+        "without_database_growth": 0.2,
+    }
+
+    [row] = report.rows({"memory_over_time": data})
+
+    assert row["pass"] == "FAIL"
+    assert row["result"].startswith(
+        "without the mapped database file 150 MB → 180 MB (+20.0 %; the file's pages 30 → 100 MB)"
+    )
+
+
+def test_the_mapped_database_file_is_read_from_the_process_memory_maps(tmp_path):
+    import mmap
+
+    from bench import memory
+
+    path = tmp_path / "hub.db"
+    path.write_bytes(b"\1" * (8 << 20))
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        before = memory.mapped_mb(os.getpid(), tmp_path)
+        sum(mapped[i] for i in range(0, len(mapped), 4096))  # touch every page
+        after = memory.mapped_mb(os.getpid(), tmp_path)
+    elsewhere = memory.mapped_mb(os.getpid(), tmp_path / "other")
+
+    assert after - before >= 7.5
+    assert after <= 8.1
+    assert elsewhere == 0
 
 
 def test_the_row_gives_each_sides_cpu_per_order_when_measured():

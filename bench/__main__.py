@@ -491,13 +491,15 @@ def _flow_rows(data: dict) -> list[dict]:
             if all("machine" in r["cpu"]["cores_busy"] for r in runs):
                 whole = common.median([r["cpu"]["cores_busy"]["machine"] for r in runs])
                 machine = f", the whole machine's {whole:.2f}"
-                if k == "1" and w.get("cpus"):
-                    # Two workers can at best use every core: one worker's run that keeps
-                    # `whole` of them busy can at most be sped up cpus / whole times.
-                    ceiling = (
-                        f"; the most the machine allows: {w['cpus']} cores / {whole:.2f} busy "
-                        f"with one = {w['cpus'] / whole:.2f}×"
-                    )
+            if k == "1" and w.get("cpus") and total:
+                # Two workers can at best keep every core busy: a flow that keeps `total` of
+                # them busy with one worker can at most be sped up cpus / total times by a
+                # second (the flow's own cores: others' work, even at nice 19, is not the
+                # flow's and gives way).
+                ceiling = (
+                    f"; the most the machine allows: {w['cpus']} cores / {total:.2f} the flow "
+                    f"kept busy with one = {w['cpus'] / total:.2f}×"
+                )
             cores.append(
                 f"with {'1 worker process' if k == '1' else k}: {total:.2f} of "
                 f"{w.get('cpus', '?')} ({parts}){machine}"

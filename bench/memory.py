@@ -53,14 +53,13 @@ def mapped_mb(pid: int, under: Path) -> float:
     """Resident pages of ``pid``'s memory maps of files under ``under`` (``/proc/pid/smaps``):
     the SQLite database the hub reads through a memory map (``PRAGMA mmap_size``)."""
     total_kb, counting = 0, False
-    prefix = str(under)
+    prefix = f"{under.resolve()}{os.sep}"  # the folder's files, not a sibling named alike
     with open(f"/proc/{pid}/smaps") as f:
         for line in f:
             field = line.split(maxsplit=5)
-            if not field[0].endswith(
-                ":"
-            ):  # a mapping's header: address perms offset dev inode path
-                counting = len(field) == 6 and field[5].rstrip("\n").startswith(prefix)
+            # A mapping's header (address perms offset dev inode [path]), or one of its fields.
+            if not field[0].endswith(":"):
+                counting = len(field) == 6 and field[5].startswith(prefix)
             elif counting and field[0] == "Rss:":
                 total_kb += int(field[1])
     return total_kb / 1024

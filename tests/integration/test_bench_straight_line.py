@@ -187,10 +187,12 @@ def test_the_mapped_database_file_is_read_from_the_process_memory_maps(tmp_path)
         sum(mapped[i] for i in range(0, len(mapped), 4096))  # touch every page
         after = memory.mapped_mb(os.getpid(), tmp_path)
     elsewhere = memory.mapped_mb(os.getpid(), tmp_path / "other")
+    alike = memory.mapped_mb(os.getpid(), tmp_path.parent / tmp_path.name[:-1])
 
     assert after - before >= 7.5
     assert after <= 8.1
     assert elsewhere == 0
+    assert alike == 0  # a folder whose name begins the same is another folder
 
 
 def test_the_row_gives_each_sides_cpu_per_order_when_measured():

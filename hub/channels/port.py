@@ -62,7 +62,9 @@ class ChannelPort:
         go through :func:`hub.orders.intake.upsert_order` one by one, each in its own
         savepoint: one that cannot be stored is dead-lettered with its reason
         (a ``channel.order_rejected`` job a person can retry) and the others go
-        on. ``rejected`` (channel order id -> reason) names orders the
+        on. A copy no newer than the one stored (a pull reads its last minutes
+        again) is passed over at once (:func:`hub.orders.bulk_intake.is_stale`),
+        its id returned with the others'. ``rejected`` (channel order id -> reason) names orders the
         connector could not even read; they are dead-lettered the same way, in
         the same transaction. Returns the ids of the orders stored, in order.
         """
@@ -72,10 +74,19 @@ class ChannelPort:
             raise ConfigError(f"channel {self.slug}: upsert_orders was handed {problem}")
         with self.hub.db.transaction() as session:
             channel = _channel(session, self.channel_id)
-            created = self._create_new(session, channel, batch) if self.bulk_create else {}
+            stored = bulk_intake.existing_orders(
+                session, channel.id, (str(d.external_id) for d in batch)
+            )
+            created = self._create_new(session, channel, batch, stored) if self.bulk_create else {}
             ids: list[int] = []
             for i, data in enumerate(batch):
-                order_id = created[i] if i in created else self._upsert_one(session, channel, data)
+                known = stored.get(str(data.external_id))
+                if i in created:
+                    order_id: int | None = created[i]
+                elif known is not None and bulk_intake.is_stale(data, known):
+                    order_id = known.id  # read before: nothing to store
+                else:
+                    order_id = self._upsert_one(session, channel, data)
                 if order_id is not None:
                     ids.append(order_id)
             for external_id, reason in (rejected or {}).items():
@@ -90,11 +101,16 @@ class ChannelPort:
         return ids
 
     def _create_new(
-        self, session: Session, channel: Channel, batch: list[OrderData]
+        self,
+        session: Session,
+        channel: Channel,
+        batch: list[OrderData],
+        existing: Mapping[str, object],
     ) -> dict[int, int]:
         """Create the batch's plain new orders at once; return their ids by position in the batch.
 
-        One query finds the orders the hub has already, one the payment
+        ``existing`` holds the orders the hub has already (the caller's one
+        query, :func:`hub.orders.bulk_intake.existing_orders`); one query finds the payment
         channels named; the new ones are written with one ``executemany`` per
         table (:func:`hub.orders.bulk_intake.insert_new_orders`), which cost a fraction of
         the ORM's flush per order (``make bench`` (b)). Left to the caller, for
@@ -104,9 +120,6 @@ class ChannelPort:
         webhook, a value the database refuses): the savepoint undoes it and
         the orders go one by one, as before.
         """
-        existing = bulk_intake.existing_orders(
-            session, channel.id, (str(d.external_id) for d in batch)
-        )
         known = bulk_intake.payment_channels(session, batch)
         positions: list[int] = []
         rows: list[intake.NewOrderRows] = []

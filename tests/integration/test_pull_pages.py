@@ -180,6 +180,38 @@ def test_an_order_the_hub_has_already_is_upserted_while_the_new_ones_of_its_page
     }
 
 
+def test_a_page_read_again_stores_nothing_and_an_order_changed_since_is_updated(
+    fresh_hubs, monkeypatch
+):
+    """Pulls overlap: what the hub holds already, or older, is passed over without a write."""
+    hub = fresh_hubs(plugins=[WebhookTestPlugin()])
+    channel_id = shop_channel(hub)
+    port = ChannelPort(hub, channel_id)
+    first = port.upsert_orders([order(1, minutes=5), order(2), order(3)], cursor={"page": 1})
+    before = stored_rows(hub)
+    calls = upsert_calls(monkeypatch)
+    # The same page again, and an older copy of S1 (a webhook's, delivered late).
+    again = port.upsert_orders(
+        [order(1, minutes=5), order(2), order(3), order(1, notes="stale")], cursor={"page": 2}
+    )
+    assert calls == []
+    assert again == first + [first[0]]
+    after = stored_rows(hub)
+    for table in ("orders", "lines", "payments", "events", "jobs"):
+        assert after[table] == before[table], table
+    with hub.db.read() as session:
+        assert session.get(Channel, channel_id).state["cursor"] == {"page": 2}
+
+    # S2 changed at the channel since; an unstorable copy of S3 goes the long way, to be refused.
+    port.upsert_orders([order(2, minutes=1, notes="ring twice"), order(3, currency="XYZ")])
+    assert calls == ["S2", "S3"]
+    with hub.db.read() as session:
+        assert session.get(Order, first[1]).notes == "ring twice"
+        dead = session.scalars(select(Job).where(Job.status == "dead")).one()
+        assert dead.payload == {"external_id": "S3"} and "currency" in dead.last_error
+    assert counts(hub, channel_id)["updated"] == 1
+
+
 def test_an_order_that_cannot_be_stored_is_dead_lettered_and_the_rest_of_its_page_created(
     fresh_hubs, monkeypatch
 ):
@@ -268,7 +300,7 @@ def test_an_order_created_by_a_webhook_after_the_pull_looked_loses_nothing_and_d
     hub = fresh_hubs(plugins=[WebhookTestPlugin()])
     channel_id = shop_channel(hub)
     ChannelPort(hub, channel_id).upsert_orders([order(2, notes="from the webhook")])
-    monkeypatch.setattr(bulk_intake, "existing_orders", lambda *args, **kwargs: set())
+    monkeypatch.setattr(bulk_intake, "existing_orders", lambda *args, **kwargs: {})
     calls = upsert_calls(monkeypatch)
     ChannelPort(hub, channel_id).upsert_orders(
         [order(1), order(2, minutes=1), order(3)], cursor={"page": 1}

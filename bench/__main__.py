@@ -550,8 +550,11 @@ def _flow_rows(data: dict) -> list[dict]:
         )
     small, large = data["sizes"]  # ten times as many orders: linear is 10
     medians = data.get("median_seconds")
+    # Results from before the large size repeated name its one run's time without "median".
+    repeated = sum(r["orders"] == large for r in sequence) > 1
     how = (
-        f" ({medians[str(large)]:,.1f} s / median {medians[str(small)]:,.1f} s, sizes interleaved)"
+        f" ({'median ' if repeated else ''}{medians[str(large)]:,.1f} s"
+        f" / median {medians[str(small)]:,.1f} s, sizes interleaved)"
         if medians
         else ""
     )

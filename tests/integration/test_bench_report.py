@@ -174,8 +174,9 @@ def test_the_size_ratio_divides_by_the_median_small_run_so_one_run_under_load_do
     from bench import flow
 
     # The second 100-order run fell on a busy moment (load 6): the median leaves it out.
-    times = iter([10.0, 100.0, 30.0, 11.0])
-    loads = iter([1.0, 1.2, 6.0, 1.1])
+    # The 1,000-order size runs twice: one slow run moves the ratio half as much.
+    times = iter([10.0, 100.0, 30.0, 11.0, 110.0, 12.0])
+    loads = iter([1.0, 1.2, 6.0, 1.1, 1.3, 1.0])
     order = []
 
     def fake(n, database_url=None, worker_processes=0):
@@ -184,16 +185,18 @@ def test_the_size_ratio_divides_by_the_median_small_run_so_one_run_under_load_do
 
     monkeypatch.setattr(flow, "fresh", fake)
     data = flow.sizes(True)
-    assert order == [100, 1000, 100, 100]  # interleaved, the small size repeated
-    assert data["time_ratio"] == round(100.0 / 11.0, 2)
+    assert order == [100, 1000, 100, 100, 1000, 100]  # interleaved, each size repeated
+    assert data["time_ratio"] == round(105.0 / 11.5, 2)
     rows = {r["benchmark"]: r for r in report.rows({"whole_flow": data})}
     small = rows["(c) whole flow, 100 orders"]
     assert small["pass"] == "pass"
     # Each run with the load it ran under, and which figure is the median.
-    assert "median of 3 runs" in small["result"] and "30.0 s (load 6.0 → 6.5)" in small["result"]
+    assert "median of 4 runs" in small["result"] and "30.0 s (load 6.0 → 6.5)" in small["result"]
     assert small["value"] == _run(100, 11.0)["orders_per_s"]
+    assert "median of 2 runs" in rows["(c) whole flow, 1,000 orders"]["result"]
     ratio = rows["(c) whole flow: time(1,000) / time(100)"]
-    assert ratio["pass"] == "pass" and ratio["result"].startswith("9.09 (100.0 s / median 11.0 s")
+    assert ratio["pass"] == "pass"
+    assert ratio["result"].startswith("9.13 (median 105.0 s / median 11.5 s")
 
 
 def test_one_repeated_run_that_lost_an_order_fails_its_size_even_if_the_median_run_was_sound():

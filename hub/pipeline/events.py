@@ -22,7 +22,7 @@ from hub.integration.connectors import (
     can,
 )
 from hub.integration.manager import call_one, implementers
-from hub.invoicing.pdf import event_attachments
+from hub.invoicing.pdf import attachments, event_documents
 from hub.notifications import outbox as notifications
 from hub.orders import records
 from hub.orders.serialize import order_detail
@@ -117,7 +117,8 @@ def notify(ctx: JobContext) -> None:
         connector = as_role(ctx.connector(), NotificationConnector)
         if can(connector, Capability.ATTACHMENTS):  # an invoice's email carries its PDF
             with ctx.hub.db.read() as session:
-                files = event_attachments(session, ctx.hub.settings, event)
+                documents = event_documents(session, event)
+            files = attachments(ctx.hub.settings, documents)  # no transaction open meanwhile
             delivery = cast(NotifiesWithAttachments, connector).notify(
                 event, order, idempotency_key=key, attachments=files
             )

@@ -20,6 +20,7 @@ from hub.integration.connectors import Capability, ErpConnector, can
 from hub.notifications import outbox
 from hub.pipeline.alerts import SendsEmail
 from hub.purchasing.delivery import build_email, ledger_key
+from hub.purchasing.document import build_document
 from hub.queue.jobs import JobContext
 from hub.store.models import PurchaseOrder
 
@@ -42,13 +43,15 @@ def email_purchase_order(ctx: JobContext) -> None:
         if po is None:
             return
         recipient = po.supplier.email
-        message = build_email(
-            session,
-            ctx.hub.settings,
-            po,
-            sender=config.get("from_address") or "hub@localhost",
-            sender_name=config.get("from_name") or "",
-        )
+        document = build_document(session, ctx.hub.settings, po)
+    # Drawn with no transaction open: the PDF can wait seconds for a drawing process.
+    message = build_email(
+        ctx.hub.settings,
+        document,
+        po_id,
+        sender=config.get("from_address") or "hub@localhost",
+        sender_name=config.get("from_name") or "",
+    )
     facts: dict[str, Any] = dict(
         channel_id=ctx.channel_id, order_id=None, event_id=None, event_name=EVENT
     )

@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formataddr
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 from hub.core.exceptions import ValidationError
 from hub.integration.connectors import Capability, Connector, can
 from hub.invoicing.pdf import CONTENT_TYPE, filename, render_pdf, templates_dir
-from hub.purchasing.document import build_document, lines_csv
+from hub.purchasing.document import lines_csv
 from hub.queue.jobs import enqueue
 from hub.queue.kinds import JobKind
 from hub.store.config import Settings
@@ -130,10 +131,13 @@ def dispatch(
 
 
 def build_email(
-    session: Session, settings: Settings, po: PurchaseOrder, *, sender: str, sender_name: str
+    settings: Settings, document: dict[str, Any], po_id: int, *, sender: str, sender_name: str
 ) -> EmailMessage:
-    """The supplier's email: a short text, the PO's PDF and its lines as CSV."""
-    document = build_document(session, settings, po)
+    """The supplier's email: a short text, the PO's PDF and its lines as CSV.
+
+    ``document``: the PO's (:func:`~hub.purchasing.document.build_document`), read in a
+    transaction that has ended: drawing the PDF can wait seconds for a drawing process.
+    """
     pdf = render_pdf(
         document,
         override_dir=templates_dir(settings),
@@ -142,13 +146,14 @@ def build_email(
     )
     buyer = document["buyer"]["legal_name"] or sender_name or "us"
     message = EmailMessage()
-    message["Subject"] = f"Purchase order {po.number} from {buyer}"
+    message["Subject"] = f"Purchase order {document['number']} from {buyer}"
     message["From"] = formataddr((sender_name or buyer, sender))
-    message["To"] = formataddr((po.supplier.name, po.supplier.email))
+    supplier = document["supplier"]
+    message["To"] = formataddr((supplier["name"], supplier["email"]))
     if settings.seller_email:
         message["Reply-To"] = settings.seller_email
     # From the ledger key: a resend after a crash carries the same id, so it can be dropped.
-    digest = hashlib.sha256(ledger_key(po.id).encode()).hexdigest()[:32]
+    digest = hashlib.sha256(ledger_key(po_id).encode()).hexdigest()[:32]
     message["Message-ID"] = f"<{digest}@{sender.rpartition('@')[2] or 'hub'}>"
     lines = "\n".join(
         f"- {line['quantity']} x {line['sku']}"
@@ -156,9 +161,10 @@ def build_email(
         for line in document["lines"]
     )
     message.set_content(
-        f"Hello {po.supplier.name},\n\nplease supply the following (purchase order {po.number}),"
+        f"Hello {supplier['name']},\n\nplease supply the following "
+        f"(purchase order {document['number']}),"
         f" delivered to {document['ship_to']['name']}:\n\n{lines}\n\n"
-        f"Total: {document['total']} {po.currency}\n\n"
+        f"Total: {document['total']} {document['currency']}\n\n"
         "The purchase order is attached as PDF, and its lines as CSV.\n\n"
         f"{buyer}\n"
     )
@@ -166,6 +172,6 @@ def build_email(
         pdf, maintype="application", subtype=CONTENT_TYPE.split("/")[1], filename=filename(document)
     )
     message.add_attachment(
-        lines_csv(document), maintype="text", subtype="csv", filename=f"{po.number}.csv"
+        lines_csv(document), maintype="text", subtype="csv", filename=f"{document['number']}.csv"
     )
     return message

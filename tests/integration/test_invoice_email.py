@@ -10,6 +10,7 @@ from pypdf import PdfReader
 from sqlalchemy import select, update
 
 from hub.channels.manage import create_channel
+from hub.invoicing import pdf
 from hub.invoicing.actions import issue_invoice
 from hub.notifications import outbox as notifications
 from hub.notifications.queries import search_attempts
@@ -109,6 +110,29 @@ def test_an_issued_invoice_is_emailed_to_the_customer_with_its_pdf_once(
         retry(session, job.id)
     run_jobs(shop)
     assert len(invoice_emails(smtp)) == 1
+
+
+def test_the_pdf_is_drawn_with_no_transaction_open(
+    any_shop, smtp, make_order, run_jobs, monkeypatch
+):
+    """A PDF can wait seconds for its drawing process: no database connection is held meanwhile
+    (an open read kept SQLite from checkpointing its log, PostgreSQL's vacuum from cleaning)."""
+    shop = any_shop
+    real, held = pdf.render_pdf, []
+
+    def drawing(*args, **kwargs):
+        engines = {id(e): e for e in (shop.db.engine, shop.db.read_engine)}.values()
+        held.append(sum(engine.pool.checkedout() for engine in engines))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pdf, "render_pdf", drawing)
+    order_id = make_order(shop)
+    run_jobs(shop)
+    issue(shop, order_id)
+    run_jobs(shop)
+    assert held == [0]
+    [message] = invoice_emails(smtp)
+    assert [a.get_content_type() for a in message.iter_attachments()] == ["application/pdf"]
 
 
 def test_the_merchants_template_draws_the_attached_pdf(shop, smtp, make_order, run_jobs):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from hub.core.exceptions import ValidationError
 from hub.notifications import outbox
-from hub.purchasing import orders
+from hub.purchasing import delivery, orders
 from hub.queue.jobs import retry
 from hub.store.models import Job, PurchaseOrder
 from tests.integration.purchasing.conftest import sent_po
@@ -53,6 +53,27 @@ def test_a_sent_purchase_order_is_emailed_to_the_supplier_with_pdf_and_csv_once(
         retry(db, job.id)
     run_jobs(hub)
     assert len(smtp.messages) == 1
+
+
+def test_the_purchase_order_pdf_is_drawn_with_no_transaction_open(
+    hub, shop, smtp, run_jobs, monkeypatch
+):
+    real, held = delivery.render_pdf, []
+
+    def drawing(*args, **kwargs):
+        engines = {id(e): e for e in (hub.db.engine, hub.db.read_engine)}.values()
+        held.append(sum(engine.pool.checkedout() for engine in engines))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(delivery, "render_pdf", drawing)
+    sent_po(shop)
+    run_jobs(hub)
+    assert held == [0]
+    [message] = smtp.messages
+    assert [a.get_content_type() for a in message.iter_attachments()] == [
+        "application/pdf",
+        "text/csv",
+    ]
 
 
 def test_a_supplier_without_email_cannot_be_sent_to_and_the_po_stays_a_draft(hub, shop):

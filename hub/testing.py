@@ -44,11 +44,12 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from marshmallow import Schema, fields
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import QueuePool
 
 from hub import hookimpl
 from hub.channels.manage import ensure_manual_channel
@@ -216,6 +217,13 @@ def fresh_hubs(request, make_hub) -> Callable[..., Hub]:
         return make_hub(database_url=url, **kwargs)
 
     return factory
+
+
+def connections_held(hub: Hub) -> int:
+    """Database connections the hub's pools have handed out and not had back: 0 when no
+    transaction is open (for tests of slow work done outside one)."""
+    engines = {id(e): e for e in (hub.db.engine, hub.db.read_engine)}.values()
+    return sum(cast(QueuePool, engine.pool).checkedout() for engine in engines)
 
 
 def stored_rows(hub: Hub) -> dict[str, list]:

@@ -34,8 +34,10 @@ def is_plain_new_order(data: OrderData) -> bool:
     or with refunds the channel made (each goes on its timeline):
     :func:`~hub.orders.intake.upsert_order` takes those.
     """
-    if data.cancelled or data.channel_refunds:
-        return False
+    return not (data.cancelled or data.channel_refunds) and _valid(data)
+
+
+def _valid(data: OrderData) -> bool:
     try:
         data.check()
     except ValidationError:
@@ -86,13 +88,7 @@ def is_stale(data: OrderData, stored: StoredOrder | None) -> bool:
     """
     if stored is None or stored.external_updated_at is None or data.updated_at is None:
         return False
-    if data.updated_at > stored.external_updated_at:
-        return False
-    try:
-        data.check()
-    except ValidationError:
-        return False
-    return True
+    return data.updated_at <= stored.external_updated_at and _valid(data)
 
 
 def insert_new_orders(session: Session, batch: Sequence[NewOrderRows]) -> list[int]:

@@ -16,6 +16,7 @@ from hub.notifications import outbox as notifications
 from hub.notifications.queries import search_attempts
 from hub.queue.jobs import retry
 from hub.store.models import Job, OrderAuditEvent, utcnow
+from hub.testing import connections_held
 from plugins.email.tests.conftest import SmtpServer
 
 SELLER = dict(
@@ -121,8 +122,7 @@ def test_the_pdf_is_drawn_with_no_transaction_open(
     real, held = pdf.render_pdf, []
 
     def drawing(*args, **kwargs):
-        engines = {id(e): e for e in (shop.db.engine, shop.db.read_engine)}.values()
-        held.append(sum(engine.pool.checkedout() for engine in engines))
+        held.append(connections_held(shop))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(pdf, "render_pdf", drawing)

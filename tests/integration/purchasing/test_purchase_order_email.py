@@ -14,6 +14,7 @@ from hub.notifications import outbox
 from hub.purchasing import delivery, orders
 from hub.queue.jobs import retry
 from hub.store.models import Job, PurchaseOrder
+from hub.testing import connections_held
 from tests.integration.purchasing.conftest import sent_po
 
 
@@ -61,8 +62,7 @@ def test_the_purchase_order_pdf_is_drawn_with_no_transaction_open(
     real, held = delivery.render_pdf, []
 
     def drawing(*args, **kwargs):
-        engines = {id(e): e for e in (hub.db.engine, hub.db.read_engine)}.values()
-        held.append(sum(engine.pool.checkedout() for engine in engines))
+        held.append(connections_held(hub))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(delivery, "render_pdf", drawing)

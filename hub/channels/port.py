@@ -64,9 +64,9 @@ class ChannelPort:
         (a ``channel.order_rejected`` job a person can retry) and the others go
         on. A copy no newer than the one stored (a pull reads its last minutes
         again) is passed over at once (:func:`hub.orders.bulk_intake.is_stale`),
-        its id returned with the others'. ``rejected`` (channel order id -> reason) names orders the
-        connector could not even read; they are dead-lettered the same way, in
-        the same transaction. Returns the ids of the orders stored, in order.
+        its id returned with the others'. ``rejected`` (channel order id ->
+        reason) names orders the connector could not even read; they are
+        dead-lettered the same way, in the same transaction. Returns the ids of the orders stored, in order.
         """
         batch = list(orders)
         problem = orders_problem(batch)
@@ -105,7 +105,7 @@ class ChannelPort:
         session: Session,
         channel: Channel,
         batch: list[OrderData],
-        existing: Mapping[str, object],
+        existing: Mapping[str, bulk_intake.StoredOrder],
     ) -> dict[int, int]:
         """Create the batch's plain new orders at once; return their ids by position in the batch.
 

@@ -75,7 +75,7 @@ def existing_orders(
     return {external_id: StoredOrder(id_, updated_at) for external_id, id_, updated_at in rows}
 
 
-def is_stale(data: OrderData, stored: StoredOrder | None) -> bool:
+def is_stale(data: OrderData, stored: StoredOrder) -> bool:
     """Whether ``data`` is a copy the hub holds already or an older one: storing it changes nothing.
 
     What :func:`~hub.orders.intake.upsert_order` decides after locking the order,
@@ -86,7 +86,7 @@ def is_stale(data: OrderData, stored: StoredOrder | None) -> bool:
     the lock stays right. A copy that is not a valid order is not stale: it
     goes the long way, to be refused with its reason as before.
     """
-    if stored is None or stored.external_updated_at is None or data.updated_at is None:
+    if stored.external_updated_at is None or data.updated_at is None:
         return False
     return data.updated_at <= stored.external_updated_at and _valid(data)
 

@@ -175,6 +175,11 @@ def flush_shipping(ctx: JobContext) -> None:
                     group.status = "cancelling"
                     enqueue_shipping_flush(session, channel_id)
             elif item.key in rejected:
+                if group.status not in ("pending", "cancelling"):
+                    # A shipment came back while this flush was sending (a resend after a
+                    # lost answer): the warehouse has the group, its refusal to change an
+                    # order it shipped is moot (as shipments.group_reached_warehouse says).
+                    continue
                 group.error = rejected[item.key]
                 log.warning(
                     "shipping channel %s refused %s: %s",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from types import SimpleNamespace
 
 import requests
@@ -308,6 +309,35 @@ def test_a_cancellation_reaches_shipstation_unless_the_order_shipped_there(
         [dead] = session.scalars(select(Job).where(Job.kind == "shipping.resubmit")).all()
         assert dead.status == "dead" and shipped_key in dead.last_error
         assert dead.payload == {"key": shipped_key}
+
+
+def test_a_resend_refused_because_the_order_shipped_meanwhile_leaves_no_dead_job(
+    pg_hub, sandbox, shipstation_channel, make_order, monkeypatch
+):
+    """A flush's answer was lost, so it sends the group again; before that answer comes back
+    the warehouse ships and the hub records the shipment. ShipStation refuses to change a
+    shipped order, and that refusal is moot: no error, no dead job."""
+    hub = pg_hub
+    channel_id = shipstation_channel(hub)
+    real = ShipStationConnector.submit_orders
+
+    def lost_answer_then_shipped(connector, orders):
+        real(connector, orders)  # taken, but the answer never reached the hub
+        for order in orders:
+            sandbox.create_label(order.key)
+        for notice in connector.fetch_shipments(utcnow() - timedelta(hours=1)):
+            ChannelPort(hub, channel_id).record_shipment(notice)  # the webhook's job
+        return real(connector, orders)  # the resend: refused, the order is shipped
+
+    monkeypatch.setattr(ShipStationConnector, "submit_orders", lost_answer_then_shipped)
+    order_id = make_order(hub)
+    run_all(hub)
+    assert order_state(hub, order_id)[0] == "shipped"
+    [group] = groups_of(hub, order_id)
+    assert sandbox.order(group.key)["orderStatus"] == "shipped"
+    assert (group.status, group.error) == ("submitted", None)
+    with hub.db.read() as session:
+        assert session.scalars(select(Job).where(Job.status == "dead")).all() == []
 
 
 def test_a_shipment_the_hub_cannot_take_waits_as_a_dead_job_and_the_others_go_on(
